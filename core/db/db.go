@@ -1,0 +1,95 @@
+// Package db opens hookd's PostgreSQL pool, applies the schema and maps
+// driver errors to the domain errors every other package uses.
+//
+// # Executors
+//
+// Every query function in hookd takes an [Executor], so that the same code
+// runs on a pool, a connection or the caller's own pgx.Tx. That is what makes
+// the outbox transactional: a producer passes its business transaction and
+// the event commits or rolls back with it.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Executor is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
+type Executor interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+}
+
+// Domain errors returned by every package that reads or writes the store.
+var (
+	// ErrNotFound means the row asked for does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict means a unique constraint refused the write.
+	ErrConflict = errors.New("already exists")
+)
+
+// Interpret maps driver errors to domain errors: pgx.ErrNoRows becomes
+// ErrNotFound and a unique violation becomes ErrConflict (wrapped, so the
+// constraint's detail stays readable). Other errors pass through.
+func Interpret(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ErrNotFound
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return fmt.Errorf("%w: %s", ErrConflict, pgErr.Detail)
+	}
+	return err
+}
+
+// Options tune the pool.
+type Options struct {
+	// MaxConns bounds the pool. Defaults to 20.
+	MaxConns int32
+	// AppName is reported in pg_stat_activity. Defaults to "hookd".
+	AppName string
+}
+
+// Open connects a pool to url and checks that the server answers.
+// The caller must Close the pool.
+func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database.url: %w", err)
+	}
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	} else {
+		cfg.MaxConns = 20
+	}
+	appName := opts.AppName
+	if appName == "" {
+		appName = "hookd"
+	}
+	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return pool, nil
+}
+
+// InTx runs fn in a transaction on pool, committing when fn returns nil and
+// rolling back otherwise.
+func InTx(ctx context.Context, pool *pgxpool.Pool, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, pool, fn)
+}
