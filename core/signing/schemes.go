@@ -1,0 +1,174 @@
+package signing
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// verifyHookd checks X-Webhook-Signature as Sign writes it.
+func verifyHookd(h http.Header, body []byte, secrets []string) (Result, error) {
+	sig := h.Get(HeaderSignature)
+	if sig == "" {
+		return Result{}, missing(HeaderSignature)
+	}
+	id := h.Get(HeaderID)
+	if id == "" {
+		return Result{}, missing(HeaderID)
+	}
+	t, ts, candidates, err := parseTV(sig, HeaderSignature)
+	if err != nil {
+		return Result{}, err
+	}
+	if hts := h.Get(HeaderTimestamp); hts != "" {
+		if other, ok := parseUnix(hts); !ok || !other.Equal(ts) {
+			return Result{}, reject(ReasonTimeMismatch)
+		}
+	}
+	i := matchAny(secrets, candidates, func(s string) []byte { return macStripe([]byte(s), t, body) })
+	if i < 0 {
+		return Result{}, reject(ReasonNoMatch)
+	}
+	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
+}
+
+// verifyStripe checks Stripe-Signature; the event id is in the body.
+func verifyStripe(h http.Header, body []byte, secrets []string) (Result, error) {
+	sig := h.Get(HeaderStripeSignature)
+	if sig == "" {
+		return Result{}, missing(HeaderStripeSignature)
+	}
+	t, ts, candidates, err := parseTV(sig, HeaderStripeSignature)
+	if err != nil {
+		return Result{}, err
+	}
+	i := matchAny(secrets, candidates, func(s string) []byte { return macStripe([]byte(s), t, body) })
+	if i < 0 {
+		return Result{}, reject(ReasonNoMatch)
+	}
+	id, err := bodyEventID(body)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
+}
+
+// parseTV reads a Stripe-style "t=<unix>,v1=<hex>,..." header: exactly one
+// t, at least one v1; other keys (v0, future versions) are ignored. A v1
+// that is not hex can never match and is dropped.
+func parseTV(value, header string) (t string, ts time.Time, candidates [][]byte, err error) {
+	seenT := false
+	seenV1 := false
+	for item := range strings.SplitSeq(value, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(item), "=")
+		if !ok {
+			return "", time.Time{}, nil, malformed(header)
+		}
+		switch k {
+		case "t":
+			if seenT {
+				return "", time.Time{}, nil, malformed(header)
+			}
+			seenT = true
+			t = v
+		case "v1":
+			seenV1 = true
+			if mac, err := hex.DecodeString(v); err == nil {
+				candidates = append(candidates, mac)
+			}
+		}
+	}
+	if !seenT || !seenV1 {
+		return "", time.Time{}, nil, malformed(header)
+	}
+	ts, ok := parseUnix(t)
+	if !ok {
+		return "", time.Time{}, nil, malformed(header)
+	}
+	return t, ts, candidates, nil
+}
+
+// verifyStandard checks the Standard Webhooks headers.
+func verifyStandard(h http.Header, body []byte, secrets []string) (Result, error) {
+	id := h.Get(HeaderStandardID)
+	if id == "" {
+		return Result{}, missing(HeaderStandardID)
+	}
+	t := h.Get(HeaderStandardTimestamp)
+	if t == "" {
+		return Result{}, missing(HeaderStandardTimestamp)
+	}
+	sig := h.Get(HeaderStandardSignature)
+	if sig == "" {
+		return Result{}, missing(HeaderStandardSignature)
+	}
+	ts, ok := parseUnix(t)
+	if !ok {
+		return Result{}, malformed(HeaderStandardTimestamp)
+	}
+	candidates, err := parseStandardSignatures(sig)
+	if err != nil {
+		return Result{}, err
+	}
+	i := matchAny(secrets, candidates, func(s string) []byte {
+		key, _ := standardKey(s) // checkArgs has checked it decodes
+		return macStandard(key, id, t, body)
+	})
+	if i < 0 {
+		return Result{}, reject(ReasonNoMatch)
+	}
+	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
+}
+
+// parseStandardSignatures reads "v1,<b64> v1,<b64> v1a,<...>": entries
+// without a version are malformed, versions other than v1 are ignored, and
+// a v1 that is not base64 can never match and is dropped.
+func parseStandardSignatures(value string) ([][]byte, error) {
+	var candidates [][]byte
+	seenV1 := false
+	for _, entry := range strings.Fields(value) {
+		version, sig, ok := strings.Cut(entry, ",")
+		if !ok {
+			return nil, malformed(HeaderStandardSignature)
+		}
+		if version != "v1" {
+			continue
+		}
+		seenV1 = true
+		if mac, err := base64.StdEncoding.DecodeString(sig); err == nil {
+			candidates = append(candidates, mac)
+		}
+	}
+	if !seenV1 {
+		return nil, reject("no v1 signature in " + HeaderStandardSignature + " header")
+	}
+	return candidates, nil
+}
+
+// verifyGitHub checks X-Hub-Signature-256; GitHub signs no timestamp, so
+// replay protection rests on deduping X-GitHub-Delivery.
+func verifyGitHub(h http.Header, body []byte, secrets []string) (Result, error) {
+	sig := h.Get(HeaderGitHubSignature)
+	if sig == "" {
+		return Result{}, missing(HeaderGitHubSignature)
+	}
+	id := h.Get(HeaderGitHubDelivery)
+	if id == "" {
+		return Result{}, missing(HeaderGitHubDelivery)
+	}
+	hexMAC, ok := strings.CutPrefix(strings.TrimSpace(sig), "sha256=")
+	if !ok {
+		return Result{}, malformed(HeaderGitHubSignature)
+	}
+	mac, err := hex.DecodeString(hexMAC)
+	if err != nil {
+		return Result{}, malformed(HeaderGitHubSignature)
+	}
+	i := matchAny(secrets, [][]byte{mac}, func(s string) []byte { return macBody([]byte(s), body) })
+	if i < 0 {
+		return Result{}, reject(ReasonNoMatch)
+	}
+	return Result{EventID: id, SecretIndex: i}, nil
+}
