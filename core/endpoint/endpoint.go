@@ -1,0 +1,177 @@
+// Package endpoint manages the receivers hookd delivers to: their URL,
+// signing secrets (with rotation), event-type filter and limits.
+//
+// All SQL on the endpoints table lives in this package (queries.go).
+package endpoint
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/core/validate"
+)
+
+// Kinds of endpoint.
+const (
+	KindWebhook = "webhook" // receives published events matching its filter
+	KindForward = "forward" // an intake source's internal forward target
+	KindAlert   = "alert"   // the operator's alert URL
+)
+
+// DefaultSecretOverlap is how long a rotated-out secret keeps signing.
+const DefaultSecretOverlap = 24 * time.Hour
+
+// Endpoint is one receiver.
+type Endpoint struct {
+	ID          string            `json:"id"`
+	Kind        string            `json:"kind"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	EventTypes  []string          `json:"event_types"`
+	Secret      string            `json:"secret,omitempty"`
+	Headers     map[string]string `json:"headers"`
+	// PreviousSecret still signs until PreviousSecretExpiresAt (rotation).
+	PreviousSecret          string     `json:"-"`
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	Enabled                 bool       `json:"enabled"`
+	DisabledReason          string     `json:"disabled_reason,omitempty"`
+	DisabledAt              *time.Time `json:"disabled_at,omitempty"`
+	// RateLimit is requests per second; 0 means unlimited.
+	RateLimit int `json:"rate_limit"`
+	// MaxInFlight caps concurrent requests; 0 means delivery.max_in_flight_per_endpoint.
+	MaxInFlight int `json:"max_in_flight"`
+	// Timeout per request; 0 means delivery.timeout.
+	Timeout   Duration  `json:"timeout"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Secrets returns the secrets that sign a request made at now: the current
+// one first, then the previous one while its overlap lasts.
+func (e *Endpoint) Secrets(now time.Time) []string {
+	out := []string{e.Secret}
+	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && now.Before(*e.PreviousSecretExpiresAt) {
+		out = append(out, e.PreviousSecret)
+	}
+	return out
+}
+
+// Matches reports whether the endpoint's filter accepts eventType. It
+// mirrors hookd.type_matches in SQL, which fan-out uses.
+func (e *Endpoint) Matches(eventType string) bool { return MatchTypes(e.EventTypes, eventType) }
+
+// MatchTypes reports whether filters accept eventType: an empty filter or
+// "*" accepts all, "prefix.*" accepts types starting with "prefix.", any
+// other entry must equal the type.
+func MatchTypes(filters []string, eventType string) bool {
+	if len(filters) == 0 {
+		return true
+	}
+	for _, f := range filters {
+		if f == "*" || f == eventType {
+			return true
+		}
+		if prefix, ok := strings.CutSuffix(f, "*"); ok && strings.HasSuffix(prefix, ".") && strings.HasPrefix(eventType, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// Duration is a time.Duration that reads and writes JSON as "15s".
+type Duration time.Duration
+
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("a duration is a string such as \"15s\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (examples: 500ms, 15s)", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+var (
+	eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*(\.\*)?$`)
+	headerName       = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~\-]+$`)
+)
+
+// ValidateURL accepts absolute http and https URLs with a host, without
+// userinfo or fragment.
+func ValidateURL(raw string) error {
+	if raw == "" {
+		return validate.Errorf("url", "is required")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return validate.Errorf("url", "%q is not a URL: %v", raw, err)
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return validate.Errorf("url", "%q must be an absolute http:// or https:// URL", raw)
+	case u.Host == "" || u.Hostname() == "":
+		return validate.Errorf("url", "%q has no host", raw)
+	case u.User != nil:
+		return validate.Errorf("url", "%q must not contain user info (user:password@); use headers for credentials", raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return validate.Errorf("url", "%q must not contain a fragment (#...)", raw)
+	}
+	return nil
+}
+
+// NormalizeEventTypes trims, drops empty entries and validates a filter.
+// "*" alone means all; so does an empty list.
+func NormalizeEventTypes(types []string) ([]string, error) {
+	out := []string{}
+	for _, raw := range types {
+		for t := range strings.SplitSeq(raw, ",") {
+			t = strings.TrimSpace(t)
+			if t == "" {
+				continue
+			}
+			if t != "*" && !eventTypePattern.MatchString(t) {
+				return nil, validate.Errorf("event_types", "%q is not an event type or filter (allowed: exact types like invoice.paid, prefixes like payment.*, or *)", t)
+			}
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+func validateHeaders(h map[string]string) error {
+	for k, v := range h {
+		if !headerName.MatchString(k) {
+			return validate.Errorf("headers", "%q is not a valid header name", k)
+		}
+		if strings.ContainsAny(v, "\r\n") {
+			return validate.Errorf("headers", "value of %q must not contain line breaks", k)
+		}
+		switch strings.ToLower(k) {
+		case "content-type", "content-length", "host", "user-agent", "x-webhook-id", "x-webhook-timestamp",
+			"x-webhook-signature", "webhook-id", "webhook-timestamp", "webhook-signature":
+			return validate.Errorf("headers", "%q is set by hookd and cannot be overridden", k)
+		}
+	}
+	return nil
+}
+
+func validateLimits(rate, inFlight int, timeout Duration) error {
+	switch {
+	case rate < 0:
+		return validate.Errorf("rate_limit", "must be 0 (unlimited) or a positive number of requests per second")
+	case inFlight < 0:
+		return validate.Errorf("max_in_flight", "must be 0 (use delivery.max_in_flight_per_endpoint) or positive")
+	case timeout < 0 || time.Duration(timeout) > 5*time.Minute:
+		return validate.Errorf("timeout", "must be between 0 (use delivery.timeout) and 5m")
+	}
+	return nil
+}

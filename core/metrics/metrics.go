@@ -1,0 +1,185 @@
+// Package metrics holds hookd's Prometheus metrics.
+//
+// Each process (and each test) builds its own *Metrics with its own registry,
+// so several engines can live in one process. Counters move where work
+// happens; queue gauges are read from the database at scrape time, so they
+// are right even when several hookd processes share the work.
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the collectors every part of hookd reports to.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	// EventsPublished counts events written through the outbox API.
+	EventsPublished prometheus.Counter
+	// Attempts counts delivery attempts by outcome (success, failure) and
+	// error class ("" for success; timeout, connect, dns, tls, blocked,
+	// http_status, interrupted).
+	Attempts *prometheus.CounterVec
+	// AttemptDuration observes attempt latency in seconds.
+	AttemptDuration prometheus.Histogram
+	// DeadLetters counts deliveries that spent their retry budget.
+	DeadLetters prometheus.Counter
+	// EndpointsDisabled counts automatic disables by reason (gone, unhealthy).
+	EndpointsDisabled *prometheus.CounterVec
+	// IntakeRequests counts intake requests by source and outcome
+	// (accepted, duplicate, rejected, error).
+	IntakeRequests *prometheus.CounterVec
+	// IntakeVerifyFailures counts rejected intake requests by source and reason.
+	IntakeVerifyFailures *prometheus.CounterVec
+	// InboxProcessed counts inbox events handed to the application by outcome
+	// (processed, failed, dead).
+	InboxProcessed *prometheus.CounterVec
+	// AlertsSent counts operational alerts queued by kind.
+	AlertsSent *prometheus.CounterVec
+}
+
+// New returns metrics registered on a fresh registry, with Go and process
+// collectors.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		EventsPublished: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_events_published_total", Help: "Events published through the outbox.",
+		}),
+		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_delivery_attempts_total", Help: "Delivery attempts by outcome and error class.",
+		}, []string{"outcome", "class"}),
+		AttemptDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "hookd_delivery_attempt_duration_seconds",
+			Help:    "Latency of delivery attempts.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}),
+		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_dead_letters_total", Help: "Deliveries that spent their retry budget and died.",
+		}),
+		EndpointsDisabled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_endpoints_disabled_total", Help: "Endpoints disabled automatically, by reason.",
+		}, []string{"reason"}),
+		IntakeRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_intake_requests_total", Help: "Intake requests by source and outcome.",
+		}, []string{"source", "outcome"}),
+		IntakeVerifyFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_intake_verification_failures_total", Help: "Intake requests rejected by verification, by reason.",
+		}, []string{"source", "reason"}),
+		InboxProcessed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_inbox_processed_total", Help: "Inbox events handed to the application, by outcome.",
+		}, []string{"outcome"}),
+		AlertsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hookd_alerts_total", Help: "Operational alerts queued, by kind.",
+		}, []string{"kind"}),
+	}
+	reg.MustRegister(m.EventsPublished, m.Attempts, m.AttemptDuration, m.DeadLetters, m.EndpointsDisabled,
+		m.IntakeRequests, m.IntakeVerifyFailures, m.InboxProcessed, m.AlertsSent,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// WatchDatabase adds gauges read from the database at scrape time:
+// deliveries by state, the oldest due delivery's age and the inbox backlog.
+func (m *Metrics) WatchDatabase(pool *pgxpool.Pool, logger *slog.Logger) {
+	m.Registry.MustRegister(&dbCollector{pool: pool, logger: logger})
+}
+
+var (
+	deliveriesDesc = prometheus.NewDesc("hookd_deliveries", "Deliveries by state.", []string{"state"}, nil)
+	oldestDueDesc  = prometheus.NewDesc("hookd_oldest_due_delivery_age_seconds",
+		"Age of the oldest pending delivery that is due now (0 when none).", nil, nil)
+	inboxDesc = prometheus.NewDesc("hookd_inbox_events", "Inbox events by state.", []string{"state"}, nil)
+	upDesc    = prometheus.NewDesc("hookd_database_up", "1 when the scrape could read the database.", nil, nil)
+)
+
+type dbCollector struct {
+	pool   *pgxpool.Pool
+	logger *slog.Logger
+}
+
+func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- deliveriesDesc
+	ch <- oldestDueDesc
+	ch <- inboxDesc
+	ch <- upDesc
+}
+
+func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.collect(ctx, ch); err != nil {
+		if c.logger != nil {
+			c.logger.Warn("metrics: database gauges unavailable", slog.String("error", err.Error()))
+		}
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 0)
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, 1)
+}
+
+func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
+	counts := map[string]float64{"pending": 0, "in_flight": 0, "succeeded": 0, "dead": 0, "held": 0}
+	rows, err := c.pool.Query(ctx, `SELECT state, count(*) FROM hookd.deliveries GROUP BY state`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var state string
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		counts[state] = float64(n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	var oldest float64
+	if err := c.pool.QueryRow(ctx, `SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)
+		FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at <= now()`).Scan(&oldest); err != nil {
+		return err
+	}
+	inbox := map[string]float64{"pending": 0, "processed": 0, "forwarded": 0, "dead": 0}
+	rows, err = c.pool.Query(ctx, `SELECT state, count(*) FROM hookd.inbox GROUP BY state`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var state string
+		var n int64
+		if err := rows.Scan(&state, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		inbox[state] = float64(n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for state, n := range counts {
+		ch <- prometheus.MustNewConstMetric(deliveriesDesc, prometheus.GaugeValue, n, state)
+	}
+	ch <- prometheus.MustNewConstMetric(oldestDueDesc, prometheus.GaugeValue, oldest)
+	for state, n := range inbox {
+		ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, n, state)
+	}
+	return nil
+}
