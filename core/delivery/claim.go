@@ -1,0 +1,144 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"github.com/hookd/hookd/core/db"
+)
+
+// ClaimParams bound one claim.
+type ClaimParams struct {
+	// Limit is the most deliveries to claim.
+	Limit int
+	// Lease is how long the claim holds before another worker may take it.
+	// It must exceed the request timeout.
+	Lease time.Duration
+	// Worker names the claimer (host:pid:random); recorded on the delivery
+	// and its attempts.
+	Worker string
+	// ExcludeEndpoints are skipped (the claimer's saturated endpoints).
+	ExcludeEndpoints []string
+}
+
+// Claim takes up to p.Limit due deliveries, oldest due first, marks them
+// in_flight under a lease and counts the attempt. Deliveries locked by
+// another claimer are skipped, so concurrent claimers never take the same
+// delivery.
+func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
+	exclude := p.ExcludeEndpoints
+	if exclude == nil {
+		exclude = []string{}
+	}
+	rows, err := ex.Query(ctx, `
+		WITH due AS (
+			SELECT id FROM hookd.deliveries
+			WHERE state = 'pending' AND next_attempt_at <= now() AND endpoint_id <> ALL($3::text[])
+			ORDER BY next_attempt_at
+			LIMIT $1
+			FOR UPDATE SKIP LOCKED
+		), claimed AS (
+			UPDATE hookd.deliveries d
+			SET state = 'in_flight', attempts = d.attempts + 1,
+				lease_expires_at = now() + $2 * interval '1 millisecond', leased_by = $4, updated_at = now()
+			FROM due WHERE d.id = due.id
+			RETURNING d.id, d.attempts, d.lease_expires_at, d.event_id, d.endpoint_id
+		)
+		SELECT c.id, c.attempts, c.lease_expires_at,
+			ev.id, ev.type, ev.data::text, ev.created_at,
+			ep.id, ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
+			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled
+		FROM claimed c
+		JOIN hookd.events ev ON ev.id = c.event_id
+		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id`,
+		p.Limit, p.Lease.Milliseconds(), exclude, p.Worker)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var jobs []Job
+	for rows.Next() {
+		var j Job
+		var data string
+		var headers []byte
+		var timeoutMS int64
+		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt,
+			&j.EventID, &j.EventType, &data, &j.EventCreated,
+			&j.EndpointID, &j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled); err != nil {
+			return nil, err
+		}
+		j.EventData = json.RawMessage(data)
+		j.EventCreated = j.EventCreated.UTC()
+		j.Timeout = time.Duration(timeoutMS) * time.Millisecond
+		if err := json.Unmarshal(headers, &j.Headers); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, rows.Err()
+}
+
+// Release hands claimed deliveries back without an attempt: they become due
+// at once (or held, when their endpoint is disabled) and the claim's attempt
+// is uncounted. Used on shutdown and for work over an endpoint's cap. Only
+// deliveries still leased by worker are touched.
+func Release(ctx context.Context, ex db.Executor, worker string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := ex.Exec(ctx, `
+		UPDATE hookd.deliveries d
+		SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
+			attempts = greatest(d.attempts - 1, 0), lease_expires_at = NULL, leased_by = NULL,
+			next_attempt_at = now(), updated_at = now()
+		FROM hookd.endpoints ep
+		WHERE d.id = ANY($1) AND d.state = 'in_flight' AND d.leased_by = $2 AND ep.id = d.endpoint_id`,
+		ids, worker)
+	return err
+}
+
+// ReapExpired returns deliveries whose lease expired (their worker died or
+// hung) to the queue, recording an "interrupted" attempt so the log shows
+// what happened. A delivery whose budget of maxAttempts is spent dies.
+// It returns the deliveries it reaped and, among them, those that died.
+func ReapExpired(ctx context.Context, ex db.Executor, maxAttempts, limit int) (reaped int, dead []Delivery, err error) {
+	rows, err := ex.Query(ctx, `
+		WITH expired AS (
+			SELECT id FROM hookd.deliveries
+			WHERE state = 'in_flight' AND lease_expires_at < now()
+			ORDER BY lease_expires_at LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		), logged AS (
+			INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, duration_us,
+				error_class, error, worker)
+			SELECT d.id, d.endpoint_id, d.attempts, d.updated_at, 0, 'interrupted',
+				'lease expired at ' || to_char(d.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
+				': worker ' || coalesce(d.leased_by, '?') || ' stopped before recording a result; the request may or may not have reached the endpoint',
+				coalesce(d.leased_by, '')
+			FROM hookd.deliveries d JOIN expired USING (id)
+		)
+		UPDATE hookd.deliveries d
+		SET state = CASE WHEN d.attempts >= $1 THEN 'dead' WHEN ep.enabled THEN 'pending' ELSE 'held' END,
+			completed_at = CASE WHEN d.attempts >= $1 THEN now() END,
+			next_attempt_at = now(), lease_expires_at = NULL, leased_by = NULL,
+			last_status = NULL, last_error_class = 'interrupted', last_error = 'lease expired before a result was recorded',
+			updated_at = now()
+		FROM expired, hookd.endpoints ep
+		WHERE d.id = expired.id AND ep.id = d.endpoint_id
+		RETURNING `+prefixed("d"), maxAttempts, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	all, err := collect(rows)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, d := range all {
+		if d.State == StateDead {
+			dead = append(dead, d)
+		}
+	}
+	return len(all), dead, nil
+}

@@ -1,0 +1,224 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd/core/db"
+)
+
+// Window is an endpoint's activity over a recent span of time.
+type Window struct {
+	Span        time.Duration `json:"-"`
+	Attempts    int           `json:"attempts"`
+	Successes   int           `json:"successes"`
+	SuccessRate float64       `json:"success_rate"` // 0..1; 1 when there were no attempts
+	// P50 and P95 are interpolated from the latency buckets.
+	P50   time.Duration `json:"-"`
+	P95   time.Duration `json:"-"`
+	P50MS float64       `json:"p50_ms"`
+	P95MS float64       `json:"p95_ms"`
+}
+
+// Health is an endpoint's delivery health.
+type Health struct {
+	EndpointID          string     `json:"endpoint_id"`
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	LastStatus          *int       `json:"last_status,omitempty"`
+	LastSuccessAt       *time.Time `json:"last_success_at,omitempty"`
+	LastFailureAt       *time.Time `json:"last_failure_at,omitempty"`
+	FailingSince        *time.Time `json:"failing_since,omitempty"`
+	Last5m              Window     `json:"last_5m"`
+	Last1h              Window     `json:"last_1h"`
+	// Queue counts of this endpoint's deliveries.
+	Pending  int `json:"pending"`
+	Retrying int `json:"retrying"`
+	InFlight int `json:"in_flight"`
+	Held     int `json:"held"`
+	Dead     int `json:"dead"`
+}
+
+// HealthOf returns the health of the given endpoints (all endpoints when
+// ids is empty), keyed by endpoint id. now anchors the windows.
+func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) (map[string]*Health, error) {
+	out := map[string]*Health{}
+	get := func(id string) *Health {
+		h := out[id]
+		if h == nil {
+			h = &Health{EndpointID: id, Last5m: Window{Span: 5 * time.Minute, SuccessRate: 1}, Last1h: Window{Span: time.Hour, SuccessRate: 1}}
+			out[id] = h
+		}
+		return h
+	}
+	all := len(ids) == 0
+	rows, err := ex.Query(ctx, `SELECT e.id, coalesce(h.consecutive_failures, 0), h.last_status, h.last_success_at,
+			h.last_failure_at, h.failing_since
+		FROM hookd.endpoints e LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = e.id
+		WHERE $1 OR e.id = ANY($2)`, all, ids)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id string
+		var h Health
+		if err := rows.Scan(&id, &h.ConsecutiveFailures, &h.LastStatus, &h.LastSuccessAt, &h.LastFailureAt, &h.FailingSince); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		g := get(id)
+		g.ConsecutiveFailures, g.LastStatus, g.LastSuccessAt, g.LastFailureAt, g.FailingSince =
+			h.ConsecutiveFailures, h.LastStatus, h.LastSuccessAt, h.LastFailureAt, h.FailingSince
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+
+	rows, err = ex.Query(ctx, `SELECT endpoint_id, minute, attempts, successes, latency_buckets
+		FROM hookd.endpoint_minutes
+		WHERE minute >= $1 AND ($2 OR endpoint_id = ANY($3))`, now.Add(-time.Hour).Truncate(time.Minute), all, ids)
+	if err != nil {
+		return nil, err
+	}
+	type acc struct {
+		attempts, successes int
+		buckets             []int
+	}
+	hour, five := map[string]*acc{}, map[string]*acc{}
+	add := func(m map[string]*acc, id string, a, s int, b []int32) {
+		x := m[id]
+		if x == nil {
+			x = &acc{buckets: make([]int, len(LatencyBuckets)+1)}
+			m[id] = x
+		}
+		x.attempts += a
+		x.successes += s
+		for i, v := range b {
+			if i < len(x.buckets) {
+				x.buckets[i] += int(v)
+			}
+		}
+	}
+	for rows.Next() {
+		var id string
+		var minute time.Time
+		var a, s int
+		var b []int32
+		if err := rows.Scan(&id, &minute, &a, &s, &b); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		add(hour, id, a, s, b)
+		// A minute counts towards 5m when it overlaps the last five minutes.
+		if minute.Add(time.Minute).After(now.Add(-5 * time.Minute)) {
+			add(five, id, a, s, b)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	fill := func(w *Window, x *acc) {
+		if x == nil || x.attempts == 0 {
+			return
+		}
+		w.Attempts, w.Successes = x.attempts, x.successes
+		w.SuccessRate = float64(x.successes) / float64(x.attempts)
+		w.P50 = quantile(x.buckets, 0.50)
+		w.P95 = quantile(x.buckets, 0.95)
+		w.P50MS = float64(w.P50.Microseconds()) / 1000
+		w.P95MS = float64(w.P95.Microseconds()) / 1000
+	}
+	for id, x := range hour {
+		fill(&get(id).Last1h, x)
+	}
+	for id, x := range five {
+		fill(&get(id).Last5m, x)
+	}
+
+	rows, err = ex.Query(ctx, `SELECT endpoint_id, state, attempts > 0, count(*) FROM hookd.deliveries
+		WHERE state IN ('pending', 'in_flight', 'held', 'dead') AND ($1 OR endpoint_id = ANY($2))
+		GROUP BY 1, 2, 3`, all, ids)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, state string
+		var retried bool
+		var n int
+		if err := rows.Scan(&id, &state, &retried, &n); err != nil {
+			return nil, err
+		}
+		h := get(id)
+		switch State(state) {
+		case StatePending:
+			h.Pending += n
+			if retried {
+				h.Retrying += n
+			}
+		case StateInFlight:
+			h.InFlight += n
+		case StateHeld:
+			h.Held += n
+		case StateDead:
+			h.Dead += n
+		}
+	}
+	return out, rows.Err()
+}
+
+// quantile interpolates the q-quantile from bucket counts.
+func quantile(buckets []int, q float64) time.Duration {
+	total := 0
+	for _, n := range buckets {
+		total += n
+	}
+	if total == 0 {
+		return 0
+	}
+	rank := q * float64(total)
+	seen := 0.0
+	for i, n := range buckets {
+		if n == 0 {
+			continue
+		}
+		if seen+float64(n) >= rank {
+			lo := time.Duration(0)
+			if i > 0 {
+				lo = LatencyBuckets[i-1]
+			}
+			if i >= len(LatencyBuckets) {
+				return lo // slower than the last bound: report the bound
+			}
+			hi := LatencyBuckets[i]
+			frac := (rank - seen) / float64(n)
+			return lo + time.Duration(frac*float64(hi-lo))
+		}
+		seen += float64(n)
+	}
+	return LatencyBuckets[len(LatencyBuckets)-1]
+}
+
+// Unhealthy returns enabled webhook endpoints that have been failing with
+// no success for at least after: candidates for automatic disabling.
+func Unhealthy(ctx context.Context, ex db.Executor, after time.Duration) ([]string, error) {
+	rows, err := ex.Query(ctx, `SELECT e.id FROM hookd.endpoints e JOIN hookd.endpoint_health h ON h.endpoint_id = e.id
+		WHERE e.enabled AND e.kind = 'webhook' AND h.failing_since IS NOT NULL
+		  AND h.failing_since <= now() - $1 * interval '1 millisecond'
+		  AND (h.last_success_at IS NULL OR h.last_success_at <= now() - $1 * interval '1 millisecond')
+		ORDER BY e.id`, after.Milliseconds())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}

@@ -1,0 +1,230 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/validate"
+)
+
+var columnNames = []string{"id", "event_id", "endpoint_id", "event_type", "state", "attempts", "next_attempt_at",
+	"lease_expires_at", "coalesce(leased_by, '')", "last_status", "last_error_class", "last_error", "replays",
+	"created_at", "updated_at", "completed_at"}
+
+// prefixed returns the delivery columns qualified with alias.
+func prefixed(alias string) string {
+	cols := make([]string, len(columnNames))
+	for i, c := range columnNames {
+		if strings.HasPrefix(c, "coalesce(") {
+			cols[i] = "coalesce(" + alias + "." + strings.TrimPrefix(c, "coalesce(")
+		} else {
+			cols[i] = alias + "." + c
+		}
+	}
+	return strings.Join(cols, ", ")
+}
+
+func scanDelivery(row pgx.Row) (Delivery, error) {
+	var d Delivery
+	var state string
+	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.EventType, &state, &d.Attempts, &d.NextAttemptAt,
+		&d.LeaseExpiresAt, &d.LeasedBy, &d.LastStatus, &d.LastErrorClass, &d.LastError, &d.Replays,
+		&d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
+	d.State = State(state)
+	return d, err
+}
+
+func collect(rows pgx.Rows) ([]Delivery, error) {
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Filter selects deliveries. Zero fields match everything.
+type Filter struct {
+	State      State     `json:"state,omitempty"`
+	EndpointID string    `json:"endpoint_id,omitempty"`
+	EventType  string    `json:"event_type,omitempty"` // exact, or a prefix filter such as "payment.*"
+	EventID    string    `json:"event_id,omitempty"`
+	Since      time.Time `json:"since,omitzero"` // created at or after
+	Until      time.Time `json:"until,omitzero"` // created before
+}
+
+// Validate checks the filter's values.
+func (f Filter) Validate() error {
+	if f.State != "" && !f.State.Valid() {
+		return validate.Errorf("state", "%q is not a delivery state (allowed: %s)", f.State, joinStates())
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
+		return validate.Errorf("until", "must be after since")
+	}
+	return nil
+}
+
+func joinStates() string {
+	s := make([]string, len(States))
+	for i, v := range States {
+		s[i] = string(v)
+	}
+	return strings.Join(s, ", ")
+}
+
+// where renders the filter as SQL conditions on alias d, appending args.
+func (f Filter) where(args []any) (string, []any) {
+	var conds []string
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if f.State != "" {
+		add("d.state = $%d", string(f.State))
+	}
+	if f.EndpointID != "" {
+		add("d.endpoint_id = $%d", f.EndpointID)
+	}
+	if f.EventType != "" {
+		if prefix, ok := strings.CutSuffix(f.EventType, "*"); ok {
+			add("d.event_type LIKE $%d", likeEscape(prefix)+"%")
+		} else {
+			add("d.event_type = $%d", f.EventType)
+		}
+	}
+	if f.EventID != "" {
+		add("d.event_id = $%d", f.EventID)
+	}
+	if !f.Since.IsZero() {
+		add("d.created_at >= $%d", f.Since)
+	}
+	if !f.Until.IsZero() {
+		add("d.created_at < $%d", f.Until)
+	}
+	if len(conds) == 0 {
+		return "true", args
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// ListParams page through deliveries newest first.
+type ListParams struct {
+	Filter
+	// Before is the id to continue below (the previous page's Next); 0 starts at the newest.
+	Before int64
+	// Limit defaults to 50, at most 1000.
+	Limit int
+}
+
+// Page is one page of deliveries; Next is 0 when there are no more.
+type Page struct {
+	Deliveries []Delivery `json:"deliveries"`
+	Next       int64      `json:"next,omitempty"`
+}
+
+// List returns deliveries matching p, newest first, by keyset pagination so
+// that any page costs the same however many deliveries exist.
+func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
+	if err := p.Filter.Validate(); err != nil {
+		return Page{}, err
+	}
+	if p.Limit == 0 {
+		p.Limit = 50
+	}
+	if p.Limit < 0 || p.Limit > 1000 {
+		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
+	}
+	where, args := p.Filter.where(nil)
+	if p.Before > 0 {
+		args = append(args, p.Before)
+		where += fmt.Sprintf(" AND d.id < $%d", len(args))
+	}
+	args = append(args, p.Limit+1)
+	rows, err := ex.Query(ctx, `SELECT `+prefixed("d")+` FROM hookd.deliveries d WHERE `+where+
+		fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args)), args...)
+	if err != nil {
+		return Page{}, err
+	}
+	ds, err := collect(rows)
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Deliveries: ds}
+	if len(ds) > p.Limit {
+		page.Deliveries = ds[:p.Limit]
+		page.Next = ds[p.Limit-1].ID
+	}
+	if page.Deliveries == nil {
+		page.Deliveries = []Delivery{}
+	}
+	return page, nil
+}
+
+// Get returns one delivery or db.ErrNotFound.
+func Get(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
+	d, err := scanDelivery(ex.QueryRow(ctx, `SELECT `+prefixed("d")+` FROM hookd.deliveries d WHERE d.id = $1`, id))
+	if err != nil {
+		return nil, db.Interpret(err)
+	}
+	return &d, nil
+}
+
+// ForEvent returns an event's deliveries, one per endpoint.
+func ForEvent(ctx context.Context, ex db.Executor, eventID string) ([]Delivery, error) {
+	rows, err := ex.Query(ctx, `SELECT `+prefixed("d")+` FROM hookd.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, eventID)
+	if err != nil {
+		return nil, err
+	}
+	ds, err := collect(rows)
+	if ds == nil {
+		ds = []Delivery{}
+	}
+	return ds, err
+}
+
+// Attempts returns a delivery's attempts, oldest first (every one, across replays).
+func Attempts(ctx context.Context, ex db.Executor, deliveryID int64) ([]Attempt, error) {
+	rows, err := ex.Query(ctx, `SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, request_url,
+			request_headers, response_status, response_headers, response_body, error_class, error, worker
+		FROM hookd.attempts WHERE delivery_id = $1 ORDER BY id`, deliveryID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Attempt{}
+	for rows.Next() {
+		var a Attempt
+		var us int64
+		var reqH, respH []byte
+		if err := rows.Scan(&a.ID, &a.DeliveryID, &a.EndpointID, &a.Attempt, &a.StartedAt, &us, &a.RequestURL,
+			&reqH, &a.ResponseStatus, &respH, &a.ResponseBody, &a.ErrorClass, &a.Error, &a.Worker); err != nil {
+			return nil, err
+		}
+		a.Duration = time.Duration(us) * time.Microsecond
+		a.DurationMS = float64(us) / 1000
+		if err := json.Unmarshal(reqH, &a.RequestHeaders); err != nil {
+			return nil, err
+		}
+		if respH != nil {
+			if err := json.Unmarshal(respH, &a.ResponseHeaders); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
