@@ -1,0 +1,115 @@
+package httpx
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/hookd/hookd/core/validate"
+)
+
+// APIBodyKey is the config key that caps API request bodies; DecodeJSON
+// names it in its 413 message.
+const APIBodyKey = "http.max_body_bytes"
+
+// ErrEmptyBody is returned by DecodeJSON for a request without a body.
+// Handlers whose body is optional treat it as "no fields given".
+var ErrEmptyBody = &validate.Error{Field: "body", Message: "is empty; send a JSON object"}
+
+// BodyTooLargeError is a request body over its cap (413). It wraps the
+// *http.MaxBytesError that detected it.
+type BodyTooLargeError struct {
+	Limit int64
+	// Key is the config key that sets Limit.
+	Key string
+	err error
+}
+
+func (e *BodyTooLargeError) Error() string {
+	if e.Key == "" {
+		return fmt.Sprintf("request body is over the limit of %d bytes", e.Limit)
+	}
+	return fmt.Sprintf("request body is over the limit of %d bytes (%s)", e.Limit, e.Key)
+}
+
+func (e *BodyTooLargeError) Unwrap() error { return e.err }
+
+// ReadBody reads the whole request body, at most maxBytes of it. A larger
+// body gives a *BodyTooLargeError naming key, and the connection is closed
+// after the response so the rest is not read.
+func ReadBody(w http.ResponseWriter, r *http.Request, maxBytes int64, key string) ([]byte, error) {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return nil, &BodyTooLargeError{Limit: mb.Limit, Key: key, err: mb}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read request body: %w", err)
+	}
+	return b, nil
+}
+
+// DecodeJSON reads a JSON object of at most maxBytes into dst. It refuses
+// unknown fields, malformed JSON and anything after the object with a
+// *validate.Error naming the problem, an empty body with ErrEmptyBody and
+// an oversized one with a *BodyTooLargeError (keyed http.max_body_bytes).
+func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
+	b, err := ReadBody(w, r, maxBytes, APIBodyKey)
+	if err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return ErrEmptyBody
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &validate.Error{Field: "body", Message: "has data after the JSON object; send exactly one object"}
+	}
+	return nil
+}
+
+// jsonError turns encoding/json's errors into input errors a user can act on.
+func jsonError(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syntax):
+		return &validate.Error{Field: "body", Message: fmt.Sprintf("is not valid JSON at byte %d: %v", syntax.Offset, syntax)}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &validate.Error{Field: "body", Message: "is not valid JSON: it ends early"}
+	case errors.As(err, &typ):
+		if typ.Field == "" {
+			return &validate.Error{Field: "body", Message: fmt.Sprintf("must be a JSON object, not a %s", typ.Value)}
+		}
+		return &validate.Error{Field: typ.Field, Message: fmt.Sprintf("must be a %s, not a %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return &validate.Error{Field: name, Message: "is not a known field"}
+	}
+	return &validate.Error{Field: "body", Message: err.Error()}
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "list"
+	case "map", "struct", "ptr":
+		return "object"
+	default:
+		return "number"
+	}
+}
