@@ -1,0 +1,157 @@
+package httpx
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/validate"
+)
+
+type payload struct {
+	Name  string   `json:"name"`
+	Count int      `json:"count"`
+	Tags  []string `json:"tags"`
+}
+
+// decodeServer answers the decoded payload, or the error WriteDomainError makes of it.
+func decodeServer(t *testing.T, limit int64) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p payload
+		if err := DecodeJSON(w, r, limit, &p); err != nil {
+			WriteDomainError(w, slog.New(slog.DiscardHandler), err)
+			return
+		}
+		WriteJSON(w, http.StatusOK, p)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func post(t *testing.T, url, body string) (int, ErrorBody) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var e ErrorBody
+	_ = json.Unmarshal(b, &e)
+	return resp.StatusCode, e
+}
+
+func TestDecodeJSON(t *testing.T) {
+	t.Parallel()
+	srv := decodeServer(t, 64)
+	cases := []struct {
+		name, body string
+		status     int
+		code, want string
+	}{
+		{"ok", `{"name":"a","count":2}`, 200, "", ""},
+		{"malformed", `{"name":`, 400, CodeInvalidInput, "body: is not valid JSON"},
+		{"syntax", `{"name" "a"}`, 400, CodeInvalidInput, "not valid JSON at byte"},
+		{"unknown field", `{"nme":"a"}`, 400, CodeInvalidInput, "nme: is not a known field"},
+		{"wrong type", `{"count":"x"}`, 400, CodeInvalidInput, "count: must be a number, not a string"},
+		{"not an object", `[1]`, 400, CodeInvalidInput, "must be a JSON object"},
+		{"trailing data", `{"name":"a"} {}`, 400, CodeInvalidInput, "data after the JSON object"},
+		{"empty", ``, 400, CodeInvalidInput, "body: is empty"},
+		{"too large", `{"name":"` + strings.Repeat("x", 100) + `"}`, 413, CodeTooLarge, "over the limit of 64 bytes (http.max_body_bytes)"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			status, e := post(t, srv.URL, c.body)
+			if status != c.status || e.Error.Code != c.code || !strings.Contains(e.Error.Message, c.want) {
+				t.Fatalf("got %d %+v, want %d %s containing %q", status, e, c.status, c.code, c.want)
+			}
+		})
+	}
+}
+
+func TestWriteDomainError(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		err    error
+		status int
+		code   string
+		want   string
+	}{
+		{validate.Errorf("url", "must be absolute"), 400, CodeInvalidInput, "url: must be absolute"},
+		{fmt.Errorf("wrapped: %w", validate.Errorf("type", "is required")), 400, CodeInvalidInput, "type: is required"},
+		{&validate.TooLargeError{Field: "data", Size: 10, Limit: 5, Key: "delivery.max_payload_bytes"}, 413, CodeTooLarge, "delivery.max_payload_bytes"},
+		{&http.MaxBytesError{Limit: 7}, 413, CodeTooLarge, "7 bytes"},
+		{db.ErrNotFound, 404, CodeNotFound, "not found"},
+		{fmt.Errorf("%w: key (id)=(x)", db.ErrConflict), 409, CodeConflict, "already exists"},
+		{errors.New("pq: secret internals"), 500, CodeInternal, "internal error"},
+	}
+	for _, c := range cases {
+		rec := httptest.NewRecorder()
+		WriteDomainError(rec, slog.New(slog.DiscardHandler), c.err)
+		var e ErrorBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Code != c.status || e.Error.Code != c.code || !strings.Contains(e.Error.Message, c.want) {
+			t.Errorf("%v: got %d %+v, want %d %s containing %q", c.err, rec.Code, e, c.status, c.code, c.want)
+		}
+		if strings.Contains(e.Error.Message, "internals") {
+			t.Errorf("500 leaked the cause: %q", e.Error.Message)
+		}
+		if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+			t.Errorf("content type %q", ct)
+		}
+	}
+}
+
+func TestRequireBearer(t *testing.T) {
+	t.Parallel()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	open := httptest.NewServer(RequireBearer([]string{"first-key-0123456789", "second-key-0123456789"}, ok))
+	t.Cleanup(open.Close)
+	locked := httptest.NewServer(RequireBearer(nil, ok))
+	t.Cleanup(locked.Close)
+
+	cases := []struct {
+		url, auth string
+		status    int
+	}{
+		{open.URL, "", 401},
+		{open.URL, "Bearer wrong-key-0123456789", 401},
+		{open.URL, "Bearer first-key-012345678", 401}, // a prefix is not the key
+		{open.URL, "Basic Zmlyc3Qta2V5", 401},
+		{open.URL, "Bearer ", 401},
+		{open.URL, "Bearer first-key-0123456789", 204},
+		{open.URL, "bearer second-key-0123456789", 204},
+		{locked.URL, "Bearer first-key-0123456789", 401},
+	}
+	for _, c := range cases {
+		req, _ := http.NewRequest("GET", c.url, nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e ErrorBody
+		_ = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("%q: status %d, want %d", c.auth, resp.StatusCode, c.status)
+		}
+		if c.status == 401 {
+			if e.Error.Code != CodeUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+				t.Errorf("%q: body %+v, WWW-Authenticate %q", c.auth, e, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
+	}
+}
