@@ -50,16 +50,17 @@ func (f *Fanout) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the service and waits for it; safe to call twice.
+// Stop ends the service and waits for it; safe to call twice. A stopped
+// service can be started again.
 func (f *Fanout) Stop() {
 	f.mu.Lock()
-	cancel, done := f.cancel, f.done
-	f.mu.Unlock()
-	if cancel == nil {
+	defer f.mu.Unlock()
+	if f.cancel == nil {
 		return
 	}
-	cancel()
-	<-done
+	f.cancel()
+	<-f.done
+	f.cancel, f.done = nil, nil
 }
 
 func (f *Fanout) run(ctx context.Context, done chan struct{}) {

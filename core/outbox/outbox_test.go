@@ -1,0 +1,294 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/validate"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+type testBundle struct {
+	pool *pgxpool.Pool
+	pub  *outbox.Publisher
+}
+
+func setup(t *testing.T) (context.Context, *testBundle) {
+	t.Helper()
+	pool := dbtest.NewPool(t)
+	return t.Context(), &testBundle{pool: pool, pub: outbox.NewPublisher(pool, outbox.Options{MaxPayloadBytes: 1024})}
+}
+
+func addEndpoint(t *testing.T, ctx context.Context, pool *pgxpool.Pool, types ...string) *endpoint.Endpoint {
+	t.Helper()
+	ep, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: "https://receiver.example/hook", EventTypes: types})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+func count(t *testing.T, ctx context.Context, pool *pgxpool.Pool, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestPublishTxRolledBackLeavesNothing(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool)
+
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.pub.PublishTx(ctx, tx, outbox.Event{Type: "invoice.paid", Data: json.RawMessage(`{"n":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Deliveries != 1 {
+		t.Fatalf("deliveries inside the transaction = %d, want 1", res.Deliveries)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.events`); n != 0 {
+		t.Fatalf("events after rollback = %d, want 0", n)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries`); n != 0 {
+		t.Fatalf("deliveries after rollback = %d, want 0", n)
+	}
+}
+
+func TestPublishTxCommittedFansOutToMatchingEnabledEndpoints(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	all := addEndpoint(t, ctx, b.pool)
+	star := addEndpoint(t, ctx, b.pool, "*")
+	payments := addEndpoint(t, ctx, b.pool, "payment.*")
+	exact := addEndpoint(t, ctx, b.pool, "payment.succeeded", "invoice.paid")
+	other := addEndpoint(t, ctx, b.pool, "invoice.*")
+	disabled := addEndpoint(t, ctx, b.pool, "payment.*")
+	if _, err := endpoint.Disable(ctx, b.pool, disabled.ID, "test"); err != nil {
+		t.Fatal(err)
+	}
+
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The business write and the event commit together.
+	if _, err := tx.Exec(ctx, `CREATE TABLE orders (id int)`); err != nil {
+		t.Fatal(err)
+	}
+	res, err := b.pub.PublishTx(ctx, tx, outbox.Event{ID: "evt_1", Type: "payment.succeeded", Data: json.RawMessage(`{"amount":42}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if res.Duplicate || res.Deliveries != 4 {
+		t.Fatalf("result = %+v, want 4 new deliveries", res)
+	}
+	rows, err := b.pool.Query(ctx, `SELECT endpoint_id FROM hookd.deliveries WHERE event_id = 'evt_1' ORDER BY endpoint_id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{all.ID: true, star.ID: true, payments.ID: true, exact.ID: true}
+	if len(got) != len(want) {
+		t.Fatalf("deliveries to %v, want exactly %v", got, want)
+	}
+	for _, id := range got {
+		if !want[id] {
+			t.Fatalf("unexpected delivery to %s (other=%s disabled=%s)", id, other.ID, disabled.ID)
+		}
+	}
+}
+
+func TestPublishSameIDTwiceYieldsOneEvent(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool)
+
+	first, err := b.pub.Publish(ctx, outbox.Event{ID: "order-7", Type: "order.created", Data: json.RawMessage(`{"v":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := b.pub.Publish(ctx, outbox.Event{ID: "order-7", Type: "order.created", Data: json.RawMessage(`{"v":2}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Duplicate || !second.Duplicate {
+		t.Fatalf("duplicate flags = %v, %v; want false, true", first.Duplicate, second.Duplicate)
+	}
+	if string(second.Event.Data) != `{"v":1}` || !second.Event.Created.Equal(first.Event.Created) {
+		t.Fatalf("second publish reported %+v, want the first event", second.Event)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.events`); n != 1 {
+		t.Fatalf("events = %d, want 1", n)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries`); n != 1 {
+		t.Fatalf("deliveries = %d, want 1", n)
+	}
+}
+
+func TestPublishConcurrentSameIDYieldsOneEvent(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool)
+	var wg sync.WaitGroup
+	dups := make(chan bool, 8)
+	for range 8 {
+		wg.Go(func() {
+			res, err := b.pub.Publish(ctx, outbox.Event{ID: "same", Type: "a.b"})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			dups <- res.Duplicate
+		})
+	}
+	wg.Wait()
+	close(dups)
+	fresh := 0
+	for d := range dups {
+		if !d {
+			fresh++
+		}
+	}
+	if fresh != 1 {
+		t.Fatalf("%d publishers created the event, want 1", fresh)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries`); n != 1 {
+		t.Fatalf("deliveries = %d, want 1", n)
+	}
+}
+
+func TestPublishRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	cases := []struct {
+		name  string
+		ev    outbox.Event
+		field string
+	}{
+		{"no type", outbox.Event{Data: json.RawMessage(`{}`)}, "type"},
+		{"bad type", outbox.Event{Type: "has space"}, "type"},
+		{"bad id", outbox.Event{ID: "has space", Type: "a.b"}, "id"},
+		{"bad json", outbox.Event{Type: "a.b", Data: json.RawMessage(`{"a":`)}, "data"},
+	}
+	for _, tc := range cases {
+		_, err := b.pub.Publish(ctx, tc.ev)
+		var v *validate.Error
+		if !errors.As(err, &v) || v.Field != tc.field {
+			t.Errorf("%s: error %v, want a validation error on %q", tc.name, err, tc.field)
+		}
+	}
+	_, err := b.pub.Publish(ctx, outbox.Event{Type: "a.b", Data: json.RawMessage(`"` + strings.Repeat("x", 2000) + `"`)})
+	var tl *validate.TooLargeError
+	if !errors.As(err, &tl) || tl.Key != "delivery.max_payload_bytes" {
+		t.Fatalf("oversized payload: %v, want a TooLargeError naming delivery.max_payload_bytes", err)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.events`); n != 0 {
+		t.Fatalf("events = %d after bad input, want 0", n)
+	}
+}
+
+// A fan-out stopped half-way (events written, some deliveries missing, as
+// after a crash or from a plain SQL producer) completes with no duplicates.
+func TestFanoutCompletesInterruptedFanOut(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	eps := []*endpoint.Endpoint{addEndpoint(t, ctx, b.pool), addEndpoint(t, ctx, b.pool, "order.*"), addEndpoint(t, ctx, b.pool, "user.*")}
+	for i := range 20 {
+		if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data) VALUES ($1, 'order.created', '{}')`, fmt.Sprintf("raw-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The crash happened after the first endpoint's deliveries for half the events.
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type)
+		SELECT id, $1, type FROM hookd.events WHERE seq % 2 = 0`, eps[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := outbox.RunFanout(ctx, b.pool, 7)
+	if err != nil || n != 7 {
+		t.Fatalf("first batch: %d, %v; want 7", n, err)
+	}
+	for {
+		n, err := outbox.RunFanout(ctx, b.pool, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries`); n != 40 {
+		t.Fatalf("deliveries = %d, want 40 (20 events x 2 matching endpoints)", n)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries WHERE endpoint_id = $1`, eps[2].ID); n != 0 {
+		t.Fatalf("non-matching endpoint got %d deliveries", n)
+	}
+	if n := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.events WHERE NOT fanned_out`); n != 0 {
+		t.Fatalf("%d events left un-fanned", n)
+	}
+}
+
+func TestFanoutServiceStartStop(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool)
+	f := outbox.NewFanout(b.pool, nil, 0)
+	for range 3 {
+		if err := f.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		f.Stop()
+		f.Stop()
+	}
+	f = outbox.NewFanout(b.pool, nil, 0)
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data) VALUES ('raw', 'a.b', '{}')`); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer f.Stop()
+	eventually(t, func() bool {
+		return count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries WHERE event_id = 'raw'`) == 1
+	})
+}
+
+// eventually polls cond until it holds or a generous deadline passes.
+func eventually(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met before the deadline")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
