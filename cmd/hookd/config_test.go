@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfigErrorsNameTheKeyAndExitNonZero(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "hookd.yaml")
+	if err := os.WriteFile(file, []byte("delivery:\n  timeout: fast\n  workers: -1\nhttp:\n  lisen: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// serve would start a database: the config must be refused before that.
+	dataDir := filepath.Join(t.TempDir(), "data")
+	r := hookdEnv(t, nil, "--config", file, "--data-dir", dataDir, "serve")
+	if r.code == 0 {
+		t.Fatalf("exit 0 with a bad config; stderr: %s", r.errOut)
+	}
+	for _, key := range []string{"delivery.timeout", "delivery.workers", "http.lisen"} {
+		if !strings.Contains(r.errOut, key) {
+			t.Errorf("stderr does not name %s:\n%s", key, r.errOut)
+		}
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Errorf("data dir %s was touched despite the bad config (err %v)", dataDir, err)
+	}
+}
+
+func TestConfigErrorFromEnvironment(t *testing.T) {
+	t.Parallel()
+	r := hookdEnv(t, map[string]string{"HOOKD_LOG_LEVEL": "loud"}, "migrate", "status")
+	if r.code == 0 || !strings.Contains(r.errOut, "log.level") || !strings.Contains(r.errOut, "HOOKD_LOG_LEVEL") {
+		t.Errorf("exit %d, stderr %q; want a non-zero exit naming log.level and HOOKD_LOG_LEVEL", r.code, r.errOut)
+	}
+}
+
+func TestVersionNeedsNoConfig(t *testing.T) {
+	t.Parallel()
+	r := hookdEnv(t, map[string]string{"HOOKD_LOG_LEVEL": "loud"}, "version")
+	if r.code != 0 || !strings.HasPrefix(r.out, "hookd ") {
+		t.Errorf("version: exit %d, out %q, err %q", r.code, r.out, r.errOut)
+	}
+}

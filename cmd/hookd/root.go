@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/db"
+)
+
+// stdio are the streams a command reads and writes; tests pass buffers.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// cli is the state shared by every command of one invocation: streams,
+// the loaded configuration and the logger. Commands get it through the
+// closures that build them, so tests can run many invocations at once.
+type cli struct {
+	stdio
+	env        func(string) (string, bool)
+	configFile string
+
+	cfg    *config.Config
+	logger *slog.Logger
+
+	// serverStarted, when set, is called by `hookd serve` once the server
+	// listens (tests read its address).
+	serverStarted func(*app.Server)
+}
+
+// Config returns the loaded configuration; valid inside a command's RunE.
+func (c *cli) Config() *config.Config { return c.cfg }
+
+// Logger returns the logger built from log.level and log.format.
+func (c *cli) Logger() *slog.Logger { return c.logger }
+
+// OpenDatabase opens the configured database with the schema checked or
+// migrated (see app.OpenDatabase). The caller must Close it.
+func (c *cli) OpenDatabase(ctx context.Context) (*app.Database, error) {
+	return app.OpenDatabase(ctx, c.cfg, c.logger)
+}
+
+// withDB runs fn on an open database and closes it afterwards.
+func (c *cli) withDB(ctx context.Context, fn func(*app.Database) error) error {
+	d, err := c.OpenDatabase(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return fn(d)
+}
+
+// commandFactories are commands defined in other files of this package by
+// other parts of hookd (console, demo, bench): each file's init calls
+// registerCommand, and newRoot adds them.
+var commandFactories []func(*cli) *cobra.Command
+
+// registerCommand adds a top-level command. Call it from an init function.
+func registerCommand(f func(*cli) *cobra.Command) {
+	commandFactories = append(commandFactories, f)
+}
+
+// noConfig marks commands that run without loading the configuration.
+const noConfig = "hookd/no-config"
+
+// newRoot builds the command tree for one invocation.
+func newRoot(c *cli) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "hookd",
+		Short: "Self-hosted webhooks on PostgreSQL: deliver, receive, operate",
+		Long: `hookd delivers signed webhooks with retries and dead letters, receives and
+verifies inbound webhooks, and keeps everything in PostgreSQL.
+
+Without database.url, hookd runs its own PostgreSQL in database.data_dir
+(commands run next to a running "hookd serve" share its server).`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Annotations[noConfig] != "" {
+				return nil
+			}
+			return c.load(cmd)
+		},
+	}
+	root.SetIn(c.in)
+	root.SetOut(c.out)
+	root.SetErr(c.err)
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.configFile, "config", "", "config file (default ./hookd.yaml, then /etc/hookd/hookd.yaml)")
+	pf.String("database-url", "", "PostgreSQL URL (database.url); empty runs hookd's own PostgreSQL")
+	pf.String("listen", "", "host:port of the HTTP API (http.listen)")
+	pf.String("data-dir", "", "directory of hookd's own PostgreSQL (database.data_dir)")
+	pf.String("log-level", "", "debug, info, warn or error (log.level)")
+
+	root.AddCommand(
+		newServeCmd(c), newMigrateCmd(c), newVersionCmd(c),
+	)
+	for _, f := range commandFactories {
+		root.AddCommand(f(c))
+	}
+	return root
+}
+
+// load reads and validates the configuration and builds the logger. It
+// touches nothing: no file is written, no database opened.
+func (c *cli) load(cmd *cobra.Command) error {
+	cfg, err := config.Load(config.LoadOptions{File: c.configFile, Flags: cmd.Flags(), Env: c.env})
+	if err != nil {
+		return &configError{err}
+	}
+	c.cfg = cfg
+	c.logger = newLogger(c.err, cfg.Log)
+	return nil
+}
+
+// configError is a configuration that did not load; each problem is
+// printed on its own line.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// exitError ends the command with code after its output said everything
+// (verify's "rejected"); nothing more is printed.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// run executes hookd with args and returns the process exit code.
+func run(ctx context.Context, args []string, io stdio, env func(string) (string, bool)) int {
+	c := &cli{stdio: io, env: env}
+	return c.execute(ctx, args)
+}
+
+func (c *cli) execute(ctx context.Context, args []string) int {
+	root := newRoot(c)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var exit *exitError
+	if errors.As(err, &exit) {
+		return exit.code
+	}
+	var cfgErr *configError
+	if errors.As(err, &cfgErr) {
+		lines := strings.Split(cfgErr.Error(), "\n")
+		fmt.Fprintf(c.err, "hookd: invalid configuration (%d problem%s):\n", len(lines), plural(len(lines)))
+		for _, l := range lines {
+			fmt.Fprintf(c.err, "  %s\n", l)
+		}
+		return 2
+	}
+	fmt.Fprintf(c.err, "hookd: %s\n", oneLine(err))
+	return 1
+}
+
+// oneLine renders err for the terminal: domain errors get their plain
+// meaning, and joined errors stay on one line each.
+func oneLine(err error) string {
+	switch {
+	case errors.Is(err, db.ErrNotFound):
+		return err.Error()
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// newLogger logs to w: text on a terminal, JSON otherwise (log.format auto).
+func newLogger(w io.Writer, lc config.Log) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: lc.SlogLevel()}
+	text := lc.Format == config.LogFormatText
+	if lc.Format == config.LogFormatAuto {
+		text = isTerminal(w)
+	}
+	if text {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/hookd/hookd/core/app"
+)
+
+// serveConsole, when set (by console.go's init), makes `hookd serve
+// --console` run the console in the foreground over the running server:
+// it returns when the operator quits, which stops the server. Without it
+// the --console flag does not exist.
+var serveConsole func(ctx context.Context, c *cli, srv *app.Server, d *app.Database) error
+
+func newServeCmd(c *cli) *cobra.Command {
+	var withConsole bool
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API, intake and delivery engine",
+		Long: `Run hookd: the HTTP API on http.listen, intake on /in/ (or intake.listen),
+and the delivery engine. Pending migrations are applied first unless
+database.auto_migrate is false. SIGINT or SIGTERM shuts down gracefully:
+HTTP first, then fan-out, then the dispatcher (releasing unfinished work),
+then the database.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.serve(cmd.Context(), withConsole)
+		},
+	}
+	if serveConsole != nil {
+		cmd.Flags().BoolVar(&withConsole, "console", false, "open the console in this terminal while serving")
+	}
+	return cmd
+}
+
+func (c *cli) serve(ctx context.Context, withConsole bool) error {
+	d, err := c.OpenDatabase(ctx)
+	if err != nil {
+		return err
+	}
+	defer d.Close() // after the server stopped: the pool, then the embedded PostgreSQL
+	srv, err := app.NewServer(c.cfg, d, c.logger)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return err
+	}
+	defer srv.Stop()
+	c.logger.Info("hookd serving", slog.String("version", versionString()), slog.String("addr", srv.Addr()),
+		slog.Bool("embedded_database", d.Embedded))
+	if c.serverStarted != nil {
+		c.serverStarted(srv)
+	}
+	if withConsole && serveConsole != nil {
+		return serveConsole(ctx, c, srv, d)
+	}
+	return srv.Wait(ctx)
+}

@@ -1,0 +1,185 @@
+// Package app wires hookd's services together for `hookd serve` and gives
+// the CLI its database. Every constructor returns what it built, so tests
+// (and other commands) can call the same wiring.
+//
+// # The embedded database
+//
+// With database.url empty, hookd uses its own PostgreSQL in
+// database.data_dir (core/pgembed). [Connect] first attaches to a server
+// that another hookd process already runs on that directory (a CLI command
+// next to a running `hookd serve`), and starts one only when none runs.
+// Only a server this process started is stopped by [Database.Close]; an
+// attached one keeps running for its owner.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/pgembed"
+)
+
+// EmbeddedDatabase is the database hookd creates and uses inside its own
+// PostgreSQL server.
+const EmbeddedDatabase = "hookd"
+
+// stopTimeout bounds stopping the embedded server on Close.
+const stopTimeout = 30 * time.Second
+
+// Database is an open pool and, for the embedded default, the server
+// behind it. Close it when done.
+type Database struct {
+	// Pool is the connection pool; it is closed by Close.
+	Pool *pgxpool.Pool
+	// URL is what Pool connects to (with the password, for the embedded
+	// server): a CLI command or a test may open more connections with it.
+	URL string
+	// Embedded reports that the server is hookd's own (database.url empty).
+	Embedded bool
+	// Attached reports that the embedded server belongs to another hookd
+	// process; Close leaves it running.
+	Attached bool
+
+	logger  *slog.Logger
+	cluster *pgembed.Cluster // started by this process, stopped by Close
+	once    sync.Once
+}
+
+// Connect opens the database of cfg without touching the schema: with
+// database.url set it connects there; otherwise it attaches to, or starts,
+// the embedded server in database.data_dir and connects to its "hookd"
+// database, creating it on first use.
+func Connect(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Database, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	d := &Database{URL: cfg.Database.URL, logger: logger}
+	if d.URL == "" {
+		if err := d.startEmbedded(ctx, cfg.Database.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	pool, err := db.Open(ctx, d.URL, db.Options{MaxConns: cfg.Database.MaxConns})
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	d.Pool = pool
+	return d, nil
+}
+
+// OpenDatabase is Connect followed by the schema check: with
+// database.auto_migrate it applies pending migrations, otherwise it fails
+// unless the schema is current, telling to run `hookd migrate`.
+func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Database, error) {
+	d, err := Connect(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.ensureSchema(ctx, cfg.Database.AutoMigrate); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return d, nil
+}
+
+func (d *Database) ensureSchema(ctx context.Context, autoMigrate bool) error {
+	if autoMigrate {
+		if err := db.MigratePool(ctx, d.Pool); err != nil {
+			return err
+		}
+		return nil
+	}
+	current, err := db.SchemaCurrent(ctx, d.Pool)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // no version table: never migrated
+		current, err = false, nil
+	}
+	if err != nil {
+		return fmt.Errorf("check the schema version: %w", err)
+	}
+	if !current {
+		return errors.New("the database schema is not current and database.auto_migrate is false: run `hookd migrate` first")
+	}
+	return nil
+}
+
+// startEmbedded attaches to the server running on dataDir, or starts one,
+// and points d.URL at its hookd database.
+func (d *Database) startEmbedded(ctx context.Context, dataDir string) error {
+	d.Embedded = true
+	opts := pgembed.Options{DataDir: dataDir, Logger: d.logger}
+	cluster, err := pgembed.Attach(opts)
+	switch {
+	case err == nil:
+		d.Attached = true
+		d.logger.Debug("using the embedded PostgreSQL of another hookd process", slog.String("data_dir", dataDir))
+	case errors.Is(err, pgembed.ErrNotRunning):
+		if cluster, err = pgembed.Start(ctx, opts); err != nil {
+			return fmt.Errorf("start the embedded PostgreSQL (database.data_dir %s; or set database.url): %w", dataDir, err)
+		}
+		d.cluster = cluster
+	default:
+		return fmt.Errorf("embedded PostgreSQL in %s: %w", dataDir, err)
+	}
+	if err := createDatabase(ctx, cluster.URL("postgres"), EmbeddedDatabase); err != nil {
+		d.Close()
+		return err
+	}
+	d.URL = cluster.URL(EmbeddedDatabase)
+	return nil
+}
+
+// createDatabase creates name unless it exists; a concurrent creator
+// winning the race is fine.
+func createDatabase(ctx context.Context, adminURL, name string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to the embedded PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", name, err)
+	}
+	if exists {
+		return nil
+	}
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && (pgErr.Code == "42P04" || pgErr.Code == "23505") {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create database %s: %w", name, err)
+	}
+	return nil
+}
+
+// Close closes the pool, then stops the embedded server if this process
+// started it. Safe to call twice.
+func (d *Database) Close() {
+	d.once.Do(func() {
+		if d.Pool != nil {
+			d.Pool.Close()
+		}
+		if d.cluster == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+		defer cancel()
+		if err := d.cluster.Stop(ctx); err != nil {
+			d.logger.Error("stop the embedded PostgreSQL", slog.String("error", err.Error()))
+		}
+	})
+}

@@ -1,0 +1,242 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/outbox"
+)
+
+// service is a background loop: dispatcher, fan-out, maintenance...
+type service interface {
+	Start(ctx context.Context) error
+	Stop()
+}
+
+// namedService keeps a name for logs next to each service.
+type namedService struct {
+	name string
+	svc  service
+}
+
+// Server is everything `hookd serve` runs on one database: the HTTP API
+// (and intake) and the engine's services. Build it with [NewServer], run it
+// with Start and Stop (or Run). The Database stays the caller's: close it
+// after Stop.
+type Server struct {
+	cfg    *config.Config
+	db     *Database
+	logger *slog.Logger
+
+	// Metrics is this process's registry, served at /metrics.
+	Metrics *metrics.Metrics
+	// Publisher publishes events through the outbox.
+	Publisher *outbox.Publisher
+	// Fanout repairs events whose fan-out was interrupted.
+	Fanout *outbox.Fanout
+	// Handler serves http.listen: the API, /healthz, /readyz, /metrics,
+	// and /in/ unless intake.listen is set.
+	Handler http.Handler
+	// IntakeHandler serves intake.listen when it is set (nil otherwise).
+	IntakeHandler http.Handler
+
+	// Services in start order: consumers of work first, producers last,
+	// so that Stop (in reverse) stops producers before consumers.
+	services []namedService
+
+	mu        sync.Mutex
+	started   bool
+	stopped   bool
+	cancel    context.CancelFunc
+	http      []*httpServer
+	serveErrs chan error
+}
+
+// httpServer is one listener and its server.
+type httpServer struct {
+	name string
+	addr string
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// NewServer builds every service of `hookd serve` on d. Nothing runs
+// until Start.
+func NewServer(cfg *config.Config, d *Database, logger *slog.Logger) (*Server, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, db: d, logger: logger}
+	s.Metrics = metrics.New()
+	s.Metrics.WatchDatabase(d.Pool, logger)
+	s.Publisher = outbox.NewPublisher(d.Pool, outbox.Options{MaxPayloadBytes: cfg.Delivery.MaxPayloadBytes})
+	s.Fanout = outbox.NewFanout(d.Pool, logger, cfg.Delivery.PollInterval)
+
+	if err := s.wireEngine(); err != nil {
+		return nil, err
+	}
+	// Producers of work start last and stop first.
+	s.services = append(s.services, namedService{"fanout", s.Fanout})
+
+	intake, err := s.wireIntake()
+	if err != nil {
+		return nil, err
+	}
+	api, err := s.wireAPI()
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api)
+	if intake != nil && cfg.Intake.Listen == "" {
+		mux.Handle("/in/", intake)
+	}
+	s.Handler = mux
+	if intake != nil && cfg.Intake.Listen != "" {
+		s.IntakeHandler = intake
+	}
+	return s, nil
+}
+
+// Start binds the listeners (failing at once when an address is taken),
+// starts the services, then serves HTTP. ctx bounds the services' lives;
+// Stop ends them in order.
+func (s *Server) Start(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return errors.New("app: server already started")
+	}
+	s.started = true
+	if err := s.listen(); err != nil {
+		return err
+	}
+	ctx, s.cancel = context.WithCancel(ctx)
+	for i, ns := range s.services {
+		if err := ns.svc.Start(ctx); err != nil {
+			for j := i - 1; j >= 0; j-- {
+				s.services[j].svc.Stop()
+			}
+			s.closeListeners()
+			return fmt.Errorf("start %s: %w", ns.name, err)
+		}
+	}
+	s.serveErrs = make(chan error, len(s.http))
+	for _, h := range s.http {
+		s.logger.Info("listening", slog.String("server", h.name), slog.String("addr", h.ln.Addr().String()))
+		go func() {
+			if err := h.srv.Serve(h.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.serveErrs <- fmt.Errorf("%s server: %w", h.name, err)
+			}
+		}()
+	}
+	return nil
+}
+
+func (s *Server) listen() error {
+	add := func(name, addr string, h http.Handler) error {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			s.closeListeners()
+			return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
+		}
+		srv := &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+		}
+		s.http = append(s.http, &httpServer{name: name, addr: addr, srv: srv, ln: ln})
+		return nil
+	}
+	if err := add("http.listen", s.cfg.HTTP.Listen, s.Handler); err != nil {
+		return err
+	}
+	if s.IntakeHandler != nil {
+		return add("intake.listen", s.cfg.Intake.Listen, s.IntakeHandler)
+	}
+	return nil
+}
+
+func (s *Server) closeListeners() {
+	for _, h := range s.http {
+		_ = h.ln.Close()
+	}
+	s.http = nil
+}
+
+// Addr returns the address http.listen is bound to (useful with port 0),
+// or "" before Start.
+func (s *Server) Addr() string { return s.addr("http.listen") }
+
+// IntakeAddr returns the address intake.listen is bound to, or "" when
+// intake is served on http.listen.
+func (s *Server) IntakeAddr() string { return s.addr("intake.listen") }
+
+func (s *Server) addr(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.http {
+		if h.name == name {
+			return h.ln.Addr().String()
+		}
+	}
+	return ""
+}
+
+// Stop shuts down in order: HTTP (API and intake, gracefully within
+// http.shutdown_timeout), then the producers of work, then the consumers
+// (the dispatcher releases what it did not finish), then maintenance.
+// Safe to call twice and before Start.
+func (s *Server) Stop() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.started || s.stopped {
+		s.stopped = true
+		return
+	}
+	s.stopped = true
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	for _, h := range s.http {
+		if err := h.srv.Shutdown(ctx); err != nil {
+			s.logger.Warn("HTTP shutdown incomplete; closing", slog.String("server", h.name), slog.String("error", err.Error()))
+			_ = h.srv.Close()
+		}
+	}
+	for i := len(s.services) - 1; i >= 0; i-- {
+		s.services[i].svc.Stop()
+		s.logger.Debug("stopped", slog.String("service", s.services[i].name))
+	}
+	s.cancel()
+}
+
+// Run starts the server, then Waits.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.Start(ctx); err != nil {
+		return err
+	}
+	return s.Wait(ctx)
+}
+
+// Wait blocks until ctx ends (SIGTERM in `hookd serve`) or an HTTP server
+// fails, then stops the server. It returns nil after a shutdown asked for
+// by ctx. Call it after Start.
+func (s *Server) Wait(ctx context.Context) error {
+	var err error
+	select {
+	case <-ctx.Done():
+		s.logger.Info("shutting down")
+	case err = <-s.serveErrs:
+		s.logger.Error("HTTP server failed; shutting down", slog.String("error", err.Error()))
+	}
+	s.Stop()
+	return err
+}
