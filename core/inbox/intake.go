@@ -1,0 +1,171 @@
+package inbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/signing"
+)
+
+// insertSQL stores an inbox event or, when (source, event id) exists,
+// counts a duplicate. inserted tells the two apart (xmax is 0 only for a
+// row this statement inserted).
+const insertSQL = `
+	INSERT INTO hookd.inbox (source, event_id, event_type, headers, body, verification, state, processed_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'forwarded' THEN now() END)
+	ON CONFLICT (source, event_id) DO UPDATE SET duplicates = hookd.inbox.duplicates + 1
+	RETURNING id, xmax = 0`
+
+// store writes one verified request in a single transaction: the inbox
+// row (or a duplicate count), the forwarded event with its delivery, the
+// intake counters and the consumers' wake-up. It returns once committed.
+func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, header http.Header, body []byte) (Answer, error) {
+	ans := Answer{EventID: res.EventID}
+	typ := eventType(src.Scheme, header, body)
+	forward := src.ForwardTo != ""
+	if forward && src.ForwardEndpointID == "" {
+		return ans, fmt.Errorf("source %s forwards to %s but has no forward endpoint", src.Name, src.ForwardTo)
+	}
+	state := StatePending
+	if forward {
+		state = StateForwarded
+	}
+	headers, err := json.Marshal(redact(header))
+	if err != nil {
+		return ans, err
+	}
+	err = pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		var inserted bool
+		if err := tx.QueryRow(ctx, insertSQL, src.Name, res.EventID, typ, headers, body,
+			verification(src, res), string(state)).Scan(&ans.ID, &inserted); err != nil {
+			return err
+		}
+		accepted, dup := 1, 0
+		ans.Status = "accepted"
+		if !inserted {
+			accepted, dup = 0, 1
+			ans.Status = "duplicate"
+		}
+		if inserted && forward {
+			ev := outbox.Event{ID: ForwardEventID(src.Name, res.EventID), Type: forwardType(src.Name, typ),
+				Data: forwardData(header, body), EndpointID: src.ForwardEndpointID}
+			if _, err := h.pub.PublishTx(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, countSQL, src.Name, accepted, dup, 0); err != nil {
+			return err
+		}
+		if inserted && !forward {
+			return notify(ctx, tx)
+		}
+		return nil
+	})
+	return ans, err
+}
+
+// ForwardEventID is the outbound event id of inbox event eventID of
+// source: stable, so a sender's retry never makes a second event. Source
+// names cannot contain ":", so ids of different sources never collide.
+// Ids that would not fit an event id are replaced by their SHA-256.
+func ForwardEventID(source, eventID string) string {
+	id := "in:" + source + ":" + eventID
+	if len(id) <= 255 && printable(eventID) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(eventID))
+	return "in:" + source + ":sha256:" + hex.EncodeToString(sum[:])
+}
+
+func printable(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// maxTypeLen bounds a stored event type.
+const maxTypeLen = 255
+
+// eventType reads the event's type: GitHub's X-GitHub-Event header, or
+// the top-level "type" of a JSON body (hookd, Standard Webhooks, Stripe).
+func eventType(scheme signing.Scheme, h http.Header, body []byte) string {
+	t := ""
+	if scheme == signing.SchemeGitHub {
+		t = h.Get("X-GitHub-Event")
+	} else {
+		var v struct {
+			Type json.RawMessage `json:"type"`
+		}
+		if json.Unmarshal(body, &v) == nil && len(v.Type) > 0 {
+			_ = json.Unmarshal(v.Type, &t) // a non-string type is no type
+		}
+	}
+	if len(t) > maxTypeLen {
+		t = t[:maxTypeLen]
+	}
+	return t
+}
+
+var typePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$`)
+
+// forwardType is the outbound event type: the received type when it is a
+// valid event type, otherwise "intake.<source>".
+func forwardType(source, typ string) string {
+	if typePattern.MatchString(typ) {
+		return typ
+	}
+	return "intake." + source
+}
+
+// forwardData is the outbound event's data: the body itself when it is
+// JSON, otherwise the body in base64 with its content type.
+func forwardData(h http.Header, body []byte) json.RawMessage {
+	if json.Valid(body) {
+		return body
+	}
+	b, _ := json.Marshal(struct {
+		ContentType string `json:"content_type"`
+		BodyBase64  []byte `json:"body_base64"`
+	}{h.Get("Content-Type"), body})
+	return b
+}
+
+// redacted headers carry credentials that the signature already replaced.
+var redacted = map[string]bool{"Authorization": true, "Cookie": true, "Proxy-Authorization": true}
+
+func redact(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if redacted[http.CanonicalHeaderKey(k)] {
+			out[k] = []string{"[redacted]"}
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// verification describes how a request was verified, for operators.
+func verification(src *Source, res signing.Result) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: signature matched secret %d of %d", res.Scheme, res.SecretIndex+1, len(src.Secrets))
+	if !res.Timestamp.IsZero() {
+		fmt.Fprintf(&b, ", timestamp %s", res.Timestamp.UTC().Format(time.RFC3339))
+	} else {
+		b.WriteString(", no signed timestamp")
+	}
+	return b.String()
+}

@@ -1,0 +1,314 @@
+package inbox
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/validate"
+)
+
+// Source is one sender hookd accepts webhooks from, served at /in/<Name>.
+type Source struct {
+	Name   string         `json:"name"`
+	Scheme signing.Scheme `json:"scheme"`
+	// Secrets verify signatures; any may match, which is how a sender
+	// rotates its secret.
+	Secrets []string `json:"secrets,omitempty"`
+	// Tolerance is how far a signed timestamp may be from now, in either
+	// direction. Ignored by the github scheme, which signs no timestamp.
+	Tolerance endpoint.Duration `json:"tolerance"`
+	// ForwardTo is the internal URL verified events are forwarded to, or "".
+	ForwardTo string `json:"forward_to"`
+	// ForwardEndpointID is the "forward" endpoint that carries forwarded
+	// events ("" without ForwardTo). Its deliveries, attempts and dead
+	// letters are managed like any other endpoint's.
+	ForwardEndpointID string `json:"forward_endpoint_id,omitempty"`
+	// ForwardSecret is the whsec_ secret forwarded requests are signed with
+	// (hookd's own scheme); the internal service verifies with it.
+	ForwardSecret string `json:"forward_secret,omitempty"`
+	// FromConfig marks a source defined in the config file: it is synced at
+	// every start and cannot be changed through the API.
+	FromConfig bool      `json:"from_config"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+// ForwardEndpointID returns the id of the forward endpoint of source name.
+func ForwardEndpointID(name string) string { return "ep_fwd_" + name }
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// CreateParams describe a new source. Name, Scheme and Secrets are required.
+type CreateParams struct {
+	Name    string   `json:"name"`
+	Scheme  string   `json:"scheme"`
+	Secrets []string `json:"secrets"`
+	// Tolerance defaults to signing.DefaultTolerance (5m).
+	Tolerance endpoint.Duration `json:"tolerance"`
+	ForwardTo string            `json:"forward_to"`
+	// ForwardSecret signs forwarded requests; a new one is generated when
+	// empty. Must be a whsec_ secret.
+	ForwardSecret string `json:"forward_secret"`
+
+	fromConfig bool
+}
+
+// UpdateParams change a source; nil fields stay as they are. An empty
+// ForwardTo stops forwarding and removes the forward endpoint.
+type UpdateParams struct {
+	Scheme        *string            `json:"scheme"`
+	Secrets       *[]string          `json:"secrets"`
+	Tolerance     *endpoint.Duration `json:"tolerance"`
+	ForwardTo     *string            `json:"forward_to"`
+	ForwardSecret *string            `json:"forward_secret"`
+}
+
+// validateSource checks the stored fields of s and normalises its scheme
+// and tolerance. Errors are *validate.Error naming the field.
+func validateSource(s *Source) error {
+	if !namePattern.MatchString(s.Name) {
+		return validate.Errorf("name", "%q is not allowed (1 to 64 letters, digits, - and _)", s.Name)
+	}
+	scheme, err := signing.ParseScheme(string(s.Scheme))
+	if err != nil {
+		return validate.Errorf("scheme", "%v", err)
+	}
+	s.Scheme = scheme
+	if len(s.Secrets) == 0 {
+		return validate.Errorf("secrets", "must list at least one secret")
+	}
+	for i, secret := range s.Secrets {
+		if secret == "" {
+			return validate.Errorf("secrets", "secret %d is empty", i)
+		}
+		if scheme == signing.SchemeStandard {
+			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, signing.SecretPrefix))
+			if err != nil || len(key) == 0 {
+				return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64; the value is not shown)", i)
+			}
+		}
+	}
+	if s.Tolerance < 0 {
+		return validate.Errorf("tolerance", "must not be negative (default %s)", signing.DefaultTolerance)
+	}
+	if s.Tolerance == 0 {
+		s.Tolerance = endpoint.Duration(signing.DefaultTolerance)
+	}
+	if s.ForwardTo != "" {
+		if err := endpoint.ValidateURL(s.ForwardTo); err != nil {
+			var v *validate.Error
+			if errors.As(err, &v) {
+				v.Field = "forward_to"
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+const sourceColumns = `s.name, s.scheme, s.secrets, s.tolerance_ms, s.forward_to, s.from_config,
+	s.created_at, s.updated_at, coalesce(e.id, ''), coalesce(e.secret, '')`
+
+const sourceFrom = ` FROM hookd.sources s LEFT JOIN hookd.endpoints e
+	ON e.id = 'ep_fwd_' || s.name AND e.kind = 'forward'`
+
+func scanSource(row pgx.Row) (*Source, error) {
+	var s Source
+	var scheme string
+	var tolMS int64
+	err := row.Scan(&s.Name, &scheme, &s.Secrets, &tolMS, &s.ForwardTo, &s.FromConfig,
+		&s.CreatedAt, &s.UpdatedAt, &s.ForwardEndpointID, &s.ForwardSecret)
+	if err != nil {
+		return nil, db.Interpret(err)
+	}
+	s.Scheme = signing.Scheme(scheme)
+	s.Tolerance = endpoint.Duration(time.Duration(tolMS) * time.Millisecond)
+	return &s, nil
+}
+
+// GetSource returns one source, with its forward endpoint's id and
+// secret, or db.ErrNotFound.
+func GetSource(ctx context.Context, ex db.Executor, name string) (*Source, error) {
+	return scanSource(ex.QueryRow(ctx, `SELECT `+sourceColumns+sourceFrom+` WHERE s.name = $1`, name))
+}
+
+// ListSources returns every source ordered by name.
+func ListSources(ctx context.Context, ex db.Executor) ([]*Source, error) {
+	rows, err := ex.Query(ctx, `SELECT `+sourceColumns+sourceFrom+` ORDER BY s.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*Source{}
+	for rows.Next() {
+		s, err := scanSource(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// CreateSource validates p and stores the source with, when it forwards,
+// its forward endpoint, atomically when ex can begin a transaction (a pool,
+// a connection or a pgx.Tx). A taken name gives db.ErrConflict.
+func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source, error) {
+	s := &Source{Name: p.Name, Scheme: signing.Scheme(p.Scheme), Secrets: p.Secrets,
+		Tolerance: p.Tolerance, ForwardTo: p.ForwardTo, FromConfig: p.fromConfig}
+	if err := validateSource(s); err != nil {
+		return nil, err
+	}
+	if err := checkForwardSecret(p.ForwardSecret); err != nil {
+		return nil, err
+	}
+	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO hookd.sources (name, scheme, secrets, tolerance_ms, forward_to, from_config)
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.Name, string(s.Scheme), s.Secrets,
+			time.Duration(s.Tolerance).Milliseconds(), s.ForwardTo, s.FromConfig)
+		if err != nil {
+			return db.Interpret(err)
+		}
+		return syncForward(ctx, tx, s.Name, s.ForwardTo, p.ForwardSecret)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return GetSource(ctx, ex, s.Name)
+}
+
+// UpdateSource applies p. Sources from the config file are refused with a
+// *validate.Error: they are changed in the file.
+func UpdateSource(ctx context.Context, ex db.Executor, name string, p UpdateParams) (*Source, error) {
+	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+		cur, err := scanSource(tx.QueryRow(ctx, `SELECT `+sourceColumns+sourceFrom+` WHERE s.name = $1 FOR UPDATE OF s`, name))
+		if err != nil {
+			return err
+		}
+		if cur.FromConfig {
+			return fromConfigError(name)
+		}
+		return update(ctx, tx, cur, p)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return GetSource(ctx, ex, name)
+}
+
+func update(ctx context.Context, tx pgx.Tx, cur *Source, p UpdateParams) error {
+	if p.Scheme != nil {
+		cur.Scheme = signing.Scheme(*p.Scheme)
+	}
+	if p.Secrets != nil {
+		cur.Secrets = *p.Secrets
+	}
+	if p.Tolerance != nil {
+		cur.Tolerance = *p.Tolerance
+	}
+	if p.ForwardTo != nil {
+		cur.ForwardTo = *p.ForwardTo
+	}
+	if err := validateSource(cur); err != nil {
+		return err
+	}
+	secret := ""
+	if p.ForwardSecret != nil {
+		if err := checkForwardSecret(*p.ForwardSecret); err != nil {
+			return err
+		}
+		secret = *p.ForwardSecret
+	}
+	if _, err := tx.Exec(ctx, `UPDATE hookd.sources SET scheme = $2, secrets = $3, tolerance_ms = $4,
+		forward_to = $5, updated_at = now() WHERE name = $1`, cur.Name, string(cur.Scheme), cur.Secrets,
+		time.Duration(cur.Tolerance).Milliseconds(), cur.ForwardTo); err != nil {
+		return db.Interpret(err)
+	}
+	return syncForward(ctx, tx, cur.Name, cur.ForwardTo, secret)
+}
+
+// DeleteSource removes a source and its forward endpoint (with that
+// endpoint's deliveries). Its inbox events stay. Sources from the config
+// file are refused with a *validate.Error.
+func DeleteSource(ctx context.Context, ex db.Executor, name string) error {
+	return inTx(ctx, ex, func(tx pgx.Tx) error {
+		var fromConfig bool
+		err := tx.QueryRow(ctx, `DELETE FROM hookd.sources WHERE name = $1 RETURNING from_config`, name).Scan(&fromConfig)
+		if err != nil {
+			return db.Interpret(err)
+		}
+		if fromConfig {
+			return fromConfigError(name)
+		}
+		return syncForward(ctx, tx, name, "", "")
+	})
+}
+
+func fromConfigError(name string) error {
+	return validate.Errorf("name", "source %q is defined in the config file (intake.sources); change it there and restart", name)
+}
+
+func checkForwardSecret(secret string) error {
+	if secret == "" {
+		return nil
+	}
+	if err := signing.ValidateSecret(secret); err != nil {
+		return validate.Errorf("forward_secret", "%v", err)
+	}
+	return nil
+}
+
+// syncForward makes the forward endpoint of source name match forwardTo:
+// created with secret (or a generated one) when missing, its URL updated,
+// its secret replaced when secret is given, deleted when forwardTo is "".
+func syncForward(ctx context.Context, tx pgx.Tx, name, forwardTo, secret string) error {
+	id := ForwardEndpointID(name)
+	if forwardTo == "" {
+		_, err := tx.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1 AND kind = 'forward'`, id)
+		return err
+	}
+	ep, err := endpoint.Get(ctx, tx, id)
+	if errors.Is(err, db.ErrNotFound) {
+		_, err = endpoint.Create(ctx, tx, endpoint.CreateParams{ID: id, Kind: endpoint.KindForward, URL: forwardTo,
+			Secret: secret, Description: "intake forwarding for source " + name})
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if ep.URL != forwardTo {
+		if _, err := endpoint.Update(ctx, tx, id, endpoint.UpdateParams{URL: &forwardTo}); err != nil {
+			return err
+		}
+	}
+	if secret != "" && secret != ep.Secret {
+		// No overlap: the internal service is configured with the new
+		// secret at the same time.
+		_, err = tx.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = NULL,
+			previous_secret_expires_at = NULL, updated_at = now() WHERE id = $1`, id, secret)
+	}
+	return err
+}
+
+// beginner is what *pgxpool.Pool, *pgx.Conn and pgx.Tx (as a savepoint) share.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// inTx runs fn in a transaction on ex (a savepoint when ex is a pgx.Tx).
+func inTx(ctx context.Context, ex db.Executor, fn func(pgx.Tx) error) error {
+	b, ok := ex.(beginner)
+	if !ok {
+		return errors.New("inbox: executor cannot begin a transaction; pass a pool, connection or pgx.Tx")
+	}
+	return pgx.BeginFunc(ctx, b, fn)
+}
