@@ -1,0 +1,191 @@
+package maintenance
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/hookd/hookd/core/alert"
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/outbox"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func counter(t *testing.T, c prometheus.Counter) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetCounter().GetValue()
+}
+
+func newEndpoint(t *testing.T, pool *pgxpool.Pool) *endpoint.Endpoint {
+	t.Helper()
+	ep, err := endpoint.Create(context.Background(), pool, endpoint.CreateParams{URL: "https://receiver.example/hooks"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ep
+}
+
+func TestDefaults(t *testing.T) {
+	t.Parallel()
+	s := New(nil, Options{})
+	if s.opts.Interval != DefaultInterval || s.opts.Retention != DefaultRetention || s.opts.Logger == nil {
+		t.Errorf("defaults not applied: %+v", s.opts)
+	}
+	if got := UnhealthyReason(config.DefaultDisableAfter); got != "failing with no successful delivery for 5 days (delivery.disable_after)" {
+		t.Errorf("reason = %q", got)
+	}
+	if err := New(nil, Options{DisableAfter: -time.Second}).Start(context.Background()); err == nil || !strings.Contains(err.Error(), "delivery.disable_after") {
+		t.Errorf("negative DisableAfter: err = %v", err)
+	}
+}
+
+func TestAutoDisableAlertsAndRecovers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	m := metrics.New()
+	alerter, err := alert.New(pool, outbox.NewPublisher(pool, outbox.Options{}), alert.Options{Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sick, healthy, recent := newEndpoint(t, pool), newEndpoint(t, pool), newEndpoint(t, pool)
+	// sick: failing for 2h, never succeeded. healthy: failed 2h ago but
+	// succeeded since. recent: failing for 10 minutes only.
+	if _, err := pool.Exec(ctx, `INSERT INTO hookd.endpoint_health (endpoint_id, consecutive_failures, failing_since, last_success_at, last_failure_at) VALUES
+		($1, 40, now() - interval '2 hours', NULL, now()),
+		($2, 0, NULL, now() - interval '1 minute', now() - interval '2 hours'),
+		($3, 3, now() - interval '10 minutes', now() - interval '3 hours', now())`, sick.ID, healthy.ID, recent.ID); err != nil {
+		t.Fatal(err)
+	}
+	s := New(pool, Options{DisableAfter: time.Hour, Alerter: alerter, Metrics: m})
+	if err := s.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		ep      *endpoint.Endpoint
+		enabled bool
+	}{{sick, false}, {healthy, true}, {recent, true}} {
+		got, err := endpoint.Get(ctx, pool, tc.ep.ID)
+		if err != nil || got.Enabled != tc.enabled {
+			t.Errorf("endpoint %s enabled = %v, %v; want %v", tc.ep.ID, got.Enabled, err, tc.enabled)
+		}
+		if !tc.enabled && got.DisabledReason != UnhealthyReason(time.Hour) {
+			t.Errorf("reason = %q", got.DisabledReason)
+		}
+	}
+	if got := counter(t, m.EndpointsDisabled.WithLabelValues("unhealthy")); got != 1 {
+		t.Errorf("hookd_endpoints_disabled_total{reason=unhealthy} = %v, want 1", got)
+	}
+	// Running again changes nothing and counts nothing.
+	if err := s.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter(t, m.EndpointsDisabled.WithLabelValues("unhealthy")); got != 1 {
+		t.Errorf("counted again: %v", got)
+	}
+	if n, err := alerter.Flush(ctx); err != nil || n != 1 {
+		t.Fatalf("disabled alerts = %d, %v; want 1", n, err)
+	}
+	// Re-enabled: the next run sees the recovery.
+	if _, err := endpoint.Enable(ctx, pool, sick.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := alerter.Flush(ctx); err != nil || n != 1 {
+		t.Fatalf("recovered alerts = %d, %v; want 1", n, err)
+	}
+	if got := counter(t, m.AlertsSent.WithLabelValues(alert.KindRecovered)); got != 1 {
+		t.Errorf("recovered alerts counted %v", got)
+	}
+}
+
+func TestRetention(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	ep := newEndpoint(t, pool)
+	if _, err := pool.Exec(ctx, `INSERT INTO hookd.endpoint_minutes (endpoint_id, minute, attempts) VALUES
+		($1, date_trunc('minute', now()) - interval '3 days', 1),
+		($1, date_trunc('minute', now()) - interval '1 day', 1),
+		($1, date_trunc('minute', now()), 1)`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := New(pool, Options{}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.endpoint_minutes`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("rows left = %d, %v; want 2 (older than 2 days removed)", n, err)
+	}
+}
+
+func TestOneLeaderAndReelection(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	a := New(pool, Options{Interval: 10 * time.Millisecond})
+	b := New(pool, Options{Interval: 10 * time.Millisecond})
+	for _, s := range []*Service{a, b} {
+		if err := s.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(s.Stop)
+	}
+	eventually(t, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
+	for range 20 {
+		if a.IsLeader() && b.IsLeader() {
+			t.Fatal("two leaders at once")
+		}
+	}
+
+	// The leader's connection is killed: the lock goes with it and a
+	// leader is elected again.
+	var pid int
+	if err := pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new leader session", func() bool {
+		var newPID int
+		err := pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&newPID)
+		return err == nil && newPID != pid
+	})
+	eventually(t, "a leader after re-election", func() bool { return a.IsLeader() != b.IsLeader() })
+
+	// Stopping the leader hands over to the other.
+	leader, other := a, b
+	if b.IsLeader() {
+		leader, other = b, a
+	}
+	leader.Stop()
+	leader.Stop()
+	eventually(t, "the other process to lead", other.IsLeader)
+}
