@@ -53,6 +53,14 @@ func (a *Alerter) OnOutcome(ctx context.Context, applied []delivery.Result) {
 	}
 }
 
+// OnEndpointDisabled matches the dispatcher's hook of the same name: it
+// records the disable, logging errors instead of returning them.
+func (a *Alerter) OnEndpointDisabled(ctx context.Context, endpointID, reason string) {
+	if err := a.RecordDisabled(ctx, endpointID, reason); err != nil {
+		a.logger.Warn("alert: record disabled endpoint", slog.String("endpoint_id", endpointID), slog.String("error", err.Error()))
+	}
+}
+
 // RecordDeadDeliveries is RecordDead for deliveries the lease reaper
 // killed.
 func (a *Alerter) RecordDeadDeliveries(ctx context.Context, ds []delivery.Delivery) error {
