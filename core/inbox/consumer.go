@@ -292,9 +292,9 @@ func (c *Consumer) recordFailure(ctx context.Context, tx pgx.Tx, ev *Event, herr
 	if len(msg) > maxErrorLen {
 		msg = msg[:maxErrorLen]
 	}
-	_, err := tx.Exec(ctx, `UPDATE hookd.inbox SET attempts = $2, last_error = $3,
-		next_attempt_at = now() + $4 * interval '1 microsecond',
-		state = CASE WHEN $2 >= $5 THEN 'dead' ELSE 'pending' END WHERE id = $1`,
+	_, err := tx.Exec(ctx, `UPDATE hookd.inbox SET attempts = $2::int, last_error = $3,
+		next_attempt_at = now() + $4::bigint * interval '1 microsecond',
+		state = CASE WHEN $2::int >= $5::int THEN 'dead' ELSE 'pending' END WHERE id = $1`,
 		ev.ID, attempts, msg, delay.Microseconds(), c.opts.MaxAttempts)
 	if err != nil {
 		return err
