@@ -103,7 +103,8 @@ Without database.url, hookd runs its own PostgreSQL in database.data_dir
 	pf.String("log-level", "", "debug, info, warn or error (log.level)")
 
 	root.AddCommand(
-		newServeCmd(c), newMigrateCmd(c), newVersionCmd(c),
+		newServeCmd(c), newMigrateCmd(c), newEndpointsCmd(c), newPublishCmd(c),
+		newDeliveriesCmd(c), newReplayCmd(c), newEventsCmd(c), newVersionCmd(c),
 	)
 	for _, f := range commandFactories {
 		root.AddCommand(f(c))

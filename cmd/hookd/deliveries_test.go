@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/delivery"
+)
+
+func TestPublishDeliveriesAndReplay(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	ep := field(t, mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/a", "--events", "payment.*"), "id")
+	mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/b", "--events", "invoice.paid")
+
+	out := mustHookd(t, dbURL, "publish", "--type", "payment.succeeded", "--data", `{"amount":42}`, "--id", "evt_one")
+	if !strings.Contains(out, "published evt_one") || !strings.Contains(out, "1 delivery") {
+		t.Errorf("publish printed %q", out)
+	}
+	if out := mustHookd(t, dbURL, "publish", "--type", "payment.succeeded", "--id", "evt_one"); !strings.Contains(out, "duplicate") {
+		t.Errorf("second publish of the same id printed %q", out)
+	}
+	r := hookd(t, dbURL, "publish", "--type", "payment.succeeded", "--data", "{not json")
+	if r.code != 1 || !strings.Contains(r.errOut, "data:") {
+		t.Errorf("bad data: exit %d, %q", r.code, r.errOut)
+	}
+
+	ls := mustHookd(t, dbURL, "deliveries", "ls", "--endpoint", ep)
+	lines := strings.Split(strings.TrimSpace(ls), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[1], "evt_one") || !strings.Contains(lines[1], "pending") {
+		t.Fatalf("deliveries ls:\n%s", ls)
+	}
+	var page delivery.Page
+	if err := json.Unmarshal([]byte(mustHookd(t, dbURL, "deliveries", "ls", "--json")), &page); err != nil || len(page.Deliveries) != 1 {
+		t.Fatalf("deliveries ls --json: %v %+v", err, page)
+	}
+	id := page.Deliveries[0].ID
+
+	// Kill it the way a spent retry budget would, with an attempt on record.
+	pool := openPool(t, dbURL)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `UPDATE hookd.deliveries SET state = 'dead', attempts = 1, last_status = 500 WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, duration_us,
+		request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker)
+		VALUES ($1, $2, 1, now(), 1500, 'https://example.com/a', '{"Webhook-Id":["evt_one"]}', 500,
+		'{"Content-Type":["text/plain"]}', 'boom', 'http_status', 'HTTP 500', 'w1')`, id, ep); err != nil {
+		t.Fatal(err)
+	}
+
+	show := mustHookd(t, dbURL, "deliveries", "show", strconv.FormatInt(id, 10))
+	for _, want := range []string{"dead", "attempt 1", "> Webhook-Id: evt_one", "< status 500", "< Content-Type: text/plain", "| boom", "http_status"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("deliveries show lacks %q:\n%s", want, show)
+		}
+	}
+	if dead := mustHookd(t, dbURL, "deliveries", "ls", "--state", "dead", "--since", "1h"); !strings.Contains(dead, "evt_one") {
+		t.Errorf("dead letters:\n%s", dead)
+	}
+
+	dry := mustHookd(t, dbURL, "replay", "--endpoint", ep, "--dry-run")
+	if !strings.Contains(dry, "1 dead delivery match; dry run") {
+		t.Errorf("replay --dry-run printed %q", dry)
+	}
+	if d, _ := delivery.Get(ctx, pool, id); d.State != delivery.StateDead {
+		t.Errorf("dry run changed the delivery to %s", d.State)
+	}
+	if out := mustHookd(t, dbURL, "replay", "--endpoint", ep); !strings.Contains(out, "1 dead delivery matched and re-queued") {
+		t.Errorf("replay printed %q", out)
+	}
+	d, _ := delivery.Get(ctx, pool, id)
+	attempts, _ := delivery.Attempts(ctx, pool, id)
+	if d.State != delivery.StatePending || len(attempts) != 1 {
+		t.Errorf("after replay: state %s, %d attempts kept", d.State, len(attempts))
+	}
+	if out := mustHookd(t, dbURL, "replay", strconv.FormatInt(id, 10)); !strings.Contains(out, "re-queued delivery") {
+		t.Errorf("replay ID printed %q", out)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"replay", "abc"}, "ID:"},
+		{[]string{"replay", "--state", "bogus"}, "state:"},
+		{[]string{"deliveries", "ls", "--since", "yesterday"}, "--since:"},
+		{[]string{"deliveries", "show", "999999"}, "delivery 999999: not found"},
+	} {
+		if r := hookd(t, dbURL, tc.args...); r.code != 1 || !strings.Contains(r.errOut, tc.want) {
+			t.Errorf("%v: exit %d, %q; want %q", tc.args, r.code, r.errOut, tc.want)
+		}
+	}
+
+	feed := mustHookd(t, dbURL, "events", "ls", "--type", "payment.*")
+	if !strings.Contains(feed, "evt_one") || !strings.Contains(feed, "next cursor:") {
+		t.Errorf("events ls:\n%s", feed)
+	}
+	cursor := strings.TrimSpace(strings.TrimPrefix(feed[strings.Index(feed, "next cursor:"):], "next cursor:"))
+	if after := mustHookd(t, dbURL, "events", "ls", "--after", cursor); strings.Contains(after, "evt_one") {
+		t.Errorf("events after the cursor still list evt_one:\n%s", after)
+	}
+	ev := mustHookd(t, dbURL, "events", "show", "evt_one")
+	if !strings.Contains(ev, `"amount": 42`) || !strings.Contains(ev, ep) {
+		t.Errorf("events show:\n%s", ev)
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/endpoint"
+)
+
+// field returns the value of "key: value" in kv output.
+func field(t *testing.T, out, key string) string {
+	t.Helper()
+	for line := range strings.SplitSeq(out, "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	t.Fatalf("no %q in output:\n%s", key, out)
+	return ""
+}
+
+func TestEndpointsLifecycle(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+
+	out := mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/hook",
+		"--events", "payment.*,invoice.paid", "--description", "shop", "--header", "X-Team=billing",
+		"--max-in-flight", "3", "--timeout", "5s", "--rate-limit", "10")
+	id, secret := field(t, out, "id"), field(t, out, "secret")
+	if !strings.HasPrefix(id, "ep_") || !strings.HasPrefix(secret, "whsec_") {
+		t.Fatalf("add printed id %q secret %q", id, secret)
+	}
+
+	ls := mustHookd(t, dbURL, "endpoints", "ls")
+	if !strings.Contains(ls, id) || !strings.Contains(ls, "payment.*,invoice.paid") || !strings.Contains(ls, "enabled") {
+		t.Errorf("ls:\n%s", ls)
+	}
+	var eps []endpoint.Endpoint
+	if err := json.Unmarshal([]byte(mustHookd(t, dbURL, "endpoints", "ls", "--json")), &eps); err != nil || len(eps) != 1 {
+		t.Fatalf("ls --json: %v, %d endpoints", err, len(eps))
+	}
+	if eps[0].MaxInFlight != 3 || eps[0].RateLimit != 10 || eps[0].Headers["X-Team"] != "billing" {
+		t.Errorf("stored endpoint %+v", eps[0])
+	}
+
+	show := mustHookd(t, dbURL, "endpoints", "show", id)
+	for _, want := range []string{"https://example.com/hook", "health:", "consecutive failures", "X-Team"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show lacks %q:\n%s", want, show)
+		}
+	}
+
+	mustHookd(t, dbURL, "endpoints", "update", id, "--description", "shop v2", "--events", "*")
+	if show := mustHookd(t, dbURL, "endpoints", "show", id); !strings.Contains(show, "shop v2") || field(t, show, "events") != "*" {
+		t.Errorf("after update:\n%s", show)
+	}
+
+	if out := mustHookd(t, dbURL, "endpoints", "disable", id, "--reason", "maintenance"); !strings.Contains(out, "disabled (maintenance)") {
+		t.Errorf("disable printed %q", out)
+	}
+	if ls := mustHookd(t, dbURL, "endpoints", "ls"); !strings.Contains(ls, "disabled (maintenance)") {
+		t.Errorf("ls after disable:\n%s", ls)
+	}
+	if out := mustHookd(t, dbURL, "endpoints", "enable", id); !strings.Contains(out, "enabled") {
+		t.Errorf("enable printed %q", out)
+	}
+
+	rot := mustHookd(t, dbURL, "endpoints", "rotate-secret", id, "--overlap", "1h")
+	if s := field(t, rot, "secret"); s == secret || !strings.HasPrefix(s, "whsec_") {
+		t.Errorf("rotate-secret kept or broke the secret: %q", s)
+	}
+	if field(t, rot, "previous secret until") == "-" {
+		t.Errorf("rotate-secret shows no overlap:\n%s", rot)
+	}
+
+	mustHookd(t, dbURL, "endpoints", "rm", id)
+	r := hookd(t, dbURL, "endpoints", "show", id)
+	if r.code != 1 || !strings.Contains(r.errOut, id) || !strings.Contains(r.errOut, "not found") {
+		t.Errorf("show after rm: exit %d, %q", r.code, r.errOut)
+	}
+}
+
+func TestEndpointsInputErrorsNameTheField(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--url", "ftp://example.com"}, "url:"},
+		{[]string{"--url", "https://example.com", "--events", "bad type!"}, "event_types:"},
+		{[]string{"--url", "https://example.com", "--header", "novalue"}, "--header:"},
+		{[]string{"--url", "https://example.com", "--secret", "short"}, "secret:"},
+	} {
+		r := hookd(t, dbURL, append([]string{"endpoints", "add"}, tc.args...)...)
+		if r.code != 1 || !strings.Contains(r.errOut, tc.want) || strings.Count(strings.TrimSpace(r.errOut), "\n") != 0 {
+			t.Errorf("add %v: exit %d, stderr %q; want one line naming %s", tc.args, r.code, r.errOut, tc.want)
+		}
+	}
+}
