@@ -44,7 +44,8 @@ type bundle struct {
 
 // setup gives a test its own database and the intake handler on a
 // loopback server at POST /in/{source}.
-func setup(t *testing.T, opts inbox.HandlerOptions) *bundle {
+// tune, when given, adjusts the options once the pool exists.
+func setup(t *testing.T, opts inbox.HandlerOptions, tune ...func(*pgxpool.Pool, *inbox.HandlerOptions)) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -57,6 +58,9 @@ func setup(t *testing.T, opts inbox.HandlerOptions) *bundle {
 	opts.Metrics = b.metrics
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	for _, f := range tune {
+		f(pool, &opts)
 	}
 	b.handler = inbox.NewHandler(pool, opts)
 	mux := http.NewServeMux()
