@@ -5,19 +5,36 @@
 //
 // Everything lives in Options.DataDir:
 //
-//	pgdata/        the cluster (initdb'd on first start, kept afterwards)
-//	password       the generated superuser password (0600)
-//	postgres.log   the server's output
+//	pgdata/          the cluster (initdb'd on first start, kept afterwards)
+//	pgdata.location  where the cluster is instead, when it is not in pgdata/
+//	password         the generated superuser password (0600)
+//	postgres.log     the server's output
 //
 // The server listens on 127.0.0.1 only (no Unix socket) and accepts the
-// superuser `postgres` with scram-sha-256.
+// superuser `postgres` with scram-sha-256. Start and Attach both find the
+// cluster through PgdataDir.
 //
 // # Root
 //
 // PostgreSQL refuses to run as root. When hookd is root the server runs as
 // the `postgres` system user, or `nobody` when there is none; pgdata is
-// handed to that user and DataDir is made searchable (0711). Every parent
-// of DataDir must already be searchable by that user.
+// handed to that user and DataDir is made searchable (0711).
+//
+// That user must also pass through every parent of DataDir, which hookd
+// does not own and so never changes. When one is closed to it (a checkout
+// in root's 0700 home, say), the cluster is kept outside DataDir instead,
+// in a directory named after the absolute DataDir:
+//
+//	/var/lib/hookd/clusters/<hash>/pgdata   when /var/lib is writable
+//	$TMPDIR/hookd-clusters/<hash>/pgdata     otherwise (the system may
+//	                                         clean it at boot)
+//
+// and its path is written to DataDir/pgdata.location, so every later Start
+// and Attach uses the same cluster, even if DataDir becomes reachable or
+// moves. Removing DataDir does not remove that cluster; remove the
+// directory named in pgdata.location too. A cluster already in
+// DataDir/pgdata is never moved: Start then fails, naming the directory to
+// open up.
 //
 // # Lifetime
 //
@@ -119,7 +136,10 @@ func Attach(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	pgdata := filepath.Join(dataDir, "pgdata")
+	pgdata, err := PgdataDir(dataDir)
+	if err != nil {
+		return nil, err
+	}
 	pf, err := readPidFile(pgdata)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, ErrNotRunning

@@ -71,7 +71,7 @@ func prepare(ctx context.Context, opts Options) (*setup, error) {
 	if s.user, err = chooseUser(os.Geteuid(), user.Lookup); err != nil {
 		return nil, err
 	}
-	if err := s.prepareDirs(); err != nil {
+	if err := s.placePgdata(); err != nil {
 		return nil, err
 	}
 	if err := checkVersion(ctx, s.binDir, s.pgdata); err != nil {
@@ -84,23 +84,6 @@ func prepare(ctx context.Context, opts Options) (*setup, error) {
 		return nil, err
 	}
 	return s, s.user.chownTree(s.pgdata)
-}
-
-func (s *setup) prepareDirs() error {
-	if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
-		return fmt.Errorf("create data directory: %w", err)
-	}
-	if s.user.cred != nil {
-		// The server's account must pass through DataDir to reach pgdata;
-		// 0711 lets it without letting it list the password file.
-		if err := os.Chmod(s.dataDir, 0o711); err != nil {
-			return err
-		}
-		if err := s.user.checkReachable(s.pgdata); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // initdb creates the cluster unless pgdata already holds one.
@@ -118,7 +101,9 @@ func (s *setup) initdb(ctx context.Context) error {
 	if err := s.user.chownTree(s.pgdata); err != nil {
 		return err
 	}
-	pwFile := filepath.Join(s.dataDir, "initdb-password")
+	// Next to pgdata, where the server's account can read it even when
+	// DataDir is out of its reach.
+	pwFile := filepath.Join(filepath.Dir(s.pgdata), "initdb-password")
 	if err := os.WriteFile(pwFile, []byte(s.password+"\n"), 0o600); err != nil {
 		return err
 	}
@@ -234,7 +219,7 @@ func (s *setup) launch(ctx context.Context, port int) (*Cluster, error) {
 	if err := c.waitReady(ctx, logFile.Name(), logStart); err != nil {
 		return nil, err
 	}
-	s.log.Info("pgembed: server ready", slog.Int("port", port), slog.Int("pid", c.pid))
+	s.log.Info("pgembed: server ready", slog.Int("port", port), slog.Int("pid", c.pid), slog.String("pgdata", s.pgdata))
 	return c, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -102,11 +101,7 @@ func TestChooseUser(t *testing.T) {
 
 func TestCheckReachable(t *testing.T) {
 	t.Parallel()
-	uid := 65534
-	if os.Getuid() == uid {
-		uid--
-	}
-	r := runAs{name: "other", uid: uid, gid: uid, cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(uid)}}
+	r := otherUser()
 	closed := t.TempDir()
 	if err := os.Chmod(closed, 0o700); err != nil {
 		t.Fatal(err)
