@@ -73,8 +73,9 @@ type Sender struct {
 
 	sent, accepted, repeats, rejected, failed atomic.Int64
 
-	mu   sync.Mutex
-	past []sentEvent // recently accepted, for repeats
+	mu                   sync.Mutex
+	past                 []sentEvent // recently accepted, for repeats
+	tamperDue, repeatDue float64     // shares accumulated, spent at 1
 
 	cancel   context.CancelFunc
 	done     chan struct{}
@@ -152,20 +153,30 @@ func (s *Sender) Stop() {
 	})
 }
 
-// SendOne sends one request: a new event, a tampered one or a repeat,
-// drawn by the configured shares, and returns hookd's status (0 on a
-// transport error).
+// SendOne sends one request, a new event, a tampered one or a repeat, and
+// returns hookd's status (0 on a transport error). Tampered requests and
+// repeats are spread evenly at their configured shares: with a share of
+// 0.15, exactly 3 in every 20 requests.
 func (s *Sender) SendOne(ctx context.Context) int {
-	p := rand.Float64()
-	switch {
-	case p < s.opts.TamperShare:
-		return s.send(ctx, newIntakeEvent(), true, false)
-	case p < s.opts.TamperShare+s.opts.RepeatShare:
-		if ev, ok := s.pastEvent(); ok {
-			return s.send(ctx, ev, false, true)
-		}
+	s.mu.Lock()
+	s.tamperDue += s.opts.TamperShare
+	s.repeatDue += s.opts.RepeatShare
+	tamper, repeat := s.tamperDue >= 1, false
+	if tamper {
+		s.tamperDue--
+	} else if s.repeatDue >= 1 && len(s.past) > 0 {
+		s.repeatDue--
+		repeat = true
 	}
-	return s.send(ctx, newIntakeEvent(), false, false)
+	var ev sentEvent
+	if repeat {
+		ev = s.past[rand.IntN(len(s.past))]
+	}
+	s.mu.Unlock()
+	if !repeat {
+		ev = newIntakeEvent()
+	}
+	return s.send(ctx, ev, tamper, repeat)
 }
 
 func (s *Sender) send(ctx context.Context, ev sentEvent, tamper, repeat bool) int {
@@ -219,15 +230,6 @@ func (s *Sender) remember(ev sentEvent) {
 		s.past = s.past[1:]
 	}
 	s.past = append(s.past, ev)
-}
-
-func (s *Sender) pastEvent() (sentEvent, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.past) == 0 {
-		return sentEvent{}, false
-	}
-	return s.past[rand.IntN(len(s.past))], true
 }
 
 // newIntakeEvent makes a payment-provider style event.

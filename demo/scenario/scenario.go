@@ -102,6 +102,7 @@ type Demo struct {
 	sender        *receivers.Sender
 	stream        *stream
 	started       time.Time
+	ran           time.Duration // set when teardown begins
 
 	logFile *os.File
 
@@ -274,6 +275,9 @@ func (d *Demo) Stop() {
 
 // teardown stops what is running; d.mu is held.
 func (d *Demo) teardown() {
+	if !d.started.IsZero() {
+		d.ran = time.Since(d.started)
+	}
 	// Producers first, then hookd (which flushes its counters), then read
 	// the summary while the database still runs.
 	if d.sender != nil {

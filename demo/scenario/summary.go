@@ -12,7 +12,7 @@ import (
 
 // Summary is what the demo has done so far, read from hookd's database.
 type Summary struct {
-	// Elapsed is the time since the demo started running.
+	// Elapsed is the time the demo has run (until Stop, for Final).
 	Elapsed time.Duration
 	// Events is the number of distinct events published.
 	Events int64
@@ -54,7 +54,10 @@ func (d *Demo) summary(ctx context.Context) (Summary, error) {
 	if d.stream != nil {
 		s.RepeatedPublishes = d.stream.repeats.Load()
 	}
-	if !d.started.IsZero() {
+	switch {
+	case d.ran > 0:
+		s.Elapsed = d.ran
+	case !d.started.IsZero():
 		s.Elapsed = time.Since(d.started)
 	}
 	return s, err
