@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.uber.org/goleak"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
@@ -27,7 +28,7 @@ import (
 	"github.com/hookd/hookd/core/signing"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(dbtest.Wrap(m)) }
 
 // Secrets used by the tests; whsec_ secrets work for every scheme.
 const (
