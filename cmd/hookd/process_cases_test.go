@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/core/dbtest"
+)
+
+// A process killed with SIGKILL while events are in flight loses nothing:
+// after a restart every event arrives, repeats carry the same event id,
+// and the attempt log shows the interrupted attempts once leases expired.
+func testKill9(t *testing.T, bin string) {
+	ctx := context.Background()
+	dbURL := dbtest.NewDB(t)
+	pool := procPool(t, dbURL)
+	r := newProcReceiver(t, 20*time.Millisecond)
+	ids := procSeed(t, pool, r.srv.URL+"/hook", processEvents)
+
+	first := startProc(t, bin, dbURL, "HOOKD_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT=16")
+	procEventually(t, "some deliveries before the kill", func() bool { u, _, _ := r.stats(); return u >= 200 })
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = first.wait(t)
+	inFlight := procCountState(t, pool, "in_flight")
+	unique, _, _ := r.stats()
+	t.Logf("killed with %d deliveries in flight, %d of %d events received", inFlight, unique, processEvents)
+	if unique >= processEvents {
+		t.Fatalf("every event arrived before the kill; the test proves nothing")
+	}
+
+	second := startProc(t, bin, dbURL)
+	procEventually(t, "every delivery to succeed after the restart", func() bool {
+		return procCountState(t, pool, "succeeded") == processEvents
+	})
+	procCheckReceiver(t, r, ids)
+	unique, total, dup := r.stats()
+	t.Logf("received %d unique events in %d requests (%d events more than once)", unique, total, dup)
+	if unique != processEvents {
+		t.Errorf("receiver saw %d distinct events, want %d", unique, processEvents)
+	}
+	var interrupted int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.attempts WHERE error_class = 'interrupted'`).Scan(&interrupted); err != nil {
+		t.Fatal(err)
+	}
+	if interrupted != inFlight {
+		t.Errorf("%d interrupted attempts logged; want one per delivery in flight at the kill (%d)", interrupted, inFlight)
+	}
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := procExitCode(second.wait(t)); code != 0 {
+		t.Errorf("restarted process exited with %d after SIGTERM", code)
+	}
+}
+
+// Two processes on one database share the work, and no delivery is ever
+// attempted by both.
+func testTwoProcesses(t *testing.T, bin string) {
+	ctx := context.Background()
+	dbURL := dbtest.NewDB(t)
+	pool := procPool(t, dbURL)
+	r := newProcReceiver(t, 5*time.Millisecond)
+	a := startProc(t, bin, dbURL)
+	b := startProc(t, bin, dbURL)
+	ids := procSeed(t, pool, r.srv.URL+"/hook", processEvents)
+
+	procEventually(t, "every delivery to succeed", func() bool {
+		return procCountState(t, pool, "succeeded") == processEvents
+	})
+	procCheckReceiver(t, r, ids)
+	unique, total, dup := r.stats()
+	if unique != processEvents || total != processEvents || dup != 0 {
+		t.Errorf("receiver: %d events in %d requests, %d repeated; want each of %d exactly once", unique, total, dup, processEvents)
+	}
+	r.mu.Lock()
+	overlaps := r.overlaps
+	r.mu.Unlock()
+	if overlaps != 0 {
+		t.Errorf("%d requests for an event overlapped another for the same event", overlaps)
+	}
+	var attempts, shared int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.attempts`).Scan(&attempts); err != nil {
+		t.Fatal(err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT delivery_id FROM hookd.attempts
+		GROUP BY delivery_id HAVING count(DISTINCT worker) > 1) s`).Scan(&shared); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != processEvents || shared != 0 {
+		t.Errorf("%d attempts, %d deliveries attempted by both processes; want %d and 0", attempts, shared, processEvents)
+	}
+	rows, err := pool.Query(ctx, `SELECT worker, count(*) FROM hookd.attempts GROUP BY worker ORDER BY worker`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var w string
+		var n int
+		if err := rows.Scan(&w, &n); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("worker %s made %d attempts", w, n)
+	}
+	rows.Close()
+	for _, p := range []*proc{a, b} {
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		if code := procExitCode(p.wait(t)); code != 0 {
+			t.Errorf("process exited with %d after SIGTERM", code)
+		}
+	}
+}
+
+// SIGTERM in the middle of work exits 0 and leaves no delivery in flight:
+// finished requests are recorded, the rest released, and a new process
+// delivers the remainder.
+func testSIGTERM(t *testing.T, bin string) {
+	dbURL := dbtest.NewDB(t)
+	pool := procPool(t, dbURL)
+	r := newProcReceiver(t, 50*time.Millisecond)
+	ids := procSeed(t, pool, r.srv.URL+"/hook", processEvents)
+
+	p := startProc(t, bin, dbURL, "HOOKD_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT=8")
+	procEventually(t, "some deliveries before SIGTERM", func() bool { u, _, _ := r.stats(); return u >= 100 })
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := procExitCode(p.wait(t)); code != 0 {
+		t.Fatalf("exit code %d after SIGTERM, want 0", code)
+	}
+	if n := procCountState(t, pool, "in_flight"); n != 0 {
+		t.Errorf("%d deliveries left in flight after a clean shutdown", n)
+	}
+	succeeded := procCountState(t, pool, "succeeded")
+	unique, _, _ := r.stats()
+	if succeeded != unique || succeeded == processEvents {
+		t.Errorf("after SIGTERM: %d succeeded, %d received; want every receipt recorded and work left over", succeeded, unique)
+	}
+
+	startProc(t, bin, dbURL)
+	procEventually(t, "the rest to be delivered by a new process", func() bool {
+		return procCountState(t, pool, "succeeded") == processEvents
+	})
+	procCheckReceiver(t, r, ids)
+}
