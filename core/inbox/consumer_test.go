@@ -209,3 +209,42 @@ func (l tlog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
+
+// TestConsumerCrashMidHandle: the consumer's database session dies after
+// Handle wrote its effect but before the commit (as when the process is
+// killed): the effect is undone, the event stays pending, and the next
+// claim processes it once.
+func TestConsumerCrashMidHandle(t *testing.T) {
+	t.Parallel()
+	b := setup(t, inbox.HandlerOptions{})
+	if _, err := b.pool.Exec(context.Background(), appTable); err != nil {
+		t.Fatal(err)
+	}
+	insertEvents(t, b, "app", 1)
+	var calls atomic.Int64
+	startConsumer(t, b, inbox.ConsumerOptions{Logger: slog.New(slog.DiscardHandler),
+		Handle: func(ctx context.Context, tx pgx.Tx, ev *inbox.Event) error {
+			if err := recordEffect(ctx, tx, ev); err != nil {
+				return err
+			}
+			if calls.Add(1) == 1 {
+				var pid int
+				if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+					return err
+				}
+				if _, err := b.pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
+					return err
+				}
+			}
+			return nil
+		}})
+	eventually(t, "the event processed", func() bool {
+		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1
+	})
+	if n := calls.Load(); n != 2 {
+		t.Fatalf("handler called %d times, want 2 (crash, then success)", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM app_effects`); n != 1 {
+		t.Fatalf("app table holds %d rows, want 1", n)
+	}
+}
