@@ -160,9 +160,11 @@ type Steady struct {
 	OfferedPerSec float64 `json:"offered_per_s"`
 	Duration      string  `json:"duration"`
 	Published     int     `json:"published"`
-	Received      int64   `json:"received"`
-	Missing       int     `json:"missing"`
-	Latency       Dist    `json:"publish_to_receipt"`
+	// Dropped counts offered events the publishers could not take in time.
+	Dropped  int   `json:"dropped"`
+	Received int64 `json:"received"`
+	Missing  int   `json:"missing"`
+	Latency  Dist  `json:"publish_to_receipt"`
 }
 
 // Run performs the three phases and returns their figures.

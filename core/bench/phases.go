@@ -156,10 +156,35 @@ func (b *bench) burndown(ctx context.Context) (Burndown, error) {
 	}
 	pub := outbox.NewPublisher(b.pool, outbox.Options{})
 	start := time.Now()
-	for from := 0; from < o.Events; from += 1000 {
-		if _, err := b.publish(ctx, pub, from, min(from+1000, o.Events)); err != nil {
-			return r, err
+	chunks := make(chan int)
+	errs := make(chan error, publishers)
+	var wg sync.WaitGroup
+	for range publishers / 4 {
+		wg.Go(func() {
+			for from := range chunks {
+				if _, err := b.publish(ctx, pub, from, min(from+1000, o.Events)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		defer close(chunks)
+		for from := 0; from < o.Events; from += 1000 {
+			select {
+			case chunks <- from:
+			case err := <-errs:
+				errs <- err
+				return
+			}
 		}
+	}()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return r, err
+	default:
 	}
 	r.PublishRate = float64(o.Events) / time.Since(start).Seconds()
 
@@ -208,8 +233,9 @@ func (b *bench) await(ctx context.Context, cond func() bool) error {
 	return nil
 }
 
-// steady offers Rate events per second for Duration, one transaction per
-// 10 ms tick, and measures publish-to-receipt latency of each event.
+// steady offers Rate events per second for Duration, each event in a
+// transaction of its own as applications publish, from publishers
+// goroutines fed every 10 ms, and measures publish-to-receipt latency.
 func (b *bench) steady(ctx context.Context) (Steady, error) {
 	o := b.opts
 	st := Steady{OfferedPerSec: o.Rate, Duration: o.Duration.String()}
@@ -222,29 +248,53 @@ func (b *bench) steady(ctx context.Context) (Steady, error) {
 	}
 	defer d.Stop()
 	pub := outbox.NewPublisher(b.pool, outbox.Options{})
-	const tick = 10 * time.Millisecond
 	type sent struct {
 		id string
 		at time.Time
 	}
-	var all []sent
-	start := time.Now()
-	owed := 0.0
-	for n := 0; time.Since(start) < o.Duration; n++ {
+	var (
+		mu    sync.Mutex
+		all   []sent
+		first error
+		wg    sync.WaitGroup
+		slots = make(chan int, int(o.Rate)+1)
+	)
+	for range publishers {
+		wg.Go(func() {
+			for i := range slots {
+				at := time.Now()
+				res, err := pub.Publish(ctx, outbox.Event{ID: ids.New("evt"),
+					Type: fmt.Sprintf("bench.e%d", i%o.Endpoints), Data: b.payload})
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				} else if err == nil {
+					all = append(all, sent{res.Event.ID, at})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	const tick = 10 * time.Millisecond
+	start, owed, n := time.Now(), 0.0, 0
+	for k := 0; time.Since(start) < o.Duration && ctx.Err() == nil; k++ {
 		owed += o.Rate * tick.Seconds()
-		k := int(owed)
-		owed -= float64(k)
-		at := time.Now()
-		got, err := b.publish(ctx, pub, len(all), len(all)+k)
-		if err != nil {
-			return st, err
+		for ; owed >= 1; owed-- {
+			select {
+			case slots <- n:
+				n++
+			default: // publishers are saturated: offered load is dropped, and said so
+				st.Dropped++
+			}
 		}
-		for _, id := range got {
-			all = append(all, sent{id, at})
-		}
-		if wait := time.Until(start.Add(time.Duration(n+1) * tick)); wait > 0 {
+		if wait := time.Until(start.Add(time.Duration(k+1) * tick)); wait > 0 {
 			time.Sleep(wait)
 		}
+	}
+	close(slots)
+	wg.Wait()
+	if first != nil {
+		return st, first
 	}
 	st.Published = len(all)
 	_ = b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(len(all)) })
@@ -260,3 +310,6 @@ func (b *bench) steady(ctx context.Context) (Steady, error) {
 	st.Latency = distOf(lat)
 	return st, nil
 }
+
+// publishers publish concurrently in the steady phase.
+const publishers = 16

@@ -40,7 +40,7 @@ func (r Report) WriteText(w io.Writer) {
 		b.Events, b.Endpoints, b.Workers, b.PerSec, b.RecordedPerSec, b.PublishRate, b.Duplicates, b.Rejected)
 	fmt.Fprintf(w, "ratio to the ceiling: %.3f\n", r.Ratio)
 	if s := r.Steady; s != nil {
-		fmt.Fprintf(w, "hookd steady: %.0f events/s offered for %s: %d published, %d received, %d missing; publish->receipt p50 %.2f ms p99 %.2f ms max %.2f ms\n",
-			s.OfferedPerSec, s.Duration, s.Published, s.Received, s.Missing, ms(s.Latency.P50), ms(s.Latency.P99), ms(s.Latency.Max))
+		fmt.Fprintf(w, "hookd steady: %.0f events/s offered for %s: %d published (%d not offered: publishers saturated), %d received, %d missing; publish->receipt p50 %.2f ms p99 %.2f ms max %.2f ms\n",
+			s.OfferedPerSec, s.Duration, s.Published, s.Dropped, s.Received, s.Missing, ms(s.Latency.P50), ms(s.Latency.P99), ms(s.Latency.Max))
 	}
 }
