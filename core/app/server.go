@@ -10,7 +10,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/core/alert"
 	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/dispatch"
+	"github.com/hookd/hookd/core/inbox"
+	"github.com/hookd/hookd/core/maintenance"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
 )
@@ -42,6 +46,14 @@ type Server struct {
 	Publisher *outbox.Publisher
 	// Fanout repairs events whose fan-out was interrupted.
 	Fanout *outbox.Fanout
+	// Dispatcher claims due deliveries and sends them.
+	Dispatcher *dispatch.Dispatcher
+	// Alerter records and sends operational alerts (alerts.*).
+	Alerter *alert.Alerter
+	// Maintenance runs the leader-elected periodic jobs.
+	Maintenance *maintenance.Service
+	// Intake verifies and stores inbound webhooks at /in/{source}.
+	Intake *inbox.Handler
 	// Handler serves http.listen: the API, /healthz, /readyz, /metrics,
 	// and /in/ unless intake.listen is set.
 	Handler http.Handler
@@ -85,22 +97,12 @@ func NewServer(cfg *config.Config, d *Database, logger *slog.Logger) (*Server, e
 	}
 	// Producers of work start last and stop first.
 	s.services = append(s.services, namedService{"fanout", s.Fanout})
-
 	intake, err := s.wireIntake()
 	if err != nil {
 		return nil, err
 	}
-	api, err := s.wireAPI()
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/", api)
-	if intake != nil && cfg.Intake.Listen == "" {
-		mux.Handle("/in/", intake)
-	}
-	s.Handler = mux
-	if intake != nil && cfg.Intake.Listen != "" {
+	s.Handler = s.wireAPI(intake)
+	if cfg.Intake.Listen != "" {
 		s.IntakeHandler = intake
 	}
 	return s, nil

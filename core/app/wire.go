@@ -2,48 +2,101 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 
-	"github.com/hookd/hookd/core/db"
-	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/alert"
+	"github.com/hookd/hookd/core/api"
+	"github.com/hookd/hookd/core/dispatch"
+	"github.com/hookd/hookd/core/inbox"
+	"github.com/hookd/hookd/core/maintenance"
 )
 
-// wireEngine adds the engine's consumers of work to s.services, in start
-// order: maintenance (leader-elected periodic jobs), then the dispatcher.
+// syncTimeout bounds the work NewServer does on the database (syncing
+// configured sources).
+const syncTimeout = 30 * time.Second
+
+// wireEngine builds the engine's consumers of work and appends them to
+// s.services in start order: the alerter (it owns the alert endpoint and
+// sends what the others record), maintenance (leader-elected periodic
+// jobs), then the dispatcher. Stop runs in reverse, so the dispatcher
+// releases its unfinished work before maintenance and alerts stop.
 func (s *Server) wireEngine() error {
+	alerter, err := alert.New(s.db.Pool, s.Publisher, alert.Options{
+		Config:          s.cfg.Alerts,
+		Logger:          s.logger,
+		Metrics:         s.Metrics,
+		AllowedNetworks: s.cfg.Delivery.AllowedNetworks,
+	})
+	if err != nil {
+		return err
+	}
+	s.Alerter = alerter
+	s.Maintenance = maintenance.New(s.db.Pool, maintenance.Options{
+		DisableAfter: s.cfg.Delivery.DisableAfter,
+		Alerter:      alerter,
+		Metrics:      s.Metrics,
+		Logger:       s.logger,
+	})
+	s.Dispatcher = dispatch.New(s.db.Pool, dispatch.Options{
+		Delivery:           s.cfg.Delivery,
+		Logger:             s.logger,
+		Metrics:            s.Metrics,
+		Version:            Version(),
+		OnOutcome:          alerter.OnOutcome,
+		OnEndpointDisabled: alerter.OnEndpointDisabled,
+	})
+	s.services = append(s.services,
+		namedService{"alert", alerter},
+		namedService{"maintenance", s.Maintenance},
+		namedService{"dispatch", s.Dispatcher},
+	)
 	return nil
 }
 
-// wireIntake builds the /in/{source} handler after syncing the sources of
-// intake.sources into the database. It returns nil when there is no
-// intake to serve.
+// wireIntake syncs intake.sources into the database and builds the
+// /in/{source} handler. Sources added through the API or the CLI are
+// served too, so the handler always exists.
 func (s *Server) wireIntake() (http.Handler, error) {
-	return nil, nil
-}
-
-// wireAPI builds the handler of http.listen.
-func (s *Server) wireAPI() (http.Handler, error) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	if err := inbox.SyncConfig(ctx, s.db.Pool, s.cfg.Intake.Sources); err != nil {
+		return nil, fmt.Errorf("intake.sources: %w", err)
+	}
+	s.Intake = inbox.NewHandler(s.db.Pool, inbox.HandlerOptions{
+		MaxBodyBytes: s.cfg.Intake.MaxBodyBytes,
+		Publisher:    s.Publisher,
+		Logger:       s.logger,
+		Metrics:      s.Metrics,
 	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	// Stopped right after HTTP: it writes the last rejection counts.
+	s.services = append(s.services, namedService{"intake", s.Intake})
+	mux := http.NewServeMux()
+	mux.Handle("POST /in/{source}", s.Intake)
 	return mux, nil
 }
 
-// readyz answers 200 when the database answers and its schema is current.
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	current, err := db.SchemaCurrent(ctx, s.db.Pool)
-	switch {
-	case err != nil:
-		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeUnavailable, "database unavailable: "+err.Error())
-	case !current:
-		httpx.WriteError(w, http.StatusServiceUnavailable, httpx.CodeUnavailable, "database schema is not current: run `hookd migrate`")
-	default:
-		httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+// wireAPI builds the handler of http.listen: the /v1 API with the intake
+// management routes, /healthz, /readyz, /metrics, and /in/ unless it has
+// a listener of its own.
+func (s *Server) wireAPI(intake http.Handler) http.Handler {
+	opts := api.Options{
+		Pool:          s.db.Pool,
+		Publisher:     s.Publisher,
+		APIKeys:       s.cfg.API.Keys,
+		MaxBodyBytes:  s.cfg.HTTP.MaxBodyBytes,
+		SecretOverlap: s.cfg.Delivery.SecretOverlap,
+		Metrics:       s.Metrics,
+		Logger:        s.logger,
+		Version:       Version(),
+		Extra: func(mux *http.ServeMux) {
+			inbox.APIRoutes(mux, inbox.APIDeps{Pool: s.db.Pool, Handler: s.Intake,
+				MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, Logger: s.logger})
+		},
 	}
+	if s.cfg.Intake.Listen == "" {
+		opts.Intake = intake
+	}
+	return api.New(opts)
 }
