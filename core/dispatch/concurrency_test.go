@@ -1,0 +1,195 @@
+package dispatch
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+)
+
+func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	slow := newReceiver(t, nil)
+	slow.set(slow.hang)
+	fast := newReceiver(t, status(http.StatusOK))
+	slowEP := b.endpoint(t, slow.URL, func(p *endpoint.CreateParams) {
+		p.EventTypes = []string{"slow.*"}
+		p.MaxInFlight = 2
+		p.Timeout = endpoint.Duration(time.Minute)
+	})
+	b.endpoint(t, fast.URL, func(p *endpoint.CreateParams) { p.EventTypes = []string{"fast.*"} })
+	// Slow work is due first, and there is more of it than the workers.
+	for range 20 {
+		b.publish(t, "slow.x", `{}`)
+	}
+	b.start(t, func(o *Options) {
+		o.Delivery.Workers = 6
+		o.Delivery.ClaimBatch = 10
+		o.Delivery.ShutdownTimeout = 10 * time.Millisecond
+	})
+	const n = 40
+	for range n {
+		b.publish(t, "fast.x", `{}`)
+	}
+	eventually(t, "every fast delivery to succeed", func() bool {
+		return b.count(t, `SELECT count(*) FROM hookd.deliveries WHERE state = 'succeeded'`) == n
+	})
+	if got := slow.maxIn.Load(); got > 2 {
+		t.Errorf("the slow receiver had %d requests at once, more than its cap of 2", got)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.deliveries WHERE endpoint_id = $1 AND state = 'in_flight'`, slowEP.ID); got > 2 {
+		t.Errorf("%d slow deliveries in flight, more than its cap of 2", got)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.attempts WHERE endpoint_id = $1`, slowEP.ID); got != 0 {
+		t.Errorf("%d slow attempts recorded while the receiver hangs, want 0", got)
+	}
+}
+
+func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	ev := b.publish(t, "a.b", `{}`)
+	// A worker that claims and dies without a word.
+	jobs, err := delivery.Claim(context.Background(), b.pool, delivery.ClaimParams{
+		Limit: 10, Lease: time.Millisecond, Worker: "dead-worker",
+	})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim as the dying worker: %v, %v", jobs, err)
+	}
+	d := b.start(t, func(o *Options) { o.ReapInterval = 10 * time.Millisecond })
+	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
+	as := b.attempts(t, dl.ID)
+	if len(as) != 2 {
+		t.Fatalf("%d attempts, want the interrupted one and the success", len(as))
+	}
+	if as[0].ErrorClass != delivery.ClassInterrupted || as[0].Worker != "dead-worker" || as[0].Attempt != 1 {
+		t.Errorf("first attempt = %q by %q #%d, want interrupted by dead-worker #1", as[0].ErrorClass, as[0].Worker, as[0].Attempt)
+	}
+	if !as[1].Succeeded() || as[1].Worker != d.Worker() || as[1].Attempt != 2 {
+		t.Errorf("second attempt = %+v, want a success by %s", as[1], d.Worker())
+	}
+}
+
+func TestReapedDeadLetterIsReported(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.endpoint(t, "http://127.0.0.1:1/", nil)
+	ev := b.publish(t, "a.b", `{}`)
+	if _, err := delivery.Claim(context.Background(), b.pool, delivery.ClaimParams{
+		Limit: 10, Lease: time.Millisecond, Worker: "dead-worker",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reported := make(chan delivery.Result, 1)
+	b.start(t, func(o *Options) {
+		o.Delivery.RetrySchedule = []time.Duration{0} // the interrupted attempt spends the budget
+		o.ReapInterval = 10 * time.Millisecond
+		o.OnOutcome = func(_ context.Context, applied []delivery.Result) {
+			for _, r := range applied {
+				if r.Next == delivery.StateDead {
+					reported <- r
+				}
+			}
+		}
+	})
+	b.waitState(t, ev.ID, delivery.StateDead)
+	r := <-reported
+	if r.EventID != ev.ID || r.ErrorClass != delivery.ClassInterrupted {
+		t.Errorf("reported %+v, want the reaped dead letter", r)
+	}
+}
+
+func TestStopReleasesUnfinished(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, nil)
+	rc.set(rc.hang)
+	ep := b.endpoint(t, rc.URL, nil)
+	d := b.start(t, func(o *Options) { o.Delivery.ShutdownTimeout = 20 * time.Millisecond })
+	for range 3 {
+		b.publish(t, "a.b", `{}`)
+	}
+	eventually(t, "three requests in progress", func() bool { return rc.inflight.Load() == 3 })
+	d.Stop()
+	d.Stop() // safe twice
+	n := b.count(t, `SELECT count(*) FROM hookd.deliveries
+		WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0 AND leased_by IS NULL`, ep.ID)
+	if n != 3 {
+		t.Errorf("%d deliveries pending with their attempt uncounted after Stop, want 3", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != 0 {
+		t.Errorf("%d attempts recorded for released work, want 0", n)
+	}
+}
+
+func TestTwoDispatchersShareWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var mu sync.Mutex
+	seen := map[string]int{}
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int64) {
+		mu.Lock()
+		seen[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+	})
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.MaxInFlight = 16 })
+	one := func(o *Options) { o.Delivery.ClaimBatch = 10; o.Worker = "one" }
+	two := func(o *Options) { o.Delivery.ClaimBatch = 10; o.Worker = "two" }
+	b.start(t, one)
+	b.start(t, two)
+	const n = 300
+	for range n {
+		b.publish(t, "a.b", `{}`)
+	}
+	eventually(t, "every delivery to succeed", func() bool {
+		return b.count(t, `SELECT count(*) FROM hookd.deliveries WHERE state = 'succeeded'`) == n
+	})
+	if got := b.count(t, `SELECT count(*) FROM hookd.attempts`); got != n {
+		t.Errorf("%d attempts for %d deliveries, want exactly one each", got, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != n {
+		t.Errorf("receiver saw %d distinct events, want %d", len(seen), n)
+	}
+	for id, c := range seen {
+		if c != 1 {
+			t.Errorf("event %s received %d times", id, c)
+		}
+	}
+	t.Logf("attempts by worker one: %d", b.count(t, `SELECT count(*) FROM hookd.attempts WHERE worker = 'one'`))
+}
+
+func TestStartStop(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	New(b.pool, Options{}).Stop() // before Start: nothing to do
+
+	d := New(b.pool, Options{})
+	if d.opts.Delivery.Workers != 64 || len(d.opts.Delivery.RetrySchedule) != 10 || d.opts.Delivery.Lease != 60*time.Second ||
+		d.opts.ReapInterval != 15*time.Second || d.Worker() == "" {
+		t.Errorf("defaults not applied: %+v", d.opts)
+	}
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Start(context.Background()); err == nil {
+		t.Error("second Start succeeded")
+	}
+	d.Stop()
+	d.Stop()
+
+	bad := New(b.pool, Options{Delivery: config.Delivery{Timeout: 5 * time.Second, Lease: time.Second}})
+	if err := bad.Start(context.Background()); err == nil {
+		t.Error("a lease shorter than the timeout was accepted")
+	}
+	bad.Stop()
+}

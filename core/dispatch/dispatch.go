@@ -1,0 +1,332 @@
+// Package dispatch turns due deliveries into signed HTTP POSTs: it claims
+// them under a lease, sends them through one shared keep-alive client,
+// decides what each outcome means and records the results in batches.
+//
+// # Loop
+//
+// A Dispatcher claims due deliveries in batches (delivery.Claim, FOR UPDATE
+// SKIP LOCKED, so several processes on one database share the work). It is
+// woken by LISTEN on outbox.WorkChannel and polls every PollInterval as a
+// safety net. Each claimed delivery runs in its own goroutine; at most
+// Workers run at once, and at most an endpoint's cap (its max_in_flight, or
+// MaxInFlightPerEndpoint) per endpoint: saturated endpoints are excluded
+// from the claim and any claimed job over an endpoint's remaining capacity is
+// released at once, so a receiver that never answers holds only its own cap.
+// An endpoint's rate_limit (requests per second) spaces its requests.
+//
+// Results go to one completer goroutine that records them with
+// delivery.Complete in batches; when the database is unavailable it retries
+// with backoff and keeps every result. A lease reaper in every process
+// returns deliveries whose worker died to the queue.
+//
+// # Retry schedule
+//
+// Schedule[0] is the delay before the first attempt (normally 0,
+// "immediately"), so the attempt budget is len(Schedule). After attempt k
+// (1-based) fails: if k < len(Schedule) the next attempt waits Schedule[k]
+// (±Jitter), otherwise the delivery is dead. 429 and 503 responses with
+// Retry-After (seconds or an HTTP date) wait that long instead, capped by
+// the schedule's largest step; the budget still applies.
+//
+// # Outcomes
+//
+// 2xx succeeds. 3xx fails (redirects are never followed). 410 Gone disables
+// the endpoint and holds the delivery until the endpoint is enabled again.
+// Anything else, timeouts and connection, DNS, TLS and address-guard errors
+// retry on the schedule.
+//
+// # Shutdown
+//
+// Stop stops claiming first, lets in-flight requests finish for up to
+// ShutdownTimeout, then cancels the rest and releases their deliveries
+// (uncounted) so another process takes them at once, and finally flushes
+// the completer.
+package dispatch
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/metrics"
+)
+
+// Tuning that is not configuration.
+const (
+	// completeBatch is the most results recorded in one transaction.
+	completeBatch = 200
+	// completeDelay is how long the completer waits for more results
+	// before recording a partial batch.
+	completeDelay = 5 * time.Millisecond
+	// reapLimit bounds one reaper statement.
+	reapLimit = 1000
+	// maxReapInterval caps the default reaper period.
+	maxReapInterval = 30 * time.Second
+)
+
+// Options configure a Dispatcher. Zero fields take the defaults of
+// core/config, except Jitter, where 0 means none.
+type Options struct {
+	// Delivery carries delivery.* configuration: RetrySchedule, Timeout,
+	// AllowedNetworks, Workers, MaxInFlightPerEndpoint, ClaimBatch, Lease
+	// (0 means Timeout*2+30s), PollInterval, MaxResponseBodyBytes, Jitter
+	// and ShutdownTimeout. Other fields are ignored.
+	Delivery config.Delivery
+
+	// Logger receives the service's logs, tagged service=dispatch.
+	// Defaults to discarding them.
+	Logger *slog.Logger
+	// Metrics receives Attempts, AttemptDuration, DeadLetters and
+	// EndpointsDisabled. Defaults to a private set.
+	Metrics *metrics.Metrics
+	// Worker names this dispatcher on leases and attempts. Defaults to
+	// host:pid:random.
+	Worker string
+	// Version goes into the User-Agent, hookd/<Version>. Defaults to "dev".
+	Version string
+	// ReapInterval is the lease reaper's period. Defaults to Lease/4, at
+	// most 30s.
+	ReapInterval time.Duration
+
+	// OnOutcome, when set, is called after each batch of results was
+	// recorded, with the results that changed their delivery (see
+	// delivery.Complete), and after each reaper pass with the deliveries
+	// it killed (as Results with Next dead, ErrorClass interrupted and no
+	// response). Dead letters have Next == delivery.StateDead; a 410 has
+	// Next == delivery.StateHeld and ResponseStatus 410. It is called from
+	// the completer and the reaper goroutines, possibly at once, and must
+	// return promptly: recording waits for it.
+	OnOutcome func(ctx context.Context, applied []delivery.Result)
+	// OnEndpointDisabled, when set, is called once for each endpoint this
+	// dispatcher disabled because it answered 410 Gone (not when another
+	// process or an operator had disabled it already), before the result
+	// is recorded.
+	OnEndpointDisabled func(ctx context.Context, endpointID, reason string)
+	// Now is the clock; tests may replace it. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// withDefaults fills zero fields.
+func (o Options) withDefaults() Options {
+	d := &o.Delivery
+	if len(d.RetrySchedule) == 0 {
+		d.RetrySchedule = config.DefaultRetrySchedule()
+	}
+	d.RetrySchedule = slices.Clone(d.RetrySchedule)
+	d.Timeout = cmp.Or(d.Timeout, config.DefaultDeliveryTimeout)
+	d.Workers = cmp.Or(d.Workers, config.DefaultWorkers)
+	d.MaxInFlightPerEndpoint = cmp.Or(d.MaxInFlightPerEndpoint, config.DefaultMaxInFlightPerEndpoint)
+	d.ClaimBatch = cmp.Or(d.ClaimBatch, config.DefaultClaimBatch)
+	d.Lease = cmp.Or(d.Lease, 2*d.Timeout+30*time.Second)
+	d.PollInterval = cmp.Or(d.PollInterval, config.DefaultPollInterval)
+	d.MaxResponseBodyBytes = cmp.Or(d.MaxResponseBodyBytes, config.DefaultMaxResponseBodyBytes)
+	d.ShutdownTimeout = cmp.Or(d.ShutdownTimeout, config.DefaultShutdownTimeout)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = metrics.New()
+	}
+	o.Worker = cmp.Or(o.Worker, defaultWorker())
+	o.Version = cmp.Or(o.Version, "dev")
+	o.ReapInterval = cmp.Or(o.ReapInterval, min(d.Lease/4, maxReapInterval))
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// validate rejects options the loop cannot run with.
+func (o Options) validate() error {
+	d := o.Delivery
+	for i, s := range d.RetrySchedule {
+		if s < 0 {
+			return fmt.Errorf("dispatch: delivery.retry_schedule[%d] is %s; delays must not be negative", i, s)
+		}
+	}
+	switch {
+	case d.Workers < 0:
+		return fmt.Errorf("dispatch: delivery.workers is %d; it must be positive", d.Workers)
+	case d.MaxInFlightPerEndpoint < 0:
+		return fmt.Errorf("dispatch: delivery.max_in_flight_per_endpoint is %d; it must be positive", d.MaxInFlightPerEndpoint)
+	case d.ClaimBatch < 0:
+		return fmt.Errorf("dispatch: delivery.claim_batch is %d; it must be positive", d.ClaimBatch)
+	case d.Lease <= d.Timeout:
+		return fmt.Errorf("dispatch: delivery.lease (%s) must exceed delivery.timeout (%s)", d.Lease, d.Timeout)
+	case d.Jitter < 0 || d.Jitter >= 1:
+		return fmt.Errorf("dispatch: delivery.jitter is %g; it must be in [0, 1)", d.Jitter)
+	}
+	return nil
+}
+
+func defaultWorker() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown"
+	}
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s:%d:%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// Dispatcher is the delivery service. Create it with New, run it with
+// Start and end it with Stop.
+type Dispatcher struct {
+	pool   *pgxpool.Pool
+	opts   Options
+	logger *slog.Logger
+	client *http.Client
+	limits *rateLimits
+
+	wake  chan struct{} // coalesced: notification, poll, reaper
+	freed chan struct{} // coalesced: a worker finished where capacity was short
+
+	results chan delivery.Result
+	caps    capacity
+
+	relMu    sync.Mutex
+	released []int64 // deliveries cancelled by Stop, to release
+
+	mu          sync.Mutex
+	started     bool
+	stopped     bool
+	stopClaim   context.CancelFunc // ends claimer, listener and reaper
+	cancelWork  context.CancelFunc // cancels in-flight requests
+	giveUp      context.CancelFunc // ends the completer's retries
+	workCtx     context.Context
+	loops       sync.WaitGroup // claimer, listener, reaper
+	workers     sync.WaitGroup
+	completerWG sync.WaitGroup
+}
+
+// New returns a Dispatcher on pool; Start reports invalid options.
+func New(pool *pgxpool.Pool, opts Options) *Dispatcher {
+	opts = opts.withDefaults()
+	d := &Dispatcher{
+		pool:    pool,
+		opts:    opts,
+		logger:  opts.Logger.With("service", "dispatch"),
+		client:  newClient(opts.Delivery),
+		limits:  newRateLimits(),
+		wake:    make(chan struct{}, 1),
+		freed:   make(chan struct{}, 1),
+		results: make(chan delivery.Result, 2*opts.Delivery.Workers),
+		caps:    newCapacity(opts.Delivery.Workers, opts.Delivery.MaxInFlightPerEndpoint, opts.Delivery.ClaimBatch),
+	}
+	return d
+}
+
+// Worker returns the name this dispatcher records on leases and attempts.
+func (d *Dispatcher) Worker() string { return d.opts.Worker }
+
+// Start runs the dispatcher until Stop. Cancelling ctx stops claiming;
+// call Stop to finish in-flight work and release the rest.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	if err := d.opts.validate(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started {
+		return errors.New("dispatch: already started")
+	}
+	d.started = true
+	base := context.WithoutCancel(ctx)
+	claimCtx, stopClaim := context.WithCancel(ctx)
+	workCtx, cancelWork := context.WithCancel(base)
+	completeCtx, giveUp := context.WithCancel(base)
+	d.stopClaim, d.cancelWork, d.giveUp, d.workCtx = stopClaim, cancelWork, giveUp, workCtx
+
+	d.completerWG.Add(1)
+	go d.complete(completeCtx)
+	d.loops.Add(3)
+	go d.listen(claimCtx)
+	go d.reap(claimCtx)
+	go d.claimLoop(claimCtx)
+	d.logger.Info("dispatcher started", slog.String("worker", d.opts.Worker),
+		slog.Int("workers", d.opts.Delivery.Workers), slog.Int("attempts", len(d.opts.Delivery.RetrySchedule)))
+	return nil
+}
+
+// Stop stops claiming, waits up to ShutdownTimeout for in-flight requests,
+// cancels and releases the rest, and records every result before it
+// returns. It is safe to call twice and before Start.
+func (d *Dispatcher) Stop() {
+	d.mu.Lock()
+	if !d.started || d.stopped {
+		d.mu.Unlock()
+		return
+	}
+	d.stopped = true
+	d.mu.Unlock()
+
+	d.stopClaim()
+	d.loops.Wait() // no new work from here on
+
+	grace := d.opts.Delivery.ShutdownTimeout
+	if !waitTimeout(&d.workers, grace) {
+		d.logger.Info("shutdown deadline reached; cancelling in-flight requests", slog.Duration("waited", grace))
+	}
+	d.cancelWork()
+	// Workers may be blocked handing results to a completer that cannot
+	// reach the database; it gets ShutdownTimeout more, then gives up.
+	timer := time.AfterFunc(grace, d.giveUp)
+	defer timer.Stop()
+	d.workers.Wait()
+
+	d.relMu.Lock()
+	ids := d.released
+	d.released = nil
+	d.relMu.Unlock()
+	if len(ids) > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
+		if err := delivery.Release(ctx, d.pool, d.opts.Worker, ids); err != nil {
+			d.logger.Error("releasing unfinished deliveries failed; their leases will expire instead",
+				slog.Int("count", len(ids)), slog.String("error", err.Error()))
+		} else {
+			d.logger.Info("released unfinished deliveries", slog.Int("count", len(ids)))
+		}
+		cancel()
+	}
+
+	close(d.results)
+	d.completerWG.Wait()
+	d.giveUp()
+	d.client.CloseIdleConnections()
+	d.logger.Info("dispatcher stopped")
+}
+
+// waitTimeout waits for wg up to timeout and reports whether it finished.
+func waitTimeout(wg *sync.WaitGroup, timeout time.Duration) bool {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// signal does a non-blocking send on a coalescing channel.
+func signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}

@@ -1,0 +1,252 @@
+package dispatch
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/netguard"
+	"github.com/hookd/hookd/core/signing"
+)
+
+// ClassSigning marks an attempt that could not be signed (an endpoint
+// secret in the database that is not a valid whsec_ secret); no request
+// was sent.
+const ClassSigning = "signing"
+
+// drainLimit is how much of an unread response body is discarded so the
+// connection can be reused; larger bodies close the connection instead.
+const drainLimit = 64 << 10
+
+// newClient returns the one keep-alive client every attempt goes through:
+// dialling through the address guard, never through a proxy, never
+// following redirects, with per-host connections bounded by the workers.
+func newClient(cfg config.Delivery) *http.Client {
+	guard := netguard.New(cfg.AllowedNetworks)
+	dialer := guard.Dialer(net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
+	tr := &http.Transport{
+		Proxy:                 nil, // a proxy would hide the real address from the guard
+		DialContext:           dialer.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          2 * cfg.Workers,
+		MaxIdleConnsPerHost:   cfg.Workers,
+		MaxConnsPerHost:       cfg.Workers,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	return &http.Client{
+		Transport: tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// run performs one claimed job and hands its result to the completer. A
+// job cut short by Stop is queued for release instead.
+func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
+	defer d.workers.Done()
+	defer func() {
+		if d.caps.put(job.EndpointID) {
+			signal(d.freed)
+		}
+	}()
+	ctx := d.workCtx
+	if wait := d.limits.reserve(job.EndpointID, job.RateLimit, time.Now()); wait > 0 {
+		if !sleepCtx(ctx, wait) {
+			d.addReleased(job.DeliveryID)
+			return
+		}
+	}
+	res, ok := d.attempt(ctx, job, claimed)
+	if !ok {
+		d.addReleased(job.DeliveryID)
+		return
+	}
+	d.results <- res
+}
+
+func (d *Dispatcher) addReleased(id int64) {
+	d.relMu.Lock()
+	d.released = append(d.released, id)
+	d.relMu.Unlock()
+}
+
+// attempt sends job once and decides what follows. It reports false when
+// ctx (the dispatcher's work context) was cancelled before a response.
+func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time.Time) (delivery.Result, bool) {
+	now := d.opts.Now()
+	res := delivery.Result{
+		DeliveryID: job.DeliveryID, EndpointID: job.EndpointID, EventID: job.EventID,
+		Attempt: job.Attempt, Worker: d.opts.Worker, StartedAt: now, RequestURL: job.URL,
+	}
+	body := requestBody(job)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", "hookd/"+d.opts.Version)
+	for k, v := range job.Headers {
+		h.Set(k, v)
+	}
+	if err := signing.Sign(h, job.EventID, now, body, job.Secrets(now)); err != nil {
+		res.RequestHeaders = h
+		res.ErrorClass, res.Error = ClassSigning, "cannot sign the request: "+err.Error()
+		d.finish(&res, 0, now, 0)
+		return res, true
+	}
+	res.RequestHeaders = h.Clone()
+
+	timeout := cmp.Or(job.Timeout, d.opts.Delivery.Timeout)
+	// Stay inside the lease so no other worker retries while this one waits.
+	deadline := time.Now().Add(timeout)
+	if leaseEnd := claimed.Add(d.opts.Delivery.Lease * 9 / 10); leaseEnd.Before(deadline) {
+		deadline = leaseEnd
+	}
+	reqCtx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+
+	start := time.Now()
+	status, retryAfter, err := d.send(reqCtx, job.URL, h, body, &res)
+	res.Duration = time.Since(start)
+	end := d.opts.Now()
+	if err != nil && ctx.Err() != nil {
+		return res, false // Stop cut it short: released, not counted
+	}
+	if err != nil {
+		res.ErrorClass, res.Error = classify(err, timeout)
+	}
+	d.finish(&res, status, end, retryAfter)
+	return res, true
+}
+
+// send posts body and fills the response fields of res. It returns the
+// status (0 without a response) and the Retry-After delay (-1 when absent).
+func (d *Dispatcher) send(ctx context.Context, target string, h http.Header, body []byte, res *delivery.Result) (int, time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, -1, err
+	}
+	req.Header = h
+	resp, err := d.client.Do(req)
+	if err != nil {
+		return 0, -1, err
+	}
+	defer resp.Body.Close()
+	res.ResponseStatus = resp.StatusCode
+	res.ResponseHeaders = resp.Header
+	res.ResponseBody = readBody(resp.Body, d.opts.Delivery.MaxResponseBodyBytes)
+	retryAfter := time.Duration(-1)
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			retryAfter = ra
+		}
+	}
+	return resp.StatusCode, retryAfter, nil
+}
+
+// readBody reads up to limit bytes, noting a truncation, and drains a
+// little more so the connection can be kept alive.
+func readBody(r io.Reader, limit int64) string {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	s := ""
+	if int64(len(b)) > limit {
+		s = string(b[:limit]) + fmt.Sprintf("\n[hookd: response body truncated at %d bytes (delivery.max_response_body_bytes)]", limit)
+	} else {
+		s = string(b)
+	}
+	if err != nil {
+		s += "\n[hookd: reading the response body failed: " + err.Error() + "]"
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(r, drainLimit))
+	return s
+}
+
+// requestBody is {"id","type","created","data"} with data verbatim.
+func requestBody(job delivery.Job) []byte {
+	var b bytes.Buffer
+	b.Grow(len(job.EventData) + 128)
+	b.WriteString(`{"id":`)
+	writeString(&b, job.EventID)
+	b.WriteString(`,"type":`)
+	writeString(&b, job.EventType)
+	b.WriteString(`,"created":`)
+	writeString(&b, job.EventCreated.UTC().Format(time.RFC3339Nano))
+	b.WriteString(`,"data":`)
+	if len(job.EventData) == 0 {
+		b.WriteString("null")
+	} else {
+		b.Write(job.EventData)
+	}
+	b.WriteString("}")
+	return b.Bytes()
+}
+
+func writeString(b *bytes.Buffer, s string) {
+	enc := json.NewEncoder(b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)       // a string always encodes
+	b.Truncate(b.Len() - 1) // Encode's newline
+}
+
+// classify names the error class of a failed request and a message for
+// people; the URL is recorded separately, so it is left out.
+func classify(err error, timeout time.Duration) (class, msg string) {
+	var blocked *netguard.BlockedError
+	if errors.As(err, &blocked) {
+		return delivery.ClassBlocked, blocked.Error()
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return delivery.ClassTimeout, fmt.Sprintf("no response within %s (%v)", timeout, err)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return delivery.ClassDNS, "DNS lookup failed: " + dnsErr.Error()
+	}
+	if isTLS(err) {
+		return delivery.ClassTLS, "TLS failed: " + err.Error()
+	}
+	return delivery.ClassConnect, "connection failed: " + err.Error()
+}
+
+func isTLS(err error) bool {
+	var (
+		rh    tls.RecordHeaderError
+		alert tls.AlertError
+		cv    *tls.CertificateVerificationError
+		ua    x509.UnknownAuthorityError
+		hn    x509.HostnameError
+		ci    x509.CertificateInvalidError
+	)
+	return errors.As(err, &rh) || errors.As(err, &alert) || errors.As(err, &cv) || errors.As(err, &ua) ||
+		errors.As(err, &hn) || errors.As(err, &ci) || strings.Contains(err.Error(), "tls: ")
+}
+
+// logAttempt logs one attempt at debug level.
+func (d *Dispatcher) logAttempt(res *delivery.Result) {
+	if !d.logger.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	d.logger.Debug("attempt", slog.Int64("delivery", res.DeliveryID), slog.String("endpoint", res.EndpointID),
+		slog.String("event", res.EventID), slog.Int("attempt", res.Attempt), slog.Int("status", res.ResponseStatus),
+		slog.String("class", res.ErrorClass), slog.String("next", string(res.Next)),
+		slog.Duration("duration", res.Duration))
+}
