@@ -128,6 +128,8 @@ func (s *Server) Start(ctx context.Context) error {
 				s.services[j].svc.Stop()
 			}
 			s.closeListeners()
+			s.cancel()
+			s.cancel = nil
 			return fmt.Errorf("start %s: %w", ns.name, err)
 		}
 	}
@@ -200,7 +202,7 @@ func (s *Server) addr(name string) string {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.started || s.stopped {
+	if s.cancel == nil || s.stopped { // never started, or Start failed and cleaned up
 		s.stopped = true
 		return
 	}
