@@ -95,7 +95,7 @@ func (d *Dispatcher) listen(ctx context.Context) {
 	defer d.loops.Done()
 	backoff := newBackoff(100*time.Millisecond, 10*time.Second)
 	for ctx.Err() == nil {
-		err := d.listenOnce(ctx)
+		err := d.listenOnce(ctx, backoff)
 		if ctx.Err() != nil {
 			return
 		}
@@ -108,7 +108,7 @@ func (d *Dispatcher) listen(ctx context.Context) {
 	}
 }
 
-func (d *Dispatcher) listenOnce(ctx context.Context) error {
+func (d *Dispatcher) listenOnce(ctx context.Context, backoff *backoff) error {
 	conn, err := pgx.ConnectConfig(ctx, d.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
@@ -121,6 +121,7 @@ func (d *Dispatcher) listenOnce(ctx context.Context) error {
 	if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{outbox.WorkChannel}.Sanitize()); err != nil {
 		return err
 	}
+	backoff.reset()
 	signal(d.wake) // work may have arrived while we were not listening
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {

@@ -66,8 +66,10 @@ func (d *Dispatcher) flush(giveUp context.Context, batch []delivery.Result) {
 			return
 		}
 		wait := backoff.next()
-		d.logger.Warn("recording attempt results failed; retrying", slog.Int("results", len(batch)),
-			slog.String("error", err.Error()), slog.Duration("retry_in", wait))
+		if giveUp.Err() == nil {
+			d.logger.Warn("recording attempt results failed; retrying", slog.Int("results", len(batch)),
+				slog.String("error", err.Error()), slog.Duration("retry_in", wait))
+		}
 		if !sleepCtx(giveUp, wait) {
 			d.logger.Error("gave up recording attempt results at shutdown; their leases will expire and the deliveries will be retried",
 				slog.Int("results", len(batch)))

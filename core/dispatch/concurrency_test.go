@@ -2,7 +2,9 @@ package dispatch
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,4 +194,69 @@ func TestStartStop(t *testing.T) {
 		t.Error("a lease shorter than the timeout was accepted")
 	}
 	bad.Stop()
+}
+
+func TestListenerReconnects(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	// No polling to speak of: only notifications can bring work in time.
+	b.start(t, func(o *Options) { o.Delivery.PollInterval = time.Hour })
+	b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
+
+	listener := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`
+	eventually(t, "the listener connection", func() bool { return b.count(t, listener) == 1 })
+	if n := b.count(t, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		WHERE datname = current_database() AND query LIKE 'LISTEN %'`); n != 1 {
+		t.Fatalf("terminated %d listener connections, want 1", n)
+	}
+	eventually(t, "the listener to reconnect", func() bool { return b.count(t, listener) == 1 })
+	b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
+}
+
+// syncBuffer is a log sink tests can read while the dispatcher writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestResultsSurviveDatabaseErrors(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	// Every attempt insert fails until the constraint is dropped.
+	if _, err := b.pool.Exec(context.Background(),
+		`ALTER TABLE hookd.attempts ADD CONSTRAINT refuse CHECK (attempt < 0) NOT VALID`); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	b.start(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
+	ev := b.publish(t, "a.b", `{}`)
+	eventually(t, "a failed attempt to record the result", func() bool {
+		return strings.Contains(logs.String(), "recording attempt results failed; retrying")
+	})
+	if d := b.only(t, ev.ID); d.State != delivery.StateInFlight {
+		t.Fatalf("delivery is %s while its result cannot be recorded, want in_flight", d.State)
+	}
+	if _, err := b.pool.Exec(context.Background(), `ALTER TABLE hookd.attempts DROP CONSTRAINT refuse`); err != nil {
+		t.Fatal(err)
+	}
+	d := b.waitState(t, ev.ID, delivery.StateSucceeded)
+	if n := len(b.attempts(t, d.ID)); n != 1 || rc.hits.Load() != 1 {
+		t.Errorf("%d attempts and %d requests, want the one result kept and recorded", n, rc.hits.Load())
+	}
 }

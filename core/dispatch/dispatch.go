@@ -28,6 +28,12 @@
 // Retry-After (seconds or an HTTP date) wait that long instead, capped by
 // the schedule's largest step; the budget still applies.
 //
+// # Timeouts
+//
+// An attempt waits for the endpoint's timeout, or Timeout when it has
+// none, but never past nine tenths of its lease, so no other process
+// retries a delivery whose attempt is still under way.
+//
 // # Outcomes
 //
 // 2xx succeeds. 3xx fails (redirects are never followed). 410 Gone disables

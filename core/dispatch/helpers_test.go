@@ -25,7 +25,12 @@ import (
 	"github.com/hookd/hookd/core/outbox"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(dbtest.Wrap(m)) }
+// The shared test server's wait goroutine outlives the tests of the
+// process that happened to start it.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(dbtest.Wrap(m),
+		goleak.IgnoreAnyFunction("github.com/hookd/hookd/core/pgembed.(*setup).launch.func1"))
+}
 
 // eventually polls cond until it holds or a generous deadline passes.
 func eventually(t testing.TB, what string, cond func() bool) {
