@@ -1,0 +1,95 @@
+package data
+
+import (
+	"context"
+	"time"
+)
+
+// This file holds the console's own read-only aggregate queries (the
+// overview's rates and sparklines). Each reads a rollup table or an index
+// range over the last minutes, so its cost does not grow with the size of
+// hookd.deliveries or hookd.events history.
+
+// rates fills the per-second rates, the oldest due delivery and the intake
+// counters.
+func (p *Postgres) rates(ctx context.Context, now time.Time, o *Overview) error {
+	minuteStart := now.Truncate(time.Minute).Add(-time.Minute)
+	var events, attempts int64
+	var oldest *time.Time
+	err := p.pool.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM hookd.events WHERE created_at > $1 - interval '1 minute' AND created_at <= $1),
+			(SELECT coalesce(sum(attempts), 0) FROM hookd.endpoint_minutes WHERE minute >= $2),
+			(SELECT min(next_attempt_at) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at <= $1),
+			(SELECT coalesce(sum(accepted), 0) FROM hookd.intake_minutes WHERE minute >= $3),
+			(SELECT coalesce(sum(duplicates), 0) FROM hookd.intake_minutes WHERE minute >= $3),
+			(SELECT coalesce(sum(rejected), 0) FROM hookd.intake_minutes WHERE minute >= $3)`,
+		now, minuteStart, now.Add(-time.Hour).Truncate(time.Minute)).
+		Scan(&events, &attempts, &oldest, &o.Accepted, &o.Duplicates, &o.Rejected)
+	if err != nil {
+		return err
+	}
+	o.EventsPerSec = float64(events) / 60
+	// The attempt rollup is per minute: average over the span it covers
+	// (the previous minute and the current one so far).
+	if span := now.Sub(minuteStart).Seconds(); span > 0 {
+		o.AttemptsPerSec = float64(attempts) / span
+	}
+	if oldest != nil && now.After(*oldest) {
+		o.OldestDue = now.Sub(*oldest)
+	}
+	return nil
+}
+
+// sparks fills the per-minute series of the last SparkMinutes minutes.
+func (p *Postgres) sparks(ctx context.Context, now time.Time, o *Overview) error {
+	end := now.Truncate(time.Minute)
+	start := end.Add(-(SparkMinutes - 1) * time.Minute)
+	o.EventsPerMinute = make([]int, SparkMinutes)
+	o.AttemptsPerMinute = make([]int, SparkMinutes)
+	o.FailuresPerMinute = make([]int, SparkMinutes)
+	slot := func(t time.Time) int {
+		i := int(t.Sub(start) / time.Minute)
+		if i < 0 || i >= SparkMinutes {
+			return -1
+		}
+		return i
+	}
+	rows, err := p.pool.Query(ctx, `SELECT date_trunc('minute', created_at) AS m, count(*)
+		FROM hookd.events WHERE created_at >= $1 AND created_at <= $2 GROUP BY 1`, start, now)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var m time.Time
+		var n int
+		if err := rows.Scan(&m, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		if i := slot(m); i >= 0 {
+			o.EventsPerMinute[i] += n
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = p.pool.Query(ctx, `SELECT minute, sum(attempts), sum(attempts - successes)
+		FROM hookd.endpoint_minutes WHERE minute >= $1 GROUP BY 1`, start)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var m time.Time
+		var a, f int
+		if err := rows.Scan(&m, &a, &f); err != nil {
+			return err
+		}
+		if i := slot(m); i >= 0 {
+			o.AttemptsPerMinute[i] += a
+			o.FailuresPerMinute[i] += f
+		}
+	}
+	return rows.Err()
+}

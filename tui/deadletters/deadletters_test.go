@@ -1,0 +1,235 @@
+package deadletters_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data/datafake"
+	"github.com/hookd/hookd/tui/deadletters"
+)
+
+type bundle struct {
+	src *datafake.Source
+	m   *deadletters.Model
+	up  commontest.Updater
+}
+
+func setup(t *testing.T, readOnly bool) *bundle {
+	t.Helper()
+	src := datafake.New()
+	status := 500
+	for i := 1; i <= 30; i++ {
+		ep := "ep_a"
+		if i%3 == 0 {
+			ep = "ep_b"
+		}
+		src.Dels = append(src.Dels, delivery.Delivery{ID: int64(i), EventID: fmt.Sprintf("evt_%d", i), EndpointID: ep,
+			EventType: "invoice.paid", State: delivery.StateDead, Attempts: 3, LastStatus: &status,
+			LastErrorClass: "http_status", LastError: "HTTP 500", CreatedAt: commontest.Now.Add(-time.Hour), UpdatedAt: commontest.Now})
+	}
+	b := &bundle{src: src, m: deadletters.New(commontest.NewCommon(src, readOnly))}
+	b.m.SetSize(100, 20)
+	b.up = func(msg tea.Msg) tea.Cmd { _, cmd := b.m.Update(msg); return cmd }
+	commontest.Drain(t, b.up, b.m.Init())
+	return b
+}
+
+func TestLoadsNewestFirstAndMoves(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	items := b.m.List().Items()
+	if len(items) != 30 || items[0].ID != 30 {
+		t.Fatalf("want 30 dead letters newest first, got %d (first %v)", len(items), items[0].ID)
+	}
+	commontest.Press(t, b.up, "j", "j", "down")
+	if d, _ := b.m.List().Selected(); d.ID != 27 {
+		t.Fatalf("after 3 downs the cursor is on %d, want 27", d.ID)
+	}
+	commontest.Press(t, b.up, "k", "G")
+	if d, _ := b.m.List().Selected(); d.ID != 1 {
+		t.Fatalf("G: cursor on %d, want 1", d.ID)
+	}
+	commontest.Press(t, b.up, "g")
+	if d, _ := b.m.List().Selected(); d.ID != 30 {
+		t.Fatalf("g: cursor on %d, want 30", d.ID)
+	}
+	if calls := b.src.Calls("Deliveries"); calls[0].Args[0].(delivery.ListParams).State != delivery.StateDead {
+		t.Fatalf("the view must list dead deliveries only: %v", calls[0].Args)
+	}
+}
+
+func TestFilterByEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Press(t, b.up, "/")
+	if !b.m.Nested() {
+		t.Fatal("/ must open the prompt")
+	}
+	commontest.Type(t, b.up, "endpoint:ep_b")
+	commontest.Press(t, b.up, "enter")
+	for _, d := range b.m.List().Items() {
+		if d.EndpointID != "ep_b" {
+			t.Fatalf("filtered list holds %s", d.EndpointID)
+		}
+	}
+	if n := len(b.m.List().Items()); n != 10 {
+		t.Fatalf("want the 10 dead letters of ep_b, got %d", n)
+	}
+	f := b.m.List().Filter()
+	if f.State != delivery.StateDead || f.EndpointID != "ep_b" {
+		t.Fatalf("filter = %+v", f)
+	}
+}
+
+func TestBadFilterIsExplained(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Press(t, b.up, "/")
+	commontest.Type(t, b.up, "state:pending")
+	msgs := commontest.Press(t, b.up, "enter")
+	st := strings.Join(commontest.Statuses(msgs), "\n")
+	if !strings.Contains(st, `"state"`) || !strings.Contains(st, "endpoint") {
+		t.Fatalf("want an error naming the key and the allowed ones, got %q", st)
+	}
+}
+
+func TestReplayOneAsksFirstAndDefaultsToCancel(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Press(t, b.up, "j", "r")
+	if !b.m.Confirm().Active() || !strings.Contains(b.m.Confirm().Prompt(), "delivery 29") {
+		t.Fatalf("r must ask first about delivery 29: %q", b.m.Confirm().Prompt())
+	}
+	commontest.Press(t, b.up, "enter") // the default is cancel
+	if len(b.src.Actions()) != 0 || b.m.Confirm().Active() {
+		t.Fatalf("enter on the default must cancel: %v", b.src.Actions())
+	}
+	commontest.Press(t, b.up, "r", "y")
+	acts := b.src.Actions()
+	if len(acts) != 1 || acts[0].Method != "Replay" || acts[0].Args[0] != int64(29) {
+		t.Fatalf("want Replay(29), got %v", acts)
+	}
+}
+
+func TestReplayMarked(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Press(t, b.up, "space", "j", "space")
+	if got := b.m.List().MarkedIDs(); !slices.Equal(got, []int64{30, 28}) {
+		t.Fatalf("marked %v, want [30 28]", got)
+	}
+	if b.m.Refresh() != nil {
+		t.Fatal("refresh must pause while rows are marked")
+	}
+	commontest.Press(t, b.up, "R")
+	if !strings.Contains(b.m.Confirm().Prompt(), "2 marked") {
+		t.Fatalf("prompt %q", b.m.Confirm().Prompt())
+	}
+	commontest.Press(t, b.up, "y")
+	acts := b.src.Actions()
+	if len(acts) != 1 || acts[0].Method != "ReplayIDs" || !slices.Equal(acts[0].Args[0].([]int64), []int64{30, 28}) {
+		t.Fatalf("want ReplayIDs([30 28]), got %v", acts)
+	}
+	if b.m.List().Table.MarkCount() != 0 {
+		t.Fatal("marks must clear after the replay")
+	}
+}
+
+func TestReplayAllMatchingStatesTheCount(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Drain(t, b.up, mustFilter(t, b.m, "endpoint:ep_b"))
+	commontest.Press(t, b.up, "R")
+	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "ALL 10") || !strings.Contains(p, "endpoint:ep_b") {
+		t.Fatalf("prompt must state the count and the filter: %q", p)
+	}
+	commontest.Press(t, b.up, "n")
+	if len(b.src.Actions()) != 0 {
+		t.Fatal("n must cancel")
+	}
+	commontest.Press(t, b.up, "R", "y")
+	acts := b.src.Actions()
+	if len(acts) != 1 || acts[0].Method != "ReplayMatching" {
+		t.Fatalf("want ReplayMatching, got %v", acts)
+	}
+	if f := acts[0].Args[0].(delivery.Filter); f.State != delivery.StateDead || f.EndpointID != "ep_b" {
+		t.Fatalf("ReplayMatching filter %+v", f)
+	}
+}
+
+func TestReadOnlyRefusesEveryAction(t *testing.T) {
+	t.Parallel()
+	b := setup(t, true)
+	msgs := commontest.Press(t, b.up, "space", "r", "y", "R", "y")
+	if len(b.src.Actions()) != 0 || b.m.Confirm().Active() {
+		t.Fatalf("read-only must not act: %v", b.src.Actions())
+	}
+	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "read-only") {
+		t.Fatalf("want a read-only message, got %q", st)
+	}
+	for _, h := range b.m.ShortHelp() {
+		if h.Enabled() && (h.Help().Key == "r" || h.Help().Key == "R") {
+			t.Fatal("read-only help must hide replay")
+		}
+	}
+}
+
+func TestDrillIntoAttemptsAndBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	code := 500
+	b.src.Atts[30] = []delivery.Attempt{{ID: 1, DeliveryID: 30, Attempt: 1, ResponseStatus: &code, ErrorClass: "http_status", Error: "HTTP 500"}}
+	commontest.Press(t, b.up, "enter")
+	if !b.m.Nested() || !strings.Contains(b.m.View(), "delivery 30") {
+		t.Fatalf("enter must open the attempts of delivery 30:\n%s", b.m.View())
+	}
+	commontest.Press(t, b.up, "enter")
+	if !strings.Contains(b.m.View(), "response  500") {
+		t.Fatalf("enter on an attempt must show it:\n%s", b.m.View())
+	}
+	commontest.Press(t, b.up, "esc", "esc")
+	if b.m.Nested() {
+		t.Fatal("esc twice must come back to the list")
+	}
+}
+
+func TestKeepsCursorAcrossRefresh(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Press(t, b.up, "j", "j")
+	status := 500
+	b.src.Dels = append(b.src.Dels, delivery.Delivery{ID: 31, EventID: "evt_31", EndpointID: "ep_a", State: delivery.StateDead, LastStatus: &status})
+	commontest.Drain(t, b.up, b.m.Refresh())
+	if d, _ := b.m.List().Selected(); d.ID != 28 {
+		t.Fatalf("after a refresh with a new row on top the cursor must stay on 28, is on %d", d.ID)
+	}
+}
+
+func TestKeepsDataWhenTheDatabaseFails(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	b.src.SetDown(datafake.ErrDown)
+	commontest.Drain(t, b.up, b.m.Refresh())
+	if len(b.m.List().Items()) != 30 || b.m.List().Err() == nil {
+		t.Fatal("a failed refresh must keep the rows and remember the error")
+	}
+	if !strings.Contains(b.m.View(), "connection refused") {
+		t.Fatalf("the error must show:\n%s", b.m.View())
+	}
+}
+
+func mustFilter(t *testing.T, m *deadletters.Model, text string) tea.Cmd {
+	t.Helper()
+	cmd, err := m.SetFilter(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cmd
+}

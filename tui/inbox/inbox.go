@@ -1,0 +1,342 @@
+// Package inbox is the console's intake view: inbound webhooks by source,
+// with how each was verified and its processing state; enter shows the
+// headers and body as received; r replays an event whose processing died
+// (after a confirmation).
+package inbox
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/confirm"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/filter"
+	"github.com/hookd/hookd/tui/keys"
+	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/pager"
+)
+
+// FilterKeys are the filter terms the view accepts.
+var FilterKeys = []string{"source", "state"}
+
+// PageSize is how many events one load reads.
+const PageSize = 100
+
+// Model is the inbox view.
+type Model struct {
+	c       *common.Common
+	prompt  filter.Prompt
+	query   data.InboxQuery
+	table   list.Model
+	items   []data.InboxEvent
+	next    int64
+	loading bool
+	more    bool
+	loaded  bool
+	err     error
+	confirm confirm.Model
+	detail  *data.InboxEvent // open drill-down
+	pager   pager.Model
+	w, h    int
+}
+
+type loaded struct {
+	append bool
+	page   data.InboxPage
+	err    error
+}
+
+type detailLoaded struct {
+	ev  *data.InboxEvent
+	err error
+}
+
+type replayed struct {
+	id  int64
+	err error
+}
+
+// New returns the view.
+func New(c *common.Common) *Model {
+	return &Model{c: c, prompt: filter.NewPrompt("source:stripe state:dead"), table: list.New(
+		list.Column{Title: "ID", Width: 7, Right: true},
+		list.Column{Title: "AGE", Width: 4, Right: true},
+		list.Column{Title: "SOURCE", Width: 10},
+		list.Column{Title: "STATE", Width: 9},
+		list.Column{Title: "N", Width: 2, Right: true},
+		list.Column{Title: "TYPE", Width: 14},
+		list.Column{Title: "VERIFIED / LAST ERROR"},
+	)}
+}
+
+func (m *Model) Title() string { return "inbox" }
+func (m *Model) Init() tea.Cmd { return m.load(false) }
+
+// Nested reports a prompt, dialog or drill-down.
+func (m *Model) Nested() bool { return m.prompt.Editing() || m.confirm.Active() || m.detail != nil }
+
+// Items returns the loaded events, for tests.
+func (m *Model) Items() []data.InboxEvent { return m.items }
+
+// Query returns the filter in force, for tests.
+func (m *Model) Query() data.InboxQuery { return m.query }
+
+// Detail returns the open event, nil when none.
+func (m *Model) Detail() *data.InboxEvent { return m.detail }
+
+// Confirm exposes the dialog, for tests.
+func (m *Model) Confirm() *confirm.Model { return &m.confirm }
+
+func (m *Model) Refresh() tea.Cmd {
+	if m.loading || m.confirm.Active() || m.detail != nil || len(m.items) > 1000 {
+		return nil
+	}
+	return m.load(false)
+}
+
+func (m *Model) load(appendPage bool) tea.Cmd {
+	q := m.query
+	if appendPage {
+		m.more = true
+		q.Before, q.Limit = m.next, PageSize
+	} else {
+		m.loading = true
+		q.Limit = min(max(len(m.items), PageSize), 1000)
+	}
+	return common.Run(m.c, func(ctx context.Context) loaded {
+		page, err := m.c.Source.Inbox(ctx, q)
+		return loaded{append: appendPage, page: page, err: err}
+	}, func(err error) loaded { return loaded{append: appendPage, err: err} })
+}
+
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.prompt.SetWidth(w)
+	m.table.SetSize(w, h-1)
+	m.pager.SetSize(w, h-1)
+}
+
+// SetFilter applies text as the filter.
+func (m *Model) SetFilter(text string) (tea.Cmd, error) {
+	t, err := filter.Parse(text, FilterKeys...)
+	if err != nil {
+		return nil, err
+	}
+	if s := t["state"]; s != "" && !slices.Contains([]string{"pending", "processed", "forwarded", "dead"}, s) {
+		return nil, fmt.Errorf("state %q is not an inbox state (allowed: pending, processed, forwarded, dead)", s)
+	}
+	m.query = data.InboxQuery{Source: t["source"], State: t["state"]}
+	m.prompt.SetApplied(text)
+	m.items, m.next = nil, 0
+	m.table.SetRows(nil)
+	m.loading = false
+	return m.load(false), nil
+}
+
+func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case loaded:
+		m.apply(msg)
+		return m, nil
+	case detailLoaded:
+		if msg.err != nil {
+			return m, common.Errorf("cannot open inbox event: %s", common.Describe(msg.err))
+		}
+		m.detail = msg.ev
+		m.pager = pager.Model{}
+		m.pager.SetSize(m.w, m.h-1)
+		m.pager.SetContent(format(msg.ev))
+		return m, nil
+	case replayed:
+		if msg.err != nil {
+			return m, common.Errorf("replay failed: %s", common.Describe(msg.err))
+		}
+		m.loading = false
+		return m, tea.Batch(common.Status(fmt.Sprintf("re-queued inbox event %d for processing", msg.id)), m.load(false))
+	}
+	if m.prompt.Editing() {
+		text, done, cmd := m.prompt.Update(msg)
+		if !done {
+			return m, cmd
+		}
+		reload, err := m.SetFilter(text)
+		if err != nil {
+			return m, common.Errorf("filter: %s", err)
+		}
+		return m, reload
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
+		return m, m.key(k)
+	}
+	return m, nil
+}
+
+func (m *Model) apply(msg loaded) {
+	if msg.append {
+		m.more = false
+	} else {
+		m.loading = false
+	}
+	m.err = msg.err
+	if msg.err != nil {
+		return
+	}
+	if msg.append {
+		m.items = append(m.items, msg.page.Events...)
+	} else {
+		m.items = msg.page.Events
+	}
+	m.next = msg.page.Next
+	m.loaded = true
+	st := m.c.Styles
+	rows := make([]list.Row, len(m.items))
+	for i, e := range m.items {
+		info := e.Verification
+		var style *lipgloss.Style
+		if e.State == "dead" {
+			info, style = e.LastError, &st.Bad
+		} else if e.State == "pending" && e.Attempts > 0 {
+			info, style = e.LastError, &st.Warn
+		}
+		rows[i] = list.Row{ID: strconv.FormatInt(e.ID, 10), Style: style, Cells: []string{strconv.FormatInt(e.ID, 10),
+			common.Age(m.c.Now(), e.ReceivedAt), e.Source, e.State, strconv.Itoa(e.Attempts), e.Type, info}}
+	}
+	m.table.SetRows(rows)
+}
+
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.Keys
+	if m.confirm.Active() {
+		return m.confirm.Update(msg, k)
+	}
+	if m.detail != nil {
+		switch {
+		case key.Matches(msg, k.Back, k.Quit):
+			m.detail = nil
+		case m.pager.Move(msg, k):
+		case key.Matches(msg, k.Copy):
+			return tea.Batch(tea.SetClipboard(string(m.detail.Body)), common.Status("copied the body"))
+		case keys.Pressed(msg.String(), k.Replay):
+			return m.replay(*m.detail)
+		}
+		return nil
+	}
+	if m.table.Move(msg, k) {
+		if m.next != 0 && !m.more && !m.loading && m.table.NearEnd() {
+			return m.load(true)
+		}
+		return nil
+	}
+	cur, ok := m.selected()
+	switch {
+	case key.Matches(msg, k.Filter):
+		return m.prompt.Start()
+	case !ok:
+	case key.Matches(msg, k.Enter):
+		id := cur.ID
+		return common.Run(m.c, func(ctx context.Context) detailLoaded {
+			ev, err := m.c.Source.InboxEvent(ctx, id)
+			return detailLoaded{ev: ev, err: err}
+		}, func(err error) detailLoaded { return detailLoaded{err: err} })
+	case key.Matches(msg, k.Copy):
+		return tea.Batch(tea.SetClipboard(cur.EventID), common.Status("copied "+cur.EventID))
+	case keys.Pressed(msg.String(), k.Replay):
+		return m.replay(cur)
+	}
+	return nil
+}
+
+func (m *Model) replay(e data.InboxEvent) tea.Cmd {
+	if m.c.ReadOnly {
+		return common.RefusedReadOnly("replay")
+	}
+	if e.State != "dead" {
+		return common.Status(fmt.Sprintf("inbox event %d is %s; only dead (failed processing) events can be replayed", e.ID, e.State))
+	}
+	id := e.ID
+	m.confirm.Open(fmt.Sprintf("Replay inbox event %d (%s from %s) for processing?", id, e.EventID, e.Source),
+		common.Run(m.c, func(ctx context.Context) replayed {
+			return replayed{id: id, err: m.c.Source.ReplayInbox(ctx, id)}
+		}, func(err error) replayed { return replayed{id: id, err: err} }))
+	return nil
+}
+
+func (m *Model) selected() (data.InboxEvent, bool) {
+	i := m.table.Cursor()
+	if i < 0 || i >= len(m.items) {
+		return data.InboxEvent{}, false
+	}
+	return m.items[i], true
+}
+
+func format(e *data.InboxEvent) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "inbox event %d: %s from %s\n", e.ID, e.EventID, e.Source)
+	fmt.Fprintf(&b, "type          %s\n", e.Type)
+	fmt.Fprintf(&b, "received      %s\n", e.ReceivedAt.UTC().Format("2006-01-02 15:04:05.000Z"))
+	fmt.Fprintf(&b, "verification  %s\n", e.Verification)
+	fmt.Fprintf(&b, "state         %s (%d attempts, %d duplicates)\n", e.State, e.Attempts, e.Duplicates)
+	if e.LastError != "" {
+		fmt.Fprintf(&b, "last error    %s\n", e.LastError)
+	}
+	b.WriteString("\nheaders\n")
+	names := make([]string, 0, len(e.Headers))
+	for n := range e.Headers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		for _, v := range e.Headers[n] {
+			fmt.Fprintf(&b, "  %s: %s\n", n, v)
+		}
+	}
+	b.WriteString("\nbody\n" + data.PrettyJSON(e.Body) + "\n")
+	return b.String()
+}
+
+func (m *Model) View() string {
+	st := m.c.Styles
+	if m.detail != nil {
+		return st.Muted.Render(fmt.Sprintf("inbox › event %d", m.detail.ID)) + "\n" + m.pager.View()
+	}
+	head := m.prompt.View()
+	if head == "" {
+		head = st.Muted.Render("/ to filter: source: state:")
+	}
+	info := fmt.Sprintf("%d loaded", len(m.items))
+	if m.next != 0 {
+		info += "+"
+	}
+	if m.err != nil {
+		info += " · " + st.Error.Render(common.Describe(m.err))
+	}
+	body := m.table.View(st, "no intake events")
+	if !m.loaded && m.err == nil {
+		body = st.Muted.Render("loading…")
+	}
+	if m.confirm.Active() {
+		body = lipgloss.Place(m.w, max(m.h-1, 3), lipgloss.Center, lipgloss.Center, m.confirm.View(st, m.w-4))
+	}
+	return lipgloss.JoinHorizontal(lipgloss.Top, head, "  ", st.Muted.Render(info)) + "\n" + body
+}
+
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	if m.detail != nil {
+		return []key.Binding{k.Up, k.Down, k.Copy, k.Replay, k.Back}
+	}
+	return []key.Binding{k.Up, k.Down, k.Filter, k.Enter, k.Replay}
+}
+
+func (m *Model) FullHelp() [][]key.Binding {
+	k := m.c.Keys
+	return [][]key.Binding{k.Movement(), {k.Filter, k.Enter, k.Copy, k.Back}, {k.Replay}}
+}

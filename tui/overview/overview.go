@@ -1,0 +1,202 @@
+// Package overview is the console's dashboard: events in and deliveries
+// out per second, success rate, the queue by state with the oldest due
+// delivery's age, intake counters, sparklines of the last minutes and the
+// endpoints in trouble first.
+package overview
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/data"
+)
+
+// Model is the overview.
+type Model struct {
+	c       *common.Common
+	o       *data.Overview
+	err     error
+	loading bool
+	w, h    int
+}
+
+// Loaded answers a load; tests send it with fixed data.
+type Loaded struct {
+	Overview *data.Overview
+	Err      error
+}
+
+// New returns the view.
+func New(c *common.Common) *Model { return &Model{c: c} }
+
+func (m *Model) Title() string            { return "overview" }
+func (m *Model) Init() tea.Cmd            { return m.Refresh() }
+func (m *Model) Nested() bool             { return false }
+func (m *Model) SetSize(w, h int)         { m.w, m.h = w, h }
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Enter, m.c.Keys.Refresh} }
+func (m *Model) FullHelp() [][]key.Binding {
+	return [][]key.Binding{{m.c.Keys.Enter, m.c.Keys.Refresh}}
+}
+
+// Data returns the figures shown, nil before the first load.
+func (m *Model) Data() *data.Overview { return m.o }
+
+func (m *Model) Refresh() tea.Cmd {
+	if m.loading {
+		return nil
+	}
+	m.loading = true
+	return common.Run(m.c, func(ctx context.Context) Loaded {
+		o, err := m.c.Source.Overview(ctx, m.c.Now())
+		return Loaded{Overview: o, Err: err}
+	}, func(err error) Loaded { return Loaded{Err: err} })
+}
+
+func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	switch msg := msg.(type) {
+	case Loaded:
+		m.loading = false
+		m.err = msg.Err
+		if msg.Err == nil {
+			m.o = msg.Overview
+		}
+	case tea.KeyPressMsg:
+		if key.Matches(msg, m.c.Keys.Enter) {
+			// The endpoints view starts sorted by trouble: the same list, in full.
+			return m, common.Open(common.ViewEndpoints, "")
+		}
+	}
+	return m, nil
+}
+
+func (m *Model) View() string {
+	st := m.c.Styles
+	if m.o == nil {
+		if m.err != nil {
+			return st.Error.Render("cannot load the overview: " + common.Describe(m.err))
+		}
+		return st.Muted.Render("loading…")
+	}
+	o := m.o
+	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-15s", s)) }
+	rate := fmt.Sprintf("%s %s/s\n%s %s/s\n%s ",
+		label("events in"), fmt.Sprintf("%.1f", o.EventsPerSec),
+		label("deliveries out"), fmt.Sprintf("%.1f", o.AttemptsPerSec),
+		label("success (5m)"))
+	success := common.Percent(o.SuccessRate)
+	switch {
+	case o.Attempts5m == 0:
+		success = st.Muted.Render("no attempts")
+	case o.SuccessRate < 0.9:
+		success = st.Bad.Render(success)
+	case o.SuccessRate < 0.99:
+		success = st.Warn.Render(success)
+	default:
+		success = st.Good.Render(success)
+	}
+	rate += success + "\n" + label("endpoints") + fmt.Sprintf(" %d of %d enabled", o.EndpointsEnabled, o.EndpointsTotal)
+	oldest := "none due"
+	if o.OldestDue > 0 {
+		oldest = common.Dur(o.OldestDue)
+	}
+	num := func(n int, bad bool) string {
+		s := fmt.Sprintf("%9s", common.Count(n))
+		if bad && n > 0 {
+			return st.Bad.Render(s)
+		}
+		return s
+	}
+	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
+		label("pending"), num(o.Pending, false), label("retrying"), num(o.Retrying, false),
+		label("in flight"), num(o.InFlight, false), label("dead"), num(o.Dead, true),
+		label("held"), num(o.Held, false), label("oldest due"), oldest)
+	colW := max(m.w/2, 36)
+	top := lipgloss.JoinHorizontal(lipgloss.Top,
+		lipgloss.NewStyle().Width(colW).Render(st.Title.Render("Rates")+"\n"+rate),
+		st.Title.Render("Queue")+"\n"+queue)
+
+	intake := st.Title.Render("Intake (1h)") + fmt.Sprintf("  accepted %s · duplicates %s · rejected %s",
+		common.Count(o.Accepted), common.Count(o.Duplicates), common.Count(o.Rejected))
+
+	sparkW := max(min(m.w-30, len(o.EventsPerMinute)), 5)
+	sparks := st.Title.Render(fmt.Sprintf("Last %d minutes", data.SparkMinutes)) + "\n" +
+		m.spark("events in", o.EventsPerMinute, sparkW) + "\n" +
+		m.spark("attempts", o.AttemptsPerMinute, sparkW) + "\n" +
+		m.spark("failures", o.FailuresPerMinute, sparkW)
+
+	parts := []string{top, "", intake, "", sparks, "", m.trouble()}
+	if m.err != nil {
+		parts = append(parts, st.Error.Render("refresh failed: "+common.Describe(m.err)))
+	}
+	out := strings.Join(parts, "\n")
+	lines := strings.Split(out, "\n")
+	if len(lines) > m.h && m.h > 0 {
+		lines = lines[:m.h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+var bars = []rune(" ▁▂▃▄▅▆▇█")
+
+// spark renders the last width values of series as a sparkline.
+func (m *Model) spark(name string, series []int, width int) string {
+	st := m.c.Styles
+	if len(series) > width {
+		series = series[len(series)-width:]
+	}
+	peak := 0
+	if len(series) > 0 {
+		peak = slices.Max(series)
+	}
+	var b strings.Builder
+	for _, v := range series {
+		i := 0
+		if peak > 0 {
+			i = (v*(len(bars)-1) + peak - 1) / peak
+		}
+		b.WriteRune(bars[i])
+	}
+	return fmt.Sprintf("  %-10s %s %s", name, st.Spark.Render(b.String()), st.Muted.Render(fmt.Sprintf("max %s/min", common.Count(peak))))
+}
+
+// trouble lists the endpoints in trouble, as many as fit.
+func (m *Model) trouble() string {
+	st := m.c.Styles
+	o := m.o
+	title := st.Title.Render("Endpoints in trouble")
+	if len(o.Trouble) == 0 {
+		return title + "\n  " + st.Good.Render("none: every endpoint is enabled and delivering")
+	}
+	lines := []string{title + st.Muted.Render("  (enter: all endpoints)")}
+	room := m.h - 17
+	for i, r := range o.Trouble {
+		if i >= max(room, 1) {
+			lines = append(lines, st.Muted.Render(fmt.Sprintf("  … and %d more", len(o.Trouble)-i)))
+			break
+		}
+		e, h := r.Endpoint, r.Health
+		why := fmt.Sprintf("%d consecutive failures, %d dead, last %s", h.ConsecutiveFailures, h.Dead, common.StatusCode(h.LastStatus))
+		style := st.Warn
+		if !e.Enabled {
+			why = "disabled: " + e.DisabledReason
+			style = st.Bad
+		}
+		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-20s", trunc(e.ID, 20)))+" "+trunc(why, max(m.w-24, 10)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func trunc(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
