@@ -21,9 +21,9 @@
 //
 // # Retry schedule
 //
-// Schedule[0] is the delay before the first attempt (normally 0,
-// "immediately"), so the attempt budget is len(Schedule). After attempt k
-// (1-based) fails: if k < len(Schedule) the next attempt waits Schedule[k]
+// RetrySchedule[0] is the delay before the first attempt (normally 0,
+// "immediately"), so the attempt budget is len(RetrySchedule). After attempt k
+// (1-based) fails: if k < len(RetrySchedule) the next attempt waits RetrySchedule[k]
 // (±Jitter), otherwise the delivery is dead. 429 and 503 responses with
 // Retry-After (seconds or an HTTP date) wait that long instead, capped by
 // the schedule's largest step; the budget still applies.
