@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/pgembed"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -34,9 +35,14 @@ func dataDir(t *testing.T) string {
 	return filepath.Join(dir, "data")
 }
 
-// postgresOn lists the pids of processes whose command line names dir.
-func postgresOn(t *testing.T, dir string) []string {
+// postgresOn lists the pids of postgres processes whose command line
+// names the cluster of data directory dataDir.
+func postgresOn(t *testing.T, dataDir string) []string {
 	t.Helper()
+	dir, err := pgembed.PgdataDir(dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	var out []string
 	for _, p := range procs {
