@@ -345,7 +345,7 @@ func (m *Model) Render() (out string) {
 		}
 		status = style.Render(truncate(m.status, m.w))
 	}
-	lines = append(lines, status, m.footer.ShortHelpView(m.footerKeys()))
+	lines = append(lines, status, truncate(m.footer.ShortHelpView(m.footerKeys()), m.w))
 	return strings.Join(lines, "\n")
 }
 
@@ -372,7 +372,8 @@ func (m *Model) tabs() string {
 	}
 	bar := lipgloss.JoinHorizontal(lipgloss.Top, parts...)
 	if m.c.ReadOnly {
-		bar += " " + st.ReadOnly.Render("READ-ONLY")
+		// First, so a narrow terminal never truncates it away.
+		bar = st.ReadOnly.Render("READ-ONLY") + " " + bar
 	}
 	return truncate(bar, m.w)
 }

@@ -41,7 +41,7 @@ func New(readOnly bool) KeyMap {
 		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Refresh:   key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "refresh now")),
-		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit (back in a sub-view)")),
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit (back in sub-views)")),
 		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
 		NextView:  key.NewBinding(key.WithKeys("tab", "]"), key.WithHelp("tab", "next view")),
 		PrevView:  key.NewBinding(key.WithKeys("shift+tab", "["), key.WithHelp("shift+tab", "previous view")),

@@ -30,7 +30,8 @@ type Call struct {
 type Source struct {
 	mu         sync.Mutex
 	calls      []Call
-	Down       error // returned by every method while set
+	Down       error  // returned by every method while set
+	PanicOn    string // a method that panics when called
 	Over       *data.Overview
 	Eps        []data.EndpointRow
 	Dels       []delivery.Delivery // newest last; List returns newest first
@@ -46,8 +47,11 @@ func New() *Source {
 
 func (s *Source) record(method string, args ...any) error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer s.mu.Unlock() // also on the deliberate panic
 	s.calls = append(s.calls, Call{Method: method, Args: args})
+	if method == s.PanicOn {
+		panic("datafake: " + method + " panics on purpose")
+	}
 	return s.Down
 }
 

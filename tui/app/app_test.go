@@ -1,0 +1,238 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/tui/app"
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/data/datafake"
+	"github.com/hookd/hookd/tui/deliveries"
+)
+
+func newApp(t *testing.T, src *datafake.Source, w, h int, readOnly bool) (*app.Model, commontest.Updater) {
+	t.Helper()
+	noColor := true
+	m := app.New(app.Options{Source: src, Now: func() time.Time { return commontest.Now }, NoColor: &noColor, ReadOnly: readOnly})
+	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+	up(tea.WindowSizeMsg{Width: w, Height: h})
+	// Load every view once, as Init does, without starting the clock.
+	for i := range 6 {
+		commontest.Drain(t, up, m.ViewAt(i).Refresh())
+	}
+	return m, up
+}
+
+func fixture() *datafake.Source {
+	src := datafake.New()
+	status := 503
+	bad := data.EndpointRow{
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdbilling0000000000000000", URL: "https://billing.example/hooks", Enabled: true},
+		Health:   &delivery.Health{ConsecutiveFailures: 14, Dead: 37, LastStatus: &status},
+	}
+	off := data.EndpointRow{
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdcrm000000000000000000", URL: "https://crm.example/in", DisabledReason: "410 Gone from receiver"},
+		Health:   &delivery.Health{Held: 4},
+	}
+	ok := data.EndpointRow{
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdsearch0000000000000000", URL: "https://search.example/wh", Enabled: true},
+		Health:   &delivery.Health{Last5m: delivery.Window{Attempts: 900, Successes: 900, SuccessRate: 1}},
+	}
+	src.Eps = []data.EndpointRow{ok, bad, off}
+	series := func(f func(i int) int) []int {
+		s := make([]int, data.SparkMinutes)
+		for i := range s {
+			s[i] = f(i)
+		}
+		return s
+	}
+	src.Over = &data.Overview{
+		At: commontest.Now, EventsPerSec: 41.7, AttemptsPerSec: 83.2, SuccessRate: 0.9612, Attempts5m: 24960,
+		Pending: 1234, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
+		Accepted: 15230, Duplicates: 41, Rejected: 3,
+		EventsPerMinute:   series(func(i int) int { return 2000 + (i%7)*150 }),
+		AttemptsPerMinute: series(func(i int) int { return 4000 + (i%5)*300 }),
+		FailuresPerMinute: series(func(i int) int { return (i % 6) * 40 }),
+		Trouble:           []data.EndpointRow{off, bad}, EndpointsEnabled: 2, EndpointsTotal: 3,
+	}
+	return src
+}
+
+func screen(m *app.Model) string { return ansi.Strip(m.Render()) }
+
+func TestOverviewGolden(t *testing.T) {
+	t.Parallel()
+	m, _ := newApp(t, fixture(), 100, 30, false)
+	out := screen(m)
+	if n := strings.Count(out, "\n") + 1; n != 30 {
+		t.Fatalf("the screen must be 30 lines, is %d", n)
+	}
+	golden.RequireEqual(t, out)
+}
+
+func TestFitsEightyByTwentyFourAndResizes(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 80, 24, true)
+	for _, size := range [][2]int{{80, 24}, {120, 40}, {60, 15}} {
+		up(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		for v := range 6 {
+			commontest.Press(t, up, string(rune('1'+v)))
+			out := screen(m)
+			lines := strings.Split(out, "\n")
+			if len(lines) > size[1] {
+				t.Fatalf("%dx%d view %d: %d lines", size[0], size[1], v+1, len(lines))
+			}
+			for _, l := range lines {
+				if w := ansi.StringWidth(l); w > size[0] {
+					t.Fatalf("%dx%d view %d: line of width %d: %q", size[0], size[1], v+1, w, l)
+				}
+			}
+		}
+	}
+	if !strings.Contains(screen(m), "READ-ONLY") {
+		t.Fatal("read-only mode must show")
+	}
+}
+
+func TestSwitchViews(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 100, 30, false)
+	steps := []struct {
+		key  string
+		want int
+	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"4", 3}, {"]", 4}, {"[", 3}, {"1", 0}, {"shift+tab", 5}}
+	for _, s := range steps {
+		commontest.Press(t, up, s.key)
+		if m.Active() != s.want {
+			t.Fatalf("after %s: view %d, want %d", s.key, m.Active(), s.want)
+		}
+	}
+}
+
+func TestHelpListsTheCurrentViewsBindings(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 100, 40, false)
+	commontest.Press(t, up, "4", "?")
+	if m.Active() != common.ViewHelp {
+		t.Fatal("? opens help")
+	}
+	out := screen(m)
+	for _, want := range []string{"Keys of dead letters", "space", "mark", "replay marked/all", "ctrl+r", "state:dead endpoint:ep_x"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("help lacks %q:\n%s", want, out)
+		}
+	}
+	commontest.Press(t, up, "esc")
+	if m.Active() != common.ViewDeadLetters {
+		t.Fatal("esc goes back to the view help was opened from")
+	}
+	// Read-only: help hides actions.
+	ro, roUp := newApp(t, fixture(), 100, 40, true)
+	commontest.Press(t, roUp, "4", "?")
+	if strings.Contains(screen(ro), "replay marked/all") {
+		t.Fatal("read-only help must hide replay")
+	}
+}
+
+func TestQuitKeys(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	src.Dels = []delivery.Delivery{{ID: 1, EventID: "evt_1", EndpointID: "ep_x", State: delivery.StateDead}}
+	m, up := newApp(t, src, 100, 30, false)
+	if !isQuit(up(commontest.Key("q"))) {
+		t.Fatal("q quits at the top level")
+	}
+	m, up = newApp(t, src, 100, 30, false)
+	commontest.Press(t, up, "4", "enter")
+	if !m.ViewAt(common.ViewDeadLetters).Nested() {
+		t.Fatal("enter drills into the dead letter")
+	}
+	if isQuit(up(commontest.Key("q"))) {
+		t.Fatal("q in a sub-view goes back, it does not quit")
+	}
+	if m.ViewAt(common.ViewDeadLetters).Nested() {
+		t.Fatal("q went back")
+	}
+	commontest.Press(t, up, "/")
+	if !isQuit(up(commontest.Key("ctrl+c"))) {
+		t.Fatal("ctrl+c always quits, even in a prompt")
+	}
+}
+
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	_, ok := cmd().(tea.QuitMsg)
+	return ok
+}
+
+func TestEndpointEnterOpensFilteredDeliveriesAndFiltersStayPerView(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 100, 30, false)
+	commontest.Press(t, up, "2", "j", "enter")
+	if m.Active() != common.ViewDeliveries {
+		t.Fatalf("enter on an endpoint opens deliveries, active %d", m.Active())
+	}
+	d := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+	if got := d.List().Prompt.Applied(); !strings.HasPrefix(got, "endpoint:ep_") {
+		t.Fatalf("deliveries filtered by the endpoint: %q", got)
+	}
+	commontest.Press(t, up, "4", "/")
+	commontest.Type(t, up, "type:x.*")
+	commontest.Press(t, up, "enter", "3")
+	if !strings.HasPrefix(d.List().Prompt.Applied(), "endpoint:") {
+		t.Fatal("the deliveries filter must survive switching")
+	}
+	commontest.Press(t, up, "4")
+	if !strings.Contains(screen(m), "filter: type:x.*") {
+		t.Fatalf("the dead-letter filter must survive switching:\n%s", screen(m))
+	}
+}
+
+func TestDatabaseBannerAndRecovery(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	m, up := newApp(t, src, 100, 30, false)
+	src.SetDown(datafake.ErrDown)
+	commontest.Press(t, up, "ctrl+r")
+	if !m.DatabaseDown() || !strings.Contains(screen(m), "DATABASE UNREACHABLE") {
+		t.Fatalf("a failed ping shows the banner:\n%s", screen(m))
+	}
+	if !strings.Contains(screen(m), "41.7/s") {
+		t.Fatal("the last data stays on screen")
+	}
+	if n := strings.Count(screen(m), "\n") + 1; n != 30 {
+		t.Fatalf("the banner must not push the screen past its height: %d lines", n)
+	}
+	src.SetDown(nil)
+	commontest.Press(t, up, "ctrl+r")
+	if m.DatabaseDown() || strings.Contains(screen(m), "UNREACHABLE") || m.StatusLine() != "database connection restored" {
+		t.Fatalf("the banner goes when the database answers:\n%s", screen(m))
+	}
+}
+
+func TestPanicInACommandBecomesAMessage(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	m, up := newApp(t, src, 100, 30, false)
+	src.PanicOn = "Overview"
+	commontest.Press(t, up, "ctrl+r")
+	if out := screen(m); !strings.Contains(out, "refresh failed: internal error") || !strings.Contains(out, "41.7/s") {
+		t.Fatalf("a panicking load must show as an error over the last data:\n%s", out)
+	}
+	src.PanicOn = ""
+	commontest.Press(t, up, "ctrl+r")
+	if strings.Contains(screen(m), "internal error") {
+		t.Fatal("the next good load clears the error")
+	}
+}

@@ -1,0 +1,93 @@
+package inbox_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/data/datafake"
+	"github.com/hookd/hookd/tui/inbox"
+)
+
+func setup(t *testing.T, readOnly bool) (*datafake.Source, *inbox.Model, commontest.Updater) {
+	t.Helper()
+	src := datafake.New()
+	src.InboxItems = []data.InboxEvent{
+		{ID: 1, Source: "stripe", EventID: "evt_s1", Type: "charge.succeeded", State: "processed", Verification: "stripe: signature matched"},
+		{ID: 2, Source: "github", EventID: "gh_1", Type: "push", State: "dead", Attempts: 5, LastError: "handler: boom",
+			Headers: http.Header{"X-Github-Event": {"push"}}, Body: []byte(`{"ref":"main"}`)},
+		{ID: 3, Source: "stripe", EventID: "evt_s2", Type: "charge.failed", State: "pending"},
+	}
+	m := inbox.New(commontest.NewCommon(src, readOnly))
+	m.SetSize(100, 20)
+	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+	commontest.Drain(t, up, m.Init())
+	return src, m, up
+}
+
+func TestFilterBySourceAndState(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	if len(m.Items()) != 3 || m.Items()[0].ID != 3 {
+		t.Fatalf("newest first: %+v", m.Items())
+	}
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "source:stripe")
+	commontest.Press(t, up, "enter")
+	if q := m.Query(); q.Source != "stripe" || len(m.Items()) != 2 {
+		t.Fatalf("query %+v items %d", q, len(m.Items()))
+	}
+	calls := src.Calls("Inbox")
+	if q := calls[len(calls)-1].Args[0].(data.InboxQuery); q.Source != "stripe" {
+		t.Fatalf("source sent %+v", q)
+	}
+	commontest.Press(t, up, "/", "backspace")
+	commontest.Type(t, up, "x state:bogus")
+	msgs := commontest.Press(t, up, "enter")
+	if st := strings.Join(commontest.Statuses(msgs), ""); !strings.Contains(st, "not an inbox state") {
+		t.Fatalf("bad state explained: %q", st)
+	}
+}
+
+func TestDrillDownAndReplayDead(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	commontest.Press(t, up, "j", "enter")
+	if m.Detail() == nil || !strings.Contains(m.View(), `"ref": "main"`) || !strings.Contains(m.View(), "X-Github-Event: push") {
+		t.Fatalf("enter shows headers and body:\n%s", m.View())
+	}
+	commontest.Press(t, up, "r")
+	if !m.Confirm().Active() {
+		t.Fatal("r asks first")
+	}
+	commontest.Press(t, up, "y")
+	acts := src.Actions()
+	if len(acts) != 1 || acts[0].Method != "ReplayInbox" || acts[0].Args[0] != int64(2) {
+		t.Fatalf("want ReplayInbox(2), got %v", acts)
+	}
+	commontest.Press(t, up, "esc")
+	if m.Detail() != nil {
+		t.Fatal("esc closes the event")
+	}
+	// Only dead events replay.
+	msgs := commontest.Press(t, up, "k", "r")
+	if len(src.Actions()) != 1 || !strings.Contains(strings.Join(commontest.Statuses(msgs), ""), "only dead") {
+		t.Fatal("a pending event must not replay")
+	}
+}
+
+func TestReadOnly(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, true)
+	msgs := commontest.Press(t, up, "j", "r", "y")
+	if len(src.Actions()) != 0 || m.Confirm().Active() {
+		t.Fatal("read-only acted")
+	}
+	if !strings.Contains(strings.Join(commontest.Statuses(msgs), ""), "read-only") {
+		t.Fatal("read-only must say so")
+	}
+}
