@@ -74,7 +74,7 @@ func (c *cli) migrate(ctx context.Context, d *app.Database) error {
 	applied := 0
 	for i, m := range after {
 		if m.Applied && !before[i].Applied {
-			fmt.Fprintf(c.out, "applied %03d %s\n", m.Version, m.Name)
+			fmt.Fprintf(c.out, "applied %s (version %d)\n", m.Name, m.Version)
 			applied++
 		}
 	}
