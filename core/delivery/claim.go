@@ -20,6 +20,16 @@ type ClaimParams struct {
 	Worker string
 	// ExcludeEndpoints are skipped (the claimer's saturated endpoints).
 	ExcludeEndpoints []string
+	// EndpointRemaining caps how many deliveries of an endpoint this claim
+	// may take (the claimer's free slots for endpoints it is already
+	// sending to). Endpoints not listed are capped at their max_in_flight,
+	// or DefaultEndpointLimit when that is 0. Claiming no more than can
+	// start saves releasing the rest, which matters when one endpoint has a
+	// backlog.
+	EndpointRemaining map[string]int
+	// DefaultEndpointLimit caps endpoints without a max_in_flight of their
+	// own; 0 means no per-endpoint cap in the claim.
+	DefaultEndpointLimit int
 }
 
 // Claim takes up to p.Limit due deliveries, oldest due first, marks them
@@ -31,13 +41,39 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 	if exclude == nil {
 		exclude = []string{}
 	}
+	limitIDs := make([]string, 0, len(p.EndpointRemaining))
+	limitN := make([]int32, 0, len(p.EndpointRemaining))
+	for id, n := range p.EndpointRemaining {
+		limitIDs = append(limitIDs, id)
+		limitN = append(limitN, int32(max(n, 0)))
+	}
+	defaultLimit := p.DefaultEndpointLimit
+	if defaultLimit <= 0 {
+		defaultLimit = p.Limit
+	}
+	// cand looks at the next due deliveries without locking them and ranks
+	// them per endpoint; due then locks only those within each endpoint's
+	// remaining capacity.
 	rows, err := ex.Query(ctx, `
-		WITH due AS (
-			SELECT id FROM hookd.deliveries
-			WHERE state = 'pending' AND next_attempt_at <= now() AND endpoint_id <> ALL($3::text[])
-			ORDER BY next_attempt_at
+		WITH cand AS (
+			SELECT c.id, c.endpoint_id, c.next_attempt_at,
+				row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rn
+			FROM (
+				SELECT id, endpoint_id, next_attempt_at FROM hookd.deliveries
+				WHERE state = 'pending' AND next_attempt_at <= now() AND endpoint_id <> ALL($3::text[])
+				ORDER BY next_attempt_at
+				LIMIT $5
+			) c
+		), due AS (
+			SELECT d.id FROM hookd.deliveries d
+			JOIN cand c ON c.id = d.id
+			JOIN hookd.endpoints e ON e.id = c.endpoint_id
+			LEFT JOIN unnest($6::text[], $7::int[]) AS lim(endpoint_id, remaining) ON lim.endpoint_id = c.endpoint_id
+			WHERE d.state = 'pending'
+			  AND c.rn <= coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $8 END)
+			ORDER BY c.next_attempt_at
 			LIMIT $1
-			FOR UPDATE SKIP LOCKED
+			FOR UPDATE OF d SKIP LOCKED
 		), claimed AS (
 			UPDATE hookd.deliveries d
 			SET state = 'in_flight', attempts = d.attempts + 1,
@@ -48,11 +84,11 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		SELECT c.id, c.attempts, c.lease_expires_at,
 			ev.id, ev.type, ev.data::text, ev.created_at,
 			ep.id, ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
-			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled
+			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled, ep.kind <> 'webhook'
 		FROM claimed c
 		JOIN hookd.events ev ON ev.id = c.event_id
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id`,
-		p.Limit, p.Lease.Milliseconds(), exclude, p.Worker)
+		p.Limit, p.Lease.Milliseconds(), exclude, p.Worker, p.Limit*4, limitIDs, limitN, defaultLimit)
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +102,7 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt,
 			&j.EventID, &j.EventType, &data, &j.EventCreated,
 			&j.EndpointID, &j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
-			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled); err != nil {
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted); err != nil {
 			return nil, err
 		}
 		j.EventData = json.RawMessage(data)

@@ -119,6 +119,9 @@ type Job struct {
 	MaxInFlight     int           // 0 = the configured default
 	RateLimit       int           // requests per second, 0 = unlimited
 	EndpointEnabled bool
+	// Trusted is set for the operator's own targets from the configuration
+	// (intake forwards, alerts), which the outbound address guard exempts.
+	Trusted bool
 }
 
 // Secrets returns the secrets that sign the request at now (the current

@@ -302,3 +302,42 @@ func TestReplayKeepsHistory(t *testing.T) {
 		t.Fatalf("earlier attempts lost: %+v", atts)
 	}
 }
+
+func TestClaimRespectsPerEndpointLimits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 30)
+	capped, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://capped.example/", MaxInFlight: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := b.pub.Publish(b.ctx, outbox.Event{ID: fmt.Sprintf("late_%d", i), Type: "order.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	per := func(jobs []delivery.Job) map[string]int {
+		m := map[string]int{}
+		for _, j := range jobs {
+			m[j.EndpointID]++
+		}
+		return m
+	}
+	// b.ep has 40 due deliveries and no cap of its own: the default applies.
+	// capped has its own max_in_flight of 2.
+	jobs, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 100, Lease: time.Minute, Worker: "w", DefaultEndpointLimit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := per(jobs); got[b.ep.ID] != 5 || got[capped.ID] != 2 {
+		t.Fatalf("claimed per endpoint %v, want 5 and 2", got)
+	}
+	// The claimer's own remaining slots override the endpoint's cap.
+	jobs, err = delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 100, Lease: time.Minute, Worker: "w",
+		DefaultEndpointLimit: 5, EndpointRemaining: map[string]int{b.ep.ID: 1, capped.ID: 0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := per(jobs); got[b.ep.ID] != 1 || got[capped.ID] != 0 {
+		t.Fatalf("claimed per endpoint %v, want 1 and 0", got)
+	}
+}

@@ -22,18 +22,22 @@ func newCapacity(workers, defaultCap, batch int) capacity {
 		running: map[string]int{}, caps: map[string]int{}}
 }
 
-// free returns how many more attempts may start and the endpoints that
-// are at their cap.
-func (c *capacity) free() (int, []string) {
+// free returns how many more attempts may start, the endpoints that are
+// at their cap, and the free slots of the endpoints that are running but
+// not full, so that a claim takes no more than can start.
+func (c *capacity) free() (int, []string, map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var full []string
+	remaining := map[string]int{}
 	for ep, n := range c.running {
-		if n >= c.capOf(ep) {
+		if left := c.capOf(ep) - n; left <= 0 {
 			full = append(full, ep)
+		} else {
+			remaining[ep] = left
 		}
 	}
-	return c.workers - c.total, full
+	return c.workers - c.total, full, remaining
 }
 
 func (c *capacity) capOf(ep string) int {

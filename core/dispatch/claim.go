@@ -43,7 +43,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context) {
 // dispatcher is full or every due delivery belongs to a full endpoint.
 func (d *Dispatcher) claimAll(ctx context.Context) error {
 	for ctx.Err() == nil {
-		free, full := d.caps.free()
+		free, full, remaining := d.caps.free()
 		if free <= 0 {
 			d.caps.markShort()
 			return nil
@@ -54,6 +54,7 @@ func (d *Dispatcher) claimAll(ctx context.Context) error {
 		limit := min(free, d.opts.Delivery.ClaimBatch)
 		jobs, err := delivery.Claim(ctx, d.pool, delivery.ClaimParams{
 			Limit: limit, Lease: d.opts.Delivery.Lease, Worker: d.opts.Worker, ExcludeEndpoints: full,
+			EndpointRemaining: remaining, DefaultEndpointLimit: d.opts.Delivery.MaxInFlightPerEndpoint,
 		})
 		if err != nil {
 			return err

@@ -191,11 +191,12 @@ func defaultWorker() string {
 // Dispatcher is the delivery service. Create it with New, run it with
 // Start and end it with Stop.
 type Dispatcher struct {
-	pool   *pgxpool.Pool
-	opts   Options
-	logger *slog.Logger
-	client *http.Client
-	limits *rateLimits
+	pool    *pgxpool.Pool
+	opts    Options
+	logger  *slog.Logger
+	client  *http.Client // webhook endpoints, through the address guard
+	trusted *http.Client // the operator's configured forward and alert targets
+	limits  *rateLimits
 
 	wake  chan struct{} // coalesced: notification, poll, reaper
 	freed chan struct{} // coalesced: a worker finished where capacity was short
@@ -226,6 +227,7 @@ func New(pool *pgxpool.Pool, opts Options) *Dispatcher {
 		opts:    opts,
 		logger:  opts.Logger.With("service", "dispatch"),
 		client:  newClient(opts.Delivery),
+		trusted: newTrustedClient(opts.Delivery),
 		limits:  newRateLimits(),
 		wake:    make(chan struct{}, 1),
 		freed:   make(chan struct{}, 1),
@@ -312,6 +314,7 @@ func (d *Dispatcher) Stop() {
 	d.completerWG.Wait()
 	d.giveUp()
 	d.client.CloseIdleConnections()
+	d.trusted.CloseIdleConnections()
 	d.logger.Info("dispatcher stopped")
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 )
 
 // verifyStripeScheme checks X-Webhook-Signature the Stripe way, written
@@ -363,6 +364,19 @@ func TestAddressGuard(t *testing.T) {
 		b.endpoint(t, rc.URL, nil)
 		b.start(t, nil)
 		b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
+	})
+	t.Run("operator targets from the configuration are exempt", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t)
+		rc := newReceiver(t, status(http.StatusOK))
+		fwd := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Kind = endpoint.KindForward })
+		b.start(t, func(o *Options) { o.Delivery.AllowedNetworks = nil })
+		res, err := outbox.NewPublisher(b.pool, outbox.Options{}).Publish(t.Context(),
+			outbox.Event{Type: "a.b", EndpointID: fwd.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.waitState(t, res.Event.ID, delivery.StateSucceeded)
 	})
 }
 

@@ -32,12 +32,23 @@ const ClassSigning = "signing"
 // connection can be reused; larger bodies close the connection instead.
 const drainLimit = 64 << 10
 
-// newClient returns the one keep-alive client every attempt goes through:
-// dialling through the address guard, never through a proxy, never
-// following redirects, with per-host connections bounded by the workers.
+// newClient returns the one keep-alive client every attempt to a webhook
+// endpoint goes through: dialling through the address guard, never through
+// a proxy, never following redirects, with per-host connections bounded by
+// the workers.
 func newClient(cfg config.Delivery) *http.Client {
 	guard := netguard.New(cfg.AllowedNetworks)
-	dialer := guard.Dialer(net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
+	return newClientDialing(cfg, guard.Dialer(net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}))
+}
+
+// newTrustedClient is newClient without the address guard, for the
+// operator's own targets from the configuration file (intake forward_to,
+// alerts.url), which are internal by design.
+func newTrustedClient(cfg config.Delivery) *http.Client {
+	return newClientDialing(cfg, &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second})
+}
+
+func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would hide the real address from the guard
 		DialContext:           dialer.DialContext,
@@ -120,7 +131,11 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	defer cancel()
 
 	start := time.Now()
-	status, retryAfter, err := d.send(reqCtx, job.URL, h, body, &res)
+	client := d.client
+	if job.Trusted {
+		client = d.trusted
+	}
+	status, retryAfter, err := d.send(reqCtx, client, job.URL, h, body, &res)
 	res.Duration = time.Since(start)
 	end := d.opts.Now()
 	if err != nil && ctx.Err() != nil {
@@ -135,13 +150,13 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 
 // send posts body and fills the response fields of res. It returns the
 // status (0 without a response) and the Retry-After delay (-1 when absent).
-func (d *Dispatcher) send(ctx context.Context, target string, h http.Header, body []byte, res *delivery.Result) (int, time.Duration, error) {
+func (d *Dispatcher) send(ctx context.Context, client *http.Client, target string, h http.Header, body []byte, res *delivery.Result) (int, time.Duration, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, -1, err
 	}
 	req.Header = h
-	resp, err := d.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, -1, err
 	}

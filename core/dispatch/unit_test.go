@@ -98,12 +98,15 @@ func TestCapacity(t *testing.T) {
 	if !c.take("b", 1) || c.take("c", 5) {
 		t.Fatal("the third slot should go to b and none remain")
 	}
-	free, full := c.free()
-	if free != 0 || len(full) != 2 {
-		t.Errorf("free = %d, full = %v; want 0 and [a b]", free, full)
+	free, full, remaining := c.free()
+	if free != 0 || len(full) != 2 || len(remaining) != 0 {
+		t.Errorf("free = %d, full = %v, remaining = %v; want 0, [a b] and none", free, full, remaining)
 	}
 	if !c.put("a") {
 		t.Error("freeing a slot after a refusal should wake the claimer")
+	}
+	if _, _, remaining := c.free(); remaining["a"] != 1 {
+		t.Errorf("remaining = %v, want a: 1", remaining)
 	}
 	if c.put("a") {
 		t.Error("a second free slot needs no new wake-up")
