@@ -89,10 +89,17 @@ func (c *cli) demo(cmd *cobra.Command, f demoFlags) error {
 		runCtx, cancel = context.WithTimeout(ctx, f.duration)
 	}
 	defer cancel()
-	if f.noConsole || serveConsole == nil {
-		if !f.noConsole {
-			fmt.Fprintln(c.out, "(this build has no console; running headless)")
-		}
+	headless := f.noConsole
+	switch {
+	case headless:
+	case serveConsole == nil:
+		headless = true
+		fmt.Fprintln(c.out, "(this build has no console; running headless as with --no-console)")
+	case !isTerminal(c.out):
+		headless = true
+		fmt.Fprintln(c.out, "(the output is not a terminal; running headless as with --no-console)")
+	}
+	if headless {
 		c.demoLines(runCtx, d, f.interval)
 	} else {
 		c.cfg, c.logger = d.Config(), d.Logger()
