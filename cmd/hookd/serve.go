@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -17,6 +19,7 @@ var serveConsole func(ctx context.Context, c *cli, srv *app.Server, d *app.Datab
 
 func newServeCmd(c *cli) *cobra.Command {
 	var withConsole bool
+	var logFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the HTTP API, intake and delivery engine",
@@ -27,11 +30,22 @@ HTTP first, then fan-out, then the dispatcher (releasing unfinished work),
 then the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if withConsole {
+				// The console draws on the terminal: logs go to a file instead.
+				f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+				if err != nil {
+					return fmt.Errorf("--log-file: %w", err)
+				}
+				defer f.Close()
+				c.logger = newLogger(f, c.cfg.Log)
+				defer fmt.Fprintf(c.err, "hookd: logs of this run are in %s\n", logFile)
+			}
 			return c.serve(cmd.Context(), withConsole)
 		},
 	}
 	if serveConsole != nil {
-		cmd.Flags().BoolVar(&withConsole, "console", false, "open the console in this terminal while serving")
+		cmd.Flags().BoolVar(&withConsole, "console", false, "open the console in this terminal while serving (logs go to --log-file)")
+		cmd.Flags().StringVar(&logFile, "log-file", "hookd.log", "where logs go while --console draws on the terminal")
 	}
 	return cmd
 }
