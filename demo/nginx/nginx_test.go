@@ -51,6 +51,10 @@ func nginxBin(t *testing.T) string {
 	t.Helper()
 	p, err := exec.LookPath("nginx")
 	if err != nil {
+		// Distributions install it in /usr/sbin, which is not on every PATH.
+		p, err = exec.LookPath("/usr/sbin/nginx")
+	}
+	if err != nil {
 		t.Fatalf("nginx is not installed (%v): install it from the distribution's packages, e.g. apt-get install nginx-light, as .ci/run does", err)
 	}
 	return p
