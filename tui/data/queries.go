@@ -17,9 +17,9 @@ func (p *Postgres) rates(ctx context.Context, now time.Time, o *Overview) error 
 	var events, attempts int64
 	var oldest *time.Time
 	err := p.pool.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM hookd.events WHERE created_at > $1 - interval '1 minute' AND created_at <= $1),
+			(SELECT count(*) FROM hookd.events WHERE created_at > $1::timestamptz - interval '1 minute' AND created_at <= $1::timestamptz),
 			(SELECT coalesce(sum(attempts), 0) FROM hookd.endpoint_minutes WHERE minute >= $2),
-			(SELECT min(next_attempt_at) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at <= $1),
+			(SELECT min(next_attempt_at) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at <= $1::timestamptz),
 			(SELECT coalesce(sum(accepted), 0) FROM hookd.intake_minutes WHERE minute >= $3),
 			(SELECT coalesce(sum(duplicates), 0) FROM hookd.intake_minutes WHERE minute >= $3),
 			(SELECT coalesce(sum(rejected), 0) FROM hookd.intake_minutes WHERE minute >= $3)`,

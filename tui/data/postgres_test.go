@@ -1,0 +1,144 @@
+package data_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/tui/data"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
+
+// fixture publishes two events to two endpoints and kills one delivery
+// through the store's own API (claim, then complete as dead).
+func fixture(t *testing.T) (*pgxpool.Pool, *data.Postgres, string, string) {
+	t.Helper()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	a, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: "https://a.example/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: "https://b.example/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := outbox.NewPublisher(pool, outbox.Options{})
+	for _, typ := range []string{"invoice.paid", "payment.failed"} {
+		if _, err := pub.Publish(ctx, outbox.Event{Type: typ, Data: json.RawMessage(`{"b":1,"a":2}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := delivery.Claim(ctx, pool, delivery.ClaimParams{Limit: 1, Lease: time.Minute, Worker: "test"})
+	if err != nil || len(jobs) != 1 {
+		t.Fatalf("claim: %v %d", err, len(jobs))
+	}
+	j := jobs[0]
+	_, err = delivery.Complete(ctx, pool, []delivery.Result{{DeliveryID: j.DeliveryID, EndpointID: j.EndpointID, EventID: j.EventID,
+		Attempt: j.Attempt, Worker: "test", StartedAt: time.Now(), Duration: 12 * time.Millisecond, ResponseStatus: 500,
+		ResponseBody: "down", ErrorClass: delivery.ClassHTTPStatus, Error: "HTTP 500", Next: delivery.StateDead}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pool, data.NewPostgres(pool), a.ID, b.ID
+}
+
+func TestPostgresSource(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	_, src, a, b := fixture(t)
+	if err := src.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o, err := src.Overview(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Pending != 3 || o.Dead != 1 || o.EndpointsTotal != 2 || o.EventsPerSec <= 0 || o.Attempts5m != 1 || o.SuccessRate != 0 {
+		t.Fatalf("overview %+v", o)
+	}
+	if len(o.Trouble) != 1 || len(o.EventsPerMinute) != data.SparkMinutes || o.EventsPerMinute[data.SparkMinutes-1] != 2 {
+		t.Fatalf("trouble %d, events per minute %v", len(o.Trouble), o.EventsPerMinute)
+	}
+	if o.OldestDue <= 0 {
+		t.Fatalf("three deliveries are due: oldest due %v", o.OldestDue)
+	}
+
+	page, err := src.Deliveries(ctx, delivery.ListParams{Filter: delivery.Filter{State: delivery.StateDead}})
+	if err != nil || len(page.Deliveries) != 1 {
+		t.Fatalf("dead: %v %v", err, page)
+	}
+	dead := page.Deliveries[0]
+	ev, ds, err := src.Event(ctx, dead.EventID)
+	if err != nil || len(ds) != 2 || !strings.Contains(data.PrettyJSON(ev.Data), "\"b\": 1,\n  \"a\": 2") {
+		t.Fatalf("event: %v %d %s", err, len(ds), ev.Data)
+	}
+	as, err := src.Attempts(ctx, dead.ID)
+	if err != nil || len(as) != 1 || *as[0].ResponseStatus != 500 {
+		t.Fatalf("attempts: %v %+v", err, as)
+	}
+	if n, err := src.CountMatching(ctx, delivery.Filter{}); err != nil || n != 1 {
+		t.Fatalf("count: %v %d", err, n)
+	}
+	if n, err := src.ReplayIDs(ctx, []int64{dead.ID}); err != nil || n != 1 {
+		t.Fatalf("replay ids: %v %d", err, n)
+	}
+	if d, _ := src.Delivery(ctx, dead.ID); d.State != delivery.StatePending || d.Replays != 1 {
+		t.Fatalf("replayed delivery %+v", d)
+	}
+
+	if err := src.DisableEndpoint(ctx, b, "test"); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := src.Endpoints(ctx, time.Now())
+	if err != nil || len(rows) != 2 {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if r.Endpoint.ID == b && (r.Endpoint.Enabled || r.Health.Held == 0) {
+			t.Fatalf("disabled endpoint %+v %+v", r.Endpoint, r.Health)
+		}
+	}
+	if err := src.EnableEndpoint(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	_ = a
+}
+
+func TestPostgresInbox(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, src, _, _ := fixture(t)
+	_, err := pool.Exec(ctx, `INSERT INTO hookd.inbox (source, event_id, event_type, body, verification, state, last_error, headers)
+		VALUES ('stripe', 'evt_1', 'charge.failed', '{"x":1}', 'stripe: signature matched', 'dead', 'boom', '{"X-A":["1"]}'),
+		       ('github', 'gh_1', 'push', '{}', 'github: ok', 'processed', '', '{}')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := src.Inbox(ctx, data.InboxQuery{State: "dead"})
+	if err != nil || len(page.Events) != 1 || page.Events[0].Source != "stripe" {
+		t.Fatalf("inbox: %v %+v", err, page)
+	}
+	ev, err := src.InboxEvent(ctx, page.Events[0].ID)
+	if err != nil || string(ev.Body) != `{"x":1}` || ev.Headers.Get("X-A") != "1" {
+		t.Fatalf("inbox event: %v %+v", err, ev)
+	}
+	if err := src.ReplayInbox(ctx, ev.ID); err != nil {
+		t.Fatal(err)
+	}
+	if ev, _ := src.InboxEvent(ctx, ev.ID); ev.State != "pending" {
+		t.Fatalf("replayed inbox event is %s", ev.State)
+	}
+	if err := src.ReplayInbox(ctx, ev.ID); err == nil || !strings.Contains(err.Error(), "only dead") {
+		t.Fatalf("replaying a pending event must be refused clearly: %v", err)
+	}
+}
