@@ -66,6 +66,7 @@ so the configured database is not touched.`,
 	f.Float64Var(&opts.Rate, "rate", bench.DefaultRate, "steady phase: offered events per second (negative skips it)")
 	f.DurationVar(&opts.Duration, "duration", bench.DefaultDuration, "steady phase: how long to offer load")
 	f.DurationVar(&opts.PhaseTimeout, "phase-timeout", bench.DefaultPhaseTimeout, "give up on a phase after this long")
+	f.DurationVar(&opts.QuietWait, "quiet-wait", time.Minute, "before each phase, wait up to this long for the machine to be <20% busy (0: don't)")
 	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
 	f.StringVar(&profilePath, "cpuprofile", "", "write a CPU profile of the burn-down to this file (go tool pprof)")
 	return cmd

@@ -73,6 +73,9 @@ type Options struct {
 	Delivery config.Delivery
 	// MaxConns bounds the bench's pool. Defaults to 20.
 	MaxConns int32
+	// QuietWait is how long to wait, before each phase, for the machine to
+	// be less than 20% busy. Defaults to 0, no waiting.
+	QuietWait time.Duration
 	// CPUProfile, when set, receives a CPU profile of the burn-down phase.
 	CPUProfile io.Writer
 	// Logger defaults to discarding.
@@ -137,6 +140,8 @@ type Ceiling struct {
 	Concurrency int     `json:"concurrency"`
 	Errors      int64   `json:"errors"`
 	PerSec      float64 `json:"req_per_s"`
+	// MachineBusy is the whole machine's CPU use during the phase, in %.
+	MachineBusy float64 `json:"machine_busy_pct"`
 	RTT         Dist    `json:"rtt"`
 }
 
@@ -153,6 +158,7 @@ type Burndown struct {
 	Received       int64   `json:"received"`
 	Duplicates     int64   `json:"duplicates"`
 	Rejected       int64   `json:"rejected"`
+	MachineBusy    float64 `json:"machine_busy_pct"`
 }
 
 // Steady is the fixed-rate phase.
@@ -165,6 +171,8 @@ type Steady struct {
 	Received int64 `json:"received"`
 	Missing  int   `json:"missing"`
 	Latency  Dist  `json:"publish_to_receipt"`
+	// MachineBusy is the whole machine's CPU use during the phase, in %.
+	MachineBusy float64 `json:"machine_busy_pct"`
 }
 
 // Run performs the three phases and returns their figures.
@@ -197,9 +205,19 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	defer rcv.Close()
 	payload := payloadOf(opts.PayloadBytes)
 
+	quiet := func() {
+		if opts.QuietWait > 0 {
+			w := waitQuiet(ctx, opts.QuietWait)
+			fmt.Fprintf(opts.Progress, "  (waited %s for a quiet machine)\n", w)
+		}
+	}
+	quiet()
 	fmt.Fprintf(opts.Progress, "ceiling: %d signed POSTs, %d concurrent, no database\n", opts.Events, opts.Workers)
+	cpu, _ := sampleCPU()
 	rep.Ceiling = runCeiling(ctx, rcv, secret, payload, opts)
+	rep.Ceiling.MachineBusy = busySince(cpu)
 
+	quiet()
 	fmt.Fprintf(opts.Progress, "burn-down: %d events to %d endpoints, %d workers\n", opts.Events, opts.Endpoints, opts.Workers)
 	b := &bench{opts: opts, pool: pool, rcv: rcv, secret: secret, payload: payload}
 	if rep.Burndown, err = b.burndown(ctx); err != nil {
@@ -209,8 +227,11 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		rep.Ratio = rep.Burndown.PerSec / rep.Ceiling.PerSec
 	}
 	if opts.Rate > 0 {
+		quiet()
 		fmt.Fprintf(opts.Progress, "steady: %.0f events/s offered for %s\n", opts.Rate, opts.Duration)
+		cpu, _ := sampleCPU()
 		st, err := b.steady(ctx)
+		st.MachineBusy = busySince(cpu)
 		if err != nil {
 			return rep, err
 		}

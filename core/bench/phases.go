@@ -195,6 +195,7 @@ func (b *bench) burndown(ctx context.Context) (Burndown, error) {
 		defer pprof.StopCPUProfile()
 	}
 	d := b.dispatcher()
+	cpu, _ := sampleCPU()
 	start = time.Now()
 	if err := d.Start(ctx); err != nil {
 		return r, err
@@ -208,6 +209,7 @@ func (b *bench) burndown(ctx context.Context) (Burndown, error) {
 		return r, fmt.Errorf("burn-down: recording: %w", err)
 	}
 	r.RecordedPerSec = float64(o.Events) / time.Since(start).Seconds()
+	r.MachineBusy = busySince(cpu)
 	r.Received, r.Duplicates, r.Rejected = b.rcv.unique.Load(), b.rcv.duplicates.Load(), b.rcv.rejected.Load()
 	return r, nil
 }
