@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/hookd/hookd/core/testkit"
 	"net"
 	"net/url"
 	"os"
@@ -52,11 +53,11 @@ func demoDir(t *testing.T) string {
 }
 
 // demoCmd prepares `hookd demo args...` running in dir with TMPDIR=dir.
-func demoCmd(ctx context.Context, bin, dir string, args ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
+func demoCmd(ctx context.Context, bin, dir string, args ...string) (*exec.Cmd, *testkit.SyncBuffer, *testkit.SyncBuffer) {
 	cmd := exec.CommandContext(ctx, bin, append([]string{"demo"}, args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TMPDIR="+dir)
-	var out, errOut syncBuffer
+	var out, errOut testkit.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	return cmd, &out, &errOut
 }
@@ -97,7 +98,7 @@ func TestDemoInterrupt(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Once the live line shows events, everything runs.
-	eventually(t, "the demo's first summary line", func() bool {
+	testkit.Eventually(t, "the demo's first summary line", func() bool {
 		return regexp.MustCompile(`events [1-9]`).MatchString(out.String())
 	})
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {

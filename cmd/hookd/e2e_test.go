@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -50,7 +51,7 @@ func TestServeDeliversAndReceives(t *testing.T) {
 	secret := field(t, out, "secret")
 	mustHookd(t, dbURL, "publish", "--type", "order.created", "--id", "evt_e2e", "--data", `{"n":1}`)
 
-	eventually(t, "the delivery to reach the receiver", func() bool {
+	testkit.Eventually(t, "the delivery to reach the receiver", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(got) > 0
@@ -64,7 +65,7 @@ func TestServeDeliversAndReceives(t *testing.T) {
 	if ua := r.Header.Get("User-Agent"); !strings.HasPrefix(ua, "hookd/") {
 		t.Errorf("User-Agent = %q", ua)
 	}
-	eventually(t, "the delivery to be recorded as succeeded", func() bool {
+	testkit.Eventually(t, "the delivery to be recorded as succeeded", func() bool {
 		return strings.Contains(mustHookd(t, dbURL, "deliveries", "ls", "--state", "succeeded"), "evt_e2e")
 	})
 

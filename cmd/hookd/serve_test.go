@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -18,7 +19,7 @@ import (
 // function that cancels it and returns its exit code.
 func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stop func() result) {
 	t.Helper()
-	var out, errOut syncBuffer
+	var out, errOut testkit.SyncBuffer
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)

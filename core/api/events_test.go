@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookd/hookd/core/testkit"
 	"net/http"
 	"net/url"
 	"strings"
@@ -166,7 +167,7 @@ func TestFeed(t *testing.T) {
 	// transaction on the server has ended (other tests share it), so poll.
 	var got []string
 	cursor := ""
-	eventually(t, "all events in the feed", func() bool {
+	testkit.Eventually(t, "all events in the feed", func() bool {
 		var page feedAnswer
 		b.do(t, "GET", "/v1/events?limit=3&after="+url.QueryEscape(cursor), nil).want(t, http.StatusOK, &page)
 		if len(page.Events) > 3 {
@@ -322,7 +323,7 @@ func TestFeedNeverSkipsLateCommits(t *testing.T) {
 			// The feed serves a transaction's events once every transaction
 			// older than it has ended, anywhere on the server (other tests
 			// share it), so wait for them rather than expect them at once.
-			eventually(t, "every committed event in the feed", func() bool {
+			testkit.Eventually(t, "every committed event in the feed", func() bool {
 				f.drain(t)
 				return len(f.seen) >= len(want)
 			})
@@ -375,7 +376,7 @@ func TestFeedConcurrentPublishers(t *testing.T) {
 			}
 		}()
 	}
-	eventually(t, "every event in the feed", func() bool {
+	testkit.Eventually(t, "every event in the feed", func() bool {
 		ids, next := f.poll(t, f.cursor)
 		for _, id := range ids {
 			f.seen[id]++

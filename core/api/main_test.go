@@ -157,15 +157,3 @@ func (r *response) wantError(t *testing.T, status int, code string, parts ...str
 		t.Fatalf("content type %q", ct)
 	}
 }
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}

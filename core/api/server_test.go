@@ -1,14 +1,13 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
+	"github.com/hookd/hookd/core/testkit"
 	"log/slog"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hookd/hookd/core/api"
@@ -35,26 +34,9 @@ func TestAuth(t *testing.T) {
 	}
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLockedWithoutKeys(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := setup(t, setupOpts{keys: []string{}, tune: func(o *api.Options) { o.Logger = logger }})
 	if n := strings.Count(logs.String(), "API is locked"); n != 1 {
@@ -69,7 +51,7 @@ func TestLockedWithoutKeys(t *testing.T) {
 
 func TestRequestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := setup(t, setupOpts{tune: func(o *api.Options) { o.Logger = logger }})
 	var ep struct{ ID, Secret string }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"net/url"
 	"os"
@@ -101,7 +102,7 @@ func TestSharedHelperProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hold the server until every helper has it, so they overlap.
-	eventually(t, func() bool {
+	testkit.Eventually(t, "the condition", func() bool {
 		entries, _ := os.ReadDir(barrier)
 		return len(entries) >= helpers
 	})
@@ -200,16 +201,5 @@ func copyExecutable(t *testing.T, dst string) {
 	}
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func eventually(t testing.TB, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within a minute")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

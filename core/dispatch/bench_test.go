@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"github.com/hookd/hookd/core/testkit"
 	"net/http"
 	"sync"
 	"testing"
@@ -27,7 +28,7 @@ func BenchmarkDispatch(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	benchPublish(b, bd)
-	eventually(b, "every event to be delivered", func() bool { return rc.hits.Load() >= int64(b.N) })
+	testkit.Eventually(b, "every event to be delivered", func() bool { return rc.hits.Load() >= int64(b.N) })
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")
 }
 
@@ -39,7 +40,7 @@ func BenchmarkDispatchBacklog(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	bd.start(b, benchOptions)
-	eventually(b, "every delivery to be recorded", func() bool {
+	testkit.Eventually(b, "every delivery to be recorded", func() bool {
 		return bd.count(b, `SELECT count(*) FROM hookd.deliveries WHERE state = 'succeeded'`) >= b.N
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "deliveries/s")

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"github.com/hookd/hookd/core/testkit"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -39,7 +40,7 @@ func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {
 	for range n {
 		b.publish(t, "fast.x", `{}`)
 	}
-	eventually(t, "every fast delivery to succeed", func() bool {
+	testkit.Eventually(t, "every fast delivery to succeed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.deliveries WHERE state = 'succeeded'`) == n
 	})
 	if got := slow.maxIn.Load(); got > 2 {
@@ -119,7 +120,7 @@ func TestStopReleasesUnfinished(t *testing.T) {
 	for range 3 {
 		b.publish(t, "a.b", `{}`)
 	}
-	eventually(t, "three requests in progress", func() bool { return rc.inflight.Load() == 3 })
+	testkit.Eventually(t, "three requests in progress", func() bool { return rc.inflight.Load() == 3 })
 	d.Stop()
 	d.Stop() // safe twice
 	n := b.count(t, `SELECT count(*) FROM hookd.deliveries
@@ -151,7 +152,7 @@ func TestTwoDispatchersShareWork(t *testing.T) {
 	for range n {
 		b.publish(t, "a.b", `{}`)
 	}
-	eventually(t, "every delivery to succeed", func() bool {
+	testkit.Eventually(t, "every delivery to succeed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.deliveries WHERE state = 'succeeded'`) == n
 	})
 	if got := b.count(t, `SELECT count(*) FROM hookd.attempts`); got != n {
@@ -206,31 +207,13 @@ func TestListenerReconnects(t *testing.T) {
 	b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
 
 	listener := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`
-	eventually(t, "the listener connection", func() bool { return b.count(t, listener) == 1 })
+	testkit.Eventually(t, "the listener connection", func() bool { return b.count(t, listener) == 1 })
 	if n := b.count(t, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 		WHERE datname = current_database() AND query LIKE 'LISTEN %'`); n != 1 {
 		t.Fatalf("terminated %d listener connections, want 1", n)
 	}
-	eventually(t, "the listener to reconnect", func() bool { return b.count(t, listener) == 1 })
+	testkit.Eventually(t, "the listener to reconnect", func() bool { return b.count(t, listener) == 1 })
 	b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
-}
-
-// syncBuffer is a log sink tests can read while the dispatcher writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func TestResultsSurviveDatabaseErrors(t *testing.T) {
@@ -243,10 +226,10 @@ func TestResultsSurviveDatabaseErrors(t *testing.T) {
 		`ALTER TABLE hookd.attempts ADD CONSTRAINT refuse CHECK (attempt < 0) NOT VALID`); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs testkit.SyncBuffer
 	b.start(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	ev := b.publish(t, "a.b", `{}`)
-	eventually(t, "a failed attempt to record the result", func() bool {
+	testkit.Eventually(t, "a failed attempt to record the result", func() bool {
 		return strings.Contains(logs.String(), "recording attempt results failed; retrying")
 	})
 	if d := b.only(t, ev.ID); d.State != delivery.StateInFlight {

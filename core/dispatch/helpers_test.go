@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -30,18 +31,6 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(dbtest.Wrap(m),
 		goleak.IgnoreAnyFunction("github.com/hookd/hookd/core/pgembed.(*setup).launch.func1"))
-}
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // received is one request as the receiver saw it.
@@ -195,7 +184,7 @@ func (b *bundle) only(t testing.TB, eventID string) delivery.Delivery {
 func (b *bundle) waitState(t testing.TB, eventID string, state delivery.State) delivery.Delivery {
 	t.Helper()
 	var d delivery.Delivery
-	eventually(t, "delivery of "+eventID+" to be "+string(state), func() bool {
+	testkit.Eventually(t, "delivery of "+eventID+" to be "+string(state), func() bool {
 		d = b.only(t, eventID)
 		return d.State == state
 	})

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/hookd/hookd/core/testkit"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -183,7 +184,7 @@ func TestAlwaysFailingDies(t *testing.T) {
 	if d.Attempts != 3 || len(b.attempts(t, d.ID)) != 3 || rc.hits.Load() != 3 {
 		t.Errorf("dead after %d attempts (%d hits), want 3", d.Attempts, rc.hits.Load())
 	}
-	eventually(t, "the dead letter to be counted and reported", func() bool {
+	testkit.Eventually(t, "the dead letter to be counted and reported", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return value(b.metrics.DeadLetters) == 1 && len(dead) == 1
@@ -278,7 +279,7 @@ func TestRetryAfter(t *testing.T) {
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var d delivery.Delivery
-			eventually(t, "a failed first attempt", func() bool {
+			testkit.Eventually(t, "a failed first attempt", func() bool {
 				d = b.only(t, events[i])
 				return d.State == delivery.StatePending && d.Attempts >= 1
 			})

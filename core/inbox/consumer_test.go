@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"github.com/hookd/hookd/core/testkit"
 	"log/slog"
 	"strings"
 	"sync"
@@ -68,7 +69,7 @@ func TestConsumersExactlyOnce(t *testing.T) {
 	}
 	c1 := startConsumer(t, b, inbox.ConsumerOptions{Handle: handle, Concurrency: 4})
 	c2 := startConsumer(t, b, inbox.ConsumerOptions{Source: "app", Handle: handle, Concurrency: 4})
-	eventually(t, "1,000 events processed", func() bool {
+	testkit.Eventually(t, "1,000 events processed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1000
 	})
 	c1.Stop()
@@ -123,7 +124,7 @@ func TestConsumerRetriesThenSucceeds(t *testing.T) {
 	insertEvents(t, b, "app", 1)
 	f := &flaky{tries: map[string]int{}, fails: 2}
 	startConsumer(t, b, inbox.ConsumerOptions{Handle: f.handle, RetrySchedule: []time.Duration{time.Millisecond}})
-	eventually(t, "the event processed", func() bool {
+	testkit.Eventually(t, "the event processed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1
 	})
 	ev, err := inbox.Get(context.Background(), b.pool, 1)
@@ -151,7 +152,7 @@ func TestConsumerDeadThenReplay(t *testing.T) {
 	f.always.Store(true)
 	startConsumer(t, b, inbox.ConsumerOptions{Handle: f.handle, MaxAttempts: 3,
 		RetrySchedule: []time.Duration{time.Millisecond, 2 * time.Millisecond}})
-	eventually(t, "the event dead", func() bool {
+	testkit.Eventually(t, "the event dead", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'dead'`) == 1
 	})
 	ctx := context.Background()
@@ -163,7 +164,7 @@ func TestConsumerDeadThenReplay(t *testing.T) {
 	if _, err := inbox.Replay(ctx, b.pool, page.Events[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the replayed event processed", func() bool {
+	testkit.Eventually(t, "the replayed event processed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1
 	})
 	if n := b.count(t, `SELECT count(*) FROM app_effects`); n != 1 {
@@ -238,7 +239,7 @@ func TestConsumerCrashMidHandle(t *testing.T) {
 			}
 			return nil
 		}})
-	eventually(t, "the event processed", func() bool {
+	testkit.Eventually(t, "the event processed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1
 	})
 	if n := calls.Load(); n != 2 {

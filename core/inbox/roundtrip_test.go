@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -151,7 +152,7 @@ func TestRoundTrip(t *testing.T) {
 		}
 		return k
 	}
-	eventually(t, "every delivery of both hookds succeeded", func() bool {
+	testkit.Eventually(t, "every delivery of both hookds succeeded", func() bool {
 		return succeeded(sender) == n && succeeded(b.pool) == n
 	})
 	received := got.snapshot()

@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/hookd/hookd/core/testkit"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -276,19 +276,7 @@ func TestFanoutServiceStartStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Stop()
-	eventually(t, func() bool {
+	testkit.Eventually(t, "the condition", func() bool {
 		return count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries WHERE event_id = 'raw'`) == 1
 	})
-}
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met before the deadline")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

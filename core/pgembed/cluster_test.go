@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"log/slog"
 	"os"
@@ -50,7 +51,7 @@ func TestLifecycle(t *testing.T) {
 
 	// A server whose hookd died is stopped by the next Start.
 	c2 := start(t, opts)
-	eventually(t, func() bool { return isClosed(c.exited) })
+	testkit.Eventually(t, "the condition", func() bool { return isClosed(c.exited) })
 	if err := c.Stop(ctx); err != nil {
 		t.Errorf("Stop of the replaced server: %v", err)
 	}
@@ -60,7 +61,7 @@ func TestLifecycle(t *testing.T) {
 	if err := killGroup(c2.pid, c2.exited); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return groupGone(c2.pid) })
+	testkit.Eventually(t, "the condition", func() bool { return groupGone(c2.pid) })
 	if _, err := os.Stat(filepath.Join(opts.DataDir, "pgdata", "postmaster.pid")); err != nil {
 		t.Fatalf("crash left no postmaster.pid to test with: %v", err)
 	}
@@ -86,7 +87,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	checkKept(t, a)
 	stopAndCheckGone(t, a)
-	eventually(t, func() bool { return isClosed(c3.exited) })
+	testkit.Eventually(t, "the condition", func() bool { return isClosed(c3.exited) })
 	if _, err := Attach(opts); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Attach after stop: err = %v, want ErrNotRunning", err)
 	}
@@ -123,7 +124,7 @@ func TestNonRoot(t *testing.T) {
 	var out []byte
 	// A fork elsewhere in this process may briefly hold the copy's write
 	// descriptor, which makes exec fail with ETXTBSY; that passes.
-	eventually(t, func() bool {
+	testkit.Eventually(t, "the condition", func() bool {
 		cmd := exec.Command(bin, "-test.run=^TestNonRootHelperProcess$", "-test.v", "-test.count=1")
 		cmd.Env = append(os.Environ(), helperEnv+"="+data)
 		cmd.Dir = dir
@@ -247,17 +248,6 @@ func groupGone(pgid int) bool {
 		}
 	}
 	return true
-}
-
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func copyExecutable(t *testing.T, dst string) {

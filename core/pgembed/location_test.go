@@ -3,6 +3,7 @@ package pgembed
 import (
 	"context"
 	"errors"
+	"github.com/hookd/hookd/core/testkit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,7 +55,7 @@ func TestClosedParent(t *testing.T) {
 		t.Fatalf("Attach after restart: %v", err)
 	}
 	stopAndCheckGone(t, a)
-	eventually(t, func() bool { return isClosed(c.exited) })
+	testkit.Eventually(t, "the condition", func() bool { return isClosed(c.exited) })
 	if _, err := Attach(opts); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Attach after stop: err = %v, want ErrNotRunning", err)
 	}

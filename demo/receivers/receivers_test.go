@@ -3,6 +3,7 @@ package receivers
 import (
 	"context"
 	"errors"
+	"github.com/hookd/hookd/core/testkit"
 	"net"
 	"net/http"
 	"net/url"
@@ -185,23 +186,12 @@ func TestStopEndsWaitingRequests(t *testing.T) {
 			_, err := http.Post(r.URL(), "application/json", strings.NewReader(`{}`))
 			errc <- err
 		}()
-		eventually(t, func() bool { return r.Stats().Requests == 1 })
+		testkit.Eventually(t, "the condition", func() bool { return r.Stats().Requests == 1 })
 		r.Stop()
 		r.Stop()
 		<-errc // the client sees the connection end, whatever it makes of it
 		if got := r.Stats(); got.Failed != 1 || got.OK != 0 {
 			t.Errorf("%s: stats = %+v, want the request counted as failed", b, got)
 		}
-	}
-}
-
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 30s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

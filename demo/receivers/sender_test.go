@@ -2,6 +2,7 @@ package receivers
 
 import (
 	"context"
+	"github.com/hookd/hookd/core/testkit"
 	"strings"
 	"testing"
 )
@@ -45,7 +46,7 @@ func TestSenderLoopStops(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return s.Stats().Sent >= 5 })
+	testkit.Eventually(t, "the condition", func() bool { return s.Stats().Sent >= 5 })
 	s.Stop()
 	s.Stop()
 	sent := s.Stats().Sent
