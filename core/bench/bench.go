@@ -171,6 +171,10 @@ type Steady struct {
 	Received int64 `json:"received"`
 	Missing  int   `json:"missing"`
 	Latency  Dist  `json:"publish_to_receipt"`
+	// Commit is the publishing transaction's duration; CommitToReceipt
+	// the rest of Latency, the engine's part.
+	Commit          Dist `json:"publish_commit"`
+	CommitToReceipt Dist `json:"commit_to_receipt"`
 	// MachineBusy is the whole machine's CPU use during the phase, in %.
 	MachineBusy float64 `json:"machine_busy_pct"`
 }

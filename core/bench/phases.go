@@ -253,8 +253,8 @@ func (b *bench) steady(ctx context.Context) (Steady, error) {
 	defer d.Stop()
 	pub := outbox.NewPublisher(b.pool, outbox.Options{})
 	type sent struct {
-		id string
-		at time.Time
+		id       string
+		at, done time.Time // transaction begun, committed
 	}
 	type batch struct{ from, to int }
 	var (
@@ -269,13 +269,14 @@ func (b *bench) steady(ctx context.Context) (Steady, error) {
 			for bt := range slots {
 				at := time.Now()
 				got, err := b.publish(ctx, pub, bt.from, bt.to)
+				done := time.Now()
 				mu.Lock()
 				if err != nil && first == nil {
 					first = err
 				}
 				if err == nil {
 					for _, id := range got {
-						all = append(all, sent{id, at})
+						all = append(all, sent{id, at, done})
 					}
 				}
 				mu.Unlock()
@@ -307,15 +308,18 @@ func (b *bench) steady(ctx context.Context) (Steady, error) {
 	st.Published = len(all)
 	_ = b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(len(all)) })
 	lat := make([]time.Duration, 0, len(all))
+	var commit, after []time.Duration
 	for _, s := range all {
 		if at := b.rcv.receivedAt(s.id); !at.IsZero() {
 			lat = append(lat, at.Sub(s.at))
+			commit = append(commit, s.done.Sub(s.at))
+			after = append(after, at.Sub(s.done))
 		} else {
 			st.Missing++
 		}
 	}
 	st.Received = b.rcv.unique.Load()
-	st.Latency = distOf(lat)
+	st.Latency, st.Commit, st.CommitToReceipt = distOf(lat), distOf(commit), distOf(after)
 	return st, nil
 }
 

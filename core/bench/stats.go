@@ -42,5 +42,7 @@ func (r Report) WriteText(w io.Writer) {
 	if s := r.Steady; s != nil {
 		fmt.Fprintf(w, "hookd steady: %.0f events/s offered for %s: %d published (%d not offered: publishers saturated), %d received, %d missing; publish->receipt p50 %.2f ms p99 %.2f ms max %.2f ms; machine %.0f%% busy\n",
 			s.OfferedPerSec, s.Duration, s.Published, s.Dropped, s.Received, s.Missing, ms(s.Latency.P50), ms(s.Latency.P99), ms(s.Latency.Max), s.MachineBusy)
+		fmt.Fprintf(w, "  of which the publishing transaction p50 %.2f ms p99 %.2f ms; commit->receipt p50 %.2f ms p99 %.2f ms\n",
+			ms(s.Commit.P50), ms(s.Commit.P99), ms(s.CommitToReceipt.P50), ms(s.CommitToReceipt.P99))
 	}
 }
