@@ -180,9 +180,14 @@ func TestEndToEnd(t *testing.T) {
 		waitScreen(t, p, "6 loaded")
 		press(tm, "/", "endpoint:"+w.epA, "enter")
 		waitScreen(t, p, "3 loaded")
-		press(tm, "r", "y")
+		press(tm, "r")
 		waitScreen(t, p, "read-only: replay is disabled")
-		press(tm, "R", "y")
+		press(tm, "y") // not a confirmation: there is no dialog; y copies the id
+		waitScreen(t, p, "copied event id")
+		press(tm, "R")
+		waitScreen(t, p, "read-only: replaying marked or matching dead letters is disabled")
+		press(tm, "y")
+		waitScreen(t, p, "copied event id")
 		if n := w.count(t, "state = 'dead' AND replays = 0"); n != 6 {
 			t.Fatalf("read-only changed the database: %d of 6 dead letters left untouched", n)
 		}

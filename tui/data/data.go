@@ -92,6 +92,9 @@ type Overview struct {
 	SuccessRate float64
 	Attempts5m  int
 	// Queue counts across endpoints.
+	// Pending counts every pending delivery; Retrying those among them
+	// scheduled for a later try (backing off after a failure), counted on
+	// the due-work index rather than by reading each row.
 	Pending, Retrying, InFlight, Dead, Held int
 	// OldestDue is the age of the oldest delivery that is due and not yet
 	// sent; 0 when nothing is waiting.

@@ -3,6 +3,9 @@ package data
 import (
 	"context"
 	"time"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 )
 
 // This file holds the console's own read-only aggregate queries (the
@@ -10,11 +13,64 @@ import (
 // range over the last minutes, so its cost does not grow with the size of
 // hookd.deliveries or hookd.events history.
 
+// endpointQueues returns every webhook and forward endpoint with the parts
+// of its health the overview needs: queue counts by state (one index range
+// on deliveries_endpoint_state per endpoint and state), consecutive
+// failures and the 5-minute success rate from the rollups. Unlike
+// delivery.HealthOf it does not read each queued delivery's row.
+func (p *Postgres) endpointQueues(ctx context.Context, now time.Time) ([]EndpointRow, error) {
+	eps, err := endpoint.List(ctx, p.pool, endpoint.ListParams{Kinds: []string{endpoint.KindWebhook, endpoint.KindForward}})
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*delivery.Health, len(eps))
+	ids := make([]string, len(eps))
+	out := make([]EndpointRow, len(eps))
+	for i, e := range eps {
+		h := &delivery.Health{EndpointID: e.ID, Last5m: delivery.Window{Span: 5 * time.Minute, SuccessRate: 1}}
+		byID[e.ID], ids[i], out[i] = h, e.ID, EndpointRow{Endpoint: e, Health: h}
+	}
+	rows, err := p.pool.Query(ctx, `SELECT e.id,
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending'),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'in_flight'),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'held'),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead'),
+			coalesce(h.consecutive_failures, 0), h.last_status,
+			(SELECT coalesce(sum(m.attempts), 0) FROM hookd.endpoint_minutes m WHERE m.endpoint_id = e.id AND m.minute >= $2),
+			(SELECT coalesce(sum(m.successes), 0) FROM hookd.endpoint_minutes m WHERE m.endpoint_id = e.id AND m.minute >= $2)
+		FROM hookd.endpoints e LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = e.id
+		WHERE e.id = ANY($1)`, ids, now.Add(-5*time.Minute).Truncate(time.Minute))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var x delivery.Health
+		var attempts, successes int
+		if err := rows.Scan(&id, &x.Pending, &x.InFlight, &x.Held, &x.Dead, &x.ConsecutiveFailures, &x.LastStatus,
+			&attempts, &successes); err != nil {
+			return nil, err
+		}
+		h := byID[id]
+		if h == nil {
+			continue
+		}
+		h.Pending, h.InFlight, h.Held, h.Dead, h.ConsecutiveFailures, h.LastStatus =
+			x.Pending, x.InFlight, x.Held, x.Dead, x.ConsecutiveFailures, x.LastStatus
+		if attempts > 0 {
+			h.Last5m.Attempts, h.Last5m.Successes = attempts, successes
+			h.Last5m.SuccessRate = float64(successes) / float64(attempts)
+		}
+	}
+	return out, rows.Err()
+}
+
 // rates fills the per-second rates, the oldest due delivery and the intake
 // counters.
 func (p *Postgres) rates(ctx context.Context, now time.Time, o *Overview) error {
 	minuteStart := now.Truncate(time.Minute).Add(-time.Minute)
-	var events, attempts int64
+	var events, attempts, retrying int64
 	var oldest *time.Time
 	err := p.pool.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM hookd.events WHERE created_at > $1::timestamptz - interval '1 minute' AND created_at <= $1::timestamptz),
@@ -22,12 +78,14 @@ func (p *Postgres) rates(ctx context.Context, now time.Time, o *Overview) error 
 			(SELECT min(next_attempt_at) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at <= $1::timestamptz),
 			(SELECT coalesce(sum(accepted), 0) FROM hookd.intake_minutes WHERE minute >= $3),
 			(SELECT coalesce(sum(duplicates), 0) FROM hookd.intake_minutes WHERE minute >= $3),
-			(SELECT coalesce(sum(rejected), 0) FROM hookd.intake_minutes WHERE minute >= $3)`,
+			(SELECT coalesce(sum(rejected), 0) FROM hookd.intake_minutes WHERE minute >= $3),
+			(SELECT count(*) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at > $1::timestamptz)`,
 		now, minuteStart, now.Add(-time.Hour).Truncate(time.Minute)).
-		Scan(&events, &attempts, &oldest, &o.Accepted, &o.Duplicates, &o.Rejected)
+		Scan(&events, &attempts, &oldest, &o.Accepted, &o.Duplicates, &o.Rejected, &retrying)
 	if err != nil {
 		return err
 	}
+	o.Retrying = int(retrying)
 	o.EventsPerSec = float64(events) / 60
 	// The attempt rollup is per minute: average over the span it covers
 	// (the previous minute and the current one so far).

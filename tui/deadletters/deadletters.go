@@ -160,10 +160,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return tea.Batch(tea.SetClipboard(d.EventID), common.Status("copied event id "+d.EventID))
 		}
 	case keys.Pressed(msg.String(), k.Replay), keys.Pressed(msg.String(), k.ReplayAll):
-		if m.c.ReadOnly {
+		one := keys.Pressed(msg.String(), k.Replay)
+		switch {
+		case m.c.ReadOnly && one:
 			return common.RefusedReadOnly("replay")
-		}
-		if key.Matches(msg, k.Replay) {
+		case m.c.ReadOnly:
+			return common.RefusedReadOnly("replaying marked or matching dead letters")
+		case one:
 			return m.replayOne()
 		}
 		return m.replayMany()

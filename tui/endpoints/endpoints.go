@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -53,12 +54,19 @@ type Model struct {
 	err     error
 	confirm confirm.Model
 	w, h    int
+	// took and doneAt pace the refresh: health is the costliest query of
+	// the console, so a slow one is repeated less often than every tick.
+	took, doneAt time.Duration
 }
 
 type loaded struct {
-	rows []data.EndpointRow
-	err  error
+	rows      []data.EndpointRow
+	err       error
+	took, end time.Duration
 }
+
+// epoch anchors the monotonic clock used to pace refreshes.
+var epoch = time.Now()
 
 type acted struct {
 	text string
@@ -106,10 +114,16 @@ func (m *Model) Refresh() tea.Cmd {
 	if m.loading || m.confirm.Active() {
 		return nil
 	}
+	// Spend at most a fifth of the time querying health.
+	if m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
+		return nil
+	}
 	m.loading = true
 	return common.Run(m.c, func(ctx context.Context) loaded {
+		start := time.Since(epoch)
 		rows, err := m.c.Source.Endpoints(ctx, m.c.Now())
-		return loaded{rows: rows, err: err}
+		end := time.Since(epoch)
+		return loaded{rows: rows, err: err, took: end - start, end: end}
 	}, func(err error) loaded { return loaded{err: err} })
 }
 
@@ -122,6 +136,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded:
 		m.loading = false
+		m.took, m.doneAt = msg.took, msg.end
 		m.err = msg.err
 		if msg.err == nil {
 			m.rows = msg.rows
@@ -132,7 +147,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if msg.err != nil {
 			return m, common.Errorf("%s", common.Describe(msg.err))
 		}
-		m.loading = false
+		m.took = 0 // show the action's effect at once
 		return m, tea.Batch(common.Status(msg.text), m.Refresh())
 	case counted:
 		if msg.err != nil {
