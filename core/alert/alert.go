@@ -24,9 +24,11 @@
 // endpoint [EndpointID] in the same transaction that clears the row: it is
 // delivered by hookd's own engine, signed, with its retries. With
 // alerts.format "slack" the body must be Slack's {"text": ...}, which the
-// engine's envelope is not, so the alerter POSTs it itself (signed, through
-// the same address guard) and keeps the row pending until the POST
-// succeeds. With alerts.url empty, alerts are only logged at warn level.
+// engine's envelope is not, so the alerter POSTs it itself (signed) and
+// keeps the row pending until the POST succeeds. Like the dispatcher for
+// its alert endpoint, the alerter dials alerts.url without the outbound
+// address guard: it is the operator's own configuration. With alerts.url
+// empty, alerts are only logged at warn level.
 // Every alert is logged and counted in hookd_alerts_total either way.
 //
 // Alerts are never raised about the alert endpoint itself.
@@ -50,7 +52,6 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
-	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
@@ -94,11 +95,13 @@ type Options struct {
 	Now func() time.Time
 	// FlushInterval is how often due alerts are sent. Defaults to 2s.
 	FlushInterval time.Duration
-	// AllowedNetworks exempts addresses from the outbound guard for direct
-	// (slack) POSTs, like delivery.allowed_networks. Defaults to none.
+	// AllowedNetworks is accepted for symmetry with the dispatcher and not
+	// used: alerts.url is the operator's own configuration, dialled
+	// without the outbound address guard, as the dispatcher dials its
+	// alert endpoint.
 	AllowedNetworks []netip.Prefix
-	// Client sends slack-format alerts. Defaults to a client dialing
-	// through the outbound guard with a 15s timeout.
+	// Client sends slack-format alerts. Defaults to a keep-alive client
+	// with a 15s timeout that does not follow redirects.
 	Client *http.Client
 }
 
@@ -150,8 +153,7 @@ func New(pool *pgxpool.Pool, pub *outbox.Publisher, opts Options) (*Alerter, err
 	opts.FlushInterval = cmp.Or(opts.FlushInterval, DefaultFlushInterval)
 	client := opts.Client
 	if client == nil {
-		guard := netguard.New(opts.AllowedNetworks)
-		dialer := guard.Dialer(net.Dialer{Timeout: 10 * time.Second})
+		dialer := &net.Dialer{Timeout: 10 * time.Second}
 		client = &http.Client{
 			Timeout:       15 * time.Second,
 			Transport:     &http.Transport{DialContext: dialer.DialContext, Proxy: nil},
