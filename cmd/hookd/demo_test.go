@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/hookd/hookd/core/testkit"
 	"net"
 	"net/url"
 	"os"
@@ -16,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // These tests run the real binary, as a newcomer would: built once per

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // `hookd serve` delivers what `hookd publish` queued, signed, and accepts a

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/charmbracelet/x/term"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
@@ -36,6 +37,14 @@ type cli struct {
 	// serverStarted, when set, is called by `hookd serve` once the server
 	// listens (tests read its address).
 	serverStarted func(*app.Server)
+}
+
+// onTerminal reports whether both standard input and output are a
+// terminal the console can draw on.
+func (c *cli) onTerminal() bool {
+	in, ok1 := c.in.(*os.File)
+	out, ok2 := c.out.(*os.File)
+	return ok1 && ok2 && term.IsTerminal(in.Fd()) && term.IsTerminal(out.Fd())
 }
 
 // Config returns the loaded configuration; valid inside a command's RunE.
@@ -90,6 +99,15 @@ Without database.url, hookd runs its own PostgreSQL in database.data_dir
 				return nil
 			}
 			return c.load(cmd)
+		},
+		// Bare "hookd" on a terminal is "hookd serve --console"; anywhere
+		// else (a pipe, a service manager) it only prints help, so that a
+		// mistyped unit never starts a second engine by surprise.
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if serveConsole == nil || !c.onTerminal() {
+				return cmd.Help()
+			}
+			return c.serveWithConsole(cmd.Context(), defaultLogFile)
 		},
 	}
 	root.SetIn(c.in)

@@ -18,7 +18,7 @@ import (
 var serveConsole func(ctx context.Context, c *cli, srv *app.Server, d *app.Database) error
 
 func newServeCmd(c *cli) *cobra.Command {
-	var withConsole bool
+	var withConsole, readOnly bool
 	var logFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -30,24 +30,40 @@ HTTP first, then fan-out, then the dispatcher (releasing unfinished work),
 then the database.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if withConsole {
-				// The console draws on the terminal: logs go to a file instead.
-				f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-				if err != nil {
-					return fmt.Errorf("--log-file: %w", err)
-				}
-				defer f.Close()
-				c.logger = newLogger(f, c.cfg.Log)
-				defer fmt.Fprintf(c.err, "hookd: logs of this run are in %s\n", logFile)
+			if readOnly && !withConsole {
+				return fmt.Errorf("--read-only applies to the console: use it with --console")
 			}
-			return c.serve(cmd.Context(), withConsole)
+			if withConsole {
+				if readOnly {
+					c.cfg.Console.ReadOnly = true
+				}
+				return c.serveWithConsole(cmd.Context(), logFile)
+			}
+			return c.serve(cmd.Context(), false)
 		},
 	}
 	if serveConsole != nil {
 		cmd.Flags().BoolVar(&withConsole, "console", false, "open the console in this terminal while serving (logs go to --log-file)")
-		cmd.Flags().StringVar(&logFile, "log-file", "hookd.log", "where logs go while --console draws on the terminal")
+		cmd.Flags().BoolVar(&readOnly, "read-only", false, "with --console: hide and refuse the console's actions")
+		cmd.Flags().StringVar(&logFile, "log-file", defaultLogFile, "where logs go while --console draws on the terminal")
 	}
 	return cmd
+}
+
+// defaultLogFile receives the logs while the console draws on the terminal.
+const defaultLogFile = "hookd.log"
+
+// serveWithConsole runs the server with the console in the foreground;
+// logs go to logFile so they do not draw over the console.
+func (c *cli) serveWithConsole(ctx context.Context, logFile string) error {
+	f, err := os.OpenFile(logFile, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("--log-file: %w", err)
+	}
+	defer f.Close()
+	c.logger = newLogger(f, c.cfg.Log)
+	defer fmt.Fprintf(c.err, "hookd: logs of this run are in %s\n", logFile)
+	return c.serve(ctx, true)
 }
 
 func (c *cli) serve(ctx context.Context, withConsole bool) error {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"net/http"
 	"os"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // startServe runs `hookd serve` in-process and returns its address and a
@@ -93,5 +93,22 @@ func TestServeEnvOverridesFile(t *testing.T) {
 	}
 	if code, _ := get(t, "http://"+addr+"/healthz"); code != http.StatusOK {
 		t.Errorf("healthz = %d", code)
+	}
+}
+
+// Bare hookd off a terminal prints help instead of starting an engine.
+func TestBareHookdOffTerminalPrintsHelp(t *testing.T) {
+	t.Parallel()
+	r := hookdEnv(t, nil)
+	if r.code != 0 || !strings.Contains(r.out, "Usage:") || !strings.Contains(r.out, "serve") {
+		t.Fatalf("bare hookd: exit %d\nstdout: %s\nstderr: %s", r.code, r.out, r.errOut)
+	}
+}
+
+func TestServeReadOnlyNeedsConsole(t *testing.T) {
+	t.Parallel()
+	r := hookdEnv(t, nil, "serve", "--read-only", "--database-url", "postgres://127.0.0.1:1/none")
+	if r.code == 0 || !strings.Contains(r.errOut, "--read-only applies to the console") {
+		t.Fatalf("serve --read-only: exit %d\nstderr: %s", r.code, r.errOut)
 	}
 }

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"log/slog"
 	"net/http"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd/core/api"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func TestAuth(t *testing.T) {

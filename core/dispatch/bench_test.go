@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"net/http"
 	"sync"
 	"testing"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // The benchmarks deliver b.N events to one endpoint on a fast local

@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func TestSlowEndpointDoesNotDelayOthers(t *testing.T) {

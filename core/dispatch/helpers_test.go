@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -24,6 +23,7 @@ import (
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // The shared test server's wait goroutine outlives the tests of the

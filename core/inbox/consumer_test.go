@@ -3,7 +3,6 @@ package inbox_test
 import (
 	"context"
 	"errors"
-	"github.com/hookd/hookd/core/testkit"
 	"log/slog"
 	"strings"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/inbox"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // appTable is the application's own table, written in Handle's tx; its

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/hookd/hookd/core/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -25,6 +24,7 @@ import (
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func startDispatcher(t *testing.T, pool *pgxpool.Pool) {

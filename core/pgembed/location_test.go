@@ -3,12 +3,13 @@ package pgembed
 import (
 	"context"
 	"errors"
-	"github.com/hookd/hookd/core/testkit"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // TestClosedParent is a fresh checkout in a directory only its owner may

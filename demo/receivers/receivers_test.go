@@ -3,7 +3,6 @@ package receivers
 import (
 	"context"
 	"errors"
-	"github.com/hookd/hookd/core/testkit"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func start(t *testing.T, b Behaviour, opts Options) *Receiver {

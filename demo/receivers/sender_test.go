@@ -2,9 +2,10 @@ package receivers
 
 import (
 	"context"
-	"github.com/hookd/hookd/core/testkit"
 	"strings"
 	"testing"
+
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // The sender feeds the healthy receiver, which verifies and dedupes the
