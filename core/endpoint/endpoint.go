@@ -50,6 +50,15 @@ type Endpoint struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// Label names the endpoint for people: its description when it has one,
+// else its id.
+func (e *Endpoint) Label() string {
+	if d := strings.TrimSpace(e.Description); d != "" {
+		return d
+	}
+	return e.ID
+}
+
 // Secrets returns the secrets that sign a request made at now: the current
 // one first, then the previous one while its overlap lasts.
 func (e *Endpoint) Secrets(now time.Time) []string {

@@ -252,7 +252,7 @@ func (m *Model) render() {
 			ok = fmt.Sprintf("%.1f", h.Last5m.SuccessRate*100)
 			p95 = common.Dur(h.Last5m.P95)
 		}
-		rows[i] = list.Row{ID: e.ID, Style: style, Cells: []string{e.ID, on, ok, p95, strconv.Itoa(h.ConsecutiveFailures),
+		rows[i] = list.Row{ID: e.ID, Style: style, Cells: []string{e.Label(), on, ok, p95, strconv.Itoa(h.ConsecutiveFailures),
 			strconv.Itoa(h.Pending), strconv.Itoa(h.Dead), common.StatusCode(h.LastStatus), info}}
 	}
 	m.table.SetRows(rows)

@@ -188,7 +188,7 @@ func (m *Model) trouble() string {
 			why = "disabled: " + e.DisabledReason
 			style = st.Bad
 		}
-		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-20s", trunc(e.ID, 20)))+" "+trunc(why, max(m.w-24, 10)))
+		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-20s", trunc(e.Label(), 20)))+" "+trunc(why, max(m.w-24, 10)))
 	}
 	return strings.Join(lines, "\n")
 }
