@@ -18,17 +18,16 @@
 //
 // # Sending
 //
-// With alerts.url set and alerts.format "hookd", an alert is a directed
-// event (hookd.delivery.dead, hookd.endpoint.disabled,
-// hookd.endpoint.recovered) published through the outbox to the internal
-// endpoint [EndpointID] in the same transaction that clears the row: it is
-// delivered by hookd's own engine, signed, with its retries. With
-// alerts.format "slack" the body must be Slack's {"text": ...}, which the
-// engine's envelope is not, so the alerter POSTs it itself (signed) and
-// keeps the row pending until the POST succeeds. Like the dispatcher for
-// its alert endpoint, the alerter dials alerts.url without the outbound
-// address guard: it is the operator's own configuration. With alerts.url
-// empty, alerts are only logged at warn level.
+// With alerts.url set, an alert is a directed event (hookd.delivery.dead,
+// hookd.endpoint.disabled, hookd.endpoint.recovered) published through the
+// outbox to the internal endpoint [EndpointID] in the same transaction that
+// clears the row: it is delivered by hookd's own engine, signed, with its
+// retries, attempt log and replay. With alerts.format "slack" the event's
+// data is Slack's {"text": ..., "blocks": ...} and the alert endpoint's
+// body_format is "data", so the engine sends that body alone, which
+// Slack-compatible incoming webhooks accept. alerts.url is the operator's
+// own configuration, so the engine dials it without the outbound address
+// guard. With alerts.url empty, alerts are only logged at warn level.
 // Every alert is logged and counted in hookd_alerts_total either way.
 //
 // Alerts are never raised about the alert endpoint itself.
@@ -40,9 +39,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -79,9 +75,6 @@ const (
 // DefaultFlushInterval is how often due alerts are sent.
 const DefaultFlushInterval = 2 * time.Second
 
-// maxSlackBackoff caps the wait after failed direct POSTs.
-const maxSlackBackoff = 5 * time.Minute
-
 // Options configure an Alerter.
 type Options struct {
 	// Config is the alerts section. Its Secret, when set, must be a valid
@@ -95,14 +88,6 @@ type Options struct {
 	Now func() time.Time
 	// FlushInterval is how often due alerts are sent. Defaults to 2s.
 	FlushInterval time.Duration
-	// AllowedNetworks is accepted for symmetry with the dispatcher and not
-	// used: alerts.url is the operator's own configuration, dialled
-	// without the outbound address guard, as the dispatcher dials its
-	// alert endpoint.
-	AllowedNetworks []netip.Prefix
-	// Client sends slack-format alerts. Defaults to a keep-alive client
-	// with a 15s timeout that does not follow redirects.
-	Client *http.Client
 }
 
 // Alerter records and sends operational alerts. It is safe for concurrent
@@ -112,13 +97,10 @@ type Alerter struct {
 	pub    *outbox.Publisher
 	opts   Options
 	logger *slog.Logger
-	client *http.Client
 
-	mu      sync.Mutex
-	cancel  context.CancelFunc
-	done    chan struct{}
-	backoff time.Duration // after failed direct POSTs
-	resume  time.Time
+	mu     sync.Mutex
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 // New returns an Alerter. It checks the configuration; the alert endpoint
@@ -151,16 +133,7 @@ func New(pool *pgxpool.Pool, pub *outbox.Publisher, opts Options) (*Alerter, err
 		opts.Now = time.Now
 	}
 	opts.FlushInterval = cmp.Or(opts.FlushInterval, DefaultFlushInterval)
-	client := opts.Client
-	if client == nil {
-		dialer := &net.Dialer{Timeout: 10 * time.Second}
-		client = &http.Client{
-			Timeout:       15 * time.Second,
-			Transport:     &http.Transport{DialContext: dialer.DialContext, Proxy: nil},
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		}
-	}
-	return &Alerter{pool: pool, pub: pub, opts: opts, logger: opts.Logger.With(slog.String("service", "alert")), client: client}, nil
+	return &Alerter{pool: pool, pub: pub, opts: opts, logger: opts.Logger.With(slog.String("service", "alert"))}, nil
 }
 
 // Start makes the alert endpoint match the configuration and starts the
@@ -220,7 +193,7 @@ func (a *Alerter) syncEndpoint(ctx context.Context) error {
 		}
 		_, err = endpoint.Create(ctx, a.pool, endpoint.CreateParams{
 			ID: EndpointID, Kind: endpoint.KindAlert, URL: c.URL, Secret: c.Secret,
-			Description: "hookd operational alerts (alerts.url)",
+			Description: "hookd operational alerts (alerts.url)", BodyFormat: a.bodyFormat(),
 		})
 		if !errors.Is(err, db.ErrConflict) {
 			return err
@@ -237,9 +210,9 @@ func (a *Alerter) syncEndpoint(ctx context.Context) error {
 		}
 		return err
 	}
-	if cur.URL != c.URL {
-		url := c.URL
-		if _, err := endpoint.Update(ctx, a.pool, EndpointID, endpoint.UpdateParams{URL: &url}); err != nil {
+	if cur.URL != c.URL || cur.BodyFormat != a.bodyFormat() {
+		url, format := c.URL, a.bodyFormat()
+		if _, err := endpoint.Update(ctx, a.pool, EndpointID, endpoint.UpdateParams{URL: &url, BodyFormat: &format}); err != nil {
 			return err
 		}
 	}
@@ -252,4 +225,13 @@ func (a *Alerter) syncEndpoint(ctx context.Context) error {
 		_, err = endpoint.Enable(ctx, a.pool, EndpointID)
 	}
 	return err
+}
+
+// bodyFormat is what the alert endpoint sends: Slack's body alone, or
+// hookd's envelope.
+func (a *Alerter) bodyFormat() string {
+	if a.opts.Config.Format == config.AlertFormatSlack {
+		return endpoint.BodyData
+	}
+	return endpoint.BodyEnvelope
 }

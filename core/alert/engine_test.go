@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,18 +21,8 @@ import (
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/testkit"
 )
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 // envelope is what hookd's engine sends.
 type envelope struct {
@@ -142,7 +133,7 @@ func TestAlertsThroughEngine(t *testing.T) {
 	}
 	// The 50 die in however many batches; the flusher starts once all are
 	// recorded, so the one alert must carry all 50.
-	eventually(t, "50 dead letters recorded for alerting", func() bool {
+	testkit.Eventually(t, "50 dead letters recorded for alerting", func() bool {
 		var n int
 		_ = pool.QueryRow(ctx, `SELECT coalesce(sum(pending_count), 0) FROM hookd.alert_state WHERE endpoint_id = $1 AND kind = 'dead'`, broken.ID).Scan(&n)
 		return n == 50
@@ -151,7 +142,7 @@ func TestAlertsThroughEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(alerter.Stop)
-	eventually(t, "the dead-letter alert at alerts.url", func() bool { return len(inbox.ofType(TypeDead)) > 0 })
+	testkit.Eventually(t, "the dead-letter alert at alerts.url", func() bool { return len(inbox.ofType(TypeDead)) > 0 })
 	al := inbox.ofType(TypeDead)[0].Data
 	if al.Count != 50 || al.EndpointID != broken.ID || !slices.Contains(published, al.FirstEventID) ||
 		!slices.Contains(published, al.LastEventID) || al.FirstEventID == al.LastEventID {
@@ -161,7 +152,7 @@ func TestAlertsThroughEngine(t *testing.T) {
 	if _, err := pub.Publish(ctx, outbox.Event{Type: "order.created"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the disabled alert at alerts.url", func() bool { return len(inbox.ofType(TypeDisabled)) > 0 })
+	testkit.Eventually(t, "the disabled alert at alerts.url", func() bool { return len(inbox.ofType(TypeDisabled)) > 0 })
 	if al := inbox.ofType(TypeDisabled)[0].Data; al.EndpointID != goneEP.ID || al.Reason == "" {
 		t.Errorf("disabled alert = %+v; want %s with a reason", al, goneEP.ID)
 	}
@@ -170,5 +161,62 @@ func TestAlertsThroughEngine(t *testing.T) {
 	}
 	if len(inbox.ofType(TypeDisabled)) != 1 {
 		t.Errorf("disabled alerts: %+v; want exactly 1", inbox.ofType(TypeDisabled))
+	}
+}
+
+// In slack format the engine sends Slack's body alone, signed, to
+// alerts.url: what Slack-compatible incoming webhooks accept.
+func TestSlackAlertsThroughEngine(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	pub := outbox.NewPublisher(pool, outbox.Options{})
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	bodies := make(chan map[string]any, 4)
+	slack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, _ := io.ReadAll(r.Body)
+		if _, err := signing.Verify(signing.SchemeStandard, r.Header, raw, []string{secret}, time.Minute, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var body map[string]any
+		if err := json.Unmarshal(raw, &body); err != nil || body["text"] == nil || body["id"] != nil {
+			http.Error(w, "invalid_payload", http.StatusBadRequest)
+			return
+		}
+		bodies <- body
+	}))
+	t.Cleanup(slack.Close)
+	target, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: "https://receiver.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerter, err := New(pool, pub, Options{Config: config.Alerts{URL: slack.URL, Secret: secret, Format: config.AlertFormatSlack},
+		FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := alerter.RecordDead(ctx, deadBatch(target.ID, 0, 2)); err != nil {
+		t.Fatal(err)
+	}
+	if err := alerter.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(alerter.Stop)
+	d := dispatch.New(pool, dispatch.Options{Delivery: config.Delivery{
+		RetrySchedule: []time.Duration{0, time.Millisecond}, Timeout: 5 * time.Second,
+		Workers: 4, MaxInFlightPerEndpoint: 4, PollInterval: 20 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
+	}})
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(d.Stop)
+	select {
+	case body := <-bodies:
+		if txt, _ := body["text"].(string); !strings.Contains(txt, target.ID) || body["blocks"] == nil {
+			t.Errorf("slack body = %v; want text naming %s and blocks", body, target.ID)
+		}
+	case <-time.After(testkit.Timeout):
+		t.Fatal("no slack alert arrived")
 	}
 }

@@ -1,22 +1,17 @@
 package alert
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/config"
-	"github.com/hookd/hookd/core/ids"
 	"github.com/hookd/hookd/core/outbox"
-	"github.com/hookd/hookd/core/signing"
 )
 
 // Alert is what one alert says; it is the data of the alert event (format
@@ -54,47 +49,36 @@ func (al *Alert) Type() string {
 // Flush sends every due alert and returns how many it sent. The flusher
 // loop calls it; tests and callers that want alerts out now may too.
 func (a *Alerter) Flush(ctx context.Context) (int, error) {
-	slack := a.opts.Config.URL != "" && a.opts.Config.Format == config.AlertFormatSlack
-	if slack {
-		a.mu.Lock()
-		wait := a.resume.After(a.opts.Now())
-		a.mu.Unlock()
-		if wait {
-			return 0, nil
-		}
-	}
-	sent := 0
-	var postErr error
+	var sent []*Alert
 	err := pgx.BeginFunc(ctx, a.pool, func(tx pgx.Tx) error {
+		sent = sent[:0]
 		due, err := dueAlerts(ctx, tx, a.opts.Config.MinInterval)
 		if err != nil {
 			return err
 		}
 		for _, al := range due {
-			if err := a.send(ctx, tx, al, slack); err != nil {
-				if slack {
-					// Keep what was already posted: commit its rows.
-					postErr = err
-					return nil
-				}
+			if err := a.send(ctx, tx, al); err != nil {
 				return err
 			}
 			if err := markSent(ctx, tx, al); err != nil {
 				return err
 			}
-			sent++
-			a.logger.Warn("alert", slog.String("kind", al.Kind), slog.String("endpoint_id", al.EndpointID),
-				slog.Int("count", al.Count), slog.String("text", al.Text))
-			if a.opts.Metrics != nil {
-				a.opts.Metrics.AlertsSent.WithLabelValues(al.Kind).Inc()
-			}
+			sent = append(sent, al)
 		}
 		return nil
 	})
-	if err == nil {
-		err = postErr
+	if err != nil {
+		return 0, err
 	}
-	return sent, err
+	// Logged and counted after the commit: a rolled-back flush told no one.
+	for _, al := range sent {
+		a.logger.Warn("alert", slog.String("kind", al.Kind), slog.String("endpoint_id", al.EndpointID),
+			slog.Int("count", al.Count), slog.String("text", al.Text))
+		if a.opts.Metrics != nil {
+			a.opts.Metrics.AlertsSent.WithLabelValues(al.Kind).Inc()
+		}
+	}
+	return len(sent), nil
 }
 
 // dueAlerts locks and reads pending rows that may be sent now: dead
@@ -150,65 +134,22 @@ func markSent(ctx context.Context, tx pgx.Tx, al *Alert) error {
 	return err
 }
 
-// send hands one alert on: to the outbox in tx (format hookd), by a direct
-// POST (format slack), or nowhere (no alerts.url; it is logged).
-func (a *Alerter) send(ctx context.Context, tx pgx.Tx, al *Alert, slack bool) error {
-	switch {
-	case a.opts.Config.URL == "":
+// send publishes one alert to the alert endpoint in tx, in the shape the
+// endpoint's body_format sends: hookd's alert data, or Slack's body. With
+// no alerts.url it is only logged.
+func (a *Alerter) send(ctx context.Context, tx pgx.Tx, al *Alert) error {
+	if a.opts.Config.URL == "" {
 		return nil
-	case slack:
-		return a.postSlack(ctx, al)
 	}
 	data, err := json.Marshal(al)
+	if a.opts.Config.Format == config.AlertFormatSlack {
+		data, err = SlackBody(al), nil
+	}
 	if err != nil {
 		return err
 	}
 	_, err = a.pub.PublishTx(ctx, tx, outbox.Event{Type: al.Type(), Data: data, EndpointID: EndpointID})
 	return err
-}
-
-// postSlack POSTs a Slack-compatible body, signed like any delivery. On
-// failure the row stays pending and sending pauses, doubling up to 5m.
-func (a *Alerter) postSlack(ctx context.Context, al *Alert) error {
-	err := a.post(ctx, SlackBody(al))
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil {
-		a.backoff = min(max(2*a.backoff, a.opts.FlushInterval), maxSlackBackoff)
-		a.resume = a.opts.Now().Add(a.backoff)
-		return fmt.Errorf("alert: post to alerts.url (retrying in %s): %w", a.backoff, err)
-	}
-	a.backoff, a.resume = 0, time.Time{}
-	return nil
-}
-
-func (a *Alerter) post(ctx context.Context, body []byte) error {
-	secret := a.opts.Config.Secret
-	if secret == "" {
-		// The generated secret of the alert endpoint.
-		if err := a.pool.QueryRow(ctx, `SELECT secret FROM hookd.endpoints WHERE id = $1`, EndpointID).Scan(&secret); err != nil {
-			return err
-		}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.opts.Config.URL, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "hookd-alerts")
-	if err := signing.Sign(req.Header, ids.New("evt"), a.opts.Now(), body, []string{secret}); err != nil {
-		return err
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s answered %d: %s", a.opts.Config.URL, resp.StatusCode, strings.TrimSpace(string(snippet)))
-	}
-	return nil
 }
 
 // SlackBody is the body Slack-compatible incoming webhooks accept:

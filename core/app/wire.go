@@ -24,10 +24,9 @@ const syncTimeout = 30 * time.Second
 // releases its unfinished work before maintenance and alerts stop.
 func (s *Server) wireEngine() error {
 	alerter, err := alert.New(s.db.Pool, s.Publisher, alert.Options{
-		Config:          s.cfg.Alerts,
-		Logger:          s.logger,
-		Metrics:         s.Metrics,
-		AllowedNetworks: s.cfg.Delivery.AllowedNetworks,
+		Config:  s.cfg.Alerts,
+		Logger:  s.logger,
+		Metrics: s.Metrics,
 	})
 	if err != nil {
 		return err

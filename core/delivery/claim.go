@@ -52,8 +52,8 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		defaultLimit = p.Limit
 	}
 	// cand looks at the next due deliveries without locking them and ranks
-	// them per endpoint; due then locks only those within each endpoint's
-	// remaining capacity.
+	// them per endpoint; picked keeps those within each endpoint's remaining
+	// capacity, and due locks them.
 	rows, err := ex.Query(ctx, `
 		WITH cand AS (
 			SELECT c.id, c.endpoint_id, c.next_attempt_at,
@@ -64,27 +64,32 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 				ORDER BY next_attempt_at
 				LIMIT $5
 			) c
-		), due AS (
-			SELECT d.id FROM hookd.deliveries d
-			JOIN cand c ON c.id = d.id
+		), picked AS (
+			SELECT c.id FROM cand c
 			JOIN hookd.endpoints e ON e.id = c.endpoint_id
 			LEFT JOIN unnest($6::text[], $7::int[]) AS lim(endpoint_id, remaining) ON lim.endpoint_id = c.endpoint_id
-			WHERE d.state = 'pending'
-			  AND c.rn <= coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $8 END)
+			WHERE c.rn <= coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $8 END)
 			ORDER BY c.next_attempt_at
 			LIMIT $1
-			FOR UPDATE OF d SKIP LOCKED
+		), due AS (
+			-- Lock what was picked, by primary key; rows another claimer
+			-- took meanwhile are skipped or no longer pending.
+			SELECT id FROM hookd.deliveries
+			WHERE id = ANY(ARRAY(SELECT id FROM picked)) AND state = 'pending'
+			FOR UPDATE SKIP LOCKED
 		), claimed AS (
 			UPDATE hookd.deliveries d
 			SET state = 'in_flight', attempts = d.attempts + 1,
 				lease_expires_at = now() + $2 * interval '1 millisecond', leased_by = $4, updated_at = now()
-			FROM due WHERE d.id = due.id
+			-- = ANY(ARRAY(...)) makes the planner look the claimed ids up
+			-- by primary key; a join with due made it scan the table.
+			WHERE d.id = ANY(ARRAY(SELECT id FROM due))
 			RETURNING d.id, d.attempts, d.lease_expires_at, d.event_id, d.endpoint_id
 		)
 		SELECT c.id, c.attempts, c.lease_expires_at,
 			ev.id, ev.type, ev.data::text, ev.created_at,
 			ep.id, ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
-			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled, ep.kind <> 'webhook'
+			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled, ep.kind <> 'webhook', ep.body_format = 'data'
 		FROM claimed c
 		JOIN hookd.events ev ON ev.id = c.event_id
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id`,
@@ -102,7 +107,7 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt,
 			&j.EventID, &j.EventType, &data, &j.EventCreated,
 			&j.EndpointID, &j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
-			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted); err != nil {
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData); err != nil {
 			return nil, err
 		}
 		j.EventData = json.RawMessage(data)

@@ -119,6 +119,9 @@ type Job struct {
 	MaxInFlight     int           // 0 = the configured default
 	RateLimit       int           // requests per second, 0 = unlimited
 	EndpointEnabled bool
+	// BodyData sends the event's data alone instead of hookd's envelope
+	// (the endpoint's body_format is "data").
+	BodyData bool
 	// Trusted is set for the operator's own targets from the configuration
 	// (intake forwards, alerts), which the outbound address guard exempts.
 	Trusted bool

@@ -89,8 +89,11 @@ func (f Filter) where(args []any) (string, []any) {
 		args = append(args, v)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
 	}
-	if f.State != "" {
-		add("d.state = $%d", string(f.State))
+	if f.State != "" && f.State.Valid() {
+		// A literal, not a parameter: the state is one of a known few, and
+		// only a literal lets the planner use the partial index on states
+		// other than succeeded.
+		conds = append(conds, "d.state = '"+string(f.State)+"'")
 	}
 	if f.EndpointID != "" {
 		add("d.endpoint_id = $%d", f.EndpointID)

@@ -190,8 +190,12 @@ func readBody(r io.Reader, limit int64) string {
 	return s
 }
 
-// requestBody is {"id","type","created","data"} with data verbatim.
+// requestBody is {"id","type","created","data"} with data verbatim, or
+// the data alone for an endpoint whose body_format is "data".
 func requestBody(job delivery.Job) []byte {
+	if job.BodyData {
+		return job.EventData
+	}
 	var b bytes.Buffer
 	b.Grow(len(job.EventData) + 128)
 	b.WriteString(`{"id":`)

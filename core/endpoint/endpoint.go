@@ -22,6 +22,15 @@ const (
 	KindAlert   = "alert"   // the operator's alert URL
 )
 
+// Body formats: what a request's body is.
+const (
+	// BodyEnvelope is {"id","type","created","data"}, the default.
+	BodyEnvelope = "envelope"
+	// BodyData is the event's data alone, for receivers that expect a body
+	// of their own shape (Slack-compatible incoming webhooks).
+	BodyData = "data"
+)
+
 // DefaultSecretOverlap is how long a rotated-out secret keeps signing.
 const DefaultSecretOverlap = 24 * time.Hour
 
@@ -45,9 +54,11 @@ type Endpoint struct {
 	// MaxInFlight caps concurrent requests; 0 means delivery.max_in_flight_per_endpoint.
 	MaxInFlight int `json:"max_in_flight"`
 	// Timeout per request; 0 means delivery.timeout.
-	Timeout   Duration  `json:"timeout"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Timeout Duration `json:"timeout"`
+	// BodyFormat is BodyEnvelope or BodyData.
+	BodyFormat string    `json:"body_format"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Label names the endpoint for people: its description when it has one,
@@ -169,6 +180,13 @@ func validateHeaders(h map[string]string) error {
 			"x-webhook-signature", "webhook-id", "webhook-timestamp", "webhook-signature":
 			return validate.Errorf("headers", "%q is set by hookd and cannot be overridden", k)
 		}
+	}
+	return nil
+}
+
+func validateBodyFormat(f string) error {
+	if f != BodyEnvelope && f != BodyData {
+		return validate.Errorf("body_format", "%q is not a body format (allowed: %s, %s)", f, BodyEnvelope, BodyData)
 	}
 	return nil
 }

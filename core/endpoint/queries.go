@@ -17,7 +17,7 @@ import (
 
 const columns = `id, kind, url, description, event_types, secret, coalesce(previous_secret, ''),
 	previous_secret_expires_at, enabled, disabled_reason, disabled_at, headers,
-	rate_limit, max_in_flight, timeout_ms, created_at, updated_at`
+	rate_limit, max_in_flight, timeout_ms, body_format, created_at, updated_at`
 
 func scan(row pgx.Row) (*Endpoint, error) {
 	var e Endpoint
@@ -25,7 +25,7 @@ func scan(row pgx.Row) (*Endpoint, error) {
 	var timeoutMS int64
 	err := row.Scan(&e.ID, &e.Kind, &e.URL, &e.Description, &e.EventTypes, &e.Secret, &e.PreviousSecret,
 		&e.PreviousSecretExpiresAt, &e.Enabled, &e.DisabledReason, &e.DisabledAt, &headers,
-		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.CreatedAt, &e.UpdatedAt)
+		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -53,6 +53,8 @@ type CreateParams struct {
 	RateLimit   int               `json:"rate_limit"`
 	MaxInFlight int               `json:"max_in_flight"`
 	Timeout     Duration          `json:"timeout"`
+	// BodyFormat defaults to BodyEnvelope.
+	BodyFormat string `json:"body_format"`
 	// Disabled creates the endpoint disabled.
 	Disabled bool `json:"disabled"`
 }
@@ -70,6 +72,12 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 		return nil, err
 	}
 	if err := validateLimits(p.RateLimit, p.MaxInFlight, p.Timeout); err != nil {
+		return nil, err
+	}
+	if p.BodyFormat == "" {
+		p.BodyFormat = BodyEnvelope
+	}
+	if err := validateBodyFormat(p.BodyFormat); err != nil {
 		return nil, err
 	}
 	if p.Secret == "" {
@@ -95,11 +103,11 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	}
 	return scan(ex.QueryRow(ctx, `
 		INSERT INTO hookd.endpoints (id, kind, url, description, event_types, secret, headers,
-			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END)
+			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13)
 		RETURNING `+columns,
 		p.ID, p.Kind, p.URL, p.Description, types, p.Secret, headers,
-		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason))
+		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat))
 }
 
 // Get returns one endpoint or db.ErrNotFound.
@@ -147,6 +155,7 @@ type UpdateParams struct {
 	RateLimit   *int               `json:"rate_limit"`
 	MaxInFlight *int               `json:"max_in_flight"`
 	Timeout     *Duration          `json:"timeout"`
+	BodyFormat  *string            `json:"body_format"`
 	// Enabled enables (resuming held deliveries) or disables the endpoint.
 	Enabled *bool `json:"enabled"`
 }
@@ -188,6 +197,12 @@ func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*En
 	if p.Timeout != nil {
 		cur.Timeout = *p.Timeout
 	}
+	if p.BodyFormat != nil {
+		if err := validateBodyFormat(*p.BodyFormat); err != nil {
+			return nil, err
+		}
+		cur.BodyFormat = *p.BodyFormat
+	}
 	if err := validateLimits(cur.RateLimit, cur.MaxInFlight, cur.Timeout); err != nil {
 		return nil, err
 	}
@@ -196,9 +211,10 @@ func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*En
 	}
 	headers, _ := json.Marshal(cur.Headers)
 	if _, err := ex.Exec(ctx, `UPDATE hookd.endpoints SET url = $2, description = $3, event_types = $4,
-		headers = $5, rate_limit = $6, max_in_flight = $7, timeout_ms = $8, updated_at = now() WHERE id = $1`,
+		headers = $5, rate_limit = $6, max_in_flight = $7, timeout_ms = $8, body_format = $9, updated_at = now()
+		WHERE id = $1`,
 		id, cur.URL, cur.Description, cur.EventTypes, headers, cur.RateLimit, cur.MaxInFlight,
-		time.Duration(cur.Timeout).Milliseconds()); err != nil {
+		time.Duration(cur.Timeout).Milliseconds(), cur.BodyFormat); err != nil {
 		return nil, db.Interpret(err)
 	}
 	if p.Enabled != nil {
