@@ -51,31 +51,32 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 	if defaultLimit <= 0 {
 		defaultLimit = p.Limit
 	}
-	// cand looks at the next due deliveries without locking them and ranks
-	// them per endpoint; picked keeps those within each endpoint's remaining
-	// capacity, and due locks them.
+	// For every endpoint not excluded, cand takes its oldest due deliveries
+	// up to the room it has (the claimer's free slots, else its cap) from
+	// deliveries_endpoint_due; the oldest of those across endpoints are
+	// locked. One endpoint's backlog thus costs one short index range, and
+	// never hides the due work of the others.
 	rows, err := ex.Query(ctx, `
-		WITH cand AS (
-			SELECT c.id, c.endpoint_id, c.next_attempt_at,
-				row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at, c.id) AS rn
-			FROM (
-				SELECT id, endpoint_id, next_attempt_at FROM hookd.deliveries
-				WHERE state = 'pending' AND next_attempt_at <= now() AND endpoint_id <> ALL($3::text[])
-				ORDER BY next_attempt_at
-				LIMIT $5
+		WITH eps AS (
+			SELECT e.id, coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $7 END) AS room
+			FROM hookd.endpoints e
+			LEFT JOIN unnest($5::text[], $6::int[]) AS lim(endpoint_id, remaining) ON lim.endpoint_id = e.id
+			WHERE e.id <> ALL($3::text[])
+		), cand AS (
+			SELECT c.id, c.next_attempt_at
+			FROM eps, LATERAL (
+				SELECT d.id, d.next_attempt_at FROM hookd.deliveries d
+				WHERE d.endpoint_id = eps.id AND d.state = 'pending' AND d.next_attempt_at <= now()
+				ORDER BY d.next_attempt_at
+				LIMIT eps.room
 			) c
-		), picked AS (
-			SELECT c.id FROM cand c
-			JOIN hookd.endpoints e ON e.id = c.endpoint_id
-			LEFT JOIN unnest($6::text[], $7::int[]) AS lim(endpoint_id, remaining) ON lim.endpoint_id = c.endpoint_id
-			WHERE c.rn <= coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $8 END)
 			ORDER BY c.next_attempt_at
 			LIMIT $1
 		), due AS (
-			-- Lock what was picked, by primary key; rows another claimer
-			-- took meanwhile are skipped or no longer pending.
+			-- Lock the candidates by primary key; rows another claimer took
+			-- meanwhile are skipped or no longer pending.
 			SELECT id FROM hookd.deliveries
-			WHERE id = ANY(ARRAY(SELECT id FROM picked)) AND state = 'pending'
+			WHERE id = ANY(ARRAY(SELECT id FROM cand)) AND state = 'pending'
 			FOR UPDATE SKIP LOCKED
 		), claimed AS (
 			UPDATE hookd.deliveries d
@@ -93,7 +94,7 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		FROM claimed c
 		JOIN hookd.events ev ON ev.id = c.event_id
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id`,
-		p.Limit, p.Lease.Milliseconds(), exclude, p.Worker, p.Limit*4, limitIDs, limitN, defaultLimit)
+		p.Limit, p.Lease.Milliseconds(), exclude, p.Worker, limitIDs, limitN, defaultLimit)
 	if err != nil {
 		return nil, err
 	}

@@ -341,3 +341,45 @@ func TestClaimRespectsPerEndpointLimits(t *testing.T) {
 		t.Fatalf("claimed per endpoint %v, want 1 and 0", got)
 	}
 }
+
+// One endpoint's backlog of older due work does not hide another
+// endpoint's due deliveries from a claim.
+func TestClaimIsFairAcrossEndpoints(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	busy := b.ep
+	quiet, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://quiet.example/", EventTypes: []string{"user.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := endpoint.Update(b.ctx, b.pool, busy.ID, endpoint.UpdateParams{EventTypes: &[]string{"order.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 {
+		if _, err := b.pub.Publish(b.ctx, outbox.Event{ID: fmt.Sprintf("order_%d", i), Type: "order.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if _, err := b.pub.Publish(b.ctx, outbox.Event{ID: fmt.Sprintf("user_%d", i), Type: "user.created"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jobs, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w",
+		DefaultEndpointLimit: 8, EndpointRemaining: map[string]int{busy.ID: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, j := range jobs {
+		per[j.EndpointID]++
+	}
+	if per[busy.ID] != 1 || per[quiet.ID] != 3 {
+		t.Fatalf("claimed %v; want 1 of the backlog and all 3 of the quiet endpoint", per)
+	}
+	jobs, err = delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w",
+		ExcludeEndpoints: []string{busy.ID}})
+	if err != nil || len(jobs) != 0 {
+		t.Fatalf("with the busy endpoint excluded and the quiet one drained: %d jobs, %v", len(jobs), err)
+	}
+}
