@@ -8,6 +8,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/validate"
 )
 
 // endpointView is an endpoint as GET /v1/endpoints/{id} shows it.
@@ -65,8 +66,30 @@ func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, endpointView{Endpoint: redact(e), Health: health[id]})
 }
 
+// ownWebhook reports whether id is a webhook endpoint the API may change,
+// answering the request when it is not. hookd's own endpoints (intake
+// forward targets, the alert endpoint) follow the configuration and the
+// sources; changing their URL through the API would also get around the
+// outbound address guard, which they are exempt from.
+func (s *server) ownWebhook(w http.ResponseWriter, r *http.Request, id string) bool {
+	e, err := endpoint.Get(r.Context(), s.pool, id)
+	if err != nil {
+		s.fail(w, err, "endpoint", id)
+		return false
+	}
+	if e.Kind != endpoint.KindWebhook {
+		httpx.WriteDomainError(w, s.logger, validate.Errorf("id",
+			"endpoint %s is hookd's own %s endpoint; change it through its source or alerts.url instead", id, e.Kind))
+		return false
+	}
+	return true
+}
+
 func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !s.ownWebhook(w, r, id) {
+		return
+	}
 	var p endpoint.UpdateParams
 	if err := httpx.DecodeJSON(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
@@ -82,6 +105,9 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !s.ownWebhook(w, r, id) {
+		return
+	}
 	if err := endpoint.Delete(r.Context(), s.pool, id); err != nil {
 		s.fail(w, err, "endpoint", id)
 		return
@@ -100,6 +126,9 @@ type rotateRequest struct {
 // previous_secret_expires_at.
 func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if !s.ownWebhook(w, r, id) {
+		return
+	}
 	var p rotateRequest
 	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)

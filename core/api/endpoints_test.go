@@ -163,3 +163,30 @@ func TestEndpointsUnknownID(t *testing.T) {
 		b.do(t, c.method, c.path, body).wantError(t, http.StatusNotFound, "not_found", `"ep_missing"`)
 	}
 }
+
+// hookd's own endpoints (the alert endpoint, intake forward targets) are
+// exempt from the address guard, so the API must not let a caller point
+// them elsewhere, rotate their secret or delete them.
+func TestEndpointsOwnedByHookdAreNotChangedThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	if _, err := endpoint.Create(t.Context(), b.pool, endpoint.CreateParams{ID: "ep_hookd_alerts", Kind: endpoint.KindAlert,
+		URL: "https://alerts.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ method, path, body string }{
+		{"PATCH", "/v1/endpoints/ep_hookd_alerts", `{"url": "http://169.254.169.254/latest/meta-data/"}`},
+		{"DELETE", "/v1/endpoints/ep_hookd_alerts", ""},
+		{"POST", "/v1/endpoints/ep_hookd_alerts/rotate-secret", ""},
+	} {
+		var body any
+		if c.body != "" {
+			body = c.body
+		}
+		b.do(t, c.method, c.path, body).wantError(t, http.StatusBadRequest, "invalid_input", "hookd's own alert endpoint")
+	}
+	e, err := endpoint.Get(t.Context(), b.pool, "ep_hookd_alerts")
+	if err != nil || e.URL != "https://alerts.example/" {
+		t.Fatalf("alert endpoint after refused changes = %+v, %v", e, err)
+	}
+}

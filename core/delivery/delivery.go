@@ -123,7 +123,8 @@ type Job struct {
 	// (the endpoint's body_format is "data").
 	BodyData bool
 	// Trusted is set for the operator's own targets from the configuration
-	// (intake forwards, alerts), which the outbound address guard exempts.
+	// file (alerts.url, forward_to of intake.sources), which the outbound
+	// address guard exempts.
 	Trusted bool
 }
 

@@ -366,18 +366,34 @@ func TestAddressGuard(t *testing.T) {
 		b.start(t, nil)
 		b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
 	})
-	t.Run("operator targets from the configuration are exempt", func(t *testing.T) {
+	t.Run("forward targets of configured sources are exempt, others are not", func(t *testing.T) {
 		t.Parallel()
 		b := setup(t)
 		rc := newReceiver(t, status(http.StatusOK))
-		fwd := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Kind = endpoint.KindForward })
-		b.start(t, func(o *Options) { o.Delivery.AllowedNetworks = nil })
-		res, err := outbox.NewPublisher(b.pool, outbox.Options{}).Publish(t.Context(),
-			outbox.Event{Type: "a.b", EndpointID: fwd.ID})
+		if _, err := b.pool.Exec(t.Context(), `INSERT INTO hookd.sources (name, scheme, secrets, from_config)
+			VALUES ('configured', 'hookd', '{x}', true), ('via_api', 'hookd', '{x}', false)`); err != nil {
+			t.Fatal(err)
+		}
+		fromConfig := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Kind, p.ID = endpoint.KindForward, "ep_fwd_configured" })
+		fromAPI := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Kind, p.ID = endpoint.KindForward, "ep_fwd_via_api" })
+		b.start(t, func(o *Options) {
+			o.Delivery.AllowedNetworks = nil
+			o.Delivery.RetrySchedule = []time.Duration{0}
+		})
+		pub := outbox.NewPublisher(b.pool, outbox.Options{})
+		ok, err := pub.Publish(t.Context(), outbox.Event{Type: "a.b", EndpointID: fromConfig.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.waitState(t, res.Event.ID, delivery.StateSucceeded)
+		blocked, err := pub.Publish(t.Context(), outbox.Event{Type: "a.b", EndpointID: fromAPI.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.waitState(t, ok.Event.ID, delivery.StateSucceeded)
+		d := b.waitState(t, blocked.Event.ID, delivery.StateDead)
+		if a := b.attempts(t, d.ID)[0]; a.ErrorClass != delivery.ClassBlocked {
+			t.Errorf("forward of a source made through the API: %q %q, want blocked", a.ErrorClass, a.Error)
+		}
 	})
 }
 

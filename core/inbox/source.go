@@ -43,6 +43,9 @@ type Source struct {
 }
 
 // ForwardEndpointID returns the id of the forward endpoint of source name.
+//
+// delivery.Claim recognises the forward endpoints of sources from the
+// configuration file by this id to exempt them from the address guard.
 func ForwardEndpointID(name string) string { return "ep_fwd_" + name }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
