@@ -67,6 +67,13 @@ var state struct {
 
 var seq atomic.Int64
 
+// SharedServerGoroutine names the goroutine that waits for the shared
+// server when this process started it. It outlives the tests when other
+// test processes still use the server, so goleak must ignore it:
+//
+//	goleak.VerifyTestMain(dbtest.Wrap(m), goleak.IgnoreAnyFunction(dbtest.SharedServerGoroutine))
+const SharedServerGoroutine = "github.com/hookd/hookd/core/pgembed.(*setup).launch.func1"
+
 // Main runs the package's tests and exits with their status, acquiring the
 // server when a test first needs it and releasing it afterwards. Call it
 // from TestMain.

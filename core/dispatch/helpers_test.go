@@ -30,7 +30,7 @@ import (
 // process that happened to start it.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(dbtest.Wrap(m),
-		goleak.IgnoreAnyFunction("github.com/hookd/hookd/core/pgembed.(*setup).launch.func1"))
+		goleak.IgnoreAnyFunction(dbtest.SharedServerGoroutine))
 }
 
 // received is one request as the receiver saw it.

@@ -28,7 +28,9 @@ import (
 	"github.com/hookd/hookd/core/signing"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(dbtest.Wrap(m)) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(dbtest.Wrap(m), goleak.IgnoreAnyFunction(dbtest.SharedServerGoroutine))
+}
 
 // Secrets used by the tests; whsec_ secrets work for every scheme.
 const (
