@@ -61,6 +61,10 @@ type Filter struct {
 	EventID    string    `json:"event_id,omitempty"`
 	Since      time.Time `json:"since,omitzero"` // created at or after
 	Until      time.Time `json:"until,omitzero"` // created before
+	// CompletedBefore keeps deliveries that succeeded or died before this
+	// time: a confirmation that counted "all matching" at that time then
+	// replays exactly what it counted, not what died since.
+	CompletedBefore time.Time `json:"completed_before,omitzero"`
 }
 
 // Validate checks the filter's values.
@@ -113,6 +117,9 @@ func (f Filter) where(args []any) (string, []any) {
 	}
 	if !f.Until.IsZero() {
 		add("d.created_at < $%d", f.Until)
+	}
+	if !f.CompletedBefore.IsZero() {
+		add("d.completed_at <= $%d", f.CompletedBefore)
 	}
 	if len(conds) == 0 {
 		return "true", args

@@ -17,14 +17,17 @@ import (
 
 // finish classifies a response status, decides the delivery's next state
 // and counts the attempt. retryAfter < 0 means the response had none.
-func (d *Dispatcher) finish(res *delivery.Result, status int, now time.Time, retryAfter time.Duration) {
+// hookd's own targets (trusted: the alert endpoint, configured forwards)
+// are never disabled by a 410: that would silence alerting, so they retry
+// on the schedule and their dead letters stay visible.
+func (d *Dispatcher) finish(res *delivery.Result, status int, now time.Time, retryAfter time.Duration, trusted bool) {
 	if status != 0 && res.ErrorClass == "" && (status < 200 || status > 299) {
 		res.ErrorClass, res.Error = delivery.ClassHTTPStatus, statusMessage(status, res.ResponseHeaders)
 	}
 	switch {
 	case res.ErrorClass == "":
 		res.Next, res.NextAttemptAt = delivery.StateSucceeded, now
-	case status == http.StatusGone && d.gone(res, now):
+	case status == http.StatusGone && !trusted && d.gone(res, now):
 		res.Next, res.NextAttemptAt = delivery.StateHeld, now
 	default:
 		res.Next, res.NextAttemptAt = d.retry(res.Attempt, now, retryAfter)

@@ -79,6 +79,13 @@ func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
 	}()
 	ctx := d.workCtx
 	if wait := d.limits.reserve(job.EndpointID, job.RateLimit, time.Now()); wait > 0 {
+		// A wait that would eat into the request's share of the lease hands
+		// the delivery back instead: it is claimed again when due, rather
+		// than timing out unsent or being reaped while it waits here.
+		if wait > d.opts.Delivery.Lease/2 {
+			d.releaseNow(job)
+			return
+		}
 		if !sleepCtx(ctx, wait) {
 			d.addReleased(job.DeliveryID)
 			return
@@ -90,6 +97,17 @@ func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
 		return
 	}
 	d.results <- res
+}
+
+// releaseNow hands one claimed delivery back at once; should that fail,
+// its lease expiring does the same later.
+func (d *Dispatcher) releaseNow(job delivery.Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := delivery.Release(ctx, d.pool, d.opts.Worker, []int64{job.DeliveryID}); err != nil {
+		d.logger.Warn("releasing a rate-limited delivery failed; its lease will expire",
+			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
+	}
 }
 
 func (d *Dispatcher) addReleased(id int64) {
@@ -116,7 +134,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	if err := signing.Sign(h, job.EventID, now, body, job.Secrets(now)); err != nil {
 		res.RequestHeaders = h
 		res.ErrorClass, res.Error = ClassSigning, "cannot sign the request: "+err.Error()
-		d.finish(&res, 0, now, 0)
+		d.finish(&res, 0, now, 0, job.Trusted)
 		return res, true
 	}
 	res.RequestHeaders = h.Clone()
@@ -144,7 +162,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	if err != nil {
 		res.ErrorClass, res.Error = classify(err, timeout)
 	}
-	d.finish(&res, status, end, retryAfter)
+	d.finish(&res, status, end, retryAfter, job.Trusted)
 	return res, true
 }
 
