@@ -190,3 +190,18 @@ func ReapExpired(ctx context.Context, ex db.Executor, maxAttempts, limit int) (r
 	}
 	return len(all), dead, nil
 }
+
+// ResumeHeld turns held deliveries of enabled endpoints back into due
+// ones and returns how many. endpoint.Enable does this itself; this sweep
+// catches a delivery that a Release or the reaper put on hold from an
+// endpoint state read just before Enable committed.
+func ResumeHeld(ctx context.Context, ex db.Executor) (int64, error) {
+	tag, err := ex.Exec(ctx, `
+		UPDATE hookd.deliveries d SET state = 'pending', next_attempt_at = now(), updated_at = now()
+		FROM hookd.endpoints ep
+		WHERE d.state = 'held' AND ep.id = d.endpoint_id AND ep.enabled`)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}

@@ -383,3 +383,31 @@ func TestClaimIsFairAcrossEndpoints(t *testing.T) {
 		t.Fatalf("with the busy endpoint excluded and the quiet one drained: %d jobs, %v", len(jobs), err)
 	}
 }
+
+func TestResumeHeldOnlyForEnabledEndpoints(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	off, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://off.example/", Disabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{ID: "late", Type: "order.created"}); err != nil {
+		t.Fatal(err)
+	}
+	// The race: a delivery of an enabled endpoint left held.
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.deliveries SET state = 'held' WHERE endpoint_id = $1`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type, state)
+		VALUES ('late', $1, 'order.created', 'held')`, off.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := delivery.ResumeHeld(b.ctx, b.pool)
+	if err != nil || n != 3 {
+		t.Fatalf("resumed %d, %v; want the enabled endpoint's 3", n, err)
+	}
+	var held int
+	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM hookd.deliveries WHERE state = 'held'`).Scan(&held); err != nil || held != 1 {
+		t.Fatalf("held = %d, %v; want the disabled endpoint's one", held, err)
+	}
+}

@@ -127,6 +127,14 @@ func (d *Dispatcher) reap(ctx context.Context) {
 				break
 			}
 		}
+		if n, err := delivery.ResumeHeld(ctx, d.pool); err != nil {
+			if ctx.Err() == nil && !isCanceled(err) {
+				d.logger.Warn("resuming held deliveries of enabled endpoints failed", slog.String("error", err.Error()))
+			}
+		} else if n > 0 {
+			d.logger.Info("resumed held deliveries of enabled endpoints", slog.Int64("count", n))
+			signal(d.wake)
+		}
 	}
 }
 
