@@ -31,6 +31,13 @@ func verifyHookd(h http.Header, body []byte, secrets []string) (Result, error) {
 	if i < 0 {
 		return Result{}, reject(ReasonNoMatch)
 	}
+	// The signature covers the body but not X-Webhook-ID. hookd's envelope
+	// carries the id in the signed body, so when it does the header must
+	// agree: otherwise a captured request could be sent again under a new
+	// id and get past deduplication.
+	if signed, err := bodyEventID(body); err == nil && signed != id {
+		return Result{}, reject(ReasonIDMismatch)
+	}
 	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
 }
 

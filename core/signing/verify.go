@@ -91,6 +91,7 @@ const (
 	ReasonNoEventID    = "missing event id"
 	ReasonBodyNotJSON  = "body is not a JSON object"
 	ReasonTimeMismatch = "X-Webhook-Timestamp does not match t in X-Webhook-Signature"
+	ReasonIDMismatch   = "X-Webhook-ID does not match the id in the signed body"
 )
 
 func reject(reason string) error { return &VerifyError{Reason: reason} }
