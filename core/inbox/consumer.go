@@ -288,10 +288,7 @@ func (c *Consumer) recordFailure(ctx context.Context, tx pgx.Tx, ev *Event, herr
 	attempts := ev.Attempts + 1
 	sched := c.opts.RetrySchedule
 	delay := sched[min(attempts, len(sched))-1]
-	msg := herr.Error()
-	if len(msg) > maxErrorLen {
-		msg = msg[:maxErrorLen]
-	}
+	msg := clean(herr.Error(), maxErrorLen)
 	_, err := tx.Exec(ctx, `UPDATE hookd.inbox SET attempts = $2::int, last_error = $3,
 		next_attempt_at = now() + $4::bigint * interval '1 microsecond',
 		state = CASE WHEN $2::int >= $5::int THEN 'dead' ELSE 'pending' END WHERE id = $1`,

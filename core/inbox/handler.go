@@ -190,6 +190,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name string) {
 		httpx.WriteError(w, http.StatusInternalServerError, httpx.CodeInternal, "source "+src.Name+" is misconfigured; the server log has the details")
 		return
 	}
+	if reason := badEventID(res.EventID); reason != "" {
+		// Authentic, but unstorable: say so rather than fail with 503 on
+		// every retry.
+		h.count(src.Name, "invalid")
+		httpx.WriteError(w, http.StatusBadRequest, httpx.CodeInvalidInput, "event id "+reason)
+		return
+	}
 	ans, err := h.store(ctx, src, res, r.Header, body)
 	if err != nil {
 		var tl *validate.TooLargeError

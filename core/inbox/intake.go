@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -113,10 +114,35 @@ func eventType(scheme signing.Scheme, h http.Header, body []byte) string {
 			_ = json.Unmarshal(v.Type, &t) // a non-string type is no type
 		}
 	}
-	if len(t) > maxTypeLen {
-		t = t[:maxTypeLen]
+	return clean(t, maxTypeLen)
+}
+
+// maxEventIDLen bounds event ids, which the (source, event id) index holds.
+const maxEventIDLen = 255
+
+// badEventID says why an event id cannot be stored, or "" when it can.
+func badEventID(id string) string {
+	switch {
+	case len(id) > maxEventIDLen:
+		return fmt.Sprintf("is %d bytes, over the limit of %d", len(id), maxEventIDLen)
+	case !utf8.ValidString(id) || strings.ContainsRune(id, 0):
+		return "is not valid UTF-8 text"
 	}
-	return t
+	return ""
+}
+
+// clean makes text storable in PostgreSQL (valid UTF-8, no NUL) and cuts
+// it to at most max bytes on a character boundary.
+func clean(s string, max int) string {
+	s = strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
 }
 
 var typePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$`)
