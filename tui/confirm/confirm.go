@@ -55,6 +55,19 @@ func (m *Model) decide(yes bool) tea.Cmd {
 	return nil
 }
 
+// Over draws the dialog centred over base, a screen of w by h cells.
+// Views call it whenever Active reports true, whatever else they show, so
+// a dialog that holds the keyboard is always on screen.
+func (m *Model) Over(st *styles.Styles, base string, w, h int) string {
+	box := m.View(st, max(w-4, 10))
+	x := max((w-lipgloss.Width(box))/2, 0)
+	y := max((h-lipgloss.Height(box))/2, 0)
+	return lipgloss.NewCompositor(lipgloss.NewLayer(base), lipgloss.NewLayer(box).X(x).Y(y).Z(1)).Render()
+}
+
+// Help returns the dialog's keys, for the footer while it is open.
+func Help(k *keys.KeyMap) []key.Binding { return []key.Binding{k.Confirm, k.Cancel} }
+
 // View renders the dialog box at most width wide.
 func (m *Model) View(st *styles.Styles, width int) string {
 	no, yes := "[ No ]", "[ Yes ]"

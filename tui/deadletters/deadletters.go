@@ -233,9 +233,20 @@ func describe(filterText string) string {
 
 func (m *Model) View() string {
 	st := m.c.Styles
+	out := m.listView()
 	if m.stack.Active() {
-		return st.Muted.Render("dead letters › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+		out = st.Muted.Render("dead letters › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
 	}
+	// The dialog holds the keyboard wherever it was opened (a count may
+	// answer after the operator drilled in): draw it over whatever shows.
+	if m.confirm.Active() {
+		return m.confirm.Over(st, out, m.w, max(m.h, 3))
+	}
+	return out
+}
+
+func (m *Model) listView() string {
+	st := m.c.Styles
 	head := m.list.Prompt.View()
 	if head == "" {
 		head = st.Muted.Render("/ to filter by endpoint, type, id, since")
@@ -255,13 +266,13 @@ func (m *Model) View() string {
 	if !m.list.Ready() && m.list.Err() == nil {
 		body = st.Muted.Render("loading…")
 	}
-	if m.confirm.Active() {
-		body = lipgloss.Place(m.w, max(m.h-1, 3), lipgloss.Center, lipgloss.Center, m.confirm.View(st, m.w-4))
-	}
 	return head + "\n" + body
 }
 
 func (m *Model) ShortHelp() []key.Binding {
+	if m.confirm.Active() {
+		return confirm.Help(m.c.Keys)
+	}
 	if m.stack.Active() {
 		return m.stack.Top().ShortHelp()
 	}

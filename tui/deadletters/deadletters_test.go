@@ -233,3 +233,24 @@ func mustFilter(t *testing.T, m *deadletters.Model, text string) tea.Cmd {
 	}
 	return cmd
 }
+
+// A count that answers after the operator drilled in still opens its
+// dialog on top: a dialog that takes the keys is always drawn.
+func TestDialogOpenedUnderADrillDownIsDrawn(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	count := b.up(commontest.Key("R")) // the count is under way
+	commontest.Press(t, b.up, "enter")
+	commontest.Drain(t, b.up, count)
+	if !b.m.Confirm().Active() {
+		t.Fatal("the count opens the dialog")
+	}
+	if v := b.m.View(); !strings.Contains(v, "Replay ALL 30") {
+		t.Fatalf("the dialog must be drawn over the drill-down:\n%s", v)
+	}
+	for _, h := range b.m.ShortHelp() {
+		if h.Help().Key == "y" && h.Help().Desc != "confirm" {
+			t.Fatalf("footer offers y as %q while the dialog is open", h.Help().Desc)
+		}
+	}
+}

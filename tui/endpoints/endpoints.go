@@ -269,13 +269,16 @@ func (m *Model) View() string {
 		body = st.Muted.Render("loading…")
 	}
 	if m.confirm.Active() {
-		body = lipgloss.Place(m.w, max(m.h-1, 3), lipgloss.Center, lipgloss.Center, m.confirm.View(st, m.w-4))
+		return m.confirm.Over(st, head+"\n"+body, m.w, max(m.h, 3))
 	}
 	return head + "\n" + body
 }
 
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
+	if m.confirm.Active() {
+		return confirm.Help(k)
+	}
 	return []key.Binding{k.Up, k.Down, k.Enter, k.Sort, k.Disable, k.Enable, replayDead(k)}
 }
 

@@ -304,9 +304,22 @@ func format(e *data.InboxEvent) string {
 
 func (m *Model) View() string {
 	st := m.c.Styles
+	var out string
 	if m.detail != nil {
-		return st.Muted.Render(fmt.Sprintf("inbox › event %d", m.detail.ID)) + "\n" + m.pager.View()
+		out = st.Muted.Render(fmt.Sprintf("inbox › event %d", m.detail.ID)) + "\n" + m.pager.View()
+	} else {
+		out = m.listView()
 	}
+	// The dialog holds the keyboard wherever it was opened: draw it first
+	// of all, over whatever is shown.
+	if m.confirm.Active() {
+		return m.confirm.Over(st, out, m.w, max(m.h, 3))
+	}
+	return out
+}
+
+func (m *Model) listView() string {
+	st := m.c.Styles
 	head := m.prompt.View()
 	if head == "" {
 		head = st.Muted.Render("/ to filter: source: state:")
@@ -322,14 +335,14 @@ func (m *Model) View() string {
 	if !m.loaded && m.err == nil {
 		body = st.Muted.Render("loading…")
 	}
-	if m.confirm.Active() {
-		body = lipgloss.Place(m.w, max(m.h-1, 3), lipgloss.Center, lipgloss.Center, m.confirm.View(st, m.w-4))
-	}
 	return lipgloss.JoinHorizontal(lipgloss.Top, head, "  ", st.Muted.Render(info)) + "\n" + body
 }
 
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
+	if m.confirm.Active() {
+		return confirm.Help(k)
+	}
 	if m.detail != nil {
 		return []key.Binding{k.Up, k.Down, k.Copy, k.Replay, k.Back}
 	}

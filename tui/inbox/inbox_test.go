@@ -91,3 +91,29 @@ func TestReadOnly(t *testing.T) {
 		t.Fatal("read-only must say so")
 	}
 }
+
+// The replay dialog opened from the event page must be drawn there, and
+// its footer must offer confirm/cancel rather than copy.
+func TestReplayFromDetailShowsTheDialog(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	commontest.Press(t, up, "j", "enter", "r")
+	if !m.Confirm().Active() {
+		t.Fatal("r on the event page asks first")
+	}
+	if v := m.View(); !strings.Contains(v, "Replay inbox event 2") {
+		t.Fatalf("the dialog must be drawn over the event page:\n%s", v)
+	}
+	for _, b := range m.ShortHelp() {
+		if strings.Contains(b.Help().Desc, "copy") {
+			t.Fatalf("while the dialog is open, the footer must not offer copy: %v", b.Help())
+		}
+	}
+	commontest.Press(t, up, "n")
+	if len(src.Actions()) != 0 || m.Confirm().Active() || m.Detail() == nil {
+		t.Fatalf("n cancels and leaves the event open: %v", src.Actions())
+	}
+	if strings.Contains(m.View(), "Replay inbox event") {
+		t.Fatal("a cancelled dialog is no longer drawn")
+	}
+}
