@@ -50,11 +50,37 @@ func TestLifecycle(t *testing.T) {
 	c = start(t, opts)
 	checkKept(t, c)
 
+	// While its owner (this process) lives, a second Start is refused and
+	// the first server keeps serving.
+	_, err := Start(ctx, opts)
+	var inUse *InUseError
+	want := "another hookd (pid " + strconv.Itoa(os.Getpid()) + ") is running the database in " + opts.DataDir +
+		"; stop it, or use a different database.data_dir"
+	if !errors.As(err, &inUse) || err.Error() != want {
+		t.Fatalf("second Start while the owner lives: err = %v, want %q", err, want)
+	}
+	checkKept(t, c)
+	if isClosed(c.exited) {
+		t.Fatal("the refused Start stopped the running server")
+	}
+	if a, err := Attach(opts); err != nil || a.OwnerPID() != os.Getpid() {
+		t.Errorf("Attach: OwnerPID %v, %v; want this process, %d", a, err, os.Getpid())
+	}
+
 	// A server whose hookd died is stopped by the next Start.
+	if err := writeOwner(opts.DataDir, owner{pid: deadPid(t), postmaster: c.pid}); err != nil {
+		t.Fatal(err)
+	}
+	if a, err := Attach(opts); err != nil || a.OwnerPID() != 0 {
+		t.Errorf("Attach with a dead owner: %v, %v; want OwnerPID 0", a, err)
+	}
 	c2 := start(t, opts)
 	testkit.Eventually(t, "the condition", func() bool { return isClosed(c.exited) })
 	if err := c.Stop(ctx); err != nil {
 		t.Errorf("Stop of the replaced server: %v", err)
+	}
+	if o, ok, err := readOwner(opts.DataDir); err != nil || !ok || o.pid != os.Getpid() || o.postmaster != c2.pid {
+		t.Errorf("owner.pid after the takeover: %+v, %v, %v; want this process and postmaster %d", o, ok, err, c2.pid)
 	}
 	checkKept(t, c2)
 
@@ -89,9 +115,62 @@ func TestLifecycle(t *testing.T) {
 	checkKept(t, a)
 	stopAndCheckGone(t, a)
 	testkit.Eventually(t, "the condition", func() bool { return isClosed(c3.exited) })
+	if err := c3.Stop(ctx); err != nil {
+		t.Errorf("Stop of a server stopped through Attach: %v", err)
+	}
+	if _, ok, _ := readOwner(opts.DataDir); ok {
+		t.Error("owner.pid left behind after Stop")
+	}
 	if _, err := Attach(opts); !errors.Is(err, ErrNotRunning) {
 		t.Errorf("Attach after stop: err = %v, want ErrNotRunning", err)
 	}
+}
+
+// Two Starts racing on one new data directory: one starts the server,
+// the other waits for it and is then refused, leaving it running.
+func TestConcurrentStarts(t *testing.T) {
+	t.Parallel()
+	opts := Options{DataDir: openDir(t), Logger: testLogger(t)}
+	type result struct {
+		c   *Cluster
+		err error
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			c, err := Start(ctx, opts)
+			results <- result{c, err}
+		}()
+	}
+	var started []*Cluster
+	var refused []error
+	for range 2 {
+		r := <-results
+		if r.err == nil {
+			started = append(started, r.c)
+			t.Cleanup(func() { _ = r.c.Stop(context.Background()) })
+			continue
+		}
+		refused = append(refused, r.err)
+	}
+	var inUse *InUseError
+	if len(started) != 1 || len(refused) != 1 || !errors.As(refused[0], &inUse) {
+		t.Fatalf("started %d, refused %v; want one of each, refused with InUseError", len(started), refused)
+	}
+	exec1(t, started[0], "SELECT 1")
+	stopAndCheckGone(t, started[0])
+}
+
+// deadPid returns the pid of a process that has exited and been reaped.
+func deadPid(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
 }
 
 const helperEnv = "HOOKD_PGEMBED_HELPER_DIR"

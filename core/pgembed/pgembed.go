@@ -9,6 +9,8 @@
 //	pgdata.location  where the cluster is instead, when it is not in pgdata/
 //	password         the generated superuser password (0600)
 //	postgres.log     the server's output
+//	owner.pid        the process that started the running server
+//	start.lock       held while a Start runs
 //
 // The server listens on 127.0.0.1 only (no Unix socket) and accepts the
 // superuser `postgres` with scram-sha-256. Start and Attach both find the
@@ -39,10 +41,15 @@
 // # Lifetime
 //
 // The server runs in a session of its own, so a Ctrl-C at the terminal
-// reaches hookd but not PostgreSQL: hookd decides when to stop it. A server
-// left running by a hookd that died is stopped by the next Start on the
-// same DataDir; a stale postmaster.pid of a dead server is PostgreSQL's to
-// clean up, and it does.
+// reaches hookd but not PostgreSQL: hookd decides when to stop it.
+//
+// Start records its process in owner.pid and Stop removes it. A server
+// whose owner is still alive is never touched by another Start, which
+// fails with an InUseError (other processes use it through Attach); a
+// server left running by an owner that died (or by one that recorded
+// nothing) is stopped by the next Start on the same DataDir. A stale
+// postmaster.pid of a dead server is PostgreSQL's to clean up, and it
+// does.
 package pgembed
 
 import (
@@ -95,6 +102,9 @@ type Cluster struct {
 	// exited is closed when the postmaster started by this process has
 	// exited and been reaped; nil for an attached server.
 	exited chan struct{}
+	// owner is who started the server: this process for Start, what
+	// owner.pid said for Attach (zero when it said nothing).
+	owner owner
 
 	stopOnce sync.Once
 	stopErr  error
@@ -108,20 +118,39 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer s.unlock()
 	if err := s.clearStale(ctx); err != nil {
 		return nil, err
 	}
+	c, err := s.launchOnFreePort(ctx, opts.Port)
+	if err != nil {
+		return nil, err
+	}
+	c.owner = currentOwner(c.pid)
+	if err := writeOwner(s.dataDir, c.owner); err != nil {
+		// Without the record, the next Start would take the server for
+		// a leftover and stop it.
+		_ = c.kill()
+		return nil, err
+	}
+	return c, nil
+}
+
+// launchOnFreePort launches the server on port, or on a free port when
+// port is 0.
+func (s *setup) launchOnFreePort(ctx context.Context, port int) (*Cluster, error) {
 	for attempt := 1; ; attempt++ {
-		port := opts.Port
-		if port == 0 {
-			if port, err = freePort(); err != nil {
+		p := port
+		if p == 0 {
+			var err error
+			if p, err = freePort(); err != nil {
 				return nil, err
 			}
 		}
-		c, err := s.launch(ctx, port)
+		c, err := s.launch(ctx, p)
 		// A free port can be taken between picking and binding it.
-		if errors.Is(err, errPortTaken) && opts.Port == 0 && attempt < 3 {
-			s.log.Info("pgembed: port taken, retrying", slog.Int("port", port))
+		if errors.Is(err, errPortTaken) && port == 0 && attempt < 3 {
+			s.log.Info("pgembed: port taken, retrying", slog.Int("port", p))
 			continue
 		}
 		return c, err
@@ -154,11 +183,24 @@ func Attach(opts Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read the superuser password: %w", err)
 	}
+	o, live, err := liveOwner(dataDir, pf.pid)
+	if err != nil {
+		return nil, err
+	}
+	if !live {
+		o = owner{}
+	}
 	return &Cluster{
 		log: logger(opts), dataDir: dataDir, pgdata: pgdata,
-		password: strings.TrimSpace(string(pw)), port: pf.port, pid: pf.pid,
+		password: strings.TrimSpace(string(pw)), port: pf.port, pid: pf.pid, owner: o,
 	}, nil
 }
+
+// OwnerPID returns the pid of the live process that started the server:
+// this process for a Cluster from Start; for one from Attach, the process
+// recorded in owner.pid, or 0 when none is recorded or it has died (the
+// server was left running).
+func (c *Cluster) OwnerPID() int { return c.owner.pid }
 
 // URL returns a connection URL for database dbname as the superuser.
 func (c *Cluster) URL(dbname string) string {

@@ -46,6 +46,9 @@ type setup struct {
 	user     runAs
 	password string
 	settings map[string]string
+	// unlock releases the start lock, held from placing the cluster until
+	// Start returns.
+	unlock func()
 }
 
 func prepare(ctx context.Context, opts Options) (*setup, error) {
@@ -74,16 +77,29 @@ func prepare(ctx context.Context, opts Options) (*setup, error) {
 	if err := s.placePgdata(); err != nil {
 		return nil, err
 	}
-	if err := checkVersion(ctx, s.binDir, s.pgdata); err != nil {
+	if s.unlock, err = lockStart(ctx, dataDir); err != nil {
 		return nil, err
 	}
-	if s.password, err = ensurePassword(dataDir, s.pgdata); err != nil {
+	if err := s.prepareCluster(ctx); err != nil {
+		s.unlock()
 		return nil, err
+	}
+	return s, nil
+}
+
+// prepareCluster creates the cluster on first use; the start lock is held.
+func (s *setup) prepareCluster(ctx context.Context) error {
+	if err := checkVersion(ctx, s.binDir, s.pgdata); err != nil {
+		return err
+	}
+	var err error
+	if s.password, err = ensurePassword(s.dataDir, s.pgdata); err != nil {
+		return err
 	}
 	if err := s.initdb(ctx); err != nil {
-		return nil, err
+		return err
 	}
-	return s, s.user.chownTree(s.pgdata)
+	return s.user.chownTree(s.pgdata)
 }
 
 // initdb creates the cluster unless pgdata already holds one.
@@ -151,9 +167,11 @@ func (s *setup) openLog() (*os.File, error) {
 }
 
 // clearStale deals with a postmaster.pid left by an earlier run. A live
-// server on this data directory (its hookd died) is stopped; a pid reused
-// by an unrelated process would make postgres refuse to start, so that
-// file is removed. A dead pid is left to postgres, which ignores it.
+// server on this data directory is stopped when the process that started
+// it is gone (or unknown); while that process lives, Start fails with an
+// InUseError instead, for it relies on its server. A pid reused by an
+// unrelated process would make postgres refuse to start, so that file is
+// removed. A dead pid is left to postgres, which ignores it.
 func (s *setup) clearStale(ctx context.Context) error {
 	pf, err := readPidFile(s.pgdata)
 	if errors.Is(err, os.ErrNotExist) {
@@ -167,6 +185,13 @@ func (s *setup) clearStale(ctx context.Context) error {
 	}
 	switch classify(pf.pid, s.pgdata) {
 	case ourPostmaster:
+		o, live, err := liveOwner(s.dataDir, pf.pid)
+		if err != nil {
+			return err
+		}
+		if live {
+			return &InUseError{Pid: o.pid, DataDir: s.dataDir}
+		}
 		s.log.Warn("pgembed: stopping a server left running by an earlier run", slog.Int("pid", pf.pid))
 		return stopPid(ctx, pf.pid, nil)
 	case notPostgres:

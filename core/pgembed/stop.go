@@ -16,6 +16,19 @@ import (
 const killGrace = 10 * time.Second
 
 func (c *Cluster) stop(ctx context.Context) error {
+	if err := c.stopServer(ctx); err != nil {
+		return err
+	}
+	if c.exited == nil {
+		return nil // attached: owner.pid is its starter's
+	}
+	if err := removeOwner(c.dataDir, c.owner); err != nil {
+		c.log.Warn("pgembed: remove "+ownerFileName, slog.String("error", err.Error()))
+	}
+	return nil
+}
+
+func (c *Cluster) stopServer(ctx context.Context) error {
 	// Once the server is gone its pid may be reused: signal nothing then.
 	if c.exited != nil && isClosed(c.exited) {
 		return nil
