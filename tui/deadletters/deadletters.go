@@ -44,7 +44,8 @@ type replayed struct {
 	err error
 }
 
-// counted answers the count of dead letters matching the filter, for R.
+// counted answers the count of dead letters matching the filter, for R;
+// f is bounded by CompletedBefore and is what the replay uses.
 type counted struct {
 	f   delivery.Filter
 	n   int64
@@ -201,7 +202,11 @@ func (m *Model) replayMany() tea.Cmd {
 			}))
 		return nil
 	}
+	// Bound the set at the time of the count: the replay then touches
+	// exactly what the dialog states, and dead letters that die while it
+	// is open are left for the next replay.
 	f := m.list.Filter()
+	f.CompletedBefore = m.c.Now()
 	return common.Run(m.c, func(ctx context.Context) counted {
 		n, err := m.c.Source.CountMatching(ctx, f)
 		return counted{f: f, n: n, err: err}

@@ -25,6 +25,7 @@ func setup(t *testing.T, readOnly bool) *bundle {
 	t.Helper()
 	src := datafake.New()
 	status := 500
+	died := commontest.Now.Add(-time.Minute)
 	for i := 1; i <= 30; i++ {
 		ep := "ep_a"
 		if i%3 == 0 {
@@ -32,7 +33,7 @@ func setup(t *testing.T, readOnly bool) *bundle {
 		}
 		src.Dels = append(src.Dels, delivery.Delivery{ID: int64(i), EventID: fmt.Sprintf("evt_%d", i), EndpointID: ep,
 			EventType: "invoice.paid", State: delivery.StateDead, Attempts: 3, LastStatus: &status,
-			LastErrorClass: "http_status", LastError: "HTTP 500", CreatedAt: commontest.Now.Add(-time.Hour), UpdatedAt: commontest.Now})
+			LastErrorClass: "http_status", LastError: "HTTP 500", CreatedAt: commontest.Now.Add(-time.Hour), UpdatedAt: died, CompletedAt: &died})
 	}
 	b := &bundle{src: src, m: deadletters.New(commontest.NewCommon(src, readOnly))}
 	b.m.SetSize(100, 20)
@@ -252,5 +253,33 @@ func TestDialogOpenedUnderADrillDownIsDrawn(t *testing.T) {
 		if h.Help().Key == "y" && h.Help().Desc != "confirm" {
 			t.Fatalf("footer offers y as %q while the dialog is open", h.Help().Desc)
 		}
+	}
+}
+
+// "Replay ALL n" replays the n it counted: a dead letter that dies between
+// the count and the confirmation is left for the next replay.
+func TestReplayAllReplaysExactlyTheCountedSet(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Press(t, b.up, "R")
+	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "ALL 30") {
+		t.Fatalf("prompt %q", p)
+	}
+	later := commontest.Now.Add(time.Second)
+	b.src.Dels = append(b.src.Dels, delivery.Delivery{ID: 31, EventID: "evt_31", EndpointID: "ep_a", State: delivery.StateDead,
+		UpdatedAt: later, CompletedAt: &later})
+	msgs := commontest.Press(t, b.up, "y")
+	acts := b.src.Actions()
+	if len(acts) != 1 || acts[0].Method != "ReplayMatching" {
+		t.Fatalf("want ReplayMatching, got %v", acts)
+	}
+	counts := b.src.Calls("CountMatching")
+	counted := counts[len(counts)-1].Args[0].(delivery.Filter)
+	f := acts[0].Args[0].(delivery.Filter)
+	if !f.CompletedBefore.Equal(commontest.Now) || f != counted {
+		t.Fatalf("the replay must use the count's filter, bounded at the count's time %v: counted %+v, replayed %+v", commontest.Now, counted, f)
+	}
+	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "re-queued 30 dead letters") {
+		t.Fatalf("the replay must touch the 30 counted, not the one that died since: %q", st)
 	}
 }

@@ -73,8 +73,11 @@ type acted struct {
 	err  error
 }
 
+// counted answers R's count; f, bounded at the count's time by
+// CompletedBefore, is what the replay uses, so it replays what it stated.
 type counted struct {
 	id  string
+	f   delivery.Filter
 	n   int64
 	err error
 }
@@ -156,9 +159,9 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if msg.n == 0 {
 			return m, common.Status("no dead letters for " + msg.id)
 		}
-		id := msg.id
+		id, f := msg.id, msg.f
 		m.confirm.Open(fmt.Sprintf("Replay ALL %s dead letters of %s?", common.Count(msg.n), id), m.act(func(ctx context.Context) acted {
-			n, err := m.c.Source.ReplayMatching(ctx, delivery.Filter{State: delivery.StateDead, EndpointID: id})
+			n, err := m.c.Source.ReplayMatching(ctx, f)
 			return acted{text: fmt.Sprintf("re-queued %s dead letters of %s", common.Count(n), id), err: err}
 		}))
 	case tea.KeyPressMsg:
@@ -212,9 +215,10 @@ func (m *Model) action(msg tea.KeyPressMsg, row data.EndpointRow) tea.Cmd {
 			return acted{text: "enabled " + id, err: m.c.Source.EnableEndpoint(ctx, id)}
 		})
 	case key.Matches(msg, k.ReplayAll):
+		f := delivery.Filter{State: delivery.StateDead, EndpointID: id, CompletedBefore: m.c.Now()}
 		return common.Run(m.c, func(ctx context.Context) counted {
-			n, err := m.c.Source.CountMatching(ctx, delivery.Filter{State: delivery.StateDead, EndpointID: id})
-			return counted{id: id, n: n, err: err}
+			n, err := m.c.Source.CountMatching(ctx, f)
+			return counted{id: id, f: f, n: n, err: err}
 		}, func(err error) counted { return counted{id: id, err: err} })
 	}
 	return nil

@@ -27,7 +27,9 @@ func setup(t *testing.T, readOnly bool) (*datafake.Source, *endpoints.Model, com
 		}
 	}
 	src.Eps = []data.EndpointRow{row("ep_a", true, 0, 0, 1), row("ep_b", true, 7, 12, 0.5), row("ep_c", false, 3, 2, 0.9)}
-	src.Dels = []delivery.Delivery{{ID: 1, EndpointID: "ep_b", State: delivery.StateDead}, {ID: 2, EndpointID: "ep_b", State: delivery.StateDead}}
+	died := commontest.Now.Add(-time.Minute)
+	src.Dels = []delivery.Delivery{{ID: 1, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &died},
+		{ID: 2, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &died}}
 	m := endpoints.New(commontest.NewCommon(src, readOnly))
 	m.SetSize(100, 20)
 	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
@@ -122,5 +124,30 @@ func TestReadOnly(t *testing.T) {
 	}
 	if refused != 3 {
 		t.Fatalf("each refused key (x, e, R) says why: %v", commontest.Statuses(msgs))
+	}
+}
+
+// R replays the dead letters it counted, not those that died since.
+func TestReplayDeadReplaysExactlyTheCountedSet(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	commontest.Press(t, up, "j", "R") // ep_b
+	if p := m.Confirm().Prompt(); !strings.Contains(p, "ALL 2 dead letters of ep_b") {
+		t.Fatalf("prompt %q", p)
+	}
+	later := commontest.Now.Add(time.Second)
+	src.Dels = append(src.Dels, delivery.Delivery{ID: 3, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &later})
+	msgs := commontest.Press(t, up, "y")
+	acts := src.Actions()
+	if len(acts) != 1 || acts[0].Method != "ReplayMatching" {
+		t.Fatalf("want ReplayMatching, got %v", acts)
+	}
+	counted := src.Calls("CountMatching")[0].Args[0].(delivery.Filter)
+	f := acts[0].Args[0].(delivery.Filter)
+	if !f.CompletedBefore.Equal(commontest.Now) || f != counted {
+		t.Fatalf("the replay must use the count's filter, bounded at the count's time: counted %+v, replayed %+v", counted, f)
+	}
+	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "re-queued 2 dead letters of ep_b") {
+		t.Fatalf("want the 2 counted replayed: %q", st)
 	}
 }

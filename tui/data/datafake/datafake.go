@@ -112,6 +112,9 @@ func matches(f delivery.Filter, d delivery.Delivery) bool {
 	if f.State != "" && d.State != f.State || f.EndpointID != "" && d.EndpointID != f.EndpointID || f.EventID != "" && d.EventID != f.EventID {
 		return false
 	}
+	if !f.CompletedBefore.IsZero() && (d.CompletedAt == nil || d.CompletedAt.After(f.CompletedBefore)) {
+		return false
+	}
 	if f.EventType != "" {
 		if p, ok := strings.CutSuffix(f.EventType, "*"); ok {
 			return strings.HasPrefix(d.EventType, p)
