@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -327,4 +328,40 @@ func counter(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// Dead letters are noted for alerting in the transaction that records
+// them dead: rolled back with it, committed with it.
+func TestOnOutcomeTxCommitsWithTheResults(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, config.Alerts{URL: "https://alerts.example/in"})
+	dead := []delivery.Result{{EndpointID: b.target.ID, EventID: "evt_1", Next: delivery.StateDead},
+		{EndpointID: b.target.ID, EventID: "evt_2", Next: delivery.StateSucceeded}}
+	pending := func() int {
+		var n int
+		if err := b.pool.QueryRow(ctx, `SELECT coalesce(sum(pending_count), 0) FROM hookd.alert_state WHERE kind = 'dead'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.alerter.OnOutcomeTx(ctx, tx, dead); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 0 {
+		t.Fatalf("after rollback %d dead letters are pending alert, want 0", n)
+	}
+	if err := pgx.BeginFunc(ctx, b.pool, func(tx pgx.Tx) error { return b.alerter.OnOutcomeTx(ctx, tx, dead) }); err != nil {
+		t.Fatal(err)
+	}
+	if n := pending(); n != 1 {
+		t.Fatalf("after commit %d dead letters are pending alert, want 1", n)
+	}
 }

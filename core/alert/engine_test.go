@@ -116,6 +116,7 @@ func TestAlertsThroughEngine(t *testing.T) {
 		},
 		Metrics:            m,
 		OnOutcome:          alerter.OnOutcome,
+		OnOutcomeTx:        alerter.OnOutcomeTx,
 		OnEndpointDisabled: alerter.OnEndpointDisabled,
 	})
 	if err := d.Start(ctx); err != nil {

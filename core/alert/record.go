@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 )
@@ -21,26 +24,29 @@ type Dead struct {
 // GoneReason is the disabled reason recorded for a 410 answer.
 const GoneReason = "the endpoint answered 410 Gone"
 
-// OnOutcome is the dispatcher's hook, called with the results a completed
-// batch applied: dead deliveries are recorded, and a 410 disables the
-// endpoint (if the dispatcher has not already) and records that. Errors are
-// logged, never returned: alerting must not stall delivery.
-func (a *Alerter) OnOutcome(ctx context.Context, applied []delivery.Result) {
+// OnOutcomeTx is the dispatcher's in-transaction hook: dead deliveries
+// are recorded in the transaction that records them dead, so a crash in
+// between cannot lose their alert.
+func (a *Alerter) OnOutcomeTx(ctx context.Context, tx pgx.Tx, applied []delivery.Result) error {
 	var dead []Dead
-	var gone []string
 	for _, r := range applied {
-		if r.EndpointID == EndpointID {
-			continue // never alert about alerts
-		}
-		if r.Next == delivery.StateDead {
+		if r.Next == delivery.StateDead && r.EndpointID != EndpointID {
 			dead = append(dead, Dead{EndpointID: r.EndpointID, EventID: r.EventID})
 		}
-		if r.ResponseStatus == 410 && !slices.Contains(gone, r.EndpointID) {
+	}
+	return a.recordDead(ctx, tx, dead)
+}
+
+// OnOutcome is the dispatcher's after-commit hook: a 410 disables the
+// endpoint (if the dispatcher has not already) and records that. Errors
+// are logged, never returned: alerting must not stall delivery. Dead
+// letters are recorded by OnOutcomeTx.
+func (a *Alerter) OnOutcome(ctx context.Context, applied []delivery.Result) {
+	var gone []string
+	for _, r := range applied {
+		if r.EndpointID != EndpointID && r.ResponseStatus == 410 && !slices.Contains(gone, r.EndpointID) {
 			gone = append(gone, r.EndpointID)
 		}
-	}
-	if err := a.RecordDead(ctx, dead); err != nil {
-		a.logger.Warn("alert: record dead letters", slog.Int("count", len(dead)), slog.String("error", err.Error()))
 	}
 	for _, id := range gone {
 		if _, err := endpoint.DisableIfEnabled(ctx, a.pool, id, GoneReason); err != nil {
@@ -75,6 +81,10 @@ func (a *Alerter) RecordDeadDeliveries(ctx context.Context, ds []delivery.Delive
 // alerts: the count grows, the first event id is kept, the last one
 // replaced. Order within dead is the order of death.
 func (a *Alerter) RecordDead(ctx context.Context, dead []Dead) error {
+	return a.recordDead(ctx, a.pool, dead)
+}
+
+func (a *Alerter) recordDead(ctx context.Context, ex db.Executor, dead []Dead) error {
 	type agg struct {
 		n           int32
 		first, last string
@@ -105,7 +115,7 @@ func (a *Alerter) RecordDead(ctx context.Context, dead []Dead) error {
 	for i, id := range eps {
 		counts[i], firsts[i], lasts[i] = by[id].n, by[id].first, by[id].last
 	}
-	_, err := a.pool.Exec(ctx, `
+	_, err := ex.Exec(ctx, `
 		INSERT INTO hookd.alert_state AS s (endpoint_id, kind, pending_count, first_event_id, last_event_id, first_at)
 		SELECT ep, 'dead', n, f, l, now() FROM unnest($1::text[], $2::int[], $3::text[], $4::text[]) AS t(ep, n, f, l)
 		ON CONFLICT (endpoint_id, kind) DO UPDATE SET

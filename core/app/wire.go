@@ -44,6 +44,7 @@ func (s *Server) wireEngine() error {
 		Metrics:            s.Metrics,
 		Version:            Version(),
 		OnOutcome:          alerter.OnOutcome,
+		OnOutcomeTx:        alerter.OnOutcomeTx,
 		OnEndpointDisabled: alerter.OnEndpointDisabled,
 	})
 	s.services = append(s.services,

@@ -40,6 +40,22 @@ func bucketOf(d time.Duration) int {
 func Complete(ctx context.Context, pool interface {
 	Begin(context.Context) (pgx.Tx, error)
 }, results []Result) ([]Result, error) {
+	var applied []Result
+	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		var err error
+		applied, err = CompleteTx(ctx, tx, results)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return applied, nil
+}
+
+// CompleteTx is Complete in the caller's transaction, so that work which
+// must not be lost with the results (recording dead letters for alerting)
+// commits with them.
+func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, error) {
 	if len(results) == 0 {
 		return nil, nil
 	}
@@ -91,7 +107,7 @@ func Complete(ctx context.Context, pool interface {
 	}
 
 	var applied []Result
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := func() error {
 		rows, err := tx.Query(ctx, `
 			WITH input AS (
 				SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::bigint[],
@@ -133,14 +149,13 @@ func Complete(ctx context.Context, pool interface {
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		applied = applied[:0]
 		for _, r := range results {
 			if done[r.DeliveryID] {
 				applied = append(applied, r)
 			}
 		}
 		return updateHealth(ctx, tx, results)
-	})
+	}()
 	if err != nil {
 		return nil, db.Interpret(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookd/hookd/core/delivery"
 )
 
@@ -59,7 +61,14 @@ func (d *Dispatcher) flush(giveUp context.Context, batch []delivery.Result) {
 	backoff := newBackoff(50*time.Millisecond, 5*time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(giveUp, 30*time.Second)
-		applied, err := delivery.Complete(ctx, d.pool, batch)
+		var applied []delivery.Result
+		err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+			var err error
+			if applied, err = delivery.CompleteTx(ctx, tx, batch); err != nil || d.opts.OnOutcomeTx == nil || len(applied) == 0 {
+				return err
+			}
+			return d.opts.OnOutcomeTx(ctx, tx, applied)
+		})
 		cancel()
 		if err == nil {
 			d.applied(giveUp, batch, applied)
@@ -111,7 +120,16 @@ func (d *Dispatcher) reap(ctx context.Context) {
 		case <-t.C:
 		}
 		for {
-			n, dead, err := delivery.ReapExpired(ctx, d.pool, len(d.opts.Delivery.RetrySchedule), reapLimit)
+			var n int
+			var dead []delivery.Delivery
+			err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+				var err error
+				if n, dead, err = delivery.ReapExpired(ctx, tx, len(d.opts.Delivery.RetrySchedule), reapLimit); err != nil ||
+					d.opts.OnOutcomeTx == nil || len(dead) == 0 {
+					return err
+				}
+				return d.opts.OnOutcomeTx(ctx, tx, d.deadResults(dead))
+			})
 			if err != nil {
 				if ctx.Err() == nil && !isCanceled(err) {
 					d.logger.Warn("reaping expired leases failed", slog.String("error", err.Error()))
@@ -144,6 +162,13 @@ func (d *Dispatcher) reapedDead(ctx context.Context, dead []delivery.Delivery) {
 	if len(dead) == 0 {
 		return
 	}
+	results := d.deadResults(dead)
+	d.applied(ctx, results, results)
+}
+
+// deadResults describes deliveries the reaper killed as Results with Next
+// dead, ErrorClass interrupted and no response.
+func (d *Dispatcher) deadResults(dead []delivery.Delivery) []delivery.Result {
 	results := make([]delivery.Result, len(dead))
 	for i, dl := range dead {
 		results[i] = delivery.Result{
@@ -152,5 +177,5 @@ func (d *Dispatcher) reapedDead(ctx context.Context, dead []delivery.Delivery) {
 			Error: dl.LastError, Next: delivery.StateDead, NextAttemptAt: dl.NextAttemptAt,
 		}
 	}
-	d.applied(ctx, results, results)
+	return results
 }

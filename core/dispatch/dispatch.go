@@ -63,6 +63,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/config"
@@ -116,6 +117,13 @@ type Options struct {
 	// the completer and the reaper goroutines, possibly at once, and must
 	// return promptly: recording waits for it.
 	OnOutcome func(ctx context.Context, applied []delivery.Result)
+	// OnOutcomeTx, when set, is called with the same results as OnOutcome
+	// but inside the transaction that records them (or that reaps the
+	// leases), so that what it writes commits or rolls back with them: a
+	// crash between recording a dead letter and noting it for alerting
+	// cannot lose the alert. An error fails the whole recording, which is
+	// then retried like any other failure to record.
+	OnOutcomeTx func(ctx context.Context, tx pgx.Tx, applied []delivery.Result) error
 	// OnEndpointDisabled, when set, is called once for each endpoint this
 	// dispatcher disabled because it answered 410 Gone (not when another
 	// process or an operator had disabled it already), before the result
