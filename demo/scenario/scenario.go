@@ -8,7 +8,9 @@
 //
 // [Demo.Start] starts, in order: PostgreSQL (pgembed) in Options.DataDir,
 // or in a temporary directory with Options.Ephemeral; a fresh "hookd"
-// database in it (the previous run's is dropped); the receivers; hookd's
+// database in it (the previous run's is dropped; when another live hookd
+// runs PostgreSQL there, Start fails with an InUseError instead); the
+// receivers; hookd's
 // server (core/app) with the demo's configuration; the endpoints; the
 // event stream and the intake sender. [Demo.Stop] stops all of it in
 // reverse, PostgreSQL included, and removes the temporary directory, so
@@ -194,9 +196,8 @@ func (d *Demo) startDatabase(ctx context.Context) error {
 	if err := d.openLog(); err != nil {
 		return err
 	}
-	d.cluster, err = pgembed.Start(ctx, pgembed.Options{DataDir: d.dataDir, Logger: d.log})
-	if err != nil {
-		return fmt.Errorf("start the demo's PostgreSQL in %s: %w", d.dataDir, err)
+	if d.cluster, err = startCluster(ctx, d.dataDir, d.log); err != nil {
+		return err
 	}
 	if err := recreateDatabase(ctx, d.cluster.URL("postgres"), app.EmbeddedDatabase); err != nil {
 		return err
@@ -208,6 +209,36 @@ func (d *Demo) startDatabase(ctx context.Context) error {
 	d.db, err = app.OpenDatabase(ctx, d.cfg, d.log)
 	return err
 }
+
+// startCluster starts the demo's PostgreSQL in dataDir. A server another
+// live hookd runs there (a demo, or serve) is left alone: the demo drops
+// its database at start, so it refuses instead. A server whose hookd died
+// is taken over by pgembed.Start.
+func startCluster(ctx context.Context, dataDir string, log *slog.Logger) (*pgembed.Cluster, error) {
+	opts := pgembed.Options{DataDir: dataDir, Logger: log}
+	if other, err := pgembed.Attach(opts); err == nil && other.OwnerPID() != 0 {
+		return nil, &InUseError{&pgembed.InUseError{Pid: other.OwnerPID(), DataDir: dataDir}}
+	}
+	c, err := pgembed.Start(ctx, opts)
+	var inUse *pgembed.InUseError
+	if errors.As(err, &inUse) {
+		return nil, &InUseError{inUse}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start the demo's PostgreSQL in %s: %w", dataDir, err)
+	}
+	return c, nil
+}
+
+// InUseError is returned by Start when another hookd runs PostgreSQL in
+// the demo's data directory.
+type InUseError struct{ *pgembed.InUseError }
+
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("another hookd (pid %d) is running the database in %s; stop it, or run the demo with --ephemeral or another --data-dir", e.Pid, e.DataDir)
+}
+
+func (e *InUseError) Unwrap() error { return e.InUseError }
 
 // recreateDatabase drops the previous run's database and creates it anew.
 func recreateDatabase(ctx context.Context, adminURL, name string) error {
