@@ -132,7 +132,10 @@ type replayRequest struct {
 	EventID    string `json:"event_id"`
 	Since      string `json:"since"`
 	Until      string `json:"until"`
-	DryRun     bool   `json:"dry_run"`
+	// CompletedBefore bounds the replay to deliveries that died (or
+	// succeeded) by then: replay exactly what a dry run counted.
+	CompletedBefore string `json:"completed_before"`
+	DryRun          bool   `json:"dry_run"`
 }
 
 type replayResult struct {
@@ -156,6 +159,10 @@ func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Until, err = timeParam(req.Until, "until"); err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return
+	}
+	if p.CompletedBefore, err = timeParam(req.CompletedBefore, "completed_before"); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}

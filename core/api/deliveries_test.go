@@ -137,7 +137,14 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	if len(page.Deliveries) != 3 {
 		t.Fatalf("a dry run changed something: %d dead", len(page.Deliveries))
 	}
-	b.do(t, "POST", "/v1/replay", map[string]any{"endpoint_id": a.ID, "event_type": "order.created", "since": time.Now().Add(-time.Hour).Format(time.RFC3339)}).
+	// A bound before the deaths matches nothing.
+	b.do(t, "POST", "/v1/replay", map[string]any{"endpoint_id": a.ID, "completed_before": time.Now().Add(-time.Hour).Format(time.RFC3339), "dry_run": true}).
+		want(t, http.StatusOK, &res)
+	if res.Matched != 0 {
+		t.Fatalf("completed_before an hour ago matched %+v", res)
+	}
+	b.do(t, "POST", "/v1/replay", map[string]any{"endpoint_id": a.ID, "event_type": "order.created", "since": time.Now().Add(-time.Hour).Format(time.RFC3339),
+		"completed_before": time.Now().Format(time.RFC3339Nano)}).
 		want(t, http.StatusOK, &res)
 	if res.Matched != 2 || res.Replayed != 2 || res.DryRun {
 		t.Fatalf("replay %+v", res)
@@ -173,6 +180,7 @@ func TestDeliveriesInvalid(t *testing.T) {
 		{`{"state": "gone"}`, "state"},
 		{`{"since": "last week"}`, "since"},
 		{`{"until": "soon"}`, "until"},
+		{`{"completed_before": "now"}`, "completed_before"},
 		{`{"dry_run": "yes"}`, "dry_run"},
 		{`{"endpoint": "ep_1"}`, "endpoint"},
 	} {
