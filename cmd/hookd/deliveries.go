@@ -49,7 +49,7 @@ func newDeliveriesCmd(c *cli) *cobra.Command {
 		Short:   "List and inspect deliveries and their attempts",
 	}
 	cmd.AddCommand(newDeliveriesLsCmd(c), newDeliveriesShowCmd(c))
-	return cmd
+	return asGroup(cmd)
 }
 
 func newDeliveriesLsCmd(c *cli) *cobra.Command {

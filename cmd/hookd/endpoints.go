@@ -23,7 +23,7 @@ func newEndpointsCmd(c *cli) *cobra.Command {
 	}
 	cmd.AddCommand(newEndpointsAddCmd(c), newEndpointsLsCmd(c), newEndpointsShowCmd(c), newEndpointsUpdateCmd(c),
 		newEndpointsEnableCmd(c), newEndpointsDisableCmd(c), newEndpointsRmCmd(c), newEndpointsRotateCmd(c))
-	return cmd
+	return asGroup(cmd)
 }
 
 // endpointFlags are the settable fields shared by add and update.
@@ -75,9 +75,10 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 	var f endpointFlags
 	var asJSON, disabled bool
 	cmd := &cobra.Command{
-		Use:   "add --url URL [--events 'payment.*,invoice.paid']",
-		Short: "Add an endpoint; prints its id and signing secret",
-		Args:  cobra.NoArgs,
+		Use:        "add --url URL [--events 'payment.*,invoice.paid']",
+		SuggestFor: []string{"create", "new"},
+		Short:      "Add an endpoint; prints its id and signing secret",
+		Args:       cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			headers, err := parseHeaders(f.headers)
 			if err != nil {

@@ -17,7 +17,7 @@ func newEventsCmd(c *cli) *cobra.Command {
 		Short:   "Read the event feed and inspect events",
 	}
 	cmd.AddCommand(newEventsLsCmd(c), newEventsShowCmd(c))
-	return cmd
+	return asGroup(cmd)
 }
 
 func newEventsLsCmd(c *cli) *cobra.Command {

@@ -18,7 +18,7 @@ func newInboxCmd(c *cli) *cobra.Command {
 		Short: "List, inspect and replay received (inbound) webhooks",
 	}
 	cmd.AddCommand(newInboxLsCmd(c), newInboxShowCmd(c), newInboxReplayCmd(c))
-	return cmd
+	return asGroup(cmd)
 }
 
 func newInboxLsCmd(c *cli) *cobra.Command {

@@ -82,6 +82,34 @@ func registerCommand(f func(*cli) *cobra.Command) {
 // noConfig marks commands that run without loading the configuration.
 const noConfig = "hookd/no-config"
 
+// asGroup makes cmd, a command that only holds subcommands, fail with
+// exit status 1 on an unknown subcommand (cobra would print the help and
+// succeed, hiding the typo from scripts); bare, it prints the help.
+func asGroup(cmd *cobra.Command) *cobra.Command {
+	cmd.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+		}
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return fmt.Errorf("%s; commands: %s", msg, strings.Join(names, ", "))
+	}
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[noConfig] = "yes" // the help needs none
+	return cmd
+}
+
 // newRoot builds the command tree for one invocation.
 func newRoot(c *cli) *cobra.Command {
 	root := &cobra.Command{

@@ -23,7 +23,7 @@ func newSourcesCmd(c *cli) *cobra.Command {
 "hookd serve" and cannot be changed here; these commands manage the others.`,
 	}
 	cmd.AddCommand(newSourcesLsCmd(c), newSourcesAddCmd(c), newSourcesShowCmd(c), newSourcesRmCmd(c))
-	return cmd
+	return asGroup(cmd)
 }
 
 func schemeNames() string {
@@ -79,9 +79,10 @@ func newSourcesAddCmd(c *cli) *cobra.Command {
 	var tolerance time.Duration
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "add NAME --scheme S --secret S [--secret S2] [--tolerance 5m] [--forward-to URL]",
-		Short: "Add a source; webhooks are then accepted at /in/NAME",
-		Args:  cobra.ExactArgs(1),
+		Use:        "add NAME --scheme S --secret S [--secret S2] [--tolerance 5m] [--forward-to URL]",
+		SuggestFor: []string{"create", "new"},
+		Short:      "Add a source; webhooks are then accepted at /in/NAME",
+		Args:       cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p.Name, p.Tolerance = args[0], endpoint.Duration(tolerance)
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
