@@ -126,3 +126,39 @@ func TestCopySelectedID(t *testing.T) {
 		t.Fatalf("y must copy the event id: %v", st)
 	}
 }
+
+// A refresh or next-page answer that lands after a new filter was applied
+// belongs to the old filter: it must not replace or extend the new rows.
+func TestStaleLoadsAfterANewFilterAreDropped(t *testing.T) {
+	t.Parallel()
+	for _, stale := range []string{"refresh", "next page"} {
+		t.Run(stale, func(t *testing.T) {
+			t.Parallel()
+			_, m, up := setup(t, 250)
+			var cmd tea.Cmd
+			if stale == "refresh" {
+				cmd = m.Refresh()
+			} else {
+				cmd = up(commontest.Key("G")) // near the end: the next page is under way
+			}
+			if cmd == nil {
+				t.Fatal("a load must be under way")
+			}
+			reload, err := m.SetFilter("state:dead")
+			if err != nil {
+				t.Fatal(err)
+			}
+			commontest.Drain(t, up, reload)
+			commontest.Drain(t, up, cmd) // the old filter's answer lands last
+			items := m.List().Items()
+			for _, d := range items {
+				if d.State != delivery.StateDead {
+					t.Fatalf("a %s answer for the old filter replaced the filtered rows: delivery %d is %s", stale, d.ID, d.State)
+				}
+			}
+			if len(items) != 62 {
+				t.Fatalf("want the 62 dead deliveries, got %d", len(items))
+			}
+		})
+	}
+}

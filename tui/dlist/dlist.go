@@ -36,6 +36,7 @@ var seq atomic.Int64
 type Model struct {
 	c        *common.Common
 	id       int64
+	gen      int64           // bumped by SetFilter and Reload; answers of older loads are dropped
 	base     delivery.Filter // forced terms (state:dead for dead letters)
 	allowed  []string
 	filter   delivery.Filter
@@ -53,7 +54,8 @@ type Model struct {
 
 // Loaded answers a load.
 type Loaded struct {
-	to     int64
+	to     int64 // the list (one per view)
+	gen    int64 // the load's generation: a stale answer is dropped
 	append bool
 	page   delivery.Page
 	err    error
@@ -119,20 +121,21 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	m.Table.SetRows(nil)
 	m.Table.SetCursor(0)
 	m.Table.ClearMarks()
-	m.loading, m.more = false, false
 	return m.Reload(), nil
 }
 
 // Reload reads the newest page again from the top, whatever is loaded.
+// Answers of loads started before it are dropped.
 func (m *Model) Reload() tea.Cmd {
-	m.loading = false
+	m.gen++
+	m.loading, m.more = false, false
 	return m.load(false, 0, max(min(len(m.items), MaxRefresh), PageSize))
 }
 
-// Refresh re-reads the loaded rows; nil while a load is under way or when
-// more than MaxRefresh rows are loaded.
+// Refresh re-reads the loaded rows; nil while a load (or a next page) is
+// under way or when more than MaxRefresh rows are loaded.
 func (m *Model) Refresh() tea.Cmd {
-	if m.loading || len(m.items) > MaxRefresh {
+	if m.loading || m.more || len(m.items) > MaxRefresh {
 		return nil
 	}
 	return m.load(false, 0, max(len(m.items), PageSize))
@@ -144,11 +147,11 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 	} else {
 		m.loading = true
 	}
-	to, f, now := m.id, m.filter, m.c.Now()
+	to, gen, f, now := m.id, m.gen, m.filter, m.c.Now()
 	return common.Run(m.c, func(ctx context.Context) Loaded {
 		page, err := m.c.Source.Deliveries(ctx, delivery.ListParams{Filter: f, Before: before, Limit: limit})
-		return Loaded{to: to, append: appendPage, page: page, err: err, at: now}
-	}, func(err error) Loaded { return Loaded{to: to, append: appendPage, err: err} })
+		return Loaded{to: to, gen: gen, append: appendPage, page: page, err: err, at: now}
+	}, func(err error) Loaded { return Loaded{to: to, gen: gen, append: appendPage, err: err} })
 }
 
 // Update handles this list's loads and its keys: movement, the filter
@@ -157,6 +160,9 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 	if l, ok := msg.(Loaded); ok {
 		if l.to != m.id {
 			return false, nil
+		}
+		if l.gen != m.gen {
+			return true, nil // an answer for an earlier filter or reload
 		}
 		return true, m.apply(l)
 	}

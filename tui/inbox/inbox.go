@@ -38,6 +38,7 @@ type Model struct {
 	table   list.Model
 	items   []data.InboxEvent
 	next    int64
+	gen     int64 // bumped by SetFilter and reload; answers of older loads are dropped
 	loading bool
 	more    bool
 	loaded  bool
@@ -49,6 +50,7 @@ type Model struct {
 }
 
 type loaded struct {
+	gen    int64
 	append bool
 	page   data.InboxPage
 	err    error
@@ -96,7 +98,7 @@ func (m *Model) Detail() *data.InboxEvent { return m.detail }
 func (m *Model) Confirm() *confirm.Model { return &m.confirm }
 
 func (m *Model) Refresh() tea.Cmd {
-	if m.loading || m.confirm.Active() || m.detail != nil || len(m.items) > 1000 {
+	if m.loading || m.more || m.confirm.Active() || m.detail != nil || len(m.items) > 1000 {
 		return nil
 	}
 	return m.load(false)
@@ -111,10 +113,18 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 		m.loading = true
 		q.Limit = min(max(len(m.items), PageSize), 1000)
 	}
+	gen := m.gen
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		page, err := m.c.Source.Inbox(ctx, q)
-		return loaded{append: appendPage, page: page, err: err}
-	}, func(err error) loaded { return loaded{append: appendPage, err: err} })
+		return loaded{gen: gen, append: appendPage, page: page, err: err}
+	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
+}
+
+// reload reads from the top again; answers of earlier loads are dropped.
+func (m *Model) reload() tea.Cmd {
+	m.gen++
+	m.loading, m.more = false, false
+	return m.load(false)
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -137,14 +147,15 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	m.prompt.SetApplied(text)
 	m.items, m.next = nil, 0
 	m.table.SetRows(nil)
-	m.loading = false
-	return m.load(false), nil
+	return m.reload(), nil
 }
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded:
-		m.apply(msg)
+		if msg.gen == m.gen { // else an answer for an earlier filter
+			m.apply(msg)
+		}
 		return m, nil
 	case detailLoaded:
 		if msg.err != nil {
@@ -159,8 +170,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if msg.err != nil {
 			return m, common.Errorf("replay failed: %s", common.Describe(msg.err))
 		}
-		m.loading = false
-		return m, tea.Batch(common.Status(fmt.Sprintf("re-queued inbox event %d for processing", msg.id)), m.load(false))
+		return m, tea.Batch(common.Status(fmt.Sprintf("re-queued inbox event %d for processing", msg.id)), m.reload())
 	}
 	if m.prompt.Editing() {
 		text, done, cmd := m.prompt.Update(msg)

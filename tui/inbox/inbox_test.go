@@ -117,3 +117,42 @@ func TestReplayFromDetailShowsTheDialog(t *testing.T) {
 		t.Fatal("a cancelled dialog is no longer drawn")
 	}
 }
+
+// A refresh or next-page answer that lands after a new filter was applied
+// belongs to the old filter: it must not replace or extend the new rows.
+func TestStaleLoadsAfterANewFilterAreDropped(t *testing.T) {
+	t.Parallel()
+	for _, stale := range []string{"refresh", "next page"} {
+		t.Run(stale, func(t *testing.T) {
+			t.Parallel()
+			src, m, up := setup(t, false)
+			for i := 4; i <= 250; i++ {
+				src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: int64(i), Source: "github", EventID: "gh", State: "processed"})
+			}
+			commontest.Drain(t, up, m.Refresh())
+			var cmd tea.Cmd
+			if stale == "refresh" {
+				cmd = m.Refresh()
+			} else {
+				cmd = up(commontest.Key("G")) // near the end: the next page is under way
+			}
+			if cmd == nil {
+				t.Fatal("a load must be under way")
+			}
+			reload, err := m.SetFilter("source:stripe")
+			if err != nil {
+				t.Fatal(err)
+			}
+			commontest.Drain(t, up, reload)
+			commontest.Drain(t, up, cmd) // the old filter's answer lands last
+			for _, e := range m.Items() {
+				if e.Source != "stripe" {
+					t.Fatalf("a %s answer for the old filter reached the filtered rows: event %d from %s", stale, e.ID, e.Source)
+				}
+			}
+			if len(m.Items()) != 2 {
+				t.Fatalf("want the 2 stripe events, got %d", len(m.Items()))
+			}
+		})
+	}
+}

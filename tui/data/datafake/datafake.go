@@ -240,6 +240,10 @@ func (s *Source) Inbox(ctx context.Context, q data.InboxQuery) (data.InboxPage, 
 		if q.Source != "" && e.Source != q.Source || q.State != "" && e.State != q.State || q.Before > 0 && e.ID >= q.Before {
 			continue
 		}
+		if q.Limit > 0 && len(out.Events) == q.Limit {
+			out.Next = out.Events[q.Limit-1].ID
+			break
+		}
 		out.Events = append(out.Events, e)
 	}
 	return out, nil
