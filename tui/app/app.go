@@ -246,7 +246,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Back) && m.active == common.ViewHelp:
 		return m.switchTo(m.prev)
 	case key.Matches(msg, k.Refresh):
-		return tea.Batch(m.ping(), v.Refresh())
+		return tea.Batch(m.ping(), v.RefreshNow())
 	}
 	for i, b := range k.View {
 		if key.Matches(msg, b) {

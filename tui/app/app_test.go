@@ -236,3 +236,33 @@ func TestPanicInACommandBecomesAMessage(t *testing.T) {
 		t.Fatal("the next good load clears the error")
 	}
 }
+
+// Past dlist.MaxRefresh rows live refresh pauses and says so; ctrl+r then
+// reloads from the newest.
+func TestCtrlRReloadsALongList(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	for i := 1; i <= 1150; i++ {
+		src.Dels = append(src.Dels, delivery.Delivery{ID: int64(i), EventID: "evt", EndpointID: "ep_x", State: delivery.StateSucceeded})
+	}
+	m, up := newApp(t, src, 100, 30, false)
+	commontest.Press(t, up, "3")
+	d := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+	for range 20 {
+		commontest.Press(t, up, "G")
+	}
+	if n := len(d.List().Items()); n <= 1000 {
+		t.Fatalf("loaded %d rows, want more than 1000", n)
+	}
+	if out := screen(m); !strings.Contains(out, "live refresh paused (more than 1000 rows loaded; ctrl+r reloads)") {
+		t.Fatalf("the paused refresh must say so:\n%s", out)
+	}
+	src.Dels = append(src.Dels, delivery.Delivery{ID: 1151, EventID: "evt_new", EndpointID: "ep_x", State: delivery.StateDead})
+	commontest.Press(t, up, "ctrl+r")
+	if items := d.List().Items(); len(items) == 0 || items[0].ID != 1151 {
+		t.Fatalf("ctrl+r must reload from the newest; first row %v", items[0].ID)
+	}
+	if strings.Contains(screen(m), "live refresh paused") {
+		t.Fatal("after the reload live refresh runs again")
+	}
+}

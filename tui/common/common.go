@@ -57,9 +57,19 @@ type View interface {
 	// Refresh returns the command that reloads the view's data, or nil when
 	// the view must not refresh now (a load is under way, rows are marked).
 	Refresh() tea.Cmd
+	// RefreshNow returns the command that reloads at the operator's request
+	// (ctrl+r): it must reload even where live refresh is paused (a list
+	// past its refresh cap), and returns nil only when a load is under way.
+	RefreshNow() tea.Cmd
 	// Nested reports whether the view is in a sub-view, a dialog or a
 	// prompt: keys such as q, tab and digits then belong to the view.
 	Nested() bool
+}
+
+// RefreshPausedText is the info-line note of a list whose live refresh is
+// paused because it holds too many rows.
+func RefreshPausedText(limit int) string {
+	return fmt.Sprintf("live refresh paused (more than %d rows loaded; ctrl+r reloads)", limit)
 }
 
 // StatusMsg asks the root to show a line of feedback.

@@ -99,6 +99,18 @@ func (m *Model) Refresh() tea.Cmd {
 	return m.list.Refresh()
 }
 
+// RefreshNow reloads the open screen or the list, even a long one or one
+// with marks (marks survive a reload).
+func (m *Model) RefreshNow() tea.Cmd {
+	if m.stack.Active() {
+		return m.stack.Refresh()
+	}
+	if m.confirm.Active() {
+		return nil
+	}
+	return m.list.RefreshNow()
+}
+
 // List exposes the list, for tests.
 func (m *Model) List() *dlist.Model { return &m.list }
 
@@ -262,6 +274,8 @@ func (m *Model) listView() string {
 	}
 	if n := m.list.Table.MarkCount(); n > 0 {
 		info += fmt.Sprintf(" · %d marked (refresh paused)", n)
+	} else if m.list.RefreshPaused() {
+		info += " · " + common.RefreshPausedText(dlist.MaxRefresh)
 	}
 	if err := m.list.Err(); err != nil {
 		info += " · " + st.Error.Render(common.Describe(err))

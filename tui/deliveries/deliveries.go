@@ -64,6 +64,14 @@ func (m *Model) Refresh() tea.Cmd {
 	return m.list.Refresh()
 }
 
+// RefreshNow reloads the open screen or the list, even a long one.
+func (m *Model) RefreshNow() tea.Cmd {
+	if m.stack.Active() {
+		return m.stack.Refresh()
+	}
+	return m.list.RefreshNow()
+}
+
 // List exposes the list, for tests.
 func (m *Model) List() *dlist.Model { return &m.list }
 
@@ -122,6 +130,9 @@ func (m *Model) View() string {
 	info := fmt.Sprintf("%d loaded", len(m.list.Items()))
 	if m.list.HasMore() {
 		info += "+"
+	}
+	if m.list.RefreshPaused() {
+		info += " · " + common.RefreshPausedText(dlist.MaxRefresh)
 	}
 	if err := m.list.Err(); err != nil {
 		info += " · " + st.Error.Render(common.Describe(err))

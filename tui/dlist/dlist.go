@@ -132,10 +132,23 @@ func (m *Model) Reload() tea.Cmd {
 	return m.load(false, 0, max(min(len(m.items), MaxRefresh), PageSize))
 }
 
+// RefreshNow is ctrl+r: past MaxRefresh rows it reloads from the newest
+// (live refresh then runs again), otherwise it refreshes.
+func (m *Model) RefreshNow() tea.Cmd {
+	if m.RefreshPaused() {
+		return m.Reload()
+	}
+	return m.Refresh()
+}
+
+// RefreshPaused reports whether live refresh is off because more than
+// MaxRefresh rows are loaded.
+func (m *Model) RefreshPaused() bool { return len(m.items) > MaxRefresh }
+
 // Refresh re-reads the loaded rows; nil while a load (or a next page) is
 // under way or when more than MaxRefresh rows are loaded.
 func (m *Model) Refresh() tea.Cmd {
-	if m.loading || m.more || len(m.items) > MaxRefresh {
+	if m.loading || m.more || m.RefreshPaused() {
 		return nil
 	}
 	return m.load(false, 0, max(len(m.items), PageSize))

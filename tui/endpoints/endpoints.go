@@ -130,6 +130,12 @@ func (m *Model) Refresh() tea.Cmd {
 	}, func(err error) loaded { return loaded{err: err} })
 }
 
+// RefreshNow reloads at once, without the pacing of live refresh.
+func (m *Model) RefreshNow() tea.Cmd {
+	m.took = 0
+	return m.Refresh()
+}
+
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.table.SetSize(w, h-1)

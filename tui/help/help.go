@@ -43,12 +43,13 @@ func (m *Model) SetTarget(v common.View) {
 // Target returns the view whose bindings are shown.
 func (m *Model) Target() common.View { return m.target }
 
-func (m *Model) Title() string    { return "help" }
-func (m *Model) Init() tea.Cmd    { return nil }
-func (m *Model) Refresh() tea.Cmd { return nil }
-func (m *Model) Nested() bool     { return false }
-func (m *Model) SetSize(w, h int) { m.pager.SetSize(w, h) }
-func (m *Model) View() string     { return m.pager.View() }
+func (m *Model) Title() string       { return "help" }
+func (m *Model) Init() tea.Cmd       { return nil }
+func (m *Model) Refresh() tea.Cmd    { return nil }
+func (m *Model) RefreshNow() tea.Cmd { return nil }
+func (m *Model) Nested() bool        { return false }
+func (m *Model) SetSize(w, h int)    { m.pager.SetSize(w, h) }
+func (m *Model) View() string        { return m.pager.View() }
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	if k, ok := msg.(tea.KeyPressMsg); ok {

@@ -30,6 +30,10 @@ var FilterKeys = []string{"source", "state"}
 // PageSize is how many events one load reads.
 const PageSize = 100
 
+// MaxRefresh caps the rows a refresh re-reads; beyond it, live refresh
+// stops until ctrl+r (which starts again from the newest).
+const MaxRefresh = 1000
+
 // Model is the inbox view.
 type Model struct {
 	c       *common.Common
@@ -98,11 +102,24 @@ func (m *Model) Detail() *data.InboxEvent { return m.detail }
 func (m *Model) Confirm() *confirm.Model { return &m.confirm }
 
 func (m *Model) Refresh() tea.Cmd {
-	if m.loading || m.more || m.confirm.Active() || m.detail != nil || len(m.items) > 1000 {
+	if m.loading || m.more || m.confirm.Active() || m.detail != nil || m.RefreshPaused() {
 		return nil
 	}
 	return m.load(false)
 }
+
+// RefreshNow is ctrl+r: past MaxRefresh rows it reloads from the newest
+// (live refresh then runs again), otherwise it refreshes.
+func (m *Model) RefreshNow() tea.Cmd {
+	if m.RefreshPaused() && !m.confirm.Active() && m.detail == nil {
+		return m.reload()
+	}
+	return m.Refresh()
+}
+
+// RefreshPaused reports whether live refresh is off because more than
+// MaxRefresh rows are loaded.
+func (m *Model) RefreshPaused() bool { return len(m.items) > MaxRefresh }
 
 func (m *Model) load(appendPage bool) tea.Cmd {
 	q := m.query
@@ -111,7 +128,7 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 		q.Before, q.Limit = m.next, PageSize
 	} else {
 		m.loading = true
-		q.Limit = min(max(len(m.items), PageSize), 1000)
+		q.Limit = min(max(len(m.items), PageSize), MaxRefresh)
 	}
 	gen := m.gen
 	return common.Run(m.c, func(ctx context.Context) loaded {
@@ -337,6 +354,9 @@ func (m *Model) listView() string {
 	info := fmt.Sprintf("%d loaded", len(m.items))
 	if m.next != 0 {
 		info += "+"
+	}
+	if m.RefreshPaused() {
+		info += " · " + common.RefreshPausedText(MaxRefresh)
 	}
 	if m.err != nil {
 		info += " · " + st.Error.Render(common.Describe(m.err))

@@ -156,3 +156,28 @@ func TestStaleLoadsAfterANewFilterAreDropped(t *testing.T) {
 		})
 	}
 }
+
+// Past inbox.MaxRefresh rows live refresh pauses and says so; RefreshNow
+// (ctrl+r) reloads from the newest.
+func TestRefreshNowReloadsALongList(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	for i := 4; i <= 1150; i++ {
+		src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: int64(i), Source: "github", EventID: "gh", State: "processed"})
+	}
+	commontest.Drain(t, up, m.Refresh())
+	for range 20 {
+		commontest.Press(t, up, "G")
+	}
+	if len(m.Items()) <= inbox.MaxRefresh || m.Refresh() != nil {
+		t.Fatalf("want more than %d rows and live refresh paused, have %d", inbox.MaxRefresh, len(m.Items()))
+	}
+	if !strings.Contains(m.View(), "live refresh paused (more than 1000 rows loaded; ctrl+r reloads)") {
+		t.Fatalf("the pause must say so:\n%s", m.View())
+	}
+	src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: 1151, Source: "stripe", EventID: "evt_new", State: "pending"})
+	commontest.Drain(t, up, m.RefreshNow())
+	if m.Items()[0].ID != 1151 || strings.Contains(m.View(), "live refresh paused") {
+		t.Fatalf("RefreshNow must reload from the newest: first %d, %d rows", m.Items()[0].ID, len(m.Items()))
+	}
+}

@@ -59,6 +59,9 @@ func (m *Model) Refresh() tea.Cmd {
 	}, func(err error) Loaded { return Loaded{Err: err} })
 }
 
+// RefreshNow is Refresh: the overview is never paused.
+func (m *Model) RefreshNow() tea.Cmd { return m.Refresh() }
+
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case Loaded:
