@@ -283,3 +283,28 @@ func TestReplayAllReplaysExactlyTheCountedSet(t *testing.T) {
 		t.Fatalf("the replay must touch the 30 counted, not the one that died since: %q", st)
 	}
 }
+
+// The prompt opens on the applied filter followed by a space, so a typed
+// term is a new term; a value with a ':' in it (two terms run together) is
+// refused with a message that says so.
+func TestFilterPromptAddsATerm(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	commontest.Drain(t, b.up, mustFilter(t, b.m, "endpoint:ep_b"))
+	commontest.Press(t, b.up, "/")
+	commontest.Type(t, b.up, "id:evt_3")
+	msgs := commontest.Press(t, b.up, "enter")
+	if f := b.m.List().Filter(); f.EndpointID != "ep_b" || f.EventID != "evt_3" {
+		t.Fatalf("typing after / must add a term: filter %+v, status %q", f, commontest.Statuses(msgs))
+	}
+	if n := len(b.m.List().Items()); n != 1 {
+		t.Fatalf("want dead letter 3, got %d rows", n)
+	}
+	_, err := b.m.SetFilter("endpoint:ep_bid:evt_3")
+	if err == nil || !strings.Contains(err.Error(), `"ep_bid:evt_3"`) || !strings.Contains(err.Error(), "space") {
+		t.Fatalf("a value with ':' must be refused, naming it and the fix: %v", err)
+	}
+	if _, err := b.m.SetFilter("since:2026-03-14T10:00:00Z until:2026-03-14T12:00:00Z"); err != nil {
+		t.Fatalf("times keep their ':': %v", err)
+	}
+}

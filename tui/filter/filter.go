@@ -8,7 +8,7 @@
 //	state:dead endpoint:ep_x type:payment.* id:evt_1 since:1h until:10m
 //
 // since and until take a duration back from now (90s, 15m, 2h, 3d) or a
-// time (2026-01-02 or RFC 3339). type takes an exact type or a prefix
+// time (2026-01-02 or RFC 3339). No other value may contain ':'. type takes an exact type or a prefix
 // ending in ".*". Each view documents which keys it accepts.
 package filter
 
@@ -39,6 +39,12 @@ func Parse(s string, allowed ...string) (Terms, error) {
 		}
 		if !contains(allowed, k) {
 			return nil, fmt.Errorf("unknown filter key %q (keys: %s)", k, strings.Join(allowed, ", "))
+		}
+		// Two terms typed without a space between them read as one term
+		// whose value holds the second key; times are the only values
+		// with a ':' of their own.
+		if strings.Contains(v, ":") && k != "since" && k != "until" {
+			return nil, fmt.Errorf("%q: the value of %s contains ':' (%q); separate terms with a space", f, k, v)
 		}
 		if _, dup := t[k]; dup {
 			return nil, fmt.Errorf("%s: given twice", k)

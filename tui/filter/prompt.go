@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"strings"
+
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 )
@@ -38,10 +40,15 @@ func (p *Prompt) SetApplied(s string) { p.applied = s }
 // SetWidth sets the input's width.
 func (p *Prompt) SetWidth(w int) { p.input.SetWidth(max(w-2, 10)) }
 
-// Start opens the prompt on the applied filter.
+// Start opens the prompt on the applied filter followed by a space, so
+// what the operator types is a new term, not the end of the last value.
 func (p *Prompt) Start() tea.Cmd {
 	p.editing = true
-	p.input.SetValue(p.applied)
+	text := strings.TrimSpace(p.applied)
+	if text != "" {
+		text += " "
+	}
+	p.input.SetValue(text)
 	p.input.CursorEnd()
 	return p.input.Focus()
 }
