@@ -32,7 +32,8 @@ func newDemoCmd(c *cli) *cobra.Command {
 127.0.0.1: a healthy one that verifies signatures and dedupes, a slow one,
 a flaky one, one that is down, one answering 410 Gone, one rate-limiting
 with 429, one redirecting with 302; and a second sender posting to the
-intake source "payments", some requests tampered with, some repeated.
+intake source "payments", some requests tampered with, some repeated;
+"payments" forwards what it verifies to the flaky receiver.
 Events flow at once, and with the demo's short retry schedule
 (0s, 1s, 2s, 4s) retries, dead letters and a disabled endpoint appear
 within the first minute.
@@ -152,7 +153,7 @@ func (c *cli) printDemoBanner(d *scenario.Demo) {
 	fmt.Fprintf(w, "hookd demo is running: hookd at %s\n", d.URL())
 	fmt.Fprintf(w, "  API key:   %s\n", d.APIKey())
 	fmt.Fprintf(w, "  try:       curl -H 'Authorization: Bearer %s' '%s/v1/deliveries?state=dead'\n", d.APIKey(), d.URL())
-	fmt.Fprintf(w, "  intake:    %s/in/%s (scheme standard)\n", d.URL(), scenario.SourceName)
+	fmt.Fprintf(w, "  intake:    %s/in/%s (scheme standard; forwards to the %s receiver)\n", d.URL(), scenario.SourceName, scenario.ForwardReceiver)
 	fmt.Fprintf(w, "  data:      %s\n", d.DataDir())
 	fmt.Fprintf(w, "  commands:  hookd console --data-dir %s   (or deliveries ls, endpoints ls...: they share the demo's PostgreSQL)\n", d.DataDir())
 	if p := d.LogPath(); p != "" {

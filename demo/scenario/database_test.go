@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/pgembed"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // A demo on a data directory whose PostgreSQL another live hookd runs
@@ -69,4 +70,34 @@ func openDir(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// The intake source forwards what it verifies to ForwardReceiver, and
+// the forwards reach it: configured sources' forward targets dial past
+// the address guard.
+func TestDemoForwardsIntake(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	d := New(Options{DataDir: openDir(t), EventsPerSecond: 1})
+	if err := d.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	pool := d.Database().Pool
+	var fwdURL string
+	if err := pool.QueryRow(ctx, `SELECT ep.url FROM hookd.endpoints ep WHERE ep.kind = 'forward'`).Scan(&fwdURL); err != nil {
+		t.Fatalf("the forward endpoint of %s: %v", SourceName, err)
+	}
+	if want := d.receiver(ForwardReceiver).URL(); fwdURL != want {
+		t.Errorf("forward endpoint URL %s, want the %s receiver's %s", fwdURL, ForwardReceiver, want)
+	}
+	testkit.Eventually(t, "a forwarded inbox event delivered to the "+string(ForwardReceiver)+" receiver", func() bool {
+		var forwarded, delivered int
+		err := pool.QueryRow(ctx, `
+			SELECT (SELECT count(*) FROM hookd.inbox WHERE source = $1 AND state = 'forwarded'),
+				(SELECT count(*) FROM hookd.deliveries dl JOIN hookd.endpoints ep ON ep.id = dl.endpoint_id
+				 WHERE ep.kind = 'forward' AND dl.state = 'succeeded')`, SourceName).Scan(&forwarded, &delivered)
+		return err == nil && forwarded > 0 && delivered > 0
+	})
 }

@@ -65,3 +65,14 @@ func (d *Demo) registerEndpoints(ctx context.Context) error {
 	}
 	return nil
 }
+
+// receiver returns the demo's receiver with behaviour b; valid once
+// startReceivers returned.
+func (d *Demo) receiver(b receivers.Behaviour) *receivers.Receiver {
+	for _, r := range d.receivers {
+		if r.Behaviour() == b {
+			return r
+		}
+	}
+	panic("scenario: no " + string(b) + " receiver") // subscriptions has one of each
+}

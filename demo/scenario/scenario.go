@@ -6,13 +6,12 @@
 //
 // # Lifetime
 //
-// [Demo.Start] starts, in order: PostgreSQL (pgembed) in Options.DataDir,
-// or in a temporary directory with Options.Ephemeral; a fresh "hookd"
-// database in it (the previous run's is dropped; when another live hookd
-// runs PostgreSQL there, Start fails with an InUseError instead); the
-// receivers; hookd's
-// server (core/app) with the demo's configuration; the endpoints; the
-// event stream and the intake sender. [Demo.Stop] stops all of it in
+// [Demo.Start] starts, in order: the receivers; PostgreSQL (pgembed) in
+// Options.DataDir, or in a temporary directory with Options.Ephemeral; a
+// fresh "hookd" database in it (the previous run's is dropped; when
+// another live hookd runs PostgreSQL there, Start fails with an
+// InUseError instead); hookd's server (core/app) with the demo's
+// configuration; the endpoints; the event stream and the intake sender. [Demo.Stop] stops all of it in
 // reverse, PostgreSQL included, and removes the temporary directory, so
 // that no process is left behind.
 //
@@ -21,7 +20,8 @@
 // The demo reads no configuration file. It starts from config.Default and
 // sets what a demo needs (see [Config]): a short retry schedule and
 // timeout, loopback allowed through the address guard, one intake source
-// and a generated API key.
+// that forwards what it verifies to ForwardReceiver, and a generated API
+// key.
 package scenario
 
 import (
@@ -53,6 +53,9 @@ const (
 	DefaultEventsPerSecond = 5
 	// SourceName is the intake source the second sender posts to.
 	SourceName = "payments"
+	// ForwardReceiver is the receiver SourceName forwards its verified
+	// events to: the flaky one, so that forwards retry and some die.
+	ForwardReceiver = receivers.Flaky
 	// stopTimeout bounds stopping PostgreSQL.
 	stopTimeout = 30 * time.Second
 )
@@ -148,10 +151,10 @@ func (d *Demo) Start(ctx context.Context) (err error) {
 			d.teardown()
 		}
 	}()
-	if err := d.startDatabase(ctx); err != nil {
+	if err := d.startReceivers(ctx); err != nil {
 		return err
 	}
-	if err := d.startReceivers(ctx); err != nil {
+	if err := d.startDatabase(ctx); err != nil {
 		return err
 	}
 	if err := d.startServer(ctx); err != nil {
@@ -205,7 +208,7 @@ func (d *Demo) startDatabase(ctx context.Context) error {
 	if d.apiKey, err = randomKey(); err != nil {
 		return err
 	}
-	d.cfg = Config(d.cluster.URL(app.EmbeddedDatabase), d.opts.Listen, d.apiKey, mustSecret())
+	d.cfg = Config(d.cluster.URL(app.EmbeddedDatabase), d.opts.Listen, d.apiKey, mustSecret(), d.receiver(ForwardReceiver).URL())
 	d.db, err = app.OpenDatabase(ctx, d.cfg, d.log)
 	return err
 }
@@ -259,8 +262,9 @@ func recreateDatabase(ctx context.Context, adminURL, name string) error {
 // Config returns the demo's configuration: the defaults, with the database
 // at dbURL, HTTP on listen with apiKey, a short retry schedule, loopback
 // allowed through the address guard (the receivers live there), and the
-// intake source SourceName (scheme standard) verified with sourceSecret.
-func Config(dbURL, listen, apiKey, sourceSecret string) *config.Config {
+// intake source SourceName (scheme standard) verified with sourceSecret
+// and forwarding to forwardTo.
+func Config(dbURL, listen, apiKey, sourceSecret, forwardTo string) *config.Config {
 	cfg := config.Default()
 	cfg.Database.URL = dbURL
 	cfg.HTTP.Listen = listen
@@ -274,7 +278,7 @@ func Config(dbURL, listen, apiKey, sourceSecret string) *config.Config {
 	}
 	cfg.Intake.Sources = []config.Source{{
 		Name: SourceName, Scheme: config.SchemeStandard, Secrets: []string{sourceSecret},
-		Tolerance: config.DefaultSourceTolerance,
+		Tolerance: config.DefaultSourceTolerance, ForwardTo: forwardTo,
 	}}
 	return cfg
 }

@@ -10,7 +10,8 @@ import (
 
 func TestConfigIsValidAndAllowsOnlyLoopback(t *testing.T) {
 	t.Parallel()
-	cfg := Config("postgres://u:p@127.0.0.1:5432/hookd", DefaultListen, "demo_0123456789abcdef", mustSecret())
+	cfg := Config("postgres://u:p@127.0.0.1:5432/hookd", DefaultListen, "demo_0123456789abcdef", mustSecret(),
+		"http://127.0.0.1:9/webhooks")
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("the demo's configuration does not validate: %v", err)
 	}
@@ -18,8 +19,9 @@ func TestConfigIsValidAndAllowsOnlyLoopback(t *testing.T) {
 	if got := cfg.Delivery.AllowedNetworks; len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
 		t.Errorf("delivery.allowed_networks = %v, want exactly %v", got, want)
 	}
-	if len(cfg.Intake.Sources) != 1 || cfg.Intake.Sources[0].Name != SourceName {
-		t.Errorf("intake.sources = %+v, want the one source %q", cfg.Intake.Sources, SourceName)
+	if len(cfg.Intake.Sources) != 1 || cfg.Intake.Sources[0].Name != SourceName ||
+		cfg.Intake.Sources[0].ForwardTo != "http://127.0.0.1:9/webhooks" {
+		t.Errorf("intake.sources = %+v, want the one source %q forwarding to the given URL", cfg.Intake.Sources, SourceName)
 	}
 }
 
