@@ -295,7 +295,7 @@ func (m *Model) resize() {
 		h--
 	}
 	for _, v := range m.views {
-		v.SetSize(m.w, max(h, 3))
+		v.SetSize(m.w, max(h, 1))
 	}
 	m.footer.SetWidth(m.w)
 }
@@ -327,11 +327,16 @@ func (m *Model) Render() (out string) {
 			m.downSince.Format("15:04:05"), common.Dur(now.Sub(m.downSince)), m.downErr)
 		lines = append(lines, st.Banner.Width(max(m.w, 1)).Render(truncate(text, m.w)))
 	}
-	bodyH := max(m.h-len(lines)-2, 3)
+	// On a tiny terminal the body shrinks to one line so the message line
+	// and the footer stay.
+	bodyH := max(m.h-len(lines)-2, 1)
 	body := m.views[m.active].View()
 	bodyLines := strings.Split(body, "\n")
 	if len(bodyLines) > bodyH {
 		bodyLines = bodyLines[:bodyH]
+	}
+	for i, l := range bodyLines {
+		bodyLines[i] = truncate(l, m.w)
 	}
 	for len(bodyLines) < bodyH {
 		bodyLines = append(bodyLines, "")

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -265,4 +266,54 @@ func TestCtrlRReloadsALongList(t *testing.T) {
 	if strings.Contains(screen(m), "live refresh paused") {
 		t.Fatal("after the reload live refresh runs again")
 	}
+}
+
+// fits fails the test when the screen is taller or wider than w x h.
+func fits(t *testing.T, m *app.Model, w, h int, what string) {
+	t.Helper()
+	out := m.Render()
+	lines := strings.Split(out, "\n")
+	if len(lines) > h {
+		t.Fatalf("%s at %dx%d: %d lines:\n%s", what, w, h, len(lines), ansi.Strip(out))
+	}
+	for _, l := range lines {
+		if lw := ansi.StringWidth(l); lw > w {
+			t.Fatalf("%s at %dx%d: a line of width %d: %q", what, w, h, lw, ansi.Strip(l))
+		}
+	}
+}
+
+// The open filter prompt and its info share one line of the terminal's
+// width.
+func TestFilterPromptFitsTheWidth(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 80, 24, false)
+	for _, v := range []string{"3", "4", "5"} {
+		commontest.Press(t, up, v, "/")
+		fits(t, m, 80, 24, "view "+v+" with the prompt open")
+		if !strings.Contains(screen(m), "loaded") {
+			t.Fatalf("view %s: the info stays beside the prompt:\n%s", v, screen(m))
+		}
+		commontest.Press(t, up, "esc")
+	}
+}
+
+// On a tiny terminal the body shrinks to a line so the footer stays, and
+// no line is wider than the terminal.
+func TestTinyTerminalKeepsTheFooter(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	src.Dels = []delivery.Delivery{{ID: 1, EventID: "evt_1", EndpointID: "ep_x", State: delivery.StateDead, LastError: strings.Repeat("x", 200)}}
+	m, up := newApp(t, src, 20, 5, false)
+	for v := range 6 {
+		commontest.Press(t, up, string(rune('1'+v)))
+		fits(t, m, 20, 5, fmt.Sprintf("view %d", v+1))
+		lines := strings.Split(screen(m), "\n")
+		if footer := lines[len(lines)-1]; !strings.Contains(footer, "•") && !strings.Contains(footer, "…") {
+			t.Fatalf("view %d: the last line must be the footer, is %q", v+1, footer)
+		}
+	}
+	src.SetDown(datafake.ErrDown)
+	commontest.Press(t, up, "ctrl+r")
+	fits(t, m, 20, 5, "the banner")
 }

@@ -13,7 +13,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
@@ -264,10 +263,6 @@ func (m *Model) View() string {
 
 func (m *Model) listView() string {
 	st := m.c.Styles
-	head := m.list.Prompt.View()
-	if head == "" {
-		head = st.Muted.Render("/ to filter by endpoint, type, id, since")
-	}
 	info := fmt.Sprintf("%d loaded", len(m.list.Items()))
 	if m.list.HasMore() {
 		info += "+"
@@ -280,7 +275,7 @@ func (m *Model) listView() string {
 	if err := m.list.Err(); err != nil {
 		info += " · " + st.Error.Render(common.Describe(err))
 	}
-	head = lipgloss.JoinHorizontal(lipgloss.Top, head, "  ", st.Muted.Render(info))
+	head := m.list.Prompt.Line(st.Muted.Render("/ to filter by endpoint, type, id, since"), st.Muted.Render(info))
 	body := m.list.Table.View(st, "no dead letters")
 	if !m.list.Ready() && m.list.Err() == nil {
 		body = st.Muted.Render("loading…")

@@ -11,7 +11,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
@@ -123,10 +122,6 @@ func (m *Model) View() string {
 	if m.stack.Active() {
 		return st.Muted.Render("deliveries › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
 	}
-	head := m.list.Prompt.View()
-	if head == "" {
-		head = st.Muted.Render("/ to filter: state: endpoint: type: id: since:")
-	}
 	info := fmt.Sprintf("%d loaded", len(m.list.Items()))
 	if m.list.HasMore() {
 		info += "+"
@@ -141,7 +136,8 @@ func (m *Model) View() string {
 	if !m.list.Ready() && m.list.Err() == nil {
 		body = st.Muted.Render("loading…")
 	}
-	return lipgloss.JoinHorizontal(lipgloss.Top, head, "  ", st.Muted.Render(info)) + "\n" + body
+	hint := st.Muted.Render("/ to filter: state: endpoint: type: id: since:")
+	return m.list.Prompt.Line(hint, st.Muted.Render(info)) + "\n" + body
 }
 
 func (m *Model) ShortHelp() []key.Binding {

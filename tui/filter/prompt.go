@@ -5,6 +5,7 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Prompt edits a view's filter text. The applied text stays while the
@@ -13,6 +14,7 @@ type Prompt struct {
 	input   textinput.Model
 	editing bool
 	applied string
+	width   int // of the line the prompt shares with its info
 }
 
 // NewPrompt returns a prompt with a placeholder showing the syntax.
@@ -37,8 +39,38 @@ func (p *Prompt) Applied() string { return p.applied }
 // SetApplied sets the filter in force (after the view parsed it).
 func (p *Prompt) SetApplied(s string) { p.applied = s }
 
-// SetWidth sets the input's width.
-func (p *Prompt) SetWidth(w int) { p.input.SetWidth(max(w-2, 10)) }
+// SetWidth sets the width of the line the prompt shares with its info
+// (see Line).
+func (p *Prompt) SetWidth(w int) {
+	p.width = w
+	p.input.SetWidth(max(w-2-inputChrome, 1))
+}
+
+// inputChrome is what the input draws beside its text: the "/" prompt and
+// the cursor cell past the end.
+const inputChrome = 2
+
+// Line renders the prompt while editing (else the applied filter, or hint
+// when none) followed by info, within the width given to SetWidth: the
+// input, or the text in its place, gets the room info leaves (at least
+// minHead cells; then info is cut short instead).
+func (p *Prompt) Line(hint, info string) string {
+	room := max(p.width-ansi.StringWidth(info)-2, minHead)
+	head := p.View()
+	if p.editing {
+		p.input.SetWidth(max(room-inputChrome, 1))
+		head = p.input.View()
+	} else if head == "" {
+		head = hint
+	}
+	if p.width <= 0 {
+		return head + "  " + info
+	}
+	return ansi.Truncate(ansi.Truncate(head, room, "…")+"  "+info, p.width, "…")
+}
+
+// minHead is the least room Line leaves the prompt.
+const minHead = 16
 
 // Start opens the prompt on the applied filter followed by a space, so
 // what the operator types is a new term, not the end of the last value.

@@ -347,10 +347,6 @@ func (m *Model) View() string {
 
 func (m *Model) listView() string {
 	st := m.c.Styles
-	head := m.prompt.View()
-	if head == "" {
-		head = st.Muted.Render("/ to filter: source: state:")
-	}
 	info := fmt.Sprintf("%d loaded", len(m.items))
 	if m.next != 0 {
 		info += "+"
@@ -365,7 +361,7 @@ func (m *Model) listView() string {
 	if !m.loaded && m.err == nil {
 		body = st.Muted.Render("loading…")
 	}
-	return lipgloss.JoinHorizontal(lipgloss.Top, head, "  ", st.Muted.Render(info)) + "\n" + body
+	return m.prompt.Line(st.Muted.Render("/ to filter: source: state:"), st.Muted.Render(info)) + "\n" + body
 }
 
 func (m *Model) ShortHelp() []key.Binding {
