@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 
@@ -160,5 +162,36 @@ func TestStaleLoadsAfterANewFilterAreDropped(t *testing.T) {
 				t.Fatalf("want the 62 dead deliveries, got %d", len(items))
 			}
 		})
+	}
+}
+
+// since:1h is an hour back from each load, not from when it was typed: a
+// live list keeps sliding.
+func TestRelativeTimesSlideWithTheClock(t *testing.T) {
+	t.Parallel()
+	src := datafake.New()
+	var clock atomic.Int64
+	clock.Store(commontest.Now.UnixNano())
+	c := commontest.NewCommon(src, false)
+	c.Now = func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	m := deliveries.New(c)
+	m.SetSize(80, 20)
+	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+	commontest.Drain(t, up, m.Init())
+	reload, err := m.SetFilter("since:1h until:10m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	commontest.Drain(t, up, reload)
+	clock.Add(int64(15 * time.Minute))
+	commontest.Drain(t, up, m.Refresh())
+	calls := src.Calls("Deliveries")
+	p := calls[len(calls)-1].Args[0].(delivery.ListParams)
+	now := c.Now()
+	if !p.Since.Equal(now.Add(-time.Hour)) || !p.Until.Equal(now.Add(-10*time.Minute)) {
+		t.Fatalf("the refresh must read since/until back from its own time %v: since %v until %v", now, p.Since, p.Until)
+	}
+	if f := m.List().Filter(); !f.Since.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("the filter in force slides too: since %v", f.Since)
 	}
 }

@@ -5,7 +5,8 @@
 // (Before/Limit), so opening it costs one page whatever the table's size,
 // and loads the next page as the cursor nears the end. A refresh re-reads
 // the rows already loaded (up to MaxRefresh) and keeps the cursor on the
-// same delivery.
+// same delivery. Relative times in the filter (since:1h) are read back
+// from the clock at each load, so a live list keeps sliding.
 package dlist
 
 import (
@@ -39,7 +40,8 @@ type Model struct {
 	gen      int64           // bumped by SetFilter and Reload; answers of older loads are dropped
 	base     delivery.Filter // forced terms (state:dead for dead letters)
 	allowed  []string
-	filter   delivery.Filter
+	text     string          // the applied filter, parsed again at each load
+	filter   delivery.Filter // text parsed at the last load (or SetFilter)
 	Prompt   filter.Prompt
 	Table    list.Model
 	items    []delivery.Delivery
@@ -70,8 +72,27 @@ func New(c *common.Common, base delivery.Filter, allowed []string, cols []list.C
 		Table:  list.New(cols...), row: row}
 }
 
-// Filter returns the filter in force, base terms included.
-func (m *Model) Filter() delivery.Filter { return m.filter }
+// Filter returns the filter in force now, base terms included: relative
+// times (since:1h) are read back from the clock at each call.
+func (m *Model) Filter() delivery.Filter {
+	if f, err := m.parse(m.text); err == nil {
+		m.filter = f
+	}
+	// On an error (since:1h until:<a time> once the hour passed that
+	// time) the last good filter stays.
+	return m.filter
+}
+
+func (m *Model) parse(text string) (delivery.Filter, error) {
+	f, err := filter.Deliveries(text, m.c.Now(), m.allowed...)
+	if err != nil {
+		return delivery.Filter{}, err
+	}
+	if m.base.State != "" {
+		f.State = m.base.State
+	}
+	return f, nil
+}
 
 // Items returns the loaded deliveries, in row order.
 func (m *Model) Items() []delivery.Delivery { return m.items }
@@ -108,14 +129,11 @@ func (m *Model) MarkedIDs() []int64 {
 // SetFilter applies text as the filter and returns the reload, or an error
 // naming the bad term.
 func (m *Model) SetFilter(text string) (tea.Cmd, error) {
-	f, err := filter.Deliveries(text, m.c.Now(), m.allowed...)
+	f, err := m.parse(text)
 	if err != nil {
 		return nil, err
 	}
-	if m.base.State != "" {
-		f.State = m.base.State
-	}
-	m.filter = f
+	m.text, m.filter = text, f
 	m.Prompt.SetApplied(text)
 	m.items, m.next = nil, 0
 	m.Table.SetRows(nil)
@@ -160,7 +178,7 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 	} else {
 		m.loading = true
 	}
-	to, gen, f, now := m.id, m.gen, m.filter, m.c.Now()
+	to, gen, f, now := m.id, m.gen, m.Filter(), m.c.Now()
 	return common.Run(m.c, func(ctx context.Context) Loaded {
 		page, err := m.c.Source.Deliveries(ctx, delivery.ListParams{Filter: f, Before: before, Limit: limit})
 		return Loaded{to: to, gen: gen, append: appendPage, page: page, err: err, at: now}
