@@ -154,6 +154,7 @@ func (c *cli) printDemoBanner(d *scenario.Demo) {
 	fmt.Fprintf(w, "  API key:   %s\n", d.APIKey())
 	fmt.Fprintf(w, "  try:       curl -H 'Authorization: Bearer %s' '%s/v1/deliveries?state=dead'\n", d.APIKey(), d.URL())
 	fmt.Fprintf(w, "  intake:    %s/in/%s (scheme standard; forwards to the %s receiver)\n", d.URL(), scenario.SourceName, scenario.ForwardReceiver)
+	fmt.Fprintf(w, "  details:   %s (URL, API key and a curl example, kept while the demo runs)\n", d.InfoPath())
 	fmt.Fprintf(w, "  data:      %s\n", d.DataDir())
 	fmt.Fprintf(w, "  commands:  hookd console --data-dir %s   (or deliveries ls, endpoints ls...: they share the demo's PostgreSQL)\n", d.DataDir())
 	if p := d.LogPath(); p != "" {

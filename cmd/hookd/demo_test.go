@@ -75,6 +75,9 @@ func TestDemoHeadlessSummary(t *testing.T) {
 	}
 	t.Logf("hookd demo output:\n%s", out)
 
+	if !regexp.MustCompile(`(?m)^  details:   /\S+/demo\.txt `).MatchString(out.String()) {
+		t.Errorf("the banner does not name the demo's demo.txt:\n%s", out)
+	}
 	got := parseSummary(t, out.String())
 	for _, k := range []string{"delivered", "disabled endpoints", "intake accepted", "intake duplicates", "intake rejected"} {
 		if got[k] <= 0 {

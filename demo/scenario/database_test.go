@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,24 @@ func TestDemoForwardsIntake(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Stop()
+	info, err := os.ReadFile(filepath.Join(d.DataDir(), InfoFileName))
+	if err != nil || d.InfoPath() != filepath.Join(d.DataDir(), InfoFileName) {
+		t.Fatalf("%s: %v (InfoPath %q)", InfoFileName, err, d.InfoPath())
+	}
+	for _, want := range []string{"URL:      " + d.URL(), "API key:  " + d.APIKey(), "curl -H 'Authorization: Bearer " + d.APIKey() + "' '" + d.URL()} {
+		if !strings.Contains(string(info), want) {
+			t.Errorf("%s does not hold %q:\n%s", InfoFileName, want, info)
+		}
+	}
+	if fi, err := os.Stat(d.InfoPath()); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v, %v; want 0600 (it holds the API key)", InfoFileName, fi.Mode().Perm(), err)
+	}
+	defer func() {
+		d.Stop()
+		if _, err := os.Stat(d.InfoPath()); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s left after Stop: %v", InfoFileName, err)
+		}
+	}()
 	pool := d.Database().Pool
 	var fwdURL string
 	if err := pool.QueryRow(ctx, `SELECT ep.url FROM hookd.endpoints ep WHERE ep.kind = 'forward'`).Scan(&fwdURL); err != nil {

@@ -34,6 +34,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +110,8 @@ type Demo struct {
 	started       time.Time
 	ran           time.Duration // set when teardown begins
 
-	logFile *os.File
+	logFile  *os.File
+	infoPath string // InfoFileName, once written
 
 	mu       sync.Mutex
 	running  bool
@@ -177,8 +179,33 @@ func (d *Demo) Start(ctx context.Context) (err error) {
 		return err
 	}
 	d.started = time.Now()
+	return d.writeInfo()
+}
+
+// InfoFileName is the file in the data directory that holds hookd's URL,
+// the API key and a curl example while the demo runs (the console covers
+// the terminal they were printed on). Stop removes it.
+const InfoFileName = "demo.txt"
+
+// writeInfo writes InfoFileName, readable by its owner only: it holds the
+// API key.
+func (d *Demo) writeInfo() error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "hookd demo, started %s\n\n", d.started.UTC().Format(time.RFC3339))
+	fmt.Fprintf(&b, "URL:      %s\n", d.URL())
+	fmt.Fprintf(&b, "API key:  %s\n", d.apiKey)
+	fmt.Fprintf(&b, "intake:   %s/in/%s (scheme standard)\n\n", d.URL(), SourceName)
+	fmt.Fprintf(&b, "curl -H 'Authorization: Bearer %s' '%s/v1/deliveries?state=dead'\n", d.apiKey, d.URL())
+	path := filepath.Join(d.dataDir, InfoFileName)
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("write the demo's %s: %w", InfoFileName, err)
+	}
+	d.infoPath = path
 	return nil
 }
+
+// InfoPath returns the path of InfoFileName; valid after Start.
+func (d *Demo) InfoPath() string { return d.infoPath }
 
 func (d *Demo) startDatabase(ctx context.Context) error {
 	d.dataDir = d.opts.DataDir
@@ -342,6 +369,9 @@ func (d *Demo) teardown() {
 	}
 	if d.logFile != nil {
 		_ = d.logFile.Close()
+	}
+	if d.infoPath != "" {
+		_ = os.Remove(d.infoPath) // its key and URL are gone with the demo
 	}
 	if d.opts.Ephemeral && d.dataDir != "" {
 		if err := os.RemoveAll(d.dataDir); err != nil {
