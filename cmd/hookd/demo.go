@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -131,6 +133,24 @@ func checkDemoFlags(f demoFlags) error {
 	return nil
 }
 
+// checkListen rejects a --listen that is not host:port before anything
+// starts (hookd would only find out after starting PostgreSQL).
+func checkListen(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err == nil {
+		if n, perr := strconv.Atoi(port); perr != nil || n < 0 || n > 65535 {
+			err = fmt.Errorf("port %q is not a number from 0 to 65535", port)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("--listen %q: want host:port, such as 127.0.0.1:8080 (port 0 picks a free one): %w", addr, err)
+	}
+	return nil
+}
+
 // demoOptions takes the root flags that make sense for the demo.
 func demoOptions(cmd *cobra.Command) (scenario.Options, error) {
 	opts := scenario.Options{LogFile: true, LogLevel: slog.LevelInfo}
@@ -140,6 +160,9 @@ func demoOptions(cmd *cobra.Command) (scenario.Options, error) {
 	}
 	opts.DataDir, _ = fl.GetString("data-dir")
 	opts.Listen, _ = fl.GetString("listen")
+	if err := checkListen(opts.Listen); err != nil {
+		return opts, err
+	}
 	if lvl, _ := fl.GetString("log-level"); lvl != "" {
 		if err := opts.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
 			return opts, fmt.Errorf("--log-level %q: allowed: debug, info, warn, error", lvl)

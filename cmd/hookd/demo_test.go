@@ -126,10 +126,18 @@ func TestDemoRejectsBadFlags(t *testing.T) {
 		{[]string{"demo", "--duration", "-1s"}, "--duration"},
 		{[]string{"demo", "--rate", "0"}, "--rate"},
 		{[]string{"demo", "--database-url", "postgres://x@127.0.0.1/x"}, "--database-url"},
+		{[]string{"demo", "--listen", "bogus"}, `--listen "bogus": want host:port`},
+		{[]string{"demo", "--listen", "127.0.0.1:http"}, `port "http" is not a number`},
 	} {
-		r := hookdEnv(t, nil, tc.args...)
+		// Nothing may start before the flags are checked: the data
+		// directory stays uncreated.
+		dataDir := filepath.Join(t.TempDir(), "demo")
+		r := hookdEnv(t, nil, append(tc.args, "--data-dir", dataDir)...)
 		if r.code == 0 || !strings.Contains(r.errOut, tc.want) {
 			t.Errorf("hookd %s: exit %d, stderr %q; want a failure naming %s", strings.Join(tc.args, " "), r.code, r.errOut, tc.want)
+		}
+		if _, err := os.Stat(dataDir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("hookd %s created the data directory before rejecting its flags: %v", strings.Join(tc.args, " "), err)
 		}
 	}
 }
