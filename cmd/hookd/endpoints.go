@@ -148,7 +148,8 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 					if eps == nil {
 						eps = []*endpoint.Endpoint{}
 					}
-					return c.printJSON(eps)
+					// Wrapped like GET /v1/endpoints and the other ls --json.
+					return c.printJSON(map[string]any{"endpoints": eps})
 				}
 				t := c.table("ID", "URL", "EVENTS", "STATE", "DESCRIPTION")
 				for _, ep := range eps {

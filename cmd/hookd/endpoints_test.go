@@ -37,10 +37,13 @@ func TestEndpointsLifecycle(t *testing.T) {
 	if !strings.Contains(ls, id) || !strings.Contains(ls, "payment.*,invoice.paid") || !strings.Contains(ls, "enabled") {
 		t.Errorf("ls:\n%s", ls)
 	}
-	var eps []endpoint.Endpoint
-	if err := json.Unmarshal([]byte(mustHookd(t, dbURL, "endpoints", "ls", "--json")), &eps); err != nil || len(eps) != 1 {
-		t.Fatalf("ls --json: %v, %d endpoints", err, len(eps))
+	var list struct {
+		Endpoints []endpoint.Endpoint `json:"endpoints"`
 	}
+	if err := json.Unmarshal([]byte(mustHookd(t, dbURL, "endpoints", "ls", "--json")), &list); err != nil || len(list.Endpoints) != 1 {
+		t.Fatalf("ls --json: %v, %d endpoints; want {\"endpoints\": [one]}", err, len(list.Endpoints))
+	}
+	eps := list.Endpoints
 	if eps[0].MaxInFlight != 3 || eps[0].RateLimit != 10 || eps[0].Headers["X-Team"] != "billing" {
 		t.Errorf("stored endpoint %+v", eps[0])
 	}
