@@ -216,7 +216,8 @@ func (m *Model) pinged(err error) tea.Cmd {
 }
 
 func (m *Model) setStatus(text string, isErr bool) {
-	m.status, m.statusErr, m.statusAt = text, isErr, m.c.Now()
+	// Messages quote ids and errors that may come from outside hookd.
+	m.status, m.statusErr, m.statusAt = common.Sanitize(text), isErr, m.c.Now()
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {

@@ -2,6 +2,7 @@ package deadletters_test
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -307,4 +308,32 @@ func TestFilterPromptAddsATerm(t *testing.T) {
 	if _, err := b.m.SetFilter("since:2026-03-14T10:00:00Z until:2026-03-14T12:00:00Z"); err != nil {
 		t.Fatalf("times keep their ':': %v", err)
 	}
+}
+
+// Escape sequences and control characters a receiver put in its response
+// body, headers or error never reach the terminal.
+func TestReceiverTextIsSanitized(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	code := 500
+	b.src.Atts[30] = []delivery.Attempt{{ID: 1, DeliveryID: 30, Attempt: 1, ResponseStatus: &code, ErrorClass: "http_status",
+		Error:           "HTTP 500 \x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\",
+		ResponseHeaders: http.Header{"X-Evil": {"\x1b]0;pwned\x07v"}},
+		ResponseBody:    "<html>\x1b[31mred\x1b[0m\r\x07</html>"}}
+	commontest.Press(t, b.up, "enter")
+	check := func(where, v string) {
+		t.Helper()
+		for _, bad := range []string{"\x1b[31m", "\x1b]", "\a", "\r"} {
+			if strings.Contains(v, bad) {
+				t.Fatalf("%s shows %q from the receiver:\n%q", where, bad, v)
+			}
+		}
+	}
+	check("the attempts", b.m.View())
+	commontest.Press(t, b.up, "enter")
+	v := b.m.View()
+	if !strings.Contains(v, "<html>red</html>") || !strings.Contains(v, "X-Evil: v") || !strings.Contains(v, "HTTP 500 click") {
+		t.Fatalf("the attempt shows the text without its escapes:\n%q", v)
+	}
+	check("the attempt", v)
 }

@@ -304,6 +304,8 @@ func (m *Model) selected() (data.InboxEvent, bool) {
 	return m.items[i], true
 }
 
+// format renders an intake event as plain text, sanitized: everything in
+// it came from the sender.
 func format(e *data.InboxEvent) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "inbox event %d: %s from %s\n", e.ID, e.EventID, e.Source)
@@ -326,7 +328,7 @@ func format(e *data.InboxEvent) string {
 		}
 	}
 	b.WriteString("\nbody\n" + data.PrettyJSON(e.Body) + "\n")
-	return b.String()
+	return common.Sanitize(b.String())
 }
 
 func (m *Model) View() string {

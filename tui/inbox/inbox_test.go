@@ -181,3 +181,28 @@ func TestRefreshNowReloadsALongList(t *testing.T) {
 		t.Fatalf("RefreshNow must reload from the newest: first %d, %d rows", m.Items()[0].ID, len(m.Items()))
 	}
 }
+
+// Escape sequences and control characters a sender put in a body, a
+// header or an error never reach the terminal.
+func TestSenderTextIsSanitized(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: 4, Source: "evil", EventID: "e\x1b[2J1", Type: "x\x1b[31mred", State: "dead",
+		LastError: "boom\x1b]8;;https://evil.example\x1b\\click\x1b]8;;\x1b\\\r",
+		Headers:   http.Header{"X-Evil": {"\x1b]0;pwned\x07v"}}, Body: []byte("not json \x1b[5mblink\x1b[0m\a")})
+	commontest.Drain(t, up, m.Refresh())
+	check := func(where, v string) {
+		t.Helper()
+		for _, bad := range []string{"\x1b[2J", "\x1b[31m", "\x1b]", "\x1b[5m", "\a", "\r"} {
+			if strings.Contains(v, bad) {
+				t.Fatalf("%s shows %q from the sender:\n%q", where, bad, v)
+			}
+		}
+	}
+	check("the list", m.View())
+	commontest.Press(t, up, "g", "enter")
+	if m.Detail() == nil || !strings.Contains(m.View(), "not json blink") || !strings.Contains(m.View(), "X-Evil: v") {
+		t.Fatalf("the event page shows the text without its escapes:\n%q", m.View())
+	}
+	check("the event page", m.View())
+}

@@ -59,8 +59,13 @@ func (s *AttemptScreen) FullHelp() [][]key.Binding {
 	return [][]key.Binding{k.Movement(), {k.Copy, k.Back}}
 }
 
-// FormatAttempt renders an attempt as plain text.
+// FormatAttempt renders an attempt as plain text, sanitized: the
+// response's headers and body and the error come from the receiver.
 func FormatAttempt(a delivery.Attempt) string {
+	return common.Sanitize(formatAttempt(a))
+}
+
+func formatAttempt(a delivery.Attempt) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "attempt %d of delivery %d to %s\n", a.Attempt, a.DeliveryID, a.EndpointID)
 	fmt.Fprintf(&b, "started   %s\n", a.StartedAt.UTC().Format("2006-01-02 15:04:05.000Z"))

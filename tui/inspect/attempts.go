@@ -157,7 +157,7 @@ func (s *AttemptsScreen) View() string {
 	fmt.Fprintf(&b, "%s %s  %s %d  %s %d  %s %s  %s %s\n", st.Key.Render("state"), state, st.Key.Render("attempts"), d.Attempts,
 		st.Key.Render("replays"), d.Replays, st.Key.Render("next"), next, st.Key.Render("last"), common.StatusCode(d.LastStatus))
 	if d.LastError != "" {
-		b.WriteString(st.Key.Render("last error ") + firstLine(d.LastError) + "\n")
+		b.WriteString(st.Key.Render("last error ") + common.Sanitize(firstLine(d.LastError)) + "\n")
 	} else {
 		b.WriteString("\n")
 	}

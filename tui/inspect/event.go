@@ -134,7 +134,7 @@ func (s *EventScreen) View() string {
 		return st.Muted.Render("loading event " + s.eventID + "…")
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s  %s %s  %s %s (%s ago)\n", st.Key.Render("event"), s.ev.ID, st.Key.Render("type"), s.ev.Type,
+	fmt.Fprintf(&b, "%s %s  %s %s  %s %s (%s ago)\n", st.Key.Render("event"), common.Sanitize(s.ev.ID), st.Key.Render("type"), common.Sanitize(s.ev.Type),
 		st.Key.Render("created"), s.ev.Created.UTC().Format("2006-01-02 15:04:05Z"), common.Age(s.c.Now(), s.ev.Created))
 	b.WriteString(s.table.View(st, "no deliveries (no endpoint matched)") + "\n")
 	b.WriteString(st.Header.Render("payload") + st.Muted.Render("  (pgup/pgdn scroll · y copy)") + "\n")

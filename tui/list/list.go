@@ -14,6 +14,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/styles"
 )
@@ -245,7 +246,8 @@ func (m *Model) line(widths []int, r *Row, header bool) string {
 		if !header {
 			text = ""
 			if i < len(r.Cells) {
-				text = r.Cells[i]
+				// Cells carry receivers' and senders' text (errors, types).
+				text = common.Sanitize(r.Cells[i])
 			}
 		}
 		text = ansi.Truncate(text, widths[i], "…")

@@ -188,7 +188,7 @@ func (m *Model) trouble() string {
 		why := fmt.Sprintf("%d consecutive failures, %d dead, last %s", h.ConsecutiveFailures, h.Dead, common.StatusCode(h.LastStatus))
 		style := st.Warn
 		if !e.Enabled {
-			why = "disabled: " + e.DisabledReason
+			why = "disabled: " + common.Sanitize(e.DisabledReason)
 			style = st.Bad
 		}
 		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-20s", trunc(e.Label(), 20)))+" "+trunc(why, max(m.w-24, 10)))

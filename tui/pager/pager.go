@@ -9,6 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/keys"
 )
 
@@ -28,8 +29,10 @@ func (m *Model) SetSize(width, height int) {
 }
 
 // SetContent replaces the text; the scroll position is kept when possible.
+// The text is shown sanitized (common.Sanitize): it is plain text, often
+// from outside hookd.
 func (m *Model) SetContent(s string) {
-	m.raw = s
+	m.raw = common.Sanitize(s)
 	m.wrap()
 }
 
