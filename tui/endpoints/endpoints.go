@@ -274,7 +274,7 @@ func (m *Model) View() string {
 	if m.err != nil {
 		head += "  " + st.Error.Render(common.Describe(m.err))
 	}
-	body := m.table.View(st, "no endpoints yet: create one with the API or `hookd endpoints create`")
+	body := m.table.View(st, "no endpoints yet: create one with the API or `hookd endpoints add`")
 	if !m.loaded && m.err == nil {
 		body = st.Muted.Render("loading…")
 	}

@@ -151,3 +151,13 @@ func TestReplayDeadReplaysExactlyTheCountedSet(t *testing.T) {
 		t.Fatalf("want the 2 counted replayed: %q", st)
 	}
 }
+
+func TestEmptyStateNamesTheAddCommand(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	src.Eps = nil
+	commontest.Drain(t, up, m.RefreshNow())
+	if v := m.View(); !strings.Contains(v, "hookd endpoints add") {
+		t.Fatalf("the empty state must name the add command:\n%s", v)
+	}
+}
