@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -67,6 +68,12 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 	if !strings.Contains(dry, "1 dead delivery match; dry run") {
 		t.Errorf("replay --dry-run printed %q", dry)
 	}
+	idArg := strconv.FormatInt(id, 10)
+	if out := mustHookd(t, dbURL, "replay", idArg, "--dry-run"); !strings.Contains(out, "would re-queue delivery "+idArg+" (dead, 1 attempt") {
+		t.Errorf("replay ID --dry-run printed %q", out)
+	}
+	checkReplayJSON(t, mustHookd(t, dbURL, "replay", "--endpoint", ep, "--dry-run", "--json"), `{"matched":1,"replayed":0,"dry_run":true}`)
+	checkReplayJSON(t, mustHookd(t, dbURL, "replay", idArg, "--dry-run", "--json"), `{"matched":1,"replayed":0,"dry_run":true}`)
 	if d, _ := delivery.Get(ctx, pool, id); d.State != delivery.StateDead {
 		t.Errorf("dry run changed the delivery to %s", d.State)
 	}
@@ -78,6 +85,7 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 	if d.State != delivery.StatePending || len(attempts) != 1 {
 		t.Errorf("after replay: state %s, %d attempts kept", d.State, len(attempts))
 	}
+	checkReplayJSON(t, mustHookd(t, dbURL, "replay", "--endpoint", ep, "--state", "pending", "--json"), `{"matched":1,"replayed":1,"dry_run":false}`)
 	if out := mustHookd(t, dbURL, "replay", strconv.FormatInt(id, 10)); !strings.Contains(out, "re-queued delivery") {
 		t.Errorf("replay ID printed %q", out)
 	}
@@ -86,6 +94,8 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 		want string
 	}{
 		{[]string{"replay", "abc"}, "ID:"},
+		{[]string{"replay", "1", "--state", "dead"}, "give either a delivery ID or filter flags"},
+		{[]string{"replay", "999999", "--dry-run"}, "delivery 999999: not found"},
 		{[]string{"replay", "--state", "bogus"}, "state:"},
 		{[]string{"deliveries", "ls", "--since", "yesterday"}, "--since:"},
 		{[]string{"deliveries", "show", "999999"}, "delivery 999999: not found"},
@@ -106,5 +116,21 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 	ev := mustHookd(t, dbURL, "events", "show", "evt_one")
 	if !strings.Contains(ev, `"amount": 42`) || !strings.Contains(ev, ep) {
 		t.Errorf("events show:\n%s", ev)
+	}
+}
+
+// checkReplayJSON compares replay --json output with want, field by field
+// (the names of POST /v1/replay).
+func checkReplayJSON(t *testing.T, out, want string) {
+	t.Helper()
+	var got, exp map[string]any
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("replay --json printed %q: %v", out, err)
+	}
+	if err := json.Unmarshal([]byte(want), &exp); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, exp) {
+		t.Errorf("replay --json printed %s, want %s", strings.TrimSpace(out), want)
 	}
 }

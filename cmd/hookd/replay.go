@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -11,38 +12,36 @@ import (
 	"github.com/hookd/hookd/core/validate"
 )
 
+// replayResult is what replay --json prints for a filter or a dry run:
+// the fields of POST /v1/replay.
+type replayResult struct {
+	Matched  int64 `json:"matched"`
+	Replayed int64 `json:"replayed"`
+	DryRun   bool  `json:"dry_run"`
+}
+
 func newReplayCmd(c *cli) *cobra.Command {
 	var f filterFlags
 	var dryRun, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "replay [ID] | replay [--state dead] [--endpoint ID] [--event-type T] [--since T] [--until T] [--dry-run]",
+		Use:   "replay [ID] [--dry-run] | replay [--state dead] [--endpoint ID] [--event-type T] [--since T] [--until T] [--dry-run]",
 		Short: "Re-queue one delivery, or every delivery matching a filter (dead letters by default)",
 		Long: `Replay re-queues deliveries for an immediate attempt with a fresh retry
 budget; every earlier attempt stays in the log. With an ID it replays that
 delivery; otherwise every delivery matching the filter (state defaults to
-dead). --dry-run only counts the matches.`,
+dead). --dry-run only reports what would be re-queued and changes nothing.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			if len(args) == 1 {
-				if (f != filterFlags{}) || dryRun {
-					return validate.Errorf("ID", "give either a delivery ID or filter flags, not both")
+				if (f != filterFlags{}) {
+					return validate.Errorf("ID", "give either a delivery ID or filter flags (--state, --endpoint, --event-type, --event, --since, --until), not both")
 				}
 				id, err := parseID(args[0])
 				if err != nil {
 					return err
 				}
-				return c.withDB(ctx, func(d *app.Database) error {
-					dl, err := delivery.Replay(ctx, d.Pool, id)
-					if err != nil {
-						return notFound(err, "delivery", args[0])
-					}
-					if asJSON {
-						return c.printJSON(dl)
-					}
-					_, err = fmt.Fprintf(c.out, "re-queued delivery %d (%s; earlier attempts kept)\n", dl.ID, dl.State)
-					return err
-				})
+				return c.withDB(ctx, func(d *app.Database) error { return c.replayOne(ctx, d, id, dryRun, asJSON) })
 			}
 			flt, err := f.filter(time.Now())
 			if err != nil {
@@ -54,7 +53,7 @@ dead). --dry-run only counts the matches.`,
 					return err
 				}
 				if asJSON {
-					return c.printJSON(map[string]any{"matched": n, "requeued": map[bool]int64{true: 0, false: n}[dryRun], "dry_run": dryRun})
+					return c.printJSON(replayResult{Matched: n, Replayed: map[bool]int64{true: 0, false: n}[dryRun], DryRun: dryRun})
 				}
 				state := orState(flt.State, delivery.StateDead)
 				if dryRun {
@@ -67,9 +66,38 @@ dead). --dry-run only counts the matches.`,
 		},
 	}
 	f.register(cmd, "state to replay (default dead): "+states())
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count the matching deliveries, change nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be re-queued, change nothing")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
+}
+
+// replayOne replays delivery id; with dryRun it only reports whether it
+// would be re-queued, failing as the replay would (unknown, in flight).
+func (c *cli) replayOne(ctx context.Context, d *app.Database, id int64, dryRun, asJSON bool) error {
+	if !dryRun {
+		dl, err := delivery.Replay(ctx, d.Pool, id)
+		if err != nil {
+			return notFound(err, "delivery", fmt.Sprint(id))
+		}
+		if asJSON {
+			return c.printJSON(dl) // as POST /v1/deliveries/{id}/replay
+		}
+		_, err = fmt.Fprintf(c.out, "re-queued delivery %d (%s; earlier attempts kept)\n", dl.ID, dl.State)
+		return err
+	}
+	dl, err := delivery.Get(ctx, d.Pool, id)
+	if err != nil {
+		return notFound(err, "delivery", fmt.Sprint(id))
+	}
+	if dl.State == delivery.StateInFlight {
+		return validate.Errorf("ID", "delivery %d is in flight; replay it once its attempt has finished", id)
+	}
+	if asJSON {
+		return c.printJSON(replayResult{Matched: 1, DryRun: true})
+	}
+	_, err = fmt.Fprintf(c.out, "would re-queue delivery %d (%s, %d attempt%s, event %s); dry run, nothing re-queued\n",
+		dl.ID, dl.State, dl.Attempts, plural(dl.Attempts), dl.EventID)
+	return err
 }
 
 func orState(s, def delivery.State) delivery.State {
