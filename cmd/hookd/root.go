@@ -214,8 +214,11 @@ func (c *cli) execute(ctx context.Context, args []string) int {
 	return 1
 }
 
-// oneLine renders err for the terminal: domain errors get their plain
-// meaning, and joined errors stay on one line each.
+// oneLine renders err on one line for the terminal: domain errors get
+// their plain meaning; the lines of a multi-line error (joined errors,
+// one per connection attempt from pgx) are trimmed and joined with "; ",
+// each distinct line once (pgx repeats an identical failure for its TLS
+// and plain attempts).
 func oneLine(err error) string {
 	switch {
 	case errors.Is(err, db.ErrNotFound):
@@ -223,7 +226,26 @@ func oneLine(err error) string {
 	case errors.Is(err, context.Canceled):
 		return "interrupted"
 	}
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
+	var b strings.Builder
+	seen := map[string]bool{}
+	prev := ""
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || seen[line] {
+			continue
+		}
+		seen[line] = true
+		switch {
+		case prev == "":
+		case strings.HasSuffix(prev, ":"): // "failed to connect to ...:" introduces the next line
+			b.WriteString(" ")
+		default:
+			b.WriteString("; ")
+		}
+		b.WriteString(line)
+		prev = line
+	}
+	return b.String()
 }
 
 func plural(n int) string {
