@@ -63,6 +63,9 @@ func newDeliveriesLsCmd(c *cli) *cobra.Command {
 		Short:   "List deliveries, newest first (dead letters: --state dead)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
 			flt, err := f.filter(time.Now())
 			if err != nil {
 				return err

@@ -43,3 +43,21 @@ func TestConnectionFailurePrintedOnce(t *testing.T) {
 		t.Errorf("exit %d, stderr %q; want exit 1 and the refusal once, on one line", r.code, r.errOut)
 	}
 }
+
+// A --limit out of range is refused before any database is opened, naming
+// the flag and the range (the list functions would take 0 for their
+// default).
+func TestListLimitOutOfRange(t *testing.T) {
+	t.Parallel()
+	const nowhere = "postgres://x:y@127.0.0.1:1/x" // never dialled
+	for _, list := range [][]string{{"deliveries", "ls"}, {"events", "ls"}, {"inbox", "ls"}} {
+		for _, n := range []string{"0", "-1", "1001"} {
+			args := append(append([]string{}, list...), "--limit", n)
+			r := hookd(t, nowhere, args...)
+			want := "--limit: " + n + " is out of range; allowed: 1 to 1000"
+			if r.code != 1 || !strings.Contains(r.errOut, want) {
+				t.Errorf("hookd %s: exit %d, stderr %q; want %q", strings.Join(args, " "), r.code, r.errOut, want)
+			}
+		}
+	}
+}

@@ -30,6 +30,9 @@ func newEventsLsCmd(c *cli) *cobra.Command {
 		Short:   "List events in publish order, from a cursor (the polling feed)",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkLimit(limit); err != nil {
+				return err
+			}
 			cur, err := outbox.ParseCursor(after)
 			if err != nil {
 				return err

@@ -31,6 +31,9 @@ func newInboxLsCmd(c *cli) *cobra.Command {
 		Short:   "List received webhooks, newest first",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkLimit(p.Limit); err != nil {
+				return err
+			}
 			p.State = inbox.State(state)
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				page, err := inbox.List(cmd.Context(), d.Pool, p)

@@ -10,11 +10,25 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/hookd/hookd/core/validate"
 )
 
 // addJSONFlag adds --json, for scripts, to a list or show command.
 func addJSONFlag(cmd *cobra.Command, dst *bool) {
 	cmd.Flags().BoolVar(dst, "json", false, "print JSON instead of a table")
+}
+
+// maxLimit is the largest page a list command asks for.
+const maxLimit = 1000
+
+// checkLimit rejects a --limit outside 1..maxLimit; the list functions
+// would silently take 0 for their default.
+func checkLimit(n int) error {
+	if n < 1 || n > maxLimit {
+		return validate.Errorf("--limit", "%d is out of range; allowed: 1 to %d rows per page", n, maxLimit)
+	}
+	return nil
 }
 
 // printJSON writes v as indented JSON.
