@@ -84,7 +84,8 @@ func (r EndpointRow) Trouble() int {
 // trouble.
 type Overview struct {
 	At time.Time
-	// EventsPerSec and AttemptsPerSec average the last minute.
+	// EventsPerSec and AttemptsPerSec average the last minute, or the time
+	// since the first event when hookd is younger than that.
 	EventsPerSec   float64
 	AttemptsPerSec float64
 	// SuccessRate is successes/attempts over the last 5 minutes; Attempts5m

@@ -3,6 +3,7 @@ package data_test
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -140,5 +141,33 @@ func TestPostgresInbox(t *testing.T) {
 	}
 	if err := src.ReplayInbox(ctx, ev.ID); err == nil || !strings.Contains(err.Error(), "only dead") {
 		t.Fatalf("replaying a pending event must be refused clearly: %v", err)
+	}
+}
+
+// In the first minute of a system the rates average over the time since
+// its first event, not over a full minute it has not lived.
+func TestOverviewRatesInTheFirstMinute(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, src, _, _ := fixture(t) // two events, one attempt
+	var first time.Time
+	if err := pool.QueryRow(ctx, `SELECT min(created_at) FROM hookd.events`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	now := first.Add(10 * time.Second) // the fixed clock: ten seconds in
+	o, err := src.Overview(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(o.EventsPerSec-0.2) > 1e-9 || math.Abs(o.AttemptsPerSec-0.1) > 1e-9 {
+		t.Fatalf("2 events and 1 attempt in 10s: want 0.2 and 0.1 per second, got %v and %v", o.EventsPerSec, o.AttemptsPerSec)
+	}
+	// Fifty seconds in: over those fifty seconds.
+	o, err = src.Overview(ctx, first.Add(50*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(o.EventsPerSec-2.0/50) > 1e-9 {
+		t.Fatalf("50s in: want 2/50 per second, got %v", o.EventsPerSec)
 	}
 }

@@ -71,7 +71,7 @@ func (p *Postgres) endpointQueues(ctx context.Context, now time.Time) ([]Endpoin
 func (p *Postgres) rates(ctx context.Context, now time.Time, o *Overview) error {
 	minuteStart := now.Truncate(time.Minute).Add(-time.Minute)
 	var events, attempts, retrying int64
-	var oldest *time.Time
+	var oldest, first *time.Time
 	err := p.pool.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM hookd.events WHERE created_at > $1::timestamptz - interval '1 minute' AND created_at <= $1::timestamptz),
 			(SELECT coalesce(sum(attempts), 0) FROM hookd.endpoint_minutes WHERE minute >= $2),
@@ -79,19 +79,19 @@ func (p *Postgres) rates(ctx context.Context, now time.Time, o *Overview) error 
 			(SELECT coalesce(sum(accepted), 0) FROM hookd.intake_minutes WHERE minute >= $3),
 			(SELECT coalesce(sum(duplicates), 0) FROM hookd.intake_minutes WHERE minute >= $3),
 			(SELECT coalesce(sum(rejected), 0) FROM hookd.intake_minutes WHERE minute >= $3),
-			(SELECT count(*) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at > $1::timestamptz)`,
+			(SELECT count(*) FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at > $1::timestamptz),
+			(SELECT min(created_at) FROM hookd.events)`,
 		now, minuteStart, now.Add(-time.Hour).Truncate(time.Minute)).
-		Scan(&events, &attempts, &oldest, &o.Accepted, &o.Duplicates, &o.Rejected, &retrying)
+		Scan(&events, &attempts, &oldest, &o.Accepted, &o.Duplicates, &o.Rejected, &retrying, &first)
 	if err != nil {
 		return err
 	}
 	o.Retrying = int(retrying)
-	o.EventsPerSec = float64(events) / 60
-	// The attempt rollup is per minute: average over the span it covers
-	// (the previous minute and the current one so far).
-	if span := now.Sub(minuteStart).Seconds(); span > 0 {
-		o.AttemptsPerSec = float64(attempts) / span
-	}
+	// Events count over the last minute; the attempt rollup is per minute,
+	// so attempts count over the previous minute and the current one so
+	// far. Neither span reaches back before the first event.
+	o.EventsPerSec = perSecond(events, now.Add(-time.Minute), first, now)
+	o.AttemptsPerSec = perSecond(attempts, minuteStart, first, now)
 	if oldest != nil && now.After(*oldest) {
 		o.OldestDue = now.Sub(*oldest)
 	}
@@ -150,4 +150,16 @@ func (p *Postgres) sparks(ctx context.Context, now time.Time, o *Overview) error
 		}
 	}
 	return rows.Err()
+}
+
+// perSecond averages n over the part of the window from start to now that
+// hookd's history covers: from start, or from first (the first event ever,
+// nil when there is none) when that is later, so a system in its first
+// minute is not averaged over time it has not lived. The span is at least
+// a second.
+func perSecond(n int64, start time.Time, first *time.Time, now time.Time) float64 {
+	if first != nil && first.After(start) {
+		start = *first
+	}
+	return float64(n) / max(now.Sub(start).Seconds(), 1)
 }
