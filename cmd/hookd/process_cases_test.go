@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // A process killed with SIGKILL while events are in flight loses nothing:
@@ -20,7 +21,7 @@ func testKill9(t *testing.T, bin string) {
 	ids := procSeed(t, pool, r.srv.URL+"/hook", processEvents)
 
 	first := startProc(t, bin, dbURL, "HOOKD_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT=16")
-	procEventually(t, "some deliveries before the kill", func() bool { u, _, _ := r.stats(); return u >= 200 })
+	testkit.EventuallyWithin(t, 90*time.Second, "some deliveries before the kill", func() bool { u, _, _ := r.stats(); return u >= 200 })
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func testKill9(t *testing.T, bin string) {
 	}
 
 	second := startProc(t, bin, dbURL)
-	procEventually(t, "every delivery to succeed after the restart", func() bool {
+	testkit.EventuallyWithin(t, 90*time.Second, "every delivery to succeed after the restart", func() bool {
 		return procCountState(t, pool, "succeeded") == processEvents
 	})
 	procCheckReceiver(t, r, ids)
@@ -68,7 +69,7 @@ func testTwoProcesses(t *testing.T, bin string) {
 	b := startProc(t, bin, dbURL)
 	ids := procSeed(t, pool, r.srv.URL+"/hook", processEvents)
 
-	procEventually(t, "every delivery to succeed", func() bool {
+	testkit.EventuallyWithin(t, 90*time.Second, "every delivery to succeed", func() bool {
 		return procCountState(t, pool, "succeeded") == processEvents
 	})
 	procCheckReceiver(t, r, ids)
@@ -126,7 +127,7 @@ func testSIGTERM(t *testing.T, bin string) {
 	ids := procSeed(t, pool, r.srv.URL+"/hook", processEvents)
 
 	p := startProc(t, bin, dbURL, "HOOKD_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT=8")
-	procEventually(t, "some deliveries before SIGTERM", func() bool { u, _, _ := r.stats(); return u >= 100 })
+	testkit.EventuallyWithin(t, 90*time.Second, "some deliveries before SIGTERM", func() bool { u, _, _ := r.stats(); return u >= 100 })
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func testSIGTERM(t *testing.T, bin string) {
 	}
 
 	startProc(t, bin, dbURL)
-	procEventually(t, "the rest to be delivered by a new process", func() bool {
+	testkit.EventuallyWithin(t, 90*time.Second, "the rest to be delivered by a new process", func() bool {
 		return procCountState(t, pool, "succeeded") == processEvents
 	})
 	procCheckReceiver(t, r, ids)

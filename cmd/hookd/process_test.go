@@ -45,18 +45,6 @@ func TestProcess(t *testing.T) {
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
 }
 
-// procEventually polls cond until it holds or a generous deadline passes.
-func procEventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // procReceiver is a webhook receiver on 127.0.0.1 that takes delay per
 // request and counts requests per event id, noting requests for the same
 // event that overlap in time and bodies whose id differs from the header.

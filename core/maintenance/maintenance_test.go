@@ -16,20 +16,10 @@ import (
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
 
 func counter(t *testing.T, c prometheus.Counter) float64 {
 	t.Helper()
@@ -157,7 +147,7 @@ func TestOneLeaderAndReelection(t *testing.T) {
 		}
 		t.Cleanup(s.Stop)
 	}
-	eventually(t, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
+	testkit.Eventually(t, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
 	for range 20 {
 		if a.IsLeader() && b.IsLeader() {
 			t.Fatal("two leaders at once")
@@ -173,12 +163,12 @@ func TestOneLeaderAndReelection(t *testing.T) {
 	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "a new leader session", func() bool {
+	testkit.Eventually(t, "a new leader session", func() bool {
 		var newPID int
 		err := pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&newPID)
 		return err == nil && newPID != pid
 	})
-	eventually(t, "a leader after re-election", func() bool { return a.IsLeader() != b.IsLeader() })
+	testkit.Eventually(t, "a leader after re-election", func() bool { return a.IsLeader() != b.IsLeader() })
 
 	// Stopping the leader hands over to the other.
 	leader, other := a, b
@@ -187,5 +177,5 @@ func TestOneLeaderAndReelection(t *testing.T) {
 	}
 	leader.Stop()
 	leader.Stop()
-	eventually(t, "the other process to lead", other.IsLeader)
+	testkit.Eventually(t, "the other process to lead", other.IsLeader)
 }

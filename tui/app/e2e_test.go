@@ -26,23 +26,12 @@ import (
 	"github.com/hookd/hookd/core/dispatch"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/testkit"
 	"github.com/hookd/hookd/tui/app"
 	"github.com/hookd/hookd/tui/data"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
-
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // probe wraps the root model in a running program and keeps a copy of
 // the screen after every update, taken on the program's goroutine, so a
@@ -156,7 +145,7 @@ func seed(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Stop)
-	eventually(t, "six dead letters", func() bool { return w.count(t, "state = 'dead'") == 6 })
+	testkit.Eventually(t, "six dead letters", func() bool { return w.count(t, "state = 'dead'") == 6 })
 	w.ok.Store(true)
 	return w
 }
@@ -210,7 +199,7 @@ func TestEndToEnd(t *testing.T) {
 		waitScreen(t, p, fmt.Sprintf("Replay 1 dead letter: delivery %d", newest))
 		press(tm, "y")
 		waitScreen(t, p, fmt.Sprintf("re-queued delivery %d", newest))
-		eventually(t, "the replayed delivery to be delivered", func() bool {
+		testkit.Eventually(t, "the replayed delivery to be delivered", func() bool {
 			return w.count(t, "id = $1 AND state = 'succeeded' AND replays = 1", newest) == 1
 		})
 		if n := w.count(t, "state = 'dead' AND replays = 0"); n != 5 {
@@ -235,7 +224,7 @@ func TestEndToEnd(t *testing.T) {
 		waitScreen(t, p, w.epB+"?")
 		press(tm, "y")
 		waitScreen(t, p, "re-queued 3 dead letters")
-		eventually(t, "crm's dead letters to be delivered", func() bool {
+		testkit.Eventually(t, "crm's dead letters to be delivered", func() bool {
 			return w.count(t, "endpoint_id = $1 AND state = 'succeeded' AND replays = 1", w.epB) == 3
 		})
 		if n := w.count(t, "endpoint_id = $1 AND state = 'dead' AND replays = 0", w.epA); n != 2 {
