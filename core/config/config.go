@@ -50,6 +50,7 @@ const (
 	DefaultAlertMinInterval = 15 * time.Minute
 	DefaultConsoleRefresh   = time.Second
 	MinConsoleRefresh       = 100 * time.Millisecond
+	DefaultSSHHostKey       = ".hookd/ssh_host_ed25519_key"
 
 	// leaseSlack is added to twice the delivery timeout when no lease is set.
 	leaseSlack = 30 * time.Second
@@ -239,6 +240,24 @@ type Console struct {
 	// ReadOnly hides actions that change state (replay, disable).
 	// Defaults to false.
 	ReadOnly bool `key:"read_only"`
+	// SSH serves the console over SSH (keys console.ssh.*).
+	SSH ConsoleSSH `key:"ssh"`
+}
+
+// ConsoleSSH configures the console served over SSH. Only the public keys
+// listed in AuthorizedKeys may connect; passwords are never accepted.
+type ConsoleSSH struct {
+	// Listen is the host:port the SSH server listens on. Defaults to "",
+	// which serves no SSH.
+	Listen string `key:"listen"`
+	// HostKey is the path of the server's private host key, generated
+	// (ed25519, mode 0600) on first start when missing. Defaults to
+	// ".hookd/ssh_host_ed25519_key".
+	HostKey string `key:"host_key"`
+	// AuthorizedKeys is the path of an authorized_keys file listing the
+	// public keys that may connect. Required when Listen is set. Defaults
+	// to "".
+	AuthorizedKeys string `key:"authorized_keys"`
 }
 
 // Default returns a configuration holding every default; it passes
@@ -278,7 +297,7 @@ func Default() *Config {
 		},
 		Alerts:  Alerts{Format: AlertFormatHookd, MinInterval: DefaultAlertMinInterval},
 		Log:     Log{Level: LogLevelInfo, Format: LogFormatAuto},
-		Console: Console{Refresh: DefaultConsoleRefresh},
+		Console: Console{Refresh: DefaultConsoleRefresh, SSH: ConsoleSSH{HostKey: DefaultSSHHostKey}},
 	}
 }
 

@@ -135,8 +135,8 @@ func TestKeysAndEnvNames(t *testing.T) {
 		t.Fatalf("Keys() = %v", keys)
 	}
 	for _, k := range keys {
-		if !regexp.MustCompile(`^[a-z]+\.[a-z_]+$`).MatchString(k) {
-			t.Errorf("key %q is not section.snake_case", k)
+		if !regexp.MustCompile(`^[a-z]+(\.[a-z_]+)?\.[a-z_]+$`).MatchString(k) {
+			t.Errorf("key %q is not section[.subsection].snake_case", k)
 		}
 	}
 	if got := EnvName("delivery.retry_schedule"); got != "HOOKD_DELIVERY_RETRY_SCHEDULE" {

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/netip"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,20 +40,30 @@ type leaf struct {
 }
 
 // leaves lists every key of Config in declaration order; sections are the
-// fields of Config, keys the fields of each section.
+// fields of Config, keys the fields of each section, and a key whose type
+// is a struct is a subsection ("console.ssh.listen").
 func leaves() []leaf {
+	return leavesOf(reflect.TypeFor[Config](), "", nil)
+}
+
+func leavesOf(t reflect.Type, prefix string, index []int) []leaf {
 	var out []leaf
-	ct := reflect.TypeFor[Config]()
-	for i := range ct.NumField() {
-		sec := ct.Field(i)
-		name, ok := sec.Tag.Lookup("key")
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, ok := f.Tag.Lookup("key")
 		if !ok {
 			continue
 		}
-		for j := range sec.Type.NumField() {
-			f := sec.Type.Field(j)
-			out = append(out, leaf{key: name + "." + f.Tag.Get("key"), index: []int{i, j}})
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
 		}
+		idx := append(slices.Clone(index), i)
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, leavesOf(f.Type, key, idx)...)
+			continue
+		}
+		out = append(out, leaf{key: key, index: idx})
 	}
 	return out
 }

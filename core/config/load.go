@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -113,36 +112,60 @@ func readFile(v *viper.Viper, explicit string, defaults []string) (string, error
 	return "", nil
 }
 
+// keyNode is one level of the key tree: its names in declaration order
+// and, for each, the subtree (nil for a key that holds a value).
+type keyNode struct {
+	names []string
+	kids  map[string]*keyNode
+}
+
+func keyTree() *keyNode {
+	root := &keyNode{kids: map[string]*keyNode{}}
+	for _, l := range leaves() {
+		n := root
+		parts := strings.Split(l.key, ".")
+		for i, part := range parts {
+			kid, seen := n.kids[part]
+			if !seen {
+				n.names = append(n.names, part)
+				if i < len(parts)-1 {
+					kid = &keyNode{kids: map[string]*keyNode{}}
+				}
+				n.kids[part] = kid
+			}
+			n = kid
+		}
+	}
+	return root
+}
+
 // checkKnown reports every section and key in settings (the file's) that
 // Config does not have.
 func checkKnown(settings map[string]any) []error {
-	sections := map[string][]string{}
-	var sectionNames []string
-	for _, l := range leaves() {
-		sec, key, _ := strings.Cut(l.key, ".")
-		if _, ok := sections[sec]; !ok {
-			sectionNames = append(sectionNames, sec)
-		}
-		sections[sec] = append(sections[sec], key)
-	}
+	return keyTree().check("", settings)
+}
+
+func (n *keyNode) check(prefix string, settings map[string]any) []error {
 	var errs []error
-	for _, sec := range sortedKeys(settings) {
-		keys, ok := sections[sec]
-		if !ok {
-			errs = append(errs, unknownKey(sec, sec, sectionNames))
-			continue
+	for _, k := range sortedKeys(settings) {
+		full := k
+		if prefix != "" {
+			full = prefix + "." + k
 		}
-		m, ok := settings[sec].(map[string]any)
-		if !ok {
-			if settings[sec] != nil {
-				errs = append(errs, keyErr(sec, "%s is not a mapping of keys (keys: %s)", show(settings[sec]), strings.Join(keys, ", ")))
+		kid, ok := n.kids[k]
+		switch {
+		case !ok:
+			errs = append(errs, unknownKey(full, k, n.names))
+		case kid == nil: // a value; decode judges it
+		default:
+			m, isMap := settings[k].(map[string]any)
+			if !isMap {
+				if settings[k] != nil {
+					errs = append(errs, keyErr(full, "%s is not a mapping of keys (keys: %s)", show(settings[k]), strings.Join(kid.names, ", ")))
+				}
+				continue
 			}
-			continue
-		}
-		for _, k := range sortedKeys(m) {
-			if !slices.Contains(keys, k) {
-				errs = append(errs, unknownKey(sec+"."+k, k, keys))
-			}
+			errs = append(errs, kid.check(full, m)...)
 		}
 	}
 	return errs

@@ -55,6 +55,21 @@ func TestLoadDefaults(t *testing.T) {
 	}
 }
 
+// A subsection's keys load from the file and the environment.
+func TestLoadConsoleSSH(t *testing.T) {
+	t.Parallel()
+
+	file := writeFile(t, "console:\n  ssh:\n    listen: 127.0.0.1:2222\n    authorized_keys: keys\n")
+	cfg, err := Load(LoadOptions{File: file, Env: envOf(map[string]string{"HOOKD_CONSOLE_SSH_HOST_KEY": "host_key"})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ConsoleSSH{Listen: "127.0.0.1:2222", HostKey: "host_key", AuthorizedKeys: "keys"}
+	if cfg.Console.SSH != want {
+		t.Errorf("console.ssh = %+v, want %+v", cfg.Console.SSH, want)
+	}
+}
+
 func TestLoadFileValues(t *testing.T) {
 	t.Parallel()
 
@@ -227,6 +242,14 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 		{name: "lease", file: "delivery:\n  timeout: 15s\n  lease: 10s\n", want: []string{"delivery.lease: 10s must exceed delivery.timeout (15s)"}},
 		{name: "jitter", file: "delivery:\n  jitter: 1\n", want: []string{"delivery.jitter: 1 is out of range"}},
 		{name: "refresh", file: "console:\n  refresh: 10ms\n", want: []string{"console.refresh: 10ms is too short (minimum 100ms)"}},
+		{name: "ssh without authorized keys", file: "console:\n  ssh:\n    listen: 127.0.0.1:2222\n",
+			want: []string{"console.ssh.authorized_keys: must not be empty when console.ssh.listen is set"}},
+		{name: "ssh listen", env: map[string]string{"HOOKD_CONSOLE_SSH_LISTEN": "2222", "HOOKD_CONSOLE_SSH_AUTHORIZED_KEYS": "keys"},
+			want: []string{`console.ssh.listen: "2222" is not a listen address`, "(from HOOKD_CONSOLE_SSH_LISTEN)"}},
+		{name: "ssh unknown key", file: "console:\n  ssh:\n    lisen: :2222\n",
+			want: []string{`console.ssh.lisen: unknown key (did you mean "listen"? allowed: listen, host_key, authorized_keys)`}},
+		{name: "ssh not a mapping", file: "console:\n  ssh: yes\n",
+			want: []string{"console.ssh: \"yes\" is not a mapping of keys (keys: listen, host_key, authorized_keys)"}},
 		{name: "alerts url", file: "alerts:\n  url: example.com/hook\n", want: []string{`alerts.url: "example.com/hook" is not an absolute http or https URL`}},
 		{name: "alerts format", file: "alerts:\n  format: teams\n", want: []string{`alerts.format: "teams" is not allowed (allowed: hookd, slack)`}},
 		{name: "database url", file: "database:\n  url: db.example.com\n", want: []string{"database.url: is neither a postgres:// URL nor a key=value DSN"}},

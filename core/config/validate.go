@@ -50,7 +50,24 @@ func (c *Config) Validate() error {
 	if c.Console.Refresh < MinConsoleRefresh {
 		p.add("console.refresh", "%s is too short (minimum %s)", c.Console.Refresh, MinConsoleRefresh)
 	}
+	c.validateConsoleSSH(&p)
 	return errors.Join(p...)
+}
+
+// validateConsoleSSH checks console.ssh.* only when SSH is on: the files
+// themselves are read when the server starts, not while loading.
+func (c *Config) validateConsoleSSH(p *problems) {
+	s := c.Console.SSH
+	if s.Listen == "" {
+		return
+	}
+	p.hostPort("console.ssh.listen", s.Listen, true)
+	if s.HostKey == "" {
+		p.add("console.ssh.host_key", `must not be empty when console.ssh.listen is set (the path of the host key; example: %s)`, DefaultSSHHostKey)
+	}
+	if s.AuthorizedKeys == "" {
+		p.add("console.ssh.authorized_keys", `must not be empty when console.ssh.listen is set (the path of an authorized_keys file listing the public keys that may connect)`)
+	}
 }
 
 func (c *Config) validateDatabase(p *problems) {
