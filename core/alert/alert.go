@@ -4,8 +4,9 @@
 // # Flow
 //
 // Callers record what happened ([Alerter.RecordDead],
-// [Alerter.RecordDisabled], [Alerter.RecordRecovered], or
-// [Alerter.OnOutcome] as the dispatcher's hook). Records land in
+// [Alerter.RecordDisabled], [Alerter.RecordRecovered]; the dispatcher's
+// hooks [Alerter.OnOutcomeTx] for dead letters, in the transaction that
+// records them, and [Alerter.OnOutcome] for 410s). Records land in
 // hookd.alert_state, one row per (endpoint, kind), so that 10,000 dead
 // letters to one endpoint become one row with a count and the first and
 // last event ids. A flusher loop turns due rows into alerts:

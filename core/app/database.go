@@ -125,7 +125,17 @@ func (d *Database) startEmbedded(ctx context.Context, dataDir string) error {
 		d.Attached = true
 		d.logger.Debug("using the embedded PostgreSQL of another hookd process", slog.String("data_dir", dataDir))
 	case errors.Is(err, pgembed.ErrNotRunning):
-		if cluster, err = pgembed.Start(ctx, opts); err != nil {
+		cluster, err = pgembed.Start(ctx, opts)
+		var inUse *pgembed.InUseError
+		if errors.As(err, &inUse) {
+			// Another hookd started it between our look and our start (a
+			// serve and a CLI command launched together): use its server.
+			if cluster, err = pgembed.Attach(opts); err == nil {
+				d.Attached = true
+				break
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("start the embedded PostgreSQL (database.data_dir %s; or set database.url): %w", dataDir, err)
 		}
 		d.cluster = cluster

@@ -145,7 +145,10 @@ func acquireShared() (string, func(), error) {
 func startShared(opts pgembed.Options) (*pgembed.Cluster, error) {
 	ctx := context.Background()
 	c, err := pgembed.Start(ctx, opts)
-	if err == nil || errors.Is(err, pgembed.ErrNoBinaries) {
+	var inUse *pgembed.InUseError
+	if err == nil || errors.Is(err, pgembed.ErrNoBinaries) || errors.As(err, &inUse) {
+		// In use: a live test process runs the server (perhaps restarting
+		// after a crash); never rebuild its data under it.
 		return c, err
 	}
 	fmt.Fprintf(os.Stderr, "dbtest: the shared test server did not start (%v); rebuilding it\n", err)

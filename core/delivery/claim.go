@@ -61,7 +61,7 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 			SELECT e.id, coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $7 END) AS room
 			FROM hookd.endpoints e
 			LEFT JOIN unnest($5::text[], $6::int[]) AS lim(endpoint_id, remaining) ON lim.endpoint_id = e.id
-			WHERE e.id <> ALL($3::text[])
+			WHERE e.enabled AND e.id <> ALL($3::text[])
 		), cand AS (
 			SELECT c.id, c.next_attempt_at
 			FROM eps, LATERAL (
@@ -74,9 +74,10 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 			LIMIT $1
 		), due AS (
 			-- Lock the candidates by primary key; rows another claimer took
-			-- meanwhile are skipped or no longer pending.
+			-- meanwhile are skipped, or no longer pending and due (a retry
+			-- recorded in between must wait for its time).
 			SELECT id FROM hookd.deliveries
-			WHERE id = ANY(ARRAY(SELECT id FROM cand)) AND state = 'pending'
+			WHERE id = ANY(ARRAY(SELECT id FROM cand)) AND state = 'pending' AND next_attempt_at <= now()
 			FOR UPDATE SKIP LOCKED
 		), claimed AS (
 			UPDATE hookd.deliveries d
@@ -133,17 +134,28 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 // is uncounted. Used on shutdown and for work over an endpoint's cap. Only
 // deliveries still leased by worker are touched.
 func Release(ctx context.Context, ex db.Executor, worker string, ids []int64) error {
+	return ReleaseUntil(ctx, ex, worker, ids, time.Time{})
+}
+
+// ReleaseUntil is Release with the deliveries due again only at notBefore
+// (now when zero): for work that cannot start yet, such as a request an
+// endpoint's rate limit pushes past the lease.
+func ReleaseUntil(ctx context.Context, ex db.Executor, worker string, ids []int64, notBefore time.Time) error {
 	if len(ids) == 0 {
 		return nil
+	}
+	var at *time.Time
+	if !notBefore.IsZero() {
+		at = &notBefore
 	}
 	_, err := ex.Exec(ctx, `
 		UPDATE hookd.deliveries d
 		SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
 			attempts = greatest(d.attempts - 1, 0), lease_expires_at = NULL, leased_by = NULL,
-			next_attempt_at = now(), updated_at = now()
+			next_attempt_at = coalesce($3::timestamptz, now()), updated_at = now()
 		FROM hookd.endpoints ep
 		WHERE d.id = ANY($1) AND d.state = 'in_flight' AND d.leased_by = $2 AND ep.id = d.endpoint_id`,
-		ids, worker)
+		ids, worker, at)
 	return err
 }
 

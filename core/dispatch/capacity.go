@@ -108,10 +108,13 @@ type rateLimits struct {
 func newRateLimits() *rateLimits { return &rateLimits{next: map[string]time.Time{}} }
 
 // reserve books the next slot of ep at perSecond requests per second and
-// returns how long to wait for it. A zero rate never waits.
-func (r *rateLimits) reserve(ep string, perSecond int, now time.Time) time.Duration {
+// returns how long to wait for it. A zero rate never waits. A slot more
+// than max away is not booked: ok is false and wait says when it would be,
+// so the caller can hand the work back until then without pushing every
+// later slot further out.
+func (r *rateLimits) reserve(ep string, perSecond int, now time.Time, max time.Duration) (wait time.Duration, ok bool) {
 	if perSecond <= 0 {
-		return 0
+		return 0, true
 	}
 	interval := time.Second / time.Duration(perSecond)
 	r.mu.Lock()
@@ -119,6 +122,9 @@ func (r *rateLimits) reserve(ep string, perSecond int, now time.Time) time.Durat
 	slot := r.next[ep]
 	if slot.Before(now) {
 		slot = now
+	}
+	if wait = slot.Sub(now); wait > max {
+		return wait, false
 	}
 	r.next[ep] = slot.Add(interval)
 	// Forget endpoints idle for a while so the map does not grow.
@@ -129,5 +135,5 @@ func (r *rateLimits) reserve(ep string, perSecond int, now time.Time) time.Durat
 			}
 		}
 	}
-	return slot.Sub(now)
+	return wait, true
 }

@@ -429,3 +429,28 @@ func TestReplayDeadLetter(t *testing.T) {
 		t.Errorf("receiver saw %d requests, want 3", len(ts))
 	}
 }
+
+// An endpoint whose rate limit pushes requests past half the lease gets
+// them all the same: work handed back waits for its slot instead of
+// booking ever later slots.
+func TestRateLimitPastTheLeaseStillDelivers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit, p.MaxInFlight = 20, 20 })
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 300 * time.Millisecond
+		o.Delivery.PollInterval = 10 * time.Millisecond
+	})
+	var ids []string
+	for range 10 {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != 10 {
+		t.Errorf("%d attempts for 10 deliveries; handing work back must not count attempts", n)
+	}
+}

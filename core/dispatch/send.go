@@ -78,18 +78,17 @@ func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
 		}
 	}()
 	ctx := d.workCtx
-	if wait := d.limits.reserve(job.EndpointID, job.RateLimit, time.Now()); wait > 0 {
-		// A wait that would eat into the request's share of the lease hands
-		// the delivery back instead: it is claimed again when due, rather
-		// than timing out unsent or being reaped while it waits here.
-		if wait > d.opts.Delivery.Lease/2 {
-			d.releaseNow(job)
-			return
-		}
-		if !sleepCtx(ctx, wait) {
-			d.addReleased(job.DeliveryID)
-			return
-		}
+	// A wait that would eat into the request's share of the lease hands the
+	// delivery back, due at its slot, rather than timing out unsent or being
+	// reaped while it waits here.
+	wait, ok := d.limits.reserve(job.EndpointID, job.RateLimit, time.Now(), d.opts.Delivery.Lease/2)
+	if !ok {
+		d.releaseUntil(job, time.Now().Add(wait))
+		return
+	}
+	if wait > 0 && !sleepCtx(ctx, wait) {
+		d.addReleased(job.DeliveryID)
+		return
 	}
 	res, ok := d.attempt(ctx, job, claimed)
 	if !ok {
@@ -99,12 +98,12 @@ func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
 	d.results <- res
 }
 
-// releaseNow hands one claimed delivery back at once; should that fail,
-// its lease expiring does the same later.
-func (d *Dispatcher) releaseNow(job delivery.Job) {
+// releaseUntil hands one claimed delivery back, due again at notBefore;
+// should that fail, its lease expiring does the same later.
+func (d *Dispatcher) releaseUntil(job delivery.Job, notBefore time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := delivery.Release(ctx, d.pool, d.opts.Worker, []int64{job.DeliveryID}); err != nil {
+	if err := delivery.ReleaseUntil(ctx, d.pool, d.opts.Worker, []int64{job.DeliveryID}, notBefore); err != nil {
 		d.logger.Warn("releasing a rate-limited delivery failed; its lease will expire",
 			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
 	}

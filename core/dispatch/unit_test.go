@@ -77,15 +77,22 @@ func TestRateLimitSpacing(t *testing.T) {
 	r := newRateLimits()
 	now := time.Now()
 	for i := range 5 {
-		if got, want := r.reserve("ep", 10, now), time.Duration(i)*100*time.Millisecond; got != want {
-			t.Errorf("reservation %d waits %s, want %s", i, got, want)
+		if got, ok := r.reserve("ep", 10, now, time.Hour); !ok || got != time.Duration(i)*100*time.Millisecond {
+			t.Errorf("reservation %d waits %s (%v), want %s", i, got, ok, time.Duration(i)*100*time.Millisecond)
 		}
 	}
-	if got := r.reserve("other", 10, now); got != 0 {
+	if got, _ := r.reserve("other", 10, now, time.Hour); got != 0 {
 		t.Errorf("another endpoint waits %s", got)
 	}
-	if got := r.reserve("ep", 0, now); got != 0 {
+	if got, ok := r.reserve("ep", 0, now, 0); got != 0 || !ok {
 		t.Errorf("no limit waits %s", got)
+	}
+	// A slot past max is reported and not booked, so handing the work
+	// back does not push every later slot further out.
+	for range 3 {
+		if got, ok := r.reserve("ep", 10, now, 200*time.Millisecond); ok || got != 500*time.Millisecond {
+			t.Errorf("slot past max: %s, %v; want 500ms and not booked", got, ok)
+		}
 	}
 }
 

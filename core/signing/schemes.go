@@ -3,6 +3,7 @@ package signing
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -32,10 +33,12 @@ func verifyHookd(h http.Header, body []byte, secrets []string) (Result, error) {
 		return Result{}, reject(ReasonNoMatch)
 	}
 	// The signature covers the body but not X-Webhook-ID. hookd's envelope
-	// carries the id in the signed body, so when it does the header must
-	// agree: otherwise a captured request could be sent again under a new
-	// id and get past deduplication.
-	if signed, err := bodyEventID(body); err == nil && signed != id {
+	// {"id","type","created","data"} carries the id in the signed body, so
+	// for an envelope the header must agree: otherwise a captured request
+	// could be sent again under a new id and get past deduplication. A body
+	// of another shape (an endpoint with body_format "data") has no signed
+	// id; the Standard Webhooks signature, which covers the id, protects it.
+	if signed, ok := envelopeID(body); ok && signed != id {
 		return Result{}, reject(ReasonIDMismatch)
 	}
 	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
@@ -178,4 +181,19 @@ func verifyGitHub(h http.Header, body []byte, secrets []string) (Result, error) 
 		return Result{}, reject(ReasonNoMatch)
 	}
 	return Result{EventID: id, SecretIndex: i}, nil
+}
+
+// envelopeID returns the id of a hookd envelope body, and false for any
+// other body.
+func envelopeID(body []byte) (string, bool) {
+	var v struct {
+		ID      *string          `json:"id"`
+		Type    *string          `json:"type"`
+		Created *string          `json:"created"`
+		Data    *json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(body, &v) != nil || v.ID == nil || v.Type == nil || v.Created == nil || v.Data == nil {
+		return "", false
+	}
+	return *v.ID, true
 }

@@ -154,6 +154,7 @@ func TestVerifyRejects(t *testing.T) {
 		return request{h, r.body}
 	}
 	hookd := signedHookd(t, "evt_7", ts, body, secret)
+	envelope := signedHookd(t, "evt_7", ts, `{"id":"evt_7","type":"a.b","created":"2026-01-01T00:00:00Z","data":{}}`, secret)
 	std := signedStandard(t, "msg_7", ts, body, secret)
 	stripe := signedStripe(ts, body, secret)
 	gh := signedGitHub("d-1", body, secret)
@@ -171,7 +172,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"hookd missing id", signing.SchemeHookd, with(hookd, func(h http.Header) { h.Del("X-Webhook-ID") }), secret, "missing X-Webhook-ID header"},
 		{"hookd too old", signing.SchemeHookd, signedHookd(t, "evt_7", now.Add(-tolerance-time.Second), body, secret), secret, "timestamp too old"},
 		{"hookd too new", signing.SchemeHookd, signedHookd(t, "evt_7", now.Add(tolerance+time.Second), body, secret), secret, "timestamp too far in the future"},
-		{"hookd replayed under a new id", signing.SchemeHookd, with(hookd, func(h http.Header) { h.Set("X-Webhook-ID", "evt_new") }), secret, signing.ReasonIDMismatch},
+		{"hookd envelope replayed under a new id", signing.SchemeHookd, with(envelope, func(h http.Header) { h.Set("X-Webhook-ID", "evt_new") }), secret, signing.ReasonIDMismatch},
 		{"hookd timestamp header differs", signing.SchemeHookd, with(hookd, func(h http.Header) { h.Set("X-Webhook-Timestamp", "1") }), secret, signing.ReasonTimeMismatch},
 		{"hookd no t", signing.SchemeHookd, with(hookd, func(h http.Header) { h.Set("X-Webhook-Signature", "v1=00") }), secret, "malformed X-Webhook-Signature header"},
 		{"hookd no v1", signing.SchemeHookd, with(hookd, func(h http.Header) { h.Set("X-Webhook-Signature", "t=1750000000") }), secret, "malformed X-Webhook-Signature header"},
@@ -270,5 +271,18 @@ func TestVerifyConfigErrors(t *testing.T) {
 				t.Fatalf("Verify = %v, want a configuration error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// A body that is not hookd's envelope (an endpoint with body_format data)
+// may carry an id of its own; only an envelope's id must match the header.
+func TestVerifyHookdDataBodyWithItsOwnID(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_750_000_000, 0)
+	secret := newSecret(t)
+	req := signedHookd(t, "evt_1", now, `{"id":"ord_1","amount":42}`, secret)
+	res, err := signing.Verify(signing.SchemeHookd, req.h, req.body, []string{secret}, time.Minute, now)
+	if err != nil || res.EventID != "evt_1" {
+		t.Fatalf("Verify = %+v, %v; want evt_1 accepted", res, err)
 	}
 }
