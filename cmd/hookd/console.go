@@ -45,6 +45,7 @@ is picked up by the engine of every hookd serving that database.
 		},
 	}
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "hide and refuse every action (replay, enable, disable)")
+	cmd.AddCommand(newConsoleSSHCmd(c))
 	return cmd
 }
 

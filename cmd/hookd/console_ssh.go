@@ -11,21 +11,6 @@ import (
 	"github.com/hookd/hookd/tui/sshserve"
 )
 
-// init hangs "serve-ssh" under the console command. console.go's init has
-// registered that command by now (a package's files initialise in file
-// name order), and TestConsoleServeSSHIsACommand fails if it has not.
-func init() {
-	for i, f := range commandFactories {
-		commandFactories[i] = func(c *cli) *cobra.Command {
-			cmd := f(c)
-			if cmd.Name() == "console" {
-				cmd.AddCommand(newConsoleSSHCmd(c))
-			}
-			return cmd
-		}
-	}
-}
-
 func newConsoleSSHCmd(c *cli) *cobra.Command {
 	var readOnly bool
 	cmd := &cobra.Command{
