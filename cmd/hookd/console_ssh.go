@@ -1,11 +1,13 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hookd/hookd/core/app"
 	tuiapp "github.com/hookd/hookd/tui/app"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/sshserve"
@@ -41,28 +43,40 @@ every session.`,
 				return err
 			}
 			defer d.Close()
-			srv, err := sshserve.New(sshserve.Config{
-				Listen:         sc.Listen,
-				HostKey:        sc.HostKey,
-				AuthorizedKeys: sc.AuthorizedKeys,
-				Console: tuiapp.Options{
-					Source:   data.NewPostgres(d.Pool),
-					ReadOnly: readOnly || c.cfg.Console.ReadOnly,
-					Refresh:  c.cfg.Console.Refresh,
-				},
-				Logger: c.logger,
-			})
+			stop, err := c.startSSHConsole(ctx, d, readOnly || c.cfg.Console.ReadOnly)
 			if err != nil {
 				return err
 			}
-			if err := srv.Start(ctx); err != nil {
-				return fmt.Errorf("console over SSH: %w", err)
-			}
-			defer srv.Stop()
+			defer stop()
 			<-ctx.Done()
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "hide and refuse every action (replay, enable, disable) in every session")
 	return cmd
+}
+
+// startSSHConsole serves the console over SSH on console.ssh.listen until
+// the returned stop is called. `hookd console serve-ssh` and `hookd serve`
+// (when console.ssh.listen is set) both use it.
+func (c *cli) startSSHConsole(ctx context.Context, d *app.Database, readOnly bool) (stop func(), err error) {
+	sc := c.cfg.Console.SSH
+	srv, err := sshserve.New(sshserve.Config{
+		Listen:         sc.Listen,
+		HostKey:        sc.HostKey,
+		AuthorizedKeys: sc.AuthorizedKeys,
+		Console: tuiapp.Options{
+			Source:   data.NewPostgres(d.Pool),
+			ReadOnly: readOnly,
+			Refresh:  c.cfg.Console.Refresh,
+		},
+		Logger: c.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.Start(ctx); err != nil {
+		return nil, fmt.Errorf("console over SSH: %w", err)
+	}
+	return srv.Stop, nil
 }

@@ -37,10 +37,23 @@ func TestConsoleServeSSHNeedsListen(t *testing.T) {
 	}
 }
 
-// hookd console serve-ssh serves the console on the configured database
-// to the authorized key, until interrupted.
+// hookd console serve-ssh, and hookd serve with console.ssh.listen set,
+// serve the console on the configured database to the authorized key,
+// until interrupted.
 func TestConsoleServeSSH(t *testing.T) {
 	t.Parallel()
+	for name, args := range map[string][]string{
+		"console serve-ssh": {"console", "serve-ssh"},
+		"serve":             {"serve", "--listen", "127.0.0.1:0"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testServeSSH(t, args)
+		})
+	}
+}
+
+func testServeSSH(t *testing.T, args []string) {
 	dir := t.TempDir()
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -66,7 +79,7 @@ func TestConsoleServeSSH(t *testing.T) {
 	defer cancel()
 	c := &cli{stdio: stdio{in: strings.NewReader(""), out: &out, err: &errOut}, env: lookup}
 	done := make(chan int, 1)
-	go func() { done <- c.execute(ctx, []string{"console", "serve-ssh"}) }()
+	go func() { done <- c.execute(ctx, args) }()
 
 	// The address is in the log line that says the server listens.
 	var addr string

@@ -82,6 +82,14 @@ func (c *cli) serve(ctx context.Context, withConsole bool) error {
 	defer srv.Stop()
 	c.logger.Info("hookd serving", slog.String("version", versionString()), slog.String("addr", srv.Addr()),
 		slog.Bool("embedded_database", d.Embedded))
+	if c.cfg.Console.SSH.Listen != "" {
+		// The console over SSH, for operators without a shell account.
+		stopSSH, err := c.startSSHConsole(ctx, d, c.cfg.Console.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer stopSSH()
+	}
 	if c.serverStarted != nil {
 		c.serverStarted(srv)
 	}
