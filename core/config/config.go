@@ -126,6 +126,11 @@ type HTTP struct {
 	MaxBodyBytes int64 `key:"max_body_bytes"`
 	// ShutdownTimeout bounds a graceful shutdown. Defaults to 10s.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
+	// TrustedProxies are the reverse proxies (CIDRs or bare IPs) whose
+	// X-Forwarded-For and X-Real-IP headers name the client in logs; from
+	// any other peer those headers are ignored. Defaults to none, which
+	// trusts no proxy headers.
+	TrustedProxies []netip.Prefix `key:"trusted_proxies"`
 }
 
 // API configures access to the HTTP API.
@@ -273,6 +278,7 @@ func Default() *Config {
 			Listen:          DefaultListen,
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			ShutdownTimeout: DefaultShutdownTimeout,
+			TrustedProxies:  []netip.Prefix{},
 		},
 		API: API{Keys: []string{}},
 		Delivery: Delivery{

@@ -79,6 +79,7 @@ database:
   max_conns: 5
 http:
   listen: ":9090"
+  trusted_proxies: [127.0.0.1/32, "::1", 10.0.0.0/8]
 api:
   keys: [0123456789abcdef0123]
 delivery:
@@ -108,6 +109,9 @@ console:
 	want.Database.URL = "postgres://hookd@db:5432/hookd"
 	want.Database.MaxConns = 5
 	want.HTTP.Listen = ":9090"
+	want.HTTP.TrustedProxies = []netip.Prefix{
+		netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("::1/128"), netip.MustParsePrefix("10.0.0.0/8"),
+	}
 	want.API.Keys = []string{"0123456789abcdef0123"}
 	want.Delivery.RetrySchedule = []time.Duration{0, 10 * time.Millisecond, time.Minute}
 	want.Delivery.Timeout = 2 * time.Second
@@ -139,6 +143,7 @@ func TestLoadEnvOverridesFile(t *testing.T) {
 		"HOOKD_DELIVERY_JITTER":           "0.5",
 		"HOOKD_API_KEYS":                  "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb",
 		"HOOKD_DELIVERY_ALLOWED_NETWORKS": "127.0.0.1,10.0.0.0/8",
+		"HOOKD_HTTP_TRUSTED_PROXIES":      "127.0.0.1/32, ::1/128",
 		"HOOKD_INTAKE_SOURCES":            `[{"name":"gh","scheme":"github","secrets":["x"]}]`,
 	})})
 	if err != nil {
@@ -158,6 +163,9 @@ func TestLoadEnvOverridesFile(t *testing.T) {
 	}
 	if len(cfg.Delivery.AllowedNetworks) != 2 || cfg.Delivery.AllowedNetworks[1].String() != "10.0.0.0/8" {
 		t.Errorf("allowed_networks = %v", cfg.Delivery.AllowedNetworks)
+	}
+	if len(cfg.HTTP.TrustedProxies) != 2 || cfg.HTTP.TrustedProxies[1].String() != "::1/128" {
+		t.Errorf("trusted_proxies = %v", cfg.HTTP.TrustedProxies)
 	}
 	if len(cfg.Intake.Sources) != 1 || cfg.Intake.Sources[0].Name != "gh" || cfg.Intake.Sources[0].Tolerance != DefaultSourceTolerance {
 		t.Errorf("sources = %+v", cfg.Intake.Sources)
@@ -239,6 +247,13 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 		{name: "bad delay", file: "delivery:\n  retry_schedule: [0s, 5x]\n", want: []string{`delivery.retry_schedule[1]: "5x" is not a duration`}},
 		{name: "network", file: "delivery:\n  allowed_networks: [10.0.0.0/8, 10.0.0/8]\n",
 			want: []string{`delivery.allowed_networks[1]: "10.0.0/8" is not a CIDR or IP address`}},
+		{name: "trusted proxy", file: "http:\n  trusted_proxies: [127.0.0.1/32, localhost, 10.0.0.0/33]\n",
+			want: []string{
+				`http.trusted_proxies[1]: "localhost" is not a CIDR or IP address`,
+				`http.trusted_proxies[2]: "10.0.0.0/33" is not a CIDR or IP address`,
+			}},
+		{name: "trusted proxy env", env: map[string]string{"HOOKD_HTTP_TRUSTED_PROXIES": "127.0.0.1,nginx"},
+			want: []string{`http.trusted_proxies[1]: "nginx" is not a CIDR or IP address`, "(from HOOKD_HTTP_TRUSTED_PROXIES)"}},
 		{name: "lease", file: "delivery:\n  timeout: 15s\n  lease: 10s\n", want: []string{"delivery.lease: 10s must exceed delivery.timeout (15s)"}},
 		{name: "jitter", file: "delivery:\n  jitter: 1\n", want: []string{"delivery.jitter: 1 is out of range"}},
 		{name: "refresh", file: "console:\n  refresh: 10ms\n", want: []string{"console.refresh: 10ms is too short (minimum 100ms)"}},
