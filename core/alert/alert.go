@@ -40,7 +40,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -50,6 +49,7 @@ import (
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/service"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -99,9 +99,7 @@ type Alerter struct {
 	opts   Options
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runner service.Runner
 }
 
 // New returns an Alerter. It checks the configuration; the alert endpoint
@@ -138,37 +136,23 @@ func New(pool *pgxpool.Pool, pub *outbox.Publisher, opts Options) (*Alerter, err
 }
 
 // Start makes the alert endpoint match the configuration and starts the
-// flusher. Calling Start on a started Alerter is an error.
+// flusher, which outlives ctx until Stop. Calling Start on a started
+// Alerter is an error; a stopped one can be started again.
 func (a *Alerter) Start(ctx context.Context) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.cancel != nil {
-		return errors.New("alert: already started")
+	setup := func() error {
+		if err := a.syncEndpoint(ctx); err != nil {
+			return fmt.Errorf("alert: sync alert endpoint: %w", err)
+		}
+		return nil
 	}
-	if err := a.syncEndpoint(ctx); err != nil {
-		return fmt.Errorf("alert: sync alert endpoint: %w", err)
-	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a.cancel, a.done = cancel, make(chan struct{})
-	go a.loop(loopCtx, a.done)
-	return nil
+	return a.runner.StartWith(context.WithoutCancel(ctx), "alert", setup, a.loop)
 }
 
 // Stop ends the flusher and waits for it. Safe to call twice, and before
 // Start.
-func (a *Alerter) Stop() {
-	a.mu.Lock()
-	cancel, done := a.cancel, a.done
-	a.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
+func (a *Alerter) Stop() { a.runner.Stop() }
 
-func (a *Alerter) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (a *Alerter) loop(ctx context.Context) {
 	t := time.NewTicker(a.opts.FlushInterval)
 	defer t.Stop()
 	for {
