@@ -37,6 +37,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/service"
 )
 
 // Defaults.
@@ -70,10 +71,10 @@ type Service struct {
 	opts   Options
 	logger *slog.Logger
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runner service.Runner
 	conn   *pgx.Conn // the election connection, owned by the loop
+
+	mu     sync.Mutex // guards leader
 	leader bool
 }
 
@@ -86,33 +87,18 @@ func New(pool *pgxpool.Pool, opts Options) *Service {
 }
 
 // Start begins electing and, once leader, running the jobs every Interval.
+// The loop outlives ctx until Stop. Calling Start on a started Service is
+// an error; a stopped one can be started again.
 func (s *Service) Start(ctx context.Context) error {
 	if s.opts.DisableAfter < 0 {
 		return fmt.Errorf("maintenance: delivery.disable_after %s must not be negative (0 never disables)", s.opts.DisableAfter)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cancel != nil {
-		return errors.New("maintenance: already started")
-	}
-	loopCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel, s.done = cancel, make(chan struct{})
-	go s.loop(loopCtx, s.done)
-	return nil
+	return s.runner.Start(context.WithoutCancel(ctx), "maintenance", s.loop)
 }
 
 // Stop ends the loop and gives up leadership. Safe to call twice, and
 // before Start.
-func (s *Service) Stop() {
-	s.mu.Lock()
-	cancel, done := s.cancel, s.done
-	s.mu.Unlock()
-	if cancel == nil {
-		return
-	}
-	cancel()
-	<-done
-}
+func (s *Service) Stop() { s.runner.Stop() }
 
 // IsLeader reports whether this process currently holds the lock.
 func (s *Service) IsLeader() bool {
@@ -121,8 +107,7 @@ func (s *Service) IsLeader() bool {
 	return s.leader
 }
 
-func (s *Service) loop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (s *Service) loop(ctx context.Context) {
 	defer s.resign()
 	t := time.NewTicker(s.opts.Interval)
 	defer t.Stop()
