@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/clientip"
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/httpx"
@@ -53,6 +55,10 @@ type HandlerOptions struct {
 	// LogInterval is the least time between two rejection log lines; the
 	// rejections in between are counted in the next line. Defaults to 10s.
 	LogInterval time.Duration
+	// TrustedProxies are the proxies (http.trusted_proxies) whose
+	// X-Forwarded-For and X-Real-IP name the client in rejection logs; see
+	// clientip.From. Defaults to none: the TCP peer is logged.
+	TrustedProxies []netip.Prefix
 	// Now defaults to time.Now; tests move it.
 	Now func() time.Time
 }
@@ -180,7 +186,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name string) {
 	if err != nil {
 		var ve *signing.VerifyError
 		if errors.As(err, &ve) {
-			h.reject(ctx, src.Name, ve.Reason, r.RemoteAddr)
+			h.reject(ctx, src.Name, ve.Reason, clientip.From(r, h.opts.TrustedProxies))
 			httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, ve.Reason)
 			return
 		}
@@ -244,7 +250,8 @@ func (h *Handler) count(source, outcome string) {
 
 // reject counts and logs a failed verification. Log lines are limited to
 // one per LogInterval, each saying how many were left out before it.
-func (h *Handler) reject(ctx context.Context, source, reason, remote string) {
+// client is the sender's address as clientip.From found it.
+func (h *Handler) reject(ctx context.Context, source, reason, client string) {
 	h.count(source, "rejected")
 	if h.metrics != nil {
 		h.metrics.IntakeVerifyFailures.WithLabelValues(source, reason).Inc()
@@ -258,6 +265,6 @@ func (h *Handler) reject(ctx context.Context, source, reason, remote string) {
 	}
 	if ok, suppressed := h.logLim.allow(h.now()); ok {
 		h.logger.Warn("intake: request rejected", slog.String("source", source), slog.String("reason", reason),
-			slog.String("remote", remote), slog.Int("suppressed_since_last", suppressed))
+			slog.String("remote", client), slog.Int("suppressed_since_last", suppressed))
 	}
 }
