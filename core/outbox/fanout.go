@@ -2,13 +2,13 @@ package outbox
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/service"
 )
 
 // Fanout completes the fan-out of events whose deliveries were not written
@@ -21,9 +21,7 @@ type Fanout struct {
 	logger   *slog.Logger
 	interval time.Duration
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	runner service.Runner
 }
 
 // NewFanout returns the service; interval is its polling period (1s when 0).
@@ -39,32 +37,14 @@ func NewFanout(pool *pgxpool.Pool, logger *slog.Logger, interval time.Duration) 
 
 // Start runs the service until Stop or ctx ends.
 func (f *Fanout) Start(ctx context.Context) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.done != nil {
-		return errors.New("fanout: already started")
-	}
-	ctx, f.cancel = context.WithCancel(ctx)
-	f.done = make(chan struct{})
-	go f.run(ctx, f.done)
-	return nil
+	return f.runner.Start(ctx, "fanout", f.run)
 }
 
 // Stop ends the service and waits for it; safe to call twice. A stopped
 // service can be started again.
-func (f *Fanout) Stop() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.cancel == nil {
-		return
-	}
-	f.cancel()
-	<-f.done
-	f.cancel, f.done = nil, nil
-}
+func (f *Fanout) Stop() { f.runner.Stop() }
 
-func (f *Fanout) run(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (f *Fanout) run(ctx context.Context) {
 	t := time.NewTicker(f.interval)
 	defer t.Stop()
 	for {
