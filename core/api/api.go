@@ -48,11 +48,13 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/clientip"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
@@ -91,6 +93,10 @@ type Options struct {
 	Extra func(mux *http.ServeMux)
 	// Logger receives request logs (debug) and errors. Defaults to discarding.
 	Logger *slog.Logger
+	// TrustedProxies are the proxies (http.trusted_proxies) whose
+	// X-Forwarded-For and X-Real-IP name the client in request logs; see
+	// clientip.From. Defaults to none: the TCP peer is logged.
+	TrustedProxies []netip.Prefix
 	// Version is reported by /healthz.
 	Version string
 }
@@ -200,8 +206,8 @@ func (p *statusProbe) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
-// logRequests logs each request at debug level: method, path, status and
-// duration. Headers (API keys) and bodies (secrets) are never logged.
+// logRequests logs each request at debug level: method, path, status,
+// duration and the client's address (clientip.From). Headers (API keys) and bodies (secrets) are never logged.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.logger.Enabled(r.Context(), slog.LevelDebug) {
@@ -212,7 +218,8 @@ func (s *server) logRequests(next http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r)
 		s.logger.Debug("request", slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+			slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)),
+			slog.String("remote", clientip.From(r, s.opts.TrustedProxies)))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -63,6 +64,31 @@ func TestRequestLogsHoldNoSecrets(t *testing.T) {
 	}
 	if strings.Contains(out, testKey) || strings.Contains(out, ep.Secret) || strings.Contains(out, "whsec_") {
 		t.Fatalf("logs hold a key or secret: %s", out)
+	}
+}
+
+// TestRequestLogNamesTheClient: behind a trusted proxy the request log
+// names the forwarded client; otherwise the peer, whatever the headers say.
+func TestRequestLogNamesTheClient(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name    string
+		trusted []netip.Prefix
+		want    string
+	}{
+		{"trusted loopback proxy", []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}, "remote=2001:db8::9"},
+		{"untrusted peer", nil, "remote=127.0.0.1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			var logs testkit.SyncBuffer
+			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			b := setup(t, setupOpts{tune: func(o *api.Options) { o.Logger, o.TrustedProxies = logger, c.trusted }})
+			b.do(t, "GET", "/healthz", nil, "X-Forwarded-For", "2001:db8::9").want(t, http.StatusOK, nil)
+			if out := logs.String(); !strings.Contains(out, "path=/healthz") || !strings.Contains(out, c.want+"\n") {
+				t.Fatalf("request log lacks %q:\n%s", c.want, out)
+			}
+		})
 	}
 }
 
