@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/service"
 )
 
 // Consumer defaults.
@@ -79,11 +80,8 @@ type Consumer struct {
 	opts ConsumerOptions
 	log  *slog.Logger
 
-	mu      sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	wake    []chan struct{}
+	runner service.Runner
+	wake   []chan struct{} // one per worker, made by NewConsumer
 }
 
 // NewConsumer returns a Consumer on pool; Start runs it.
@@ -108,40 +106,33 @@ func NewConsumer(pool *pgxpool.Pool, opts ConsumerOptions) (*Consumer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &Consumer{pool: pool, opts: opts, log: opts.Logger.With(slog.String("service", "inbox_consumer"))}, nil
+	c := &Consumer{pool: pool, opts: opts, log: opts.Logger.With(slog.String("service", "inbox_consumer"))}
+	c.wake = make([]chan struct{}, opts.Concurrency)
+	for i := range c.wake {
+		c.wake[i] = make(chan struct{}, 1)
+	}
+	return c, nil
 }
 
 // Start runs the workers and the NOTIFY listener until Stop or ctx ends.
+// Calling Start on a started Consumer is an error; a stopped one can be
+// started again.
 func (c *Consumer) Start(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.started {
-		return errors.New("inbox: consumer already started")
-	}
-	c.started = true
-	ctx, c.cancel = context.WithCancel(ctx)
-	c.wake = make([]chan struct{}, c.opts.Concurrency)
-	for i := range c.wake {
-		c.wake[i] = make(chan struct{}, 1)
-		c.wg.Add(1)
-		go c.work(ctx, c.wake[i])
-	}
-	c.wg.Add(1)
-	go c.listen(ctx)
-	return nil
+	return c.runner.Start(ctx, "inbox: consumer", c.run)
 }
 
 // Stop ends the workers, letting each finish (or abandon, rolled back) the
 // event in hand, and waits for them. It is safe to call twice.
-func (c *Consumer) Stop() {
-	c.mu.Lock()
-	cancel := c.cancel
-	c.cancel = nil
-	c.mu.Unlock()
-	if cancel != nil {
-		cancel()
+func (c *Consumer) Stop() { c.runner.Stop() }
+
+// run runs the workers and the listener until ctx ends.
+func (c *Consumer) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, wake := range c.wake {
+		wg.Go(func() { c.work(ctx, wake) })
 	}
-	c.wg.Wait()
+	wg.Go(func() { c.listen(ctx) })
+	wg.Wait()
 }
 
 func (c *Consumer) wakeAll() {
@@ -154,7 +145,6 @@ func (c *Consumer) wakeAll() {
 }
 
 func (c *Consumer) work(ctx context.Context, wake <-chan struct{}) {
-	defer c.wg.Done()
 	timer := time.NewTimer(c.opts.PollInterval)
 	defer timer.Stop()
 	for {
@@ -181,7 +171,6 @@ func (c *Consumer) work(ctx context.Context, wake <-chan struct{}) {
 // listen turns NOTIFYs on NotifyChannel into wake-ups, reconnecting after
 // errors; polling covers the gaps.
 func (c *Consumer) listen(ctx context.Context) {
-	defer c.wg.Done()
 	for {
 		err := c.listenOnce(ctx)
 		if ctx.Err() != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,6 +19,7 @@ import (
 	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/service"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -87,10 +87,7 @@ type Handler struct {
 	rejects rejectCounter
 	logLim  logLimiter
 
-	mu      sync.Mutex
-	started bool
-	cancel  context.CancelFunc
-	done    chan struct{}
+	runner service.Runner // the rejection-count flusher
 }
 
 // NewHandler returns a Handler on pool.

@@ -123,29 +123,15 @@ func (h *Handler) Flush(ctx context.Context) error {
 	return nil
 }
 
-func (h *Handler) isStarted() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.started
-}
+func (h *Handler) isStarted() bool { return h.runner.Running() }
 
 // Start runs the flusher that writes rejection counts every FlushInterval.
 // Without it every rejected request writes its count at once.
 func (h *Handler) Start(ctx context.Context) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.started {
-		return errors.New("inbox: handler already started")
-	}
-	ctx, h.cancel = context.WithCancel(ctx)
-	h.done = make(chan struct{})
-	h.started = true
-	go h.flushLoop(ctx, h.done)
-	return nil
+	return h.runner.Start(ctx, "inbox: handler", h.flushLoop)
 }
 
-func (h *Handler) flushLoop(ctx context.Context, done chan struct{}) {
-	defer close(done)
+func (h *Handler) flushLoop(ctx context.Context) {
 	t := time.NewTicker(h.opts.FlushInterval)
 	defer t.Stop()
 	for {
@@ -163,16 +149,9 @@ func (h *Handler) flushLoop(ctx context.Context, done chan struct{}) {
 // Stop ends the flusher and writes the remaining counts (for at most 5s).
 // It is safe to call twice, and before Start.
 func (h *Handler) Stop() {
-	h.mu.Lock()
-	if !h.started {
-		h.mu.Unlock()
-		return
+	if !h.runner.Stop() {
+		return // not started, or another Stop flushes
 	}
-	h.started = false
-	cancel, done := h.cancel, h.done
-	h.mu.Unlock()
-	cancel()
-	<-done
 	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
 	defer stop()
 	if err := h.Flush(ctx); err != nil {
