@@ -207,7 +207,8 @@ func (p *statusProbe) Write(b []byte) (int, error) {
 }
 
 // logRequests logs each request at debug level: method, path, status,
-// duration and the client's address (clientip.From). Headers (API keys) and bodies (secrets) are never logged.
+// duration and the client's address (clientip.From). Headers (API keys)
+// and bodies (secrets) are never logged.
 func (s *server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.logger.Enabled(r.Context(), slog.LevelDebug) {
