@@ -65,10 +65,11 @@ func (s *Server) wireIntake() (http.Handler, error) {
 		return nil, fmt.Errorf("intake.sources: %w", err)
 	}
 	s.Intake = inbox.NewHandler(s.db.Pool, inbox.HandlerOptions{
-		MaxBodyBytes: s.cfg.Intake.MaxBodyBytes,
-		Publisher:    s.Publisher,
-		Logger:       s.logger,
-		Metrics:      s.Metrics,
+		MaxBodyBytes:   s.cfg.Intake.MaxBodyBytes,
+		Publisher:      s.Publisher,
+		Logger:         s.logger,
+		Metrics:        s.Metrics,
+		TrustedProxies: s.cfg.HTTP.TrustedProxies,
 	})
 	// Stopped right after HTTP: it writes the last rejection counts.
 	s.services = append(s.services, namedService{"intake", s.Intake})
@@ -82,14 +83,15 @@ func (s *Server) wireIntake() (http.Handler, error) {
 // a listener of its own.
 func (s *Server) wireAPI(intake http.Handler) http.Handler {
 	opts := api.Options{
-		Pool:          s.db.Pool,
-		Publisher:     s.Publisher,
-		APIKeys:       s.cfg.API.Keys,
-		MaxBodyBytes:  s.cfg.HTTP.MaxBodyBytes,
-		SecretOverlap: s.cfg.Delivery.SecretOverlap,
-		Metrics:       s.Metrics,
-		Logger:        s.logger,
-		Version:       Version(),
+		Pool:           s.db.Pool,
+		Publisher:      s.Publisher,
+		APIKeys:        s.cfg.API.Keys,
+		MaxBodyBytes:   s.cfg.HTTP.MaxBodyBytes,
+		SecretOverlap:  s.cfg.Delivery.SecretOverlap,
+		Metrics:        s.Metrics,
+		Logger:         s.logger,
+		Version:        Version(),
+		TrustedProxies: s.cfg.HTTP.TrustedProxies,
 		Extra: func(mux *http.ServeMux) {
 			inbox.APIRoutes(mux, inbox.APIDeps{Pool: s.db.Pool, Handler: s.Intake,
 				MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, Logger: s.logger})

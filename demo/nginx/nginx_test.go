@@ -166,8 +166,11 @@ func freePorts(t *testing.T) ports {
 
 // client talks to nginx as to serverName, with every connection going to
 // 127.0.0.1, and does not follow redirects.
+// client talks to nginx on 127.0.0.1 from clientAddr, so that the client's
+// address differs from nginx's own and hookd's use of the forwarded
+// headers shows.
 func client(roots *x509.CertPool) *http.Client {
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	dialer := &net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(clientAddr)}}
 	return &http.Client{
 		Timeout: 20 * time.Second,
 		Transport: &http.Transport{
@@ -180,6 +183,10 @@ func client(roots *x509.CertPool) *http.Client {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
+
+// clientAddr is the test client's loopback address (Linux routes all of
+// 127.0.0.0/8 to loopback).
+const clientAddr = "127.0.0.2"
 
 // do sends a request and returns the status and body.
 func do(t *testing.T, c *http.Client, method, url string, body []byte, header http.Header) (int, []byte) {

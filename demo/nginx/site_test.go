@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,15 +21,18 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 const apiKey = "nginx-test-key-0123456789abcdef"
 
 // startHookd runs hookd in-process on a fresh database and 127.0.0.1,
 // with one intake source "shop" (scheme standard) verified by secret.
-func startHookd(t *testing.T, secret string) (*app.Server, *app.Database) {
+func startHookd(t *testing.T, secret string, logs *testkit.SyncBuffer) (*app.Server, *app.Database) {
 	t.Helper()
 	cfg := config.Default()
+	// nginx, on this machine, is the proxy whose forwarded headers count.
+	cfg.HTTP.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	cfg.Database.URL = dbtest.NewDB(t)
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.API.Keys = []string{apiKey}
@@ -41,7 +46,7 @@ func startHookd(t *testing.T, secret string) (*app.Server, *app.Database) {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Close)
-	srv, err := app.NewServer(cfg, d, nil)
+	srv, err := app.NewServer(cfg, d, slog.New(slog.NewTextHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +114,8 @@ func TestShippedSiteProxiesToHookd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, d := startHookd(t, secret)
+	var logs testkit.SyncBuffer
+	srv, d := startHookd(t, secret, &logs)
 
 	// nginx's workers may run as another user (nobody, when the test is
 	// root): they must reach the directory.
@@ -172,7 +178,7 @@ func TestShippedSiteProxiesToHookd(t *testing.T) {
 			t.Fatal(err)
 		}
 		// nginx overwrites a client's X-Forwarded-For with the peer address.
-		for k, want := range map[string]string{"X-Forwarded-For": "127.0.0.1", "X-Real-Ip": "127.0.0.1", "X-Forwarded-Proto": "https"} {
+		for k, want := range map[string]string{"X-Forwarded-For": clientAddr, "X-Real-Ip": clientAddr, "X-Forwarded-Proto": "https"} {
 			if got := stored.Get(k); got != want {
 				t.Errorf("hookd saw %s %q, want %q", k, got, want)
 			}
@@ -180,6 +186,14 @@ func TestShippedSiteProxiesToHookd(t *testing.T) {
 		tampered := bytes.Replace(body, []byte("1200"), []byte("9900"), 1)
 		if status, _ := do(t, c, "POST", base+"/in/shop", tampered, h); status != http.StatusUnauthorized {
 			t.Errorf("tampered POST /in/shop: %d, want 401 from hookd", status)
+		}
+		// hookd trusts nginx's headers (http.trusted_proxies), so its
+		// rejection log names the client, not nginx or the forged address.
+		testkit.Eventually(t, "the rejection logged with the client's address", func() bool {
+			return strings.Contains(logs.String(), "remote="+clientAddr)
+		})
+		if strings.Contains(logs.String(), "203.0.113.66") {
+			t.Errorf("the client's forged X-Forwarded-For reached hookd's log:\n%s", logs.String())
 		}
 		big := bytes.Repeat([]byte("x"), 1<<20+1)
 		if status, _ := do(t, c, "POST", base+"/in/shop", big, h); status != http.StatusRequestEntityTooLarge {
