@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -38,7 +37,7 @@ func TestSharedAcrossProcesses(t *testing.T) {
 	t.Parallel()
 	dir := openDir(t)
 	bin := filepath.Join(dir, "dbtest.test")
-	copyExecutable(t, bin)
+	testkit.CopyTestBinary(t, bin)
 	tmp, barrier := filepath.Join(dir, "tmp"), filepath.Join(dir, "barrier")
 	cred := prepareDirs(t, tmp, barrier)
 
@@ -180,27 +179,4 @@ func openDir(t *testing.T) string {
 		}
 	}
 	return dir
-}
-
-func copyExecutable(t *testing.T, dst string) {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
 }

@@ -5,6 +5,8 @@ package testkit
 
 import (
 	"bytes"
+	"io"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -53,4 +55,30 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// CopyTestBinary copies the running test binary to dst (mode 0755), so a
+// test can run it again as another user from a directory that user can
+// read.
+func CopyTestBinary(t testing.TB, dst string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := os.Open(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
 }
