@@ -33,7 +33,9 @@ func bucketOf(d time.Duration) int {
 // attempts (insert-only), each delivery's new state, and the per-endpoint
 // health and minute rollups. A result whose delivery is no longer leased to
 // its worker (the lease expired and someone else took it) still has its
-// attempt logged but does not change the delivery.
+// attempt logged but does not change the delivery. A result whose delivery
+// no longer exists (its endpoint or event was deleted while the attempt was
+// in flight) is dropped: there is nothing left to record it into.
 //
 // It returns the results that were applied, so callers raise alerts only
 // for state changes that happened.
@@ -43,7 +45,7 @@ func Complete(ctx context.Context, pool interface {
 	var applied []Result
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		var err error
-		applied, err = CompleteTx(ctx, tx, results)
+		applied, _, err = CompleteTx(ctx, tx, results)
 		return err
 	})
 	if err != nil {
@@ -54,10 +56,11 @@ func Complete(ctx context.Context, pool interface {
 
 // CompleteTx is Complete in the caller's transaction, so that work which
 // must not be lost with the results (recording dead letters for alerting)
-// commits with them.
-func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, error) {
+// commits with them. It also returns the results it dropped because their
+// delivery no longer exists.
+func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) (applied, dropped []Result, err error) {
 	if len(results) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	// A stable order keeps concurrent batches from deadlocking on rows.
 	results = slices.Clone(results)
@@ -106,9 +109,18 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, err
 		}
 	}
 
-	var applied []Result
-	err := func() error {
-		rows, err := tx.Query(ctx, `
+	err = func() error {
+		// The deliveries that still exist, locked so that a concurrent
+		// delete of their endpoint or event waits for this batch.
+		rows, err := tx.Query(ctx, `SELECT id FROM hookd.deliveries WHERE id = ANY($1) FOR KEY SHARE`, deliveryIDs)
+		if err != nil {
+			return err
+		}
+		present, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
 			WITH input AS (
 				SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::bigint[],
 					$6::text[], $7::jsonb[], $8::int[], $9::jsonb[], $10::text[], $11::text[], $12::text[],
@@ -120,7 +132,8 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, err
 					request_headers, response_status, response_headers, response_body, error_class, error, worker)
 				SELECT delivery_id, endpoint_id, attempt, started_at, duration_us, url, req_headers, status,
 					resp_headers, body, class, error, worker FROM input
-			)
+				WHERE delivery_id = ANY($16)
+			), updated AS (
 			UPDATE hookd.deliveries d SET
 				state = i.next_state,
 				next_attempt_at = i.next_at,
@@ -130,36 +143,46 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, err
 				updated_at = now()
 			FROM input i
 			WHERE d.id = i.delivery_id AND d.state = 'in_flight' AND d.leased_by = i.worker AND d.attempts = i.attempt
-			RETURNING d.id`,
+			RETURNING d.id
+			)
+			SELECT p, p IN (SELECT id FROM updated) FROM unnest($16::bigint[]) p`,
 			deliveryIDs, endpointIDs, attemptNos, started, durations, urls, reqHeaders, statuses,
-			respHeaders, bodies, classes, errs, workers, nextStates, nextAt)
+			respHeaders, bodies, classes, errs, workers, nextStates, nextAt, present)
 		if err != nil {
 			return err
 		}
-		done := map[int64]bool{}
+		done := map[int64]bool{} // present deliveries -> whether the result changed them
 		for rows.Next() {
 			var id int64
-			if err := rows.Scan(&id); err != nil {
+			var changed bool
+			if err := rows.Scan(&id, &changed); err != nil {
 				rows.Close()
 				return err
 			}
-			done[id] = true
+			done[id] = changed
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		kept := results[:0:0]
 		for _, r := range results {
-			if done[r.DeliveryID] {
+			changed, present := done[r.DeliveryID]
+			switch {
+			case !present:
+				dropped = append(dropped, r)
+				continue
+			case changed:
 				applied = append(applied, r)
 			}
+			kept = append(kept, r)
 		}
-		return updateHealth(ctx, tx, results)
+		return updateHealth(ctx, tx, kept)
 	}()
 	if err != nil {
-		return nil, db.Interpret(err)
+		return nil, nil, db.Interpret(err)
 	}
-	return applied, nil
+	return applied, dropped, nil
 }
 
 // updateHealth folds the batch into hookd.endpoint_health and

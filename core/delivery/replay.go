@@ -27,9 +27,9 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 			WHERE d.id = $1 AND ep.id = d.endpoint_id AND d.state <> 'in_flight'
 			RETURNING d.*
 		)
-		SELECT `+prefixed("r")+` FROM r`, id))
+		SELECT `+prefixed("r")+` FROM r, LATERAL (SELECT pg_notify('`+workChannel+`', '')) n`, id))
 	if err == nil {
-		return &d, notifyWork(ctx, ex)
+		return &d, nil
 	}
 	if err = db.Interpret(err); err != db.ErrNotFound {
 		return nil, err
@@ -73,11 +73,8 @@ func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64,
 			WHERE %s AND ep.id = d.endpoint_id
 			RETURNING 1
 		)
-		SELECT count(*) FROM r`, replaySet, where), args...).Scan(&n)
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, notifyWork(ctx, ex)
+		SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('%s', '') END FROM r`, replaySet, where, workChannel), args...).Scan(&n, nil)
+	return n, err
 }
 
 // ReplayIDs re-queues the given deliveries (the console's marked rows) and
@@ -91,15 +88,12 @@ func ReplayIDs(ctx context.Context, ex db.Executor, ids []int64) (int64, error) 
 			WHERE d.id = ANY($1) AND ep.id = d.endpoint_id AND d.state <> 'in_flight'
 			RETURNING 1
 		)
-		SELECT count(*) FROM r`, ids).Scan(&n)
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, notifyWork(ctx, ex)
+		SELECT count(*), CASE WHEN count(*) > 0 THEN pg_notify('`+workChannel+`', '') END FROM r`, ids).Scan(&n, nil)
+	return n, err
 }
 
-// notifyWork wakes dispatchers; inside a transaction it is sent on commit.
-func notifyWork(ctx context.Context, ex db.Executor) error {
-	_, err := ex.Exec(ctx, `SELECT pg_notify('hookd_work', '')`)
-	return err
-}
+// workChannel is outbox.WorkChannel (which imports this package). The
+// notification is sent by the statement that re-queues, so it is atomic
+// with it: a replay never commits without waking the dispatchers, and a
+// committed replay is never answered as a failure.
+const workChannel = "hookd_work"

@@ -61,17 +61,20 @@ func (d *Dispatcher) flush(giveUp context.Context, batch []delivery.Result) {
 	backoff := newBackoff(50*time.Millisecond, 5*time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(giveUp, 30*time.Second)
-		var applied []delivery.Result
+		var applied, dropped []delivery.Result
 		err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 			var err error
-			if applied, err = delivery.CompleteTx(ctx, tx, batch); err != nil || d.opts.OnOutcomeTx == nil || len(applied) == 0 {
+			if applied, dropped, err = delivery.CompleteTx(ctx, tx, batch); err != nil || d.opts.OnOutcomeTx == nil || len(applied) == 0 {
 				return err
 			}
 			return d.opts.OnOutcomeTx(ctx, tx, applied)
 		})
 		cancel()
 		if err == nil {
-			d.applied(giveUp, batch, applied)
+			if len(dropped) > 0 {
+				d.logDropped(dropped)
+			}
+			d.applied(giveUp, len(batch)-len(dropped), applied)
 			return
 		}
 		wait := backoff.next()
@@ -87,10 +90,21 @@ func (d *Dispatcher) flush(giveUp context.Context, batch []delivery.Result) {
 	}
 }
 
+// logDropped logs, once per batch, the results that had no delivery left to
+// record into (its endpoint or event was deleted during the attempt).
+func (d *Dispatcher) logDropped(dropped []delivery.Result) {
+	ids := make([]int64, len(dropped))
+	for i, r := range dropped {
+		ids[i] = r.DeliveryID
+	}
+	d.logger.Info("attempt results dropped: their deliveries no longer exist (endpoint or event deleted during the attempt)",
+		slog.Int("count", len(dropped)), slog.Any("deliveries", ids))
+}
+
 // applied reports recorded results: dead letters are logged and counted,
 // and OnOutcome hears of every state change.
-func (d *Dispatcher) applied(ctx context.Context, batch, applied []delivery.Result) {
-	if n := len(batch) - len(applied); n > 0 {
+func (d *Dispatcher) applied(ctx context.Context, recorded int, applied []delivery.Result) {
+	if n := recorded - len(applied); n > 0 {
 		d.logger.Debug("results logged for deliveries no longer leased to this worker", slog.Int("count", n))
 	}
 	for i := range applied {
@@ -163,7 +177,7 @@ func (d *Dispatcher) reapedDead(ctx context.Context, dead []delivery.Delivery) {
 		return
 	}
 	results := d.deadResults(dead)
-	d.applied(ctx, results, results)
+	d.applied(ctx, len(results), results)
 }
 
 // deadResults describes deliveries the reaper killed as Results with Next

@@ -22,7 +22,9 @@ import (
 	"context"
 	"encoding/json"
 	"regexp"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -103,6 +105,18 @@ var (
 	idPattern   = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 )
 
+// ReservedIDPrefix starts the ids hookd makes for its own events (intake
+// forwards are "in:<source>:<id>"); published events may not use it, so a
+// producer can never take the id of a forward before it arrives.
+const ReservedIDPrefix = "in:"
+
+// The range of created: RFC 3339 (and JSON) can write years 0000 to 9999
+// only, and the feed must be able to write every event it serves.
+var (
+	MinCreated = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxCreated = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
 // Validate checks an event before it is written; maxPayload caps Data.
 func Validate(ev *Event, maxPayload int64) error {
 	if ev.Type == "" {
@@ -114,11 +128,24 @@ func Validate(ev *Event, maxPayload int64) error {
 	if ev.ID != "" && !idPattern.MatchString(ev.ID) {
 		return validate.Errorf("id", "must be 1 to 255 printable ASCII characters without spaces")
 	}
+	if ev.EndpointID == "" && strings.HasPrefix(ev.ID, ReservedIDPrefix) {
+		return validate.Errorf("id", "must not start with %q: hookd keeps that prefix for the ids of forwarded intake events", ReservedIDPrefix)
+	}
+	if !ev.Created.IsZero() {
+		if c := ev.Created.UTC(); c.Before(MinCreated) || c.After(MaxCreated) {
+			return validate.Errorf("created", "%s is out of range: it must lie between %s and %s (in UTC)",
+				ev.Created.Format(time.RFC3339), MinCreated.Format(time.RFC3339), MaxCreated.Format(time.RFC3339))
+		}
+	}
 	if len(ev.Data) == 0 {
 		ev.Data = json.RawMessage(`{}`)
 	}
 	if int64(len(ev.Data)) > maxPayload {
 		return &validate.TooLargeError{Field: "data", Size: int64(len(ev.Data)), Limit: maxPayload, Key: "delivery.max_payload_bytes"}
+	}
+	// encoding/json accepts invalid UTF-8 inside strings; PostgreSQL does not.
+	if !utf8.Valid(ev.Data) {
+		return validate.Errorf("data", "is not valid UTF-8")
 	}
 	if !json.Valid(ev.Data) {
 		return validate.Errorf("data", "is not valid JSON")
