@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -30,6 +31,25 @@ const (
 	// of their own shape (Slack-compatible incoming webhooks).
 	BodyData = "data"
 )
+
+// Orderings: how an endpoint receives its deliveries.
+const (
+	// OrderingConcurrent sends up to max_in_flight at once, the default.
+	OrderingConcurrent = "concurrent"
+	// OrderingFIFO sends one at a time in publish order; the next starts
+	// only after the previous succeeded or died.
+	OrderingFIFO = "fifo"
+)
+
+// UnknownTenantError is an endpoint created for a tenant that does not exist.
+type UnknownTenantError struct{ Tenant string }
+
+func (e *UnknownTenantError) Error() string {
+	return fmt.Sprintf("tenant %q does not exist; create it first (PUT /v1/tenants/%s or hookd tenants add %s)", e.Tenant, e.Tenant, e.Tenant)
+}
+
+// Is makes errors.Is(err, db.ErrNotFound) hold.
+func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotFound }
 
 // DefaultSecretOverlap is how long a rotated-out secret keeps signing.
 const DefaultSecretOverlap = 24 * time.Hour
@@ -56,8 +76,12 @@ type Endpoint struct {
 	// Timeout per request; 0 means delivery.timeout.
 	Timeout Duration `json:"timeout"`
 	// BodyFormat is BodyEnvelope or BodyData.
-	BodyFormat string    `json:"body_format"`
-	CreatedAt  time.Time `json:"created_at"`
+	BodyFormat string `json:"body_format"`
+	// Tenant owns the endpoint; empty for none.
+	Tenant string `json:"tenant,omitempty"`
+	// Ordering is OrderingConcurrent or OrderingFIFO.
+	Ordering  string    `json:"ordering"`
+	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 }
 
@@ -187,6 +211,22 @@ func validateHeaders(h map[string]string) error {
 func validateBodyFormat(f string) error {
 	if f != BodyEnvelope && f != BodyData {
 		return validate.Errorf("body_format", "%q is not a body format (allowed: %s, %s)", f, BodyEnvelope, BodyData)
+	}
+	return nil
+}
+
+func validateOrdering(o string) error {
+	if o != OrderingConcurrent && o != OrderingFIFO {
+		return validate.Errorf("ordering", "%q is not an ordering (allowed: %s, %s)", o, OrderingConcurrent, OrderingFIFO)
+	}
+	return nil
+}
+
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func validateTenant(t string) error {
+	if t != "" && !tenantPattern.MatchString(t) {
+		return validate.Errorf("tenant", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", t)
 	}
 	return nil
 }

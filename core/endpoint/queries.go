@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/ids"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
@@ -17,7 +18,7 @@ import (
 
 const columns = `id, kind, url, description, event_types, secret, coalesce(previous_secret, ''),
 	previous_secret_expires_at, enabled, disabled_reason, disabled_at, headers,
-	rate_limit, max_in_flight, timeout_ms, body_format, created_at, updated_at`
+	rate_limit, max_in_flight, timeout_ms, body_format, created_at, updated_at, coalesce(tenant_id, ''), ordering`
 
 func scan(row pgx.Row) (*Endpoint, error) {
 	var e Endpoint
@@ -25,7 +26,7 @@ func scan(row pgx.Row) (*Endpoint, error) {
 	var timeoutMS int64
 	err := row.Scan(&e.ID, &e.Kind, &e.URL, &e.Description, &e.EventTypes, &e.Secret, &e.PreviousSecret,
 		&e.PreviousSecretExpiresAt, &e.Enabled, &e.DisabledReason, &e.DisabledAt, &headers,
-		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.CreatedAt, &e.UpdatedAt)
+		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.CreatedAt, &e.UpdatedAt, &e.Tenant, &e.Ordering)
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -57,6 +58,10 @@ type CreateParams struct {
 	BodyFormat string `json:"body_format"`
 	// Disabled creates the endpoint disabled.
 	Disabled bool `json:"disabled"`
+	// Tenant owns the endpoint; empty for none. The tenant must exist.
+	Tenant string `json:"tenant"`
+	// Ordering is OrderingConcurrent (the default) or OrderingFIFO.
+	Ordering string `json:"ordering"`
 }
 
 // Create validates p and inserts the endpoint. Input errors are *validate.Error.
@@ -80,6 +85,15 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	if err := validateBodyFormat(p.BodyFormat); err != nil {
 		return nil, err
 	}
+	if p.Ordering == "" {
+		p.Ordering = OrderingConcurrent
+	}
+	if err := validateOrdering(p.Ordering); err != nil {
+		return nil, err
+	}
+	if err := validateTenant(p.Tenant); err != nil {
+		return nil, err
+	}
 	if p.Secret == "" {
 		if p.Secret, err = signing.GenerateSecret(); err != nil {
 			return nil, err
@@ -101,13 +115,21 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	if p.Disabled {
 		reason = "created disabled"
 	}
-	return scan(ex.QueryRow(ctx, `
+	var tenant *string
+	if p.Tenant != "" {
+		tenant = &p.Tenant
+	}
+	e, err := scan(ex.QueryRow(ctx, `
 		INSERT INTO hookd.endpoints (id, kind, url, description, event_types, secret, headers,
-			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13)
+			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format, tenant_id, ordering)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13, $14, $15)
 		RETURNING `+columns,
 		p.ID, p.Kind, p.URL, p.Description, types, p.Secret, headers,
-		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat))
+		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat, tenant, p.Ordering))
+	if db.IsForeignKeyViolation(err, "endpoints_tenant_id_fkey") {
+		return nil, &UnknownTenantError{Tenant: p.Tenant}
+	}
+	return e, err
 }
 
 // Get returns one endpoint or db.ErrNotFound.
@@ -121,6 +143,8 @@ type ListParams struct {
 	Kinds []string
 	// EnabledOnly hides disabled endpoints.
 	EnabledOnly bool
+	// Tenant keeps one tenant's endpoints (a tenant token's scope).
+	Tenant string
 }
 
 // List returns endpoints oldest first.
@@ -130,7 +154,8 @@ func List(ctx context.Context, ex db.Executor, p ListParams) ([]*Endpoint, error
 		kinds = []string{KindWebhook}
 	}
 	rows, err := ex.Query(ctx, `SELECT `+columns+` FROM hookd.endpoints
-		WHERE kind = ANY($1) AND (enabled OR NOT $2) ORDER BY created_at, id`, kinds, p.EnabledOnly)
+		WHERE kind = ANY($1) AND (enabled OR NOT $2) AND ($3 = '' OR tenant_id = $3) ORDER BY created_at, id`,
+		kinds, p.EnabledOnly, p.Tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -156,6 +181,7 @@ type UpdateParams struct {
 	MaxInFlight *int               `json:"max_in_flight"`
 	Timeout     *Duration          `json:"timeout"`
 	BodyFormat  *string            `json:"body_format"`
+	Ordering    *string            `json:"ordering"`
 	// Enabled enables (resuming held deliveries) or disables the endpoint.
 	Enabled *bool `json:"enabled"`
 }
@@ -203,6 +229,12 @@ func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*En
 		}
 		cur.BodyFormat = *p.BodyFormat
 	}
+	if p.Ordering != nil {
+		if err := validateOrdering(*p.Ordering); err != nil {
+			return nil, err
+		}
+		cur.Ordering = *p.Ordering
+	}
 	if err := validateLimits(cur.RateLimit, cur.MaxInFlight, cur.Timeout); err != nil {
 		return nil, err
 	}
@@ -211,10 +243,10 @@ func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*En
 	}
 	headers, _ := json.Marshal(cur.Headers)
 	if _, err := ex.Exec(ctx, `UPDATE hookd.endpoints SET url = $2, description = $3, event_types = $4,
-		headers = $5, rate_limit = $6, max_in_flight = $7, timeout_ms = $8, body_format = $9, updated_at = now()
+		headers = $5, rate_limit = $6, max_in_flight = $7, timeout_ms = $8, body_format = $9, ordering = $10, updated_at = now()
 		WHERE id = $1`,
 		id, cur.URL, cur.Description, cur.EventTypes, headers, cur.RateLimit, cur.MaxInFlight,
-		time.Duration(cur.Timeout).Milliseconds(), cur.BodyFormat); err != nil {
+		time.Duration(cur.Timeout).Milliseconds(), cur.BodyFormat, cur.Ordering); err != nil {
 		return nil, db.Interpret(err)
 	}
 	if p.Enabled != nil {
@@ -228,14 +260,19 @@ func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*En
 
 // Delete removes the endpoint with its deliveries and their attempts.
 func Delete(ctx context.Context, ex db.Executor, id string) error {
-	tag, err := ex.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1`, id)
-	if err != nil {
-		return db.Interpret(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return db.ErrNotFound
-	}
-	return nil
+	return pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		if err := delivery.DeleteEndpointWork(ctx, tx, id); err != nil {
+			return db.Interpret(err)
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1`, id)
+		if err != nil {
+			return db.Interpret(err)
+		}
+		if tag.RowsAffected() == 0 {
+			return db.ErrNotFound
+		}
+		return nil
+	})
 }
 
 // Disable stops deliveries to the endpoint: its pending deliveries are held
@@ -255,15 +292,17 @@ func DisableIfEnabled(ctx context.Context, ex db.Executor, id, reason string) (c
 
 func disable(ctx context.Context, ex db.Executor, id, reason string) (*Endpoint, bool, error) {
 	var changed bool
-	err := ex.QueryRow(ctx, `
-		WITH ep AS (
-			UPDATE hookd.endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
-			WHERE id = $1 AND enabled RETURNING id
-		), held AS (
-			UPDATE hookd.deliveries SET state = 'held', updated_at = now()
-			WHERE endpoint_id IN (SELECT id FROM ep) AND state = 'pending'
-		)
-		SELECT count(*) > 0 FROM ep`, id, reason).Scan(&changed)
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
+			WHERE id = $1 AND enabled`, id, reason)
+		if err != nil {
+			return err
+		}
+		if changed = tag.RowsAffected() > 0; changed {
+			_, err = delivery.HoldEndpoint(ctx, tx, id)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, false, db.Interpret(err)
 	}
@@ -271,21 +310,18 @@ func disable(ctx context.Context, ex db.Executor, id, reason string) (*Endpoint,
 	return e, changed, err
 }
 
-// Enable resumes deliveries: held ones become due at once.
+// Enable resumes deliveries: held ones become due at once, and the
+// endpoint's failure streak and breaker start afresh.
 func Enable(ctx context.Context, ex db.Executor, id string) (*Endpoint, error) {
-	_, err := ex.Exec(ctx, `
-		WITH ep AS (
-			UPDATE hookd.endpoints SET enabled = true, disabled_reason = '', disabled_at = NULL, updated_at = now()
-			WHERE id = $1 RETURNING id
-		), resumed AS (
-			UPDATE hookd.deliveries SET state = 'pending', next_attempt_at = now(), updated_at = now()
-			WHERE endpoint_id IN (SELECT id FROM ep) AND state = 'held'
-			RETURNING 1
-		), health AS (
-			UPDATE hookd.endpoint_health SET consecutive_failures = 0, failing_since = NULL
-			WHERE endpoint_id IN (SELECT id FROM ep)
-		)
-		SELECT pg_notify('hookd_work', '') FROM ep`, id)
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET enabled = true, disabled_reason = '', disabled_at = NULL, updated_at = now()
+			WHERE id = $1`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = delivery.ResumeEndpoint(ctx, tx, id)
+		return err
+	})
 	if err != nil {
 		return nil, db.Interpret(err)
 	}

@@ -234,8 +234,8 @@ func TestFanoutCompletesInterruptedFanOut(t *testing.T) {
 		}
 	}
 	// The crash happened after the first endpoint's deliveries for half the events.
-	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type)
-		SELECT id, $1, type FROM hookd.events WHERE seq % 2 = 0`, eps[0].ID); err != nil {
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, event_type, state)
+		SELECT id, stored_at, $1, type, 'pending' FROM hookd.events WHERE seq % 2 = 0`, eps[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	n, err := outbox.RunFanout(ctx, b.pool, 7)
