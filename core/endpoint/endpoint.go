@@ -82,7 +82,7 @@ type Endpoint struct {
 	// Ordering is OrderingConcurrent or OrderingFIFO.
 	Ordering  string    `json:"ordering"`
 	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Label names the endpoint for people: its description when it has one,
