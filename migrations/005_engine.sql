@@ -21,6 +21,19 @@ CREATE TABLE hookd.tenants (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- Tenant tokens: customer-facing API keys scoped to one tenant, stored
+-- only as a SHA-256 of the token.
+CREATE TABLE hookd.tenant_tokens (
+  id            text PRIMARY KEY,
+  tenant_id     text NOT NULL REFERENCES hookd.tenants (id),
+  name          text NOT NULL DEFAULT '',
+  token_sha256  bytea NOT NULL UNIQUE,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  expires_at    timestamptz,
+  last_used_at  timestamptz
+);
+CREATE INDEX tenant_tokens_tenant ON hookd.tenant_tokens (tenant_id, created_at);
+
 ALTER TABLE hookd.endpoints
   ADD COLUMN tenant_id text REFERENCES hookd.tenants (id),
   -- fifo: one delivery at a time, in publish order.

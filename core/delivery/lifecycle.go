@@ -258,3 +258,38 @@ func Skip(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 	}
 	return Get(ctx, ex, id)
 }
+
+// Erased counts what an erasure deleted.
+type Erased struct {
+	Deliveries int64 `json:"deliveries"`
+	Attempts   int64 `json:"attempts"`
+}
+
+// EraseTenant deletes every delivery of a tenant (queued or finished),
+// their attempts, and the lanes and health of its endpoints. Call it in
+// the transaction that erases the tenant, after locking it.
+func EraseTenant(ctx context.Context, tx pgx.Tx, tenantID string, endpointIDs []string) (Erased, error) {
+	var e Erased
+	err := tx.QueryRow(ctx, `
+		WITH locked AS (
+			SELECT id FROM hookd.queue WHERE tenant_id = $1 ORDER BY id FOR UPDATE
+		), gone_attempts AS (
+			DELETE FROM hookd.attempts WHERE delivery_id IN (
+				SELECT id FROM hookd.queue WHERE tenant_id = $1 UNION ALL SELECT id FROM hookd.finished WHERE tenant_id = $1)
+			RETURNING 1
+		), gone_queue AS (
+			DELETE FROM hookd.queue WHERE id IN (SELECT id FROM locked) RETURNING 1
+		), gone_finished AS (
+			DELETE FROM hookd.finished WHERE tenant_id = $1 RETURNING 1
+		), gone_lanes AS (
+			DELETE FROM hookd.lanes WHERE endpoint_id = ANY($2) RETURNING 1
+		), gone_minutes AS (
+			DELETE FROM hookd.endpoint_minutes WHERE endpoint_id = ANY($2) RETURNING 1
+		), gone_health AS (
+			DELETE FROM hookd.endpoint_health WHERE endpoint_id = ANY($2) RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM gone_queue) + (SELECT count(*) FROM gone_finished), (SELECT count(*) FROM gone_attempts)
+			+ 0 * ((SELECT count(*) FROM gone_lanes) + (SELECT count(*) FROM gone_minutes) + (SELECT count(*) FROM gone_health))`,
+		tenantID, endpointIDs).Scan(&e.Deliveries, &e.Attempts)
+	return e, err
+}

@@ -197,8 +197,7 @@ func (s *Service) RunOnce(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("recovery: %w", err))
 		}
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM hookd.endpoint_minutes WHERE minute < now() - $1 * interval '1 millisecond'`,
-		s.opts.Retention.Milliseconds()); err != nil {
+	if err := delivery.PruneRollups(ctx, s.pool, s.opts.Retention); err != nil {
 		errs = append(errs, fmt.Errorf("retention: %w", err))
 	}
 	return errors.Join(errs...)

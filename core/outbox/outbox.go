@@ -443,3 +443,19 @@ func Get(ctx context.Context, ex db.Executor, id string) (*Event, error) {
 	return scanEvent(ex.QueryRow(ctx, `SELECT `+eventColumns+` FROM hookd.events
 		WHERE id = $1 AND stored_at = (SELECT stored_at FROM hookd.event_ids WHERE id = $1)`, id))
 }
+
+// EraseTenant deletes every event of a tenant and frees their ids, and
+// returns how many. Call it in the transaction that erases the tenant,
+// holding the tenant's lock exclusively (TenantLockClass), so no publish
+// for it runs meanwhile.
+func EraseTenant(ctx context.Context, tx pgx.Tx, tenantID string) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `
+		WITH gone AS (
+			DELETE FROM hookd.events WHERE tenant_id = $1 RETURNING id
+		), ids AS (
+			DELETE FROM hookd.event_ids WHERE id IN (SELECT id FROM gone) RETURNING 1
+		)
+		SELECT count(*) + 0 * (SELECT count(*) FROM ids) FROM gone`, tenantID).Scan(&n)
+	return n, err
+}
