@@ -72,6 +72,8 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				take(o)
 			case <-d.wake:
 				claim = true
+			case <-d.notified:
+				claim = true
 			case <-poll.C:
 				claim = true
 			case <-timer.C:
