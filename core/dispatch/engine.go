@@ -23,9 +23,9 @@ type outcome struct {
 func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	defer close(d.engineDone)
 	var (
-		running  int
-		pending  []delivery.Result
-		released []int64
+		running   int
+		pending   []delivery.Result
+		released  []int64
 		claim     = true // look for work at once
 		backoff   = newBackoff(50*time.Millisecond, 5*time.Second)
 		contended time.Duration // the wait before looking again at lanes a writer held
