@@ -320,9 +320,3 @@ func OldestDue(ctx context.Context, ex db.Executor) (time.Time, error) {
 	}
 	return *t, nil
 }
-
-// PruneRollups deletes the per-minute endpoint rollups older than keep.
-func PruneRollups(ctx context.Context, ex db.Executor, keep time.Duration) error {
-	_, err := ex.Exec(ctx, `DELETE FROM hookd.endpoint_minutes WHERE minute < now() - $1 * interval '1 millisecond'`, keep.Milliseconds())
-	return err
-}
