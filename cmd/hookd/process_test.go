@@ -43,6 +43,7 @@ func TestProcess(t *testing.T) {
 	t.Run("Kill9ThenRestartLosesNothing", func(t *testing.T) { t.Parallel(); testKill9(t, bin) })
 	t.Run("TwoProcessesNeverShareADelivery", func(t *testing.T) { t.Parallel(); testTwoProcesses(t, bin) })
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
+	t.Run("CapsHoldAcrossProcesses", func(t *testing.T) { t.Parallel(); testCapsAcrossProcesses(t, bin) })
 }
 
 // procReceiver is a webhook receiver on 127.0.0.1 that takes delay per
