@@ -68,6 +68,7 @@ ALTER TABLE hookd.endpoint_health
   ADD COLUMN breaker_opened_at timestamptz,
   ADD COLUMN breaker_probe_at  timestamptz,
   ADD COLUMN breaker_probes    integer NOT NULL DEFAULT 0;
+CREATE INDEX endpoint_health_breaker_open ON hookd.endpoint_health (endpoint_id) WHERE breaker_opened_at IS NOT NULL;
 
 -- The old tables give way to the new ones; their data is copied below.
 ALTER TABLE hookd.attempts RENAME TO attempts_v1;

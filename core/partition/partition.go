@@ -299,3 +299,31 @@ func IsMissing(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition of relation")
 }
+
+// Sized is a partition with its size on disk (table, indexes and TOAST).
+type Sized struct {
+	Partition
+	Bytes int64 `json:"bytes"`
+	// Rows is PostgreSQL's estimate (pg_class.reltuples; -1 before the
+	// first ANALYZE).
+	Rows int64 `json:"rows_estimate"`
+}
+
+// Sizes returns every partition with its size, oldest first: catalog
+// lookups only, one per partition.
+func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
+	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound,
+			coalesce(pg_total_relation_size(c.oid), 0), coalesce(c.reltuples::bigint, -1)
+		FROM hookd.partitions p
+		LEFT JOIN pg_class c ON c.relname = p.name AND c.relnamespace = 'hookd'::regnamespace
+		ORDER BY p.lower_bound, p.parent`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sized, error) {
+		var s Sized
+		err := r.Scan(&s.Name, &s.Parent, &s.Lower, &s.Upper, &s.Bytes, &s.Rows)
+		s.Lower, s.Upper = s.Lower.UTC(), s.Upper.UTC()
+		return s, err
+	})
+}
