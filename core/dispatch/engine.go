@@ -91,6 +91,9 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		if stopping {
 			ctx = lastCtx
 		}
+		// Rate slots and leases count from the claim's start (the
+		// database's now() in its transaction), not from its commit.
+		claimed := time.Now()
 		jobs, dropped, err := d.cycle(ctx, pending, limit)
 		if err != nil {
 			if lastCtx.Err() != nil {
@@ -108,7 +111,6 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		}
 		backoff.reset()
 		pending = pending[:0]
-		claimed := time.Now()
 		for _, job := range jobs.Jobs {
 			running++
 			go d.run(job, claimed)

@@ -73,7 +73,7 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
 	ctx := d.workCtx
 	// The endpoint's rate_limit gave this job a slot; wait for it.
-	if job.StartIn > 0 && !sleepCtx(ctx, job.StartIn) {
+	if wait := time.Until(claimed.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
 		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
 		return
 	}

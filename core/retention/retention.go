@@ -104,6 +104,11 @@ func Run(ctx context.Context, ex db.Executor, opts Options, now time.Time) (Repo
 		carried, dropped, err := dropHistory(ctx, ex, r, now)
 		rep.Carried += carried
 		rep.Dropped = append(rep.Dropped, dropped...)
+		if partition.IsBusy(err) {
+			opts.Logger.Info("retention: the history tables were too busy to detach a partition; trying again next run",
+				slog.Time("until", r.Upper))
+			break
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("history %s..%s: %w", r.Lower.Format(time.RFC3339), r.Upper.Format(time.RFC3339), err))
 			break // later ranges wait for this one
@@ -112,11 +117,11 @@ func Run(ctx context.Context, ex db.Executor, opts Options, now time.Time) (Repo
 	if opts.AttemptBodies > 0 {
 		d, err := dropAll(ctx, ex, []string{"attempt_bodies"}, now.Add(-opts.AttemptBodies))
 		rep.Dropped = append(rep.Dropped, d...)
-		errs = append(errs, err)
+		errs = append(errs, notBusy(err))
 	}
 	d, err := dropAll(ctx, ex, partition.Rollups, now.Add(-opts.RollupKeep))
 	rep.Dropped = append(rep.Dropped, d...)
-	errs = append(errs, err)
+	errs = append(errs, notBusy(err))
 	rep.IDs, err = outbox.ExpireIDs(ctx, ex, now.Add(-2*opts.Period), idBatch)
 	errs = append(errs, err)
 	if _, err := partition.Leftovers(ctx, ex); err != nil {
@@ -206,6 +211,15 @@ func dropAll(ctx context.Context, ex db.Executor, tables []string, cutoff time.T
 		}
 	}
 	return out, nil
+}
+
+// notBusy drops the error of a drop that found its tables busy: the next
+// run tries again.
+func notBusy(err error) error {
+	if partition.IsBusy(err) {
+		return nil
+	}
+	return err
 }
 
 // State is what retention last did.
