@@ -3,8 +3,8 @@ package db_test
 import (
 	"context"
 	"os"
-	"strings"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 

@@ -174,7 +174,6 @@ func scanPresent(rows pgx.Rows, present map[int64]time.Time, leased map[int64]bo
 	return rows.Err()
 }
 
-
 // queueOutcomes moves finished deliveries from the queue to
 // hookd.finished and gives the others their next state. A retry for an
 // endpoint disabled meanwhile is held instead.
