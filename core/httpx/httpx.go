@@ -16,12 +16,14 @@
 package httpx
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/validate"
@@ -51,15 +53,27 @@ type ErrorDetail struct {
 	Message string `json:"message"`
 }
 
-// WriteJSON writes v as JSON with status. Encoding errors after the header
-// is sent cannot be reported to the client and are ignored.
+// WriteJSON writes v as JSON with status. v is encoded in full before
+// anything is sent, so a value that cannot be encoded (a time past year
+// 9999, say) never goes out as a success with an empty or cut body: the
+// client gets a 500 internal error instead, and the failure is logged on
+// slog.Default.
 func WriteJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	_ = enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		slog.Default().Error("response could not be encoded as JSON", slog.Int("status", status), slog.String("error", err.Error()))
+		buf.Reset()
+		buf.WriteString(`{"error":{"code":"` + CodeInternal + `","message":"the response could not be encoded; the server log has the details"}}` + "\n")
+		status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes()) // a client that went away cannot be told
 }
 
 // WriteError writes {"error":{"code":code,"message":message}} with status.
