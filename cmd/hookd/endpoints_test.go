@@ -103,3 +103,31 @@ func TestEndpointsInputErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// TestEndpointsOwnedByHookdAreRefusedByTheCLI: the alert endpoint and
+// intake forward targets follow the configuration; update, rm and
+// rotate-secret refuse them as the API does, and nothing changes.
+func TestEndpointsOwnedByHookdAreRefusedByTheCLI(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	pool := openPool(t, dbURL)
+	own, err := endpoint.Create(t.Context(), pool, endpoint.CreateParams{ID: "ep_hookd_alerts", Kind: endpoint.KindAlert,
+		URL: "https://alerts.example/", Trusted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"endpoints", "update", own.ID, "--url", "http://169.254.169.254/latest/meta-data/"},
+		{"endpoints", "rm", own.ID},
+		{"endpoints", "rotate-secret", own.ID},
+	} {
+		r := hookd(t, dbURL, args...)
+		if r.code != 1 || !strings.Contains(r.errOut, "hookd's own alert endpoint") {
+			t.Errorf("%v: exit %d, stderr %q; want a refusal", args, r.code, r.errOut)
+		}
+	}
+	got, err := endpoint.Get(t.Context(), pool, own.ID)
+	if err != nil || got.URL != own.URL || got.Secret != own.Secret || !got.Trusted {
+		t.Fatalf("after refused changes: %+v, %v", got, err)
+	}
+}

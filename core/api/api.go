@@ -60,6 +60,7 @@ import (
 	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/validate"
 )
 
 // DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is 0
@@ -263,6 +264,18 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// pathID returns the {id} of the request, answering 400 naming "id" when
+// it cannot be an id at all (a NUL, invalid UTF-8, a space), which would
+// otherwise reach the database.
+func (s *server) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if err := validate.ID("id", id); err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return "", false
+	}
+	return id, true
 }
 
 // fail answers err; a db.ErrNotFound names the kind and id asked for.

@@ -1,9 +1,16 @@
 package api_test
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/core/api"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -34,4 +41,107 @@ func TestPublishOutOfRangeCreatedKeepsTheFeedWorking(t *testing.T) {
 		return len(page.Events) == 1
 	})
 	b.do(t, "GET", "/v1/events/evt_ok", nil).want(t, http.StatusOK, nil)
+}
+
+// TestBadTextIsRefusedNamingTheField: NUL and other bytes PostgreSQL
+// cannot store, and numbers its columns cannot hold, are input errors
+// (400 naming the field), not 500s, and nothing is written.
+func TestBadTextIsRefusedNamingTheField(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ep := b.endpoint(t)
+	for _, c := range []struct{ name, method, path, body, field string }{
+		{"NUL in description", "POST", "/v1/endpoints", `{"url":"https://example.com/a","description":"a\u0000b"}`, "description"},
+		{"NUL in a header value", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"X-Key":"a\u0000b"}}`, "headers"},
+		{"control in a header value", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"X-Key":"a\u0007b"}}`, "headers"},
+		{"rate_limit over int32", "POST", "/v1/endpoints", `{"url":"https://example.com/a","rate_limit":2147483648}`, "rate_limit"},
+		{"max_in_flight over int32", "POST", "/v1/endpoints", `{"url":"https://example.com/a","max_in_flight":2147483648}`, "max_in_flight"},
+		{"NUL in a patched description", "PATCH", "/v1/endpoints/" + ep.ID, `{"description":"\u0000"}`, "description"},
+		{"NUL in patched headers", "PATCH", "/v1/endpoints/" + ep.ID, `{"headers":{"X-Key":"\u0000"}}`, "headers"},
+		{"patched rate_limit over int32", "PATCH", "/v1/endpoints/" + ep.ID, `{"rate_limit":9999999999}`, "rate_limit"},
+		{"patched max_in_flight over int32", "PATCH", "/v1/endpoints/" + ep.ID, `{"max_in_flight":2147483648}`, "max_in_flight"},
+		{"NUL in a disable reason", "POST", "/v1/endpoints/" + ep.ID + "/disable", `{"reason":"x\u0000"}`, "reason"},
+		{"NUL in an event type", "POST", "/v1/events", `{"type":"a.b\u0000"}`, "type"},
+		{"invalid UTF-8 in event data", "POST", "/v1/events", "{\"type\":\"a.b\",\"data\":{\"k\":\"\xff\xfe\"}}", "data"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b.do(t, c.method, c.path, c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)
+		})
+	}
+	var list struct{ Endpoints []endpoint.Endpoint }
+	b.do(t, "GET", "/v1/endpoints", nil).want(t, http.StatusOK, &list)
+	if len(list.Endpoints) != 1 || list.Endpoints[0].Description != "" || !list.Endpoints[0].Enabled ||
+		list.Endpoints[0].RateLimit != 0 || list.Endpoints[0].MaxInFlight != 0 || len(list.Endpoints[0].Headers) != 0 {
+		t.Fatalf("a refused request wrote: %+v", list.Endpoints)
+	}
+	var events int
+	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM hookd.events`).Scan(&events); err != nil || events != 0 {
+		t.Fatalf("events stored: %d (%v)", events, err)
+	}
+}
+
+// TestBadBytesInPathsAndQueries: %00, %ff and the overlong %C0%80 in a
+// path id or a query parameter are 400s naming the parameter.
+func TestBadBytesInPathsAndQueries(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	for _, bad := range []string{"%00", "%ff", "%C0%80", "ep%00x"} {
+		for _, c := range []struct{ method, path, body, field string }{
+			{"GET", "/v1/endpoints/" + bad, "", "id"},
+			{"PATCH", "/v1/endpoints/" + bad, `{"description":"x"}`, "id"},
+			{"DELETE", "/v1/endpoints/" + bad, "", "id"},
+			{"POST", "/v1/endpoints/" + bad + "/rotate-secret", "", "id"},
+			{"POST", "/v1/endpoints/" + bad + "/enable", "", "id"},
+			{"POST", "/v1/endpoints/" + bad + "/disable", "", "id"},
+			{"GET", "/v1/events/" + bad, "", "id"},
+			{"GET", "/v1/deliveries?endpoint_id=" + bad, "", "endpoint_id"},
+			{"GET", "/v1/deliveries?event_id=" + bad, "", "event_id"},
+			{"GET", "/v1/deliveries?event_type=" + bad, "", "event_type"},
+			{"GET", "/v1/events?type=" + bad, "", "type"},
+			{"GET", "/v1/events?after=" + bad, "", "after"},
+		} {
+			var body any
+			if c.body != "" {
+				body = c.body
+			}
+			t.Run(c.method+" "+c.path, func(t *testing.T) {
+				b.do(t, c.method, c.path, body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)
+			})
+		}
+	}
+	for _, c := range []struct{ body, field string }{
+		{`{"endpoint_id":"ep\u0000"}`, "endpoint_id"},
+		{`{"event_id":"evt\u0000"}`, "event_id"},
+		{`{"event_type":"a\u0000"}`, "event_type"},
+	} {
+		b.do(t, "POST", "/v1/replay", c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)
+	}
+}
+
+// TestClientGoneMidBodyIsQuiet: a client that announces a body and
+// disconnects halfway is not a server error: nothing is logged at ERROR
+// and nothing is written.
+func TestClientGoneMidBodyIsQuiet(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b := setup(t, setupOpts{tune: func(o *api.Options) { o.Logger = logger }})
+	for _, path := range []string{"/v1/endpoints", "/v1/events"} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(b.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"url\":\"https://exa", path, testKey)
+		conn.Close()
+		testkit.Eventually(t, "the request to be logged", func() bool {
+			return strings.Contains(logs.String(), "path="+path+" ")
+		})
+	}
+	if out := logs.String(); strings.Contains(out, "level=ERROR") {
+		t.Fatalf("a client going away was logged as an error:\n%s", out)
+	}
+	var n int
+	if err := b.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM hookd.endpoints) + (SELECT count(*) FROM hookd.events)`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows written: %d (%v)", n, err)
+	}
 }

@@ -16,6 +16,14 @@ import (
 // MinAPIKeyLen is the shortest accepted API key.
 const MinAPIKeyLen = 16
 
+// Limits of intake and delivery keys, the same as the API applies to
+// sources and rotations made there.
+const (
+	MinSourceSecretLen = 16
+	MaxSourceTolerance = time.Hour
+	MaxSecretOverlap   = 30 * 24 * time.Hour
+)
+
 var sourceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // Validate checks every value and returns all problems joined, each a
@@ -114,7 +122,9 @@ func (c *Config) validateDelivery(p *problems) {
 	if d.Jitter < 0 || d.Jitter >= 1 {
 		p.add("delivery.jitter", "%v is out of range (allowed: 0 <= jitter < 1, e.g. 0.2 for +-20%%)", d.Jitter)
 	}
-	p.nonNegative("delivery.secret_overlap", d.SecretOverlap)
+	if d.SecretOverlap < 0 || d.SecretOverlap > MaxSecretOverlap {
+		p.add("delivery.secret_overlap", "%s is out of range (allowed: 0 to %s)", d.SecretOverlap, MaxSecretOverlap)
+	}
 	p.positiveDuration("delivery.shutdown_timeout", d.ShutdownTimeout)
 }
 
@@ -142,14 +152,17 @@ func (c *Config) validateIntake(p *problems) {
 		}
 		for k, secret := range s.Secrets {
 			skey := fmt.Sprintf("%s.secrets[%d]", key, k)
-			if secret == "" {
+			switch {
+			case secret == "":
 				p.add(skey, "is empty")
-			} else if s.Scheme == SchemeStandard && !isStandardSecret(secret) {
+			case len(secret) < MinSourceSecretLen:
+				p.add(skey, "is %d characters; at least %d are required (the value is not shown)", len(secret), MinSourceSecretLen)
+			case s.Scheme == SchemeStandard && !isStandardSecret(secret):
 				p.add(skey, "is not a Standard Webhooks secret (whsec_ followed by base64; the value is not shown)")
 			}
 		}
-		if s.Tolerance <= 0 && s.Scheme != SchemeGitHub {
-			p.add(key+".tolerance", "%s must be positive (default 5m)", s.Tolerance)
+		if (s.Tolerance <= 0 && s.Scheme != SchemeGitHub) || s.Tolerance > MaxSourceTolerance {
+			p.add(key+".tolerance", "%s must be positive and at most %s (default 5m)", s.Tolerance, MaxSourceTolerance)
 		}
 		if s.ForwardTo != "" {
 			p.httpURL(key+".forward_to", s.ForwardTo)

@@ -92,11 +92,9 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 			ev.id, ev.type, ev.data::text, ev.created_at,
 			ep.id, ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
 			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled,
-			-- Trusted: the alert endpoint (alerts.url) and forward targets of
-			-- sources from the configuration file; a source made through
-			-- the API forwards through the address guard like any webhook.
-			ep.kind = 'alert' OR (ep.kind = 'forward' AND EXISTS (
-				SELECT 1 FROM hookd.sources s WHERE s.from_config AND 'ep_fwd_' || s.name = ep.id)),
+			-- Trusted: the operator's own targets from the configuration
+			-- (alerts.url, forward_to of intake.sources), stored as data.
+			ep.trusted,
 			ep.body_format = 'data'
 		FROM claimed c
 		JOIN hookd.events ev ON ev.id = c.event_id

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/validate"
 )
@@ -34,6 +36,30 @@ const (
 // DefaultSecretOverlap is how long a rotated-out secret keeps signing.
 const DefaultSecretOverlap = 24 * time.Hour
 
+// Limits on what an endpoint may hold; the README lists them. Larger
+// input is refused with a *validate.Error naming the field.
+const (
+	MaxURLBytes         = 2048
+	MaxDescriptionBytes = 1024
+	// MaxEventTypes is the most entries an event-type filter may have.
+	MaxEventTypes     = 100
+	MaxEventTypeBytes = 255
+	MaxHeaders        = 32
+	// MaxHeaderNameBytes and MaxHeaderValueBytes bound one custom header.
+	MaxHeaderNameBytes  = 128
+	MaxHeaderValueBytes = 4096
+	// MaxRateLimit is the highest rate_limit, in requests per second.
+	MaxRateLimit = 100_000
+	// MaxInFlightLimit is the highest max_in_flight.
+	MaxInFlightLimit = 10_000
+	// MaxTimeout is the longest per-endpoint timeout.
+	MaxTimeout = 5 * time.Minute
+	// MaxReasonBytes bounds a disable reason.
+	MaxReasonBytes = 1024
+	// MaxSecretOverlap is the longest a rotated-out secret may keep signing.
+	MaxSecretOverlap = 30 * 24 * time.Hour
+)
+
 // Endpoint is one receiver.
 type Endpoint struct {
 	ID          string            `json:"id"`
@@ -56,9 +82,12 @@ type Endpoint struct {
 	// Timeout per request; 0 means delivery.timeout.
 	Timeout Duration `json:"timeout"`
 	// BodyFormat is BodyEnvelope or BodyData.
-	BodyFormat string    `json:"body_format"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	BodyFormat string `json:"body_format"`
+	// Trusted exempts the endpoint from the outbound address guard; set
+	// only for the operator's own targets from the configuration.
+	Trusted   bool      `json:"trusted"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // Label names the endpoint for people: its description when it has one,
@@ -131,6 +160,12 @@ func ValidateURL(raw string) error {
 	if raw == "" {
 		return validate.Errorf("url", "is required")
 	}
+	if len(raw) > MaxURLBytes {
+		return validate.Errorf("url", "is %d bytes, over the limit of %d", len(raw), MaxURLBytes)
+	}
+	if err := validate.Text("url", raw, MaxURLBytes); err != nil {
+		return err
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return validate.Errorf("url", "%q is not a URL: %v", raw, err)
@@ -158,6 +193,12 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 			if t == "" {
 				continue
 			}
+			if len(out) == MaxEventTypes {
+				return nil, validate.Errorf("event_types", "has more than %d entries; use prefixes such as payment.* instead", MaxEventTypes)
+			}
+			if len(t) > MaxEventTypeBytes {
+				return nil, validate.Errorf("event_types", "an entry is %d bytes, over the limit of %d", len(t), MaxEventTypeBytes)
+			}
 			if t != "*" && !eventTypePattern.MatchString(t) {
 				return nil, validate.Errorf("event_types", "%q is not an event type or filter (allowed: exact types like invoice.paid, prefixes like payment.*, or *)", t)
 			}
@@ -168,12 +209,15 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 }
 
 func validateHeaders(h map[string]string) error {
+	if len(h) > MaxHeaders {
+		return validate.Errorf("headers", "has %d headers, over the limit of %d", len(h), MaxHeaders)
+	}
 	for k, v := range h {
-		if !headerName.MatchString(k) {
-			return validate.Errorf("headers", "%q is not a valid header name", k)
+		if len(k) > MaxHeaderNameBytes || !headerName.MatchString(k) {
+			return validate.Errorf("headers", "%q is not a valid header name (at most %d letters, digits and !#$%%&'*+.^_|~-)", truncate(k, 40), MaxHeaderNameBytes)
 		}
-		if strings.ContainsAny(v, "\r\n") {
-			return validate.Errorf("headers", "value of %q must not contain line breaks", k)
+		if err := validateHeaderValue(k, v); err != nil {
+			return err
 		}
 		switch strings.ToLower(k) {
 		case "content-type", "content-length", "host", "user-agent", "x-webhook-id", "x-webhook-timestamp",
@@ -182,6 +226,33 @@ func validateHeaders(h map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// validateHeaderValue refuses what an HTTP header cannot carry: control
+// characters other than tab (a NUL or a line break would make every
+// attempt fail, or split the request) and invalid UTF-8. The value is a
+// credential as often as not, so it is never echoed.
+func validateHeaderValue(name, v string) error {
+	if len(v) > MaxHeaderValueBytes {
+		return validate.Errorf("headers", "value of %q is %d bytes, over the limit of %d", name, len(v), MaxHeaderValueBytes)
+	}
+	if !utf8.ValidString(v) {
+		return validate.Errorf("headers", "value of %q is not valid UTF-8", name)
+	}
+	for _, r := range v {
+		if r != '\t' && unicode.IsControl(r) {
+			return validate.Errorf("headers", "value of %q must not contain control characters such as NUL or line breaks (found U+%04X)", name, r)
+		}
+	}
+	return nil
+}
+
+// truncate cuts s to n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 func validateBodyFormat(f string) error {
@@ -193,12 +264,22 @@ func validateBodyFormat(f string) error {
 
 func validateLimits(rate, inFlight int, timeout Duration) error {
 	switch {
-	case rate < 0:
-		return validate.Errorf("rate_limit", "must be 0 (unlimited) or a positive number of requests per second")
-	case inFlight < 0:
-		return validate.Errorf("max_in_flight", "must be 0 (use delivery.max_in_flight_per_endpoint) or positive")
-	case timeout < 0 || time.Duration(timeout) > 5*time.Minute:
-		return validate.Errorf("timeout", "must be between 0 (use delivery.timeout) and 5m")
+	case rate < 0 || rate > MaxRateLimit:
+		return validate.Errorf("rate_limit", "must be 0 (unlimited) or a number of requests per second up to %d", MaxRateLimit)
+	case inFlight < 0 || inFlight > MaxInFlightLimit:
+		return validate.Errorf("max_in_flight", "must be 0 (use delivery.max_in_flight_per_endpoint) or a number up to %d", MaxInFlightLimit)
+	case timeout < 0 || time.Duration(timeout) > MaxTimeout:
+		return validate.Errorf("timeout", "must be between 0 (use delivery.timeout) and %s", MaxTimeout)
 	}
 	return nil
+}
+
+// validateDescription checks free text shown in lists.
+func validateDescription(d string) error {
+	return validate.Text("description", d, MaxDescriptionBytes)
+}
+
+// ValidateReason checks a disable reason.
+func ValidateReason(r string) error {
+	return validate.Text("reason", r, MaxReasonBytes)
 }

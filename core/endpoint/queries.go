@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -17,7 +18,7 @@ import (
 
 const columns = `id, kind, url, description, event_types, secret, coalesce(previous_secret, ''),
 	previous_secret_expires_at, enabled, disabled_reason, disabled_at, headers,
-	rate_limit, max_in_flight, timeout_ms, body_format, created_at, updated_at`
+	rate_limit, max_in_flight, timeout_ms, body_format, trusted, created_at, updated_at`
 
 func scan(row pgx.Row) (*Endpoint, error) {
 	var e Endpoint
@@ -25,7 +26,7 @@ func scan(row pgx.Row) (*Endpoint, error) {
 	var timeoutMS int64
 	err := row.Scan(&e.ID, &e.Kind, &e.URL, &e.Description, &e.EventTypes, &e.Secret, &e.PreviousSecret,
 		&e.PreviousSecretExpiresAt, &e.Enabled, &e.DisabledReason, &e.DisabledAt, &headers,
-		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.CreatedAt, &e.UpdatedAt)
+		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.Trusted, &e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -42,8 +43,12 @@ func scan(row pgx.Row) (*Endpoint, error) {
 // CreateParams describe a new endpoint. Only URL is required.
 type CreateParams struct {
 	// ID is optional; a new "ep_..." id is made when empty.
-	ID          string   `json:"-"`
-	Kind        string   `json:"-"`
+	ID   string `json:"-"`
+	Kind string `json:"-"`
+	// Trusted exempts the endpoint from the outbound address guard: only
+	// for the operator's own targets from the configuration (alerts.url,
+	// forward_to of intake.sources). Never set from a request.
+	Trusted     bool     `json:"-"`
 	URL         string   `json:"url"`
 	Description string   `json:"description"`
 	EventTypes  []string `json:"event_types"`
@@ -62,6 +67,9 @@ type CreateParams struct {
 // Create validates p and inserts the endpoint. Input errors are *validate.Error.
 func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, error) {
 	if err := ValidateURL(p.URL); err != nil {
+		return nil, err
+	}
+	if err := validateDescription(p.Description); err != nil {
 		return nil, err
 	}
 	types, err := NormalizeEventTypes(p.EventTypes)
@@ -103,11 +111,11 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	}
 	return scan(ex.QueryRow(ctx, `
 		INSERT INTO hookd.endpoints (id, kind, url, description, event_types, secret, headers,
-			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13)
+			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format, trusted)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13, $14)
 		RETURNING `+columns,
 		p.ID, p.Kind, p.URL, p.Description, types, p.Secret, headers,
-		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat))
+		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat, p.Trusted))
 }
 
 // Get returns one endpoint or db.ErrNotFound.
@@ -158,82 +166,172 @@ type UpdateParams struct {
 	BodyFormat  *string            `json:"body_format"`
 	// Enabled enables (resuming held deliveries) or disables the endpoint.
 	Enabled *bool `json:"enabled"`
+	// Trusted changes the address guard's exemption; only UpdateOwn
+	// applies it. Never set from a request.
+	Trusted *bool `json:"-"`
 }
 
-// Update applies p in one transaction-safe statement sequence on ex.
-// Pass a pgx.Tx to make it atomic with other work; with a pool each step
-// is still individually consistent.
+// Update changes the fields p gives and no others, in one statement, so
+// that concurrent updates of different fields all take effect (the last
+// writer of a field wins). Enabled, when given, is applied in the same
+// transaction. hookd's own endpoints (KindAlert, KindForward) are refused
+// with a *validate.Error naming "id": they follow the configuration and
+// their sources; see UpdateOwn.
 func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*Endpoint, error) {
-	cur, err := Get(ctx, ex, id)
+	return update(ctx, ex, id, p, false)
+}
+
+// UpdateOwn is Update for hookd's own endpoints too: for the code that
+// keeps them in line with the configuration (alerts, intake sources).
+func UpdateOwn(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*Endpoint, error) {
+	return update(ctx, ex, id, p, true)
+}
+
+func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own bool) (*Endpoint, error) {
+	set, err := p.columns()
 	if err != nil {
 		return nil, err
 	}
+	var out *Endpoint
+	err = inTx(ctx, ex, func(tx pgx.Tx) error {
+		e, err := scan(tx.QueryRow(ctx, `
+			UPDATE hookd.endpoints SET
+				url = coalesce($2, url),
+				description = coalesce($3, description),
+				event_types = coalesce($4::text[], event_types),
+				headers = coalesce($5::jsonb, headers),
+				rate_limit = coalesce($6::integer, rate_limit),
+				max_in_flight = coalesce($7::integer, max_in_flight),
+				timeout_ms = coalesce($8::integer, timeout_ms),
+				body_format = coalesce($9, body_format),
+				trusted = CASE WHEN $10 THEN coalesce($11::boolean, trusted) ELSE trusted END,
+				updated_at = now()
+			WHERE id = $1 AND (kind = 'webhook' OR $10)
+			RETURNING `+columns,
+			id, set.url, set.description, set.eventTypes, set.headers, set.rateLimit, set.maxInFlight,
+			set.timeoutMS, set.bodyFormat, own, p.Trusted))
+		if errors.Is(err, db.ErrNotFound) {
+			return refusal(ctx, tx, id)
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.Enabled == nil:
+			out = e
+		case *p.Enabled:
+			out, err = Enable(ctx, tx, id)
+		default:
+			out, err = Disable(ctx, tx, id, "disabled by an operator")
+		}
+		return err
+	})
+	return out, err
+}
+
+// updateColumns are the new values of an update, nil where unchanged.
+type updateColumns struct {
+	url, description, bodyFormat *string
+	eventTypes                   []string
+	headers                      []byte
+	rateLimit, maxInFlight       *int
+	timeoutMS                    *int64
+}
+
+// columns validates the fields given and renders them for the update.
+func (p UpdateParams) columns() (updateColumns, error) {
+	var c updateColumns
 	if p.URL != nil {
 		if err := ValidateURL(*p.URL); err != nil {
-			return nil, err
+			return c, err
 		}
-		cur.URL = *p.URL
+		c.url = p.URL
 	}
 	if p.Description != nil {
-		cur.Description = *p.Description
+		if err := validateDescription(*p.Description); err != nil {
+			return c, err
+		}
+		c.description = p.Description
 	}
 	if p.EventTypes != nil {
-		if cur.EventTypes, err = NormalizeEventTypes(*p.EventTypes); err != nil {
-			return nil, err
+		types, err := NormalizeEventTypes(*p.EventTypes)
+		if err != nil {
+			return c, err
 		}
+		c.eventTypes = types
 	}
 	if p.Headers != nil {
-		if err := validateHeaders(*p.Headers); err != nil {
-			return nil, err
+		h := *p.Headers
+		if err := validateHeaders(h); err != nil {
+			return c, err
 		}
-		cur.Headers = *p.Headers
+		if h == nil {
+			h = map[string]string{}
+		}
+		c.headers, _ = json.Marshal(h)
 	}
+	var timeout Duration
+	if p.Timeout != nil {
+		timeout = *p.Timeout
+		ms := time.Duration(timeout).Milliseconds()
+		c.timeoutMS = &ms
+	}
+	rate, inFlight := 0, 0
 	if p.RateLimit != nil {
-		cur.RateLimit = *p.RateLimit
+		rate, c.rateLimit = *p.RateLimit, p.RateLimit
 	}
 	if p.MaxInFlight != nil {
-		cur.MaxInFlight = *p.MaxInFlight
+		inFlight, c.maxInFlight = *p.MaxInFlight, p.MaxInFlight
 	}
-	if p.Timeout != nil {
-		cur.Timeout = *p.Timeout
+	if err := validateLimits(rate, inFlight, timeout); err != nil {
+		return c, err
 	}
 	if p.BodyFormat != nil {
 		if err := validateBodyFormat(*p.BodyFormat); err != nil {
-			return nil, err
+			return c, err
 		}
-		cur.BodyFormat = *p.BodyFormat
+		c.bodyFormat = p.BodyFormat
 	}
-	if err := validateLimits(cur.RateLimit, cur.MaxInFlight, cur.Timeout); err != nil {
-		return nil, err
+	return c, nil
+}
+
+// refusal says why a change to id touched no row: it does not exist
+// (db.ErrNotFound), or it is one of hookd's own endpoints.
+func refusal(ctx context.Context, ex db.Executor, id string) error {
+	var kind string
+	if err := ex.QueryRow(ctx, `SELECT kind FROM hookd.endpoints WHERE id = $1`, id).Scan(&kind); err != nil {
+		return db.Interpret(err)
 	}
-	if cur.Headers == nil {
-		cur.Headers = map[string]string{}
-	}
-	headers, _ := json.Marshal(cur.Headers)
-	if _, err := ex.Exec(ctx, `UPDATE hookd.endpoints SET url = $2, description = $3, event_types = $4,
-		headers = $5, rate_limit = $6, max_in_flight = $7, timeout_ms = $8, body_format = $9, updated_at = now()
-		WHERE id = $1`,
-		id, cur.URL, cur.Description, cur.EventTypes, headers, cur.RateLimit, cur.MaxInFlight,
-		time.Duration(cur.Timeout).Milliseconds(), cur.BodyFormat); err != nil {
-		return nil, db.Interpret(err)
-	}
-	if p.Enabled != nil {
-		if *p.Enabled {
-			return Enable(ctx, ex, id)
-		}
-		return Disable(ctx, ex, id, "disabled by an operator")
-	}
-	return Get(ctx, ex, id)
+	return ownError(id, kind)
+}
+
+func ownError(id, kind string) error {
+	return validate.Errorf("id", "endpoint %s is hookd's own %s endpoint; change it through its source or alerts.url instead", id, kind)
 }
 
 // Delete removes the endpoint with its deliveries and their attempts.
+// hookd's own endpoints are refused with a *validate.Error; see DeleteOwn.
 func Delete(ctx context.Context, ex db.Executor, id string) error {
-	tag, err := ex.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1`, id)
+	return remove(ctx, ex, id, false)
+}
+
+// DeleteOwn is Delete for hookd's own endpoints too (a source that stops
+// forwarding). A missing endpoint is not an error.
+func DeleteOwn(ctx context.Context, ex db.Executor, id string) error {
+	err := remove(ctx, ex, id, true)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func remove(ctx context.Context, ex db.Executor, id string, own bool) error {
+	tag, err := ex.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1 AND (kind = 'webhook' OR $2)`, id, own)
 	if err != nil {
 		return db.Interpret(err)
 	}
 	if tag.RowsAffected() == 0 {
-		return db.ErrNotFound
+		return refusal(ctx, ex, id)
 	}
 	return nil
 }
@@ -254,6 +352,9 @@ func DisableIfEnabled(ctx context.Context, ex db.Executor, id, reason string) (c
 }
 
 func disable(ctx context.Context, ex db.Executor, id, reason string) (*Endpoint, bool, error) {
+	if err := ValidateReason(reason); err != nil {
+		return nil, false, err
+	}
 	var changed bool
 	err := ex.QueryRow(ctx, `
 		WITH ep AS (
@@ -293,8 +394,19 @@ func Enable(ctx context.Context, ex db.Executor, id string) (*Endpoint, error) {
 }
 
 // RotateSecret makes newSecret (or a generated one when empty) current and
-// keeps the old one signing for overlap (DefaultSecretOverlap when zero).
+// keeps the old one signing for overlap (DefaultSecretOverlap when zero,
+// at most MaxSecretOverlap). hookd's own endpoints are refused with a
+// *validate.Error; see RotateOwnSecret.
 func RotateSecret(ctx context.Context, ex db.Executor, id, newSecret string, overlap time.Duration) (*Endpoint, error) {
+	return rotate(ctx, ex, id, newSecret, overlap, false)
+}
+
+// RotateOwnSecret is RotateSecret for hookd's own endpoints too.
+func RotateOwnSecret(ctx context.Context, ex db.Executor, id, newSecret string, overlap time.Duration) (*Endpoint, error) {
+	return rotate(ctx, ex, id, newSecret, overlap, true)
+}
+
+func rotate(ctx context.Context, ex db.Executor, id, newSecret string, overlap time.Duration, own bool) (*Endpoint, error) {
 	var err error
 	if newSecret == "" {
 		if newSecret, err = signing.GenerateSecret(); err != nil {
@@ -303,14 +415,47 @@ func RotateSecret(ctx context.Context, ex db.Executor, id, newSecret string, ove
 	} else if err := signing.ValidateSecret(newSecret); err != nil {
 		return nil, validate.Errorf("secret", "%v", err)
 	}
-	if overlap < 0 {
-		return nil, validate.Errorf("overlap", "must not be negative")
+	if overlap < 0 || overlap > MaxSecretOverlap {
+		return nil, validate.Errorf("overlap", "must be between 0 (the default, %s) and %s", DefaultSecretOverlap, MaxSecretOverlap)
 	}
 	if overlap == 0 {
 		overlap = DefaultSecretOverlap
 	}
-	return scan(ex.QueryRow(ctx, `
+	e, err := scan(ex.QueryRow(ctx, `
 		UPDATE hookd.endpoints SET previous_secret = secret, secret = $2,
 			previous_secret_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
-		WHERE id = $1 RETURNING `+columns, id, newSecret, overlap.Milliseconds()))
+		WHERE id = $1 AND (kind = 'webhook' OR $4) RETURNING `+columns, id, newSecret, overlap.Milliseconds(), own))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, refusal(ctx, ex, id)
+	}
+	return e, err
+}
+
+// SetOwnSecret replaces the secret of one of hookd's own endpoints with no
+// overlap: for an intake forward target, whose internal service is given
+// the new secret at the same time.
+func SetOwnSecret(ctx context.Context, ex db.Executor, id, secret string) error {
+	if err := signing.ValidateSecret(secret); err != nil {
+		return validate.Errorf("secret", "%v", err)
+	}
+	tag, err := ex.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = NULL,
+		previous_secret_expires_at = NULL, updated_at = now() WHERE id = $1`, id, secret)
+	if err == nil && tag.RowsAffected() == 0 {
+		err = db.ErrNotFound
+	}
+	return err
+}
+
+// beginner is what *pgxpool.Pool, *pgx.Conn and pgx.Tx (as a savepoint) share.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// inTx runs fn in a transaction on ex (a savepoint when ex is a pgx.Tx).
+func inTx(ctx context.Context, ex db.Executor, fn func(pgx.Tx) error) error {
+	b, ok := ex.(beginner)
+	if !ok {
+		return errors.New("endpoint: executor cannot begin a transaction; pass a pool, connection or pgx.Tx")
+	}
+	return pgx.BeginFunc(ctx, b, fn)
 }

@@ -82,7 +82,7 @@ func WriteError(w http.ResponseWriter, status int, code, message string) {
 }
 
 // WriteDomainError answers err with the status its kind calls for:
-// *validate.Error 400, *validate.TooLargeError, *BodyTooLargeError and
+// *validate.Error and *BodyReadError 400, *validate.TooLargeError, *BodyTooLargeError and
 // *http.MaxBytesError 413, db.ErrNotFound 404, db.ErrConflict 409. Anything
 // else is a 500 with a generic message; the error itself is logged on
 // logger (slog.Default when nil) and never shown to the client, since it
@@ -93,8 +93,13 @@ func WriteDomainError(w http.ResponseWriter, logger *slog.Logger, err error) {
 		tooLarge *validate.TooLargeError
 		body     *BodyTooLargeError
 		maxBytes *http.MaxBytesError
+		cut      *BodyReadError
 	)
 	switch {
+	case errors.As(err, &cut):
+		// The client went away or stalled mid-body; the answer likely
+		// reaches no one, and it is no server fault.
+		WriteError(w, http.StatusBadRequest, CodeInvalidInput, cut.Error())
 	case errors.As(err, &inv):
 		WriteError(w, http.StatusBadRequest, CodeInvalidInput, inv.Error())
 	case errors.As(err, &body):

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,12 +44,34 @@ type Source struct {
 }
 
 // ForwardEndpointID returns the id of the forward endpoint of source name.
-//
-// delivery.Claim recognises the forward endpoints of sources from the
-// configuration file by this id to exempt them from the address guard.
+// Only the forward endpoints of sources from the configuration file are
+// trusted (exempt from the outbound address guard); the flag is stored on
+// the endpoint, not read from this id.
 func ForwardEndpointID(name string) string { return "ep_fwd_" + name }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Limits on a source; the README lists them.
+const (
+	// MinSecretLen and MaxSecretLen bound each verification secret, in
+	// bytes: a shorter secret is guessable, whatever the scheme.
+	MinSecretLen = 16
+	MaxSecretLen = 1024
+	// MaxSecrets is the most secrets a source may list (a rotation needs two).
+	MaxSecrets = 10
+	// MaxTolerance is the widest timestamp tolerance: past it, a captured
+	// request could be replayed long after it was sent.
+	MaxTolerance = time.Hour
+)
+
+// checkName refuses a source name that cannot exist (the path of
+// /in/<name>), so that nothing unstorable reaches the database.
+func checkName(field, name string) error {
+	if !namePattern.MatchString(name) {
+		return validate.Errorf(field, "%q is not a source name (1 to 64 letters, digits, - and _)", name)
+	}
+	return nil
+}
 
 // CreateParams describe a new source. Name, Scheme and Secrets are required.
 type CreateParams struct {
@@ -78,8 +101,8 @@ type UpdateParams struct {
 // validateSource checks the stored fields of s and normalises its scheme
 // and tolerance. Errors are *validate.Error naming the field.
 func validateSource(s *Source) error {
-	if !namePattern.MatchString(s.Name) {
-		return validate.Errorf("name", "%q is not allowed (1 to 64 letters, digits, - and _)", s.Name)
+	if err := checkName("name", s.Name); err != nil {
+		return err
 	}
 	scheme, err := signing.ParseScheme(string(s.Scheme))
 	if err != nil {
@@ -89,19 +112,16 @@ func validateSource(s *Source) error {
 	if len(s.Secrets) == 0 {
 		return validate.Errorf("secrets", "must list at least one secret")
 	}
+	if len(s.Secrets) > MaxSecrets {
+		return validate.Errorf("secrets", "lists %d secrets, over the limit of %d", len(s.Secrets), MaxSecrets)
+	}
 	for i, secret := range s.Secrets {
-		if secret == "" {
-			return validate.Errorf("secrets", "secret %d is empty", i)
-		}
-		if scheme == signing.SchemeStandard {
-			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, signing.SecretPrefix))
-			if err != nil || len(key) == 0 {
-				return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64; the value is not shown)", i)
-			}
+		if err := checkSecret(scheme, i, secret); err != nil {
+			return err
 		}
 	}
-	if s.Tolerance < 0 {
-		return validate.Errorf("tolerance", "must not be negative (default %s)", signing.DefaultTolerance)
+	if s.Tolerance < 0 || time.Duration(s.Tolerance) > MaxTolerance {
+		return validate.Errorf("tolerance", "must be between 0 (the default, %s) and %s", signing.DefaultTolerance, MaxTolerance)
 	}
 	if s.Tolerance == 0 {
 		s.Tolerance = endpoint.Duration(signing.DefaultTolerance)
@@ -113,6 +133,33 @@ func validateSource(s *Source) error {
 				v.Field = "forward_to"
 			}
 			return err
+		}
+	}
+	return nil
+}
+
+// checkSecret checks secret i of a source. Errors never show the value.
+func checkSecret(scheme signing.Scheme, i int, secret string) error {
+	switch {
+	case secret == "":
+		return validate.Errorf("secrets", "secret %d is empty", i)
+	case len(secret) < MinSecretLen:
+		return validate.Errorf("secrets", "secret %d is %d bytes; at least %d are required", i, len(secret), MinSecretLen)
+	case len(secret) > MaxSecretLen:
+		return validate.Errorf("secrets", "secret %d is %d bytes, over the limit of %d", i, len(secret), MaxSecretLen)
+	}
+	for _, r := range secret {
+		if r < 0x20 || r == 0x7f {
+			return validate.Errorf("secrets", "secret %d contains a control character (the value is not shown)", i)
+		}
+	}
+	if !utf8.ValidString(secret) {
+		return validate.Errorf("secrets", "secret %d is not valid UTF-8 (the value is not shown)", i)
+	}
+	if scheme == signing.SchemeStandard {
+		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, signing.SecretPrefix))
+		if err != nil || len(key) == 0 {
+			return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64; the value is not shown)", i)
 		}
 	}
 	return nil
@@ -141,6 +188,9 @@ func scanSource(row pgx.Row) (*Source, error) {
 // GetSource returns one source, with its forward endpoint's id and
 // secret, or db.ErrNotFound.
 func GetSource(ctx context.Context, ex db.Executor, name string) (*Source, error) {
+	if err := checkName("name", name); err != nil {
+		return nil, err
+	}
 	return scanSource(ex.QueryRow(ctx, `SELECT `+sourceColumns+sourceFrom+` WHERE s.name = $1`, name))
 }
 
@@ -181,7 +231,7 @@ func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source,
 		if err != nil {
 			return db.Interpret(err)
 		}
-		return syncForward(ctx, tx, s.Name, s.ForwardTo, p.ForwardSecret)
+		return syncForward(ctx, tx, s.Name, s.ForwardTo, p.ForwardSecret, false)
 	})
 	if err != nil {
 		return nil, err
@@ -192,6 +242,9 @@ func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source,
 // UpdateSource applies p. Sources from the config file are refused with a
 // *validate.Error: they are changed in the file.
 func UpdateSource(ctx context.Context, ex db.Executor, name string, p UpdateParams) (*Source, error) {
+	if err := checkName("name", name); err != nil {
+		return nil, err
+	}
 	err := inTx(ctx, ex, func(tx pgx.Tx) error {
 		cur, err := scanSource(tx.QueryRow(ctx, `SELECT `+sourceColumns+sourceFrom+` WHERE s.name = $1 FOR UPDATE OF s`, name))
 		if err != nil {
@@ -236,13 +289,16 @@ func update(ctx context.Context, tx pgx.Tx, cur *Source, p UpdateParams) error {
 		time.Duration(cur.Tolerance).Milliseconds(), cur.ForwardTo); err != nil {
 		return db.Interpret(err)
 	}
-	return syncForward(ctx, tx, cur.Name, cur.ForwardTo, secret)
+	return syncForward(ctx, tx, cur.Name, cur.ForwardTo, secret, false)
 }
 
 // DeleteSource removes a source and its forward endpoint (with that
 // endpoint's deliveries). Its inbox events stay. Sources from the config
 // file are refused with a *validate.Error.
 func DeleteSource(ctx context.Context, ex db.Executor, name string) error {
+	if err := checkName("name", name); err != nil {
+		return err
+	}
 	return inTx(ctx, ex, func(tx pgx.Tx) error {
 		var fromConfig bool
 		err := tx.QueryRow(ctx, `DELETE FROM hookd.sources WHERE name = $1 RETURNING from_config`, name).Scan(&fromConfig)
@@ -252,7 +308,7 @@ func DeleteSource(ctx context.Context, ex db.Executor, name string) error {
 		if fromConfig {
 			return fromConfigError(name)
 		}
-		return syncForward(ctx, tx, name, "", "")
+		return syncForward(ctx, tx, name, "", "", false)
 	})
 }
 
@@ -273,33 +329,33 @@ func checkForwardSecret(secret string) error {
 // syncForward makes the forward endpoint of source name match forwardTo:
 // created with secret (or a generated one) when missing, its URL updated,
 // its secret replaced when secret is given, deleted when forwardTo is "".
-func syncForward(ctx context.Context, tx pgx.Tx, name, forwardTo, secret string) error {
+// trusted exempts it from the outbound address guard: only for sources
+// from the configuration file.
+func syncForward(ctx context.Context, tx pgx.Tx, name, forwardTo, secret string, trusted bool) error {
 	id := ForwardEndpointID(name)
 	if forwardTo == "" {
-		_, err := tx.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1 AND kind = 'forward'`, id)
-		return err
+		return endpoint.DeleteOwn(ctx, tx, id)
 	}
 	ep, err := endpoint.Get(ctx, tx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		_, err = endpoint.Create(ctx, tx, endpoint.CreateParams{ID: id, Kind: endpoint.KindForward, URL: forwardTo,
-			Secret: secret, Description: "intake forwarding for source " + name})
+			Secret: secret, Trusted: trusted, Description: "intake forwarding for source " + name})
 		return err
 	}
 	if err != nil {
 		return err
 	}
-	if ep.URL != forwardTo {
-		if _, err := endpoint.Update(ctx, tx, id, endpoint.UpdateParams{URL: &forwardTo}); err != nil {
+	if ep.URL != forwardTo || ep.Trusted != trusted {
+		if _, err := endpoint.UpdateOwn(ctx, tx, id, endpoint.UpdateParams{URL: &forwardTo, Trusted: &trusted}); err != nil {
 			return err
 		}
 	}
 	if secret != "" && secret != ep.Secret {
 		// No overlap: the internal service is configured with the new
 		// secret at the same time.
-		_, err = tx.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = NULL,
-			previous_secret_expires_at = NULL, updated_at = now() WHERE id = $1`, id, secret)
+		return endpoint.SetOwnSecret(ctx, tx, id, secret)
 	}
-	return err
+	return nil
 }
 
 // beginner is what *pgxpool.Pool, *pgx.Conn and pgx.Tx (as a savepoint) share.

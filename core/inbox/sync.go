@@ -48,7 +48,7 @@ func SyncConfig(ctx context.Context, ex db.Executor, sources []config.Source) er
 				s.Name, string(s.Scheme), s.Secrets, time.Duration(s.Tolerance).Milliseconds(), s.ForwardTo); err != nil {
 				return fmt.Errorf("sync source %s: %w", s.Name, err)
 			}
-			if err := syncForward(ctx, tx, s.Name, s.ForwardTo, ""); err != nil {
+			if err := syncForward(ctx, tx, s.Name, s.ForwardTo, "", true); err != nil {
 				return fmt.Errorf("sync source %s: forward endpoint: %w", s.Name, err)
 			}
 		}
@@ -61,7 +61,7 @@ func SyncConfig(ctx context.Context, ex db.Executor, sources []config.Source) er
 			return err
 		}
 		for _, name := range removed {
-			if err := syncForward(ctx, tx, name, "", ""); err != nil {
+			if err := syncForward(ctx, tx, name, "", "", false); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,8 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Error is invalid input: Field names what was wrong ("url", "type"),
@@ -42,4 +44,45 @@ type TooLargeError struct {
 
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("%s is %d bytes, over the limit of %d bytes (%s)", e.Field, e.Size, e.Limit, e.Key)
+}
+
+// Text checks free text (a description, a reason): valid UTF-8 without NUL
+// or other control characters, at most maxBytes bytes. PostgreSQL cannot
+// store NUL or invalid UTF-8 in text, and control characters would garble
+// the terminals that show it. The error names field but does not echo s.
+func Text(field, s string, maxBytes int) error {
+	if len(s) > maxBytes {
+		return Errorf(field, "is %d bytes, over the limit of %d", len(s), maxBytes)
+	}
+	if !utf8.ValidString(s) {
+		return Errorf(field, "is not valid UTF-8 text")
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return Errorf(field, "must not contain control characters (found U+%04X)", r)
+		}
+	}
+	return nil
+}
+
+// MaxIDBytes bounds ids in paths and filters (event, endpoint and
+// delivery ids are at most 255 bytes).
+const MaxIDBytes = 255
+
+// ID checks an id given in a path or a filter: 1 to MaxIDBytes printable
+// ASCII characters without spaces, which is what every hookd id is. Such
+// a value cannot name anything, so it is refused before a query runs.
+func ID(field, s string) error {
+	if s == "" {
+		return Errorf(field, "is empty")
+	}
+	if len(s) > MaxIDBytes {
+		return Errorf(field, "is %d bytes, over the limit of %d", len(s), MaxIDBytes)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return Errorf(field, "must be printable ASCII without spaces (byte %d is 0x%02x)", i, s[i])
+		}
+	}
+	return nil
 }
