@@ -47,7 +47,9 @@ func TestIntakeAPIRefusesBadInputNamingTheField(t *testing.T) {
 		{"GET", "/v1/inbox?source=%C0%80", "", "source"},
 		{"POST", "/v1/inbox/replay", `{"source":"a\u0000"}`, "source"},
 	} {
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if s := apiCall(t, srv, c.method, c.path, c.body, &e); s != http.StatusBadRequest || e.Error.Code != "invalid_input" ||
 			!strings.HasPrefix(e.Error.Message, c.field+":") {
 			t.Errorf("%s %s: %d %+v, want 400 naming %s", c.method, c.path, s, e, c.field)
