@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -86,7 +87,7 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 			}
 			p := endpoint.CreateParams{URL: f.url, Description: f.description, EventTypes: splitList(f.events),
 				Secret: f.secret, Headers: headers, RateLimit: f.rateLimit, MaxInFlight: f.maxInFlight,
-				Timeout: endpoint.Duration(f.timeout), Disabled: disabled}
+				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard()}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				ep, err := endpoint.Create(cmd.Context(), d.Pool, p)
 				if err != nil {
@@ -163,6 +164,11 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
+
+// guard is the outbound address guard of delivery.allowed_networks, which
+// refuses endpoint URLs aimed at loopback, private or metadata addresses
+// when they are made.
+func (c *cli) guard() *netguard.Guard { return netguard.New(c.cfg.Delivery.AllowedNetworks) }
 
 // getEndpoint wraps ErrNotFound with the id asked for.
 func getEndpoint(ctx context.Context, ex db.Executor, id string) (*endpoint.Endpoint, error) {

@@ -22,7 +22,7 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 		Short: "Change an endpoint; only the flags given change (--header replaces all headers)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p endpoint.UpdateParams
+			p := endpoint.UpdateParams{Guard: c.guard()}
 			fl := cmd.Flags()
 			if fl.Changed("url") {
 				p.URL = &f.url

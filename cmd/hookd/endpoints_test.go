@@ -131,3 +131,26 @@ func TestEndpointsOwnedByHookdAreRefusedByTheCLI(t *testing.T) {
 		t.Fatalf("after refused changes: %+v, %v", got, err)
 	}
 }
+
+// TestEndpointsAddRefusesGuardedURLs: the CLI refuses an endpoint aimed at
+// an address the outbound guard blocks, as the API does, unless
+// delivery.allowed_networks allows it.
+func TestEndpointsAddRefusesGuardedURLs(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	for _, u := range []string{"http://127.0.0.1:9/x", "http://169.254.169.254/", "http://localhost/"} {
+		r := hookd(t, dbURL, "endpoints", "add", "--url", u)
+		if r.code != 1 || !strings.Contains(r.errOut, "url:") || !strings.Contains(r.errOut, "delivery.allowed_networks") {
+			t.Errorf("add %s: exit %d, stderr %q", u, r.code, r.errOut)
+		}
+	}
+	id := field(t, mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/x"), "id")
+	if r := hookd(t, dbURL, "endpoints", "update", id, "--url", "http://10.0.0.1/"); r.code != 1 || !strings.Contains(r.errOut, "delivery.allowed_networks") {
+		t.Errorf("update to a private address: exit %d, stderr %q", r.code, r.errOut)
+	}
+	r := hookdEnv(t, map[string]string{"HOOKD_DELIVERY_ALLOWED_NETWORKS": "127.0.0.0/8"},
+		"--database-url", dbURL, "endpoints", "add", "--url", "http://127.0.0.1:9/x")
+	if r.code != 0 {
+		t.Fatalf("add with loopback allowed: exit %d, stderr %q", r.code, r.errOut)
+	}
+}

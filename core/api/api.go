@@ -59,6 +59,7 @@ import (
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -100,12 +101,18 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Version is reported by /healthz.
 	Version string
+	// AllowedNetworks are delivery.allowed_networks. An endpoint URL whose
+	// host the outbound address guard blocks otherwise (an IP literal,
+	// localhost, a metadata name) is refused when it is set (400 naming
+	// delivery.allowed_networks); names are checked again at every dial.
+	AllowedNetworks []netip.Prefix
 }
 
 type server struct {
 	opts   Options
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	guard  *netguard.Guard
 }
 
 // New returns the API handler. It panics when Pool or Publisher is nil,
@@ -123,7 +130,7 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{opts: opts, pool: opts.Pool, logger: opts.Logger.With("component", "api")}
+	s := &server{opts: opts, pool: opts.Pool, logger: opts.Logger.With("component", "api"), guard: netguard.New(opts.AllowedNetworks)}
 	if len(opts.APIKeys) == 0 {
 		s.logger.Warn("the HTTP API is locked: no api.keys are configured, so every /v1 request is answered 401 (the CLI and console work without it)")
 	}

@@ -28,6 +28,7 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	p.Guard = s.guard
 	e, err := endpoint.Create(r.Context(), s.pool, p)
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
@@ -78,6 +79,7 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	p.Guard = s.guard
 	e, err := endpoint.Update(r.Context(), s.pool, id, p)
 	if err != nil {
 		s.fail(w, err, "endpoint", id)

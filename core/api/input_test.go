@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -144,4 +145,78 @@ func TestClientGoneMidBodyIsQuiet(t *testing.T) {
 	if err := b.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM hookd.endpoints) + (SELECT count(*) FROM hookd.events)`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rows written: %d (%v)", n, err)
 	}
+}
+
+// TestDocumentedLimits: input past the documented limits is refused with
+// a 400 naming the field, and nothing is written.
+func TestDocumentedLimits(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ep := b.endpoint(t)
+	manyTypes := make([]string, endpoint.MaxEventTypes+1)
+	for i := range manyTypes {
+		manyTypes[i] = fmt.Sprintf("t%d.x", i)
+	}
+	manyHeaders := map[string]string{}
+	for i := range endpoint.MaxHeaders + 1 {
+		manyHeaders[fmt.Sprintf("X-H%d", i)] = "v"
+	}
+	long := "https://example.com/" + strings.Repeat("a", endpoint.MaxURLBytes)
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		field              string
+	}{
+		{"long url", "POST", "/v1/endpoints", map[string]any{"url": long}, "url"},
+		{"long patched url", "PATCH", "/v1/endpoints/" + ep.ID, map[string]any{"url": long}, "url"},
+		{"too many types", "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/a", "event_types": manyTypes}, "event_types"},
+		{"long type", "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/a", "event_types": []string{strings.Repeat("a", 300)}}, "event_types"},
+		{"too many headers", "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/a", "headers": manyHeaders}, "headers"},
+		{"long header value", "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/a", "headers": map[string]string{"X-A": strings.Repeat("v", 5000)}}, "headers"},
+		{"long description", "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/a", "description": strings.Repeat("d", 2000)}, "description"},
+		{"rate_limit past the limit", "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/a", "rate_limit": endpoint.MaxRateLimit + 1}, "rate_limit"},
+		{"overlap to the year 2319", "POST", "/v1/endpoints/" + ep.ID + "/rotate-secret", map[string]any{"overlap": "2500000h"}, "overlap"},
+		{"long reason", "POST", "/v1/endpoints/" + ep.ID + "/disable", map[string]any{"reason": strings.Repeat("r", 2000)}, "reason"},
+		{"too many type filters in the feed", "GET", "/v1/events?type=" + strings.Join(manyTypes, ","), nil, "type"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b.do(t, c.method, c.path, c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field+":")
+		})
+	}
+	got, err := endpoint.Get(t.Context(), b.pool, ep.ID)
+	if err != nil || got.URL != ep.URL || got.Secret != ep.Secret || !got.Enabled {
+		t.Fatalf("a refused request changed the endpoint: %+v %v", got, err)
+	}
+}
+
+// TestEndpointURLsTheGuardRefusesAreRefusedAtCreation: a URL aimed at a
+// loopback, private or metadata address is refused when the endpoint is
+// made or changed (naming delivery.allowed_networks), not only at every
+// attempt; an allowed network is accepted.
+func TestEndpointURLsTheGuardRefusesAreRefusedAtCreation(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ep := b.endpoint(t)
+	for _, u := range []string{
+		"http://127.0.0.1:9/x", "http://[::1]/x", "http://localhost/x", "http://2130706433/x", "http://0x7f.1/x",
+		"http://[::ffff:127.0.0.1]/x", "http://169.254.169.254/latest/meta-data/", "http://metadata.google.internal/",
+		"http://10.1.2.3/", "http://192.168.0.1/", "http://[fd00:ec2::254]/", "http://[64:ff9b::a9fe:a9fe]/",
+	} {
+		b.do(t, "POST", "/v1/endpoints", map[string]string{"url": u}).
+			wantError(t, http.StatusBadRequest, "invalid_input", "url:", "delivery.allowed_networks")
+		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, map[string]string{"url": u}).
+			wantError(t, http.StatusBadRequest, "invalid_input", "url:", "delivery.allowed_networks")
+	}
+	var list struct{ Endpoints []endpoint.Endpoint }
+	b.do(t, "GET", "/v1/endpoints", nil).want(t, http.StatusOK, &list)
+	if len(list.Endpoints) != 1 || list.Endpoints[0].URL != ep.URL {
+		t.Fatalf("endpoints after refusals: %+v", list.Endpoints)
+	}
+
+	allowed := setup(t, setupOpts{tune: func(o *api.Options) {
+		o.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}})
+	allowed.do(t, "POST", "/v1/endpoints", map[string]string{"url": "http://127.0.0.1:9/x"}).want(t, http.StatusCreated, nil)
+	allowed.do(t, "POST", "/v1/endpoints", map[string]string{"url": "http://10.0.0.1/x"}).
+		wantError(t, http.StatusBadRequest, "invalid_input", "delivery.allowed_networks")
 }

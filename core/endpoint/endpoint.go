@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -179,6 +180,24 @@ func ValidateURL(raw string) error {
 		return validate.Errorf("url", "%q must not contain user info (user:password@); use headers for credentials", raw)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return validate.Errorf("url", "%q must not contain a fragment (#...)", raw)
+	}
+	return nil
+}
+
+// CheckDestination refuses, with a *validate.Error on "url" that names
+// delivery.allowed_networks, a URL whose host g blocks as it stands (an
+// IP literal, localhost, a metadata name); see netguard.Guard.CheckHost.
+// A nil g checks nothing. rawURL must have passed ValidateURL.
+func CheckDestination(g *netguard.Guard, rawURL string) error {
+	if g == nil {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return validate.Errorf("url", "%q is not a URL: %v", rawURL, err)
+	}
+	if err := g.CheckHost(u.Hostname()); err != nil {
+		return validate.Errorf("url", "%q: %v", rawURL, err)
 	}
 	return nil
 }

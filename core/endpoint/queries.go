@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/ids"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -62,12 +64,22 @@ type CreateParams struct {
 	BodyFormat string `json:"body_format"`
 	// Disabled creates the endpoint disabled.
 	Disabled bool `json:"disabled"`
+	// Guard, when set, refuses a URL whose host is an address it blocks
+	// (loopback, private, metadata...) now, rather than at every attempt.
+	// The API and the CLI set it from delivery.allowed_networks; names are
+	// checked again at every dial. Ignored for a Trusted endpoint.
+	Guard *netguard.Guard `json:"-"`
 }
 
 // Create validates p and inserts the endpoint. Input errors are *validate.Error.
 func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, error) {
 	if err := ValidateURL(p.URL); err != nil {
 		return nil, err
+	}
+	if !p.Trusted {
+		if err := CheckDestination(p.Guard, p.URL); err != nil {
+			return nil, err
+		}
 	}
 	if err := validateDescription(p.Description); err != nil {
 		return nil, err
@@ -169,6 +181,8 @@ type UpdateParams struct {
 	// Trusted changes the address guard's exemption; only UpdateOwn
 	// applies it. Never set from a request.
 	Trusted *bool `json:"-"`
+	// Guard, when set, checks a new URL as CreateParams.Guard does.
+	Guard *netguard.Guard `json:"-"`
 }
 
 // Update changes the fields p gives and no others, in one statement, so
@@ -190,6 +204,14 @@ func UpdateOwn(ctx context.Context, ex db.Executor, id string, p UpdateParams) (
 func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own bool) (*Endpoint, error) {
 	set, err := p.columns()
 	if err != nil {
+		if !own {
+			// Refusing one of hookd's own endpoints says more than what
+			// is wrong with a change it would not get anyway.
+			var v *validate.Error
+			if errors.As(refusal(ctx, ex, id), &v) {
+				return nil, v
+			}
+		}
 		return nil, err
 	}
 	var out *Endpoint
@@ -211,7 +233,7 @@ func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own 
 			id, set.url, set.description, set.eventTypes, set.headers, set.rateLimit, set.maxInFlight,
 			set.timeoutMS, set.bodyFormat, own, p.Trusted))
 		if errors.Is(err, db.ErrNotFound) {
-			return refusal(ctx, tx, id)
+			return cmp.Or(refusal(ctx, tx, id), err)
 		}
 		if err != nil {
 			return err
@@ -243,6 +265,9 @@ func (p UpdateParams) columns() (updateColumns, error) {
 	var c updateColumns
 	if p.URL != nil {
 		if err := ValidateURL(*p.URL); err != nil {
+			return c, err
+		}
+		if err := CheckDestination(p.Guard, *p.URL); err != nil {
 			return c, err
 		}
 		c.url = p.URL
@@ -296,11 +321,15 @@ func (p UpdateParams) columns() (updateColumns, error) {
 }
 
 // refusal says why a change to id touched no row: it does not exist
-// (db.ErrNotFound), or it is one of hookd's own endpoints.
+// (db.ErrNotFound), or it is one of hookd's own endpoints (a
+// *validate.Error). It is nil for a webhook endpoint.
 func refusal(ctx context.Context, ex db.Executor, id string) error {
 	var kind string
 	if err := ex.QueryRow(ctx, `SELECT kind FROM hookd.endpoints WHERE id = $1`, id).Scan(&kind); err != nil {
 		return db.Interpret(err)
+	}
+	if kind == KindWebhook {
+		return nil
 	}
 	return ownError(id, kind)
 }
@@ -331,7 +360,7 @@ func remove(ctx context.Context, ex db.Executor, id string, own bool) error {
 		return db.Interpret(err)
 	}
 	if tag.RowsAffected() == 0 {
-		return refusal(ctx, ex, id)
+		return cmp.Or(refusal(ctx, ex, id), db.ErrNotFound)
 	}
 	return nil
 }
@@ -426,7 +455,7 @@ func rotate(ctx context.Context, ex db.Executor, id, newSecret string, overlap t
 			previous_secret_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
 		WHERE id = $1 AND (kind = 'webhook' OR $4) RETURNING `+columns, id, newSecret, overlap.Milliseconds(), own))
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, refusal(ctx, ex, id)
+		return nil, cmp.Or(refusal(ctx, ex, id), err)
 	}
 	return e, err
 }

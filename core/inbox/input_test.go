@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -57,5 +58,35 @@ func TestIntakeAPIRefusesBadInputNamingTheField(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM hookd.sources`); n != 0 {
 		t.Fatalf("%d sources stored", n)
+	}
+}
+
+// TestForwardTargetsOfAPISourcesGoThroughTheGuard: a source made through
+// the API forwards through the address guard, so a forward_to aimed at a
+// refused address is refused when it is set, naming
+// delivery.allowed_networks; an allowed network is accepted.
+func TestForwardTargetsOfAPISourcesGoThroughTheGuard(t *testing.T) {
+	t.Parallel()
+	b := setup(t, inbox.HandlerOptions{})
+	srv := apiServer(t, b, inbox.APIDeps{AllowedNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	const secret = `"secrets":["0123456789abcdef"]`
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	for _, to := range []string{"http://10.0.0.1/in", "http://169.254.169.254/", "http://[::1]/"} {
+		if s := apiCall(t, srv, "POST", "/v1/sources", `{"name":"a","scheme":"hookd",`+secret+`,"forward_to":"`+to+`"}`, &e); s != 400 ||
+			!strings.HasPrefix(e.Error.Message, "forward_to:") || !strings.Contains(e.Error.Message, "delivery.allowed_networks") {
+			t.Errorf("forward_to %s: %d %+v", to, s, e)
+		}
+	}
+	if s := apiCall(t, srv, "POST", "/v1/sources", `{"name":"a","scheme":"hookd",`+secret+`,"forward_to":"http://127.0.0.1:9/in"}`, nil); s != 201 {
+		t.Fatalf("allowed forward_to: %d", s)
+	}
+	if s := apiCall(t, srv, "PATCH", "/v1/sources/a", `{"forward_to":"http://192.168.1.1/in"}`, &e); s != 400 ||
+		!strings.Contains(e.Error.Message, "delivery.allowed_networks") {
+		t.Errorf("patched forward_to: %d %+v", s, e)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.endpoints WHERE url = 'http://127.0.0.1:9/in' AND NOT trusted`); n != 1 {
+		t.Fatalf("forward endpoints: %d, want the one allowed, untrusted", n)
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -84,6 +85,11 @@ type CreateParams struct {
 	// ForwardSecret signs forwarded requests; a new one is generated when
 	// empty. Must be a whsec_ secret.
 	ForwardSecret string `json:"forward_secret"`
+	// Guard, when set, refuses a forward_to whose host it blocks (see
+	// endpoint.CheckDestination): the forward target of a source made
+	// through the API or the CLI goes through the address guard like any
+	// endpoint.
+	Guard *netguard.Guard `json:"-"`
 
 	fromConfig bool
 }
@@ -96,6 +102,8 @@ type UpdateParams struct {
 	Tolerance     *endpoint.Duration `json:"tolerance"`
 	ForwardTo     *string            `json:"forward_to"`
 	ForwardSecret *string            `json:"forward_secret"`
+	// Guard checks a new forward_to as CreateParams.Guard does.
+	Guard *netguard.Guard `json:"-"`
 }
 
 // validateSource checks the stored fields of s and normalises its scheme
@@ -224,6 +232,9 @@ func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source,
 	if err := checkForwardSecret(p.ForwardSecret); err != nil {
 		return nil, err
 	}
+	if err := checkForwardTo(p.Guard, s.ForwardTo); err != nil {
+		return nil, err
+	}
 	err := inTx(ctx, ex, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO hookd.sources (name, scheme, secrets, tolerance_ms, forward_to, from_config)
 			VALUES ($1, $2, $3, $4, $5, $6)`, s.Name, string(s.Scheme), s.Secrets,
@@ -277,6 +288,11 @@ func update(ctx context.Context, tx pgx.Tx, cur *Source, p UpdateParams) error {
 	if err := validateSource(cur); err != nil {
 		return err
 	}
+	if p.ForwardTo != nil {
+		if err := checkForwardTo(p.Guard, cur.ForwardTo); err != nil {
+			return err
+		}
+	}
 	secret := ""
 	if p.ForwardSecret != nil {
 		if err := checkForwardSecret(*p.ForwardSecret); err != nil {
@@ -310,6 +326,19 @@ func DeleteSource(ctx context.Context, ex db.Executor, name string) error {
 		}
 		return syncForward(ctx, tx, name, "", "", false)
 	})
+}
+
+// checkForwardTo applies the address guard to a forward target.
+func checkForwardTo(g *netguard.Guard, forwardTo string) error {
+	if forwardTo == "" {
+		return nil
+	}
+	err := endpoint.CheckDestination(g, forwardTo)
+	var v *validate.Error
+	if errors.As(err, &v) {
+		v.Field = "forward_to"
+	}
+	return err
 }
 
 func fromConfigError(name string) error {
