@@ -94,7 +94,7 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					return c.printJSON(ep)
+					return c.printJSON(ep.RedactedHeaders())
 				}
 				k := c.kv()
 				k.add("id", ep.ID)
@@ -146,11 +146,13 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					if eps == nil {
-						eps = []*endpoint.Endpoint{}
+					// Like GET /v1/endpoints: wrapped, without secrets or
+					// header values.
+					out := make([]*endpoint.Endpoint, len(eps))
+					for i, ep := range eps {
+						out[i] = ep.Redacted()
 					}
-					// Wrapped like GET /v1/endpoints and the other ls --json.
-					return c.printJSON(map[string]any{"endpoints": eps})
+					return c.printJSON(map[string]any{"endpoints": out})
 				}
 				t := c.table("ID", "URL", "EVENTS", "STATE", "DESCRIPTION")
 				for _, ep := range eps {
@@ -206,7 +208,7 @@ func newEndpointsShowCmd(c *cli) *cobra.Command {
 					return c.printJSON(struct {
 						*endpoint.Endpoint
 						Health *delivery.Health `json:"health"`
-					}{ep, h})
+					}{ep.RedactedHeaders(), h})
 				}
 				c.printEndpoint(ep)
 				if h != nil {
@@ -232,7 +234,7 @@ func (c *cli) printEndpoint(ep *endpoint.Endpoint) {
 	k.add("secret", ep.Secret)
 	k.add("previous secret until", ep.PreviousSecretExpiresAt)
 	for _, name := range sortedKeys(ep.Headers) {
-		k.add("header "+name, ep.Headers[name])
+		k.add("header "+name, endpoint.Redacted) // write-only: often a credential
 	}
 	k.add("max in flight", limitCell(ep.MaxInFlight, "delivery.max_in_flight_per_endpoint"))
 	k.add("rate limit", limitCell(ep.RateLimit, "unlimited"))

@@ -70,7 +70,7 @@ func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb st
 			return notFound(err, "endpoint", id)
 		}
 		if asJSON {
-			return c.printJSON(ep)
+			return c.printJSON(ep.Redacted())
 		}
 		_, err = fmt.Fprintf(c.out, "%s endpoint %s (%s)\n", verb, ep.ID, enabledCell(ep))
 		return err
@@ -147,7 +147,7 @@ func newEndpointsRotateCmd(c *cli) *cobra.Command {
 					return notFound(err, "endpoint", args[0])
 				}
 				if asJSON {
-					return c.printJSON(ep)
+					return c.printJSON(ep.RedactedHeaders())
 				}
 				k := c.kv()
 				k.add("id", ep.ID)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,7 +45,7 @@ func TestEndpointsLifecycle(t *testing.T) {
 		t.Fatalf("ls --json: %v, %d endpoints; want {\"endpoints\": [one]}", err, len(list.Endpoints))
 	}
 	eps := list.Endpoints
-	if eps[0].MaxInFlight != 3 || eps[0].RateLimit != 10 || eps[0].Headers["X-Team"] != "billing" {
+	if eps[0].MaxInFlight != 3 || eps[0].RateLimit != 10 || eps[0].Headers["X-Team"] != endpoint.Redacted {
 		t.Errorf("stored endpoint %+v", eps[0])
 	}
 
@@ -152,5 +153,51 @@ func TestEndpointsAddRefusesGuardedURLs(t *testing.T) {
 		"--database-url", dbURL, "endpoints", "add", "--url", "http://127.0.0.1:9/x")
 	if r.code != 0 {
 		t.Fatalf("add with loopback allowed: exit %d, stderr %q", r.code, r.errOut)
+	}
+}
+
+// TestEndpointsListsShowNoSecrets: ls --json (and --all) show neither the
+// signing secret nor a custom header's value, like GET /v1/endpoints;
+// show and deliveries show keep header values out too.
+func TestEndpointsListsShowNoSecrets(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	pool := openPool(t, dbURL)
+	const token = "Bearer-tok-0123456789-secret"
+	out := mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/h", "--header", "Authorization="+token)
+	id, secret := field(t, out, "id"), field(t, out, "secret")
+	if _, err := endpoint.Create(t.Context(), pool, endpoint.CreateParams{ID: "ep_hookd_alerts", Kind: endpoint.KindAlert,
+		URL: "https://alerts.example/", Trusted: true}); err != nil {
+		t.Fatal(err)
+	}
+	alert, _ := endpoint.Get(t.Context(), pool, "ep_hookd_alerts")
+
+	mustHookd(t, dbURL, "publish", "--type", "a.b", "--id", "evt_h")
+	var deliveryID int64
+	if err := pool.QueryRow(t.Context(), `SELECT id FROM hookd.deliveries WHERE event_id = 'evt_h'`).Scan(&deliveryID); err != nil {
+		t.Fatal(err)
+	}
+	// An attempt recorded with the header's value in it.
+	if _, err := pool.Exec(t.Context(), `INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, request_headers)
+		VALUES ($1, $2, 1, now(), $3)`, deliveryID, id, `{"Authorization":["`+token+`"],"Webhook-Id":["evt_h"]}`); err != nil {
+		t.Fatal(err)
+	}
+	did := strconv.FormatInt(deliveryID, 10)
+	for _, args := range [][]string{
+		{"endpoints", "ls", "--json"}, {"endpoints", "ls", "--all", "--json"}, {"endpoints", "ls", "--all"},
+		{"endpoints", "update", id, "--description", "x", "--json"}, {"endpoints", "disable", id, "--json"},
+		{"endpoints", "show", id}, {"endpoints", "show", id, "--json"},
+		{"deliveries", "show", did}, {"deliveries", "show", did, "--json"},
+	} {
+		out := mustHookd(t, dbURL, args...)
+		if strings.Contains(out, token) {
+			t.Errorf("%v shows the header value:\n%s", args, out)
+		}
+		if args[1] != "show" && (strings.Contains(out, secret) || strings.Contains(out, alert.Secret)) {
+			t.Errorf("%v shows a signing secret:\n%s", args, out)
+		}
+	}
+	if out := mustHookd(t, dbURL, "deliveries", "show", did); !strings.Contains(out, "Webhook-Id: evt_h") || !strings.Contains(out, endpoint.Redacted) {
+		t.Errorf("deliveries show lost hookd's headers or the redaction mark:\n%s", out)
 	}
 }

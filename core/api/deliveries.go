@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -117,6 +118,9 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
+	}
+	for i := range attempts {
+		attempts[i].RequestHeaders = endpoint.RedactRequestHeaders(attempts[i].RequestHeaders)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempts": attempts})
 }

@@ -16,11 +16,9 @@ type endpointView struct {
 	Health *delivery.Health `json:"health,omitempty"`
 }
 
-// redact drops the signing secret: only creation and rotation show it.
-func redact(e *endpoint.Endpoint) *endpoint.Endpoint {
-	e.Secret = ""
-	return e
-}
+// redact drops the signing secret and the custom header values: only
+// creation and rotation show the secret; nothing shows a header's value.
+func redact(e *endpoint.Endpoint) *endpoint.Endpoint { return e.Redacted() }
 
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p endpoint.CreateParams
@@ -35,7 +33,7 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/v1/endpoints/"+e.ID)
-	httpx.WriteJSON(w, http.StatusCreated, e)
+	httpx.WriteJSON(w, http.StatusCreated, e.RedactedHeaders())
 }
 
 func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request) {
@@ -128,7 +126,7 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "endpoint", id)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, e)
+	httpx.WriteJSON(w, http.StatusOK, e.RedactedHeaders())
 }
 
 func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request) {

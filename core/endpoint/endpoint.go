@@ -7,6 +7,7 @@ package endpoint
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -89,6 +90,60 @@ type Endpoint struct {
 	Trusted   bool      `json:"trusted"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Redacted is the placeholder shown instead of a custom header's value.
+const Redacted = "[redacted]"
+
+// Redacted returns a copy of e fit to list or show: no signing secret and
+// custom header values replaced by Redacted, their names kept. Custom
+// headers often carry credentials (Authorization, API keys) and are
+// write-only: only creation and rotation show the secret, nothing shows a
+// header's value.
+func (e *Endpoint) Redacted() *Endpoint {
+	c := e.RedactedHeaders()
+	c.Secret = ""
+	return c
+}
+
+// RedactedHeaders is Redacted with the signing secret kept, for the
+// answers to creation and rotation.
+func (e *Endpoint) RedactedHeaders() *Endpoint {
+	c := *e
+	c.PreviousSecret = ""
+	c.Headers = make(map[string]string, len(e.Headers))
+	for k := range e.Headers {
+		c.Headers[k] = Redacted
+	}
+	return &c
+}
+
+// RedactRequestHeaders returns a copy of h, the request headers of an
+// attempt as recorded, with the value of every header hookd does not set
+// itself (the endpoint's custom headers: often credentials) replaced by
+// Redacted. Attempts recorded before custom headers were redacted in the
+// attempt log are thus shown safely too.
+func RedactRequestHeaders(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if reservedHeaders[strings.ToLower(k)] {
+			out[k] = v
+			continue
+		}
+		out[k] = []string{Redacted}
+	}
+	return out
+}
+
+// reservedHeaders are the request headers hookd sets on every attempt,
+// which an endpoint's custom headers cannot override (lower case).
+var reservedHeaders = map[string]bool{
+	"content-type": true, "content-length": true, "host": true, "user-agent": true,
+	"x-webhook-id": true, "x-webhook-timestamp": true, "x-webhook-signature": true,
+	"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
 }
 
 // Label names the endpoint for people: its description when it has one,
@@ -238,9 +293,7 @@ func validateHeaders(h map[string]string) error {
 		if err := validateHeaderValue(k, v); err != nil {
 			return err
 		}
-		switch strings.ToLower(k) {
-		case "content-type", "content-length", "host", "user-agent", "x-webhook-id", "x-webhook-timestamp",
-			"x-webhook-signature", "webhook-id", "webhook-timestamp", "webhook-signature":
+		if reservedHeaders[strings.ToLower(k)] {
 			return validate.Errorf("headers", "%q is set by hookd and cannot be overridden", k)
 		}
 	}
