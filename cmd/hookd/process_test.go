@@ -20,6 +20,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/secrets/secretstest"
 	"github.com/hookd/hookd/core/outbox"
 )
 
@@ -43,6 +44,7 @@ func TestProcess(t *testing.T) {
 	t.Run("Kill9ThenRestartLosesNothing", func(t *testing.T) { t.Parallel(); testKill9(t, bin) })
 	t.Run("TwoProcessesNeverShareADelivery", func(t *testing.T) { t.Parallel(); testTwoProcesses(t, bin) })
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
+	t.Run("SecretsRotate", func(t *testing.T) { t.Parallel(); testSecretsRotate(t, bin) })
 }
 
 // procReceiver is a webhook receiver on 127.0.0.1 that takes delay per
@@ -157,6 +159,7 @@ func startProc(t *testing.T, bin, dbURL string, extra ...string) *proc {
 		"HOOKD_DELIVERY_SHUTDOWN_TIMEOUT=5s",
 		"HOOKD_LOG_LEVEL=warn",
 		"HOOKD_LOG_FORMAT=text",
+		"HOOKD_SECRETS_KEY="+secretstest.Key,
 	)
 	cmd.Env = append(cmd.Env, extra...)
 	p := &proc{cmd: cmd, logs: &procLog{}, done: make(chan error, 1)}

@@ -27,6 +27,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/pgembed"
+	"github.com/hookd/hookd/core/secrets"
 )
 
 // EmbeddedDatabase is the database hookd creates and uses inside its own
@@ -58,11 +59,20 @@ type Database struct {
 // Connect opens the database of cfg without touching the schema: with
 // database.url set it connects there; otherwise it attaches to, or starts,
 // the embedded server in database.data_dir and connects to its "hookd"
-// database, creating it on first use.
+// database, creating it on first use. It first installs the keyring of
+// cfg (see Keyring) as the process keyring, with which the stores seal
+// and open secrets.
 func Connect(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Database, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The key first: nothing is started for a configuration that could
+	// not keep its secrets.
+	kr, err := Keyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	secrets.Install(kr)
 	d := &Database{URL: cfg.Database.URL, logger: logger}
 	if d.URL == "" {
 		if err := d.startEmbedded(ctx, cfg.Database.DataDir); err != nil {

@@ -87,6 +87,13 @@ func NewServer(cfg *config.Config, d *Database, logger *slog.Logger) (*Server, e
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, db: d, logger: logger}
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	// Secrets stored before encryption at rest, or under a key since
+	// rotated out, are sealed under the current key before anything runs.
+	if _, _, err := ResealSecrets(ctx, d.Pool, logger); err != nil {
+		return nil, err
+	}
 	s.Metrics = metrics.New()
 	s.Metrics.WatchDatabase(d.Pool, logger)
 	s.Publisher = outbox.NewPublisher(d.Pool, outbox.Options{MaxPayloadBytes: cfg.Delivery.MaxPayloadBytes})

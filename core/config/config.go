@@ -99,6 +99,7 @@ type Config struct {
 	Alerts   Alerts   `key:"alerts"`
 	Log      Log      `key:"log"`
 	Console  Console  `key:"console"`
+	Secrets  Secrets  `key:"secrets"`
 
 	file string // the file the config was read from, "" if none
 }
@@ -265,6 +266,27 @@ type ConsoleSSH struct {
 	AuthorizedKeys string `key:"authorized_keys"`
 }
 
+// Secrets configures the key that encrypts the secrets hookd stores
+// (endpoint signing secrets and keys, custom header values, intake source
+// secrets) with AES-256-GCM, so that a database dump reveals none.
+type Secrets struct {
+	// Key is the current key: 32 random bytes in standard base64
+	// (`hookd secrets generate-key`). Defaults to "": with database.url
+	// empty, a key file is generated in database.data_dir; with a
+	// database.url, Key or KeyFile is required.
+	Key string `key:"key"`
+	// KeyFile is a file holding the key instead, such as a systemd
+	// credential ($CREDENTIALS_DIRECTORY/...). Defaults to "".
+	KeyFile string `key:"key_file"`
+	// PreviousKeys still open values sealed before a rotation; `hookd
+	// secrets rotate` re-seals those under Key. Defaults to none.
+	PreviousKeys []string `key:"previous_keys"`
+}
+
+// EmbeddedKeyFile is the key file of the embedded database, generated in
+// database.data_dir on first use when no key is configured.
+const EmbeddedKeyFile = "secrets.key"
+
 // Default returns a configuration holding every default; it passes
 // [Config.Validate].
 func Default() *Config {
@@ -304,6 +326,7 @@ func Default() *Config {
 		Alerts:  Alerts{Format: AlertFormatHookd, MinInterval: DefaultAlertMinInterval},
 		Log:     Log{Level: LogLevelInfo, Format: LogFormatAuto},
 		Console: Console{Refresh: DefaultConsoleRefresh, SSH: ConsoleSSH{HostKey: DefaultSSHHostKey}},
+		Secrets: Secrets{PreviousKeys: []string{}},
 	}
 }
 

@@ -59,7 +59,31 @@ func (c *Config) Validate() error {
 		p.add("console.refresh", "%s is too short (minimum %s)", c.Console.Refresh, MinConsoleRefresh)
 	}
 	c.validateConsoleSSH(&p)
+	c.validateSecrets(&p)
 	return errors.Join(p...)
+}
+
+// validateSecrets checks the keys' form; whether one is needed at all is
+// decided when a database is opened (a database.url needs one), so that
+// commands that use none (verify) do not ask for it. Keys are never echoed.
+func (c *Config) validateSecrets(p *problems) {
+	s := c.Secrets
+	if s.Key != "" && s.KeyFile != "" {
+		p.add("secrets.key_file", "is set together with secrets.key; set one of them")
+	}
+	if s.Key != "" && !isKey(s.Key) {
+		p.add("secrets.key", "is not 32 bytes in standard base64 (the value is not shown; generate one with: hookd secrets generate-key)")
+	}
+	for i, k := range s.PreviousKeys {
+		if !isKey(k) {
+			p.add(fmt.Sprintf("secrets.previous_keys[%d]", i), "is not 32 bytes in standard base64 (the value is not shown)")
+		}
+	}
+}
+
+func isKey(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	return err == nil && len(b) == 32
 }
 
 // validateConsoleSSH checks console.ssh.* only when SSH is on: the files

@@ -3,9 +3,11 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/secrets"
 )
 
 // ClaimParams bound one claim.
@@ -121,6 +123,13 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		j.Timeout = time.Duration(timeoutMS) * time.Millisecond
 		if err := json.Unmarshal(headers, &j.Headers); err != nil {
 			return nil, err
+		}
+		// Secrets and header values are stored sealed (core/secrets).
+		if err := secrets.OpenAll(&j.Secret, &j.PreviousSecret); err != nil {
+			return nil, fmt.Errorf("endpoint %s: %w", j.EndpointID, err)
+		}
+		if err := secrets.OpenMap(j.Headers); err != nil {
+			return nil, fmt.Errorf("endpoint %s: header %w", j.EndpointID, err)
 		}
 		jobs = append(jobs, j)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,6 +13,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/ids"
 	"github.com/hookd/hookd/core/netguard"
+	"github.com/hookd/hookd/core/secrets"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -39,7 +41,27 @@ func scan(row pgx.Row) (*Endpoint, error) {
 	if e.Headers == nil {
 		e.Headers = map[string]string{}
 	}
+	// Secrets and header values are stored sealed (core/secrets).
+	if err := secrets.OpenAll(&e.Secret, &e.PreviousSecret); err != nil {
+		return nil, fmt.Errorf("endpoint %s: secret: %w", e.ID, err)
+	}
+	if err := secrets.OpenMap(e.Headers); err != nil {
+		return nil, fmt.Errorf("endpoint %s: header %w", e.ID, err)
+	}
 	return &e, nil
+}
+
+// sealHeaders renders custom headers for the headers column: names in the
+// clear, values sealed.
+func sealHeaders(h map[string]string) ([]byte, error) {
+	if h == nil {
+		h = map[string]string{}
+	}
+	sealed, err := secrets.SealMap(h)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(sealed)
 }
 
 // CreateParams describe a new endpoint. Only URL is required.
@@ -113,10 +135,14 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	if p.Kind == "" {
 		p.Kind = KindWebhook
 	}
-	if p.Headers == nil {
-		p.Headers = map[string]string{}
+	headers, err := sealHeaders(p.Headers)
+	if err != nil {
+		return nil, err
 	}
-	headers, _ := json.Marshal(p.Headers)
+	secret, err := secrets.Seal(p.Secret)
+	if err != nil {
+		return nil, err
+	}
 	reason := ""
 	if p.Disabled {
 		reason = "created disabled"
@@ -126,7 +152,7 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format, trusted)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13, $14)
 		RETURNING `+columns,
-		p.ID, p.Kind, p.URL, p.Description, types, p.Secret, headers,
+		p.ID, p.Kind, p.URL, p.Description, types, secret, headers,
 		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat, p.Trusted))
 }
 
@@ -286,14 +312,13 @@ func (p UpdateParams) columns() (updateColumns, error) {
 		c.eventTypes = types
 	}
 	if p.Headers != nil {
-		h := *p.Headers
-		if err := validateHeaders(h); err != nil {
+		if err := validateHeaders(*p.Headers); err != nil {
 			return c, err
 		}
-		if h == nil {
-			h = map[string]string{}
+		var err error
+		if c.headers, err = sealHeaders(*p.Headers); err != nil {
+			return c, err
 		}
-		c.headers, _ = json.Marshal(h)
 	}
 	var timeout Duration
 	if p.Timeout != nil {
@@ -450,10 +475,14 @@ func rotate(ctx context.Context, ex db.Executor, id, newSecret string, overlap t
 	if overlap == 0 {
 		overlap = DefaultSecretOverlap
 	}
+	sealed, err := secrets.Seal(newSecret)
+	if err != nil {
+		return nil, err
+	}
 	e, err := scan(ex.QueryRow(ctx, `
 		UPDATE hookd.endpoints SET previous_secret = secret, secret = $2,
 			previous_secret_expires_at = now() + $3 * interval '1 millisecond', updated_at = now()
-		WHERE id = $1 AND (kind = 'webhook' OR $4) RETURNING `+columns, id, newSecret, overlap.Milliseconds(), own))
+		WHERE id = $1 AND (kind = 'webhook' OR $4) RETURNING `+columns, id, sealed, overlap.Milliseconds(), own))
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, cmp.Or(refusal(ctx, ex, id), err)
 	}
@@ -467,8 +496,12 @@ func SetOwnSecret(ctx context.Context, ex db.Executor, id, secret string) error 
 	if err := signing.ValidateSecret(secret); err != nil {
 		return validate.Errorf("secret", "%v", err)
 	}
+	sealed, err := secrets.Seal(secret)
+	if err != nil {
+		return err
+	}
 	tag, err := ex.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = NULL,
-		previous_secret_expires_at = NULL, updated_at = now() WHERE id = $1`, id, secret)
+		previous_secret_expires_at = NULL, updated_at = now() WHERE id = $1`, id, sealed)
 	if err == nil && tag.RowsAffected() == 0 {
 		err = db.ErrNotFound
 	}
@@ -487,4 +520,66 @@ func inTx(ctx context.Context, ex db.Executor, fn func(pgx.Tx) error) error {
 		return errors.New("endpoint: executor cannot begin a transaction; pass a pool, connection or pgx.Tx")
 	}
 	return pgx.BeginFunc(ctx, b, fn)
+}
+
+// Reseal re-seals under the current key of the process keyring (see
+// core/secrets) the secrets and header values of up to batch endpoints
+// holding a value sealed under another key, or stored before encryption
+// at rest, and returns how many endpoints it changed: call it until it
+// returns 0. Rows another caller is re-sealing are skipped. A value that
+// no key of the keyring opens is an error naming the endpoint.
+func Reseal(ctx context.Context, ex db.Executor, batch int) (int, error) {
+	kr := secrets.Default()
+	n := 0
+	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT id, secret, coalesce(previous_secret, ''), headers FROM hookd.endpoints
+			WHERE secret NOT LIKE $1
+			   OR (previous_secret <> '' AND previous_secret NOT LIKE $1)
+			   OR EXISTS (SELECT 1 FROM jsonb_each_text(headers) h WHERE h.value <> '' AND h.value NOT LIKE $1)
+			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, kr.CurrentPrefix()+"%", batch)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			id, secret, previous string
+			headers              map[string]string
+		}
+		stale, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.id, &x.secret, &x.previous, &x.headers)
+			return x, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range stale {
+			if err := resealRow(kr, &x.secret, &x.previous, x.headers); err != nil {
+				return fmt.Errorf("endpoint %s: %w", x.id, err)
+			}
+			headers, _ := json.Marshal(x.headers)
+			if _, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = nullif($3, ''), headers = $4 WHERE id = $1`,
+				x.id, x.secret, x.previous, headers); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
+}
+
+func resealRow(kr *secrets.Keyring, secret, previous *string, headers map[string]string) error {
+	var err error
+	for _, v := range []*string{secret, previous} {
+		if *v, err = kr.Reseal(*v); err != nil {
+			return err
+		}
+	}
+	for k, v := range headers {
+		if headers[k], err = kr.Reseal(v); err != nil {
+			return fmt.Errorf("header %s: %w", k, err)
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/netguard"
+	"github.com/hookd/hookd/core/secrets"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -190,7 +192,28 @@ func scanSource(row pgx.Row) (*Source, error) {
 	}
 	s.Scheme = signing.Scheme(scheme)
 	s.Tolerance = endpoint.Duration(time.Duration(tolMS) * time.Millisecond)
+	// Stored sealed (core/secrets), like the forward endpoint's secret.
+	for i := range s.Secrets {
+		if err := secrets.OpenAll(&s.Secrets[i]); err != nil {
+			return nil, fmt.Errorf("source %s: secret %d: %w", s.Name, i, err)
+		}
+	}
+	if err := secrets.OpenAll(&s.ForwardSecret); err != nil {
+		return nil, fmt.Errorf("source %s: forward secret: %w", s.Name, err)
+	}
 	return &s, nil
+}
+
+// sealSecrets returns the source secrets as stored: sealed.
+func sealSecrets(plain []string) ([]string, error) {
+	out := make([]string, len(plain))
+	for i, p := range plain {
+		var err error
+		if out[i], err = secrets.Seal(p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // GetSource returns one source, with its forward endpoint's id and
@@ -235,9 +258,13 @@ func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source,
 	if err := checkForwardTo(p.Guard, s.ForwardTo); err != nil {
 		return nil, err
 	}
-	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+	sealed, err := sealSecrets(s.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	err = inTx(ctx, ex, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO hookd.sources (name, scheme, secrets, tolerance_ms, forward_to, from_config)
-			VALUES ($1, $2, $3, $4, $5, $6)`, s.Name, string(s.Scheme), s.Secrets,
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.Name, string(s.Scheme), sealed,
 			time.Duration(s.Tolerance).Milliseconds(), s.ForwardTo, s.FromConfig)
 		if err != nil {
 			return db.Interpret(err)
@@ -300,8 +327,12 @@ func update(ctx context.Context, tx pgx.Tx, cur *Source, p UpdateParams) error {
 		}
 		secret = *p.ForwardSecret
 	}
+	sealed, err := sealSecrets(cur.Secrets)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE hookd.sources SET scheme = $2, secrets = $3, tolerance_ms = $4,
-		forward_to = $5, updated_at = now() WHERE name = $1`, cur.Name, string(cur.Scheme), cur.Secrets,
+		forward_to = $5, updated_at = now() WHERE name = $1`, cur.Name, string(cur.Scheme), sealed,
 		time.Duration(cur.Tolerance).Milliseconds(), cur.ForwardTo); err != nil {
 		return db.Interpret(err)
 	}
@@ -399,4 +430,48 @@ func inTx(ctx context.Context, ex db.Executor, fn func(pgx.Tx) error) error {
 		return errors.New("inbox: executor cannot begin a transaction; pass a pool, connection or pgx.Tx")
 	}
 	return pgx.BeginFunc(ctx, b, fn)
+}
+
+// ResealSources re-seals under the current key of the process keyring
+// (see core/secrets) the secrets of up to batch sources holding one sealed
+// under another key, or stored before encryption at rest, and returns how
+// many sources it changed: call it until it returns 0. (Forward secrets
+// are their endpoints' secrets: endpoint.Reseal covers them.)
+func ResealSources(ctx context.Context, ex db.Executor, batch int) (int, error) {
+	kr := secrets.Default()
+	n := 0
+	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT name, secrets FROM hookd.sources
+			WHERE EXISTS (SELECT 1 FROM unnest(secrets) s WHERE s <> '' AND s NOT LIKE $1)
+			ORDER BY name LIMIT $2 FOR UPDATE SKIP LOCKED`, kr.CurrentPrefix()+"%", batch)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			name    string
+			secrets []string
+		}
+		stale, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.name, &x.secrets)
+			return x, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range stale {
+			for i, v := range x.secrets {
+				if x.secrets[i], err = kr.Reseal(v); err != nil {
+					return fmt.Errorf("source %s: secret %d: %w", x.name, i, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE hookd.sources SET secrets = $2 WHERE name = $1`, x.name, x.secrets); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
 }
