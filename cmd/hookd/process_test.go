@@ -20,8 +20,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/endpoint"
-	"github.com/hookd/hookd/core/secrets/secretstest"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/secrets/secretstest"
 )
 
 // These tests run `hookd serve` as real processes on a test database and
