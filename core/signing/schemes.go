@@ -32,16 +32,56 @@ func verifyHookd(h http.Header, body []byte, secrets []string) (Result, error) {
 	if i < 0 {
 		return Result{}, reject(ReasonNoMatch)
 	}
-	// The signature covers the body but not X-Webhook-ID. hookd's envelope
-	// {"id","type","created","data"} carries the id in the signed body, so
-	// for an envelope the header must agree: otherwise a captured request
-	// could be sent again under a new id and get past deduplication. A body
-	// of another shape (an endpoint with body_format "data") has no signed
-	// id; the Standard Webhooks signature, which covers the id, protects it.
-	if signed, ok := envelopeID(body); ok && signed != id {
+	// The signature covers the body but not X-Webhook-ID, and the id is
+	// what deduplication keys on: a captured request sent again under a
+	// new id must not pass. hookd's envelope {"id","type","created","data"}
+	// carries the id in the signed body, so for an envelope the header
+	// must agree. A body of another shape (an endpoint with body_format
+	// "data") may have no id of its own: then the Standard Webhooks
+	// signature hookd sends with it, which covers the id, must verify for
+	// that same id, or, without it, the body's top-level "id" must be the
+	// header's.
+	switch signed, ok := envelopeID(body); {
+	case ok && signed != id:
 		return Result{}, reject(ReasonIDMismatch)
+	case ok:
+	case h.Get(HeaderStandardSignature) != "":
+		if err := verifyHookdID(h, id, t, body, secrets); err != nil {
+			return Result{}, err
+		}
+	default:
+		if own, err := bodyEventID(body); err != nil || own != id {
+			return Result{}, reject(ReasonIDUnsigned)
+		}
 	}
 	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
+}
+
+// verifyHookdID checks that webhook-signature signs X-Webhook-ID (as
+// webhook-id) and the timestamp t of X-Webhook-Signature, under one of
+// secrets used as Standard Webhooks keys.
+func verifyHookdID(h http.Header, id, t string, body []byte, secrets []string) error {
+	if h.Get(HeaderStandardID) != id {
+		return reject(ReasonIDMismatch)
+	}
+	if h.Get(HeaderStandardTimestamp) != t {
+		return reject(ReasonTimeMismatch)
+	}
+	candidates, err := parseStandardSignatures(h.Get(HeaderStandardSignature))
+	if err != nil {
+		return err
+	}
+	i := matchAny(secrets, candidates, func(s string) []byte {
+		key, err := standardKey(s)
+		if err != nil {
+			return nil // a secret that is no whsec_ key cannot sign this one
+		}
+		return macStandard(key, id, t, body)
+	})
+	if i < 0 {
+		return reject(ReasonNoMatch)
+	}
+	return nil
 }
 
 // verifyStripe checks Stripe-Signature; the event id is in the body.

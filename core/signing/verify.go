@@ -92,6 +92,7 @@ const (
 	ReasonBodyNotJSON  = "body is not a JSON object"
 	ReasonTimeMismatch = "X-Webhook-Timestamp does not match t in X-Webhook-Signature"
 	ReasonIDMismatch   = "X-Webhook-ID does not match the id in the signed body"
+	ReasonIDUnsigned   = "X-Webhook-ID is not covered by a signature: a body without that id needs webhook-id and webhook-signature too"
 )
 
 func reject(reason string) error { return &VerifyError{Reason: reason} }
@@ -190,10 +191,14 @@ func parseUnix(s string) (time.Time, bool) {
 }
 
 // matchAny returns the index of the first secret whose expected MAC equals
-// one of the candidates, or -1. Every comparison is constant time.
+// one of the candidates, or -1. Every comparison is constant time. A mac
+// that returns nil (the secret cannot make one) matches nothing.
 func matchAny(secrets []string, candidates [][]byte, mac func(secret string) []byte) int {
 	for i, s := range secrets {
 		want := mac(s)
+		if len(want) == 0 {
+			continue // no MAC under this secret; an empty candidate must not "match" it
+		}
 		for _, c := range candidates {
 			if hmac.Equal(want, c) {
 				return i
