@@ -33,6 +33,11 @@ const (
 	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
 
 	DefaultShutdownTimeout        = 10 * time.Second
+	DefaultReadHeaderTimeout      = 10 * time.Second
+	DefaultReadTimeout            = time.Minute
+	DefaultWriteTimeout           = time.Minute
+	DefaultIdleTimeout            = 2 * time.Minute
+	DefaultMaxConnections         = 1000
 	DefaultDeliveryTimeout        = 15 * time.Second
 	DefaultMaxPayloadBytes        = 256 << 10 // 262144
 	DefaultWorkers                = 64
@@ -127,6 +132,21 @@ type HTTP struct {
 	MaxBodyBytes int64 `key:"max_body_bytes"`
 	// ShutdownTimeout bounds a graceful shutdown. Defaults to 10s.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds reading a request's headers. Defaults to 10s.
+	ReadHeaderTimeout time.Duration `key:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client trickling its body cannot hold a connection. Defaults to 1m.
+	ReadTimeout time.Duration `key:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its response. Defaults to 1m.
+	WriteTimeout time.Duration `key:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Defaults
+	// to 2m.
+	IdleTimeout time.Duration `key:"idle_timeout"`
+	// MaxConnections caps the connections open at once on each listener
+	// (http.listen, intake.listen); more wait to be accepted. Defaults to
+	// 1000.
+	MaxConnections int `key:"max_connections"`
 	// TrustedProxies are the reverse proxies (CIDRs or bare IPs) whose
 	// X-Forwarded-For and X-Real-IP headers name the client in logs; from
 	// any other peer those headers are ignored. Defaults to none, which
@@ -297,10 +317,15 @@ func Default() *Config {
 			MaxConns:    DefaultMaxConns,
 		},
 		HTTP: HTTP{
-			Listen:          DefaultListen,
-			MaxBodyBytes:    DefaultMaxBodyBytes,
-			ShutdownTimeout: DefaultShutdownTimeout,
-			TrustedProxies:  []netip.Prefix{},
+			Listen:            DefaultListen,
+			MaxBodyBytes:      DefaultMaxBodyBytes,
+			ShutdownTimeout:   DefaultShutdownTimeout,
+			ReadHeaderTimeout: DefaultReadHeaderTimeout,
+			ReadTimeout:       DefaultReadTimeout,
+			WriteTimeout:      DefaultWriteTimeout,
+			IdleTimeout:       DefaultIdleTimeout,
+			MaxConnections:    DefaultMaxConnections,
+			TrustedProxies:    []netip.Prefix{},
 		},
 		API: API{Keys: []string{}},
 		Delivery: Delivery{

@@ -36,6 +36,14 @@ func (c *Config) Validate() error {
 	p.hostPort("http.listen", c.HTTP.Listen, false)
 	p.positive("http.max_body_bytes", c.HTTP.MaxBodyBytes)
 	p.positiveDuration("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	p.positiveDuration("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	p.positiveDuration("http.read_timeout", c.HTTP.ReadTimeout)
+	p.positiveDuration("http.write_timeout", c.HTTP.WriteTimeout)
+	p.positiveDuration("http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout && c.HTTP.ReadTimeout > 0 {
+		p.add("http.read_header_timeout", "%s exceeds http.read_timeout (%s), which covers the headers too", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout)
+	}
+	p.positive("http.max_connections", int64(c.HTTP.MaxConnections))
 
 	for i, k := range c.API.Keys {
 		if len(k) < MinAPIKeyLen {

@@ -222,3 +222,51 @@ func bodyEventID(body []byte) (string, error) {
 	}
 	return id, nil
 }
+
+// CheckHeaders tells from the headers alone whether a request can pass
+// Verify under scheme: the headers the scheme needs are present and well
+// formed. It returns the *VerifyError Verify would, so a receiver can
+// refuse before reading the body (which the signature covers). A nil
+// result says nothing about the signature itself.
+func CheckHeaders(scheme Scheme, h http.Header) error {
+	switch scheme {
+	case SchemeHookd:
+		if h.Get(HeaderSignature) == "" {
+			return missing(HeaderSignature)
+		}
+		if h.Get(HeaderID) == "" {
+			return missing(HeaderID)
+		}
+		_, _, _, err := parseTV(h.Get(HeaderSignature), HeaderSignature)
+		return err
+	case SchemeStandard:
+		for _, name := range []string{HeaderStandardID, HeaderStandardTimestamp, HeaderStandardSignature} {
+			if h.Get(name) == "" {
+				return missing(name)
+			}
+		}
+		if _, ok := parseUnix(h.Get(HeaderStandardTimestamp)); !ok {
+			return malformed(HeaderStandardTimestamp)
+		}
+		_, err := parseStandardSignatures(h.Get(HeaderStandardSignature))
+		return err
+	case SchemeStripe:
+		if h.Get(HeaderStripeSignature) == "" {
+			return missing(HeaderStripeSignature)
+		}
+		_, _, _, err := parseTV(h.Get(HeaderStripeSignature), HeaderStripeSignature)
+		return err
+	case SchemeGitHub:
+		if h.Get(HeaderGitHubSignature) == "" {
+			return missing(HeaderGitHubSignature)
+		}
+		if h.Get(HeaderGitHubDelivery) == "" {
+			return missing(HeaderGitHubDelivery)
+		}
+		if _, ok := strings.CutPrefix(strings.TrimSpace(h.Get(HeaderGitHubSignature)), "sha256="); !ok {
+			return malformed(HeaderGitHubSignature)
+		}
+		return nil
+	}
+	return fmt.Errorf("signing: check headers: unknown scheme %q; allowed: %s", scheme, schemeList())
+}

@@ -342,3 +342,32 @@ func TestVerifyHookdEmptyStandardSignatureNeverMatches(t *testing.T) {
 		t.Fatalf("Verify = %v, want a rejection", err)
 	}
 }
+
+// TestCheckHeadersAgreesWithVerify: a request CheckHeaders refuses is one
+// Verify refuses for the same reason; one it lets through (well-formed
+// headers, wrong signature) is left for Verify.
+func TestCheckHeadersAgreesWithVerify(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_750_000_000, 0)
+	secret := newSecret(t)
+	body := []byte(`{"id":"evt_1"}`)
+	for _, scheme := range signing.Schemes {
+		for _, h := range []http.Header{
+			{},
+			{"X-Webhook-Signature": {"garbage"}, "X-Webhook-Id": {"e"}, "Stripe-Signature": {"garbage"},
+				"Webhook-Id": {"e"}, "Webhook-Timestamp": {"soon"}, "Webhook-Signature": {"v1,x"},
+				"X-Hub-Signature-256": {"md5=00"}, "X-Github-Delivery": {"d"}},
+		} {
+			pre := signing.CheckHeaders(scheme, h)
+			_, full := signing.Verify(scheme, h, body, []string{secret}, time.Minute, now)
+			var a, b *signing.VerifyError
+			if !errors.As(pre, &a) || !errors.As(full, &b) || a.Reason != b.Reason {
+				t.Errorf("%s %v: CheckHeaders %v, Verify %v; want the same rejection", scheme, h, pre, full)
+			}
+		}
+	}
+	good := signedHookd(t, "evt_1", now, string(body), secret)
+	if err := signing.CheckHeaders(signing.SchemeHookd, good.h); err != nil {
+		t.Fatalf("a signed request: %v", err)
+	}
+}
