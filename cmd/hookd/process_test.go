@@ -45,6 +45,7 @@ func TestProcess(t *testing.T) {
 	t.Run("TwoProcessesNeverShareADelivery", func(t *testing.T) { t.Parallel(); testTwoProcesses(t, bin) })
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
 	t.Run("SecretsRotate", func(t *testing.T) { t.Parallel(); testSecretsRotate(t, bin) })
+	t.Run("Kill9EmbeddedTakeover", func(t *testing.T) { t.Parallel(); testKill9EmbeddedTakeover(t, bin) })
 }
 
 // procReceiver is a webhook receiver on 127.0.0.1 that takes delay per
