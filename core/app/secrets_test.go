@@ -205,33 +205,14 @@ func TestRotationReseals(t *testing.T) {
 	}
 }
 
-// pgTool returns the path of a PostgreSQL client program installed with
-// the server binaries (pg_dump), which may not be on PATH.
+// pgTool returns the path of a PostgreSQL program such as pg_dump.
 func pgTool(t *testing.T, name string) string {
 	t.Helper()
-	bin, err := pgembed.FindBinaries()
+	p, err := pgembed.Tool(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// FindBinaries may find links on PATH to the real directory.
-	if real, err := filepath.EvalSymlinks(filepath.Join(bin, "postgres")); err == nil {
-		if p := filepath.Join(filepath.Dir(real), name); fileExists(p) {
-			return p
-		}
-	}
-	if p := filepath.Join(bin, name); fileExists(p) {
-		return p
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed with the PostgreSQL server binaries in %s", name, bin)
-	}
 	return p
-}
-
-func fileExists(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && !fi.IsDir()
 }
 
 func mustKey(t *testing.T) string {
