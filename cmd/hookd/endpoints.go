@@ -29,10 +29,10 @@ func newEndpointsCmd(c *cli) *cobra.Command {
 
 // endpointFlags are the settable fields shared by add and update.
 type endpointFlags struct {
-	url, events, description, secret string
-	headers                          []string
-	maxInFlight, rateLimit           int
-	timeout                          time.Duration
+	url, events, description, secret, signatures string
+	headers                                      []string
+	maxInFlight, rateLimit                       int
+	timeout                                      time.Duration
 }
 
 func (f *endpointFlags) register(cmd *cobra.Command, withSecret bool) {
@@ -44,6 +44,7 @@ func (f *endpointFlags) register(cmd *cobra.Command, withSecret bool) {
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "concurrent attempts to this endpoint (0 = delivery.max_in_flight_per_endpoint)")
 	fl.IntVar(&f.rateLimit, "rate-limit", 0, "requests per second (0 = unlimited)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of one attempt (0 = delivery.timeout)")
+	fl.StringVar(&f.signatures, "signatures", "v1", "what webhook-signature carries: v1 (HMAC), v1,v1a (with ed25519 too) or v1a")
 	if withSecret {
 		fl.StringVar(&f.secret, "secret", "", "whsec_ signing secret (default: generated)")
 	}
@@ -87,7 +88,7 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 			}
 			p := endpoint.CreateParams{URL: f.url, Description: f.description, EventTypes: splitList(f.events),
 				Secret: f.secret, Headers: headers, RateLimit: f.rateLimit, MaxInFlight: f.maxInFlight,
-				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard()}
+				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard(), Signatures: f.signatures}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				ep, err := endpoint.Create(cmd.Context(), d.Pool, p)
 				if err != nil {
@@ -101,6 +102,9 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 				k.add("secret", ep.Secret)
 				k.add("url", ep.URL)
 				k.add("events", eventsCell(ep.EventTypes))
+				if ep.PublicKey != "" {
+					k.add("public key", ep.PublicKey)
+				}
 				return k.flush()
 			})
 		},
@@ -233,6 +237,10 @@ func (c *cli) printEndpoint(ep *endpoint.Endpoint) {
 	k.add("disabled at", ep.DisabledAt)
 	k.add("secret", ep.Secret)
 	k.add("previous secret until", ep.PreviousSecretExpiresAt)
+	k.add("signatures", ep.Signatures)
+	if ep.PublicKey != "" {
+		k.add("public key", ep.PublicKey)
+	}
 	for _, name := range sortedKeys(ep.Headers) {
 		k.add("header "+name, endpoint.Redacted) // write-only: often a credential
 	}

@@ -47,6 +47,9 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 			if fl.Changed("rate-limit") {
 				p.RateLimit = &f.rateLimit
 			}
+			if fl.Changed("signatures") {
+				p.Signatures = &f.signatures
+			}
 			if fl.Changed("timeout") {
 				d := endpoint.Duration(f.timeout)
 				p.Timeout = &d

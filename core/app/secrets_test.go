@@ -80,6 +80,13 @@ func TestDatabaseDumpRevealsNoSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	asym, err := endpoint.Create(ctx, d.Pool, endpoint.CreateParams{URL: rcv.URL + "/asym", Signatures: "v1,v1a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if asym, err = endpoint.Get(ctx, d.Pool, asym.ID); err != nil || asym.SigningKey == "" {
+		t.Fatalf("asymmetric endpoint %+v %v", asym, err)
+	}
 	apiSource, forwardSecret := "api-source-secret-0123456789", mustSecret(t)
 	if _, err := inbox.CreateSource(ctx, d.Pool, inbox.CreateParams{Name: "api", Scheme: "hookd", Secrets: []string{apiSource},
 		ForwardTo: rcv.URL + "/api", ForwardSecret: forwardSecret}); err != nil {
@@ -111,9 +118,9 @@ func TestDatabaseDumpRevealsNoSecret(t *testing.T) {
 	for what, s := range map[string]string{
 		"endpoint secret": first, "rotated secret": rotated.Secret, "custom header": header, "config source secret": configSource,
 		"API source secret": apiSource, "forward secret": forwardSecret, "generated forward secret": shop.ForwardSecret,
-		"alert secret": alertSecret,
+		"alert secret": alertSecret, "ed25519 signing key": asym.SigningKey,
 	} {
-		for _, part := range []string{s, strings.TrimPrefix(s, signing.SecretPrefix), "header-token-0123456789"} {
+		for _, part := range []string{s, strings.TrimPrefix(strings.TrimPrefix(s, signing.SecretPrefix), signing.SigningKeyPrefix), "header-token-0123456789"} {
 			if what != "custom header" && part == "header-token-0123456789" {
 				continue
 			}

@@ -202,7 +202,13 @@ func (c *Config) validateIntake(p *problems) {
 	}
 }
 
+// isStandardSecret: a whsec_ (or bare base64) secret for v1 signatures,
+// or a whpk_ ed25519 public key for v1a.
 func isStandardSecret(s string) bool {
+	if k, ok := strings.CutPrefix(s, "whpk_"); ok {
+		b, err := base64.StdEncoding.DecodeString(k)
+		return err == nil && len(b) == 32
+	}
 	_, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
 	return err == nil
 }

@@ -97,7 +97,7 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 			-- Trusted: the operator's own targets from the configuration
 			-- (alerts.url, forward_to of intake.sources), stored as data.
 			ep.trusted,
-			ep.body_format = 'data'
+			ep.body_format = 'data', ep.signatures, coalesce(ep.signing_key, '')
 		FROM claimed c
 		JOIN hookd.events ev ON ev.id = c.event_id
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id`,
@@ -115,7 +115,8 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt,
 			&j.EventID, &j.EventType, &data, &j.EventCreated,
 			&j.EndpointID, &j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
-			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData); err != nil {
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData,
+			&j.Signatures, &j.SigningKey); err != nil {
 			return nil, err
 		}
 		j.EventData = json.RawMessage(data)
@@ -125,7 +126,7 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
 			return nil, err
 		}
 		// Secrets and header values are stored sealed (core/secrets).
-		if err := secrets.OpenAll(&j.Secret, &j.PreviousSecret); err != nil {
+		if err := secrets.OpenAll(&j.Secret, &j.PreviousSecret, &j.SigningKey); err != nil {
 			return nil, fmt.Errorf("endpoint %s: %w", j.EndpointID, err)
 		}
 		if err := secrets.OpenMap(j.Headers); err != nil {

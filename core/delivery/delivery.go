@@ -126,6 +126,10 @@ type Job struct {
 	// file (alerts.url, forward_to of intake.sources), which the outbound
 	// address guard exempts.
 	Trusted bool
+	// Signatures is the endpoint's signature versions (signing.Keys) and
+	// SigningKey its whsk_ key for v1a ("" without one).
+	Signatures string
+	SigningKey string
 }
 
 // Secrets returns the secrets that sign the request at now (the current

@@ -130,7 +130,8 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	for k, v := range job.Headers {
 		h.Set(k, v)
 	}
-	if err := signing.Sign(h, job.EventID, now, body, job.Secrets(now)); err != nil {
+	if err := signing.SignWith(h, job.EventID, now, body, signing.Keys{
+		Secrets: job.Secrets(now), SigningKey: job.SigningKey, Versions: job.Signatures}); err != nil {
 		res.RequestHeaders = h
 		res.ErrorClass, res.Error = ClassSigning, "cannot sign the request: "+err.Error()
 		d.finish(&res, 0, now, 0, job.Trusted)

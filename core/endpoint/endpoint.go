@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/netguard"
+	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -85,6 +86,15 @@ type Endpoint struct {
 	Timeout Duration `json:"timeout"`
 	// BodyFormat is BodyEnvelope or BodyData.
 	BodyFormat string `json:"body_format"`
+	// Signatures is what webhook-signature carries: "v1" (HMAC with the
+	// secret, the default), "v1,v1a" (with an ed25519 signature too) or
+	// "v1a" (ed25519 only); see signing.SignWith.
+	Signatures string `json:"signatures"`
+	// PublicKey is the whpk_ key receivers verify v1a signatures with; ""
+	// until the endpoint first signs v1a.
+	PublicKey string `json:"public_key,omitempty"`
+	// SigningKey is the whsk_ key that signs v1a; never shown.
+	SigningKey string `json:"-"`
 	// Trusted exempts the endpoint from the outbound address guard; set
 	// only for the operator's own targets from the configuration.
 	Trusted   bool      `json:"trusted"`
@@ -110,7 +120,7 @@ func (e *Endpoint) Redacted() *Endpoint {
 // answers to creation and rotation.
 func (e *Endpoint) RedactedHeaders() *Endpoint {
 	c := *e
-	c.PreviousSecret = ""
+	c.PreviousSecret, c.SigningKey = "", ""
 	c.Headers = make(map[string]string, len(e.Headers))
 	for k := range e.Headers {
 		c.Headers[k] = Redacted
@@ -325,6 +335,14 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "..."
+}
+
+func validateSignatures(v string) error {
+	if !signing.ValidVersions(v) {
+		return validate.Errorf("signatures", "%q is not allowed (allowed: %s, %s to add ed25519 signatures while receivers move to the public key, %s)",
+			v, signing.VersionsHMAC, signing.VersionsBoth, signing.VersionsEd25519)
+	}
+	return nil
 }
 
 func validateBodyFormat(f string) error {

@@ -22,7 +22,8 @@ import (
 
 const columns = `id, kind, url, description, event_types, secret, coalesce(previous_secret, ''),
 	previous_secret_expires_at, enabled, disabled_reason, disabled_at, headers,
-	rate_limit, max_in_flight, timeout_ms, body_format, trusted, created_at, updated_at`
+	rate_limit, max_in_flight, timeout_ms, body_format, trusted, signatures, coalesce(signing_key, ''),
+	coalesce(public_key, ''), created_at, updated_at`
 
 func scan(row pgx.Row) (*Endpoint, error) {
 	var e Endpoint
@@ -30,7 +31,8 @@ func scan(row pgx.Row) (*Endpoint, error) {
 	var timeoutMS int64
 	err := row.Scan(&e.ID, &e.Kind, &e.URL, &e.Description, &e.EventTypes, &e.Secret, &e.PreviousSecret,
 		&e.PreviousSecretExpiresAt, &e.Enabled, &e.DisabledReason, &e.DisabledAt, &headers,
-		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.Trusted, &e.CreatedAt, &e.UpdatedAt)
+		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.Trusted, &e.Signatures, &e.SigningKey,
+		&e.PublicKey, &e.CreatedAt, &e.UpdatedAt)
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -42,7 +44,7 @@ func scan(row pgx.Row) (*Endpoint, error) {
 		e.Headers = map[string]string{}
 	}
 	// Secrets and header values are stored sealed (core/secrets).
-	if err := secrets.OpenAll(&e.Secret, &e.PreviousSecret); err != nil {
+	if err := secrets.OpenAll(&e.Secret, &e.PreviousSecret, &e.SigningKey); err != nil {
 		return nil, fmt.Errorf("endpoint %s: secret: %w", e.ID, err)
 	}
 	if err := secrets.OpenMap(e.Headers); err != nil {
@@ -84,6 +86,9 @@ type CreateParams struct {
 	Timeout     Duration          `json:"timeout"`
 	// BodyFormat defaults to BodyEnvelope.
 	BodyFormat string `json:"body_format"`
+	// Signatures defaults to signing.VersionsHMAC; with v1a an ed25519
+	// key pair is made for the endpoint.
+	Signatures string `json:"signatures"`
 	// Disabled creates the endpoint disabled.
 	Disabled bool `json:"disabled"`
 	// Guard, when set, refuses a URL whose host is an address it blocks
@@ -122,6 +127,16 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	if err := validateBodyFormat(p.BodyFormat); err != nil {
 		return nil, err
 	}
+	if p.Signatures == "" {
+		p.Signatures = signing.VersionsHMAC
+	}
+	if err := validateSignatures(p.Signatures); err != nil {
+		return nil, err
+	}
+	signingKey, publicKey, err := keyPairFor(p.Signatures)
+	if err != nil {
+		return nil, err
+	}
 	if p.Secret == "" {
 		if p.Secret, err = signing.GenerateSecret(); err != nil {
 			return nil, err
@@ -149,11 +164,14 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	}
 	return scan(ex.QueryRow(ctx, `
 		INSERT INTO hookd.endpoints (id, kind, url, description, event_types, secret, headers,
-			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format, trusted)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13, $14)
+			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format, trusted,
+			signatures, signing_key, public_key)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13, $14,
+			$15, $16, $17)
 		RETURNING `+columns,
 		p.ID, p.Kind, p.URL, p.Description, types, secret, headers,
-		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat, p.Trusted))
+		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat, p.Trusted,
+		p.Signatures, signingKey, publicKey))
 }
 
 // Get returns one endpoint or db.ErrNotFound.
@@ -202,6 +220,10 @@ type UpdateParams struct {
 	MaxInFlight *int               `json:"max_in_flight"`
 	Timeout     *Duration          `json:"timeout"`
 	BodyFormat  *string            `json:"body_format"`
+	// Signatures changes what webhook-signature carries; turning v1a on
+	// makes the endpoint's ed25519 key pair if it has none (a key, once
+	// made, is kept when v1a is turned off and on again).
+	Signatures *string `json:"signatures"`
 	// Enabled enables (resuming held deliveries) or disables the endpoint.
 	Enabled *bool `json:"enabled"`
 	// Trusted changes the address guard's exemption; only UpdateOwn
@@ -253,11 +275,14 @@ func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own 
 				timeout_ms = coalesce($8::integer, timeout_ms),
 				body_format = coalesce($9, body_format),
 				trusted = CASE WHEN $10 THEN coalesce($11::boolean, trusted) ELSE trusted END,
+				signatures = coalesce($12, signatures),
+				signing_key = coalesce(signing_key, $13),
+				public_key = CASE WHEN signing_key IS NULL THEN $14 ELSE public_key END,
 				updated_at = now()
 			WHERE id = $1 AND (kind = 'webhook' OR $10)
 			RETURNING `+columns,
 			id, set.url, set.description, set.eventTypes, set.headers, set.rateLimit, set.maxInFlight,
-			set.timeoutMS, set.bodyFormat, own, p.Trusted))
+			set.timeoutMS, set.bodyFormat, own, p.Trusted, set.signatures, set.signingKey, set.publicKey))
 		if errors.Is(err, db.ErrNotFound) {
 			return cmp.Or(refusal(ctx, tx, id), err)
 		}
@@ -279,11 +304,11 @@ func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own 
 
 // updateColumns are the new values of an update, nil where unchanged.
 type updateColumns struct {
-	url, description, bodyFormat *string
-	eventTypes                   []string
-	headers                      []byte
-	rateLimit, maxInFlight       *int
-	timeoutMS                    *int64
+	url, description, bodyFormat, signatures, signingKey, publicKey *string
+	eventTypes                                                      []string
+	headers                                                         []byte
+	rateLimit, maxInFlight                                          *int
+	timeoutMS                                                       *int64
 }
 
 // columns validates the fields given and renders them for the update.
@@ -342,7 +367,38 @@ func (p UpdateParams) columns() (updateColumns, error) {
 		}
 		c.bodyFormat = p.BodyFormat
 	}
+	if p.Signatures != nil {
+		if err := validateSignatures(*p.Signatures); err != nil {
+			return c, err
+		}
+		c.signatures = p.Signatures
+		// A pair in case the endpoint has none yet; one it has is kept.
+		sk, pk, err := keyPairFor(*p.Signatures)
+		if err != nil {
+			return c, err
+		}
+		if sk != nil {
+			c.signingKey, c.publicKey = sk, pk
+		}
+	}
 	return c, nil
+}
+
+// keyPairFor returns a new ed25519 key pair, the signing key sealed, when
+// versions signs v1a; nils otherwise.
+func keyPairFor(versions string) (signingKey, publicKey *string, err error) {
+	if versions == signing.VersionsHMAC {
+		return nil, nil, nil
+	}
+	sk, pk, err := signing.GenerateSigningKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := secrets.Seal(sk)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &sealed, &pk, nil
 }
 
 // refusal says why a change to id touched no row: it does not exist
@@ -533,33 +589,35 @@ func Reseal(ctx context.Context, ex db.Executor, batch int) (int, error) {
 	n := 0
 	err := inTx(ctx, ex, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `
-			SELECT id, secret, coalesce(previous_secret, ''), headers FROM hookd.endpoints
+			SELECT id, secret, coalesce(previous_secret, ''), coalesce(signing_key, ''), headers FROM hookd.endpoints
 			WHERE secret NOT LIKE $1
 			   OR (previous_secret <> '' AND previous_secret NOT LIKE $1)
+			   OR (signing_key <> '' AND signing_key NOT LIKE $1)
 			   OR EXISTS (SELECT 1 FROM jsonb_each_text(headers) h WHERE h.value <> '' AND h.value NOT LIKE $1)
 			ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED`, kr.CurrentPrefix()+"%", batch)
 		if err != nil {
 			return err
 		}
 		type row struct {
-			id, secret, previous string
-			headers              map[string]string
+			id, secret, previous, signingKey string
+			headers                          map[string]string
 		}
 		stale, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
 			var x row
-			err := r.Scan(&x.id, &x.secret, &x.previous, &x.headers)
+			err := r.Scan(&x.id, &x.secret, &x.previous, &x.signingKey, &x.headers)
 			return x, err
 		})
 		if err != nil {
 			return err
 		}
 		for _, x := range stale {
-			if err := resealRow(kr, &x.secret, &x.previous, x.headers); err != nil {
+			if err := resealRow(kr, x.headers, &x.secret, &x.previous, &x.signingKey); err != nil {
 				return fmt.Errorf("endpoint %s: %w", x.id, err)
 			}
 			headers, _ := json.Marshal(x.headers)
-			if _, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = nullif($3, ''), headers = $4 WHERE id = $1`,
-				x.id, x.secret, x.previous, headers); err != nil {
+			if _, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = nullif($3, ''),
+				signing_key = nullif($4, ''), headers = $5 WHERE id = $1`,
+				x.id, x.secret, x.previous, x.signingKey, headers); err != nil {
 				return err
 			}
 		}
@@ -569,9 +627,9 @@ func Reseal(ctx context.Context, ex db.Executor, batch int) (int, error) {
 	return n, err
 }
 
-func resealRow(kr *secrets.Keyring, secret, previous *string, headers map[string]string) error {
+func resealRow(kr *secrets.Keyring, headers map[string]string, values ...*string) error {
 	var err error
-	for _, v := range []*string{secret, previous} {
+	for _, v := range values {
 		if *v, err = kr.Reseal(*v); err != nil {
 			return err
 		}

@@ -2,11 +2,9 @@ package inbox
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -167,9 +165,8 @@ func checkSecret(scheme signing.Scheme, i int, secret string) error {
 		return validate.Errorf("secrets", "secret %d is not valid UTF-8 (the value is not shown)", i)
 	}
 	if scheme == signing.SchemeStandard {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, signing.SecretPrefix))
-		if err != nil || len(key) == 0 {
-			return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64; the value is not shown)", i)
+		if err := signing.CheckStandardSecret(secret); err != nil {
+			return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64, or a whpk_ public key for v1a signatures; the value is not shown)", i)
 		}
 	}
 	return nil

@@ -20,7 +20,9 @@ const (
 	// keyed by the secret string, event id from X-Webhook-ID.
 	SchemeHookd Scheme = "hookd"
 	// SchemeStandard is Standard Webhooks: webhook-id, webhook-timestamp
-	// and webhook-signature keyed by the base64-decoded secret.
+	// and webhook-signature, v1 keyed by the base64-decoded whsec_
+	// secret, or v1a (ed25519) checked with a whpk_ public key given as
+	// the secret.
 	SchemeStandard Scheme = "standard"
 	// SchemeStripe is Stripe-Signature "t=..,v1=.." keyed by the secret
 	// string, event id from the body's top-level "id".
@@ -155,7 +157,11 @@ func checkArgs(scheme Scheme, secrets []string, tolerance time.Duration) error {
 			return fmt.Errorf("signing: verify: secret %d is empty", i)
 		}
 		if scheme == SchemeStandard {
-			if _, err := standardKey(s); err != nil {
+			if strings.HasPrefix(s, PublicKeyPrefix) {
+				if _, err := parsePublicKey(s); err != nil {
+					return fmt.Errorf("signing: verify: secret %d: %w", i, err)
+				}
+			} else if _, err := standardKey(s); err != nil {
 				return fmt.Errorf("signing: verify: secret %d: %w", i, err)
 			}
 		}
@@ -248,7 +254,7 @@ func CheckHeaders(scheme Scheme, h http.Header) error {
 		if _, ok := parseUnix(h.Get(HeaderStandardTimestamp)); !ok {
 			return malformed(HeaderStandardTimestamp)
 		}
-		_, err := parseStandardSignatures(h.Get(HeaderStandardSignature))
+		_, _, err := parseStandardSignatures(h.Get(HeaderStandardSignature))
 		return err
 	case SchemeStripe:
 		if h.Get(HeaderStripeSignature) == "" {

@@ -193,7 +193,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"standard too new", signing.SchemeStandard, signedStandard(t, "m", now.Add(tolerance+time.Second), body, secret), secret, "timestamp too far in the future"},
 		{"standard bad timestamp", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-timestamp", "-5") }), secret, "malformed webhook-timestamp header"},
 		{"standard entry without version", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "abc") }), secret, "malformed webhook-signature header"},
-		{"standard only v1a", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "v1a,abc") }), secret, "no v1 signature in webhook-signature header"},
+		{"standard only v1a with a whsec_ secret", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "v1a,abc") }), secret, "no signature matched"},
+		{"standard only unknown versions", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "v2,abc v9,x") }), secret, "no v1 or v1a signature in webhook-signature header"},
 
 		{"stripe tampered body", signing.SchemeStripe, request{stripe.h, []byte(`{"id":"evt_9"}`)}, secret, "no signature matched"},
 		{"stripe wrong secret", signing.SchemeStripe, stripe, wrong, "no signature matched"},
