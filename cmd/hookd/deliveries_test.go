@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/delivery"
@@ -44,13 +46,16 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 	// Kill it the way a spent retry budget would, with an attempt on record.
 	pool := openPool(t, dbURL)
 	ctx := context.Background()
-	if _, err := pool.Exec(ctx, `UPDATE hookd.deliveries SET state = 'dead', attempts = 1, last_status = 500 WHERE id = $1`, id); err != nil {
-		t.Fatal(err)
+	c, err := delivery.Claim(ctx, pool, delivery.ClaimParams{Limit: 1, Lease: time.Minute, Worker: "w1"})
+	if err != nil || len(c.Jobs) != 1 || c.Jobs[0].DeliveryID != id {
+		t.Fatalf("claim: %+v, %v", c.Jobs, err)
 	}
-	if _, err := pool.Exec(ctx, `INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, duration_us,
-		request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker)
-		VALUES ($1, $2, 1, now(), 1500, 'https://example.com/a', '{"Webhook-Id":["evt_one"]}', 500,
-		'{"Content-Type":["text/plain"]}', 'boom', 'http_status', 'HTTP 500', 'w1')`, id, ep); err != nil {
+	res := delivery.ResultOf(c.Jobs[0], "w1")
+	res.StartedAt, res.Duration, res.RequestURL = time.Now(), 1500*time.Microsecond, "https://example.com/a"
+	res.RequestHeaders, res.ResponseStatus = http.Header{"Webhook-Id": {"evt_one"}}, 500
+	res.ResponseHeaders, res.ResponseBody = http.Header{"Content-Type": {"text/plain"}}, "boom"
+	res.ErrorClass, res.Error, res.Next = delivery.ClassHTTPStatus, "HTTP 500", delivery.StateDead
+	if _, err := delivery.Complete(ctx, pool, delivery.Policy{}, []delivery.Result{res}); err != nil {
 		t.Fatal(err)
 	}
 

@@ -178,8 +178,9 @@ func TestEndpointsListsShowNoSecrets(t *testing.T) {
 		t.Fatal(err)
 	}
 	// An attempt recorded with the header's value in it.
-	if _, err := pool.Exec(t.Context(), `INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, request_headers)
-		VALUES ($1, $2, 1, now(), $3)`, deliveryID, id, `{"Authorization":["`+token+`"],"Webhook-Id":["evt_h"]}`); err != nil {
+	if _, err := pool.Exec(t.Context(), `INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, request_headers)
+		SELECT id, event_stored_at, endpoint_id, 1, now(), $2 FROM hookd.deliveries WHERE id = $1`,
+		deliveryID, `{"Authorization":["`+token+`"],"Webhook-Id":["evt_h"]}`); err != nil {
 		t.Fatal(err)
 	}
 	did := strconv.FormatInt(deliveryID, 10)

@@ -16,20 +16,20 @@ import (
 func (b *bundle) kill(t *testing.T) int {
 	t.Helper()
 	ctx := context.Background()
-	jobs, err := delivery.Claim(ctx, b.pool, delivery.ClaimParams{Limit: 1000, Lease: time.Minute, Worker: "test"})
+	c, err := delivery.Claim(ctx, b.pool, delivery.ClaimParams{Limit: 1000, Lease: time.Minute, Worker: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	jobs := c.Jobs
 	results := make([]delivery.Result, len(jobs))
 	for i, j := range jobs {
-		results[i] = delivery.Result{
-			DeliveryID: j.DeliveryID, EndpointID: j.EndpointID, EventID: j.EventID, Attempt: j.Attempt, Worker: "test",
-			StartedAt: time.Now(), Duration: 3 * time.Millisecond, RequestURL: j.URL,
-			RequestHeaders: http.Header{"X-Webhook-Id": {j.EventID}}, ResponseStatus: 500,
-			ErrorClass: delivery.ClassHTTPStatus, Error: "HTTP 500", Next: delivery.StateDead,
-		}
+		r := delivery.ResultOf(j, "test")
+		r.StartedAt, r.Duration = time.Now(), 3*time.Millisecond
+		r.RequestHeaders, r.ResponseStatus = http.Header{"X-Webhook-Id": {j.EventID}}, 500
+		r.ErrorClass, r.Error, r.Next = delivery.ClassHTTPStatus, "HTTP 500", delivery.StateDead
+		results[i] = r
 	}
-	if _, err := delivery.Complete(ctx, b.pool, results); err != nil {
+	if _, err := delivery.Complete(ctx, b.pool, delivery.Policy{}, results); err != nil {
 		t.Fatal(err)
 	}
 	return len(jobs)

@@ -55,8 +55,8 @@ func TestCustomHeaderValuesAreNeverShown(t *testing.T) {
 	}
 	recorded, _ := json.Marshal(http.Header{"Authorization": {headerToken}, "X-Api-Key": {headerKey},
 		"Webhook-Id": {"evt_h"}, "Content-Type": {"application/json"}})
-	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, request_headers)
-		VALUES ($1, $2, 1, now(), $3)`, deliveryID, ep.ID, recorded); err != nil {
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, request_headers)
+		SELECT id, event_stored_at, endpoint_id, 1, now(), $2 FROM hookd.deliveries WHERE id = $1`, deliveryID, recorded); err != nil {
 		t.Fatal(err)
 	}
 	var shown struct {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/pgembed"
 	"github.com/hookd/hookd/core/secrets"
 )
@@ -100,6 +101,12 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	if err := d.ensureSchema(ctx, cfg.Database.AutoMigrate); err != nil {
 		d.Close()
 		return nil, err
+	}
+	// History lives in time partitions: those around now must exist before
+	// anything is published (the maintenance leader keeps them ahead).
+	if _, err := partition.Ensure(ctx, d.Pool, partition.SpanFor(cfg.Retention.Period), time.Now()); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("make the history partitions: %w", err)
 	}
 	return d, nil
 }

@@ -106,8 +106,8 @@ type bench struct {
 // reset empties hookd's tables and creates the endpoints, endpoint i
 // subscribed to type bench.e<i>.
 func (b *bench) reset(ctx context.Context) error {
-	if _, err := b.pool.Exec(ctx, `TRUNCATE hookd.attempts, hookd.deliveries, hookd.events, hookd.endpoint_health,
-		hookd.endpoint_minutes, hookd.alert_state, hookd.endpoints CASCADE`); err != nil {
+	if _, err := b.pool.Exec(ctx, `TRUNCATE hookd.attempts, hookd.finished, hookd.queue, hookd.lanes, hookd.events,
+		hookd.event_ids, hookd.endpoint_health, hookd.endpoint_minutes, hookd.alert_state, hookd.endpoints CASCADE`); err != nil {
 		return err
 	}
 	for i := range b.opts.Endpoints {
@@ -216,7 +216,7 @@ func (b *bench) burndown(ctx context.Context) (Burndown, error) {
 
 func (b *bench) succeeded(ctx context.Context) int {
 	var n int
-	_ = b.pool.QueryRow(ctx, `SELECT count(*) FROM hookd.deliveries WHERE state = 'succeeded'`).Scan(&n)
+	_ = b.pool.QueryRow(ctx, `SELECT count(*) FROM hookd.finished WHERE state = 'succeeded'`).Scan(&n)
 	return n
 }
 

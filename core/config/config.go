@@ -48,6 +48,10 @@ const (
 	DefaultDisableAfter           = 120 * time.Hour
 	DefaultJitter                 = 0.2
 	DefaultSecretOverlap          = 24 * time.Hour
+	DefaultBreakerFailures        = 10
+	DefaultBreakerProbeInterval   = 30 * time.Second
+	DefaultRetentionPeriod        = 720 * time.Hour
+	MinRetentionPeriod            = time.Minute
 
 	DefaultMaxProcessAttempts = 10
 	DefaultSourceTolerance    = 5 * time.Minute
@@ -102,9 +106,10 @@ type Config struct {
 	Delivery Delivery `key:"delivery"`
 	Intake   Intake   `key:"intake"`
 	Alerts   Alerts   `key:"alerts"`
-	Log      Log      `key:"log"`
-	Console  Console  `key:"console"`
-	Secrets  Secrets  `key:"secrets"`
+	Retention Retention `key:"retention"`
+	Log       Log       `key:"log"`
+	Console   Console   `key:"console"`
+	Secrets   Secrets   `key:"secrets"`
 
 	file string // the file the config was read from, "" if none
 }
@@ -203,6 +208,26 @@ type Delivery struct {
 	// ShutdownTimeout bounds waiting for in-flight attempts at stop.
 	// Defaults to 10s.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
+	// BreakerFailures consecutive failures open an endpoint's circuit
+	// breaker: its due deliveries wait while one probe goes out per
+	// BreakerProbeInterval. 0 never opens it. Defaults to 10.
+	BreakerFailures int `key:"breaker_failures"`
+	// BreakerProbeInterval is the wait before the first probe of an open
+	// breaker; it doubles after each failed probe, up to 16 times itself.
+	// Defaults to 30s.
+	BreakerProbeInterval time.Duration `key:"breaker_probe_interval"`
+}
+
+// Retention configures how long history is kept.
+type Retention struct {
+	// Period is how long an event and everything about it (deliveries,
+	// attempts) is kept after it was stored; at least 1m. Unfinished
+	// deliveries are kept until they finish. Defaults to 720h (30 days).
+	Period time.Duration `key:"period"`
+	// AttemptBodies, when set and shorter than Period, is how long the
+	// response bodies of attempts are kept; 0 keeps them for Period.
+	// Defaults to 0.
+	AttemptBodies time.Duration `key:"attempt_bodies"`
 }
 
 // Intake configures inbound webhook reception.
@@ -342,7 +367,10 @@ func Default() *Config {
 			Jitter:                 DefaultJitter,
 			SecretOverlap:          DefaultSecretOverlap,
 			ShutdownTimeout:        DefaultShutdownTimeout,
+			BreakerFailures:        DefaultBreakerFailures,
+			BreakerProbeInterval:   DefaultBreakerProbeInterval,
 		},
+		Retention: Retention{Period: DefaultRetentionPeriod},
 		Intake: Intake{
 			MaxBodyBytes:       DefaultMaxBodyBytes,
 			MaxProcessAttempts: DefaultMaxProcessAttempts,

@@ -53,6 +53,7 @@ func (c *Config) Validate() error {
 
 	c.validateDelivery(&p)
 	c.validateIntake(&p)
+	c.validateRetention(&p)
 
 	if c.Alerts.URL != "" {
 		p.httpURL("alerts.url", c.Alerts.URL)
@@ -158,6 +159,25 @@ func (c *Config) validateDelivery(p *problems) {
 		p.add("delivery.secret_overlap", "%s is out of range (allowed: 0 to %s)", d.SecretOverlap, MaxSecretOverlap)
 	}
 	p.positiveDuration("delivery.shutdown_timeout", d.ShutdownTimeout)
+	if d.BreakerFailures < 0 {
+		p.add("delivery.breaker_failures", "%d is negative (0 never opens the breaker)", d.BreakerFailures)
+	}
+	p.positiveDuration("delivery.breaker_probe_interval", d.BreakerProbeInterval)
+}
+
+func (c *Config) validateRetention(p *problems) {
+	r := c.Retention
+	if r.Period < MinRetentionPeriod {
+		p.add("retention.period", "%s is too short (at least %s; the default is %s)", r.Period, MinRetentionPeriod, DefaultRetentionPeriod)
+	}
+	switch {
+	case r.AttemptBodies < 0:
+		p.add("retention.attempt_bodies", "%s is negative (0 keeps bodies for retention.period)", r.AttemptBodies)
+	case r.AttemptBodies > 0 && r.AttemptBodies < MinRetentionPeriod:
+		p.add("retention.attempt_bodies", "%s is too short (at least %s, or 0)", r.AttemptBodies, MinRetentionPeriod)
+	case r.AttemptBodies > r.Period && r.Period >= MinRetentionPeriod:
+		p.add("retention.attempt_bodies", "%s is longer than retention.period (%s); bodies leave with their attempts anyway", r.AttemptBodies, r.Period)
+	}
 }
 
 func (c *Config) validateIntake(p *problems) {

@@ -20,11 +20,15 @@ import (
 )
 
 // Executor is what *pgxpool.Pool, *pgx.Conn and pgx.Tx have in common.
+// Begin starts a transaction, or a savepoint inside one, so that a
+// function that must change several rows atomically can do so on any
+// executor without asserting its type.
 type Executor interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
+	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
 // Domain errors returned by every package that reads or writes the store.
@@ -50,6 +54,13 @@ func Interpret(err error) error {
 		return fmt.Errorf("%w: %s", ErrConflict, pgErr.Detail)
 	}
 	return err
+}
+
+// IsForeignKeyViolation reports whether err is a violation of the foreign
+// key constraint named constraint.
+func IsForeignKeyViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23503" && pgErr.ConstraintName == constraint
 }
 
 // Options tune the pool.

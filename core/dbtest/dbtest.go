@@ -41,6 +41,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/partition"
 )
 
 // EnvURL names the variable that points the tests at an existing server.
@@ -138,7 +140,25 @@ func NewDB(t testing.TB) string {
 			t.Errorf("dbtest: drop database %s: %v", name, err)
 		}
 	})
-	return withDatabase(srv, name)
+	url := withDatabase(srv, name)
+	if err := ensurePartitions(url); err != nil {
+		t.Fatalf("dbtest: partitions of %s: %v", name, err)
+	}
+	return url
+}
+
+// ensurePartitions makes the history partitions around now, which a
+// template built days ago may lack.
+func ensurePartitions(url string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	_, err = partition.Ensure(ctx, conn, Span, time.Now())
+	return err
 }
 
 // NewPool returns a pool on a database from NewDB. The pool is closed

@@ -2,6 +2,7 @@ package dbtest
 
 import (
 	"context"
+	"time"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,8 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/migrations"
 )
+
+// Span is the partition span of test databases: the default retention's.
+var Span = partition.SpanFor(30 * 24 * time.Hour)
 
 // templatePrefix starts the name of every template database; the rest is
 // the hash of the migration files it was built from.
@@ -107,7 +112,13 @@ func migrate(ctx context.Context, dbURL string) error {
 		return err
 	}
 	defer conn.Close(ctx)
-	return db.Migrate(ctx, conn)
+	if err := db.Migrate(ctx, conn); err != nil {
+		return err
+	}
+	// Partitions a week ahead, so that databases cloned from this template
+	// in the next days need none made (see NewDB).
+	_, err = partition.Ensure(ctx, conn, Span, time.Now().Add(4*24*time.Hour))
+	return err
 }
 
 // dropOldTemplates removes templates of earlier migration sets, which

@@ -3,225 +3,582 @@ package delivery
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/secrets"
 )
 
+// Policy is how the state machine treats endpoints; the dispatcher passes
+// its configuration to Claim and Complete.
+type Policy struct {
+	// DefaultMaxInFlight caps endpoints whose max_in_flight is 0
+	// (delivery.max_in_flight_per_endpoint).
+	DefaultMaxInFlight int
+	// BreakerFailures consecutive failures open an endpoint's breaker
+	// (delivery.breaker_failures); 0 never opens it.
+	BreakerFailures int
+	// BreakerProbeInterval is the wait before the first probe of an open
+	// breaker (delivery.breaker_probe_interval); each failed probe doubles
+	// it, up to BreakerProbeMax.
+	BreakerProbeInterval time.Duration
+	BreakerProbeMax      time.Duration
+}
+
+// probeInterval is the wait after the n-th (0-based) probe of an open breaker.
+func (p Policy) probeInterval(n int) time.Duration {
+	d := p.BreakerProbeInterval
+	for range min(n, 32) {
+		if d >= p.BreakerProbeMax/2 {
+			return p.BreakerProbeMax
+		}
+		d *= 2
+	}
+	return min(d, max(p.BreakerProbeMax, p.BreakerProbeInterval))
+}
+
 // ClaimParams bound one claim.
 type ClaimParams struct {
+	Policy
 	// Limit is the most deliveries to claim.
 	Limit int
-	// Lease is how long the claim holds before another worker may take it.
-	// It must exceed the request timeout.
+	// Lease is how long the claim holds before another worker may take
+	// it. It must exceed the request timeout.
 	Lease time.Duration
 	// Worker names the claimer (host:pid:random); recorded on the delivery
 	// and its attempts.
 	Worker string
-	// ExcludeEndpoints are skipped (the claimer's saturated endpoints).
-	ExcludeEndpoints []string
-	// EndpointRemaining caps how many deliveries of an endpoint this claim
-	// may take (the claimer's free slots for endpoints it is already
-	// sending to). Endpoints not listed are capped at their max_in_flight,
-	// or DefaultEndpointLimit when that is 0. Claiming no more than can
-	// start saves releasing the rest, which matters when one endpoint has a
-	// backlog.
-	EndpointRemaining map[string]int
-	// DefaultEndpointLimit caps endpoints without a max_in_flight of their
-	// own; 0 means no per-endpoint cap in the claim.
-	DefaultEndpointLimit int
+	// RateHorizon is how far ahead a claim books an endpoint's rate-limited
+	// request slots. Defaults to one second.
+	RateHorizon time.Duration
 }
 
-// Claim takes up to p.Limit due deliveries, oldest due first, marks them
-// in_flight under a lease and counts the attempt. Deliveries locked by
-// another claimer are skipped, so concurrent claimers never take the same
-// delivery.
-func Claim(ctx context.Context, ex db.Executor, p ClaimParams) ([]Job, error) {
-	exclude := p.ExcludeEndpoints
-	if exclude == nil {
-		exclude = []string{}
+// Claimed is what a claim took, and what it leaves for after its commit.
+type Claimed struct {
+	Jobs []Job
+	// Idle lanes had nothing left to do; pass them to DropIdleLanes after
+	// the claim committed.
+	Idle []string
+	// Missing are deliveries whose event no longer exists; the caller
+	// records them dead (see MissingEventResult).
+	Missing []Job
+}
+
+// lane is one endpoint's claim state as read under its lock.
+type lane struct {
+	endpointID string
+	inFlight   int
+	rateNext   *time.Time
+	exists     bool
+	enabled    bool
+	maxInFl    int
+	rate       int
+	fifo       bool
+	open       bool // breaker
+	probeAt    *time.Time
+	probes     int
+
+	// decided by plan
+	capacity int
+	want     int
+	head     int64 // fifo: the one delivery it may take
+	probe    bool
+	readyAt  *time.Time // nil: infinity
+	slot0    time.Time  // first rate slot
+	taken    int
+	idle     bool
+	deadLane bool
+}
+
+// Claim takes due deliveries in a transaction of its own and then drops
+// the lanes it found idle; see ClaimTx.
+func Claim(ctx context.Context, b beginner, p ClaimParams) (Claimed, error) {
+	var c Claimed
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		var err error
+		c, err = ClaimTx(ctx, tx, p)
+		return err
+	})
+	if err != nil {
+		return Claimed{}, err
 	}
-	limitIDs := make([]string, 0, len(p.EndpointRemaining))
-	limitN := make([]int32, 0, len(p.EndpointRemaining))
-	for id, n := range p.EndpointRemaining {
-		limitIDs = append(limitIDs, id)
-		limitN = append(limitN, int32(max(n, 0)))
+	return c, DropIdleLanes(ctx, b, c.Idle)
+}
+
+// ClaimTx takes up to p.Limit due deliveries in tx, marks them in_flight
+// under a lease and counts their attempt. Capacity is shared round-robin
+// across the endpoints with due work (see the package doc); per-endpoint
+// caps, rate limits, breakers and fifo ordering hold across every process
+// claiming from the same database.
+func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
+	if p.Limit <= 0 {
+		return Claimed{}, nil
 	}
-	defaultLimit := p.DefaultEndpointLimit
-	if defaultLimit <= 0 {
-		defaultLimit = p.Limit
+	p.RateHorizon = max(p.RateHorizon, 0)
+	if p.RateHorizon == 0 {
+		p.RateHorizon = time.Second
 	}
-	// For every endpoint not excluded, cand takes its oldest due deliveries
-	// up to the room it has (the claimer's free slots, else its cap) from
-	// deliveries_endpoint_due; the oldest of those across endpoints are
-	// locked. One endpoint's backlog thus costs one short index range, and
-	// never hides the due work of the others.
-	rows, err := ex.Query(ctx, `
-		WITH eps AS (
-			SELECT e.id, coalesce(lim.remaining, CASE WHEN e.max_in_flight > 0 THEN e.max_in_flight ELSE $7 END) AS room
-			FROM hookd.endpoints e
-			LEFT JOIN unnest($5::text[], $6::int[]) AS lim(endpoint_id, remaining) ON lim.endpoint_id = e.id
-			WHERE e.enabled AND e.id <> ALL($3::text[])
-		), cand AS (
-			SELECT c.id, c.next_attempt_at
-			FROM eps, LATERAL (
-				SELECT d.id, d.next_attempt_at FROM hookd.deliveries d
-				WHERE d.endpoint_id = eps.id AND d.state = 'pending' AND d.next_attempt_at <= now()
-				ORDER BY d.next_attempt_at
-				LIMIT eps.room
+	lanes, now, err := lockLanes(ctx, tx, p.Limit)
+	if err != nil || len(lanes) == 0 {
+		return Claimed{}, err
+	}
+	if err := countInFlight(ctx, tx, lanes); err != nil {
+		return Claimed{}, err
+	}
+	if err := findHeads(ctx, tx, lanes, now); err != nil {
+		return Claimed{}, err
+	}
+	plan(lanes, p, now)
+	c, err := claimRows(ctx, tx, lanes, p, now)
+	if err != nil {
+		return Claimed{}, err
+	}
+	if err := settleLanes(ctx, tx, lanes, p, now); err != nil {
+		return Claimed{}, err
+	}
+	for _, l := range lanes {
+		if l.idle {
+			c.Idle = append(c.Idle, l.endpointID)
+		}
+	}
+	return c, nil
+}
+
+// lockLanes locks up to limit lanes whose time has come, the longest
+// waiting first, skipping those another claimer holds.
+func lockLanes(ctx context.Context, tx pgx.Tx, limit int) ([]*lane, time.Time, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT l.endpoint_id, l.rate_next_at, now(),
+			e.id IS NOT NULL, coalesce(e.enabled, false), coalesce(e.max_in_flight, 0), coalesce(e.rate_limit, 0),
+			coalesce(e.ordering = 'fifo', false), h.breaker_opened_at IS NOT NULL, h.breaker_probe_at, coalesce(h.breaker_probes, 0)
+		FROM hookd.lanes l
+		LEFT JOIN hookd.endpoints e ON e.id = l.endpoint_id
+		LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = l.endpoint_id
+		WHERE l.ready_at <= now()
+		ORDER BY l.ready_at
+		LIMIT $1
+		FOR UPDATE OF l SKIP LOCKED`, limit)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	defer rows.Close()
+	var out []*lane
+	var now time.Time
+	for rows.Next() {
+		l := &lane{}
+		if err := rows.Scan(&l.endpointID, &l.rateNext, &now, &l.exists, &l.enabled, &l.maxInFl,
+			&l.rate, &l.fifo, &l.open, &l.probeAt, &l.probes); err != nil {
+			return nil, time.Time{}, err
+		}
+		out = append(out, l)
+	}
+	return out, now, rows.Err()
+}
+
+// countInFlight counts each lane's deliveries in flight, in any process.
+// It runs after lockLanes, in a statement of its own, so it sees every
+// claim that committed before the lane's lock was granted.
+func countInFlight(ctx context.Context, tx pgx.Tx, lanes []*lane) error {
+	ids := make([]string, len(lanes))
+	byID := make(map[string]*lane, len(lanes))
+	for i, l := range lanes {
+		ids[i], byID[l.endpointID] = l.endpointID, l
+	}
+	rows, err := tx.Query(ctx, `SELECT endpoint_id, count(*)::int FROM hookd.queue
+		WHERE state = 'in_flight' AND endpoint_id = ANY($1) GROUP BY endpoint_id`, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var ep string
+		var n int
+		if err := rows.Scan(&ep, &n); err != nil {
+			return err
+		}
+		byID[ep].inFlight = n
+	}
+	return rows.Err()
+}
+
+// findHeads reads the head of the line of every fifo lane that could take
+// one: its oldest pending delivery, which alone may be sent.
+func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) error {
+	var ids []string
+	for _, l := range lanes {
+		if l.fifo && l.exists && l.enabled && l.inFlight == 0 {
+			ids = append(ids, l.endpointID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT e.endpoint_id, h.id, h.next_attempt_at
+		FROM unnest($1::text[]) AS e(endpoint_id), LATERAL (
+			SELECT q.id, q.next_attempt_at FROM hookd.queue q
+			WHERE q.endpoint_id = e.endpoint_id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+		) h`, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	byID := map[string]*lane{}
+	for _, l := range lanes {
+		byID[l.endpointID] = l
+	}
+	for rows.Next() {
+		var ep string
+		var id int64
+		var next time.Time
+		if err := rows.Scan(&ep, &id, &next); err != nil {
+			return err
+		}
+		l := byID[ep]
+		if next.After(now) {
+			l.readyAt = &next // the head waits out its backoff; so does the line
+			l.head = -1
+			continue
+		}
+		l.head = id
+	}
+	return rows.Err()
+}
+
+// plan decides how many deliveries each lane may take and, for lanes that
+// may take none, when to look at them again.
+func plan(lanes []*lane, p ClaimParams, now time.Time) {
+	room := make([]int, len(lanes))
+	for i, l := range lanes {
+		switch {
+		case !l.exists:
+			l.deadLane = true
+			continue
+		case !l.enabled:
+			// Disabling held its work; what is in flight finishes.
+			l.idle = true
+			continue
+		}
+		capacity := l.maxInFl
+		if capacity <= 0 {
+			capacity = p.DefaultMaxInFlight
+		}
+		if capacity <= 0 {
+			capacity = math.MaxInt32
+		}
+		l.capacity = capacity
+		r := capacity - l.inFlight
+		if l.open {
+			switch {
+			case l.inFlight > 0:
+				r = 0 // the probe is under way; its result decides
+			case l.probeAt != nil && l.probeAt.After(now):
+				r = 0
+				t := *l.probeAt
+				l.readyAt = &t
+			default:
+				r, l.probe = 1, true
+			}
+		}
+		if l.fifo {
+			switch {
+			case l.inFlight > 0 || l.head < 0:
+				r = 0 // one at a time; or the head waits (readyAt set)
+			case l.head == 0:
+				r = 0
+				l.idle = true // nothing pending
+			default:
+				r = min(r, 1)
+			}
+		}
+		if l.rate > 0 && r > 0 {
+			l.slot0 = now
+			if l.rateNext != nil && l.rateNext.After(now) {
+				l.slot0 = *l.rateNext
+			}
+			interval := time.Second / time.Duration(l.rate)
+			fit := 0 // slots slot0 + k*interval before the horizon
+			if horizon := now.Add(p.RateHorizon); l.slot0.Before(horizon) {
+				fit = int((horizon.Sub(l.slot0) + interval - 1) / interval)
+			}
+			if fit == 0 {
+				t := l.slot0.Add(-p.RateHorizon)
+				l.readyAt = &t
+			}
+			r = min(r, fit)
+		}
+		room[i] = max(r, 0)
+	}
+	// Share the claim: every lane gets an equal part of it (at most its
+	// room); what some could not use goes to the others, in lane order.
+	left := p.Limit
+	for left > 0 {
+		open := 0
+		for i, l := range lanes {
+			if room[i] > l.want {
+				open++
+			}
+		}
+		if open == 0 {
+			break
+		}
+		share := max(left/open, 1)
+		for i, l := range lanes {
+			if left == 0 {
+				break
+			}
+			if n := min(room[i]-l.want, share, left); n > 0 {
+				l.want += n
+				left -= n
+			}
+		}
+	}
+}
+
+// claimRows leases each lane's share of due deliveries and reads what is
+// needed to send them.
+func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now time.Time) (Claimed, error) {
+	var eps []string
+	var want []int32
+	var heads []int64
+	for _, l := range lanes {
+		if l.want > 0 {
+			eps = append(eps, l.endpointID)
+			want = append(want, int32(l.want))
+			heads = append(heads, max(l.head, 0))
+		}
+	}
+	if len(eps) == 0 {
+		return Claimed{}, nil
+	}
+	rows, err := tx.Query(ctx, `
+		WITH want AS (
+			SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) AS w(endpoint_id, n, head)
+		), picked AS (
+			SELECT c.id FROM want, LATERAL (
+				SELECT q.id FROM hookd.queue q
+				WHERE q.endpoint_id = want.endpoint_id AND q.state = 'pending' AND q.next_attempt_at <= now()
+				  AND (want.head = 0 OR q.id = want.head)
+				ORDER BY q.id
+				LIMIT want.n
+				FOR UPDATE SKIP LOCKED
 			) c
-			ORDER BY c.next_attempt_at
-			LIMIT $1
-		), due AS (
-			-- Lock the candidates by primary key; rows another claimer took
-			-- meanwhile are skipped, or no longer pending and due (a retry
-			-- recorded in between must wait for its time).
-			SELECT id FROM hookd.deliveries
-			WHERE id = ANY(ARRAY(SELECT id FROM cand)) AND state = 'pending' AND next_attempt_at <= now()
-			FOR UPDATE SKIP LOCKED
 		), claimed AS (
-			UPDATE hookd.deliveries d
-			SET state = 'in_flight', attempts = d.attempts + 1,
-				lease_expires_at = now() + $2 * interval '1 millisecond', leased_by = $4, updated_at = now()
-			-- = ANY(ARRAY(...)) makes the planner look the claimed ids up
-			-- by primary key; a join with due made it scan the table.
-			WHERE d.id = ANY(ARRAY(SELECT id FROM due))
-			RETURNING d.id, d.attempts, d.lease_expires_at, d.event_id, d.endpoint_id
+			UPDATE hookd.queue q
+			SET state = 'in_flight', attempts = q.attempts + 1,
+				lease_expires_at = now() + $4 * interval '1 millisecond', leased_by = $5, updated_at = now()
+			-- = ANY(ARRAY(...)) makes the planner look the ids up by key.
+			WHERE q.id = ANY(ARRAY(SELECT id FROM picked))
+			RETURNING q.id, q.attempts, q.lease_expires_at, q.event_id, q.event_stored_at, q.endpoint_id, q.tenant_id
 		)
-		SELECT c.id, c.attempts, c.lease_expires_at,
-			ev.id, ev.type, ev.data::text, ev.created_at,
-			ep.id, ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
+		SELECT c.id, c.attempts, c.lease_expires_at, c.event_id, c.event_stored_at, coalesce(c.tenant_id, ''), c.endpoint_id,
+			ev.id IS NOT NULL, coalesce(ev.type, ''), coalesce(ev.data::text, 'null'), coalesce(ev.created_at, now()),
+			ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
 			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled,
 			-- Trusted: the operator's own targets from the configuration
 			-- (alerts.url, forward_to of intake.sources), stored as data.
 			ep.trusted,
-			ep.body_format = 'data', ep.signatures, coalesce(ep.signing_key, '')
+			ep.body_format = 'data', ep.ordering = 'fifo', ep.signatures, coalesce(ep.signing_key, '')
 		FROM claimed c
-		JOIN hookd.events ev ON ev.id = c.event_id
-		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id`,
-		p.Limit, p.Lease.Milliseconds(), exclude, p.Worker, limitIDs, limitN, defaultLimit)
+		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id
+		LEFT JOIN hookd.events ev ON ev.id = c.event_id AND ev.stored_at = c.event_stored_at
+		ORDER BY c.id`,
+		eps, want, heads, p.Lease.Milliseconds(), p.Worker)
 	if err != nil {
-		return nil, err
+		return Claimed{}, err
 	}
 	defer rows.Close()
-	var jobs []Job
+	byID := map[string]*lane{}
+	for _, l := range lanes {
+		byID[l.endpointID] = l
+	}
+	var c Claimed
 	for rows.Next() {
 		var j Job
+		var found bool
 		var data string
 		var headers []byte
 		var timeoutMS int64
-		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt,
-			&j.EventID, &j.EventType, &data, &j.EventCreated,
-			&j.EndpointID, &j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
-			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData,
+		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt, &j.EventID, &j.EventStoredAt, &j.TenantID,
+			&j.EndpointID, &found, &j.EventType, &data, &j.EventCreated,
+			&j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData, &j.FIFO,
 			&j.Signatures, &j.SigningKey); err != nil {
-			return nil, err
+			return Claimed{}, err
 		}
 		j.EventData = json.RawMessage(data)
 		j.EventCreated = j.EventCreated.UTC()
 		j.Timeout = time.Duration(timeoutMS) * time.Millisecond
 		if err := json.Unmarshal(headers, &j.Headers); err != nil {
-			return nil, err
+			return Claimed{}, err
 		}
 		// Secrets and header values are stored sealed (core/secrets).
 		if err := secrets.OpenAll(&j.Secret, &j.PreviousSecret, &j.SigningKey); err != nil {
-			return nil, fmt.Errorf("endpoint %s: %w", j.EndpointID, err)
+			return Claimed{}, fmt.Errorf("endpoint %s: %w", j.EndpointID, err)
 		}
 		if err := secrets.OpenMap(j.Headers); err != nil {
-			return nil, fmt.Errorf("endpoint %s: header %w", j.EndpointID, err)
+			return Claimed{}, fmt.Errorf("endpoint %s: header %w", j.EndpointID, err)
 		}
-		jobs = append(jobs, j)
+		l := byID[j.EndpointID]
+		if l != nil {
+			if l.rate > 0 {
+				slot := l.slot0.Add(time.Duration(l.taken) * (time.Second / time.Duration(l.rate)))
+				j.StartIn = max(slot.Sub(now), 0)
+			}
+			j.Probe = l.probe
+			l.taken++
+		}
+		if !found {
+			c.Missing = append(c.Missing, j)
+			continue
+		}
+		c.Jobs = append(c.Jobs, j)
 	}
-	return jobs, rows.Err()
+	return c, rows.Err()
 }
 
-// Release hands claimed deliveries back without an attempt: they become due
-// at once (or held, when their endpoint is disabled) and the claim's attempt
-// is uncounted. Used on shutdown and for work over an endpoint's cap. Only
-// deliveries still leased by worker are touched.
-func Release(ctx context.Context, ex db.Executor, worker string, ids []int64) error {
-	return ReleaseUntil(ctx, ex, worker, ids, time.Time{})
-}
-
-// ReleaseUntil is Release with the deliveries due again only at notBefore
-// (now when zero): for work that cannot start yet, such as a request an
-// endpoint's rate limit pushes past the lease.
-func ReleaseUntil(ctx context.Context, ex db.Executor, worker string, ids []int64, notBefore time.Time) error {
-	if len(ids) == 0 {
+// settleLanes writes what the claim did to its lanes: slots taken, the
+// next rate slot, and when each lane is to be looked at again.
+func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now time.Time) error {
+	var (
+		eps      []string
+		readyAt  []*time.Time
+		rateNext []*time.Time
+		gone     []string
+		probed   []string
+		waits    []int64
+	)
+	idleRecheck := now.Add(time.Second)
+	for _, l := range lanes {
+		if l.deadLane {
+			gone = append(gone, l.endpointID)
+			continue
+		}
+		ready := l.readyAt
+		switch {
+		case l.want == 0 && ready != nil:
+			// waits for a probe time, a head's backoff or a rate slot
+		case l.want == 0 && l.idle:
+			ready = &idleRecheck
+		case l.want == 0:
+			ready = nil // at its cap: a finishing attempt wakes it
+		case l.taken < l.want:
+			// It had less due than it might have taken: nothing is left.
+			l.idle = true
+			ready = &idleRecheck
+		case l.probe || l.fifo || l.inFlight+l.taken >= l.capacity:
+			ready = nil // at its cap, or one at a time: a result wakes the lane
+		case l.rate > 0:
+			next := l.slot0.Add(time.Duration(l.taken) * (time.Second / time.Duration(l.rate)))
+			t := next.Add(-p.RateHorizon)
+			if t.Before(now) {
+				t = now
+			}
+			ready = &t
+		default:
+			n := now // served: to the back of the line
+			ready = &n
+		}
+		var rn *time.Time
+		if l.rate > 0 && l.taken > 0 {
+			t := l.slot0.Add(time.Duration(l.taken) * (time.Second / time.Duration(l.rate)))
+			rn = &t
+		} else {
+			rn = l.rateNext
+		}
+		eps = append(eps, l.endpointID)
+		readyAt = append(readyAt, ready)
+		rateNext = append(rateNext, rn)
+		if l.probe && l.taken > 0 {
+			probed = append(probed, l.endpointID)
+			waits = append(waits, p.probeInterval(l.probes).Milliseconds())
+		}
+	}
+	batch := &pgx.Batch{}
+	if len(eps) > 0 {
+		batch.Queue(`
+			UPDATE hookd.lanes l
+			SET ready_at = coalesce(u.ready_at, 'infinity'), rate_next_at = u.rate_next_at
+			FROM unnest($1::text[], $2::timestamptz[], $3::timestamptz[]) AS u(endpoint_id, ready_at, rate_next_at)
+			WHERE l.endpoint_id = u.endpoint_id`, eps, readyAt, rateNext)
+	}
+	if len(gone) > 0 {
+		batch.Queue(`DELETE FROM hookd.lanes WHERE endpoint_id = ANY($1)`, gone)
+	}
+	if len(probed) > 0 {
+		batch.Queue(`
+			UPDATE hookd.endpoint_health h
+			SET breaker_probe_at = now() + u.wait * interval '1 millisecond', breaker_probes = h.breaker_probes + 1
+			FROM unnest($1::text[], $2::bigint[]) AS u(endpoint_id, wait)
+			WHERE h.endpoint_id = u.endpoint_id`, probed, waits)
+	}
+	if batch.Len() == 0 {
 		return nil
 	}
-	var at *time.Time
-	if !notBefore.IsZero() {
-		at = &notBefore
-	}
-	_, err := ex.Exec(ctx, `
-		UPDATE hookd.deliveries d
-		SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
-			attempts = greatest(d.attempts - 1, 0), lease_expires_at = NULL, leased_by = NULL,
-			next_attempt_at = coalesce($3::timestamptz, now()), updated_at = now()
-		FROM hookd.endpoints ep
-		WHERE d.id = ANY($1) AND d.state = 'in_flight' AND d.leased_by = $2 AND ep.id = d.endpoint_id`,
-		ids, worker, at)
-	return err
+	return tx.SendBatch(ctx, batch).Close()
 }
 
-// ReapExpired returns deliveries whose lease expired (their worker died or
-// hung) to the queue, recording an "interrupted" attempt so the log shows
-// what happened. A delivery whose budget of maxAttempts is spent dies.
-// It returns the deliveries it reaped and, among them, those that died.
-func ReapExpired(ctx context.Context, ex db.Executor, maxAttempts, limit int) (reaped int, dead []Delivery, err error) {
-	rows, err := ex.Query(ctx, `
-		WITH expired AS (
-			SELECT id FROM hookd.deliveries
-			WHERE state = 'in_flight' AND lease_expires_at < now()
-			ORDER BY lease_expires_at LIMIT $2
+// DropIdleLanes drops the lanes a claim found idle (Claimed.Idle), in a
+// transaction of its own; call it after the claim committed.
+func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) error {
+	slices.Sort(endpointIDs)
+	return dropIdleLanes(ctx, b, slices.Compact(endpointIDs))
+}
+
+// Promote turns up to limit retrying deliveries whose time has come into
+// pending ones, waking their lanes, and returns how many.
+func Promote(ctx context.Context, ex db.Executor, limit int) (int, error) {
+	var n int
+	err := ex.QueryRow(ctx, `
+		WITH due AS (
+			SELECT id FROM hookd.queue
+			WHERE state = 'retrying' AND next_attempt_at <= now()
+			ORDER BY next_attempt_at LIMIT $1
 			FOR UPDATE SKIP LOCKED
-		), logged AS (
-			INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, duration_us,
-				error_class, error, worker)
-			SELECT d.id, d.endpoint_id, d.attempts, d.updated_at, 0, 'interrupted',
-				'lease expired at ' || to_char(d.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
-				': worker ' || coalesce(d.leased_by, '?') || ' stopped before recording a result; the request may or may not have reached the endpoint',
-				coalesce(d.leased_by, '')
-			FROM hookd.deliveries d JOIN expired USING (id)
-		)
-		UPDATE hookd.deliveries d
-		SET state = CASE WHEN d.attempts >= $1 THEN 'dead' WHEN ep.enabled THEN 'pending' ELSE 'held' END,
-			completed_at = CASE WHEN d.attempts >= $1 THEN now() END,
-			next_attempt_at = now(), lease_expires_at = NULL, leased_by = NULL,
-			last_status = NULL, last_error_class = 'interrupted', last_error = 'lease expired before a result was recorded',
-			updated_at = now()
-		FROM expired, hookd.endpoints ep
-		WHERE d.id = expired.id AND ep.id = d.endpoint_id
-		RETURNING `+prefixed("d"), maxAttempts, limit)
+		), promoted AS (
+			UPDATE hookd.queue q SET state = 'pending', updated_at = now()
+			WHERE q.id = ANY(ARRAY(SELECT id FROM due))
+			RETURNING q.endpoint_id
+		), `+wakeCTE("promoted")+`
+		SELECT (SELECT count(*) FROM promoted)::int + 0 * `+wakeSelect, limit).Scan(&n)
+	return n, err
+}
+
+// NextWake returns when the next claim could find work that is not due
+// yet: the earliest retry, or the earliest lane waiting for a probe, a
+// rate slot or a fifo head's backoff. The zero time means nothing waits.
+func NextWake(ctx context.Context, ex db.Executor) (time.Time, error) {
+	var retry, laneAt *time.Time
+	err := ex.QueryRow(ctx, `SELECT
+			(SELECT min(next_attempt_at) FROM hookd.queue WHERE state = 'retrying'),
+			(SELECT min(ready_at) FROM hookd.lanes WHERE ready_at > now() AND ready_at < 'infinity')`).Scan(&retry, &laneAt)
 	if err != nil {
-		return 0, nil, err
+		return time.Time{}, err
 	}
-	all, err := collect(rows)
-	if err != nil {
-		return 0, nil, err
-	}
-	for _, d := range all {
-		if d.State == StateDead {
-			dead = append(dead, d)
+	var t time.Time
+	for _, c := range []*time.Time{retry, laneAt} {
+		if c != nil && (t.IsZero() || c.Before(t)) {
+			t = *c
 		}
 	}
-	return len(all), dead, nil
+	return t, nil
 }
 
-// ResumeHeld turns held deliveries of enabled endpoints back into due
-// ones and returns how many. endpoint.Enable does this itself; this sweep
-// catches a delivery that a Release or the reaper put on hold from an
-// endpoint state read just before Enable committed.
-func ResumeHeld(ctx context.Context, ex db.Executor) (int64, error) {
-	tag, err := ex.Exec(ctx, `
-		UPDATE hookd.deliveries d SET state = 'pending', next_attempt_at = now(), updated_at = now()
-		FROM hookd.endpoints ep
-		WHERE d.state = 'held' AND ep.id = d.endpoint_id AND ep.enabled`)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
+// ErrEventMissing is the error of a delivery whose event no longer exists
+// (deleted, or aged out of retention while the delivery waited).
+var ErrEventMissing = errors.New("the event of this delivery no longer exists")
+
+// MissingEventResult is the result that ends a claimed delivery whose
+// event no longer exists: dead, with no request sent.
+func MissingEventResult(j Job, worker string, now time.Time) Result {
+	r := ResultOf(j, worker)
+	r.StartedAt, r.NextAttemptAt = now, now
+	r.ErrorClass, r.Error, r.Next = ClassMissing, ErrEventMissing.Error()+"; nothing was sent", StateDead
+	return r
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"slices"
@@ -29,21 +30,13 @@ func bucketOf(d time.Duration) int {
 	return len(LatencyBuckets)
 }
 
-// Complete records a batch of attempt results in one transaction: the
-// attempts (insert-only), each delivery's new state, and the per-endpoint
-// health and minute rollups. A result whose delivery is no longer leased to
-// its worker (the lease expired and someone else took it) still has its
-// attempt logged but does not change the delivery.
-//
-// It returns the results that were applied, so callers raise alerts only
-// for state changes that happened.
-func Complete(ctx context.Context, pool interface {
-	Begin(context.Context) (pgx.Tx, error)
-}, results []Result) ([]Result, error) {
+// Complete records a batch of attempt results in a transaction of its own;
+// see CompleteTx.
+func Complete(ctx context.Context, b beginner, policy Policy, results []Result) ([]Result, error) {
 	var applied []Result
-	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
 		var err error
-		applied, err = CompleteTx(ctx, tx, results)
+		applied, _, err = CompleteTx(ctx, tx, policy, results)
 		return err
 	})
 	if err != nil {
@@ -52,20 +45,170 @@ func Complete(ctx context.Context, pool interface {
 	return applied, nil
 }
 
-// CompleteTx is Complete in the caller's transaction, so that work which
-// must not be lost with the results (recording dead letters for alerting)
-// commits with them.
-func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, error) {
+// CompleteTx records a batch of attempt results in the caller's
+// transaction, so that work which must not be lost with them (noting dead
+// letters for alerting, the next claim) commits with them: the attempts
+// (insert-only), each delivery's move to hookd.finished or its next state
+// in the queue, its lane's freed slot, and the endpoint's health, minute
+// rollup and breaker.
+//
+// A result whose delivery is no longer leased to its worker for that
+// attempt (the lease expired and someone else took it) still has its
+// attempt logged but changes nothing else. A result whose delivery no
+// longer exists (its endpoint or event was deleted while the attempt was
+// in flight) is dropped: there is nothing left to record it into. It
+// returns the results applied and those dropped.
+func CompleteTx(ctx context.Context, tx pgx.Tx, policy Policy, results []Result) (applied, dropped []Result, err error) {
 	if len(results) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	// A stable order keeps concurrent batches from deadlocking on rows.
+	// A stable order keeps concurrent batches from deadlocking: queue rows
+	// by id, then lanes by endpoint.
 	results = slices.Clone(results)
-	slices.SortFunc(results, func(a, b Result) int { return compareInt64(a.DeliveryID, b.DeliveryID) })
+	slices.SortFunc(results, func(a, b Result) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
+	endpoints := make([]string, 0, len(results))
+	for _, r := range results {
+		endpoints = append(endpoints, r.EndpointID)
+	}
+	slices.Sort(endpoints)
+	endpoints = slices.Compact(endpoints)
 
+	err = func() error {
+		present, leased, err := lockResults(ctx, tx, results)
+		if err != nil {
+			return err
+		}
+		var kept []Result
+		freed := map[string]int{}
+		for _, r := range results {
+			switch {
+			case !present[r.DeliveryID]:
+				dropped = append(dropped, r)
+				continue
+			case leased[r.DeliveryID]:
+				applied = append(applied, r)
+				freed[r.EndpointID]++
+			}
+			kept = append(kept, r)
+		}
+		batch := &pgx.Batch{}
+		queueOutcomes(batch, applied)
+		queueAttempts(batch, kept)
+		queueFreedLanes(batch, freed, kept)
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return err
+		}
+		return updateHealth(ctx, tx, policy, kept)
+	}()
+	if err != nil {
+		return nil, nil, db.Interpret(err)
+	}
+	return applied, dropped, nil
+}
+
+// lockResults locks the queue rows of results (and the finished rows of
+// results that arrive after their delivery finished), so that a concurrent
+// delete waits for this batch, and reports which deliveries exist and which
+// are still leased to the result's worker for the result's attempt.
+func lockResults(ctx context.Context, tx pgx.Tx, results []Result) (present, leased map[int64]bool, err error) {
+	ids := make([]int64, len(results))
+	workers := make([]string, len(results))
+	attempts := make([]int32, len(results))
+	stored := make([]time.Time, len(results))
+	for i, r := range results {
+		ids[i], workers[i], attempts[i], stored[i] = r.DeliveryID, r.Worker, int32(r.Attempt), r.EventStoredAt
+	}
+	rows, err := tx.Query(ctx, `
+		WITH input AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[]) AS i(id, worker, attempt, stored_at)
+		), q AS (
+			SELECT q.id, q.state = 'in_flight' AND q.leased_by = i.worker AND q.attempts = i.attempt AS leased
+			FROM hookd.queue q JOIN input i ON i.id = q.id
+			ORDER BY q.id
+			FOR UPDATE OF q
+		), f AS (
+			SELECT f.id, false AS leased
+			FROM hookd.finished f JOIN input i ON i.id = f.id AND i.stored_at = f.event_stored_at
+			WHERE f.id NOT IN (SELECT id FROM q)
+			FOR KEY SHARE OF f
+		)
+		SELECT id, leased FROM q UNION ALL SELECT id, leased FROM f`, ids, workers, attempts, stored)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	present, leased = map[int64]bool{}, map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		var l bool
+		if err := rows.Scan(&id, &l); err != nil {
+			return nil, nil, err
+		}
+		present[id] = true
+		leased[id] = leased[id] || l
+	}
+	return present, leased, rows.Err()
+}
+
+// queueOutcomes moves finished deliveries from the queue to
+// hookd.finished and gives the others their next state. A retry for an
+// endpoint disabled meanwhile is held instead.
+func queueOutcomes(batch *pgx.Batch, applied []Result) {
+	if len(applied) == 0 {
+		return
+	}
+	n := len(applied)
+	ids := make([]int64, n)
+	states := make([]string, n)
+	nextAt := make([]time.Time, n)
+	statuses := make([]*int32, n)
+	classes := make([]string, n)
+	errs := make([]string, n)
+	for i, r := range applied {
+		ids[i], states[i], classes[i], errs[i] = r.DeliveryID, string(r.Next), r.ErrorClass, sanitize(r.Error)
+		nextAt[i] = r.NextAttemptAt
+		if nextAt[i].IsZero() {
+			nextAt[i] = r.StartedAt
+		}
+		if r.ResponseStatus != 0 {
+			s := int32(r.ResponseStatus)
+			statuses[i] = &s
+		}
+	}
+	batch.Queue(`
+		WITH input AS (
+			SELECT * FROM unnest($1::bigint[], $2::text[], $3::timestamptz[], $4::int[], $5::text[], $6::text[])
+			AS i(id, next_state, next_at, status, class, error)
+		), done AS (
+			DELETE FROM hookd.queue q USING input i
+			WHERE q.id = i.id AND i.next_state IN ('succeeded', 'dead')
+			RETURNING q.id, q.event_id, q.event_stored_at, q.endpoint_id, q.tenant_id, q.event_type, i.next_state,
+				q.attempts, i.status, i.class, i.error, q.replays, q.created_at
+		), moved AS (
+			INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state,
+				attempts, last_status, last_error_class, last_error, replays, created_at, completed_at)
+			SELECT id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, next_state,
+				attempts, status, class, error, replays, created_at, now()
+			FROM done
+		)
+		UPDATE hookd.queue q SET
+			state = CASE WHEN ep.enabled THEN i.next_state ELSE 'held' END,
+			next_attempt_at = i.next_at, lease_expires_at = NULL, leased_by = NULL,
+			last_status = i.status, last_error_class = i.class, last_error = i.error, updated_at = now()
+		FROM input i, hookd.endpoints ep
+		WHERE q.id = i.id AND i.next_state NOT IN ('succeeded', 'dead') AND ep.id = q.endpoint_id`,
+		ids, states, nextAt, statuses, classes, errs)
+}
+
+// queueAttempts logs one attempt per result.
+func queueAttempts(batch *pgx.Batch, results []Result) {
+	if len(results) == 0 {
+		return
+	}
 	n := len(results)
 	var (
 		deliveryIDs = make([]int64, n)
+		stored      = make([]time.Time, n)
 		endpointIDs = make([]string, n)
 		attemptNos  = make([]int32, n)
 		started     = make([]time.Time, n)
@@ -78,16 +221,10 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, err
 		classes     = make([]string, n)
 		errs        = make([]string, n)
 		workers     = make([]string, n)
-		nextStates  = make([]string, n)
-		nextAt      = make([]time.Time, n)
 	)
 	for i, r := range results {
-		deliveryIDs[i] = r.DeliveryID
-		endpointIDs[i] = r.EndpointID
-		attemptNos[i] = int32(r.Attempt)
-		started[i] = r.StartedAt
-		durations[i] = r.Duration.Microseconds()
-		urls[i] = r.RequestURL
+		deliveryIDs[i], stored[i], endpointIDs[i], attemptNos[i] = r.DeliveryID, r.EventStoredAt, r.EndpointID, int32(r.Attempt)
+		started[i], durations[i], urls[i] = r.StartedAt, r.Duration.Microseconds(), r.RequestURL
 		reqHeaders[i] = headerJSON(r.RequestHeaders)
 		if r.ResponseStatus != 0 {
 			s := int32(r.ResponseStatus)
@@ -95,77 +232,58 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, results []Result) ([]Result, err
 			h := headerJSON(r.ResponseHeaders)
 			respHeaders[i] = &h
 		}
-		bodies[i] = sanitize(r.ResponseBody)
-		classes[i] = r.ErrorClass
-		errs[i] = sanitize(r.Error)
-		workers[i] = r.Worker
-		nextStates[i] = string(r.Next)
-		nextAt[i] = r.NextAttemptAt
-		if nextAt[i].IsZero() {
-			nextAt[i] = r.StartedAt
-		}
+		bodies[i], classes[i], errs[i], workers[i] = sanitize(r.ResponseBody), r.ErrorClass, sanitize(r.Error), r.Worker
 	}
+	batch.Queue(`
+		INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
+			request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker)
+		SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[],
+			$7::text[], $8::jsonb[], $9::int[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::text[])`,
+		deliveryIDs, stored, endpointIDs, attemptNos, started, durations, urls, reqHeaders, statuses,
+		respHeaders, bodies, classes, errs, workers)
+}
 
-	var applied []Result
-	err := func() error {
-		rows, err := tx.Query(ctx, `
-			WITH input AS (
-				SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[], $5::bigint[],
-					$6::text[], $7::jsonb[], $8::int[], $9::jsonb[], $10::text[], $11::text[], $12::text[],
-					$13::text[], $14::text[], $15::timestamptz[])
-				AS t(delivery_id, endpoint_id, attempt, started_at, duration_us, url, req_headers, status,
-					resp_headers, body, class, error, worker, next_state, next_at)
-			), logged AS (
-				INSERT INTO hookd.attempts (delivery_id, endpoint_id, attempt, started_at, duration_us, request_url,
-					request_headers, response_status, response_headers, response_body, error_class, error, worker)
-				SELECT delivery_id, endpoint_id, attempt, started_at, duration_us, url, req_headers, status,
-					resp_headers, body, class, error, worker FROM input
-			)
-			UPDATE hookd.deliveries d SET
-				state = i.next_state,
-				next_attempt_at = i.next_at,
-				lease_expires_at = NULL, leased_by = NULL,
-				last_status = i.status, last_error_class = i.class, last_error = i.error,
-				completed_at = CASE WHEN i.next_state IN ('succeeded', 'dead') THEN now() END,
-				updated_at = now()
-			FROM input i
-			WHERE d.id = i.delivery_id AND d.state = 'in_flight' AND d.leased_by = i.worker AND d.attempts = i.attempt
-			RETURNING d.id`,
-			deliveryIDs, endpointIDs, attemptNos, started, durations, urls, reqHeaders, statuses,
-			respHeaders, bodies, classes, errs, workers, nextStates, nextAt)
-		if err != nil {
-			return err
-		}
-		done := map[int64]bool{}
-		for rows.Next() {
-			var id int64
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return err
-			}
-			done[id] = true
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for _, r := range results {
-			if done[r.DeliveryID] {
-				applied = append(applied, r)
-			}
-		}
-		return updateHealth(ctx, tx, results)
-	}()
-	if err != nil {
-		return nil, db.Interpret(err)
+// queueFreedLanes wakes the lanes that waited for a slot to free (at their
+// cap, a probe or a fifo head in flight), and those whose endpoint just
+// succeeded (its breaker closes).
+func queueFreedLanes(batch *pgx.Batch, freed map[string]int, results []Result) {
+	if len(freed) == 0 {
+		return
 	}
-	return applied, nil
+	succeeded := map[string]bool{}
+	for _, r := range results {
+		if r.Success() {
+			succeeded[r.EndpointID] = true
+		}
+	}
+	eps := make([]string, 0, len(freed))
+	for ep := range freed {
+		eps = append(eps, ep)
+	}
+	slices.Sort(eps)
+	var wake []string
+	for _, ep := range eps {
+		if succeeded[ep] {
+			wake = append(wake, ep)
+		}
+	}
+	// Locked in key order first, so concurrent batches cannot deadlock.
+	batch.Queue(`
+		WITH w AS (
+			SELECT endpoint_id FROM hookd.lanes
+			WHERE endpoint_id = ANY($1) AND (ready_at = 'infinity' OR (endpoint_id = ANY($2) AND ready_at > now()))
+			ORDER BY endpoint_id FOR UPDATE
+		)
+		UPDATE hookd.lanes l SET ready_at = now() FROM w WHERE l.endpoint_id = w.endpoint_id`, eps, wake)
 }
 
 // updateHealth folds the batch into hookd.endpoint_health and
 // hookd.endpoint_minutes, one row per endpoint (and minute), in a fixed
 // order so concurrent batches do not deadlock.
-func updateHealth(ctx context.Context, tx pgx.Tx, results []Result) error {
+func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Result) error {
+	if len(results) == 0 {
+		return nil
+	}
 	byEndpoint := map[string][]Result{}
 	for _, r := range results {
 		byEndpoint[r.EndpointID] = append(byEndpoint[r.EndpointID], r)
@@ -252,6 +370,18 @@ func updateHealth(ctx context.Context, tx pgx.Tx, results []Result) error {
 				id, m, agg.attempts, agg.successes, agg.buckets)
 		}
 	}
+	// The breaker opens at policy.BreakerFailures consecutive failures and
+	// closes on a success; opening schedules the first probe.
+	if policy.BreakerFailures > 0 {
+		batch.Queue(`
+			UPDATE hookd.endpoint_health SET
+				breaker_opened_at = CASE WHEN consecutive_failures >= $2 THEN coalesce(breaker_opened_at, now()) END,
+				breaker_probe_at = CASE WHEN consecutive_failures >= $2
+					THEN coalesce(breaker_probe_at, now() + $3 * interval '1 millisecond') END,
+				breaker_probes = CASE WHEN consecutive_failures >= $2 THEN breaker_probes ELSE 0 END
+			WHERE endpoint_id = ANY($1) AND (breaker_opened_at IS NOT NULL OR consecutive_failures >= $2)`,
+			endpoints, policy.BreakerFailures, policy.BreakerProbeInterval.Milliseconds())
+	}
 	return tx.SendBatch(ctx, batch).Close()
 }
 
@@ -271,14 +401,4 @@ func headerJSON(h map[string][]string) string {
 func sanitize(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
-}
-
-func compareInt64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }

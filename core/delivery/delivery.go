@@ -1,15 +1,44 @@
-// Package delivery is the store of deliveries and their attempts: claiming
-// due work under a lease, recording outcomes in batches, reaping expired
-// leases, listing, and replay.
+// Package delivery owns the delivery state machine: it creates deliveries
+// for events, claims due work fairly under a lease, records outcomes in
+// batches, reaps expired leases, holds and resumes an endpoint's work,
+// replays, skips, lists and erases.
 //
-// All SQL on hookd.deliveries, hookd.attempts and the health rollups lives
-// in this package. Sending requests is core/dispatch's job.
+// This package alone writes hookd.queue (unfinished deliveries),
+// hookd.finished (finished ones, partitioned with their event),
+// hookd.attempts, hookd.lanes and the health rollups (hookd.endpoint_health,
+// hookd.endpoint_minutes). Other packages call its transitions inside their
+// own transactions. Reads of deliveries go through the hookd.deliveries
+// view, which shows both tables. Sending requests is core/dispatch's job.
 //
 // # States
 //
-//	pending --claim--> in_flight --Complete--> succeeded | pending (retry) | dead | held
-//	held:  the endpoint is disabled; Enable turns these back into pending.
-//	dead:  the retry budget is spent; Replay re-queues with a fresh budget.
+//	pending   --claim-->   in_flight --complete--> succeeded | retrying | dead | held
+//	retrying  --due-->     pending                (Promote)
+//	held      --Resume-->  pending                (the endpoint was disabled)
+//	dead, succeeded --Replay--> pending           (a fresh retry budget)
+//	pending, retrying, held --Skip--> skipped     (an operator gave up on it)
+//
+// Succeeded, dead and skipped deliveries leave the queue for
+// hookd.finished; the others stay in the queue.
+//
+// # Lanes and fairness
+//
+// Every endpoint with work in the queue has a lane (hookd.lanes). A claim
+// takes the lanes whose ready_at has come, oldest first, locking them with
+// SKIP LOCKED, and from each at most the endpoint's free slots (its
+// max_in_flight less what is in flight anywhere), the requests its
+// rate_limit allows, one probe while its breaker is open, or the head of
+// the line for a fifo endpoint. A served lane goes to the back (ready_at =
+// now), so capacity is shared round-robin among endpoints with due work and
+// a backlog never delays the others; a claim costs what it takes, not the
+// number of endpoints.
+//
+// A lane is dropped when its endpoint has nothing due and nothing in
+// flight. Writers that make work due for an endpoint take a shared advisory
+// lock on the endpoint's lane bucket and insert the lane if it is missing;
+// the claimer drops a lane only under the exclusive lock and after looking
+// again, so no due delivery is ever left without a lane. A sweep by the
+// maintenance leader ([Sweep]) re-creates lanes as a last safety net.
 package delivery
 
 import (
@@ -23,14 +52,19 @@ type State string
 
 const (
 	StatePending   State = "pending"
+	StateRetrying  State = "retrying"
 	StateInFlight  State = "in_flight"
 	StateSucceeded State = "succeeded"
 	StateDead      State = "dead"
 	StateHeld      State = "held"
+	StateSkipped   State = "skipped"
 )
 
 // States lists every state, for validation and help texts.
-var States = []State{StatePending, StateInFlight, StateSucceeded, StateDead, StateHeld}
+var States = []State{StatePending, StateRetrying, StateInFlight, StateHeld, StateSucceeded, StateDead, StateSkipped}
+
+// Finished reports whether s is a final state (the delivery left the queue).
+func (s State) Finished() bool { return s == StateSucceeded || s == StateDead || s == StateSkipped }
 
 // Valid reports whether s is a known state.
 func (s State) Valid() bool {
@@ -51,14 +85,18 @@ const (
 	ClassBlocked     = "blocked"
 	ClassHTTPStatus  = "http_status"
 	ClassInterrupted = "interrupted" // the worker died or lost its lease before recording a result
+	ClassMissing     = "missing"     // the event no longer existed: nothing was sent
 )
 
 // Delivery is one event on its way to one endpoint.
 type Delivery struct {
-	ID             int64      `json:"id"`
-	EventID        string     `json:"event_id"`
-	EndpointID     string     `json:"endpoint_id"`
-	EventType      string     `json:"event_type"`
+	ID         int64  `json:"id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id"`
+	TenantID   string `json:"tenant,omitempty"`
+	EventType  string `json:"event_type"`
+	// EventStoredAt is the partition key the delivery shares with its event.
+	EventStoredAt  time.Time  `json:"-"`
 	State          State      `json:"state"`
 	Attempts       int        `json:"attempts"`
 	NextAttemptAt  time.Time  `json:"next_attempt_at"`
@@ -73,8 +111,11 @@ type Delivery struct {
 	CompletedAt    *time.Time `json:"completed_at,omitempty"`
 }
 
-// Retrying reports whether the delivery is pending after a failed attempt.
-func (d *Delivery) Retrying() bool { return d.State == StatePending && d.Attempts > 0 }
+// Retrying reports whether the delivery waits to be tried again after a
+// failed attempt.
+func (d *Delivery) Retrying() bool {
+	return d.State == StateRetrying || (d.State == StatePending && d.Attempts > 0)
+}
 
 // Attempt is one try, as recorded.
 type Attempt struct {
@@ -103,11 +144,18 @@ type Job struct {
 	DeliveryID     int64
 	Attempt        int // 1 for the first try of the current budget
 	LeaseExpiresAt time.Time
+	// StartIn is how long after the claim the request may start: the slot
+	// the endpoint's rate_limit gave it (0 for at once).
+	StartIn time.Duration
+	// Probe is set for the one attempt an open breaker lets through.
+	Probe bool
 
-	EventID      string
-	EventType    string
-	EventData    json.RawMessage
-	EventCreated time.Time
+	EventID       string
+	EventType     string
+	EventData     json.RawMessage
+	EventCreated  time.Time
+	EventStoredAt time.Time
+	TenantID      string
 
 	EndpointID      string
 	URL             string
@@ -126,6 +174,9 @@ type Job struct {
 	// file (alerts.url, forward_to of intake.sources), which the outbound
 	// address guard exempts.
 	Trusted bool
+	// FIFO is set for endpoints with ordering fifo: a failed attempt keeps
+	// the delivery at the head of the line (pending, not retrying).
+	FIFO bool
 	// Signatures is the endpoint's signature versions (signing.Keys) and
 	// SigningKey its whsk_ key for v1a ("" without one).
 	Signatures string
@@ -144,11 +195,12 @@ func (j *Job) Secrets(now time.Time) []string {
 
 // Result is what one attempt came to, with the state the dispatcher chose.
 type Result struct {
-	DeliveryID int64
-	EndpointID string
-	EventID    string
-	Attempt    int
-	Worker     string
+	DeliveryID    int64
+	EndpointID    string
+	EventID       string
+	EventStoredAt time.Time
+	Attempt       int
+	Worker        string
 
 	StartedAt       time.Time
 	Duration        time.Duration
@@ -160,9 +212,18 @@ type Result struct {
 	ErrorClass      string // "" on success
 	Error           string
 
-	// Next is succeeded, pending (retry at NextAttemptAt), dead or held.
+	// Next is succeeded, retrying (at NextAttemptAt), dead or held; a fifo
+	// endpoint's failed head is pending with a later NextAttemptAt.
 	Next          State
 	NextAttemptAt time.Time
+}
+
+// ResultOf starts the Result of an attempt at job by worker.
+func ResultOf(job Job, worker string) Result {
+	return Result{
+		DeliveryID: job.DeliveryID, EndpointID: job.EndpointID, EventID: job.EventID,
+		EventStoredAt: job.EventStoredAt, Attempt: job.Attempt, Worker: worker, RequestURL: job.URL,
+	}
 }
 
 // Success reports whether the attempt succeeded.

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/db"
@@ -44,22 +45,47 @@ func setup(t *testing.T, events int) *bundle {
 	return b
 }
 
+// policy is the state machine's treatment in these tests: no default
+// cap unless a test sets one, the breaker off.
+var policy = delivery.Policy{}
+
 func (b *bundle) claim(t *testing.T, worker string, limit int, lease time.Duration) []delivery.Job {
 	t.Helper()
-	jobs, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: limit, Lease: lease, Worker: worker})
+	return b.claimWith(t, delivery.ClaimParams{Limit: limit, Lease: lease, Worker: worker})
+}
+
+func (b *bundle) claimWith(t *testing.T, p delivery.ClaimParams) []delivery.Job {
+	t.Helper()
+	c, err := delivery.Claim(b.ctx, b.pool, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return jobs
+	return c.Jobs
+}
+
+func (b *bundle) complete(t *testing.T, rs ...delivery.Result) []delivery.Result {
+	t.Helper()
+	applied, err := delivery.Complete(b.ctx, b.pool, policy, rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return applied
+}
+
+func (b *bundle) count(t *testing.T, sql string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := b.pool.QueryRow(b.ctx, sql, args...).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
 }
 
 func result(j delivery.Job, worker string, status int, next delivery.State) delivery.Result {
-	r := delivery.Result{
-		DeliveryID: j.DeliveryID, EndpointID: j.EndpointID, EventID: j.EventID, Attempt: j.Attempt, Worker: worker,
-		StartedAt: time.Now(), Duration: 12 * time.Millisecond, RequestURL: j.URL,
-		RequestHeaders: http.Header{"X-Webhook-Id": {j.EventID}}, ResponseStatus: status,
-		ResponseHeaders: http.Header{"Content-Type": {"text/plain"}}, ResponseBody: "ok\x00\xff", Next: next,
-	}
+	r := delivery.ResultOf(j, worker)
+	r.StartedAt, r.Duration = time.Now(), 12*time.Millisecond
+	r.RequestHeaders, r.ResponseStatus = http.Header{"X-Webhook-Id": {j.EventID}}, status
+	r.ResponseHeaders, r.ResponseBody, r.Next = http.Header{"Content-Type": {"text/plain"}}, "ok\x00\xff", next
 	if status >= 300 {
 		r.ErrorClass, r.Error = delivery.ClassHTTPStatus, fmt.Sprintf("HTTP %d", status)
 	}
@@ -76,11 +102,12 @@ func TestConcurrentClaimersNeverShareADelivery(t *testing.T) {
 		worker := fmt.Sprintf("w%d", w)
 		wg.Go(func() {
 			for {
-				jobs, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 7, Lease: time.Minute, Worker: worker})
+				c, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 7, Lease: time.Minute, Worker: worker})
 				if err != nil {
 					t.Error(err)
 					return
 				}
+				jobs := c.Jobs
 				if len(jobs) == 0 {
 					return
 				}
@@ -124,11 +151,11 @@ func TestCompleteRecordsAttemptsStateAndHealth(t *testing.T) {
 	jobs := b.claim(t, "w", 10, time.Minute)
 	results := []delivery.Result{
 		result(jobs[0], "w", 200, delivery.StateSucceeded),
-		result(jobs[1], "w", 500, delivery.StatePending),
+		result(jobs[1], "w", 500, delivery.StateRetrying),
 		result(jobs[2], "w", 500, delivery.StateDead),
 	}
 	results[1].NextAttemptAt = time.Now().Add(time.Hour)
-	applied, err := delivery.Complete(b.ctx, b.pool, results)
+	applied, err := delivery.Complete(b.ctx, b.pool, policy, results)
 	if err != nil || len(applied) != 3 {
 		t.Fatalf("applied %d, %v", len(applied), err)
 	}
@@ -144,7 +171,7 @@ func TestCompleteRecordsAttemptsStateAndHealth(t *testing.T) {
 			t.Fatalf("attempts of %d = %+v, %v", j.DeliveryID, atts, err)
 		}
 	}
-	if states[jobs[0].DeliveryID] != delivery.StateSucceeded || states[jobs[1].DeliveryID] != delivery.StatePending || states[jobs[2].DeliveryID] != delivery.StateDead {
+	if states[jobs[0].DeliveryID] != delivery.StateSucceeded || states[jobs[1].DeliveryID] != delivery.StateRetrying || states[jobs[2].DeliveryID] != delivery.StateDead {
 		t.Fatalf("states = %v", states)
 	}
 	h, err := delivery.HealthOf(b.ctx, b.pool, []string{b.ep.ID}, time.Now())
@@ -152,16 +179,16 @@ func TestCompleteRecordsAttemptsStateAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	eh := h[b.ep.ID]
-	if eh.Last5m.Attempts != 3 || eh.Last5m.Successes != 1 || eh.Dead != 1 || eh.Pending != 1 || eh.Retrying != 1 || eh.Last5m.P95 <= 0 {
+	if eh.Last5m.Attempts != 3 || eh.Last5m.Successes != 1 || eh.Dead != 1 || eh.Pending != 0 || eh.Retrying != 1 || eh.InFlight != 0 || eh.Last5m.P95 <= 0 {
 		t.Fatalf("health = %+v", eh)
 	}
 	// A late result from a worker that lost its lease is logged but changes nothing.
 	stale := result(jobs[1], "w", 200, delivery.StateSucceeded)
-	applied, err = delivery.Complete(b.ctx, b.pool, []delivery.Result{stale})
+	applied, err = delivery.Complete(b.ctx, b.pool, policy, []delivery.Result{stale})
 	if err != nil || len(applied) != 0 {
 		t.Fatalf("stale result applied: %d, %v", len(applied), err)
 	}
-	if d, _ := delivery.Get(b.ctx, b.pool, jobs[1].DeliveryID); d.State != delivery.StatePending {
+	if d, _ := delivery.Get(b.ctx, b.pool, jobs[1].DeliveryID); d.State != delivery.StateRetrying {
 		t.Fatalf("stale result changed the state to %s", d.State)
 	}
 }
@@ -178,7 +205,7 @@ func TestReapExpiredReclaimsAndLogs(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for reaped == 0 && time.Now().Before(deadline) {
 		var err error
-		if reaped, dead, err = delivery.ReapExpired(b.ctx, b.pool, 5, 100); err != nil {
+		if reaped, dead, err = reap(b, 5); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -194,13 +221,24 @@ func TestReapExpiredReclaimsAndLogs(t *testing.T) {
 		t.Fatalf("attempt log = %+v", atts)
 	}
 	// With the budget spent, an expired lease kills the delivery.
-	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.deliveries SET lease_expires_at = now() - interval '1s'`); err != nil {
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.queue SET lease_expires_at = now() - interval '1s'`); err != nil {
 		t.Fatal(err)
 	}
-	reaped, dead, err := delivery.ReapExpired(b.ctx, b.pool, 2, 100)
+	reaped, dead, err := reap(b, 2)
 	if err != nil || reaped != 2 || len(dead) != 2 {
 		t.Fatalf("reaped %d dead %d: %v", reaped, len(dead), err)
 	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'`); n != 0 {
+		t.Errorf("%d deliveries in flight after every lease was reaped", n)
+	}
+}
+
+func reap(b *bundle, maxAttempts int) (n int, dead []delivery.Delivery, err error) {
+	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		n, dead, err = delivery.ReapExpired(b.ctx, tx, maxAttempts, 100)
+		return err
+	})
+	return n, dead, err
 }
 
 func TestReleaseUncountsTheClaim(t *testing.T) {
@@ -265,9 +303,7 @@ func TestReplayKeepsHistory(t *testing.T) {
 	for _, j := range jobs {
 		rs = append(rs, result(j, "w", 500, delivery.StateDead))
 	}
-	if _, err := delivery.Complete(b.ctx, b.pool, rs); err != nil {
-		t.Fatal(err)
-	}
+	b.complete(t, rs...)
 	n, err := delivery.ReplayMatching(b.ctx, b.pool, delivery.ReplayParams{DryRun: true})
 	if err != nil || n != 3 {
 		t.Fatalf("dry run matched %d, %v", n, err)
@@ -322,28 +358,26 @@ func TestClaimRespectsPerEndpointLimits(t *testing.T) {
 		}
 		return m
 	}
+	p := delivery.ClaimParams{Policy: delivery.Policy{DefaultMaxInFlight: 5}, Limit: 100, Lease: time.Minute, Worker: "w1"}
 	// b.ep has 40 due deliveries and no cap of its own: the default applies.
 	// capped has its own max_in_flight of 2.
-	jobs, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 100, Lease: time.Minute, Worker: "w", DefaultEndpointLimit: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := per(jobs); got[b.ep.ID] != 5 || got[capped.ID] != 2 {
+	if got := per(b.claimWith(t, p)); got[b.ep.ID] != 5 || got[capped.ID] != 2 {
 		t.Fatalf("claimed per endpoint %v, want 5 and 2", got)
 	}
-	// The claimer's own remaining slots override the endpoint's cap.
-	jobs, err = delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 100, Lease: time.Minute, Worker: "w",
-		DefaultEndpointLimit: 5, EndpointRemaining: map[string]int{b.ep.ID: 1, capped.ID: 0}})
-	if err != nil {
-		t.Fatal(err)
+	// The caps hold for every claimer: another worker gets nothing more
+	// until attempts finish.
+	p.Worker = "w2"
+	if got := b.claimWith(t, p); len(got) != 0 {
+		t.Fatalf("a second claimer got %v past the caps", per(got))
 	}
-	if got := per(jobs); got[b.ep.ID] != 1 || got[capped.ID] != 0 {
-		t.Fatalf("claimed per endpoint %v, want 1 and 0", got)
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'in_flight'`, capped.ID); n != 2 {
+		t.Fatalf("the capped endpoint has %d in flight, want 2", n)
 	}
 }
 
 // One endpoint's backlog of older due work does not hide another
-// endpoint's due deliveries from a claim.
+// endpoint's due deliveries from a claim, and capacity goes round the
+// endpoints with due work.
 func TestClaimIsFairAcrossEndpoints(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
@@ -365,22 +399,24 @@ func TestClaimIsFairAcrossEndpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	jobs, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w",
-		DefaultEndpointLimit: 8, EndpointRemaining: map[string]int{busy.ID: 1}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// A claim of 4 shares itself between the two endpoints.
+	jobs := b.claim(t, "w", 4, time.Minute)
 	per := map[string]int{}
 	for _, j := range jobs {
 		per[j.EndpointID]++
 	}
-	if per[busy.ID] != 1 || per[quiet.ID] != 3 {
-		t.Fatalf("claimed %v; want 1 of the backlog and all 3 of the quiet endpoint", per)
+	if per[busy.ID] != 2 || per[quiet.ID] != 2 {
+		t.Fatalf("claimed %v; want 2 of the backlog and 2 of the quiet endpoint", per)
 	}
-	jobs, err = delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w",
-		ExcludeEndpoints: []string{busy.ID}})
-	if err != nil || len(jobs) != 0 {
-		t.Fatalf("with the busy endpoint excluded and the quiet one drained: %d jobs, %v", len(jobs), err)
+	// The next claim of one goes to the endpoint served longest ago.
+	jobs = b.claim(t, "w", 1, time.Minute)
+	if len(jobs) != 1 {
+		t.Fatalf("claimed %d, want 1", len(jobs))
+	}
+	first := jobs[0].EndpointID
+	jobs = b.claim(t, "w", 1, time.Minute)
+	if len(jobs) != 1 || jobs[0].EndpointID == first {
+		t.Fatalf("two claims of one both went to %s; want round robin", first)
 	}
 }
 
@@ -395,19 +431,21 @@ func TestResumeHeldOnlyForEnabledEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The race: a delivery of an enabled endpoint left held.
-	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.deliveries SET state = 'held' WHERE endpoint_id = $1`, b.ep.ID); err != nil {
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.queue SET state = 'held' WHERE endpoint_id = $1`, b.ep.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.pool.Exec(b.ctx, `INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type, state)
-		VALUES ('late', $1, 'order.created', 'held')`, off.ID); err != nil {
+	if _, err := b.pool.Exec(b.ctx, `INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, event_type, state)
+		SELECT id, stored_at, $1, 'order.created', 'held' FROM hookd.events WHERE id = 'late'`, off.ID); err != nil {
 		t.Fatal(err)
 	}
 	n, err := delivery.ResumeHeld(b.ctx, b.pool)
 	if err != nil || n != 3 {
 		t.Fatalf("resumed %d, %v; want the enabled endpoint's 3", n, err)
 	}
-	var held int
-	if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM hookd.deliveries WHERE state = 'held'`).Scan(&held); err != nil || held != 1 {
-		t.Fatalf("held = %d, %v; want the disabled endpoint's one", held, err)
+	if held := b.count(t, `SELECT count(*) FROM hookd.deliveries WHERE state = 'held'`); held != 1 {
+		t.Fatalf("held = %d; want the disabled endpoint's one", held)
+	}
+	if jobs := b.claim(t, "w", 10, time.Minute); len(jobs) != 3 {
+		t.Fatalf("claimed %d resumed deliveries, want 3", len(jobs))
 	}
 }

@@ -32,13 +32,15 @@ type Health struct {
 	FailingSince        *time.Time `json:"failing_since,omitempty"`
 	Last5m              Window     `json:"last_5m"`
 	Last1h              Window     `json:"last_1h"`
-	// Queue counts of this endpoint's deliveries. Retrying counts the
-	// pending ones scheduled for later: waiting out a backoff.
-	Pending  int `json:"pending"`
-	Retrying int `json:"retrying"`
-	InFlight int `json:"in_flight"`
-	Held     int `json:"held"`
-	Dead     int `json:"dead"`
+	// Queue counts of this endpoint's deliveries: due (pending), waiting
+	// out a backoff (retrying), in flight, held while it is disabled, and
+	// dead letters.
+	Pending  int     `json:"pending"`
+	Retrying int     `json:"retrying"`
+	InFlight int     `json:"in_flight"`
+	Held     int     `json:"held"`
+	Dead     int     `json:"dead"`
+	Breaker  Breaker `json:"breaker"`
 }
 
 // HealthOf returns the health of the given endpoints (all endpoints when
@@ -140,14 +142,16 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 	}
 
 	// One index range per endpoint and state, so the counts cost the same
-	// however much history the table keeps.
+	// however much history is kept.
 	rows, err = ex.Query(ctx, `SELECT e.id,
-			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending'),
-			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at > $3),
-			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'in_flight'),
-			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'held'),
-			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead')
-		FROM hookd.endpoints e WHERE $1 OR e.id = ANY($2)`, all, ids, now)
+			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'pending'),
+			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'retrying'),
+			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'in_flight'),
+			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'held'),
+			(SELECT count(*) FROM hookd.finished f WHERE f.endpoint_id = e.id AND f.state = 'dead'),
+			h.breaker_opened_at, h.breaker_probe_at
+		FROM hookd.endpoints e LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = e.id
+		WHERE $1 OR e.id = ANY($2)`, all, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -155,13 +159,33 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 	for rows.Next() {
 		var id string
 		var q Health
-		if err := rows.Scan(&id, &q.Pending, &q.Retrying, &q.InFlight, &q.Held, &q.Dead); err != nil {
+		var opened, probe *time.Time
+		if err := rows.Scan(&id, &q.Pending, &q.Retrying, &q.InFlight, &q.Held, &q.Dead, &opened, &probe); err != nil {
 			return nil, err
 		}
 		h := get(id)
 		h.Pending, h.Retrying, h.InFlight, h.Held, h.Dead = q.Pending, q.Retrying, q.InFlight, q.Held, q.Dead
+		h.Breaker = Breaker{State: BreakerClosed}
+		if opened != nil {
+			h.Breaker = Breaker{State: BreakerOpen, OpenedAt: opened, NextProbeAt: probe}
+		}
 	}
 	return out, rows.Err()
+}
+
+// Breaker states.
+const (
+	BreakerClosed = "closed"
+	BreakerOpen   = "open"
+)
+
+// Breaker is an endpoint's circuit breaker: open after
+// delivery.breaker_failures consecutive failures, when its due deliveries
+// wait while one probe goes out per interval; closed again by a success.
+type Breaker struct {
+	State       string     `json:"state"`
+	OpenedAt    *time.Time `json:"opened_at,omitempty"`
+	NextProbeAt *time.Time `json:"next_probe_at,omitempty"`
 }
 
 // quantile interpolates the q-quantile from bucket counts.
@@ -208,4 +232,47 @@ func Unhealthy(ctx context.Context, ex db.Executor, after time.Duration) ([]stri
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// Counts are how many deliveries are in each state that is not history's
+// bulk (succeeded and skipped are not counted: they only grow).
+type Counts struct {
+	Pending, Retrying, InFlight, Held, Dead int64
+}
+
+// QueueCounts counts deliveries per state, each from its own partial
+// index, so the cost follows the work still to do (and the dead letters).
+func QueueCounts(ctx context.Context, ex db.Executor) (Counts, error) {
+	var c Counts
+	err := ex.QueryRow(ctx, `SELECT
+			(SELECT count(*) FROM hookd.queue WHERE state = 'pending'),
+			(SELECT count(*) FROM hookd.queue WHERE state = 'retrying'),
+			(SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'),
+			(SELECT count(*) FROM hookd.queue WHERE state = 'held'),
+			(SELECT count(*) FROM hookd.finished WHERE state = 'dead')`).Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead)
+	return c, err
+}
+
+// OldestDue returns when the longest-waiting due delivery became due, or
+// the zero time when none is due. It looks at each endpoint's oldest due
+// delivery (one index probe per endpoint with due work).
+func OldestDue(ctx context.Context, ex db.Executor) (time.Time, error) {
+	var t *time.Time
+	err := ex.QueryRow(ctx, `
+		WITH RECURSIVE eps AS (
+			(SELECT endpoint_id FROM hookd.queue WHERE state = 'pending' ORDER BY endpoint_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT q.endpoint_id FROM hookd.queue q
+				WHERE q.state = 'pending' AND q.endpoint_id > eps.endpoint_id ORDER BY q.endpoint_id LIMIT 1)
+			FROM eps WHERE eps.endpoint_id IS NOT NULL
+		)
+		SELECT min(h.next_attempt_at) FROM eps, LATERAL (
+			SELECT q.next_attempt_at FROM hookd.queue q
+			WHERE q.endpoint_id = eps.endpoint_id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+		) h
+		WHERE eps.endpoint_id IS NOT NULL AND h.next_attempt_at <= now()`).Scan(&t)
+	if err != nil || t == nil {
+		return time.Time{}, err
+	}
+	return *t, nil
 }

@@ -13,9 +13,12 @@ import (
 	"github.com/hookd/hookd/core/validate"
 )
 
-var columnNames = []string{"id", "event_id", "endpoint_id", "event_type", "state", "attempts", "next_attempt_at",
-	"lease_expires_at", "coalesce(leased_by, '')", "last_status", "last_error_class", "last_error", "replays",
-	"created_at", "updated_at", "completed_at"}
+// This file holds the reads of deliveries, all through the hookd.deliveries
+// view (the queue and hookd.finished together).
+
+var columnNames = []string{"id", "event_id", "endpoint_id", "coalesce(tenant_id, '')", "event_type", "state", "attempts",
+	"next_attempt_at", "lease_expires_at", "coalesce(leased_by, '')", "last_status", "last_error_class", "last_error",
+	"replays", "created_at", "updated_at", "completed_at", "event_stored_at"}
 
 // prefixed returns the delivery columns qualified with alias.
 func prefixed(alias string) string {
@@ -33,9 +36,9 @@ func prefixed(alias string) string {
 func scanDelivery(row pgx.Row) (Delivery, error) {
 	var d Delivery
 	var state string
-	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.EventType, &state, &d.Attempts, &d.NextAttemptAt,
+	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.TenantID, &d.EventType, &state, &d.Attempts, &d.NextAttemptAt,
 		&d.LeaseExpiresAt, &d.LeasedBy, &d.LastStatus, &d.LastErrorClass, &d.LastError, &d.Replays,
-		&d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
+		&d.CreatedAt, &d.UpdatedAt, &d.CompletedAt, &d.EventStoredAt)
 	d.State = State(state)
 	return d, err
 }
@@ -55,12 +58,14 @@ func collect(rows pgx.Rows) ([]Delivery, error) {
 
 // Filter selects deliveries. Zero fields match everything.
 type Filter struct {
-	State      State     `json:"state,omitempty"`
-	EndpointID string    `json:"endpoint_id,omitempty"`
-	EventType  string    `json:"event_type,omitempty"` // exact, or a prefix filter such as "payment.*"
-	EventID    string    `json:"event_id,omitempty"`
-	Since      time.Time `json:"since,omitzero"` // created at or after
-	Until      time.Time `json:"until,omitzero"` // created before
+	State      State  `json:"state,omitempty"`
+	EndpointID string `json:"endpoint_id,omitempty"`
+	// Tenant keeps one tenant's deliveries (a tenant token's scope).
+	Tenant    string    `json:"tenant,omitempty"`
+	EventType string    `json:"event_type,omitempty"` // exact, or a prefix filter such as "payment.*"
+	EventID   string    `json:"event_id,omitempty"`
+	Since     time.Time `json:"since,omitzero"` // created at or after
+	Until     time.Time `json:"until,omitzero"` // created before
 	// CompletedBefore keeps deliveries that succeeded or died before this
 	// time: a confirmation that counted "all matching" at that time then
 	// replays exactly what it counted, not what died since.
@@ -86,21 +91,31 @@ func joinStates() string {
 	return strings.Join(s, ", ")
 }
 
-// where renders the filter as SQL conditions on alias d, appending args.
-func (f Filter) where(args []any) (string, []any) {
+// where renders the filter as SQL conditions on alias d, appending args;
+// completed says whether d has a completed_at (hookd.queue has not: what is
+// still to do completed before nothing).
+func (f Filter) where(args []any, completed bool) (string, []any) {
 	var conds []string
 	add := func(cond string, v any) {
 		args = append(args, v)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
 	}
-	if f.State != "" && f.State.Valid() {
+	switch {
+	case f.State == StateRetrying:
+		// A fifo head waiting out a backoff stays pending; it reads as
+		// retrying too.
+		conds = append(conds, "(d.state = 'retrying' OR (d.state = 'pending' AND d.attempts > 0 AND d.next_attempt_at > now()))")
+	case f.State != "" && f.State.Valid():
 		// A literal, not a parameter: the state is one of a known few, and
-		// only a literal lets the planner use the partial index on states
-		// other than succeeded.
+		// only a literal lets the planner skip the table that cannot hold
+		// it and use the partial indexes on states.
 		conds = append(conds, "d.state = '"+string(f.State)+"'")
 	}
 	if f.EndpointID != "" {
 		add("d.endpoint_id = $%d", f.EndpointID)
+	}
+	if f.Tenant != "" {
+		add("d.tenant_id = $%d", f.Tenant)
 	}
 	if f.EventType != "" {
 		if prefix, ok := strings.CutSuffix(f.EventType, "*"); ok {
@@ -119,8 +134,13 @@ func (f Filter) where(args []any) (string, []any) {
 		add("d.created_at < $%d", f.Until)
 	}
 	if !f.CompletedBefore.IsZero() {
-		add("d.completed_at <= $%d", f.CompletedBefore)
+		if completed {
+			add("d.completed_at <= $%d", f.CompletedBefore)
+		} else {
+			conds = append(conds, "false")
+		}
 	}
+
 	if len(conds) == 0 {
 		return "true", args
 	}
@@ -158,7 +178,7 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 	if p.Limit < 0 || p.Limit > 1000 {
 		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
 	}
-	where, args := p.Filter.where(nil)
+	where, args := p.Filter.where(nil, true)
 	if p.Before > 0 {
 		args = append(args, p.Before)
 		where += fmt.Sprintf(" AND d.id < $%d", len(args))
@@ -211,6 +231,8 @@ func Attempts(ctx context.Context, ex db.Executor, deliveryID int64) ([]Attempt,
 	rows, err := ex.Query(ctx, `SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, request_url,
 			request_headers, response_status, response_headers, response_body, error_class, error, worker
 		FROM hookd.attempts WHERE delivery_id = $1 ORDER BY id`, deliveryID)
+	// (Attempts of a delivery sit in its event's partition; without the
+	// partition key the lookup probes each partition's index once.)
 	if err != nil {
 		return nil, err
 	}

@@ -8,37 +8,72 @@ import (
 	"github.com/hookd/hookd/core/validate"
 )
 
-// replaySet re-queues deliveries for an immediate attempt with a fresh
-// retry budget, keeping every earlier attempt. Deliveries of a disabled
-// endpoint are held until it is enabled. In-flight deliveries are left alone:
-// their attempt is under way.
-const replaySet = `
-	state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
-	attempts = 0, next_attempt_at = now(), completed_at = NULL,
-	replays = d.replays + 1, updated_at = now()`
+// Replay re-queues deliveries for an immediate attempt with a fresh retry
+// budget, keeping every earlier attempt: a finished delivery (dead,
+// succeeded, skipped) goes back from hookd.finished into the queue, one
+// still in the queue (pending, retrying, held) is made due now. Deliveries
+// of a disabled endpoint are held until it is enabled. In-flight
+// deliveries are left alone: their attempt is under way. The statement
+// that re-queues also wakes the lanes, so a committed replay is never
+// without its notification.
+
+// requeueSQL re-queues the finished rows selected by the CTE chosen
+// (columns of hookd.finished) and the queue rows selected by queued (ids),
+// and counts them, waking lanes.
+func requeueSQL(chosenFinished, chosenQueued string) string {
+	return `
+		back AS (
+			DELETE FROM hookd.finished f WHERE (f.id, f.event_stored_at) IN (SELECT id, event_stored_at FROM ` + chosenFinished + `)
+			RETURNING f.*
+		), inserted AS (
+			INSERT INTO hookd.queue (id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state, attempts,
+				next_attempt_at, last_status, last_error_class, last_error, replays, created_at, updated_at)
+			SELECT b.id, b.event_id, b.event_stored_at, b.endpoint_id, b.tenant_id, b.event_type,
+				CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END, 0, now(),
+				b.last_status, b.last_error_class, b.last_error, b.replays + 1, b.created_at, now()
+			FROM back b JOIN hookd.endpoints ep ON ep.id = b.endpoint_id
+			RETURNING id, endpoint_id, state
+		), reset AS (
+			UPDATE hookd.queue q SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
+				attempts = 0, next_attempt_at = now(), replays = q.replays + 1, updated_at = now()
+			FROM hookd.endpoints ep
+			WHERE q.id IN (SELECT id FROM ` + chosenQueued + `) AND q.state <> 'in_flight' AND ep.id = q.endpoint_id
+			RETURNING q.id, q.endpoint_id, q.state
+		), due AS (
+			SELECT endpoint_id FROM inserted WHERE state = 'pending'
+			UNION ALL SELECT endpoint_id FROM reset WHERE state = 'pending'
+		), ` + wakeCTE("due")
+}
+
+// requeuedCount is the tail of a statement using requeueSQL.
+const requeuedCount = `SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM reset) + 0 * ` + wakeSelect
 
 // Replay re-queues one delivery. It fails with db.ErrNotFound for an
 // unknown id and a *validate.Error for a delivery in flight.
 func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
-	d, err := scanDelivery(ex.QueryRow(ctx, `
-		WITH r AS (
-			UPDATE hookd.deliveries d SET `+replaySet+`
-			FROM hookd.endpoints ep
-			WHERE d.id = $1 AND ep.id = d.endpoint_id AND d.state <> 'in_flight'
-			RETURNING d.*
-		)
-		SELECT `+prefixed("r")+` FROM r`, id))
-	if err == nil {
-		return &d, notifyWork(ctx, ex)
-	}
-	if err = db.Interpret(err); err != db.ErrNotFound {
-		return nil, err
-	}
 	cur, err := Get(ctx, ex, id)
 	if err != nil {
 		return nil, err
 	}
-	return nil, validate.Errorf("id", "delivery %d is in flight; replay it once its attempt has finished", cur.ID)
+	if cur.State == StateInFlight {
+		return nil, validate.Errorf("id", "delivery %d is in flight; replay it once its attempt has finished", cur.ID)
+	}
+	var n int64
+	err = ex.QueryRow(ctx, `
+		WITH fin AS (SELECT id, event_stored_at FROM hookd.finished WHERE id = $1 AND event_stored_at = $2),
+		que AS (SELECT id FROM hookd.queue WHERE id = $1), `+requeueSQL("fin", "que")+requeuedCount,
+		id, cur.EventStoredAt).Scan(&n)
+	if err != nil {
+		return nil, err
+	}
+	d, err := Get(ctx, ex, id)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 && d.State == StateInFlight {
+		return nil, validate.Errorf("id", "delivery %d is in flight; replay it once its attempt has finished", id)
+	}
+	return d, nil
 }
 
 // ReplayParams select deliveries to re-queue.
@@ -60,24 +95,19 @@ func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64,
 	if err := p.Filter.Validate(); err != nil {
 		return 0, err
 	}
-	where, args := p.Filter.where(nil)
 	var n int64
 	if p.DryRun {
-		err := ex.QueryRow(ctx, `SELECT count(*) FROM hookd.deliveries d WHERE `+where, args...).Scan(&n)
+		where, args := p.Filter.where(nil, true)
+		err := ex.QueryRow(ctx, `SELECT count(*) FROM hookd.deliveries d WHERE d.state <> 'in_flight' AND `+where, args...).Scan(&n)
 		return n, err
 	}
+	finWhere, args := p.Filter.where(nil, true)
+	queWhere, args := p.Filter.where(args, false)
 	err := ex.QueryRow(ctx, fmt.Sprintf(`
-		WITH r AS (
-			UPDATE hookd.deliveries d SET %s
-			FROM hookd.endpoints ep
-			WHERE %s AND ep.id = d.endpoint_id
-			RETURNING 1
-		)
-		SELECT count(*) FROM r`, replaySet, where), args...).Scan(&n)
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, notifyWork(ctx, ex)
+		WITH fin AS (SELECT d.id, d.event_stored_at FROM hookd.finished d WHERE %s),
+		que AS (SELECT d.id FROM hookd.queue d WHERE d.state <> 'in_flight' AND %s), %s %s`,
+		finWhere, queWhere, requeueSQL("fin", "que"), requeuedCount), args...).Scan(&n)
+	return n, err
 }
 
 // ReplayIDs re-queues the given deliveries (the console's marked rows) and
@@ -85,21 +115,7 @@ func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64,
 func ReplayIDs(ctx context.Context, ex db.Executor, ids []int64) (int64, error) {
 	var n int64
 	err := ex.QueryRow(ctx, `
-		WITH r AS (
-			UPDATE hookd.deliveries d SET `+replaySet+`
-			FROM hookd.endpoints ep
-			WHERE d.id = ANY($1) AND ep.id = d.endpoint_id AND d.state <> 'in_flight'
-			RETURNING 1
-		)
-		SELECT count(*) FROM r`, ids).Scan(&n)
-	if err != nil || n == 0 {
-		return n, err
-	}
-	return n, notifyWork(ctx, ex)
-}
-
-// notifyWork wakes dispatchers; inside a transaction it is sent on commit.
-func notifyWork(ctx context.Context, ex db.Executor) error {
-	_, err := ex.Exec(ctx, `SELECT pg_notify('hookd_work', '')`)
-	return err
+		WITH fin AS (SELECT id, event_stored_at FROM hookd.finished WHERE id = ANY($1)),
+		que AS (SELECT id FROM hookd.queue WHERE id = ANY($1)), `+requeueSQL("fin", "que")+requeuedCount, ids).Scan(&n)
+	return n, err
 }

@@ -61,11 +61,11 @@ func TestExpiredLeaseIsClaimedAgain(t *testing.T) {
 	b.endpoint(t, rc.URL, nil)
 	ev := b.publish(t, "a.b", `{}`)
 	// A worker that claims and dies without a word.
-	jobs, err := delivery.Claim(context.Background(), b.pool, delivery.ClaimParams{
+	c, err := delivery.Claim(context.Background(), b.pool, delivery.ClaimParams{
 		Limit: 10, Lease: time.Millisecond, Worker: "dead-worker",
 	})
-	if err != nil || len(jobs) != 1 {
-		t.Fatalf("claim as the dying worker: %v, %v", jobs, err)
+	if err != nil || len(c.Jobs) != 1 {
+		t.Fatalf("claim as the dying worker: %v, %v", c.Jobs, err)
 	}
 	d := b.start(t, func(o *Options) { o.ReapInterval = 10 * time.Millisecond })
 	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
@@ -123,7 +123,7 @@ func TestStopReleasesUnfinished(t *testing.T) {
 	testkit.Eventually(t, "three requests in progress", func() bool { return rc.inflight.Load() == 3 })
 	d.Stop()
 	d.Stop() // safe twice
-	n := b.count(t, `SELECT count(*) FROM hookd.deliveries
+	n := b.count(t, `SELECT count(*) FROM hookd.queue
 		WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0 AND leased_by IS NULL`, ep.ID)
 	if n != 3 {
 		t.Errorf("%d deliveries pending with their attempt uncounted after Stop, want 3", n)
@@ -230,7 +230,7 @@ func TestResultsSurviveDatabaseErrors(t *testing.T) {
 	b.start(t, func(o *Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	ev := b.publish(t, "a.b", `{}`)
 	testkit.Eventually(t, "a failed attempt to record the result", func() bool {
-		return strings.Contains(logs.String(), "recording attempt results failed; retrying")
+		return strings.Contains(logs.String(), "a delivery cycle failed; retrying with every result kept")
 	})
 	if d := b.only(t, ev.ID); d.State != delivery.StateInFlight {
 		t.Fatalf("delivery is %s while its result cannot be recorded, want in_flight", d.State)

@@ -4,20 +4,25 @@
 //
 // # Loop
 //
-// A Dispatcher claims due deliveries in batches (delivery.Claim, FOR UPDATE
-// SKIP LOCKED, so several processes on one database share the work). It is
-// woken by LISTEN on outbox.WorkChannel and polls every PollInterval as a
-// safety net. Each claimed delivery runs in its own goroutine; at most
-// Workers run at once, and at most an endpoint's cap (its max_in_flight, or
-// MaxInFlightPerEndpoint) per endpoint: saturated endpoints are excluded
-// from the claim and any claimed job over an endpoint's remaining capacity is
-// released at once, so a receiver that never answers holds only its own cap.
-// An endpoint's rate_limit (requests per second) spaces its requests.
+// One engine goroutine per Dispatcher runs cycles. A cycle is one
+// transaction that records the results that came in since the last one
+// (delivery.CompleteTx) and claims as much new work as there are free
+// workers (delivery.ClaimTx): results and claims share a commit, and a slot
+// freed by a result is claimed again in the same round trip. While a cycle
+// runs, results pile up for the next one, so batches grow with the load
+// and no time is spent waiting for a batch to fill.
 //
-// Results go to one completer goroutine that records them with
-// delivery.Complete in batches; when the database is unavailable it retries
-// with backoff and keeps every result. A lease reaper in every process
-// returns deliveries whose worker died to the queue.
+// Claims take due work endpoint by endpoint, round-robin, within each
+// endpoint's max_in_flight, rate_limit, breaker and fifo ordering, all of
+// which hold across every process on the database (see core/delivery). The
+// engine is woken by LISTEN on delivery.WorkChannel (sent only when an idle
+// endpoint gets work), by a timer at the next retry or rate slot, and by
+// polling every PollInterval as a safety net. Each claimed delivery runs in
+// its own goroutine, at most Workers at once.
+//
+// When the database is unavailable a cycle is retried with backoff and
+// every result is kept. A lease reaper in every process returns deliveries
+// whose worker died to the queue.
 //
 // # Retry schedule
 //
@@ -26,7 +31,8 @@
 // (1-based) fails: if k < len(RetrySchedule) the next attempt waits RetrySchedule[k]
 // (±Jitter), otherwise the delivery is dead. 429 and 503 responses with
 // Retry-After (seconds or an HTTP date) wait that long instead, capped by
-// the schedule's largest step; the budget still applies.
+// the schedule's largest step; the budget still applies. A fifo endpoint's
+// failed delivery stays at the head of its line while it waits.
 //
 // # Timeouts
 //
@@ -45,8 +51,8 @@
 //
 // Stop stops claiming first, lets in-flight requests finish for up to
 // ShutdownTimeout, then cancels the rest and releases their deliveries
-// (uncounted) so another process takes them at once, and finally flushes
-// the completer.
+// (uncounted) so another process takes them at once, and finally records
+// every result.
 package dispatch
 
 import (
@@ -73,15 +79,14 @@ import (
 
 // Tuning that is not configuration.
 const (
-	// completeBatch is the most results recorded in one transaction.
-	completeBatch = 200
-	// completeDelay is how long the completer waits for more results
-	// before recording a partial batch.
-	completeDelay = 5 * time.Millisecond
+	// completeBatch is the most results recorded in one cycle.
+	completeBatch = 500
 	// reapLimit bounds one reaper statement.
 	reapLimit = 1000
 	// maxReapInterval caps the default reaper period.
 	maxReapInterval = 30 * time.Second
+	// promoteLimit bounds the retries made due in one statement.
+	promoteLimit = 1000
 )
 
 // Options configure a Dispatcher. Zero fields take the defaults of
@@ -131,6 +136,10 @@ type Options struct {
 	OnEndpointDisabled func(ctx context.Context, endpointID, reason string)
 	// Now is the clock; tests may replace it. Defaults to time.Now.
 	Now func() time.Time
+	// PartitionSpan is the span of history partitions (partition.SpanFor
+	// of retention.period), for making one that is missing. Defaults to
+	// one day.
+	PartitionSpan time.Duration
 }
 
 // withDefaults fills zero fields.
@@ -148,6 +157,7 @@ func (o Options) withDefaults() Options {
 	d.PollInterval = cmp.Or(d.PollInterval, config.DefaultPollInterval)
 	d.MaxResponseBodyBytes = cmp.Or(d.MaxResponseBodyBytes, config.DefaultMaxResponseBodyBytes)
 	d.ShutdownTimeout = cmp.Or(d.ShutdownTimeout, config.DefaultShutdownTimeout)
+	d.BreakerProbeInterval = cmp.Or(d.BreakerProbeInterval, config.DefaultBreakerProbeInterval)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -160,6 +170,7 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.PartitionSpan = cmp.Or(o.PartitionSpan, 24*time.Hour)
 	return o
 }
 
@@ -178,6 +189,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("dispatch: delivery.max_in_flight_per_endpoint is %d; it must be positive", d.MaxInFlightPerEndpoint)
 	case d.ClaimBatch < 0:
 		return fmt.Errorf("dispatch: delivery.claim_batch is %d; it must be positive", d.ClaimBatch)
+	case d.BreakerFailures < 0:
+		return fmt.Errorf("dispatch: delivery.breaker_failures is %d; it must not be negative", d.BreakerFailures)
 	case d.Lease <= d.Timeout:
 		return fmt.Errorf("dispatch: delivery.lease (%s) must exceed delivery.timeout (%s)", d.Lease, d.Timeout)
 	case d.Jitter < 0 || d.Jitter >= 1:
@@ -204,45 +217,41 @@ type Dispatcher struct {
 	logger  *slog.Logger
 	client  *http.Client // webhook endpoints, through the address guard
 	trusted *http.Client // the operator's configured forward and alert targets
-	limits  *rateLimits
+	policy  delivery.Policy
 
-	wake  chan struct{} // coalesced: notification, poll, reaper
-	freed chan struct{} // coalesced: a worker finished where capacity was short
+	wake     chan struct{} // coalesced: a notification or the reaper found work
+	outcomes chan outcome  // from workers
 
-	results chan delivery.Result
-	caps    capacity
-
-	relMu    sync.Mutex
-	released []int64 // deliveries cancelled by Stop, to release
-
-	mu          sync.Mutex
-	started     bool
-	stopped     bool
-	stopClaim   context.CancelFunc // ends claimer, listener and reaper
-	cancelWork  context.CancelFunc // cancels in-flight requests
-	giveUp      context.CancelFunc // ends the completer's retries
-	workCtx     context.Context
-	loops       sync.WaitGroup // claimer, listener, reaper
-	workers     sync.WaitGroup
-	completerWG sync.WaitGroup
+	mu         sync.Mutex
+	started    bool
+	stopped    bool
+	stopClaim  context.CancelFunc // ends claiming, the listener and the reaper
+	cancelWork context.CancelFunc // cancels in-flight requests
+	giveUp     context.CancelFunc // ends the engine's retries of a last cycle
+	workCtx    context.Context
+	loops      sync.WaitGroup // listener, reaper
+	engineDone chan struct{}
 }
 
 // New returns a Dispatcher on pool; Start reports invalid options.
 func New(pool *pgxpool.Pool, opts Options) *Dispatcher {
 	opts = opts.withDefaults()
-	d := &Dispatcher{
+	return &Dispatcher{
 		pool:    pool,
 		opts:    opts,
 		logger:  opts.Logger.With("service", "dispatch"),
 		client:  newClient(opts.Delivery),
 		trusted: newTrustedClient(opts.Delivery),
-		limits:  newRateLimits(),
-		wake:    make(chan struct{}, 1),
-		freed:   make(chan struct{}, 1),
-		results: make(chan delivery.Result, 2*opts.Delivery.Workers),
-		caps:    newCapacity(opts.Delivery.Workers, opts.Delivery.MaxInFlightPerEndpoint, opts.Delivery.ClaimBatch),
+		policy: delivery.Policy{
+			DefaultMaxInFlight:   opts.Delivery.MaxInFlightPerEndpoint,
+			BreakerFailures:      opts.Delivery.BreakerFailures,
+			BreakerProbeInterval: opts.Delivery.BreakerProbeInterval,
+			BreakerProbeMax:      16 * opts.Delivery.BreakerProbeInterval,
+		},
+		wake:       make(chan struct{}, 1),
+		outcomes:   make(chan outcome, opts.Delivery.Workers),
+		engineDone: make(chan struct{}),
 	}
-	return d
 }
 
 // Worker returns the name this dispatcher records on leases and attempts.
@@ -263,15 +272,13 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	base := context.WithoutCancel(ctx)
 	claimCtx, stopClaim := context.WithCancel(ctx)
 	workCtx, cancelWork := context.WithCancel(base)
-	completeCtx, giveUp := context.WithCancel(base)
+	lastCtx, giveUp := context.WithCancel(base)
 	d.stopClaim, d.cancelWork, d.giveUp, d.workCtx = stopClaim, cancelWork, giveUp, workCtx
 
-	d.completerWG.Add(1)
-	go d.complete(completeCtx)
-	d.loops.Add(3)
+	d.loops.Add(2)
 	go d.listen(claimCtx)
 	go d.reap(claimCtx)
-	go d.claimLoop(claimCtx)
+	go d.engine(claimCtx, lastCtx)
 	d.logger.Info("dispatcher started", slog.String("worker", d.opts.Worker),
 		slog.Int("workers", d.opts.Delivery.Workers), slog.Int("attempts", len(d.opts.Delivery.RetrySchedule)))
 	return nil
@@ -290,54 +297,21 @@ func (d *Dispatcher) Stop() {
 	d.mu.Unlock()
 
 	d.stopClaim()
-	d.loops.Wait() // no new work from here on
-
+	d.loops.Wait()
+	// The engine records what finishes within the grace, then cancels the
+	// rest (see engine); if the database stays away it gives up after
+	// another grace, leaving the rest to the lease reaper.
 	grace := d.opts.Delivery.ShutdownTimeout
-	if !waitTimeout(&d.workers, grace) {
-		d.logger.Info("shutdown deadline reached; cancelling in-flight requests", slog.Duration("waited", grace))
-	}
+	cancelAt := time.AfterFunc(grace, d.cancelWork)
+	defer cancelAt.Stop()
+	giveUpAt := time.AfterFunc(2*grace+5*time.Second, d.giveUp)
+	defer giveUpAt.Stop()
+	<-d.engineDone
 	d.cancelWork()
-	// Workers may be blocked handing results to a completer that cannot
-	// reach the database; it gets ShutdownTimeout more, then gives up.
-	timer := time.AfterFunc(grace, d.giveUp)
-	defer timer.Stop()
-	d.workers.Wait()
-
-	d.relMu.Lock()
-	ids := d.released
-	d.released = nil
-	d.relMu.Unlock()
-	if len(ids) > 0 {
-		ctx, cancel := context.WithTimeout(context.Background(), grace+5*time.Second)
-		if err := delivery.Release(ctx, d.pool, d.opts.Worker, ids); err != nil {
-			d.logger.Error("releasing unfinished deliveries failed; their leases will expire instead",
-				slog.Int("count", len(ids)), slog.String("error", err.Error()))
-		} else {
-			d.logger.Info("released unfinished deliveries", slog.Int("count", len(ids)))
-		}
-		cancel()
-	}
-
-	close(d.results)
-	d.completerWG.Wait()
 	d.giveUp()
 	d.client.CloseIdleConnections()
 	d.trusted.CloseIdleConnections()
 	d.logger.Info("dispatcher stopped")
-}
-
-// waitTimeout waits for wg up to timeout and reports whether it finished.
-func waitTimeout(wg *sync.WaitGroup, timeout time.Duration) bool {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return true
-	case <-t.C:
-		return false
-	}
 }
 
 // signal does a non-blocking send on a coalescing channel.

@@ -20,17 +20,21 @@ import (
 // hookd's own targets (trusted: the alert endpoint, configured forwards)
 // are never disabled by a 410: that would silence alerting, so they retry
 // on the schedule and their dead letters stay visible.
-func (d *Dispatcher) finish(res *delivery.Result, status int, now time.Time, retryAfter time.Duration, trusted bool) {
+func (d *Dispatcher) finish(res *delivery.Result, status int, now time.Time, retryAfter time.Duration, job delivery.Job) {
 	if status != 0 && res.ErrorClass == "" && (status < 200 || status > 299) {
 		res.ErrorClass, res.Error = delivery.ClassHTTPStatus, statusMessage(status, res.ResponseHeaders)
 	}
 	switch {
 	case res.ErrorClass == "":
 		res.Next, res.NextAttemptAt = delivery.StateSucceeded, now
-	case status == http.StatusGone && !trusted && d.gone(res, now):
+	case status == http.StatusGone && !job.Trusted && d.gone(res, now):
 		res.Next, res.NextAttemptAt = delivery.StateHeld, now
 	default:
 		res.Next, res.NextAttemptAt = d.retry(res.Attempt, now, retryAfter)
+		if job.FIFO && res.Next == delivery.StateRetrying {
+			// The head of a fifo line waits where it is, holding the line.
+			res.Next = delivery.StatePending
+		}
 	}
 
 	outcome := "success"
@@ -50,9 +54,9 @@ func (d *Dispatcher) retry(attempt int, now time.Time, retryAfter time.Duration)
 		return delivery.StateDead, now
 	}
 	if retryAfter >= 0 {
-		return delivery.StatePending, now.Add(min(retryAfter, slices.Max(schedule)))
+		return delivery.StateRetrying, now.Add(min(retryAfter, slices.Max(schedule)))
 	}
-	return delivery.StatePending, now.Add(jitter(schedule[attempt], d.opts.Delivery.Jitter))
+	return delivery.StateRetrying, now.Add(jitter(schedule[attempt], d.opts.Delivery.Jitter))
 }
 
 // jitter spreads delay uniformly by ±fraction.

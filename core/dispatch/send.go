@@ -68,61 +68,25 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 	}
 }
 
-// run performs one claimed job and hands its result to the completer. A
-// job cut short by Stop is queued for release instead.
+// run performs one claimed job and hands its outcome to the engine. A
+// job cut short by Stop is handed back for release instead.
 func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
-	defer d.workers.Done()
-	defer func() {
-		if d.caps.put(job.EndpointID) {
-			signal(d.freed)
-		}
-	}()
 	ctx := d.workCtx
-	// A wait that would eat into the request's share of the lease hands the
-	// delivery back, due at its slot, rather than timing out unsent or being
-	// reaped while it waits here.
-	wait, ok := d.limits.reserve(job.EndpointID, job.RateLimit, time.Now(), d.opts.Delivery.Lease/2)
-	if !ok {
-		d.releaseUntil(job, time.Now().Add(wait))
-		return
-	}
-	if wait > 0 && !sleepCtx(ctx, wait) {
-		d.addReleased(job.DeliveryID)
+	// The endpoint's rate_limit gave this job a slot; wait for it.
+	if job.StartIn > 0 && !sleepCtx(ctx, job.StartIn) {
+		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
 		return
 	}
 	res, ok := d.attempt(ctx, job, claimed)
-	if !ok {
-		d.addReleased(job.DeliveryID)
-		return
-	}
-	d.results <- res
-}
-
-// releaseUntil hands one claimed delivery back, due again at notBefore;
-// should that fail, its lease expiring does the same later.
-func (d *Dispatcher) releaseUntil(job delivery.Job, notBefore time.Time) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := delivery.ReleaseUntil(ctx, d.pool, d.opts.Worker, []int64{job.DeliveryID}, notBefore); err != nil {
-		d.logger.Warn("releasing a rate-limited delivery failed; its lease will expire",
-			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
-	}
-}
-
-func (d *Dispatcher) addReleased(id int64) {
-	d.relMu.Lock()
-	d.released = append(d.released, id)
-	d.relMu.Unlock()
+	d.outcomes <- outcome{res: res, released: !ok}
 }
 
 // attempt sends job once and decides what follows. It reports false when
 // ctx (the dispatcher's work context) was cancelled before a response.
 func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time.Time) (delivery.Result, bool) {
 	now := d.opts.Now()
-	res := delivery.Result{
-		DeliveryID: job.DeliveryID, EndpointID: job.EndpointID, EventID: job.EventID,
-		Attempt: job.Attempt, Worker: d.opts.Worker, StartedAt: now, RequestURL: job.URL,
-	}
+	res := delivery.ResultOf(job, d.opts.Worker)
+	res.StartedAt = now
 	body := requestBody(job)
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
@@ -134,7 +98,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 		Secrets: job.Secrets(now), SigningKey: job.SigningKey, Versions: job.Signatures}); err != nil {
 		res.RequestHeaders = h
 		res.ErrorClass, res.Error = ClassSigning, "cannot sign the request: "+err.Error()
-		d.finish(&res, 0, now, 0, job.Trusted)
+		d.finish(&res, 0, now, 0, job)
 		return res, true
 	}
 	res.RequestHeaders = h.Clone()
@@ -162,7 +126,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	if err != nil {
 		res.ErrorClass, res.Error = classify(err, timeout)
 	}
-	d.finish(&res, status, end, retryAfter, job.Trusted)
+	d.finish(&res, status, end, retryAfter, job)
 	return res, true
 }
 

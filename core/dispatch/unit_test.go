@@ -46,11 +46,11 @@ func TestRetrySchedule(t *testing.T) {
 		state      delivery.State
 		wait       time.Duration
 	}{
-		{1, -1, delivery.StatePending, time.Second},
-		{2, -1, delivery.StatePending, time.Minute},
+		{1, -1, delivery.StateRetrying, time.Second},
+		{2, -1, delivery.StateRetrying, time.Minute},
 		{3, -1, delivery.StateDead, 0},
-		{1, 30 * time.Second, delivery.StatePending, 30 * time.Second},
-		{1, time.Hour, delivery.StatePending, time.Minute}, // capped by the largest step
+		{1, 30 * time.Second, delivery.StateRetrying, 30 * time.Second},
+		{1, time.Hour, delivery.StateRetrying, time.Minute}, // capped by the largest step
 		{3, time.Second, delivery.StateDead, 0},            // the budget still applies
 	} {
 		state, at := d.retry(c.attempt, now, c.retryAfter)
@@ -69,54 +69,6 @@ func TestJitter(t *testing.T) {
 	}
 	if j := jitter(10*time.Second, 0); j != 10*time.Second {
 		t.Errorf("jitter without a fraction = %s", j)
-	}
-}
-
-func TestRateLimitSpacing(t *testing.T) {
-	t.Parallel()
-	r := newRateLimits()
-	now := time.Now()
-	for i := range 5 {
-		if got, ok := r.reserve("ep", 10, now, time.Hour); !ok || got != time.Duration(i)*100*time.Millisecond {
-			t.Errorf("reservation %d waits %s (%v), want %s", i, got, ok, time.Duration(i)*100*time.Millisecond)
-		}
-	}
-	if got, _ := r.reserve("other", 10, now, time.Hour); got != 0 {
-		t.Errorf("another endpoint waits %s", got)
-	}
-	if got, ok := r.reserve("ep", 0, now, 0); got != 0 || !ok {
-		t.Errorf("no limit waits %s", got)
-	}
-	// A slot past max is reported and not booked, so handing the work
-	// back does not push every later slot further out.
-	for range 3 {
-		if got, ok := r.reserve("ep", 10, now, 200*time.Millisecond); ok || got != 500*time.Millisecond {
-			t.Errorf("slot past max: %s, %v; want 500ms and not booked", got, ok)
-		}
-	}
-}
-
-func TestCapacity(t *testing.T) {
-	t.Parallel()
-	c := newCapacity(3, 2, 4)
-	if !c.take("a", 0) || !c.take("a", 0) || c.take("a", 0) {
-		t.Fatal("endpoint a should take exactly its default cap of 2")
-	}
-	if !c.take("b", 1) || c.take("c", 5) {
-		t.Fatal("the third slot should go to b and none remain")
-	}
-	free, full, remaining := c.free()
-	if free != 0 || len(full) != 2 || len(remaining) != 0 {
-		t.Errorf("free = %d, full = %v, remaining = %v; want 0, [a b] and none", free, full, remaining)
-	}
-	if !c.put("a") {
-		t.Error("freeing a slot after a refusal should wake the claimer")
-	}
-	if _, _, remaining := c.free(); remaining["a"] != 1 {
-		t.Errorf("remaining = %v, want a: 1", remaining)
-	}
-	if c.put("a") {
-		t.Error("a second free slot needs no new wake-up")
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
@@ -35,6 +36,25 @@ const (
 	// of their own shape (Slack-compatible incoming webhooks).
 	BodyData = "data"
 )
+
+// Orderings: how an endpoint receives its deliveries.
+const (
+	// OrderingConcurrent sends up to max_in_flight at once, the default.
+	OrderingConcurrent = "concurrent"
+	// OrderingFIFO sends one at a time in publish order; the next starts
+	// only after the previous succeeded or died.
+	OrderingFIFO = "fifo"
+)
+
+// UnknownTenantError is an endpoint created for a tenant that does not exist.
+type UnknownTenantError struct{ Tenant string }
+
+func (e *UnknownTenantError) Error() string {
+	return fmt.Sprintf("tenant %q does not exist; create it first (PUT /v1/tenants/%s or hookd tenants add %s)", e.Tenant, e.Tenant, e.Tenant)
+}
+
+// Is makes errors.Is(err, db.ErrNotFound) hold.
+func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotFound }
 
 // DefaultSecretOverlap is how long a rotated-out secret keeps signing.
 const DefaultSecretOverlap = 24 * time.Hour
@@ -86,6 +106,10 @@ type Endpoint struct {
 	Timeout Duration `json:"timeout"`
 	// BodyFormat is BodyEnvelope or BodyData.
 	BodyFormat string `json:"body_format"`
+	// Tenant owns the endpoint; empty for none.
+	Tenant string `json:"tenant,omitempty"`
+	// Ordering is OrderingConcurrent or OrderingFIFO.
+	Ordering string `json:"ordering"`
 	// Signatures is what webhook-signature carries: "v1" (HMAC with the
 	// secret, the default), "v1,v1a" (with an ed25519 signature too) or
 	// "v1a" (ed25519 only); see signing.SignWith.
@@ -348,6 +372,22 @@ func validateSignatures(v string) error {
 func validateBodyFormat(f string) error {
 	if f != BodyEnvelope && f != BodyData {
 		return validate.Errorf("body_format", "%q is not a body format (allowed: %s, %s)", f, BodyEnvelope, BodyData)
+	}
+	return nil
+}
+
+func validateOrdering(o string) error {
+	if o != OrderingConcurrent && o != OrderingFIFO {
+		return validate.Errorf("ordering", "%q is not an ordering (allowed: %s, %s)", o, OrderingConcurrent, OrderingFIFO)
+	}
+	return nil
+}
+
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+func validateTenant(t string) error {
+	if t != "" && !tenantPattern.MatchString(t) {
+		return validate.Errorf("tenant", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", t)
 	}
 	return nil
 }

@@ -117,7 +117,8 @@ func TestDisableHoldsAndEnableResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data, fanned_out) VALUES ('e1', 'a.b', '{}', true);
-		INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type) VALUES ('e1', '`+ep.ID+`', 'a.b')`); err != nil {
+		INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, event_type, state)
+		SELECT 'e1', stored_at, '`+ep.ID+`', 'a.b', 'pending' FROM hookd.events WHERE id = 'e1'`); err != nil {
 		t.Fatal(err)
 	}
 	changed, err := endpoint.DisableIfEnabled(ctx, pool, ep.ID, "410 Gone")
@@ -167,7 +168,8 @@ func TestRotateSecretKeepsPreviousForOverlap(t *testing.T) {
 	}
 }
 
-// MatchTypes (Go) and hookd.type_matches (SQL, used by fan-out) agree.
+// MatchTypes (Go) and the SQL fan-out uses (an endpoint's match_types
+// overlapping hookd.type_patterns of the type) agree.
 func TestMatchTypesAgreesWithSQL(t *testing.T) {
 	t.Parallel()
 	ctx, pool := t.Context(), dbtest.NewPool(t)
@@ -180,7 +182,8 @@ func TestMatchTypesAgreesWithSQL(t *testing.T) {
 			if arr == nil {
 				arr = []string{}
 			}
-			if err := pool.QueryRow(ctx, `SELECT hookd.type_matches($1, $2)`, arr, typ).Scan(&sql); err != nil {
+			if err := pool.QueryRow(ctx, `SELECT (CASE WHEN cardinality($1::text[]) = 0 THEN ARRAY['*'] ELSE $1::text[] END)
+				&& hookd.type_patterns($2)`, arr, typ).Scan(&sql); err != nil {
 				t.Fatal(err)
 			}
 			if got := endpoint.MatchTypes(f, typ); got != sql {

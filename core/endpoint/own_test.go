@@ -9,6 +9,7 @@ import (
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -70,18 +71,15 @@ func TestTrustIsStoredNotDerivedFromTheID(t *testing.T) {
 		if _, err := endpoint.Create(ctx, pool, endpoint.CreateParams{ID: c.id, Kind: endpoint.KindForward, URL: "http://127.0.0.1:9/", Trusted: c.trusted}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data, fanned_out, endpoint_id) VALUES ($1, 'a.b', '{}', true, $1)`, c.id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := pool.Exec(ctx, `INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type) VALUES ($1, $1, 'a.b')`, c.id); err != nil {
+		if _, err := outbox.NewPublisher(pool, outbox.Options{}).Publish(ctx, outbox.Event{Type: "a.b", EndpointID: c.id}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	jobs, err := delivery.Claim(ctx, pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "test"})
-	if err != nil || len(jobs) != 2 {
-		t.Fatalf("claim = %d jobs, %v", len(jobs), err)
+	claimed, err := delivery.Claim(ctx, pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "test"})
+	if err != nil || len(claimed.Jobs) != 2 {
+		t.Fatalf("claim = %d jobs, %v", len(claimed.Jobs), err)
 	}
-	for _, j := range jobs {
+	for _, j := range claimed.Jobs {
 		if want := j.EndpointID == "ep_fwd_other"; j.Trusted != want {
 			t.Errorf("job for %s: trusted %v, want %v", j.EndpointID, j.Trusted, want)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/ids"
 	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/secrets"
@@ -23,7 +24,7 @@ import (
 const columns = `id, kind, url, description, event_types, secret, coalesce(previous_secret, ''),
 	previous_secret_expires_at, enabled, disabled_reason, disabled_at, headers,
 	rate_limit, max_in_flight, timeout_ms, body_format, trusted, signatures, coalesce(signing_key, ''),
-	coalesce(public_key, ''), created_at, updated_at`
+	coalesce(public_key, ''), created_at, updated_at, coalesce(tenant_id, ''), ordering`
 
 func scan(row pgx.Row) (*Endpoint, error) {
 	var e Endpoint
@@ -32,7 +33,7 @@ func scan(row pgx.Row) (*Endpoint, error) {
 	err := row.Scan(&e.ID, &e.Kind, &e.URL, &e.Description, &e.EventTypes, &e.Secret, &e.PreviousSecret,
 		&e.PreviousSecretExpiresAt, &e.Enabled, &e.DisabledReason, &e.DisabledAt, &headers,
 		&e.RateLimit, &e.MaxInFlight, &timeoutMS, &e.BodyFormat, &e.Trusted, &e.Signatures, &e.SigningKey,
-		&e.PublicKey, &e.CreatedAt, &e.UpdatedAt)
+		&e.PublicKey, &e.CreatedAt, &e.UpdatedAt, &e.Tenant, &e.Ordering)
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -91,6 +92,10 @@ type CreateParams struct {
 	Signatures string `json:"signatures"`
 	// Disabled creates the endpoint disabled.
 	Disabled bool `json:"disabled"`
+	// Tenant owns the endpoint; empty for none. The tenant must exist.
+	Tenant string `json:"tenant"`
+	// Ordering is OrderingConcurrent (the default) or OrderingFIFO.
+	Ordering string `json:"ordering"`
 	// Guard, when set, refuses a URL whose host is an address it blocks
 	// (loopback, private, metadata...) now, rather than at every attempt.
 	// The API and the CLI set it from delivery.allowed_networks; names are
@@ -125,6 +130,15 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 		p.BodyFormat = BodyEnvelope
 	}
 	if err := validateBodyFormat(p.BodyFormat); err != nil {
+		return nil, err
+	}
+	if p.Ordering == "" {
+		p.Ordering = OrderingConcurrent
+	}
+	if err := validateOrdering(p.Ordering); err != nil {
+		return nil, err
+	}
+	if err := validateTenant(p.Tenant); err != nil {
 		return nil, err
 	}
 	if p.Signatures == "" {
@@ -162,16 +176,24 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	if p.Disabled {
 		reason = "created disabled"
 	}
-	return scan(ex.QueryRow(ctx, `
+	var tenant *string
+	if p.Tenant != "" {
+		tenant = &p.Tenant
+	}
+	e, err := scan(ex.QueryRow(ctx, `
 		INSERT INTO hookd.endpoints (id, kind, url, description, event_types, secret, headers,
 			rate_limit, max_in_flight, timeout_ms, enabled, disabled_reason, disabled_at, body_format, trusted,
-			signatures, signing_key, public_key)
+			signatures, signing_key, public_key, tenant_id, ordering)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, CASE WHEN $11 THEN NULL ELSE now() END, $13, $14,
-			$15, $16, $17)
+			$15, $16, $17, $18, $19)
 		RETURNING `+columns,
 		p.ID, p.Kind, p.URL, p.Description, types, secret, headers,
 		p.RateLimit, p.MaxInFlight, time.Duration(p.Timeout).Milliseconds(), !p.Disabled, reason, p.BodyFormat, p.Trusted,
-		p.Signatures, signingKey, publicKey))
+		p.Signatures, signingKey, publicKey, tenant, p.Ordering))
+	if db.IsForeignKeyViolation(err, "endpoints_tenant_id_fkey") {
+		return nil, &UnknownTenantError{Tenant: p.Tenant}
+	}
+	return e, err
 }
 
 // Get returns one endpoint or db.ErrNotFound.
@@ -185,6 +207,8 @@ type ListParams struct {
 	Kinds []string
 	// EnabledOnly hides disabled endpoints.
 	EnabledOnly bool
+	// Tenant keeps one tenant's endpoints (a tenant token's scope).
+	Tenant string
 }
 
 // List returns endpoints oldest first.
@@ -194,7 +218,8 @@ func List(ctx context.Context, ex db.Executor, p ListParams) ([]*Endpoint, error
 		kinds = []string{KindWebhook}
 	}
 	rows, err := ex.Query(ctx, `SELECT `+columns+` FROM hookd.endpoints
-		WHERE kind = ANY($1) AND (enabled OR NOT $2) ORDER BY created_at, id`, kinds, p.EnabledOnly)
+		WHERE kind = ANY($1) AND (enabled OR NOT $2) AND ($3 = '' OR tenant_id = $3) ORDER BY created_at, id`,
+		kinds, p.EnabledOnly, p.Tenant)
 	if err != nil {
 		return nil, err
 	}
@@ -220,6 +245,7 @@ type UpdateParams struct {
 	MaxInFlight *int               `json:"max_in_flight"`
 	Timeout     *Duration          `json:"timeout"`
 	BodyFormat  *string            `json:"body_format"`
+	Ordering    *string            `json:"ordering"`
 	// Signatures changes what webhook-signature carries; turning v1a on
 	// makes the endpoint's ed25519 key pair if it has none (a key, once
 	// made, is kept when v1a is turned off and on again).
@@ -274,6 +300,7 @@ func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own 
 				max_in_flight = coalesce($7::integer, max_in_flight),
 				timeout_ms = coalesce($8::integer, timeout_ms),
 				body_format = coalesce($9, body_format),
+				ordering = coalesce($15, ordering),
 				trusted = CASE WHEN $10 THEN coalesce($11::boolean, trusted) ELSE trusted END,
 				signatures = coalesce($12, signatures),
 				signing_key = coalesce(signing_key, $13),
@@ -282,7 +309,7 @@ func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own 
 			WHERE id = $1 AND (kind = 'webhook' OR $10)
 			RETURNING `+columns,
 			id, set.url, set.description, set.eventTypes, set.headers, set.rateLimit, set.maxInFlight,
-			set.timeoutMS, set.bodyFormat, own, p.Trusted, set.signatures, set.signingKey, set.publicKey))
+			set.timeoutMS, set.bodyFormat, own, p.Trusted, set.signatures, set.signingKey, set.publicKey, set.ordering))
 		if errors.Is(err, db.ErrNotFound) {
 			return cmp.Or(refusal(ctx, tx, id), err)
 		}
@@ -304,11 +331,11 @@ func update(ctx context.Context, ex db.Executor, id string, p UpdateParams, own 
 
 // updateColumns are the new values of an update, nil where unchanged.
 type updateColumns struct {
-	url, description, bodyFormat, signatures, signingKey, publicKey *string
-	eventTypes                                                      []string
-	headers                                                         []byte
-	rateLimit, maxInFlight                                          *int
-	timeoutMS                                                       *int64
+	url, description, bodyFormat, signatures, signingKey, publicKey, ordering *string
+	eventTypes                                                                []string
+	headers                                                                   []byte
+	rateLimit, maxInFlight                                                    *int
+	timeoutMS                                                                 *int64
 }
 
 // columns validates the fields given and renders them for the update.
@@ -366,6 +393,12 @@ func (p UpdateParams) columns() (updateColumns, error) {
 			return c, err
 		}
 		c.bodyFormat = p.BodyFormat
+	}
+	if p.Ordering != nil {
+		if err := validateOrdering(*p.Ordering); err != nil {
+			return c, err
+		}
+		c.ordering = p.Ordering
 	}
 	if p.Signatures != nil {
 		if err := validateSignatures(*p.Signatures); err != nil {
@@ -436,14 +469,21 @@ func DeleteOwn(ctx context.Context, ex db.Executor, id string) error {
 }
 
 func remove(ctx context.Context, ex db.Executor, id string, own bool) error {
-	tag, err := ex.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1 AND (kind = 'webhook' OR $2)`, id, own)
-	if err != nil {
+	return pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		var kind string
+		err := tx.QueryRow(ctx, `SELECT kind FROM hookd.endpoints WHERE id = $1 FOR UPDATE`, id).Scan(&kind)
+		if err != nil {
+			return db.Interpret(err)
+		}
+		if kind != KindWebhook && !own {
+			return ownError(id, kind)
+		}
+		if err := delivery.DeleteEndpointWork(ctx, tx, id); err != nil {
+			return db.Interpret(err)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1`, id)
 		return db.Interpret(err)
-	}
-	if tag.RowsAffected() == 0 {
-		return cmp.Or(refusal(ctx, ex, id), db.ErrNotFound)
-	}
-	return nil
+	})
 }
 
 // Disable stops deliveries to the endpoint: its pending deliveries are held
@@ -466,15 +506,17 @@ func disable(ctx context.Context, ex db.Executor, id, reason string) (*Endpoint,
 		return nil, false, err
 	}
 	var changed bool
-	err := ex.QueryRow(ctx, `
-		WITH ep AS (
-			UPDATE hookd.endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
-			WHERE id = $1 AND enabled RETURNING id
-		), held AS (
-			UPDATE hookd.deliveries SET state = 'held', updated_at = now()
-			WHERE endpoint_id IN (SELECT id FROM ep) AND state = 'pending'
-		)
-		SELECT count(*) > 0 FROM ep`, id, reason).Scan(&changed)
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET enabled = false, disabled_reason = $2, disabled_at = now(), updated_at = now()
+			WHERE id = $1 AND enabled`, id, reason)
+		if err != nil {
+			return err
+		}
+		if changed = tag.RowsAffected() > 0; changed {
+			_, err = delivery.HoldEndpoint(ctx, tx, id)
+		}
+		return err
+	})
 	if err != nil {
 		return nil, false, db.Interpret(err)
 	}
@@ -482,21 +524,18 @@ func disable(ctx context.Context, ex db.Executor, id, reason string) (*Endpoint,
 	return e, changed, err
 }
 
-// Enable resumes deliveries: held ones become due at once.
+// Enable resumes deliveries: held ones become due at once, and the
+// endpoint's failure streak and breaker start afresh.
 func Enable(ctx context.Context, ex db.Executor, id string) (*Endpoint, error) {
-	_, err := ex.Exec(ctx, `
-		WITH ep AS (
-			UPDATE hookd.endpoints SET enabled = true, disabled_reason = '', disabled_at = NULL, updated_at = now()
-			WHERE id = $1 RETURNING id
-		), resumed AS (
-			UPDATE hookd.deliveries SET state = 'pending', next_attempt_at = now(), updated_at = now()
-			WHERE endpoint_id IN (SELECT id FROM ep) AND state = 'held'
-			RETURNING 1
-		), health AS (
-			UPDATE hookd.endpoint_health SET consecutive_failures = 0, failing_since = NULL
-			WHERE endpoint_id IN (SELECT id FROM ep)
-		)
-		SELECT pg_notify('hookd_work', '') FROM ep`, id)
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE hookd.endpoints SET enabled = true, disabled_reason = '', disabled_at = NULL, updated_at = now()
+			WHERE id = $1`, id)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = delivery.ResumeEndpoint(ctx, tx, id)
+		return err
+	})
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -564,18 +603,9 @@ func SetOwnSecret(ctx context.Context, ex db.Executor, id, secret string) error 
 	return err
 }
 
-// beginner is what *pgxpool.Pool, *pgx.Conn and pgx.Tx (as a savepoint) share.
-type beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // inTx runs fn in a transaction on ex (a savepoint when ex is a pgx.Tx).
 func inTx(ctx context.Context, ex db.Executor, fn func(pgx.Tx) error) error {
-	b, ok := ex.(beginner)
-	if !ok {
-		return errors.New("endpoint: executor cannot begin a transaction; pass a pool, connection or pgx.Tx")
-	}
-	return pgx.BeginFunc(ctx, b, fn)
+	return pgx.BeginFunc(ctx, ex, fn)
 }
 
 // Reseal re-seals under the current key of the process keyring (see

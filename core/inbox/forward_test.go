@@ -108,7 +108,8 @@ func TestForwardIDTakenIsNeverMarkedForwarded(t *testing.T) {
 	b.source(t, inbox.CreateParams{Name: "fwd2", Scheme: "hookd", Secrets: []string{secretA}, ForwardTo: "http://127.0.0.1:9/in"})
 	ctx := context.Background()
 	squat := inbox.ForwardEventID("fwd2", "evt_pre")
-	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data, fanned_out) VALUES ($1, 'x.y', '{}', true)`, squat); err != nil {
+	// As a plain SQL producer would (the API refuses hookd's prefix).
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data) VALUES ($1, 'x.y', '{}')`, squat); err != nil {
 		t.Fatal(err)
 	}
 	body := `{"id":"evt_pre","type":"order.paid","created":"2025-01-01T00:00:00Z","data":{}}`
@@ -119,8 +120,10 @@ func TestForwardIDTakenIsNeverMarkedForwarded(t *testing.T) {
 		t.Fatalf("%d inbox rows for an event that could not be forwarded", n)
 	}
 
-	if _, err := b.pool.Exec(ctx, `DELETE FROM hookd.events WHERE id = $1`, squat); err != nil {
-		t.Fatal(err)
+	for _, table := range []string{"hookd.events", "hookd.event_ids"} {
+		if _, err := b.pool.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, squat); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if a := b.post(t, "fwd2", hookdSigned(t, "evt_pre", time.Now(), body, secretA)); a.status != http.StatusOK {
 		t.Fatalf("retry: %d %v", a.status, a.body)

@@ -94,15 +94,18 @@ func forwardExists(ctx context.Context, tx pgx.Tx, pub outbox.Result, ev outbox.
 		return nil
 	}
 	// A duplicate id is this very forward only if it goes to this
-	// endpoint and has its delivery.
-	var exists bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM hookd.events e JOIN hookd.deliveries d ON d.event_id = e.id
-		WHERE e.id = $1 AND e.endpoint_id = $2 AND d.endpoint_id = $2)`, ev.ID, ev.EndpointID).Scan(&exists)
+	// endpoint and has its delivery. An id whose event has aged out
+	// (retention) was an earlier forward of this event.
+	var event, forward bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM hookd.events WHERE id = $1),
+		EXISTS (SELECT 1 FROM hookd.events e JOIN hookd.deliveries d ON d.event_id = e.id
+			WHERE e.id = $1 AND e.endpoint_id = $2 AND d.endpoint_id = $2)`, ev.ID, ev.EndpointID).Scan(&event, &forward)
 	if err != nil {
 		return err
 	}
-	if !exists {
-		return fmt.Errorf("%w: %s (remove it from hookd.events; the sender's retry is then forwarded)", ErrForwardIDTaken, ev.ID)
+	if event && !forward {
+		return fmt.Errorf("%w: %s (ids starting with %s are hookd's own; remove that event, and the sender's retry is forwarded)",
+			ErrForwardIDTaken, ev.ID, outbox.ReservedIDPrefix)
 	}
 	return nil
 }

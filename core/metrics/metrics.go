@@ -8,6 +8,7 @@ package metrics
 
 import (
 	"context"
+	"github.com/hookd/hookd/core/delivery"
 	"log/slog"
 	"net/http"
 	"time"
@@ -136,18 +137,23 @@ func (c *dbCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) error {
-	// Succeeded deliveries are the bulk of the table and only grow; counting
+	// Succeeded deliveries are the bulk of history and only grow; counting
 	// them on every scrape would read it all. They are counted as they
 	// happen by hookd_delivery_attempts_total{outcome="success"}; the states
-	// counted here are covered by a partial index.
-	counts := map[string]float64{"pending": 0, "in_flight": 0, "dead": 0, "held": 0}
-	if err := c.countByState(ctx, `SELECT state, count(*) FROM hookd.deliveries WHERE state <> 'succeeded' GROUP BY state`, counts); err != nil {
+	// counted here each have a partial index.
+	q, err := delivery.QueueCounts(ctx, c.pool)
+	if err != nil {
 		return err
 	}
+	counts := map[string]float64{"pending": float64(q.Pending), "retrying": float64(q.Retrying),
+		"in_flight": float64(q.InFlight), "dead": float64(q.Dead), "held": float64(q.Held)}
 	var oldest float64
-	if err := c.pool.QueryRow(ctx, `SELECT coalesce(extract(epoch FROM now() - min(next_attempt_at)), 0)
-		FROM hookd.deliveries WHERE state = 'pending' AND next_attempt_at <= now()`).Scan(&oldest); err != nil {
+	due, err := delivery.OldestDue(ctx, c.pool)
+	if err != nil {
 		return err
+	}
+	if !due.IsZero() {
+		oldest = max(time.Since(due).Seconds(), 0)
 	}
 	inbox := map[string]float64{"pending": 0, "processed": 0, "forwarded": 0, "dead": 0}
 	if err := c.countByState(ctx, `SELECT state, count(*) FROM hookd.inbox GROUP BY state`, inbox); err != nil {

@@ -22,10 +22,12 @@ func TestDatabaseGauges(t *testing.T) {
 	if _, err := pool.Exec(ctx, `
 		INSERT INTO hookd.endpoints (id, url, secret) VALUES ('ep_1', 'https://r.example/', 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw');
 		INSERT INTO hookd.events (id, type, data, fanned_out) SELECT 'e' || i, 'a.b', '{}', true FROM generate_series(1, 6) i;
-		INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type, state, next_attempt_at)
-		SELECT 'e' || i, 'ep_1', 'a.b', (ARRAY['pending', 'dead', 'dead', 'succeeded', 'held', 'pending'])[i],
-			now() - interval '90 seconds'
-		FROM generate_series(1, 6) i`); err != nil {
+		INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, event_type, state, next_attempt_at)
+		SELECT e.id, e.stored_at, 'ep_1', 'a.b', s.state, now() - interval '90 seconds'
+		FROM (VALUES ('e1', 'pending'), ('e5', 'held'), ('e6', 'pending')) AS s(id, state) JOIN hookd.events e ON e.id = s.id;
+		INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, created_at, completed_at)
+		SELECT nextval('hookd.delivery_ids'), e.id, e.stored_at, 'ep_1', 'a.b', s.state, 1, now(), now()
+		FROM (VALUES ('e2', 'dead'), ('e3', 'dead'), ('e4', 'succeeded')) AS s(id, state) JOIN hookd.events e ON e.id = s.id`); err != nil {
 		t.Fatal(err)
 	}
 	m := metrics.New()

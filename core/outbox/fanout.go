@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/service"
 )
 
@@ -72,34 +73,21 @@ func (f *Fanout) run(ctx context.Context) {
 }
 
 // RunFanout completes the fan-out of up to limit events in one transaction
-// and returns how many it handled. An event goes to every enabled webhook
-// endpoint (or its directed endpoint) that existed when it was published;
-// deliveries that already exist are kept as they are.
+// and returns how many it handled. An event goes where a published one
+// would (see delivery.FanOutCTE), to endpoints that existed when it was
+// stored.
 func RunFanout(ctx context.Context, pool *pgxpool.Pool, limit int) (int, error) {
-	var n, created int
+	var n int
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		err := tx.QueryRow(ctx, `
+		return tx.QueryRow(ctx, `
 			WITH ev AS (
-				SELECT id, type, created_at, endpoint_id FROM hookd.events
+				SELECT id, type, stored_at, endpoint_id, tenant_id, broadcast FROM hookd.events
 				WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
-			), fan AS (
-				INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type, state)
-				SELECT ev.id, e.id, ev.type, CASE WHEN e.enabled THEN 'pending' ELSE 'held' END
-				FROM ev JOIN hookd.endpoints e ON CASE
-					WHEN ev.endpoint_id IS NULL THEN e.kind = 'webhook' AND e.enabled
-						AND e.created_at <= ev.created_at AND hookd.type_matches(e.event_types, ev.type)
-					ELSE e.id = ev.endpoint_id END
-				ON CONFLICT (event_id, endpoint_id) DO NOTHING
-				RETURNING 1
 			), marked AS (
-				UPDATE hookd.events SET fanned_out = true WHERE id IN (SELECT id FROM ev) RETURNING 1
-			)
-			SELECT (SELECT count(*) FROM marked)::int, (SELECT count(*) FROM fan)::int`, limit).Scan(&n, &created)
-		if err != nil || created == 0 {
-			return err
-		}
-		_, err = tx.Exec(ctx, `SELECT pg_notify('`+WorkChannel+`', '')`)
-		return err
+				UPDATE hookd.events e SET fanned_out = true FROM ev
+				WHERE e.id = ev.id AND e.stored_at = ev.stored_at RETURNING 1
+			), `+delivery.FanOutCTE(true)+`
+			SELECT (SELECT count(*) FROM marked)::int + 0 * (SELECT count(*) FROM fan) + 0 * `+delivery.FanOutTail, limit).Scan(&n)
 	})
 	return n, err
 }

@@ -47,6 +47,8 @@ func ParseCursor(s string) (Cursor, error) {
 // FeedParams select a page of the feed.
 type FeedParams struct {
 	After Cursor
+	// Tenant scopes the feed to one tenant: its events and broadcasts.
+	Tenant string
 	// Types filters like an endpoint's event_types; empty means all.
 	Types []string
 	// Limit defaults to 100, at most 1000.
@@ -61,7 +63,9 @@ type FeedPage struct {
 }
 
 // Feed returns published events after p.After in publish order. Directed
-// events (intake forwards, alerts) are not part of the feed.
+// events (intake forwards, alerts) are not part of the feed. With a tenant
+// it returns that tenant's events and broadcast ones, never another
+// tenant's.
 func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 	if p.Limit <= 0 {
 		p.Limit = 100
@@ -69,21 +73,36 @@ func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 	if p.Limit > 1000 {
 		return FeedPage{}, validate.Errorf("limit", "must be between 1 and 1000")
 	}
-	var types []string
-	if len(p.Types) > 0 {
-		types = p.Types
-	}
+	types := p.Types
 	// The scan covers at most a few pages of non-matching events per call so
 	// that a narrow filter cannot make one request read the whole table; the
 	// cursor still advances past what was scanned.
-	rows, err := ex.Query(ctx, `
-		SELECT `+eventColumns+`, xid::text::bigint, hookd.type_matches(coalesce($3::text[], '{}'), type)
-		FROM hookd.events
-		WHERE (xid, seq) > ($1::text::xid8, $2)
-		  AND xid < pg_snapshot_xmin(pg_current_snapshot())
-		  AND endpoint_id IS NULL
-		ORDER BY xid, seq
-		LIMIT $4`, strconv.FormatUint(p.After.XID, 10), p.After.Seq, types, p.Limit*10)
+	scope := `endpoint_id IS NULL`
+	if p.Tenant != "" {
+		// Each arm walks its own index in feed order; the union is merged.
+		scope = `tenant_id = $5 AND endpoint_id IS NULL`
+	}
+	query := `
+		SELECT ` + eventColumns + `, xid::text::bigint, cardinality($3::text[]) = 0 OR match_types && hookd.type_patterns(type)
+		FROM (SELECT *, $3::text[] AS match_types FROM hookd.events
+			WHERE (xid, seq) > ($1::text::xid8, $2)
+			  AND xid < pg_snapshot_xmin(pg_current_snapshot())
+			  AND ` + scope + `
+			ORDER BY xid, seq LIMIT $4) e`
+	args := []any{strconv.FormatUint(p.After.XID, 10), p.After.Seq, normalizeTypes(types), p.Limit * 10}
+	if p.Tenant != "" {
+		query = `SELECT * FROM (` + query + `
+			UNION ALL
+			SELECT ` + eventColumns + `, xid::text::bigint, cardinality($3::text[]) = 0 OR match_types && hookd.type_patterns(type)
+			FROM (SELECT *, $3::text[] AS match_types FROM hookd.events
+				WHERE (xid, seq) > ($1::text::xid8, $2)
+				  AND xid < pg_snapshot_xmin(pg_current_snapshot())
+				  AND broadcast
+				ORDER BY xid, seq LIMIT $4) b) u
+			ORDER BY 10, 1 LIMIT $4`
+		args = append(args, p.Tenant)
+	}
+	rows, err := ex.Query(ctx, query, args...)
 	if err != nil {
 		return FeedPage{}, err
 	}
@@ -94,7 +113,8 @@ func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 		var data string
 		var xid int64
 		var match bool
-		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Type, &data, &ev.Created, &ev.EndpointID, &xid, &match); err != nil {
+		if err := rows.Scan(&ev.Seq, &ev.ID, &ev.Type, &data, &ev.Created, &ev.EndpointID, &ev.Tenant, &ev.Broadcast,
+			&ev.StoredAt, &xid, &match); err != nil {
 			return FeedPage{}, err
 		}
 		page.Next = Cursor{XID: uint64(xid), Seq: ev.Seq}
@@ -112,4 +132,17 @@ func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 		return FeedPage{}, fmt.Errorf("read feed: %w", err)
 	}
 	return page, nil
+}
+
+// normalizeTypes turns a feed filter into the patterns endpoints store:
+// "*" alone means every type.
+func normalizeTypes(types []string) []string {
+	out := []string{}
+	for _, t := range types {
+		if t == "*" {
+			return []string{}
+		}
+		out = append(out, t)
+	}
+	return out
 }

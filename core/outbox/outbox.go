@@ -7,38 +7,64 @@
 //
 //	tx, _ := pool.Begin(ctx)
 //	// ... the business write ...
-//	_, err := pub.PublishTx(ctx, tx, outbox.Event{Type: "invoice.paid", Data: data})
+//	_, err := pub.PublishTx(ctx, tx, outbox.Event{Type: "invoice.paid", Tenant: "cus_42", Data: data})
 //	// ... tx.Commit(ctx): the event exists if and only if the business write does.
 //
-// Fan-out (one delivery per matching endpoint) happens in the same statement,
-// so a committed event always has its deliveries. Events written by other
-// means (plain SQL producers, or an interrupted fan-out) have fanned_out =
-// false and are completed by the [Fanout] service.
+// Fan-out (one delivery per matching endpoint, see delivery.FanOutCTE)
+// happens in the same statement, so a committed event always has its
+// deliveries. [Publisher.PublishBatch] writes many events in one statement.
+// Events written by other means (plain SQL producers, which leave
+// fanned_out false) are completed by the [Fanout] service.
 //
-// All SQL on hookd.events lives in this package.
+// # Tenants
+//
+// An event for a tenant reaches only that tenant's endpoints; one without a
+// tenant only endpoints without one; a broadcast event every matching
+// endpoint. Publishing for a tenant that does not exist fails with
+// *UnknownTenantError (the API answers 404): tenants are made explicitly,
+// so a typo never creates one. Publishing takes a shared lock on the
+// tenant that erasing it takes exclusively, so no event slips in while a
+// tenant is erased.
+//
+// # Ids
+//
+// Event ids are unique across the whole system (hookd.event_ids, kept as
+// long as the events). Publishing an id that exists returns the first event
+// with Duplicate set and writes nothing.
+//
+// All SQL on hookd.events and hookd.event_ids lives in this package.
 package outbox
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/ids"
+	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/validate"
 )
 
 // DefaultMaxPayloadBytes caps an event's data (delivery.max_payload_bytes).
 const DefaultMaxPayloadBytes = 256 << 10
 
-// WorkChannel is the NOTIFY channel that wakes dispatchers when deliveries
-// become due. Notifications are sent inside the publishing transaction, so
-// they arrive on commit and never for a rolled-back event.
-const WorkChannel = "hookd_work"
+// MaxBatch is the most events one PublishBatch takes.
+const MaxBatch = 1000
+
+// WorkChannel is the NOTIFY channel that wakes dispatchers (see
+// delivery.WorkChannel).
+const WorkChannel = delivery.WorkChannel
 
 // Event is one published event.
 type Event struct {
@@ -49,11 +75,19 @@ type Event struct {
 	Data json.RawMessage `json:"data"`
 	// Created defaults to the publishing transaction's time.
 	Created time.Time `json:"created"`
+	// Tenant is the tenant whose endpoints receive the event; empty for
+	// none (then it reaches endpoints without a tenant).
+	Tenant string `json:"tenant,omitempty"`
+	// Broadcast sends the event to every matching endpoint of every tenant
+	// and of none; Tenant must be empty.
+	Broadcast bool `json:"broadcast,omitempty"`
 	// EndpointID directs the event to one endpoint only (intake forwarding,
 	// alerts); empty means every matching webhook endpoint.
 	EndpointID string `json:"-"`
 	// Seq orders events by insertion; informative only.
 	Seq int64 `json:"-"`
+	// StoredAt is when the row was written: the partition key.
+	StoredAt time.Time `json:"-"`
 }
 
 // Result tells what Publish did.
@@ -66,16 +100,31 @@ type Result struct {
 	Duplicate bool `json:"duplicate"`
 }
 
+// UnknownTenantError is publishing for a tenant that does not exist.
+type UnknownTenantError struct{ Tenant string }
+
+func (e *UnknownTenantError) Error() string {
+	return fmt.Sprintf("tenant %q does not exist; create it first (PUT /v1/tenants/%s or hookd tenants add %s)", e.Tenant, e.Tenant, e.Tenant)
+}
+
+// Is makes errors.Is(err, db.ErrNotFound) hold.
+func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotFound }
+
 // Publisher writes events. It is safe for concurrent use.
 type Publisher struct {
 	pool            *pgxpool.Pool
 	maxPayloadBytes int64
+	span            time.Duration
 }
 
 // Options configure a Publisher.
 type Options struct {
 	// MaxPayloadBytes caps Data. Defaults to DefaultMaxPayloadBytes.
 	MaxPayloadBytes int64
+	// PartitionSpan is the span of history partitions (from
+	// retention.period, see partition.SpanFor), used to make a missing
+	// partition on the spot. Defaults to one day.
+	PartitionSpan time.Duration
 }
 
 // NewPublisher returns a Publisher on pool.
@@ -83,19 +132,92 @@ func NewPublisher(pool *pgxpool.Pool, opts Options) *Publisher {
 	if opts.MaxPayloadBytes <= 0 {
 		opts.MaxPayloadBytes = DefaultMaxPayloadBytes
 	}
-	return &Publisher{pool: pool, maxPayloadBytes: opts.MaxPayloadBytes}
+	if opts.PartitionSpan < time.Minute {
+		opts.PartitionSpan = 24 * time.Hour
+	}
+	return &Publisher{pool: pool, maxPayloadBytes: opts.MaxPayloadBytes, span: opts.PartitionSpan}
 }
 
 // Publish writes ev in a transaction of its own.
 func (p *Publisher) Publish(ctx context.Context, ev Event) (Result, error) {
-	return p.publish(ctx, p.pool, ev)
+	rs, err := p.PublishBatch(ctx, nil, []Event{ev})
+	if err != nil {
+		return Result{}, err
+	}
+	return rs[0], nil
 }
 
 // PublishTx writes ev in the caller's transaction: it commits or rolls back
 // with tx. Publishing an id that exists returns the existing event with
 // Duplicate set.
 func (p *Publisher) PublishTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, error) {
-	return p.publish(ctx, tx, ev)
+	rs, err := p.PublishBatch(ctx, tx, []Event{ev})
+	if err != nil {
+		return Result{}, err
+	}
+	return rs[0], nil
+}
+
+// PublishBatch writes up to MaxBatch events with one statement in tx (in
+// a transaction of its own when tx is nil), all or none: an invalid event
+// (a *validate.Error naming "events[i].field") or an unknown tenant fails
+// the whole batch. It returns one Result per event, in order; an id that
+// exists already, or repeats an earlier one of the batch, is a Duplicate.
+func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event) ([]Result, error) {
+	if len(events) == 0 {
+		return nil, validate.Errorf("events", "is empty; send at least one event")
+	}
+	if len(events) > MaxBatch {
+		return nil, validate.Errorf("events", "has %d events; at most %d go in one batch", len(events), MaxBatch)
+	}
+	events = slices.Clone(events)
+	for i := range events {
+		if err := Validate(&events[i], p.maxPayloadBytes); err != nil {
+			if len(events) > 1 {
+				return nil, prefixField(err, fmt.Sprintf("events[%d].", i))
+			}
+			return nil, err
+		}
+		if events[i].ID == "" {
+			events[i].ID = ids.New("evt")
+		}
+	}
+	if tx != nil {
+		return p.publish(ctx, tx, events)
+	}
+	var out []Result
+	run := func() error {
+		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			var err error
+			out, err = p.publish(ctx, tx, events)
+			return err
+		})
+	}
+	err := run()
+	if partition.IsMissing(err) {
+		// The partitions around now were not made yet (a first start, or a
+		// leader that paused for long): make them and try once more.
+		if _, perr := partition.Ensure(ctx, p.pool, p.span, time.Now()); perr != nil {
+			return nil, fmt.Errorf("%w (and making the partition failed: %v)", err, perr)
+		}
+		err = run()
+	}
+	return out, err
+}
+
+// prefixField names the event of a batch in a validation error.
+func prefixField(err error, prefix string) error {
+	var v *validate.Error
+	if errors.As(err, &v) {
+		return &validate.Error{Field: prefix + v.Field, Message: v.Message}
+	}
+	var tl *validate.TooLargeError
+	if errors.As(err, &tl) {
+		c := *tl
+		c.Field = prefix + c.Field
+		return &c
+	}
+	return err
 }
 
 var (
@@ -103,8 +225,29 @@ var (
 	idPattern   = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 )
 
+// ReservedIDPrefix starts the ids hookd makes for its own events (intake
+// forwards are "in:<source>:<id>"); published events may not use it, so a
+// producer can never take the id of a forward before it arrives.
+const ReservedIDPrefix = "in:"
+
+// The range of created: RFC 3339 (and JSON) can write years 0000 to 9999
+// only, and the feed must be able to write every event it serves.
+var (
+	MinCreated = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	MaxCreated = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// tenantPattern is the form of a tenant id (hookd.tenants.id).
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
 // Validate checks an event before it is written; maxPayload caps Data.
 func Validate(ev *Event, maxPayload int64) error {
+	if ev.Tenant != "" && !tenantPattern.MatchString(ev.Tenant) {
+		return validate.Errorf("tenant", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", ev.Tenant)
+	}
+	if ev.Broadcast && (ev.Tenant != "" || ev.EndpointID != "") {
+		return validate.Errorf("broadcast", "a broadcast event goes to every tenant; leave tenant empty")
+	}
 	if ev.Type == "" {
 		return validate.Errorf("type", "is required")
 	}
@@ -114,11 +257,24 @@ func Validate(ev *Event, maxPayload int64) error {
 	if ev.ID != "" && !idPattern.MatchString(ev.ID) {
 		return validate.Errorf("id", "must be 1 to 255 printable ASCII characters without spaces")
 	}
+	if ev.EndpointID == "" && strings.HasPrefix(ev.ID, ReservedIDPrefix) {
+		return validate.Errorf("id", "must not start with %q: hookd keeps that prefix for the ids of forwarded intake events", ReservedIDPrefix)
+	}
+	if !ev.Created.IsZero() {
+		if c := ev.Created.UTC(); c.Before(MinCreated) || c.After(MaxCreated) {
+			return validate.Errorf("created", "%s is out of range: it must lie between %s and %s (in UTC)",
+				ev.Created.Format(time.RFC3339), MinCreated.Format(time.RFC3339), MaxCreated.Format(time.RFC3339))
+		}
+	}
 	if len(ev.Data) == 0 {
 		ev.Data = json.RawMessage(`{}`)
 	}
 	if int64(len(ev.Data)) > maxPayload {
 		return &validate.TooLargeError{Field: "data", Size: int64(len(ev.Data)), Limit: maxPayload, Key: "delivery.max_payload_bytes"}
+	}
+	// encoding/json accepts invalid UTF-8 inside strings; PostgreSQL does not.
+	if !utf8.Valid(ev.Data) {
+		return validate.Errorf("data", "is not valid UTF-8")
 	}
 	if !json.Valid(ev.Data) {
 		return validate.Errorf("data", "is not valid JSON")
@@ -126,66 +282,154 @@ func Validate(ev *Event, maxPayload int64) error {
 	return nil
 }
 
-func (p *Publisher) publish(ctx context.Context, ex db.Executor, ev Event) (Result, error) {
-	if err := Validate(&ev, p.maxPayloadBytes); err != nil {
-		return Result{}, err
+// tenantLockClass is the first key of the advisory lock on a tenant that
+// publishing takes shared and erasing takes exclusively (core/tenant).
+const TenantLockClass = 0x6874 // "ht"
+
+func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]Result, error) {
+	n := len(events)
+	var (
+		idList    = make([]string, n)
+		types     = make([]string, n)
+		data      = make([]string, n)
+		created   = make([]*time.Time, n)
+		directed  = make([]*string, n)
+		tenants   = make([]*string, n)
+		broadcast = make([]bool, n)
+		tenantSet []string
+	)
+	for i, ev := range events {
+		idList[i], types[i], data[i], broadcast[i] = ev.ID, ev.Type, string(ev.Data), ev.Broadcast
+		if !ev.Created.IsZero() {
+			c := ev.Created.UTC()
+			created[i] = &c
+		}
+		if ev.EndpointID != "" {
+			directed[i] = &events[i].EndpointID
+		}
+		if ev.Tenant != "" {
+			tenants[i] = &events[i].Tenant
+			tenantSet = append(tenantSet, ev.Tenant)
+		}
 	}
-	if ev.ID == "" {
-		ev.ID = ids.New("evt")
+	slices.Sort(tenantSet)
+	tenantSet = slices.Compact(tenantSet)
+
+	batch := &pgx.Batch{}
+	if len(tenantSet) > 0 {
+		// The lock in a statement of its own: the insert's snapshot then
+		// sees any erasure that committed before it was granted.
+		batch.Queue(`SELECT count(pg_advisory_xact_lock_shared($1, hashtext(t))) FROM unnest($2::text[]) AS t`,
+			TenantLockClass, tenantSet)
 	}
-	var created *time.Time
-	if !ev.Created.IsZero() {
-		c := ev.Created.UTC()
-		created = &c
+	batch.Queue(publishSQL, idList, types, data, created, directed, tenants, broadcast, tenantSet)
+	br := tx.SendBatch(ctx, batch)
+	if len(tenantSet) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, db.Interpret(err)
+		}
 	}
-	var endpointID *string
-	if ev.EndpointID != "" {
-		endpointID = &ev.EndpointID
-	}
-	res := Result{Event: ev}
-	err := ex.QueryRow(ctx, publishSQL, ev.ID, ev.Type, string(ev.Data), created, endpointID).
-		Scan(&res.Event.Seq, &res.Event.Created, &res.Deliveries)
-	if err == nil {
-		return res, nil
-	}
-	if err != pgx.ErrNoRows {
-		return Result{}, db.Interpret(err)
-	}
-	// The id exists: report the first event.
-	first, err := Get(ctx, ex, ev.ID)
+	rows, err := br.Query()
 	if err != nil {
-		return Result{}, err
+		br.Close()
+		return nil, db.Interpret(err)
 	}
-	return Result{Event: *first, Duplicate: true}, nil
+	type made struct {
+		seq        int64
+		created    time.Time
+		stored     time.Time
+		deliveries int
+	}
+	written := map[string]made{}
+	var unknown string
+	for rows.Next() {
+		var id string
+		var m made
+		var missing *string
+		if err := rows.Scan(&id, &m.seq, &m.created, &m.stored, &m.deliveries, &missing); err != nil {
+			rows.Close()
+			br.Close()
+			return nil, err
+		}
+		if missing != nil {
+			unknown = *missing
+			continue
+		}
+		written[id] = m
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		br.Close()
+		return nil, db.Interpret(err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, db.Interpret(err)
+	}
+	if unknown != "" {
+		return nil, &UnknownTenantError{Tenant: unknown}
+	}
+
+	out := make([]Result, n)
+	seen := map[string]bool{}
+	for i, ev := range events {
+		if m, ok := written[ev.ID]; ok && !seen[ev.ID] {
+			seen[ev.ID] = true
+			ev.Seq, ev.Created, ev.StoredAt = m.seq, m.created.UTC(), m.stored
+			out[i] = Result{Event: ev, Deliveries: m.deliveries}
+			continue
+		}
+		// The id exists (or repeats an earlier event of this batch):
+		// report the first event.
+		first, err := Get(ctx, tx, ev.ID)
+		if err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				// Its id is still reserved although the event aged out.
+				out[i] = Result{Event: ev, Duplicate: true}
+				continue
+			}
+			return nil, err
+		}
+		out[i] = Result{Event: *first, Duplicate: true}
+	}
+	return out, nil
 }
 
-// publishSQL inserts the event and its deliveries in one round trip. A
-// directed event goes to its endpoint (held if that endpoint is disabled);
-// any other to every enabled webhook endpoint whose filter matches.
-const publishSQL = `
-WITH ev AS (
-	INSERT INTO hookd.events (id, type, data, created_at, endpoint_id, fanned_out)
-	VALUES ($1, $2, $3::json, coalesce($4::timestamptz, now()), $5, true)
+// publishSQL writes a batch of events and their deliveries in one
+// statement: ids are claimed in hookd.event_ids (a repeated id is
+// dropped), events inserted, deliveries fanned out. When a tenant named
+// does not exist nothing is written and the first such tenant is returned.
+var publishSQL = `
+WITH input AS (
+	SELECT DISTINCT ON (id) * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::bool[])
+		WITH ORDINALITY AS i(id, type, data, created, endpoint_id, tenant_id, broadcast, n)
+	ORDER BY id, n
+), unknown AS (
+	SELECT t FROM unnest($8::text[]) AS t WHERE NOT EXISTS (SELECT 1 FROM hookd.tenants WHERE id = t) LIMIT 1
+), claimed AS (
+	INSERT INTO hookd.event_ids (id, stored_at)
+	SELECT id, statement_timestamp() FROM input WHERE NOT EXISTS (SELECT 1 FROM unknown) ORDER BY id
 	ON CONFLICT (id) DO NOTHING
-	RETURNING seq, id, type, created_at, endpoint_id
-), fan AS (
-	INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type, state)
-	SELECT ev.id, e.id, ev.type, CASE WHEN e.enabled THEN 'pending' ELSE 'held' END
-	FROM ev JOIN hookd.endpoints e ON CASE
-		WHEN ev.endpoint_id IS NULL THEN e.kind = 'webhook' AND e.enabled AND hookd.type_matches(e.event_types, ev.type)
-		ELSE e.id = ev.endpoint_id END
-	ON CONFLICT (event_id, endpoint_id) DO NOTHING
-	RETURNING 1
-)
-SELECT ev.seq, ev.created_at, (SELECT count(*) FROM fan)::int
-FROM ev, LATERAL (SELECT pg_notify('` + WorkChannel + `', '')) n`
+	RETURNING id
+), ev AS (
+	INSERT INTO hookd.events (id, type, data, created_at, endpoint_id, tenant_id, broadcast, fanned_out)
+	SELECT i.id, i.type, i.data::json, coalesce(i.created, now()), i.endpoint_id, i.tenant_id, i.broadcast, true
+	FROM input i JOIN claimed c ON c.id = i.id
+	ORDER BY i.n
+	RETURNING seq, id, type, created_at, stored_at, endpoint_id, tenant_id, broadcast
+), ` + delivery.FanOutCTE(false) + `
+SELECT ev.id, ev.seq, ev.created_at, ev.stored_at, coalesce(f.n, 0)::int, NULL::text
+FROM ev LEFT JOIN (SELECT event_id, count(*) AS n FROM fan GROUP BY event_id) f ON f.event_id = ev.id
+WHERE ` + delivery.FanOutTail + ` >= 0
+UNION ALL
+SELECT '', 0, now(), now(), 0, t FROM unknown`
 
-const eventColumns = `seq, id, type, data, created_at, coalesce(endpoint_id, '')`
+const eventColumns = `seq, id, type, data, created_at, coalesce(endpoint_id, ''), coalesce(tenant_id, ''), broadcast, stored_at`
 
 func scanEvent(row pgx.Row) (*Event, error) {
 	var ev Event
 	var data string
-	if err := row.Scan(&ev.Seq, &ev.ID, &ev.Type, &data, &ev.Created, &ev.EndpointID); err != nil {
+	if err := row.Scan(&ev.Seq, &ev.ID, &ev.Type, &data, &ev.Created, &ev.EndpointID, &ev.Tenant, &ev.Broadcast, &ev.StoredAt); err != nil {
 		return nil, db.Interpret(err)
 	}
 	ev.Data = json.RawMessage(data)
@@ -193,7 +437,9 @@ func scanEvent(row pgx.Row) (*Event, error) {
 	return &ev, nil
 }
 
-// Get returns one event or db.ErrNotFound.
+// Get returns one event or db.ErrNotFound. The id's row in
+// hookd.event_ids names the event's partition.
 func Get(ctx context.Context, ex db.Executor, id string) (*Event, error) {
-	return scanEvent(ex.QueryRow(ctx, `SELECT `+eventColumns+` FROM hookd.events WHERE id = $1`, id))
+	return scanEvent(ex.QueryRow(ctx, `SELECT `+eventColumns+` FROM hookd.events
+		WHERE id = $1 AND stored_at = (SELECT stored_at FROM hookd.event_ids WHERE id = $1)`, id))
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -198,6 +199,11 @@ func TestPublishRejectsBadInput(t *testing.T) {
 		{"bad type", outbox.Event{Type: "has space"}, "type"},
 		{"bad id", outbox.Event{ID: "has space", Type: "a.b"}, "id"},
 		{"bad json", outbox.Event{Type: "a.b", Data: json.RawMessage(`{"a":`)}, "data"},
+		{"invalid utf-8 in a string", outbox.Event{Type: "a.b", Data: json.RawMessage("{\"a\":\"\xff\xfe\"}")}, "data"},
+		{"created past year 9999 in UTC", outbox.Event{Type: "a.b",
+			Created: time.Date(9999, 12, 31, 23, 59, 59, 0, time.FixedZone("", -3600))}, "created"},
+		{"created before 1970", outbox.Event{Type: "a.b", Created: time.Date(1969, 12, 31, 0, 0, 0, 0, time.UTC)}, "created"},
+		{"reserved id prefix", outbox.Event{ID: "in:fwd2:evt_pre", Type: "a.b"}, "id"},
 	}
 	for _, tc := range cases {
 		_, err := b.pub.Publish(ctx, tc.ev)
@@ -228,8 +234,8 @@ func TestFanoutCompletesInterruptedFanOut(t *testing.T) {
 		}
 	}
 	// The crash happened after the first endpoint's deliveries for half the events.
-	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type)
-		SELECT id, $1, type FROM hookd.events WHERE seq % 2 = 0`, eps[0].ID); err != nil {
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, event_type, state)
+		SELECT id, stored_at, $1, type, 'pending' FROM hookd.events WHERE seq % 2 = 0`, eps[0].ID); err != nil {
 		t.Fatal(err)
 	}
 	n, err := outbox.RunFanout(ctx, b.pool, 7)

@@ -28,20 +28,27 @@ func seedMillion(b *testing.B) *pgxpool.Pool {
 			SELECT 'evt_bench_' || i, CASE WHEN i % 3 = 0 THEN 'payment.failed' ELSE 'invoice.paid' END,
 				'{"n":1}', now() - (250000 - i) * interval '345 milliseconds', true
 			FROM generate_series(1, 250000) i`,
-		`INSERT INTO hookd.deliveries (event_id, endpoint_id, event_type, state, attempts, last_status, created_at, completed_at)
-			SELECT e.id, 'ep_bench_' || k, e.type,
-				CASE WHEN r < 90 THEN 'succeeded' WHEN r < 95 THEN 'dead' ELSE 'pending' END,
-				CASE WHEN r < 90 THEN 1 WHEN r < 95 THEN 10 WHEN r < 96 THEN 2 ELSE 0 END,
-				CASE WHEN r < 90 THEN 200 WHEN r < 96 THEN 500 END,
-				e.created_at, CASE WHEN r < 95 THEN e.created_at END
-			FROM hookd.events e, generate_series(1, 4) k, LATERAL (SELECT (hashtext(e.id || k) & 2147483647) % 100 AS r) x`,
+		`INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, last_status,
+				created_at, completed_at)
+			SELECT nextval('hookd.delivery_ids'), e.id, e.stored_at, 'ep_bench_' || k, e.type,
+				CASE WHEN r < 90 THEN 'succeeded' ELSE 'dead' END, CASE WHEN r < 90 THEN 1 ELSE 10 END,
+				CASE WHEN r < 90 THEN 200 ELSE 500 END, e.created_at, e.created_at
+			FROM hookd.events e, generate_series(1, 4) k, LATERAL (SELECT (hashtext(e.id || k) & 2147483647) % 100 AS r) x
+			WHERE r < 95`,
+		`INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, event_type, state, attempts, last_status,
+				next_attempt_at, created_at)
+			SELECT e.id, e.stored_at, 'ep_bench_' || k, e.type, CASE WHEN r < 96 THEN 'retrying' ELSE 'pending' END,
+				CASE WHEN r < 96 THEN 2 ELSE 0 END, CASE WHEN r < 96 THEN 500 END,
+				CASE WHEN r < 96 THEN now() + interval '1 hour' ELSE e.created_at END, e.created_at
+			FROM hookd.events e, generate_series(1, 4) k, LATERAL (SELECT (hashtext(e.id || k) & 2147483647) % 100 AS r) x
+			WHERE r >= 95`,
 		`INSERT INTO hookd.endpoint_minutes (endpoint_id, minute, attempts, successes, latency_buckets)
 			SELECT 'ep_bench_' || k, date_trunc('minute', now()) - m * interval '1 minute', 2000, 1900,
 				'{100,400,800,500,150,40,10,0,0,0,0,0,0}'
 			FROM generate_series(1, 4) k, generate_series(0, 59) m`,
 		`INSERT INTO hookd.inbox (source, event_id, body, state) SELECT 'src' || (i % 3), 'in_' || i, '{}',
 			CASE WHEN i % 50 = 0 THEN 'dead' ELSE 'processed' END FROM generate_series(1, 10000) i`,
-		`VACUUM ANALYZE hookd.deliveries`, `ANALYZE`, // as autovacuum would have by now
+		`ANALYZE`, // as autovacuum would have by now
 	} {
 		if _, err := pool.Exec(ctx, sql); err != nil {
 			b.Fatal(err)

@@ -39,14 +39,14 @@ func fixture(t *testing.T) (*pgxpool.Pool, *data.Postgres, string, string) {
 			t.Fatal(err)
 		}
 	}
-	jobs, err := delivery.Claim(ctx, pool, delivery.ClaimParams{Limit: 1, Lease: time.Minute, Worker: "test"})
-	if err != nil || len(jobs) != 1 {
-		t.Fatalf("claim: %v %d", err, len(jobs))
+	c, err := delivery.Claim(ctx, pool, delivery.ClaimParams{Limit: 1, Lease: time.Minute, Worker: "test"})
+	if err != nil || len(c.Jobs) != 1 {
+		t.Fatalf("claim: %v %d", err, len(c.Jobs))
 	}
-	j := jobs[0]
-	_, err = delivery.Complete(ctx, pool, []delivery.Result{{DeliveryID: j.DeliveryID, EndpointID: j.EndpointID, EventID: j.EventID,
-		Attempt: j.Attempt, Worker: "test", StartedAt: time.Now(), Duration: 12 * time.Millisecond, ResponseStatus: 500,
-		ResponseBody: "down", ErrorClass: delivery.ClassHTTPStatus, Error: "HTTP 500", Next: delivery.StateDead}})
+	r := delivery.ResultOf(c.Jobs[0], "test")
+	r.StartedAt, r.Duration, r.ResponseStatus, r.ResponseBody = time.Now(), 12*time.Millisecond, 500, "down"
+	r.ErrorClass, r.Error, r.Next = delivery.ClassHTTPStatus, "HTTP 500", delivery.StateDead
+	_, err = delivery.Complete(ctx, pool, delivery.Policy{}, []delivery.Result{r})
 	if err != nil {
 		t.Fatal(err)
 	}

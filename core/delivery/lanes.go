@@ -1,0 +1,134 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
+)
+
+// This file holds the SQL on hookd.lanes that other files share: waking
+// the lanes of endpoints that got due work, and dropping idle lanes. See
+// the package doc for why the advisory locks make this safe.
+
+// WorkChannel is the NOTIFY channel that wakes dispatchers when an
+// endpoint that had no lane gets due work. Notifications are sent by the
+// statement that creates the work, so they arrive on commit and never for
+// work rolled back. An endpoint that already has a lane is being served:
+// its new work needs no notification, which keeps LISTEN/NOTIFY's global
+// commit lock out of the busy path.
+const WorkChannel = "hookd_work"
+
+// laneLockClass is the first key of the two-key advisory locks on lane
+// buckets; the second is the endpoint id's hash in [0, 1024).
+const laneLockClass = 0x686c // "hl"
+
+// laneBucket is the SQL for an endpoint id's lock bucket.
+func laneBucket(col string) string { return "(hashtext(" + col + ") & 1023)" }
+
+// wakeCTE returns a CTE (without its leading comma) named woken that
+// inserts the missing lanes of the endpoints in column endpoint_id of
+// source (a relation name or a parenthesised query), under the shared
+// lock of each one's bucket, and notifies WorkChannel when it inserted
+// any. The statement it is part of must select from woken or the final
+// notify, e.g. "SELECT count(*) FROM woken".
+func wakeCTE(source string) string {
+	return fmt.Sprintf(`woken AS (
+		INSERT INTO hookd.lanes (endpoint_id)
+		SELECT s.endpoint_id FROM (SELECT DISTINCT endpoint_id FROM %s) s,
+			LATERAL (SELECT pg_advisory_xact_lock_shared(%d, %s)) l
+		ORDER BY s.endpoint_id
+		ON CONFLICT (endpoint_id) DO NOTHING
+		RETURNING 1
+	), notified AS (
+		SELECT pg_notify('%s', '') FROM (SELECT 1 FROM woken LIMIT 1) w
+	)`, source, laneLockClass, laneBucket("s.endpoint_id"), WorkChannel)
+}
+
+// wakeSelect is the tail that makes a statement using wakeCTE run both.
+const wakeSelect = `(SELECT count(*) FROM notified)`
+
+// Wake makes sure the given endpoints have lanes, waking dispatchers for
+// any that had none; for transitions that made work due without going
+// through this package's statements.
+func Wake(ctx context.Context, ex db.Executor, endpointIDs []string) error {
+	if len(endpointIDs) == 0 {
+		return nil
+	}
+	_, err := ex.Exec(ctx, `WITH ids AS (SELECT unnest($1::text[]) AS endpoint_id), `+wakeCTE("ids")+
+		` SELECT `+wakeSelect, endpointIDs)
+	return err
+}
+
+// dropIdleLanes drops the lanes of endpoints that have nothing due, in a
+// transaction of its own, and wakes the ones that
+// turned out to have work after all. A lane whose bucket a writer holds is
+// left for the next claim to look at again.
+func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) error {
+	if len(endpointIDs) == 0 {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		// The locks first, in a statement of their own: the next
+		// statement's snapshot then sees every writer that held one.
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
+			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), endpointIDs)
+		if err != nil {
+			return err
+		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			WITH dropped AS (
+				DELETE FROM hookd.lanes l
+				WHERE l.endpoint_id = ANY($1)
+				  AND NOT EXISTS (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = l.endpoint_id AND q.state = 'pending')
+				RETURNING l.endpoint_id
+			)
+			UPDATE hookd.lanes l SET ready_at = now()
+			WHERE l.endpoint_id = ANY($2) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped)
+			  AND l.ready_at > now()`, locked, endpointIDs)
+		return err
+	})
+}
+
+// beginner starts a transaction: a pool, a connection or a pgx.Tx.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Sweep gives a lane to every endpoint that has due work but none, and
+// wakes lanes waiting at their cap with nothing in flight: the safety net
+// behind the lane protocol. It returns how many lanes it made or woke. It
+// walks the endpoints with pending deliveries, one index probe each, so
+// its cost follows the work; the maintenance leader runs it now and then.
+func Sweep(ctx context.Context, ex db.Executor) (int, error) {
+	tag, err := ex.Exec(ctx, `
+		WITH w AS (
+			SELECT endpoint_id FROM hookd.lanes l WHERE ready_at = 'infinity'
+			  AND NOT EXISTS (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = l.endpoint_id AND q.state = 'in_flight')
+			ORDER BY endpoint_id FOR UPDATE SKIP LOCKED
+		)
+		UPDATE hookd.lanes l SET ready_at = now() FROM w WHERE l.endpoint_id = w.endpoint_id`)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = ex.QueryRow(ctx, `
+		WITH RECURSIVE eps AS (
+			(SELECT endpoint_id FROM hookd.queue WHERE state = 'pending' ORDER BY endpoint_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT q.endpoint_id FROM hookd.queue q
+				WHERE q.state = 'pending' AND q.endpoint_id > eps.endpoint_id ORDER BY q.endpoint_id LIMIT 1)
+			FROM eps WHERE eps.endpoint_id IS NOT NULL
+		), missing AS (
+			SELECT endpoint_id FROM eps WHERE endpoint_id IS NOT NULL
+			  AND NOT EXISTS (SELECT 1 FROM hookd.lanes l WHERE l.endpoint_id = eps.endpoint_id)
+		), `+wakeCTE("missing")+`
+		SELECT (SELECT count(*) FROM woken)::int + 0 * `+wakeSelect).Scan(&n)
+	return n + int(tag.RowsAffected()), err
+}

@@ -1,0 +1,260 @@
+package delivery
+
+import (
+	"context"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/validate"
+)
+
+// This file holds the transitions other than claim and complete: release,
+// reap, hold and resume of an endpoint's work, skip, and deleting an
+// endpoint's work. Each takes the caller's executor, so it can run inside
+// the caller's transaction.
+
+// Release hands claimed deliveries back without an attempt: they become due
+// at once (held when their endpoint is disabled) and the claim's attempt is
+// uncounted. Used on shutdown. Only deliveries still leased by worker are
+// touched.
+func Release(ctx context.Context, b beginner, worker string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			WITH locked AS (
+				SELECT id FROM hookd.queue WHERE id = ANY($1) ORDER BY id FOR UPDATE
+			), released AS (
+				UPDATE hookd.queue q
+				SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
+					attempts = greatest(q.attempts - 1, 0), lease_expires_at = NULL, leased_by = NULL,
+					next_attempt_at = now(), updated_at = now()
+				FROM hookd.endpoints ep
+				WHERE q.id IN (SELECT id FROM locked) AND q.state = 'in_flight' AND q.leased_by = $2 AND ep.id = q.endpoint_id
+				RETURNING q.endpoint_id
+			), due AS (
+				SELECT endpoint_id FROM released
+			), `+wakeCTE("due")+`
+			SELECT `+wakeSelect, ids, worker)
+		if err != nil {
+			return err
+		}
+		return wakeWaiting(ctx, tx, `SELECT endpoint_id FROM hookd.queue WHERE id = ANY($1)`, ids)
+	})
+}
+
+// wakeWaiting makes the lanes of the endpoints a query returns due now,
+// for transitions that free a slot: lanes waiting at their cap look again.
+// They are locked in key order, so concurrent callers cannot deadlock.
+func wakeWaiting(ctx context.Context, tx pgx.Tx, endpointsQuery string, args ...any) error {
+	_, err := tx.Exec(ctx, `
+		WITH w AS (
+			SELECT endpoint_id FROM hookd.lanes
+			WHERE endpoint_id IN (`+endpointsQuery+`) AND ready_at > now()
+			ORDER BY endpoint_id FOR UPDATE
+		)
+		UPDATE hookd.lanes l SET ready_at = now() FROM w WHERE l.endpoint_id = w.endpoint_id`, args...)
+	return err
+}
+
+// ReapExpired returns deliveries whose lease expired (their worker died or
+// hung) to the queue, recording an "interrupted" attempt so the log shows
+// what happened. A delivery whose budget of maxAttempts is spent dies. It
+// returns how many it reaped and, among them, those that died. It reads
+// what is in flight whole (no more than the workers' leases).
+func ReapExpired(ctx context.Context, tx pgx.Tx, maxAttempts, limit int) (reaped int, dead []Delivery, err error) {
+	rows, err := tx.Query(ctx, `
+		WITH expired AS (
+			SELECT id FROM hookd.queue
+			WHERE state = 'in_flight' AND lease_expires_at < now()
+			ORDER BY id LIMIT $2
+			FOR UPDATE SKIP LOCKED
+		), logged AS (
+			INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
+				error_class, error, worker)
+			SELECT q.id, q.event_stored_at, q.endpoint_id, q.attempts, q.updated_at, 0, 'interrupted',
+				'lease expired at ' || to_char(q.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
+				': worker ' || coalesce(q.leased_by, '?') || ' stopped before recording a result; the request may or may not have reached the endpoint',
+				coalesce(q.leased_by, '')
+			FROM hookd.queue q JOIN expired USING (id)
+		), returned AS (
+			UPDATE hookd.queue q
+			SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
+				next_attempt_at = now(), lease_expires_at = NULL, leased_by = NULL,
+				last_status = NULL, last_error_class = 'interrupted', last_error = 'lease expired before a result was recorded',
+				updated_at = now()
+			FROM expired, hookd.endpoints ep
+			WHERE q.id = expired.id AND ep.id = q.endpoint_id AND q.attempts < $1
+			RETURNING q.endpoint_id, q.state
+		), died AS (
+			DELETE FROM hookd.queue q USING expired
+			WHERE q.id = expired.id AND q.attempts >= $1
+			RETURNING q.*
+		), moved AS (
+			INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state,
+				attempts, last_status, last_error_class, last_error, replays, created_at, completed_at)
+			SELECT id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, 'dead', attempts, NULL,
+				'interrupted', 'lease expired before a result was recorded', replays, created_at, now()
+			FROM died
+		), due AS (
+			SELECT endpoint_id FROM returned WHERE state = 'pending'
+		), `+wakeCTE("due")+`
+		SELECT d.id, d.event_id, d.endpoint_id, d.updated_at, d.attempts, d.event_stored_at, `+wakeSelect+`, (SELECT count(*) FROM returned)
+		FROM died d
+		UNION ALL
+		SELECT NULL, NULL, r.endpoint_id, NULL, NULL, NULL, `+wakeSelect+`, (SELECT count(*) FROM returned)
+		FROM (SELECT DISTINCT endpoint_id FROM returned) r`, maxAttempts, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	back := int64(0)
+	var endpoints []string
+	for rows.Next() {
+		var id *int64
+		var eventID, endpointID *string
+		var updated, stored *time.Time
+		var attempts *int
+		var woken int64
+		if err := rows.Scan(&id, &eventID, &endpointID, &updated, &attempts, &stored, &woken, &back); err != nil {
+			rows.Close()
+			return 0, nil, err
+		}
+		if id != nil {
+			dead = append(dead, Delivery{ID: *id, EventID: *eventID, EndpointID: *endpointID, UpdatedAt: *updated,
+				Attempts: *attempts, EventStoredAt: *stored, State: StateDead, LastErrorClass: ClassInterrupted,
+				LastError: "lease expired before a result was recorded", NextAttemptAt: *updated})
+		}
+		if endpointID != nil {
+			endpoints = append(endpoints, *endpointID)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, nil, err
+	}
+	if len(endpoints) > 0 {
+		// Slots came free: lanes at their cap (or a fifo line behind a
+		// head that died) look again.
+		if err := wakeWaiting(ctx, tx, `SELECT unnest($1::text[])`, endpoints); err != nil {
+			return 0, nil, err
+		}
+	}
+	return int(back) + len(dead), dead, nil
+}
+
+// HoldEndpoint holds an endpoint's pending and retrying deliveries (its
+// endpoint was disabled): they are neither attempted nor aged out until
+// ResumeEndpoint. What is in flight finishes, and a retry it asks for is
+// held too. It returns how many it held.
+func HoldEndpoint(ctx context.Context, ex db.Executor, endpointID string) (int64, error) {
+	tag, err := ex.Exec(ctx, `UPDATE hookd.queue SET state = 'held', updated_at = now()
+		WHERE endpoint_id = $1 AND state IN ('pending', 'retrying')`, endpointID)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+// ResumeEndpoint makes an endpoint's held deliveries due at once (it was
+// enabled again), clears its failure streak and closes its breaker, and
+// returns how many it resumed.
+func ResumeEndpoint(ctx context.Context, ex db.Executor, endpointID string) (int64, error) {
+	var n int64
+	err := ex.QueryRow(ctx, `
+		WITH resumed AS (
+			UPDATE hookd.queue SET state = 'pending', next_attempt_at = now(), updated_at = now()
+			WHERE endpoint_id = $1 AND state = 'held'
+			RETURNING endpoint_id
+		), health AS (
+			UPDATE hookd.endpoint_health SET consecutive_failures = 0, failing_since = NULL,
+				breaker_opened_at = NULL, breaker_probe_at = NULL, breaker_probes = 0
+			WHERE endpoint_id = $1
+		), due AS (
+			SELECT endpoint_id FROM resumed
+		), `+wakeCTE("due")+`
+		SELECT (SELECT count(*) FROM resumed) + 0 * `+wakeSelect, endpointID).Scan(&n)
+	return n, err
+}
+
+// ResumeHeld resumes the held deliveries of endpoints that are enabled and
+// returns how many: a sweep that catches a delivery held from an endpoint
+// state read just before the endpoint was enabled. It walks only held
+// deliveries.
+func ResumeHeld(ctx context.Context, ex db.Executor) (int64, error) {
+	var n int64
+	err := ex.QueryRow(ctx, `
+		WITH resumed AS (
+			UPDATE hookd.queue q SET state = 'pending', next_attempt_at = now(), updated_at = now()
+			FROM hookd.endpoints ep
+			WHERE q.state = 'held' AND ep.id = q.endpoint_id AND ep.enabled
+			RETURNING q.endpoint_id
+		), due AS (
+			SELECT endpoint_id FROM resumed
+		), `+wakeCTE("due")+`
+		SELECT (SELECT count(*) FROM resumed) + 0 * `+wakeSelect).Scan(&n)
+	return n, err
+}
+
+// DeleteEndpointWork deletes everything of an endpoint: its queued and
+// finished deliveries, their attempts, its lane and its health. Call it in
+// the transaction that deletes the endpoint. A result of an attempt in
+// flight at that moment is dropped when it arrives.
+func DeleteEndpointWork(ctx context.Context, tx pgx.Tx, endpointID string) error {
+	batch := &pgx.Batch{}
+	// Rows in id order, as Complete locks them, so the two never deadlock.
+	batch.Queue(`SELECT 1 FROM hookd.queue WHERE endpoint_id = $1 ORDER BY id FOR UPDATE`, endpointID)
+	batch.Queue(`DELETE FROM hookd.attempts WHERE delivery_id IN (
+		SELECT id FROM hookd.queue WHERE endpoint_id = $1 UNION ALL SELECT id FROM hookd.finished WHERE endpoint_id = $1)`, endpointID)
+	batch.Queue(`DELETE FROM hookd.queue WHERE endpoint_id = $1`, endpointID)
+	batch.Queue(`DELETE FROM hookd.finished WHERE endpoint_id = $1`, endpointID)
+	batch.Queue(`DELETE FROM hookd.lanes WHERE endpoint_id = $1`, endpointID)
+	batch.Queue(`DELETE FROM hookd.endpoint_minutes WHERE endpoint_id = $1`, endpointID)
+	batch.Queue(`DELETE FROM hookd.endpoint_health WHERE endpoint_id = $1`, endpointID)
+	return tx.SendBatch(ctx, batch).Close()
+}
+
+// Skip gives up on a delivery that is not in flight: it leaves the queue as
+// skipped, keeping its attempts. For a fifo endpoint this unblocks the line
+// behind a head that keeps failing. It fails with db.ErrNotFound for an
+// unknown or finished delivery and a *validate.Error for one in flight.
+func Skip(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
+	var found bool
+	var state string
+	if err := ex.QueryRow(ctx, `SELECT true, state FROM hookd.queue WHERE id = $1`, id).Scan(&found, &state); err != nil {
+		if err = db.Interpret(err); err == db.ErrNotFound {
+			if _, gerr := Get(ctx, ex, id); gerr == nil {
+				return nil, validate.Errorf("id", "delivery %d has finished; only a delivery still to do can be skipped", id)
+			}
+		}
+		return nil, err
+	}
+	if State(state) == StateInFlight {
+		return nil, validate.Errorf("id", "delivery %d is in flight; skip it once its attempt has finished", id)
+	}
+	_, err := ex.Exec(ctx, `
+		WITH skipped AS (
+			DELETE FROM hookd.queue WHERE id = $1 AND state <> 'in_flight' RETURNING *
+		), moved AS (
+			INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state,
+				attempts, last_status, last_error_class, last_error, replays, created_at, completed_at)
+			SELECT id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, 'skipped', attempts, last_status,
+				last_error_class, last_error, replays, created_at, now()
+			FROM skipped
+			RETURNING endpoint_id
+		), lane AS (
+			-- The line behind a fifo head moves on.
+			UPDATE hookd.lanes l SET ready_at = least(l.ready_at, now())
+			WHERE l.endpoint_id IN (SELECT endpoint_id FROM moved)
+			RETURNING 1
+		), due AS (
+			SELECT endpoint_id FROM moved
+		), `+wakeCTE("due")+`
+		SELECT (SELECT count(*) FROM lane) + `+wakeSelect, id)
+	if err != nil {
+		return nil, err
+	}
+	return Get(ctx, ex, id)
+}

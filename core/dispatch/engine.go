@@ -1,0 +1,323 @@
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/partition"
+)
+
+// outcome is what a worker hands the engine: the result of its attempt,
+// or, for work cut short by Stop, the delivery to release.
+type outcome struct {
+	res      delivery.Result
+	released bool
+}
+
+// engine runs cycles until claiming has stopped and every worker has
+// handed back its outcome; then it releases what was cut short.
+func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
+	defer close(d.engineDone)
+	var (
+		running  int
+		pending  []delivery.Result
+		released []int64
+		claim    = true // look for work at once
+		backoff  = newBackoff(50*time.Millisecond, 5*time.Second)
+	)
+	poll := time.NewTicker(d.opts.Delivery.PollInterval)
+	defer poll.Stop()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	take := func(o outcome) {
+		running--
+		if o.released {
+			released = append(released, o.res.DeliveryID)
+		} else {
+			pending = append(pending, o.res)
+		}
+	}
+	for {
+		stopping := claimCtx.Err() != nil
+		if stopping && running == 0 && len(pending) == 0 {
+			d.release(released)
+			return
+		}
+		// Take every outcome that is ready, without waiting.
+	gather:
+		for len(pending) < completeBatch {
+			select {
+			case o := <-d.outcomes:
+				take(o)
+			default:
+				break gather
+			}
+		}
+		free := d.opts.Delivery.Workers - running
+		wantClaim := !stopping && claim && free > 0
+		if len(pending) == 0 && !wantClaim {
+			stop := claimCtx.Done()
+			if stopping {
+				stop = nil // only outcomes matter now
+			}
+			select {
+			case o := <-d.outcomes:
+				take(o)
+			case <-d.wake:
+				claim = true
+			case <-poll.C:
+				claim = true
+			case <-timer.C:
+				claim = true
+			case <-stop:
+			}
+			continue
+		}
+		limit := 0
+		if wantClaim {
+			limit = min(free, d.opts.Delivery.ClaimBatch)
+		}
+		ctx := claimCtx
+		if stopping {
+			ctx = lastCtx
+		}
+		jobs, err := d.cycle(ctx, pending, limit)
+		if err != nil {
+			if lastCtx.Err() != nil {
+				d.logger.Error("gave up recording attempt results at shutdown; their leases will expire and the deliveries will be retried",
+					slog.Int("results", len(pending)))
+				return
+			}
+			if ctx.Err() == nil {
+				wait := backoff.next()
+				d.logger.Warn("a delivery cycle failed; retrying with every result kept", slog.Int("results", len(pending)),
+					slog.String("error", err.Error()), slog.Duration("retry_in", wait))
+				sleepCtx(lastCtx, wait)
+			}
+			continue
+		}
+		backoff.reset()
+		pending = pending[:0]
+		claimed := time.Now()
+		for _, job := range jobs.Jobs {
+			running++
+			go d.run(job, claimed)
+		}
+		now := d.opts.Now()
+		for _, job := range jobs.Missing {
+			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
+		}
+		if limit > 0 {
+			// A full claim may have left due work behind; a short one took
+			// all there was, so wait for a signal or the next due time.
+			claim = len(jobs.Jobs)+len(jobs.Missing) >= limit
+			if !claim {
+				d.armTimer(timer)
+			}
+		}
+	}
+}
+
+// cycle records results and claims up to limit deliveries in one
+// transaction, then reports the outcomes and drops the lanes the claim
+// found idle.
+func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int) (delivery.Claimed, error) {
+	if limit > 0 {
+		if _, err := delivery.Promote(ctx, d.pool, promoteLimit); err != nil {
+			return delivery.Claimed{}, err
+		}
+	}
+	var (
+		claimed          delivery.Claimed
+		applied, dropped []delivery.Result
+	)
+	run := func() error {
+		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+			var err error
+			if len(results) > 0 {
+				if applied, dropped, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
+					return err
+				}
+				if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
+					if err := d.opts.OnOutcomeTx(ctx, tx, applied); err != nil {
+						return err
+					}
+				}
+			}
+			if limit > 0 {
+				claimed, err = delivery.ClaimTx(ctx, tx, delivery.ClaimParams{
+					Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Worker: d.opts.Worker,
+					// A rate slot must leave the attempt its time inside the lease.
+					RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
+				})
+			}
+			return err
+		})
+	}
+	err := run()
+	if partition.IsMissing(err) {
+		if _, perr := partition.Ensure(ctx, d.pool, d.opts.PartitionSpan, time.Now()); perr == nil {
+			err = run()
+		}
+	}
+	if err != nil {
+		return delivery.Claimed{}, err
+	}
+	if len(dropped) > 0 {
+		d.logDropped(dropped)
+	}
+	d.applied(ctx, len(results)-len(dropped), applied)
+	if len(claimed.Idle) > 0 {
+		if err := delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, claimed.Idle); err != nil {
+			// The lanes stay; the next claim looks at them again.
+			d.logger.Debug("dropping idle lanes failed", slog.String("error", err.Error()))
+		}
+	}
+	return claimed, nil
+}
+
+// armTimer sets timer to the next time work becomes due without a
+// notification (a retry, a rate slot, a probe), at most one poll away.
+func (d *Dispatcher) armTimer(timer *time.Timer) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	next, err := delivery.NextWake(ctx, d.pool)
+	if err != nil || next.IsZero() {
+		return
+	}
+	wait := max(time.Until(next), time.Millisecond)
+	if wait >= d.opts.Delivery.PollInterval {
+		return
+	}
+	timer.Stop()
+	select {
+	case <-timer.C:
+	default:
+	}
+	timer.Reset(wait)
+}
+
+// release hands back the deliveries whose attempts Stop cut short, so
+// another process takes them at once (their attempt uncounted).
+func (d *Dispatcher) release(ids []int64) {
+	if len(ids) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.opts.Delivery.ShutdownTimeout+5*time.Second)
+	defer cancel()
+	if err := delivery.Release(ctx, d.pool, d.opts.Worker, ids); err != nil {
+		d.logger.Error("releasing unfinished deliveries failed; their leases will expire instead",
+			slog.Int("count", len(ids)), slog.String("error", err.Error()))
+		return
+	}
+	d.logger.Info("released unfinished deliveries", slog.Int("count", len(ids)))
+}
+
+// logDropped logs, once per batch, the results that had no delivery left to
+// record into (its endpoint or event was deleted during the attempt).
+func (d *Dispatcher) logDropped(dropped []delivery.Result) {
+	ids := make([]int64, len(dropped))
+	for i, r := range dropped {
+		ids[i] = r.DeliveryID
+	}
+	d.logger.Info("attempt results dropped: their deliveries no longer exist (endpoint or event deleted during the attempt)",
+		slog.Int("count", len(dropped)), slog.Any("deliveries", ids))
+}
+
+// applied reports recorded results: dead letters are logged and counted,
+// and OnOutcome hears of every state change.
+func (d *Dispatcher) applied(ctx context.Context, recorded int, applied []delivery.Result) {
+	if n := recorded - len(applied); n > 0 {
+		d.logger.Debug("results logged for deliveries no longer leased to this worker", slog.Int("count", n))
+	}
+	for i := range applied {
+		r := &applied[i]
+		if r.Next == delivery.StateDead {
+			d.opts.Metrics.DeadLetters.Inc()
+			d.logger.Warn("delivery dead: retry schedule spent", slog.Int64("delivery", r.DeliveryID),
+				slog.String("endpoint", r.EndpointID), slog.String("event", r.EventID),
+				slog.Int("attempts", r.Attempt), slog.String("class", r.ErrorClass), slog.String("error", r.Error))
+		}
+	}
+	if d.opts.OnOutcome != nil && len(applied) > 0 {
+		d.opts.OnOutcome(context.WithoutCancel(ctx), applied)
+	}
+}
+
+// reap returns deliveries with expired leases to the queue, in every
+// process; SKIP LOCKED keeps concurrent reapers apart. It also resumes
+// held deliveries of endpoints that are enabled (see delivery.ResumeHeld).
+func (d *Dispatcher) reap(ctx context.Context) {
+	defer d.loops.Done()
+	t := time.NewTicker(d.opts.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			var n int
+			var dead []delivery.Delivery
+			err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+				var err error
+				if n, dead, err = delivery.ReapExpired(ctx, tx, len(d.opts.Delivery.RetrySchedule), reapLimit); err != nil ||
+					d.opts.OnOutcomeTx == nil || len(dead) == 0 {
+					return err
+				}
+				return d.opts.OnOutcomeTx(ctx, tx, d.deadResults(dead))
+			})
+			if err != nil {
+				if ctx.Err() == nil && !isCanceled(err) {
+					d.logger.Warn("reaping expired leases failed", slog.String("error", err.Error()))
+				}
+				break
+			}
+			if n > 0 {
+				d.logger.Info("reaped deliveries whose lease expired", slog.Int("count", n), slog.Int("dead", len(dead)))
+				signal(d.wake)
+			}
+			d.reapedDead(ctx, dead)
+			if n < reapLimit {
+				break
+			}
+		}
+		if n, err := delivery.ResumeHeld(ctx, d.pool); err != nil {
+			if ctx.Err() == nil && !isCanceled(err) {
+				d.logger.Warn("resuming held deliveries of enabled endpoints failed", slog.String("error", err.Error()))
+			}
+		} else if n > 0 {
+			d.logger.Info("resumed held deliveries of enabled endpoints", slog.Int64("count", n))
+			signal(d.wake)
+		}
+	}
+}
+
+// reapedDead reports deliveries the reaper killed as Results, so that
+// OnOutcome sees every dead letter in one shape.
+func (d *Dispatcher) reapedDead(ctx context.Context, dead []delivery.Delivery) {
+	if len(dead) == 0 {
+		return
+	}
+	results := d.deadResults(dead)
+	d.applied(ctx, len(results), results)
+}
+
+// deadResults describes deliveries the reaper killed as Results with Next
+// dead, ErrorClass interrupted and no response.
+func (d *Dispatcher) deadResults(dead []delivery.Delivery) []delivery.Result {
+	results := make([]delivery.Result, len(dead))
+	for i, dl := range dead {
+		results[i] = delivery.Result{
+			DeliveryID: dl.ID, EndpointID: dl.EndpointID, EventID: dl.EventID, EventStoredAt: dl.EventStoredAt,
+			Attempt: dl.Attempts, Worker: d.opts.Worker, StartedAt: dl.UpdatedAt, ErrorClass: delivery.ClassInterrupted,
+			Error: dl.LastError, Next: delivery.StateDead, NextAttemptAt: dl.NextAttemptAt,
+		}
+	}
+	return results
+}

@@ -1,0 +1,216 @@
+// Package partition creates the time-range partitions of hookd's history
+// tables and lists them. History (events, finished deliveries, attempts) is
+// ranged on the event's stored_at, the time its row was written, so an
+// event, its deliveries and their attempts always sit in partitions with
+// the same bounds and leave together.
+//
+// All DDL on partitions and all SQL on hookd.partitions live here; core/retention
+// decides which partitions to drop and calls [Drop].
+//
+// # Sizing
+//
+// A partition spans [SpanFor] the retention period: the largest of 1m, 5m,
+// 15m, 1h, 6h and 1d that is at most an eighth of it, so that about eight
+// to thirty partitions hold the kept history and data is dropped at most
+// one span after it expired. Bounds are multiples of the span since the
+// Unix epoch, in UTC. When the span changes (a new retention.period), new
+// partitions follow the last existing one without a gap.
+//
+// There is no DEFAULT partition: detaching from a table with one would scan
+// it under an exclusive lock. Instead [Ensure] keeps partitions ahead of
+// now; every hookd start and the maintenance leader call it.
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hookd/hookd/core/db"
+)
+
+// Tables are the partitioned history tables, parents in the hookd schema.
+var Tables = []string{"events", "finished", "attempts"}
+
+// fillFactor is set on new partitions of tables whose rows are never
+// updated, so that their pages are filled.
+var fillFactor = map[string]int{"finished": 100, "attempts": 100}
+
+// spans are the partition sizes SpanFor chooses from, smallest first.
+var spans = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
+
+// SpanFor returns the partition span for a retention period.
+func SpanFor(period time.Duration) time.Duration {
+	span := spans[0]
+	for _, s := range spans {
+		if s <= period/8 {
+			span = s
+		}
+	}
+	return span
+}
+
+// Ahead is how far past now Ensure creates partitions for span: three
+// spans and at least ten minutes, so a leader that pauses for a while
+// never lets a write find no partition.
+func Ahead(span time.Duration) time.Duration { return max(3*span, 10*time.Minute) }
+
+// Partition is one partition of a history table.
+type Partition struct {
+	Name   string    `json:"name"`
+	Parent string    `json:"parent"`
+	Lower  time.Time `json:"lower_bound"`
+	Upper  time.Time `json:"upper_bound"`
+}
+
+// lockKey serialises partition changes across processes.
+const lockKey int64 = 0x68_6f_6f_6b_64_70_61_72 // "hookdpar"
+
+// Beginner starts a transaction: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// Ensure creates, for every history table, the partitions that make
+// [now - span, now + Ahead(span)) covered, continuing after the last
+// partition there is. It returns the names of the partitions it created.
+// Several processes may call it at once.
+func Ensure(ctx context.Context, b Beginner, span time.Duration, now time.Time) ([]string, error) {
+	if span < time.Minute {
+		return nil, fmt.Errorf("partition: span %s is shorter than a minute", span)
+	}
+	var created []string
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		created = nil
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
+			return err
+		}
+		for _, table := range Tables {
+			names, err := ensureTable(ctx, tx, table, span, now)
+			if err != nil {
+				return err
+			}
+			created = append(created, names...)
+		}
+		return nil
+	})
+	return created, err
+}
+
+func ensureTable(ctx context.Context, tx pgx.Tx, table string, span time.Duration, now time.Time) ([]string, error) {
+	var last *time.Time
+	if err := tx.QueryRow(ctx, `SELECT max(upper_bound) FROM hookd.partitions WHERE parent = $1`, table).Scan(&last); err != nil {
+		return nil, err
+	}
+	from := floor(now.Add(-span), span)
+	if last != nil {
+		from = last.UTC()
+	}
+	until := now.Add(Ahead(span))
+	var created []string
+	for from.Before(until) {
+		// After a change of span the first new partition ends at the next
+		// boundary of the new span.
+		to := floor(from, span).Add(span)
+		name := Name(table, from)
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE hookd.%s PARTITION OF hookd.%s FOR VALUES FROM ('%s') TO ('%s')%s`,
+			pgx.Identifier{name}.Sanitize(), pgx.Identifier{table}.Sanitize(),
+			from.Format(time.RFC3339), to.Format(time.RFC3339), withClause(table))); err != nil {
+			return nil, fmt.Errorf("create partition %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO hookd.partitions (name, parent, lower_bound, upper_bound) VALUES ($1, $2, $3, $4)`,
+			name, table, from, to); err != nil {
+			return nil, err
+		}
+		created = append(created, name)
+		from = to
+	}
+	return created, nil
+}
+
+func withClause(table string) string {
+	if ff := fillFactor[table]; ff > 0 {
+		return fmt.Sprintf(" WITH (fillfactor = %d)", ff)
+	}
+	return ""
+}
+
+// floor rounds t down to a multiple of span since the Unix epoch, in UTC.
+func floor(t time.Time, span time.Duration) time.Time {
+	return time.Unix(0, 0).UTC().Add(t.Sub(time.Unix(0, 0)).Truncate(span))
+}
+
+// Name is the name of table's partition starting at lower.
+func Name(table string, lower time.Time) string {
+	return table + "_" + lower.UTC().Format("20060102_1504")
+}
+
+// List returns the partitions of every history table, oldest first.
+func List(ctx context.Context, ex db.Executor) ([]Partition, error) {
+	rows, err := ex.Query(ctx, `SELECT name, parent, lower_bound, upper_bound FROM hookd.partitions ORDER BY lower_bound, parent`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Partition, error) {
+		var p Partition
+		err := r.Scan(&p.Name, &p.Parent, &p.Lower, &p.Upper)
+		p.Lower, p.Upper = p.Lower.UTC(), p.Upper.UTC()
+		return p, err
+	})
+}
+
+// Drop detaches and drops the partitions whose upper bound is at or
+// before cutoff, each table's in one transaction, and returns them.
+// Callers make sure nothing they still need lives there (core/retention
+// carries unfinished work forward first).
+func Drop(ctx context.Context, b Beginner, cutoff time.Time) ([]Partition, error) {
+	var dropped []Partition
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		dropped = nil
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT name, parent, lower_bound, upper_bound FROM hookd.partitions
+			WHERE upper_bound <= $1 ORDER BY lower_bound, parent`, cutoff)
+		if err != nil {
+			return err
+		}
+		parts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Partition, error) {
+			var p Partition
+			err := r.Scan(&p.Name, &p.Parent, &p.Lower, &p.Upper)
+			return p, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range parts {
+			// DETACH then DROP: the drop then needs no lock on the parent.
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE hookd.%s DETACH PARTITION hookd.%s`,
+				pgx.Identifier{p.Parent}.Sanitize(), pgx.Identifier{p.Name}.Sanitize())); err != nil {
+				return fmt.Errorf("detach %s: %w", p.Name, err)
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE hookd.%s`, pgx.Identifier{p.Name}.Sanitize())); err != nil {
+				return fmt.Errorf("drop %s: %w", p.Name, err)
+			}
+			if _, err := tx.Exec(ctx, `DELETE FROM hookd.partitions WHERE name = $1`, p.Name); err != nil {
+				return err
+			}
+			p.Lower, p.Upper = p.Lower.UTC(), p.Upper.UTC()
+			dropped = append(dropped, p)
+		}
+		return nil
+	})
+	return dropped, err
+}
+
+// IsMissing reports whether err is a write that found no partition for its
+// row (the partitions around now were not made yet).
+func IsMissing(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition of relation")
+}

@@ -1,0 +1,296 @@
+-- hookd schema 2: tenants, a work queue for unfinished deliveries, lanes
+-- for fair claiming, and time-partitioned history (events, finished
+-- deliveries, attempts) that leaves by partition drop.
+--
+-- Existing data is kept: events, deliveries and attempts are copied into
+-- the new tables (history into the partition holding the migration's time,
+-- unfinished deliveries into the queue), then the old tables are dropped.
+--
+-- Partitions are created by core/partition (hookd migrate and every start
+-- make sure those around now exist; the maintenance leader keeps them
+-- ahead and drops expired ones). This migration creates the first one
+-- itself so that the copy has somewhere to go.
+
+-- Tenants: the producer's customers. Endpoints and events belong to one
+-- tenant or to none.
+CREATE TABLE hookd.tenants (
+  id          text PRIMARY KEY CHECK (id ~ '^[A-Za-z0-9._:-]{1,128}$'),
+  name        text NOT NULL DEFAULT '',
+  metadata    jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(metadata) = 'object'),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
+
+ALTER TABLE hookd.endpoints
+  ADD COLUMN tenant_id text REFERENCES hookd.tenants (id),
+  -- fifo: one delivery at a time, in publish order.
+  ADD COLUMN ordering text NOT NULL DEFAULT 'concurrent' CHECK (ordering IN ('concurrent', 'fifo')),
+  -- event_types as fan-out matches it: an empty filter means every type.
+  ADD COLUMN match_types text[] GENERATED ALWAYS AS
+    (CASE WHEN cardinality(event_types) = 0 THEN ARRAY['*'] ELSE event_types END) STORED;
+
+-- The filter entries an event type matches: itself, every "prefix.*" of
+-- it and "*". Fan-out finds endpoints whose match_types overlap these.
+CREATE FUNCTION hookd.type_patterns(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT ARRAY[t, '*'] || coalesce((
+    SELECT array_agg(array_to_string(parts[1:n], '.') || '.*' ORDER BY n)
+    FROM (SELECT string_to_array(t, '.') AS parts) p, generate_series(1, cardinality(parts) - 1) AS n
+  ), '{}')
+$$;
+
+-- Fan-out looks endpoints up by index, never by evaluating every filter:
+-- a tenant's endpoints by tenant; tenant-less and broadcast events by the
+-- patterns an event type can match (itself, each prefix.* and *).
+DROP INDEX hookd.endpoints_fanout;
+CREATE INDEX endpoints_tenant ON hookd.endpoints (tenant_id) WHERE kind = 'webhook' AND enabled;
+CREATE INDEX endpoints_types_untenanted ON hookd.endpoints USING gin (match_types)
+  WHERE tenant_id IS NULL AND kind = 'webhook' AND enabled;
+CREATE INDEX endpoints_types ON hookd.endpoints USING gin (match_types) WHERE kind = 'webhook' AND enabled;
+CREATE INDEX endpoints_tenant_all ON hookd.endpoints (tenant_id, created_at, id) WHERE tenant_id IS NOT NULL;
+
+-- The breaker: after delivery.breaker_failures consecutive failures an
+-- endpoint is probed once per interval instead of sent its backlog.
+ALTER TABLE hookd.endpoint_health
+  ADD COLUMN breaker_opened_at timestamptz,
+  ADD COLUMN breaker_probe_at  timestamptz,
+  ADD COLUMN breaker_probes    integer NOT NULL DEFAULT 0;
+
+-- The old tables give way to the new ones; their data is copied below.
+ALTER TABLE hookd.attempts RENAME TO attempts_v1;
+ALTER TABLE hookd.deliveries RENAME TO deliveries_v1;
+ALTER TABLE hookd.events RENAME TO events_v1;
+ALTER INDEX hookd.events_pkey RENAME TO events_v1_pkey;
+ALTER INDEX hookd.events_feed RENAME TO events_v1_feed;
+ALTER INDEX hookd.events_type RENAME TO events_v1_type;
+ALTER INDEX hookd.events_created RENAME TO events_v1_created;
+ALTER INDEX hookd.events_unfanned RENAME TO events_v1_unfanned;
+ALTER INDEX hookd.deliveries_pkey RENAME TO deliveries_v1_pkey;
+ALTER INDEX hookd.deliveries_state RENAME TO deliveries_v1_state;
+ALTER INDEX hookd.deliveries_type RENAME TO deliveries_v1_type;
+ALTER INDEX hookd.attempts_pkey RENAME TO attempts_v1_pkey;
+ALTER INDEX hookd.attempts_delivery RENAME TO attempts_v1_delivery;
+
+CREATE SEQUENCE hookd.event_seq;
+CREATE SEQUENCE hookd.delivery_ids;
+CREATE SEQUENCE hookd.attempt_ids;
+SELECT setval('hookd.event_seq', greatest(coalesce((SELECT max(seq) FROM hookd.events_v1), 0), 1));
+SELECT setval('hookd.delivery_ids', greatest(coalesce((SELECT max(id) FROM hookd.deliveries_v1), 0), 1));
+SELECT setval('hookd.attempt_ids', greatest(coalesce((SELECT max(id) FROM hookd.attempts_v1), 0), 1));
+
+-- Event ids, unique across the whole system for as long as an event can
+-- be referred to (a unique index on the partitioned events table could
+-- only be unique per partition). Rows older than retention.period leave in
+-- small batches.
+CREATE TABLE hookd.event_ids (
+  id         text PRIMARY KEY,
+  stored_at  timestamptz NOT NULL
+);
+CREATE INDEX event_ids_stored ON hookd.event_ids (stored_at);
+
+-- The outbox, partitioned by stored_at: when the row was written (not
+-- created, which the producer may set). Insert-only but for fanned_out.
+CREATE TABLE hookd.events (
+  seq          bigint NOT NULL DEFAULT nextval('hookd.event_seq'),
+  id           text NOT NULL,
+  type         text NOT NULL,
+  data         json NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now()
+               CHECK (created_at >= '1970-01-01 00:00:00Z' AND created_at <= '9999-12-31 23:59:59Z'),
+  xid          xid8 NOT NULL DEFAULT pg_current_xact_id(),
+  fanned_out   boolean NOT NULL DEFAULT false,
+  endpoint_id  text,           -- a directed event goes only to this endpoint
+  tenant_id    text,           -- the tenant whose endpoints receive it
+  broadcast    boolean NOT NULL DEFAULT false,  -- every tenant's matching endpoints
+  stored_at    timestamptz NOT NULL DEFAULT statement_timestamp(),
+  PRIMARY KEY (id, stored_at),
+  CHECK (NOT (broadcast AND (tenant_id IS NOT NULL OR endpoint_id IS NOT NULL)))
+) PARTITION BY RANGE (stored_at);
+CREATE INDEX events_feed ON hookd.events (xid, seq) WHERE endpoint_id IS NULL;
+CREATE INDEX events_tenant_feed ON hookd.events (tenant_id, xid, seq) WHERE tenant_id IS NOT NULL AND endpoint_id IS NULL;
+CREATE INDEX events_broadcast_feed ON hookd.events (xid, seq) WHERE broadcast;
+CREATE INDEX events_unfanned ON hookd.events (seq) WHERE NOT fanned_out;
+CREATE INDEX events_stored ON hookd.events USING brin (stored_at);
+
+-- Rows written by plain SQL producers (fanned_out false) claim their id
+-- here too; a repeated id is dropped, as Publish drops it.
+CREATE FUNCTION hookd.claim_event_id() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO hookd.event_ids (id, stored_at) VALUES (NEW.id, NEW.stored_at) ON CONFLICT (id) DO NOTHING;
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER events_claim_id BEFORE INSERT ON hookd.events
+  FOR EACH ROW WHEN (NOT NEW.fanned_out) EXECUTE FUNCTION hookd.claim_event_id();
+
+-- Unfinished deliveries: the work queue. Small (only what is still to
+-- do), not partitioned, and written by core/delivery alone. States:
+--   pending    due now (a fifo endpoint's head may wait for next_attempt_at)
+--   retrying   waiting out a backoff until next_attempt_at
+--   in_flight  leased to a worker until lease_expires_at
+--   held       its endpoint is disabled
+-- A delivery leaves the queue into hookd.finished when it succeeds, dies
+-- or is skipped.
+CREATE TABLE hookd.queue (
+  id                bigint PRIMARY KEY DEFAULT nextval('hookd.delivery_ids'),
+  event_id          text NOT NULL,
+  event_stored_at   timestamptz NOT NULL,
+  endpoint_id       text NOT NULL,
+  tenant_id         text,
+  event_type        text NOT NULL,
+  state             text NOT NULL CHECK (state IN ('pending', 'retrying', 'in_flight', 'held')),
+  attempts          integer NOT NULL DEFAULT 0,  -- in the current retry budget
+  next_attempt_at   timestamptz NOT NULL DEFAULT now(),
+  lease_expires_at  timestamptz,
+  leased_by         text,
+  last_status       integer,
+  last_error_class  text NOT NULL DEFAULT '',
+  last_error        text NOT NULL DEFAULT '',
+  replays           integer NOT NULL DEFAULT 0,
+  created_at        timestamptz NOT NULL DEFAULT now(),
+  updated_at        timestamptz NOT NULL DEFAULT now()
+) WITH (fillfactor = 80);
+-- Claiming: an endpoint's due work in publish order.
+CREATE INDEX queue_ready ON hookd.queue (endpoint_id, id) WHERE state = 'pending';
+CREATE INDEX queue_retrying ON hookd.queue (next_attempt_at) WHERE state = 'retrying';
+-- What is in flight, per endpoint (its free slots) and for the reaper,
+-- which reads it whole: it holds no more than the workers' leases.
+CREATE INDEX queue_in_flight ON hookd.queue (endpoint_id) WHERE state = 'in_flight';
+CREATE INDEX queue_held ON hookd.queue (endpoint_id, id) WHERE state = 'held';
+CREATE INDEX queue_event ON hookd.queue (event_id);
+CREATE INDEX queue_tenant ON hookd.queue (tenant_id, id) WHERE tenant_id IS NOT NULL;
+-- Per-endpoint counts of what waits (in flight is counted on the lane).
+CREATE INDEX queue_retrying_endpoint ON hookd.queue (endpoint_id, id) WHERE state = 'retrying';
+
+-- Lanes: one row per endpoint with due work in the queue. Claimers take
+-- lanes whose ready_at has come, in ready_at order, so capacity goes round
+-- the endpoints with due work; a lane's row lock keeps two claimers off
+-- one endpoint, which is what makes max_in_flight and rate_limit hold
+-- across processes. ready_at is 'infinity' while the endpoint is at its
+-- cap (a finishing attempt wakes it).
+CREATE TABLE hookd.lanes (
+  endpoint_id   text PRIMARY KEY,
+  ready_at      timestamptz NOT NULL DEFAULT now(),
+  rate_next_at  timestamptz    -- the next free request slot under rate_limit
+);
+CREATE INDEX lanes_ready ON hookd.lanes (ready_at);
+
+-- Finished deliveries (succeeded, dead, skipped), partitioned with their
+-- event. Insert-only, except that a replay takes a delivery back into the
+-- queue and an erasure deletes a tenant's rows.
+CREATE TABLE hookd.finished (
+  id                bigint NOT NULL,
+  event_id          text NOT NULL,
+  event_stored_at   timestamptz NOT NULL,
+  endpoint_id       text NOT NULL,
+  tenant_id         text,
+  event_type        text NOT NULL,
+  state             text NOT NULL CHECK (state IN ('succeeded', 'dead', 'skipped')),
+  attempts          integer NOT NULL,
+  last_status       integer,
+  last_error_class  text NOT NULL DEFAULT '',
+  last_error        text NOT NULL DEFAULT '',
+  replays           integer NOT NULL DEFAULT 0,
+  created_at        timestamptz NOT NULL,
+  completed_at      timestamptz NOT NULL,
+  PRIMARY KEY (id, event_stored_at)
+) PARTITION BY RANGE (event_stored_at);
+CREATE INDEX finished_event ON hookd.finished (event_id);
+CREATE INDEX finished_endpoint ON hookd.finished (endpoint_id, id);
+CREATE INDEX finished_dead ON hookd.finished (endpoint_id, id) WHERE state = 'dead';
+CREATE INDEX finished_tenant ON hookd.finished (tenant_id, id) WHERE tenant_id IS NOT NULL;
+
+-- Every try, insert-only, partitioned with its event.
+CREATE TABLE hookd.attempts (
+  id                bigint NOT NULL DEFAULT nextval('hookd.attempt_ids'),
+  delivery_id       bigint NOT NULL,
+  event_stored_at   timestamptz NOT NULL,
+  endpoint_id       text NOT NULL,
+  attempt           integer NOT NULL,
+  started_at        timestamptz NOT NULL,
+  duration_us       bigint NOT NULL DEFAULT 0,
+  request_url       text NOT NULL DEFAULT '',
+  request_headers   jsonb NOT NULL DEFAULT '{}',
+  response_status   integer,
+  response_headers  jsonb,
+  response_body     text NOT NULL DEFAULT '',
+  -- '' for success; timeout, connect, dns, tls, blocked, http_status, interrupted
+  error_class       text NOT NULL DEFAULT '',
+  error             text NOT NULL DEFAULT '',
+  worker            text NOT NULL DEFAULT ''
+) PARTITION BY RANGE (event_stored_at);
+CREATE INDEX attempts_delivery ON hookd.attempts (delivery_id, id);
+
+-- Every delivery, whether still to do or finished, for reading.
+CREATE VIEW hookd.deliveries AS
+  SELECT id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state, attempts, next_attempt_at,
+         lease_expires_at, leased_by, last_status, last_error_class, last_error, replays,
+         created_at, updated_at, NULL::timestamptz AS completed_at
+  FROM hookd.queue
+  UNION ALL
+  SELECT id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state, attempts, completed_at,
+         NULL, NULL, last_status, last_error_class, last_error, replays,
+         created_at, completed_at, completed_at
+  FROM hookd.finished;
+
+-- The partitions of the history tables, as core/partition made them.
+CREATE TABLE hookd.partitions (
+  name        text PRIMARY KEY,
+  parent      text NOT NULL,
+  lower_bound timestamptz NOT NULL,
+  upper_bound timestamptz NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  UNIQUE (parent, lower_bound)
+);
+
+-- The first partitions, so that the data below has somewhere to go.
+DO $$
+DECLARE
+  lo timestamptz := date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
+  hi timestamptz := lo + interval '1 day';
+  suffix text := to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD_HH24MI');
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts'] LOOP
+    EXECUTE format('CREATE TABLE hookd.%I PARTITION OF hookd.%I FOR VALUES FROM (%L) TO (%L)',
+      t || '_' || suffix, t, lo, hi);
+    INSERT INTO hookd.partitions (name, parent, lower_bound, upper_bound) VALUES (t || '_' || suffix, t, lo, hi);
+  END LOOP;
+  EXECUTE format('ALTER TABLE hookd.%I SET (fillfactor = 100)', 'finished_' || suffix);
+END $$;
+
+-- Copy what exists, history into the partition of the migration's time.
+INSERT INTO hookd.event_ids (id, stored_at) SELECT id, statement_timestamp() FROM hookd.events_v1;
+INSERT INTO hookd.events (seq, id, type, data, created_at, xid, fanned_out, endpoint_id, stored_at)
+  SELECT seq, id, type, data, least(greatest(created_at, '1970-01-01 00:00:00Z'), '9999-12-31 23:59:59Z'),
+         xid, true, endpoint_id, statement_timestamp()
+  FROM hookd.events_v1;
+-- Events a plain SQL producer wrote without deliveries are fanned out by
+-- hookd as before.
+UPDATE hookd.events e SET fanned_out = false FROM hookd.events_v1 v WHERE v.id = e.id AND NOT v.fanned_out;
+INSERT INTO hookd.queue (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, next_attempt_at,
+    lease_expires_at, leased_by, last_status, last_error_class, last_error, replays, created_at, updated_at)
+  SELECT d.id, d.event_id, statement_timestamp(), d.endpoint_id, d.event_type,
+         CASE WHEN d.state = 'pending' AND d.next_attempt_at > now() THEN 'retrying' ELSE d.state END,
+         d.attempts, d.next_attempt_at, d.lease_expires_at, d.leased_by, d.last_status, d.last_error_class,
+         d.last_error, d.replays, d.created_at, d.updated_at
+  FROM hookd.deliveries_v1 d WHERE d.state IN ('pending', 'in_flight', 'held');
+INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, last_status,
+    last_error_class, last_error, replays, created_at, completed_at)
+  SELECT d.id, d.event_id, statement_timestamp(), d.endpoint_id, d.event_type, d.state, d.attempts, d.last_status,
+         d.last_error_class, d.last_error, d.replays, d.created_at, coalesce(d.completed_at, d.updated_at)
+  FROM hookd.deliveries_v1 d WHERE d.state IN ('succeeded', 'dead');
+INSERT INTO hookd.attempts (id, delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
+    request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker)
+  SELECT id, delivery_id, statement_timestamp(), endpoint_id, attempt, started_at, duration_us,
+         request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker
+  FROM hookd.attempts_v1;
+INSERT INTO hookd.lanes (endpoint_id)
+  SELECT DISTINCT endpoint_id FROM hookd.queue WHERE state = 'pending';
+
+DROP TABLE hookd.attempts_v1;
+DROP TABLE hookd.deliveries_v1;
+DROP TABLE hookd.events_v1;
+DROP FUNCTION hookd.type_matches(text[], text);
