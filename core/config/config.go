@@ -100,12 +100,12 @@ func DefaultRetrySchedule() []time.Duration {
 // written in the YAML file; the environment variable of a key is
 // HOOKD_ followed by the key upper-cased with "." replaced by "_".
 type Config struct {
-	Database Database `key:"database"`
-	HTTP     HTTP     `key:"http"`
-	API      API      `key:"api"`
-	Delivery Delivery `key:"delivery"`
-	Intake   Intake   `key:"intake"`
-	Alerts   Alerts   `key:"alerts"`
+	Database  Database  `key:"database"`
+	HTTP      HTTP      `key:"http"`
+	API       API       `key:"api"`
+	Delivery  Delivery  `key:"delivery"`
+	Intake    Intake    `key:"intake"`
+	Alerts    Alerts    `key:"alerts"`
 	Retention Retention `key:"retention"`
 	Log       Log       `key:"log"`
 	Console   Console   `key:"console"`
