@@ -496,8 +496,10 @@ func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, n
 		readyAt = append(readyAt, ready)
 		rateNext = append(rateNext, rn)
 		if l.probe && l.taken > 0 {
+			// Should this probe fail, the next waits twice as long as the
+			// last wait (the first came BreakerProbeInterval after opening).
 			probed = append(probed, l.endpointID)
-			waits = append(waits, p.probeInterval(l.probes).Milliseconds())
+			waits = append(waits, p.probeInterval(l.probes+1).Milliseconds())
 		}
 	}
 	batch := &pgx.Batch{}

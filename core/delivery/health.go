@@ -41,6 +41,20 @@ type Health struct {
 	Held     int     `json:"held"`
 	Dead     int     `json:"dead"`
 	Breaker  Breaker `json:"breaker"`
+	// Blocked is set for a fifo endpoint whose line waits behind a head
+	// that failed: replay or skip it to unblock the line.
+	Blocked *BlockedHead `json:"blocked,omitempty"`
+}
+
+// BlockedHead is the delivery at the head of a fifo line that failed and
+// holds the line while it waits for its next attempt.
+type BlockedHead struct {
+	DeliveryID    int64     `json:"delivery_id"`
+	EventID       string    `json:"event_id"`
+	Attempts      int       `json:"attempts"`
+	Since         time.Time `json:"since"` // its first failed attempt
+	NextAttemptAt time.Time `json:"next_attempt_at"`
+	LastError     string    `json:"last_error,omitempty"`
 }
 
 // HealthOf returns the health of the given endpoints (all endpoints when
@@ -170,7 +184,37 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 			h.Breaker = Breaker{State: BreakerOpen, OpenedAt: opened, NextProbeAt: probe}
 		}
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	return out, blockedHeads(ctx, ex, all, ids, get)
+}
+
+// blockedHeads fills Blocked for fifo endpoints whose head has failed:
+// one index probe per fifo endpoint.
+func blockedHeads(ctx context.Context, ex db.Executor, all bool, ids []string, get func(string) *Health) error {
+	rows, err := ex.Query(ctx, `
+		SELECT e.id, h.id, h.event_id, h.attempts, h.next_attempt_at, h.last_error,
+			coalesce((SELECT min(a.started_at) FROM hookd.attempts a WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
+		FROM hookd.endpoints e, LATERAL (
+			SELECT q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at
+			FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+		) h
+		WHERE e.ordering = 'fifo' AND ($1 OR e.id = ANY($2)) AND h.attempts > 0`, all, ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var b BlockedHead
+		if err := rows.Scan(&id, &b.DeliveryID, &b.EventID, &b.Attempts, &b.NextAttemptAt, &b.LastError, &b.Since); err != nil {
+			return err
+		}
+		get(id).Blocked = &b
+	}
+	return rows.Err()
 }
 
 // Breaker states.

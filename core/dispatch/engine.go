@@ -57,6 +57,9 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				break gather
 			}
 		}
+		if len(pending) > 0 {
+			claim = true // finished attempts free slots: their lanes may have due work
+		}
 		free := d.opts.Delivery.Workers - running
 		wantClaim := !stopping && claim && free > 0
 		if len(pending) == 0 && !wantClaim {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-		"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/delivery"
 )
 
 // listen wakes the claimer on every notification on outbox.WorkChannel,

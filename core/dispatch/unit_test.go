@@ -51,7 +51,7 @@ func TestRetrySchedule(t *testing.T) {
 		{3, -1, delivery.StateDead, 0},
 		{1, 30 * time.Second, delivery.StateRetrying, 30 * time.Second},
 		{1, time.Hour, delivery.StateRetrying, time.Minute}, // capped by the largest step
-		{3, time.Second, delivery.StateDead, 0},            // the budget still applies
+		{3, time.Second, delivery.StateDead, 0},             // the budget still applies
 	} {
 		state, at := d.retry(c.attempt, now, c.retryAfter)
 		if state != c.state || at.Sub(now) != c.wait {
