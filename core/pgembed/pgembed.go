@@ -241,6 +241,10 @@ func Adopt(ctx context.Context, opts Options) (*Cluster, error) {
 // server was left running).
 func (c *Cluster) OwnerPID() int { return c.owner.pid }
 
+// Port returns the loopback port the server listens on; pass it as
+// Options.Port to start the server again where its clients reconnect.
+func (c *Cluster) Port() int { return c.port }
+
 // URL returns a connection URL for database dbname as the superuser.
 func (c *Cluster) URL(dbname string) string {
 	u := url.URL{
