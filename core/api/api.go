@@ -17,7 +17,16 @@
 // Errors are JSON, {"error":{"code":"...","message":"..."}}, with the
 // codes of package httpx: 400 invalid_input, 401 unauthorized, 404
 // not_found (also for unknown routes), 405 method_not_allowed, 409
-// conflict, 413 too_large, 500 internal, 503 unavailable.
+// conflict, 413 too_large, 500 internal, 503 unavailable (the database is
+// unreachable; with Retry-After). What a client sends is never a 500:
+// path ids and query values that cannot name anything, text PostgreSQL
+// cannot store and values past the documented limits are 400s naming the
+// field. A refused key is answered before the body is read.
+//
+// # Secrets
+//
+// Only creation and rotation show an endpoint's secret; no answer shows a
+// custom header's value (lists, attempts: [redacted]).
 //
 // # Routes
 //

@@ -2,6 +2,27 @@
 // signing secrets (with rotation), event-type filter and limits.
 //
 // All SQL on the endpoints table lives in this package (queries.go).
+//
+// # Secrets
+//
+// Signing secrets, ed25519 signing keys and custom header values are
+// stored sealed with the process keyring (core/secrets) and opened when
+// read; Reseal moves them to the current key. Custom headers are
+// write-only: Redacted is how an endpoint is listed or shown.
+//
+// # hookd's own endpoints
+//
+// The alert endpoint and intake forward targets (KindAlert, KindForward)
+// follow the configuration and their sources: Update, Delete and
+// RotateSecret refuse them, whoever calls; UpdateOwn, DeleteOwn,
+// RotateOwnSecret and SetOwnSecret are for the code that keeps them in
+// line. Trusted, a stored flag, exempts the operator's configured targets
+// from the outbound address guard; no id or kind earns it.
+//
+// # Updates
+//
+// Update changes only the fields it is given, in one statement, so that
+// concurrent updates of different fields all take effect.
 package endpoint
 
 import (
