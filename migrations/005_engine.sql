@@ -21,6 +21,19 @@ CREATE TABLE hookd.tenants (
   updated_at  timestamptz NOT NULL DEFAULT now()
 );
 
+-- Tenant tokens: customer-facing API keys scoped to one tenant, stored
+-- only as a SHA-256 of the token.
+CREATE TABLE hookd.tenant_tokens (
+  id            text PRIMARY KEY,
+  tenant_id     text NOT NULL REFERENCES hookd.tenants (id),
+  name          text NOT NULL DEFAULT '',
+  token_sha256  bytea NOT NULL UNIQUE,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  expires_at    timestamptz,
+  last_used_at  timestamptz
+);
+CREATE INDEX tenant_tokens_tenant ON hookd.tenant_tokens (tenant_id, created_at);
+
 ALTER TABLE hookd.endpoints
   ADD COLUMN tenant_id text REFERENCES hookd.tenants (id),
   -- fifo: one delivery at a time, in publish order.
@@ -55,6 +68,7 @@ ALTER TABLE hookd.endpoint_health
   ADD COLUMN breaker_opened_at timestamptz,
   ADD COLUMN breaker_probe_at  timestamptz,
   ADD COLUMN breaker_probes    integer NOT NULL DEFAULT 0;
+CREATE INDEX endpoint_health_breaker_open ON hookd.endpoint_health (endpoint_id) WHERE breaker_opened_at IS NOT NULL;
 
 -- The old tables give way to the new ones; their data is copied below.
 ALTER TABLE hookd.attempts RENAME TO attempts_v1;
@@ -215,13 +229,36 @@ CREATE TABLE hookd.attempts (
   request_headers   jsonb NOT NULL DEFAULT '{}',
   response_status   integer,
   response_headers  jsonb,
-  response_body     text NOT NULL DEFAULT '',
+  -- the response body is in hookd.attempt_bodies
   -- '' for success; timeout, connect, dns, tls, blocked, http_status, interrupted
   error_class       text NOT NULL DEFAULT '',
   error             text NOT NULL DEFAULT '',
   worker            text NOT NULL DEFAULT ''
 ) PARTITION BY RANGE (event_stored_at);
 CREATE INDEX attempts_delivery ON hookd.attempts (delivery_id, id);
+
+-- Response bodies, apart from their attempts so that they can leave
+-- earlier (retention.attempt_bodies). Only non-empty bodies are kept.
+CREATE TABLE hookd.attempt_bodies (
+  attempt_id       bigint NOT NULL,
+  event_stored_at  timestamptz NOT NULL,
+  body             text NOT NULL,
+  PRIMARY KEY (attempt_id, event_stored_at)
+) PARTITION BY RANGE (event_stored_at);
+
+-- Per-endpoint, per-minute rollups, partitioned by minute (a day each)
+-- and dropped whole once older than their keep.
+ALTER TABLE hookd.endpoint_minutes RENAME TO endpoint_minutes_v1;
+ALTER INDEX hookd.endpoint_minutes_pkey RENAME TO endpoint_minutes_v1_pkey;
+ALTER INDEX hookd.endpoint_minutes_minute RENAME TO endpoint_minutes_v1_minute;
+CREATE TABLE hookd.endpoint_minutes (
+  endpoint_id      text NOT NULL,
+  minute           timestamptz NOT NULL,
+  attempts         integer NOT NULL DEFAULT 0,
+  successes        integer NOT NULL DEFAULT 0,
+  latency_buckets  integer[] NOT NULL DEFAULT '{}',
+  PRIMARY KEY (endpoint_id, minute)
+) PARTITION BY RANGE (minute);
 
 -- Every delivery, whether still to do or finished, for reading.
 CREATE VIEW hookd.deliveries AS
@@ -235,7 +272,7 @@ CREATE VIEW hookd.deliveries AS
          created_at, completed_at, completed_at
   FROM hookd.finished;
 
--- The partitions of the history tables, as core/partition made them.
+-- The partitions of the partitioned tables, as core/partition made them.
 CREATE TABLE hookd.partitions (
   name        text PRIMARY KEY,
   parent      text NOT NULL,
@@ -245,6 +282,17 @@ CREATE TABLE hookd.partitions (
   UNIQUE (parent, lower_bound)
 );
 
+-- What retention last did: the newest feed position it dropped (so the
+-- feed can say a cursor older than that skipped expired events) and when.
+CREATE TABLE hookd.retention_state (
+  one             boolean PRIMARY KEY DEFAULT true CHECK (one),
+  dropped_xid     xid8,
+  dropped_seq     bigint,
+  dropped_before  timestamptz,
+  last_run_at     timestamptz
+);
+INSERT INTO hookd.retention_state DEFAULT VALUES;
+
 -- The first partitions, so that the data below has somewhere to go.
 DO $$
 DECLARE
@@ -253,7 +301,7 @@ DECLARE
   suffix text := to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD_HH24MI');
   t text;
 BEGIN
-  FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts'] LOOP
+  FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts', 'attempt_bodies', 'endpoint_minutes'] LOOP
     EXECUTE format('CREATE TABLE hookd.%I PARTITION OF hookd.%I FOR VALUES FROM (%L) TO (%L)',
       t || '_' || suffix, t, lo, hi);
     INSERT INTO hookd.partitions (name, parent, lower_bound, upper_bound) VALUES (t || '_' || suffix, t, lo, hi);
@@ -283,14 +331,18 @@ INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, event_ty
          d.last_error_class, d.last_error, d.replays, d.created_at, coalesce(d.completed_at, d.updated_at)
   FROM hookd.deliveries_v1 d WHERE d.state IN ('succeeded', 'dead');
 INSERT INTO hookd.attempts (id, delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
-    request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker)
+    request_url, request_headers, response_status, response_headers, error_class, error, worker)
   SELECT id, delivery_id, statement_timestamp(), endpoint_id, attempt, started_at, duration_us,
-         request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker
+         request_url, request_headers, response_status, response_headers, error_class, error, worker
   FROM hookd.attempts_v1;
+INSERT INTO hookd.attempt_bodies (attempt_id, event_stored_at, body)
+  SELECT id, statement_timestamp(), response_body FROM hookd.attempts_v1 WHERE response_body <> '';
+INSERT INTO hookd.endpoint_minutes SELECT * FROM hookd.endpoint_minutes_v1 WHERE minute >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 INSERT INTO hookd.lanes (endpoint_id)
   SELECT DISTINCT endpoint_id FROM hookd.queue WHERE state = 'pending';
 
 DROP TABLE hookd.attempts_v1;
+DROP TABLE hookd.endpoint_minutes_v1;
 DROP TABLE hookd.deliveries_v1;
 DROP TABLE hookd.events_v1;
 DROP FUNCTION hookd.type_matches(text[], text);

@@ -2,11 +2,17 @@ package main
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -148,4 +154,82 @@ func testSIGTERM(t *testing.T, bin string) {
 		return procCountState(t, pool, "succeeded") == processEvents
 	})
 	procCheckReceiver(t, r, ids)
+}
+
+// An endpoint's max_in_flight and rate_limit hold for the whole system,
+// not per process: two processes on one database never send more than 2
+// requests at once to an endpoint capped at 2, nor more than 5 requests
+// in any second to one limited to 5 per second.
+func testCapsAcrossProcesses(t *testing.T, bin string) {
+	ctx := context.Background()
+	dbURL := dbtest.NewDB(t)
+	pool := procPool(t, dbURL)
+	var mu sync.Mutex
+	var inFlight, maxInFlight int
+	var rated []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/rated" {
+			mu.Lock()
+			rated = append(rated, time.Now())
+			mu.Unlock()
+			return
+		}
+		mu.Lock()
+		inFlight++
+		maxInFlight = max(maxInFlight, inFlight)
+		mu.Unlock()
+		select {
+		case <-time.After(50 * time.Millisecond): // a slow receiver
+		case <-r.Context().Done():
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	t.Cleanup(srv.Close)
+	if _, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: srv.URL + "/capped", MaxInFlight: 2, EventTypes: []string{"capped.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: srv.URL + "/rated", RateLimit: 5, EventTypes: []string{"rated.*"}}); err != nil {
+		t.Fatal(err)
+	}
+	pub := outbox.NewPublisher(pool, outbox.Options{})
+	const capped, limited = 60, 20
+	var evs []outbox.Event
+	for range capped {
+		evs = append(evs, outbox.Event{Type: "capped.x"})
+	}
+	for range limited {
+		evs = append(evs, outbox.Event{Type: "rated.x"})
+	}
+	if _, err := pub.PublishBatch(ctx, nil, evs); err != nil {
+		t.Fatal(err)
+	}
+	startProc(t, bin, dbURL)
+	startProc(t, bin, dbURL)
+	testkit.EventuallyWithin(t, 90*time.Second, "every delivery to succeed", func() bool {
+		return procCountState(t, pool, "succeeded") == capped+limited
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if maxInFlight > 2 {
+		t.Errorf("%d requests at once to the endpoint capped at 2 by two processes", maxInFlight)
+	}
+	if maxInFlight < 2 {
+		t.Errorf("never more than %d request at once; the test proves nothing", maxInFlight)
+	}
+	// Slots are a fifth of a second apart, so any second can hold the
+	// first and last of six (a closed window); 10 ms of tolerance for the
+	// moment a request leaves versus arrives.
+	slices.SortFunc(rated, time.Time.Compare)
+	for i := range rated {
+		n := 0
+		for j := i; j < len(rated) && rated[j].Sub(rated[i]) < time.Second-10*time.Millisecond; j++ {
+			n++
+		}
+		if n > 5 {
+			t.Errorf("%d requests within one second from %s to the endpoint limited to 5 per second", n, rated[i].Format("15:04:05.000"))
+			break
+		}
+	}
 }

@@ -44,6 +44,7 @@ func TestProcess(t *testing.T) {
 	t.Run("Kill9ThenRestartLosesNothing", func(t *testing.T) { t.Parallel(); testKill9(t, bin) })
 	t.Run("TwoProcessesNeverShareADelivery", func(t *testing.T) { t.Parallel(); testTwoProcesses(t, bin) })
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
+	t.Run("CapsHoldAcrossProcesses", func(t *testing.T) { t.Parallel(); testCapsAcrossProcesses(t, bin) })
 	t.Run("SecretsRotate", func(t *testing.T) { t.Parallel(); testSecretsRotate(t, bin) })
 	t.Run("Kill9EmbeddedTakeover", func(t *testing.T) { t.Parallel(); testKill9EmbeddedTakeover(t, bin) })
 }

@@ -203,3 +203,10 @@ func recoverQuery(selectIDs string) string {
 	ON CONFLICT (endpoint_id, kind) DO UPDATE SET pending_count = 1, first_at = now()
 	RETURNING endpoint_id`
 }
+
+// ForgetEndpoints deletes what is waiting to be told about the given
+// endpoints (their tenant is being erased).
+func ForgetEndpoints(ctx context.Context, tx pgx.Tx, endpointIDs []string) error {
+	_, err := tx.Exec(ctx, `DELETE FROM hookd.alert_state WHERE endpoint_id = ANY($1)`, endpointIDs)
+	return err
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/core/maintenance"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/partition"
 )
 
 // service is a background loop: dispatcher, fan-out, maintenance...
@@ -96,7 +97,8 @@ func NewServer(cfg *config.Config, d *Database, logger *slog.Logger) (*Server, e
 	}
 	s.Metrics = metrics.New()
 	s.Metrics.WatchDatabase(d.Pool, logger)
-	s.Publisher = outbox.NewPublisher(d.Pool, outbox.Options{MaxPayloadBytes: cfg.Delivery.MaxPayloadBytes})
+	s.Publisher = outbox.NewPublisher(d.Pool, outbox.Options{MaxPayloadBytes: cfg.Delivery.MaxPayloadBytes,
+		PartitionSpan: partition.SpanFor(cfg.Retention.Period)})
 	s.Fanout = outbox.NewFanout(d.Pool, logger, cfg.Delivery.PollInterval)
 
 	if err := s.wireEngine(); err != nil {

@@ -11,6 +11,8 @@ import (
 	"github.com/hookd/hookd/core/dispatch"
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/maintenance"
+	"github.com/hookd/hookd/core/partition"
+	"github.com/hookd/hookd/core/retention"
 )
 
 // syncTimeout bounds the work NewServer does on the database (syncing
@@ -34,9 +36,11 @@ func (s *Server) wireEngine() error {
 	s.Alerter = alerter
 	s.Maintenance = maintenance.New(s.db.Pool, maintenance.Options{
 		DisableAfter: s.cfg.Delivery.DisableAfter,
-		Alerter:      alerter,
-		Metrics:      s.Metrics,
-		Logger:       s.logger,
+		Retention: retention.Options{Period: s.cfg.Retention.Period, AttemptBodies: s.cfg.Retention.AttemptBodies,
+			Logger: s.logger},
+		Alerter: alerter,
+		Metrics: s.Metrics,
+		Logger:  s.logger,
 	})
 	s.Dispatcher = dispatch.New(s.db.Pool, dispatch.Options{
 		Delivery:           s.cfg.Delivery,
@@ -46,6 +50,7 @@ func (s *Server) wireEngine() error {
 		OnOutcome:          alerter.OnOutcome,
 		OnOutcomeTx:        alerter.OnOutcomeTx,
 		OnEndpointDisabled: alerter.OnEndpointDisabled,
+		PartitionSpan:      partition.SpanFor(s.cfg.Retention.Period),
 	})
 	s.services = append(s.services,
 		namedService{"alert", alerter},

@@ -16,10 +16,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dispatch"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/ids"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/signing"
 )
 
@@ -103,11 +106,16 @@ type bench struct {
 	payload []byte
 }
 
-// reset empties hookd's tables and creates the endpoints, endpoint i
-// subscribed to type bench.e<i>.
+// reset gives the bench a fresh schema (the bench's database is its own)
+// and creates the endpoints, endpoint i subscribed to type bench.e<i>.
 func (b *bench) reset(ctx context.Context) error {
-	if _, err := b.pool.Exec(ctx, `TRUNCATE hookd.attempts, hookd.finished, hookd.queue, hookd.lanes, hookd.events,
-		hookd.event_ids, hookd.endpoint_health, hookd.endpoint_minutes, hookd.alert_state, hookd.endpoints CASCADE`); err != nil {
+	if _, err := b.pool.Exec(ctx, `DROP SCHEMA hookd CASCADE`); err != nil {
+		return err
+	}
+	if err := db.MigratePool(ctx, b.pool); err != nil {
+		return err
+	}
+	if _, err := partition.Ensure(ctx, b.pool, partition.SpanFor(config.DefaultRetentionPeriod), time.Now()); err != nil {
 		return err
 	}
 	for i := range b.opts.Endpoints {

@@ -108,7 +108,8 @@ func Claim(ctx context.Context, b beginner, p ClaimParams) (Claimed, error) {
 	if err != nil {
 		return Claimed{}, err
 	}
-	return c, DropIdleLanes(ctx, b, c.Idle)
+	_, err = DropIdleLanes(ctx, b, c.Idle)
+	return c, err
 }
 
 // ClaimTx takes up to p.Limit due deliveries in tx, marks them in_flight
@@ -527,8 +528,9 @@ func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, n
 }
 
 // DropIdleLanes drops the lanes a claim found idle (Claimed.Idle), in a
-// transaction of its own; call it after the claim committed.
-func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) error {
+// transaction of its own; call it after the claim committed, and claim
+// again at once when some were woken, shortly when some were contended.
+func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropped, error) {
 	slices.Sort(endpointIDs)
 	return dropIdleLanes(ctx, b, slices.Compact(endpointIDs))
 }

@@ -81,11 +81,15 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, policy Policy, results []Result)
 		var kept []Result
 		freed := map[string]int{}
 		for _, r := range results {
-			switch {
-			case !present[r.DeliveryID]:
+			stored, ok := present[r.DeliveryID]
+			if !ok {
 				dropped = append(dropped, r)
 				continue
-			case leased[r.DeliveryID]:
+			}
+			// Where the delivery is now: retention may have carried its
+			// event forward into a newer partition during the attempt.
+			r.EventStoredAt = stored
+			if leased[r.DeliveryID] {
 				applied = append(applied, r)
 				freed[r.EndpointID]++
 			}
@@ -108,9 +112,10 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, policy Policy, results []Result)
 
 // lockResults locks the queue rows of results (and the finished rows of
 // results that arrive after their delivery finished), so that a concurrent
-// delete waits for this batch, and reports which deliveries exist and which
-// are still leased to the result's worker for the result's attempt.
-func lockResults(ctx context.Context, tx pgx.Tx, results []Result) (present, leased map[int64]bool, err error) {
+// delete waits for this batch, and reports which deliveries exist (with
+// their partition key now) and which are still leased to the result's
+// worker for the result's attempt.
+func lockResults(ctx context.Context, tx pgx.Tx, results []Result) (present map[int64]time.Time, leased map[int64]bool, err error) {
 	ids := make([]int64, len(results))
 	workers := make([]string, len(results))
 	attempts := make([]int32, len(results))
@@ -118,37 +123,57 @@ func lockResults(ctx context.Context, tx pgx.Tx, results []Result) (present, lea
 	for i, r := range results {
 		ids[i], workers[i], attempts[i], stored[i] = r.DeliveryID, r.Worker, int32(r.Attempt), r.EventStoredAt
 	}
+	present, leased = map[int64]time.Time{}, map[int64]bool{}
 	rows, err := tx.Query(ctx, `
-		WITH input AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[]) AS i(id, worker, attempt, stored_at)
-		), q AS (
-			SELECT q.id, q.state = 'in_flight' AND q.leased_by = i.worker AND q.attempts = i.attempt AS leased
-			FROM hookd.queue q JOIN input i ON i.id = q.id
-			ORDER BY q.id
-			FOR UPDATE OF q
-		), f AS (
-			SELECT f.id, false AS leased
-			FROM hookd.finished f JOIN input i ON i.id = f.id AND i.stored_at = f.event_stored_at
-			WHERE f.id NOT IN (SELECT id FROM q)
-			FOR KEY SHARE OF f
-		)
-		SELECT id, leased FROM q UNION ALL SELECT id, leased FROM f`, ids, workers, attempts, stored)
+		SELECT q.id, q.event_stored_at, q.state = 'in_flight' AND q.leased_by = i.worker AND q.attempts = i.attempt
+		FROM hookd.queue q JOIN unnest($1::bigint[], $2::text[], $3::int[]) AS i(id, worker, attempt) ON i.id = q.id
+		ORDER BY q.id
+		FOR UPDATE OF q`, ids, workers, attempts)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := scanPresent(rows, present, leased); err != nil {
+		return nil, nil, err
+	}
+	// A result whose delivery finished meanwhile (another worker's, after
+	// this one's lease expired) still has its attempt logged: look in
+	// hookd.finished for the few that are not in the queue.
+	var late []int64
+	var lateAt []time.Time
+	for i, id := range ids {
+		if _, ok := present[id]; !ok {
+			late, lateAt = append(late, id), append(lateAt, stored[i])
+		}
+	}
+	if len(late) == 0 {
+		return present, leased, nil
+	}
+	rows, err = tx.Query(ctx, `
+		SELECT f.id, f.event_stored_at, false
+		FROM hookd.finished f JOIN unnest($1::bigint[], $2::timestamptz[]) AS i(id, stored_at)
+		  ON i.id = f.id AND i.stored_at = f.event_stored_at
+		FOR KEY SHARE OF f`, late, lateAt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return present, leased, scanPresent(rows, present, leased)
+}
+
+func scanPresent(rows pgx.Rows, present map[int64]time.Time, leased map[int64]bool) error {
 	defer rows.Close()
-	present, leased = map[int64]bool{}, map[int64]bool{}
 	for rows.Next() {
 		var id int64
+		var at time.Time
 		var l bool
-		if err := rows.Scan(&id, &l); err != nil {
-			return nil, nil, err
+		if err := rows.Scan(&id, &at, &l); err != nil {
+			return err
 		}
-		present[id] = true
+		present[id] = at
 		leased[id] = leased[id] || l
 	}
-	return present, leased, rows.Err()
+	return rows.Err()
 }
+
 
 // queueOutcomes moves finished deliveries from the queue to
 // hookd.finished and gives the others their next state. A retry for an
@@ -234,11 +259,24 @@ func queueAttempts(batch *pgx.Batch, results []Result) {
 		}
 		bodies[i], classes[i], errs[i], workers[i] = sanitize(r.ResponseBody), r.ErrorClass, sanitize(r.Error), r.Worker
 	}
+	// Bodies go to their own table (retention.attempt_bodies may drop them
+	// first), and only those there are.
 	batch.Queue(`
-		INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
-			request_url, request_headers, response_status, response_headers, response_body, error_class, error, worker)
-		SELECT * FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[],
-			$7::text[], $8::jsonb[], $9::int[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::text[])`,
+		WITH input AS MATERIALIZED (
+			SELECT nextval('hookd.attempt_ids') AS id, *
+			FROM unnest($1::bigint[], $2::timestamptz[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[],
+				$7::text[], $8::jsonb[], $9::int[], $10::jsonb[], $11::text[], $12::text[], $13::text[], $14::text[])
+			AS t(delivery_id, stored_at, endpoint_id, attempt, started_at, duration_us, url, req_headers, status,
+				resp_headers, body, class, error, worker)
+		), logged AS (
+			INSERT INTO hookd.attempts (id, delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
+				request_url, request_headers, response_status, response_headers, error_class, error, worker)
+			SELECT id, delivery_id, stored_at, endpoint_id, attempt, started_at, duration_us, url, req_headers, status,
+				resp_headers, class, error, worker
+			FROM input
+		)
+		INSERT INTO hookd.attempt_bodies (attempt_id, event_stored_at, body)
+		SELECT id, stored_at, body FROM input WHERE body <> ''`,
 		deliveryIDs, stored, endpointIDs, attemptNos, started, durations, urls, reqHeaders, statuses,
 		respHeaders, bodies, classes, errs, workers)
 }

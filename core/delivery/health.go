@@ -320,3 +320,10 @@ func OldestDue(ctx context.Context, ex db.Executor) (time.Time, error) {
 	}
 	return *t, nil
 }
+
+// OpenBreakers counts endpoints whose breaker is open (a partial index).
+func OpenBreakers(ctx context.Context, ex db.Executor) (int64, error) {
+	var n int64
+	err := ex.QueryRow(ctx, `SELECT count(*) FROM hookd.endpoint_health WHERE breaker_opened_at IS NOT NULL`).Scan(&n)
+	return n, err
+}

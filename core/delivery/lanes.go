@@ -62,15 +62,29 @@ func Wake(ctx context.Context, ex db.Executor, endpointIDs []string) error {
 	return err
 }
 
+// Dropped tells what DropIdleLanes did with the lanes it was given.
+type Dropped struct {
+	// Dropped lanes had nothing due.
+	Dropped int
+	// Woken lanes had due work after all and are ready now: claim again.
+	Woken int
+	// Contended lanes could not be looked at: a writer is making work due
+	// for their endpoints right now. They are ready now too; look again
+	// shortly, once that writer committed.
+	Contended int
+}
+
 // dropIdleLanes drops the lanes of endpoints that have nothing due, in a
-// transaction of its own, and wakes the ones that
-// turned out to have work after all. A lane whose bucket a writer holds is
-// left for the next claim to look at again.
-func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) error {
+// transaction of its own, and wakes the ones that turned out to have work
+// after all. A lane whose bucket a writer holds is left, ready, for the
+// next claim to look at again.
+func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropped, error) {
+	var out Dropped
 	if len(endpointIDs) == 0 {
-		return nil
+		return out, nil
 	}
-	return pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		out = Dropped{}
 		// The locks first, in a statement of their own: the next
 		// statement's snapshot then sees every writer that held one.
 		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
@@ -82,18 +96,23 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) error 
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
+		out.Contended = len(endpointIDs) - len(locked)
+		return tx.QueryRow(ctx, `
 			WITH dropped AS (
 				DELETE FROM hookd.lanes l
 				WHERE l.endpoint_id = ANY($1)
 				  AND NOT EXISTS (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = l.endpoint_id AND q.state = 'pending')
 				RETURNING l.endpoint_id
+			), ready AS (
+				UPDATE hookd.lanes l SET ready_at = now()
+				WHERE l.endpoint_id = ANY($2) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped)
+				  AND l.ready_at > now()
+				RETURNING l.endpoint_id = ANY($1) AS looked
 			)
-			UPDATE hookd.lanes l SET ready_at = now()
-			WHERE l.endpoint_id = ANY($2) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped)
-			  AND l.ready_at > now()`, locked, endpointIDs)
-		return err
+			SELECT (SELECT count(*) FROM dropped)::int, (SELECT count(*) FROM ready WHERE looked)::int`,
+			locked, endpointIDs).Scan(&out.Dropped, &out.Woken)
 	})
+	return out, err
 }
 
 // beginner starts a transaction: a pool, a connection or a pgx.Tx.

@@ -206,8 +206,12 @@ func DeleteEndpointWork(ctx context.Context, tx pgx.Tx, endpointID string) error
 	batch := &pgx.Batch{}
 	// Rows in id order, as Complete locks them, so the two never deadlock.
 	batch.Queue(`SELECT 1 FROM hookd.queue WHERE endpoint_id = $1 ORDER BY id FOR UPDATE`, endpointID)
-	batch.Queue(`DELETE FROM hookd.attempts WHERE delivery_id IN (
-		SELECT id FROM hookd.queue WHERE endpoint_id = $1 UNION ALL SELECT id FROM hookd.finished WHERE endpoint_id = $1)`, endpointID)
+	batch.Queue(`WITH gone AS (
+			DELETE FROM hookd.attempts WHERE delivery_id IN (
+				SELECT id FROM hookd.queue WHERE endpoint_id = $1 UNION ALL SELECT id FROM hookd.finished WHERE endpoint_id = $1)
+			RETURNING id, event_stored_at
+		)
+		DELETE FROM hookd.attempt_bodies b USING gone WHERE b.attempt_id = gone.id AND b.event_stored_at = gone.event_stored_at`, endpointID)
 	batch.Queue(`DELETE FROM hookd.queue WHERE endpoint_id = $1`, endpointID)
 	batch.Queue(`DELETE FROM hookd.finished WHERE endpoint_id = $1`, endpointID)
 	batch.Queue(`DELETE FROM hookd.lanes WHERE endpoint_id = $1`, endpointID)
@@ -257,4 +261,87 @@ func Skip(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 		return nil, err
 	}
 	return Get(ctx, ex, id)
+}
+
+// Erased counts what an erasure deleted.
+type Erased struct {
+	Deliveries int64 `json:"deliveries"`
+	Attempts   int64 `json:"attempts"`
+}
+
+// EraseTenant deletes every delivery of a tenant (queued or finished),
+// their attempts, and the lanes and health of its endpoints. Call it in
+// the transaction that erases the tenant, after locking it.
+func EraseTenant(ctx context.Context, tx pgx.Tx, tenantID string, endpointIDs []string) (Erased, error) {
+	var e Erased
+	err := tx.QueryRow(ctx, `
+		WITH locked AS (
+			SELECT id FROM hookd.queue WHERE tenant_id = $1 ORDER BY id FOR UPDATE
+		), gone_attempts AS (
+			DELETE FROM hookd.attempts WHERE delivery_id IN (
+				SELECT id FROM hookd.queue WHERE tenant_id = $1 UNION ALL SELECT id FROM hookd.finished WHERE tenant_id = $1)
+			RETURNING id, event_stored_at
+		), gone_bodies AS (
+			DELETE FROM hookd.attempt_bodies b USING gone_attempts g
+			WHERE b.attempt_id = g.id AND b.event_stored_at = g.event_stored_at
+			RETURNING 1
+		), gone_queue AS (
+			DELETE FROM hookd.queue WHERE id IN (SELECT id FROM locked) RETURNING 1
+		), gone_finished AS (
+			DELETE FROM hookd.finished WHERE tenant_id = $1 RETURNING 1
+		), gone_lanes AS (
+			DELETE FROM hookd.lanes WHERE endpoint_id = ANY($2) RETURNING 1
+		), gone_minutes AS (
+			DELETE FROM hookd.endpoint_minutes WHERE endpoint_id = ANY($2) RETURNING 1
+		), gone_health AS (
+			DELETE FROM hookd.endpoint_health WHERE endpoint_id = ANY($2) RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM gone_queue) + (SELECT count(*) FROM gone_finished), (SELECT count(*) FROM gone_attempts)
+			+ 0 * ((SELECT count(*) FROM gone_lanes) + (SELECT count(*) FROM gone_minutes) + (SELECT count(*) FROM gone_health)
+				+ (SELECT count(*) FROM gone_bodies))`,
+		tenantID, endpointIDs).Scan(&e.Deliveries, &e.Attempts)
+	return e, err
+}
+
+// UnfinishedEvents returns up to limit ids of events stored in [lower,
+// upper) that still have a delivery in the queue: the work retention must
+// carry forward before that range is dropped.
+func UnfinishedEvents(ctx context.Context, ex db.Executor, lower, upper time.Time, limit int) ([]string, error) {
+	rows, err := ex.Query(ctx, `SELECT DISTINCT event_id FROM hookd.queue
+		WHERE event_stored_at >= $1 AND event_stored_at < $2 LIMIT $3`, lower, upper, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// CarryForward moves everything about the given events that is stored in
+// [lower, upper) (queued and finished deliveries, attempts, bodies) to the
+// partition key to, alongside their events (which core/outbox moves in the
+// same transaction). A delivery in flight meanwhile records its result
+// where its delivery is then.
+func CarryForward(ctx context.Context, tx pgx.Tx, eventIDs []string, lower, upper, to time.Time) error {
+	_, err := tx.Exec(ctx, `
+		WITH dels AS (
+			SELECT id FROM hookd.queue WHERE event_id = ANY($1) AND event_stored_at >= $2 AND event_stored_at < $3
+			UNION ALL
+			SELECT id FROM hookd.finished WHERE event_id = ANY($1) AND event_stored_at >= $2 AND event_stored_at < $3
+		), moved_attempts AS (
+			UPDATE hookd.attempts SET event_stored_at = $4
+			WHERE delivery_id IN (SELECT id FROM dels) AND event_stored_at >= $2 AND event_stored_at < $3
+			RETURNING id
+		), moved_bodies AS (
+			UPDATE hookd.attempt_bodies SET event_stored_at = $4
+			WHERE attempt_id IN (SELECT id FROM moved_attempts) AND event_stored_at >= $2 AND event_stored_at < $3
+			RETURNING 1
+		), moved_finished AS (
+			UPDATE hookd.finished SET event_stored_at = $4
+			WHERE event_id = ANY($1) AND event_stored_at >= $2 AND event_stored_at < $3
+			RETURNING 1
+		)
+		UPDATE hookd.queue SET event_stored_at = $4
+		WHERE event_id = ANY($1) AND event_stored_at >= $2 AND event_stored_at < $3
+		  AND 0 = 0 * ((SELECT count(*) FROM moved_bodies) + (SELECT count(*) FROM moved_finished))`,
+		eventIDs, lower, upper, to)
+	return err
 }

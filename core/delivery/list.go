@@ -228,9 +228,11 @@ func ForEvent(ctx context.Context, ex db.Executor, eventID string) ([]Delivery, 
 
 // Attempts returns a delivery's attempts, oldest first (every one, across replays).
 func Attempts(ctx context.Context, ex db.Executor, deliveryID int64) ([]Attempt, error) {
-	rows, err := ex.Query(ctx, `SELECT id, delivery_id, endpoint_id, attempt, started_at, duration_us, request_url,
-			request_headers, response_status, response_headers, response_body, error_class, error, worker
-		FROM hookd.attempts WHERE delivery_id = $1 ORDER BY id`, deliveryID)
+	rows, err := ex.Query(ctx, `SELECT a.id, a.delivery_id, a.endpoint_id, a.attempt, a.started_at, a.duration_us, a.request_url,
+			a.request_headers, a.response_status, a.response_headers, coalesce(b.body, ''), a.error_class, a.error, a.worker
+		FROM hookd.attempts a
+		LEFT JOIN hookd.attempt_bodies b ON b.attempt_id = a.id AND b.event_stored_at = a.event_stored_at
+		WHERE a.delivery_id = $1 ORDER BY a.id`, deliveryID)
 	// (Attempts of a delivery sit in its event's partition; without the
 	// partition key the lookup probes each partition's index once.)
 	if err != nil {

@@ -75,6 +75,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/notify"
 )
 
 // Tuning that is not configuration.
@@ -136,6 +137,9 @@ type Options struct {
 	OnEndpointDisabled func(ctx context.Context, endpointID, reason string)
 	// Now is the clock; tests may replace it. Defaults to time.Now.
 	Now func() time.Time
+	// Notifier delivers the wake-ups of delivery.WorkChannel. Defaults to
+	// one of the dispatcher's own, started and stopped with it.
+	Notifier *notify.Notifier
 	// PartitionSpan is the span of history partitions (partition.SpanFor
 	// of retention.period), for making one that is missing. Defaults to
 	// one day.
@@ -219,8 +223,11 @@ type Dispatcher struct {
 	trusted *http.Client // the operator's configured forward and alert targets
 	policy  delivery.Policy
 
-	wake     chan struct{} // coalesced: a notification or the reaper found work
-	outcomes chan outcome  // from workers
+	wake     chan struct{}   // coalesced: the reaper found work
+	notified <-chan struct{} // delivery.WorkChannel
+	unsub    func()
+	ownNotif bool
+	outcomes chan outcome // from workers
 
 	mu         sync.Mutex
 	started    bool
@@ -229,7 +236,7 @@ type Dispatcher struct {
 	cancelWork context.CancelFunc // cancels in-flight requests
 	giveUp     context.CancelFunc // ends the engine's retries of a last cycle
 	workCtx    context.Context
-	loops      sync.WaitGroup // listener, reaper
+	loops      sync.WaitGroup // the reaper
 	engineDone chan struct{}
 }
 
@@ -275,8 +282,16 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	lastCtx, giveUp := context.WithCancel(base)
 	d.stopClaim, d.cancelWork, d.giveUp, d.workCtx = stopClaim, cancelWork, giveUp, workCtx
 
-	d.loops.Add(2)
-	go d.listen(claimCtx)
+	if d.opts.Notifier == nil {
+		d.opts.Notifier, d.ownNotif = notify.New(d.pool, d.opts.Logger), true
+	}
+	d.notified, d.unsub = d.opts.Notifier.Subscribe(delivery.WorkChannel)
+	if d.ownNotif {
+		if err := d.opts.Notifier.Start(claimCtx); err != nil {
+			return err
+		}
+	}
+	d.loops.Add(1)
 	go d.reap(claimCtx)
 	go d.engine(claimCtx, lastCtx)
 	d.logger.Info("dispatcher started", slog.String("worker", d.opts.Worker),
@@ -298,6 +313,10 @@ func (d *Dispatcher) Stop() {
 
 	d.stopClaim()
 	d.loops.Wait()
+	d.unsub()
+	if d.ownNotif {
+		_ = d.opts.Notifier.Stop(context.Background())
+	}
 	// The engine records what finishes within the grace, then cancels the
 	// rest (see engine); if the database stays away it gives up after
 	// another grace, leaving the rest to the lease reaper.

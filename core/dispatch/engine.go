@@ -23,11 +23,12 @@ type outcome struct {
 func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	defer close(d.engineDone)
 	var (
-		running  int
-		pending  []delivery.Result
-		released []int64
-		claim    = true // look for work at once
-		backoff  = newBackoff(50*time.Millisecond, 5*time.Second)
+		running   int
+		pending   []delivery.Result
+		released  []int64
+		claim     = true // look for work at once
+		backoff   = newBackoff(50*time.Millisecond, 5*time.Second)
+		contended time.Duration // the wait before looking again at lanes a writer held
 	)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
@@ -72,6 +73,8 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				take(o)
 			case <-d.wake:
 				claim = true
+			case <-d.notified:
+				claim = true
 			case <-poll.C:
 				claim = true
 			case <-timer.C:
@@ -88,7 +91,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		if stopping {
 			ctx = lastCtx
 		}
-		jobs, err := d.cycle(ctx, pending, limit)
+		jobs, dropped, err := d.cycle(ctx, pending, limit)
 		if err != nil {
 			if lastCtx.Err() != nil {
 				d.logger.Error("gave up recording attempt results at shutdown; their leases will expire and the deliveries will be retried",
@@ -117,8 +120,17 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		if limit > 0 {
 			// A full claim may have left due work behind; a short one took
 			// all there was, so wait for a signal or the next due time.
-			claim = len(jobs.Jobs)+len(jobs.Missing) >= limit
-			if !claim {
+			claim = len(jobs.Jobs)+len(jobs.Missing) >= limit || dropped.Woken > 0
+			switch {
+			case claim:
+			case dropped.Contended > 0:
+				// A writer is making work due on a lane that stays: that
+				// work brings no notification, so look again once the
+				// writer has likely committed.
+				contended = min(max(2*contended, time.Millisecond), 64*time.Millisecond)
+				resetTimer(timer, contended)
+			default:
+				contended = 0
 				d.armTimer(timer)
 			}
 		}
@@ -128,21 +140,22 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 // cycle records results and claims up to limit deliveries in one
 // transaction, then reports the outcomes and drops the lanes the claim
 // found idle.
-func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int) (delivery.Claimed, error) {
+func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int) (delivery.Claimed, delivery.Dropped, error) {
+	var dropped delivery.Dropped
 	if limit > 0 {
 		if _, err := delivery.Promote(ctx, d.pool, promoteLimit); err != nil {
-			return delivery.Claimed{}, err
+			return delivery.Claimed{}, dropped, err
 		}
 	}
 	var (
-		claimed          delivery.Claimed
-		applied, dropped []delivery.Result
+		claimed       delivery.Claimed
+		applied, lost []delivery.Result
 	)
 	run := func() error {
 		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 			var err error
 			if len(results) > 0 {
-				if applied, dropped, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
+				if applied, lost, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
 					return err
 				}
 				if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
@@ -168,19 +181,30 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 		}
 	}
 	if err != nil {
-		return delivery.Claimed{}, err
+		return delivery.Claimed{}, dropped, err
 	}
-	if len(dropped) > 0 {
-		d.logDropped(dropped)
+	if len(lost) > 0 {
+		d.logDropped(lost)
 	}
-	d.applied(ctx, len(results)-len(dropped), applied)
+	d.applied(ctx, len(results)-len(lost), applied)
 	if len(claimed.Idle) > 0 {
-		if err := delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, claimed.Idle); err != nil {
-			// The lanes stay; the next claim looks at them again.
+		if dropped, err = delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, claimed.Idle); err != nil {
+			// The lanes stay; look at them again shortly.
 			d.logger.Debug("dropping idle lanes failed", slog.String("error", err.Error()))
+			dropped.Contended = len(claimed.Idle)
 		}
 	}
-	return claimed, nil
+	return claimed, dropped, nil
+}
+
+// resetTimer sets timer to fire after wait, whatever it was set to.
+func resetTimer(timer *time.Timer, wait time.Duration) {
+	timer.Stop()
+	select {
+	case <-timer.C:
+	default:
+	}
+	timer.Reset(wait)
 }
 
 // armTimer sets timer to the next time work becomes due without a
@@ -196,12 +220,7 @@ func (d *Dispatcher) armTimer(timer *time.Timer) {
 	if wait >= d.opts.Delivery.PollInterval {
 		return
 	}
-	timer.Stop()
-	select {
-	case <-timer.C:
-	default:
-	}
-	timer.Reset(wait)
+	resetTimer(timer, wait)
 }
 
 // release hands back the deliveries whose attempts Stop cut short, so

@@ -671,3 +671,23 @@ func resealRow(kr *secrets.Keyring, headers map[string]string, values ...*string
 	}
 	return nil
 }
+
+// DeleteTenant deletes a tenant's endpoints and returns how many; call it
+// in the transaction that erases the tenant, after its deliveries
+// (delivery.EraseTenant).
+func DeleteTenant(ctx context.Context, tx pgx.Tx, tenantID string) (int64, error) {
+	tag, err := tx.Exec(ctx, `DELETE FROM hookd.endpoints WHERE tenant_id = $1`, tenantID)
+	if err != nil {
+		return 0, db.Interpret(err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// TenantEndpointIDs returns the ids of a tenant's endpoints.
+func TenantEndpointIDs(ctx context.Context, ex db.Executor, tenantID string) ([]string, error) {
+	rows, err := ex.Query(ctx, `SELECT id FROM hookd.endpoints WHERE tenant_id = $1 ORDER BY id`, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

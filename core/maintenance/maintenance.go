@@ -17,8 +17,11 @@
 //     and alerted;
 //   - recovery: endpoints alerted about that are enabled (again) and
 //     delivering get a hookd.endpoint.recovered alert;
-//   - retention: per-minute endpoint rollups older than Retention are
-//     deleted.
+//   - retention: history older than retention.period leaves by partition
+//     drop, unfinished work carried forward (see core/retention), and the
+//     partitions ahead of now are made;
+//   - lanes: endpoints with due work but no lane get one (delivery.Sweep,
+//     the safety net behind the claim's lanes).
 package maintenance
 
 import (
@@ -37,13 +40,13 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/retention"
 	"github.com/hookd/hookd/core/service"
 )
 
 // Defaults.
 const (
-	DefaultInterval  = 30 * time.Second
-	DefaultRetention = 48 * time.Hour
+	DefaultInterval = 30 * time.Second
 	// LockKey is the advisory lock the leader holds (in its database).
 	LockKey int64 = 0x686f6f6b64_6d74 // "hookd" "mt"
 )
@@ -55,8 +58,8 @@ type Options struct {
 	DisableAfter time.Duration
 	// Interval between election tries and job runs. Defaults to 30s.
 	Interval time.Duration
-	// Retention keeps endpoint_minutes rows this long. Defaults to 48h.
-	Retention time.Duration
+	// Retention is how history is kept (retention.*).
+	Retention retention.Options
 	// Alerter, when set, is told about disabled and recovered endpoints.
 	Alerter *alert.Alerter
 	// Metrics, when set, counts disabled endpoints.
@@ -81,7 +84,6 @@ type Service struct {
 // New returns a Service on pool.
 func New(pool *pgxpool.Pool, opts Options) *Service {
 	opts.Interval = cmp.Or(opts.Interval, DefaultInterval)
-	opts.Retention = cmp.Or(opts.Retention, DefaultRetention)
 	opts.Logger = cmp.Or(opts.Logger, slog.Default())
 	return &Service{pool: pool, opts: opts, logger: opts.Logger.With(slog.String("service", "maintenance"))}
 }
@@ -197,9 +199,13 @@ func (s *Service) RunOnce(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("recovery: %w", err))
 		}
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM hookd.endpoint_minutes WHERE minute < now() - $1 * interval '1 millisecond'`,
-		s.opts.Retention.Milliseconds()); err != nil {
+	if _, err := retention.Run(ctx, s.pool, s.opts.Retention, time.Now()); err != nil {
 		errs = append(errs, fmt.Errorf("retention: %w", err))
+	}
+	if n, err := delivery.Sweep(ctx, s.pool); err != nil {
+		errs = append(errs, fmt.Errorf("lanes: %w", err))
+	} else if n > 0 {
+		s.logger.Info("maintenance: gave lanes to endpoints with due work that had none", slog.Int("lanes", n))
 	}
 	return errors.Join(errs...)
 }

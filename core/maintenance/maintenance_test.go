@@ -16,6 +16,8 @@ import (
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/partition"
+	"github.com/hookd/hookd/core/retention"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -42,7 +44,7 @@ func newEndpoint(t *testing.T, pool *pgxpool.Pool) *endpoint.Endpoint {
 func TestDefaults(t *testing.T) {
 	t.Parallel()
 	s := New(nil, Options{})
-	if s.opts.Interval != DefaultInterval || s.opts.Retention != DefaultRetention || s.opts.Logger == nil {
+	if s.opts.Interval != DefaultInterval || s.opts.Logger == nil {
 		t.Errorf("defaults not applied: %+v", s.opts)
 	}
 	if got := UnhealthyReason(config.DefaultDisableAfter); got != "failing with no successful delivery for 5 days (delivery.disable_after)" {
@@ -115,23 +117,40 @@ func TestAutoDisableAlertsAndRecovers(t *testing.T) {
 	}
 }
 
-func TestRetention(t *testing.T) {
+// The leader keeps history partitions ahead of now (retention is tested in
+// core/retention) and gives lanes to endpoints with due work but none.
+func TestRunOnceKeepsPartitionsAheadAndLanes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
 	ep := newEndpoint(t, pool)
-	if _, err := pool.Exec(ctx, `INSERT INTO hookd.endpoint_minutes (endpoint_id, minute, attempts) VALUES
-		($1, date_trunc('minute', now()) - interval '3 days', 1),
-		($1, date_trunc('minute', now()) - interval '1 day', 1),
-		($1, date_trunc('minute', now()), 1)`, ep.ID); err != nil {
+	if _, err := outbox.NewPublisher(pool, outbox.Options{}).Publish(ctx, outbox.Event{Type: "a.b"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := New(pool, Options{}).RunOnce(ctx); err != nil {
+	// A lane lost (the protocol's safety net is what is tested here).
+	if _, err := pool.Exec(ctx, `DELETE FROM hookd.lanes`); err != nil {
 		t.Fatal(err)
 	}
-	var n int
-	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.endpoint_minutes`).Scan(&n); err != nil || n != 2 {
-		t.Errorf("rows left = %d, %v; want 2 (older than 2 days removed)", n, err)
+	period := 2 * time.Hour // spans of 15 minutes
+	if err := New(pool, Options{Retention: retention.Options{Period: period}}).RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	parts, err := partition.List(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest time.Time
+	for _, p := range parts {
+		if p.Parent == "events" && p.Upper.After(latest) {
+			latest = p.Upper
+		}
+	}
+	if ahead := partition.Ahead(partition.SpanFor(period)); latest.Before(time.Now().Add(ahead - time.Minute)) {
+		t.Errorf("events partitioned until %s, want at least %s ahead", latest, ahead)
+	}
+	var lanes int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1`, ep.ID).Scan(&lanes); err != nil || lanes != 1 {
+		t.Errorf("lanes of the endpoint with due work = %d, %v; want 1", lanes, err)
 	}
 }
 

@@ -9,6 +9,8 @@ package metrics
 import (
 	"context"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/partition"
+	"github.com/hookd/hookd/core/retention"
 	"log/slog"
 	"net/http"
 	"time"
@@ -103,12 +105,20 @@ func (m *Metrics) WatchDatabase(pool *pgxpool.Pool, logger *slog.Logger) {
 
 var (
 	deliveriesDesc = prometheus.NewDesc("hookd_deliveries",
-		"Deliveries by state: pending, in_flight, held, dead (succeeded ones are counted by hookd_delivery_attempts_total).",
+		"Deliveries by state: pending, retrying, in_flight, held, dead (succeeded ones are counted by hookd_delivery_attempts_total).",
 		[]string{"state"}, nil)
 	oldestDueDesc = prometheus.NewDesc("hookd_oldest_due_delivery_age_seconds",
 		"Age of the oldest pending delivery that is due now (0 when none).", nil, nil)
-	inboxDesc = prometheus.NewDesc("hookd_inbox_events", "Inbox events by state.", []string{"state"}, nil)
-	upDesc    = prometheus.NewDesc("hookd_database_up", "1 when the scrape could read the database.", nil, nil)
+	inboxDesc   = prometheus.NewDesc("hookd_inbox_events", "Inbox events by state.", []string{"state"}, nil)
+	breakerDesc = prometheus.NewDesc("hookd_endpoints_breaker_open",
+		"Endpoints whose circuit breaker is open: their due deliveries wait while one probe goes out per interval.", nil, nil)
+	keptBytesDesc = prometheus.NewDesc("hookd_history_bytes",
+		"Bytes on disk of the partitioned history and rollup tables, per table.", []string{"table"}, nil)
+	keptPartsDesc = prometheus.NewDesc("hookd_history_partitions",
+		"Partitions kept of the partitioned history and rollup tables, per table.", []string{"table"}, nil)
+	retentionRunDesc = prometheus.NewDesc("hookd_retention_last_run_timestamp_seconds",
+		"When retention last ran (0 before the first run).", nil, nil)
+	upDesc = prometheus.NewDesc("hookd_database_up", "1 when the scrape could read the database.", nil, nil)
 )
 
 type dbCollector struct {
@@ -120,6 +130,10 @@ func (c *dbCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- deliveriesDesc
 	ch <- oldestDueDesc
 	ch <- inboxDesc
+	ch <- breakerDesc
+	ch <- keptBytesDesc
+	ch <- keptPartsDesc
+	ch <- retentionRunDesc
 	ch <- upDesc
 }
 
@@ -166,6 +180,33 @@ func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 	for state, n := range inbox {
 		ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, n, state)
 	}
+	open, err := delivery.OpenBreakers(ctx, c.pool)
+	if err != nil {
+		return err
+	}
+	ch <- prometheus.MustNewConstMetric(breakerDesc, prometheus.GaugeValue, float64(open))
+	parts, err := partition.Sizes(ctx, c.pool)
+	if err != nil {
+		return err
+	}
+	bytes, count := map[string]float64{}, map[string]float64{}
+	for _, p := range parts {
+		bytes[p.Parent] += float64(p.Bytes)
+		count[p.Parent]++
+	}
+	for table := range count {
+		ch <- prometheus.MustNewConstMetric(keptBytesDesc, prometheus.GaugeValue, bytes[table], table)
+		ch <- prometheus.MustNewConstMetric(keptPartsDesc, prometheus.GaugeValue, count[table], table)
+	}
+	st, err := retention.ReadState(ctx, c.pool)
+	if err != nil {
+		return err
+	}
+	var last float64
+	if st.LastRunAt != nil {
+		last = float64(st.LastRunAt.UnixNano()) / 1e9
+	}
+	ch <- prometheus.MustNewConstMetric(retentionRunDesc, prometheus.GaugeValue, last)
 	return nil
 }
 

@@ -43,6 +43,10 @@ func TestDatabaseGauges(t *testing.T) {
 		`hookd_deliveries{state="in_flight"} 0`,
 		`hookd_database_up 1`,
 		`hookd_delivery_attempts_total`,
+		`hookd_endpoints_breaker_open 0`,
+		`hookd_history_partitions{table="events"}`,
+		`hookd_history_bytes{table="attempts"}`,
+		`hookd_retention_last_run_timestamp_seconds 0`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("scrape lacks %q", want)

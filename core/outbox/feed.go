@@ -60,6 +60,10 @@ type FeedParams struct {
 type FeedPage struct {
 	Events []Event
 	Next   Cursor
+	// AgedOut is set when After is older than events retention has
+	// dropped: the page continues from the oldest event kept, and some
+	// events after After are gone (retention.period).
+	AgedOut bool
 }
 
 // Feed returns published events after p.After in publish order. Directed
@@ -77,6 +81,15 @@ func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 	// The scan covers at most a few pages of non-matching events per call so
 	// that a narrow filter cannot make one request read the whole table; the
 	// cursor still advances past what was scanned.
+	agedOut := false
+	if p.After != (Cursor{}) {
+		// retention_state holds the newest feed position retention dropped.
+		err := ex.QueryRow(ctx, `SELECT coalesce(($1::text::xid8, $2::bigint) < (dropped_xid, dropped_seq), false)
+			FROM hookd.retention_state`, strconv.FormatUint(p.After.XID, 10), p.After.Seq).Scan(&agedOut)
+		if err != nil {
+			return FeedPage{}, err
+		}
+	}
 	scope := `endpoint_id IS NULL`
 	if p.Tenant != "" {
 		// Each arm walks its own index in feed order; the union is merged.
@@ -107,7 +120,7 @@ func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 		return FeedPage{}, err
 	}
 	defer rows.Close()
-	page := FeedPage{Next: p.After}
+	page := FeedPage{Next: p.After, AgedOut: agedOut}
 	for rows.Next() {
 		var ev Event
 		var data string

@@ -42,6 +42,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -437,9 +438,100 @@ func scanEvent(row pgx.Row) (*Event, error) {
 	return &ev, nil
 }
 
-// Get returns one event or db.ErrNotFound. The id's row in
-// hookd.event_ids names the event's partition.
+// AgedOutError is an event that existed but is older than retention.period:
+// its partition has been dropped. It matches db.ErrNotFound.
+type AgedOutError struct {
+	ID       string
+	StoredAt time.Time
+}
+
+func (e *AgedOutError) Error() string {
+	return fmt.Sprintf("event %q was stored at %s and has aged out: hookd keeps events and their deliveries for retention.period",
+		e.ID, e.StoredAt.UTC().Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, db.ErrNotFound) hold.
+func (e *AgedOutError) Is(target error) bool { return target == db.ErrNotFound }
+
+// Get returns one event, db.ErrNotFound, or *AgedOutError for an event
+// retention dropped. The id's row in hookd.event_ids names the event's
+// partition (and outlives it).
 func Get(ctx context.Context, ex db.Executor, id string) (*Event, error) {
-	return scanEvent(ex.QueryRow(ctx, `SELECT `+eventColumns+` FROM hookd.events
+	ev, err := scanEvent(ex.QueryRow(ctx, `SELECT `+eventColumns+` FROM hookd.events
 		WHERE id = $1 AND stored_at = (SELECT stored_at FROM hookd.event_ids WHERE id = $1)`, id))
+	if !errors.Is(err, db.ErrNotFound) {
+		return ev, err
+	}
+	var stored time.Time
+	var kept bool
+	err = ex.QueryRow(ctx, `SELECT i.stored_at, EXISTS (SELECT 1 FROM hookd.partitions p
+			WHERE p.parent = 'events' AND i.stored_at >= p.lower_bound AND i.stored_at < p.upper_bound)
+		FROM hookd.event_ids i WHERE i.id = $1`, id).Scan(&stored, &kept)
+	switch {
+	case err != nil:
+		return nil, db.Interpret(err)
+	case kept:
+		return nil, db.ErrNotFound
+	}
+	return nil, &AgedOutError{ID: id, StoredAt: stored}
+}
+
+// EraseTenant deletes every event of a tenant and frees their ids, and
+// returns how many. Call it in the transaction that erases the tenant,
+// holding the tenant's lock exclusively (TenantLockClass), so no publish
+// for it runs meanwhile.
+func EraseTenant(ctx context.Context, tx pgx.Tx, tenantID string) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `
+		WITH gone AS (
+			DELETE FROM hookd.events WHERE tenant_id = $1 RETURNING id
+		), ids AS (
+			DELETE FROM hookd.event_ids WHERE id IN (SELECT id FROM gone) RETURNING 1
+		)
+		SELECT count(*) + 0 * (SELECT count(*) FROM ids) FROM gone`, tenantID).Scan(&n)
+	return n, err
+}
+
+// CarryForward moves the given events stored in [lower, upper) to the
+// partition key to (with their ids' rows), so that their partition can be
+// dropped while they still have work to do; core/delivery moves their
+// deliveries in the same transaction. Feed positions do not change.
+func CarryForward(ctx context.Context, tx pgx.Tx, eventIDs []string, lower, upper, to time.Time) error {
+	_, err := tx.Exec(ctx, `
+		WITH moved AS (
+			UPDATE hookd.events SET stored_at = $4
+			WHERE id = ANY($1) AND stored_at >= $2 AND stored_at < $3
+			RETURNING id
+		)
+		UPDATE hookd.event_ids SET stored_at = $4 WHERE id IN (SELECT id FROM moved)`, eventIDs, lower, upper, to)
+	return err
+}
+
+// FeedPosition is the newest feed position of events stored in [lower,
+// upper), or the zero Cursor when there are none.
+func FeedPosition(ctx context.Context, ex db.Executor, lower, upper time.Time) (Cursor, error) {
+	var xid *string
+	var seq *int64
+	err := ex.QueryRow(ctx, `SELECT xid::text, seq FROM hookd.events
+		WHERE stored_at >= $1 AND stored_at < $2 AND endpoint_id IS NULL
+		ORDER BY xid DESC, seq DESC LIMIT 1`, lower, upper).Scan(&xid, &seq)
+	if err != nil {
+		if errors.Is(db.Interpret(err), db.ErrNotFound) {
+			return Cursor{}, nil
+		}
+		return Cursor{}, err
+	}
+	return ParseCursor(*xid + "-" + strconv.FormatInt(*seq, 10))
+}
+
+// ExpireIDs frees, in one batch of at most limit, the ids of events stored
+// before before, so an id may be used again once its event is long gone.
+// It returns how many it freed.
+func ExpireIDs(ctx context.Context, ex db.Executor, before time.Time, limit int) (int64, error) {
+	tag, err := ex.Exec(ctx, `DELETE FROM hookd.event_ids WHERE id IN (
+		SELECT id FROM hookd.event_ids WHERE stored_at < $1 ORDER BY stored_at LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }

@@ -34,12 +34,20 @@ import (
 	"github.com/hookd/hookd/core/db"
 )
 
-// Tables are the partitioned history tables, parents in the hookd schema.
-var Tables = []string{"events", "finished", "attempts"}
+// History are the partitioned history tables, all ranged on the event's
+// stored_at with the same bounds, parents in the hookd schema.
+var History = []string{"events", "finished", "attempts", "attempt_bodies"}
+
+// Rollups are the partitioned rollup tables, ranged on their minute in
+// partitions of RollupSpan.
+var Rollups = []string{"endpoint_minutes"}
+
+// RollupSpan is the span of a rollup partition.
+const RollupSpan = 24 * time.Hour
 
 // fillFactor is set on new partitions of tables whose rows are never
 // updated, so that their pages are filled.
-var fillFactor = map[string]int{"finished": 100, "attempts": 100}
+var fillFactor = map[string]int{"finished": 100, "attempts": 100, "attempt_bodies": 100}
 
 // spans are the partition sizes SpanFor chooses from, smallest first.
 var spans = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 6 * time.Hour, 24 * time.Hour}
@@ -71,27 +79,30 @@ type Partition struct {
 // lockKey serialises partition changes across processes.
 const lockKey int64 = 0x68_6f_6f_6b_64_70_61_72 // "hookdpar"
 
-// Beginner starts a transaction: a *pgxpool.Pool, a *pgx.Conn or a pgx.Tx.
-type Beginner interface {
-	Begin(ctx context.Context) (pgx.Tx, error)
-}
-
 // Ensure creates, for every history table, the partitions that make
 // [now - span, now + Ahead(span)) covered, continuing after the last
-// partition there is. It returns the names of the partitions it created.
-// Several processes may call it at once.
-func Ensure(ctx context.Context, b Beginner, span time.Duration, now time.Time) ([]string, error) {
+// partition there is, and likewise for the rollup tables with RollupSpan.
+// It returns the names of the partitions it created. Several processes
+// may call it at once.
+func Ensure(ctx context.Context, ex db.Executor, span time.Duration, now time.Time) ([]string, error) {
 	if span < time.Minute {
 		return nil, fmt.Errorf("partition: span %s is shorter than a minute", span)
 	}
 	var created []string
-	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
 		created = nil
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
 			return err
 		}
-		for _, table := range Tables {
+		for _, table := range History {
 			names, err := ensureTable(ctx, tx, table, span, now)
+			if err != nil {
+				return err
+			}
+			created = append(created, names...)
+		}
+		for _, table := range Rollups {
+			names, err := ensureTable(ctx, tx, table, RollupSpan, now)
 			if err != nil {
 				return err
 			}
@@ -164,19 +175,53 @@ func List(ctx context.Context, ex db.Executor) ([]Partition, error) {
 	})
 }
 
-// Drop detaches and drops the partitions whose upper bound is at or
-// before cutoff, each table's in one transaction, and returns them.
-// Callers make sure nothing they still need lives there (core/retention
-// carries unfinished work forward first).
-func Drop(ctx context.Context, b Beginner, cutoff time.Time) ([]Partition, error) {
-	var dropped []Partition
-	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
-		dropped = nil
+// Range is the bounds shared by a set of partitions.
+type Range struct {
+	Lower, Upper time.Time
+}
+
+// Expired returns the ranges of the partitions of tables whose upper bound
+// is at or before cutoff, oldest first.
+func Expired(ctx context.Context, ex db.Executor, tables []string, cutoff time.Time) ([]Range, error) {
+	rows, err := ex.Query(ctx, `SELECT DISTINCT lower_bound, upper_bound FROM hookd.partitions
+		WHERE parent = ANY($1) AND upper_bound <= $2 ORDER BY lower_bound`, tables, cutoff)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Range, error) {
+		var x Range
+		err := r.Scan(&x.Lower, &x.Upper)
+		x.Lower, x.Upper = x.Lower.UTC(), x.Upper.UTC()
+		return x, err
+	})
+}
+
+// DropTimeout bounds the wait for the brief exclusive lock that detaching
+// a partition takes on its parent; a busy parent makes Drop fail, to be
+// tried again later, rather than queue every writer behind it.
+const DropTimeout = 200 * time.Millisecond
+
+// Drop detaches the partitions of tables in range r and drops them. last
+// runs first, in the same transaction, holding the parents' exclusive
+// locks: nothing can write to or read the partitions meanwhile, so what
+// it moves out is all there will ever be. Keep last short (move what
+// slipped in since the caller moved the bulk); the locks are held while it
+// runs. It returns the partitions dropped.
+func Drop(ctx context.Context, ex db.Executor, tables []string, r Range, last func(ctx context.Context, tx pgx.Tx) error) ([]Partition, error) {
+	var detached []Partition
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		detached = nil
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%dms'`, DropTimeout.Milliseconds())); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
 			return err
 		}
+		// In the order writers take the tables (History's order), which
+		// keeps a wait for a lock from turning into a deadlock.
 		rows, err := tx.Query(ctx, `SELECT name, parent, lower_bound, upper_bound FROM hookd.partitions
-			WHERE upper_bound <= $1 ORDER BY lower_bound, parent`, cutoff)
+			WHERE parent = ANY($1) AND lower_bound = $2 AND upper_bound = $3
+			ORDER BY array_position($1, parent)`, tables, r.Lower, r.Upper)
 		if err != nil {
 			return err
 		}
@@ -185,27 +230,67 @@ func Drop(ctx context.Context, b Beginner, cutoff time.Time) ([]Partition, error
 			err := r.Scan(&p.Name, &p.Parent, &p.Lower, &p.Upper)
 			return p, err
 		})
-		if err != nil {
+		if err != nil || len(parts) == 0 {
 			return err
 		}
+		// The parents' locks first, in a fixed order, then the last moves.
 		for _, p := range parts {
-			// DETACH then DROP: the drop then needs no lock on the parent.
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`LOCK TABLE hookd.%s IN ACCESS EXCLUSIVE MODE`, pgx.Identifier{p.Parent}.Sanitize())); err != nil {
+				return fmt.Errorf("lock %s: %w", p.Parent, err)
+			}
+		}
+		if last != nil {
+			if err := last(ctx, tx); err != nil {
+				return err
+			}
+		}
+		for _, p := range parts {
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE hookd.%s DETACH PARTITION hookd.%s`,
 				pgx.Identifier{p.Parent}.Sanitize(), pgx.Identifier{p.Name}.Sanitize())); err != nil {
 				return fmt.Errorf("detach %s: %w", p.Name, err)
-			}
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`DROP TABLE hookd.%s`, pgx.Identifier{p.Name}.Sanitize())); err != nil {
-				return fmt.Errorf("drop %s: %w", p.Name, err)
 			}
 			if _, err := tx.Exec(ctx, `DELETE FROM hookd.partitions WHERE name = $1`, p.Name); err != nil {
 				return err
 			}
 			p.Lower, p.Upper = p.Lower.UTC(), p.Upper.UTC()
-			dropped = append(dropped, p)
+			detached = append(detached, p)
 		}
 		return nil
 	})
-	return dropped, err
+	if err != nil {
+		return nil, err
+	}
+	// Detached, a partition is a table of its own: dropping it takes no
+	// lock on its parent.
+	for _, p := range detached {
+		if _, err := ex.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS hookd.%s`, pgx.Identifier{p.Name}.Sanitize())); err != nil {
+			return detached, fmt.Errorf("drop %s: %w", p.Name, err)
+		}
+	}
+	return detached, nil
+}
+
+// Leftovers drops tables a Drop detached but could not drop (a crash in
+// between), which keeps disk from leaking. It returns their names.
+func Leftovers(ctx context.Context, ex db.Executor) ([]string, error) {
+	rows, err := ex.Query(ctx, `
+		SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'hookd' AND c.relkind = 'r' AND NOT c.relispartition
+		  AND c.relname ~ ('^(' || array_to_string($1::text[], '|') || ')_[0-9]{8}_[0-9]{4}$')
+		  AND NOT EXISTS (SELECT 1 FROM hookd.partitions p WHERE p.name = c.relname)`, append(append([]string{}, History...), Rollups...))
+	if err != nil {
+		return nil, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if _, err := ex.Exec(ctx, fmt.Sprintf(`DROP TABLE IF EXISTS hookd.%s`, pgx.Identifier{name}.Sanitize())); err != nil {
+			return nil, err
+		}
+	}
+	return names, nil
 }
 
 // IsMissing reports whether err is a write that found no partition for its
@@ -213,4 +298,32 @@ func Drop(ctx context.Context, b Beginner, cutoff time.Time) ([]Partition, error
 func IsMissing(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "23514" && strings.Contains(pgErr.Message, "no partition of relation")
+}
+
+// Sized is a partition with its size on disk (table, indexes and TOAST).
+type Sized struct {
+	Partition
+	Bytes int64 `json:"bytes"`
+	// Rows is PostgreSQL's estimate (pg_class.reltuples; -1 before the
+	// first ANALYZE).
+	Rows int64 `json:"rows_estimate"`
+}
+
+// Sizes returns every partition with its size, oldest first: catalog
+// lookups only, one per partition.
+func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
+	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound,
+			coalesce(pg_total_relation_size(c.oid), 0), coalesce(c.reltuples::bigint, -1)
+		FROM hookd.partitions p
+		LEFT JOIN pg_class c ON c.relname = p.name AND c.relnamespace = 'hookd'::regnamespace
+		ORDER BY p.lower_bound, p.parent`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sized, error) {
+		var s Sized
+		err := r.Scan(&s.Name, &s.Parent, &s.Lower, &s.Upper, &s.Bytes, &s.Rows)
+		s.Lower, s.Upper = s.Lower.UTC(), s.Upper.UTC()
+		return s, err
+	})
 }

@@ -110,6 +110,28 @@ func (r *Runner) Stop() bool {
 	return cancel != nil
 }
 
+// StopContext is Stop that waits for the run to end only until ctx ends,
+// so a caller bounds shutdown. It returns ctx's error when the run had not
+// ended by then (it ends later, on its own). Safe to call twice.
+func (r *Runner) StopContext(ctx context.Context) error {
+	r.mu.Lock()
+	cancel, done := r.cancel, r.done
+	r.cancel = nil
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 // Running reports whether the Runner is started and no Stop has begun.
 func (r *Runner) Running() bool {
 	r.mu.Lock()

@@ -1,0 +1,182 @@
+// Package tenant manages hookd's tenants (the producer's customers), their
+// tokens, and erasure.
+//
+// A tenant has an id chosen by the producer (its customer's id, e.g.
+// "cus_42"), an optional name and metadata. Endpoints and events belong to
+// one tenant or to none; an event for a tenant reaches only that tenant's
+// endpoints (see core/outbox). Tenants are created explicitly: publishing
+// for, or creating an endpoint of, a tenant that does not exist fails.
+//
+// A tenant token ("hkt_...") is a customer-facing API key that sees only
+// its tenant's slice of the API. It is shown once when made and stored
+// only as its SHA-256.
+//
+// [Erase] deletes a tenant and everything of it (endpoints, events,
+// deliveries, attempts, tokens, health) in one transaction.
+//
+// All SQL on hookd.tenants and hookd.tenant_tokens lives in this package.
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"regexp"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/validate"
+)
+
+// Tenant is one customer of the producer.
+type Tenant struct {
+	ID        string          `json:"id"`
+	Name      string          `json:"name"`
+	Metadata  json.RawMessage `json:"metadata"`
+	CreatedAt time.Time       `json:"created_at"`
+	UpdatedAt time.Time       `json:"updated_at"`
+}
+
+// Summary is a tenant with what an operator looks at first.
+type Summary struct {
+	Tenant
+	// Endpoints counts the tenant's endpoints.
+	Endpoints int `json:"endpoints"`
+	// DeadLetters counts its dead deliveries.
+	DeadLetters int `json:"dead_letters"`
+}
+
+// MaxMetadataBytes caps a tenant's metadata.
+const MaxMetadataBytes = 16 << 10
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// ValidateID checks a tenant id: 1 to 128 of A-Z a-z 0-9 . _ : -.
+func ValidateID(id string) error {
+	if !idPattern.MatchString(id) {
+		return validate.Errorf("id", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -, such as cus_42)", id)
+	}
+	return nil
+}
+
+// PutParams are what Put sets; nil fields stay as they are (or take their
+// defaults on creation: no name, empty metadata).
+type PutParams struct {
+	Name     *string          `json:"name"`
+	Metadata *json.RawMessage `json:"metadata"`
+}
+
+const columns = `id, name, metadata, created_at, updated_at`
+
+func scan(row pgx.Row) (*Tenant, error) {
+	var t Tenant
+	var meta []byte
+	if err := row.Scan(&t.ID, &t.Name, &meta, &t.CreatedAt, &t.UpdatedAt); err != nil {
+		return nil, db.Interpret(err)
+	}
+	t.Metadata = meta
+	return &t, nil
+}
+
+// Put creates the tenant or updates the fields given, and reports whether
+// it was created.
+func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, bool, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, false, err
+	}
+	var meta []byte
+	if p.Metadata != nil {
+		m := *p.Metadata
+		if len(m) > MaxMetadataBytes {
+			return nil, false, &validate.TooLargeError{Field: "metadata", Size: int64(len(m)), Limit: MaxMetadataBytes}
+		}
+		var obj map[string]any
+		if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
+			return nil, false, validate.Errorf("metadata", "must be a JSON object")
+		}
+		meta = m
+	}
+	if p.Name != nil {
+		if err := validate.Text("name", *p.Name, 256); err != nil {
+			return nil, false, err
+		}
+	}
+	var t Tenant
+	var metaOut []byte
+	var created bool
+	err := ex.QueryRow(ctx, `
+		INSERT INTO hookd.tenants AS t (id, name, metadata) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '{}'))
+		ON CONFLICT (id) DO UPDATE SET
+			name = coalesce($2, t.name), metadata = coalesce($3::jsonb, t.metadata), updated_at = now()
+		RETURNING `+columns+`, xmax = 0`, id, p.Name, meta).Scan(&t.ID, &t.Name, &metaOut, &t.CreatedAt, &t.UpdatedAt, &created)
+	if err != nil {
+		return nil, false, db.Interpret(err)
+	}
+	t.Metadata = metaOut
+	return &t, created, nil
+}
+
+// Get returns one tenant or db.ErrNotFound.
+func Get(ctx context.Context, ex db.Executor, id string) (*Tenant, error) {
+	if ValidateID(id) != nil {
+		return nil, db.ErrNotFound
+	}
+	return scan(ex.QueryRow(ctx, `SELECT `+columns+` FROM hookd.tenants WHERE id = $1`, id))
+}
+
+// ListParams page through tenants by id.
+type ListParams struct {
+	// After is the id to continue after (the previous page's Next).
+	After string
+	// Limit defaults to 100, at most 1000.
+	Limit int
+}
+
+// Page is one page of tenants; Next is "" when there are no more.
+type Page struct {
+	Tenants []Summary `json:"tenants"`
+	Next    string    `json:"next,omitempty"`
+}
+
+// List returns tenants in id order with their endpoint and dead-letter
+// counts (index ranges per tenant on the page, never a scan of all).
+func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
+	if p.Limit == 0 {
+		p.Limit = 100
+	}
+	if p.Limit < 1 || p.Limit > 1000 {
+		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
+	}
+	rows, err := ex.Query(ctx, `
+		SELECT t.id, t.name, t.metadata, t.created_at, t.updated_at,
+			(SELECT count(*) FROM hookd.endpoints e WHERE e.tenant_id = t.id),
+			(SELECT count(*) FROM hookd.finished f WHERE f.tenant_id = t.id AND f.state = 'dead')
+		FROM hookd.tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, p.After, p.Limit+1)
+	if err != nil {
+		return Page{}, err
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Summary, error) {
+		var s Summary
+		var meta []byte
+		err := r.Scan(&s.ID, &s.Name, &meta, &s.CreatedAt, &s.UpdatedAt, &s.Endpoints, &s.DeadLetters)
+		s.Metadata = meta
+		return s, err
+	})
+	if err != nil {
+		return Page{}, err
+	}
+	page := Page{Tenants: out}
+	if len(out) > p.Limit {
+		page.Tenants = out[:p.Limit]
+		page.Next = out[p.Limit-1].ID
+	}
+	if page.Tenants == nil {
+		page.Tenants = []Summary{}
+	}
+	return page, nil
+}
+
+// ErrNoTenant is returned for a tenant that does not exist.
+var ErrNoTenant = errors.New("no such tenant")
