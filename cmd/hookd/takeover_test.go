@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,29 +17,8 @@ import (
 // startEmbeddedServe runs `hookd serve` on its own PostgreSQL in dataDir.
 func startEmbeddedServe(t *testing.T, bin, dataDir string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0")
-	cmd.Dir = t.TempDir()
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "HOOKD_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "HOOKD_LOG_FORMAT=text", "HOOKD_LOG_LEVEL=info")
-	p := &proc{cmd: cmd, logs: &procLog{}, done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("hookd serve (pid %d) output:\n%s", cmd.Process.Pid, p.logs.String())
-		}
-	})
+	p := launch(t, bin, []string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"},
+		[]string{"HOOKD_LOG_FORMAT=text", "HOOKD_LOG_LEVEL=info"})
 	testkit.EventuallyWithin(t, 2*time.Minute, "hookd serve to serve", func() bool {
 		select {
 		case err := <-p.done:

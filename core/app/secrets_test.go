@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/dbtest"
@@ -47,28 +48,13 @@ func TestDatabaseDumpRevealsNoSecret(t *testing.T) {
 	t.Cleanup(rcv.Close)
 
 	configSource, alertSecret := "config-source-secret-0123456789", mustSecret(t)
-	cfg := config.Default()
-	cfg.Database.URL = dbtest.NewDB(t)
-	cfg.Secrets.Key = secretstest.Key
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.Delivery.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	cfg.Delivery.PollInterval = 50e6
+	cfg.Delivery.PollInterval = 50 * time.Millisecond
 	cfg.Alerts.URL, cfg.Alerts.Secret = rcv.URL+"/alerts", alertSecret
 	cfg.Intake.Sources = []config.Source{{Name: "shop", Scheme: config.SchemeHookd, Secrets: []string{configSource},
 		Tolerance: config.DefaultSourceTolerance, ForwardTo: rcv.URL + "/shop"}}
-	d, err := OpenDatabase(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	srv, err := NewServer(cfg, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Stop)
+	srv, d := startServer(t, cfg)
 
 	first, header := mustSecret(t), "Bearer header-token-0123456789"
 	ep, err := endpoint.Create(ctx, d.Pool, endpoint.CreateParams{URL: rcv.URL + "/hook", Secret: first,

@@ -14,9 +14,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hookd/hookd/core/config"
-	"github.com/hookd/hookd/core/dbtest"
-	"github.com/hookd/hookd/core/secrets/secretstest"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -61,25 +58,10 @@ func TestAsymmetricSignaturesEndToEnd(t *testing.T) {
 		mu.Unlock()
 	}))
 	t.Cleanup(rcv.Close)
-	cfg := config.Default()
-	cfg.Database.URL = dbtest.NewDB(t)
-	cfg.Secrets.Key = secretstest.Key
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.API.Keys = []string{slowKey}
 	cfg.Delivery.AllowedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
-	d, err := OpenDatabase(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	s, err := NewServer(cfg, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s, d := startServer(t, cfg)
 	call := func(method, path, body string, v any) int {
 		req, _ := http.NewRequest(method, "http://"+s.Addr()+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+slowKey)

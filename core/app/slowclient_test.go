@@ -2,7 +2,6 @@ package app
 
 import (
 	"bufio"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,8 +12,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/config"
-	"github.com/hookd/hookd/core/dbtest"
-	"github.com/hookd/hookd/core/secrets/secretstest"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -29,11 +26,7 @@ const slowKey = "slow-client-key-0123456789"
 // slowServer starts the server with short limits and one intake source.
 func slowServer(t *testing.T, tune func(*config.Config)) *Server {
 	t.Helper()
-	ctx := context.Background()
-	cfg := config.Default()
-	cfg.Database.URL = dbtest.NewDB(t)
-	cfg.Secrets.Key = secretstest.Key
-	cfg.HTTP.Listen = "127.0.0.1:0"
+	cfg := testConfig(t)
 	cfg.HTTP.ReadHeaderTimeout = 300 * time.Millisecond
 	cfg.HTTP.ReadTimeout = 500 * time.Millisecond
 	cfg.HTTP.WriteTimeout = 2 * time.Second
@@ -44,19 +37,7 @@ func slowServer(t *testing.T, tune func(*config.Config)) *Server {
 	if tune != nil {
 		tune(cfg)
 	}
-	d, err := OpenDatabase(ctx, cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(d.Close)
-	s, err := NewServer(cfg, d, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Stop)
+	s, _ := startServer(t, cfg)
 	return s
 }
 
