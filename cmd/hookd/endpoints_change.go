@@ -22,7 +22,7 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 		Short: "Change an endpoint; only the flags given change (--header replaces all headers)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p endpoint.UpdateParams
+			p := endpoint.UpdateParams{Guard: c.guard()}
 			fl := cmd.Flags()
 			if fl.Changed("url") {
 				p.URL = &f.url
@@ -47,6 +47,9 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 			if fl.Changed("rate-limit") {
 				p.RateLimit = &f.rateLimit
 			}
+			if fl.Changed("signatures") {
+				p.Signatures = &f.signatures
+			}
 			if fl.Changed("timeout") {
 				d := endpoint.Duration(f.timeout)
 				p.Timeout = &d
@@ -70,7 +73,7 @@ func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb st
 			return notFound(err, "endpoint", id)
 		}
 		if asJSON {
-			return c.printJSON(ep)
+			return c.printJSON(ep.Redacted())
 		}
 		_, err = fmt.Fprintf(c.out, "%s endpoint %s (%s)\n", verb, ep.ID, enabledCell(ep))
 		return err
@@ -147,7 +150,7 @@ func newEndpointsRotateCmd(c *cli) *cobra.Command {
 					return notFound(err, "endpoint", args[0])
 				}
 				if asJSON {
-					return c.printJSON(ep)
+					return c.printJSON(ep.RedactedHeaders())
 				}
 				k := c.kv()
 				k.add("id", ep.ID)

@@ -92,7 +92,7 @@ intake:
   sources:
     - name: shop
       scheme: github
-      secrets: [s1, s2]
+      secrets: [s1-0123456789abcdef, s2-0123456789abcdef]
       forward_to: https://example.com/in
 log:
   level: debug
@@ -120,7 +120,7 @@ console:
 	}
 	want.Delivery.Jitter = 0
 	want.Delivery.Lease = time.Minute
-	want.Intake.Sources = []Source{{Name: "shop", Scheme: "github", Secrets: []string{"s1", "s2"},
+	want.Intake.Sources = []Source{{Name: "shop", Scheme: "github", Secrets: []string{"s1-0123456789abcdef", "s2-0123456789abcdef"},
 		Tolerance: DefaultSourceTolerance, ForwardTo: "https://example.com/in"}}
 	want.Log = Log{Level: "debug", Format: "json"}
 	want.Console.ReadOnly = true
@@ -144,7 +144,7 @@ func TestLoadEnvOverridesFile(t *testing.T) {
 		"HOOKD_API_KEYS":                  "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb",
 		"HOOKD_DELIVERY_ALLOWED_NETWORKS": "127.0.0.1,10.0.0.0/8",
 		"HOOKD_HTTP_TRUSTED_PROXIES":      "127.0.0.1/32, ::1/128",
-		"HOOKD_INTAKE_SOURCES":            `[{"name":"gh","scheme":"github","secrets":["x"]}]`,
+		"HOOKD_INTAKE_SOURCES":            `[{"name":"gh","scheme":"github","secrets":["x-0123456789abcdef"]}]`,
 	})})
 	if err != nil {
 		t.Fatal(err)
@@ -278,7 +278,7 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 			}},
 		{name: "duplicate source", file: "intake:\n  sources:\n    - {name: a, scheme: hookd, secrets: [x]}\n    - {name: a, scheme: hookd, secrets: [y]}\n",
 			want: []string{`intake.sources[1].name: "a" is already used by intake.sources[0]`}},
-		{name: "standard secret", file: "intake:\n  sources:\n    - {name: a, scheme: standard, secrets: [\"whsec_!!\"]}\n",
+		{name: "standard secret", file: "intake:\n  sources:\n    - {name: a, scheme: standard, secrets: [\"whsec_!!0123456789abcdef\"]}\n",
 			want: []string{"intake.sources[0].secrets[0]: is not a Standard Webhooks secret"}},
 		{name: "env names its variable", env: map[string]string{"HOOKD_DELIVERY_TIMEOUT": "soon"},
 			want: []string{`delivery.timeout: "soon" is not a duration (examples: 500ms, 15s, 2m) (from HOOKD_DELIVERY_TIMEOUT)`}},

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 )
@@ -94,13 +95,14 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	for k, v := range job.Headers {
 		h.Set(k, v)
 	}
-	if err := signing.Sign(h, job.EventID, now, body, job.Secrets(now)); err != nil {
-		res.RequestHeaders = h
+	if err := signing.SignWith(h, job.EventID, now, body, signing.Keys{
+		Secrets: job.Secrets(now), SigningKey: job.SigningKey, Versions: job.Signatures}); err != nil {
+		res.RequestHeaders = endpoint.RedactRequestHeaders(h) // custom headers are credentials
 		res.ErrorClass, res.Error = ClassSigning, "cannot sign the request: "+err.Error()
 		d.finish(&res, 0, now, 0, job)
 		return res, true
 	}
-	res.RequestHeaders = h.Clone()
+	res.RequestHeaders = endpoint.RedactRequestHeaders(h) // custom headers are credentials
 
 	timeout := cmp.Or(job.Timeout, d.opts.Delivery.Timeout)
 	// Stay inside the lease so no other worker retries while this one waits.

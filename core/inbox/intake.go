@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -60,7 +61,11 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 		if inserted && forward {
 			ev := outbox.Event{ID: ForwardEventID(src.Name, res.EventID), Type: forwardType(src.Name, typ),
 				Data: forwardData(header, body), EndpointID: src.ForwardEndpointID}
-			if _, err := h.pub.PublishTx(ctx, tx, ev); err != nil {
+			pub, err := h.pub.PublishTx(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			if err := forwardExists(ctx, tx, pub, ev); err != nil {
 				return err
 			}
 		}
@@ -73,6 +78,36 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 		return nil
 	})
 	return ans, err
+}
+
+// ErrForwardIDTaken is returned (wrapped) by the handler's store when the
+// id of an inbound event's forward is taken by an event hookd did not
+// make: nothing is stored, and the sender, told to retry, succeeds once
+// that event is gone.
+var ErrForwardIDTaken = errors.New("the forward's event id is taken by an event hookd did not make")
+
+// forwardExists checks that publishing ev, with result pub, left ev's
+// delivery to the forward endpoint in place: an inbound event is never
+// marked forwarded without it.
+func forwardExists(ctx context.Context, tx pgx.Tx, pub outbox.Result, ev outbox.Event) error {
+	if pub.Deliveries == 1 {
+		return nil
+	}
+	// A duplicate id is this very forward only if it goes to this
+	// endpoint and has its delivery. An id whose event has aged out
+	// (retention) was an earlier forward of this event.
+	var event, forward bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM hookd.events WHERE id = $1),
+		EXISTS (SELECT 1 FROM hookd.events e JOIN hookd.deliveries d ON d.event_id = e.id
+			WHERE e.id = $1 AND e.endpoint_id = $2 AND d.endpoint_id = $2)`, ev.ID, ev.EndpointID).Scan(&event, &forward)
+	if err != nil {
+		return err
+	}
+	if event && !forward {
+		return fmt.Errorf("%w: %s (ids starting with %s are hookd's own; remove that event, and the sender's retry is forwarded)",
+			ErrForwardIDTaken, ev.ID, outbox.ReservedIDPrefix)
+	}
+	return nil
 }
 
 // ForwardEventID is the outbound event id of inbox event eventID of

@@ -145,6 +145,11 @@ type Page struct {
 // List returns inbox events matching p without headers and body, newest
 // first, by keyset pagination.
 func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
+	if p.Source != "" {
+		if err := checkName("source", p.Source); err != nil {
+			return Page{}, err
+		}
+	}
 	if p.State != "" && !p.State.Valid() {
 		return Page{}, validate.Errorf("state", "%q is not a state (allowed: pending, processed, forwarded, dead)", p.State)
 	}
@@ -216,6 +221,11 @@ type ReplayParams struct {
 // ReplayMatching re-queues every dead inbox event matching p and returns
 // how many matched.
 func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64, error) {
+	if p.Source != "" {
+		if err := checkName("source", p.Source); err != nil {
+			return 0, err
+		}
+	}
 	var n int64
 	if p.DryRun {
 		err := ex.QueryRow(ctx, `SELECT count(*) FROM hookd.inbox WHERE state = 'dead' AND ($1 = '' OR source = $1)`,
