@@ -113,7 +113,10 @@ func migrate(ctx context.Context, dbURL string) error {
 // dropOldTemplates removes templates of earlier migration sets, which
 // would otherwise pile up in a long-lived test server.
 func dropOldTemplates(ctx context.Context, conn *pgx.Conn, keep string) error {
-	rows, err := conn.Query(ctx, "SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2", templatePrefix, keep)
+	// The newest few stay: test runs of other checkouts (other migrations)
+	// may be cloning theirs right now.
+	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE starts_with(datname, $1) AND datname <> $2
+		ORDER BY oid DESC OFFSET 3`, templatePrefix, keep)
 	if err != nil {
 		return err
 	}

@@ -68,19 +68,28 @@ func BenchmarkFirstLoad1M(b *testing.B) {
 		load func() error
 	}{
 		{"overview", func() error { _, err := src.Overview(ctx, time.Now()); return err }},
-		{"endpoints", func() error { _, err := src.Endpoints(ctx, time.Now()); return err }},
+		{"endpoints", func() error { _, err := src.Endpoints(ctx, data.EndpointQuery{}); return err }},
 		{"deliveries", func() error {
-			_, err := src.Deliveries(ctx, delivery.ListParams{Limit: 100})
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100})
 			return err
 		}},
 		{"deliveries_filtered", func() error {
-			_, err := src.Deliveries(ctx, delivery.ListParams{Limit: 100, Filter: delivery.Filter{EndpointID: "ep_bench_2", EventType: "payment.*"}})
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100, Filter: delivery.Filter{EndpointID: "ep_bench_2", EventType: "payment.*"}})
 			return err
 		}},
 		{"dead_letters", func() error {
-			_, err := src.Deliveries(ctx, delivery.ListParams{Limit: 100, Filter: delivery.Filter{State: delivery.StateDead}})
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100, Filter: delivery.Filter{State: delivery.StateDead}})
 			return err
 		}},
+		{"dead_letters_search", func() error {
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100, Filter: delivery.Filter{State: delivery.StateDead}, Text: "boom"})
+			return err
+		}},
+		{"dead_groups", func() error {
+			_, err := src.DeadGroups(ctx, data.DeliveryQuery{})
+			return err
+		}},
+		{"endpoint_page", func() error { _, err := src.Endpoint(ctx, "ep_bench_2", time.Now()); return err }},
 		{"inbox", func() error { _, err := src.Inbox(ctx, data.InboxQuery{Limit: 100}); return err }},
 	}
 	b.Run("all_views", func(b *testing.B) {

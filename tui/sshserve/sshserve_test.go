@@ -129,8 +129,12 @@ func TestSessionShowsTheConsole(t *testing.T) {
 		s := ansi.Strip(out.String())
 		return strings.Contains(s, "overview") && strings.Contains(s, "dead letters")
 	})
-	// q quits the console, which ends the session cleanly.
+	// q asks, y quits the console, which ends the session cleanly.
 	if _, err := stdin.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the quit question", func() bool { return strings.Contains(ansi.Strip(out.String()), "Quit the console?") })
+	if _, err := stdin.Write([]byte("y")); err != nil {
 		t.Fatal(err)
 	}
 	if err := sess.Wait(); err != nil {

@@ -1,0 +1,641 @@
+// Package endpointpage is the console's page of one endpoint: its full
+// name, URL, subscribed types, limits and state; its queue (pending,
+// retrying, in flight, held, dead); success rate, attempts and p95 latency
+// over the last hour as sparklines; its errors grouped by reason; and its
+// recent deliveries, which enter opens.
+//
+// Its keys act on the endpoint: R replays its dead letters (preview,
+// then the count typed), r the recent delivery under the cursor, x
+// disables, e enables, t sends a test event, K rotates the signing secret
+// (the new one is shown once, y copies it), E edits URL, types and limits;
+// d and D open its deliveries and dead letters in their views.
+package endpointpage
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/confirm"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/inspect"
+	"github.com/hookd/hookd/tui/keys"
+	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/replay"
+	"github.com/hookd/hookd/tui/styles"
+)
+
+// DisableReason is recorded when the operator disables from the console.
+const DisableReason = "disabled from the console"
+
+// Model is one endpoint's page.
+type Model struct {
+	c       *common.Common
+	id      string
+	page    int64 // tells this page's loads from another's
+	d       *data.EndpointDetail
+	err     error
+	loading bool
+	at      time.Time
+	table   list.Model
+	stack   inspect.Stack
+	dialog  confirm.Model
+	replay  replay.Model
+	form    *form
+	w, h    int
+	// took and doneAt pace the refresh (the page reads several ranges).
+	took, doneAt time.Duration
+}
+
+var pageSeq int64
+
+type loaded struct {
+	page      int64
+	d         *data.EndpointDetail
+	err       error
+	took, end time.Duration
+	at        time.Time
+}
+
+type acted struct {
+	page   int64
+	text   string
+	secret string // a rotation's new secret, shown once
+	err    error
+}
+
+var epoch = time.Now()
+
+// New returns the page of endpoint id.
+func New(c *common.Common, id string) *Model {
+	pageSeq++
+	return &Model{c: c, id: id, page: pageSeq, stack: inspect.NewStack(c), replay: replay.New(c), table: list.New(
+		list.Column{Title: "ID", Right: true, Drop: 2},
+		list.Column{Title: "AGE", Min: 4, Right: true},
+		list.Column{Title: "STATE", Min: 9},
+		list.Column{Title: "N", Right: true},
+		list.Column{Title: "HTTP", Right: true},
+		list.Column{Title: "TYPE", Min: 10, Max: 32},
+		list.Column{Title: "NEXT / LAST ERROR", Min: 12, Flex: true},
+	)}
+}
+
+// ID returns the endpoint shown.
+func (m *Model) ID() string { return m.id }
+
+// Detail returns what the page shows, nil before the first load.
+func (m *Model) Detail() *data.EndpointDetail { return m.d }
+
+// Confirm exposes the open dialog, for tests.
+func (m *Model) Confirm() *confirm.Model {
+	if m.replay.Dialog.Active() {
+		return &m.replay.Dialog
+	}
+	return &m.dialog
+}
+
+// Capturing reports a dialog or the edit form.
+func (m *Model) Capturing() bool {
+	return m.dialog.Active() || m.replay.Dialog.Active() || m.form != nil
+}
+
+// Nested reports a delivery opened from the page.
+func (m *Model) Nested() bool { return m.stack.Active() }
+
+func (m *Model) Init() tea.Cmd { return m.load() }
+
+// Refresh reloads, paced, or the open drill-down.
+func (m *Model) Refresh() tea.Cmd {
+	if m.stack.Active() {
+		return m.stack.Refresh()
+	}
+	if m.loading || m.form != nil || m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
+		return nil
+	}
+	return m.load()
+}
+
+// RefreshNow reloads at once.
+func (m *Model) RefreshNow() tea.Cmd {
+	if m.stack.Active() {
+		return m.stack.Refresh()
+	}
+	if m.loading {
+		return nil
+	}
+	return m.load()
+}
+
+func (m *Model) load() tea.Cmd {
+	m.loading = true
+	page, id, now := m.page, m.id, m.c.Now()
+	return common.Run(m.c, func(ctx context.Context) loaded {
+		start := time.Since(epoch)
+		d, err := m.c.Source.Endpoint(ctx, id, now)
+		end := time.Since(epoch)
+		return loaded{page: page, d: d, err: err, took: end - start, end: end, at: now}
+	}, func(err error) loaded { return loaded{page: page, err: err} })
+}
+
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.stack.SetSize(w, h-1)
+	m.layout()
+}
+
+// header is the lines above the recent deliveries.
+const header = 14
+
+func (m *Model) layout() {
+	m.table.SetSize(m.w, max(m.h-header-m.errorLines(), 3))
+}
+
+func (m *Model) errorLines() int {
+	if m.d == nil {
+		return 2
+	}
+	return min(len(m.d.Errors.Groups), 4) + 2
+}
+
+func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	if used, cmd := m.replay.Update(msg); used {
+		if m.replay.IsDone(msg) {
+			m.took = 0
+			return m, tea.Batch(cmd, m.load())
+		}
+		return m, cmd
+	}
+	switch msg := msg.(type) {
+	case loaded:
+		if msg.page != m.page {
+			return m, nil
+		}
+		m.loading = false
+		m.took, m.doneAt = msg.took, msg.end
+		m.err = msg.err
+		if msg.err == nil {
+			m.d, m.at = msg.d, msg.at
+			m.render()
+			m.layout()
+		}
+		return m, nil
+	case acted:
+		if msg.page != m.page {
+			return m, nil
+		}
+		if msg.err != nil {
+			return m, common.Errorf("%s", common.Describe(msg.err))
+		}
+		m.took = 0
+		if msg.secret != "" {
+			m.dialog.OpenNotice("New signing secret of "+m.name()+" (shown only this once; the previous one keeps signing during the overlap):\n\n"+
+				msg.secret, msg.secret)
+		}
+		return m, tea.Batch(common.Status(msg.text), m.load())
+	case confirm.Copied:
+		if m.dialog.Active() {
+			return m, common.Status("copied the new secret")
+		}
+	case replayThis:
+		return m, m.replay.One(msg.d, m.label())
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	}
+	return m, m.stack.Update(msg)
+}
+
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.c.Keys
+	switch {
+	case m.dialog.Active():
+		return m.dialog.Update(msg, k)
+	case m.form != nil:
+		p, changes, cancel, cmd := m.form.update(msg)
+		switch {
+		case cancel:
+			m.form = nil
+		case p != nil:
+			m.form = nil
+			return m.confirmEdit(*p, changes)
+		}
+		return cmd
+	case m.stack.Active():
+		if keys.Pressed(msg.String(), k.Replay) {
+			return m.replayOne(m.stack.DeliveryID())
+		}
+		return m.stack.Update(msg)
+	}
+	if m.table.Move(msg, k) {
+		return nil
+	}
+	id := m.id
+	switch {
+	case key.Matches(msg, k.Enter):
+		if d, ok := m.selected(); ok {
+			return m.stack.Open(inspect.NewAttempts(m.c, d.ID))
+		}
+	case key.Matches(msg, k.Payload):
+		if d, ok := m.selected(); ok {
+			return m.stack.Open(inspect.NewEvent(m.c, d.EventID, d.ID))
+		}
+	case key.Matches(msg, k.Deliveries):
+		return common.Open(common.ViewDeliveries, "endpoint:"+id)
+	case key.Matches(msg, k.DeadLetters):
+		return common.Open(common.ViewDeadLetters, "endpoint:"+id)
+	case key.Matches(msg, k.Copy):
+		return tea.Batch(tea.SetClipboard(id), common.Status("copied "+id))
+	case keys.Pressed(msg.String(), k.Replay):
+		if d, ok := m.selected(); ok {
+			return m.replayOne(d.ID)
+		}
+	case keys.Pressed(msg.String(), k.ReplayAll):
+		q := data.DeliveryQuery{Filter: delivery.Filter{State: delivery.StateDead, EndpointID: id}}
+		return m.replay.Matching(q, "endpoint:"+id+" ("+m.name()+")")
+	case keys.Pressed(msg.String(), k.Disable), keys.Pressed(msg.String(), k.Enable), keys.Pressed(msg.String(), k.TestEvent),
+		keys.Pressed(msg.String(), k.Rotate), keys.Pressed(msg.String(), k.Edit):
+		return m.action(msg)
+	}
+	return nil
+}
+
+func (m *Model) replayOne(id int64) tea.Cmd {
+	if m.d != nil {
+		for _, d := range m.d.Recent {
+			if d.ID == id {
+				return m.replay.One(d, m.label())
+			}
+		}
+	}
+	if id == 0 {
+		return common.Status("no delivery here to replay")
+	}
+	return common.Run(m.c, func(ctx context.Context) tea.Msg {
+		d, err := m.c.Source.Delivery(ctx, id)
+		if err != nil {
+			return common.StatusMsg{Text: "replay: " + common.Describe(err), Err: true}
+		}
+		return replayThis{d: *d}
+	}, func(err error) tea.Msg { return common.StatusMsg{Text: err.Error(), Err: true} })
+}
+
+type replayThis struct{ d delivery.Delivery }
+
+func (m *Model) label() data.Label {
+	if m.d == nil {
+		return data.Label{ID: m.id}
+	}
+	e := m.d.Row.Endpoint
+	return data.Label{ID: e.ID, Description: e.Description, URL: e.URL, Enabled: e.Enabled}
+}
+
+func (m *Model) name() string {
+	if m.d == nil {
+		return m.id
+	}
+	return m.d.Row.Name()
+}
+
+func (m *Model) action(msg tea.KeyPressMsg) tea.Cmd {
+	k, id := m.c.Keys, m.id
+	type act struct {
+		b      key.Binding
+		what   string
+		action string
+	}
+	for _, a := range []act{{k.Disable, "disabling endpoints", audit.ActionDisable}, {k.Enable, "enabling endpoints", audit.ActionEnable},
+		{k.TestEvent, "sending test events", audit.ActionTest}, {k.Rotate, "rotating secrets", audit.ActionRotate},
+		{k.Edit, "editing endpoints", audit.ActionEdit}} {
+		if keys.Pressed(msg.String(), a.b) && m.c.ReadOnly {
+			return common.RefusedReadOnly(m.c, a.what, a.action, id)
+		}
+	}
+	if m.d == nil {
+		return common.Status("still loading the endpoint")
+	}
+	e, who := m.d.Row.Endpoint, m.who()
+	switch {
+	case keys.Pressed(msg.String(), k.Disable):
+		if !e.Enabled {
+			return common.Status(who + " is already disabled")
+		}
+		m.dialog.Open(common.Sanitize("Disable "+who+"? Its pending deliveries are held until it is enabled."),
+			m.act(func(ctx context.Context) acted {
+				return acted{text: "disabled " + who, err: m.c.Source.DisableEndpoint(ctx, id, DisableReason)}
+			}))
+	case keys.Pressed(msg.String(), k.Enable):
+		if e.Enabled {
+			return common.Status(who + " is already enabled")
+		}
+		return m.act(func(ctx context.Context) acted {
+			return acted{text: "enabled " + who + "; its held deliveries are due now", err: m.c.Source.EnableEndpoint(ctx, id)}
+		})
+	case keys.Pressed(msg.String(), k.TestEvent):
+		m.dialog.Open(common.Sanitize(fmt.Sprintf("Send a test event (%s) to %s?", data.TestEventType, who)),
+			m.act(func(ctx context.Context) acted {
+				ev, err := m.c.Source.SendTestEvent(ctx, id)
+				return acted{text: fmt.Sprintf("sent test event %s to %s: its delivery shows below", ev, who), err: err}
+			}))
+	case keys.Pressed(msg.String(), k.Rotate):
+		overlap := m.c.SecretOverlap
+		if overlap <= 0 {
+			overlap = endpoint.DefaultSecretOverlap
+		}
+		m.dialog.Open(common.Sanitize(fmt.Sprintf("Rotate the signing secret of %s? The current secret keeps signing for %s, "+
+			"so the receiver has that long to switch; the new one is shown once.", who, overlap)),
+			m.act(func(ctx context.Context) acted {
+				secret, err := m.c.Source.RotateSecret(ctx, id, overlap)
+				return acted{text: "rotated the signing secret of " + who, secret: secret, err: err}
+			}))
+	case keys.Pressed(msg.String(), k.Edit):
+		m.form = newForm(m.c, e)
+	}
+	return nil
+}
+
+func (m *Model) who() string {
+	if n := m.name(); n != m.id {
+		return n + " (" + m.id + ")"
+	}
+	return m.id
+}
+
+func (m *Model) confirmEdit(p endpoint.UpdateParams, changes []string) tea.Cmd {
+	id, who := m.id, m.who()
+	m.dialog.Open(common.Sanitize("Change "+who+"?\n\n  "+strings.Join(changes, "\n  ")),
+		m.act(func(ctx context.Context) acted {
+			return acted{text: "updated " + who, err: m.c.Source.UpdateEndpoint(ctx, id, p)}
+		}))
+	return nil
+}
+
+func (m *Model) act(fn func(context.Context) acted) tea.Cmd {
+	page := m.page
+	return common.Run(m.c, func(ctx context.Context) acted {
+		a := fn(ctx)
+		a.page = page
+		return a
+	}, func(err error) acted { return acted{page: page, err: err} })
+}
+
+func (m *Model) selected() (delivery.Delivery, bool) {
+	r, ok := m.table.Selected()
+	if !ok || m.d == nil || r.Ref >= len(m.d.Recent) {
+		return delivery.Delivery{}, false
+	}
+	return m.d.Recent[r.Ref], true
+}
+
+func (m *Model) render() {
+	now := m.c.Now()
+	rows := make([]list.Row, len(m.d.Recent))
+	for i, d := range m.d.Recent {
+		info := d.LastError
+		if d.State == delivery.StatePending {
+			info = common.Until(now, d.NextAttemptAt) + "  " + d.LastError
+		}
+		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{
+			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
+			common.StatusCode(d.LastStatus), d.EventType, info}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts}}
+	}
+	m.table.SetRows(rows)
+}
+
+func (m *Model) View() string {
+	st := m.c.Styles
+	var out string
+	switch {
+	case m.stack.Active():
+		out = st.Muted.Render("endpoint "+m.name()+" › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+	case m.form != nil:
+		out = m.form.view(st, m.w)
+	case m.d == nil && m.err != nil:
+		out = st.Error.Render("cannot load endpoint " + m.id + ": " + common.Describe(m.err))
+	case m.d == nil:
+		out = st.Muted.Render("loading endpoint " + m.id + "…")
+	default:
+		out = m.page0()
+	}
+	for _, d := range []*confirm.Model{&m.dialog, &m.replay.Dialog} {
+		if d.Active() {
+			return d.Over(st, out, m.w, max(m.h, 3))
+		}
+	}
+	return out
+}
+
+// page0 draws the page proper.
+func (m *Model) page0() string {
+	st := m.c.Styles
+	d, e, h := m.d, m.d.Row.Endpoint, m.d.Row.Health
+	now := m.c.Now()
+	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-9s", s)) }
+	var b strings.Builder
+	title := st.Title.Render(common.Sanitize(m.name()))
+	b.WriteString(title + "  " + st.Muted.Render(e.ID+" · "+e.Kind+" · updated "+common.Age(now, m.at)+" ago") + "\n")
+	b.WriteString(label("url") + " " + common.Sanitize(e.URL) + "\n")
+	state := st.Good.Render("enabled")
+	if !e.Enabled {
+		state = st.Bad.Render("DISABLED") + " " + common.Sanitize(e.DisabledReason)
+		if e.DisabledAt != nil {
+			state += st.Muted.Render(" (" + common.Age(now, *e.DisabledAt) + " ago)")
+		}
+	}
+	b.WriteString(label("state") + " " + state + "\n")
+	types := "all (*)"
+	if len(e.EventTypes) > 0 {
+		types = strings.Join(e.EventTypes, ", ")
+	}
+	b.WriteString(label("types") + " " + common.Sanitize(types) + "\n")
+	b.WriteString(label("limits") + " " + limits(e) + "\n")
+	secret := "one signing secret"
+	if e.PreviousSecretExpiresAt != nil && e.PreviousSecretExpiresAt.After(now) {
+		secret = "rotated: the previous secret signs too, " + common.Until(now, *e.PreviousSecretExpiresAt) + " more"
+		secret = strings.Replace(secret, "in ", "for ", 1)
+	}
+	if len(e.Headers) > 0 {
+		names := make([]string, 0, len(e.Headers))
+		for n := range e.Headers {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		secret += " · custom headers: " + strings.Join(names, ", ")
+	}
+	b.WriteString(label("signing") + " " + common.Sanitize(secret) + "\n")
+	dead := fmt.Sprintf("%d dead", h.Dead)
+	if h.Dead > 0 {
+		dead = st.Bad.Render(dead)
+	}
+	held := fmt.Sprintf("%d held", h.Held)
+	if h.Held > 0 {
+		held = st.Warn.Render(held)
+	}
+	b.WriteString(label("queue") + fmt.Sprintf(" %d pending (%d due, %d retrying later) · %d in flight · %s · %s\n",
+		h.Pending, h.Pending-h.Retrying, h.Retrying, h.InFlight, held, dead))
+	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
+	b.WriteString(m.sparks())
+	b.WriteString(st.Title.Render("Errors by reason") + st.Muted.Render("  (dead and retrying deliveries; R replays the dead)") + "\n")
+	if len(d.Errors.Groups) == 0 {
+		b.WriteString("  " + st.Good.Render("none") + "\n")
+	}
+	for i, g := range d.Errors.Groups {
+		if i == 4 {
+			b.WriteString(st.Muted.Render(fmt.Sprintf("  … and %d more\n", len(d.Errors.Groups)-i)))
+			break
+		}
+		b.WriteString(fmt.Sprintf("  %6s × %-8s %s  %s\n", common.Count(g.Count), g.State, common.Sanitize(g.Reason()),
+			st.Muted.Render("newest "+common.Age(now, g.Newest)+" ago")))
+	}
+	if d.Errors.Capped {
+		b.WriteString(st.Muted.Render(fmt.Sprintf("  (of the newest %s)\n", common.Count(d.Errors.Scanned))))
+	}
+	b.WriteString(st.Title.Render("Recent deliveries") + st.Muted.Render("  (enter opens · r replays · d all of them)") + "\n")
+	b.WriteString(m.table.View(st, "no deliveries yet: t sends a test event"))
+	if m.err != nil {
+		b.WriteString("\n" + st.Error.Render("refresh failed: "+common.Describe(m.err)))
+	}
+	lines := strings.Split(b.String(), "\n")
+	if m.h > 0 && len(lines) > m.h {
+		lines = lines[:m.h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func limits(e *endpoint.Endpoint) string {
+	rate := "no rate limit"
+	if e.RateLimit > 0 {
+		rate = fmt.Sprintf("%d/s", e.RateLimit)
+	}
+	inFlight := "default in flight"
+	if e.MaxInFlight > 0 {
+		inFlight = fmt.Sprintf("%d in flight", e.MaxInFlight)
+	}
+	timeout := "default timeout"
+	if e.Timeout > 0 {
+		timeout = "timeout " + time.Duration(e.Timeout).String()
+	}
+	return rate + " · " + inFlight + " · " + timeout + " · body " + e.BodyFormat
+}
+
+func healthLine(st *styles.Styles, r data.EndpointRow, now time.Time) string {
+	h := r.Health
+	var parts []string
+	if w := h.Last5m; w.Attempts > 0 {
+		rate := common.Percent(w.SuccessRate)
+		switch {
+		case w.SuccessRate < 0.9:
+			rate = st.Bad.Render(rate)
+		case w.SuccessRate < 0.99:
+			rate = st.Warn.Render(rate)
+		default:
+			rate = st.Good.Render(rate)
+		}
+		parts = append(parts, fmt.Sprintf("5m %s ok of %s · p95 %s", rate, common.Plural(w.Attempts, "attempt"),
+			common.LatencyBound(r.P95, r.P95Over)))
+	} else {
+		parts = append(parts, "no attempts in 5m")
+	}
+	if w := h.Last1h; w.Attempts > 0 {
+		parts = append(parts, fmt.Sprintf("1h %s of %s", common.Percent(w.SuccessRate), common.Count(w.Attempts)))
+	}
+	if h.ConsecutiveFailures > 0 {
+		f := fmt.Sprintf("%d failures in a row", h.ConsecutiveFailures)
+		if h.FailingSince != nil {
+			f += " since " + common.Age(now, *h.FailingSince) + " ago"
+		}
+		parts = append(parts, st.Bad.Render(f))
+	}
+	if h.LastSuccessAt != nil {
+		parts = append(parts, "last success "+common.Age(now, *h.LastSuccessAt)+" ago")
+	}
+	parts = append(parts, "last status "+common.StatusCode(h.LastStatus))
+	return strings.Join(parts, " · ")
+}
+
+// sparks draws the last hour, a column a minute: attempts, success rate
+// and the p95 bucket.
+func (m *Model) sparks() string {
+	st := m.c.Styles
+	width := max(min(len(m.d.Minutes), m.w-26), 10)
+	var attempts, ok, p95 []int
+	peakAttempts, peakP95, over := 0, time.Duration(0), false
+	for _, mn := range m.d.Minutes {
+		attempts = append(attempts, mn.Attempts)
+		peakAttempts = max(peakAttempts, mn.Attempts)
+		if mn.Attempts == 0 {
+			ok, p95 = append(ok, -1), append(p95, -1)
+			continue
+		}
+		ok = append(ok, mn.Successes*100/mn.Attempts)
+		p95 = append(p95, bucketIndex(mn.P95)+1)
+		if mn.P95 > peakP95 || mn.P95 == peakP95 && mn.P95Over {
+			peakP95, over = mn.P95, mn.P95Over
+		}
+	}
+	row := func(name, spark, note string) string {
+		return fmt.Sprintf("  %-9s %s %s\n", name, st.Spark.Render(spark), st.Muted.Render(note))
+	}
+	peakNote := "none"
+	if peakP95 > 0 {
+		peakNote = "max " + common.LatencyBound(peakP95, over)
+	}
+	return st.Title.Render("Last hour") + st.Muted.Render("  (a column a minute, oldest left)") + "\n" +
+		row("attempts", common.Spark(attempts, width, 0), "max "+common.Count(peakAttempts)+"/min") +
+		row("success", common.Spark(ok, width, 100), "0–100%") +
+		row("p95", common.Spark(p95, width, len(delivery.LatencyBuckets)+1), peakNote)
+}
+
+// bucketIndex places a p95 bound among the latency buckets.
+func bucketIndex(d time.Duration) int {
+	for i, b := range delivery.LatencyBuckets {
+		if d <= b {
+			return i
+		}
+	}
+	return len(delivery.LatencyBuckets)
+}
+
+// HelpSections lists the page's keys and its drill-downs'.
+func HelpSections(k *keys.KeyMap) []common.HelpSection {
+	return append([]common.HelpSection{{Title: "endpoint page", Keys: []key.Binding{k.Up, k.Down, k.Enter, k.Payload,
+		k.Replay, replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.DeadLetters, k.Copy, k.Back}}},
+		inspect.HelpSections(k)[1:]...)
+}
+
+func replayDead(k *keys.KeyMap) key.Binding {
+	b := k.ReplayAll
+	b.SetHelp("R", "replay its dead (preview)")
+	return b
+}
+
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	switch {
+	case m.dialog.Active():
+		return m.dialog.Help(k)
+	case m.replay.Dialog.Active():
+		return m.replay.Dialog.Help(k)
+	case m.form != nil:
+		return []key.Binding{k.NextField, k.PrevField, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")), k.Back}
+	case m.stack.Active():
+		return m.stack.Top().ShortHelp()
+	}
+	return []key.Binding{replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.Back}
+}
+
+func (m *Model) FullHelp() [][]key.Binding {
+	var out [][]key.Binding
+	for _, s := range HelpSections(m.c.Keys) {
+		out = append(out, s.Keys)
+	}
+	return out
+}
