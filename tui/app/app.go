@@ -397,10 +397,19 @@ func (m *Model) open(msg common.OpenMsg) tea.Cmd {
 
 // chrome is the number of lines around the active view: header, tabs,
 // message line and footer.
-const chrome = 4
+func (m *Model) chrome() int {
+	if m.showHeader() {
+		return 4
+	}
+	return 3
+}
+
+// showHeader reports whether the terminal is tall enough for the header
+// line; a tiny one keeps its rows for the view.
+func (m *Model) showHeader() bool { return m.h >= 10 }
 
 func (m *Model) resize() {
-	h := m.h - chrome
+	h := m.h - m.chrome()
 	if m.dbDown {
 		h--
 	}
@@ -431,7 +440,10 @@ func (m *Model) Render() (out string) {
 		return ""
 	}
 	st := m.c.Styles
-	lines := []string{m.headerLine(), m.tabs()}
+	lines := []string{m.tabs()}
+	if m.showHeader() {
+		lines = []string{m.headerLine(), m.tabs()}
+	}
 	if m.dbDown {
 		now := m.c.Now()
 		text := fmt.Sprintf(" DATABASE UNREACHABLE since %s (%s) · showing the last data · retrying: %s",
@@ -491,7 +503,8 @@ func (m *Model) footerKeys() []key.Binding {
 	}
 	help := k.Help
 	help.SetHelp("?", "all keys")
-	return append([]key.Binding{help}, append(bs, back)...)
+	// Help and the way out first: a narrow footer cuts the end.
+	return append([]key.Binding{help, back}, bs...)
 }
 
 // headerLine names this hookd, its database, who the operator is and
@@ -506,12 +519,12 @@ func (m *Model) headerLine() string {
 	if m.opts.Remote != "" {
 		who += " from " + m.opts.Remote
 	}
-	parts := []string{mode, st.Title.Render("hookd " + m.opts.Version), "on " + m.opts.Host}
+	parts := []string{mode, "you: " + who, st.Title.Render("hookd "+m.opts.Version) + " on " + m.opts.Host}
 	if m.info.Database != "" {
 		parts = append(parts, "db "+m.info.Database)
 	}
-	parts = append(parts, "you: "+who)
-	// The mode comes first so a narrow terminal never cuts it.
+	// The mode and the operator come first so a narrow terminal never
+	// cuts them.
 	return truncate(common.Sanitize(strings.Join(parts, st.Muted.Render(" · "))), m.w)
 }
 

@@ -51,6 +51,15 @@ func reasonText(class string, status int, sample string) string {
 	return class + ": " + msg
 }
 
+// Reason renders why d failed last, shortly (see Group.Reason).
+func Reason(d delivery.Delivery) string {
+	status := 0
+	if d.LastStatus != nil {
+		status = *d.LastStatus
+	}
+	return reasonText(d.LastErrorClass, status, d.LastError)
+}
+
 // RequestBody rebuilds the body hookd sent for ev: its envelope
 // {"id","type","created","data"}, or the data alone for an endpoint whose
 // body format is "data". The bytes match what core/dispatch sends.

@@ -53,9 +53,9 @@ func New(c *common.Common) *Model {
 		{Title: "ENDPOINT", Min: 12, Max: 40},
 		{Title: "TYPE", Min: 10, Max: 32, Drop: 2},
 		{Title: "N", Right: true, Drop: 4},
-		{Title: "HTTP", Right: true, Drop: 1},
-		{Title: "REASON", Min: 7, Max: 12, Drop: 5},
-		{Title: "LAST ERROR", Min: 14, Flex: true},
+		{Title: "HTTP", Right: true, Drop: 5},
+		{Title: "REASON", Min: 16, Max: 48},
+		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 6},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
 		died := d.UpdatedAt
 		if d.CompletedAt != nil {
@@ -67,7 +67,7 @@ func New(c *common.Common) *Model {
 		}
 		return list.Row{Cells: []string{
 			strconv.FormatInt(d.ID, 10), common.Age(now, died), name(l, d.EndpointID), d.EventType, strconv.Itoa(d.Attempts),
-			common.StatusCode(d.LastStatus), d.LastErrorClass, d.LastError,
+			common.StatusCode(d.LastStatus), data.Reason(d), d.LastError,
 		}, Keys: []any{d.ID, died, nil, nil, d.Attempts, status}}
 	})
 	m.list.Noun = "dead letters"

@@ -43,11 +43,12 @@ func New(c *common.Common) *Model {
 		{Title: "AGE", Min: 4, Right: true},
 		{Title: "STATE", Min: 9},
 		{Title: "N", Right: true, Drop: 4},
-		{Title: "HTTP", Right: true, Drop: 2},
+		{Title: "HTTP", Right: true, Drop: 5},
 		{Title: "ENDPOINT", Min: 12, Max: 40},
-		{Title: "TYPE", Min: 10, Max: 32},
-		{Title: "EVENT", Min: 10, Max: 32, Drop: 5},
-		{Title: "LAST ERROR", Min: 12, Flex: true, Drop: 1},
+		{Title: "TYPE", Min: 10, Max: 32, Drop: 2},
+		{Title: "REASON", Min: 12, Max: 40},
+		{Title: "EVENT", Min: 26, Max: 40, Drop: 6},
+		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 7},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
 		status := 0
 		if d.LastStatus != nil {
@@ -57,9 +58,13 @@ func New(c *common.Common) *Model {
 		if l.ID != "" {
 			name = l.Name()
 		}
+		reason := ""
+		if d.LastErrorClass != "" {
+			reason = data.Reason(d)
+		}
 		return list.Row{Style: inspect.StateStyle(c, d), Cells: []string{
 			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
-			common.StatusCode(d.LastStatus), name, d.EventType, d.EventID, d.LastError,
+			common.StatusCode(d.LastStatus), name, d.EventType, reason, d.EventID, d.LastError,
 		}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts, status}}
 	})
 	m.list.Table.Markable = !c.ReadOnly

@@ -153,11 +153,21 @@ func (m *Model) SetSize(w, h int) {
 	m.layout()
 }
 
-// header is the lines above the recent deliveries.
-const header = 14
+// header is the lines above the recent deliveries, sparklines aside.
+const header = 10
+
+// sparkLines is what the last hour's sparklines take; they show when the
+// terminal is tall enough to keep ten recent deliveries below them.
+const sparkLines = 4
+
+func (m *Model) showSparks() bool { return m.h >= header+sparkLines+6+10 }
 
 func (m *Model) layout() {
-	m.table.SetSize(m.w, max(m.h-header-m.errorLines(), 3))
+	h := m.h - header - m.errorLines()
+	if m.showSparks() {
+		h -= sparkLines
+	}
+	m.table.SetSize(m.w, max(h, 3))
 }
 
 func (m *Model) errorLines() int {
@@ -399,9 +409,12 @@ func (m *Model) render() {
 	now := m.c.Now()
 	rows := make([]list.Row, len(m.d.Recent))
 	for i, d := range m.d.Recent {
-		info := d.LastError
+		info := ""
+		if d.LastErrorClass != "" {
+			info = data.Reason(d)
+		}
 		if d.State == delivery.StatePending {
-			info = common.Until(now, d.NextAttemptAt) + "  " + d.LastError
+			info = common.Until(now, d.NextAttemptAt) + " · " + info
 		}
 		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{
 			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
@@ -482,7 +495,9 @@ func (m *Model) page0() string {
 	b.WriteString(label("queue") + fmt.Sprintf(" %d pending (%d due, %d retrying later) · %d in flight · %s · %s\n",
 		h.Pending, h.Pending-h.Retrying, h.Retrying, h.InFlight, held, dead))
 	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
-	b.WriteString(m.sparks())
+	if m.showSparks() {
+		b.WriteString(m.sparks())
+	}
 	b.WriteString(st.Title.Render("Errors by reason") + st.Muted.Render("  (dead and retrying deliveries; R replays the dead)") + "\n")
 	if len(d.Errors.Groups) == 0 {
 		b.WriteString("  " + st.Good.Render("none") + "\n")
@@ -569,12 +584,12 @@ func (m *Model) sparks() string {
 	var attempts, ok, p95 []int
 	peakAttempts, peakP95, over := 0, time.Duration(0), false
 	for _, mn := range m.d.Minutes {
-		attempts = append(attempts, mn.Attempts)
 		peakAttempts = max(peakAttempts, mn.Attempts)
 		if mn.Attempts == 0 {
-			ok, p95 = append(ok, -1), append(p95, -1)
+			attempts, ok, p95 = append(attempts, -1), append(ok, -1), append(p95, -1)
 			continue
 		}
+		attempts = append(attempts, mn.Attempts)
 		ok = append(ok, mn.Successes*100/mn.Attempts)
 		p95 = append(p95, bucketIndex(mn.P95)+1)
 		if mn.P95 > peakP95 || mn.P95 == peakP95 && mn.P95Over {

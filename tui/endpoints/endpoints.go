@@ -96,16 +96,16 @@ const DisableReason = "disabled from the console"
 // New returns the view.
 func New(c *common.Common) *Model {
 	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id"), table: list.New(
-		list.Column{Title: "ENDPOINT", Min: 14, Max: 40},
+		list.Column{Title: "ENDPOINT", Min: 24, Max: 48},
 		list.Column{Title: "ON", Min: 3},
 		list.Column{Title: "OK 5m", Right: true},
-		list.Column{Title: "P95", Min: 5, Right: true, Drop: 3},
+		list.Column{Title: "P95", Min: 5, Right: true, Drop: 2},
 		list.Column{Title: "FAIL", Right: true},
 		list.Column{Title: "PEND", Right: true},
-		list.Column{Title: "HELD", Right: true, Drop: 2},
+		list.Column{Title: "HELD", Right: true},
 		list.Column{Title: "DEAD", Right: true},
 		list.Column{Title: "LAST", Right: true, Drop: 1},
-		list.Column{Title: "URL / WHY DISABLED", Min: 12, Flex: true},
+		list.Column{Title: "URL / WHY DISABLED", Min: 24, Flex: true, Drop: 4},
 	)}
 	return m
 }

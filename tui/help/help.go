@@ -123,13 +123,10 @@ func (m *Model) HelpSections() []common.HelpSection {
 }
 
 // Sections returns what the help shows, in order: the keys that work
-// everywhere, moving in lists, the view's (without the moves), dialogs.
+// everywhere, the view's (without the moves), moving, dialogs.
 func (m *Model) Sections() []common.HelpSection {
 	k := m.c.Keys
-	out := []common.HelpSection{
-		{Title: "Everywhere", Keys: k.Global()},
-		{Title: "Moving in lists and text", Keys: k.Movement()},
-	}
+	out := []common.HelpSection{{Title: "Everywhere", Keys: k.Global()}}
 	moves := k.Movement()
 	if m.target != nil {
 		for _, s := range m.target.HelpSections() {
@@ -140,7 +137,8 @@ func (m *Model) Sections() []common.HelpSection {
 			out = append(out, s)
 		}
 	}
-	return append(out, common.HelpSection{Title: "Dialogs and forms", Keys: k.Dialog()})
+	return append(out, common.HelpSection{Title: "Moving in lists and text", Keys: moves},
+		common.HelpSection{Title: "Dialogs and forms", Keys: k.Dialog()})
 }
 
 func sameHelp(a, b key.Binding) bool { return a.Help() == b.Help() }
@@ -148,62 +146,110 @@ func sameHelp(a, b key.Binding) bool { return a.Help() == b.Help() }
 // Text returns the help as plain text, for tests.
 func (m *Model) Text() string { return m.pager.Content() }
 
-// relayout lays the sections out in columns of the terminal's width.
+// relayout lays the sections out in bands of columns as tall as the
+// screen: as many columns of up to maxCol cells as the width takes,
+// filled a section at a time in reading order, so the first screen holds
+// the keys that work everywhere and the view's own. Each column is as
+// wide as its widest line, or its share of the width when they do not
+// all fit.
 func (m *Model) relayout() {
+	const gap, maxCol, minCol = 2, 60, 34
 	blocks := m.blocks()
 	width := max(m.w, 20)
-	colW := 0
+	widest := 0
 	for _, b := range blocks {
 		for _, l := range b {
-			colW = max(colW, ansi.StringWidth(l))
+			widest = max(widest, ansi.StringWidth(l))
 		}
 	}
-	// Two columns at 80 cells: a description longer than its half is cut.
-	const gap = 2
-	cols := max((width+gap)/(min(colW, 38)+gap), 1)
-	colW = min(colW, (width+gap)/cols-gap)
-	// Fill columns top to bottom, a block at a time, balancing heights.
-	total := 0
-	for _, b := range blocks {
-		total += len(b) + 1
-	}
-	// A column holds a screen's height, or more when everything does not
-	// fit on one screen (the pager scrolls).
-	perCol := max(m.h-1, (total+cols-1)/cols, 1)
-	var columns [][]string
+	cols := max((width+gap)/(min(widest, minCol)+gap), 1)
+	perCol := max(m.h-1, 1)
+	var out strings.Builder
+	var band [][]string
 	var cur []string
-	for _, b := range blocks {
-		if len(cur) > 0 && len(cur)+len(b) > perCol && len(columns) < cols-1 {
-			columns = append(columns, cur)
+	flush := func() {
+		if len(cur) > 0 {
+			band = append(band, cur)
 			cur = nil
+		}
+		if len(band) == 0 {
+			return
+		}
+		writeBand(&out, band, columnWidths(band, width-gap*(len(band)-1), maxCol), gap)
+		band = nil
+	}
+	for _, b := range blocks {
+		if len(cur) > 0 && len(cur)+1+len(b) > perCol {
+			band = append(band, cur)
+			cur = nil
+			if len(band) == cols {
+				flush()
+			}
 		}
 		if len(cur) > 0 {
 			cur = append(cur, "")
 		}
 		cur = append(cur, b...)
 	}
-	columns = append(columns, cur)
+	flush()
+	m.pager.SetSize(width, perCol)
+	m.pager.SetContent(strings.TrimRight(out.String(), "\n") + "\n")
+}
+
+// writeBand writes columns side by side, padded to a screen's height so
+// the next band starts on the next screen.
+func writeBand(out *strings.Builder, columns [][]string, widths []int, gap int) {
 	rows := 0
 	for _, c := range columns {
 		rows = max(rows, len(c))
 	}
-	var out strings.Builder
 	for r := range rows {
 		var line strings.Builder
 		for ci, c := range columns {
 			cell := ""
 			if r < len(c) {
-				cell = ansi.Truncate(c[r], colW, "…")
+				cell = ansi.Truncate(c[r], widths[ci], "…")
 			}
 			if ci < len(columns)-1 {
-				cell += strings.Repeat(" ", colW-ansi.StringWidth(cell)+gap)
+				cell += strings.Repeat(" ", max(widths[ci]-ansi.StringWidth(cell), 0)+gap)
 			}
 			line.WriteString(cell)
 		}
 		out.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
-	m.pager.SetSize(width, max(m.h-1, 1))
-	m.pager.SetContent(out.String())
+	out.WriteString("\n")
+}
+
+// columnWidths gives each column its widest line (at most maxCol), or,
+// when that does not fit in avail, an equal share with what a narrow
+// column leaves going to the others.
+func columnWidths(columns [][]string, avail, maxCol int) []int {
+	want := make([]int, len(columns))
+	for i, c := range columns {
+		for _, l := range c {
+			want[i] = max(want[i], min(ansi.StringWidth(l), maxCol))
+		}
+	}
+	out := make([]int, len(columns))
+	left, open := avail, len(columns)
+	for open > 0 {
+		share := max(left/open, 1)
+		progressed := false
+		for i := range columns {
+			if out[i] == 0 && want[i] <= share {
+				out[i], left, open, progressed = want[i], left-want[i], open-1, true
+			}
+		}
+		if !progressed {
+			for i := range columns {
+				if out[i] == 0 {
+					out[i] = share
+				}
+			}
+			break
+		}
+	}
+	return out
 }
 
 // blocks renders each section as lines, keeping only keys that match the

@@ -2,8 +2,9 @@
 // marks that survive reloads, columns sized to the terminal, sorting by
 // any column, and a live list's two behaviours on new rows: with the
 // cursor on the top row the list follows the newest rows; anywhere else
-// the cursor stays on its row and the rows that arrived above the screen
-// are counted (NewAbove), so nothing arrives unannounced.
+// the cursor stays on its row and the rows that arrived above it are
+// counted (NewAbove) until the cursor goes up past them, so nothing
+// arrives unannounced.
 //
 // It binds no keys of its own: the caller passes the console keymap, so
 // there is no hidden paging on d, u, f, b or space.
@@ -73,7 +74,7 @@ type Model struct {
 	height  int // rows shown, header excluded
 	widths  []int
 	marks   map[string]bool
-	unseen  map[string]bool // rows that arrived above the screen, not yet shown
+	unseen  map[string]bool // rows that arrived above the cursor, not yet passed
 	sortCol int             // -1: as given
 	desc    bool
 	// Markable shows the mark column.
@@ -99,7 +100,7 @@ func (m *Model) Height() int { return m.height }
 // SetRows replaces the rows. With the cursor on the top row, it stays on
 // the top row (the list follows the newest); otherwise it stays on the row
 // with the same id, on the same screen line, and rows new since the last
-// call that land above the screen are counted by NewAbove. Marks on rows
+// call that land above it are counted by NewAbove. Marks on rows
 // that are gone are kept (a row may come back on the next page); use
 // ClearMarks to drop them.
 func (m *Model) SetRows(rows []Row) {
@@ -117,8 +118,8 @@ func (m *Model) SetRows(rows []Row) {
 		m.cursor, m.offset = i, i-screenLine
 	}
 	m.clamp()
-	if len(prev) > 0 {
-		for i := 0; i < m.offset && i < len(m.rows); i++ {
+	if len(prev) > 0 && !follow {
+		for i := 0; i < m.cursor && i < len(m.rows); i++ {
 			if _, seen := prev[m.rows[i].ID]; !seen {
 				m.unseen[m.rows[i].ID] = true
 			}
@@ -276,8 +277,8 @@ func (m *Model) Cursor() int { return m.cursor }
 // Offset returns the first visible row's index.
 func (m *Model) Offset() int { return m.offset }
 
-// NewAbove counts rows that arrived above the screen and have not been
-// shown yet: the "▲ N new" of a live list.
+// NewAbove counts rows that arrived above the cursor since it left the
+// top row and that it has not gone up past: the "▲ N new" of a live list.
 func (m *Model) NewAbove() int { return len(m.unseen) }
 
 // SetCursor moves the cursor to index i.
@@ -382,10 +383,10 @@ func (m *Model) clamp() {
 	m.offset = min(max(m.offset, 0), max(len(m.rows)-m.height, 0))
 }
 
-// pruneUnseen forgets new rows once they are on or below the screen's top.
+// pruneUnseen forgets new rows once the cursor is on or above them.
 func (m *Model) pruneUnseen() {
 	for id := range m.unseen {
-		if i, ok := m.pos[id]; !ok || i >= m.offset {
+		if i, ok := m.pos[id]; !ok || i >= m.cursor {
 			delete(m.unseen, id)
 		}
 	}

@@ -118,7 +118,7 @@ func (m *Model) View() string {
 	rate += success + "\n" + label("endpoints") + fmt.Sprintf(" %d of %d enabled", o.EndpointsEnabled, o.EndpointsTotal)
 	oldest := "none due"
 	if o.OldestDue > 0 {
-		oldest = common.Dur(o.OldestDue)
+		oldest = common.Age(o.At, o.At.Add(-o.OldestDue))
 	}
 	num := func(n int, bad bool) string {
 		s := fmt.Sprintf("%9s", common.Count(n))
@@ -202,7 +202,8 @@ func (m *Model) trouble() string {
 			break
 		}
 		e, h := r.Endpoint, r.Health
-		why := fmt.Sprintf("%d failures in a row, %d dead, %d held, last %s", h.ConsecutiveFailures, h.Dead, h.Held, common.StatusCode(h.LastStatus))
+		why := fmt.Sprintf("%s in a row, %d dead, %d held, last %s", common.Plural(h.ConsecutiveFailures, "failure"), h.Dead, h.Held,
+			common.StatusCode(h.LastStatus))
 		style := st.Warn
 		if !e.Enabled {
 			why = fmt.Sprintf("disabled (%d held): %s", h.Held, common.Sanitize(e.DisabledReason))

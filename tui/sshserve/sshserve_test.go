@@ -228,7 +228,7 @@ func TestHostKeyIsGeneratedOnceWithMode0600(t *testing.T) {
 func TestBadConfigIsNamed(t *testing.T) {
 	t.Parallel()
 	if _, err := sshserve.New(sshserve.Config{}); err == nil ||
-		!strings.Contains(err.Error(), "Listen is required") || !strings.Contains(err.Error(), "AuthorizedKeys is required") ||
+		!strings.Contains(err.Error(), "Listen is required") || !strings.Contains(err.Error(), "AuthorizedKeys (or ReadOnlyKeys) is required") ||
 		!strings.Contains(err.Error(), "HostKey is required") || !strings.Contains(err.Error(), "Console.Source is required") {
 		t.Errorf("New(empty) = %v, want every missing field named", err)
 	}
