@@ -511,4 +511,3 @@ func TestDefect12SmallThings(t *testing.T) {
 		t.Fatal("read-only help lists no marking")
 	}
 }
-
