@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/data"
@@ -124,6 +125,14 @@ func tokens(s string) ([]token, error) {
 // is allowed.
 func Parse(s string, allowed ...string) (Terms, error) {
 	t := Terms{Values: map[string]string{}}
+	// The database refuses NUL and invalid UTF-8 in text; nothing useful
+	// to find holds a control character.
+	if !utf8.ValidString(s) {
+		return Terms{}, fmt.Errorf("the filter is not valid UTF-8 text")
+	}
+	if i := strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) && r != '\t' }); i >= 0 {
+		return Terms{}, fmt.Errorf("the filter holds a control character (%q); type plain text", s[i:i+1])
+	}
 	toks, err := tokens(s)
 	if err != nil {
 		return Terms{}, err

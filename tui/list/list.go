@@ -238,6 +238,7 @@ func (m *Model) SetSort(c int, desc bool) {
 	}
 	m.sortCol, m.desc = c, desc
 	m.arrange()
+	m.layout() // the sorted column's title carries an arrow
 	if i, ok := m.pos[id]; ok {
 		m.cursor = i
 	}
