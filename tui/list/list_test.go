@@ -43,16 +43,16 @@ func TestWidthsFollowTheTerminal(t *testing.T) {
 	if w[1] != len("endpoint number 3") || w[2] != len("payment.succeeded") || w[3] < 100 {
 		t.Fatalf("at 200 columns names and types show in full, the error takes the rest: %v", w)
 	}
-	m.SetSize(25, 10)
+	m.SetSize(27, 10)
 	w = m.Widths()
-	if w[2] != -1 || w[0] == -1 || w[3] < 10 {
-		t.Fatalf("at 25 columns the type goes first, the error stays: %v", w)
+	if w[0] != -1 || w[2] == -1 || w[3] < 10 {
+		t.Fatalf("at 27 columns the id (highest Drop) goes first, the error stays: %v", w)
 	}
 	m.SetSize(20, 10)
 	if w = m.Widths(); w[0] != -1 || w[2] != -1 || w[1] < 8 || w[3] < 10 {
-		t.Fatalf("at 20 the id goes too: %v", w)
+		t.Fatalf("at 20 the type goes too: %v", w)
 	}
-	for _, size := range []int{20, 25, 80, 200} {
+	for _, size := range []int{20, 27, 80, 200} {
 		m.SetSize(size, 10)
 		for _, l := range strings.Split(m.View(&st, ""), "\n") {
 			if ansi.StringWidth(l) > size {
