@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/tui/app"
@@ -194,4 +193,3 @@ func TestGroupedDeadLetters(t *testing.T) {
 		t.Fatalf("enter lists the group's dead letters: %q", dl.List().FilterText())
 	}
 }
-

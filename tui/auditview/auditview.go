@@ -62,10 +62,10 @@ func New(c *common.Common) *Model {
 	return &Model{c: c, prompt: filter.NewPrompt("action:replay actor:SHA256:… outcome:refused"), table: list.New(
 		list.Column{Title: "ID", Right: true, Drop: 2},
 		list.Column{Title: "AGE", Min: 4, Right: true},
-		list.Column{Title: "WHO", Min: 12, Max: 48},
+		list.Column{Title: "WHO", Min: 12, Max: 48, Grow: true},
 		list.Column{Title: "VIA", Drop: 3},
 		list.Column{Title: "ACTION", Min: 7},
-		list.Column{Title: "TARGET", Min: 10, Max: 40},
+		list.Column{Title: "TARGET", Min: 10, Max: 40, Grow: true},
 		list.Column{Title: "ROWS", Right: true},
 		list.Column{Title: "OUTCOME", Min: 7, Drop: 1},
 		list.Column{Title: "DETAIL", Min: 8, Flex: true, Drop: 4},

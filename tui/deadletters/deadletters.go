@@ -50,11 +50,11 @@ func New(c *common.Common) *Model {
 	m.list = dlist.New(c, delivery.StateDead, FilterKeys, []list.Column{
 		{Title: "ID", Right: true, Drop: 3},
 		{Title: "DIED", Min: 4, Right: true},
-		{Title: "ENDPOINT", Min: 12, Max: 40},
+		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
 		{Title: "TYPE", Min: 10, Max: 32, Drop: 2},
 		{Title: "N", Right: true, Drop: 4},
 		{Title: "HTTP", Right: true, Drop: 5},
-		{Title: "REASON", Min: 16, Max: 48},
+		{Title: "REASON", Min: 16, Max: 48, Grow: true},
 		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 6},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
 		died := d.UpdatedAt
@@ -100,6 +100,11 @@ func (m *Model) Refresh() tea.Cmd {
 		return m.stack.Refresh()
 	case m.grouped:
 		return m.groups.refresh(m.query())
+	}
+	if m.replay.Dialog.Active() {
+		// The rows stay put while the operator decides about one of them.
+		m.list.Redraw()
+		return nil
 	}
 	return m.list.Refresh()
 }

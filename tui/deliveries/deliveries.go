@@ -44,9 +44,9 @@ func New(c *common.Common) *Model {
 		{Title: "STATE", Min: 9},
 		{Title: "N", Right: true, Drop: 4},
 		{Title: "HTTP", Right: true, Drop: 5},
-		{Title: "ENDPOINT", Min: 12, Max: 40},
+		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
 		{Title: "TYPE", Min: 10, Max: 32, Drop: 2},
-		{Title: "REASON", Min: 12, Max: 40},
+		{Title: "REASON", Min: 12, Max: 40, Grow: true},
 		{Title: "EVENT", Min: 26, Max: 40, Drop: 6},
 		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 7},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
@@ -84,6 +84,11 @@ func (m *Model) Nested() bool { return m.stack.Active() }
 func (m *Model) Refresh() tea.Cmd {
 	if m.stack.Active() {
 		return m.stack.Refresh()
+	}
+	if m.replay.Dialog.Active() {
+		// The rows stay put while the operator decides about one of them.
+		m.list.Redraw()
+		return nil
 	}
 	return m.list.Refresh()
 }

@@ -214,6 +214,10 @@ func (m *Model) RefreshNow() tea.Cmd {
 // MaxRefresh rows are loaded.
 func (m *Model) RefreshPaused() bool { return len(m.items) > MaxRefresh }
 
+// Redraw redraws the ages without reading anything (while a dialog
+// holds the rows the operator is deciding about).
+func (m *Model) Redraw() { m.render() }
+
 // Refresh redraws the ages and re-reads the loaded rows; it reads nothing
 // while a load (or a next page) is under way, while frozen, or when more
 // than MaxRefresh rows are loaded.

@@ -96,7 +96,7 @@ const DisableReason = "disabled from the console"
 // New returns the view.
 func New(c *common.Common) *Model {
 	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id"), table: list.New(
-		list.Column{Title: "ENDPOINT", Min: 24, Max: 48},
+		list.Column{Title: "ENDPOINT", Min: 24, Max: 48, Grow: true},
 		list.Column{Title: "ON", Min: 3},
 		list.Column{Title: "OK 5m", Right: true},
 		list.Column{Title: "P95", Min: 5, Right: true, Drop: 2},

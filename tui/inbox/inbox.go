@@ -87,10 +87,10 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "ID", Right: true, Drop: 2},
 		list.Column{Title: "AGE", Min: 4, Right: true},
 		list.Column{Title: "SOURCE", Min: 8, Max: 24},
-		list.Column{Title: "STATE", Min: 9},
+		list.Column{Title: "STATE", Min: 13, Grow: true},
 		list.Column{Title: "N", Right: true, Drop: 3},
 		list.Column{Title: "TYPE", Min: 10, Max: 32},
-		list.Column{Title: "EVENT", Min: 10, Max: 40, Drop: 1},
+		list.Column{Title: "EVENT", Min: 26, Max: 40, Drop: 4},
 		list.Column{Title: "VERIFIED / LAST ERROR", Min: 12, Flex: true},
 	)}
 }

@@ -40,6 +40,9 @@ type Column struct {
 	Max int
 	// Flex takes the space left over (the last error, a URL).
 	Flex bool
+	// Grow marks the columns that grow first towards their widest cell
+	// (a name, a reason), before the others get any room.
+	Grow bool
 	// Right aligns right (numbers).
 	Right bool
 	// Drop > 0 lets the column be hidden on a narrow terminal; the highest
@@ -458,19 +461,29 @@ func (m *Model) layout() {
 		}
 	}
 	extra := avail - used()
-	// Grow every fixed column towards its widest cell, a cell at a time
-	// each, so that no one column takes all the room.
-	for extra > 0 {
-		grew := false
-		for i, c := range m.cols {
-			if extra > 0 && shown[i] && !c.Flex && w[i] < want[i] {
-				w[i]++
-				extra--
-				grew = true
+	// Grow the fixed columns towards their widest cell, a cell at a time
+	// each so that no one column takes all the room: first the short ones
+	// (ids, counts, statuses: cut, they mean nothing), then those marked
+	// Grow, then the others.
+	const short = 8
+	phases := []func(i int, c Column) bool{
+		func(i int, c Column) bool { return want[i] <= short },
+		func(i int, c Column) bool { return c.Grow },
+		func(i int, c Column) bool { return true },
+	}
+	for _, in := range phases {
+		for extra > 0 {
+			grew := false
+			for i, c := range m.cols {
+				if extra > 0 && shown[i] && !c.Flex && in(i, c) && w[i] < want[i] {
+					w[i]++
+					extra--
+					grew = true
+				}
 			}
-		}
-		if !grew {
-			break
+			if !grew {
+				break
+			}
 		}
 	}
 	var flex []int
