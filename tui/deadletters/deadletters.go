@@ -51,7 +51,7 @@ func New(c *common.Common) *Model {
 		{Title: "ID", Right: true, Drop: 3},
 		{Title: "DIED", Min: 4, Right: true},
 		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
-		{Title: "TYPE", Min: 10, Max: 32, Drop: 2},
+		{Title: "TYPE", Min: 10, Max: 32, Drop: 2, Grow: true},
 		{Title: "N", Right: true, Drop: 4},
 		{Title: "HTTP", Right: true, Drop: 5},
 		{Title: "REASON", Min: 16, Max: 48, Grow: true},

@@ -45,9 +45,9 @@ func New(c *common.Common) *Model {
 		{Title: "N", Right: true, Drop: 4},
 		{Title: "HTTP", Right: true, Drop: 5},
 		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
-		{Title: "TYPE", Min: 10, Max: 32, Drop: 2},
+		{Title: "TYPE", Min: 10, Max: 32, Drop: 2, Grow: true},
 		{Title: "REASON", Min: 12, Max: 40, Grow: true},
-		{Title: "EVENT", Min: 26, Max: 40, Drop: 6},
+		{Title: "EVENT", Min: 30, Max: 40, Drop: 6},
 		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 7},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
 		status := 0

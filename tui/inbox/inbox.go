@@ -362,7 +362,7 @@ func format(e *data.InboxEvent) string {
 		fmt.Fprintf(&b, "last error    %s\n", e.LastError)
 	}
 	if f := e.Forward; f != nil {
-		fmt.Fprintf(&b, "forward       delivery %d to %s: %s after %d attempts", f.ID, f.EndpointID, inspect.StateLabel(*f), f.Attempts)
+		fmt.Fprintf(&b, "forward       delivery %d to %s: %s after %s", f.ID, f.EndpointID, inspect.StateLabel(*f), common.Plural(f.Attempts, "attempt"))
 		if f.LastError != "" {
 			fmt.Fprintf(&b, " (%s)", f.LastError)
 		}
