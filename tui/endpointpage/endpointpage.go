@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -57,7 +58,8 @@ type Model struct {
 	took, doneAt time.Duration
 }
 
-var pageSeq int64
+// pageSeq tells pages apart: several consoles (SSH sessions) run at once.
+var pageSeq atomic.Int64
 
 type loaded struct {
 	page      int64
@@ -78,8 +80,7 @@ var epoch = time.Now()
 
 // New returns the page of endpoint id.
 func New(c *common.Common, id string) *Model {
-	pageSeq++
-	return &Model{c: c, id: id, page: pageSeq, stack: inspect.NewStack(c), replay: replay.New(c), table: list.New(
+	return &Model{c: c, id: id, page: pageSeq.Add(1), stack: inspect.NewStack(c), replay: replay.New(c), table: list.New(
 		list.Column{Title: "ID", Right: true, Drop: 2},
 		list.Column{Title: "AGE", Min: 4, Right: true},
 		list.Column{Title: "STATE", Min: 9},
