@@ -254,6 +254,25 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("replay keeps history: want 3 failed attempts and 1 success, got %d attempts", attempts)
 		}
 		waitScreen(t, p, "2 loaded") // the list refreshed: it is no longer a dead letter
+		// The body the console rebuilds (copy as curl, copy the request) is
+		// the body the receiver got.
+		var got []byte
+		select {
+		case got = <-w.received:
+		case <-time.After(testkit.Timeout):
+			t.Fatal("the receiver got nothing")
+		}
+		d, err := src.Delivery(context.Background(), newest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _, err := src.Event(context.Background(), d.EventID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := data.RequestBody(ev, false); string(got) != string(want) {
+			t.Fatalf("the rebuilt body differs from what was sent:\n got  %s\n sent %s", want, got)
+		}
 		// The audit view lists the replay with its actor.
 		press(tm, "6")
 		waitScreen(t, p, fmt.Sprintf("delivery %d", newest))
