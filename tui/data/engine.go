@@ -27,6 +27,9 @@ import (
 //   - recent: an endpoint's newest deliveries, one range per state.
 //   - endpointPage, findEndpoints, labels: endpoints by id range, by
 //     name (at filter time only, never per refresh) and by id.
+//   - health: the health of a page of endpoints, by primary key and index
+//     ranges of those endpoints only (delivery.HealthOf's "all endpoints or
+//     these" predicates read every endpoint's rollups of the last hour).
 //   - latency: p95 bucket bounds from the minute rollups.
 //   - forwards: the forward deliveries of inbox events, by event id.
 
@@ -548,4 +551,82 @@ func (p *Postgres) forwards(ctx context.Context, eventIDs []string) (map[string]
 		out[d.EventID] = d
 	}
 	return out, rows.Err()
+}
+
+// health returns the health of the given endpoints: their health rows and
+// minute rollups of the last hour by primary key, and their queue counts
+// on deliveries_endpoint_state, so its cost follows len(ids).
+func (p *Postgres) health(ctx context.Context, ids []string, now time.Time) (map[string]*delivery.Health, map[string]map[time.Time]minuteAcc, error) {
+	out := make(map[string]*delivery.Health, len(ids))
+	for _, id := range ids {
+		out[id] = &delivery.Health{EndpointID: id, Last5m: delivery.Window{Span: 5 * time.Minute, SuccessRate: 1},
+			Last1h: delivery.Window{Span: time.Hour, SuccessRate: 1}}
+	}
+	rows, err := p.pool.Query(ctx, `SELECT endpoint_id, consecutive_failures, last_status, last_success_at, last_failure_at, failing_since
+		FROM hookd.endpoint_health WHERE endpoint_id = ANY($1)`, ids)
+	if err != nil {
+		return nil, nil, err
+	}
+	for rows.Next() {
+		var id string
+		var h delivery.Health
+		if err := rows.Scan(&id, &h.ConsecutiveFailures, &h.LastStatus, &h.LastSuccessAt, &h.LastFailureAt, &h.FailingSince); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		if g := out[id]; g != nil {
+			g.ConsecutiveFailures, g.LastStatus, g.LastSuccessAt, g.LastFailureAt, g.FailingSince =
+				h.ConsecutiveFailures, h.LastStatus, h.LastSuccessAt, h.LastFailureAt, h.FailingSince
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	lat, err := p.latency(ctx, ids, now.Add(-time.Hour).Truncate(time.Minute))
+	if err != nil {
+		return nil, nil, err
+	}
+	for id, ms := range lat {
+		h := out[id]
+		if h == nil {
+			continue
+		}
+		for m, a := range ms {
+			addWindow(&h.Last1h, a)
+			if m.Add(time.Minute).After(now.Add(-5 * time.Minute)) {
+				addWindow(&h.Last5m, a)
+			}
+		}
+	}
+	rows, err = p.pool.Query(ctx, `SELECT e.id,
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending'),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'pending' AND d.next_attempt_at > $2),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'in_flight'),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'held'),
+			(SELECT count(*) FROM hookd.deliveries d WHERE d.endpoint_id = e.id AND d.state = 'dead')
+		FROM unnest($1::text[]) AS e(id)`, ids, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		var q delivery.Health
+		if err := rows.Scan(&id, &q.Pending, &q.Retrying, &q.InFlight, &q.Held, &q.Dead); err != nil {
+			return nil, nil, err
+		}
+		if h := out[id]; h != nil {
+			h.Pending, h.Retrying, h.InFlight, h.Held, h.Dead = q.Pending, q.Retrying, q.InFlight, q.Held, q.Dead
+		}
+	}
+	return out, lat, rows.Err()
+}
+
+func addWindow(w *delivery.Window, a minuteAcc) {
+	w.Attempts += a.attempts
+	w.Successes += a.successes
+	if w.Attempts > 0 {
+		w.SuccessRate = float64(w.Successes) / float64(w.Attempts)
+	}
 }

@@ -77,8 +77,8 @@ func (p *Postgres) Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage
 	return page, err
 }
 
-// withHealth joins endpoints with their health (delivery.HealthOf) and
-// the bound of their 5-minute p95.
+// withHealth joins endpoints with their health and the bound of their
+// 5-minute p95, reading those endpoints only (engine.go).
 func (p *Postgres) withHealth(ctx context.Context, eps []*endpoint.Endpoint, now time.Time) ([]EndpointRow, error) {
 	if len(eps) == 0 {
 		return []EndpointRow{}, nil
@@ -87,21 +87,13 @@ func (p *Postgres) withHealth(ctx context.Context, eps []*endpoint.Endpoint, now
 	for i, e := range eps {
 		ids[i] = e.ID
 	}
-	health, err := delivery.HealthOf(ctx, p.pool, ids, now)
-	if err != nil {
-		return nil, err
-	}
-	lat, err := p.latency(ctx, ids, now.Add(-5*time.Minute).Truncate(time.Minute))
+	health, lat, err := p.health(ctx, ids, now)
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]EndpointRow, len(eps))
 	for i, e := range eps {
-		h := health[e.ID]
-		if h == nil {
-			h = &delivery.Health{EndpointID: e.ID, Last5m: delivery.Window{SuccessRate: 1}}
-		}
-		rows[i] = EndpointRow{Endpoint: e, Health: h}
+		rows[i] = EndpointRow{Endpoint: e, Health: health[e.ID]}
 		rows[i].P95, rows[i].P95Over = p95Bound(sumBuckets(lat[e.ID], now.Add(-5*time.Minute)))
 	}
 	return rows, nil
@@ -310,7 +302,7 @@ func (p *Postgres) nameGroups(ctx context.Context, g *Groups, health bool, now t
 	}
 	var hs map[string]*delivery.Health
 	if health && len(ids) > 0 {
-		if hs, err = delivery.HealthOf(ctx, p.pool, ids, now); err != nil {
+		if hs, _, err = p.health(ctx, ids, now); err != nil {
 			return err
 		}
 	}
