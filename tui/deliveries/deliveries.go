@@ -8,7 +8,6 @@
 package deliveries
 
 import (
-	"context"
 	"strconv"
 	"time"
 
@@ -152,9 +151,6 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, cmd
 	}
-	if l, ok := msg.(loadedForReplay); ok {
-		return m, m.replay.One(l.d, m.list.Label(l.d.EndpointID))
-	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		if m.stack.Active() {
 			return m, m.stackKey(k)
@@ -205,38 +201,11 @@ func (m *Model) stackKey(k tea.KeyPressMsg) tea.Cmd {
 	km := m.c.Keys
 	switch {
 	case keys.Pressed(k.String(), km.Replay):
-		return m.replayID(m.stack.DeliveryID())
+		return m.replay.ByID(m.stack.DeliveryID(), m.list.Items(), m.list.Label)
 	case key.Matches(k, km.Payload):
-		if id := m.stack.EventID(); id != "" {
-			if _, ok := m.stack.Top().(*inspect.EventScreen); !ok {
-				return m.stack.Push(inspect.NewEvent(m.c, id, m.stack.DeliveryID()))
-			}
-		}
-		return nil
+		return m.stack.OpenPayload()
 	}
 	return m.stack.Update(k)
-}
-
-type loadedForReplay struct{ d delivery.Delivery }
-
-// replayID replays the delivery a drill-down shows, loading it first
-// when it is not in the list.
-func (m *Model) replayID(id int64) tea.Cmd {
-	if id == 0 {
-		return common.Status("no delivery here to replay")
-	}
-	for _, d := range m.list.Items() {
-		if d.ID == id {
-			return m.replay.One(d, m.list.Label(d.EndpointID))
-		}
-	}
-	return common.Run(m.c, func(ctx context.Context) tea.Msg {
-		d, err := m.c.Source.Delivery(ctx, id)
-		if err != nil {
-			return common.StatusMsg{Text: "replay: " + common.Describe(err), Err: true}
-		}
-		return loadedForReplay{d: *d}
-	}, func(err error) tea.Msg { return common.StatusMsg{Text: err.Error(), Err: true} })
 }
 
 func (m *Model) View() string {

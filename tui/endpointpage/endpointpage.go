@@ -190,8 +190,6 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if m.dialog.Active() {
 			return m, common.Status("copied the new secret")
 		}
-	case replayThis:
-		return m, m.replay.One(msg.d, m.label())
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -216,6 +214,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case m.stack.Active():
 		if keys.Pressed(msg.String(), k.Replay) {
 			return m.replayOne(m.stack.DeliveryID())
+		}
+		if key.Matches(msg, k.Payload) {
+			return m.stack.OpenPayload()
 		}
 		return m.stack.Update(msg)
 	}
@@ -253,26 +254,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (m *Model) replayOne(id int64) tea.Cmd {
+	var recent []delivery.Delivery
 	if m.d != nil {
-		for _, d := range m.d.Recent {
-			if d.ID == id {
-				return m.replay.One(d, m.label())
-			}
-		}
+		recent = m.d.Recent
 	}
-	if id == 0 {
-		return common.Status("no delivery here to replay")
-	}
-	return common.Run(m.c, func(ctx context.Context) tea.Msg {
-		d, err := m.c.Source.Delivery(ctx, id)
-		if err != nil {
-			return common.StatusMsg{Text: "replay: " + common.Describe(err), Err: true}
-		}
-		return replayThis{d: *d}
-	}, func(err error) tea.Msg { return common.StatusMsg{Text: err.Error(), Err: true} })
+	return m.replay.ByID(id, recent, func(string) data.Label { return m.label() })
 }
-
-type replayThis struct{ d delivery.Delivery }
 
 func (m *Model) label() data.Label {
 	if m.d == nil {

@@ -74,6 +74,17 @@ func (st *Stack) EventID() string {
 	return ""
 }
 
+// OpenPayload opens the event of the top screen (p), with the cursor on
+// its delivery; nil when the top screen is the event already or names
+// none.
+func (st *Stack) OpenPayload() tea.Cmd {
+	id := st.EventID()
+	if _, onEvent := st.Top().(*EventScreen); id == "" || onEvent {
+		return nil
+	}
+	return st.Push(NewEvent(st.c, id, st.DeliveryID()))
+}
+
 // Active reports whether any screen is open.
 func (st *Stack) Active() bool { return len(st.screens) > 0 }
 

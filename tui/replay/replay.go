@@ -49,6 +49,36 @@ type Done struct {
 	Err error
 }
 
+// loaded answers the load of a delivery ByID asks about.
+type loaded struct {
+	to    int64
+	d     delivery.Delivery
+	label data.Label
+	err   error
+}
+
+// ByID asks to replay delivery id (a drill-down's): at once when it is
+// among known, else once it is loaded, with its endpoint's name.
+func (m *Model) ByID(id int64, known []delivery.Delivery, label func(endpointID string) data.Label) tea.Cmd {
+	if id == 0 {
+		return common.Status("no delivery here to replay")
+	}
+	for _, d := range known {
+		if d.ID == id {
+			return m.One(d, label(d.EndpointID))
+		}
+	}
+	to := m.id
+	return common.Run(m.c, func(ctx context.Context) loaded {
+		d, err := m.c.Source.Delivery(ctx, id)
+		if err != nil {
+			return loaded{to: to, err: err}
+		}
+		ls, err := m.c.Source.Labels(ctx, []string{d.EndpointID})
+		return loaded{to: to, d: *d, label: ls[d.EndpointID], err: err}
+	}, func(err error) loaded { return loaded{to: to, err: err} })
+}
+
 // previewed answers a preview.
 type previewed struct {
 	to     int64
@@ -149,6 +179,14 @@ func (m *Model) run(fn func(context.Context) Done) tea.Cmd {
 // the view to reload.
 func (m *Model) Update(msg tea.Msg) (bool, tea.Cmd) {
 	switch msg := msg.(type) {
+	case loaded:
+		if msg.to != m.id {
+			return false, nil
+		}
+		if msg.err != nil {
+			return true, common.Errorf("replay: %s", common.Describe(msg.err))
+		}
+		return true, m.One(msg.d, msg.label)
 	case previewed:
 		if msg.to != m.id {
 			return false, nil
