@@ -82,3 +82,16 @@ func TestCommandsThatChangeStateAreAudited(t *testing.T) {
 		t.Fatalf("failed commands leave no entry: %v %d", err, n)
 	}
 }
+
+// hookd audit is a command group like the others: a mistyped subcommand
+// fails naming the group; bare, it prints its help.
+func TestAuditIsAGroup(t *testing.T) {
+	t.Parallel()
+	if r := hookdEnv(t, nil, "audit", "lss"); r.code != 1 || !strings.Contains(r.errOut, `unknown command "lss" for "hookd audit"`) ||
+		!strings.Contains(r.errOut, "commands: ls") {
+		t.Errorf("hookd audit lss: exit %d, %q", r.code, r.errOut)
+	}
+	if r := hookdEnv(t, nil, "audit"); r.code != 0 || !strings.Contains(r.out, "Available Commands:") {
+		t.Errorf("hookd audit: exit %d, %q", r.code, r.out)
+	}
+}
