@@ -17,7 +17,6 @@ import (
 
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/filter"
-	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/pager"
 )
 
@@ -300,18 +299,4 @@ func (m *Model) blocks() [][]string {
 		blocks = append(blocks, []string{fmt.Sprintf("no key matches %q (esc clears the filter)", m.query)})
 	}
 	return blocks
-}
-
-// Bindings returns every binding the help can show for views, for the
-// README check: the keymap's, with the view-specific help texts.
-func Bindings(k *keys.KeyMap, views []common.View) []key.Binding {
-	var out []key.Binding
-	out = append(out, k.Global()...)
-	out = append(out, k.Movement()...)
-	for _, v := range views {
-		for _, s := range v.HelpSections() {
-			out = append(out, s.Keys...)
-		}
-	}
-	return append(out, k.Dialog()...)
 }

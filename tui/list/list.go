@@ -94,9 +94,6 @@ func (m *Model) SetSize(width, height int) {
 	m.clamp()
 }
 
-// Height returns the rows shown at once.
-func (m *Model) Height() int { return m.height }
-
 // SetRows replaces the rows. With the cursor on the top row, it stays on
 // the top row (the list follows the newest); otherwise it stays on the row
 // with the same id, on the same screen line, and rows new since the last
@@ -320,9 +317,6 @@ func (m *Model) ToggleMark() {
 	}
 	m.SetCursor(m.cursor + 1)
 }
-
-// IsMarked reports whether the row with id is marked.
-func (m *Model) IsMarked(id string) bool { return m.marks[id] }
 
 // Marked returns the ids of the marked rows, in row order for those loaded.
 func (m *Model) Marked() []string {
