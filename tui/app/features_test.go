@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/deadletters"
 	"github.com/hookd/hookd/tui/endpoints"
+	helpview "github.com/hookd/hookd/tui/help"
 )
 
 // The header names the hookd, the database, the operator and the mode.
@@ -191,5 +192,21 @@ func TestGroupedDeadLetters(t *testing.T) {
 	commontest.Press(t, up, "j", "enter")
 	if dl.Grouped() || !strings.HasPrefix(dl.List().FilterText(), "endpoint:") || !strings.Contains(dl.List().FilterText(), "reason:") {
 		t.Fatalf("enter lists the group's dead letters: %q", dl.List().FilterText())
+	}
+}
+
+// / in the help filters the keys as they are typed.
+func TestHelpFilters(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 80, 24, false)
+	commontest.Press(t, up, "4", "?", "/")
+	commontest.Type(t, up, "curl")
+	help := m.ViewAt(common.ViewHelp).(*helpview.Model)
+	if text := help.Text(); !strings.Contains(text, "copy as curl") || strings.Contains(text, "next view") {
+		t.Fatalf("typing filters the keys:\n%s", text)
+	}
+	commontest.Press(t, up, "esc")
+	if text := help.Text(); !strings.Contains(text, "next view") {
+		t.Fatal("esc clears the filter")
 	}
 }
