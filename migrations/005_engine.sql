@@ -215,6 +215,7 @@ CREATE TABLE hookd.finished (
 CREATE INDEX finished_event ON hookd.finished (event_id);
 CREATE INDEX finished_endpoint ON hookd.finished (endpoint_id, id);
 CREATE INDEX finished_dead ON hookd.finished (endpoint_id, id) WHERE state = 'dead';
+CREATE INDEX finished_dead_id ON hookd.finished (id) WHERE state = 'dead';
 CREATE INDEX finished_tenant ON hookd.finished (tenant_id, id) WHERE tenant_id IS NOT NULL;
 
 -- Every try, insert-only, partitioned with its event.

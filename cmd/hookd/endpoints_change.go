@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/endpoint"
 )
 
@@ -54,8 +57,9 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 				d := endpoint.Duration(f.timeout)
 				p.Timeout = &d
 			}
-			return c.changeEndpoint(cmd, args[0], asJSON, "updated", func(d *app.Database) (*endpoint.Endpoint, error) {
-				return endpoint.Update(cmd.Context(), d.Pool, args[0], p)
+			e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(changedFlags(cmd.LocalFlags()), ", ")}
+			return c.changeEndpoint(cmd, args[0], asJSON, "updated", e, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
+				return endpoint.Update(cmd.Context(), tx, args[0], p)
 			})
 		},
 	}
@@ -64,11 +68,17 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 	return cmd
 }
 
-// changeEndpoint runs change and prints the endpoint it returns.
-func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb string,
-	change func(*app.Database) (*endpoint.Endpoint, error)) error {
+// changeEndpoint runs change, recorded as e in the audit trail, and
+// prints the endpoint it returns.
+func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb string, e audit.Entry,
+	change func(pgx.Tx) (*endpoint.Endpoint, error)) error {
 	return c.withDB(cmd.Context(), func(d *app.Database) error {
-		ep, err := change(d)
+		var ep *endpoint.Endpoint
+		e.Target = id
+		err := c.audited(cmd.Context(), d, e, func(tx pgx.Tx) (n int64, err error) {
+			ep, err = change(tx)
+			return 1, err
+		})
 		if err != nil {
 			return notFound(err, "endpoint", id)
 		}
@@ -87,8 +97,8 @@ func newEndpointsEnableCmd(c *cli) *cobra.Command {
 		Short: "Enable an endpoint; its held deliveries resume",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.changeEndpoint(cmd, args[0], asJSON, "enabled", func(d *app.Database) (*endpoint.Endpoint, error) {
-				return endpoint.Enable(cmd.Context(), d.Pool, args[0])
+			return c.changeEndpoint(cmd, args[0], asJSON, "enabled", audit.Entry{Action: audit.ActionEnable}, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
+				return endpoint.Enable(cmd.Context(), tx, args[0])
 			})
 		},
 	}
@@ -104,8 +114,9 @@ func newEndpointsDisableCmd(c *cli) *cobra.Command {
 		Short: "Disable an endpoint; its deliveries are held until it is enabled",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.changeEndpoint(cmd, args[0], asJSON, "disabled", func(d *app.Database) (*endpoint.Endpoint, error) {
-				return endpoint.Disable(cmd.Context(), d.Pool, args[0], reason)
+			e := audit.Entry{Action: audit.ActionDisable, Detail: reason}
+			return c.changeEndpoint(cmd, args[0], asJSON, "disabled", e, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
+				return endpoint.Disable(cmd.Context(), tx, args[0], reason)
 			})
 		},
 	}
@@ -122,10 +133,13 @@ func newEndpointsRmCmd(c *cli) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				if err := endpoint.Delete(cmd.Context(), d.Pool, args[0]); err != nil {
+				err := c.audited(cmd.Context(), d, audit.Entry{Action: audit.ActionDelete, Target: args[0]}, func(tx pgx.Tx) (int64, error) {
+					return 1, endpoint.Delete(cmd.Context(), tx, args[0])
+				})
+				if err != nil {
 					return notFound(err, "endpoint", args[0])
 				}
-				_, err := fmt.Fprintf(c.out, "deleted endpoint %s\n", args[0])
+				_, err = fmt.Fprintf(c.out, "deleted endpoint %s\n", args[0])
 				return err
 			})
 		},
@@ -145,7 +159,12 @@ func newEndpointsRotateCmd(c *cli) *cobra.Command {
 				overlap = c.cfg.Delivery.SecretOverlap
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				ep, err := endpoint.RotateSecret(cmd.Context(), d.Pool, args[0], secret, overlap)
+				var ep *endpoint.Endpoint
+				e := audit.Entry{Action: audit.ActionRotate, Target: args[0], Detail: "previous secret signs for " + overlap.String()}
+				err := c.audited(cmd.Context(), d, e, func(tx pgx.Tx) (n int64, err error) {
+					ep, err = endpoint.RotateSecret(cmd.Context(), tx, args[0], secret, overlap)
+					return 1, err
+				})
 				if err != nil {
 					return notFound(err, "endpoint", args[0])
 				}

@@ -309,6 +309,11 @@ type ConsoleSSH struct {
 	// public keys that may connect. Required when Listen is set. Defaults
 	// to "".
 	AuthorizedKeys string `key:"authorized_keys"`
+	// ReadOnlyKeys is the path of an authorized_keys file listing public
+	// keys that may connect to a read-only console: they see everything
+	// and change nothing (a key in both files is read-only). Defaults to
+	// "".
+	ReadOnlyKeys string `key:"read_only_keys"`
 }
 
 // Secrets configures the key that encrypts the secrets hookd stores

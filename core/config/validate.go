@@ -106,8 +106,8 @@ func (c *Config) validateConsoleSSH(p *problems) {
 	if s.HostKey == "" {
 		p.add("console.ssh.host_key", `must not be empty when console.ssh.listen is set (the path of the host key; example: %s)`, DefaultSSHHostKey)
 	}
-	if s.AuthorizedKeys == "" {
-		p.add("console.ssh.authorized_keys", `must not be empty when console.ssh.listen is set (the path of an authorized_keys file listing the public keys that may connect)`)
+	if s.AuthorizedKeys == "" && s.ReadOnlyKeys == "" {
+		p.add("console.ssh.authorized_keys", `must not be empty when console.ssh.listen is set (the path of an authorized_keys file listing the public keys that may connect; or set console.ssh.read_only_keys for read-only access only)`)
 	}
 }
 
