@@ -18,8 +18,8 @@ import (
 
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
-	"github.com/hookd/hookd/core/jsonw"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/jsonw"
 	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 )
