@@ -208,7 +208,7 @@ func (b *bench) burndown(ctx context.Context) (Burndown, error) {
 	if err := d.Start(ctx); err != nil {
 		return r, err
 	}
-	defer d.Stop()
+	defer func() { _ = d.Stop(context.Background()) }()
 	if err := b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(o.Events) }); err != nil {
 		return r, fmt.Errorf("burn-down: %d of %d received: %w", b.rcv.unique.Load(), o.Events, err)
 	}
@@ -258,7 +258,7 @@ func (b *bench) steady(ctx context.Context) (Steady, error) {
 	if err := d.Start(ctx); err != nil {
 		return st, err
 	}
-	defer d.Stop()
+	defer func() { _ = d.Stop(context.Background()) }()
 	pub := outbox.NewPublisher(b.pool, outbox.Options{})
 	type sent struct {
 		id       string

@@ -122,8 +122,8 @@ func (c *Consumer) Start(ctx context.Context) error {
 }
 
 // Stop ends the workers, letting each finish (or abandon, rolled back) the
-// event in hand, and waits for them. It is safe to call twice.
-func (c *Consumer) Stop() { c.runner.Stop() }
+// event in hand, and waits for them, up to ctx. It is safe to call twice.
+func (c *Consumer) Stop(ctx context.Context) error { return c.runner.StopContext(ctx) }
 
 // run runs the workers and the listener until ctx ends.
 func (c *Consumer) run(ctx context.Context) {

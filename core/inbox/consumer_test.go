@@ -41,7 +41,7 @@ func startConsumer(t *testing.T, b *bundle, opts inbox.ConsumerOptions) *inbox.C
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Stop)
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
 	return c
 }
 
@@ -72,9 +72,9 @@ func TestConsumersExactlyOnce(t *testing.T) {
 	testkit.Eventually(t, "1,000 events processed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1000
 	})
-	c1.Stop()
-	c2.Stop()
-	c2.Stop()
+	c1.Stop(context.Background())
+	c2.Stop(context.Background())
+	c2.Stop(context.Background())
 	if n := b.count(t, `SELECT count(*) FROM app_effects`); n != 1000 {
 		t.Fatalf("app table holds %d rows, want 1000", n)
 	}

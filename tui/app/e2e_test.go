@@ -169,7 +169,7 @@ func seed(t *testing.T) *world {
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
 	testkit.Eventually(t, "six dead letters", func() bool { return w.count(t, "state = 'dead'") == 6 })
 	w.ok.Store(true)
 	return w
