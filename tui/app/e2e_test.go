@@ -368,7 +368,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("both dead letters of Legacy ERP replayed: %d", n)
 		}
 		press(tm, "esc")
-		waitScreen(t, p, "URL / WHY DISABLED")
+		waitScreen(t, p, "URL / WHAT IS WRONG")
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/keys"
@@ -100,6 +101,7 @@ const (
 	KindDelivery = "delivery"
 	KindEvent    = "event"
 	KindEndpoint = "endpoint"
+	KindTenant   = "tenant"
 )
 
 // Target is one object to open.
@@ -128,6 +130,7 @@ const (
 	ViewDeadLetters
 	ViewInbox
 	ViewAudit
+	ViewTenants
 	ViewHelp
 )
 
@@ -205,11 +208,15 @@ func Run[M tea.Msg](c *Common, fn func(ctx context.Context) M, fail func(error) 
 // Describe turns an error from a data source into one readable line.
 func Describe(err error) string {
 	var ve *validate.Error
+	var aged *outbox.AgedOutError
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &ve):
 		return ve.Error()
+	case errors.As(err, &aged):
+		// It names retention.period: not a bare "not found".
+		return aged.Error()
 	case errors.Is(err, db.ErrNotFound):
 		return "not found (it may have been deleted)"
 	case errors.Is(err, context.DeadlineExceeded):

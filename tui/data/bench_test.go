@@ -160,13 +160,13 @@ func BenchmarkEndpoints100k(b *testing.B) {
 	})
 	b.Run("filter_resolution_once", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := src.FindEndpoints(ctx, "customer 4242", 1000); err != nil {
+			if _, err := src.FindEndpoints(ctx, "customer 4242", "", 1000); err != nil {
 				b.Fatal(err)
 			}
 		}
 	})
 	b.Run("refresh_filtered", func(b *testing.B) {
-		ls, _ := src.FindEndpoints(ctx, "customer 4242", 1000)
+		ls, _ := src.FindEndpoints(ctx, "customer 4242", "", 1000)
 		ids := make([]string, len(ls))
 		for i, l := range ls {
 			ids[i] = l.ID

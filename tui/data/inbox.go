@@ -15,8 +15,8 @@ import (
 )
 
 // Inbox pages through intake events (inbox.List), with each forwarded
-// event's forward delivery and the rejections of the last hour
-// (inbox.Stats).
+// event's forward delivery and the rejections of the last hour (per
+// source by primary key: inbox.Stats reads every minute ever counted).
 func (p *Postgres) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 	var out InboxPage
 	if q.EventID != "" {
@@ -38,14 +38,14 @@ func (p *Postgres) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 	if err := p.attachForwards(ctx, out.Events); err != nil {
 		return InboxPage{}, err
 	}
-	stats, err := inbox.Stats(ctx, p.pool, time.Now().Add(-time.Hour))
+	stats, err := p.intake(ctx, time.Now().Add(-time.Hour))
 	if err != nil {
 		return InboxPage{}, err
 	}
 	out.Rejected = map[string]int64{}
-	for _, s := range stats {
-		if s.Rejected > 0 {
-			out.Rejected[s.Source] = s.Rejected
+	for source, s := range stats {
+		if s[2] > 0 {
+			out.Rejected[source] = s[2]
 		}
 	}
 	return out, nil

@@ -90,3 +90,4 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	_ = enc.Encode(s)
 	b.Truncate(b.Len() - 1)
 }
+

@@ -113,7 +113,7 @@ func (m *Model) Query() (q data.DeliveryQuery, ok bool) {
 	// time) the last good filter stays.
 	q = m.parsed.Query
 	if m.state != "" {
-		q.State, q.Retrying = m.state, false
+		q.State = m.state
 	}
 	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID {
 		if m.resolvedFor != m.parsed.Endpoint {
@@ -252,7 +252,7 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 	return common.Run(m.c, func(ctx context.Context) Loaded {
 		var resolved []string
 		if name != "" {
-			ls, err := m.c.Source.FindEndpoints(ctx, name, MaxNameMatches+1)
+			ls, err := m.c.Source.FindEndpoints(ctx, name, "", MaxNameMatches+1)
 			if err != nil {
 				return Loaded{to: to, gen: gen, append: appendPage, err: err}
 			}

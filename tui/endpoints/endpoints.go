@@ -1,10 +1,13 @@
 // Package endpoints is the console's endpoint view: one row per endpoint,
-// named, with enabled/disabled (and why), success rate and p95 latency
-// over five minutes, consecutive failures, pending, held and dead counts
-// and the last status; trouble first, sortable by any column; / filters
-// by name, URL or id. enter opens the endpoint's page (tui/endpointpage);
-// d and D open its deliveries and dead letters; x disables, e enables, R
-// replays its dead letters after a preview, t sends a test event.
+// named, with its tenant, its state (on, OFF, breaker open, fifo line
+// blocked), success rate and p95 latency over five minutes, consecutive
+// failures, pending (due and retrying), held and dead counts, the last
+// status and what is wrong with it; trouble first, sortable by any
+// column; / filters by name, URL or id and by tenant:. enter opens the
+// endpoint's page (tui/endpointpage); d and D open its deliveries and
+// dead letters; x disables, e enables, R replays its dead letters after a
+// preview, t sends a test event; b retries a fifo line's blocked head now
+// and B skips it.
 //
 // The view pages through endpoints by id (200 a page, more as the cursor
 // nears the end) and reads health for the loaded pages only, so it costs
@@ -26,6 +29,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/confirm"
 	"github.com/hookd/hookd/tui/data"
@@ -42,8 +46,8 @@ const PageSize = 200
 // MaxMatches bounds the endpoints a filter resolves to.
 const MaxMatches = 1000
 
-// FilterKeys are the filter terms the view accepts: text only.
-var FilterKeys = []string{filter.TextKey}
+// FilterKeys are the filter terms the view accepts: a tenant and text.
+var FilterKeys = []string{"tenant", filter.TextKey}
 
 // Model is the endpoints view.
 type Model struct {
@@ -53,7 +57,8 @@ type Model struct {
 	next    string
 	total   int
 	prompt  filter.Prompt
-	text    string   // the applied filter
+	text    string   // the applied filter's text
+	tenant  string   // and its tenant
 	ids     []string // what it resolved to; nil without a filter
 	gen     int64
 	loading bool
@@ -94,9 +99,10 @@ const DisableReason = "disabled from the console"
 
 // New returns the view.
 func New(c *common.Common) *Model {
-	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id"), table: list.New(
+	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id; tenant:cus_42"), table: list.New(
 		list.Column{Title: "ENDPOINT", Min: 24, Max: 48, Grow: true},
-		list.Column{Title: "ON", Min: 3},
+		list.Column{Title: "TENANT", Min: 8, Max: 24, Drop: 3, HideEmpty: true},
+		list.Column{Title: "STATE", Min: 5},
 		list.Column{Title: "OK 5m", Right: true},
 		list.Column{Title: "P95", Min: 5, Right: true, Drop: 2},
 		list.Column{Title: "FAIL", Right: true},
@@ -104,7 +110,7 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "HELD", Right: true},
 		list.Column{Title: "DEAD", Right: true},
 		list.Column{Title: "LAST", Right: true, Drop: 1},
-		list.Column{Title: "URL / WHY DISABLED", Min: 24, Flex: true, Drop: 4},
+		list.Column{Title: "URL / WHAT IS WRONG", Min: 24, Flex: true, Drop: 4},
 	)}
 	return m
 }
@@ -146,7 +152,7 @@ func (m *Model) Refresh() tea.Cmd {
 		return m.page.Refresh()
 	}
 	m.render()
-	if m.loading || m.more || m.dialog.Active() {
+	if m.loading || m.more || m.dialog.Active() || m.replay.Dialog.Active() {
 		return nil
 	}
 	// Spend at most a fifth of the time querying health.
@@ -179,12 +185,13 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 	} else {
 		m.loading = true
 	}
-	gen, text, resolve := m.gen, m.text, m.text != "" && m.ids == nil
+	gen, text, tenant := m.gen, m.text, m.tenant
+	resolve := (text != "" || tenant != "") && m.ids == nil
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		start := time.Since(epoch)
 		var ids []string
 		if resolve {
-			ls, err := m.c.Source.FindEndpoints(ctx, text, MaxMatches)
+			ls, err := m.c.Source.FindEndpoints(ctx, text, tenant, MaxMatches)
 			if err != nil {
 				return loaded{gen: gen, err: err}
 			}
@@ -201,13 +208,19 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
 }
 
-// SetFilter applies text (part of a name, URL or id) as the filter.
+// SetFilter applies text (part of a name, URL or id, and tenant:) as the
+// filter.
 func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	t, err := filter.Parse(text, FilterKeys...)
 	if err != nil {
 		return nil, err
 	}
-	m.text, m.ids = t.Text, nil
+	if v := t.Get("tenant"); v != "" {
+		if err := tenant.ValidateID(v); err != nil {
+			return nil, fmt.Errorf("tenant: %q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", v)
+		}
+	}
+	m.text, m.tenant, m.ids = t.Text, t.Get("tenant"), nil
 	m.prompt.SetApplied(strings.TrimSpace(text))
 	m.rows, m.next, m.loaded = nil, "", false
 	m.table.SetRows(nil)
@@ -362,6 +375,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.replay.Matching(q, "endpoint:"+id+" ("+row.Name()+")")
 	case keys.Pressed(msg.String(), k.Disable), keys.Pressed(msg.String(), k.Enable), keys.Pressed(msg.String(), k.TestEvent):
 		return m.action(msg, row)
+	case keys.Pressed(msg.String(), k.RetryHead):
+		return m.replay.Head(row, false)
+	case keys.Pressed(msg.String(), k.SkipHead):
+		return m.replay.Head(row, true)
 	}
 	return nil
 }
@@ -394,15 +411,24 @@ func (m *Model) render() {
 		return cmp.Or(cmp.Compare(b.Trouble(), a.Trouble()), cmp.Compare(a.Name(), b.Name()))
 	})
 	st := m.c.Styles
+	now := m.c.Now()
 	rows := make([]list.Row, len(order))
 	for i, r := range order {
 		e, h := r.Endpoint, r.Health
-		on, info := "on", e.URL
+		state, info := "on", e.URL
 		var style *lipgloss.Style
-		if !e.Enabled {
-			on, info, style = "OFF", "disabled: "+e.DisabledReason, &st.Bad
-		} else if h.ConsecutiveFailures > 0 || h.Dead > 0 {
+		switch {
+		case !e.Enabled:
+			state, style = "OFF", &st.Bad
+		case h.Blocked != nil:
+			state, style = "blocked", &st.Bad
+		case h.Breaker.State == delivery.BreakerOpen:
+			state, style = "open", &st.Bad
+		case h.ConsecutiveFailures > 0 || h.Dead > 0:
 			style = &st.Warn
+		}
+		if p := common.Problem(r, now); p != "" && (style == &st.Bad || h.ConsecutiveFailures > 0) {
+			info = p
 		}
 		ok, p95 := "-", "-"
 		rate := 2.0 // no attempts sort after any rate
@@ -414,10 +440,11 @@ func (m *Model) render() {
 		if h.LastStatus != nil {
 			last = *h.LastStatus
 		}
-		rows[i] = list.Row{ID: e.ID, Ref: idx[e.ID], Style: style, Cells: []string{r.Name(), on, ok, p95,
-			strconv.Itoa(h.ConsecutiveFailures), strconv.Itoa(h.Pending), strconv.Itoa(h.Held), strconv.Itoa(h.Dead),
+		waiting := h.Pending + h.Retrying
+		rows[i] = list.Row{ID: e.ID, Ref: idx[e.ID], Style: style, Cells: []string{r.Name(), e.Tenant, state, ok, p95,
+			strconv.Itoa(h.ConsecutiveFailures), strconv.Itoa(waiting), strconv.Itoa(h.Held), strconv.Itoa(h.Dead),
 			common.StatusCode(h.LastStatus), info},
-			Keys: []any{nil, nil, rate, r.P95, h.ConsecutiveFailures, h.Pending, h.Held, h.Dead, last}}
+			Keys: []any{nil, nil, nil, rate, r.P95, h.ConsecutiveFailures, waiting, h.Held, h.Dead, last}}
 	}
 	m.table.SetRows(rows)
 }
@@ -429,8 +456,8 @@ func (m *Model) View() string {
 	st := m.c.Styles
 	count := fmt.Sprintf("%d endpoints", len(m.rows))
 	switch {
-	case m.text != "":
-		count = fmt.Sprintf("%d of the endpoints matching %q", len(m.rows), m.text)
+	case m.text != "" || m.tenant != "":
+		count = fmt.Sprintf("%d of the endpoints matching %q", len(m.rows), m.prompt.Applied())
 	case m.next != "" && m.total > data.TotalCap:
 		count = fmt.Sprintf("%d of %s+ endpoints", len(m.rows), common.Count(data.TotalCap))
 	case m.next != "":
@@ -443,9 +470,14 @@ func (m *Model) View() string {
 	if m.err != nil {
 		info += " · " + st.Error.Render(common.Describe(m.err))
 	}
-	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id"), st.Muted.Render(info))
+	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id, tenant:"), st.Muted.Render(info))
 	empty := "no endpoints yet: create one with the API or `hookd endpoints add`"
-	if m.text != "" {
+	switch {
+	case m.tenant != "" && m.text == "":
+		empty = "tenant " + strconv.Quote(m.tenant) + " has no endpoints · / edits the filter"
+	case m.tenant != "":
+		empty = "no endpoint of tenant " + strconv.Quote(m.tenant) + " has " + strconv.Quote(m.text) + " in its name, URL or id · / edits the filter"
+	case m.text != "":
 		empty = "no endpoint's name, URL or id contains " + strconv.Quote(m.text) + " · / edits the filter"
 	}
 	body := m.table.View(st, empty)
@@ -494,6 +526,6 @@ func (m *Model) HelpSections() []common.HelpSection {
 	k := m.c.Keys
 	return append([]common.HelpSection{
 		{Title: "endpoints", Keys: append(k.Movement(), k.Enter, k.Deliveries, k.DeadLetters, k.Disable, k.Enable,
-			replayDead(k), k.TestEvent, k.Filter, k.Sort, k.SortReverse, k.Copy)},
+			replayDead(k), k.TestEvent, k.RetryHead, k.SkipHead, k.Filter, k.Sort, k.SortReverse, k.Copy)},
 	}, endpointpage.HelpSections(k)...)
 }
