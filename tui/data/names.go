@@ -90,4 +90,3 @@ func writeJSONString(b *bytes.Buffer, s string) {
 	_ = enc.Encode(s)
 	b.Truncate(b.Len() - 1)
 }
-
