@@ -345,23 +345,19 @@ func (s *series) fill(ctx context.Context, ex db.Executor, now time.Time, o *Ove
 	return nil
 }
 
-// first returns when the first event was stored, or nil once hookd is
-// known to be older than a minute (or has no event): rates are then
-// averaged over whole windows. It looks back past a minute only until it
-// finds an event there.
+// first returns when the oldest event whose id hookd keeps was stored
+// (event_ids_stored: the first entry of an index), or nil once that is
+// older than a minute (or there is none): rates are then averaged over
+// whole windows. Once old, it is not read again.
 func (s *series) first(ctx context.Context, ex db.Executor, now time.Time) (*time.Time, error) {
 	if s.old {
 		return nil, nil
 	}
-	cut := now.Add(-time.Minute)
-	var older bool
 	var first *time.Time
-	err := ex.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM hookd.events WHERE stored_at < $1),
-			(SELECT min(stored_at) FROM hookd.events WHERE stored_at >= $1)`, cut).Scan(&older, &first)
-	if err != nil {
+	if err := ex.QueryRow(ctx, `SELECT min(stored_at) FROM hookd.event_ids`).Scan(&first); err != nil {
 		return nil, err
 	}
-	if older {
+	if first != nil && first.Before(now.Add(-time.Minute)) {
 		s.old = true
 		return nil, nil
 	}
