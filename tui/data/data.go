@@ -395,7 +395,7 @@ type TenantQuery struct {
 	IDs []string
 	// After continues past this id (the previous page's Next).
 	After string
-	// Limit defaults to 200, at most 1000.
+	// Limit defaults to 100, at most 1000.
 	Limit int
 	// Now anchors what "failing" means (the last 5 minutes).
 	Now time.Time

@@ -216,7 +216,8 @@ func (p *Postgres) forwards(ctx context.Context, eventIDs []string) (map[string]
 }
 
 // healthSpan is how far back health reads the minute rollups: the hour
-// of an endpoint's page and list, or the 5 minutes the overview needs.
+// of an endpoint's page and list (with the p95's latency buckets), or the
+// 5 minutes the overview and previews need (without).
 type healthSpan time.Duration
 
 const (
@@ -225,10 +226,11 @@ const (
 )
 
 // health returns the health of the given endpoints: their health rows
-// (with the breaker) and minute rollups of the span by primary key, their
-// queue counts on the per-state partial indexes and dead letters on
-// finished_dead, and the blocked heads of those among fifo that are fifo,
-// so its cost follows len(ids).
+// (with the breaker) and minute rollups of the span by primary key (with
+// the latency buckets of the last minutes, for the p95), their queue
+// counts on the per-state partial indexes and dead letters on
+// finished_dead, and the blocked heads of those among fifo, so its cost
+// follows len(ids).
 func (p *Postgres) health(ctx context.Context, ids, fifo []string, now time.Time, span healthSpan) (map[string]*delivery.Health, map[string]map[time.Time]minuteAcc, error) {
 	out := make(map[string]*delivery.Health, len(ids))
 	for _, id := range ids {
@@ -262,22 +264,38 @@ func (p *Postgres) health(ctx context.Context, ids, fifo []string, now time.Time
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	lat, err := p.latency(ctx, ids, now.Add(-time.Duration(span)).Truncate(time.Minute))
+	// The windows are summed where the rollups are; only the last
+	// minutes' latency buckets come back, for the p95.
+	cut5m := now.Add(-6 * time.Minute) // a minute overlapping the last five
+	rows, err = p.pool.Query(ctx, `SELECT endpoint_id, sum(attempts)::int, sum(successes)::int,
+			coalesce(sum(attempts) FILTER (WHERE minute > $3), 0)::int, coalesce(sum(successes) FILTER (WHERE minute > $3), 0)::int
+		FROM hookd.endpoint_minutes WHERE endpoint_id = ANY($1) AND minute >= $2 GROUP BY endpoint_id`,
+		ids, now.Add(-time.Duration(span)).Truncate(time.Minute), cut5m)
 	if err != nil {
 		return nil, nil, err
 	}
-	for id, ms := range lat {
-		h := out[id]
-		if h == nil {
-			continue
+	for rows.Next() {
+		var id string
+		var hour, five minuteAcc
+		if err := rows.Scan(&id, &hour.attempts, &hour.successes, &five.attempts, &five.successes); err != nil {
+			rows.Close()
+			return nil, nil, err
 		}
-		for m, a := range ms {
+		if h := out[id]; h != nil {
 			if span == spanHour {
-				addWindow(&h.Last1h, a)
+				addWindow(&h.Last1h, hour)
 			}
-			if m.Add(time.Minute).After(now.Add(-5 * time.Minute)) {
-				addWindow(&h.Last5m, a)
-			}
+			addWindow(&h.Last5m, five)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	var lat map[string]map[time.Time]minuteAcc
+	if span == spanHour {
+		if lat, err = p.latency(ctx, ids, cut5m); err != nil {
+			return nil, nil, err
 		}
 	}
 	// Each count is an index range of one endpoint and state (the queue's

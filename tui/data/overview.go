@@ -107,7 +107,7 @@ func (p *Postgres) intake(ctx context.Context, since time.Time) (map[string][3]i
 }
 
 // troubleCandidates bounds each read that finds endpoints in trouble.
-const troubleCandidates = 50
+const troubleCandidates = 30
 
 // troubleSQL are the reads that find candidates for the endpoints in
 // trouble, each an index range with a LIMIT:

@@ -61,7 +61,7 @@ func (r *recorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndDa
 
 // volume is a database with history enough for the planner to choose as
 // it would in production: 30,000 events over the last 20 hours to six
-// endpoints of two tenants and none (95% succeeded, 5% dead), a thousand
+// endpoints of two tenants and none (90% succeeded, 10% dead), a thousand
 // deliveries still to do, 20 hours of minute rollups; vacuumed and
 // analyzed, as autovacuum would have.
 type volume struct {
@@ -105,20 +105,7 @@ func seedVolume(t *testing.T) *volume {
 		}
 		v.eps = append(v.eps, ep.ID)
 	}
-	// History from the last 20 hours: the partitions before the first one
-	// the database has, whatever the time of day.
-	if _, err := v.pool.Exec(ctx, `DO $$
-		DECLARE lo timestamptz; t text;
-		BEGIN
-			FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts', 'attempt_bodies', 'endpoint_minutes'] LOOP
-				SELECT min(lower_bound) INTO lo FROM hookd.partitions WHERE parent = t AND lower_bound > '1970-01-02';
-				EXECUTE format('CREATE TABLE hookd.%I PARTITION OF hookd.%I FOR VALUES FROM (%L) TO (%L)',
-					t || '_seed', t, lo - interval '1 day', lo);
-				INSERT INTO hookd.partitions (name, parent, lower_bound, upper_bound) VALUES (t || '_seed', t, lo - interval '1 day', lo);
-			END LOOP;
-		END $$`); err != nil {
-		t.Fatal(err)
-	}
+	pastPartitions(t, v.pool)
 	for _, sql := range []string{
 		// Event i goes to endpoint i % 6, stored i * 2.4s after 20 hours ago.
 		`CREATE TEMP TABLE seed AS SELECT i, 'evt_v' || i AS id,
@@ -131,9 +118,9 @@ func seedVolume(t *testing.T) *volume {
 		`INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state, attempts,
 				last_status, last_error_class, last_error, created_at, completed_at)
 			SELECT nextval('hookd.delivery_ids'), id, at, ep, tenant, 'invoice.paid',
-				CASE WHEN i % 20 = 7 THEN 'dead' ELSE 'succeeded' END, CASE WHEN i % 20 = 7 THEN 10 ELSE 1 END,
-				CASE WHEN i % 20 = 7 THEN 503 ELSE 200 END, CASE WHEN i % 20 = 7 THEN 'http_status' ELSE '' END,
-				CASE WHEN i % 20 = 7 THEN 'HTTP 503 Service Unavailable' ELSE '' END, at, at + interval '1 second'
+				CASE WHEN i % 20 IN (7, 8) THEN 'dead' ELSE 'succeeded' END, CASE WHEN i % 20 IN (7, 8) THEN 10 ELSE 1 END,
+				CASE WHEN i % 20 IN (7, 8) THEN 503 ELSE 200 END, CASE WHEN i % 20 IN (7, 8) THEN 'http_status' ELSE '' END,
+				CASE WHEN i % 20 IN (7, 8) THEN 'HTTP 503 Service Unavailable' ELSE '' END, at, at + interval '1 second'
 			FROM seed WHERE i < 29000 ORDER BY i`,
 		`INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, tenant_id, event_type, state, attempts,
 				next_attempt_at, last_status, last_error_class, last_error, created_at)
@@ -185,6 +172,25 @@ func seedVolume(t *testing.T) *volume {
 	v.rec.take()
 	v.src = data.NewPostgres(v.pool)
 	return v
+}
+
+// pastPartitions adds, before the first partition of each partitioned
+// table, one of a day, so that history of the last hours can be seeded
+// whatever the time of day.
+func pastPartitions(tb testing.TB, pool *pgxpool.Pool) {
+	tb.Helper()
+	if _, err := pool.Exec(context.Background(), `DO $$
+		DECLARE lo timestamptz; t text;
+		BEGIN
+			FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts', 'attempt_bodies', 'endpoint_minutes'] LOOP
+				SELECT min(lower_bound) INTO lo FROM hookd.partitions WHERE parent = t AND lower_bound > '1970-01-02';
+				EXECUTE format('CREATE TABLE hookd.%I PARTITION OF hookd.%I FOR VALUES FROM (%L) TO (%L)',
+					t || '_seed', t, lo - interval '1 day', lo);
+				INSERT INTO hookd.partitions (name, parent, lower_bound, upper_bound) VALUES (t || '_seed', t, lo - interval '1 day', lo);
+			END LOOP;
+		END $$`); err != nil {
+		tb.Fatal(err)
+	}
 }
 
 // history names the partitions of the tables that grow with history.

@@ -20,7 +20,7 @@ import (
 // and (without ids) the tenants in trouble.
 func (p *Postgres) Tenants(ctx context.Context, q TenantQuery) (TenantPage, error) {
 	if q.Limit <= 0 {
-		q.Limit = 200
+		q.Limit = 100
 	}
 	q.Limit = min(q.Limit, 1000)
 	if q.Now.IsZero() {
@@ -82,7 +82,11 @@ func (p *Postgres) tenantRows(ctx context.Context, ids []string) ([]TenantRow, e
 				count(*) FILTER (WHERE h.breaker_opened_at IS NOT NULL)::int AS breakers,
 				coalesce(sum(dl.n), 0)::bigint AS dead
 			FROM (SELECT id, enabled FROM hookd.endpoints WHERE tenant_id = t.id LIMIT $2) te
-			LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = te.id
+			-- LATERAL: one primary key lookup per endpoint, whatever the
+			-- size of endpoint_health.
+			LEFT JOIN LATERAL (
+				SELECT h.consecutive_failures, h.breaker_opened_at FROM hookd.endpoint_health h WHERE h.endpoint_id = te.id
+			) h ON true
 			LEFT JOIN LATERAL (
 				SELECT count(*) AS n FROM hookd.finished f WHERE f.endpoint_id = te.id AND f.state = 'dead'
 			) dl ON true

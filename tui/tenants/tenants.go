@@ -8,7 +8,7 @@
 // letters (each view filtered by tenant:), R replays its dead letters
 // after a preview, y copies its id.
 //
-// With 10,000 tenants it reads what it shows: pages of tenants by id (200
+// With 10,000 tenants it reads what it shows: pages of tenants by id (100
 // a page, more as the cursor nears the end), the tenants in trouble found
 // by bounded reads, and each tenant's counts by index ranges of that
 // tenant only (see tui/data); nothing is aggregated over all tenants.
@@ -36,8 +36,8 @@ import (
 	"github.com/hookd/hookd/tui/replay"
 )
 
-// PageSize is how many tenants one load reads.
-const PageSize = 200
+// PageSize is how many tenants one load reads: about two screens.
+const PageSize = 100
 
 // MaxMatches bounds the tenants a filter resolves to.
 const MaxMatches = 1000
