@@ -215,8 +215,9 @@ func Describe(err error) string {
 	case errors.As(err, &ve):
 		return ve.Error()
 	case errors.As(err, &aged):
-		// It names retention.period: not a bare "not found".
-		return aged.Error()
+		// Not a bare "not found": say why, naming the setting.
+		return "it has aged out: stored " + aged.StoredAt.UTC().Format("2006-01-02 15:04 UTC") +
+			", longer ago than retention.period, how long hookd keeps events and their deliveries"
 	case errors.Is(err, db.ErrNotFound):
 		return "not found (it may have been deleted)"
 	case errors.Is(err, context.DeadlineExceeded):

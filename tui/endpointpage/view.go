@@ -50,6 +50,9 @@ func (m *Model) lineLines() int {
 	}
 	if m.d.Row.Endpoint.Ordering == endpoint.OrderingFIFO {
 		n++
+		if m.d.Row.Health.Blocked != nil {
+			n++ // what blocks it, on a line of its own
+		}
 	}
 	return n
 }
@@ -157,7 +160,7 @@ func (m *Model) page0() string {
 		h.Pending, h.Retrying, h.InFlight, held, dead))
 	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
 	if br := h.Breaker; br.State == delivery.BreakerOpen {
-		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + " " + breakerLine(br, now) + "\n")
+		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + breakerLine(br, now) + "\n")
 	}
 	if e.Ordering == endpoint.OrderingFIFO {
 		b.WriteString(label("fifo") + " " + fifoLine(st, h, now) + "\n")
@@ -193,30 +196,34 @@ func (m *Model) page0() string {
 }
 
 // breakerLine says since when an open breaker holds the endpoint's
-// deliveries and when it probes next.
+// deliveries and when it probes next, the facts first.
 func breakerLine(br delivery.Breaker, now time.Time) string {
-	s := "its deliveries wait while one probe goes out at a time"
+	s := ""
 	if br.OpenedAt != nil {
-		s = "since " + common.Age(now, *br.OpenedAt) + " ago: " + s
+		s += " for " + common.Dur(now.Sub(*br.OpenedAt))
 	}
 	if br.NextProbeAt != nil {
-		s += "; next probe " + common.Until(now, *br.NextProbeAt)
+		s += " · next probe " + common.Until(now, *br.NextProbeAt)
 	}
-	return s
+	return s + " · its deliveries wait while one probe at a time goes out"
 }
 
-// fifoLine says whether a fifo endpoint's line moves, and what blocks it.
+// fifoLine says whether a fifo endpoint's line moves, and what blocks
+// it: which delivery, since when and its next try on the first line (so
+// that 80 columns show them), its event and error on the second.
 func fifoLine(st *styles.Styles, h *delivery.Health, now time.Time) string {
 	b := h.Blocked
 	if b == nil {
 		return "one at a time in publish order · the line moves"
 	}
-	s := fmt.Sprintf("BLOCKED for %s by delivery %d (%s), %s, next try %s", common.Dur(now.Sub(b.Since)), b.DeliveryID,
-		b.EventID, common.Plural(b.Attempts, "attempt"), common.Until(now, b.NextAttemptAt))
+	first := fmt.Sprintf("BLOCKED for %s by delivery %d, %s, next try %s", common.Dur(now.Sub(b.Since)), b.DeliveryID,
+		common.Plural(b.Attempts, "attempt"), common.Until(now, b.NextAttemptAt))
+	second := "event " + b.EventID
 	if b.LastError != "" {
-		s += ": " + b.LastError
+		second += ": " + b.LastError
 	}
-	return st.Bad.Render(common.Sanitize(s)) + st.Muted.Render(" · b retries it now, B skips it")
+	return st.Bad.Render(common.Sanitize(first)) + "\n" + strings.Repeat(" ", 10) + common.Sanitize(second) +
+		st.Muted.Render(" · b retries it now, B skips it")
 }
 
 func limits(e *endpoint.Endpoint) string {

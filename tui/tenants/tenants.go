@@ -29,6 +29,7 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/confirm"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/keys"
@@ -109,6 +110,9 @@ func (m *Model) Rows() []data.TenantRow { return m.rows }
 
 // Trouble returns the tenants in trouble, for tests.
 func (m *Model) Trouble() []data.TenantRow { return m.trouble }
+
+// Confirm exposes the replay's dialog, for tests.
+func (m *Model) Confirm() *confirm.Model { return &m.replay.Dialog }
 
 // Table exposes the table, for tests.
 func (m *Model) Table() *list.Model { return &m.table }
