@@ -56,8 +56,10 @@ func (r *recorder) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDa
 func (r *recorder) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
 	return ctx
 }
-func (r *recorder) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) { r.add(d.SQL, d.Args) }
-func (r *recorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)            {}
+func (r *recorder) TraceBatchQuery(_ context.Context, _ *pgx.Conn, d pgx.TraceBatchQueryData) {
+	r.add(d.SQL, d.Args)
+}
+func (r *recorder) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
 // volume is a database with history enough for the planner to choose as
 // it would in production: 30,000 events over the last 20 hours to six
@@ -338,7 +340,10 @@ func TestReadsUseIndexesNotHistoryScans(t *testing.T) {
 		// index of a partition of hookd.finished: finished_...).
 		want string
 	}{
-		{"dead-letter list", func() error { _, err := v.src.Deliveries(ctx, data.DeliveryQuery{Filter: dead, Limit: 100}); return err }, "finished_"},
+		{"dead-letter list", func() error {
+			_, err := v.src.Deliveries(ctx, data.DeliveryQuery{Filter: dead, Limit: 100})
+			return err
+		}, "finished_"},
 		{"one endpoint's deliveries", func() error {
 			_, err := v.src.Deliveries(ctx, data.DeliveryQuery{EndpointIDs: []string{v.eps[3]}, Limit: 100})
 			return err
