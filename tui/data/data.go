@@ -212,7 +212,11 @@ type EndpointQuery struct {
 // EndpointPage is one page of endpoints; Next is "" at the end.
 type EndpointPage struct {
 	Rows []EndpointRow
-	Next string
+	// Trouble are the endpoints in trouble, worst first, whatever page
+	// they are on (as Overview.Trouble finds them), for the first page of
+	// an unfiltered query; nil otherwise.
+	Trouble []EndpointRow
+	Next    string
 	// Total counts every webhook and forward endpoint, up to TotalCap+1.
 	Total int
 }

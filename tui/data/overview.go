@@ -63,7 +63,7 @@ func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, erro
 		o.Duplicates += s[1]
 		o.Rejected += s[2]
 	}
-	o.Trouble, err = p.troubled(ctx, now, disabled)
+	o.Trouble, err = p.troubled(ctx, now, disabled, span5m)
 	return o, err
 }
 
@@ -172,13 +172,13 @@ func (p *Postgres) troubleIDs(ctx context.Context, now time.Time, extra []string
 }
 
 // troubled returns the endpoints in trouble, worst first: the candidates
-// with their health over the last 5 minutes.
-func (p *Postgres) troubled(ctx context.Context, now time.Time, disabled []string) ([]EndpointRow, error) {
-	ids, err := p.troubleIDs(ctx, now, disabled)
+// (with extra) with their health over span.
+func (p *Postgres) troubled(ctx context.Context, now time.Time, extra []string, span healthSpan) ([]EndpointRow, error) {
+	ids, err := p.troubleIDs(ctx, now, extra)
 	if err != nil || len(ids) == 0 {
 		return nil, err
 	}
-	rows, err := p.rowsOf(ctx, ids, now, span5m)
+	rows, err := p.rowsOf(ctx, ids, now, span)
 	if err != nil {
 		return nil, err
 	}

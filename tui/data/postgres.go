@@ -75,7 +75,7 @@ func (p *Postgres) Info() Info {
 }
 
 // Endpoints reads one page of endpoints by id, then the health of that
-// page only.
+// page only; with the first page, the endpoints in trouble.
 func (p *Postgres) Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 200
@@ -98,6 +98,10 @@ func (p *Postgres) Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage
 	}
 	rows, err := p.withHealth(ctx, eps, q.Now, spanHour)
 	page.Rows = rows
+	if err != nil || q.IDs != nil || q.After != "" {
+		return page, err
+	}
+	page.Trouble, err = p.troubled(ctx, q.Now, nil, spanHour)
 	return page, err
 }
 

@@ -191,6 +191,16 @@ func TestOverviewCountsSeriesAndStorage(t *testing.T) {
 		o.Trouble[1].Health.Last5m.SuccessRate != 0.2 {
 		t.Fatalf("the blocked line, then the failing endpoint: %+v %+v", o.Trouble[0].Health, o.Trouble[1].Health)
 	}
+	// The endpoints view's first page brings the endpoints in trouble
+	// whatever page they are on; later pages and filters do not.
+	first, err := v.src.Endpoints(ctx, data.EndpointQuery{Limit: 1, Now: now})
+	if err != nil || len(first.Rows) != 1 || first.Rows[0].Endpoint.ID != v.eps[0] || len(first.Trouble) < 2 ||
+		first.Trouble[0].Endpoint.ID != v.eps[1] || first.Trouble[0].Health.Blocked == nil {
+		t.Fatalf("the first page and the endpoints in trouble: %v %+v", err, first)
+	}
+	if next, _ := v.src.Endpoints(ctx, data.EndpointQuery{Limit: 1, After: first.Next, Now: now}); next.Trouble != nil {
+		t.Fatal("a next page brings no trouble again")
+	}
 	// A minute that can no longer change is kept: rewriting it afterwards
 	// does not show (the next refresh reads the last minutes only).
 	old := now.UTC().Truncate(time.Minute).Add(-20 * time.Minute)

@@ -53,7 +53,9 @@ var FilterKeys = []string{"tenant", filter.TextKey}
 type Model struct {
 	c       *common.Common
 	table   list.Model
-	rows    []data.EndpointRow
+	rows    []data.EndpointRow // the loaded pages, in id order
+	trouble []data.EndpointRow // the endpoints in trouble, whatever their page
+	shown   []data.EndpointRow // what the table shows: both, trouble first
 	next    string
 	total   int
 	prompt  filter.Prompt
@@ -222,7 +224,7 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	}
 	m.text, m.tenant, m.ids = t.Text, t.Get("tenant"), nil
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.rows, m.next, m.loaded = nil, "", false
+	m.rows, m.trouble, m.shown, m.next, m.loaded = nil, nil, nil, "", false
 	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	m.page = nil
@@ -331,7 +333,7 @@ func (m *Model) apply(msg loaded) {
 	if msg.append {
 		m.rows = append(m.rows, msg.page.Rows...)
 	} else {
-		m.rows = msg.page.Rows
+		m.rows, m.trouble = msg.page.Rows, msg.page.Trouble
 		m.at = msg.at
 	}
 	m.next, m.total, m.loaded = msg.page.Next, msg.page.Total, true
@@ -385,10 +387,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 
 func (m *Model) selected() (data.EndpointRow, bool) {
 	r, ok := m.table.Selected()
-	if !ok || r.Ref < 0 || r.Ref >= len(m.rows) {
+	if !ok || r.Ref < 0 || r.Ref >= len(m.shown) {
 		return data.EndpointRow{}, false
 	}
-	return m.rows[r.Ref], true
+	return m.shown[r.Ref], true
 }
 
 // SortName names the current order.
@@ -399,17 +401,23 @@ func (m *Model) SortName() string {
 	return "trouble"
 }
 
-// render orders the rows trouble first (the table's own order; s sorts
-// by a column) and draws them.
+// render orders the endpoints in trouble and the loaded pages' trouble
+// first (the table's own order; s sorts by a column) and draws them.
 func (m *Model) render() {
-	order := slices.Clone(m.rows)
-	idx := make(map[string]int, len(m.rows))
-	for i, r := range m.rows {
-		idx[r.Endpoint.ID] = i
+	order := slices.Clone(m.trouble)
+	seen := map[string]bool{}
+	for _, r := range order {
+		seen[r.Endpoint.ID] = true
+	}
+	for _, r := range m.rows {
+		if !seen[r.Endpoint.ID] {
+			order = append(order, r)
+		}
 	}
 	slices.SortStableFunc(order, func(a, b data.EndpointRow) int {
 		return cmp.Or(cmp.Compare(b.Trouble(), a.Trouble()), cmp.Compare(a.Name(), b.Name()))
 	})
+	m.shown = order
 	st := m.c.Styles
 	now := m.c.Now()
 	rows := make([]list.Row, len(order))
@@ -441,7 +449,7 @@ func (m *Model) render() {
 			last = *h.LastStatus
 		}
 		waiting := h.Pending + h.Retrying
-		rows[i] = list.Row{ID: e.ID, Ref: idx[e.ID], Style: style, Cells: []string{r.Name(), e.Tenant, state, ok, p95,
+		rows[i] = list.Row{ID: e.ID, Ref: i, Style: style, Cells: []string{r.Name(), e.Tenant, state, ok, p95,
 			strconv.Itoa(h.ConsecutiveFailures), strconv.Itoa(waiting), strconv.Itoa(h.Held), strconv.Itoa(h.Dead),
 			common.StatusCode(h.LastStatus), info},
 			Keys: []any{nil, nil, nil, rate, r.P95, h.ConsecutiveFailures, waiting, h.Held, h.Dead, last}}
@@ -464,6 +472,9 @@ func (m *Model) View() string {
 		count = fmt.Sprintf("%d of %s endpoints", len(m.rows), common.Count(m.total))
 	}
 	info := count + " · by " + m.SortName()
+	if n := len(m.trouble); n > 0 {
+		info = st.Bad.Render(fmt.Sprintf("%d in trouble", n)) + " · " + info
+	}
 	if !m.at.IsZero() {
 		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
 	}

@@ -155,6 +155,13 @@ func (s *Source) Endpoints(ctx context.Context, q data.EndpointQuery) (data.Endp
 	if q.IDs != nil {
 		page.Total = len(q.IDs)
 	}
+	if q.IDs == nil && q.After == "" {
+		for _, r := range eps {
+			if r.Trouble() > 0 {
+				page.Trouble = append(page.Trouble, r)
+			}
+		}
+	}
 	return page, nil
 }
 
