@@ -341,9 +341,14 @@ func TestInboxForwardsIdsAndRejections(t *testing.T) {
 	}
 	for _, sql := range []string{
 		`INSERT INTO hookd.sources (name, scheme, secrets, forward_to) VALUES ('shop', 'stripe', '{whsec_x}', 'https://shop.example/in')`,
-		`INSERT INTO hookd.inbox (source, event_id, event_type, body, verification, state) VALUES
-			('shop', 'evt_a', 'charge.succeeded', '{}', 'stripe: ok', 'forwarded'),
-			('shop', 'evt_b', 'charge.failed', '{}', 'stripe: ok', 'processed')`,
+		// As intake writes them: the event and its dedupe key.
+		`WITH ev AS (
+			INSERT INTO hookd.inbox (source, event_id, event_type, body, verification, state) VALUES
+				('shop', 'evt_a', 'charge.succeeded', '{}', 'stripe: ok', 'forwarded'),
+				('shop', 'evt_b', 'charge.failed', '{}', 'stripe: ok', 'processed')
+			RETURNING id, source, event_id, stored_at
+		)
+		INSERT INTO hookd.inbox_ids (source, event_id, inbox_id, stored_at) SELECT source, event_id, id, stored_at FROM ev`,
 		`WITH ev AS (
 			INSERT INTO hookd.events (id, type, data, fanned_out, endpoint_id)
 			VALUES ('in:shop:evt_a', 'shop.charge.succeeded', '{}', true, 'ep_fwd_shop') RETURNING id, stored_at

@@ -52,7 +52,8 @@ func (p *Postgres) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 }
 
 // inboxByEventID finds the events with the sender's id q.EventID (one per
-// source, on the (source, event_id) index), or the inbox id it spells.
+// source, by the dedupe keys' primary key, hookd.inbox_ids), or the inbox
+// id it spells.
 func (p *Postgres) inboxByEventID(ctx context.Context, q InboxQuery) ([]InboxEvent, error) {
 	var out []InboxEvent
 	if n, err := strconv.ParseInt(q.EventID, 10, 64); err == nil && n > 0 {
@@ -73,7 +74,7 @@ func (p *Postgres) inboxByEventID(ctx context.Context, q InboxQuery) ([]InboxEve
 			sources = append(sources, s.Name)
 		}
 	}
-	rows, err := p.pool.Query(ctx, `SELECT id FROM hookd.inbox WHERE source = ANY($1) AND event_id = $2`, sources, q.EventID)
+	rows, err := p.pool.Query(ctx, `SELECT inbox_id FROM hookd.inbox_ids WHERE source = ANY($1) AND event_id = $2`, sources, q.EventID)
 	if err != nil {
 		return nil, err
 	}

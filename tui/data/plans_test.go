@@ -184,7 +184,7 @@ func pastPartitions(tb testing.TB, pool *pgxpool.Pool) {
 	if _, err := pool.Exec(context.Background(), `DO $$
 		DECLARE lo timestamptz; t text;
 		BEGIN
-			FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts', 'attempt_bodies', 'endpoint_minutes'] LOOP
+			FOREACH t IN ARRAY ARRAY['events', 'finished', 'attempts', 'attempt_bodies', 'inbox', 'endpoint_minutes', 'intake_minutes'] LOOP
 				SELECT min(lower_bound) INTO lo FROM hookd.partitions WHERE parent = t AND lower_bound > '1970-01-02';
 				EXECUTE format('CREATE TABLE hookd.%I PARTITION OF hookd.%I FOR VALUES FROM (%L) TO (%L)',
 					t || '_seed', t, lo - interval '1 day', lo);
