@@ -2,12 +2,14 @@
 // named, with its tenant, its state (on, OFF, breaker open, fifo line
 // blocked), success rate and p95 latency over five minutes, consecutive
 // failures, pending (due and retrying), held and dead counts, the last
-// status and what is wrong with it; trouble first, sortable by any
-// column; / filters by name, URL or id and by tenant:. enter opens the
-// endpoint's page (tui/endpointpage); d and D open its deliveries and
-// dead letters; x disables, e enables, R replays its dead letters after a
-// preview, t sends a test event; b retries a fifo line's blocked head now
-// and B skips it.
+// status and what is wrong with it; the endpoints in trouble first
+// (those of the loaded pages, and those the overview finds in trouble,
+// whatever page they are on), sortable by any column; / filters by name,
+// URL or id and by tenant:. enter opens the endpoint's page
+// (tui/endpointpage); d and D open its deliveries and dead letters; x
+// disables, e enables, R replays its dead letters after a preview, t
+// sends a test event; b retries a fifo line's blocked head now and B
+// skips it.
 //
 // The view pages through endpoints by id (200 a page, more as the cursor
 // nears the end) and reads health for the loaded pages only, so it costs
@@ -187,13 +189,13 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 	} else {
 		m.loading = true
 	}
-	gen, text, tenant := m.gen, m.text, m.tenant
-	resolve := (text != "" || tenant != "") && m.ids == nil
+	gen, text, tn := m.gen, m.text, m.tenant
+	resolve := (text != "" || tn != "") && m.ids == nil
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		start := time.Since(epoch)
 		var ids []string
 		if resolve {
-			ls, err := m.c.Source.FindEndpoints(ctx, text, tenant, MaxMatches)
+			ls, err := m.c.Source.FindEndpoints(ctx, text, tn, MaxMatches)
 			if err != nil {
 				return loaded{gen: gen, err: err}
 			}
