@@ -300,13 +300,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{k.Enter, k.Filter, k.Sort, k.Copy}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists the view's keys.
 func (m *Model) HelpSections() []common.HelpSection {

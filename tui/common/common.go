@@ -90,6 +90,15 @@ type HelpSection struct {
 	Keys  []key.Binding
 }
 
+// KeysOf returns the sections' keys, a group each: a view's FullHelp.
+func KeysOf(sections []HelpSection) [][]key.Binding {
+	out := make([][]key.Binding, 0, len(sections))
+	for _, s := range sections {
+		out = append(out, s.Keys)
+	}
+	return out
+}
+
 // Opener is a view that can open one object of its own: the endpoints view
 // an endpoint's page, the deliveries view an event or a delivery.
 type Opener interface {

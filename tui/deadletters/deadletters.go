@@ -291,13 +291,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{k.Replay, k.ReplayAll, k.Mark, k.Enter, k.Payload, k.Group, k.Filter, k.Pause}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // groupReplayBinding is R on a group.
 func groupReplayBinding(k *keys.KeyMap) key.Binding {

@@ -235,13 +235,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{k.Enter, k.Filter, k.Replay, k.Mark, k.Pause, k.Sort, k.Copy}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists every key of the view and its drill-downs.
 func (m *Model) HelpSections() []common.HelpSection {

@@ -353,10 +353,4 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.Back}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range HelpSections(m.c.Keys) {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(HelpSections(m.c.Keys)) }

@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -39,6 +38,7 @@ import (
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/pages"
 	"github.com/hookd/hookd/tui/replay"
 )
 
@@ -53,45 +53,18 @@ var FilterKeys = []string{"tenant", filter.TextKey}
 
 // Model is the endpoints view.
 type Model struct {
-	c       *common.Common
-	table   list.Model
-	rows    []data.EndpointRow // the loaded pages, in id order
-	trouble []data.EndpointRow // the endpoints in trouble, whatever their page
-	shown   []data.EndpointRow // what the table shows: both, trouble first
-	next    string
-	total   int
-	prompt  filter.Prompt
-	text    string   // the applied filter's text
-	tenant  string   // and its tenant
-	ids     []string // what it resolved to; nil without a filter
-	gen     int64
-	loading bool
-	more    bool
-	loaded  bool
-	err     error
-	at      time.Time
-	dialog  confirm.Model
-	replay  replay.Model
-	page    *endpointpage.Model // the open endpoint page
-	w, h    int
-	// took and doneAt pace the refresh: health is the costliest query of
-	// the console, so a slow one is repeated less often than every tick.
-	took, doneAt time.Duration
+	c      *common.Common
+	table  list.Model
+	pages  pages.State[data.EndpointRow] // the loaded pages and the endpoints in trouble
+	shown  []data.EndpointRow            // what the table shows: both, trouble first
+	prompt filter.Prompt
+	text   string // the applied filter's text
+	tenant string // and its tenant
+	dialog confirm.Model
+	replay replay.Model
+	page   *endpointpage.Model // the open endpoint page
+	w, h   int
 }
-
-type loaded struct {
-	gen       int64
-	append    bool
-	page      data.EndpointPage
-	ids       []string
-	resolved  bool
-	err       error
-	took, end time.Duration
-	at        time.Time
-}
-
-// epoch anchors the monotonic clock used to pace refreshes.
-var epoch = time.Now()
 
 type acted struct {
 	text string
@@ -134,7 +107,7 @@ func (m *Model) Capturing() bool {
 func (m *Model) Nested() bool { return m.page != nil }
 
 // Rows returns the rows in load order, for tests.
-func (m *Model) Rows() []data.EndpointRow { return m.rows }
+func (m *Model) Rows() []data.EndpointRow { return m.pages.Rows }
 
 // Table exposes the table, for tests.
 func (m *Model) Table() *list.Model { return &m.table }
@@ -156,11 +129,8 @@ func (m *Model) Refresh() tea.Cmd {
 		return m.page.Refresh()
 	}
 	m.render()
-	if m.loading || m.more || m.dialog.Active() || m.replay.Dialog.Active() {
-		return nil
-	}
-	// Spend at most a fifth of the time querying health.
-	if m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
+	// Health is the costliest read of the console: paced.
+	if m.pages.Busy() || m.dialog.Active() || m.replay.Dialog.Active() || m.pages.Paced() {
 		return nil
 	}
 	return m.load(false)
@@ -171,33 +141,27 @@ func (m *Model) RefreshNow() tea.Cmd {
 	if m.page != nil {
 		return m.page.RefreshNow()
 	}
-	m.took = 0
 	return m.reload()
 }
 
 func (m *Model) reload() tea.Cmd {
-	m.gen++
-	m.loading, m.more = false, false
+	m.pages.Restart()
 	return m.load(false)
 }
 
 func (m *Model) load(appendPage bool) tea.Cmd {
-	q := data.EndpointQuery{IDs: m.ids, Now: m.c.Now(), Limit: max(len(m.rows), PageSize)}
+	q := data.EndpointQuery{IDs: m.pages.IDs, Now: m.c.Now(), Limit: max(len(m.pages.Rows), PageSize)}
 	if appendPage {
-		m.more = true
-		q.After, q.Limit = m.next, PageSize
-	} else {
-		m.loading = true
+		q.After, q.Limit = m.pages.Next, PageSize
 	}
-	gen, text, tn := m.gen, m.text, m.tenant
-	resolve := (text != "" || tn != "") && m.ids == nil
-	return common.Run(m.c, func(ctx context.Context) loaded {
-		start := time.Since(epoch)
+	text, tn := m.text, m.tenant
+	resolve := (text != "" || tn != "") && m.pages.IDs == nil
+	return m.pages.Load(m.c, appendPage, q.Now, func(ctx context.Context) (pages.Page[data.EndpointRow], []string, error) {
 		var ids []string
 		if resolve {
 			ls, err := m.c.Source.FindEndpoints(ctx, text, tn, MaxMatches)
 			if err != nil {
-				return loaded{gen: gen, err: err}
+				return pages.Page[data.EndpointRow]{}, nil, err
 			}
 			ids = []string{}
 			for _, l := range ls {
@@ -205,11 +169,9 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 			}
 			q.IDs = ids
 		}
-		page, err := m.c.Source.Endpoints(ctx, q)
-		end := time.Since(epoch)
-		return loaded{gen: gen, append: appendPage, page: page, ids: ids, resolved: resolve, err: err,
-			took: end - start, end: end, at: q.Now}
-	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
+		p, err := m.c.Source.Endpoints(ctx, q)
+		return pages.Page[data.EndpointRow]{Rows: p.Rows, Trouble: p.Trouble, Next: p.Next, Total: p.Total}, ids, err
+	})
 }
 
 // SetFilter applies text (part of a name, URL or id, and tenant:) as the
@@ -224,9 +186,10 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 			return nil, fmt.Errorf("tenant: %q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", v)
 		}
 	}
-	m.text, m.tenant, m.ids = t.Text, t.Get("tenant"), nil
+	m.text, m.tenant = t.Text, t.Get("tenant")
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.rows, m.trouble, m.shown, m.next, m.loaded = nil, nil, nil, "", false
+	m.pages.Clear()
+	m.shown = nil
 	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	m.page = nil
@@ -261,7 +224,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if k, ok := msg.(tea.KeyPressMsg); ok && !m.page.Capturing() && !m.page.Nested() &&
 			key.Matches(k, m.c.Keys.Back, m.c.Keys.Quit) {
 			m.page = nil
-			m.took = 0
+			m.pages.ForgetPacing()
 			return m, m.Refresh()
 		}
 		_, cmd := m.page.Update(msg)
@@ -277,22 +240,21 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	if used, cmd := m.replay.Update(msg); used {
 		if m.replay.IsDone(msg) {
-			m.took = 0
+			m.pages.ForgetPacing()
 			return tea.Batch(cmd, m.Refresh())
 		}
 		return cmd
 	}
 	switch msg := msg.(type) {
-	case loaded:
-		if msg.gen != m.gen {
-			return nil
+	case pages.Loaded[data.EndpointRow]:
+		if m.pages.Apply(msg) {
+			m.render()
 		}
-		m.apply(msg)
 	case acted:
 		if msg.err != nil {
 			return common.Errorf("%s", common.Describe(msg.err))
 		}
-		m.took = 0 // show the action's effect at once
+		m.pages.ForgetPacing() // show the action's effect at once
 		return tea.Batch(common.Status(msg.text), m.Refresh())
 	case tea.KeyPressMsg:
 		if m.dialog.Active() {
@@ -318,34 +280,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) apply(msg loaded) {
-	if msg.append {
-		m.more = false
-	} else {
-		m.loading = false
-		m.took, m.doneAt = msg.took, msg.end
-	}
-	m.err = msg.err
-	if msg.err != nil {
-		return
-	}
-	if msg.resolved {
-		m.ids = msg.ids
-	}
-	if msg.append {
-		m.rows = append(m.rows, msg.page.Rows...)
-	} else {
-		m.rows, m.trouble = msg.page.Rows, msg.page.Trouble
-		m.at = msg.at
-	}
-	m.next, m.total, m.loaded = msg.page.Next, msg.page.Total, true
-	m.render()
-}
-
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	if m.table.Move(msg, k) {
-		if m.next != "" && !m.more && !m.loading && m.table.NearEnd() {
+		if m.pages.WantMore(&m.table) {
 			return m.load(true)
 		}
 		return nil
@@ -406,12 +344,12 @@ func (m *Model) SortName() string {
 // render orders the endpoints in trouble and the loaded pages' trouble
 // first (the table's own order; s sorts by a column) and draws them.
 func (m *Model) render() {
-	order := slices.Clone(m.trouble)
+	order := slices.Clone(m.pages.Trouble)
 	seen := map[string]bool{}
 	for _, r := range order {
 		seen[r.Endpoint.ID] = true
 	}
-	for _, r := range m.rows {
+	for _, r := range m.pages.Rows {
 		if !seen[r.Endpoint.ID] {
 			order = append(order, r)
 		}
@@ -464,24 +402,25 @@ func (m *Model) View() string {
 		return m.page.View()
 	}
 	st := m.c.Styles
-	count := fmt.Sprintf("%d endpoints", len(m.rows))
+	pg := &m.pages
+	count := fmt.Sprintf("%d endpoints", len(pg.Rows))
 	switch {
 	case m.text != "" || m.tenant != "":
-		count = fmt.Sprintf("%d of the endpoints matching %q", len(m.rows), m.prompt.Applied())
-	case m.next != "" && m.total > data.TotalCap:
-		count = fmt.Sprintf("%d of %s+ endpoints", len(m.rows), common.Count(data.TotalCap))
-	case m.next != "":
-		count = fmt.Sprintf("%d of %s endpoints", len(m.rows), common.Count(m.total))
+		count = fmt.Sprintf("%d of the endpoints matching %q", len(pg.Rows), m.prompt.Applied())
+	case pg.Next != "" && pg.Total > data.TotalCap:
+		count = fmt.Sprintf("%d of %s+ endpoints", len(pg.Rows), common.Count(data.TotalCap))
+	case pg.Next != "":
+		count = fmt.Sprintf("%d of %s endpoints", len(pg.Rows), common.Count(pg.Total))
 	}
 	info := count + " · by " + m.SortName()
-	if n := len(m.trouble); n > 0 {
+	if n := len(pg.Trouble); n > 0 {
 		info = st.Bad.Render(fmt.Sprintf("%d in trouble", n)) + " · " + info
 	}
-	if !m.at.IsZero() {
-		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
+	if !pg.At.IsZero() {
+		info += " · updated " + common.Age(m.c.Now(), pg.At) + " ago"
 	}
-	if m.err != nil {
-		info += " · " + st.Error.Render(common.Describe(m.err))
+	if pg.Err != nil {
+		info += " · " + st.Error.Render(common.Describe(pg.Err))
 	}
 	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id, tenant:"), st.Muted.Render(info))
 	empty := "no endpoints yet: create one with the API or `hookd endpoints add`"
@@ -494,7 +433,7 @@ func (m *Model) View() string {
 		empty = "no endpoint's name, URL or id contains " + strconv.Quote(m.text) + " · / edits the filter"
 	}
 	body := m.table.View(st, empty)
-	if !m.loaded && m.err == nil {
+	if !pg.Loaded && pg.Err == nil {
 		body = st.Muted.Render("loading…")
 	}
 	out := head + "\n" + body
@@ -526,13 +465,7 @@ func replayDead(k *keys.KeyMap) key.Binding {
 	return b
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists every key of the view and of the endpoint page.
 func (m *Model) HelpSections() []common.HelpSection {

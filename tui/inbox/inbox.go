@@ -465,13 +465,7 @@ func openForward(k *keys.KeyMap) key.Binding {
 	return b
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists the keys of the view and of an open event.
 func (m *Model) HelpSections() []common.HelpSection {

@@ -21,7 +21,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -34,6 +33,7 @@ import (
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/pages"
 	"github.com/hookd/hookd/tui/replay"
 )
 
@@ -48,39 +48,14 @@ var FilterKeys = []string{filter.TextKey}
 
 // Model is the tenants view.
 type Model struct {
-	c       *common.Common
-	table   list.Model
-	rows    []data.TenantRow // pages, in id order
-	trouble []data.TenantRow // the tenants in trouble
-	next    string
-	total   int
-	prompt  filter.Prompt
-	text    string
-	ids     []string // what the filter resolved to; nil without one
-	gen     int64
-	loading bool
-	more    bool
-	loaded  bool
-	err     error
-	at      time.Time
-	replay  replay.Model
-	w, h    int
-	// took and doneAt pace the refresh like the endpoints view's.
-	took, doneAt time.Duration
+	c      *common.Common
+	table  list.Model
+	pages  pages.State[data.TenantRow]
+	prompt filter.Prompt
+	text   string // the applied filter
+	replay replay.Model
+	w, h   int
 }
-
-type loaded struct {
-	gen       int64
-	append    bool
-	page      data.TenantPage
-	ids       []string
-	resolved  bool
-	err       error
-	took, end time.Duration
-	at        time.Time
-}
-
-var epoch = time.Now()
 
 // New returns the view.
 func New(c *common.Common) *Model {
@@ -106,10 +81,10 @@ func (m *Model) Capturing() bool { return m.replay.Dialog.Active() || m.prompt.E
 func (m *Model) Nested() bool { return false }
 
 // Rows returns the loaded pages' tenants, in id order, for tests.
-func (m *Model) Rows() []data.TenantRow { return m.rows }
+func (m *Model) Rows() []data.TenantRow { return m.pages.Rows }
 
 // Trouble returns the tenants in trouble, for tests.
-func (m *Model) Trouble() []data.TenantRow { return m.trouble }
+func (m *Model) Trouble() []data.TenantRow { return m.pages.Trouble }
 
 // Confirm exposes the replay's dialog, for tests.
 func (m *Model) Confirm() *confirm.Model { return &m.replay.Dialog }
@@ -120,52 +95,39 @@ func (m *Model) Table() *list.Model { return &m.table }
 // Refresh redraws and, paced, reloads.
 func (m *Model) Refresh() tea.Cmd {
 	m.render()
-	if m.loading || m.more || m.replay.Dialog.Active() {
-		return nil
-	}
-	if m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
+	if m.pages.Busy() || m.replay.Dialog.Active() || m.pages.Paced() {
 		return nil
 	}
 	return m.load(false)
 }
 
 // RefreshNow reloads at once.
-func (m *Model) RefreshNow() tea.Cmd {
-	m.took = 0
-	return m.reload()
-}
+func (m *Model) RefreshNow() tea.Cmd { return m.reload() }
 
 func (m *Model) reload() tea.Cmd {
-	m.gen++
-	m.loading, m.more = false, false
+	m.pages.Restart()
 	return m.load(false)
 }
 
 func (m *Model) load(appendPage bool) tea.Cmd {
-	q := data.TenantQuery{IDs: m.ids, Now: m.c.Now(), Limit: max(len(m.rows), PageSize)}
+	q := data.TenantQuery{IDs: m.pages.IDs, Now: m.c.Now(), Limit: max(len(m.pages.Rows), PageSize)}
 	if appendPage {
-		m.more = true
-		q.After, q.Limit = m.next, PageSize
-	} else {
-		m.loading = true
+		q.After, q.Limit = m.pages.Next, PageSize
 	}
-	gen, text, resolve := m.gen, m.text, m.text != "" && m.ids == nil
-	return common.Run(m.c, func(ctx context.Context) loaded {
-		start := time.Since(epoch)
+	text, resolve := m.text, m.text != "" && m.pages.IDs == nil
+	return m.pages.Load(m.c, appendPage, q.Now, func(ctx context.Context) (pages.Page[data.TenantRow], []string, error) {
 		var ids []string
 		if resolve {
 			found, err := m.c.Source.FindTenants(ctx, text, MaxMatches)
 			if err != nil {
-				return loaded{gen: gen, err: err}
+				return pages.Page[data.TenantRow]{}, nil, err
 			}
 			ids = append([]string{}, found...)
 			q.IDs = ids
 		}
-		page, err := m.c.Source.Tenants(ctx, q)
-		end := time.Since(epoch)
-		return loaded{gen: gen, append: appendPage, page: page, ids: ids, resolved: resolve, err: err,
-			took: end - start, end: end, at: q.Now}
-	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
+		p, err := m.c.Source.Tenants(ctx, q)
+		return pages.Page[data.TenantRow]{Rows: p.Rows, Trouble: p.Trouble, Next: p.Next, Total: p.Total}, ids, err
+	})
 }
 
 // SetFilter applies text (part of a tenant's id or name) as the filter.
@@ -174,9 +136,9 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.text, m.ids = t.Text, nil
+	m.text = t.Text
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.rows, m.trouble, m.next, m.loaded = nil, nil, "", false
+	m.pages.Clear()
 	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	return m.reload(), nil
@@ -191,17 +153,16 @@ func (m *Model) SetSize(w, h int) {
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	if used, cmd := m.replay.Update(msg); used {
 		if m.replay.IsDone(msg) {
-			m.took = 0
+			m.pages.ForgetPacing()
 			return m, tea.Batch(cmd, m.Refresh())
 		}
 		return m, cmd
 	}
 	switch msg := msg.(type) {
-	case loaded:
-		if msg.gen != m.gen {
-			return m, nil
+	case pages.Loaded[data.TenantRow]:
+		if m.pages.Apply(msg) {
+			m.render()
 		}
-		m.apply(msg)
 	case tea.KeyPressMsg:
 		if m.prompt.Editing() {
 			text, done, cmd := m.prompt.Update(msg)
@@ -223,34 +184,10 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	return m, nil
 }
 
-func (m *Model) apply(msg loaded) {
-	if msg.append {
-		m.more = false
-	} else {
-		m.loading = false
-		m.took, m.doneAt = msg.took, msg.end
-	}
-	m.err = msg.err
-	if msg.err != nil {
-		return
-	}
-	if msg.resolved {
-		m.ids = msg.ids
-	}
-	if msg.append {
-		m.rows = append(m.rows, msg.page.Rows...)
-	} else {
-		m.rows, m.trouble = msg.page.Rows, msg.page.Trouble
-		m.at = msg.at
-	}
-	m.next, m.total, m.loaded = msg.page.Next, msg.page.Total, true
-	m.render()
-}
-
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	if m.table.Move(msg, k) {
-		if m.next != "" && !m.more && !m.loading && m.table.NearEnd() {
+		if m.pages.WantMore(&m.table) {
 			return m.load(true)
 		}
 		return nil
@@ -302,12 +239,12 @@ func (m *Model) selected() (data.TenantRow, bool) {
 
 // all returns the tenants shown: those in trouble, then the pages' others.
 func (m *Model) all() []data.TenantRow {
-	out := slices.Clone(m.trouble)
+	out := slices.Clone(m.pages.Trouble)
 	seen := map[string]bool{}
 	for _, t := range out {
 		seen[t.ID] = true
 	}
-	for _, t := range m.rows {
+	for _, t := range m.pages.Rows {
 		if !seen[t.ID] {
 			out = append(out, t)
 		}
@@ -356,25 +293,26 @@ func capped(n int64) string {
 
 func (m *Model) View() string {
 	st := m.c.Styles
-	count := fmt.Sprintf("%d tenants", len(m.rows))
+	pg := &m.pages
+	count := fmt.Sprintf("%d tenants", len(pg.Rows))
 	switch {
 	case m.text != "":
-		count = fmt.Sprintf("%d of the tenants matching %q", len(m.rows), m.text)
-	case m.next != "" && m.total > data.TotalCap:
-		count = fmt.Sprintf("%d of %s+ tenants", len(m.rows), common.Count(data.TotalCap))
-	case m.next != "":
-		count = fmt.Sprintf("%d of %s tenants", len(m.rows), common.Count(m.total))
+		count = fmt.Sprintf("%d of the tenants matching %q", len(pg.Rows), m.text)
+	case pg.Next != "" && pg.Total > data.TotalCap:
+		count = fmt.Sprintf("%d of %s+ tenants", len(pg.Rows), common.Count(data.TotalCap))
+	case pg.Next != "":
+		count = fmt.Sprintf("%d of %s tenants", len(pg.Rows), common.Count(pg.Total))
 	}
 	parts := []string{}
-	if n := len(m.trouble); n > 0 {
+	if n := len(pg.Trouble); n > 0 {
 		parts = append(parts, st.Bad.Render(fmt.Sprintf("%d in trouble", n)))
 	}
 	parts = append(parts, count, "by "+m.SortName())
-	if !m.at.IsZero() {
-		parts = append(parts, "updated "+common.Age(m.c.Now(), m.at)+" ago")
+	if !pg.At.IsZero() {
+		parts = append(parts, "updated "+common.Age(m.c.Now(), pg.At)+" ago")
 	}
-	if m.err != nil {
-		parts = append([]string{st.Error.Render(common.Describe(m.err))}, parts...)
+	if pg.Err != nil {
+		parts = append([]string{st.Error.Render(common.Describe(pg.Err))}, parts...)
 	}
 	head := m.prompt.Line(st.Muted.Render("/ filter by id or name"), st.Muted.Render(strings.Join(parts, " · ")))
 	empty := "no tenants: hookd serves one organisation (create tenants with `hookd tenants add` or PUT /v1/tenants/{id})"
@@ -382,7 +320,7 @@ func (m *Model) View() string {
 		empty = "no tenant's id or name contains " + strconv.Quote(m.text) + " · / edits the filter"
 	}
 	body := m.table.View(st, empty)
-	if !m.loaded && m.err == nil {
+	if !pg.Loaded && pg.Err == nil {
 		body = st.Muted.Render("loading…")
 	}
 	out := head + "\n" + body
@@ -414,13 +352,7 @@ func replayDead(k *keys.KeyMap) key.Binding {
 	return b
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists every key of the view.
 func (m *Model) HelpSections() []common.HelpSection {
