@@ -285,16 +285,8 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		m.apply(l)
 		return true, nil
 	}
-	if m.Prompt.Editing() {
-		text, done, cmd := m.Prompt.Update(msg)
-		if !done {
-			return true, cmd
-		}
-		reload, err := m.SetFilter(text)
-		if err != nil {
-			return true, tea.Batch(m.Prompt.Reopen(text), common.Errorf("filter: %s", common.Describe(err)))
-		}
-		return true, tea.Batch(reload, common.ClearStatus())
+	if used, cmd := m.Prompt.Handle(msg, m.SetFilter); used {
+		return true, cmd
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {

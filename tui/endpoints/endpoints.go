@@ -260,24 +260,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		if m.dialog.Active() {
 			return m.dialog.Update(msg, m.c.Keys)
 		}
-		if m.prompt.Editing() {
-			text, done, cmd := m.prompt.Update(msg)
-			if !done {
-				return cmd
-			}
-			reload, err := m.SetFilter(text)
-			if err != nil {
-				return tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
-			}
-			return tea.Batch(reload, common.ClearStatus())
+		if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
+			return cmd
 		}
 		return m.key(msg)
 	}
-	if m.prompt.Editing() {
-		_, _, cmd := m.prompt.Update(msg)
-		return cmd
-	}
-	return nil
+	_, cmd := m.prompt.Handle(msg, m.SetFilter) // the cursor's blink
+	return cmd
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {

@@ -205,16 +205,8 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, tea.Batch(common.Status(fmt.Sprintf("re-queued inbox event %d for processing", msg.id)), m.reload())
 	}
-	if m.prompt.Editing() {
-		text, done, cmd := m.prompt.Update(msg)
-		if !done {
-			return m, cmd
-		}
-		reload, err := m.SetFilter(text)
-		if err != nil {
-			return m, tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
-		}
-		return m, tea.Batch(reload, common.ClearStatus())
+	if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
+		return m, cmd
 	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		return m, m.key(k)

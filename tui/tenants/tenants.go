@@ -164,24 +164,13 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			m.render()
 		}
 	case tea.KeyPressMsg:
-		if m.prompt.Editing() {
-			text, done, cmd := m.prompt.Update(msg)
-			if !done {
-				return m, cmd
-			}
-			reload, err := m.SetFilter(text)
-			if err != nil {
-				return m, tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
-			}
-			return m, tea.Batch(reload, common.ClearStatus())
+		if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
+			return m, cmd
 		}
 		return m, m.key(msg)
 	}
-	if m.prompt.Editing() {
-		_, _, cmd := m.prompt.Update(msg)
-		return m, cmd
-	}
-	return m, nil
+	_, cmd := m.prompt.Handle(msg, m.SetFilter) // the cursor's blink
+	return m, cmd
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
