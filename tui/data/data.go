@@ -17,8 +17,9 @@
 // newest first with a LIMIT, and the endpoints and tenants in trouble from
 // bounded reads of what is failing, dead, held or waiting (overview.go).
 // The console's own reads, which the engine's packages do not offer, are
-// listed in engine.go, search.go, overview.go and tenants.go, each with
-// the index it uses.
+// listed in engine.go, search.go, overview.go, tenants.go and inbox.go,
+// each with the index it uses; the EXPLAIN test (plans_test.go) checks
+// on a database with history that none reads history by sequential scan.
 //
 // # Actions and the audit trail
 //
