@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
 )
@@ -65,6 +66,8 @@ func setup(t testing.TB, o setupOpts) *bundle {
 	opts := api.Options{
 		Pool: pool, Publisher: b.pub, APIKeys: keys, MaxBodyBytes: o.maxBody,
 		Metrics: b.metrics, Version: "test",
+		// The intake's management routes, as hookd serve mounts them.
+		Extra: func(mux *http.ServeMux) { inbox.APIRoutes(mux, inbox.APIDeps{Pool: pool, MaxBodyBytes: o.maxBody}) },
 	}
 	if o.tune != nil {
 		o.tune(&opts)
