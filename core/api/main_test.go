@@ -32,6 +32,12 @@ type bundle struct {
 	metrics *metrics.Metrics
 	srv     *httptest.Server
 	key     string
+	// strict: every request this bundle sends must match the OpenAPI
+	// document (answers always must).
+	strict bool
+	// noSpec leaves the answers unchecked, for a test that mounts handlers
+	// of its own in place of hookd's.
+	noSpec bool
 }
 
 type setupOpts struct {
@@ -39,6 +45,8 @@ type setupOpts struct {
 	maxPayload int64
 	keys       []string
 	tune       func(*api.Options)
+	// noSpec: see bundle.noSpec.
+	noSpec bool
 }
 
 // setup gives a test its own migrated database, a pool large enough for
@@ -58,6 +66,7 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		pub:     outbox.NewPublisher(pool, outbox.Options{MaxPayloadBytes: o.maxPayload}),
 		metrics: metrics.New(),
 		key:     testKey,
+		noSpec:  o.noSpec,
 	}
 	keys := o.keys
 	if keys == nil {
@@ -89,15 +98,18 @@ type response struct {
 func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) *response {
 	t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch v := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(v)
+		sent = []byte(v)
+		rd = bytes.NewReader(sent)
 	default:
 		j, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
+		sent = j
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, b.srv.URL+path, rd)
@@ -123,6 +135,9 @@ func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) 
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !b.noSpec {
+		spec(t).check(t, req, sent, resp.StatusCode, resp.Header, out, b.strict)
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: out}
 }
