@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -38,6 +39,8 @@ type bundle struct {
 	// noSpec leaves the answers unchecked, for a test that mounts handlers
 	// of its own in place of hookd's.
 	noSpec bool
+	// covered records the operations whose answers matched the document.
+	covered sync.Map
 }
 
 type setupOpts struct {
@@ -137,7 +140,9 @@ func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) 
 		t.Fatal(err)
 	}
 	if !b.noSpec {
-		spec(t).check(t, req, sent, resp.StatusCode, resp.Header, out, b.strict)
+		if op := spec(t).check(t, req, sent, resp.StatusCode, resp.Header, out, b.strict); op != "" {
+			b.covered.Store(op, true)
+		}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: out}
 }
