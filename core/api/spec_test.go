@@ -113,4 +113,3 @@ func (s *specChecker) operations() []string {
 	}
 	return out
 }
-
