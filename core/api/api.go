@@ -1,55 +1,52 @@
-// Package api serves hookd's HTTP API: endpoints, events (publish, show,
-// the cursor feed), deliveries and replay under /v1, plus /healthz,
-// /readyz and /metrics.
+// Package api serves hookd's HTTP API: tenants and their tokens,
+// endpoints, events (publish, batch, show, the cursor feed), deliveries,
+// replay and skip under /v1, plus /healthz, /readyz, /metrics and the
+// OpenAPI document.
 //
 // # Authentication
 //
-// Every /v1 route requires "Authorization: Bearer <key>" with one of
-// Options.APIKeys, compared in constant time. With no keys configured the
-// API is locked: every /v1 request is answered 401 and New logs a warning
-// once. That is a safe default, not a failure: the CLI and the console
-// talk to the database directly, so the API is optional. /healthz, /readyz
-// and /metrics need no key (keep /metrics private with the reverse proxy),
-// and /in/ (intake) verifies each source's signatures itself.
+// Every /v1 route requires "Authorization: Bearer <credential>": one of
+// Options.APIKeys, compared in constant time, which sees everything, or
+// a tenant token (hkt_..., core/tenant), which sees only its tenant's
+// slice: the routes marked tenant in routeTable, each limited to the
+// tenant's objects (scope.go). A tenant token on any other route,
+// Options.Extra's included, is answered 403; another tenant's ids 404,
+// exactly as ids that do not exist. With no keys configured the API is
+// locked to operators (401, and New logs a warning once); tenant tokens
+// still work. /healthz, /readyz, /metrics and /v1/openapi.json need no
+// credential (keep /metrics private with the reverse proxy), and /in/
+// (intake) verifies each source's signatures itself.
 //
 // # Errors
 //
 // Errors are JSON, {"error":{"code":"...","message":"..."}}, with the
-// codes of package httpx: 400 invalid_input, 401 unauthorized, 404
-// not_found (also for unknown routes), 405 method_not_allowed, 409
-// conflict, 413 too_large, 500 internal, 503 unavailable (the database is
-// unreachable; with Retry-After). What a client sends is never a 500:
-// path ids and query values that cannot name anything, text PostgreSQL
-// cannot store and values past the documented limits are 400s naming the
-// field. A refused key is answered before the body is read.
+// codes of package httpx: 400 invalid_input, 401 unauthorized, 403
+// forbidden, 404 not_found (also for unknown routes, unknown tenants and
+// events retention dropped, with messages saying so), 405
+// method_not_allowed, 409 conflict, 413 too_large, 500 internal, 503
+// unavailable (the database is unreachable; with Retry-After). What a
+// client sends is never a 500: path ids and query values that cannot name
+// anything, text PostgreSQL cannot store and values past the documented
+// limits are 400s naming the field. A refused credential is answered
+// before the body is read.
+//
+// # Audit
+//
+// Every change (replay, skip, enable, disable, edit, delete, rotate,
+// create, tenant erasure, token create and revoke) is recorded with
+// core/audit in the transaction that makes it, the caller as actor.
 //
 // # Secrets
 //
-// Only creation and rotation show an endpoint's secret; no answer shows a
-// custom header's value (lists, attempts: [redacted]).
+// Only creation and rotation show an endpoint's secret, and only creation
+// a tenant token's; no answer shows a custom header's value (lists,
+// attempts: [redacted]).
 //
 // # Routes
 //
-//	POST   /v1/endpoints                      201 endpoint, secret included
-//	GET    /v1/endpoints                      {"endpoints":[...]}, secrets omitted
-//	GET    /v1/endpoints/{id}                 endpoint with "health", secret omitted
-//	PATCH  /v1/endpoints/{id}                 endpoint.UpdateParams; the endpoint
-//	DELETE /v1/endpoints/{id}                 204
-//	POST   /v1/endpoints/{id}/rotate-secret   optional {"secret","overlap"}; endpoint with
-//	                                          the new secret and previous_secret_expires_at
-//	POST   /v1/endpoints/{id}/enable          the endpoint
-//	POST   /v1/endpoints/{id}/disable         optional {"reason"}; the endpoint
-//	POST   /v1/events                         202 {"event","deliveries","duplicate":false};
-//	                                          a repeated id answers 200 with the first
-//	                                          event and "duplicate":true
-//	GET    /v1/events?after=&type=&limit=     {"events":[...],"next_cursor":"..."}
-//	GET    /v1/events/{id}                    {"event","deliveries":[...]}
-//	GET    /v1/deliveries?state=&endpoint_id=&event_type=&event_id=&since=&until=&before=&limit=
-//	                                          {"deliveries":[...],"next":"<before>"}
-//	GET    /v1/deliveries/{id}                {"delivery","attempts":[...]}
-//	POST   /v1/deliveries/{id}/replay         the re-queued delivery; 409 while in flight
-//	POST   /v1/replay                         {"matched","replayed","dry_run"}
-//	GET    /healthz /readyz /metrics
+// routeTable lists them; openapi.yaml (OpenAPIYAML, served as JSON at
+// OpenAPIPath) describes every route with its answers and errors, and the
+// tests check real answers against it.
 package api
 
 import (

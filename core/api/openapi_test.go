@@ -307,3 +307,38 @@ func (b *bundle) failAll(t *testing.T, policy delivery.Policy) {
 		t.Fatal(err)
 	}
 }
+
+// TestReadmeListsEveryRoute: the README's API tables list every route
+// served, saying for each /v1 route whether a tenant token may use it.
+func TestReadmeListsEveryRoute(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	tenant, public := map[string]bool{}, map[string]bool{}
+	for _, r := range api.Routes() {
+		tenant[r.Method+" "+r.Path] = r.Tenant
+		public[r.Method+" "+r.Path] = r.Public
+	}
+	for _, route := range servedRoutes(t) {
+		method, path, _ := strings.Cut(route, " ")
+		row := regexp.MustCompile("(?m)^\\| `" + regexp.QuoteMeta(method+" "+path) + "[`?\\[][^|]*\\|( (tenant|key) \\|)?")
+		m := row.FindStringSubmatch(readme)
+		if m == nil {
+			t.Errorf("README.md has no row for %s", route)
+			continue
+		}
+		if !strings.HasPrefix(path, "/v1/") || public[route] {
+			continue
+		}
+		want := "key"
+		if tenant[route] {
+			want = "tenant"
+		}
+		if m[2] != want {
+			t.Errorf("README.md says %q for %s, want %q", m[2], route, want)
+		}
+	}
+}
