@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/retention"
@@ -189,5 +190,56 @@ func TestAgedOutEvents(t *testing.T) {
 	b.do(t, "GET", "/v1/events", nil).want(t, http.StatusOK, &fresh)
 	if fresh.AgedOut || fresh.Message != "" {
 		t.Fatalf("a feed from the start reads as aged out: %+v", fresh)
+	}
+}
+
+// TestAPIChangesAreAudited: every change made with an API key is in the
+// audit trail with the key's id, in order; a refused change is not.
+func TestAPIChangesAreAudited(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.putTenant(t, "cus_A")
+	ep := b.endpoint(t)
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, map[string]any{"description": "x", "rate_limit": 3}).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/endpoints/"+ep.ID+"/rotate-secret", nil).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/endpoints/"+ep.ID+"/disable", map[string]any{"reason": "maintenance"}).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/endpoints/"+ep.ID+"/enable", nil).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/replay", map[string]any{"tenant": "cus_A", "event_type": "a.*"}).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/replay", map[string]any{"dry_run": true}).want(t, http.StatusOK, nil) // changes nothing
+	tok := b.token(t, "cus_A")
+	b.do(t, "DELETE", "/v1/tenants/cus_A/tokens/"+tok.ID, nil).want(t, http.StatusNoContent, nil)
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, map[string]any{"description": "a\u0000b"}).want(t, http.StatusBadRequest, nil)
+	b.do(t, "POST", "/v1/endpoints/ep_none/disable", nil).want(t, http.StatusNotFound, nil)
+	b.do(t, "DELETE", "/v1/endpoints/"+ep.ID, nil).want(t, http.StatusNoContent, nil)
+
+	rows, err := b.pool.Query(context.Background(), `SELECT actor_kind, actor_id, via, action, target, detail FROM hookd.audit_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var kind, id, via, action, target, detail string
+		if err := rows.Scan(&kind, &id, &via, &action, &target, &detail); err != nil {
+			t.Fatal(err)
+		}
+		if kind != "api" || id != audit.APIKey(testKey).ID || via != "api" {
+			t.Errorf("entry %s %s by %s %s via %s", action, target, kind, id, via)
+		}
+		got = append(got, action+" "+target+" "+detail)
+	}
+	want := []string{
+		"create tenant cus_A ",
+		"create " + ep.ID + " ",
+		"edit " + ep.ID + " changed description, rate_limit",
+		"rotate_secret " + ep.ID + " previous secret signs for 24h0m0s",
+		"disable " + ep.ID + " maintenance",
+		"enable " + ep.ID + " ",
+		"replay state:dead tenant:cus_A type:a.* ",
+		"create_token tenant cus_A token " + tok.ID + " (test)",
+		"revoke_token tenant cus_A token " + tok.ID,
+		"delete " + ep.ID + " ",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("audit trail:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -38,10 +38,17 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Guard = s.guard
 	var e *endpoint.Endpoint
-	err := s.audited(r, &audit.Entry{Action: audit.ActionCreate}, func(tx pgx.Tx) (int64, error) {
+	entry := audit.Entry{Action: audit.ActionCreate}
+	err := s.audited(r, &entry, func(tx pgx.Tx) (int64, error) {
 		var err error
-		e, err = endpoint.Create(r.Context(), tx, p)
-		return 1, err
+		if e, err = endpoint.Create(r.Context(), tx, p); err != nil {
+			return 0, err
+		}
+		entry.Target = e.ID
+		if e.Tenant != "" {
+			entry.Detail = "tenant " + e.Tenant
+		}
+		return 1, nil
 	})
 	if err != nil {
 		s.fail(w, err, "tenant", p.Tenant)
