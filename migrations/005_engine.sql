@@ -89,9 +89,9 @@ ALTER INDEX hookd.attempts_delivery RENAME TO attempts_v1_delivery;
 CREATE SEQUENCE hookd.event_seq;
 CREATE SEQUENCE hookd.delivery_ids;
 CREATE SEQUENCE hookd.attempt_ids;
-SELECT setval('hookd.event_seq', greatest(coalesce((SELECT max(seq) FROM hookd.events_v1), 0), 1));
-SELECT setval('hookd.delivery_ids', greatest(coalesce((SELECT max(id) FROM hookd.deliveries_v1), 0), 1));
-SELECT setval('hookd.attempt_ids', greatest(coalesce((SELECT max(id) FROM hookd.attempts_v1), 0), 1));
+SELECT setval('hookd.event_seq', max(seq)) FROM hookd.events_v1 HAVING max(seq) IS NOT NULL;
+SELECT setval('hookd.delivery_ids', max(id)) FROM hookd.deliveries_v1 HAVING max(id) IS NOT NULL;
+SELECT setval('hookd.attempt_ids', max(id)) FROM hookd.attempts_v1 HAVING max(id) IS NOT NULL;
 
 -- Event ids, unique across the whole system for as long as an event can
 -- be referred to (a unique index on the partitioned events table could

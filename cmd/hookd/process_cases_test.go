@@ -229,7 +229,11 @@ func testCapsAcrossProcesses(t *testing.T, bin string) {
 			n++
 		}
 		if n > 5 {
-			t.Errorf("%d requests within one second from %s to the endpoint limited to 5 per second", n, rated[i].Format("15:04:05.000"))
+			var gaps []string
+			for k := 1; k < len(rated); k++ {
+				gaps = append(gaps, rated[k].Sub(rated[k-1]).Round(time.Millisecond).String())
+			}
+			t.Errorf("%d requests within one second from %s to the endpoint limited to 5 per second (gaps %v)", n, rated[i].Format("15:04:05.000"), gaps)
 			break
 		}
 	}

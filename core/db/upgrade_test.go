@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/retention"
 )
 
@@ -131,8 +132,8 @@ func TestUpgradeKeepsEveryRow(t *testing.T) {
 			legacy = append(legacy, p.Name)
 		}
 	}
-	if len(legacy) != 4 || rep.Carried != int(queuedEvents) {
-		t.Errorf("retention dropped %v and carried %d events; want the 4 legacy partitions and every queued delivery's event (%d)", legacy, rep.Carried, queuedEvents)
+	if len(legacy) != len(partition.History) || rep.Carried != int(queuedEvents) {
+		t.Errorf("retention dropped %v and carried %d events; want the legacy partitions of %v and every queued delivery's event (%d)", legacy, rep.Carried, partition.History, queuedEvents)
 	}
 	if left := counts(t, conn, `SELECT count(*) FROM hookd.queue q WHERE NOT EXISTS (
 		SELECT 1 FROM hookd.events e WHERE e.id = q.event_id AND e.stored_at = q.event_stored_at)`); left[0] != 0 {

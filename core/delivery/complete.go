@@ -3,7 +3,6 @@ package delivery
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/jsonw"
 )
 
 // LatencyBuckets are the upper bounds of hookd.endpoint_minutes'
@@ -422,17 +422,8 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 	return tx.SendBatch(ctx, batch).Close()
 }
 
-func headerJSON(h map[string][]string) string {
-	if h == nil {
-		return "{}"
-	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return "{}"
-	}
-	// jsonb refuses the NUL escape, which Marshal emits for NUL bytes.
-	return strings.ReplaceAll(sanitize(string(b)), `\u0000`, `\ufffd`)
-}
+// headerJSON writes headers as stored: storable text (see jsonw).
+func headerJSON(h map[string][]string) string { return string(jsonw.Header(nil, h)) }
 
 // sanitize makes text storable in PostgreSQL: valid UTF-8 without NUL.
 func sanitize(s string) string {

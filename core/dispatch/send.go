@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/jsonw"
 	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 )
@@ -179,29 +179,20 @@ func requestBody(job delivery.Job) []byte {
 	if job.BodyData {
 		return job.EventData
 	}
-	var b bytes.Buffer
-	b.Grow(len(job.EventData) + 128)
-	b.WriteString(`{"id":`)
-	writeString(&b, job.EventID)
-	b.WriteString(`,"type":`)
-	writeString(&b, job.EventType)
-	b.WriteString(`,"created":`)
-	writeString(&b, job.EventCreated.UTC().Format(time.RFC3339Nano))
-	b.WriteString(`,"data":`)
+	b := make([]byte, 0, len(job.EventData)+len(job.EventID)+len(job.EventType)+64)
+	b = append(b, `{"id":`...)
+	b = jsonw.String(b, job.EventID)
+	b = append(b, `,"type":`...)
+	b = jsonw.String(b, job.EventType)
+	b = append(b, `,"created":"`...)
+	b = job.EventCreated.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
 	if len(job.EventData) == 0 {
-		b.WriteString("null")
+		b = append(b, "null"...)
 	} else {
-		b.Write(job.EventData)
+		b = append(b, job.EventData...)
 	}
-	b.WriteString("}")
-	return b.Bytes()
-}
-
-func writeString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)       // a string always encodes
-	b.Truncate(b.Len() - 1) // Encode's newline
+	return append(b, '}')
 }
 
 // classify names the error class of a failed request and a message for

@@ -9,7 +9,8 @@
 // github), its secrets and timestamp tolerance, and optionally an internal
 // URL to forward to. Sources come from the config file ([SyncConfig] at
 // start) or from the API ([CreateSource] and friends). All SQL on
-// hookd.sources, hookd.inbox and hookd.intake_minutes lives in this package.
+// hookd.sources, hookd.inbox, hookd.inbox_ids and hookd.intake_minutes lives
+// in this package.
 //
 // # Receiving
 //

@@ -34,13 +34,14 @@ import (
 	"github.com/hookd/hookd/core/db"
 )
 
-// History are the partitioned history tables, all ranged on the event's
-// stored_at with the same bounds, parents in the hookd schema.
-var History = []string{"events", "finished", "attempts", "attempt_bodies"}
+// History are the partitioned history tables, all ranged on stored_at
+// (the event's, for deliveries and attempts) with the same bounds, parents
+// in the hookd schema.
+var History = []string{"events", "finished", "attempts", "attempt_bodies", "inbox"}
 
 // Rollups are the partitioned rollup tables, ranged on their minute in
 // partitions of RollupSpan.
-var Rollups = []string{"endpoint_minutes"}
+var Rollups = []string{"endpoint_minutes", "intake_minutes"}
 
 // RollupSpan is the span of a rollup partition.
 const RollupSpan = 24 * time.Hour
@@ -198,8 +199,9 @@ func Expired(ctx context.Context, ex db.Executor, tables []string, cutoff time.T
 
 // lockOrder is the order Drop locks parents in: the order a dispatcher's
 // cycle takes them (it records results into finished and attempts, then
-// claims, reading events), and publishers take events alone.
-var lockOrder = []string{"finished", "attempts", "attempt_bodies", "events", "endpoint_minutes"}
+// claims, reading events); intake writes the inbox, then the forward's
+// event; publishers take events alone.
+var lockOrder = []string{"finished", "attempts", "attempt_bodies", "inbox", "events", "endpoint_minutes", "intake_minutes"}
 
 // DropTimeout bounds the wait for the brief exclusive lock that detaching
 // a partition takes on its parent; a busy parent makes Drop fail, to be

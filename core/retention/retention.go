@@ -15,8 +15,11 @@
 //  3. With AttemptBodies set, it drops attempt-body partitions older than
 //     that, ahead of their attempts.
 //  4. It drops rollup partitions older than RollupKeep.
-//  5. It frees event ids older than twice Period (idempotency outlives
-//     the events), in small batches.
+//  5. It frees event ids (and the inbox's dedupe keys) older than twice
+//     Period (idempotency outlives the events), in small batches.
+//
+// Intake events (the inbox) share the history's partitions; those still
+// to be processed are carried forward like unfinished deliveries.
 //
 // The maintenance leader runs it; several processes never run it at once.
 // All SQL on hookd.retention_state lives here.
@@ -36,6 +39,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/partition"
 )
@@ -124,6 +128,9 @@ func Run(ctx context.Context, ex db.Executor, opts Options, now time.Time) (Repo
 	errs = append(errs, notBusy(err))
 	rep.IDs, err = outbox.ExpireIDs(ctx, ex, now.Add(-2*opts.Period), idBatch)
 	errs = append(errs, err)
+	n, err := inbox.ExpireIDs(ctx, ex, now.Add(-2*opts.Period), idBatch)
+	rep.IDs += n
+	errs = append(errs, err)
 	if _, err := partition.Leftovers(ctx, ex); err != nil {
 		errs = append(errs, err)
 	}
@@ -177,11 +184,14 @@ func dropHistory(ctx context.Context, ex db.Executor, r partition.Range, now tim
 	return carried, dropped, err
 }
 
-// carry moves one batch of the range's unfinished events forward and
-// returns how many.
+// carry moves one batch of the range's unfinished events forward (and the
+// range's inbox events still to be processed) and returns how many events.
 func carry(ctx context.Context, ex db.Executor, r partition.Range, now time.Time) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		if _, err := inbox.CarryForward(ctx, tx, r.Lower, r.Upper, now); err != nil {
+			return err
+		}
 		ids, err := delivery.UnfinishedEvents(ctx, tx, r.Lower, r.Upper, carryBatch)
 		if err != nil || len(ids) == 0 {
 			return err
