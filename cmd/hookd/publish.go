@@ -9,12 +9,11 @@ import (
 	"io"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/hookd/hookd/core/api"
 	"github.com/hookd/hookd/core/app"
-	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -86,16 +85,6 @@ published and which ids were duplicates.`,
 
 func (c *cli) publisher(d *app.Database) *outbox.Publisher {
 	return outbox.NewPublisher(d.Pool, outbox.Options{MaxPayloadBytes: c.cfg.Delivery.MaxPayloadBytes})
-}
-
-// fileEvent is one line of a --file: the body of POST /v1/events.
-type fileEvent struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Data      json.RawMessage `json:"data"`
-	Created   string          `json:"created"`
-	Tenant    string          `json:"tenant"`
-	Broadcast bool            `json:"broadcast"`
 }
 
 // fileResult is what publish --file --json prints for one line.
@@ -190,17 +179,9 @@ func (c *cli) readEvents(name string) ([]outbox.Event, []int, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var fe fileEvent
-		if err := httpx.Unmarshal(b, &fe); err != nil {
+		ev, err := api.DecodeEvent(b)
+		if err != nil {
 			return nil, nil, atLine(n, err)
-		}
-		ev := outbox.Event{ID: fe.ID, Type: fe.Type, Data: fe.Data, Tenant: fe.Tenant, Broadcast: fe.Broadcast}
-		if fe.Created != "" {
-			t, err := time.Parse(time.RFC3339Nano, fe.Created)
-			if err != nil {
-				return nil, nil, atLine(n, validate.Errorf("created", "%q is not an RFC 3339 time such as 2025-01-02T15:04:05Z", fe.Created))
-			}
-			ev.Created = t
 		}
 		if err := outbox.Validate(&ev, maxPayload); err != nil {
 			return nil, nil, atLine(n, err)

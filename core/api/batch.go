@@ -65,12 +65,8 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	events := make([]outbox.Event, len(req.Events))
 	for i, raw := range req.Events {
-		var p publishRequest
-		err := httpx.Unmarshal(raw, &p)
-		if err == nil {
-			events[i], err = p.event()
-		}
-		if err != nil {
+		var err error
+		if events[i], err = DecodeEvent(raw); err != nil {
 			httpx.WriteDomainError(w, s.logger, inEvent(err, i))
 			return
 		}

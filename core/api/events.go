@@ -31,6 +31,19 @@ type publishRequest struct {
 	Broadcast bool `json:"broadcast"`
 }
 
+// DecodeEvent reads one event as POST /v1/events takes it ({"id","type",
+// "data","created","tenant","broadcast"}), refusing unknown fields; an
+// error is a *validate.Error naming the field. The event is not checked
+// further (outbox.Validate does that). hookd publish --file reads its
+// lines with it.
+func DecodeEvent(b []byte) (outbox.Event, error) {
+	var p publishRequest
+	if err := httpx.Unmarshal(b, &p); err != nil {
+		return outbox.Event{}, err
+	}
+	return p.event()
+}
+
 // event turns the request into an event; errors name the field.
 func (p publishRequest) event() (outbox.Event, error) {
 	ev := outbox.Event{ID: p.ID, Type: p.Type, Data: p.Data, Tenant: p.Tenant, Broadcast: p.Broadcast}
