@@ -43,7 +43,7 @@ func dispatcher(t *testing.T, w *world, schedule ...time.Duration) (stop func())
 		t.Fatal(err)
 	}
 	var once sync.Once
-	stop = func() { once.Do(d.Stop) }
+	stop = func() { once.Do(func() { _ = d.Stop(context.Background()) }) }
 	t.Cleanup(stop)
 	return stop
 }
