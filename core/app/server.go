@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/maintenance"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/notify"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/partition"
 )
@@ -48,6 +49,9 @@ type Server struct {
 	Publisher *outbox.Publisher
 	// Fanout repairs events whose fan-out was interrupted.
 	Fanout *outbox.Fanout
+	// Notifier is the process's one LISTEN connection; the dispatcher
+	// subscribes to it, and so can an inbox consumer run in the process.
+	Notifier *notify.Notifier
 	// Dispatcher claims due deliveries and sends them.
 	Dispatcher *dispatch.Dispatcher
 	// Alerter records and sends operational alerts (alerts.*).
