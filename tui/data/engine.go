@@ -157,9 +157,25 @@ func (p *Postgres) latency(ctx context.Context, ids []string, since time.Time) (
 		if out[id] == nil {
 			out[id] = map[time.Time]minuteAcc{}
 		}
+		// A minute may have several rows (shards): add them up.
+		if prev, ok := out[id][m]; ok {
+			a.attempts += prev.attempts
+			a.successes += prev.successes
+			a.buckets = addBuckets(prev.buckets, b)
+		}
 		out[id][m] = a
 	}
 	return out, rows.Err()
+}
+
+// addBuckets returns the element-wise sum of two latency bucket arrays.
+func addBuckets(a, b []int32) []int32 {
+	out := make([]int32, max(len(a), len(b)))
+	copy(out, a)
+	for i, v := range b {
+		out[i] += v
+	}
+	return out
 }
 
 type minuteAcc struct {
