@@ -19,7 +19,7 @@ func TestMain(m *testing.M) { dbtest.Main(m) }
 // small are options that run every phase briefly.
 func small() Options {
 	return Options{
-		Events: 300, Live: 3, Workers: 8, CeilingRequests: 300, CeilingConcurrency: 8,
+		Events: 300, Live: 3, Workers: 8, CeilingRequests: 2000, CeilingConcurrency: 8,
 		Rates: []float64{200}, Duration: 400 * time.Millisecond,
 		SustainedProbe: 300 * time.Millisecond, SustainedProbes: 2, SustainedHold: 500 * time.Millisecond,
 		SlowBacklog: 40, SlowDelay: 20 * time.Millisecond, Others: 3, OthersRate: 150,
@@ -149,7 +149,10 @@ func checkSplit(t *testing.T, what string, c CPU) {
 		}
 		sum += v
 	}
-	if c.Split == nil || sum < 0.999*c.Bench || sum > 1.001*c.Bench {
+	if c.Split == nil && c.Bench < 0.05 {
+		return // too short for the profile's 100 samples a second to catch one
+	}
+	if sum < 0.999*c.Bench || sum > 1.001*c.Bench {
 		t.Errorf("%s: CPU split %v does not add up to the bench process's %.3f s", what, c.Split, c.Bench)
 	}
 }

@@ -27,8 +27,10 @@ const (
 
 // cpuMethod is how the report's CPU split is made.
 const cpuMethod = "PostgreSQL: /proc stat of the postmaster and its children; " +
-	"bench process: getrusage, split among hookd, receiver, load and Go runtime by " +
-	"the share of CPU profile samples carrying each part's goroutine label; " +
+	"bench process: getrusage, split by the share of CPU profile samples carrying " +
+	"each part's goroutine label: hookd (dispatcher, API, their HTTP client), " +
+	"receiver (its HTTP server), load (the bench's publishers and ceiling senders), " +
+	"runtime (GC and scheduler work no label covers); " +
 	"other processes: the machine's busy time (/proc/stat) less both"
 
 // withPart runs fn with ctx and the goroutine labelled part; goroutines

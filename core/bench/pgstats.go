@@ -48,7 +48,9 @@ func takeSnap(ctx context.Context, admin *pgxpool.Pool) (dbSnap, error) {
 		SELECT t.name, coalesce(sum(s.n_tup_ins), 0)::bigint, coalesce(sum(s.n_tup_upd), 0)::bigint,
 			coalesce(sum(s.n_tup_hot_upd), 0)::bigint, coalesce(sum(s.n_tup_del), 0)::bigint
 		FROM unnest($1::text[]) AS t(name)
-		LEFT JOIN LATERAL pg_partition_tree(to_regclass('hookd.' || t.name)) p ON true
+		CROSS JOIN LATERAL (SELECT to_regclass('hookd.' || t.name) AS rel) r
+		-- a plain table is not in a partition tree: count it itself
+		LEFT JOIN LATERAL (SELECT relid FROM pg_partition_tree(r.rel) UNION SELECT r.rel) p ON true
 		LEFT JOIN pg_stat_user_tables s ON s.relid = p.relid
 		GROUP BY t.name`, statTables)
 	if err != nil {

@@ -135,8 +135,12 @@ type Steady struct {
 
 // Sustained is the highest rate held with the backlog flat.
 type Sustained struct {
-	Probes []Probe `json:"probes"`
-	Hold   Steady  `json:"hold"`
+	ProbeLength Duration `json:"probe_length"`
+	Probes      []Probe  `json:"probes"`
+	// FailedHolds are holds at rates the probes found that did not last
+	// the whole hold; each next one was tried at 0.8 of the last.
+	FailedHolds []Probe `json:"failed_holds,omitempty"`
+	Hold        Steady  `json:"hold"`
 	// Backlog is published less received, at the hold's start and end and
 	// its largest; Slope is its least-squares growth in deliveries/s.
 	BacklogStart int64   `json:"backlog_start"`

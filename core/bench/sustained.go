@@ -24,8 +24,9 @@ const (
 
 // backlogTrace is the backlog sampled while load is offered.
 type backlogTrace struct {
-	at []float64 // seconds since the start
-	n  []int64
+	at      []float64 // seconds since the start
+	n       []int64
+	dropped int // offered events the publishers could not take
 }
 
 // watchBacklog samples committed-less-received every backlogSample until
@@ -93,57 +94,73 @@ func (b *bench) runWatched(ctx context.Context, pool *pgxpool.Pool, rate float64
 	return l, tr
 }
 
-func held(rate float64, l *load, tr *backlogTrace) bool {
-	offered := float64(len(l.sent) + l.dropped)
-	return l.err == nil && float64(l.dropped) <= holdDropped*offered &&
+// held reports whether rate held: the publishers kept up and the backlog
+// stayed flat.
+func held(rate float64, dropped int, tr *backlogTrace) bool {
+	offered := rate * tr.at[len(tr.at)-1]
+	return float64(dropped) <= holdDropped*max(offered, 1) &&
 		tr.slope() <= holdSlope*rate && float64(tr.last()) <= holdEnd*rate
 }
 
+// holdTries is how many holds are tried, each at 0.8 of the last, when
+// the rate the probes found does not hold for the whole SustainedHold.
+const holdTries = 3
+
 // sustained searches for the highest rate the machine holds while
 // publishing and delivering at once, starting from guess, with short
-// probes; then it holds that rate for opts.SustainedHold and measures it.
+// probes; then it holds that rate for opts.SustainedHold and measures it,
+// stepping down when the backlog grows after all.
 func (b *bench) sustained(ctx context.Context, guess float64) (Sustained, error) {
-	o := b.opts
-	var s Sustained
+	s := Sustained{ProbeLength: Duration(b.opts.SustainedProbe)}
 	if err := b.reset(ctx); err != nil {
 		return s, err
 	}
-	if _, err := b.addLive(ctx, o.Live, b.rcv.URL, o.Workers); err != nil {
+	if _, err := b.addLive(ctx, b.opts.Live, b.rcv.URL, b.opts.Workers); err != nil {
 		return s, err
 	}
-	pool, err := b.phasePool(ctx)
+	rate, err := b.search(ctx, guess, &s)
 	if err != nil {
 		return s, err
 	}
+	for try := 1; ; try++ {
+		h, tr, err := b.hold(ctx, rate)
+		if err != nil {
+			return s, err
+		}
+		s.Hold, s.Held = h, held(rate, tr.dropped, tr)
+		s.BacklogStart, s.BacklogEnd, s.BacklogMax, s.Slope = tr.n[0], tr.last(), tr.max(), tr.slope()
+		if s.Held || try == holdTries {
+			return s, nil
+		}
+		s.FailedHolds = append(s.FailedHolds, Probe{Offered: rate, Slope: s.Slope, Dropped: h.Dropped, End: s.BacklogEnd})
+		rate *= 0.8
+	}
+}
+
+// search probes rates, each for opts.SustainedProbe with the backlog
+// drained in between, and returns the highest that held.
+func (b *bench) search(ctx context.Context, guess float64, s *Sustained) (float64, error) {
+	o := b.opts
+	pool, err := b.phasePool(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer pool.Close()
 	d := b.dispatcher(pool)
 	if err := startDispatcher(ctx, d); err != nil {
-		pool.Close()
-		return s, err
+		return 0, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			d.Stop()
-			pool.Close()
-		}
-	}()
-	drain := func(l *load) error {
-		if err := b.await(ctx, func() bool { return b.rcv.unique.Load() >= l.committed.Load() }); err != nil {
-			return fmt.Errorf("sustained: draining: %w", err)
-		}
-		return nil
-	}
-
+	defer d.Stop()
 	rate, lo, hi := max(guess, 100), 0.0, 0.0
 	for range o.SustainedProbes {
 		l, tr := b.runWatched(ctx, pool, rate, o.SustainedProbe)
 		if l.err != nil {
-			return s, fmt.Errorf("sustained: publish: %w", l.err)
+			return 0, fmt.Errorf("sustained: publish: %w", l.err)
 		}
-		p := Probe{Offered: rate, Slope: tr.slope(), Dropped: l.dropped, End: tr.last(), Held: held(rate, l, tr)}
+		p := Probe{Offered: rate, Slope: tr.slope(), Dropped: l.dropped, End: tr.last(), Held: held(rate, l.dropped, tr)}
 		s.Probes = append(s.Probes, p)
-		if err := drain(l); err != nil {
-			return s, err
+		if err := b.drain(ctx, l); err != nil {
+			return 0, err
 		}
 		b.rcv.reset()
 		if p.Held {
@@ -166,26 +183,47 @@ func (b *bench) sustained(ctx context.Context, guess float64) (Sustained, error)
 	if lo == 0 {
 		lo = rate // nothing held: hold the last, lowest step
 	}
+	return lo, nil
+}
 
+// drain waits until every committed event of l has been received.
+func (b *bench) drain(ctx context.Context, l *load) error {
+	if err := b.await(ctx, func() bool { return b.rcv.unique.Load() >= l.committed.Load() }); err != nil {
+		return fmt.Errorf("sustained: draining: %w", err)
+	}
+	return nil
+}
+
+// hold offers rate for opts.SustainedHold with a dispatcher and pool of
+// its own, measured, and waits until the backlog has drained.
+func (b *bench) hold(ctx context.Context, rate float64) (Steady, *backlogTrace, error) {
+	h := Steady{OfferedPerSec: rate, Duration: Duration(b.opts.SustainedHold)}
+	b.rcv.reset()
+	pool, err := b.phasePool(ctx)
+	if err != nil {
+		return h, nil, err
+	}
+	d := b.dispatcher(pool)
+	if err := startDispatcher(ctx, d); err != nil {
+		pool.Close()
+		return h, nil, err
+	}
+	sleepCtx(ctx, 200*time.Millisecond) // LISTEN is up
 	m := b.startMeter(ctx)
 	start := time.Now()
-	l, tr := b.runWatched(ctx, pool, lo, o.SustainedHold)
+	l, tr := b.runWatched(ctx, pool, rate, b.opts.SustainedHold)
 	elapsed := time.Since(start)
 	received := b.rcv.unique.Load()
-	werr := drain(l)
+	werr := b.drain(ctx, l)
 	d.Stop()
-	stopped = true
-	s.Hold.Cost, _ = m.stop(ctx, pool, received, "delivery")
+	h.Cost, _ = m.stop(ctx, pool, b.rcv.unique.Load(), "delivery")
 	if l.err != nil {
-		return s, fmt.Errorf("sustained: publish: %w", l.err)
+		return h, nil, fmt.Errorf("sustained: publish: %w", l.err)
 	}
-	h := &s.Hold
-	h.OfferedPerSec, h.Duration = lo, Duration(o.SustainedHold)
 	h.Published, h.Dropped, h.Received = len(l.sent), l.dropped, received
 	h.PerSec = float64(received) / elapsed.Seconds()
 	lat, call, missing := b.latencies(l.sent)
 	h.Missing, h.Latency, h.Commit = missing, distOf(lat), distOf(call)
-	s.BacklogStart, s.BacklogEnd, s.BacklogMax, s.Slope = tr.n[0], tr.last(), tr.max(), tr.slope()
-	s.Held = held(lo, l, tr)
-	return s, werr
+	tr.dropped = l.dropped
+	return h, tr, werr
 }

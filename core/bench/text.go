@@ -94,7 +94,11 @@ func (r Report) WriteText(w io.Writer) {
 			}
 			steps = append(steps, fmt.Sprintf("%s/s %s", n(pr.Offered), mark))
 		}
-		p.line(2, "search (probes): %s", strings.Join(steps, ", "))
+		p.line(2, "search (probes of %s): %s", r.sustainedProbe(), strings.Join(steps, ", "))
+		for _, f := range s.FailedHolds {
+			p.line(2, "held %s/s in the probe but not for the whole hold (backlog %d at the end, trend %+.0f/s): "+
+				"tried 0.8 of it", n(f.Offered), f.End, f.Slope)
+		}
 		h := s.Hold
 		verdict := "held: the backlog stayed flat"
 		if !s.Held {
@@ -293,4 +297,12 @@ func (p printer) cpu(indent int, c CPU, units float64, per string) {
 		unit = "CPU µs per " + per
 	}
 	p.line(indent, "%s over %.1f s, machine %.0f%% busy: %s", unit, c.Wall, c.MachineBusy, strings.Join(s, ", "))
+}
+
+// sustainedProbe is the probes' length, as the report knows it.
+func (r Report) sustainedProbe() string {
+	if r.Sustained == nil || r.Sustained.ProbeLength == 0 {
+		return "?"
+	}
+	return r.Sustained.ProbeLength.String()
 }
