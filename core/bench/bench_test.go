@@ -224,7 +224,6 @@ func TestOptionsErrors(t *testing.T) {
 	for _, o := range []Options{
 		{Events: 2, Live: 3},
 		{Live: 4, Endpoints: 100, Tenants: 2},
-		{Rates: []float64{0}},
 		{Workers: -1},
 	} {
 		if _, err := Run(context.Background(), o); err == nil || !strings.Contains(err.Error(), "bench:") {
@@ -275,6 +274,21 @@ func TestPrinterWrapsAt80(t *testing.T) {
 	for _, l := range lines {
 		if len(l) > width || !strings.HasPrefix(strings.TrimLeft(l, " "), "word") || !strings.HasPrefix(l, "    ") {
 			t.Errorf("line %q", l)
+		}
+	}
+}
+
+func TestDescribeStatement(t *testing.T) {
+	t.Parallel()
+	for q, want := range map[string]string{
+		"WITH d AS (DELETE FROM hookd.queue q WHERE ...) INSERT INTO hookd.finished SELECT ..., " +
+			"x AS (INSERT INTO hookd.attempts ...) INSERT INTO hookd.finished": "delete queue, insert finished, insert attempts",
+		"SELECT l.endpoint_id FROM hookd.lanes l JOIN hookd.endpoints e": "read lanes",
+		"UPDATE ONLY hookd.lanes SET ready_at = now()":                   "update lanes",
+		"commit": "",
+	} {
+		if got := describe(q); got != want {
+			t.Errorf("describe(%q) = %q; want %q", q, got, want)
 		}
 	}
 }

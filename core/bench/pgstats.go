@@ -100,7 +100,31 @@ func resetStatements(ctx context.Context, admin *pgxpool.Pool) bool {
 	return err == nil
 }
 
-var spaces = regexp.MustCompile(`\s+`)
+var (
+	spaces = regexp.MustCompile(`\s+`)
+	writes = regexp.MustCompile(`(?i)\b(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+(?:ONLY\s+)?hookd\.(\w+)`)
+	reads  = regexp.MustCompile(`(?i)\bFROM\s+hookd\.(\w+)`)
+)
+
+// describe names what a statement does to hookd's tables, shorter than
+// its text: "insert attempts, delete queue", or "read lanes".
+func describe(q string) string {
+	var parts []string
+	seen := map[string]bool{}
+	for _, m := range writes.FindAllStringSubmatch(q, -1) {
+		verb := strings.ToLower(strings.Fields(m[1])[0])
+		if k := verb + " " + m[2]; !seen[k] {
+			seen[k] = true
+			parts = append(parts, k)
+		}
+	}
+	if len(parts) == 0 {
+		if m := reads.FindStringSubmatch(q); m != nil {
+			parts = append(parts, "read "+m[1])
+		}
+	}
+	return strings.Join(parts, ", ")
+}
 
 // statements returns this database's statements by total execution time,
 // the bench's own measuring left out.
@@ -121,6 +145,7 @@ func statements(ctx context.Context, admin *pgxpool.Pool, n int) []Statement {
 		var s Statement
 		if rows.Scan(&s.Calls, &s.TotalMS, &s.MeanMS, &s.Rows, &s.Query) == nil {
 			s.Query = strings.TrimSpace(spaces.ReplaceAllString(s.Query, " "))
+			s.Does = describe(s.Query)
 			out = append(out, s)
 		}
 	}

@@ -221,7 +221,9 @@ type Statement struct {
 	TotalMS float64 `json:"total_ms"`
 	MeanMS  float64 `json:"mean_ms"`
 	Rows    int64   `json:"rows"`
-	Query   string  `json:"query"`
+	// Does names the hookd tables it writes (or reads), for short.
+	Does  string `json:"does,omitempty"`
+	Query string `json:"query"`
 }
 
 // CPU is the CPU time used during a phase, in seconds.
@@ -240,5 +242,11 @@ type CPU struct {
 type Duration time.Duration
 
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	*d = Duration(v)
+	return err
+}
 
 func (d Duration) String() string { return time.Duration(d).String() }

@@ -256,7 +256,11 @@ func (p printer) cost(indent int, c Cost) {
 		if i == 0 {
 			p.line(indent, "statements by total time (ms, calls, query):")
 		}
-		p.raw(fmt.Sprintf("%s%7.0f %7d  %s", strings.Repeat(" ", indent+2), s.TotalMS, s.Calls, s.Query))
+		what := s.Query
+		if s.Does != "" {
+			what = "[" + s.Does + "] " + s.Query
+		}
+		p.raw(fmt.Sprintf("%s%7.0f %7d  %s", strings.Repeat(" ", indent+2), s.TotalMS, s.Calls, what))
 	}
 }
 
