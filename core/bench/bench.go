@@ -242,6 +242,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	err = b.run(ctx, &rep)
 	m.LoadAfter, m.Duration = loadavg(), time.Since(start).Round(time.Second).String()
 	rep.Ratios = ratios(&rep)
+	m.Noise = noise(&rep)
 	if opts.CPUProfile != nil && b.profileOut != nil {
 		if _, werr := opts.CPUProfile.Write(b.profileOut); werr != nil && err == nil {
 			err = werr
@@ -383,6 +384,35 @@ func ratios(r *Report) []Ratio {
 			s.Single.PerSec, r.Small.Single.PerSec)
 	}
 	return out
+}
+
+// noise is the share of the machine other processes used during the
+// measured phases, in %.
+func noise(r *Report) float64 {
+	var other, wall float64
+	add := func(c CPU) { other, wall = other+c.Other, wall+c.Wall }
+	add(r.Ceiling.CPU)
+	add(r.CeilingHookd.CPU)
+	for _, l := range []*Leg{&r.Small, r.Scale} {
+		if l == nil {
+			continue
+		}
+		for _, c := range []*Cost{l.Burndown.Publish.Cost, &l.Burndown.Cost, l.HTTPBatch.Cost, l.Single.Cost} {
+			if c != nil {
+				add(c.CPU)
+			}
+		}
+	}
+	if r.Sustained != nil {
+		add(r.Sustained.Hold.Cost.CPU)
+	}
+	for _, st := range r.Latency {
+		add(st.Cost.CPU)
+	}
+	if wall <= 0 || r.Machine.CPUs <= 0 {
+		return 0
+	}
+	return 100 * other / (wall * float64(r.Machine.CPUs))
 }
 
 // findPostmaster returns the pid of the server's postmaster when it runs

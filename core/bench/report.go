@@ -35,6 +35,9 @@ type Machine struct {
 	WALIOTiming       string    `json:"track_wal_io_timing"`
 	Started           time.Time `json:"started"`
 	Duration          string    `json:"duration"`
+	// Noise is the share of the machine (all CPUs) that other processes
+	// used during the measured phases, in %.
+	Noise float64 `json:"noise_pct"`
 }
 
 // Ceiling is signed POSTs to the receiver with no database at all.

@@ -66,7 +66,8 @@ func (r Report) WriteText(w io.Writer) {
 	p.line(0, "hookd bench: %d CPUs, %s, PostgreSQL %s (%s), synchronous_commit=%s, fsync=%s, "+
 		"pg_stat_statements %s, track_wal_io_timing=%s", m.CPUs, m.GoVersion, m.PostgreSQL, own,
 		m.SynchronousCommit, m.Fsync, onOff(m.Statements), m.WALIOTiming)
-	p.line(0, "load average before %s, after %s; the run took %s", m.LoadBefore, m.LoadAfter, m.Duration)
+	p.line(0, "load average before %s, after %s; the run took %s; other processes used %.0f%% of the "+
+		"machine during the measured phases (noise)", m.LoadBefore, m.LoadAfter, m.Duration, m.Noise)
 
 	p.head("ceiling: signed POSTs to the local receiver, no database")
 	for _, c := range []Ceiling{r.Ceiling, r.CeilingHookd} {
