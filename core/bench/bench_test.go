@@ -32,7 +32,7 @@ func small() Options {
 // leg included, with PostgreSQL's account of each; the figures themselves
 // are not judged, their presence and consistency are.
 func TestRunOwnServerEveryPhase(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the CPU profiler serves one profile at a time.
 	o := small()
 	o.Endpoints, o.Tenants = 40, 8
 	var prof bytes.Buffer
@@ -160,7 +160,7 @@ func checkSplit(t *testing.T, what string, c CPU) {
 // Work done in goroutines labelled with a part, and in the goroutines
 // they start, is counted to that part.
 func TestSplitByPart(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the CPU profiler serves one profile at a time.
 	spin := func(d time.Duration) {
 		x := 0
 		for end := time.Now().Add(d); time.Now().Before(end); x++ {
@@ -192,7 +192,7 @@ func TestSplitByPart(t *testing.T) {
 // On a server without pg_stat_statements (the test server) the bench
 // still runs and says what it could not measure.
 func TestRunWithoutStatements(t *testing.T) {
-	t.Parallel()
+	// Not parallel: the CPU profiler serves one profile at a time.
 	o := small()
 	o.DatabaseURL = dbtest.NewDB(t)
 	o.Rates, o.SustainedHold, o.SlowBacklog = []float64{}, -1, -1
