@@ -121,35 +121,16 @@ func (b *bench) single(ctx context.Context, live int) (Publish, error) {
 	pub := outbox.NewPublisher(pool, outbox.Options{})
 	m := b.startMeter(ctx)
 	start := time.Now()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	withPart(ctx, partLoad, func(ctx context.Context) {
-		for w := range conc {
-			wg.Go(func() {
-				for i := w; i < n; i += conc {
-					if _, err := pub.Publish(ctx, b.liveEvent(i, live)); err != nil {
-						mu.Lock()
-						first = cmpErr(first, err)
-						mu.Unlock()
-						return
-					}
-				}
-			})
+	err = inParallel(ctx, conc, func(ctx context.Context, w int) error {
+		for i := w; i < n; i += conc {
+			if _, err := pub.Publish(ctx, b.liveEvent(i, live)); err != nil {
+				return err
+			}
 		}
-		wg.Wait()
+		return nil
 	})
 	r.PerSec = float64(n) / time.Since(start).Seconds()
 	cost, _ := m.stop(ctx, pool, int64(n), "event")
 	r.Cost = &cost
-	return r, first
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
+	return r, err
 }

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hookd/hookd/core/api"
@@ -66,32 +65,20 @@ func (b *bench) httpBatch(ctx context.Context, live int) (HTTPBatch, error) {
 	r.Available = true
 	m := b.startMeter(ctx)
 	start := time.Now()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		first error
-	)
-	withPart(ctx, partLoad, func(ctx context.Context) {
-		for w := range httpConc {
-			wg.Go(func() {
-				for from := 1 + w*outbox.MaxBatch; from < n+1; from += httpConc * outbox.MaxBatch {
-					if err := send(ctx, from, min(from+outbox.MaxBatch, n+1)); err != nil {
-						mu.Lock()
-						first = cmpErr(first, err)
-						mu.Unlock()
-						return
-					}
-				}
-			})
+	err = inParallel(ctx, httpConc, func(ctx context.Context, w int) error {
+		for from := 1 + w*outbox.MaxBatch; from < n+1; from += httpConc * outbox.MaxBatch {
+			if err := send(ctx, from, min(from+outbox.MaxBatch, n+1)); err != nil {
+				return err
+			}
 		}
-		wg.Wait()
+		return nil
 	})
 	r.PerSec = float64(n) / time.Since(start).Seconds()
 	cost, _ := m.stop(ctx, pool, int64(n), "event")
 	r.Cost = &cost
-	if first != nil {
+	if err != nil {
 		r.PerSec = 0
-		r.Note = "a request failed: " + first.Error()
+		r.Note = "a request failed: " + err.Error()
 	}
 	return r, nil
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -37,15 +38,24 @@ const phaseApp = "hookd-bench"
 
 // phasePool opens the pool one phase's engine and publishers share; the
 // phase's meter closes it, so that its backends report their counters.
+// Its commits are durable whatever the server's default.
 func (b *bench) phasePool(ctx context.Context) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(b.opts.DatabaseURL)
+	return openPool(ctx, b.opts.DatabaseURL, b.opts.MaxConns, phaseApp, map[string]string{"synchronous_commit": "on"})
+}
+
+// openAdmin opens the measuring pool.
+func openAdmin(ctx context.Context, url string) (*pgxpool.Pool, error) {
+	return openPool(ctx, url, 4, adminApp, nil)
+}
+
+func openPool(ctx context.Context, url string, maxConns int32, app string, params map[string]string) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("bench: database URL: %w", err)
 	}
-	cfg.MaxConns = b.opts.MaxConns
-	// Durable commits whatever the server's default.
-	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
-	cfg.ConnConfig.RuntimeParams["application_name"] = phaseApp
+	cfg.MaxConns = maxConns
+	cfg.ConnConfig.RuntimeParams["application_name"] = app
+	maps.Copy(cfg.ConnConfig.RuntimeParams, params)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -57,23 +67,34 @@ func (b *bench) phasePool(ctx context.Context) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// openAdmin opens the measuring pool.
-func openAdmin(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("bench: database URL: %w", err)
+// inParallel runs fn(ctx, w) for w in [0, conc) in goroutines labelled as
+// the bench's load and returns the first error.
+func inParallel(ctx context.Context, conc int, fn func(ctx context.Context, w int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+	)
+	withPart(ctx, partLoad, func(ctx context.Context) {
+		for w := range conc {
+			wg.Go(func() {
+				if err := fn(ctx, w); err != nil {
+					mu.Lock()
+					first = cmpErr(first, err)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+	})
+	return first
+}
+
+func cmpErr(first, err error) error {
+	if first != nil {
+		return first
 	}
-	cfg.MaxConns = 4
-	cfg.ConnConfig.RuntimeParams["application_name"] = adminApp
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("bench: connect: %w", err)
-	}
-	return pool, nil
+	return err
 }
 
 // reset gives the bench a fresh schema (its database is its own), with a
