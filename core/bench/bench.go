@@ -68,7 +68,7 @@ const (
 	DefaultCeilingRequests    = 50000
 	DefaultCeilingConcurrency = 64
 	DefaultDuration           = 10 * time.Second
-	DefaultSustainedProbe     = 3 * time.Second
+	DefaultSustainedProbe     = 5 * time.Second
 	DefaultSustainedProbes    = 6
 	DefaultSustainedHold      = 20 * time.Second
 	DefaultSlowDelay          = 200 * time.Millisecond

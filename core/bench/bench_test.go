@@ -106,7 +106,7 @@ func TestRunOwnServerEveryPhase(t *testing.T) {
 func checkLeg(t *testing.T, l Leg, o Options) {
 	t.Helper()
 	b := l.Burndown
-	if b.Received != int64(o.Events) || b.Rejected != 0 || b.PerSec <= 0 || b.Publish.PerSec <= 0 {
+	if b.Received != int64(o.Events) || b.Rejected != 0 || b.PerSec <= 0 || b.Publish.PerSec <= 0 || b.CPUBound <= 0 {
 		t.Errorf("burn-down (%d quiet) = %+v", l.QuietEndpoints, b)
 	}
 	db := b.Cost.DB

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -98,6 +99,9 @@ func (b *bench) burndown(ctx context.Context, live int) (Burndown, error) {
 	var raw []byte
 	r.Cost, raw = m.stop(ctx, pool, int64(o.Events), "delivery")
 	r.Total = r.Cost.add(pubCost)
+	if c := r.Cost.CPU; c.PostgreSQL >= 0 && c.Bench+c.PostgreSQL > 0 {
+		r.CPUBound = float64(runtime.NumCPU()) * float64(o.Events) / (c.Bench + c.PostgreSQL)
+	}
 	r.Received, r.Duplicates, r.Rejected = b.rcv.unique.Load(), b.rcv.duplicates.Load(), b.rcv.rejected.Load()
 	if o.CPUProfile != nil && b.profileOut == nil {
 		b.profileOut = raw // the first burn-down's

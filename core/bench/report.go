@@ -115,6 +115,12 @@ type Burndown struct {
 	Received       int64   `json:"received"`
 	Duplicates     int64   `json:"duplicates"`
 	Rejected       int64   `json:"rejected"`
+	// CPUBound is the machine's CPUs over the CPU time (hookd, PostgreSQL,
+	// receiver) the delivering step spent per delivery: the rate it could
+	// reach on a machine of its own if CPU were all that bounds it; 0 when
+	// PostgreSQL's CPU is unknown. Unlike PerSec it discounts what other
+	// processes took.
+	CPUBound float64 `json:"cpu_bound_deliveries_per_s"`
 	// Cost is the delivering step's; Total adds the publishing step, as
 	// the baseline's burn-down includes inserting its jobs.
 	Cost  Cost `json:"cost"`

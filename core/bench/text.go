@@ -172,6 +172,12 @@ func (p printer) leg(l Leg) {
 	b := l.Burndown
 	p.line(2, "burn-down: %s deliveries/s end to end (%s/s until recorded), %d workers, %d events; "+
 		"%d duplicates, %d rejected", n(b.PerSec), n(b.RecordedPerSec), b.Workers, b.Events, b.Duplicates, b.Rejected)
+	if b.CPUBound > 0 {
+		c := b.Cost.CPU
+		p.line(2, "CPU-bound estimate: %s deliveries/s (this machine's CPUs / the %.0f µs of CPU each "+
+			"delivery took in this process and PostgreSQL; what other processes took left out)",
+			n(b.CPUBound), 1e6*(c.Bench+c.PostgreSQL)/float64(max(b.Events, 1)))
+	}
 	p.line(2, "publishing first: %s events/s with PublishBatch (%d a call, %d at once)",
 		n(b.Publish.PerSec), b.Publish.PerCall, b.Publish.Concurrency)
 	if b.Publish.Cost != nil {
