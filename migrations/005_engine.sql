@@ -2,9 +2,10 @@
 -- for fair claiming, and time-partitioned history (events, finished
 -- deliveries, attempts) that leaves by partition drop.
 --
--- Existing data is kept: events, deliveries and attempts are copied into
--- the new tables (history into the partition holding the migration's time,
--- unfinished deliveries into the queue), then the old tables are dropped.
+-- Existing data is kept without copying history: the old events,
+-- deliveries and attempts tables become the legacy partitions of the new
+-- ones (see below), so the upgrade costs building the new indexes over
+-- them and moving what still has work to do into the queue.
 --
 -- Partitions are created by core/partition (hookd migrate and every start
 -- make sure those around now exist; the maintenance leader keeps them
@@ -88,9 +89,9 @@ ALTER INDEX hookd.attempts_delivery RENAME TO attempts_v1_delivery;
 CREATE SEQUENCE hookd.event_seq;
 CREATE SEQUENCE hookd.delivery_ids;
 CREATE SEQUENCE hookd.attempt_ids;
-SELECT setval('hookd.event_seq', greatest(coalesce((SELECT max(seq) FROM hookd.events_v1), 0), 1));
-SELECT setval('hookd.delivery_ids', greatest(coalesce((SELECT max(id) FROM hookd.deliveries_v1), 0), 1));
-SELECT setval('hookd.attempt_ids', greatest(coalesce((SELECT max(id) FROM hookd.attempts_v1), 0), 1));
+SELECT setval('hookd.event_seq', max(seq)) FROM hookd.events_v1 HAVING max(seq) IS NOT NULL;
+SELECT setval('hookd.delivery_ids', max(id)) FROM hookd.deliveries_v1 HAVING max(id) IS NOT NULL;
+SELECT setval('hookd.attempt_ids', max(id)) FROM hookd.attempts_v1 HAVING max(id) IS NOT NULL;
 
 -- Event ids, unique across the whole system for as long as an event can
 -- be referred to (a unique index on the partitioned events table could
@@ -214,6 +215,7 @@ CREATE TABLE hookd.finished (
 CREATE INDEX finished_event ON hookd.finished (event_id);
 CREATE INDEX finished_endpoint ON hookd.finished (endpoint_id, id);
 CREATE INDEX finished_dead ON hookd.finished (endpoint_id, id) WHERE state = 'dead';
+CREATE INDEX finished_dead_id ON hookd.finished (id) WHERE state = 'dead';
 CREATE INDEX finished_tenant ON hookd.finished (tenant_id, id) WHERE tenant_id IS NOT NULL;
 
 -- Every try, insert-only, partitioned with its event.
@@ -308,41 +310,100 @@ BEGIN
   END LOOP;
   EXECUTE format('ALTER TABLE hookd.%I SET (fillfactor = 100)', 'finished_' || suffix);
 END $$;
+CREATE TABLE hookd.attempt_bodies_legacy PARTITION OF hookd.attempt_bodies
+  FOR VALUES FROM (MINVALUE) TO ('1970-01-02 00:00:00Z');
 
--- Copy what exists, history into the partition of the migration's time.
-INSERT INTO hookd.event_ids (id, stored_at) SELECT id, statement_timestamp() FROM hookd.events_v1;
-INSERT INTO hookd.events (seq, id, type, data, created_at, xid, fanned_out, endpoint_id, stored_at)
-  SELECT seq, id, type, data, least(greatest(created_at, '1970-01-01 00:00:00Z'), '9999-12-31 23:59:59Z'),
-         xid, true, endpoint_id, statement_timestamp()
-  FROM hookd.events_v1;
--- Events a plain SQL producer wrote without deliveries are fanned out by
--- hookd as before.
-UPDATE hookd.events e SET fanned_out = false FROM hookd.events_v1 v WHERE v.id = e.id AND NOT v.fanned_out;
+-- What exists is kept without copying history: the old tables become the
+-- "legacy" partitions of the new ones, covering everything before the
+-- first new partition, and leave whole, like any other, once they are
+-- older than retention.period. Only what still has work to do moves to the
+-- queue (and response bodies to their own table). Their rows all take
+-- stored_at 1970-01-01, the legacy range's own.
+DO $$
+DECLARE
+  t text;
+  c record;
+BEGIN
+  -- Every key, foreign key and check of the old tables goes; the parents'
+  -- are added back where a partition needs them.
+  FOREACH t IN ARRAY ARRAY['attempts_v1', 'deliveries_v1', 'events_v1'] LOOP
+    FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = ('hookd.' || t)::regclass AND contype IN ('f') LOOP
+      EXECUTE format('ALTER TABLE hookd.%I DROP CONSTRAINT %I', t, c.conname);
+    END LOOP;
+  END LOOP;
+  FOREACH t IN ARRAY ARRAY['attempts_v1', 'deliveries_v1', 'events_v1'] LOOP
+    FOR c IN SELECT conname FROM pg_constraint WHERE conrelid = ('hookd.' || t)::regclass LOOP
+      EXECUTE format('ALTER TABLE hookd.%I DROP CONSTRAINT %I', t, c.conname);
+    END LOOP;
+    FOR c IN SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+             WHERE x.indrelid = ('hookd.' || t)::regclass AND i.relname <> 'attempts_v1_delivery' LOOP
+      EXECUTE format('DROP INDEX hookd.%I', c.relname);
+    END LOOP;
+  END LOOP;
+END $$;
+
+-- Work still to do moves to the queue; its lanes are made below.
 INSERT INTO hookd.queue (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, next_attempt_at,
     lease_expires_at, leased_by, last_status, last_error_class, last_error, replays, created_at, updated_at)
-  SELECT d.id, d.event_id, statement_timestamp(), d.endpoint_id, d.event_type,
+  SELECT d.id, d.event_id, '1970-01-01 00:00:00Z', d.endpoint_id, d.event_type,
          CASE WHEN d.state = 'pending' AND d.next_attempt_at > now() THEN 'retrying' ELSE d.state END,
          d.attempts, d.next_attempt_at, d.lease_expires_at, d.leased_by, d.last_status, d.last_error_class,
          d.last_error, d.replays, d.created_at, d.updated_at
   FROM hookd.deliveries_v1 d WHERE d.state IN ('pending', 'in_flight', 'held');
-INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, last_status,
-    last_error_class, last_error, replays, created_at, completed_at)
-  SELECT d.id, d.event_id, statement_timestamp(), d.endpoint_id, d.event_type, d.state, d.attempts, d.last_status,
-         d.last_error_class, d.last_error, d.replays, d.created_at, coalesce(d.completed_at, d.updated_at)
-  FROM hookd.deliveries_v1 d WHERE d.state IN ('succeeded', 'dead');
-INSERT INTO hookd.attempts (id, delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
-    request_url, request_headers, response_status, response_headers, error_class, error, worker)
-  SELECT id, delivery_id, statement_timestamp(), endpoint_id, attempt, started_at, duration_us,
-         request_url, request_headers, response_status, response_headers, error_class, error, worker
-  FROM hookd.attempts_v1;
-INSERT INTO hookd.attempt_bodies (attempt_id, event_stored_at, body)
-  SELECT id, statement_timestamp(), response_body FROM hookd.attempts_v1 WHERE response_body <> '';
+DELETE FROM hookd.deliveries_v1 WHERE state IN ('pending', 'in_flight', 'held');
+UPDATE hookd.deliveries_v1 SET completed_at = updated_at WHERE completed_at IS NULL;
+INSERT INTO hookd.attempt_bodies_legacy (attempt_id, event_stored_at, body)
+  SELECT id, '1970-01-01 00:00:00Z', response_body FROM hookd.attempts_v1 WHERE response_body <> '';
+INSERT INTO hookd.event_ids (id, stored_at) SELECT id, '1970-01-01 00:00:00Z' FROM hookd.events_v1;
+
+-- The old tables take the new columns (constant defaults: no rewrite),
+-- lose the ones gone, and take the parents' constraints, validated by a
+-- scan that takes no lock beyond the one already held.
+ALTER TABLE hookd.events_v1
+  ALTER COLUMN seq DROP IDENTITY,
+  ADD COLUMN tenant_id text,
+  ADD COLUMN broadcast boolean NOT NULL DEFAULT false,
+  ADD COLUMN stored_at timestamptz NOT NULL DEFAULT '1970-01-01 00:00:00Z',
+  ALTER COLUMN created_at SET DEFAULT now(),
+  ALTER COLUMN xid SET DEFAULT pg_current_xact_id();
+UPDATE hookd.events_v1 SET created_at = least(greatest(created_at, '1970-01-01 00:00:00Z'), '9999-12-31 23:59:59Z')
+  WHERE created_at < '1970-01-01 00:00:00Z' OR created_at > '9999-12-31 23:59:59Z';
+ALTER TABLE hookd.events_v1
+  ADD CONSTRAINT events_created_at_check CHECK (created_at >= '1970-01-01 00:00:00Z' AND created_at <= '9999-12-31 23:59:59Z'),
+  ADD CONSTRAINT events_check CHECK (NOT (broadcast AND (tenant_id IS NOT NULL OR endpoint_id IS NOT NULL))),
+  ADD CONSTRAINT events_v1_range CHECK (stored_at < '1970-01-02 00:00:00Z');
+ALTER TABLE hookd.deliveries_v1
+  ALTER COLUMN id DROP IDENTITY,
+  DROP COLUMN next_attempt_at, DROP COLUMN lease_expires_at, DROP COLUMN leased_by, DROP COLUMN updated_at,
+  ADD COLUMN event_stored_at timestamptz NOT NULL DEFAULT '1970-01-01 00:00:00Z',
+  ADD COLUMN tenant_id text,
+  ALTER COLUMN completed_at SET NOT NULL,
+  ALTER COLUMN state DROP DEFAULT,
+  ALTER COLUMN attempts DROP DEFAULT,
+  ALTER COLUMN created_at DROP DEFAULT,
+  ADD CONSTRAINT finished_state_check CHECK (state IN ('succeeded', 'dead', 'skipped')),
+  ADD CONSTRAINT deliveries_v1_range CHECK (event_stored_at < '1970-01-02 00:00:00Z');
+ALTER TABLE hookd.attempts_v1
+  ALTER COLUMN id DROP IDENTITY,
+  DROP COLUMN response_body,
+  ADD COLUMN event_stored_at timestamptz NOT NULL DEFAULT '1970-01-01 00:00:00Z',
+  ADD CONSTRAINT attempts_v1_range CHECK (event_stored_at < '1970-01-02 00:00:00Z');
+
+ALTER TABLE hookd.deliveries_v1 RENAME TO finished_legacy;
+ALTER TABLE hookd.events_v1 RENAME TO events_legacy;
+ALTER TABLE hookd.attempts_v1 RENAME TO attempts_legacy;
+ALTER TABLE hookd.events ATTACH PARTITION hookd.events_legacy FOR VALUES FROM (MINVALUE) TO ('1970-01-02 00:00:00Z');
+ALTER TABLE hookd.finished ATTACH PARTITION hookd.finished_legacy FOR VALUES FROM (MINVALUE) TO ('1970-01-02 00:00:00Z');
+ALTER TABLE hookd.attempts ATTACH PARTITION hookd.attempts_legacy FOR VALUES FROM (MINVALUE) TO ('1970-01-02 00:00:00Z');
+INSERT INTO hookd.partitions (name, parent, lower_bound, upper_bound)
+  SELECT t || '_legacy', t, '1970-01-01 00:00:00Z', '1970-01-02 00:00:00Z'
+  FROM unnest(ARRAY['events', 'finished', 'attempts', 'attempt_bodies']) AS t;
+-- Events a plain SQL producer wrote without deliveries are fanned out by
+-- hookd as before (they keep fanned_out false).
+
 INSERT INTO hookd.endpoint_minutes SELECT * FROM hookd.endpoint_minutes_v1 WHERE minute >= date_trunc('day', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
 INSERT INTO hookd.lanes (endpoint_id)
   SELECT DISTINCT endpoint_id FROM hookd.queue WHERE state = 'pending';
 
-DROP TABLE hookd.attempts_v1;
 DROP TABLE hookd.endpoint_minutes_v1;
-DROP TABLE hookd.deliveries_v1;
-DROP TABLE hookd.events_v1;
 DROP FUNCTION hookd.type_matches(text[], text);

@@ -15,7 +15,7 @@ import (
 func init() {
 	registerCommand(newConsoleCmd)
 	serveConsole = func(ctx context.Context, c *cli, _ *app.Server, d *app.Database) error {
-		return c.runConsole(ctx, d, c.cfg.Console.ReadOnly)
+		return c.runConsole(ctx, d, c.cfg.Console.ReadOnly, "This also stops hookd (the engine and the HTTP API) and the PostgreSQL it runs.")
 	}
 }
 
@@ -41,7 +41,7 @@ is picked up by the engine of every hookd serving that database.
 				return err
 			}
 			defer d.Close()
-			return c.runConsole(ctx, d, readOnly || c.cfg.Console.ReadOnly)
+			return c.runConsole(ctx, d, readOnly || c.cfg.Console.ReadOnly, "")
 		},
 	}
 	cmd.Flags().BoolVar(&readOnly, "read-only", false, "hide and refuse every action (replay, enable, disable)")
@@ -50,14 +50,17 @@ is picked up by the engine of every hookd serving that database.
 }
 
 // runConsole shows the console on the terminal until the operator quits or
-// ctx ends. The console logs nothing to the terminal it draws on: errors
-// it recovers from are shown in its message line.
-func (c *cli) runConsole(ctx context.Context, d *app.Database, readOnly bool) error {
+// ctx ends; quitNote says what else quitting stops. The console logs
+// nothing to the terminal it draws on: errors it recovers from are shown
+// in its message line.
+func (c *cli) runConsole(ctx context.Context, d *app.Database, readOnly bool, quitNote string) error {
 	err := tuiapp.Run(ctx, tuiapp.Options{
-		Source:   data.NewPostgres(d.Pool),
-		Logger:   slog.New(slog.DiscardHandler),
-		ReadOnly: readOnly,
-		Refresh:  c.cfg.Console.Refresh,
+		Source:        data.NewPostgres(d.Pool),
+		Logger:        slog.New(slog.DiscardHandler),
+		ReadOnly:      readOnly,
+		Refresh:       c.cfg.Console.Refresh,
+		QuitNote:      quitNote,
+		SecretOverlap: c.cfg.Delivery.SecretOverlap,
 	})
 	if err != nil {
 		return fmt.Errorf("console: %w", err)

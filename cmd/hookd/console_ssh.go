@@ -17,13 +17,14 @@ func newConsoleSSHCmd(c *cli) *cobra.Command {
 	var readOnly bool
 	cmd := &cobra.Command{
 		Use:   "serve-ssh",
-		Short: "Serve the console over SSH to the keys in console.ssh.authorized_keys",
+		Short: "Serve the console over SSH to the keys in console.ssh.authorized_keys (and read_only_keys)",
 		Long: `Serve the console over SSH on console.ssh.listen until interrupted. Every
 session gets a console of its own, sized to the client's terminal; a
 session without a terminal is refused (connect with ssh -t).
 
 Only the public keys in console.ssh.authorized_keys may connect; passwords
-are refused. The host key is read from console.ssh.host_key, generated
+are refused. Keys in console.ssh.read_only_keys get a read-only console:
+every action they try is refused and recorded in the audit trail. The host key is read from console.ssh.host_key, generated
 there (ed25519, mode 0600) on first start.
 
 --read-only (or console.read_only) hides and refuses every action in
@@ -35,7 +36,7 @@ every session.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			sc := c.cfg.Console.SSH
 			if sc.Listen == "" {
-				return errors.New(`console.ssh.listen is empty: set it (e.g. 127.0.0.1:2222) and console.ssh.authorized_keys to serve the console over SSH`)
+				return errors.New(`console.ssh.listen is empty: set it (e.g. 127.0.0.1:2222) and console.ssh.authorized_keys (or read_only_keys) to serve the console over SSH`)
 			}
 			ctx := cmd.Context()
 			d, err := c.OpenDatabase(ctx)
@@ -65,10 +66,12 @@ func (c *cli) startSSHConsole(ctx context.Context, d *app.Database, readOnly boo
 		Listen:         sc.Listen,
 		HostKey:        sc.HostKey,
 		AuthorizedKeys: sc.AuthorizedKeys,
+		ReadOnlyKeys:   sc.ReadOnlyKeys,
 		Console: tuiapp.Options{
-			Source:   data.NewPostgres(d.Pool),
-			ReadOnly: readOnly,
-			Refresh:  c.cfg.Console.Refresh,
+			Source:        data.NewPostgres(d.Pool),
+			ReadOnly:      readOnly,
+			Refresh:       c.cfg.Console.Refresh,
+			SecretOverlap: c.cfg.Delivery.SecretOverlap,
 		},
 		Logger: c.logger,
 	})

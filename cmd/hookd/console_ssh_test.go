@@ -74,7 +74,7 @@ func testServeSSH(t *testing.T, args []string) {
 		"HOOKD_CONSOLE_SSH_AUTHORIZED_KEYS": authorized,
 	}
 	var out, errOut testkit.SyncBuffer
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	lookup := testEnv(env)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	c := &cli{stdio: stdio{in: strings.NewReader(""), out: &out, err: &errOut}, env: lookup}

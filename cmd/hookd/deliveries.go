@@ -10,6 +10,7 @@ import (
 
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -155,6 +156,11 @@ func newDeliveriesShowCmd(c *cli) *cobra.Command {
 				attempts, err := delivery.Attempts(ctx, d.Pool, id)
 				if err != nil {
 					return err
+				}
+				for i := range attempts {
+					// Custom headers are often credentials; older attempts
+					// recorded them as sent.
+					attempts[i].RequestHeaders = endpoint.RedactRequestHeaders(attempts[i].RequestHeaders)
 				}
 				if asJSON {
 					return c.printJSON(struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -28,10 +29,10 @@ func newEndpointsCmd(c *cli) *cobra.Command {
 
 // endpointFlags are the settable fields shared by add and update.
 type endpointFlags struct {
-	url, events, description, secret string
-	headers                          []string
-	maxInFlight, rateLimit           int
-	timeout                          time.Duration
+	url, events, description, secret, signatures string
+	headers                                      []string
+	maxInFlight, rateLimit                       int
+	timeout                                      time.Duration
 }
 
 func (f *endpointFlags) register(cmd *cobra.Command, withSecret bool) {
@@ -43,6 +44,7 @@ func (f *endpointFlags) register(cmd *cobra.Command, withSecret bool) {
 	fl.IntVar(&f.maxInFlight, "max-in-flight", 0, "concurrent attempts to this endpoint (0 = delivery.max_in_flight_per_endpoint)")
 	fl.IntVar(&f.rateLimit, "rate-limit", 0, "requests per second (0 = unlimited)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of one attempt (0 = delivery.timeout)")
+	fl.StringVar(&f.signatures, "signatures", "v1", "what webhook-signature carries: v1 (HMAC), v1,v1a (with ed25519 too) or v1a")
 	if withSecret {
 		fl.StringVar(&f.secret, "secret", "", "whsec_ signing secret (default: generated)")
 	}
@@ -86,20 +88,23 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 			}
 			p := endpoint.CreateParams{URL: f.url, Description: f.description, EventTypes: splitList(f.events),
 				Secret: f.secret, Headers: headers, RateLimit: f.rateLimit, MaxInFlight: f.maxInFlight,
-				Timeout: endpoint.Duration(f.timeout), Disabled: disabled}
+				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard(), Signatures: f.signatures}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				ep, err := endpoint.Create(cmd.Context(), d.Pool, p)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return c.printJSON(ep)
+					return c.printJSON(ep.RedactedHeaders())
 				}
 				k := c.kv()
 				k.add("id", ep.ID)
 				k.add("secret", ep.Secret)
 				k.add("url", ep.URL)
 				k.add("events", eventsCell(ep.EventTypes))
+				if ep.PublicKey != "" {
+					k.add("public key", ep.PublicKey)
+				}
 				return k.flush()
 			})
 		},
@@ -145,11 +150,13 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 					return err
 				}
 				if asJSON {
-					if eps == nil {
-						eps = []*endpoint.Endpoint{}
+					// Like GET /v1/endpoints: wrapped, without secrets or
+					// header values.
+					out := make([]*endpoint.Endpoint, len(eps))
+					for i, ep := range eps {
+						out[i] = ep.Redacted()
 					}
-					// Wrapped like GET /v1/endpoints and the other ls --json.
-					return c.printJSON(map[string]any{"endpoints": eps})
+					return c.printJSON(map[string]any{"endpoints": out})
 				}
 				t := c.table("ID", "URL", "EVENTS", "STATE", "DESCRIPTION")
 				for _, ep := range eps {
@@ -163,6 +170,11 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
+
+// guard is the outbound address guard of delivery.allowed_networks, which
+// refuses endpoint URLs aimed at loopback, private or metadata addresses
+// when they are made.
+func (c *cli) guard() *netguard.Guard { return netguard.New(c.cfg.Delivery.AllowedNetworks) }
 
 // getEndpoint wraps ErrNotFound with the id asked for.
 func getEndpoint(ctx context.Context, ex db.Executor, id string) (*endpoint.Endpoint, error) {
@@ -200,7 +212,7 @@ func newEndpointsShowCmd(c *cli) *cobra.Command {
 					return c.printJSON(struct {
 						*endpoint.Endpoint
 						Health *delivery.Health `json:"health"`
-					}{ep, h})
+					}{ep.RedactedHeaders(), h})
 				}
 				c.printEndpoint(ep)
 				if h != nil {
@@ -225,8 +237,12 @@ func (c *cli) printEndpoint(ep *endpoint.Endpoint) {
 	k.add("disabled at", ep.DisabledAt)
 	k.add("secret", ep.Secret)
 	k.add("previous secret until", ep.PreviousSecretExpiresAt)
+	k.add("signatures", ep.Signatures)
+	if ep.PublicKey != "" {
+		k.add("public key", ep.PublicKey)
+	}
 	for _, name := range sortedKeys(ep.Headers) {
-		k.add("header "+name, ep.Headers[name])
+		k.add("header "+name, endpoint.Redacted) // write-only: often a credential
 	}
 	k.add("max in flight", limitCell(ep.MaxInFlight, "delivery.max_in_flight_per_endpoint"))
 	k.add("rate limit", limitCell(ep.RateLimit, "unlimited"))

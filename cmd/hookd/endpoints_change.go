@@ -4,11 +4,14 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/endpoint"
 )
 
@@ -22,7 +25,7 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 		Short: "Change an endpoint; only the flags given change (--header replaces all headers)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p endpoint.UpdateParams
+			p := endpoint.UpdateParams{Guard: c.guard()}
 			fl := cmd.Flags()
 			if fl.Changed("url") {
 				p.URL = &f.url
@@ -47,12 +50,16 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 			if fl.Changed("rate-limit") {
 				p.RateLimit = &f.rateLimit
 			}
+			if fl.Changed("signatures") {
+				p.Signatures = &f.signatures
+			}
 			if fl.Changed("timeout") {
 				d := endpoint.Duration(f.timeout)
 				p.Timeout = &d
 			}
-			return c.changeEndpoint(cmd, args[0], asJSON, "updated", func(d *app.Database) (*endpoint.Endpoint, error) {
-				return endpoint.Update(cmd.Context(), d.Pool, args[0], p)
+			e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(changedFlags(cmd.LocalFlags()), ", ")}
+			return c.changeEndpoint(cmd, args[0], asJSON, "updated", e, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
+				return endpoint.Update(cmd.Context(), tx, args[0], p)
 			})
 		},
 	}
@@ -61,16 +68,22 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 	return cmd
 }
 
-// changeEndpoint runs change and prints the endpoint it returns.
-func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb string,
-	change func(*app.Database) (*endpoint.Endpoint, error)) error {
+// changeEndpoint runs change, recorded as e in the audit trail, and
+// prints the endpoint it returns.
+func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb string, e audit.Entry,
+	change func(pgx.Tx) (*endpoint.Endpoint, error)) error {
 	return c.withDB(cmd.Context(), func(d *app.Database) error {
-		ep, err := change(d)
+		var ep *endpoint.Endpoint
+		e.Target = id
+		err := c.audited(cmd.Context(), d, e, func(tx pgx.Tx) (n int64, err error) {
+			ep, err = change(tx)
+			return 1, err
+		})
 		if err != nil {
 			return notFound(err, "endpoint", id)
 		}
 		if asJSON {
-			return c.printJSON(ep)
+			return c.printJSON(ep.Redacted())
 		}
 		_, err = fmt.Fprintf(c.out, "%s endpoint %s (%s)\n", verb, ep.ID, enabledCell(ep))
 		return err
@@ -84,8 +97,8 @@ func newEndpointsEnableCmd(c *cli) *cobra.Command {
 		Short: "Enable an endpoint; its held deliveries resume",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.changeEndpoint(cmd, args[0], asJSON, "enabled", func(d *app.Database) (*endpoint.Endpoint, error) {
-				return endpoint.Enable(cmd.Context(), d.Pool, args[0])
+			return c.changeEndpoint(cmd, args[0], asJSON, "enabled", audit.Entry{Action: audit.ActionEnable}, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
+				return endpoint.Enable(cmd.Context(), tx, args[0])
 			})
 		},
 	}
@@ -101,8 +114,9 @@ func newEndpointsDisableCmd(c *cli) *cobra.Command {
 		Short: "Disable an endpoint; its deliveries are held until it is enabled",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return c.changeEndpoint(cmd, args[0], asJSON, "disabled", func(d *app.Database) (*endpoint.Endpoint, error) {
-				return endpoint.Disable(cmd.Context(), d.Pool, args[0], reason)
+			e := audit.Entry{Action: audit.ActionDisable, Detail: reason}
+			return c.changeEndpoint(cmd, args[0], asJSON, "disabled", e, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
+				return endpoint.Disable(cmd.Context(), tx, args[0], reason)
 			})
 		},
 	}
@@ -119,10 +133,13 @@ func newEndpointsRmCmd(c *cli) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				if err := endpoint.Delete(cmd.Context(), d.Pool, args[0]); err != nil {
+				err := c.audited(cmd.Context(), d, audit.Entry{Action: audit.ActionDelete, Target: args[0]}, func(tx pgx.Tx) (int64, error) {
+					return 1, endpoint.Delete(cmd.Context(), tx, args[0])
+				})
+				if err != nil {
 					return notFound(err, "endpoint", args[0])
 				}
-				_, err := fmt.Fprintf(c.out, "deleted endpoint %s\n", args[0])
+				_, err = fmt.Fprintf(c.out, "deleted endpoint %s\n", args[0])
 				return err
 			})
 		},
@@ -142,12 +159,17 @@ func newEndpointsRotateCmd(c *cli) *cobra.Command {
 				overlap = c.cfg.Delivery.SecretOverlap
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				ep, err := endpoint.RotateSecret(cmd.Context(), d.Pool, args[0], secret, overlap)
+				var ep *endpoint.Endpoint
+				e := audit.Entry{Action: audit.ActionRotate, Target: args[0], Detail: "previous secret signs for " + overlap.String()}
+				err := c.audited(cmd.Context(), d, e, func(tx pgx.Tx) (n int64, err error) {
+					ep, err = endpoint.RotateSecret(cmd.Context(), tx, args[0], secret, overlap)
+					return 1, err
+				})
 				if err != nil {
 					return notFound(err, "endpoint", args[0])
 				}
 				if asJSON {
-					return c.printJSON(ep)
+					return c.printJSON(ep.RedactedHeaders())
 				}
 				k := c.kv()
 				k.add("id", ep.ID)

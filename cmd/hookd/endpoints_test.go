@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -44,7 +45,7 @@ func TestEndpointsLifecycle(t *testing.T) {
 		t.Fatalf("ls --json: %v, %d endpoints; want {\"endpoints\": [one]}", err, len(list.Endpoints))
 	}
 	eps := list.Endpoints
-	if eps[0].MaxInFlight != 3 || eps[0].RateLimit != 10 || eps[0].Headers["X-Team"] != "billing" {
+	if eps[0].MaxInFlight != 3 || eps[0].RateLimit != 10 || eps[0].Headers["X-Team"] != endpoint.Redacted {
 		t.Errorf("stored endpoint %+v", eps[0])
 	}
 
@@ -101,5 +102,103 @@ func TestEndpointsInputErrorsNameTheField(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.errOut, tc.want) || strings.Count(strings.TrimSpace(r.errOut), "\n") != 0 {
 			t.Errorf("add %v: exit %d, stderr %q; want one line naming %s", tc.args, r.code, r.errOut, tc.want)
 		}
+	}
+}
+
+// TestEndpointsOwnedByHookdAreRefusedByTheCLI: the alert endpoint and
+// intake forward targets follow the configuration; update, rm and
+// rotate-secret refuse them as the API does, and nothing changes.
+func TestEndpointsOwnedByHookdAreRefusedByTheCLI(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	pool := openPool(t, dbURL)
+	own, err := endpoint.Create(t.Context(), pool, endpoint.CreateParams{ID: "ep_hookd_alerts", Kind: endpoint.KindAlert,
+		URL: "https://alerts.example/", Trusted: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"endpoints", "update", own.ID, "--url", "http://169.254.169.254/latest/meta-data/"},
+		{"endpoints", "rm", own.ID},
+		{"endpoints", "rotate-secret", own.ID},
+	} {
+		r := hookd(t, dbURL, args...)
+		if r.code != 1 || !strings.Contains(r.errOut, "hookd's own alert endpoint") {
+			t.Errorf("%v: exit %d, stderr %q; want a refusal", args, r.code, r.errOut)
+		}
+	}
+	got, err := endpoint.Get(t.Context(), pool, own.ID)
+	if err != nil || got.URL != own.URL || got.Secret != own.Secret || !got.Trusted {
+		t.Fatalf("after refused changes: %+v, %v", got, err)
+	}
+}
+
+// TestEndpointsAddRefusesGuardedURLs: the CLI refuses an endpoint aimed at
+// an address the outbound guard blocks, as the API does, unless
+// delivery.allowed_networks allows it.
+func TestEndpointsAddRefusesGuardedURLs(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	for _, u := range []string{"http://127.0.0.1:9/x", "http://169.254.169.254/", "http://localhost/"} {
+		r := hookd(t, dbURL, "endpoints", "add", "--url", u)
+		if r.code != 1 || !strings.Contains(r.errOut, "url:") || !strings.Contains(r.errOut, "delivery.allowed_networks") {
+			t.Errorf("add %s: exit %d, stderr %q", u, r.code, r.errOut)
+		}
+	}
+	id := field(t, mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/x"), "id")
+	if r := hookd(t, dbURL, "endpoints", "update", id, "--url", "http://10.0.0.1/"); r.code != 1 || !strings.Contains(r.errOut, "delivery.allowed_networks") {
+		t.Errorf("update to a private address: exit %d, stderr %q", r.code, r.errOut)
+	}
+	r := hookdEnv(t, map[string]string{"HOOKD_DELIVERY_ALLOWED_NETWORKS": "127.0.0.0/8"},
+		"--database-url", dbURL, "endpoints", "add", "--url", "http://127.0.0.1:9/x")
+	if r.code != 0 {
+		t.Fatalf("add with loopback allowed: exit %d, stderr %q", r.code, r.errOut)
+	}
+}
+
+// TestEndpointsListsShowNoSecrets: ls --json (and --all) show neither the
+// signing secret nor a custom header's value, like GET /v1/endpoints;
+// show and deliveries show keep header values out too.
+func TestEndpointsListsShowNoSecrets(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	pool := openPool(t, dbURL)
+	const token = "Bearer-tok-0123456789-secret"
+	out := mustHookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/h", "--header", "Authorization="+token)
+	id, secret := field(t, out, "id"), field(t, out, "secret")
+	if _, err := endpoint.Create(t.Context(), pool, endpoint.CreateParams{ID: "ep_hookd_alerts", Kind: endpoint.KindAlert,
+		URL: "https://alerts.example/", Trusted: true}); err != nil {
+		t.Fatal(err)
+	}
+	alert, _ := endpoint.Get(t.Context(), pool, "ep_hookd_alerts")
+
+	mustHookd(t, dbURL, "publish", "--type", "a.b", "--id", "evt_h")
+	var deliveryID int64
+	if err := pool.QueryRow(t.Context(), `SELECT id FROM hookd.deliveries WHERE event_id = 'evt_h'`).Scan(&deliveryID); err != nil {
+		t.Fatal(err)
+	}
+	// An attempt recorded with the header's value in it.
+	if _, err := pool.Exec(t.Context(), `INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, request_headers)
+		SELECT id, event_stored_at, endpoint_id, 1, now(), $2 FROM hookd.deliveries WHERE id = $1`,
+		deliveryID, `{"Authorization":["`+token+`"],"Webhook-Id":["evt_h"]}`); err != nil {
+		t.Fatal(err)
+	}
+	did := strconv.FormatInt(deliveryID, 10)
+	for _, args := range [][]string{
+		{"endpoints", "ls", "--json"}, {"endpoints", "ls", "--all", "--json"}, {"endpoints", "ls", "--all"},
+		{"endpoints", "update", id, "--description", "x", "--json"}, {"endpoints", "disable", id, "--json"},
+		{"endpoints", "show", id}, {"endpoints", "show", id, "--json"},
+		{"deliveries", "show", did}, {"deliveries", "show", did, "--json"},
+	} {
+		out := mustHookd(t, dbURL, args...)
+		if strings.Contains(out, token) {
+			t.Errorf("%v shows the header value:\n%s", args, out)
+		}
+		if args[1] != "show" && (strings.Contains(out, secret) || strings.Contains(out, alert.Secret)) {
+			t.Errorf("%v shows a signing secret:\n%s", args, out)
+		}
+	}
+	if out := mustHookd(t, dbURL, "deliveries", "show", did); !strings.Contains(out, "Webhook-Id: evt_h") || !strings.Contains(out, endpoint.Redacted) {
+		t.Errorf("deliveries show lost hookd's headers or the redaction mark:\n%s", out)
 	}
 }

@@ -7,10 +7,17 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/secrets/secretstest"
 	"github.com/hookd/hookd/core/testkit"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// TestMain installs the tests' secrets key, which every in-process and
+// child hookd of these tests is configured with too (testEnv), so that a
+// test seals and opens what they do.
+func TestMain(m *testing.M) {
+	secretstest.Install()
+	dbtest.Main(m)
+}
 
 // result is what one in-process hookd invocation printed.
 type result struct {
@@ -25,14 +32,29 @@ func noEnv(string) (string, bool) { return "", false }
 func hookdEnv(t *testing.T, env map[string]string, args ...string) result {
 	t.Helper()
 	var out, errOut testkit.SyncBuffer
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	lookup := testEnv(env)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := run(ctx, args, stdio{in: strings.NewReader(""), out: &out, err: &errOut}, lookup)
 	return result{code: code, out: out.String(), errOut: errOut.String()}
 }
 
-// hookd runs args against the database at dbURL, with no environment.
+// testEnv looks variables up in env, and gives HOOKD_SECRETS_KEY the
+// tests' key unless env sets it or HOOKD_SECRETS_KEY_FILE.
+func testEnv(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v, ok := env[k]; ok {
+			return v, true
+		}
+		if _, file := env["HOOKD_SECRETS_KEY_FILE"]; k == "HOOKD_SECRETS_KEY" && !file {
+			return secretstest.Key, true
+		}
+		return "", false
+	}
+}
+
+// hookd runs args against the database at dbURL, with no environment but
+// the tests' secrets key.
 func hookd(t *testing.T, dbURL string, args ...string) result {
 	t.Helper()
 	return hookdEnv(t, nil, append([]string{"--database-url", dbURL, "--log-level", "warn"}, args...)...)

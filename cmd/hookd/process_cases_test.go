@@ -218,17 +218,22 @@ func testCapsAcrossProcesses(t *testing.T, bin string) {
 	if maxInFlight < 2 {
 		t.Errorf("never more than %d request at once; the test proves nothing", maxInFlight)
 	}
-	// Slots are a fifth of a second apart, so any second can hold the
-	// first and last of six (a closed window); 10 ms of tolerance for the
-	// moment a request leaves versus arrives.
+	// Slots are a fifth of a second apart. The tolerance is 100 ms: a
+	// request may leave (and arrive) that much after its slot on a busy
+	// machine, the first one to an endpoint making its connection then, so
+	// the check is no more than 5 in any 900 ms.
 	slices.SortFunc(rated, time.Time.Compare)
 	for i := range rated {
 		n := 0
-		for j := i; j < len(rated) && rated[j].Sub(rated[i]) < time.Second-10*time.Millisecond; j++ {
+		for j := i; j < len(rated) && rated[j].Sub(rated[i]) < time.Second-100*time.Millisecond; j++ {
 			n++
 		}
 		if n > 5 {
-			t.Errorf("%d requests within one second from %s to the endpoint limited to 5 per second", n, rated[i].Format("15:04:05.000"))
+			var gaps []string
+			for k := 1; k < len(rated); k++ {
+				gaps = append(gaps, rated[k].Sub(rated[k-1]).Round(time.Millisecond).String())
+			}
+			t.Errorf("%d requests within one second from %s to the endpoint limited to 5 per second (gaps %v)", n, rated[i].Format("15:04:05.000"), gaps)
 			break
 		}
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/secrets/secretstest"
 )
 
 // These tests run `hookd serve` as real processes on a test database and
@@ -44,6 +45,8 @@ func TestProcess(t *testing.T) {
 	t.Run("TwoProcessesNeverShareADelivery", func(t *testing.T) { t.Parallel(); testTwoProcesses(t, bin) })
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
 	t.Run("CapsHoldAcrossProcesses", func(t *testing.T) { t.Parallel(); testCapsAcrossProcesses(t, bin) })
+	t.Run("SecretsRotate", func(t *testing.T) { t.Parallel(); testSecretsRotate(t, bin) })
+	t.Run("Kill9EmbeddedTakeover", func(t *testing.T) { t.Parallel(); testKill9EmbeddedTakeover(t, bin) })
 }
 
 // procReceiver is a webhook receiver on 127.0.0.1 that takes delay per
@@ -138,17 +141,7 @@ func (l *procLog) String() string {
 // retries and a short lease; extra env entries override.
 func startProc(t *testing.T, bin, dbURL string, extra ...string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	cmd := exec.CommandContext(ctx, bin, "serve", "--database-url", dbURL, "--listen", "127.0.0.1:0")
-	cmd.Dir = t.TempDir() // no hookd.yaml is found here
-	env := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "HOOKD_") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env,
+	env := []string{
 		"HOOKD_DELIVERY_ALLOWED_NETWORKS=127.0.0.0/8",
 		"HOOKD_DELIVERY_RETRY_SCHEDULE=0s,10ms,20ms,40ms,80ms,100ms,100ms,100ms,100ms,100ms",
 		"HOOKD_DELIVERY_TIMEOUT=1s",
@@ -158,8 +151,25 @@ func startProc(t *testing.T, bin, dbURL string, extra ...string) *proc {
 		"HOOKD_DELIVERY_SHUTDOWN_TIMEOUT=5s",
 		"HOOKD_LOG_LEVEL=warn",
 		"HOOKD_LOG_FORMAT=text",
-	)
-	cmd.Env = append(cmd.Env, extra...)
+		"HOOKD_SECRETS_KEY=" + secretstest.Key,
+	}
+	return launch(t, bin, []string{"serve", "--database-url", dbURL, "--listen", "127.0.0.1:0"}, append(env, extra...))
+}
+
+// launch runs bin with args and, of the machine's environment, only what
+// is not HOOKD_, then env; the process is killed when the test ends.
+func launch(t *testing.T, bin string, args, env []string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = t.TempDir() // no hookd.yaml is found here
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "HOOKD_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
 	p := &proc{cmd: cmd, logs: &procLog{}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
@@ -170,7 +180,7 @@ func startProc(t *testing.T, bin, dbURL string, extra ...string) *proc {
 		_ = cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("hookd serve (pid %d) output:\n%s", cmd.Process.Pid, p.logs.String())
+			t.Logf("hookd %s (pid %d) output:\n%s", args[0], cmd.Process.Pid, p.logs.String())
 		}
 	})
 	return p

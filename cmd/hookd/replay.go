@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -48,7 +50,16 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 				return err
 			}
 			return c.withDB(ctx, func(d *app.Database) error {
-				n, err := delivery.ReplayMatching(ctx, d.Pool, delivery.ReplayParams{Filter: flt, DryRun: dryRun})
+				var n int64
+				var err error
+				if dryRun {
+					n, err = delivery.ReplayMatching(ctx, d.Pool, delivery.ReplayParams{Filter: flt, DryRun: true})
+				} else {
+					err = c.audited(ctx, d, audit.Entry{Action: audit.ActionReplay, Target: filterTarget(flt)}, func(tx pgx.Tx) (int64, error) {
+						n, err = delivery.ReplayMatching(ctx, tx, delivery.ReplayParams{Filter: flt})
+						return n, err
+					})
+				}
 				if err != nil {
 					return err
 				}
@@ -75,7 +86,11 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 // would be re-queued, failing as the replay would (unknown, in flight).
 func (c *cli) replayOne(ctx context.Context, d *app.Database, id int64, dryRun, asJSON bool) error {
 	if !dryRun {
-		dl, err := delivery.Replay(ctx, d.Pool, id)
+		var dl *delivery.Delivery
+		err := c.audited(ctx, d, audit.Entry{Action: audit.ActionReplay, Target: fmt.Sprintf("delivery %d", id)}, func(tx pgx.Tx) (n int64, err error) {
+			dl, err = delivery.Replay(ctx, tx, id)
+			return 1, err
+		})
 		if err != nil {
 			return notFound(err, "delivery", fmt.Sprint(id))
 		}

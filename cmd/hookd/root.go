@@ -151,7 +151,7 @@ Without database.url, hookd runs its own PostgreSQL in database.data_dir
 	root.AddCommand(
 		newServeCmd(c), newMigrateCmd(c), newEndpointsCmd(c), newPublishCmd(c),
 		newDeliveriesCmd(c), newReplayCmd(c), newEventsCmd(c), newInboxCmd(c), newSourcesCmd(c),
-		newVerifyCmd(c), newVersionCmd(c),
+		newVerifyCmd(c), newSecretsCmd(c), newVersionCmd(c),
 	)
 	for _, f := range commandFactories {
 		root.AddCommand(f(c))

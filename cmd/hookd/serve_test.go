@@ -20,7 +20,7 @@ import (
 func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stop func() result) {
 	t.Helper()
 	var out, errOut testkit.SyncBuffer
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	lookup := testEnv(env)
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
 	c := &cli{stdio: stdio{in: strings.NewReader(""), out: &out, err: &errOut}, env: lookup,

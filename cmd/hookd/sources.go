@@ -86,6 +86,7 @@ func newSourcesAddCmd(c *cli) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p.Name, p.Tolerance = args[0], endpoint.Duration(tolerance)
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
+				p.Guard = c.guard()
 				s, err := inbox.CreateSource(cmd.Context(), d.Pool, p)
 				if err != nil {
 					return err

@@ -177,7 +177,7 @@ func (a *Alerter) syncEndpoint(ctx context.Context) error {
 			return nil
 		}
 		_, err = endpoint.Create(ctx, a.pool, endpoint.CreateParams{
-			ID: EndpointID, Kind: endpoint.KindAlert, URL: c.URL, Secret: c.Secret,
+			ID: EndpointID, Kind: endpoint.KindAlert, Trusted: true, URL: c.URL, Secret: c.Secret,
 			Description: "hookd operational alerts (alerts.url)", BodyFormat: a.bodyFormat(),
 		})
 		if !errors.Is(err, db.ErrConflict) {
@@ -197,12 +197,12 @@ func (a *Alerter) syncEndpoint(ctx context.Context) error {
 	}
 	if cur.URL != c.URL || cur.BodyFormat != a.bodyFormat() {
 		url, format := c.URL, a.bodyFormat()
-		if _, err := endpoint.Update(ctx, a.pool, EndpointID, endpoint.UpdateParams{URL: &url, BodyFormat: &format}); err != nil {
+		if _, err := endpoint.UpdateOwn(ctx, a.pool, EndpointID, endpoint.UpdateParams{URL: &url, BodyFormat: &format}); err != nil {
 			return err
 		}
 	}
 	if c.Secret != "" && cur.Secret != c.Secret {
-		if _, err := endpoint.RotateSecret(ctx, a.pool, EndpointID, c.Secret, 0); err != nil {
+		if _, err := endpoint.RotateOwnSecret(ctx, a.pool, EndpointID, c.Secret, 0); err != nil {
 			return err
 		}
 	}

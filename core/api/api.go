@@ -17,7 +17,16 @@
 // Errors are JSON, {"error":{"code":"...","message":"..."}}, with the
 // codes of package httpx: 400 invalid_input, 401 unauthorized, 404
 // not_found (also for unknown routes), 405 method_not_allowed, 409
-// conflict, 413 too_large, 500 internal, 503 unavailable.
+// conflict, 413 too_large, 500 internal, 503 unavailable (the database is
+// unreachable; with Retry-After). What a client sends is never a 500:
+// path ids and query values that cannot name anything, text PostgreSQL
+// cannot store and values past the documented limits are 400s naming the
+// field. A refused key is answered before the body is read.
+//
+// # Secrets
+//
+// Only creation and rotation show an endpoint's secret; no answer shows a
+// custom header's value (lists, attempts: [redacted]).
 //
 // # Routes
 //
@@ -59,7 +68,9 @@ import (
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/validate"
 )
 
 // DefaultMaxBodyBytes caps request bodies when Options.MaxBodyBytes is 0
@@ -99,12 +110,18 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// Version is reported by /healthz.
 	Version string
+	// AllowedNetworks are delivery.allowed_networks. An endpoint URL whose
+	// host the outbound address guard blocks otherwise (an IP literal,
+	// localhost, a metadata name) is refused when it is set (400 naming
+	// delivery.allowed_networks); names are checked again at every dial.
+	AllowedNetworks []netip.Prefix
 }
 
 type server struct {
 	opts   Options
 	pool   *pgxpool.Pool
 	logger *slog.Logger
+	guard  *netguard.Guard
 }
 
 // New returns the API handler. It panics when Pool or Publisher is nil,
@@ -122,7 +139,7 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{opts: opts, pool: opts.Pool, logger: opts.Logger.With("component", "api")}
+	s := &server{opts: opts, pool: opts.Pool, logger: opts.Logger.With("component", "api"), guard: netguard.New(opts.AllowedNetworks)}
 	if len(opts.APIKeys) == 0 {
 		s.logger.Warn("the HTTP API is locked: no api.keys are configured, so every /v1 request is answered 401 (the CLI and console work without it)")
 	}
@@ -263,6 +280,18 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// pathID returns the {id} of the request, answering 400 naming "id" when
+// it cannot be an id at all (a NUL, invalid UTF-8, a space), which would
+// otherwise reach the database.
+func (s *server) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
+	id := r.PathValue("id")
+	if err := validate.ID("id", id); err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return "", false
+	}
+	return id, true
 }
 
 // fail answers err; a db.ErrNotFound names the kind and id asked for.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -45,6 +46,9 @@ func listParams(q url.Values) (delivery.ListParams, error) {
 	p.EndpointID = q.Get("endpoint_id")
 	p.EventType = q.Get("event_type")
 	p.EventID = q.Get("event_id")
+	if err := checkFilterText(p.Filter); err != nil {
+		return p, err
+	}
 	if p.Since, err = timeParam(q.Get("since"), "since"); err != nil {
 		return p, err
 	}
@@ -60,6 +64,22 @@ func listParams(q url.Values) (delivery.ListParams, error) {
 		return p, err
 	}
 	return p, p.Filter.Validate()
+}
+
+// checkFilterText refuses filter values that cannot name anything (a NUL,
+// invalid UTF-8, a space in an id) before they reach the database.
+func checkFilterText(f delivery.Filter) error {
+	for _, c := range []struct{ name, value string }{{"endpoint_id", f.EndpointID}, {"event_id", f.EventID}} {
+		if c.value != "" {
+			if err := validate.ID(c.name, c.value); err != nil {
+				return err
+			}
+		}
+	}
+	if f.EventType != "" {
+		return validate.ID("event_type", f.EventType)
+	}
+	return nil
 }
 
 func timeParam(raw, name string) (time.Time, error) {
@@ -98,6 +118,9 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
+	}
+	for i := range attempts {
+		attempts[i].RequestHeaders = endpoint.RedactRequestHeaders(attempts[i].RequestHeaders)
 	}
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempts": attempts})
 }
@@ -153,6 +176,10 @@ func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 	p := delivery.ReplayParams{DryRun: req.DryRun, Filter: delivery.Filter{
 		State: delivery.State(req.State), EndpointID: req.EndpointID, EventType: req.EventType, EventID: req.EventID,
 	}}
+	if err := checkFilterText(p.Filter); err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return
+	}
 	var err error
 	if p.Since, err = timeParam(req.Since, "since"); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)

@@ -8,7 +8,6 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
-	"github.com/hookd/hookd/core/validate"
 )
 
 // endpointView is an endpoint as GET /v1/endpoints/{id} shows it.
@@ -17,11 +16,9 @@ type endpointView struct {
 	Health *delivery.Health `json:"health,omitempty"`
 }
 
-// redact drops the signing secret: only creation and rotation show it.
-func redact(e *endpoint.Endpoint) *endpoint.Endpoint {
-	e.Secret = ""
-	return e
-}
+// redact drops the signing secret and the custom header values: only
+// creation and rotation show the secret; nothing shows a header's value.
+func redact(e *endpoint.Endpoint) *endpoint.Endpoint { return e.Redacted() }
 
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p endpoint.CreateParams
@@ -29,13 +26,14 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	p.Guard = s.guard
 	e, err := endpoint.Create(r.Context(), s.pool, p)
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
 	w.Header().Set("Location", "/v1/endpoints/"+e.ID)
-	httpx.WriteJSON(w, http.StatusCreated, e)
+	httpx.WriteJSON(w, http.StatusCreated, e.RedactedHeaders())
 }
 
 func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request) {
@@ -52,7 +50,10 @@ func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
 	e, err := endpoint.Get(r.Context(), s.pool, id)
 	if err != nil {
 		s.fail(w, err, "endpoint", id)
@@ -66,28 +67,9 @@ func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, endpointView{Endpoint: redact(e), Health: health[id]})
 }
 
-// ownWebhook reports whether id is a webhook endpoint the API may change,
-// answering the request when it is not. hookd's own endpoints (intake
-// forward targets, the alert endpoint) follow the configuration and the
-// sources; changing their URL through the API would also get around the
-// outbound address guard, which they are exempt from.
-func (s *server) ownWebhook(w http.ResponseWriter, r *http.Request, id string) bool {
-	e, err := endpoint.Get(r.Context(), s.pool, id)
-	if err != nil {
-		s.fail(w, err, "endpoint", id)
-		return false
-	}
-	if e.Kind != endpoint.KindWebhook {
-		httpx.WriteDomainError(w, s.logger, validate.Errorf("id",
-			"endpoint %s is hookd's own %s endpoint; change it through its source or alerts.url instead", id, e.Kind))
-		return false
-	}
-	return true
-}
-
 func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !s.ownWebhook(w, r, id) {
+	id, ok := s.pathID(w, r)
+	if !ok {
 		return
 	}
 	var p endpoint.UpdateParams
@@ -95,6 +77,7 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	p.Guard = s.guard
 	e, err := endpoint.Update(r.Context(), s.pool, id, p)
 	if err != nil {
 		s.fail(w, err, "endpoint", id)
@@ -104,8 +87,8 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !s.ownWebhook(w, r, id) {
+	id, ok := s.pathID(w, r)
+	if !ok {
 		return
 	}
 	if err := endpoint.Delete(r.Context(), s.pool, id); err != nil {
@@ -125,8 +108,8 @@ type rotateRequest struct {
 // rotateSecret answers the endpoint with its new secret and
 // previous_secret_expires_at.
 func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !s.ownWebhook(w, r, id) {
+	id, ok := s.pathID(w, r)
+	if !ok {
 		return
 	}
 	var p rotateRequest
@@ -143,11 +126,14 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "endpoint", id)
 		return
 	}
-	httpx.WriteJSON(w, http.StatusOK, e)
+	httpx.WriteJSON(w, http.StatusOK, e.RedactedHeaders())
 }
 
 func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
 	e, err := endpoint.Enable(r.Context(), s.pool, id)
 	if err != nil {
 		s.fail(w, err, "endpoint", id)
@@ -161,7 +147,10 @@ type disableRequest struct {
 }
 
 func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
 	var p disableRequest
 	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)

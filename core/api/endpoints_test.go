@@ -50,7 +50,7 @@ func TestEndpointsLifecycle(t *testing.T) {
 	if got.Health == nil || got.Health.EndpointID != created.ID || got.Health.Last5m.SuccessRate != 1 {
 		t.Fatalf("health %+v", got.Health)
 	}
-	if got.URL != created.URL || got.Headers["X-Team"] != "billing" || time.Duration(got.Timeout) != 5*time.Second {
+	if got.URL != created.URL || got.Headers["X-Team"] != endpoint.Redacted || time.Duration(got.Timeout) != 5*time.Second {
 		t.Fatalf("show %+v", got)
 	}
 

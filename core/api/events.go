@@ -68,7 +68,10 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getEvent(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id, ok := s.pathID(w, r)
+	if !ok {
+		return
+	}
 	ev, err := outbox.Get(r.Context(), s.pool, id)
 	if err != nil {
 		s.fail(w, err, "event", id)

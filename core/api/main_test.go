@@ -43,7 +43,7 @@ type setupOpts struct {
 // setup gives a test its own migrated database, a pool large enough for
 // tests that hold several transactions open, and the API on a loopback
 // server.
-func setup(t *testing.T, o setupOpts) *bundle {
+func setup(t testing.TB, o setupOpts) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

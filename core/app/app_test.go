@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/pgembed"
+	"github.com/hookd/hookd/core/secrets/secretstest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -139,6 +140,7 @@ func TestOpenDatabaseWithoutAutoMigrate(t *testing.T) {
 
 	cfg := config.Default()
 	cfg.Database.URL, cfg.Database.AutoMigrate = url, false
+	cfg.Secrets.Key = secretstest.Key
 	if _, err := OpenDatabase(ctx, cfg, nil); err == nil || !strings.Contains(err.Error(), "hookd migrate") {
 		t.Fatalf("OpenDatabase on an empty database without auto_migrate: %v; want advice to run hookd migrate", err)
 	}
@@ -161,6 +163,7 @@ func TestServerStartStop(t *testing.T) {
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Database.URL = dbtest.NewDB(t)
+	cfg.Secrets.Key = secretstest.Key
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	d, err := OpenDatabase(ctx, cfg, nil)
 	if err != nil {

@@ -8,8 +8,9 @@
 // database.data_dir (core/pgembed). [Connect] first attaches to a server
 // that another hookd process already runs on that directory (a CLI command
 // next to a running `hookd serve`), and starts one only when none runs.
-// Only a server this process started is stopped by [Database.Close]; an
-// attached one keeps running for its owner.
+// Only a server this process started, or took over because the hookd that
+// started it died (pgembed.Adopt), is stopped by [Database.Close]; an
+// attached one keeps running for its live owner.
 package app
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/pgembed"
+	"github.com/hookd/hookd/core/secrets"
 )
 
 // EmbeddedDatabase is the database hookd creates and uses inside its own
@@ -59,11 +61,20 @@ type Database struct {
 // Connect opens the database of cfg without touching the schema: with
 // database.url set it connects there; otherwise it attaches to, or starts,
 // the embedded server in database.data_dir and connects to its "hookd"
-// database, creating it on first use.
+// database, creating it on first use. It first installs the keyring of
+// cfg (see Keyring) as the process keyring, with which the stores seal
+// and open secrets.
 func Connect(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Database, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
+	// The key first: nothing is started for a configuration that could
+	// not keep its secrets.
+	kr, err := Keyring(cfg)
+	if err != nil {
+		return nil, err
+	}
+	secrets.Install(kr)
 	d := &Database{URL: cfg.Database.URL, logger: logger}
 	if d.URL == "" {
 		if err := d.startEmbedded(ctx, cfg.Database.DataDir); err != nil {
@@ -127,6 +138,16 @@ func (d *Database) startEmbedded(ctx context.Context, dataDir string) error {
 	d.Embedded = true
 	opts := pgembed.Options{DataDir: dataDir, Logger: d.logger}
 	cluster, err := pgembed.Attach(opts)
+	if err == nil && cluster.OwnerPID() == 0 {
+		// The hookd that started it died (kill -9 leaves PostgreSQL
+		// running): this process takes it over and stops it when it stops.
+		if adopted, aerr := pgembed.Adopt(ctx, opts); aerr == nil {
+			d.cluster = adopted
+			return d.useCluster(ctx, adopted)
+		}
+		// Another process adopted it first: attach to it as to any.
+		cluster, err = pgembed.Attach(opts)
+	}
 	switch {
 	case err == nil:
 		d.Attached = true
@@ -149,6 +170,12 @@ func (d *Database) startEmbedded(ctx context.Context, dataDir string) error {
 	default:
 		return fmt.Errorf("embedded PostgreSQL in %s: %w", dataDir, err)
 	}
+	return d.useCluster(ctx, cluster)
+}
+
+// useCluster points d.URL at the hookd database of cluster, creating it
+// on first use.
+func (d *Database) useCluster(ctx context.Context, cluster *pgembed.Cluster) error {
 	if err := createDatabase(ctx, cluster.URL("postgres"), EmbeddedDatabase); err != nil {
 		d.Close()
 		return err

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"sync"
-	"time"
 
 	"github.com/hookd/hookd/core/alert"
 	"github.com/hookd/hookd/core/config"
@@ -78,7 +78,7 @@ type httpServer struct {
 	name string
 	addr string
 	srv  *http.Server
-	ln   net.Listener
+	ln   *cappedListener
 }
 
 // NewServer builds every service of `hookd serve` on d. Nothing runs
@@ -88,6 +88,13 @@ func NewServer(cfg *config.Config, d *Database, logger *slog.Logger) (*Server, e
 		logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg, db: d, logger: logger}
+	ctx, cancel := context.WithTimeout(context.Background(), syncTimeout)
+	defer cancel()
+	// Secrets stored before encryption at rest, or under a key since
+	// rotated out, are sealed under the current key before anything runs.
+	if _, _, err := ResealSecrets(ctx, d.Pool, logger); err != nil {
+		return nil, err
+	}
 	s.Metrics = metrics.New()
 	s.Metrics.WatchDatabase(d.Pool, logger)
 	s.Publisher = outbox.NewPublisher(d.Pool, outbox.Options{MaxPayloadBytes: cfg.Delivery.MaxPayloadBytes,
@@ -148,18 +155,26 @@ func (s *Server) Start(ctx context.Context) error {
 }
 
 func (s *Server) listen() error {
-	add := func(name, addr string, h http.Handler) error {
+	h := s.cfg.HTTP
+	add := func(name, addr string, handler http.Handler) error {
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			s.closeListeners()
 			return fmt.Errorf("%s: listen on %s: %w", name, addr, err)
 		}
+		// Time limits so that slow or idle clients cannot hold connections
+		// (a body trickled byte by byte, an idle keep-alive), and a cap on
+		// the connections open at once.
 		srv := &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
+			Handler:           handler,
+			ReadHeaderTimeout: cmp.Or(h.ReadHeaderTimeout, config.DefaultReadHeaderTimeout),
+			ReadTimeout:       cmp.Or(h.ReadTimeout, config.DefaultReadTimeout),
+			WriteTimeout:      cmp.Or(h.WriteTimeout, config.DefaultWriteTimeout),
+			IdleTimeout:       cmp.Or(h.IdleTimeout, config.DefaultIdleTimeout),
 			ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
 		}
-		s.http = append(s.http, &httpServer{name: name, addr: addr, srv: srv, ln: ln})
+		capped := capListener(ln, cmp.Or(h.MaxConnections, config.DefaultMaxConnections))
+		s.http = append(s.http, &httpServer{name: name, addr: addr, srv: srv, ln: capped})
 		return nil
 	}
 	if err := add("http.listen", s.cfg.HTTP.Listen, s.Handler); err != nil {
@@ -169,6 +184,20 @@ func (s *Server) listen() error {
 		return add("intake.listen", s.cfg.Intake.Listen, s.IntakeHandler)
 	}
 	return nil
+}
+
+// PeakConnections returns the most connections that were open at once on
+// the listener of key name ("http.listen" or "intake.listen"), at most
+// http.max_connections; 0 for a listener that is not serving.
+func (s *Server) PeakConnections(name string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.http {
+		if h.name == name {
+			return int(h.ln.peak.Load())
+		}
+	}
+	return 0
 }
 
 func (s *Server) closeListeners() {

@@ -88,18 +88,19 @@ func (s *Server) wireIntake() (http.Handler, error) {
 // a listener of its own.
 func (s *Server) wireAPI(intake http.Handler) http.Handler {
 	opts := api.Options{
-		Pool:           s.db.Pool,
-		Publisher:      s.Publisher,
-		APIKeys:        s.cfg.API.Keys,
-		MaxBodyBytes:   s.cfg.HTTP.MaxBodyBytes,
-		SecretOverlap:  s.cfg.Delivery.SecretOverlap,
-		Metrics:        s.Metrics,
-		Logger:         s.logger,
-		Version:        Version(),
-		TrustedProxies: s.cfg.HTTP.TrustedProxies,
+		Pool:            s.db.Pool,
+		Publisher:       s.Publisher,
+		APIKeys:         s.cfg.API.Keys,
+		MaxBodyBytes:    s.cfg.HTTP.MaxBodyBytes,
+		SecretOverlap:   s.cfg.Delivery.SecretOverlap,
+		Metrics:         s.Metrics,
+		Logger:          s.logger,
+		Version:         Version(),
+		TrustedProxies:  s.cfg.HTTP.TrustedProxies,
+		AllowedNetworks: s.cfg.Delivery.AllowedNetworks,
 		Extra: func(mux *http.ServeMux) {
 			inbox.APIRoutes(mux, inbox.APIDeps{Pool: s.db.Pool, Handler: s.Intake,
-				MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, Logger: s.logger})
+				MaxBodyBytes: s.cfg.HTTP.MaxBodyBytes, Logger: s.logger, AllowedNetworks: s.cfg.Delivery.AllowedNetworks})
 		},
 	}
 	if s.cfg.Intake.Listen == "" {

@@ -33,6 +33,11 @@ const (
 	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
 
 	DefaultShutdownTimeout        = 10 * time.Second
+	DefaultReadHeaderTimeout      = 10 * time.Second
+	DefaultReadTimeout            = time.Minute
+	DefaultWriteTimeout           = time.Minute
+	DefaultIdleTimeout            = 2 * time.Minute
+	DefaultMaxConnections         = 1000
 	DefaultDeliveryTimeout        = 15 * time.Second
 	DefaultMaxPayloadBytes        = 256 << 10 // 262144
 	DefaultWorkers                = 64
@@ -104,6 +109,7 @@ type Config struct {
 	Retention Retention `key:"retention"`
 	Log       Log       `key:"log"`
 	Console   Console   `key:"console"`
+	Secrets   Secrets   `key:"secrets"`
 
 	file string // the file the config was read from, "" if none
 }
@@ -131,6 +137,21 @@ type HTTP struct {
 	MaxBodyBytes int64 `key:"max_body_bytes"`
 	// ShutdownTimeout bounds a graceful shutdown. Defaults to 10s.
 	ShutdownTimeout time.Duration `key:"shutdown_timeout"`
+	// ReadHeaderTimeout bounds reading a request's headers. Defaults to 10s.
+	ReadHeaderTimeout time.Duration `key:"read_header_timeout"`
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client trickling its body cannot hold a connection. Defaults to 1m.
+	ReadTimeout time.Duration `key:"read_timeout"`
+	// WriteTimeout bounds a request from the end of its headers to the end
+	// of its response. Defaults to 1m.
+	WriteTimeout time.Duration `key:"write_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long. Defaults
+	// to 2m.
+	IdleTimeout time.Duration `key:"idle_timeout"`
+	// MaxConnections caps the connections open at once on each listener
+	// (http.listen, intake.listen); more wait to be accepted. Defaults to
+	// 1000.
+	MaxConnections int `key:"max_connections"`
 	// TrustedProxies are the reverse proxies (CIDRs or bare IPs) whose
 	// X-Forwarded-For and X-Real-IP headers name the client in logs; from
 	// any other peer those headers are ignored. Defaults to none, which
@@ -288,7 +309,33 @@ type ConsoleSSH struct {
 	// public keys that may connect. Required when Listen is set. Defaults
 	// to "".
 	AuthorizedKeys string `key:"authorized_keys"`
+	// ReadOnlyKeys is the path of an authorized_keys file listing public
+	// keys that may connect to a read-only console: they see everything
+	// and change nothing (a key in both files is read-only). Defaults to
+	// "".
+	ReadOnlyKeys string `key:"read_only_keys"`
 }
+
+// Secrets configures the key that encrypts the secrets hookd stores
+// (endpoint signing secrets and keys, custom header values, intake source
+// secrets) with AES-256-GCM, so that a database dump reveals none.
+type Secrets struct {
+	// Key is the current key: 32 random bytes in standard base64
+	// (`hookd secrets generate-key`). Defaults to "": with database.url
+	// empty, a key file is generated in database.data_dir; with a
+	// database.url, Key or KeyFile is required.
+	Key string `key:"key"`
+	// KeyFile is a file holding the key instead, such as a systemd
+	// credential ($CREDENTIALS_DIRECTORY/...). Defaults to "".
+	KeyFile string `key:"key_file"`
+	// PreviousKeys still open values sealed before a rotation; `hookd
+	// secrets rotate` re-seals those under Key. Defaults to none.
+	PreviousKeys []string `key:"previous_keys"`
+}
+
+// EmbeddedKeyFile is the key file of the embedded database, generated in
+// database.data_dir on first use when no key is configured.
+const EmbeddedKeyFile = "secrets.key"
 
 // Default returns a configuration holding every default; it passes
 // [Config.Validate].
@@ -300,10 +347,15 @@ func Default() *Config {
 			MaxConns:    DefaultMaxConns,
 		},
 		HTTP: HTTP{
-			Listen:          DefaultListen,
-			MaxBodyBytes:    DefaultMaxBodyBytes,
-			ShutdownTimeout: DefaultShutdownTimeout,
-			TrustedProxies:  []netip.Prefix{},
+			Listen:            DefaultListen,
+			MaxBodyBytes:      DefaultMaxBodyBytes,
+			ShutdownTimeout:   DefaultShutdownTimeout,
+			ReadHeaderTimeout: DefaultReadHeaderTimeout,
+			ReadTimeout:       DefaultReadTimeout,
+			WriteTimeout:      DefaultWriteTimeout,
+			IdleTimeout:       DefaultIdleTimeout,
+			MaxConnections:    DefaultMaxConnections,
+			TrustedProxies:    []netip.Prefix{},
 		},
 		API: API{Keys: []string{}},
 		Delivery: Delivery{
@@ -332,6 +384,7 @@ func Default() *Config {
 		Alerts:  Alerts{Format: AlertFormatHookd, MinInterval: DefaultAlertMinInterval},
 		Log:     Log{Level: LogLevelInfo, Format: LogFormatAuto},
 		Console: Console{Refresh: DefaultConsoleRefresh, SSH: ConsoleSSH{HostKey: DefaultSSHHostKey}},
+		Secrets: Secrets{PreviousKeys: []string{}},
 	}
 }
 

@@ -60,13 +60,19 @@ func TestLoadConsoleSSH(t *testing.T) {
 	t.Parallel()
 
 	file := writeFile(t, "console:\n  ssh:\n    listen: 127.0.0.1:2222\n    authorized_keys: keys\n")
-	cfg, err := Load(LoadOptions{File: file, Env: envOf(map[string]string{"HOOKD_CONSOLE_SSH_HOST_KEY": "host_key"})})
+	cfg, err := Load(LoadOptions{File: file, Env: envOf(map[string]string{"HOOKD_CONSOLE_SSH_HOST_KEY": "host_key",
+		"HOOKD_CONSOLE_SSH_READ_ONLY_KEYS": "viewers"})})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ConsoleSSH{Listen: "127.0.0.1:2222", HostKey: "host_key", AuthorizedKeys: "keys"}
+	want := ConsoleSSH{Listen: "127.0.0.1:2222", HostKey: "host_key", AuthorizedKeys: "keys", ReadOnlyKeys: "viewers"}
 	if cfg.Console.SSH != want {
 		t.Errorf("console.ssh = %+v, want %+v", cfg.Console.SSH, want)
+	}
+	// Read-only keys alone are enough: a server for viewers only.
+	file = writeFile(t, "console:\n  ssh:\n    listen: 127.0.0.1:2222\n    read_only_keys: viewers\n")
+	if cfg, err = Load(LoadOptions{File: file, Env: envOf(nil)}); err != nil || cfg.Console.SSH.ReadOnlyKeys != "viewers" {
+		t.Errorf("read_only_keys without authorized_keys: %v %+v", err, cfg)
 	}
 }
 
@@ -92,7 +98,7 @@ intake:
   sources:
     - name: shop
       scheme: github
-      secrets: [s1, s2]
+      secrets: [s1-0123456789abcdef, s2-0123456789abcdef]
       forward_to: https://example.com/in
 log:
   level: debug
@@ -120,7 +126,7 @@ console:
 	}
 	want.Delivery.Jitter = 0
 	want.Delivery.Lease = time.Minute
-	want.Intake.Sources = []Source{{Name: "shop", Scheme: "github", Secrets: []string{"s1", "s2"},
+	want.Intake.Sources = []Source{{Name: "shop", Scheme: "github", Secrets: []string{"s1-0123456789abcdef", "s2-0123456789abcdef"},
 		Tolerance: DefaultSourceTolerance, ForwardTo: "https://example.com/in"}}
 	want.Log = Log{Level: "debug", Format: "json"}
 	want.Console.ReadOnly = true
@@ -144,7 +150,7 @@ func TestLoadEnvOverridesFile(t *testing.T) {
 		"HOOKD_API_KEYS":                  "aaaaaaaaaaaaaaaa, bbbbbbbbbbbbbbbb",
 		"HOOKD_DELIVERY_ALLOWED_NETWORKS": "127.0.0.1,10.0.0.0/8",
 		"HOOKD_HTTP_TRUSTED_PROXIES":      "127.0.0.1/32, ::1/128",
-		"HOOKD_INTAKE_SOURCES":            `[{"name":"gh","scheme":"github","secrets":["x"]}]`,
+		"HOOKD_INTAKE_SOURCES":            `[{"name":"gh","scheme":"github","secrets":["x-0123456789abcdef"]}]`,
 	})})
 	if err != nil {
 		t.Fatal(err)
@@ -262,9 +268,9 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 		{name: "ssh listen", env: map[string]string{"HOOKD_CONSOLE_SSH_LISTEN": "2222", "HOOKD_CONSOLE_SSH_AUTHORIZED_KEYS": "keys"},
 			want: []string{`console.ssh.listen: "2222" is not a listen address`, "(from HOOKD_CONSOLE_SSH_LISTEN)"}},
 		{name: "ssh unknown key", file: "console:\n  ssh:\n    lisen: :2222\n",
-			want: []string{`console.ssh.lisen: unknown key (did you mean "listen"? allowed: listen, host_key, authorized_keys)`}},
+			want: []string{`console.ssh.lisen: unknown key (did you mean "listen"? allowed: listen, host_key, authorized_keys, read_only_keys)`}},
 		{name: "ssh not a mapping", file: "console:\n  ssh: yes\n",
-			want: []string{"console.ssh: \"yes\" is not a mapping of keys (keys: listen, host_key, authorized_keys)"}},
+			want: []string{"console.ssh: \"yes\" is not a mapping of keys (keys: listen, host_key, authorized_keys, read_only_keys)"}},
 		{name: "alerts url", file: "alerts:\n  url: example.com/hook\n", want: []string{`alerts.url: "example.com/hook" is not an absolute http or https URL`}},
 		{name: "alerts format", file: "alerts:\n  format: teams\n", want: []string{`alerts.format: "teams" is not allowed (allowed: hookd, slack)`}},
 		{name: "database url", file: "database:\n  url: db.example.com\n", want: []string{"database.url: is neither a postgres:// URL nor a key=value DSN"}},
@@ -278,7 +284,7 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 			}},
 		{name: "duplicate source", file: "intake:\n  sources:\n    - {name: a, scheme: hookd, secrets: [x]}\n    - {name: a, scheme: hookd, secrets: [y]}\n",
 			want: []string{`intake.sources[1].name: "a" is already used by intake.sources[0]`}},
-		{name: "standard secret", file: "intake:\n  sources:\n    - {name: a, scheme: standard, secrets: [\"whsec_!!\"]}\n",
+		{name: "standard secret", file: "intake:\n  sources:\n    - {name: a, scheme: standard, secrets: [\"whsec_!!0123456789abcdef\"]}\n",
 			want: []string{"intake.sources[0].secrets[0]: is not a Standard Webhooks secret"}},
 		{name: "env names its variable", env: map[string]string{"HOOKD_DELIVERY_TIMEOUT": "soon"},
 			want: []string{`delivery.timeout: "soon" is not a duration (examples: 500ms, 15s, 2m) (from HOOKD_DELIVERY_TIMEOUT)`}},

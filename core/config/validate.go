@@ -16,6 +16,14 @@ import (
 // MinAPIKeyLen is the shortest accepted API key.
 const MinAPIKeyLen = 16
 
+// Limits of intake and delivery keys, the same as the API applies to
+// sources and rotations made there.
+const (
+	MinSourceSecretLen = 16
+	MaxSourceTolerance = time.Hour
+	MaxSecretOverlap   = 30 * 24 * time.Hour
+)
+
 var sourceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // Validate checks every value and returns all problems joined, each a
@@ -28,6 +36,14 @@ func (c *Config) Validate() error {
 	p.hostPort("http.listen", c.HTTP.Listen, false)
 	p.positive("http.max_body_bytes", c.HTTP.MaxBodyBytes)
 	p.positiveDuration("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	p.positiveDuration("http.read_header_timeout", c.HTTP.ReadHeaderTimeout)
+	p.positiveDuration("http.read_timeout", c.HTTP.ReadTimeout)
+	p.positiveDuration("http.write_timeout", c.HTTP.WriteTimeout)
+	p.positiveDuration("http.idle_timeout", c.HTTP.IdleTimeout)
+	if c.HTTP.ReadHeaderTimeout > c.HTTP.ReadTimeout && c.HTTP.ReadTimeout > 0 {
+		p.add("http.read_header_timeout", "%s exceeds http.read_timeout (%s), which covers the headers too", c.HTTP.ReadHeaderTimeout, c.HTTP.ReadTimeout)
+	}
+	p.positive("http.max_connections", int64(c.HTTP.MaxConnections))
 
 	for i, k := range c.API.Keys {
 		if len(k) < MinAPIKeyLen {
@@ -52,7 +68,31 @@ func (c *Config) Validate() error {
 		p.add("console.refresh", "%s is too short (minimum %s)", c.Console.Refresh, MinConsoleRefresh)
 	}
 	c.validateConsoleSSH(&p)
+	c.validateSecrets(&p)
 	return errors.Join(p...)
+}
+
+// validateSecrets checks the keys' form; whether one is needed at all is
+// decided when a database is opened (a database.url needs one), so that
+// commands that use none (verify) do not ask for it. Keys are never echoed.
+func (c *Config) validateSecrets(p *problems) {
+	s := c.Secrets
+	if s.Key != "" && s.KeyFile != "" {
+		p.add("secrets.key_file", "is set together with secrets.key; set one of them")
+	}
+	if s.Key != "" && !isKey(s.Key) {
+		p.add("secrets.key", "is not 32 bytes in standard base64 (the value is not shown; generate one with: hookd secrets generate-key)")
+	}
+	for i, k := range s.PreviousKeys {
+		if !isKey(k) {
+			p.add(fmt.Sprintf("secrets.previous_keys[%d]", i), "is not 32 bytes in standard base64 (the value is not shown)")
+		}
+	}
+}
+
+func isKey(s string) bool {
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(s))
+	return err == nil && len(b) == 32
 }
 
 // validateConsoleSSH checks console.ssh.* only when SSH is on: the files
@@ -66,8 +106,8 @@ func (c *Config) validateConsoleSSH(p *problems) {
 	if s.HostKey == "" {
 		p.add("console.ssh.host_key", `must not be empty when console.ssh.listen is set (the path of the host key; example: %s)`, DefaultSSHHostKey)
 	}
-	if s.AuthorizedKeys == "" {
-		p.add("console.ssh.authorized_keys", `must not be empty when console.ssh.listen is set (the path of an authorized_keys file listing the public keys that may connect)`)
+	if s.AuthorizedKeys == "" && s.ReadOnlyKeys == "" {
+		p.add("console.ssh.authorized_keys", `must not be empty when console.ssh.listen is set (the path of an authorized_keys file listing the public keys that may connect; or set console.ssh.read_only_keys for read-only access only)`)
 	}
 }
 
@@ -115,7 +155,9 @@ func (c *Config) validateDelivery(p *problems) {
 	if d.Jitter < 0 || d.Jitter >= 1 {
 		p.add("delivery.jitter", "%v is out of range (allowed: 0 <= jitter < 1, e.g. 0.2 for +-20%%)", d.Jitter)
 	}
-	p.nonNegative("delivery.secret_overlap", d.SecretOverlap)
+	if d.SecretOverlap < 0 || d.SecretOverlap > MaxSecretOverlap {
+		p.add("delivery.secret_overlap", "%s is out of range (allowed: 0 to %s)", d.SecretOverlap, MaxSecretOverlap)
+	}
 	p.positiveDuration("delivery.shutdown_timeout", d.ShutdownTimeout)
 	if d.BreakerFailures < 0 {
 		p.add("delivery.breaker_failures", "%d is negative (0 never opens the breaker)", d.BreakerFailures)
@@ -162,14 +204,17 @@ func (c *Config) validateIntake(p *problems) {
 		}
 		for k, secret := range s.Secrets {
 			skey := fmt.Sprintf("%s.secrets[%d]", key, k)
-			if secret == "" {
+			switch {
+			case secret == "":
 				p.add(skey, "is empty")
-			} else if s.Scheme == SchemeStandard && !isStandardSecret(secret) {
+			case len(secret) < MinSourceSecretLen:
+				p.add(skey, "is %d characters; at least %d are required (the value is not shown)", len(secret), MinSourceSecretLen)
+			case s.Scheme == SchemeStandard && !isStandardSecret(secret):
 				p.add(skey, "is not a Standard Webhooks secret (whsec_ followed by base64; the value is not shown)")
 			}
 		}
-		if s.Tolerance <= 0 && s.Scheme != SchemeGitHub {
-			p.add(key+".tolerance", "%s must be positive (default 5m)", s.Tolerance)
+		if (s.Tolerance <= 0 && s.Scheme != SchemeGitHub) || s.Tolerance > MaxSourceTolerance {
+			p.add(key+".tolerance", "%s must be positive and at most %s (default 5m)", s.Tolerance, MaxSourceTolerance)
 		}
 		if s.ForwardTo != "" {
 			p.httpURL(key+".forward_to", s.ForwardTo)
@@ -177,7 +222,13 @@ func (c *Config) validateIntake(p *problems) {
 	}
 }
 
+// isStandardSecret: a whsec_ (or bare base64) secret for v1 signatures,
+// or a whpk_ ed25519 public key for v1a.
 func isStandardSecret(s string) bool {
+	if k, ok := strings.CutPrefix(s, "whpk_"); ok {
+		b, err := base64.StdEncoding.DecodeString(k)
+		return err == nil && len(b) == 32
+	}
 	_, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(s, "whsec_"))
 	return err == nil
 }

@@ -102,3 +102,17 @@ func SchemaCurrent(ctx context.Context, ex Executor) (bool, error) {
 	}
 	return current == int32(len(names)), nil
 }
+
+// MigrateTo applies the embedded migrations up to version (or rolls back
+// to it, where a migration has a down step). Upgrade tests and benchmarks
+// use it to build a database of an earlier schema.
+func MigrateTo(ctx context.Context, conn *pgx.Conn, version int32) error {
+	m, err := newMigrator(ctx, conn)
+	if err != nil {
+		return err
+	}
+	if err := m.MigrateTo(ctx, version); err != nil {
+		return fmt.Errorf("migrate to %d: %w", version, err)
+	}
+	return nil
+}

@@ -161,6 +161,27 @@ func ensurePartitions(url string) error {
 	return err
 }
 
+// NewEmptyDB creates a fresh database with no schema at all (for upgrade
+// tests, which migrate it themselves) and returns its URL. It is dropped
+// when t ends.
+func NewEmptyDB(t testing.TB) string {
+	t.Helper()
+	srv, err := server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := dbPrefix + strconv.Itoa(os.Getpid()) + "_e" + strconv.FormatInt(seq.Add(1), 10)
+	if err := admin(srv, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		t.Fatalf("dbtest: create database %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := admin(srv, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
+			t.Errorf("dbtest: drop database %s: %v", name, err)
+		}
+	})
+	return withDatabase(srv, name)
+}
+
 // NewPool returns a pool on a database from NewDB. The pool is closed
 // before the database is dropped.
 func NewPool(t testing.TB) *pgxpool.Pool {

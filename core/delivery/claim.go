@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/secrets"
 )
 
 // Policy is how the state machine treats endpoints; the dispatcher passes
@@ -380,12 +382,10 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			ev.id IS NOT NULL, coalesce(ev.type, ''), coalesce(ev.data::text, 'null'), coalesce(ev.created_at, now()),
 			ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
 			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled,
-			-- Trusted: the alert endpoint (alerts.url) and forward targets of
-			-- sources from the configuration file; a source made through
-			-- the API forwards through the address guard like any webhook.
-			ep.kind = 'alert' OR (ep.kind = 'forward' AND EXISTS (
-				SELECT 1 FROM hookd.sources s WHERE s.from_config AND 'ep_fwd_' || s.name = ep.id)),
-			ep.body_format = 'data', ep.ordering = 'fifo'
+			-- Trusted: the operator's own targets from the configuration
+			-- (alerts.url, forward_to of intake.sources), stored as data.
+			ep.trusted,
+			ep.body_format = 'data', ep.ordering = 'fifo', ep.signatures, coalesce(ep.signing_key, '')
 		FROM claimed c
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id
 		LEFT JOIN hookd.events ev ON ev.id = c.event_id AND ev.stored_at = c.event_stored_at
@@ -409,7 +409,8 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt, &j.EventID, &j.EventStoredAt, &j.TenantID,
 			&j.EndpointID, &found, &j.EventType, &data, &j.EventCreated,
 			&j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
-			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData, &j.FIFO); err != nil {
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData, &j.FIFO,
+			&j.Signatures, &j.SigningKey); err != nil {
 			return Claimed{}, err
 		}
 		j.EventData = json.RawMessage(data)
@@ -417,6 +418,13 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		j.Timeout = time.Duration(timeoutMS) * time.Millisecond
 		if err := json.Unmarshal(headers, &j.Headers); err != nil {
 			return Claimed{}, err
+		}
+		// Secrets and header values are stored sealed (core/secrets).
+		if err := secrets.OpenAll(&j.Secret, &j.PreviousSecret, &j.SigningKey); err != nil {
+			return Claimed{}, fmt.Errorf("endpoint %s: %w", j.EndpointID, err)
+		}
+		if err := secrets.OpenMap(j.Headers); err != nil {
+			return Claimed{}, fmt.Errorf("endpoint %s: header %w", j.EndpointID, err)
 		}
 		l := byID[j.EndpointID]
 		if l != nil {

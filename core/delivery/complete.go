@@ -3,7 +3,6 @@ package delivery
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"slices"
 	"strings"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/jsonw"
 )
 
 // LatencyBuckets are the upper bounds of hookd.endpoint_minutes'
@@ -123,37 +123,55 @@ func lockResults(ctx context.Context, tx pgx.Tx, results []Result) (present map[
 	for i, r := range results {
 		ids[i], workers[i], attempts[i], stored[i] = r.DeliveryID, r.Worker, int32(r.Attempt), r.EventStoredAt
 	}
+	present, leased = map[int64]time.Time{}, map[int64]bool{}
 	rows, err := tx.Query(ctx, `
-		WITH input AS (
-			SELECT * FROM unnest($1::bigint[], $2::text[], $3::int[], $4::timestamptz[]) AS i(id, worker, attempt, stored_at)
-		), q AS (
-			SELECT q.id, q.event_stored_at, q.state = 'in_flight' AND q.leased_by = i.worker AND q.attempts = i.attempt AS leased
-			FROM hookd.queue q JOIN input i ON i.id = q.id
-			ORDER BY q.id
-			FOR UPDATE OF q
-		), f AS (
-			SELECT f.id, f.event_stored_at, false AS leased
-			FROM hookd.finished f JOIN input i ON i.id = f.id AND i.stored_at = f.event_stored_at
-			WHERE f.id NOT IN (SELECT id FROM q)
-			FOR KEY SHARE OF f
-		)
-		SELECT id, event_stored_at, leased FROM q UNION ALL SELECT id, event_stored_at, leased FROM f`, ids, workers, attempts, stored)
+		SELECT q.id, q.event_stored_at, q.state = 'in_flight' AND q.leased_by = i.worker AND q.attempts = i.attempt
+		FROM hookd.queue q JOIN unnest($1::bigint[], $2::text[], $3::int[]) AS i(id, worker, attempt) ON i.id = q.id
+		ORDER BY q.id
+		FOR UPDATE OF q`, ids, workers, attempts)
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := scanPresent(rows, present, leased); err != nil {
+		return nil, nil, err
+	}
+	// A result whose delivery finished meanwhile (another worker's, after
+	// this one's lease expired) still has its attempt logged: look in
+	// hookd.finished for the few that are not in the queue.
+	var late []int64
+	var lateAt []time.Time
+	for i, id := range ids {
+		if _, ok := present[id]; !ok {
+			late, lateAt = append(late, id), append(lateAt, stored[i])
+		}
+	}
+	if len(late) == 0 {
+		return present, leased, nil
+	}
+	rows, err = tx.Query(ctx, `
+		SELECT f.id, f.event_stored_at, false
+		FROM hookd.finished f JOIN unnest($1::bigint[], $2::timestamptz[]) AS i(id, stored_at)
+		  ON i.id = f.id AND i.stored_at = f.event_stored_at
+		FOR KEY SHARE OF f`, late, lateAt)
+	if err != nil {
+		return nil, nil, err
+	}
+	return present, leased, scanPresent(rows, present, leased)
+}
+
+func scanPresent(rows pgx.Rows, present map[int64]time.Time, leased map[int64]bool) error {
 	defer rows.Close()
-	present, leased = map[int64]time.Time{}, map[int64]bool{}
 	for rows.Next() {
 		var id int64
 		var at time.Time
 		var l bool
 		if err := rows.Scan(&id, &at, &l); err != nil {
-			return nil, nil, err
+			return err
 		}
 		present[id] = at
 		leased[id] = leased[id] || l
 	}
-	return present, leased, rows.Err()
+	return rows.Err()
 }
 
 // queueOutcomes moves finished deliveries from the queue to
@@ -404,17 +422,8 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 	return tx.SendBatch(ctx, batch).Close()
 }
 
-func headerJSON(h map[string][]string) string {
-	if h == nil {
-		return "{}"
-	}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return "{}"
-	}
-	// jsonb refuses the NUL escape, which Marshal emits for NUL bytes.
-	return strings.ReplaceAll(sanitize(string(b)), `\u0000`, `\ufffd`)
-}
+// headerJSON writes headers as stored: storable text (see jsonw).
+func headerJSON(h map[string][]string) string { return string(jsonw.Header(nil, h)) }
 
 // sanitize makes text storable in PostgreSQL: valid UTF-8 without NUL.
 func sanitize(s string) string {

@@ -177,6 +177,10 @@ type Job struct {
 	// FIFO is set for endpoints with ordering fifo: a failed attempt keeps
 	// the delivery at the head of the line (pending, not retrying).
 	FIFO bool
+	// Signatures is the endpoint's signature versions (signing.Keys) and
+	// SigningKey its whsk_ key for v1a ("" without one).
+	Signatures string
+	SigningKey string
 }
 
 // Secrets returns the secrets that sign the request at now (the current

@@ -8,8 +8,9 @@
 // transaction that records the results that came in since the last one
 // (delivery.CompleteTx) and claims as much new work as there are free
 // workers (delivery.ClaimTx): results and claims share a commit, and a slot
-// freed by a result is claimed again in the same round trip. While a cycle
-// runs, results pile up for the next one, so batches grow with the load
+// freed by a result is claimed again in the same round trip. Two cycles
+// run at once, so that one records and claims while the other waits for
+// the database; results pile up meanwhile, so batches grow with the load
 // and no time is spent waiting for a batch to fill.
 //
 // Claims take due work endpoint by endpoint, round-robin, within each

@@ -18,18 +18,37 @@ type outcome struct {
 	released bool
 }
 
+// maxCycles is how many cycles run at once: while one waits for the
+// database, the next is already recording the results that came in and
+// claiming, so neither the database nor the workers sit idle.
+const maxCycles = 2
+
+// cycleRun is a cycle in flight, and then its outcome.
+type cycleRun struct {
+	results []delivery.Result // what it records (kept, to record again after a failure)
+	limit   int               // the workers it reserved for its claim
+	claimed time.Time         // when its claim began
+	jobs    delivery.Claimed
+	dropped delivery.Dropped
+	err     error
+}
+
 // engine runs cycles until claiming has stopped and every worker has
 // handed back its outcome; then it releases what was cut short.
 func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	defer close(d.engineDone)
 	var (
-		running   int
+		running   int // workers sending
+		reserved  int // workers reserved by the claims of cycles in flight
+		cycles    int // cycles in flight
 		pending   []delivery.Result
 		released  []int64
 		claim     = true // look for work at once
 		backoff   = newBackoff(50*time.Millisecond, 5*time.Second)
+		pauseTill time.Time     // no new cycle before this, after one failed
 		contended time.Duration // the wait before looking again at lanes a writer held
 	)
+	done := make(chan *cycleRun, maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -42,10 +61,57 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			pending = append(pending, o.res)
 		}
 	}
+	finish := func(c *cycleRun) {
+		cycles--
+		reserved -= c.limit
+		if c.err != nil {
+			if lastCtx.Err() == nil {
+				wait := backoff.next()
+				d.logger.Warn("a delivery cycle failed; retrying with every result kept", slog.Int("results", len(c.results)),
+					slog.String("error", c.err.Error()), slog.Duration("retry_in", wait))
+				pauseTill = time.Now().Add(wait)
+				resetTimer(timer, wait)
+			}
+			pending = append(pending, c.results...)
+			claim = true
+			return
+		}
+		backoff.reset()
+		for _, job := range c.jobs.Jobs {
+			running++
+			go d.run(job, c.claimed)
+		}
+		now := d.opts.Now()
+		for _, job := range c.jobs.Missing {
+			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
+		}
+		if c.limit > 0 {
+			// A full claim may have left due work behind; a short one took
+			// all there was, so wait for a signal or the next due time.
+			claim = claim || len(c.jobs.Jobs)+len(c.jobs.Missing) >= c.limit || c.dropped.Woken > 0
+			switch {
+			case claim:
+			case c.dropped.Contended > 0:
+				// A writer is making work due on a lane that stays: that
+				// work brings no notification, so look again once the
+				// writer has likely committed.
+				contended = min(max(2*contended, time.Millisecond), 64*time.Millisecond)
+				resetTimer(timer, contended)
+			default:
+				contended = 0
+				d.armTimer(timer)
+			}
+		}
+	}
 	for {
 		stopping := claimCtx.Err() != nil
-		if stopping && running == 0 && len(pending) == 0 {
+		if stopping && running == 0 && cycles == 0 && len(pending) == 0 {
 			d.release(released)
+			return
+		}
+		if stopping && cycles == 0 && lastCtx.Err() != nil {
+			d.logger.Error("gave up recording attempt results at shutdown; their leases will expire and the deliveries will be retried",
+				slog.Int("results", len(pending)))
 			return
 		}
 		// Take every outcome that is ready, without waiting.
@@ -61,78 +127,50 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		if len(pending) > 0 {
 			claim = true // finished attempts free slots: their lanes may have due work
 		}
-		free := d.opts.Delivery.Workers - running
+		free := d.opts.Delivery.Workers - running - reserved
 		wantClaim := !stopping && claim && free > 0
-		if len(pending) == 0 && !wantClaim {
-			stop := claimCtx.Done()
+		if cycles < maxCycles && (len(pending) > 0 || wantClaim) && !time.Now().Before(pauseTill) {
+			c := &cycleRun{}
+			if wantClaim {
+				c.limit = min(free, d.opts.Delivery.ClaimBatch)
+				claim = false // the cycle's claim tells whether more is due
+			}
+			n := min(len(pending), completeBatch)
+			c.results = append([]delivery.Result(nil), pending[:n]...)
+			pending = append(pending[:0], pending[n:]...)
+			reserved += c.limit
+			cycles++
+			ctx := claimCtx
 			if stopping {
-				stop = nil // only outcomes matter now
+				ctx = lastCtx
 			}
-			select {
-			case o := <-d.outcomes:
-				take(o)
-			case <-d.wake:
-				claim = true
-			case <-d.notified:
-				claim = true
-			case <-poll.C:
-				claim = true
-			case <-timer.C:
-				claim = true
-			case <-stop:
-			}
+			// Rate slots and leases count from the claim's start (the
+			// database's now() in its transaction), not from its commit.
+			c.claimed = time.Now()
+			go func() {
+				c.jobs, c.dropped, c.err = d.cycle(ctx, c.results, c.limit)
+				done <- c
+			}()
 			continue
 		}
-		limit := 0
-		if wantClaim {
-			limit = min(free, d.opts.Delivery.ClaimBatch)
-		}
-		ctx := claimCtx
+		stop := claimCtx.Done()
 		if stopping {
-			ctx = lastCtx
+			stop = nil // only outcomes and cycles matter now
 		}
-		jobs, dropped, err := d.cycle(ctx, pending, limit)
-		if err != nil {
-			if lastCtx.Err() != nil {
-				d.logger.Error("gave up recording attempt results at shutdown; their leases will expire and the deliveries will be retried",
-					slog.Int("results", len(pending)))
-				return
-			}
-			if ctx.Err() == nil {
-				wait := backoff.next()
-				d.logger.Warn("a delivery cycle failed; retrying with every result kept", slog.Int("results", len(pending)),
-					slog.String("error", err.Error()), slog.Duration("retry_in", wait))
-				sleepCtx(lastCtx, wait)
-			}
-			continue
-		}
-		backoff.reset()
-		pending = pending[:0]
-		claimed := time.Now()
-		for _, job := range jobs.Jobs {
-			running++
-			go d.run(job, claimed)
-		}
-		now := d.opts.Now()
-		for _, job := range jobs.Missing {
-			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
-		}
-		if limit > 0 {
-			// A full claim may have left due work behind; a short one took
-			// all there was, so wait for a signal or the next due time.
-			claim = len(jobs.Jobs)+len(jobs.Missing) >= limit || dropped.Woken > 0
-			switch {
-			case claim:
-			case dropped.Contended > 0:
-				// A writer is making work due on a lane that stays: that
-				// work brings no notification, so look again once the
-				// writer has likely committed.
-				contended = min(max(2*contended, time.Millisecond), 64*time.Millisecond)
-				resetTimer(timer, contended)
-			default:
-				contended = 0
-				d.armTimer(timer)
-			}
+		select {
+		case o := <-d.outcomes:
+			take(o)
+		case c := <-done:
+			finish(c)
+		case <-d.wake:
+			claim = true
+		case <-d.notified:
+			claim = true
+		case <-poll.C:
+			claim = true
+		case <-timer.C:
+			claim = true
+		case <-stop:
 		}
 	}
 }

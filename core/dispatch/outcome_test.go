@@ -374,7 +374,9 @@ func TestAddressGuard(t *testing.T) {
 			VALUES ('configured', 'hookd', '{x}', true), ('via_api', 'hookd', '{x}', false)`); err != nil {
 			t.Fatal(err)
 		}
-		fromConfig := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Kind, p.ID = endpoint.KindForward, "ep_fwd_configured" })
+		fromConfig := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) {
+			p.Kind, p.ID, p.Trusted = endpoint.KindForward, "ep_fwd_configured", true
+		})
 		fromAPI := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Kind, p.ID = endpoint.KindForward, "ep_fwd_via_api" })
 		b.start(t, func(o *Options) {
 			o.Delivery.AllowedNetworks = nil

@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,6 +18,8 @@ import (
 
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/jsonw"
 	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/signing"
 )
@@ -73,7 +74,7 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
 	ctx := d.workCtx
 	// The endpoint's rate_limit gave this job a slot; wait for it.
-	if job.StartIn > 0 && !sleepCtx(ctx, job.StartIn) {
+	if wait := time.Until(claimed.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
 		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
 		return
 	}
@@ -94,13 +95,14 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	for k, v := range job.Headers {
 		h.Set(k, v)
 	}
-	if err := signing.Sign(h, job.EventID, now, body, job.Secrets(now)); err != nil {
-		res.RequestHeaders = h
+	if err := signing.SignWith(h, job.EventID, now, body, signing.Keys{
+		Secrets: job.Secrets(now), SigningKey: job.SigningKey, Versions: job.Signatures}); err != nil {
+		res.RequestHeaders = endpoint.RedactRequestHeaders(h) // custom headers are credentials
 		res.ErrorClass, res.Error = ClassSigning, "cannot sign the request: "+err.Error()
 		d.finish(&res, 0, now, 0, job)
 		return res, true
 	}
-	res.RequestHeaders = h.Clone()
+	res.RequestHeaders = endpoint.RedactRequestHeaders(h) // custom headers are credentials
 
 	timeout := cmp.Or(job.Timeout, d.opts.Delivery.Timeout)
 	// Stay inside the lease so no other worker retries while this one waits.
@@ -177,29 +179,20 @@ func requestBody(job delivery.Job) []byte {
 	if job.BodyData {
 		return job.EventData
 	}
-	var b bytes.Buffer
-	b.Grow(len(job.EventData) + 128)
-	b.WriteString(`{"id":`)
-	writeString(&b, job.EventID)
-	b.WriteString(`,"type":`)
-	writeString(&b, job.EventType)
-	b.WriteString(`,"created":`)
-	writeString(&b, job.EventCreated.UTC().Format(time.RFC3339Nano))
-	b.WriteString(`,"data":`)
+	b := make([]byte, 0, len(job.EventData)+len(job.EventID)+len(job.EventType)+64)
+	b = append(b, `{"id":`...)
+	b = jsonw.String(b, job.EventID)
+	b = append(b, `,"type":`...)
+	b = jsonw.String(b, job.EventType)
+	b = append(b, `,"created":"`...)
+	b = job.EventCreated.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
 	if len(job.EventData) == 0 {
-		b.WriteString("null")
+		b = append(b, "null"...)
 	} else {
-		b.Write(job.EventData)
+		b = append(b, job.EventData...)
 	}
-	b.WriteString("}")
-	return b.Bytes()
-}
-
-func writeString(b *bytes.Buffer, s string) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(s)       // a string always encodes
-	b.Truncate(b.Len() - 1) // Encode's newline
+	return append(b, '}')
 }
 
 // classify names the error class of a failed request and a message for

@@ -2,17 +2,43 @@
 // signing secrets (with rotation), event-type filter and limits.
 //
 // All SQL on the endpoints table lives in this package (queries.go).
+//
+// # Secrets
+//
+// Signing secrets, ed25519 signing keys and custom header values are
+// stored sealed with the process keyring (core/secrets) and opened when
+// read; Reseal moves them to the current key. Custom headers are
+// write-only: Redacted is how an endpoint is listed or shown.
+//
+// # hookd's own endpoints
+//
+// The alert endpoint and intake forward targets (KindAlert, KindForward)
+// follow the configuration and their sources: Update, Delete and
+// RotateSecret refuse them, whoever calls; UpdateOwn, DeleteOwn,
+// RotateOwnSecret and SetOwnSecret are for the code that keeps them in
+// line. Trusted, a stored flag, exempts the operator's configured targets
+// from the outbound address guard; no id or kind earns it.
+//
+// # Updates
+//
+// Update changes only the fields it is given, in one statement, so that
+// concurrent updates of different fields all take effect.
 package endpoint
 
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/netguard"
+	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -54,6 +80,30 @@ func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotF
 // DefaultSecretOverlap is how long a rotated-out secret keeps signing.
 const DefaultSecretOverlap = 24 * time.Hour
 
+// Limits on what an endpoint may hold; the README lists them. Larger
+// input is refused with a *validate.Error naming the field.
+const (
+	MaxURLBytes         = 2048
+	MaxDescriptionBytes = 1024
+	// MaxEventTypes is the most entries an event-type filter may have.
+	MaxEventTypes     = 100
+	MaxEventTypeBytes = 255
+	MaxHeaders        = 32
+	// MaxHeaderNameBytes and MaxHeaderValueBytes bound one custom header.
+	MaxHeaderNameBytes  = 128
+	MaxHeaderValueBytes = 4096
+	// MaxRateLimit is the highest rate_limit, in requests per second.
+	MaxRateLimit = 100_000
+	// MaxInFlightLimit is the highest max_in_flight.
+	MaxInFlightLimit = 10_000
+	// MaxTimeout is the longest per-endpoint timeout.
+	MaxTimeout = 5 * time.Minute
+	// MaxReasonBytes bounds a disable reason.
+	MaxReasonBytes = 1024
+	// MaxSecretOverlap is the longest a rotated-out secret may keep signing.
+	MaxSecretOverlap = 30 * 24 * time.Hour
+)
+
 // Endpoint is one receiver.
 type Endpoint struct {
 	ID          string            `json:"id"`
@@ -80,9 +130,75 @@ type Endpoint struct {
 	// Tenant owns the endpoint; empty for none.
 	Tenant string `json:"tenant,omitempty"`
 	// Ordering is OrderingConcurrent or OrderingFIFO.
-	Ordering  string    `json:"ordering"`
+	Ordering string `json:"ordering"`
+	// Signatures is what webhook-signature carries: "v1" (HMAC with the
+	// secret, the default), "v1,v1a" (with an ed25519 signature too) or
+	// "v1a" (ed25519 only); see signing.SignWith.
+	Signatures string `json:"signatures"`
+	// PublicKey is the whpk_ key receivers verify v1a signatures with; ""
+	// until the endpoint first signs v1a.
+	PublicKey string `json:"public_key,omitempty"`
+	// SigningKey is the whsk_ key that signs v1a; never shown.
+	SigningKey string `json:"-"`
+	// Trusted exempts the endpoint from the outbound address guard; set
+	// only for the operator's own targets from the configuration.
+	Trusted   bool      `json:"trusted"`
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// Redacted is the placeholder shown instead of a custom header's value.
+const Redacted = "[redacted]"
+
+// Redacted returns a copy of e fit to list or show: no signing secret and
+// custom header values replaced by Redacted, their names kept. Custom
+// headers often carry credentials (Authorization, API keys) and are
+// write-only: only creation and rotation show the secret, nothing shows a
+// header's value.
+func (e *Endpoint) Redacted() *Endpoint {
+	c := e.RedactedHeaders()
+	c.Secret = ""
+	return c
+}
+
+// RedactedHeaders is Redacted with the signing secret kept, for the
+// answers to creation and rotation.
+func (e *Endpoint) RedactedHeaders() *Endpoint {
+	c := *e
+	c.PreviousSecret, c.SigningKey = "", ""
+	c.Headers = make(map[string]string, len(e.Headers))
+	for k := range e.Headers {
+		c.Headers[k] = Redacted
+	}
+	return &c
+}
+
+// RedactRequestHeaders returns a copy of h, the request headers of an
+// attempt as recorded, with the value of every header hookd does not set
+// itself (the endpoint's custom headers: often credentials) replaced by
+// Redacted. Attempts recorded before custom headers were redacted in the
+// attempt log are thus shown safely too.
+func RedactRequestHeaders(h http.Header) http.Header {
+	if h == nil {
+		return nil
+	}
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if reservedHeaders[strings.ToLower(k)] {
+			out[k] = v
+			continue
+		}
+		out[k] = []string{Redacted}
+	}
+	return out
+}
+
+// reservedHeaders are the request headers hookd sets on every attempt,
+// which an endpoint's custom headers cannot override (lower case).
+var reservedHeaders = map[string]bool{
+	"content-type": true, "content-length": true, "host": true, "user-agent": true,
+	"x-webhook-id": true, "x-webhook-timestamp": true, "x-webhook-signature": true,
+	"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
 }
 
 // Label names the endpoint for people: its description when it has one,
@@ -155,6 +271,12 @@ func ValidateURL(raw string) error {
 	if raw == "" {
 		return validate.Errorf("url", "is required")
 	}
+	if len(raw) > MaxURLBytes {
+		return validate.Errorf("url", "is %d bytes, over the limit of %d", len(raw), MaxURLBytes)
+	}
+	if err := validate.Text("url", raw, MaxURLBytes); err != nil {
+		return err
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return validate.Errorf("url", "%q is not a URL: %v", raw, err)
@@ -172,6 +294,24 @@ func ValidateURL(raw string) error {
 	return nil
 }
 
+// CheckDestination refuses, with a *validate.Error on "url" that names
+// delivery.allowed_networks, a URL whose host g blocks as it stands (an
+// IP literal, localhost, a metadata name); see netguard.Guard.CheckHost.
+// A nil g checks nothing. rawURL must have passed ValidateURL.
+func CheckDestination(g *netguard.Guard, rawURL string) error {
+	if g == nil {
+		return nil
+	}
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return validate.Errorf("url", "%q is not a URL: %v", rawURL, err)
+	}
+	if err := g.CheckHost(u.Hostname()); err != nil {
+		return validate.Errorf("url", "%q: %v", rawURL, err)
+	}
+	return nil
+}
+
 // NormalizeEventTypes trims, drops empty entries and validates a filter.
 // "*" alone means all; so does an empty list.
 func NormalizeEventTypes(types []string) ([]string, error) {
@@ -181,6 +321,12 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 			t = strings.TrimSpace(t)
 			if t == "" {
 				continue
+			}
+			if len(out) == MaxEventTypes {
+				return nil, validate.Errorf("event_types", "has more than %d entries; use prefixes such as payment.* instead", MaxEventTypes)
+			}
+			if len(t) > MaxEventTypeBytes {
+				return nil, validate.Errorf("event_types", "an entry is %d bytes, over the limit of %d", len(t), MaxEventTypeBytes)
 			}
 			if t != "*" && !eventTypePattern.MatchString(t) {
 				return nil, validate.Errorf("event_types", "%q is not an event type or filter (allowed: exact types like invoice.paid, prefixes like payment.*, or *)", t)
@@ -192,18 +338,54 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 }
 
 func validateHeaders(h map[string]string) error {
+	if len(h) > MaxHeaders {
+		return validate.Errorf("headers", "has %d headers, over the limit of %d", len(h), MaxHeaders)
+	}
 	for k, v := range h {
-		if !headerName.MatchString(k) {
-			return validate.Errorf("headers", "%q is not a valid header name", k)
+		if len(k) > MaxHeaderNameBytes || !headerName.MatchString(k) {
+			return validate.Errorf("headers", "%q is not a valid header name (at most %d letters, digits and !#$%%&'*+.^_|~-)", truncate(k, 40), MaxHeaderNameBytes)
 		}
-		if strings.ContainsAny(v, "\r\n") {
-			return validate.Errorf("headers", "value of %q must not contain line breaks", k)
+		if err := validateHeaderValue(k, v); err != nil {
+			return err
 		}
-		switch strings.ToLower(k) {
-		case "content-type", "content-length", "host", "user-agent", "x-webhook-id", "x-webhook-timestamp",
-			"x-webhook-signature", "webhook-id", "webhook-timestamp", "webhook-signature":
+		if reservedHeaders[strings.ToLower(k)] {
 			return validate.Errorf("headers", "%q is set by hookd and cannot be overridden", k)
 		}
+	}
+	return nil
+}
+
+// validateHeaderValue refuses what an HTTP header cannot carry: control
+// characters other than tab (a NUL or a line break would make every
+// attempt fail, or split the request) and invalid UTF-8. The value is a
+// credential as often as not, so it is never echoed.
+func validateHeaderValue(name, v string) error {
+	if len(v) > MaxHeaderValueBytes {
+		return validate.Errorf("headers", "value of %q is %d bytes, over the limit of %d", name, len(v), MaxHeaderValueBytes)
+	}
+	if !utf8.ValidString(v) {
+		return validate.Errorf("headers", "value of %q is not valid UTF-8", name)
+	}
+	for _, r := range v {
+		if r != '\t' && unicode.IsControl(r) {
+			return validate.Errorf("headers", "value of %q must not contain control characters such as NUL or line breaks (found U+%04X)", name, r)
+		}
+	}
+	return nil
+}
+
+// truncate cuts s to n bytes for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
+
+func validateSignatures(v string) error {
+	if !signing.ValidVersions(v) {
+		return validate.Errorf("signatures", "%q is not allowed (allowed: %s, %s to add ed25519 signatures while receivers move to the public key, %s)",
+			v, signing.VersionsHMAC, signing.VersionsBoth, signing.VersionsEd25519)
 	}
 	return nil
 }
@@ -233,12 +415,22 @@ func validateTenant(t string) error {
 
 func validateLimits(rate, inFlight int, timeout Duration) error {
 	switch {
-	case rate < 0:
-		return validate.Errorf("rate_limit", "must be 0 (unlimited) or a positive number of requests per second")
-	case inFlight < 0:
-		return validate.Errorf("max_in_flight", "must be 0 (use delivery.max_in_flight_per_endpoint) or positive")
-	case timeout < 0 || time.Duration(timeout) > 5*time.Minute:
-		return validate.Errorf("timeout", "must be between 0 (use delivery.timeout) and 5m")
+	case rate < 0 || rate > MaxRateLimit:
+		return validate.Errorf("rate_limit", "must be 0 (unlimited) or a number of requests per second up to %d", MaxRateLimit)
+	case inFlight < 0 || inFlight > MaxInFlightLimit:
+		return validate.Errorf("max_in_flight", "must be 0 (use delivery.max_in_flight_per_endpoint) or a number up to %d", MaxInFlightLimit)
+	case timeout < 0 || time.Duration(timeout) > MaxTimeout:
+		return validate.Errorf("timeout", "must be between 0 (use delivery.timeout) and %s", MaxTimeout)
 	}
 	return nil
+}
+
+// validateDescription checks free text shown in lists.
+func validateDescription(d string) error {
+	return validate.Text("description", d, MaxDescriptionBytes)
+}
+
+// ValidateReason checks a disable reason.
+func ValidateReason(r string) error {
+	return validate.Text("reason", r, MaxReasonBytes)
 }

@@ -38,9 +38,21 @@ func (e *BodyTooLargeError) Error() string {
 
 func (e *BodyTooLargeError) Unwrap() error { return e.err }
 
+// BodyReadError is a request body that could not be read in full: the
+// client closed the connection or stopped sending before the end. It is
+// the client's doing, so it is answered 400 and not logged as a fault.
+type BodyReadError struct{ err error }
+
+func (e *BodyReadError) Error() string {
+	return "body: could not be read in full (the connection ended before the announced length)"
+}
+
+func (e *BodyReadError) Unwrap() error { return e.err }
+
 // ReadBody reads the whole request body, at most maxBytes of it. A larger
 // body gives a *BodyTooLargeError naming key, and the connection is closed
-// after the response so the rest is not read.
+// after the response so the rest is not read. A body cut short by the
+// client gives a *BodyReadError.
 func ReadBody(w http.ResponseWriter, r *http.Request, maxBytes int64, key string) ([]byte, error) {
 	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBytes))
 	var mb *http.MaxBytesError
@@ -48,7 +60,7 @@ func ReadBody(w http.ResponseWriter, r *http.Request, maxBytes int64, key string
 		return nil, &BodyTooLargeError{Limit: mb.Limit, Key: key, err: mb}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read request body: %w", err)
+		return nil, &BodyReadError{err: err}
 	}
 	return b, nil
 }

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/validate"
@@ -153,5 +155,36 @@ func TestRequireBearer(t *testing.T) {
 				t.Errorf("%q: body %+v, WWW-Authenticate %q", c.auth, e, resp.Header.Get("WWW-Authenticate"))
 			}
 		}
+	}
+}
+
+// TestWriteJSONNeverSendsAHalfEncodedSuccess: a value that cannot be
+// encoded (a time past year 9999) must not go out as a 200 with an empty
+// or cut body; the client gets a 500 in the usual error shape.
+func TestWriteJSONNeverSendsAHalfEncodedSuccess(t *testing.T) {
+	t.Parallel()
+	rec := httptest.NewRecorder()
+	WriteJSON(rec, http.StatusOK, map[string]any{
+		"ok":      "fine",
+		"created": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+	})
+	if rec.Code != http.StatusInternalServerError {
+		t.Fatalf("status %d, want 500; body %q", rec.Code, rec.Body.String())
+	}
+	var e ErrorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error.Code != CodeInternal {
+		t.Fatalf("body %q (%v), want an internal error", rec.Body.String(), err)
+	}
+	if strings.Contains(rec.Body.String(), "fine") {
+		t.Fatalf("part of the value leaked into the error: %q", rec.Body.String())
+	}
+
+	rec = httptest.NewRecorder()
+	WriteJSON(rec, http.StatusCreated, map[string]string{"a": "<b>"})
+	if rec.Code != http.StatusCreated || rec.Body.String() != "{\"a\":\"<b>\"}\n" {
+		t.Fatalf("good value: %d %q", rec.Code, rec.Body.String())
+	}
+	if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
+		t.Fatalf("Content-Length %q for %d bytes", cl, rec.Body.Len())
 	}
 }

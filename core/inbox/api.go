@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -25,6 +27,9 @@ type APIDeps struct {
 	MaxBodyBytes int64
 	// Logger receives errors. Defaults to slog.Default().
 	Logger *slog.Logger
+	// AllowedNetworks are delivery.allowed_networks: a forward_to whose
+	// host the address guard blocks otherwise is refused (400).
+	AllowedNetworks []netip.Prefix
 }
 
 // APIRoutes registers the intake routes on mux. Mount them behind the
@@ -48,7 +53,7 @@ func APIRoutes(mux *http.ServeMux, d APIDeps) {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
 	}
-	a := &api{APIDeps: d}
+	a := &api{APIDeps: d, guard: netguard.New(d.AllowedNetworks)}
 	mux.HandleFunc("GET /v1/sources", a.listSources)
 	mux.HandleFunc("POST /v1/sources", a.createSource)
 	mux.HandleFunc("GET /v1/sources/{name}", a.getSource)
@@ -61,7 +66,10 @@ func APIRoutes(mux *http.ServeMux, d APIDeps) {
 	mux.HandleFunc("GET /v1/intake/stats", a.stats)
 }
 
-type api struct{ APIDeps }
+type api struct {
+	APIDeps
+	guard *netguard.Guard
+}
 
 // sourceView is a source as the API shows it by default: secrets left out.
 type sourceView struct {
@@ -106,6 +114,7 @@ func (a *api) createSource(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, a.Logger, err)
 		return
 	}
+	p.Guard = a.guard
 	s, err := CreateSource(r.Context(), a.Pool, p)
 	if err != nil {
 		httpx.WriteDomainError(w, a.Logger, err)
@@ -134,6 +143,7 @@ func (a *api) updateSource(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, a.Logger, err)
 		return
 	}
+	p.Guard = a.guard
 	s, err := UpdateSource(r.Context(), a.Pool, name, p)
 	if err != nil {
 		a.fail(w, err, "source", name)

@@ -60,7 +60,7 @@ func TestAPI(t *testing.T) {
 		t.Fatalf("creation shows the secrets: %v", created)
 	}
 	var bad map[string]map[string]string
-	if s := apiCall(t, srv, "POST", "/v1/sources", `{"name":"x","scheme":"nope","secrets":["s"]}`, &bad); s != 400 ||
+	if s := apiCall(t, srv, "POST", "/v1/sources", `{"name":"x","scheme":"nope","secrets":["s-0123456789abcdef"]}`, &bad); s != 400 ||
 		!strings.Contains(bad["error"]["message"], "scheme") {
 		t.Fatalf("bad scheme: %d %v", s, bad)
 	}

@@ -9,7 +9,8 @@
 // github), its secrets and timestamp tolerance, and optionally an internal
 // URL to forward to. Sources come from the config file ([SyncConfig] at
 // start) or from the API ([CreateSource] and friends). All SQL on
-// hookd.sources, hookd.inbox and hookd.intake_minutes lives in this package.
+// hookd.sources, hookd.inbox, hookd.inbox_ids and hookd.intake_minutes lives
+// in this package.
 //
 // # Receiving
 //
@@ -22,7 +23,9 @@
 //	503 when the database failed: the sender must retry
 //
 // The inbox is unique on (source, event id), so a sender's retry is
-// answered 200 "duplicate" and only counted.
+// answered 200 "duplicate" and only counted. A request without the
+// scheme's signature headers, or for an unknown source, is answered
+// before its body is read, and its connection closed.
 //
 // # Forwarding
 //
@@ -32,7 +35,9 @@
 // stable id ForwardEventID(source, event id), its type from the body (or
 // X-GitHub-Event) and the body as data, so the delivery engine signs it
 // with hookd's scheme and retries, dead-letters and replays it like any
-// delivery. The internal service verifies with Source.ForwardSecret (shown
+// delivery. An inbound event is never marked forwarded unless that
+// delivery exists: while the forward's id is taken by an event hookd did
+// not make, the sender is answered 503 and nothing is stored. The internal service verifies with Source.ForwardSecret (shown
 // by GetSource, `hookd sources show` and the API with show_secrets=true;
 // an API-made source may set it as forward_secret).
 //

@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/signing"
 )
 
 // TestForwardCreatesDirectedDelivery: an accepted event of a forwarding
@@ -93,5 +94,77 @@ func TestForwardTooLargeStoresNothing(t *testing.T) {
 	}
 	if n := b.inboxRows(t); n != 0 {
 		t.Fatalf("%d rows", n)
+	}
+}
+
+// TestForwardIDTakenIsNeverMarkedForwarded: when the id a forward would
+// get is already taken by an event hookd did not make, the inbound event
+// is not acknowledged as forwarded with no delivery behind it: the sender
+// is told to retry (503) and nothing is stored; once the squatting event
+// is gone, the retry is forwarded with its delivery.
+func TestForwardIDTakenIsNeverMarkedForwarded(t *testing.T) {
+	t.Parallel()
+	b := setup(t, inbox.HandlerOptions{})
+	b.source(t, inbox.CreateParams{Name: "fwd2", Scheme: "hookd", Secrets: []string{secretA}, ForwardTo: "http://127.0.0.1:9/in"})
+	ctx := context.Background()
+	squat := inbox.ForwardEventID("fwd2", "evt_pre")
+	// As a plain SQL producer would (the API refuses hookd's prefix).
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data) VALUES ($1, 'x.y', '{}')`, squat); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"id":"evt_pre","type":"order.paid","created":"2025-01-01T00:00:00Z","data":{}}`
+	if a := b.post(t, "fwd2", hookdSigned(t, "evt_pre", time.Now(), body, secretA)); a.status != http.StatusServiceUnavailable {
+		t.Fatalf("answer %d %v, want 503", a.status, a.body)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.inbox WHERE event_id = 'evt_pre'`); n != 0 {
+		t.Fatalf("%d inbox rows for an event that could not be forwarded", n)
+	}
+
+	for _, table := range []string{"hookd.events", "hookd.event_ids"} {
+		if _, err := b.pool.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, squat); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a := b.post(t, "fwd2", hookdSigned(t, "evt_pre", time.Now(), body, secretA)); a.status != http.StatusOK {
+		t.Fatalf("retry: %d %v", a.status, a.body)
+	}
+	page, err := inbox.List(ctx, b.pool, inbox.ListParams{Source: "fwd2"})
+	if err != nil || len(page.Events) != 1 || page.Events[0].State != inbox.StateForwarded {
+		t.Fatalf("inbox %+v %v", page, err)
+	}
+	ds, err := delivery.ForEvent(ctx, b.pool, squat)
+	if err != nil || len(ds) != 1 || ds[0].EndpointID != "ep_fwd_fwd2" {
+		t.Fatalf("forward deliveries %+v %v", ds, err)
+	}
+}
+
+// TestHookdSchemeCapturedRequestUnderANewID: a request signed by hookd
+// for a body that is not its envelope (body_format data), captured and
+// sent again under a new X-Webhook-ID within the tolerance, is refused:
+// the id is covered by the Standard Webhooks signature sent with it.
+func TestHookdSchemeCapturedRequestUnderANewID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, inbox.HandlerOptions{})
+	b.source(t, inbox.CreateParams{Name: "peer", Scheme: "hookd", Secrets: []string{secretA}})
+	h := http.Header{}
+	body := []byte(`{"text":"deploy finished"}`)
+	if err := signing.Sign(h, "evt_1", time.Now(), body, []string{secretA}); err != nil {
+		t.Fatal(err)
+	}
+	if a := b.post(t, "peer", request{h.Clone(), body}); a.status != http.StatusOK {
+		t.Fatalf("the original: %d %v", a.status, a.body)
+	}
+	for _, both := range []bool{false, true} {
+		replay := h.Clone()
+		replay.Set("X-Webhook-ID", "evt_2")
+		if both {
+			replay.Set("webhook-id", "evt_2")
+		}
+		if a := b.post(t, "peer", request{replay, body}); a.status != http.StatusUnauthorized {
+			t.Fatalf("replayed under a new id (webhook-id changed too: %v): %d %v", both, a.status, a.body)
+		}
+	}
+	if n := b.inboxRows(t); n != 1 {
+		t.Fatalf("%d inbox rows, want the original only", n)
 	}
 }

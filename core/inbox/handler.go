@@ -158,6 +158,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name string) {
 	if errors.Is(err, db.ErrNotFound) {
 		// Unknown names are not used as metric labels: senders choose them.
 		h.count("", "unknown_source")
+		httpx.RefuseBody(w)
 		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, fmt.Sprintf("no intake source named %q", name))
 		return
 	}
@@ -168,6 +169,18 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name string) {
 	if r.ContentLength > h.maxBody {
 		h.tooLarge(w, name, r.ContentLength)
 		return
+	}
+	// A request without the scheme's signature headers is refused before
+	// its body is read, and its connection closed, so that an
+	// unauthenticated sender cannot hold the connection with a slow body.
+	if err := signing.CheckHeaders(src.Scheme, r.Header); err != nil {
+		var ve *signing.VerifyError
+		if errors.As(err, &ve) {
+			h.reject(ctx, src.Name, ve.Reason, clientip.From(r, h.opts.TrustedProxies))
+			httpx.RefuseBody(w)
+			httpx.WriteError(w, http.StatusUnauthorized, httpx.CodeUnauthorized, ve.Reason)
+			return
+		}
 	}
 	body, err := httpx.ReadBody(w, r, h.maxBody, BodyKey)
 	if err != nil {
@@ -223,7 +236,7 @@ func (h *Handler) tooLarge(w http.ResponseWriter, source string, size int64) {
 		msg = fmt.Sprintf("request body is %d bytes, over the limit of %d bytes (%s)", size, h.maxBody, BodyKey)
 	}
 	// The rest of the body is not read; do not keep the connection.
-	w.Header().Set("Connection", "close")
+	httpx.RefuseBody(w)
 	httpx.WriteError(w, http.StatusRequestEntityTooLarge, httpx.CodeTooLarge, msg)
 }
 

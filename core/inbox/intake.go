@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -18,14 +19,25 @@ import (
 	"github.com/hookd/hookd/core/signing"
 )
 
-// insertSQL stores an inbox event or, when (source, event id) exists,
-// counts a duplicate. inserted tells the two apart (xmax is 0 only for a
-// row this statement inserted).
+// claimSQL claims (source, event id) in hookd.inbox_ids, where the inbox
+// dedupes (the partitioned inbox itself can only be unique per
+// partition): it returns the inbox id the event has or gets, its
+// partition key, and whether this statement claimed it (xmax is 0 only
+// for a row this statement inserted). A concurrent claim of the same id
+// waits for the first to commit.
+const claimIDSQL = `
+	INSERT INTO hookd.inbox_ids AS i (source, event_id, inbox_id, stored_at)
+	VALUES ($1, $2, nextval('hookd.inbox_ids_seq'), statement_timestamp())
+	ON CONFLICT (source, event_id) DO UPDATE SET inbox_id = i.inbox_id
+	RETURNING inbox_id, stored_at, xmax = 0`
+
+// insertSQL stores a claimed inbox event.
 const insertSQL = `
-	INSERT INTO hookd.inbox (source, event_id, event_type, headers, body, verification, state, processed_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, CASE WHEN $7 = 'forwarded' THEN now() END)
-	ON CONFLICT (source, event_id) DO UPDATE SET duplicates = hookd.inbox.duplicates + 1
-	RETURNING id, xmax = 0`
+	INSERT INTO hookd.inbox (id, stored_at, source, event_id, event_type, headers, body, verification, state, processed_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, CASE WHEN $9 = 'forwarded' THEN now() END)`
+
+// duplicateSQL counts a duplicate on the first event's row.
+const duplicateSQL = `UPDATE hookd.inbox SET duplicates = duplicates + 1 WHERE id = $1 AND stored_at = $2`
 
 // store writes one verified request in a single transaction: the inbox
 // row (or a duplicate count), the forwarded event with its delivery, the
@@ -47,8 +59,16 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 	}
 	err = pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
 		var inserted bool
-		if err := tx.QueryRow(ctx, insertSQL, src.Name, res.EventID, typ, headers, body,
-			verification(src, res), string(state)).Scan(&ans.ID, &inserted); err != nil {
+		var stored time.Time
+		if err := tx.QueryRow(ctx, claimIDSQL, src.Name, res.EventID).Scan(&ans.ID, &stored, &inserted); err != nil {
+			return err
+		}
+		if inserted {
+			if _, err := tx.Exec(ctx, insertSQL, ans.ID, stored, src.Name, res.EventID, typ, headers, body,
+				verification(src, res), string(state)); err != nil {
+				return err
+			}
+		} else if _, err := tx.Exec(ctx, duplicateSQL, ans.ID, stored); err != nil {
 			return err
 		}
 		accepted, dup := 1, 0
@@ -60,7 +80,11 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 		if inserted && forward {
 			ev := outbox.Event{ID: ForwardEventID(src.Name, res.EventID), Type: forwardType(src.Name, typ),
 				Data: forwardData(header, body), EndpointID: src.ForwardEndpointID}
-			if _, err := h.pub.PublishTx(ctx, tx, ev); err != nil {
+			pub, err := h.pub.PublishTx(ctx, tx, ev)
+			if err != nil {
+				return err
+			}
+			if err := forwardExists(ctx, tx, pub, ev); err != nil {
 				return err
 			}
 		}
@@ -73,6 +97,36 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 		return nil
 	})
 	return ans, err
+}
+
+// ErrForwardIDTaken is returned (wrapped) by the handler's store when the
+// id of an inbound event's forward is taken by an event hookd did not
+// make: nothing is stored, and the sender, told to retry, succeeds once
+// that event is gone.
+var ErrForwardIDTaken = errors.New("the forward's event id is taken by an event hookd did not make")
+
+// forwardExists checks that publishing ev, with result pub, left ev's
+// delivery to the forward endpoint in place: an inbound event is never
+// marked forwarded without it.
+func forwardExists(ctx context.Context, tx pgx.Tx, pub outbox.Result, ev outbox.Event) error {
+	if pub.Deliveries == 1 {
+		return nil
+	}
+	// A duplicate id is this very forward only if it goes to this
+	// endpoint and has its delivery. An id whose event has aged out
+	// (retention) was an earlier forward of this event.
+	var event, forward bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM hookd.events WHERE id = $1),
+		EXISTS (SELECT 1 FROM hookd.events e JOIN hookd.deliveries d ON d.event_id = e.id
+			WHERE e.id = $1 AND e.endpoint_id = $2 AND d.endpoint_id = $2)`, ev.ID, ev.EndpointID).Scan(&event, &forward)
+	if err != nil {
+		return err
+	}
+	if event && !forward {
+		return fmt.Errorf("%w: %s (ids starting with %s are hookd's own; remove that event, and the sender's retry is forwarded)",
+			ErrForwardIDTaken, ev.ID, outbox.ReservedIDPrefix)
+	}
+	return nil
 }
 
 // ForwardEventID is the outbound event id of inbox event eventID of

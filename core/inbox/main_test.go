@@ -48,7 +48,7 @@ type bundle struct {
 // setup gives a test its own database and the intake handler on a
 // loopback server at POST /in/{source}.
 // tune, when given, adjusts the options once the pool exists.
-func setup(t *testing.T, opts inbox.HandlerOptions, tune ...func(*pgxpool.Pool, *inbox.HandlerOptions)) *bundle {
+func setup(t testing.TB, opts inbox.HandlerOptions, tune ...func(*pgxpool.Pool, *inbox.HandlerOptions)) *bundle {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -73,7 +73,7 @@ func setup(t *testing.T, opts inbox.HandlerOptions, tune ...func(*pgxpool.Pool, 
 	return b
 }
 
-func (b *bundle) source(t *testing.T, p inbox.CreateParams) *inbox.Source {
+func (b *bundle) source(t testing.TB, p inbox.CreateParams) *inbox.Source {
 	t.Helper()
 	s, err := inbox.CreateSource(context.Background(), b.pool, p)
 	if err != nil {

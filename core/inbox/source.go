@@ -2,16 +2,18 @@ package inbox
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
+	"fmt"
 	"regexp"
-	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/netguard"
+	"github.com/hookd/hookd/core/secrets"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -43,12 +45,34 @@ type Source struct {
 }
 
 // ForwardEndpointID returns the id of the forward endpoint of source name.
-//
-// delivery.Claim recognises the forward endpoints of sources from the
-// configuration file by this id to exempt them from the address guard.
+// Only the forward endpoints of sources from the configuration file are
+// trusted (exempt from the outbound address guard); the flag is stored on
+// the endpoint, not read from this id.
 func ForwardEndpointID(name string) string { return "ep_fwd_" + name }
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// Limits on a source; the README lists them.
+const (
+	// MinSecretLen and MaxSecretLen bound each verification secret, in
+	// bytes: a shorter secret is guessable, whatever the scheme.
+	MinSecretLen = 16
+	MaxSecretLen = 1024
+	// MaxSecrets is the most secrets a source may list (a rotation needs two).
+	MaxSecrets = 10
+	// MaxTolerance is the widest timestamp tolerance: past it, a captured
+	// request could be replayed long after it was sent.
+	MaxTolerance = time.Hour
+)
+
+// checkName refuses a source name that cannot exist (the path of
+// /in/<name>), so that nothing unstorable reaches the database.
+func checkName(field, name string) error {
+	if !namePattern.MatchString(name) {
+		return validate.Errorf(field, "%q is not a source name (1 to 64 letters, digits, - and _)", name)
+	}
+	return nil
+}
 
 // CreateParams describe a new source. Name, Scheme and Secrets are required.
 type CreateParams struct {
@@ -61,6 +85,11 @@ type CreateParams struct {
 	// ForwardSecret signs forwarded requests; a new one is generated when
 	// empty. Must be a whsec_ secret.
 	ForwardSecret string `json:"forward_secret"`
+	// Guard, when set, refuses a forward_to whose host it blocks (see
+	// endpoint.CheckDestination): the forward target of a source made
+	// through the API or the CLI goes through the address guard like any
+	// endpoint.
+	Guard *netguard.Guard `json:"-"`
 
 	fromConfig bool
 }
@@ -73,13 +102,15 @@ type UpdateParams struct {
 	Tolerance     *endpoint.Duration `json:"tolerance"`
 	ForwardTo     *string            `json:"forward_to"`
 	ForwardSecret *string            `json:"forward_secret"`
+	// Guard checks a new forward_to as CreateParams.Guard does.
+	Guard *netguard.Guard `json:"-"`
 }
 
 // validateSource checks the stored fields of s and normalises its scheme
 // and tolerance. Errors are *validate.Error naming the field.
 func validateSource(s *Source) error {
-	if !namePattern.MatchString(s.Name) {
-		return validate.Errorf("name", "%q is not allowed (1 to 64 letters, digits, - and _)", s.Name)
+	if err := checkName("name", s.Name); err != nil {
+		return err
 	}
 	scheme, err := signing.ParseScheme(string(s.Scheme))
 	if err != nil {
@@ -89,19 +120,16 @@ func validateSource(s *Source) error {
 	if len(s.Secrets) == 0 {
 		return validate.Errorf("secrets", "must list at least one secret")
 	}
+	if len(s.Secrets) > MaxSecrets {
+		return validate.Errorf("secrets", "lists %d secrets, over the limit of %d", len(s.Secrets), MaxSecrets)
+	}
 	for i, secret := range s.Secrets {
-		if secret == "" {
-			return validate.Errorf("secrets", "secret %d is empty", i)
-		}
-		if scheme == signing.SchemeStandard {
-			key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, signing.SecretPrefix))
-			if err != nil || len(key) == 0 {
-				return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64; the value is not shown)", i)
-			}
+		if err := checkSecret(scheme, i, secret); err != nil {
+			return err
 		}
 	}
-	if s.Tolerance < 0 {
-		return validate.Errorf("tolerance", "must not be negative (default %s)", signing.DefaultTolerance)
+	if s.Tolerance < 0 || time.Duration(s.Tolerance) > MaxTolerance {
+		return validate.Errorf("tolerance", "must be between 0 (the default, %s) and %s", signing.DefaultTolerance, MaxTolerance)
 	}
 	if s.Tolerance == 0 {
 		s.Tolerance = endpoint.Duration(signing.DefaultTolerance)
@@ -113,6 +141,32 @@ func validateSource(s *Source) error {
 				v.Field = "forward_to"
 			}
 			return err
+		}
+	}
+	return nil
+}
+
+// checkSecret checks secret i of a source. Errors never show the value.
+func checkSecret(scheme signing.Scheme, i int, secret string) error {
+	switch {
+	case secret == "":
+		return validate.Errorf("secrets", "secret %d is empty", i)
+	case len(secret) < MinSecretLen:
+		return validate.Errorf("secrets", "secret %d is %d bytes; at least %d are required", i, len(secret), MinSecretLen)
+	case len(secret) > MaxSecretLen:
+		return validate.Errorf("secrets", "secret %d is %d bytes, over the limit of %d", i, len(secret), MaxSecretLen)
+	}
+	for _, r := range secret {
+		if r < 0x20 || r == 0x7f {
+			return validate.Errorf("secrets", "secret %d contains a control character (the value is not shown)", i)
+		}
+	}
+	if !utf8.ValidString(secret) {
+		return validate.Errorf("secrets", "secret %d is not valid UTF-8 (the value is not shown)", i)
+	}
+	if scheme == signing.SchemeStandard {
+		if err := signing.CheckStandardSecret(secret); err != nil {
+			return validate.Errorf("secrets", "secret %d is not a Standard Webhooks secret (whsec_ followed by standard base64, or a whpk_ public key for v1a signatures; the value is not shown)", i)
 		}
 	}
 	return nil
@@ -135,12 +189,36 @@ func scanSource(row pgx.Row) (*Source, error) {
 	}
 	s.Scheme = signing.Scheme(scheme)
 	s.Tolerance = endpoint.Duration(time.Duration(tolMS) * time.Millisecond)
+	// Stored sealed (core/secrets), like the forward endpoint's secret.
+	for i := range s.Secrets {
+		if err := secrets.OpenAll(&s.Secrets[i]); err != nil {
+			return nil, fmt.Errorf("source %s: secret %d: %w", s.Name, i, err)
+		}
+	}
+	if err := secrets.OpenAll(&s.ForwardSecret); err != nil {
+		return nil, fmt.Errorf("source %s: forward secret: %w", s.Name, err)
+	}
 	return &s, nil
+}
+
+// sealSecrets returns the source secrets as stored: sealed.
+func sealSecrets(plain []string) ([]string, error) {
+	out := make([]string, len(plain))
+	for i, p := range plain {
+		var err error
+		if out[i], err = secrets.Seal(p); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // GetSource returns one source, with its forward endpoint's id and
 // secret, or db.ErrNotFound.
 func GetSource(ctx context.Context, ex db.Executor, name string) (*Source, error) {
+	if err := checkName("name", name); err != nil {
+		return nil, err
+	}
 	return scanSource(ex.QueryRow(ctx, `SELECT `+sourceColumns+sourceFrom+` WHERE s.name = $1`, name))
 }
 
@@ -174,14 +252,21 @@ func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source,
 	if err := checkForwardSecret(p.ForwardSecret); err != nil {
 		return nil, err
 	}
-	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+	if err := checkForwardTo(p.Guard, s.ForwardTo); err != nil {
+		return nil, err
+	}
+	sealed, err := sealSecrets(s.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	err = inTx(ctx, ex, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO hookd.sources (name, scheme, secrets, tolerance_ms, forward_to, from_config)
-			VALUES ($1, $2, $3, $4, $5, $6)`, s.Name, string(s.Scheme), s.Secrets,
+			VALUES ($1, $2, $3, $4, $5, $6)`, s.Name, string(s.Scheme), sealed,
 			time.Duration(s.Tolerance).Milliseconds(), s.ForwardTo, s.FromConfig)
 		if err != nil {
 			return db.Interpret(err)
 		}
-		return syncForward(ctx, tx, s.Name, s.ForwardTo, p.ForwardSecret)
+		return syncForward(ctx, tx, s.Name, s.ForwardTo, p.ForwardSecret, false)
 	})
 	if err != nil {
 		return nil, err
@@ -192,6 +277,9 @@ func CreateSource(ctx context.Context, ex db.Executor, p CreateParams) (*Source,
 // UpdateSource applies p. Sources from the config file are refused with a
 // *validate.Error: they are changed in the file.
 func UpdateSource(ctx context.Context, ex db.Executor, name string, p UpdateParams) (*Source, error) {
+	if err := checkName("name", name); err != nil {
+		return nil, err
+	}
 	err := inTx(ctx, ex, func(tx pgx.Tx) error {
 		cur, err := scanSource(tx.QueryRow(ctx, `SELECT `+sourceColumns+sourceFrom+` WHERE s.name = $1 FOR UPDATE OF s`, name))
 		if err != nil {
@@ -224,6 +312,11 @@ func update(ctx context.Context, tx pgx.Tx, cur *Source, p UpdateParams) error {
 	if err := validateSource(cur); err != nil {
 		return err
 	}
+	if p.ForwardTo != nil {
+		if err := checkForwardTo(p.Guard, cur.ForwardTo); err != nil {
+			return err
+		}
+	}
 	secret := ""
 	if p.ForwardSecret != nil {
 		if err := checkForwardSecret(*p.ForwardSecret); err != nil {
@@ -231,18 +324,25 @@ func update(ctx context.Context, tx pgx.Tx, cur *Source, p UpdateParams) error {
 		}
 		secret = *p.ForwardSecret
 	}
+	sealed, err := sealSecrets(cur.Secrets)
+	if err != nil {
+		return err
+	}
 	if _, err := tx.Exec(ctx, `UPDATE hookd.sources SET scheme = $2, secrets = $3, tolerance_ms = $4,
-		forward_to = $5, updated_at = now() WHERE name = $1`, cur.Name, string(cur.Scheme), cur.Secrets,
+		forward_to = $5, updated_at = now() WHERE name = $1`, cur.Name, string(cur.Scheme), sealed,
 		time.Duration(cur.Tolerance).Milliseconds(), cur.ForwardTo); err != nil {
 		return db.Interpret(err)
 	}
-	return syncForward(ctx, tx, cur.Name, cur.ForwardTo, secret)
+	return syncForward(ctx, tx, cur.Name, cur.ForwardTo, secret, false)
 }
 
 // DeleteSource removes a source and its forward endpoint (with that
 // endpoint's deliveries). Its inbox events stay. Sources from the config
 // file are refused with a *validate.Error.
 func DeleteSource(ctx context.Context, ex db.Executor, name string) error {
+	if err := checkName("name", name); err != nil {
+		return err
+	}
 	return inTx(ctx, ex, func(tx pgx.Tx) error {
 		var fromConfig bool
 		err := tx.QueryRow(ctx, `DELETE FROM hookd.sources WHERE name = $1 RETURNING from_config`, name).Scan(&fromConfig)
@@ -252,8 +352,21 @@ func DeleteSource(ctx context.Context, ex db.Executor, name string) error {
 		if fromConfig {
 			return fromConfigError(name)
 		}
-		return syncForward(ctx, tx, name, "", "")
+		return syncForward(ctx, tx, name, "", "", false)
 	})
+}
+
+// checkForwardTo applies the address guard to a forward target.
+func checkForwardTo(g *netguard.Guard, forwardTo string) error {
+	if forwardTo == "" {
+		return nil
+	}
+	err := endpoint.CheckDestination(g, forwardTo)
+	var v *validate.Error
+	if errors.As(err, &v) {
+		v.Field = "forward_to"
+	}
+	return err
 }
 
 func fromConfigError(name string) error {
@@ -273,33 +386,33 @@ func checkForwardSecret(secret string) error {
 // syncForward makes the forward endpoint of source name match forwardTo:
 // created with secret (or a generated one) when missing, its URL updated,
 // its secret replaced when secret is given, deleted when forwardTo is "".
-func syncForward(ctx context.Context, tx pgx.Tx, name, forwardTo, secret string) error {
+// trusted exempts it from the outbound address guard: only for sources
+// from the configuration file.
+func syncForward(ctx context.Context, tx pgx.Tx, name, forwardTo, secret string, trusted bool) error {
 	id := ForwardEndpointID(name)
 	if forwardTo == "" {
-		_, err := tx.Exec(ctx, `DELETE FROM hookd.endpoints WHERE id = $1 AND kind = 'forward'`, id)
-		return err
+		return endpoint.DeleteOwn(ctx, tx, id)
 	}
 	ep, err := endpoint.Get(ctx, tx, id)
 	if errors.Is(err, db.ErrNotFound) {
 		_, err = endpoint.Create(ctx, tx, endpoint.CreateParams{ID: id, Kind: endpoint.KindForward, URL: forwardTo,
-			Secret: secret, Description: "intake forwarding for source " + name})
+			Secret: secret, Trusted: trusted, Description: "intake forwarding for source " + name})
 		return err
 	}
 	if err != nil {
 		return err
 	}
-	if ep.URL != forwardTo {
-		if _, err := endpoint.Update(ctx, tx, id, endpoint.UpdateParams{URL: &forwardTo}); err != nil {
+	if ep.URL != forwardTo || ep.Trusted != trusted {
+		if _, err := endpoint.UpdateOwn(ctx, tx, id, endpoint.UpdateParams{URL: &forwardTo, Trusted: &trusted}); err != nil {
 			return err
 		}
 	}
 	if secret != "" && secret != ep.Secret {
 		// No overlap: the internal service is configured with the new
 		// secret at the same time.
-		_, err = tx.Exec(ctx, `UPDATE hookd.endpoints SET secret = $2, previous_secret = NULL,
-			previous_secret_expires_at = NULL, updated_at = now() WHERE id = $1`, id, secret)
+		return endpoint.SetOwnSecret(ctx, tx, id, secret)
 	}
-	return err
+	return nil
 }
 
 // beginner is what *pgxpool.Pool, *pgx.Conn and pgx.Tx (as a savepoint) share.
@@ -314,4 +427,48 @@ func inTx(ctx context.Context, ex db.Executor, fn func(pgx.Tx) error) error {
 		return errors.New("inbox: executor cannot begin a transaction; pass a pool, connection or pgx.Tx")
 	}
 	return pgx.BeginFunc(ctx, b, fn)
+}
+
+// ResealSources re-seals under the current key of the process keyring
+// (see core/secrets) the secrets of up to batch sources holding one sealed
+// under another key, or stored before encryption at rest, and returns how
+// many sources it changed: call it until it returns 0. (Forward secrets
+// are their endpoints' secrets: endpoint.Reseal covers them.)
+func ResealSources(ctx context.Context, ex db.Executor, batch int) (int, error) {
+	kr := secrets.Default()
+	n := 0
+	err := inTx(ctx, ex, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `
+			SELECT name, secrets FROM hookd.sources
+			WHERE EXISTS (SELECT 1 FROM unnest(secrets) s WHERE s <> '' AND s NOT LIKE $1)
+			ORDER BY name LIMIT $2 FOR UPDATE SKIP LOCKED`, kr.CurrentPrefix()+"%", batch)
+		if err != nil {
+			return err
+		}
+		type row struct {
+			name    string
+			secrets []string
+		}
+		stale, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
+			var x row
+			err := r.Scan(&x.name, &x.secrets)
+			return x, err
+		})
+		if err != nil {
+			return err
+		}
+		for _, x := range stale {
+			for i, v := range x.secrets {
+				if x.secrets[i], err = kr.Reseal(v); err != nil {
+					return fmt.Errorf("source %s: secret %d: %w", x.name, i, err)
+				}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE hookd.sources SET secrets = $2 WHERE name = $1`, x.name, x.secrets); err != nil {
+				return err
+			}
+		}
+		n = len(stale)
+		return nil
+	})
+	return n, err
 }

@@ -145,6 +145,11 @@ type Page struct {
 // List returns inbox events matching p without headers and body, newest
 // first, by keyset pagination.
 func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
+	if p.Source != "" {
+		if err := checkName("source", p.Source); err != nil {
+			return Page{}, err
+		}
+	}
 	if p.State != "" && !p.State.Valid() {
 		return Page{}, validate.Errorf("state", "%q is not a state (allowed: pending, processed, forwarded, dead)", p.State)
 	}
@@ -216,6 +221,11 @@ type ReplayParams struct {
 // ReplayMatching re-queues every dead inbox event matching p and returns
 // how many matched.
 func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64, error) {
+	if p.Source != "" {
+		if err := checkName("source", p.Source); err != nil {
+			return 0, err
+		}
+	}
 	var n int64
 	if p.DryRun {
 		err := ex.QueryRow(ctx, `SELECT count(*) FROM hookd.inbox WHERE state = 'dead' AND ($1 = '' OR source = $1)`,
@@ -282,3 +292,33 @@ const countSQL = `INSERT INTO hookd.intake_minutes (source, minute, accepted, du
 	ON CONFLICT (source, minute) DO UPDATE SET accepted = hookd.intake_minutes.accepted + excluded.accepted,
 		duplicates = hookd.intake_minutes.duplicates + excluded.duplicates,
 		rejected = hookd.intake_minutes.rejected + excluded.rejected`
+
+// CarryForward moves the inbox events stored in [lower, upper) that are
+// still to be processed (pending) to the partition key to, so that their
+// partition can be dropped (core/retention). It returns how many.
+func CarryForward(ctx context.Context, tx pgx.Tx, lower, upper, to time.Time) (int64, error) {
+	var n int64
+	err := tx.QueryRow(ctx, `
+		WITH moved AS (
+			UPDATE hookd.inbox SET stored_at = $3
+			WHERE state = 'pending' AND stored_at >= $1 AND stored_at < $2
+			RETURNING source, event_id
+		), keys AS (
+			UPDATE hookd.inbox_ids i SET stored_at = $3 FROM moved m
+			WHERE i.source = m.source AND i.event_id = m.event_id
+			RETURNING 1
+		)
+		SELECT count(*) + 0 * (SELECT count(*) FROM keys) FROM moved`, lower, upper, to).Scan(&n)
+	return n, err
+}
+
+// ExpireIDs frees, in one batch of at most limit, the dedupe keys of inbox
+// events stored before before, and returns how many.
+func ExpireIDs(ctx context.Context, ex db.Executor, before time.Time, limit int) (int64, error) {
+	tag, err := ex.Exec(ctx, `DELETE FROM hookd.inbox_ids WHERE (source, event_id) IN (
+		SELECT source, event_id FROM hookd.inbox_ids WHERE stored_at < $1 ORDER BY stored_at LIMIT $2)`, before, limit)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}

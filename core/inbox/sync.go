@@ -40,15 +40,19 @@ func SyncConfig(ctx context.Context, ex db.Executor, sources []config.Source) er
 			return err
 		}
 		for _, s := range checked {
+			sealed, err := sealSecrets(s.Secrets)
+			if err != nil {
+				return err
+			}
 			if _, err := tx.Exec(ctx, `
 				INSERT INTO hookd.sources (name, scheme, secrets, tolerance_ms, forward_to, from_config)
 				VALUES ($1, $2, $3, $4, $5, true)
 				ON CONFLICT (name) DO UPDATE SET scheme = $2, secrets = $3, tolerance_ms = $4,
 					forward_to = $5, from_config = true, updated_at = now()`,
-				s.Name, string(s.Scheme), s.Secrets, time.Duration(s.Tolerance).Milliseconds(), s.ForwardTo); err != nil {
+				s.Name, string(s.Scheme), sealed, time.Duration(s.Tolerance).Milliseconds(), s.ForwardTo); err != nil {
 				return fmt.Errorf("sync source %s: %w", s.Name, err)
 			}
-			if err := syncForward(ctx, tx, s.Name, s.ForwardTo, ""); err != nil {
+			if err := syncForward(ctx, tx, s.Name, s.ForwardTo, "", true); err != nil {
 				return fmt.Errorf("sync source %s: forward endpoint: %w", s.Name, err)
 			}
 		}
@@ -61,7 +65,7 @@ func SyncConfig(ctx context.Context, ex db.Executor, sources []config.Source) er
 			return err
 		}
 		for _, name := range removed {
-			if err := syncForward(ctx, tx, name, "", ""); err != nil {
+			if err := syncForward(ctx, tx, name, "", "", false); err != nil {
 				return err
 			}
 		}

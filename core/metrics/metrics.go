@@ -10,7 +10,6 @@ import (
 	"context"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/partition"
-	"github.com/hookd/hookd/core/retention"
 	"log/slog"
 	"net/http"
 	"time"
@@ -169,8 +168,10 @@ func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 	if !due.IsZero() {
 		oldest = max(time.Since(due).Seconds(), 0)
 	}
-	inbox := map[string]float64{"pending": 0, "processed": 0, "forwarded": 0, "dead": 0}
-	if err := c.countByState(ctx, `SELECT state, count(*) FROM hookd.inbox GROUP BY state`, inbox); err != nil {
+	// Processed and forwarded inbox events only grow (like succeeded
+	// deliveries): hookd_inbox_processed_total counts them as they happen.
+	inbox := map[string]float64{"pending": 0, "dead": 0}
+	if err := c.countByState(ctx, `SELECT state, count(*) FROM hookd.inbox WHERE state IN ('pending', 'dead') GROUP BY state`, inbox); err != nil {
 		return err
 	}
 	for state, n := range counts {
@@ -198,13 +199,15 @@ func (c *dbCollector) collect(ctx context.Context, ch chan<- prometheus.Metric) 
 		ch <- prometheus.MustNewConstMetric(keptBytesDesc, prometheus.GaugeValue, bytes[table], table)
 		ch <- prometheus.MustNewConstMetric(keptPartsDesc, prometheus.GaugeValue, count[table], table)
 	}
-	st, err := retention.ReadState(ctx, c.pool)
-	if err != nil {
+	// (core/retention writes the state; it imports the inbox, which counts
+	// into these metrics, so the one read is here.)
+	var lastRun *time.Time
+	if err := c.pool.QueryRow(ctx, `SELECT last_run_at FROM hookd.retention_state`).Scan(&lastRun); err != nil {
 		return err
 	}
 	var last float64
-	if st.LastRunAt != nil {
-		last = float64(st.LastRunAt.UnixNano()) / 1e9
+	if lastRun != nil {
+		last = float64(lastRun.UnixNano()) / 1e9
 	}
 	ch <- prometheus.MustNewConstMetric(retentionRunDesc, prometheus.GaugeValue, last)
 	return nil

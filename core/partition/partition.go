@@ -34,13 +34,14 @@ import (
 	"github.com/hookd/hookd/core/db"
 )
 
-// History are the partitioned history tables, all ranged on the event's
-// stored_at with the same bounds, parents in the hookd schema.
-var History = []string{"events", "finished", "attempts", "attempt_bodies"}
+// History are the partitioned history tables, all ranged on stored_at
+// (the event's, for deliveries and attempts) with the same bounds, parents
+// in the hookd schema.
+var History = []string{"events", "finished", "attempts", "attempt_bodies", "inbox"}
 
 // Rollups are the partitioned rollup tables, ranged on their minute in
 // partitions of RollupSpan.
-var Rollups = []string{"endpoint_minutes"}
+var Rollups = []string{"endpoint_minutes", "intake_minutes"}
 
 // RollupSpan is the span of a rollup partition.
 const RollupSpan = 24 * time.Hour
@@ -196,6 +197,12 @@ func Expired(ctx context.Context, ex db.Executor, tables []string, cutoff time.T
 	})
 }
 
+// lockOrder is the order Drop locks parents in: the order a dispatcher's
+// cycle takes them (it records results into finished and attempts, then
+// claims, reading events); intake writes the inbox, then the forward's
+// event; publishers take events alone.
+var lockOrder = []string{"finished", "attempts", "attempt_bodies", "inbox", "events", "endpoint_minutes", "intake_minutes"}
+
 // DropTimeout bounds the wait for the brief exclusive lock that detaching
 // a partition takes on its parent; a busy parent makes Drop fail, to be
 // tried again later, rather than queue every writer behind it.
@@ -217,11 +224,11 @@ func Drop(ctx context.Context, ex db.Executor, tables []string, r Range, last fu
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
 			return err
 		}
-		// In the order writers take the tables (History's order), which
+		// In the order the engine takes the tables (see lockOrder), which
 		// keeps a wait for a lock from turning into a deadlock.
 		rows, err := tx.Query(ctx, `SELECT name, parent, lower_bound, upper_bound FROM hookd.partitions
 			WHERE parent = ANY($1) AND lower_bound = $2 AND upper_bound = $3
-			ORDER BY array_position($1, parent)`, tables, r.Lower, r.Upper)
+			ORDER BY array_position($4, parent)`, tables, r.Lower, r.Upper, lockOrder)
 		if err != nil {
 			return err
 		}
@@ -291,6 +298,13 @@ func Leftovers(ctx context.Context, ex db.Executor) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// IsBusy reports whether err is Drop giving up on a busy parent (its lock
+// timed out); the drop is simply tried again later.
+func IsBusy(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01")
 }
 
 // IsMissing reports whether err is a write that found no partition for its

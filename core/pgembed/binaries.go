@@ -116,3 +116,28 @@ func checkVersion(ctx context.Context, binDir, pgdata string) error {
 	}
 	return nil
 }
+
+// Tool returns the path of a program installed with the PostgreSQL server
+// binaries (pg_ctl, pg_dump), which need not be on PATH: it looks next to
+// the postgres that FindBinaries finds (following a link to the real
+// directory), then on PATH.
+func Tool(name string) (string, error) {
+	dir, err := FindBinaries()
+	if err != nil {
+		return "", err
+	}
+	var candidates []string
+	if real, err := filepath.EvalSymlinks(filepath.Join(dir, "postgres")); err == nil {
+		candidates = append(candidates, filepath.Join(filepath.Dir(real), name))
+	}
+	candidates = append(candidates, filepath.Join(dir, name))
+	for _, p := range candidates {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s is not installed with the PostgreSQL server binaries in %s, nor on PATH: install the PostgreSQL client programs too", name, dir)
+}

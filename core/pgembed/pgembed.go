@@ -47,7 +47,8 @@
 // whose owner is still alive is never touched by another Start, which
 // fails with an InUseError (other processes use it through Attach); a
 // server left running by an owner that died (or by one that recorded
-// nothing) is stopped by the next Start on the same DataDir. A stale
+// nothing) is stopped by the next Start on the same DataDir, or taken
+// over, running, by Adopt. A stale
 // postmaster.pid of a dead server is PostgreSQL's to clean up, and it
 // does.
 package pgembed
@@ -105,6 +106,9 @@ type Cluster struct {
 	// owner is who started the server: this process for Start, what
 	// owner.pid said for Attach (zero when it said nothing).
 	owner owner
+	// adopted marks a server this process took over with Adopt: Stop
+	// removes owner.pid, as for a server it started.
+	adopted bool
 
 	stopOnce sync.Once
 	stopErr  error
@@ -196,11 +200,50 @@ func Attach(opts Options) (*Cluster, error) {
 	}, nil
 }
 
+// Adopt takes over the server running on opts.DataDir when the process
+// that started it has died (a hookd killed with SIGKILL leaves its
+// PostgreSQL running, in a session of its own): this process is recorded
+// in owner.pid, and Stop on the returned Cluster stops the server and
+// clears the record, as for a server it started. The server keeps
+// running meanwhile; nothing is restarted. It fails with an InUseError
+// when the recorded owner is alive (another process adopted it first, or
+// it was never orphaned), and with an error wrapping ErrNotRunning when
+// no server runs.
+func Adopt(ctx context.Context, opts Options) (*Cluster, error) {
+	dataDir, err := checkDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lockStart(ctx, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	c, err := Attach(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.owner.pid != 0 {
+		return nil, &InUseError{Pid: c.owner.pid, DataDir: dataDir}
+	}
+	c.owner = currentOwner(c.pid)
+	if err := writeOwner(dataDir, c.owner); err != nil {
+		return nil, err
+	}
+	c.adopted = true
+	c.log.Warn("pgembed: took over a server whose hookd had died", slog.Int("pid", c.pid), slog.String("data_dir", dataDir))
+	return c, nil
+}
+
 // OwnerPID returns the pid of the live process that started the server:
 // this process for a Cluster from Start; for one from Attach, the process
 // recorded in owner.pid, or 0 when none is recorded or it has died (the
 // server was left running).
 func (c *Cluster) OwnerPID() int { return c.owner.pid }
+
+// Port returns the loopback port the server listens on; pass it as
+// Options.Port to start the server again where its clients reconnect.
+func (c *Cluster) Port() int { return c.port }
 
 // URL returns a connection URL for database dbname as the superuser.
 func (c *Cluster) URL(dbname string) string {

@@ -19,7 +19,7 @@ func (c *Cluster) stop(ctx context.Context) error {
 	if err := c.stopServer(ctx); err != nil {
 		return err
 	}
-	if c.exited == nil {
+	if c.exited == nil && !c.adopted {
 		return nil // attached: owner.pid is its starter's
 	}
 	if err := removeOwner(c.dataDir, c.owner); err != nil {

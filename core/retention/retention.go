@@ -15,8 +15,11 @@
 //  3. With AttemptBodies set, it drops attempt-body partitions older than
 //     that, ahead of their attempts.
 //  4. It drops rollup partitions older than RollupKeep.
-//  5. It frees event ids older than twice Period (idempotency outlives
-//     the events), in small batches.
+//  5. It frees event ids (and the inbox's dedupe keys) older than twice
+//     Period (idempotency outlives the events), in small batches.
+//
+// Intake events (the inbox) share the history's partitions; those still
+// to be processed are carried forward like unfinished deliveries.
 //
 // The maintenance leader runs it; several processes never run it at once.
 // All SQL on hookd.retention_state lives here.
@@ -36,6 +39,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/partition"
 )
@@ -104,6 +108,11 @@ func Run(ctx context.Context, ex db.Executor, opts Options, now time.Time) (Repo
 		carried, dropped, err := dropHistory(ctx, ex, r, now)
 		rep.Carried += carried
 		rep.Dropped = append(rep.Dropped, dropped...)
+		if partition.IsBusy(err) {
+			opts.Logger.Info("retention: the history tables were too busy to detach a partition; trying again next run",
+				slog.Time("until", r.Upper))
+			break
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("history %s..%s: %w", r.Lower.Format(time.RFC3339), r.Upper.Format(time.RFC3339), err))
 			break // later ranges wait for this one
@@ -112,12 +121,15 @@ func Run(ctx context.Context, ex db.Executor, opts Options, now time.Time) (Repo
 	if opts.AttemptBodies > 0 {
 		d, err := dropAll(ctx, ex, []string{"attempt_bodies"}, now.Add(-opts.AttemptBodies))
 		rep.Dropped = append(rep.Dropped, d...)
-		errs = append(errs, err)
+		errs = append(errs, notBusy(err))
 	}
 	d, err := dropAll(ctx, ex, partition.Rollups, now.Add(-opts.RollupKeep))
 	rep.Dropped = append(rep.Dropped, d...)
-	errs = append(errs, err)
+	errs = append(errs, notBusy(err))
 	rep.IDs, err = outbox.ExpireIDs(ctx, ex, now.Add(-2*opts.Period), idBatch)
+	errs = append(errs, err)
+	n, err := inbox.ExpireIDs(ctx, ex, now.Add(-2*opts.Period), idBatch)
+	rep.IDs += n
 	errs = append(errs, err)
 	if _, err := partition.Leftovers(ctx, ex); err != nil {
 		errs = append(errs, err)
@@ -172,11 +184,14 @@ func dropHistory(ctx context.Context, ex db.Executor, r partition.Range, now tim
 	return carried, dropped, err
 }
 
-// carry moves one batch of the range's unfinished events forward and
-// returns how many.
+// carry moves one batch of the range's unfinished events forward (and the
+// range's inbox events still to be processed) and returns how many events.
 func carry(ctx context.Context, ex db.Executor, r partition.Range, now time.Time) (int, error) {
 	n := 0
 	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		if _, err := inbox.CarryForward(ctx, tx, r.Lower, r.Upper, now); err != nil {
+			return err
+		}
 		ids, err := delivery.UnfinishedEvents(ctx, tx, r.Lower, r.Upper, carryBatch)
 		if err != nil || len(ids) == 0 {
 			return err
@@ -206,6 +221,15 @@ func dropAll(ctx context.Context, ex db.Executor, tables []string, cutoff time.T
 		}
 	}
 	return out, nil
+}
+
+// notBusy drops the error of a drop that found its tables busy: the next
+// run tries again.
+func notBusy(err error) error {
+	if partition.IsBusy(err) {
+		return nil
+	}
+	return err
 }
 
 // State is what retention last did.

@@ -17,6 +17,10 @@
 // carries one v1 value per secret and a receiver holding either secret
 // accepts the request.
 //
+// [SignWith] also signs Standard Webhooks v1a (ed25519) with an
+// endpoint's whsk_ key ([GenerateSigningKey]) when the endpoint asks for
+// it, next to v1 or alone; receivers verify with its whpk_ public key.
+//
 // # Inbound
 //
 // [Verify] checks a request against one of four [Scheme]s (hookd,
@@ -24,6 +28,9 @@
 // A rejected request yields a [*VerifyError] whose Reason is short and safe
 // to send back to the sender; any other error means the caller passed a
 // bad scheme, secret or tolerance and is a configuration problem.
+// [CheckHeaders] tells from the headers alone whether a request can pass,
+// so a receiver can refuse it before reading its body. Under the standard
+// scheme a whpk_ public key among the secrets verifies v1a signatures.
 //
 // # Secrets
 //

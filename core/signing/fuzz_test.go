@@ -9,12 +9,16 @@ import (
 	"github.com/hookd/hookd/core/signing"
 )
 
-// FuzzVerify feeds hostile header values to every scheme. With valid
-// secrets Verify must never panic and must reject only with a
-// *VerifyError. `go test` runs the seeds; `go test -fuzz FuzzVerify`
-// explores further.
+// FuzzVerify feeds hostile header values to every scheme (hookd, standard
+// with a whsec_ secret and with a whpk_ public key, stripe, github). With
+// valid secrets Verify must never panic and must reject only with a
+// *VerifyError; CheckHeaders, which judges the headers before the body is
+// read, must never refuse what Verify would accept. `go test` runs the
+// seeds and testdata/fuzz/FuzzVerify; `go test -fuzz FuzzVerify` explores
+// further.
 func FuzzVerify(f *testing.F) {
 	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	const publicKey = "whpk_dVxMuSVsp83ErP3Gz+7ahJAX5bn5UU6ZGRvWfgsNQnY="
 	now := time.Unix(1_750_000_000, 0)
 	h := http.Header{}
 	if err := signing.Sign(h, "evt_1", now, []byte(`{"id":"evt_1"}`), []string{secret}); err != nil {
@@ -37,10 +41,17 @@ func FuzzVerify(f *testing.F) {
 		h.Set("X-Hub-Signature-256", sig)
 		h.Set("X-GitHub-Delivery", id)
 		for _, scheme := range signing.Schemes {
-			_, err := signing.Verify(scheme, h, body, []string{secret}, time.Minute, now)
+			secrets := []string{secret}
+			if scheme == signing.SchemeStandard {
+				secrets = append(secrets, publicKey)
+			}
+			_, err := signing.Verify(scheme, h, body, secrets, time.Minute, now)
 			var ve *signing.VerifyError
 			if err != nil && !errors.As(err, &ve) {
 				t.Fatalf("%s: Verify = %v, want nil or *VerifyError", scheme, err)
+			}
+			if pre := signing.CheckHeaders(scheme, h); err == nil && pre != nil {
+				t.Fatalf("%s: CheckHeaders refuses (%v) a request Verify accepts", scheme, pre)
 			}
 		}
 	})

@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -32,16 +33,56 @@ func verifyHookd(h http.Header, body []byte, secrets []string) (Result, error) {
 	if i < 0 {
 		return Result{}, reject(ReasonNoMatch)
 	}
-	// The signature covers the body but not X-Webhook-ID. hookd's envelope
-	// {"id","type","created","data"} carries the id in the signed body, so
-	// for an envelope the header must agree: otherwise a captured request
-	// could be sent again under a new id and get past deduplication. A body
-	// of another shape (an endpoint with body_format "data") has no signed
-	// id; the Standard Webhooks signature, which covers the id, protects it.
-	if signed, ok := envelopeID(body); ok && signed != id {
+	// The signature covers the body but not X-Webhook-ID, and the id is
+	// what deduplication keys on: a captured request sent again under a
+	// new id must not pass. hookd's envelope {"id","type","created","data"}
+	// carries the id in the signed body, so for an envelope the header
+	// must agree. A body of another shape (an endpoint with body_format
+	// "data") may have no id of its own: then the Standard Webhooks
+	// signature hookd sends with it, which covers the id, must verify for
+	// that same id, or, without it, the body's top-level "id" must be the
+	// header's.
+	switch signed, ok := envelopeID(body); {
+	case ok && signed != id:
 		return Result{}, reject(ReasonIDMismatch)
+	case ok:
+	case h.Get(HeaderStandardSignature) != "":
+		if err := verifyHookdID(h, id, t, body, secrets); err != nil {
+			return Result{}, err
+		}
+	default:
+		if own, err := bodyEventID(body); err != nil || own != id {
+			return Result{}, reject(ReasonIDUnsigned)
+		}
 	}
 	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
+}
+
+// verifyHookdID checks that webhook-signature signs X-Webhook-ID (as
+// webhook-id) and the timestamp t of X-Webhook-Signature, under one of
+// secrets used as Standard Webhooks keys.
+func verifyHookdID(h http.Header, id, t string, body []byte, secrets []string) error {
+	if h.Get(HeaderStandardID) != id {
+		return reject(ReasonIDMismatch)
+	}
+	if h.Get(HeaderStandardTimestamp) != t {
+		return reject(ReasonTimeMismatch)
+	}
+	candidates, _, err := parseStandardSignatures(h.Get(HeaderStandardSignature))
+	if err != nil {
+		return err
+	}
+	i := matchAny(secrets, candidates, func(s string) []byte {
+		key, err := standardKey(s)
+		if err != nil {
+			return nil // a secret that is no whsec_ key cannot sign this one
+		}
+		return macStandard(key, id, t, body)
+	})
+	if i < 0 {
+		return reject(ReasonNoMatch)
+	}
+	return nil
 }
 
 // verifyStripe checks Stripe-Signature; the event id is in the body.
@@ -100,7 +141,9 @@ func parseTV(value, header string) (t string, ts time.Time, candidates [][]byte,
 	return t, ts, candidates, nil
 }
 
-// verifyStandard checks the Standard Webhooks headers.
+// verifyStandard checks the Standard Webhooks headers: v1 signatures
+// against whsec_ secrets (HMAC-SHA256), v1a signatures against whpk_
+// public keys (ed25519), both over "<id>.<t>.<body>".
 func verifyStandard(h http.Header, body []byte, secrets []string) (Result, error) {
 	id := h.Get(HeaderStandardID)
 	if id == "" {
@@ -118,43 +161,75 @@ func verifyStandard(h http.Header, body []byte, secrets []string) (Result, error
 	if !ok {
 		return Result{}, malformed(HeaderStandardTimestamp)
 	}
-	candidates, err := parseStandardSignatures(sig)
+	v1, v1a, err := parseStandardSignatures(sig)
 	if err != nil {
 		return Result{}, err
 	}
-	i := matchAny(secrets, candidates, func(s string) []byte {
+	i := matchAny(secrets, v1, func(s string) []byte {
+		if strings.HasPrefix(s, PublicKeyPrefix) {
+			return nil // a public key verifies v1a, below
+		}
 		key, _ := standardKey(s) // checkArgs has checked it decodes
 		return macStandard(key, id, t, body)
 	})
+	if i < 0 {
+		i = matchPublicKeys(secrets, v1a, signedContent(id, t, body))
+	}
 	if i < 0 {
 		return Result{}, reject(ReasonNoMatch)
 	}
 	return Result{EventID: id, Timestamp: ts, SecretIndex: i}, nil
 }
 
-// parseStandardSignatures reads "v1,<b64> v1,<b64> v1a,<...>": entries
-// without a version are malformed, versions other than v1 are ignored, and
-// a v1 that is not base64 can never match and is dropped.
-func parseStandardSignatures(value string) ([][]byte, error) {
-	var candidates [][]byte
-	seenV1 := false
+// matchPublicKeys returns the index of the first whpk_ key among secrets
+// under which one of the v1a candidates is a valid ed25519 signature of
+// content, or -1.
+func matchPublicKeys(secrets []string, candidates [][]byte, content []byte) int {
+	if len(candidates) == 0 {
+		return -1
+	}
+	for i, s := range secrets {
+		pub, err := parsePublicKey(s)
+		if err != nil {
+			continue
+		}
+		for _, c := range candidates {
+			if ed25519.Verify(pub, content, c) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// parseStandardSignatures reads "v1,<b64> v1a,<b64> ...": entries without
+// a version are malformed, versions other than v1 and v1a are ignored, and
+// a signature that is not base64 can never match and is dropped.
+func parseStandardSignatures(value string) (v1, v1a [][]byte, err error) {
+	seen := false
 	for _, entry := range strings.Fields(value) {
 		version, sig, ok := strings.Cut(entry, ",")
 		if !ok {
-			return nil, malformed(HeaderStandardSignature)
+			return nil, nil, malformed(HeaderStandardSignature)
 		}
-		if version != "v1" {
+		if version != "v1" && version != "v1a" {
 			continue
 		}
-		seenV1 = true
-		if mac, err := base64.StdEncoding.DecodeString(sig); err == nil {
-			candidates = append(candidates, mac)
+		seen = true
+		raw, err := base64.StdEncoding.DecodeString(sig)
+		if err != nil {
+			continue
+		}
+		if version == "v1" {
+			v1 = append(v1, raw)
+		} else {
+			v1a = append(v1a, raw)
 		}
 	}
-	if !seenV1 {
-		return nil, reject("no v1 signature in " + HeaderStandardSignature + " header")
+	if !seen {
+		return nil, nil, reject("no v1 or v1a signature in " + HeaderStandardSignature + " header")
 	}
-	return candidates, nil
+	return v1, v1a, nil
 }
 
 // verifyGitHub checks X-Hub-Signature-256; GitHub signs no timestamp, so

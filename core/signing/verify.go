@@ -20,7 +20,9 @@ const (
 	// keyed by the secret string, event id from X-Webhook-ID.
 	SchemeHookd Scheme = "hookd"
 	// SchemeStandard is Standard Webhooks: webhook-id, webhook-timestamp
-	// and webhook-signature keyed by the base64-decoded secret.
+	// and webhook-signature, v1 keyed by the base64-decoded whsec_
+	// secret, or v1a (ed25519) checked with a whpk_ public key given as
+	// the secret.
 	SchemeStandard Scheme = "standard"
 	// SchemeStripe is Stripe-Signature "t=..,v1=.." keyed by the secret
 	// string, event id from the body's top-level "id".
@@ -92,6 +94,7 @@ const (
 	ReasonBodyNotJSON  = "body is not a JSON object"
 	ReasonTimeMismatch = "X-Webhook-Timestamp does not match t in X-Webhook-Signature"
 	ReasonIDMismatch   = "X-Webhook-ID does not match the id in the signed body"
+	ReasonIDUnsigned   = "X-Webhook-ID is not covered by a signature: a body without that id needs webhook-id and webhook-signature too"
 )
 
 func reject(reason string) error { return &VerifyError{Reason: reason} }
@@ -154,7 +157,11 @@ func checkArgs(scheme Scheme, secrets []string, tolerance time.Duration) error {
 			return fmt.Errorf("signing: verify: secret %d is empty", i)
 		}
 		if scheme == SchemeStandard {
-			if _, err := standardKey(s); err != nil {
+			if strings.HasPrefix(s, PublicKeyPrefix) {
+				if _, err := parsePublicKey(s); err != nil {
+					return fmt.Errorf("signing: verify: secret %d: %w", i, err)
+				}
+			} else if _, err := standardKey(s); err != nil {
 				return fmt.Errorf("signing: verify: secret %d: %w", i, err)
 			}
 		}
@@ -190,10 +197,14 @@ func parseUnix(s string) (time.Time, bool) {
 }
 
 // matchAny returns the index of the first secret whose expected MAC equals
-// one of the candidates, or -1. Every comparison is constant time.
+// one of the candidates, or -1. Every comparison is constant time. A mac
+// that returns nil (the secret cannot make one) matches nothing.
 func matchAny(secrets []string, candidates [][]byte, mac func(secret string) []byte) int {
 	for i, s := range secrets {
 		want := mac(s)
+		if len(want) == 0 {
+			continue // no MAC under this secret; an empty candidate must not "match" it
+		}
 		for _, c := range candidates {
 			if hmac.Equal(want, c) {
 				return i
@@ -216,4 +227,52 @@ func bodyEventID(body []byte) (string, error) {
 		return "", reject(ReasonNoEventID)
 	}
 	return id, nil
+}
+
+// CheckHeaders tells from the headers alone whether a request can pass
+// Verify under scheme: the headers the scheme needs are present and well
+// formed. It returns the *VerifyError Verify would, so a receiver can
+// refuse before reading the body (which the signature covers). A nil
+// result says nothing about the signature itself.
+func CheckHeaders(scheme Scheme, h http.Header) error {
+	switch scheme {
+	case SchemeHookd:
+		if h.Get(HeaderSignature) == "" {
+			return missing(HeaderSignature)
+		}
+		if h.Get(HeaderID) == "" {
+			return missing(HeaderID)
+		}
+		_, _, _, err := parseTV(h.Get(HeaderSignature), HeaderSignature)
+		return err
+	case SchemeStandard:
+		for _, name := range []string{HeaderStandardID, HeaderStandardTimestamp, HeaderStandardSignature} {
+			if h.Get(name) == "" {
+				return missing(name)
+			}
+		}
+		if _, ok := parseUnix(h.Get(HeaderStandardTimestamp)); !ok {
+			return malformed(HeaderStandardTimestamp)
+		}
+		_, _, err := parseStandardSignatures(h.Get(HeaderStandardSignature))
+		return err
+	case SchemeStripe:
+		if h.Get(HeaderStripeSignature) == "" {
+			return missing(HeaderStripeSignature)
+		}
+		_, _, _, err := parseTV(h.Get(HeaderStripeSignature), HeaderStripeSignature)
+		return err
+	case SchemeGitHub:
+		if h.Get(HeaderGitHubSignature) == "" {
+			return missing(HeaderGitHubSignature)
+		}
+		if h.Get(HeaderGitHubDelivery) == "" {
+			return missing(HeaderGitHubDelivery)
+		}
+		if _, ok := strings.CutPrefix(strings.TrimSpace(h.Get(HeaderGitHubSignature)), "sha256="); !ok {
+			return malformed(HeaderGitHubSignature)
+		}
+		return nil
+	}
+	return fmt.Errorf("signing: check headers: unknown scheme %q; allowed: %s", scheme, schemeList())
 }

@@ -193,7 +193,8 @@ func TestVerifyRejects(t *testing.T) {
 		{"standard too new", signing.SchemeStandard, signedStandard(t, "m", now.Add(tolerance+time.Second), body, secret), secret, "timestamp too far in the future"},
 		{"standard bad timestamp", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-timestamp", "-5") }), secret, "malformed webhook-timestamp header"},
 		{"standard entry without version", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "abc") }), secret, "malformed webhook-signature header"},
-		{"standard only v1a", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "v1a,abc") }), secret, "no v1 signature in webhook-signature header"},
+		{"standard only v1a with a whsec_ secret", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "v1a,abc") }), secret, "no signature matched"},
+		{"standard only unknown versions", signing.SchemeStandard, with(std, func(h http.Header) { h.Set("webhook-signature", "v2,abc v9,x") }), secret, "no v1 or v1a signature in webhook-signature header"},
 
 		{"stripe tampered body", signing.SchemeStripe, request{stripe.h, []byte(`{"id":"evt_9"}`)}, secret, "no signature matched"},
 		{"stripe wrong secret", signing.SchemeStripe, stripe, wrong, "no signature matched"},
@@ -284,5 +285,90 @@ func TestVerifyHookdDataBodyWithItsOwnID(t *testing.T) {
 	res, err := signing.Verify(signing.SchemeHookd, req.h, req.body, []string{secret}, time.Minute, now)
 	if err != nil || res.EventID != "evt_1" {
 		t.Fatalf("Verify = %+v, %v; want evt_1 accepted", res, err)
+	}
+}
+
+// TestVerifyHookdBindsTheIDOfOtherBodies: for a body that is not hookd's
+// envelope, X-Webhook-Signature does not cover X-Webhook-ID, so the hookd
+// scheme also verifies webhook-signature (the Standard Webhooks one hookd
+// sends with it), which covers the id. A captured request sent again
+// under a new X-Webhook-ID, with or without a new webhook-id, is refused.
+func TestVerifyHookdBindsTheIDOfOtherBodies(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_750_000_000, 0)
+	secret := newSecret(t)
+	captured := signedHookd(t, "evt_1", now, `{"text":"deploy finished"}`, secret)
+	with := func(r request, mutate func(h http.Header)) request {
+		h := r.h.Clone()
+		mutate(h)
+		return request{h, r.body}
+	}
+	if res, err := signing.Verify(signing.SchemeHookd, captured.h, captured.body, []string{secret}, time.Minute, now); err != nil || res.EventID != "evt_1" {
+		t.Fatalf("the captured request itself: %+v, %v", res, err)
+	}
+	for name, change := range map[string]func(http.Header){
+		"new X-Webhook-ID":                 func(h http.Header) { h.Set("X-Webhook-ID", "evt_2") },
+		"new X-Webhook-ID and webhook-id":  func(h http.Header) { h.Set("X-Webhook-ID", "evt_2"); h.Set("webhook-id", "evt_2") },
+		"new id, standard headers removed": func(h http.Header) { h.Set("X-Webhook-ID", "evt_2"); h.Del("webhook-signature") },
+		"standard headers removed":         func(h http.Header) { h.Del("webhook-id"); h.Del("webhook-timestamp"); h.Del("webhook-signature") },
+	} {
+		replayed := with(captured, change)
+		_, err := signing.Verify(signing.SchemeHookd, replayed.h, replayed.body, []string{secret}, time.Minute, now)
+		var ve *signing.VerifyError
+		if !errors.As(err, &ve) {
+			t.Errorf("%s: Verify = %v, want a rejection", name, err)
+		}
+	}
+}
+
+// TestVerifyHookdEmptyStandardSignatureNeverMatches: with a secret that is
+// not a whsec_ key (the hookd scheme accepts any secret string), an empty
+// webhook-signature value must not pass as a match for a key that cannot
+// exist.
+func TestVerifyHookdEmptyStandardSignatureNeverMatches(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_750_000_000, 0)
+	const secret = "not-a-whsec-secret-0123456789"
+	body := `{"text":"x"}`
+	ts := strconv.FormatInt(now.Unix(), 10)
+	h := http.Header{}
+	h.Set("X-Webhook-ID", "evt_1")
+	h.Set("X-Webhook-Timestamp", ts)
+	h.Set("X-Webhook-Signature", "t="+ts+",v1="+hmacHex(secret, ts+"."+body))
+	h.Set("webhook-id", "evt_1")
+	h.Set("webhook-timestamp", ts)
+	h.Set("webhook-signature", "v1,")
+	var ve *signing.VerifyError
+	if _, err := signing.Verify(signing.SchemeHookd, h, []byte(body), []string{secret}, time.Minute, now); !errors.As(err, &ve) {
+		t.Fatalf("Verify = %v, want a rejection", err)
+	}
+}
+
+// TestCheckHeadersAgreesWithVerify: a request CheckHeaders refuses is one
+// Verify refuses for the same reason; one it lets through (well-formed
+// headers, wrong signature) is left for Verify.
+func TestCheckHeadersAgreesWithVerify(t *testing.T) {
+	t.Parallel()
+	now := time.Unix(1_750_000_000, 0)
+	secret := newSecret(t)
+	body := []byte(`{"id":"evt_1"}`)
+	for _, scheme := range signing.Schemes {
+		for _, h := range []http.Header{
+			{},
+			{"X-Webhook-Signature": {"garbage"}, "X-Webhook-Id": {"e"}, "Stripe-Signature": {"garbage"},
+				"Webhook-Id": {"e"}, "Webhook-Timestamp": {"soon"}, "Webhook-Signature": {"v1,x"},
+				"X-Hub-Signature-256": {"md5=00"}, "X-Github-Delivery": {"d"}},
+		} {
+			pre := signing.CheckHeaders(scheme, h)
+			_, full := signing.Verify(scheme, h, body, []string{secret}, time.Minute, now)
+			var a, b *signing.VerifyError
+			if !errors.As(pre, &a) || !errors.As(full, &b) || a.Reason != b.Reason {
+				t.Errorf("%s %v: CheckHeaders %v, Verify %v; want the same rejection", scheme, h, pre, full)
+			}
+		}
+	}
+	good := signedHookd(t, "evt_1", now, string(body), secret)
+	if err := signing.CheckHeaders(signing.SchemeHookd, good.h); err != nil {
+		t.Fatalf("a signed request: %v", err)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/dbtest"
+	"github.com/hookd/hookd/core/secrets/secretstest"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/core/testkit"
 )
@@ -34,6 +35,7 @@ func startHookd(t *testing.T, secret string, logs *testkit.SyncBuffer) (*app.Ser
 	// nginx, on this machine, is the proxy whose forwarded headers count.
 	cfg.HTTP.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 	cfg.Database.URL = dbtest.NewDB(t)
+	cfg.Secrets.Key = secretstest.Key
 	cfg.HTTP.Listen = "127.0.0.1:0"
 	cfg.API.Keys = []string{apiKey}
 	cfg.Intake.Sources = []config.Source{{Name: "shop", Scheme: config.SchemeStandard, Secrets: []string{secret}, Tolerance: config.DefaultSourceTolerance}}

@@ -43,6 +43,7 @@ import (
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/pgembed"
+	"github.com/hookd/hookd/core/secrets"
 	"github.com/hookd/hookd/core/signing"
 	"github.com/hookd/hookd/demo/receivers"
 )
@@ -236,6 +237,11 @@ func (d *Demo) startDatabase(ctx context.Context) error {
 		return err
 	}
 	d.cfg = Config(d.cluster.URL(app.EmbeddedDatabase), d.opts.Listen, d.apiKey, mustSecret(), d.receiver(ForwardReceiver).URL())
+	// The key that encrypts stored secrets lives next to the cluster, as
+	// the embedded database's does.
+	if d.cfg.Secrets.Key, err = secrets.EnsureKeyFile(filepath.Join(d.dataDir, config.EmbeddedKeyFile)); err != nil {
+		return err
+	}
 	d.db, err = app.OpenDatabase(ctx, d.cfg, d.log)
 	return err
 }

@@ -71,6 +71,8 @@ func TestUnitHardening(t *testing.T) {
 		"RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX", "Restart": "on-failure",
 		"EnvironmentFile": "/etc/hookd/hookd.env", "ExecStart": binPath + " serve",
 		"ExecStartPre": binPath + " migrate",
+		// The secrets key arrives as a credential, named to hookd by path.
+		"LoadCredential": "secrets.key:/etc/hookd/secrets.key", "Environment": "HOOKD_SECRETS_KEY_FILE=%d/secrets.key",
 	} {
 		if got := set[k]; got != want {
 			t.Errorf("hookd.service: %s=%q, want %q", k, got, want)

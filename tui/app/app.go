@@ -1,7 +1,10 @@
 // Package app is the console's root model: it holds the views and the
-// active one, switches between them, cascades the terminal size, shows
-// the active view's key help in the footer and a banner while the
-// database is unreachable, and drives the live refresh.
+// active one, switches between them (remembering where the operator came
+// from, so esc goes back), cascades the terminal size, shows a header
+// naming the hookd, the database and the operator, the active view's key
+// help in the footer and a banner while the database is unreachable, asks
+// before quitting, runs the : palette (jump to a view or to any id) and
+// drives the live refresh.
 package app
 
 import (
@@ -9,15 +12,16 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/help"
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
+	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/tui/auditview"
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/confirm"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/deadletters"
 	"github.com/hookd/hookd/tui/deliveries"
@@ -52,19 +56,41 @@ type Options struct {
 	NoColor *bool
 	// Timeout bounds each database call. Defaults to common.DefaultTimeout.
 	Timeout time.Duration
+	// Actor is who the console acts as, in the audit trail and the
+	// header. Defaults to the local OS user.
+	Actor audit.Actor
+	// Remote is the address the operator connects from (over SSH), for
+	// the header.
+	Remote string
+	// QuitNote is added to the quit question: what else quitting stops
+	// ("This also stops hookd serve and its PostgreSQL.").
+	QuitNote string
+	// SecretOverlap is how long a rotated-out secret keeps signing.
+	// Defaults to endpoint.DefaultSecretOverlap.
+	SecretOverlap time.Duration
+	// Host and Version name this hookd in the header. Default to the
+	// host name and the build's version.
+	Host, Version string
 }
 
 // Model is the root model.
 type Model struct {
-	c       *common.Common
-	noColor bool
-	refresh time.Duration
-	views   []common.View
-	help    *helpview.Model
-	active  int
-	prev    int // the view help returns to
-	footer  help.Model
-	w, h    int
+	c        *common.Common
+	opts     Options
+	noColor  bool
+	refresh  time.Duration
+	views    []common.View
+	help     *helpview.Model
+	active   int
+	prev     int   // the view help returns to
+	history  []int // views the operator came from by enter or a jump; esc returns
+	footer   help.Model
+	quit     confirm.Model
+	palette  palette
+	w, h     int
+	header   string
+	info     data.Info
+	quitting bool
 
 	status    string
 	statusErr bool
@@ -74,12 +100,13 @@ type Model struct {
 	dbDown    bool
 	downSince time.Time
 	downErr   string
-	quitting  bool
 }
 
 type tickMsg struct{}
 
 type pingMsg struct{ err error }
+
+type quitNow struct{}
 
 // New returns the root model.
 func New(opts Options) *Model {
@@ -96,14 +123,25 @@ func New(opts Options) *Model {
 	if opts.Refresh <= 0 {
 		opts.Refresh = DefaultRefresh
 	}
+	if opts.Actor.IsZero() {
+		opts.Actor = audit.LocalUser(audit.KindOS)
+	}
+	if opts.Host == "" {
+		opts.Host, _ = os.Hostname()
+	}
+	if opts.Version == "" {
+		opts.Version = version()
+	}
 	st := styles.New(true, noColor)
 	km := keys.New(opts.ReadOnly)
 	c := &common.Common{Styles: &st, Keys: &km, Logger: opts.Logger, Source: opts.Source, Now: opts.Now,
-		ReadOnly: opts.ReadOnly, Timeout: opts.Timeout}
-	m := &Model{c: c, noColor: noColor, refresh: opts.Refresh, footer: help.New()}
+		ReadOnly: opts.ReadOnly, Timeout: opts.Timeout, Actor: opts.Actor, SecretOverlap: opts.SecretOverlap}
+	m := &Model{c: c, opts: opts, noColor: noColor, refresh: opts.Refresh, footer: help.New(), palette: newPalette()}
 	m.help = helpview.New(c)
-	m.views = []common.View{overview.New(c), endpoints.New(c), deliveries.New(c), deadletters.New(c), inbox.New(c), m.help}
+	m.views = []common.View{overview.New(c), endpoints.New(c), deliveries.New(c), deadletters.New(c), inbox.New(c),
+		auditview.New(c), m.help}
 	m.help.SetTarget(m.views[0])
+	m.info = opts.Source.Info()
 	m.styleFooter()
 	return m
 }
@@ -114,14 +152,20 @@ func (m *Model) Common() *common.Common { return m.c }
 // Active returns the index of the active view (common.ViewOverview...).
 func (m *Model) Active() int { return m.active }
 
-// View returns view i.
+// ViewAt returns view i.
 func (m *Model) ViewAt(i int) common.View { return m.views[i] }
+
+// Views returns every view, in tab order.
+func (m *Model) Views() []common.View { return m.views }
 
 // StatusLine returns the message line's text.
 func (m *Model) StatusLine() string { return m.status }
 
 // DatabaseDown reports whether the banner is showing.
 func (m *Model) DatabaseDown() bool { return m.dbDown }
+
+// QuitDialog exposes the quit question, for tests.
+func (m *Model) QuitDialog() *confirm.Model { return &m.quit }
 
 func (m *Model) styleFooter() {
 	st := m.c.Styles
@@ -185,6 +229,11 @@ func (m *Model) Update(msg tea.Msg) (_ tea.Model, cmd tea.Cmd) {
 		return m, nil
 	case common.OpenMsg:
 		return m, m.open(msg)
+	case paletteDone:
+		return m, m.paletteDone(msg)
+	case quitNow:
+		m.quitting = true
+		return m, tea.Quit
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	}
@@ -220,21 +269,25 @@ func (m *Model) setStatus(text string, isErr bool) {
 	m.status, m.statusErr, m.statusAt = common.Sanitize(text), isErr, m.c.Now()
 }
 
+// key routes a key press: ctrl+c always quits; a dialog, the palette or
+// a view's prompt has the keyboard while open; then the keys that work
+// everywhere, drill-downs included; then back and quit; then the view.
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	v := m.views[m.active]
-	if key.Matches(msg, k.ForceQuit) {
+	switch {
+	case key.Matches(msg, k.ForceQuit):
 		m.quitting = true
 		return tea.Quit
-	}
-	if v.Nested() {
+	case m.quit.Active():
+		return m.quit.Update(msg, k)
+	case m.palette.active():
+		return m.paletteKey(msg)
+	case v.Capturing():
 		_, cmd := v.Update(msg)
 		return cmd
 	}
 	switch {
-	case key.Matches(msg, k.Quit):
-		m.quitting = true
-		return tea.Quit
 	case key.Matches(msg, k.NextView):
 		return m.switchTo((m.active + 1) % len(m.views))
 	case key.Matches(msg, k.PrevView):
@@ -244,8 +297,8 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return m.switchTo(m.prev)
 		}
 		return m.switchTo(common.ViewHelp)
-	case key.Matches(msg, k.Back) && m.active == common.ViewHelp:
-		return m.switchTo(m.prev)
+	case key.Matches(msg, k.Palette):
+		return m.palette.start()
 	case key.Matches(msg, k.Refresh):
 		return tea.Batch(m.ping(), v.RefreshNow())
 	}
@@ -254,8 +307,46 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return m.switchTo(i)
 		}
 	}
+	if v.Nested() {
+		_, cmd := v.Update(msg)
+		return cmd
+	}
+	switch {
+	case key.Matches(msg, k.Back):
+		if c, ok := v.(interface{ ClearMarks() bool }); ok && c.ClearMarks() {
+			return common.Status("marks cleared")
+		}
+		return m.back()
+	case key.Matches(msg, k.Quit):
+		if len(m.history) > 0 || m.active == common.ViewHelp {
+			return m.back()
+		}
+		m.askQuit()
+		return nil
+	}
 	_, cmd := v.Update(msg)
 	return cmd
+}
+
+// back returns to the view the operator came from.
+func (m *Model) back() tea.Cmd {
+	if m.active == common.ViewHelp {
+		return m.switchTo(m.prev)
+	}
+	if len(m.history) == 0 {
+		return nil
+	}
+	i := m.history[len(m.history)-1]
+	m.history = m.history[:len(m.history)-1]
+	return m.switchTo(i)
+}
+
+func (m *Model) askQuit() {
+	q := "Quit the console?"
+	if m.opts.QuitNote != "" {
+		q += " " + m.opts.QuitNote
+	}
+	m.quit.Open(q, func() tea.Msg { return quitNow{} })
 }
 
 func (m *Model) switchTo(i int) tea.Cmd {
@@ -270,12 +361,25 @@ func (m *Model) switchTo(i int) tea.Cmd {
 	return m.views[i].Refresh()
 }
 
+// open switches to a view with a filter or an object, remembering where
+// the operator came from.
 func (m *Model) open(msg common.OpenMsg) tea.Cmd {
+	from := m.active
 	switchCmd := m.switchTo(msg.View)
+	if from != msg.View && from != common.ViewHelp {
+		m.history = append(m.history, from)
+		if len(m.history) > 20 {
+			m.history = m.history[1:]
+		}
+	}
+	v := m.views[msg.View]
 	type filterable interface {
 		SetFilter(string) (tea.Cmd, error)
 	}
-	if f, ok := m.views[msg.View].(filterable); ok && msg.Filter != "" {
+	if f, ok := v.(filterable); ok && msg.Target == nil && (msg.Filter != "" || msg.View != from) {
+		if msg.Filter == "" {
+			return switchCmd
+		}
 		cmd, err := f.SetFilter(msg.Filter)
 		if err != nil {
 			m.setStatus(err.Error(), true)
@@ -283,103 +387,8 @@ func (m *Model) open(msg common.OpenMsg) tea.Cmd {
 		}
 		return cmd
 	}
+	if o, ok := v.(common.Opener); ok && msg.Target != nil {
+		return tea.Batch(switchCmd, o.OpenTarget(*msg.Target))
+	}
 	return switchCmd
-}
-
-// chrome is the number of lines around the active view: tabs, message
-// line and footer.
-const chrome = 3
-
-func (m *Model) resize() {
-	h := m.h - chrome
-	if m.dbDown {
-		h--
-	}
-	for _, v := range m.views {
-		v.SetSize(m.w, max(h, 1))
-	}
-	m.footer.SetWidth(m.w)
-}
-
-// View renders the tab bar, the banner, the active view, the message line
-// and the footer.
-func (m *Model) View() tea.View {
-	v := tea.NewView(m.Render())
-	v.AltScreen = true
-	v.WindowTitle = "hookd console"
-	return v
-}
-
-// Render returns the screen as a string.
-func (m *Model) Render() (out string) {
-	defer func() {
-		if r := recover(); r != nil {
-			out = fmt.Sprintf("internal error while drawing: %v (press q to quit)", r)
-		}
-	}()
-	if m.quitting {
-		return ""
-	}
-	st := m.c.Styles
-	lines := []string{m.tabs()}
-	if m.dbDown {
-		now := m.c.Now()
-		text := fmt.Sprintf(" DATABASE UNREACHABLE since %s (%s) · showing the last data · retrying: %s",
-			m.downSince.Format("15:04:05"), common.Dur(now.Sub(m.downSince)), m.downErr)
-		lines = append(lines, st.Banner.Width(max(m.w, 1)).Render(truncate(text, m.w)))
-	}
-	// On a tiny terminal the body shrinks to one line so the message line
-	// and the footer stay.
-	bodyH := max(m.h-len(lines)-2, 1)
-	body := m.views[m.active].View()
-	bodyLines := strings.Split(body, "\n")
-	if len(bodyLines) > bodyH {
-		bodyLines = bodyLines[:bodyH]
-	}
-	for i, l := range bodyLines {
-		bodyLines[i] = truncate(l, m.w)
-	}
-	for len(bodyLines) < bodyH {
-		bodyLines = append(bodyLines, "")
-	}
-	lines = append(lines, bodyLines...)
-	status := ""
-	if m.status != "" {
-		style := st.Status
-		if m.statusErr {
-			style = st.Error
-		}
-		status = style.Render(truncate(m.status, m.w))
-	}
-	lines = append(lines, status, truncate(m.footer.ShortHelpView(m.footerKeys()), m.w))
-	return strings.Join(lines, "\n")
-}
-
-func (m *Model) footerKeys() []key.Binding {
-	k := m.c.Keys
-	v := m.views[m.active]
-	bs := v.ShortHelp()
-	if v.Nested() {
-		return append(bs, k.ForceQuit)
-	}
-	return append(bs, k.NextView, k.Help, k.Quit)
-}
-
-func (m *Model) tabs() string {
-	st := m.c.Styles
-	var parts []string
-	for i, v := range m.views {
-		label := fmt.Sprintf("%d %s", i+1, v.Title())
-		if i == m.active {
-			parts = append(parts, st.ActiveTab.Render(label))
-		} else {
-			parts = append(parts, st.Tab.Render(label))
-		}
-	}
-	bar := lipgloss.JoinHorizontal(lipgloss.Top, parts...)
-	if m.c.ReadOnly {
-		// First, so a narrow terminal never truncates it away.
-		bar = st.ReadOnly.Render("READ-ONLY") + " " + bar
-	}
-	return truncate(bar, m.w)
 }

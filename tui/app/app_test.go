@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,43 +11,69 @@ import (
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/tui/app"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/data/datafake"
 	"github.com/hookd/hookd/tui/deliveries"
+	helpview "github.com/hookd/hookd/tui/help"
 )
 
 func newApp(t *testing.T, src *datafake.Source, w, h int, readOnly bool) (*app.Model, commontest.Updater) {
 	t.Helper()
+	return newAppWith(t, src, w, h, app.Options{ReadOnly: readOnly})
+}
+
+// newAppWith builds the console on src with opts, a fixed clock and a
+// fixed identity (the header names them), sized w x h, every view loaded.
+func newAppWith(t *testing.T, src *datafake.Source, w, h int, opts app.Options) (*app.Model, commontest.Updater) {
+	t.Helper()
 	noColor := true
-	m := app.New(app.Options{Source: src, Now: func() time.Time { return commontest.Now }, NoColor: &noColor, ReadOnly: readOnly})
+	opts.Source, opts.NoColor = src, &noColor
+	if opts.Now == nil {
+		opts.Now = func() time.Time { return commontest.Now }
+	}
+	opts.Host, opts.Version = "ops-1", "v1.4.0"
+	if opts.Actor.IsZero() {
+		opts.Actor = audit.Actor{Kind: audit.KindOS, ID: "alice"}
+	}
+	m := app.New(opts)
 	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
 	up(tea.WindowSizeMsg{Width: w, Height: h})
 	// Load every view once, as Init does, without starting the clock.
-	for i := range 6 {
-		commontest.Drain(t, up, m.ViewAt(i).Refresh())
+	for i := range len(m.Views()) {
+		commontest.Drain(t, up, m.ViewAt(i).Init())
 	}
 	return m, up
 }
 
+// fixture is a small hookd: three endpoints with names, one failing, one
+// disabled, and deliveries and dead letters to them.
 func fixture() *datafake.Source {
 	src := datafake.New()
 	status := 503
 	bad := data.EndpointRow{
-		Endpoint: &endpoint.Endpoint{ID: "ep_01jdbilling0000000000000000", URL: "https://billing.example/hooks", Enabled: true},
-		Health:   &delivery.Health{ConsecutiveFailures: 14, Dead: 37, LastStatus: &status},
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdbilling0000000000000000", Description: "Billing service", URL: "https://billing.example/hooks",
+			Enabled: true, EventTypes: []string{"invoice.*"}, Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope},
+		Health: &delivery.Health{ConsecutiveFailures: 14, Dead: 37, Pending: 6, Retrying: 4, LastStatus: &status,
+			Last5m: delivery.Window{Attempts: 120, Successes: 30, SuccessRate: 0.25}},
+		P95: 2500 * time.Millisecond,
 	}
 	off := data.EndpointRow{
-		Endpoint: &endpoint.Endpoint{ID: "ep_01jdcrm000000000000000000", URL: "https://crm.example/in", DisabledReason: "410 Gone from receiver"},
-		Health:   &delivery.Health{Held: 4},
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdcrm000000000000000000", Description: "Legacy ERP (down: connection refused)",
+			URL: "https://crm.example/in", DisabledReason: "410 Gone from receiver", Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope},
+		Health: &delivery.Health{Held: 4},
 	}
 	ok := data.EndpointRow{
-		Endpoint: &endpoint.Endpoint{ID: "ep_01jdsearch0000000000000000", URL: "https://search.example/wh", Enabled: true},
-		Health:   &delivery.Health{Last5m: delivery.Window{Attempts: 900, Successes: 900, SuccessRate: 1}},
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdsearch0000000000000000", URL: "https://search.example/wh", Enabled: true,
+			Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope},
+		Health: &delivery.Health{Last5m: delivery.Window{Attempts: 900, Successes: 900, SuccessRate: 1}},
+		P95:    5 * time.Millisecond,
 	}
 	src.Eps = []data.EndpointRow{ok, bad, off}
 	series := func(f func(i int) int) []int {
@@ -65,19 +92,56 @@ func fixture() *datafake.Source {
 		FailuresPerMinute: series(func(i int) int { return (i % 6) * 40 }),
 		Trouble:           []data.EndpointRow{off, bad}, EndpointsEnabled: 2, EndpointsTotal: 3,
 	}
+	// Deliveries, newest last, seven seconds apart; every third dead to
+	// Billing service (503), every third after it dead to Legacy ERP.
+	refused := "connection failed: dial tcp 10.0.0.7:443: connect: connection refused"
+	for i := 1; i <= 12; i++ {
+		at := commontest.Now.Add(-time.Duration(13-i) * 7 * time.Second)
+		code := 200
+		d := delivery.Delivery{ID: int64(100 + i), EventID: fmt.Sprintf("evt_01jd%020d", i), EventType: "payment.succeeded",
+			EndpointID: ok.Endpoint.ID, State: delivery.StateSucceeded, Attempts: 1, CreatedAt: at, UpdatedAt: at, LastStatus: &code}
+		switch i % 3 {
+		case 1:
+			died := at.Add(3 * time.Second)
+			d.EndpointID, d.State, d.Attempts, d.LastStatus = bad.Endpoint.ID, delivery.StateDead, 10, &status
+			d.LastErrorClass, d.LastError, d.CompletedAt = delivery.ClassHTTPStatus, "HTTP 503 Service Unavailable", &died
+			d.EventType = "invoice.payment_failed"
+		case 2:
+			died := at.Add(time.Second)
+			d.EndpointID, d.State, d.Attempts, d.LastStatus = off.Endpoint.ID, delivery.StateDead, 10, nil
+			d.LastErrorClass, d.LastError, d.CompletedAt = delivery.ClassConnect, refused, &died
+		}
+		src.Dels = append(src.Dels, d)
+		src.Events[d.EventID] = &outbox.Event{ID: d.EventID, Type: d.EventType, Created: at, Data: json.RawMessage(`{"amount":4200,"currency":"eur"}`)}
+	}
 	return src
 }
 
 func screen(m *app.Model) string { return ansi.Strip(m.Render()) }
 
-func TestOverviewGolden(t *testing.T) {
+// Golden screens of the views an operator opens first, at the smallest
+// and a large terminal.
+func TestGoldenScreens(t *testing.T) {
 	t.Parallel()
-	m, _ := newApp(t, fixture(), 100, 30, false)
-	out := screen(m)
-	if n := strings.Count(out, "\n") + 1; n != 30 {
-		t.Fatalf("the screen must be 30 lines, is %d", n)
+	views := []struct {
+		name string
+		keys []string
+	}{{"overview", []string{"1"}}, {"endpoints", []string{"2"}}, {"deadletters", []string{"4"}}, {"help", []string{"4", "?"}}}
+	for _, size := range [][2]int{{80, 24}, {200, 50}} {
+		for _, v := range views {
+			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
+				t.Parallel()
+				m, up := newApp(t, fixture(), size[0], size[1], false)
+				commontest.Press(t, up, v.keys...)
+				out := screen(m)
+				if n := strings.Count(out, "\n") + 1; n != size[1] {
+					t.Fatalf("the screen must be %d lines, is %d", size[1], n)
+				}
+				fits(t, m, size[0], size[1], v.name)
+				golden.RequireEqual(t, out)
+			})
+		}
 	}
-	golden.RequireEqual(t, out)
 }
 
 func TestFitsEightyByTwentyFourAndResizes(t *testing.T) {
@@ -85,7 +149,7 @@ func TestFitsEightyByTwentyFourAndResizes(t *testing.T) {
 	m, up := newApp(t, fixture(), 80, 24, true)
 	for _, size := range [][2]int{{80, 24}, {120, 40}, {60, 15}} {
 		up(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
-		for v := range 6 {
+		for v := range 7 {
 			commontest.Press(t, up, string(rune('1'+v)))
 			out := screen(m)
 			lines := strings.Split(out, "\n")
@@ -110,7 +174,7 @@ func TestSwitchViews(t *testing.T) {
 	steps := []struct {
 		key  string
 		want int
-	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"4", 3}, {"]", 4}, {"[", 3}, {"1", 0}, {"shift+tab", 5}}
+	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"4", 3}, {"]", 4}, {"[", 3}, {"1", 0}, {"shift+tab", 6}, {"6", 5}}
 	for _, s := range steps {
 		commontest.Press(t, up, s.key)
 		if m.Active() != s.want {
@@ -126,8 +190,9 @@ func TestHelpListsTheCurrentViewsBindings(t *testing.T) {
 	if m.Active() != common.ViewHelp {
 		t.Fatal("? opens help")
 	}
-	out := screen(m)
-	for _, want := range []string{"Keys of dead letters", "space", "mark", "replay marked/all", "ctrl+r", "state:dead endpoint:ep_x"} {
+	out := m.ViewAt(common.ViewHelp).(*helpview.Model).Text()
+	for _, want := range []string{"Keys of dead letters", "space", "mark", "replay marked, or all", "ctrl+r", "state:retrying endpoint:legacy",
+		"Keys of attempt (request and response)", "copy as curl", "Keys of dead letters grouped"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("help lacks %q:\n%s", want, out)
 		}
@@ -139,25 +204,33 @@ func TestHelpListsTheCurrentViewsBindings(t *testing.T) {
 	// Read-only: help hides actions.
 	ro, roUp := newApp(t, fixture(), 100, 40, true)
 	commontest.Press(t, roUp, "4", "?")
-	if strings.Contains(screen(ro), "replay marked/all") {
-		t.Fatal("read-only help must hide replay")
+	if text := ro.ViewAt(common.ViewHelp).(*helpview.Model).Text(); strings.Contains(text, "replay marked, or all") ||
+		strings.Contains(text, "space mark") || !strings.Contains(text, "Read-only") {
+		t.Fatalf("read-only help must hide replay and marking, and say why:\n%s", text)
 	}
 }
 
 func TestQuitKeys(t *testing.T) {
 	t.Parallel()
 	src := fixture()
-	src.Dels = []delivery.Delivery{{ID: 1, EventID: "evt_1", EndpointID: "ep_x", State: delivery.StateDead}}
 	m, up := newApp(t, src, 100, 30, false)
-	if !isQuit(up(commontest.Key("q"))) {
-		t.Fatal("q quits at the top level")
+	if isQuit(up(commontest.Key("q"))) || !m.QuitDialog().Active() {
+		t.Fatal("q at the top level asks before quitting")
+	}
+	commontest.Press(t, up, "q")
+	if m.QuitDialog().Active() {
+		t.Fatal("a second q cancels: a habitual double q does not quit")
+	}
+	commontest.Press(t, up, "q")
+	if msgs := commontest.Press(t, up, "y"); !hasQuit(msgs) {
+		t.Fatal("y confirms the quit")
 	}
 	m, up = newApp(t, src, 100, 30, false)
 	commontest.Press(t, up, "4", "enter")
 	if !m.ViewAt(common.ViewDeadLetters).Nested() {
 		t.Fatal("enter drills into the dead letter")
 	}
-	if isQuit(up(commontest.Key("q"))) {
+	if isQuit(up(commontest.Key("q"))) || m.QuitDialog().Active() {
 		t.Fatal("q in a sub-view goes back, it does not quit")
 	}
 	if m.ViewAt(common.ViewDeadLetters).Nested() {
@@ -169,6 +242,15 @@ func TestQuitKeys(t *testing.T) {
 	}
 }
 
+func hasQuit(msgs []tea.Msg) bool {
+	for _, m := range msgs {
+		if _, ok := m.(tea.QuitMsg); ok {
+			return true
+		}
+	}
+	return false
+}
+
 func isQuit(cmd tea.Cmd) bool {
 	if cmd == nil {
 		return false
@@ -177,12 +259,12 @@ func isQuit(cmd tea.Cmd) bool {
 	return ok
 }
 
-func TestEndpointEnterOpensFilteredDeliveriesAndFiltersStayPerView(t *testing.T) {
+func TestEndpointDeliveriesKeyOpensFilteredDeliveriesAndFiltersStayPerView(t *testing.T) {
 	t.Parallel()
 	m, up := newApp(t, fixture(), 100, 30, false)
-	commontest.Press(t, up, "2", "j", "enter")
+	commontest.Press(t, up, "2", "j", "d")
 	if m.Active() != common.ViewDeliveries {
-		t.Fatalf("enter on an endpoint opens deliveries, active %d", m.Active())
+		t.Fatalf("d on an endpoint opens deliveries, active %d", m.Active())
 	}
 	d := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
 	if got := d.List().Prompt.Applied(); !strings.HasPrefix(got, "endpoint:ep_") {
@@ -243,6 +325,7 @@ func TestPanicInACommandBecomesAMessage(t *testing.T) {
 func TestCtrlRReloadsALongList(t *testing.T) {
 	t.Parallel()
 	src := fixture()
+	src.Dels = nil
 	for i := 1; i <= 1150; i++ {
 		src.Dels = append(src.Dels, delivery.Delivery{ID: int64(i), EventID: "evt", EndpointID: "ep_x", State: delivery.StateSucceeded})
 	}
@@ -258,7 +341,7 @@ func TestCtrlRReloadsALongList(t *testing.T) {
 	if out := screen(m); !strings.Contains(out, "live refresh paused (more than 1000 rows loaded; ctrl+r reloads)") {
 		t.Fatalf("the paused refresh must say so:\n%s", out)
 	}
-	src.Dels = append(src.Dels, delivery.Delivery{ID: 1151, EventID: "evt_new", EndpointID: "ep_x", State: delivery.StateDead})
+	src.AddDelivery(delivery.Delivery{ID: 1151, EventID: "evt_new", EndpointID: "ep_x", State: delivery.StateDead})
 	commontest.Press(t, up, "ctrl+r")
 	if items := d.List().Items(); len(items) == 0 || items[0].ID != 1151 {
 		t.Fatalf("ctrl+r must reload from the newest; first row %v", items[0].ID)
@@ -305,7 +388,7 @@ func TestTinyTerminalKeepsTheFooter(t *testing.T) {
 	src := fixture()
 	src.Dels = []delivery.Delivery{{ID: 1, EventID: "evt_1", EndpointID: "ep_x", State: delivery.StateDead, LastError: strings.Repeat("x", 200)}}
 	m, up := newApp(t, src, 20, 5, false)
-	for v := range 6 {
+	for v := range 7 {
 		commontest.Press(t, up, string(rune('1'+v)))
 		fits(t, m, 20, 5, fmt.Sprintf("view %d", v+1))
 		lines := strings.Split(screen(m), "\n")

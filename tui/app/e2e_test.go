@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/dispatch"
@@ -55,11 +58,13 @@ func (p *probe) Screen() string {
 	return ""
 }
 
-// console runs the console on src under teatest until the test ends.
+// console runs the console on src under teatest until the test ends, as
+// actor.
 func console(t *testing.T, src data.Source, readOnly bool) (*teatest.TestModel, *probe) {
 	t.Helper()
 	noColor := true
-	p := &probe{Model: app.New(app.Options{Source: src, ReadOnly: readOnly, Refresh: 50 * time.Millisecond, NoColor: &noColor})}
+	p := &probe{Model: app.New(app.Options{Source: src, ReadOnly: readOnly, Refresh: 50 * time.Millisecond, NoColor: &noColor,
+		Actor: tester})}
 	tm := teatest.NewTestModel(t, p, teatest.WithInitialTermSize(120, 40))
 	t.Cleanup(func() {
 		_ = tm.Quit()
@@ -67,6 +72,9 @@ func console(t *testing.T, src data.Source, readOnly bool) (*teatest.TestModel, 
 	})
 	return tm, p
 }
+
+// tester is who the consoles of these tests act as.
+var tester = audit.Actor{Kind: audit.KindOS, ID: "tester"}
 
 func waitScreen(t *testing.T, p *probe, want string) {
 	t.Helper()
@@ -84,29 +92,41 @@ func press(tm *teatest.TestModel, keys ...string) {
 		switch k {
 		case "enter":
 			tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+		case "esc":
+			tm.Send(tea.KeyPressMsg{Code: tea.KeyEscape})
 		default:
 			tm.Type(k)
 		}
 	}
 }
 
-// world is a database whose dead letters were made by the real engine.
+// world is a database whose dead letters were made by the real engine,
+// with the engine still running.
 type world struct {
-	pool     *pgxpool.Pool
-	epA, epB string
-	ok       atomic.Bool // the receiver answers 200 once set
+	pool          *pgxpool.Pool
+	pub           *outbox.Publisher
+	epA, epB, epC string
+	ok            atomic.Bool // billing and crm's receiver answers 200 once set
+	erpHits       atomic.Int64
+	received      chan []byte // bodies billing and crm's receiver took with a 200
 }
 
 // seed publishes three events to two endpoints whose receiver fails, and
 // runs the real dispatcher with a millisecond schedule until all six
 // deliveries are dead; then the receiver starts answering 200 and the
-// dispatcher keeps running, so a replay is delivered.
+// dispatcher keeps running, so a replay is delivered. A third endpoint,
+// "Legacy ERP", takes order.* events and always fails.
 func seed(t *testing.T) *world {
 	t.Helper()
 	ctx := context.Background()
-	w := &world{pool: dbtest.NewPool(t)}
-	rc := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+	w := &world{pool: dbtest.NewPool(t), received: make(chan []byte, 100)}
+	rc := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if w.ok.Load() {
+			b, _ := io.ReadAll(r.Body)
+			select {
+			case w.received <- b:
+			default:
+			}
 			rw.WriteHeader(http.StatusOK)
 			return
 		}
@@ -114,20 +134,25 @@ func seed(t *testing.T) *world {
 		_, _ = rw.Write([]byte(`{"error":"receiver down"}`))
 	}))
 	t.Cleanup(rc.Close)
-	for i, name := range []string{"billing", "crm"} {
-		ep, err := endpoint.Create(ctx, w.pool, endpoint.CreateParams{URL: rc.URL + "/" + name, Description: name})
+	erp := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, _ *http.Request) {
+		w.erpHits.Add(1)
+		rw.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(erp.Close)
+	for i, p := range []endpoint.CreateParams{
+		{URL: rc.URL + "/billing", Description: "billing", EventTypes: []string{"invoice.*"}},
+		{URL: rc.URL + "/crm", Description: "crm", EventTypes: []string{"invoice.*"}},
+		{URL: erp.URL + "/orders", Description: "Legacy ERP", EventTypes: []string{"order.*"}},
+	} {
+		ep, err := endpoint.Create(ctx, w.pool, p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if i == 0 {
-			w.epA = ep.ID
-		} else {
-			w.epB = ep.ID
-		}
+		*[]*string{&w.epA, &w.epB, &w.epC}[i] = ep.ID
 	}
-	pub := outbox.NewPublisher(w.pool, outbox.Options{})
+	w.pub = outbox.NewPublisher(w.pool, outbox.Options{})
 	for i := range 3 {
-		if _, err := pub.Publish(ctx, outbox.Event{Type: "invoice.paid", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
+		if _, err := w.pub.Publish(ctx, outbox.Event{Type: "invoice.paid", Data: json.RawMessage(fmt.Sprintf(`{"n":%d}`, i))}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -139,7 +164,7 @@ func seed(t *testing.T) *world {
 			PollInterval:    20 * time.Millisecond,
 			ShutdownTimeout: 2 * time.Second,
 		},
-		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Logger: slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelError})),
 	})
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -159,33 +184,50 @@ func (w *world) count(t *testing.T, where string, args ...any) int {
 	return n
 }
 
+// trail returns the audit trail, newest first.
+func (w *world) trail(t *testing.T) []audit.Entry {
+	t.Helper()
+	page, err := audit.List(context.Background(), w.pool, audit.ListParams{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return page.Entries
+}
+
 func TestEndToEnd(t *testing.T) {
 	w := seed(t)
 	src := data.NewPostgres(w.pool)
 
-	t.Run("ReadOnlyChangesNothing", func(t *testing.T) {
+	t.Run("ReadOnlyChangesNothingAndIsAudited", func(t *testing.T) {
 		tm, p := console(t, src, true)
 		press(tm, "4")
 		waitScreen(t, p, "6 loaded")
-		press(tm, "/", "endpoint:"+w.epA, "enter")
+		press(tm, "/", "endpoint:bill", "enter")
 		waitScreen(t, p, "3 loaded")
 		press(tm, "r")
 		waitScreen(t, p, "read-only: replay is disabled")
 		press(tm, "y") // not a confirmation: there is no dialog; y copies the id
 		waitScreen(t, p, "copied event id")
 		press(tm, "R")
-		waitScreen(t, p, "read-only: replaying marked or matching dead letters is disabled")
-		press(tm, "y")
-		waitScreen(t, p, "copied event id")
+		waitScreen(t, p, "read-only: replaying dead letters is disabled")
 		if n := w.count(t, "state = 'dead' AND replays = 0"); n != 6 {
 			t.Fatalf("read-only changed the database: %d of 6 dead letters left untouched", n)
 		}
 		if strings.Contains(p.Screen(), "Replay") {
 			t.Fatalf("read-only must not open a replay dialog:\n%s", p.Screen())
 		}
+		refused := 0
+		for _, e := range w.trail(t) {
+			if e.Outcome == audit.OutcomeRefused && e.Actor == tester && e.Action == audit.ActionReplay {
+				refused++
+			}
+		}
+		if refused != 2 {
+			t.Fatalf("both refusals are audited with the actor: %+v", w.trail(t))
+		}
 	})
 
-	t.Run("ReplayOneFilteredByEndpoint", func(t *testing.T) {
+	t.Run("ReplayOneFilteredByNameIsAudited", func(t *testing.T) {
 		var newest int64
 		if err := w.pool.QueryRow(context.Background(), `SELECT max(id) FROM hookd.deliveries WHERE endpoint_id = $1`, w.epA).Scan(&newest); err != nil {
 			t.Fatal(err)
@@ -193,10 +235,11 @@ func TestEndToEnd(t *testing.T) {
 		tm, p := console(t, src, false)
 		press(tm, "4")
 		waitScreen(t, p, "6 loaded")
-		press(tm, "/", "endpoint:"+w.epA, "enter")
+		press(tm, "/", "endpoint:bill", "enter") // part of the name
 		waitScreen(t, p, "3 loaded")
 		press(tm, "r")
-		waitScreen(t, p, fmt.Sprintf("Replay 1 dead letter: delivery %d", newest))
+		waitScreen(t, p, fmt.Sprintf("Replay delivery %d (", newest))
+		waitScreen(t, p, "to billing?")
 		press(tm, "y")
 		waitScreen(t, p, fmt.Sprintf("re-queued delivery %d", newest))
 		testkit.Eventually(t, "the replayed delivery to be delivered", func() bool {
@@ -211,26 +254,132 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("replay keeps history: want 3 failed attempts and 1 success, got %d attempts", attempts)
 		}
 		waitScreen(t, p, "2 loaded") // the list refreshed: it is no longer a dead letter
+		// The body the console rebuilds (copy as curl, copy the request) is
+		// the body the receiver got.
+		var got []byte
+		select {
+		case got = <-w.received:
+		case <-time.After(testkit.Timeout):
+			t.Fatal("the receiver got nothing")
+		}
+		d, err := src.Delivery(context.Background(), newest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _, err := src.Event(context.Background(), d.EventID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := data.RequestBody(ev, false); string(got) != string(want) {
+			t.Fatalf("the rebuilt body differs from what was sent:\n got  %s\n sent %s", want, got)
+		}
+		// The audit view lists the replay with its actor.
+		press(tm, "6")
+		waitScreen(t, p, fmt.Sprintf("delivery %d", newest))
+		waitScreen(t, p, "os tester")
+		if e := w.trail(t)[0]; e.Action != audit.ActionReplay || e.Actor != tester || e.Rows != 1 || e.Outcome != audit.OutcomeOK ||
+			e.Target != fmt.Sprintf("delivery %d", newest) {
+			t.Fatalf("audit entry %+v", e)
+		}
 	})
 
-	t.Run("ReplayAllMatchingFilter", func(t *testing.T) {
+	t.Run("BulkReplayPreviewsAndWantsTheCountTyped", func(t *testing.T) {
+		w.ok.Store(false) // crm still fails: the preview must say so
 		tm, p := console(t, src, false)
 		press(tm, "4")
 		waitScreen(t, p, "5 loaded")
-		press(tm, "/", "endpoint:"+w.epB, "enter")
+		press(tm, "/", "endpoint:crm", "enter")
 		waitScreen(t, p, "3 loaded")
 		press(tm, "R")
-		waitScreen(t, p, "Replay ALL 3 dead letters matching")
-		waitScreen(t, p, w.epB+"?")
-		press(tm, "y")
-		waitScreen(t, p, "re-queued 3 dead letters")
+		waitScreen(t, p, "Replay 3 dead letters matching /endpoint:crm")
+		waitScreen(t, p, "3 × crm: HTTP 500 Internal Server Error")
+		waitScreen(t, p, "STILL FAILING")
+		press(tm, "y", "enter") // a habitual y confirms nothing
+		waitScreen(t, p, "that is not 3")
+		if n := w.count(t, "endpoint_id = $1 AND state = 'dead' AND replays = 0", w.epB); n != 3 {
+			t.Fatalf("y must not replay: %d of 3 dead letters left", n)
+		}
+		w.ok.Store(true)
+		press(tm, "esc", "R")
+		waitScreen(t, p, "Type 3 and press enter")
+		press(tm, "3", "enter")
+		waitScreen(t, p, "re-queued 3 deliveries")
 		testkit.Eventually(t, "crm's dead letters to be delivered", func() bool {
 			return w.count(t, "endpoint_id = $1 AND state = 'succeeded' AND replays = 1", w.epB) == 3
 		})
 		if n := w.count(t, "endpoint_id = $1 AND state = 'dead' AND replays = 0", w.epA); n != 2 {
 			t.Fatalf("billing's remaining dead letters must be untouched, %d of 2 are", n)
 		}
+		if e := w.trail(t)[0]; e.Target != "/endpoint:crm" || e.Rows != 3 || e.Actor != tester {
+			t.Fatalf("the bulk replay is audited with its filter and count: %+v", e)
+		}
 	})
+
+	t.Run("NewDeadLettersAppearAtTheTop", func(t *testing.T) {
+		tm, p := console(t, src, false)
+		press(tm, "4")
+		waitScreen(t, p, "2 loaded")
+		ev, err := w.pub.Publish(context.Background(), outbox.Event{Type: "order.created", Data: json.RawMessage(`{"order":1}`)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The cursor is on the top row: the list follows the newest.
+		waitScreen(t, p, "3 loaded")
+		lines := strings.Split(p.Screen(), "\n")
+		if top := rowAfterHeader(lines); !strings.Contains(top, "Legacy ERP") || !strings.Contains(top, "order.created") {
+			t.Fatalf("the new dead letter of %s must be the top row:\n%s", ev.Event.ID, p.Screen())
+		}
+		// With the cursor further down, a new one is announced.
+		press(tm, "j")
+		if _, err := w.pub.Publish(context.Background(), outbox.Event{Type: "order.created", Data: json.RawMessage(`{"order":2}`)}); err != nil {
+			t.Fatal(err)
+		}
+		waitScreen(t, p, "4 loaded")
+		waitScreen(t, p, "▲ 1 new")
+	})
+
+	t.Run("EndpointPageShowsRecentDeliveriesAndReplaysItsDead", func(t *testing.T) {
+		tm, p := console(t, src, false)
+		press(tm, "2", "/", "erp", "enter")
+		waitScreen(t, p, "1 of the endpoints matching")
+		press(tm, "enter")
+		waitScreen(t, p, "Recent deliveries")
+		waitScreen(t, p, w.epC)
+		waitScreen(t, p, "2 dead")
+		var ids []int64
+		rows, _ := w.pool.Query(context.Background(), `SELECT id FROM hookd.deliveries WHERE endpoint_id = $1`, w.epC)
+		for rows.Next() {
+			var id int64
+			_ = rows.Scan(&id)
+			ids = append(ids, id)
+		}
+		rows.Close()
+		for _, id := range ids {
+			waitScreen(t, p, strconv.FormatInt(id, 10)+" ")
+		}
+		waitScreen(t, p, "HTTP 503 Service Unavailable")
+		hits := w.erpHits.Load()
+		press(tm, "R")
+		waitScreen(t, p, "Replay 2 dead letters")
+		press(tm, "2", "enter")
+		waitScreen(t, p, "re-queued 2 deliveries")
+		testkit.Eventually(t, "the replayed dead letters to be attempted again", func() bool { return w.erpHits.Load() >= hits+2 })
+		if n := w.count(t, "endpoint_id = $1 AND replays = 1", w.epC); n != 2 {
+			t.Fatalf("both dead letters of Legacy ERP replayed: %d", n)
+		}
+		press(tm, "esc")
+		waitScreen(t, p, "URL / WHY DISABLED")
+	})
+}
+
+// rowAfterHeader returns the first table row of a list screen.
+func rowAfterHeader(lines []string) string {
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "ID ") && i+1 < len(lines) {
+			return lines[i+1]
+		}
+	}
+	return ""
 }
 
 // TestDatabaseDropsAndReturns makes the console's database refuse

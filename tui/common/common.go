@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/validate"
 	"github.com/hookd/hookd/tui/data"
@@ -37,6 +38,13 @@ type Common struct {
 	ReadOnly bool
 	// Timeout bounds each database call. Defaults to DefaultTimeout.
 	Timeout time.Duration
+	// Actor is who this console acts as: the audit trail names it for
+	// every action, and the Source finds it in the context of every call
+	// (audit.FromContext).
+	Actor audit.Actor
+	// SecretOverlap is how long a rotated-out secret keeps signing; 0
+	// means endpoint.DefaultSecretOverlap.
+	SecretOverlap time.Duration
 }
 
 // Component is one piece of the console: a view or a sub-view.
@@ -55,15 +63,49 @@ type View interface {
 	// Title names the view in the tab bar.
 	Title() string
 	// Refresh returns the command that reloads the view's data, or nil when
-	// the view must not refresh now (a load is under way, rows are marked).
+	// the view must not refresh now (a load is under way, the list is
+	// frozen). It is called once per refresh tick while the view shows, so
+	// it is also where relative times are redrawn.
 	Refresh() tea.Cmd
 	// RefreshNow returns the command that reloads at the operator's request
-	// (ctrl+r): it must reload even where live refresh is paused (a list
-	// past its refresh cap), and returns nil only when a load is under way.
+	// (ctrl+r): it must reload even where live refresh is paused (a frozen
+	// list, one past its refresh cap), and returns nil only when a load is
+	// under way.
 	RefreshNow() tea.Cmd
-	// Nested reports whether the view is in a sub-view, a dialog or a
-	// prompt: keys such as q, tab and digits then belong to the view.
+	// Capturing reports whether a prompt, dialog or form has the keyboard:
+	// every key but ctrl+c then belongs to the view.
+	Capturing() bool
+	// Nested reports whether the view shows a sub-view (a drill-down): esc
+	// and q then go back inside the view, while the keys that work
+	// everywhere (tab, digits, ?, :, ctrl+r) still work.
 	Nested() bool
+	// HelpSections lists every key of the view, drill-downs included.
+	HelpSections() []HelpSection
+}
+
+// HelpSection is a titled group of keys in the help view.
+type HelpSection struct {
+	Title string
+	Keys  []key.Binding
+}
+
+// Opener is a view that can open one object of its own: the endpoints view
+// an endpoint's page, the deliveries view an event or a delivery.
+type Opener interface {
+	OpenTarget(t Target) tea.Cmd
+}
+
+// Kinds of object the console can jump to.
+const (
+	KindDelivery = "delivery"
+	KindEvent    = "event"
+	KindEndpoint = "endpoint"
+)
+
+// Target is one object to open.
+type Target struct {
+	Kind string
+	ID   string
 }
 
 // RefreshPausedText is the info-line note of a list whose live refresh is
@@ -78,21 +120,24 @@ type StatusMsg struct {
 	Err  bool
 }
 
-// View numbers, in tab order.
+// View numbers, in tab order (keys.ViewNames).
 const (
 	ViewOverview = iota
 	ViewEndpoints
 	ViewDeliveries
 	ViewDeadLetters
 	ViewInbox
+	ViewAudit
 	ViewHelp
 )
 
-// OpenMsg asks the root to switch to a view with a filter applied (enter
-// on an endpoint opens its deliveries).
+// OpenMsg asks the root to switch to a view, with a filter applied or an
+// object opened (enter on an endpoint's deliveries key, a jump to an id).
+// The root remembers where the operator came from: esc goes back.
 type OpenMsg struct {
 	View   int
 	Filter string
+	Target *Target
 }
 
 // Open returns a command that switches to view with filter applied.
@@ -100,17 +145,34 @@ func Open(view int, filter string) tea.Cmd {
 	return func() tea.Msg { return OpenMsg{View: view, Filter: filter} }
 }
 
+// OpenObject returns a command that switches to view and opens t there.
+func OpenObject(view int, t Target) tea.Cmd {
+	return func() tea.Msg { return OpenMsg{View: view, Target: &t} }
+}
+
 // Status returns a command that shows text on the message line.
 func Status(text string) tea.Cmd { return func() tea.Msg { return StatusMsg{Text: text} } }
+
+// ClearStatus returns a command that empties the message line (a filter
+// that now applies clears the error the last one left).
+func ClearStatus() tea.Cmd { return func() tea.Msg { return StatusMsg{} } }
 
 // Errorf returns a command that shows an error on the message line.
 func Errorf(format string, args ...any) tea.Cmd {
 	return func() tea.Msg { return StatusMsg{Text: fmt.Sprintf(format, args...), Err: true} }
 }
 
-// RefusedReadOnly is the message for an action pressed in read-only mode.
-func RefusedReadOnly(what string) tea.Cmd {
-	return Errorf("read-only: %s is disabled (the console was started with --read-only)", what)
+// RefusedReadOnly is the answer to an action pressed in read-only mode:
+// the refusal is recorded in the audit trail as action on target, and
+// the operator is told.
+func RefusedReadOnly(c *Common, what, action, target string) tea.Cmd {
+	text := fmt.Sprintf("read-only: %s is disabled (this console is read-only)", what)
+	return Run(c, func(ctx context.Context) StatusMsg {
+		if err := c.Source.Refused(ctx, action, target); err != nil {
+			return StatusMsg{Text: text + "; recording the refusal failed: " + Describe(err), Err: true}
+		}
+		return StatusMsg{Text: text, Err: true}
+	}, func(err error) StatusMsg { return StatusMsg{Text: text, Err: true} })
 }
 
 // Run returns a command that calls fn with a bounded context. A panic in
@@ -133,6 +195,9 @@ func Run[M tea.Msg](c *Common, fn func(ctx context.Context) M, fail func(error) 
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
+		if !c.Actor.IsZero() {
+			ctx = audit.NewContext(ctx, c.Actor)
+		}
 		return fn(ctx)
 	}
 }

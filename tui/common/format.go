@@ -3,18 +3,25 @@ package common
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
-// Age renders how long ago t was, compactly: 5s, 3m, 2h, 4d.
+// Age renders how long ago t was, compactly: <1s, 5s, 3m, 2h, 4d. It
+// never needs more than four cells.
 func Age(now, t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return Dur(now.Sub(t))
+	d := now.Sub(t)
+	if d < time.Second {
+		return "<1s"
+	}
+	return Dur(d)
 }
 
-// Dur renders a duration compactly: 850ms, 5s, 3m, 2h, 4d.
+// Dur renders a duration compactly in one unit, rounded down: 850ms, 5s,
+// 3m, 2h, 4d.
 func Dur(d time.Duration) string {
 	switch {
 	case d < 0:
@@ -31,7 +38,54 @@ func Dur(d time.Duration) string {
 	return strconv.Itoa(int(d.Hours()/24)) + "d"
 }
 
-// Status renders an optional HTTP status.
+// Until renders when t comes, seen from now: "in 5s", "due now", or
+// "overdue 3s" for a time already past by a second or more.
+func Until(now, t time.Time) string {
+	d := t.Sub(now)
+	switch {
+	case d >= time.Second:
+		return "in " + Dur(d)
+	case d > -time.Second:
+		return "due now"
+	}
+	return "overdue " + Dur(-d)
+}
+
+// Latency renders a measured duration in one consistent style, with the
+// precision that matters at its size: 0.12ms, 4.2ms, 312ms, 3.00s, 12.3s,
+// then Dur.
+func Latency(d time.Duration) string {
+	ms := float64(d) / float64(time.Millisecond)
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.2fms", ms)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", ms)
+	case d < time.Second:
+		return fmt.Sprintf("%.0fms", ms)
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return Dur(d)
+}
+
+// LatencyBound renders an upper bound read from a latency histogram,
+// which is all a rollup can honestly tell: "≤5ms", "≤2.5s"; over is the
+// last bucket's bound when the value lies beyond every bucket: ">30s".
+func LatencyBound(bound time.Duration, beyond bool) string {
+	s := bound.String()
+	if bound >= time.Second && bound%time.Second == 0 {
+		s = strconv.Itoa(int(bound.Seconds())) + "s"
+	}
+	if beyond {
+		return ">" + s
+	}
+	return "≤" + s
+}
+
+// StatusCode renders an optional HTTP status.
 func StatusCode(s *int) string {
 	if s == nil {
 		return "-"
@@ -60,4 +114,44 @@ func Count[T ~int | ~int64](n T) string {
 		return "-" + string(out)
 	}
 	return string(out)
+}
+
+// Plural returns n and the noun, with an s unless n is 1: "1 dead letter",
+// "94 dead letters".
+func Plural[T ~int | ~int64](n T, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	if stem, ok := strings.CutSuffix(noun, "y"); ok && stem != "" && !strings.ContainsAny(stem[len(stem)-1:], "aeiou") {
+		return Count(n) + " " + stem + "ies"
+	}
+	return Count(n) + " " + noun + "s"
+}
+
+var bars = []rune("▁▂▃▄▅▆▇█")
+
+// Spark renders the last width values as a sparkline scaled to peak (the
+// series' largest when peak is 0). A negative value is a gap (no data); a
+// zero is the lowest bar, so a quiet minute still shows.
+func Spark(series []int, width, peak int) string {
+	if len(series) > width {
+		series = series[len(series)-width:]
+	}
+	if peak <= 0 {
+		for _, v := range series {
+			peak = max(peak, v)
+		}
+	}
+	var b strings.Builder
+	for _, v := range series {
+		switch {
+		case v < 0:
+			b.WriteRune(' ')
+		case peak == 0:
+			b.WriteRune(bars[0])
+		default:
+			b.WriteRune(bars[min(v*(len(bars)-1)/peak, len(bars)-1)])
+		}
+	}
+	return b.String()
 }

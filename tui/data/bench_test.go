@@ -75,19 +75,28 @@ func BenchmarkFirstLoad1M(b *testing.B) {
 		load func() error
 	}{
 		{"overview", func() error { _, err := src.Overview(ctx, time.Now()); return err }},
-		{"endpoints", func() error { _, err := src.Endpoints(ctx, time.Now()); return err }},
+		{"endpoints", func() error { _, err := src.Endpoints(ctx, data.EndpointQuery{}); return err }},
 		{"deliveries", func() error {
-			_, err := src.Deliveries(ctx, delivery.ListParams{Limit: 100})
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100})
 			return err
 		}},
 		{"deliveries_filtered", func() error {
-			_, err := src.Deliveries(ctx, delivery.ListParams{Limit: 100, Filter: delivery.Filter{EndpointID: "ep_bench_2", EventType: "payment.*"}})
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100, Filter: delivery.Filter{EndpointID: "ep_bench_2", EventType: "payment.*"}})
 			return err
 		}},
 		{"dead_letters", func() error {
-			_, err := src.Deliveries(ctx, delivery.ListParams{Limit: 100, Filter: delivery.Filter{State: delivery.StateDead}})
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100, Filter: delivery.Filter{State: delivery.StateDead}})
 			return err
 		}},
+		{"dead_letters_search", func() error {
+			_, err := src.Deliveries(ctx, data.DeliveryQuery{Limit: 100, Filter: delivery.Filter{State: delivery.StateDead}, Text: "boom"})
+			return err
+		}},
+		{"dead_groups", func() error {
+			_, err := src.DeadGroups(ctx, data.DeliveryQuery{})
+			return err
+		}},
+		{"endpoint_page", func() error { _, err := src.Endpoint(ctx, "ep_bench_2", time.Now()); return err }},
 		{"inbox", func() error { _, err := src.Inbox(ctx, data.InboxQuery{Limit: 100}); return err }},
 	}
 	b.Run("all_views", func(b *testing.B) {
@@ -108,4 +117,64 @@ func BenchmarkFirstLoad1M(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkEndpoints100k measures the endpoints view's refresh (one page
+// of 200 with its health) and a filter's resolution on 100,000 endpoints,
+// a tenth of them with deliveries: the refresh reads the page, not the
+// table.
+func BenchmarkEndpoints100k(b *testing.B) {
+	pool := dbtest.NewPool(b)
+	ctx := context.Background()
+	for _, sql := range []string{
+		`INSERT INTO hookd.endpoints (id, url, description, secret) SELECT 'ep_' || lpad(i::text, 6, '0'),
+			'https://ep' || i || '.example/hook', 'customer ' || i, 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' FROM generate_series(1, 100000) i`,
+		`INSERT INTO hookd.events (id, type, data, fanned_out) SELECT 'evt_' || i, 'invoice.paid', '{}', true FROM generate_series(1, 10000) i`,
+		`INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, created_at, completed_at)
+			SELECT nextval('hookd.delivery_ids'), e.id, e.stored_at, 'ep_' || lpad((substr(e.id, 5)::int * 10)::text, 6, '0'),
+				'invoice.paid', CASE WHEN substr(e.id, 5)::int % 5 = 0 THEN 'dead' ELSE 'succeeded' END, 1, now(), now()
+			FROM hookd.events e`,
+		`INSERT INTO hookd.endpoint_minutes (endpoint_id, minute, attempts, successes, latency_buckets)
+			SELECT 'ep_' || lpad((i * 10)::text, 6, '0'), date_trunc('minute', now()), 10, 9, '{5,3,2,0,0,0,0,0,0,0,0,0,0}' FROM generate_series(1, 10000) i`,
+		`ANALYZE`,
+	} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src := data.NewPostgres(pool)
+	b.Run("refresh_page_of_200", func(b *testing.B) {
+		for b.Loop() {
+			page, err := src.Endpoints(ctx, data.EndpointQuery{Limit: 200})
+			if err != nil || len(page.Rows) != 200 {
+				b.Fatal(err, len(page.Rows))
+			}
+		}
+	})
+	b.Run("next_page_deep", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := src.Endpoints(ctx, data.EndpointQuery{Limit: 200, After: "ep_090000"}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("filter_resolution_once", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := src.FindEndpoints(ctx, "customer 4242", 1000); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("refresh_filtered", func(b *testing.B) {
+		ls, _ := src.FindEndpoints(ctx, "customer 4242", 1000)
+		ids := make([]string, len(ls))
+		for i, l := range ls {
+			ids[i] = l.ID
+		}
+		for b.Loop() {
+			if _, err := src.Endpoints(ctx, data.EndpointQuery{IDs: ids}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -1,11 +1,18 @@
 // Package data is the console's window on hookd: one interface, Source,
 // with everything the views read and every action they take, and a
 // PostgreSQL implementation that calls the same core packages as the HTTP
-// API and the CLI (delivery, endpoint, outbox, inbox), so the console and
-// the engine agree on what a replay or a disable is.
+// API and the CLI (delivery, endpoint, outbox, inbox, audit), so the
+// console and the engine agree on what a replay or a disable is.
 //
 // Views never call a Source from Update: they call it inside tea.Cmds.
 // Every method must honour ctx and return an error rather than panic.
+//
+// # Actions and the audit trail
+//
+// Every method that changes state records itself in the audit trail, in
+// the transaction of the change, as the actor found in ctx
+// (audit.FromContext; the console puts its operator there). Refused
+// records an action the console refused (read-only).
 package data
 
 import (
@@ -15,6 +22,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
@@ -24,45 +32,112 @@ import (
 type Source interface {
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
+	// Info describes the database the console is on, for its header.
+	Info() Info
 
 	// Overview returns the dashboard's figures anchored at now.
 	Overview(ctx context.Context, now time.Time) (*Overview, error)
-	// Endpoints returns every webhook and forward endpoint with its health.
-	Endpoints(ctx context.Context, now time.Time) ([]EndpointRow, error)
+
+	// Endpoints pages through webhook and forward endpoints with their
+	// health; its cost follows the page, not the number of endpoints.
+	Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage, error)
+	// FindEndpoints returns up to limit endpoints whose id, description or
+	// URL contains text (case-insensitive), for filters by name.
+	FindEndpoints(ctx context.Context, text string, limit int) ([]Label, error)
+	// Labels names the given endpoints, keyed by id.
+	Labels(ctx context.Context, ids []string) (map[string]Label, error)
+	// Endpoint returns one endpoint's page: settings, health over time,
+	// recent deliveries and errors grouped by reason.
+	Endpoint(ctx context.Context, id string, now time.Time) (*EndpointDetail, error)
+
 	// Deliveries pages through deliveries newest first (keyset pagination).
-	Deliveries(ctx context.Context, p delivery.ListParams) (delivery.Page, error)
+	Deliveries(ctx context.Context, q DeliveryQuery) (DeliveryPage, error)
 	// Delivery returns one delivery (delivery.Get).
 	Delivery(ctx context.Context, id int64) (*delivery.Delivery, error)
 	// Event returns one event and its deliveries.
 	Event(ctx context.Context, id string) (*outbox.Event, []delivery.Delivery, error)
 	// Attempts returns a delivery's attempts, oldest first.
 	Attempts(ctx context.Context, deliveryID int64) ([]delivery.Attempt, error)
-	// CountMatching counts deliveries matching f (dead when f.State is "").
-	CountMatching(ctx context.Context, f delivery.Filter) (int64, error)
+	// DeadGroups groups the dead letters matching q (its State is dead) by
+	// endpoint and reason, largest group first.
+	DeadGroups(ctx context.Context, q DeliveryQuery) (Groups, error)
+	// Preview counts what ReplayQuery(q) would replay, grouped, with the
+	// health of the endpoints concerned.
+	Preview(ctx context.Context, q DeliveryQuery, now time.Time) (*Preview, error)
+	// Lookup finds what an id pasted by the operator names: a delivery
+	// (a number), an event or an endpoint.
+	Lookup(ctx context.Context, id string) (Found, error)
 
 	// Replay re-queues one delivery (delivery.Replay).
 	Replay(ctx context.Context, id int64) error
 	// ReplayIDs re-queues the given deliveries (delivery.ReplayIDs).
 	ReplayIDs(ctx context.Context, ids []int64) (int64, error)
-	// ReplayMatching re-queues every delivery matching f, dead when
-	// f.State is "" (delivery.ReplayMatching).
-	ReplayMatching(ctx context.Context, f delivery.Filter) (int64, error)
+	// ReplayQuery re-queues what the preview counted: the dead letters
+	// that had died by the preview's time (by filter), or the ids it
+	// listed. target names the filter in the audit trail.
+	ReplayQuery(ctx context.Context, pv *Preview, target string) (int64, error)
 	// EnableEndpoint and DisableEndpoint call endpoint.Enable/Disable.
 	EnableEndpoint(ctx context.Context, id string) error
 	DisableEndpoint(ctx context.Context, id, reason string) error
+	// SendTestEvent publishes a test event directed to one endpoint and
+	// returns its id.
+	SendTestEvent(ctx context.Context, endpointID string) (string, error)
+	// RotateSecret makes a new signing secret, the old one signing for
+	// overlap (0: endpoint.DefaultSecretOverlap), and returns the new one:
+	// the only time the console shows it.
+	RotateSecret(ctx context.Context, endpointID string, overlap time.Duration) (string, error)
+	// UpdateEndpoint changes an endpoint (endpoint.Update).
+	UpdateEndpoint(ctx context.Context, id string, p endpoint.UpdateParams) error
+	// Refused records, in the audit trail, an action the console refused.
+	Refused(ctx context.Context, action, target string) error
 
 	// Inbox pages through intake events newest first.
 	Inbox(ctx context.Context, q InboxQuery) (InboxPage, error)
-	// InboxEvent returns one intake event with its headers and body.
+	// InboxEvent returns one intake event with its headers, body and
+	// forward delivery.
 	InboxEvent(ctx context.Context, id int64) (*InboxEvent, error)
 	// ReplayInbox re-queues one dead intake event for processing.
 	ReplayInbox(ctx context.Context, id int64) error
+
+	// Audit pages through the audit trail newest first.
+	Audit(ctx context.Context, p audit.ListParams) (audit.Page, error)
 }
+
+// Info describes where the console is connected.
+type Info struct {
+	// Database is "user@host:port/name", without the password.
+	Database string
+}
+
+// Label names an endpoint for people.
+type Label struct {
+	ID          string
+	Description string
+	URL         string
+	Enabled     bool
+	// DataOnly: the endpoint receives the event's data alone, not hookd's
+	// envelope (body format "data").
+	DataOnly bool
+}
+
+// Name is the endpoint's description, or its URL's host and path when it
+// has none, or its id.
+func (l Label) Name() string { return endpointName(l.ID, l.Description, l.URL) }
 
 // EndpointRow is an endpoint with its health.
 type EndpointRow struct {
 	Endpoint *endpoint.Endpoint
 	Health   *delivery.Health
+	// P95 is the upper bound of the 5-minute p95 latency's bucket; P95Over
+	// says the p95 lies beyond the last bucket (see common.LatencyBound).
+	P95     time.Duration
+	P95Over bool
+}
+
+// Name is the endpoint's name for people (see Label.Name).
+func (r EndpointRow) Name() string {
+	e := r.Endpoint
+	return endpointName(e.ID, e.Description, e.URL)
 }
 
 // Trouble ranks how badly an endpoint needs attention; higher is worse.
@@ -80,6 +155,104 @@ func (r EndpointRow) Trouble() int {
 	return t
 }
 
+// EndpointQuery selects a page of endpoints, ordered by id.
+type EndpointQuery struct {
+	// IDs, when not nil, restricts the page to these endpoints (a filter
+	// resolved once with FindEndpoints).
+	IDs []string
+	// After continues past this id (the previous page's Next).
+	After string
+	// Limit defaults to 200, at most 1000.
+	Limit int
+	// Now anchors the health windows.
+	Now time.Time
+}
+
+// EndpointPage is one page of endpoints; Next is "" at the end.
+type EndpointPage struct {
+	Rows []EndpointRow
+	Next string
+	// Total counts every webhook and forward endpoint.
+	Total int
+}
+
+// EndpointDetail is an endpoint's page.
+type EndpointDetail struct {
+	Row EndpointRow
+	// Minutes is the last hour, oldest first, one entry a minute.
+	Minutes []Minute
+	// Recent are its newest deliveries.
+	Recent []delivery.Delivery
+	// Errors groups its dead and retrying deliveries by reason.
+	Errors Groups
+}
+
+// Minute is an endpoint's activity in one minute.
+type Minute struct {
+	At                  time.Time
+	Attempts, Successes int
+	// P95 is the upper bound of the minute's p95 latency bucket.
+	P95     time.Duration
+	P95Over bool
+}
+
+// Group is deliveries sharing an endpoint and a reason.
+type Group struct {
+	EndpointID string
+	Endpoint   Label
+	// State is dead, or retrying on an endpoint page.
+	State string
+	// Class is the last error class (connect, timeout, http_status...),
+	// Status the last HTTP status (0 when none).
+	Class  string
+	Status int
+	// Sample is the newest delivery's last error.
+	Sample string
+	Count  int64
+	Newest time.Time // when the newest of them died or failed
+	// Health is the endpoint's health now (Preview fills it).
+	Health *delivery.Health
+}
+
+// Reason renders the group's reason: "connect: connection refused",
+// "HTTP 503".
+func (g Group) Reason() string { return reasonText(g.Class, g.Status, g.Sample) }
+
+// Groups are groups of deliveries; Scanned counts the deliveries read to
+// make them and Capped says the newest ScanLimit were read, not all.
+type Groups struct {
+	Groups  []Group
+	Scanned int64
+	Capped  bool
+}
+
+// ScanLimit bounds the deliveries one grouping or search reads.
+const ScanLimit = 10_000
+
+// Preview is what a bulk replay will touch, shown before it is confirmed.
+type Preview struct {
+	// Count is how many deliveries the replay re-queues.
+	Count int64
+	// Groups break the count down by endpoint and reason (of the newest
+	// ScanLimit when Groups.Capped).
+	Groups Groups
+	// IDs are the deliveries to replay when q needs them listed (a filter
+	// the engine's replay does not take); nil when the replay goes by
+	// filter.
+	IDs []int64
+	// Query is what ReplayQuery must be given: q with CompletedBefore set.
+	Query DeliveryQuery
+}
+
+// Found is what Lookup found.
+type Found struct {
+	Kind string // "delivery", "event" or "endpoint"
+	ID   string
+}
+
+// SparkMinutes is the span of the overview's sparklines.
+const SparkMinutes = 30
+
 // Overview is the dashboard: rates, queue, intake and the endpoints in
 // trouble.
 type Overview struct {
@@ -92,10 +265,9 @@ type Overview struct {
 	// tells whether there were any.
 	SuccessRate float64
 	Attempts5m  int
-	// Queue counts across endpoints.
-	// Pending counts every pending delivery; Retrying those among them
-	// scheduled for a later try (backing off after a failure), counted on
-	// the due-work index rather than by reading each row.
+	// Queue counts across endpoints. Pending counts every pending
+	// delivery; Retrying those among them scheduled for a later try
+	// (backing off after a failure), so Pending-Retrying are due now.
 	Pending, Retrying, InFlight, Dead, Held int
 	// OldestDue is the age of the oldest delivery that is due and not yet
 	// sent; 0 when nothing is waiting.
@@ -113,21 +285,23 @@ type Overview struct {
 	EndpointsEnabled, EndpointsTotal int
 }
 
-// SparkMinutes is the span of the overview's sparklines.
-const SparkMinutes = 30
-
 // InboxQuery selects intake events.
 type InboxQuery struct {
 	Source string
 	State  string // pending, processed, forwarded, dead; "" for all
-	Before int64
-	Limit  int
+	// EventID is the sender's event id (or the inbox id as a number).
+	EventID string
+	Before  int64
+	Limit   int
 }
 
 // InboxPage is one page of intake events; Next is 0 at the end.
 type InboxPage struct {
 	Events []InboxEvent
 	Next   int64
+	// Rejected counts, per source, the requests refused over the last
+	// hour (they store nothing in the inbox).
+	Rejected map[string]int64
 }
 
 // InboxEvent is one intake event. List results leave Headers and Body
@@ -146,6 +320,9 @@ type InboxEvent struct {
 	ProcessedAt  *time.Time
 	Headers      http.Header
 	Body         []byte
+	// Forward is the delivery that forwards the event (state forwarded),
+	// nil when there is none.
+	Forward *delivery.Delivery
 }
 
 // PrettyJSON indents a JSON document for display, keeping its key order;

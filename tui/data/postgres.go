@@ -3,14 +3,20 @@ package data
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/validate"
 )
 
 // Postgres is the Source over hookd's database.
@@ -24,44 +30,146 @@ func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
 
 var _ Source = (*Postgres)(nil)
 
+// TestEventType is the type of the events SendTestEvent publishes.
+const TestEventType = "hookd.test"
+
 // Ping checks that the database answers.
 func (p *Postgres) Ping(ctx context.Context) error {
 	var one int
 	return p.pool.QueryRow(ctx, `SELECT 1`).Scan(&one)
 }
 
-// Endpoints returns webhook and forward endpoints with their health.
-func (p *Postgres) Endpoints(ctx context.Context, now time.Time) ([]EndpointRow, error) {
-	eps, err := endpoint.List(ctx, p.pool, endpoint.ListParams{Kinds: []string{endpoint.KindWebhook, endpoint.KindForward}})
+// Info names the database from the pool's configuration.
+func (p *Postgres) Info() Info {
+	if p.pool == nil {
+		return Info{}
+	}
+	c := p.pool.Config().ConnConfig
+	return Info{Database: fmt.Sprintf("%s@%s:%d/%s", c.User, c.Host, c.Port, c.Database)}
+}
+
+// Endpoints reads one page of endpoints by id, then the health of that
+// page only.
+func (p *Postgres) Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 200
+	}
+	q.Limit = min(q.Limit, 1000)
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return EndpointPage{Rows: []EndpointRow{}}, nil
+	}
+	eps, total, err := p.endpointPage(ctx, q)
 	if err != nil {
-		return nil, err
+		return EndpointPage{}, err
+	}
+	page := EndpointPage{Total: total, Rows: []EndpointRow{}}
+	if len(eps) > q.Limit {
+		eps = eps[:q.Limit]
+		page.Next = eps[q.Limit-1].ID
+	}
+	rows, err := p.withHealth(ctx, eps, q.Now)
+	page.Rows = rows
+	return page, err
+}
+
+// withHealth joins endpoints with their health and the bound of their
+// 5-minute p95, reading those endpoints only (engine.go).
+func (p *Postgres) withHealth(ctx context.Context, eps []*endpoint.Endpoint, now time.Time) ([]EndpointRow, error) {
+	if len(eps) == 0 {
+		return []EndpointRow{}, nil
 	}
 	ids := make([]string, len(eps))
 	for i, e := range eps {
 		ids[i] = e.ID
 	}
-	if len(ids) == 0 {
-		return []EndpointRow{}, nil
-	}
-	health, err := delivery.HealthOf(ctx, p.pool, ids, now)
+	health, lat, err := p.health(ctx, ids, now)
 	if err != nil {
 		return nil, err
 	}
 	rows := make([]EndpointRow, len(eps))
 	for i, e := range eps {
-		h := health[e.ID]
-		if h == nil {
-			h = &delivery.Health{EndpointID: e.ID}
-		}
-		rows[i] = EndpointRow{Endpoint: e, Health: h}
+		rows[i] = EndpointRow{Endpoint: e, Health: health[e.ID]}
+		rows[i].P95, rows[i].P95Over = p95Bound(sumBuckets(lat[e.ID], now.Add(-5*time.Minute)))
 	}
 	return rows, nil
 }
 
+// sumBuckets adds the buckets of the minutes overlapping the span since.
+func sumBuckets(ms map[time.Time]minuteAcc, since time.Time) []int {
+	out := make([]int, len(delivery.LatencyBuckets)+1)
+	for m, a := range ms {
+		if !m.Add(time.Minute).After(since) {
+			continue
+		}
+		for i, v := range a.buckets {
+			if i < len(out) {
+				out[i] += int(v)
+			}
+		}
+	}
+	return out
+}
+
+// FindEndpoints matches text in ids, descriptions and URLs.
+func (p *Postgres) FindEndpoints(ctx context.Context, text string, limit int) ([]Label, error) {
+	return p.findEndpoints(ctx, text, limit)
+}
+
+// Labels names endpoints by id.
+func (p *Postgres) Labels(ctx context.Context, ids []string) (map[string]Label, error) {
+	return p.labels(ctx, ids)
+}
+
+// Endpoint gathers an endpoint's page.
+func (p *Postgres) Endpoint(ctx context.Context, id string, now time.Time) (*EndpointDetail, error) {
+	e, err := endpoint.Get(ctx, p.pool, id)
+	if err != nil {
+		return nil, err
+	}
+	e.Secret, e.PreviousSecret = "", "" // never drawn
+	rows, err := p.withHealth(ctx, []*endpoint.Endpoint{e}, now)
+	if err != nil {
+		return nil, err
+	}
+	d := &EndpointDetail{Row: rows[0]}
+	start := now.Truncate(time.Minute).Add(-59 * time.Minute)
+	lat, err := p.latency(ctx, []string{id}, start)
+	if err != nil {
+		return nil, err
+	}
+	for i := range 60 {
+		m := start.Add(time.Duration(i) * time.Minute)
+		a := lat[id][m]
+		mn := Minute{At: m, Attempts: a.attempts, Successes: a.successes}
+		b := make([]int, len(a.buckets))
+		for j, v := range a.buckets {
+			b[j] = int(v)
+		}
+		mn.P95, mn.P95Over = p95Bound(b)
+		d.Minutes = append(d.Minutes, mn)
+	}
+	if d.Recent, err = p.recent(ctx, id, 15); err != nil {
+		return nil, err
+	}
+	dead, err := p.groupDead(ctx, DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateDead}})
+	if err != nil {
+		return nil, err
+	}
+	retrying, err := p.groupDead(ctx, DeliveryQuery{EndpointIDs: []string{id}, Retrying: true})
+	if err != nil {
+		return nil, err
+	}
+	d.Errors = Groups{Groups: append(dead.Groups, retrying.Groups...), Scanned: dead.Scanned + retrying.Scanned,
+		Capped: dead.Capped || retrying.Capped}
+	return d, nil
+}
+
 // Overview gathers the dashboard from the health and minute rollups and
 // index range scans; it never scans the deliveries or events tables whole
-// (see queries.go), so it costs the same on a million deliveries as on a
-// hundred.
+// (see queries.go).
 func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, error) {
 	eps, err := p.endpointQueues(ctx, now)
 	if err != nil {
@@ -97,9 +205,48 @@ func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, erro
 	return o, nil
 }
 
-// Deliveries pages through deliveries (delivery.List).
-func (p *Postgres) Deliveries(ctx context.Context, lp delivery.ListParams) (delivery.Page, error) {
-	return delivery.List(ctx, p.pool, lp)
+// Deliveries pages through deliveries: by delivery.List when it takes q
+// as it is, else by a bounded search (engine.go); the page's endpoints are
+// named.
+func (p *Postgres) Deliveries(ctx context.Context, q DeliveryQuery) (DeliveryPage, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	out := DeliveryPage{Deliveries: []delivery.Delivery{}, Labels: map[string]Label{}}
+	if q.Empty() {
+		return out, nil
+	}
+	if f, ok := q.engineFilter(); ok {
+		page, err := delivery.List(ctx, p.pool, delivery.ListParams{Filter: f, Before: q.Before, Limit: q.Limit})
+		if err != nil {
+			return out, err
+		}
+		out.Deliveries, out.Next = page.Deliveries, page.Next
+	} else {
+		if err := q.Filter.Validate(); err != nil {
+			return out, err
+		}
+		ds, next, partial, err := p.search(ctx, q, q.Before, q.Limit)
+		if err != nil {
+			return out, err
+		}
+		out.Deliveries, out.Next, out.Scanned = ds, next, partial
+	}
+	var err error
+	out.Labels, err = p.labels(ctx, endpointIDs(out.Deliveries))
+	return out, err
+}
+
+func endpointIDs(ds []delivery.Delivery) []string {
+	seen := map[string]bool{}
+	var ids []string
+	for _, d := range ds {
+		if !seen[d.EndpointID] {
+			seen[d.EndpointID] = true
+			ids = append(ids, d.EndpointID)
+		}
+	}
+	return ids
 }
 
 // Delivery returns one delivery (delivery.Get).
@@ -122,38 +269,111 @@ func (p *Postgres) Attempts(ctx context.Context, id int64) ([]delivery.Attempt, 
 	return delivery.Attempts(ctx, p.pool, id)
 }
 
-// CountMatching is delivery.ReplayMatching's dry run.
-func (p *Postgres) CountMatching(ctx context.Context, f delivery.Filter) (int64, error) {
-	return delivery.ReplayMatching(ctx, p.pool, delivery.ReplayParams{Filter: f, DryRun: true})
-}
-
-// Replay calls delivery.Replay.
-func (p *Postgres) Replay(ctx context.Context, id int64) error {
-	_, err := delivery.Replay(ctx, p.pool, id)
-	return err
-}
-
-// ReplayIDs calls delivery.ReplayIDs.
-func (p *Postgres) ReplayIDs(ctx context.Context, ids []int64) (int64, error) {
-	if len(ids) == 0 {
-		return 0, errors.New("no deliveries marked")
+// DeadGroups groups dead letters by endpoint and reason.
+func (p *Postgres) DeadGroups(ctx context.Context, q DeliveryQuery) (Groups, error) {
+	q.State, q.Retrying = delivery.StateDead, false
+	if q.Empty() {
+		return Groups{}, nil
 	}
-	return delivery.ReplayIDs(ctx, p.pool, ids)
+	if err := q.Filter.Validate(); err != nil {
+		return Groups{}, err
+	}
+	g, err := p.groupDead(ctx, q)
+	if err != nil {
+		return Groups{}, err
+	}
+	return g, p.nameGroups(ctx, &g, false, time.Time{})
 }
 
-// ReplayMatching calls delivery.ReplayMatching.
-func (p *Postgres) ReplayMatching(ctx context.Context, f delivery.Filter) (int64, error) {
-	return delivery.ReplayMatching(ctx, p.pool, delivery.ReplayParams{Filter: f})
+// nameGroups fills the groups' labels and, with health, their endpoints'
+// health at now.
+func (p *Postgres) nameGroups(ctx context.Context, g *Groups, health bool, now time.Time) error {
+	var ids []string
+	for _, gr := range g.Groups {
+		if !slices.Contains(ids, gr.EndpointID) {
+			ids = append(ids, gr.EndpointID)
+		}
+	}
+	labels, err := p.labels(ctx, ids)
+	if err != nil {
+		return err
+	}
+	var hs map[string]*delivery.Health
+	if health && len(ids) > 0 {
+		if hs, _, err = p.health(ctx, ids, now); err != nil {
+			return err
+		}
+	}
+	for i := range g.Groups {
+		gr := &g.Groups[i]
+		gr.Endpoint = labels[gr.EndpointID]
+		if gr.Endpoint.ID == "" {
+			gr.Endpoint.ID = gr.EndpointID
+		}
+		gr.Health = hs[gr.EndpointID]
+	}
+	return nil
 }
 
-// EnableEndpoint calls endpoint.Enable.
-func (p *Postgres) EnableEndpoint(ctx context.Context, id string) error {
-	_, err := endpoint.Enable(ctx, p.pool, id)
-	return err
+// Preview counts and groups the dead letters a bulk replay of q would
+// re-queue: those that had died by now.
+func (p *Postgres) Preview(ctx context.Context, q DeliveryQuery, now time.Time) (*Preview, error) {
+	q.State, q.Retrying, q.CompletedBefore, q.Before = delivery.StateDead, false, now, 0
+	if err := q.Filter.Validate(); err != nil {
+		return nil, err
+	}
+	pv := &Preview{Query: q}
+	if q.Empty() {
+		return pv, nil
+	}
+	if f, ok := q.engineFilter(); ok {
+		n, err := delivery.ReplayMatching(ctx, p.pool, delivery.ReplayParams{Filter: f, DryRun: true})
+		if err != nil {
+			return nil, err
+		}
+		pv.Count = n
+	} else {
+		ids, _, err := p.searchIDs(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		pv.IDs, pv.Count = ids, int64(len(ids))
+		if pv.IDs == nil {
+			pv.IDs = []int64{}
+		}
+	}
+	g, err := p.groupDead(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	pv.Groups = g
+	return pv, p.nameGroups(ctx, &pv.Groups, true, now)
 }
 
-// DisableEndpoint calls endpoint.Disable.
-func (p *Postgres) DisableEndpoint(ctx context.Context, id, reason string) error {
-	_, err := endpoint.Disable(ctx, p.pool, id, reason)
-	return err
+// Lookup finds a delivery (a number), an endpoint or an event by id.
+func (p *Postgres) Lookup(ctx context.Context, id string) (Found, error) {
+	id = strings.TrimSpace(id)
+	if id == "" {
+		return Found{}, validate.Errorf("id", "is empty")
+	}
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil && n > 0 {
+		if _, err := delivery.Get(ctx, p.pool, n); err != nil {
+			return Found{}, err
+		}
+		return Found{Kind: "delivery", ID: id}, nil
+	}
+	if _, err := endpoint.Get(ctx, p.pool, id); err == nil {
+		return Found{Kind: "endpoint", ID: id}, nil
+	} else if !errors.Is(err, db.ErrNotFound) {
+		return Found{}, err
+	}
+	if _, err := outbox.Get(ctx, p.pool, id); err != nil {
+		return Found{}, err
+	}
+	return Found{Kind: "event", ID: id}, nil
+}
+
+// Audit calls audit.List.
+func (p *Postgres) Audit(ctx context.Context, lp audit.ListParams) (audit.Page, error) {
+	return audit.List(ctx, p.pool, lp)
 }

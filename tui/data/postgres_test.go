@@ -74,7 +74,7 @@ func TestPostgresSource(t *testing.T) {
 		t.Fatalf("three deliveries are due: oldest due %v", o.OldestDue)
 	}
 
-	page, err := src.Deliveries(ctx, delivery.ListParams{Filter: delivery.Filter{State: delivery.StateDead}})
+	page, err := src.Deliveries(ctx, data.DeliveryQuery{Filter: delivery.Filter{State: delivery.StateDead}})
 	if err != nil || len(page.Deliveries) != 1 {
 		t.Fatalf("dead: %v %v", err, page)
 	}
@@ -87,8 +87,9 @@ func TestPostgresSource(t *testing.T) {
 	if err != nil || len(as) != 1 || *as[0].ResponseStatus != 500 {
 		t.Fatalf("attempts: %v %+v", err, as)
 	}
-	if n, err := src.CountMatching(ctx, delivery.Filter{}); err != nil || n != 1 {
-		t.Fatalf("count: %v %d", err, n)
+	if pv, err := src.Preview(ctx, data.DeliveryQuery{}, time.Now()); err != nil || pv.Count != 1 || pv.IDs != nil ||
+		len(pv.Groups.Groups) != 1 || pv.Groups.Groups[0].Health == nil {
+		t.Fatalf("preview: %v %+v", err, pv)
 	}
 	if n, err := src.ReplayIDs(ctx, []int64{dead.ID}); err != nil || n != 1 {
 		t.Fatalf("replay ids: %v %d", err, n)
@@ -100,11 +101,11 @@ func TestPostgresSource(t *testing.T) {
 	if err := src.DisableEndpoint(ctx, b, "test"); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := src.Endpoints(ctx, time.Now())
-	if err != nil || len(rows) != 2 {
-		t.Fatal(err)
+	ep, err := src.Endpoints(ctx, data.EndpointQuery{})
+	if err != nil || len(ep.Rows) != 2 || ep.Total != 2 {
+		t.Fatal(err, ep)
 	}
-	for _, r := range rows {
+	for _, r := range ep.Rows {
 		if r.Endpoint.ID == b && (r.Endpoint.Enabled || r.Health.Held == 0) {
 			t.Fatalf("disabled endpoint %+v %+v", r.Endpoint, r.Health)
 		}

@@ -1,15 +1,15 @@
 // Package deadletters is the console's dead-letter view: deliveries whose
-// retry budget is spent, with their reason and last error, filterable;
-// space marks, r replays the current one, R replays the marked ones or,
-// with none marked, every dead letter matching the filter. Every replay
-// asks first, stating the count, and defaults to cancel.
+// retry budget is spent, newest death first, with their endpoint's name,
+// reason and last error, filterable; v groups them by endpoint and reason
+// ("Legacy ERP: 94 × connect: connection refused"). r replays the current
+// one after a question; R replays the marked ones, or everything the
+// filter (or the group under the cursor) matches after a preview, each
+// confirmed by typing the count.
 package deadletters
 
 import (
-	"context"
-	"fmt"
 	"strconv"
-	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -17,171 +17,222 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/confirm"
+	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/dlist"
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/inspect"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/replay"
 )
 
 // FilterKeys are the filter terms the view accepts (the state is dead).
-var FilterKeys = []string{"endpoint", "type", "id", "since", "until"}
+var FilterKeys = []string{"endpoint", "type", "id", "status", "reason", "since", "until", filter.TextKey}
+
+// diedCol is the column the list sorts by at first: newest death first.
+const diedCol = 1
 
 // Model is the dead-letter view.
 type Model struct {
 	c       *common.Common
 	list    dlist.Model
-	confirm confirm.Model
+	replay  replay.Model
 	stack   inspect.Stack
+	grouped bool
+	groups  groupList
 	w, h    int
-}
-
-// replayed answers a replay.
-type replayed struct {
-	n   int64
-	one int64 // the id, for a single replay
-	err error
-}
-
-// counted answers the count of dead letters matching the filter, for R;
-// f is bounded by CompletedBefore and is what the replay uses.
-type counted struct {
-	f   delivery.Filter
-	n   int64
-	err error
 }
 
 // New returns the view.
 func New(c *common.Common) *Model {
-	m := &Model{c: c, stack: inspect.NewStack(c)}
-	m.list = dlist.New(c, delivery.Filter{State: delivery.StateDead}, FilterKeys, []list.Column{
-		{Title: "ID", Width: 8, Right: true},
-		{Title: "AGE", Width: 4, Right: true},
-		{Title: "ENDPOINT", Width: 16},
-		{Title: "TYPE", Width: 14},
-		{Title: "N", Width: 2, Right: true},
-		{Title: "HTTP", Width: 4, Right: true},
-		{Title: "REASON", Width: 11},
-		{Title: "LAST ERROR"},
-	}, func(d delivery.Delivery) list.Row {
-		at := d.UpdatedAt
+	m := &Model{c: c, stack: inspect.NewStack(c), replay: replay.New(c), groups: newGroupList(c)}
+	m.list = dlist.New(c, delivery.StateDead, FilterKeys, []list.Column{
+		{Title: "ID", Right: true, Drop: 3},
+		{Title: "DIED", Min: 4, Right: true},
+		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
+		{Title: "TYPE", Min: 10, Max: 32, Drop: 2, Grow: true},
+		{Title: "N", Right: true, Drop: 4},
+		{Title: "HTTP", Right: true, Drop: 5},
+		{Title: "REASON", Min: 16, Max: 48, Grow: true},
+		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 6},
+	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
+		died := d.UpdatedAt
 		if d.CompletedAt != nil {
-			at = *d.CompletedAt
+			died = *d.CompletedAt
 		}
-		return list.Row{ID: strconv.FormatInt(d.ID, 10), Cells: []string{
-			strconv.FormatInt(d.ID, 10), common.Age(c.Now(), at), d.EndpointID, d.EventType, strconv.Itoa(d.Attempts),
-			common.StatusCode(d.LastStatus), d.LastErrorClass, d.LastError,
-		}}
+		status := 0
+		if d.LastStatus != nil {
+			status = *d.LastStatus
+		}
+		return list.Row{Cells: []string{
+			strconv.FormatInt(d.ID, 10), common.Age(now, died), name(l, d.EndpointID), d.EventType, strconv.Itoa(d.Attempts),
+			common.StatusCode(d.LastStatus), data.Reason(d), d.LastError,
+		}, Keys: []any{d.ID, died, nil, nil, d.Attempts, status}}
 	})
-	m.list.Table.Markable = true
-	m.list.Prompt = filter.NewPrompt("endpoint:ep_… type:payment.* id:evt_… since:1h")
+	m.list.Noun = "dead letters"
+	m.list.Table.Markable = !c.ReadOnly
+	m.list.Table.SetSort(diedCol, true)
+	m.list.Prompt = filter.NewPrompt("endpoint:legacy reason:connect status:5xx type:payment.* since:1h refused")
 	return m
+}
+
+func name(l data.Label, id string) string {
+	if l.ID == "" {
+		return id
+	}
+	return l.Name()
 }
 
 func (m *Model) Title() string { return "dead letters" }
 func (m *Model) Init() tea.Cmd { return m.list.Reload() }
 
-// Nested reports a dialog, prompt or drill-down.
-func (m *Model) Nested() bool {
-	return m.confirm.Active() || m.list.Prompt.Editing() || m.stack.Active()
-}
+// Capturing reports a prompt or a dialog.
+func (m *Model) Capturing() bool { return m.replay.Dialog.Active() || m.list.Prompt.Editing() }
 
-// Refresh reloads unless rows are marked (the operator is choosing) or a
-// dialog is open.
+// Nested reports a drill-down.
+func (m *Model) Nested() bool { return m.stack.Active() }
+
+// Refresh reloads the open screen, the groups or the list.
 func (m *Model) Refresh() tea.Cmd {
-	if m.stack.Active() {
+	switch {
+	case m.stack.Active():
 		return m.stack.Refresh()
+	case m.grouped:
+		return m.groups.refresh(m.query())
 	}
-	if m.list.Table.MarkCount() > 0 || m.confirm.Active() {
+	if m.replay.Dialog.Active() {
+		// The rows stay put while the operator decides about one of them.
+		m.list.Redraw()
 		return nil
 	}
 	return m.list.Refresh()
 }
 
-// RefreshNow reloads the open screen or the list, even a long one or one
-// with marks (marks survive a reload).
+// RefreshNow reloads the open screen, the groups or the list, even a
+// frozen or long one.
 func (m *Model) RefreshNow() tea.Cmd {
-	if m.stack.Active() {
+	switch {
+	case m.stack.Active():
 		return m.stack.Refresh()
-	}
-	if m.confirm.Active() {
-		return nil
+	case m.grouped:
+		return m.groups.reload(m.query())
 	}
 	return m.list.RefreshNow()
 }
+
+func (m *Model) query() (data.DeliveryQuery, bool) { return m.list.Query() }
 
 // List exposes the list, for tests.
 func (m *Model) List() *dlist.Model { return &m.list }
 
 // Confirm exposes the dialog, for tests.
-func (m *Model) Confirm() *confirm.Model { return &m.confirm }
+func (m *Model) Confirm() *confirm.Model { return &m.replay.Dialog }
 
-// SetFilter applies a filter as if typed at the prompt.
-func (m *Model) SetFilter(text string) (tea.Cmd, error) { return m.list.SetFilter(text) }
+// Grouped reports whether the view shows groups.
+func (m *Model) Grouped() bool { return m.grouped }
+
+// Groups returns the groups shown, for tests.
+func (m *Model) Groups() []data.Group { return m.groups.items }
+
+// SetFilter applies a filter as if typed at the prompt, closing any
+// drill-down and showing the list.
+func (m *Model) SetFilter(text string) (tea.Cmd, error) {
+	cmd, err := m.list.SetFilter(text)
+	if err != nil {
+		return nil, err
+	}
+	m.stack = inspect.NewStack(m.c)
+	m.stack.SetSize(m.w, m.h-1)
+	m.grouped = false
+	return cmd, nil
+}
 
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.list.Prompt.SetWidth(w)
 	m.list.Table.SetSize(w, h-1)
+	m.groups.table.SetSize(w, h-1)
 	m.stack.SetSize(w, h-1)
 }
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
-	switch msg := msg.(type) {
-	case replayed:
-		return m, m.afterReplay(msg)
-	case counted:
-		if msg.err != nil {
-			return m, common.Errorf("count dead letters: %s", common.Describe(msg.err))
+	if used, cmd := m.replay.Update(msg); used {
+		if m.replay.IsDone(msg) {
+			m.list.Table.ClearMarks()
+			return m, tea.Batch(cmd, m.list.RefreshNow(), m.groups.reload(m.query()), m.stack.Refresh())
 		}
-		if msg.n == 0 {
-			return m, common.Status("no dead letters match the filter")
-		}
-		f := msg.f
-		m.confirm.Open(fmt.Sprintf("Replay ALL %s dead letters matching %s?", common.Count(msg.n), describe(m.list.Prompt.Applied())),
-			m.run(func(ctx context.Context) replayed {
-				n, err := m.c.Source.ReplayMatching(ctx, f)
-				return replayed{n: n, err: err}
-			}))
-		return m, nil
-	case tea.KeyPressMsg:
-		if m.confirm.Active() {
-			return m, m.confirm.Update(msg, m.c.Keys)
-		}
+		return m, cmd
+	}
+	if used, cmd := m.groups.update(msg); used {
+		return m, cmd
+	}
+	if k, ok := msg.(tea.KeyPressMsg); ok {
 		if m.stack.Active() {
-			return m, m.stack.Update(msg)
+			return m, m.stackKey(k)
 		}
-		if used, cmd := m.list.Update(msg, true); used {
+		if m.grouped && !m.list.Prompt.Editing() && !m.replay.Dialog.Active() {
+			return m, m.groupKey(k)
+		}
+		before := m.list.FilterText()
+		if used, cmd := m.list.Update(k, !m.c.ReadOnly); used {
+			if m.grouped && m.list.FilterText() != before {
+				// A new filter: the groups wait for the list to resolve
+				// an endpoint name, then refresh.
+				m.groups.loaded, m.groups.took = false, 0
+				m.groups.gen++
+				cmd = tea.Batch(cmd, m.groups.reload(m.query()))
+			}
 			return m, cmd
 		}
-		return m, m.key(msg)
+		return m, m.key(k)
 	}
-	_, cmd := m.list.Update(msg, true)
+	_, cmd := m.list.Update(msg, false)
 	return m, tea.Batch(cmd, m.stack.Update(msg))
+}
+
+// stackKey handles r and p on the drill-down screens; the rest is theirs.
+func (m *Model) stackKey(k tea.KeyPressMsg) tea.Cmd {
+	km := m.c.Keys
+	switch {
+	case keys.Pressed(k.String(), km.Replay):
+		return m.replay.ByID(m.stack.DeliveryID(), m.list.Items(), m.list.Label)
+	case key.Matches(k, km.Payload):
+		return m.stack.OpenPayload()
+	}
+	return m.stack.Update(k)
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	switch {
+	case key.Matches(msg, k.Group):
+		m.grouped = true
+		return tea.Batch(m.groups.reload(m.query()), common.Status("grouped by endpoint and reason (v lists them again)"))
 	case key.Matches(msg, k.Enter):
 		if d, ok := m.list.Selected(); ok {
 			return m.stack.Open(inspect.NewAttempts(m.c, d.ID))
+		}
+	case key.Matches(msg, k.Payload):
+		if d, ok := m.list.Selected(); ok {
+			return m.stack.Open(inspect.NewEvent(m.c, d.EventID, d.ID))
 		}
 	case key.Matches(msg, k.Copy):
 		if d, ok := m.list.Selected(); ok {
 			return tea.Batch(tea.SetClipboard(d.EventID), common.Status("copied event id "+d.EventID))
 		}
-	case keys.Pressed(msg.String(), k.Replay), keys.Pressed(msg.String(), k.ReplayAll):
-		one := keys.Pressed(msg.String(), k.Replay)
-		switch {
-		case m.c.ReadOnly && one:
-			return common.RefusedReadOnly("replay")
-		case m.c.ReadOnly:
-			return common.RefusedReadOnly("replaying marked or matching dead letters")
-		case one:
-			return m.replayOne()
+	case keys.Pressed(msg.String(), k.Replay):
+		d, ok := m.list.Selected()
+		if !ok {
+			return common.Status("no dead letter selected")
 		}
-		return m.replayMany()
+		return m.replay.One(d, m.list.Label(d.EndpointID))
+	case keys.Pressed(msg.String(), k.ReplayAll):
+		if ids := m.list.MarkedIDs(); len(ids) > 0 {
+			return m.replay.IDs(ids)
+		}
+		return m.replayMatching()
+	case keys.Pressed(msg.String(), k.Mark) && m.c.ReadOnly:
+		return common.Errorf("read-only: marking serves only a replay, which this console cannot do")
 	case key.Matches(msg, k.Back):
 		if m.list.Table.MarkCount() > 0 {
 			m.list.Table.ClearMarks()
@@ -191,57 +242,16 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Model) replayOne() tea.Cmd {
-	d, ok := m.list.Selected()
+func (m *Model) replayMatching() tea.Cmd {
+	q, ok := m.query()
 	if !ok {
-		return common.Status("no dead letter selected")
+		return common.Status("the endpoint name is still being looked up; try again in a moment")
 	}
-	id := d.ID
-	m.confirm.Open(fmt.Sprintf("Replay 1 dead letter: delivery %d of %s to %s?", id, d.EventID, d.EndpointID),
-		m.run(func(ctx context.Context) replayed {
-			return replayed{n: 1, one: id, err: m.c.Source.Replay(ctx, id)}
-		}))
-	return nil
-}
-
-func (m *Model) replayMany() tea.Cmd {
-	if ids := m.list.MarkedIDs(); len(ids) > 0 {
-		m.confirm.Open(fmt.Sprintf("Replay %d marked dead letters?", len(ids)),
-			m.run(func(ctx context.Context) replayed {
-				n, err := m.c.Source.ReplayIDs(ctx, ids)
-				return replayed{n: n, err: err}
-			}))
-		return nil
-	}
-	// Bound the set at the time of the count: the replay then touches
-	// exactly what the dialog states, and dead letters that die while it
-	// is open are left for the next replay.
-	f := m.list.Filter()
-	f.CompletedBefore = m.c.Now()
-	return common.Run(m.c, func(ctx context.Context) counted {
-		n, err := m.c.Source.CountMatching(ctx, f)
-		return counted{f: f, n: n, err: err}
-	}, func(err error) counted { return counted{err: err} })
-}
-
-func (m *Model) run(fn func(context.Context) replayed) tea.Cmd {
-	return common.Run(m.c, fn, func(err error) replayed { return replayed{err: err} })
-}
-
-func (m *Model) afterReplay(r replayed) tea.Cmd {
-	if r.err != nil {
-		return common.Errorf("replay failed: %s", common.Describe(r.err))
-	}
-	m.list.Table.ClearMarks()
-	text := fmt.Sprintf("re-queued %s dead letters", common.Count(r.n))
-	if r.one != 0 {
-		text = fmt.Sprintf("re-queued delivery %d", r.one)
-	}
-	return tea.Batch(common.Status(text), m.list.Reload())
+	return m.replay.Matching(q, describe(m.list.FilterText()))
 }
 
 func describe(filterText string) string {
-	if strings.TrimSpace(filterText) == "" {
+	if filterText == "" {
 		return "(no filter: every endpoint)"
 	}
 	return "/" + filterText
@@ -249,55 +259,65 @@ func describe(filterText string) string {
 
 func (m *Model) View() string {
 	st := m.c.Styles
-	out := m.listView()
-	if m.stack.Active() {
+	var out string
+	switch {
+	case m.stack.Active():
 		out = st.Muted.Render("dead letters › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+	case m.grouped:
+		out = m.groups.view(m.list.Prompt.Line(st.Muted.Render("grouped by endpoint and reason · v lists them"), ""))
+	default:
+		hint := st.Muted.Render("/ filter: endpoint: reason: status: type: since: text")
+		out = m.list.Prompt.Line(hint, st.Muted.Render(m.list.Info(st))) + "\n" + m.list.Body(st)
 	}
-	// The dialog holds the keyboard wherever it was opened (a count may
+	// The dialog holds the keyboard wherever it was opened (a preview may
 	// answer after the operator drilled in): draw it over whatever shows.
-	if m.confirm.Active() {
-		return m.confirm.Over(st, out, m.w, max(m.h, 3))
+	if m.replay.Dialog.Active() {
+		return m.replay.Dialog.Over(st, out, m.w, max(m.h, 3))
 	}
 	return out
 }
 
-func (m *Model) listView() string {
-	st := m.c.Styles
-	info := fmt.Sprintf("%d loaded", len(m.list.Items()))
-	if m.list.HasMore() {
-		info += "+"
-	}
-	if n := m.list.Table.MarkCount(); n > 0 {
-		info += fmt.Sprintf(" · %d marked (refresh paused)", n)
-	} else if m.list.RefreshPaused() {
-		info += " · " + common.RefreshPausedText(dlist.MaxRefresh)
-	}
-	if err := m.list.Err(); err != nil {
-		info += " · " + st.Error.Render(common.Describe(err))
-	}
-	head := m.list.Prompt.Line(st.Muted.Render("/ to filter by endpoint, type, id, since"), st.Muted.Render(info))
-	body := m.list.Table.View(st, "no dead letters")
-	if !m.list.Ready() && m.list.Err() == nil {
-		body = st.Muted.Render("loading…")
-	}
-	return head + "\n" + body
-}
-
 func (m *Model) ShortHelp() []key.Binding {
-	if m.confirm.Active() {
-		return confirm.Help(m.c.Keys)
-	}
-	if m.stack.Active() {
-		return m.stack.Top().ShortHelp()
-	}
 	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Filter, k.Mark, k.Replay, k.ReplayAll, k.Enter}
+	switch {
+	case m.replay.Dialog.Active():
+		return m.replay.Dialog.Help(k)
+	case m.stack.Active():
+		return m.stack.Top().ShortHelp()
+	case m.grouped:
+		return []key.Binding{k.Enter, groupReplayBinding(k), k.Group, k.Filter}
+	}
+	return []key.Binding{k.Replay, k.ReplayAll, k.Mark, k.Enter, k.Payload, k.Group, k.Filter, k.Pause}
 }
 
 func (m *Model) FullHelp() [][]key.Binding {
-	if m.stack.Active() {
-		return m.stack.Top().FullHelp()
+	var out [][]key.Binding
+	for _, s := range m.HelpSections() {
+		out = append(out, s.Keys)
 	}
+	return out
+}
+
+// groupReplayBinding is R on a group.
+func groupReplayBinding(k *keys.KeyMap) key.Binding {
+	b := k.ReplayAll
+	b.SetHelp("R", "replay the group (preview)")
+	return b
+}
+
+// HelpSections lists every key of the view and its drill-downs.
+func (m *Model) HelpSections() []common.HelpSection {
 	k := m.c.Keys
-	return [][]key.Binding{k.Movement(), {k.Filter, k.Mark, k.Enter, k.Copy, k.Back}, {k.Replay, k.ReplayAll}}
+	return append([]common.HelpSection{
+		{Title: "dead letters", Keys: append(k.Movement(), k.Enter, k.Payload, k.Replay, k.ReplayAll, k.Mark, k.Back,
+			k.Filter, k.Sort, k.SortReverse, k.Pause, k.Group, k.Copy)},
+		{Title: "dead letters grouped (v)", Keys: []key.Binding{k.Enter, groupReplayBinding(k), k.Group, k.Filter}},
+	}, inspect.HelpSections(k)...)
+}
+
+// ClearMarks unmarks every row (esc), reporting whether any was marked.
+func (m *Model) ClearMarks() bool {
+	n := m.list.Table.MarkCount()
+	m.list.Table.ClearMarks()
+	return n > 0
 }

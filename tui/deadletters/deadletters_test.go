@@ -10,8 +10,10 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/data/datafake"
 	"github.com/hookd/hookd/tui/deadletters"
 )
@@ -62,7 +64,7 @@ func TestLoadsNewestFirstAndMoves(t *testing.T) {
 	if d, _ := b.m.List().Selected(); d.ID != 30 {
 		t.Fatalf("g: cursor on %d, want 30", d.ID)
 	}
-	if calls := b.src.Calls("Deliveries"); calls[0].Args[0].(delivery.ListParams).State != delivery.StateDead {
+	if calls := b.src.Calls("Deliveries"); calls[0].Args[0].(data.DeliveryQuery).State != delivery.StateDead {
 		t.Fatalf("the view must list dead deliveries only: %v", calls[0].Args)
 	}
 }
@@ -71,7 +73,7 @@ func TestFilterByEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	commontest.Press(t, b.up, "/")
-	if !b.m.Nested() {
+	if !b.m.Capturing() {
 		t.Fatal("/ must open the prompt")
 	}
 	commontest.Type(t, b.up, "endpoint:ep_b")
@@ -84,8 +86,8 @@ func TestFilterByEndpoint(t *testing.T) {
 	if n := len(b.m.List().Items()); n != 10 {
 		t.Fatalf("want the 10 dead letters of ep_b, got %d", n)
 	}
-	f := b.m.List().Filter()
-	if f.State != delivery.StateDead || f.EndpointID != "ep_b" {
+	f, ok := b.m.List().Query()
+	if !ok || f.State != delivery.StateDead || f.EndpointID != "ep_b" {
 		t.Fatalf("filter = %+v", f)
 	}
 }
@@ -127,14 +129,22 @@ func TestReplayMarked(t *testing.T) {
 	if got := b.m.List().MarkedIDs(); !slices.Equal(got, []int64{30, 28}) {
 		t.Fatalf("marked %v, want [30 28]", got)
 	}
-	if b.m.Refresh() != nil {
-		t.Fatal("refresh must pause while rows are marked")
+	// Marks survive a refresh (live refresh is paused by f, not by marks).
+	commontest.Drain(t, b.up, b.m.Refresh())
+	if got := b.m.List().MarkedIDs(); !slices.Equal(got, []int64{30, 28}) {
+		t.Fatalf("after a refresh marked %v, want [30 28]", got)
 	}
 	commontest.Press(t, b.up, "R")
-	if !strings.Contains(b.m.Confirm().Prompt(), "2 marked") {
-		t.Fatalf("prompt %q", b.m.Confirm().Prompt())
+	if !strings.Contains(b.m.Confirm().Prompt(), "2 marked") || !b.m.Confirm().Typed() {
+		t.Fatalf("a bulk replay wants its count typed: %q", b.m.Confirm().Prompt())
 	}
-	commontest.Press(t, b.up, "y")
+	commontest.Press(t, b.up, "y", "enter")
+	if len(b.src.Actions()) != 0 || !b.m.Confirm().Active() {
+		t.Fatalf("y is not the count: nothing may be replayed: %v", b.src.Actions())
+	}
+	commontest.Press(t, b.up, "backspace")
+	commontest.Type(t, b.up, "2")
+	commontest.Press(t, b.up, "enter")
 	acts := b.src.Actions()
 	if len(acts) != 1 || acts[0].Method != "ReplayIDs" || !slices.Equal(acts[0].Args[0].([]int64), []int64{30, 28}) {
 		t.Fatalf("want ReplayIDs([30 28]), got %v", acts)
@@ -149,20 +159,22 @@ func TestReplayAllMatchingStatesTheCount(t *testing.T) {
 	b := setup(t, false)
 	commontest.Drain(t, b.up, mustFilter(t, b.m, "endpoint:ep_b"))
 	commontest.Press(t, b.up, "R")
-	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "ALL 10") || !strings.Contains(p, "endpoint:ep_b") {
+	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "Replay 10 dead letters") || !strings.Contains(p, "endpoint:ep_b") {
 		t.Fatalf("prompt must state the count and the filter: %q", p)
 	}
-	commontest.Press(t, b.up, "n")
-	if len(b.src.Actions()) != 0 {
-		t.Fatal("n must cancel")
+	commontest.Press(t, b.up, "esc")
+	if len(b.src.Actions()) != 0 || b.m.Confirm().Active() {
+		t.Fatal("esc must cancel")
 	}
-	commontest.Press(t, b.up, "R", "y")
+	commontest.Press(t, b.up, "R")
+	commontest.Type(t, b.up, "10")
+	commontest.Press(t, b.up, "enter")
 	acts := b.src.Actions()
-	if len(acts) != 1 || acts[0].Method != "ReplayMatching" {
-		t.Fatalf("want ReplayMatching, got %v", acts)
+	if len(acts) != 1 || acts[0].Method != "ReplayQuery" {
+		t.Fatalf("want ReplayQuery, got %v", acts)
 	}
-	if f := acts[0].Args[0].(delivery.Filter); f.State != delivery.StateDead || f.EndpointID != "ep_b" {
-		t.Fatalf("ReplayMatching filter %+v", f)
+	if q := acts[0].Args[0].(*data.Preview).Query; q.State != delivery.StateDead || q.EndpointID != "ep_b" {
+		t.Fatalf("replayed query %+v", q)
 	}
 }
 
@@ -170,11 +182,14 @@ func TestReadOnlyRefusesEveryAction(t *testing.T) {
 	t.Parallel()
 	b := setup(t, true)
 	msgs := commontest.Press(t, b.up, "space", "r", "y", "R", "y")
-	if len(b.src.Actions()) != 0 || b.m.Confirm().Active() {
-		t.Fatalf("read-only must not act: %v", b.src.Actions())
+	if len(b.src.Actions()) != 0 || b.m.Confirm().Active() || b.m.List().Table.MarkCount() != 0 {
+		t.Fatalf("read-only must not act nor mark: %v", b.src.Actions())
 	}
 	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "read-only") {
 		t.Fatalf("want a read-only message, got %q", st)
+	}
+	if len(b.src.Trail) != 2 || b.src.Trail[0].Outcome != audit.OutcomeRefused || b.src.Trail[0].Target != "delivery 30" {
+		t.Fatalf("both refused replays are audited: %+v", b.src.Trail)
 	}
 	for _, h := range b.m.ShortHelp() {
 		if h.Enabled() && (h.Help().Key == "r" || h.Help().Key == "R") {
@@ -247,12 +262,12 @@ func TestDialogOpenedUnderADrillDownIsDrawn(t *testing.T) {
 	if !b.m.Confirm().Active() {
 		t.Fatal("the count opens the dialog")
 	}
-	if v := b.m.View(); !strings.Contains(v, "Replay ALL 30") {
+	if v := b.m.View(); !strings.Contains(v, "Replay 30 dead letters") {
 		t.Fatalf("the dialog must be drawn over the drill-down:\n%s", v)
 	}
 	for _, h := range b.m.ShortHelp() {
-		if h.Help().Key == "y" && h.Help().Desc != "confirm" {
-			t.Fatalf("footer offers y as %q while the dialog is open", h.Help().Desc)
+		if h.Help().Key == "y" {
+			t.Fatalf("footer offers y as %q while a typed confirmation is open", h.Help().Desc)
 		}
 	}
 }
@@ -263,24 +278,23 @@ func TestReplayAllReplaysExactlyTheCountedSet(t *testing.T) {
 	t.Parallel()
 	b := setup(t, false)
 	commontest.Press(t, b.up, "R")
-	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "ALL 30") {
+	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "Replay 30 dead letters") {
 		t.Fatalf("prompt %q", p)
 	}
 	later := commontest.Now.Add(time.Second)
-	b.src.Dels = append(b.src.Dels, delivery.Delivery{ID: 31, EventID: "evt_31", EndpointID: "ep_a", State: delivery.StateDead,
+	b.src.AddDelivery(delivery.Delivery{ID: 31, EventID: "evt_31", EndpointID: "ep_a", State: delivery.StateDead,
 		UpdatedAt: later, CompletedAt: &later})
-	msgs := commontest.Press(t, b.up, "y")
+	commontest.Type(t, b.up, "30")
+	msgs := commontest.Press(t, b.up, "enter")
 	acts := b.src.Actions()
-	if len(acts) != 1 || acts[0].Method != "ReplayMatching" {
-		t.Fatalf("want ReplayMatching, got %v", acts)
+	if len(acts) != 1 || acts[0].Method != "ReplayQuery" {
+		t.Fatalf("want ReplayQuery, got %v", acts)
 	}
-	counts := b.src.Calls("CountMatching")
-	counted := counts[len(counts)-1].Args[0].(delivery.Filter)
-	f := acts[0].Args[0].(delivery.Filter)
-	if !f.CompletedBefore.Equal(commontest.Now) || f != counted {
-		t.Fatalf("the replay must use the count's filter, bounded at the count's time %v: counted %+v, replayed %+v", commontest.Now, counted, f)
+	pv := acts[0].Args[0].(*data.Preview)
+	if !pv.Query.CompletedBefore.Equal(commontest.Now) || pv.Count != 30 || slices.Contains(pv.IDs, 31) {
+		t.Fatalf("the replay must be the preview's, bounded at its time %v: %+v", commontest.Now, pv.Query)
 	}
-	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "re-queued 30 dead letters") {
+	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "re-queued 30 deliveries") {
 		t.Fatalf("the replay must touch the 30 counted, not the one that died since: %q", st)
 	}
 }
@@ -295,7 +309,7 @@ func TestFilterPromptAddsATerm(t *testing.T) {
 	commontest.Press(t, b.up, "/")
 	commontest.Type(t, b.up, "id:evt_3")
 	msgs := commontest.Press(t, b.up, "enter")
-	if f := b.m.List().Filter(); f.EndpointID != "ep_b" || f.EventID != "evt_3" {
+	if f, _ := b.m.List().Query(); f.EndpointID != "ep_b" || f.EventID != "evt_3" {
 		t.Fatalf("typing after / must add a term: filter %+v, status %q", f, commontest.Statuses(msgs))
 	}
 	if n := len(b.m.List().Items()); n != 1 {

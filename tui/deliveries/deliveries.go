@@ -1,69 +1,99 @@
 // Package deliveries is the console's events-and-deliveries view: every
-// delivery newest first, filterable by state, endpoint, event type, event
-// id and time; enter opens the event (pretty-printed payload and its
-// deliveries), then a delivery's attempts as a timeline, then one
-// attempt's request and response.
+// delivery newest first, filterable by state (retrying included),
+// endpoint (by name), event type, event id, status, reason, error text
+// and time; enter opens the event (pretty-printed payload and its
+// deliveries, the cursor on the one opened), then a delivery's attempts
+// as a timeline, then one attempt's request and response. r replays the
+// delivery under the cursor, space marks, R replays the marked ones.
 package deliveries
 
 import (
-	"fmt"
 	"strconv"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/dlist"
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/inspect"
+	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/replay"
 )
 
 // Model is the deliveries view.
 type Model struct {
-	c     *common.Common
-	list  dlist.Model
-	stack inspect.Stack
-	w, h  int
+	c      *common.Common
+	list   dlist.Model
+	replay replay.Model
+	stack  inspect.Stack
+	w, h   int
 }
 
 // New returns the view.
 func New(c *common.Common) *Model {
-	m := &Model{c: c, stack: inspect.NewStack(c)}
-	m.list = dlist.New(c, delivery.Filter{}, filter.DeliveryKeys, []list.Column{
-		{Title: "ID", Width: 8, Right: true},
-		{Title: "AGE", Width: 4, Right: true},
-		{Title: "STATE", Width: 9},
-		{Title: "N", Width: 2, Right: true},
-		{Title: "HTTP", Width: 4, Right: true},
-		{Title: "ENDPOINT", Width: 16},
-		{Title: "TYPE", Width: 14},
-		{Title: "EVENT"},
-	}, func(d delivery.Delivery) list.Row {
-		return list.Row{ID: strconv.FormatInt(d.ID, 10), Style: inspect.StateStyle(c, d), Cells: []string{
-			strconv.FormatInt(d.ID, 10), common.Age(c.Now(), d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
-			common.StatusCode(d.LastStatus), d.EndpointID, d.EventType, d.EventID,
-		}}
+	m := &Model{c: c, stack: inspect.NewStack(c), replay: replay.New(c)}
+	m.list = dlist.New(c, "", filter.DeliveryKeys, []list.Column{
+		{Title: "ID", Right: true, Drop: 3},
+		{Title: "AGE", Min: 4, Right: true},
+		{Title: "STATE", Min: 9},
+		{Title: "N", Right: true, Drop: 4},
+		{Title: "HTTP", Right: true, Drop: 5},
+		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
+		{Title: "TYPE", Min: 10, Max: 32, Drop: 2, Grow: true},
+		{Title: "REASON", Min: 12, Max: 40, Grow: true},
+		{Title: "EVENT", Min: 30, Max: 40, Drop: 6},
+		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 7},
+	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
+		status := 0
+		if d.LastStatus != nil {
+			status = *d.LastStatus
+		}
+		name := d.EndpointID
+		if l.ID != "" {
+			name = l.Name()
+		}
+		reason := ""
+		if d.LastErrorClass != "" {
+			reason = data.Reason(d)
+		}
+		return list.Row{Style: inspect.StateStyle(c, d), Cells: []string{
+			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
+			common.StatusCode(d.LastStatus), name, d.EventType, reason, d.EventID, d.LastError,
+		}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts, status}}
 	})
+	m.list.Table.Markable = !c.ReadOnly
 	return m
 }
 
 func (m *Model) Title() string { return "deliveries" }
 func (m *Model) Init() tea.Cmd { return m.list.Reload() }
 
-// Nested reports a prompt or drill-down.
-func (m *Model) Nested() bool { return m.list.Prompt.Editing() || m.stack.Active() }
+// Capturing reports a prompt or a dialog.
+func (m *Model) Capturing() bool { return m.list.Prompt.Editing() || m.replay.Dialog.Active() }
+
+// Nested reports a drill-down.
+func (m *Model) Nested() bool { return m.stack.Active() }
 
 // Refresh reloads the open screen or the list.
 func (m *Model) Refresh() tea.Cmd {
 	if m.stack.Active() {
 		return m.stack.Refresh()
 	}
+	if m.replay.Dialog.Active() {
+		// The rows stay put while the operator decides about one of them.
+		m.list.Redraw()
+		return nil
+	}
 	return m.list.Refresh()
 }
 
-// RefreshNow reloads the open screen or the list, even a long one.
+// RefreshNow reloads the open screen or the list, even a frozen or long
+// one.
 func (m *Model) RefreshNow() tea.Cmd {
 	if m.stack.Active() {
 		return m.stack.Refresh()
@@ -80,9 +110,30 @@ func (m *Model) Stack() *inspect.Stack { return &m.stack }
 // SetFilter applies a filter as if typed at the prompt, closing any
 // drill-down.
 func (m *Model) SetFilter(text string) (tea.Cmd, error) {
+	cmd, err := m.list.SetFilter(text)
+	if err != nil {
+		return nil, err
+	}
 	m.stack = inspect.NewStack(m.c)
 	m.stack.SetSize(m.w, m.h-1)
-	return m.list.SetFilter(text)
+	return cmd, nil
+}
+
+// OpenTarget opens a delivery's attempts or an event (a jump to its id).
+func (m *Model) OpenTarget(t common.Target) tea.Cmd {
+	m.stack = inspect.NewStack(m.c)
+	m.stack.SetSize(m.w, m.h-1)
+	switch t.Kind {
+	case common.KindDelivery:
+		id, err := strconv.ParseInt(t.ID, 10, 64)
+		if err != nil {
+			return common.Errorf("%q is not a delivery id", t.ID)
+		}
+		return m.stack.Open(inspect.NewAttempts(m.c, id))
+	case common.KindEvent:
+		return m.stack.Open(inspect.NewEvent(m.c, t.ID, 0))
+	}
+	return nil
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -93,65 +144,118 @@ func (m *Model) SetSize(w, h int) {
 }
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	if used, cmd := m.replay.Update(msg); used {
+		if m.replay.IsDone(msg) {
+			m.list.Table.ClearMarks()
+			return m, tea.Batch(cmd, m.list.RefreshNow(), m.stack.Refresh())
+		}
+		return m, cmd
+	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		if m.stack.Active() {
-			return m, m.stack.Update(k)
+			return m, m.stackKey(k)
 		}
-		if used, cmd := m.list.Update(k, false); used {
+		if used, cmd := m.list.Update(k, !m.c.ReadOnly); used {
 			return m, cmd
 		}
-		keys := m.c.Keys
-		switch {
-		case key.Matches(k, keys.Enter):
-			if d, ok := m.list.Selected(); ok {
-				return m, m.stack.Open(inspect.NewEvent(m.c, d.EventID))
-			}
-		case key.Matches(k, keys.Copy):
-			if d, ok := m.list.Selected(); ok {
-				return m, tea.Batch(tea.SetClipboard(d.EventID), common.Status("copied event id "+d.EventID))
-			}
-		}
-		return m, nil
+		return m, m.key(k)
 	}
 	_, cmd := m.list.Update(msg, false)
 	return m, tea.Batch(cmd, m.stack.Update(msg))
 }
 
+func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	km := m.c.Keys
+	switch {
+	case key.Matches(k, km.Enter), key.Matches(k, km.Payload):
+		if d, ok := m.list.Selected(); ok {
+			return m.stack.Open(inspect.NewEvent(m.c, d.EventID, d.ID))
+		}
+	case key.Matches(k, km.Copy):
+		if d, ok := m.list.Selected(); ok {
+			return tea.Batch(tea.SetClipboard(d.EventID), common.Status("copied event id "+d.EventID))
+		}
+	case keys.Pressed(k.String(), km.Replay):
+		if d, ok := m.list.Selected(); ok {
+			return m.replay.One(d, m.list.Label(d.EndpointID))
+		}
+		return common.Status("no delivery selected")
+	case keys.Pressed(k.String(), km.ReplayAll):
+		if ids := m.list.MarkedIDs(); len(ids) > 0 || m.c.ReadOnly {
+			return m.replay.IDs(ids)
+		}
+		return common.Status("mark deliveries with space first; to replay everything a filter matches, use the dead letters view (4)")
+	case keys.Pressed(k.String(), km.Mark) && m.c.ReadOnly:
+		return common.Errorf("read-only: marking serves only a replay, which this console cannot do")
+	case key.Matches(k, km.Back):
+		if m.list.Table.MarkCount() > 0 {
+			m.list.Table.ClearMarks()
+			return common.Status("marks cleared")
+		}
+	}
+	return nil
+}
+
+// stackKey handles r and p on the drill-down screens; the rest is theirs.
+func (m *Model) stackKey(k tea.KeyPressMsg) tea.Cmd {
+	km := m.c.Keys
+	switch {
+	case keys.Pressed(k.String(), km.Replay):
+		return m.replay.ByID(m.stack.DeliveryID(), m.list.Items(), m.list.Label)
+	case key.Matches(k, km.Payload):
+		return m.stack.OpenPayload()
+	}
+	return m.stack.Update(k)
+}
+
 func (m *Model) View() string {
 	st := m.c.Styles
+	var out string
 	if m.stack.Active() {
-		return st.Muted.Render("deliveries › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+		out = st.Muted.Render("deliveries › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+	} else {
+		hint := st.Muted.Render("/ filter: state: endpoint: type: status: reason: id: since: text")
+		out = m.list.Prompt.Line(hint, st.Muted.Render(m.list.Info(st))) + "\n" + m.list.Body(st)
 	}
-	info := fmt.Sprintf("%d loaded", len(m.list.Items()))
-	if m.list.HasMore() {
-		info += "+"
+	if m.replay.Dialog.Active() {
+		return m.replay.Dialog.Over(st, out, m.w, max(m.h, 3))
 	}
-	if m.list.RefreshPaused() {
-		info += " · " + common.RefreshPausedText(dlist.MaxRefresh)
-	}
-	if err := m.list.Err(); err != nil {
-		info += " · " + st.Error.Render(common.Describe(err))
-	}
-	body := m.list.Table.View(st, "no deliveries match")
-	if !m.list.Ready() && m.list.Err() == nil {
-		body = st.Muted.Render("loading…")
-	}
-	hint := st.Muted.Render("/ to filter: state: endpoint: type: id: since:")
-	return m.list.Prompt.Line(hint, st.Muted.Render(info)) + "\n" + body
+	return out
 }
 
 func (m *Model) ShortHelp() []key.Binding {
-	if m.stack.Active() {
+	k := m.c.Keys
+	switch {
+	case m.replay.Dialog.Active():
+		return m.replay.Dialog.Help(k)
+	case m.stack.Active():
 		return m.stack.Top().ShortHelp()
 	}
-	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Filter, k.Enter, k.Copy}
+	return []key.Binding{k.Enter, k.Filter, k.Replay, k.Mark, k.Pause, k.Sort, k.Copy}
 }
 
 func (m *Model) FullHelp() [][]key.Binding {
-	if m.stack.Active() {
-		return m.stack.Top().FullHelp()
+	var out [][]key.Binding
+	for _, s := range m.HelpSections() {
+		out = append(out, s.Keys)
 	}
+	return out
+}
+
+// HelpSections lists every key of the view and its drill-downs.
+func (m *Model) HelpSections() []common.HelpSection {
 	k := m.c.Keys
-	return [][]key.Binding{k.Movement(), {k.Filter, k.Enter, k.Copy}}
+	markedReplay := k.ReplayAll
+	markedReplay.SetHelp("R", "replay the marked")
+	return append([]common.HelpSection{
+		{Title: "deliveries", Keys: append(k.Movement(), k.Enter, k.Payload, k.Replay, k.Mark, markedReplay, k.Back,
+			k.Filter, k.Sort, k.SortReverse, k.Pause, k.Copy)},
+	}, inspect.HelpSections(k)...)
+}
+
+// ClearMarks unmarks every row (esc), reporting whether any was marked.
+func (m *Model) ClearMarks() bool {
+	n := m.list.Table.MarkCount()
+	m.list.Table.ClearMarks()
+	return n > 0
 }

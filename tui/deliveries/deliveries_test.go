@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/data/datafake"
 	"github.com/hookd/hookd/tui/deliveries"
 	"github.com/hookd/hookd/tui/dlist"
@@ -49,7 +50,7 @@ func TestPagesThroughTheDatabase(t *testing.T) {
 	}
 	commontest.Press(t, up, "G")
 	calls := src.Calls("Deliveries")
-	last := calls[len(calls)-1].Args[0].(delivery.ListParams)
+	last := calls[len(calls)-1].Args[0].(data.DeliveryQuery)
 	if last.Before != 151 || last.Limit != dlist.PageSize {
 		t.Fatalf("near the end the view must load the next page before id 151, got %+v", last)
 	}
@@ -69,9 +70,9 @@ func TestFilterSyntax(t *testing.T) {
 	commontest.Type(t, up, "state:dead type:payment.* since:1h")
 	commontest.Press(t, up, "enter")
 	calls := src.Calls("Deliveries")
-	p := calls[len(calls)-1].Args[0].(delivery.ListParams)
+	p := calls[len(calls)-1].Args[0].(data.DeliveryQuery)
 	if p.State != delivery.StateDead || p.EventType != "payment.*" || p.Since != commontest.Now.Add(-3600e9) {
-		t.Fatalf("filter sent %+v", p.Filter)
+		t.Fatalf("filter sent %+v", p)
 	}
 	for _, d := range m.List().Items() {
 		if d.State != delivery.StateDead || !strings.HasPrefix(d.EventType, "payment.") {
@@ -186,12 +187,12 @@ func TestRelativeTimesSlideWithTheClock(t *testing.T) {
 	clock.Add(int64(15 * time.Minute))
 	commontest.Drain(t, up, m.Refresh())
 	calls := src.Calls("Deliveries")
-	p := calls[len(calls)-1].Args[0].(delivery.ListParams)
+	p := calls[len(calls)-1].Args[0].(data.DeliveryQuery)
 	now := c.Now()
 	if !p.Since.Equal(now.Add(-time.Hour)) || !p.Until.Equal(now.Add(-10*time.Minute)) {
 		t.Fatalf("the refresh must read since/until back from its own time %v: since %v until %v", now, p.Since, p.Until)
 	}
-	if f := m.List().Filter(); !f.Since.Equal(now.Add(-time.Hour)) {
+	if f, _ := m.List().Query(); !f.Since.Equal(now.Add(-time.Hour)) {
 		t.Fatalf("the filter in force slides too: since %v", f.Since)
 	}
 }

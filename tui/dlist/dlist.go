@@ -1,17 +1,26 @@
 // Package dlist is the paged, filtered, live list of deliveries that the
 // deliveries and dead-letter views are built on.
 //
-// It pages through the database with delivery.List's keyset pagination
-// (Before/Limit), so opening it costs one page whatever the table's size,
-// and loads the next page as the cursor nears the end. A refresh re-reads
-// the rows already loaded (up to MaxRefresh) and keeps the cursor on the
-// same delivery. Relative times in the filter (since:1h) are read back
-// from the clock at each load, so a live list keeps sliding.
+// It pages through the database with keyset pagination (Before/Limit), so
+// opening it costs one page whatever the table's size, and loads the next
+// page as the cursor nears the end. A refresh re-reads the rows already
+// loaded (up to MaxRefresh); with the cursor on the top row the list
+// follows the newest rows, elsewhere it keeps the cursor on its delivery
+// and counts the rows that arrived above (list.NewAbove). f freezes it.
+// Relative times in the filter (since:1h) are read back from the clock at
+// each load, so a live list keeps sliding, and ages are redrawn on every
+// refresh tick, frozen or not.
+//
+// An endpoint: term that is not an endpoint id is a name: it is resolved
+// to the endpoints whose name, URL or id contains it once, when the filter
+// is applied (and on ctrl+r), never on every refresh.
 package dlist
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -20,8 +29,10 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/styles"
 )
 
 // PageSize is how many deliveries one load reads.
@@ -31,71 +42,105 @@ const PageSize = 100
 // stops until ctrl+r (which starts again from the newest).
 const MaxRefresh = 1000
 
+// MaxNameMatches bounds the endpoints a name in endpoint: may match.
+const MaxNameMatches = 10
+
 var seq atomic.Int64
+
+// RowFunc renders one delivery, its endpoint named by l, at now.
+type RowFunc func(d delivery.Delivery, l data.Label, now time.Time) list.Row
 
 // Model is a live list of deliveries.
 type Model struct {
-	c        *common.Common
-	id       int64
-	gen      int64           // bumped by SetFilter and Reload; answers of older loads are dropped
-	base     delivery.Filter // forced terms (state:dead for dead letters)
-	allowed  []string
-	text     string          // the applied filter, parsed again at each load
-	filter   delivery.Filter // text parsed at the last load (or SetFilter)
-	Prompt   filter.Prompt
-	Table    list.Model
-	items    []delivery.Delivery
-	next     int64
-	loading  bool
-	more     bool // a next-page load is under way
-	loaded   bool
-	err      error
-	loadedAt time.Time
-	row      func(d delivery.Delivery) list.Row
+	c       *common.Common
+	id      int64
+	gen     int64 // bumped by SetFilter and Reload; answers of older loads are dropped
+	state   delivery.State
+	allowed []string
+	text    string          // the applied filter, parsed again at each load
+	parsed  filter.Delivery // text parsed at the last load (or SetFilter)
+	// endpoints are the ids an endpoint name resolved to (nil: none
+	// needed or not yet resolved); resolvedFor is the name.
+	endpoints   []string
+	resolvedFor string
+	Prompt      filter.Prompt
+	Table       list.Model
+	items       []delivery.Delivery
+	labels      map[string]data.Label
+	next        int64
+	loading     bool
+	more        bool // a next-page load is under way
+	loaded      bool
+	frozen      bool
+	partial     bool
+	err         error
+	loadedAt    time.Time
+	row         RowFunc
+	// Noun names the rows in messages ("deliveries", "dead letters").
+	Noun string
 }
 
 // Loaded answers a load.
 type Loaded struct {
-	to     int64 // the list (one per view)
-	gen    int64 // the load's generation: a stale answer is dropped
-	append bool
-	page   delivery.Page
-	err    error
-	at     time.Time
+	to        int64 // the list (one per view)
+	gen       int64 // the load's generation: a stale answer is dropped
+	append    bool
+	page      data.DeliveryPage
+	endpoints []string // resolved from a name, when the load resolved one
+	name      string
+	err       error
+	at        time.Time
 }
 
-// New returns a list; base holds terms the operator cannot change, allowed
-// the filter keys the prompt accepts, row renders one delivery.
-func New(c *common.Common, base delivery.Filter, allowed []string, cols []list.Column, row func(delivery.Delivery) list.Row) Model {
-	return Model{c: c, id: seq.Add(1), base: base, allowed: allowed, filter: base,
-		Prompt: filter.NewPrompt("state:dead endpoint:ep_… type:payment.* id:evt_… since:1h"),
-		Table:  list.New(cols...), row: row}
+// New returns a list; state is forced (dead for the dead-letter view, ""
+// for none), allowed are the filter keys the prompt accepts, row renders
+// one delivery.
+func New(c *common.Common, state delivery.State, allowed []string, cols []list.Column, row RowFunc) Model {
+	return Model{c: c, id: seq.Add(1), state: state, allowed: allowed, labels: map[string]data.Label{},
+		Prompt: filter.NewPrompt("endpoint:legacy status:5xx reason:connect refused since:1h"),
+		Table:  list.New(cols...), row: row, Noun: "deliveries"}
 }
 
-// Filter returns the filter in force now, base terms included: relative
-// times (since:1h) are read back from the clock at each call.
-func (m *Model) Filter() delivery.Filter {
-	if f, err := m.parse(m.text); err == nil {
-		m.filter = f
+// Query returns the query in force now: relative times (since:1h) are
+// read back from the clock at each call. ok is false while an endpoint
+// name is not resolved yet: the query would then match every endpoint,
+// so nothing may act on it.
+func (m *Model) Query() (q data.DeliveryQuery, ok bool) {
+	if p, err := m.parse(m.text); err == nil {
+		m.parsed = p
 	}
 	// On an error (since:1h until:<a time> once the hour passed that
 	// time) the last good filter stays.
-	return m.filter
+	q = m.parsed.Query
+	if m.state != "" {
+		q.State, q.Retrying = m.state, false
+	}
+	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID {
+		if m.resolvedFor != m.parsed.Endpoint {
+			return q, false
+		}
+		q.EndpointIDs = m.endpoints
+	}
+	return q, true
 }
 
-func (m *Model) parse(text string) (delivery.Filter, error) {
-	f, err := filter.Deliveries(text, m.c.Now(), m.allowed...)
-	if err != nil {
-		return delivery.Filter{}, err
-	}
-	if m.base.State != "" {
-		f.State = m.base.State
-	}
-	return f, nil
+func (m *Model) parse(text string) (filter.Delivery, error) {
+	return filter.Deliveries(text, m.c.Now(), m.allowed...)
 }
 
-// Items returns the loaded deliveries, in row order.
+// FilterText returns the applied filter as typed.
+func (m *Model) FilterText() string { return m.text }
+
+// Items returns the loaded deliveries, in load order (newest first).
 func (m *Model) Items() []delivery.Delivery { return m.items }
+
+// Label names the endpoint of a loaded delivery.
+func (m *Model) Label(endpointID string) data.Label {
+	if l, ok := m.labels[endpointID]; ok {
+		return l
+	}
+	return data.Label{ID: endpointID}
+}
 
 // Err returns the last load's error, nil once a load succeeds.
 func (m *Model) Err() error { return m.err }
@@ -106,13 +151,16 @@ func (m *Model) LoadedAt() time.Time { return m.loadedAt }
 // HasMore reports whether older deliveries remain to be loaded.
 func (m *Model) HasMore() bool { return m.next != 0 }
 
+// Frozen reports whether live refresh is off at the operator's request.
+func (m *Model) Frozen() bool { return m.frozen }
+
 // Selected returns the delivery under the cursor.
 func (m *Model) Selected() (delivery.Delivery, bool) {
-	i := m.Table.Cursor()
-	if i < 0 || i >= len(m.items) {
+	r, ok := m.Table.Selected()
+	if !ok || r.Ref < 0 || r.Ref >= len(m.items) {
 		return delivery.Delivery{}, false
 	}
-	return m.items[i], true
+	return m.items[r.Ref], true
 }
 
 // MarkedIDs returns the marked delivery ids.
@@ -129,44 +177,60 @@ func (m *Model) MarkedIDs() []int64 {
 // SetFilter applies text as the filter and returns the reload, or an error
 // naming the bad term.
 func (m *Model) SetFilter(text string) (tea.Cmd, error) {
-	f, err := m.parse(text)
+	p, err := m.parse(text)
 	if err != nil {
 		return nil, err
 	}
-	m.text, m.filter = text, f
-	m.Prompt.SetApplied(text)
+	m.text, m.parsed = strings.TrimSpace(text), p
+	m.endpoints, m.resolvedFor = nil, ""
+	m.Prompt.SetApplied(m.text)
 	m.items, m.next = nil, 0
+	m.loaded = false
 	m.Table.SetRows(nil)
 	m.Table.SetCursor(0)
 	m.Table.ClearMarks()
 	return m.Reload(), nil
 }
 
-// Reload reads the newest page again from the top, whatever is loaded.
-// Answers of loads started before it are dropped.
+// Reload reads the newest page again from the top, whatever is loaded,
+// resolving an endpoint name again. Answers of loads started before it
+// are dropped.
 func (m *Model) Reload() tea.Cmd {
 	m.gen++
 	m.loading, m.more = false, false
+	m.resolvedFor = ""
 	return m.load(false, 0, max(min(len(m.items), MaxRefresh), PageSize))
 }
 
-// RefreshNow is ctrl+r: past MaxRefresh rows it reloads from the newest
-// (live refresh then runs again), otherwise it refreshes.
+// RefreshNow is ctrl+r: it reloads from the newest, frozen or not.
 func (m *Model) RefreshNow() tea.Cmd {
-	if m.RefreshPaused() {
+	if m.RefreshPaused() || m.frozen {
 		return m.Reload()
 	}
-	return m.Refresh()
+	return m.refresh()
 }
 
 // RefreshPaused reports whether live refresh is off because more than
 // MaxRefresh rows are loaded.
 func (m *Model) RefreshPaused() bool { return len(m.items) > MaxRefresh }
 
-// Refresh re-reads the loaded rows; nil while a load (or a next page) is
-// under way or when more than MaxRefresh rows are loaded.
+// Redraw redraws the ages without reading anything (while a dialog
+// holds the rows the operator is deciding about).
+func (m *Model) Redraw() { m.render() }
+
+// Refresh redraws the ages and re-reads the loaded rows; it reads nothing
+// while a load (or a next page) is under way, while frozen, or when more
+// than MaxRefresh rows are loaded.
 func (m *Model) Refresh() tea.Cmd {
-	if m.loading || m.more || m.RefreshPaused() {
+	m.render()
+	if m.frozen || m.RefreshPaused() {
+		return nil
+	}
+	return m.refresh()
+}
+
+func (m *Model) refresh() tea.Cmd {
+	if m.loading || m.more {
 		return nil
 	}
 	return m.load(false, 0, max(len(m.items), PageSize))
@@ -178,15 +242,38 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 	} else {
 		m.loading = true
 	}
-	to, gen, f, now := m.id, m.gen, m.Filter(), m.c.Now()
+	q, _ := m.Query()
+	to, gen, now := m.id, m.gen, m.c.Now()
+	name := ""
+	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID && m.resolvedFor != m.parsed.Endpoint {
+		name = m.parsed.Endpoint
+	}
+	q.Before, q.Limit = before, min(limit, 1000)
 	return common.Run(m.c, func(ctx context.Context) Loaded {
-		page, err := m.c.Source.Deliveries(ctx, delivery.ListParams{Filter: f, Before: before, Limit: limit})
-		return Loaded{to: to, gen: gen, append: appendPage, page: page, err: err, at: now}
+		var resolved []string
+		if name != "" {
+			ls, err := m.c.Source.FindEndpoints(ctx, name, MaxNameMatches+1)
+			if err != nil {
+				return Loaded{to: to, gen: gen, append: appendPage, err: err}
+			}
+			if len(ls) > MaxNameMatches {
+				return Loaded{to: to, gen: gen, append: appendPage,
+					err: fmt.Errorf("endpoint:%s matches more than %d endpoints; give more of the name, or an id", name, MaxNameMatches)}
+			}
+			resolved = []string{}
+			for _, l := range ls {
+				resolved = append(resolved, l.ID)
+			}
+			q.EndpointIDs = resolved
+		}
+		page, err := m.c.Source.Deliveries(ctx, q)
+		return Loaded{to: to, gen: gen, append: appendPage, page: page, endpoints: resolved, name: name, err: err, at: now}
 	}, func(err error) Loaded { return Loaded{to: to, gen: gen, append: appendPage, err: err} })
 }
 
-// Update handles this list's loads and its keys: movement, the filter
-// prompt and, when mark is set, marking. It reports whether it used msg.
+// Update handles this list's loads and its keys: movement, sorting, the
+// filter prompt, freezing and, when mark is set, marking. It reports
+// whether it used msg.
 func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 	if l, ok := msg.(Loaded); ok {
 		if l.to != m.id {
@@ -195,7 +282,8 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		if l.gen != m.gen {
 			return true, nil // an answer for an earlier filter or reload
 		}
-		return true, m.apply(l)
+		m.apply(l)
+		return true, nil
 	}
 	if m.Prompt.Editing() {
 		text, done, cmd := m.Prompt.Update(msg)
@@ -204,26 +292,47 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		}
 		reload, err := m.SetFilter(text)
 		if err != nil {
-			return true, common.Errorf("filter: %s", common.Describe(err))
+			return true, tea.Batch(m.Prompt.Reopen(text), common.Errorf("filter: %s", common.Describe(err)))
 		}
-		return true, reload
+		return true, tea.Batch(reload, common.ClearStatus())
 	}
-	if msg, ok := msg.(tea.KeyPressMsg); ok {
-		k := m.c.Keys
-		switch {
-		case m.Table.Move(msg, k):
-			return true, m.maybeMore()
-		case key.Matches(msg, k.Filter):
-			return true, m.Prompt.Start()
-		case mark && key.Matches(msg, k.Mark):
-			m.Table.ToggleMark()
-			return true, nil
+	k, ok := msg.(tea.KeyPressMsg)
+	if !ok {
+		return false, nil
+	}
+	keys := m.c.Keys
+	switch {
+	case m.Table.Move(k, keys):
+		return true, m.maybeMore()
+	case key.Matches(k, keys.Filter):
+		return true, m.Prompt.Start()
+	case key.Matches(k, keys.Sort):
+		m.Table.SortNext()
+		return true, common.Status(m.sortText())
+	case key.Matches(k, keys.SortReverse):
+		m.Table.SortReverse()
+		return true, common.Status(m.sortText())
+	case key.Matches(k, keys.Pause):
+		m.frozen = !m.frozen
+		if m.frozen {
+			return true, common.Status("frozen: live refresh is off (f follows again, ctrl+r reloads once)")
 		}
+		return true, tea.Batch(common.Status("following: live refresh is on"), m.refresh())
+	case mark && key.Matches(k, keys.Mark):
+		m.Table.ToggleMark()
+		return true, nil
 	}
 	return false, nil
 }
 
-func (m *Model) apply(msg Loaded) tea.Cmd {
+func (m *Model) sortText() string {
+	if t := m.Table.SortTitle(); t != "" {
+		return "sorted by " + t + " (s next column, S reverses)"
+	}
+	return "sorted newest first (s sorts by a column)"
+}
+
+func (m *Model) apply(msg Loaded) {
 	if msg.append {
 		m.more = false
 	} else {
@@ -231,22 +340,39 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	}
 	m.err = msg.err
 	if msg.err != nil {
-		return nil // keep the rows we have; the error is shown
+		return // keep the rows we have; the error is shown
+	}
+	if msg.name != "" {
+		m.endpoints, m.resolvedFor = msg.endpoints, msg.name
 	}
 	if msg.append {
 		m.items = append(m.items, msg.page.Deliveries...)
 	} else {
 		m.items = msg.page.Deliveries
 		m.loadedAt = msg.at
+		m.labels = map[string]data.Label{}
+	}
+	for id, l := range msg.page.Labels {
+		m.labels[id] = l
 	}
 	m.next = msg.page.Next
+	m.partial = msg.page.Scanned
 	m.loaded = true
+	m.render()
+}
+
+// render rebuilds the rows from the loaded deliveries at the clock's now.
+func (m *Model) render() {
+	if !m.loaded {
+		return
+	}
+	now := m.c.Now()
 	rows := make([]list.Row, len(m.items))
 	for i, d := range m.items {
-		rows[i] = m.row(d)
+		rows[i] = m.row(d, m.Label(d.EndpointID), now)
+		rows[i].ID, rows[i].Ref = strconv.FormatInt(d.ID, 10), i
 	}
 	m.Table.SetRows(rows)
-	return nil
 }
 
 // Ready reports whether a first load has answered.
@@ -258,3 +384,59 @@ func (m *Model) maybeMore() tea.Cmd {
 	}
 	return m.load(true, m.next, PageSize)
 }
+
+// Info renders the list's status for the line above it: how many rows,
+// marks, the sort, new rows above, frozen, how fresh.
+func (m *Model) Info(st *styles.Styles) string {
+	var parts []string
+	// An error first: a narrow terminal cuts the end of the line.
+	if err := m.Err(); err != nil {
+		parts = append(parts, st.Error.Render(common.Describe(err)))
+	}
+	loaded := fmt.Sprintf("%d loaded", len(m.items))
+	if m.HasMore() {
+		loaded += "+"
+	}
+	parts = append(parts, loaded)
+	if n := m.Table.NewAbove(); n > 0 {
+		parts = append(parts, st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n)))
+	}
+	if n := m.Table.MarkCount(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d marked", n))
+	}
+	if t := m.Table.SortTitle(); t != "" {
+		parts = append(parts, "by "+t)
+	}
+	switch {
+	case m.frozen:
+		parts = append(parts, st.Warn.Render("FROZEN (f follows)"))
+	case m.RefreshPaused():
+		parts = append(parts, common.RefreshPausedText(MaxRefresh))
+	}
+	if m.partial {
+		parts = append(parts, fmt.Sprintf("searched the newest %s", common.Count(data.ScanLimit)))
+	}
+	if !m.loadedAt.IsZero() {
+		parts = append(parts, "updated "+common.Age(m.c.Now(), m.loadedAt)+" ago")
+	}
+	return strings.Join(parts, " · ")
+}
+
+// Body renders the table, or what stands in for it: loading, or an empty
+// state that names the filter.
+func (m *Model) Body(st *styles.Styles) string {
+	if !m.loaded && m.err == nil {
+		return st.Muted.Render("loading…")
+	}
+	empty := "no " + m.Noun + " yet"
+	if m.text != "" {
+		empty = "no " + m.Noun + " match /" + m.text
+		if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID && m.endpoints != nil && len(m.endpoints) == 0 {
+			empty = "no endpoint's name, URL or id contains " + strconvQuote(m.parsed.Endpoint) + " (filter /" + m.text + ")"
+		}
+		empty += " · / edits the filter"
+	}
+	return m.Table.View(st, empty)
+}
+
+func strconvQuote(s string) string { return strconv.Quote(s) }

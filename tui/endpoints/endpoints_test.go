@@ -37,10 +37,11 @@ func setup(t *testing.T, readOnly bool) (*datafake.Source, *endpoints.Model, com
 	return src, m, up
 }
 
+// ids lists the endpoints in display order.
 func ids(m *endpoints.Model) string {
 	var s []string
-	for _, r := range m.Rows() {
-		s = append(s, r.Endpoint.ID)
+	for _, r := range m.Table().Rows() {
+		s = append(s, r.ID)
 	}
 	return strings.Join(s, ",")
 }
@@ -52,23 +53,35 @@ func TestTroubleFirstAndSortable(t *testing.T) {
 		t.Fatalf("default order puts trouble first: %s", got)
 	}
 	commontest.Press(t, up, "s")
-	if m.SortName() != "id" || ids(m) != "ep_a,ep_b,ep_c" {
-		t.Fatalf("s sorts by id: %s %s", m.SortName(), ids(m))
+	if m.SortName() != "ENDPOINT ↑" || ids(m) != "ep_a,ep_b,ep_c" {
+		t.Fatalf("s sorts by the first column: %s %s", m.SortName(), ids(m))
 	}
-	commontest.Press(t, up, "s")
-	if m.SortName() != "success" || ids(m) != "ep_b,ep_c,ep_a" {
-		t.Fatalf("then by success rate: %s", ids(m))
+	commontest.Press(t, up, "S")
+	if m.SortName() != "ENDPOINT ↓" || ids(m) != "ep_c,ep_b,ep_a" {
+		t.Fatalf("S reverses: %s %s", m.SortName(), ids(m))
+	}
+	commontest.Press(t, up, "s", "s")
+	if m.SortName() != "OK 5m ↓" || ids(m) != "ep_a,ep_c,ep_b" {
+		t.Fatalf("then by success rate, best first: %s %s", m.SortName(), ids(m))
 	}
 	v := m.View()
-	if !strings.Contains(v, "disabled: 410 Gone") || !strings.Contains(v, "OFF") {
-		t.Fatalf("a disabled endpoint says why:\n%s", v)
+	if !strings.Contains(v, "disabled: 410 Gone") || !strings.Contains(v, "OFF") || !strings.Contains(v, "OK 5m ↓") {
+		t.Fatalf("a disabled endpoint says why, the sorted column is marked:\n%s", v)
 	}
 }
 
-func TestEnterOpensDeliveries(t *testing.T) {
+func TestEnterOpensThePageAndDTheDeliveries(t *testing.T) {
 	t.Parallel()
-	_, _, up := setup(t, false)
-	msgs := commontest.Press(t, up, "j", "enter")
+	_, m, up := setup(t, false)
+	commontest.Press(t, up, "j", "enter") // ep_b
+	if m.Page() == nil || m.Page().ID() != "ep_b" || !m.Nested() {
+		t.Fatalf("enter opens ep_b's page: %v", m.Page())
+	}
+	commontest.Press(t, up, "esc")
+	if m.Page() != nil {
+		t.Fatal("esc closes the page")
+	}
+	msgs := commontest.Press(t, up, "d")
 	var open *common.OpenMsg
 	for _, msg := range msgs {
 		if o, ok := msg.(common.OpenMsg); ok {
@@ -76,7 +89,7 @@ func TestEnterOpensDeliveries(t *testing.T) {
 		}
 	}
 	if open == nil || open.View != common.ViewDeliveries || open.Filter != "endpoint:ep_b" {
-		t.Fatalf("enter must open ep_b's deliveries: %+v", open)
+		t.Fatalf("d must open ep_b's deliveries: %+v", open)
 	}
 }
 
@@ -84,16 +97,20 @@ func TestActions(t *testing.T) {
 	t.Parallel()
 	src, m, up := setup(t, false)
 	commontest.Press(t, up, "j", "x") // ep_b
-	if !m.Confirm().Active() {
-		t.Fatal("x must ask first")
+	if !m.Confirm().Active() || !strings.Contains(m.Confirm().Prompt(), "ep_b.example/hook (ep_b)") {
+		t.Fatalf("x must ask first, naming the endpoint: %q", m.Confirm().Prompt())
 	}
 	commontest.Press(t, up, "y")
-	commontest.Press(t, up, "e")
+	msgs := commontest.Press(t, up, "e")
+	if st := commontest.Statuses(msgs); len(st) != 1 || !strings.Contains(st[0], "already enabled") {
+		t.Fatalf("e on an enabled endpoint says so: %v", st)
+	}
 	commontest.Press(t, up, "R")
-	if p := m.Confirm().Prompt(); !strings.Contains(p, "ALL 2 dead letters of ep_b") {
-		t.Fatalf("R must state the count: %q", p)
+	if p := m.Confirm().Prompt(); !strings.Contains(p, "Replay 2 dead letters") || !strings.Contains(p, "ep_b") {
+		t.Fatalf("R previews the count: %q", p)
 	}
-	commontest.Press(t, up, "y")
+	commontest.Type(t, up, "2")
+	commontest.Press(t, up, "enter", "k", "e") // ep_c is disabled
 	acts := src.Actions()
 	if len(acts) != 3 {
 		t.Fatalf("want 3 actions, got %v", acts)
@@ -101,18 +118,18 @@ func TestActions(t *testing.T) {
 	if acts[0].Method != "DisableEndpoint" || acts[0].Args[0] != "ep_b" || acts[0].Args[1] != endpoints.DisableReason {
 		t.Fatalf("disable: %v", acts[0])
 	}
-	if acts[1].Method != "EnableEndpoint" || acts[1].Args[0] != "ep_b" {
-		t.Fatalf("enable: %v", acts[1])
+	if q := acts[1].Args[0].(*data.Preview).Query; acts[1].Method != "ReplayQuery" || q.EndpointID != "ep_b" || q.State != delivery.StateDead {
+		t.Fatalf("replay: %v", acts[1])
 	}
-	if f := acts[2].Args[0].(delivery.Filter); acts[2].Method != "ReplayMatching" || f.EndpointID != "ep_b" || f.State != delivery.StateDead {
-		t.Fatalf("replay: %v", acts[2])
+	if acts[2].Method != "EnableEndpoint" || acts[2].Args[0] != "ep_c" {
+		t.Fatalf("enable: %v", acts[2])
 	}
 }
 
 func TestReadOnly(t *testing.T) {
 	t.Parallel()
 	src, m, up := setup(t, true)
-	msgs := commontest.Press(t, up, "x", "y", "e", "R", "y")
+	msgs := commontest.Press(t, up, "x", "y", "e", "R", "y", "t", "y")
 	if len(src.Actions()) != 0 || m.Confirm().Active() {
 		t.Fatalf("read-only acted: %v", src.Actions())
 	}
@@ -122,33 +139,33 @@ func TestReadOnly(t *testing.T) {
 			refused++
 		}
 	}
-	if refused != 3 {
-		t.Fatalf("each refused key (x, e, R) says why: %v", commontest.Statuses(msgs))
+	if refused != 4 || len(src.Trail) != 4 {
+		t.Fatalf("each refused key (x, e, R, t) says why and is audited: %v %+v", commontest.Statuses(msgs), src.Trail)
 	}
 }
 
-// R replays the dead letters it counted, not those that died since.
-func TestReplayDeadReplaysExactlyTheCountedSet(t *testing.T) {
+// R replays the dead letters it previewed, not those that died since.
+func TestReplayDeadReplaysExactlyThePreviewedSet(t *testing.T) {
 	t.Parallel()
 	src, m, up := setup(t, false)
 	commontest.Press(t, up, "j", "R") // ep_b
-	if p := m.Confirm().Prompt(); !strings.Contains(p, "ALL 2 dead letters of ep_b") {
+	if p := m.Confirm().Prompt(); !strings.Contains(p, "Replay 2 dead letters") {
 		t.Fatalf("prompt %q", p)
 	}
 	later := commontest.Now.Add(time.Second)
-	src.Dels = append(src.Dels, delivery.Delivery{ID: 3, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &later})
-	msgs := commontest.Press(t, up, "y")
+	src.AddDelivery(delivery.Delivery{ID: 3, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &later})
+	commontest.Type(t, up, "2")
+	msgs := commontest.Press(t, up, "enter")
 	acts := src.Actions()
-	if len(acts) != 1 || acts[0].Method != "ReplayMatching" {
-		t.Fatalf("want ReplayMatching, got %v", acts)
+	if len(acts) != 1 || acts[0].Method != "ReplayQuery" {
+		t.Fatalf("want ReplayQuery, got %v", acts)
 	}
-	counted := src.Calls("CountMatching")[0].Args[0].(delivery.Filter)
-	f := acts[0].Args[0].(delivery.Filter)
-	if !f.CompletedBefore.Equal(commontest.Now) || f != counted {
-		t.Fatalf("the replay must use the count's filter, bounded at the count's time: counted %+v, replayed %+v", counted, f)
+	pv := acts[0].Args[0].(*data.Preview)
+	if !pv.Query.CompletedBefore.Equal(commontest.Now) || pv.Count != 2 {
+		t.Fatalf("the replay must be the preview's, bounded at its time: %+v", pv)
 	}
-	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "re-queued 2 dead letters of ep_b") {
-		t.Fatalf("want the 2 counted replayed: %q", st)
+	if st := strings.Join(commontest.Statuses(msgs), "\n"); !strings.Contains(st, "re-queued 2 deliveries") {
+		t.Fatalf("want the 2 previewed replayed: %q", st)
 	}
 }
 

@@ -33,6 +33,9 @@ func NewPrompt(placeholder string) Prompt {
 // Editing reports whether the prompt has the keyboard.
 func (p *Prompt) Editing() bool { return p.editing }
 
+// Value returns the text being edited.
+func (p *Prompt) Value() string { return p.input.Value() }
+
 // Applied returns the filter in force.
 func (p *Prompt) Applied() string { return p.applied }
 
@@ -75,11 +78,17 @@ const minHead = 16
 // Start opens the prompt on the applied filter followed by a space, so
 // what the operator types is a new term, not the end of the last value.
 func (p *Prompt) Start() tea.Cmd {
-	p.editing = true
 	text := strings.TrimSpace(p.applied)
 	if text != "" {
 		text += " "
 	}
+	return p.Reopen(text)
+}
+
+// Reopen opens the prompt on text: after a filter was refused, the
+// operator corrects what they typed instead of typing it again.
+func (p *Prompt) Reopen(text string) tea.Cmd {
+	p.editing = true
 	p.input.SetValue(text)
 	p.input.CursorEnd()
 	return p.input.Focus()

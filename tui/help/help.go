@@ -1,43 +1,60 @@
-// Package help is the console's help view: every binding of the view the
-// operator came from, generated from the keymap, then the global keys and
-// the filter syntax.
+// Package help is the console's help view: the keys that work everywhere
+// first, then every key of the view the operator came from, drill-downs
+// included, then the dialogs' keys and the filter syntax; laid out in as
+// many columns as the terminal is wide, so that at 80x24 the keys that
+// work everywhere are on the first screen. / filters the keys as you
+// type.
 package help
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/pager"
 )
 
 // FilterSyntax documents the / prompt.
-const FilterSyntax = `Filters (/ in a list, enter applies, esc cancels; kept per view):
-  space-separated key:value terms, all must match
-  deliveries    state:dead endpoint:ep_x type:payment.* id:evt_1 since:1h until:10m
-  dead letters  endpoint:ep_x type:invoice.paid id:evt_1 since:2d
-  inbox         source:stripe state:dead
-  since/until take a duration back from now (90s, 15m, 2h, 3d) or a time
-  (2026-01-02, RFC 3339); type takes an exact type or a prefix like payment.*
-  states: pending, in_flight, succeeded, dead, held`
+var FilterSyntax = []string{
+	"/ in a list: enter applies, esc cancels; each view keeps its own",
+	"terms are space-separated, all must match:",
+	"  state:retrying endpoint:legacy status:5xx",
+	"  reason:connect type:payment.* since:1h refused",
+	"a word without a key is text to find; quotes",
+	`  keep spaces and colons: "connection refused"`,
+	"endpoint: an id, or part of a name or URL",
+	"since/until: 90s, 15m, 2h, 3d, 2026-01-02",
+	"states: " + strings.Join(filter.DeliveryStates, ", "),
+	"reasons: " + strings.Join(filter.Reasons, ", "),
+	"inbox: source: state: id:   audit: actor: action:",
+	"  outcome: target:   endpoints: text only",
+}
 
 // Model is the help view.
 type Model struct {
 	c      *common.Common
 	target common.View
 	pager  pager.Model
+	prompt filter.Prompt
+	query  string
+	w, h   int
 }
 
 // New returns the view.
-func New(c *common.Common) *Model { return &Model{c: c} }
+func New(c *common.Common) *Model {
+	return &Model{c: c, prompt: filter.NewPrompt("a key or a word: replay, copy, ctrl")}
+}
 
 // SetTarget sets the view whose bindings are shown.
 func (m *Model) SetTarget(v common.View) {
 	m.target = v
-	m.pager.SetContent(m.text())
+	m.relayout()
 }
 
 // Target returns the view whose bindings are shown.
@@ -47,12 +64,45 @@ func (m *Model) Title() string       { return "help" }
 func (m *Model) Init() tea.Cmd       { return nil }
 func (m *Model) Refresh() tea.Cmd    { return nil }
 func (m *Model) RefreshNow() tea.Cmd { return nil }
+func (m *Model) Capturing() bool     { return m.prompt.Editing() }
 func (m *Model) Nested() bool        { return false }
-func (m *Model) SetSize(w, h int)    { m.pager.SetSize(w, h) }
-func (m *Model) View() string        { return m.pager.View() }
+
+func (m *Model) SetSize(w, h int) {
+	m.w, m.h = w, h
+	m.prompt.SetWidth(w)
+	m.pager.SetSize(w, h-1)
+	m.relayout()
+}
+
+func (m *Model) View() string {
+	st := m.c.Styles
+	info := "? or esc goes back"
+	if m.query != "" {
+		info = fmt.Sprintf("keys matching %q · ? or esc goes back", m.query)
+	}
+	return m.prompt.Line(st.Muted.Render("/ filters the keys"), st.Muted.Render(info)) + "\n" + m.pager.View()
+}
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
+	if m.prompt.Editing() {
+		k, isKey := msg.(tea.KeyPressMsg)
+		text, done, cmd := m.prompt.Update(msg)
+		if isKey && k.String() == "esc" {
+			m.query = ""
+		} else if done {
+			m.query = strings.TrimSpace(text)
+			m.prompt.SetApplied(m.query)
+		} else {
+			// Filter as the operator types.
+			m.query = strings.TrimSpace(m.prompt.Value())
+		}
+		m.relayout()
+		return m, cmd
+	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
+		if key.Matches(k, m.c.Keys.Filter) {
+			return m, m.prompt.Start()
+		}
 		m.pager.Move(k, m.c.Keys)
 	}
 	return m, nil
@@ -60,45 +110,193 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Back}
+	return []key.Binding{k.Filter, k.PageDown, k.Back}
 }
 
 func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
 
-// Text returns the help text, for tests.
-func (m *Model) Text() string { return m.text() }
-
-func (m *Model) text() string {
-	var b strings.Builder
-	if m.target != nil {
-		fmt.Fprintf(&b, "Keys of %s\n", m.target.Title())
-		writeGroups(&b, m.target.FullHelp())
-		b.WriteString("\n")
-	}
+// HelpSections lists the view's own keys.
+func (m *Model) HelpSections() []common.HelpSection {
 	k := m.c.Keys
-	b.WriteString("Everywhere\n")
-	views := make([]key.Binding, len(k.View))
-	copy(views, k.View[:])
-	writeGroups(&b, [][]key.Binding{{k.NextView, k.PrevView}, views, {k.Help, k.Back, k.Refresh, k.Quit, k.ForceQuit}})
-	b.WriteString("\nDialogs\n")
-	writeGroups(&b, [][]key.Binding{{k.Confirm, k.Cancel}})
-	if m.c.ReadOnly {
-		b.WriteString("\nRead-only: replay, enable and disable are hidden and refused.\n")
-	}
-	b.WriteString("\n" + FilterSyntax + "\n")
-	return b.String()
+	return []common.HelpSection{{Title: "help", Keys: []key.Binding{k.Filter, k.Up, k.Down, k.PageUp, k.PageDown, k.Back}}}
 }
 
-func writeGroups(b *strings.Builder, groups [][]key.Binding) {
-	seen := map[string]bool{}
-	for _, g := range groups {
-		for _, kb := range g {
-			h := kb.Help()
-			if !kb.Enabled() || seen[h.Key+h.Desc] {
+// Sections returns what the help shows, in order: the keys that work
+// everywhere, the view's (without the moves), moving, dialogs.
+func (m *Model) Sections() []common.HelpSection {
+	k := m.c.Keys
+	out := []common.HelpSection{{Title: "Everywhere", Keys: k.Global()}}
+	moves := k.Movement()
+	if m.target != nil {
+		for _, s := range m.target.HelpSections() {
+			s.Keys = slices.DeleteFunc(slices.Clone(s.Keys), func(b key.Binding) bool {
+				return slices.ContainsFunc(moves, func(mv key.Binding) bool { return sameHelp(mv, b) })
+			})
+			s.Title = "Keys of " + s.Title
+			out = append(out, s)
+		}
+	}
+	return append(out, common.HelpSection{Title: "Moving in lists and text", Keys: moves},
+		common.HelpSection{Title: "Dialogs and forms", Keys: k.Dialog()})
+}
+
+func sameHelp(a, b key.Binding) bool { return a.Help() == b.Help() }
+
+// Text returns the help as plain text, for tests.
+func (m *Model) Text() string { return m.pager.Content() }
+
+// relayout lays the sections out in bands of columns as tall as the
+// screen: as many columns of up to maxCol cells as the width takes,
+// filled a section at a time in reading order, so the first screen holds
+// the keys that work everywhere and the view's own. Each column is as
+// wide as its widest line, or its share of the width when they do not
+// all fit.
+func (m *Model) relayout() {
+	const gap, maxCol, minCol = 2, 60, 34
+	blocks := m.blocks()
+	width := max(m.w, 20)
+	widest := 0
+	for _, b := range blocks {
+		for _, l := range b {
+			widest = max(widest, ansi.StringWidth(l))
+		}
+	}
+	cols := max((width+gap)/(min(widest, minCol)+gap), 1)
+	perCol := max(m.h-1, 1)
+	var out strings.Builder
+	var band [][]string
+	var cur []string
+	flush := func() {
+		if len(cur) > 0 {
+			band = append(band, cur)
+			cur = nil
+		}
+		if len(band) == 0 {
+			return
+		}
+		writeBand(&out, band, columnWidths(band, width-gap*(len(band)-1), maxCol), gap)
+		band = nil
+	}
+	for _, b := range blocks {
+		if len(cur) > 0 && len(cur)+1+len(b) > perCol {
+			band = append(band, cur)
+			cur = nil
+			if len(band) == cols {
+				flush()
+			}
+		}
+		if len(cur) > 0 {
+			cur = append(cur, "")
+		}
+		cur = append(cur, b...)
+	}
+	flush()
+	m.pager.SetSize(width, perCol)
+	m.pager.SetContent(strings.TrimRight(out.String(), "\n") + "\n")
+}
+
+// writeBand writes columns side by side, padded to a screen's height so
+// the next band starts on the next screen.
+func writeBand(out *strings.Builder, columns [][]string, widths []int, gap int) {
+	rows := 0
+	for _, c := range columns {
+		rows = max(rows, len(c))
+	}
+	for r := range rows {
+		var line strings.Builder
+		for ci, c := range columns {
+			cell := ""
+			if r < len(c) {
+				cell = ansi.Truncate(c[r], widths[ci], "…")
+			}
+			if ci < len(columns)-1 {
+				cell += strings.Repeat(" ", max(widths[ci]-ansi.StringWidth(cell), 0)+gap)
+			}
+			line.WriteString(cell)
+		}
+		out.WriteString(strings.TrimRight(line.String(), " ") + "\n")
+	}
+	out.WriteString("\n")
+}
+
+// columnWidths gives each column its widest line (at most maxCol), or,
+// when that does not fit in avail, an equal share with what a narrow
+// column leaves going to the others.
+func columnWidths(columns [][]string, avail, maxCol int) []int {
+	want := make([]int, len(columns))
+	for i, c := range columns {
+		for _, l := range c {
+			want[i] = max(want[i], min(ansi.StringWidth(l), maxCol))
+		}
+	}
+	out := make([]int, len(columns))
+	left, open := avail, len(columns)
+	for open > 0 {
+		share := max(left/open, 1)
+		progressed := false
+		for i := range columns {
+			if out[i] == 0 && want[i] <= share {
+				out[i], left, open, progressed = want[i], left-want[i], open-1, true
+			}
+		}
+		if !progressed {
+			for i := range columns {
+				if out[i] == 0 {
+					out[i] = share
+				}
+			}
+			break
+		}
+	}
+	return out
+}
+
+// blocks renders each section as lines, keeping only keys that match the
+// filter.
+func (m *Model) blocks() [][]string {
+	q := strings.ToLower(m.query)
+	var blocks [][]string
+	for _, s := range m.Sections() {
+		var lines []string
+		seen := map[string]bool{}
+		keyW := 0
+		var shown []key.Binding
+		for _, b := range s.Keys {
+			h := b.Help()
+			if !b.Enabled() || h.Key == "" || seen[h.Key+h.Desc] {
+				continue
+			}
+			if q != "" && !strings.Contains(strings.ToLower(h.Key+" "+h.Desc+" "+s.Title), q) {
 				continue
 			}
 			seen[h.Key+h.Desc] = true
-			fmt.Fprintf(b, "  %-12s %s\n", h.Key, h.Desc)
+			shown = append(shown, b)
+			keyW = max(keyW, ansi.StringWidth(h.Key))
+		}
+		if len(shown) == 0 {
+			continue
+		}
+		lines = append(lines, s.Title)
+		for _, b := range shown {
+			h := b.Help()
+			lines = append(lines, fmt.Sprintf("  %-*s %s", keyW, h.Key, h.Desc))
+		}
+		blocks = append(blocks, lines)
+	}
+	if m.c.ReadOnly && q == "" {
+		blocks = append(blocks, []string{"Read-only", "  actions are hidden; pressing", "  one is refused and recorded"})
+	}
+	var syntax []string
+	for _, l := range FilterSyntax {
+		if q == "" || strings.Contains(strings.ToLower(l), q) {
+			syntax = append(syntax, "  "+l)
 		}
 	}
+	if len(syntax) > 0 {
+		blocks = append(blocks, append([]string{"Filters"}, syntax...))
+	}
+	if len(blocks) == 0 {
+		blocks = append(blocks, []string{fmt.Sprintf("no key matches %q (esc clears the filter)", m.query)})
+	}
+	return blocks
 }

@@ -1,7 +1,11 @@
 // Package inbox is the console's intake view: inbound webhooks by source,
-// with how each was verified and its processing state; enter shows the
-// headers and body as received; r replays an event whose processing died
-// (after a confirmation).
+// with how each was verified, its processing state and, for a forwarded
+// event, the state of its forward delivery ("fwd dead" when the forward
+// died); the requests refused over the last hour, per source; enter shows
+// the headers and body as received, and enter again opens the forward
+// delivery; r replays an event whose processing died (after a
+// confirmation). / filters by source, state and id (the sender's event id
+// or the inbox id).
 package inbox
 
 import (
@@ -10,22 +14,26 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/confirm"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/filter"
+	"github.com/hookd/hookd/tui/inspect"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
 	"github.com/hookd/hookd/tui/pager"
 )
 
 // FilterKeys are the filter terms the view accepts.
-var FilterKeys = []string{"source", "state"}
+var FilterKeys = []string{"source", "state", "id"}
 
 // PageSize is how many events one load reads.
 const PageSize = 100
@@ -36,21 +44,23 @@ const MaxRefresh = 1000
 
 // Model is the inbox view.
 type Model struct {
-	c       *common.Common
-	prompt  filter.Prompt
-	query   data.InboxQuery
-	table   list.Model
-	items   []data.InboxEvent
-	next    int64
-	gen     int64 // bumped by SetFilter and reload; answers of older loads are dropped
-	loading bool
-	more    bool
-	loaded  bool
-	err     error
-	confirm confirm.Model
-	detail  *data.InboxEvent // open drill-down
-	pager   pager.Model
-	w, h    int
+	c        *common.Common
+	prompt   filter.Prompt
+	query    data.InboxQuery
+	table    list.Model
+	items    []data.InboxEvent
+	next     int64
+	gen      int64 // bumped by SetFilter and reload; answers of older loads are dropped
+	loading  bool
+	more     bool
+	loaded   bool
+	err      error
+	confirm  confirm.Model
+	detail   *data.InboxEvent // open drill-down
+	pager    pager.Model
+	rejected map[string]int64
+	at       time.Time
+	w, h     int
 }
 
 type loaded struct {
@@ -58,6 +68,7 @@ type loaded struct {
 	append bool
 	page   data.InboxPage
 	err    error
+	at     time.Time
 }
 
 type detailLoaded struct {
@@ -72,22 +83,26 @@ type replayed struct {
 
 // New returns the view.
 func New(c *common.Common) *Model {
-	return &Model{c: c, prompt: filter.NewPrompt("source:stripe state:dead"), table: list.New(
-		list.Column{Title: "ID", Width: 7, Right: true},
-		list.Column{Title: "AGE", Width: 4, Right: true},
-		list.Column{Title: "SOURCE", Width: 10},
-		list.Column{Title: "STATE", Width: 9},
-		list.Column{Title: "N", Width: 2, Right: true},
-		list.Column{Title: "TYPE", Width: 14},
-		list.Column{Title: "VERIFIED / LAST ERROR"},
+	return &Model{c: c, prompt: filter.NewPrompt("source:stripe state:dead id:evt_…"), table: list.New(
+		list.Column{Title: "ID", Right: true, Drop: 2},
+		list.Column{Title: "AGE", Min: 4, Right: true},
+		list.Column{Title: "SOURCE", Min: 8, Max: 24},
+		list.Column{Title: "STATE", Min: 13, Grow: true},
+		list.Column{Title: "N", Right: true, Drop: 3},
+		list.Column{Title: "TYPE", Min: 10, Max: 32},
+		list.Column{Title: "EVENT", Min: 26, Max: 40, Drop: 4},
+		list.Column{Title: "VERIFIED / LAST ERROR", Min: 12, Flex: true},
 	)}
 }
 
 func (m *Model) Title() string { return "inbox" }
 func (m *Model) Init() tea.Cmd { return m.load(false) }
 
-// Nested reports a prompt, dialog or drill-down.
-func (m *Model) Nested() bool { return m.prompt.Editing() || m.confirm.Active() || m.detail != nil }
+// Capturing reports a prompt or a dialog.
+func (m *Model) Capturing() bool { return m.prompt.Editing() || m.confirm.Active() }
+
+// Nested reports an open event.
+func (m *Model) Nested() bool { return m.detail != nil }
 
 // Items returns the loaded events, for tests.
 func (m *Model) Items() []data.InboxEvent { return m.items }
@@ -102,6 +117,7 @@ func (m *Model) Detail() *data.InboxEvent { return m.detail }
 func (m *Model) Confirm() *confirm.Model { return &m.confirm }
 
 func (m *Model) Refresh() tea.Cmd {
+	m.render()
 	if m.loading || m.more || m.confirm.Active() || m.detail != nil || m.RefreshPaused() {
 		return nil
 	}
@@ -130,10 +146,10 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 		m.loading = true
 		q.Limit = min(max(len(m.items), PageSize), MaxRefresh)
 	}
-	gen := m.gen
+	gen, now := m.gen, m.c.Now()
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		page, err := m.c.Source.Inbox(ctx, q)
-		return loaded{gen: gen, append: appendPage, page: page, err: err}
+		return loaded{gen: gen, append: appendPage, page: page, err: err, at: now}
 	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
 }
 
@@ -147,7 +163,7 @@ func (m *Model) reload() tea.Cmd {
 func (m *Model) SetSize(w, h int) {
 	m.w, m.h = w, h
 	m.prompt.SetWidth(w)
-	m.table.SetSize(w, h-1)
+	m.table.SetSize(w, h-2)
 	m.pager.SetSize(w, h-1)
 }
 
@@ -157,11 +173,11 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s := t["state"]; s != "" && !slices.Contains([]string{"pending", "processed", "forwarded", "dead"}, s) {
+	if s := t.Get("state"); s != "" && !slices.Contains([]string{"pending", "processed", "forwarded", "dead"}, s) {
 		return nil, fmt.Errorf("state %q is not an inbox state (allowed: pending, processed, forwarded, dead)", s)
 	}
-	m.query = data.InboxQuery{Source: t["source"], State: t["state"]}
-	m.prompt.SetApplied(text)
+	m.query = data.InboxQuery{Source: t.Get("source"), State: t.Get("state"), EventID: t.Get("id")}
+	m.prompt.SetApplied(strings.TrimSpace(text))
 	m.items, m.next = nil, 0
 	m.table.SetRows(nil)
 	return m.reload(), nil
@@ -196,9 +212,9 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		reload, err := m.SetFilter(text)
 		if err != nil {
-			return m, common.Errorf("filter: %s", err)
+			return m, tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
 		}
-		return m, reload
+		return m, tea.Batch(reload, common.ClearStatus())
 	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		return m, m.key(k)
@@ -220,21 +236,39 @@ func (m *Model) apply(msg loaded) {
 		m.items = append(m.items, msg.page.Events...)
 	} else {
 		m.items = msg.page.Events
+		m.rejected, m.at = msg.page.Rejected, msg.at
 	}
 	m.next = msg.page.Next
 	m.loaded = true
+	m.render()
+}
+
+// render draws the rows at the clock's now.
+func (m *Model) render() {
 	st := m.c.Styles
+	now := m.c.Now()
 	rows := make([]list.Row, len(m.items))
 	for i, e := range m.items {
 		info := e.Verification
+		state := e.State
 		var style *lipgloss.Style
-		if e.State == "dead" {
+		switch {
+		case e.State == "dead":
 			info, style = e.LastError, &st.Bad
-		} else if e.State == "pending" && e.Attempts > 0 {
+		case e.State == "pending" && e.Attempts > 0:
 			info, style = e.LastError, &st.Warn
+		case e.Forward != nil:
+			// Forwarded means handed to the delivery engine; what counts
+			// is whether the forward arrived.
+			state = "fwd " + inspect.StateLabel(*e.Forward)
+			style = inspect.StateStyle(m.c, *e.Forward)
+			if e.Forward.State != delivery.StateSucceeded && e.Forward.LastError != "" {
+				info = e.Forward.LastError
+			}
 		}
-		rows[i] = list.Row{ID: strconv.FormatInt(e.ID, 10), Style: style, Cells: []string{strconv.FormatInt(e.ID, 10),
-			common.Age(m.c.Now(), e.ReceivedAt), e.Source, e.State, strconv.Itoa(e.Attempts), e.Type, info}}
+		rows[i] = list.Row{ID: strconv.FormatInt(e.ID, 10), Ref: i, Style: style, Cells: []string{strconv.FormatInt(e.ID, 10),
+			common.Age(now, e.ReceivedAt), e.Source, state, strconv.Itoa(e.Attempts), e.Type, e.EventID, info},
+			Keys: []any{e.ID, now.Sub(e.ReceivedAt), nil, nil, e.Attempts}}
 	}
 	m.table.SetRows(rows)
 }
@@ -251,6 +285,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		case m.pager.Move(msg, k):
 		case key.Matches(msg, k.Copy):
 			return tea.Batch(tea.SetClipboard(string(m.detail.Body)), common.Status("copied the body"))
+		case key.Matches(msg, k.Enter):
+			if f := m.detail.Forward; f != nil {
+				return common.OpenObject(common.ViewDeliveries, common.Target{Kind: common.KindDelivery, ID: strconv.FormatInt(f.ID, 10)})
+			}
+			return common.Status("this event has no forward delivery")
 		case keys.Pressed(msg.String(), k.Replay):
 			return m.replay(*m.detail)
 		}
@@ -266,6 +305,12 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(msg, k.Filter):
 		return m.prompt.Start()
+	case key.Matches(msg, k.Sort):
+		m.table.SortNext()
+		return nil
+	case key.Matches(msg, k.SortReverse):
+		m.table.SortReverse()
+		return nil
 	case !ok:
 	case key.Matches(msg, k.Enter):
 		id := cur.ID
@@ -283,7 +328,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 
 func (m *Model) replay(e data.InboxEvent) tea.Cmd {
 	if m.c.ReadOnly {
-		return common.RefusedReadOnly("replay")
+		return common.RefusedReadOnly(m.c, "replay", audit.ActionReplay, fmt.Sprintf("inbox event %d", e.ID))
 	}
 	if e.State != "dead" {
 		return common.Status(fmt.Sprintf("inbox event %d is %s; only dead (failed processing) events can be replayed", e.ID, e.State))
@@ -297,11 +342,11 @@ func (m *Model) replay(e data.InboxEvent) tea.Cmd {
 }
 
 func (m *Model) selected() (data.InboxEvent, bool) {
-	i := m.table.Cursor()
-	if i < 0 || i >= len(m.items) {
+	r, ok := m.table.Selected()
+	if !ok || r.Ref >= len(m.items) {
 		return data.InboxEvent{}, false
 	}
-	return m.items[i], true
+	return m.items[r.Ref], true
 }
 
 // format renders an intake event as plain text, sanitized: everything in
@@ -315,6 +360,13 @@ func format(e *data.InboxEvent) string {
 	fmt.Fprintf(&b, "state         %s (%d attempts, %d duplicates)\n", e.State, e.Attempts, e.Duplicates)
 	if e.LastError != "" {
 		fmt.Fprintf(&b, "last error    %s\n", e.LastError)
+	}
+	if f := e.Forward; f != nil {
+		fmt.Fprintf(&b, "forward       delivery %d to %s: %s after %s", f.ID, f.EndpointID, inspect.StateLabel(*f), common.Plural(f.Attempts, "attempt"))
+		if f.LastError != "" {
+			fmt.Fprintf(&b, " (%s)", f.LastError)
+		}
+		b.WriteString("  [enter opens it]\n")
 	}
 	b.WriteString("\nheaders\n")
 	names := make([]string, 0, len(e.Headers))
@@ -353,31 +405,79 @@ func (m *Model) listView() string {
 	if m.next != 0 {
 		info += "+"
 	}
+	if n := m.table.NewAbove(); n > 0 {
+		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
+	}
 	if m.RefreshPaused() {
 		info += " · " + common.RefreshPausedText(MaxRefresh)
+	}
+	if !m.at.IsZero() {
+		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
 	}
 	if m.err != nil {
 		info += " · " + st.Error.Render(common.Describe(m.err))
 	}
-	body := m.table.View(st, "no intake events")
+	empty := "no intake events yet"
+	if m.prompt.Applied() != "" {
+		empty = "no intake events match /" + m.prompt.Applied() + " · / edits the filter"
+	}
+	body := m.table.View(st, empty)
 	if !m.loaded && m.err == nil {
 		body = st.Muted.Render("loading…")
 	}
-	return m.prompt.Line(st.Muted.Render("/ to filter: source: state:"), st.Muted.Render(info)) + "\n" + body
+	return m.prompt.Line(st.Muted.Render("/ filter: source: state: id:"), st.Muted.Render(info)) + "\n" +
+		m.rejectedLine() + "\n" + body
+}
+
+// rejectedLine shows the requests refused over the last hour: they store
+// nothing in the inbox, so this line is where they are seen.
+func (m *Model) rejectedLine() string {
+	st := m.c.Styles
+	if len(m.rejected) == 0 {
+		return st.Muted.Render("rejected (1h): none")
+	}
+	names := make([]string, 0, len(m.rejected))
+	for n := range m.rejected {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %s", n, common.Count(m.rejected[n]))
+	}
+	return st.Warn.Render("rejected (1h, failed verification; nothing stored): ") + strings.Join(parts, " · ")
 }
 
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
 	if m.confirm.Active() {
-		return confirm.Help(k)
+		return m.confirm.Help(k)
 	}
 	if m.detail != nil {
-		return []key.Binding{k.Up, k.Down, k.Copy, k.Replay, k.Back}
+		return []key.Binding{openForward(k), k.Copy, k.Replay, k.PageDown, k.Back}
 	}
-	return []key.Binding{k.Up, k.Down, k.Filter, k.Enter, k.Replay}
+	return []key.Binding{k.Enter, k.Filter, k.Replay, k.Sort, k.Copy}
+}
+
+func openForward(k *keys.KeyMap) key.Binding {
+	b := k.Enter
+	b.SetHelp("enter", "open its forward delivery")
+	return b
 }
 
 func (m *Model) FullHelp() [][]key.Binding {
+	var out [][]key.Binding
+	for _, s := range m.HelpSections() {
+		out = append(out, s.Keys)
+	}
+	return out
+}
+
+// HelpSections lists the keys of the view and of an open event.
+func (m *Model) HelpSections() []common.HelpSection {
 	k := m.c.Keys
-	return [][]key.Binding{k.Movement(), {k.Filter, k.Enter, k.Copy, k.Back}, {k.Replay}}
+	return []common.HelpSection{
+		{Title: "inbox", Keys: append(k.Movement(), k.Enter, k.Replay, k.Filter, k.Sort, k.SortReverse, k.Copy)},
+		{Title: "inbox event", Keys: []key.Binding{openForward(k), k.Replay, k.Copy, k.PageUp, k.PageDown, k.Back}},
+	}
 }

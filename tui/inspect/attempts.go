@@ -10,7 +10,9 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/list"
 )
 
@@ -21,6 +23,8 @@ type AttemptsScreen struct {
 	id         int64
 	deliveryID int64
 	d          *delivery.Delivery
+	ev         *outbox.Event // loaded once: events do not change
+	label      data.Label
 	attempts   []delivery.Attempt
 	err        error
 	loading    bool
@@ -32,6 +36,8 @@ type AttemptsScreen struct {
 type attemptsLoaded struct {
 	to       int64
 	d        *delivery.Delivery
+	ev       *outbox.Event
+	label    data.Label
 	attempts []delivery.Attempt
 	err      error
 }
@@ -39,17 +45,26 @@ type attemptsLoaded struct {
 // NewAttempts returns the screen of delivery deliveryID.
 func NewAttempts(c *common.Common, deliveryID int64) *AttemptsScreen {
 	return &AttemptsScreen{c: c, id: newID(), deliveryID: deliveryID, table: list.New(
-		list.Column{Title: "#", Width: 3, Right: true},
-		list.Column{Title: "STARTED", Width: 20},
-		list.Column{Title: "LATENCY", Width: 9, Right: true},
-		list.Column{Title: "STATUS", Width: 6, Right: true},
-		list.Column{Title: "CLASS", Width: 11},
-		list.Column{Title: "ERROR"},
+		list.Column{Title: "#", Min: 3, Right: true},
+		list.Column{Title: "STARTED", Min: 20},
+		list.Column{Title: "LATENCY", Min: 7, Right: true},
+		list.Column{Title: "STATUS", Right: true},
+		list.Column{Title: "CLASS", Min: 7, Drop: 1},
+		list.Column{Title: "ERROR", Min: 12, Flex: true},
 	)}
 }
 
-// DeliveryID returns the delivery shown.
+// DeliveryID returns the delivery shown (r replays it).
 func (s *AttemptsScreen) DeliveryID() int64 { return s.deliveryID }
+
+// EventID returns the delivery's event (p opens its payload); "" before
+// the first load.
+func (s *AttemptsScreen) EventID() string {
+	if s.d == nil {
+		return ""
+	}
+	return s.d.EventID
+}
 
 func (s *AttemptsScreen) Title() string { return "delivery " + strconv.FormatInt(s.deliveryID, 10) }
 func (s *AttemptsScreen) Init() tea.Cmd { return s.Refresh() }
@@ -65,14 +80,21 @@ func (s *AttemptsScreen) Refresh() tea.Cmd {
 		return nil
 	}
 	s.loading = true
-	to, id := s.id, s.deliveryID
+	to, id, ev, label := s.id, s.deliveryID, s.ev, s.label
 	return common.Run(s.c, func(ctx context.Context) attemptsLoaded {
 		d, err := s.c.Source.Delivery(ctx, id)
 		if err != nil {
 			return attemptsLoaded{to: to, err: err}
 		}
+		if ev == nil {
+			// The event may be gone (retention); the attempts still show.
+			ev, _, _ = s.c.Source.Event(ctx, d.EventID)
+			if ls, err := s.c.Source.Labels(ctx, []string{d.EndpointID}); err == nil {
+				label = ls[d.EndpointID]
+			}
+		}
 		as, err := s.c.Source.Attempts(ctx, id)
-		return attemptsLoaded{to: to, d: d, attempts: as, err: err}
+		return attemptsLoaded{to: to, d: d, ev: ev, label: label, attempts: as, err: err}
 	}, func(err error) attemptsLoaded { return attemptsLoaded{to: to, err: err} })
 }
 
@@ -90,10 +112,11 @@ func (s *AttemptsScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		s.loading = false
 		s.err = msg.err
 		if msg.err == nil {
-			s.d, s.attempts = msg.d, msg.attempts
+			s.d, s.attempts, s.ev, s.label = msg.d, msg.attempts, msg.ev, msg.label
 			rows := make([]list.Row, len(msg.attempts))
 			for i, a := range msg.attempts {
 				rows[i] = attemptRow(s.c, a)
+				rows[i].Ref = i
 			}
 			s.table.SetRows(rows)
 		}
@@ -101,9 +124,13 @@ func (s *AttemptsScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		k := s.c.Keys
 		switch {
 		case s.table.Move(msg, k):
+		case key.Matches(msg, k.Sort):
+			s.table.SortNext()
+		case key.Matches(msg, k.SortReverse):
+			s.table.SortReverse()
 		case key.Matches(msg, k.Enter):
-			if i := s.table.Cursor(); i < len(s.attempts) {
-				s.next = NewAttempt(s.c, s.attempts[i])
+			if r, ok := s.table.Selected(); ok && r.Ref < len(s.attempts) {
+				s.next = NewAttempt(s.c, s.attempts[r.Ref], s.ev, s.label)
 			}
 		case key.Matches(msg, k.Copy):
 			id := strconv.FormatInt(s.deliveryID, 10)
@@ -114,10 +141,14 @@ func (s *AttemptsScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 }
 
 func attemptRow(c *common.Common, a delivery.Attempt) list.Row {
+	status := 0
+	if a.ResponseStatus != nil {
+		status = *a.ResponseStatus
+	}
 	r := list.Row{ID: strconv.FormatInt(a.ID, 10), Cells: []string{
-		strconv.Itoa(a.Attempt), a.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), fmt.Sprintf("%.1fms", a.DurationMS),
+		strconv.Itoa(a.Attempt), a.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), common.Latency(a.Duration),
 		common.StatusCode(a.ResponseStatus), a.ErrorClass, firstLine(a.Error),
-	}}
+	}, Keys: []any{a.Attempt, a.StartedAt, a.Duration, status}}
 	if a.Succeeded() {
 		r.Style = &c.Styles.Good
 	} else {
@@ -144,15 +175,19 @@ func (s *AttemptsScreen) View() string {
 	d := s.d
 	now := s.c.Now()
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %d  %s %s  %s %s  %s %s\n", st.Key.Render("delivery"), d.ID, st.Key.Render("event"), d.EventID,
-		st.Key.Render("endpoint"), d.EndpointID, st.Key.Render("type"), d.EventType)
+	to := d.EndpointID
+	if name := s.label.Name(); s.label.ID != "" && name != d.EndpointID {
+		to = name + " (" + d.EndpointID + ")"
+	}
+	fmt.Fprintf(&b, "%s %d  %s %s  %s %s  %s %s\n", st.Key.Render("delivery"), d.ID, st.Key.Render("event"), common.Sanitize(d.EventID),
+		st.Key.Render("to"), common.Sanitize(to), st.Key.Render("type"), common.Sanitize(d.EventType))
 	state := StateLabel(*d)
 	if sty := StateStyle(s.c, *d); sty != nil {
 		state = sty.Render(state)
 	}
 	next := "-"
 	if d.State == delivery.StatePending {
-		next = "in " + common.Dur(d.NextAttemptAt.Sub(now))
+		next = common.Until(now, d.NextAttemptAt)
 	}
 	fmt.Fprintf(&b, "%s %s  %s %d  %s %d  %s %s  %s %s\n", st.Key.Render("state"), state, st.Key.Render("attempts"), d.Attempts,
 		st.Key.Render("replays"), d.Replays, st.Key.Render("next"), next, st.Key.Render("last"), common.StatusCode(d.LastStatus))
@@ -170,10 +205,10 @@ func (s *AttemptsScreen) View() string {
 
 func (s *AttemptsScreen) ShortHelp() []key.Binding {
 	k := s.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Enter, k.Copy, k.Back}
+	return []key.Binding{k.Enter, k.Replay, k.Payload, k.Copy, k.Back}
 }
 
 func (s *AttemptsScreen) FullHelp() [][]key.Binding {
 	k := s.c.Keys
-	return [][]key.Binding{k.Movement(), {k.Enter, k.Copy, k.Back}}
+	return [][]key.Binding{k.Movement(), {k.Enter, k.Replay, k.Payload, k.Copy, k.Sort, k.SortReverse, k.Back}}
 }

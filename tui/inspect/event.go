@@ -23,8 +23,11 @@ type EventScreen struct {
 	c       *common.Common
 	id      int64
 	eventID string
+	from    int64 // the delivery the operator came from: the cursor starts there
+	placed  bool
 	ev      *outbox.Event
 	ds      []delivery.Delivery
+	labels  map[string]data.Label
 	err     error
 	loading bool
 	table   list.Model
@@ -34,22 +37,33 @@ type EventScreen struct {
 }
 
 type eventLoaded struct {
-	to  int64
-	ev  *outbox.Event
-	ds  []delivery.Delivery
-	err error
+	to     int64
+	ev     *outbox.Event
+	ds     []delivery.Delivery
+	labels map[string]data.Label
+	err    error
 }
 
-// NewEvent returns the screen of event eventID.
-func NewEvent(c *common.Common, eventID string) *EventScreen {
-	return &EventScreen{c: c, id: newID(), eventID: eventID, table: list.New(
-		list.Column{Title: "DELIVERY", Width: 9, Right: true},
-		list.Column{Title: "ENDPOINT", Width: 22},
-		list.Column{Title: "STATE", Width: 10},
-		list.Column{Title: "TRIES", Width: 5, Right: true},
-		list.Column{Title: "STATUS", Width: 6, Right: true},
-		list.Column{Title: "LAST ERROR"},
+// NewEvent returns the screen of event eventID with the cursor on
+// delivery from (0: the first).
+func NewEvent(c *common.Common, eventID string, from int64) *EventScreen {
+	return &EventScreen{c: c, id: newID(), eventID: eventID, from: from, table: list.New(
+		list.Column{Title: "DELIVERY", Right: true},
+		list.Column{Title: "ENDPOINT", Min: 12, Max: 40},
+		list.Column{Title: "STATE", Min: 9},
+		list.Column{Title: "TRIES", Right: true, Drop: 2},
+		list.Column{Title: "HTTP", Right: true},
+		list.Column{Title: "LAST ERROR", Min: 12, Flex: true},
 	)}
+}
+
+// DeliveryID returns the delivery under the cursor (r replays it), 0
+// when none.
+func (s *EventScreen) DeliveryID() int64 {
+	if r, ok := s.table.Selected(); ok && r.Ref < len(s.ds) {
+		return s.ds[r.Ref].ID
+	}
+	return 0
 }
 
 // EventID returns the event shown.
@@ -72,7 +86,15 @@ func (s *EventScreen) Refresh() tea.Cmd {
 	to, id := s.id, s.eventID
 	return common.Run(s.c, func(ctx context.Context) eventLoaded {
 		ev, ds, err := s.c.Source.Event(ctx, id)
-		return eventLoaded{to: to, ev: ev, ds: ds, err: err}
+		if err != nil {
+			return eventLoaded{to: to, err: err}
+		}
+		var ids []string
+		for _, d := range ds {
+			ids = append(ids, d.EndpointID)
+		}
+		labels, err := s.c.Source.Labels(ctx, ids)
+		return eventLoaded{to: to, ev: ev, ds: ds, labels: labels, err: err}
 	}, func(err error) eventLoaded { return eventLoaded{to: to, err: err} })
 }
 
@@ -96,13 +118,18 @@ func (s *EventScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		s.loading = false
 		s.err = msg.err
 		if msg.err == nil {
-			s.ev, s.ds = msg.ev, msg.ds
+			s.ev, s.ds, s.labels = msg.ev, msg.ds, msg.labels
 			s.payload.SetContent(data.PrettyJSON(msg.ev.Data))
 			rows := make([]list.Row, len(msg.ds))
 			for i, d := range msg.ds {
-				rows[i] = DeliveryRow(s.c, d)
+				rows[i] = DeliveryRow(s.c, d, s.labels[d.EndpointID])
+				rows[i].Ref = i
 			}
 			s.table.SetRows(rows)
+			if !s.placed && s.from != 0 {
+				s.table.SetCursorID(strconv.FormatInt(s.from, 10))
+			}
+			s.placed = true
 			s.layout()
 		}
 	case tea.KeyPressMsg:
@@ -112,8 +139,7 @@ func (s *EventScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			s.payload.Move(msg, k)
 		case s.table.Move(msg, k):
 		case key.Matches(msg, k.Enter):
-			if r, ok := s.table.Selected(); ok {
-				id, _ := strconv.ParseInt(r.ID, 10, 64)
+			if id := s.DeliveryID(); id != 0 {
 				s.next = NewAttempts(s.c, id)
 			}
 		case key.Matches(msg, k.Copy):
@@ -137,7 +163,7 @@ func (s *EventScreen) View() string {
 	fmt.Fprintf(&b, "%s %s  %s %s  %s %s (%s ago)\n", st.Key.Render("event"), common.Sanitize(s.ev.ID), st.Key.Render("type"), common.Sanitize(s.ev.Type),
 		st.Key.Render("created"), s.ev.Created.UTC().Format("2006-01-02 15:04:05Z"), common.Age(s.c.Now(), s.ev.Created))
 	b.WriteString(s.table.View(st, "no deliveries (no endpoint matched)") + "\n")
-	b.WriteString(st.Header.Render("payload") + st.Muted.Render("  (pgup/pgdn scroll · y copy)") + "\n")
+	b.WriteString(st.Header.Render("payload") + st.Muted.Render("  (pgup/pgdn scroll · y copies it)") + "\n")
 	b.WriteString(s.payload.View())
 	if s.err != nil {
 		b.WriteString("\n" + st.Error.Render(common.Describe(s.err)))
@@ -147,20 +173,24 @@ func (s *EventScreen) View() string {
 
 func (s *EventScreen) ShortHelp() []key.Binding {
 	k := s.c.Keys
-	return []key.Binding{k.Up, k.Down, k.Enter, k.PageDown, k.Copy, k.Back}
+	return []key.Binding{k.Enter, k.PageDown, k.Replay, k.Copy, k.Back}
 }
 
 func (s *EventScreen) FullHelp() [][]key.Binding {
 	k := s.c.Keys
-	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.PageUp, k.PageDown}, {k.Enter, k.Copy, k.Back}}
+	return [][]key.Binding{{k.Up, k.Down, k.Top, k.Bottom}, {k.PageUp, k.PageDown}, {k.Enter, k.Replay, k.Copy, k.Back}}
 }
 
 // DeliveryRow renders a delivery as a row of the event screen's table;
 // the row's id is the delivery id.
-func DeliveryRow(c *common.Common, d delivery.Delivery) list.Row {
+func DeliveryRow(c *common.Common, d delivery.Delivery, l data.Label) list.Row {
+	name := d.EndpointID
+	if l.ID != "" {
+		name = l.Name()
+	}
 	r := list.Row{ID: strconv.FormatInt(d.ID, 10), Cells: []string{
-		strconv.FormatInt(d.ID, 10), d.EndpointID, StateLabel(d), strconv.Itoa(d.Attempts), common.StatusCode(d.LastStatus), d.LastError,
-	}}
+		strconv.FormatInt(d.ID, 10), name, StateLabel(d), strconv.Itoa(d.Attempts), common.StatusCode(d.LastStatus), d.LastError,
+	}, Keys: []any{d.ID, nil, nil, d.Attempts}}
 	r.Style = StateStyle(c, d)
 	return r
 }

@@ -53,6 +53,38 @@ func (st *Stack) push(s Screen) tea.Cmd {
 	return s.Init()
 }
 
+// Push opens s on top of the open screens and starts loading it.
+func (st *Stack) Push(s Screen) tea.Cmd { return st.push(s) }
+
+// DeliveryID returns the delivery the top screen is about (the one under
+// its cursor on an event screen), 0 when none: r replays it.
+func (st *Stack) DeliveryID() int64 {
+	if d, ok := st.Top().(interface{ DeliveryID() int64 }); ok {
+		return d.DeliveryID()
+	}
+	return 0
+}
+
+// EventID returns the event the top screen is about, "" when none: p
+// opens its payload.
+func (st *Stack) EventID() string {
+	if e, ok := st.Top().(interface{ EventID() string }); ok {
+		return e.EventID()
+	}
+	return ""
+}
+
+// OpenPayload opens the event of the top screen (p), with the cursor on
+// its delivery; nil when the top screen is the event already or names
+// none.
+func (st *Stack) OpenPayload() tea.Cmd {
+	id := st.EventID()
+	if _, onEvent := st.Top().(*EventScreen); id == "" || onEvent {
+		return nil
+	}
+	return st.Push(NewEvent(st.c, id, st.DeliveryID()))
+}
+
 // Active reports whether any screen is open.
 func (st *Stack) Active() bool { return len(st.screens) > 0 }
 

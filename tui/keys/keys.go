@@ -1,5 +1,6 @@
 // Package keys is the console's one keymap. Every binding carries its help
-// text, so the footer and the help view are generated from it.
+// text, so the footer, the help view and the README's key table are all
+// generated from, or checked against, it.
 //
 // There is no global keymap: New builds one, and the console passes it to
 // every view through tui/common.
@@ -7,80 +8,117 @@ package keys
 
 import "charm.land/bubbles/v2/key"
 
+// ViewNames are the views in tab order; View[i] switches to ViewNames[i].
+var ViewNames = []string{"overview", "endpoints", "deliveries", "dead letters", "inbox", "audit", "help"}
+
 // KeyMap holds every binding of the console. Views pick the ones they use
-// for their help; actions that change state are grouped in Actions so
+// for their help; actions that change state are listed by Actions so
 // read-only mode can disable them in one place.
 type KeyMap struct {
 	// Movement.
 	Up, Down, Top, Bottom, PageUp, PageDown key.Binding
 	// Navigation.
 	Enter, Back, Filter, Help, Refresh, Quit, ForceQuit key.Binding
-	NextView, PrevView                                  key.Binding
-	// Views 1..6 by number.
-	View [6]key.Binding
+	NextView, PrevView, Palette                         key.Binding
+	// Views by number.
+	View [7]key.Binding
 	// Lists.
-	Mark, Sort, Copy key.Binding
+	Mark, Sort, SortReverse, Pause, Group key.Binding
+	// Opening and copying.
+	Payload, Deliveries, DeadLetters, Copy, CopyResponse, Curl key.Binding
 	// Actions (changing state).
-	Replay, ReplayAll, Disable, Enable key.Binding
-	// Dialogs.
-	Confirm, Cancel key.Binding
+	Replay, ReplayAll, Disable, Enable, TestEvent, Rotate, Edit key.Binding
+	// Dialogs and forms.
+	Confirm, Cancel, Choose, NextField, PrevField key.Binding
 }
 
 // New returns the console's keymap. With readOnly, the action bindings are
 // disabled: hidden from help and not matched by key.Matches.
 func New(readOnly bool) KeyMap {
-	k := KeyMap{
-		Up:        key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("↑/k", "up")),
-		Down:      key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("↓/j", "down")),
-		Top:       key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
-		Bottom:    key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom")),
-		PageUp:    key.NewBinding(key.WithKeys("pgup", "ctrl+u"), key.WithHelp("pgup", "page up")),
-		PageDown:  key.NewBinding(key.WithKeys("pgdown", "ctrl+d"), key.WithHelp("pgdn", "page down")),
-		Enter:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
-		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
-		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Refresh:   key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "refresh now")),
-		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit (back in sub-views)")),
-		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
-		NextView:  key.NewBinding(key.WithKeys("tab", "]"), key.WithHelp("tab", "next view")),
-		PrevView:  key.NewBinding(key.WithKeys("shift+tab", "["), key.WithHelp("shift+tab", "previous view")),
-		Mark:      key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "mark")),
-		Sort:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sort")),
-		Copy:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy id/payload")),
-		Replay:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "replay")),
-		ReplayAll: key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "replay marked/all")),
-		Disable:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "disable")),
-		Enable:    key.NewBinding(key.WithKeys("e"), key.WithHelp("e", "enable")),
-		Confirm:   key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "confirm")),
-		Cancel:    key.NewBinding(key.WithKeys("n", "N", "esc", "q"), key.WithHelp("n/esc", "cancel")),
+	b := func(help, desc string, keys ...string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(help, desc))
 	}
-	names := []string{"overview", "endpoints", "deliveries", "dead letters", "inbox", "help"}
-	for i, n := range names {
+	k := KeyMap{
+		Up:       b("↑/k", "up", "k", "up"),
+		Down:     b("↓/j", "down", "j", "down"),
+		Top:      b("g/home", "top", "g", "home"),
+		Bottom:   b("G/end", "bottom", "G", "end"),
+		PageUp:   b("pgup/ctrl+u", "page up", "pgup", "ctrl+u"),
+		PageDown: b("pgdn/ctrl+d", "page down", "pgdown", "ctrl+d"),
+
+		Enter:     b("enter", "open", "enter"),
+		Back:      b("esc", "back", "esc"),
+		Filter:    b("/", "filter", "/"),
+		Help:      b("?", "help", "?"),
+		Refresh:   b("ctrl+r", "refresh now", "ctrl+r"),
+		Quit:      b("q", "back; at the top, quit (asks)", "q"),
+		ForceQuit: b("ctrl+c", "quit at once", "ctrl+c"),
+		NextView:  b("tab/]", "next view", "tab", "]"),
+		PrevView:  b("shift+tab/[", "previous view", "shift+tab", "["),
+		Palette:   b(":", "jump to a view or an id", ":"),
+
+		Mark:        b("space", "mark", "space"),
+		Sort:        b("s", "sort by the next column", "s"),
+		SortReverse: b("S", "reverse the sort", "S"),
+		Pause:       b("f", "freeze / follow the list", "f"),
+		Group:       b("v", "group by endpoint, reason", "v"),
+
+		Payload:      b("p", "open the event payload", "p"),
+		Deliveries:   b("d", "its deliveries", "d"),
+		DeadLetters:  b("D", "its dead letters", "D"),
+		Copy:         b("y", "copy id, payload, request", "y"),
+		CopyResponse: b("Y", "copy the response", "Y"),
+		Curl:         b("c", "copy as curl", "c"),
+
+		Replay:    b("r", "replay", "r"),
+		ReplayAll: b("R", "replay marked, or all (preview)", "R"),
+		Disable:   b("x", "disable the endpoint", "x"),
+		Enable:    b("e", "enable the endpoint", "e"),
+		TestEvent: b("t", "send a test event", "t"),
+		Rotate:    b("K", "rotate the signing secret", "K"),
+		Edit:      b("E", "edit URL, types, limits", "E"),
+
+		Confirm:   b("y", "confirm (one row)", "y"),
+		Cancel:    b("n/esc", "cancel", "n", "N", "esc", "q"),
+		Choose:    b("←/→", "choose No or Yes", "left", "right", "h", "l"),
+		NextField: b("tab/↓", "next field", "tab", "down"),
+		PrevField: b("shift+tab/↑", "previous field", "shift+tab", "up"),
+	}
+	for i, n := range ViewNames {
 		d := string(rune('1' + i))
-		k.View[i] = key.NewBinding(key.WithKeys(d), key.WithHelp(d, n))
+		k.View[i] = b(d, n, d)
 	}
 	if readOnly {
-		for _, b := range k.Actions() {
-			b.SetEnabled(false)
+		for _, a := range k.Actions() {
+			a.SetEnabled(false)
 		}
 	}
 	return k
 }
 
 // Actions returns the bindings that change state, for read-only mode.
+// Marking is among them: it only serves a bulk replay.
 func (k *KeyMap) Actions() []*key.Binding {
-	return []*key.Binding{&k.Replay, &k.ReplayAll, &k.Disable, &k.Enable}
+	return []*key.Binding{&k.Replay, &k.ReplayAll, &k.Disable, &k.Enable, &k.TestEvent, &k.Rotate, &k.Edit, &k.Mark}
 }
 
 // Movement returns the list movement bindings, for help.
-func (k KeyMap) Movement() []key.Binding {
+func (k *KeyMap) Movement() []key.Binding {
 	return []key.Binding{k.Up, k.Down, k.Top, k.Bottom, k.PageUp, k.PageDown}
 }
 
-// Global returns the bindings every view shares, for help.
-func (k KeyMap) Global() []key.Binding {
-	return []key.Binding{k.NextView, k.PrevView, k.View[0], k.Help, k.Refresh, k.Quit, k.ForceQuit}
+// Global returns the bindings that work in every view, drill-downs
+// included (not while a prompt or dialog has the keyboard).
+func (k *KeyMap) Global() []key.Binding {
+	out := []key.Binding{k.NextView, k.PrevView}
+	out = append(out, k.View[:]...)
+	return append(out, k.Palette, k.Help, k.Refresh, k.Back, k.Quit, k.ForceQuit)
+}
+
+// Dialog returns the bindings of confirmation dialogs and forms.
+func (k *KeyMap) Dialog() []key.Binding {
+	typed := key.NewBinding(key.WithKeys("enter"), key.WithHelp("N enter", "confirm N rows (type N)"))
+	return []key.Binding{k.Confirm, typed, k.Choose, k.Cancel, k.NextField, k.PrevField}
 }
 
 // Pressed reports whether msg (a key press's String()) is one of b's keys,

@@ -36,13 +36,24 @@ type Loaded struct {
 // New returns the view.
 func New(c *common.Common) *Model { return &Model{c: c} }
 
-func (m *Model) Title() string            { return "overview" }
-func (m *Model) Init() tea.Cmd            { return m.Refresh() }
-func (m *Model) Nested() bool             { return false }
-func (m *Model) SetSize(w, h int)         { m.w, m.h = w, h }
-func (m *Model) ShortHelp() []key.Binding { return []key.Binding{m.c.Keys.Enter, m.c.Keys.Refresh} }
-func (m *Model) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{m.c.Keys.Enter, m.c.Keys.Refresh}}
+func (m *Model) Title() string    { return "overview" }
+func (m *Model) Init() tea.Cmd    { return m.Refresh() }
+func (m *Model) Capturing() bool  { return false }
+func (m *Model) Nested() bool     { return false }
+func (m *Model) SetSize(w, h int) { m.w, m.h = w, h }
+
+func (m *Model) ShortHelp() []key.Binding { return []key.Binding{openEndpoints(m.c.Keys.Enter)} }
+
+func openEndpoints(b key.Binding) key.Binding {
+	b.SetHelp("enter", "endpoints, trouble first")
+	return b
+}
+
+func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp()} }
+
+// HelpSections lists the view's keys.
+func (m *Model) HelpSections() []common.HelpSection {
+	return []common.HelpSection{{Title: "overview", Keys: m.ShortHelp()}}
 }
 
 // Data returns the figures shown, nil before the first load.
@@ -107,7 +118,7 @@ func (m *Model) View() string {
 	rate += success + "\n" + label("endpoints") + fmt.Sprintf(" %d of %d enabled", o.EndpointsEnabled, o.EndpointsTotal)
 	oldest := "none due"
 	if o.OldestDue > 0 {
-		oldest = common.Dur(o.OldestDue)
+		oldest = common.Age(o.At, o.At.Add(-o.OldestDue))
 	}
 	num := func(n int, bad bool) string {
 		s := fmt.Sprintf("%9s", common.Count(n))
@@ -116,14 +127,20 @@ func (m *Model) View() string {
 		}
 		return s
 	}
+	// The buckets are disjoint: pending deliveries are either due now or
+	// waiting out a retry's backoff.
 	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
-		label("pending"), num(o.Pending, false), label("retrying"), num(o.Retrying, false),
-		label("in flight"), num(o.InFlight, false), label("dead"), num(o.Dead, true),
-		label("held"), num(o.Held, false), label("oldest due"), oldest)
-	colW := max(m.w/2, 36)
+		label("due now"), num(o.Pending-o.Retrying, false), label("retrying later"), num(o.Retrying, false),
+		label("in flight"), num(o.InFlight, false), label("held"), num(o.Held, false),
+		label("dead"), num(o.Dead, true), label("oldest due"), oldest)
+	// The halves sit side by side, a gap apart, whatever the width.
+	colW := 40
 	top := lipgloss.JoinHorizontal(lipgloss.Top,
 		lipgloss.NewStyle().Width(colW).Render(st.Title.Render("Rates")+"\n"+rate),
 		st.Title.Render("Queue")+"\n"+queue)
+	if m.w > 0 && m.w < colW+26 {
+		top = st.Title.Render("Rates") + "\n" + rate + "\n" + st.Title.Render("Queue") + "\n" + queue
+	}
 
 	intake := st.Title.Render("Intake (1h)") + fmt.Sprintf("  accepted %s · duplicates %s · rejected %s",
 		common.Count(o.Accepted), common.Count(o.Duplicates), common.Count(o.Rejected))
@@ -185,13 +202,16 @@ func (m *Model) trouble() string {
 			break
 		}
 		e, h := r.Endpoint, r.Health
-		why := fmt.Sprintf("%d consecutive failures, %d dead, last %s", h.ConsecutiveFailures, h.Dead, common.StatusCode(h.LastStatus))
+		why := fmt.Sprintf("%s in a row, %d dead, %d held, last %s", common.Plural(h.ConsecutiveFailures, "failure"), h.Dead, h.Held,
+			common.StatusCode(h.LastStatus))
 		style := st.Warn
 		if !e.Enabled {
-			why = "disabled: " + common.Sanitize(e.DisabledReason)
+			why = fmt.Sprintf("disabled (%d held): %s", h.Held, common.Sanitize(e.DisabledReason))
 			style = st.Bad
 		}
-		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-20s", trunc(e.Label(), 20)))+" "+trunc(why, max(m.w-24, 10)))
+		nameW := min(max(m.w/3, 20), 40)
+		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-*s", nameW, trunc(common.Sanitize(r.Name()), nameW)))+" "+
+			trunc(why, max(m.w-nameW-4, 10)))
 	}
 	return strings.Join(lines, "\n")
 }

@@ -4,10 +4,17 @@
 // # Security
 //
 // Only the public keys listed in an authorized_keys file may connect;
-// password and keyboard-interactive authentication are never offered. A
-// session must request a terminal (ssh -t); one without is refused with a
-// message. The host key is read from a file and generated there, ed25519
-// with mode 0600, the first time the server starts.
+// password and keyboard-interactive authentication are never offered. Keys
+// listed in a second file, ReadOnlyKeys, get a read-only console (a key in
+// both files is read-only): an on-call viewer sees everything and changes
+// nothing, and every action such a session attempts is refused and
+// recorded in the audit trail. A session must request a terminal (ssh -t);
+// one without is refused with a message. The host key is read from a file
+// and generated there, ed25519 with mode 0600, the first time the server
+// starts.
+//
+// Every session's console acts as the key that opened it: the audit trail
+// names its SHA-256 fingerprint and the SSH login.
 //
 // # Use
 //
@@ -37,6 +44,7 @@ import (
 	"charm.land/wish/v2/bubbletea"
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/hookd/hookd/core/audit"
 	tuiapp "github.com/hookd/hookd/tui/app"
 )
 
@@ -48,9 +56,13 @@ type Config struct {
 	// HostKey is the path of the private host key, generated when the
 	// file does not exist. Required.
 	HostKey string
-	// AuthorizedKeys is the path of an authorized_keys file; only its keys
-	// may connect. It is read once, at Start. Required.
+	// AuthorizedKeys is the path of an authorized_keys file; its keys may
+	// connect with every action allowed. It is read once, at Start.
+	// Required unless ReadOnlyKeys is set.
 	AuthorizedKeys string
+	// ReadOnlyKeys is the path of an authorized_keys file whose keys may
+	// connect to a read-only console. It is read once, at Start. Optional.
+	ReadOnlyKeys string
 	// Console configures the console of every session; Source is
 	// required and is shared by all sessions, so it must be safe for
 	// concurrent use.
@@ -64,7 +76,8 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	logger *slog.Logger
-	keys   []gossh.PublicKey
+	keys   []gossh.PublicKey // may act
+	viewer []gossh.PublicKey // read-only
 
 	mu       sync.Mutex
 	srv      *ssh.Server
@@ -85,8 +98,8 @@ func New(cfg Config) (*Server, error) {
 	if cfg.HostKey == "" {
 		errs = append(errs, errors.New("sshserve: HostKey is required (the path of the private host key)"))
 	}
-	if cfg.AuthorizedKeys == "" {
-		errs = append(errs, errors.New("sshserve: AuthorizedKeys is required (the path of an authorized_keys file)"))
+	if cfg.AuthorizedKeys == "" && cfg.ReadOnlyKeys == "" {
+		errs = append(errs, errors.New("sshserve: AuthorizedKeys (or ReadOnlyKeys) is required (the path of an authorized_keys file)"))
 	}
 	if cfg.Console.Source == nil {
 		errs = append(errs, errors.New("sshserve: Console.Source is required"))
@@ -113,9 +126,17 @@ func (s *Server) Start(ctx context.Context) error {
 	if s.srv != nil {
 		return errors.New("sshserve: already started")
 	}
-	keys, err := loadAuthorizedKeys(s.cfg.AuthorizedKeys)
-	if err != nil {
-		return err
+	var keys, viewers []gossh.PublicKey
+	var err error
+	if s.cfg.AuthorizedKeys != "" {
+		if keys, err = loadAuthorizedKeys(s.cfg.AuthorizedKeys); err != nil {
+			return err
+		}
+	}
+	if s.cfg.ReadOnlyKeys != "" {
+		if viewers, err = loadAuthorizedKeys(s.cfg.ReadOnlyKeys); err != nil {
+			return fmt.Errorf("read-only keys: %w", err)
+		}
 	}
 	hostKey, generated, err := loadHostKey(s.cfg.HostKey)
 	if err != nil {
@@ -124,7 +145,7 @@ func (s *Server) Start(ctx context.Context) error {
 	if generated {
 		s.logger.Info("generated SSH host key", slog.String("path", s.cfg.HostKey))
 	}
-	s.keys = keys
+	s.keys, s.viewer = keys, viewers
 	srv, err := wish.NewServer(
 		wish.WithHostKeyPEM(hostKey),
 		wish.WithPublicKeyAuth(s.authorize),
@@ -150,7 +171,8 @@ func (s *Server) Start(ctx context.Context) error {
 			s.logger.Error("serve failed", slog.String("error", err.Error()))
 		}
 	}()
-	s.logger.Info("console served over SSH", slog.String("addr", s.addr.String()), slog.Int("authorized_keys", len(keys)))
+	s.logger.Info("console served over SSH", slog.String("addr", s.addr.String()), slog.Int("authorized_keys", len(keys)),
+		slog.Int("read_only_keys", len(viewers)))
 	return nil
 }
 
@@ -179,16 +201,28 @@ func (s *Server) Stop() {
 	s.sessions.Wait()
 }
 
-// authorize admits exactly the listed keys.
+// authorize admits exactly the listed keys, of either file.
 func (s *Server) authorize(ctx ssh.Context, key ssh.PublicKey) bool {
-	for _, k := range s.keys {
-		if ssh.KeysEqual(k, key) {
-			return true
-		}
+	if listed(s.keys, key) || listed(s.viewer, key) {
+		return true
 	}
 	s.logger.Info("SSH key refused", slog.String("fingerprint", gossh.FingerprintSHA256(key)),
 		slog.String("remote", ctx.RemoteAddr().String()), slog.String("user", ctx.User()))
 	return false
+}
+
+func listed(keys []gossh.PublicKey, key ssh.PublicKey) bool {
+	for _, k := range keys {
+		if ssh.KeysEqual(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// readOnly reports whether a session of key gets a read-only console.
+func (s *Server) readOnly(key ssh.PublicKey) bool {
+	return s.cfg.Console.ReadOnly || listed(s.viewer, key)
 }
 
 // track logs each session and lets Stop wait for it.
@@ -203,7 +237,8 @@ func (s *Server) track(next ssh.Handler) ssh.Handler {
 		s.mu.Unlock()
 		defer s.sessions.Done()
 		attrs := []any{slog.String("fingerprint", gossh.FingerprintSHA256(sess.PublicKey())),
-			slog.String("remote", sess.RemoteAddr().String()), slog.String("user", sess.User())}
+			slog.String("remote", sess.RemoteAddr().String()), slog.String("user", sess.User()),
+			slog.Bool("read_only", s.readOnly(sess.PublicKey()))}
 		s.logger.Info("SSH console session opened", attrs...)
 		next(sess)
 		s.logger.Info("SSH console session closed", attrs...)
@@ -223,7 +258,11 @@ func (s *Server) requirePty(next ssh.Handler) ssh.Handler {
 	}
 }
 
-// program builds the console of one session.
+// program builds the console of one session, acting as its key.
 func (s *Server) program(sess ssh.Session) *tea.Program {
-	return tea.NewProgram(tuiapp.New(s.cfg.Console), bubbletea.MakeOptions(sess)...)
+	opts := s.cfg.Console
+	opts.ReadOnly = s.readOnly(sess.PublicKey())
+	opts.Actor = audit.SSHKey(gossh.FingerprintSHA256(sess.PublicKey()), sess.User())
+	opts.Remote = sess.RemoteAddr().String()
+	return tea.NewProgram(tuiapp.New(opts), bubbletea.MakeOptions(sess)...)
 }

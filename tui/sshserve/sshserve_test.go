@@ -129,8 +129,12 @@ func TestSessionShowsTheConsole(t *testing.T) {
 		s := ansi.Strip(out.String())
 		return strings.Contains(s, "overview") && strings.Contains(s, "dead letters")
 	})
-	// q quits the console, which ends the session cleanly.
+	// q asks, y quits the console, which ends the session cleanly.
 	if _, err := stdin.Write([]byte("q")); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the quit question", func() bool { return strings.Contains(ansi.Strip(out.String()), "Quit the console?") })
+	if _, err := stdin.Write([]byte("y")); err != nil {
 		t.Fatal(err)
 	}
 	if err := sess.Wait(); err != nil {
@@ -224,7 +228,7 @@ func TestHostKeyIsGeneratedOnceWithMode0600(t *testing.T) {
 func TestBadConfigIsNamed(t *testing.T) {
 	t.Parallel()
 	if _, err := sshserve.New(sshserve.Config{}); err == nil ||
-		!strings.Contains(err.Error(), "Listen is required") || !strings.Contains(err.Error(), "AuthorizedKeys is required") ||
+		!strings.Contains(err.Error(), "Listen is required") || !strings.Contains(err.Error(), "AuthorizedKeys (or ReadOnlyKeys) is required") ||
 		!strings.Contains(err.Error(), "HostKey is required") || !strings.Contains(err.Error(), "Console.Source is required") {
 		t.Errorf("New(empty) = %v, want every missing field named", err)
 	}

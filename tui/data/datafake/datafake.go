@@ -1,7 +1,7 @@
 // Package datafake is an in-memory data.Source that records every call,
 // for model-level tests of the console's views. The PostgreSQL Source is
 // tested against a real database; this fake only stands in for it where
-// a test checks what a view asks for.
+// a test checks what a view asks for and draws.
 package datafake
 
 import (
@@ -9,20 +9,25 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/tui/data"
 )
 
-// Call is one recorded call: the method and its arguments.
+// Call is one recorded call: the method, its arguments and the actor its
+// context carried.
 type Call struct {
 	Method string
 	Args   []any
+	Actor  audit.Actor
 }
 
 // Source is the fake. Set its fields before use; it is safe for
@@ -34,21 +39,26 @@ type Source struct {
 	PanicOn    string // a method that panics when called
 	Over       *data.Overview
 	Eps        []data.EndpointRow
-	Dels       []delivery.Delivery // newest last; List returns newest first
+	Dels       []delivery.Delivery // newest last; lists return newest first
 	Events     map[string]*outbox.Event
 	Atts       map[int64][]delivery.Attempt
 	InboxItems []data.InboxEvent
+	Rejected   map[string]int64
+	Trail      []audit.Entry // newest last
+	// Secret is what RotateSecret returns.
+	Secret string
 }
 
 // New returns an empty fake.
 func New() *Source {
-	return &Source{Events: map[string]*outbox.Event{}, Atts: map[int64][]delivery.Attempt{}}
+	return &Source{Events: map[string]*outbox.Event{}, Atts: map[int64][]delivery.Attempt{}, Secret: "whsec_dGVzdHNlY3JldHRlc3RzZWNyZXQ="}
 }
 
-func (s *Source) record(method string, args ...any) error {
+func (s *Source) record(ctx context.Context, method string, args ...any) error {
 	s.mu.Lock()
 	defer s.mu.Unlock() // also on the deliberate panic
-	s.calls = append(s.calls, Call{Method: method, Args: args})
+	a, _ := audit.FromContext(ctx)
+	s.calls = append(s.calls, Call{Method: method, Args: args, Actor: a})
 	if method == s.PanicOn {
 		panic("datafake: " + method + " panics on purpose")
 	}
@@ -80,17 +90,27 @@ func (s *Source) Actions() []Call {
 	var out []Call
 	for _, c := range s.Calls("") {
 		switch c.Method {
-		case "Replay", "ReplayIDs", "ReplayMatching", "EnableEndpoint", "DisableEndpoint", "ReplayInbox":
+		case "Replay", "ReplayIDs", "ReplayQuery", "EnableEndpoint", "DisableEndpoint", "ReplayInbox",
+			"SendTestEvent", "RotateSecret", "UpdateEndpoint":
 			out = append(out, c)
 		}
 	}
 	return out
 }
 
-func (s *Source) Ping(ctx context.Context) error { return s.record("Ping") }
+// AddDelivery appends d (the newest) under lock.
+func (s *Source) AddDelivery(d delivery.Delivery) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Dels = append(s.Dels, d)
+}
+
+func (s *Source) Ping(ctx context.Context) error { return s.record(ctx, "Ping") }
+
+func (s *Source) Info() data.Info { return data.Info{Database: "hookd@127.0.0.1:5432/hookd"} }
 
 func (s *Source) Overview(ctx context.Context, now time.Time) (*data.Overview, error) {
-	if err := s.record("Overview", now); err != nil {
+	if err := s.record(ctx, "Overview", now); err != nil {
 		return nil, err
 	}
 	if s.Over == nil {
@@ -99,20 +119,120 @@ func (s *Source) Overview(ctx context.Context, now time.Time) (*data.Overview, e
 	return s.Over, nil
 }
 
-func (s *Source) Endpoints(ctx context.Context, now time.Time) ([]data.EndpointRow, error) {
-	if err := s.record("Endpoints", now); err != nil {
+func (s *Source) Endpoints(ctx context.Context, q data.EndpointQuery) (data.EndpointPage, error) {
+	if err := s.record(ctx, "Endpoints", q); err != nil {
+		return data.EndpointPage{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	eps := slices.Clone(s.Eps)
+	slices.SortFunc(eps, func(a, b data.EndpointRow) int { return strings.Compare(a.Endpoint.ID, b.Endpoint.ID) })
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 200
+	}
+	page := data.EndpointPage{Rows: []data.EndpointRow{}, Total: len(eps)}
+	for _, r := range eps {
+		if r.Endpoint.ID <= q.After || q.IDs != nil && !slices.Contains(q.IDs, r.Endpoint.ID) {
+			continue
+		}
+		if len(page.Rows) == limit {
+			page.Next = page.Rows[limit-1].Endpoint.ID
+			break
+		}
+		page.Rows = append(page.Rows, r)
+	}
+	if q.IDs != nil {
+		page.Total = len(q.IDs)
+	}
+	return page, nil
+}
+
+func label(r data.EndpointRow) data.Label {
+	e := r.Endpoint
+	return data.Label{ID: e.ID, Description: e.Description, URL: e.URL, Enabled: e.Enabled, DataOnly: e.BodyFormat == endpoint.BodyData}
+}
+
+func (s *Source) FindEndpoints(ctx context.Context, text string, limit int) ([]data.Label, error) {
+	if err := s.record(ctx, "FindEndpoints", text, limit); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.Eps), nil
+	t := strings.ToLower(text)
+	var out []data.Label
+	for _, r := range s.Eps {
+		e := r.Endpoint
+		if strings.Contains(strings.ToLower(e.ID+" "+e.Description+" "+e.URL), t) && len(out) < limit {
+			out = append(out, label(r))
+		}
+	}
+	return out, nil
 }
 
-func matches(f delivery.Filter, d delivery.Delivery) bool {
-	if f.State != "" && d.State != f.State || f.EndpointID != "" && d.EndpointID != f.EndpointID || f.EventID != "" && d.EventID != f.EventID {
-		return false
+func (s *Source) Labels(ctx context.Context, ids []string) (map[string]data.Label, error) {
+	if err := s.record(ctx, "Labels", ids); err != nil {
+		return nil, err
 	}
-	if !f.CompletedBefore.IsZero() && (d.CompletedAt == nil || d.CompletedAt.After(f.CompletedBefore)) {
+	return s.labels(ids), nil
+}
+
+func (s *Source) labels(ids []string) map[string]data.Label {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]data.Label{}
+	for _, r := range s.Eps {
+		if slices.Contains(ids, r.Endpoint.ID) {
+			out[r.Endpoint.ID] = label(r)
+		}
+	}
+	return out
+}
+
+func (s *Source) Endpoint(ctx context.Context, id string, now time.Time) (*data.EndpointDetail, error) {
+	if err := s.record(ctx, "Endpoint", id); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	var row *data.EndpointRow
+	for i := range s.Eps {
+		if s.Eps[i].Endpoint.ID == id {
+			row = &s.Eps[i]
+		}
+	}
+	s.mu.Unlock()
+	if row == nil {
+		return nil, db.ErrNotFound
+	}
+	d := &data.EndpointDetail{Row: *row}
+	for i := range 60 {
+		d.Minutes = append(d.Minutes, data.Minute{At: now.Truncate(time.Minute).Add(time.Duration(i-59) * time.Minute)})
+	}
+	page, _ := s.deliveries(data.DeliveryQuery{EndpointIDs: []string{id}, Limit: 15})
+	d.Recent = page.Deliveries
+	g := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateDead}})
+	r := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Retrying: true})
+	d.Errors = data.Groups{Groups: append(g.Groups, r.Groups...), Scanned: g.Scanned + r.Scanned}
+	return d, nil
+}
+
+// Matches reports whether the fake counts d as matching q.
+func Matches(q data.DeliveryQuery, d delivery.Delivery) bool {
+	f := q.Filter
+	eps := q.EndpointIDs
+	if eps == nil && f.EndpointID != "" {
+		eps = []string{f.EndpointID}
+	}
+	switch {
+	case q.Retrying && !d.Retrying(),
+		f.State != "" && d.State != f.State,
+		eps != nil && !slices.Contains(eps, d.EndpointID),
+		f.EventID != "" && d.EventID != f.EventID,
+		!f.CompletedBefore.IsZero() && (d.CompletedAt == nil || d.CompletedAt.After(f.CompletedBefore)),
+		q.StatusMin > 0 && (d.LastStatus == nil || *d.LastStatus < q.StatusMin),
+		q.StatusMax > 0 && (d.LastStatus == nil || *d.LastStatus > q.StatusMax),
+		q.Reason != "" && d.LastErrorClass != q.Reason,
+		q.Text != "" && !strings.Contains(strings.ToLower(d.LastError), strings.ToLower(q.Text)):
 		return false
 	}
 	if f.EventType != "" {
@@ -124,20 +244,23 @@ func matches(f delivery.Filter, d delivery.Delivery) bool {
 	return true
 }
 
-func (s *Source) Deliveries(ctx context.Context, p delivery.ListParams) (delivery.Page, error) {
-	if err := s.record("Deliveries", p); err != nil {
-		return delivery.Page{}, err
+func (s *Source) Deliveries(ctx context.Context, q data.DeliveryQuery) (data.DeliveryPage, error) {
+	if err := s.record(ctx, "Deliveries", q); err != nil {
+		return data.DeliveryPage{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	limit := p.Limit
+	return s.deliveries(q)
+}
+
+func (s *Source) deliveries(q data.DeliveryQuery) (data.DeliveryPage, error) {
+	limit := q.Limit
 	if limit == 0 {
-		limit = 50
+		limit = 100
 	}
-	page := delivery.Page{Deliveries: []delivery.Delivery{}}
+	page := data.DeliveryPage{Deliveries: []delivery.Delivery{}}
+	s.mu.Lock()
 	for i := len(s.Dels) - 1; i >= 0; i-- {
 		d := s.Dels[i]
-		if p.Before > 0 && d.ID >= p.Before || !matches(p.Filter, d) {
+		if q.Before > 0 && d.ID >= q.Before || !Matches(q, d) {
 			continue
 		}
 		if len(page.Deliveries) == limit {
@@ -146,11 +269,17 @@ func (s *Source) Deliveries(ctx context.Context, p delivery.ListParams) (deliver
 		}
 		page.Deliveries = append(page.Deliveries, d)
 	}
+	s.mu.Unlock()
+	var ids []string
+	for _, d := range page.Deliveries {
+		ids = append(ids, d.EndpointID)
+	}
+	page.Labels = s.labels(ids)
 	return page, nil
 }
 
 func (s *Source) Delivery(ctx context.Context, id int64) (*delivery.Delivery, error) {
-	if err := s.record("Delivery", id); err != nil {
+	if err := s.record(ctx, "Delivery", id); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -164,7 +293,7 @@ func (s *Source) Delivery(ctx context.Context, id int64) (*delivery.Delivery, er
 }
 
 func (s *Source) Event(ctx context.Context, id string) (*outbox.Event, []delivery.Delivery, error) {
-	if err := s.record("Event", id); err != nil {
+	if err := s.record(ctx, "Event", id); err != nil {
 		return nil, nil, err
 	}
 	s.mu.Lock()
@@ -183,7 +312,7 @@ func (s *Source) Event(ctx context.Context, id string) (*outbox.Event, []deliver
 }
 
 func (s *Source) Attempts(ctx context.Context, id int64) ([]delivery.Attempt, error) {
-	if err := s.record("Attempts", id); err != nil {
+	if err := s.record(ctx, "Attempts", id); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -191,53 +320,182 @@ func (s *Source) Attempts(ctx context.Context, id int64) ([]delivery.Attempt, er
 	return slices.Clone(s.Atts[id]), nil
 }
 
-func (s *Source) CountMatching(ctx context.Context, f delivery.Filter) (int64, error) {
-	if err := s.record("CountMatching", f); err != nil {
-		return 0, err
+func (s *Source) groups(q data.DeliveryQuery) data.Groups {
+	s.mu.Lock()
+	var out data.Groups
+	idx := map[string]int{}
+	for i := len(s.Dels) - 1; i >= 0; i-- {
+		d := s.Dels[i]
+		if !Matches(q, d) {
+			continue
+		}
+		out.Scanned++
+		status := 0
+		if d.LastStatus != nil {
+			status = *d.LastStatus
+		}
+		state := string(d.State)
+		if d.Retrying() {
+			state = "retrying"
+		}
+		k := fmt.Sprint(d.EndpointID, state, d.LastErrorClass, status)
+		j, ok := idx[k]
+		if !ok {
+			j = len(out.Groups)
+			idx[k] = j
+			at := d.UpdatedAt
+			if d.CompletedAt != nil {
+				at = *d.CompletedAt
+			}
+			out.Groups = append(out.Groups, data.Group{EndpointID: d.EndpointID, State: state, Class: d.LastErrorClass,
+				Status: status, Sample: d.LastError, Newest: at})
+		}
+		out.Groups[j].Count++
 	}
-	if f.State == "" {
-		f.State = delivery.StateDead
+	s.mu.Unlock()
+	slices.SortStableFunc(out.Groups, func(a, b data.Group) int { return int(b.Count - a.Count) })
+	var ids []string
+	for _, g := range out.Groups {
+		ids = append(ids, g.EndpointID)
+	}
+	labels := s.labels(ids)
+	for i := range out.Groups {
+		out.Groups[i].Endpoint = labels[out.Groups[i].EndpointID]
+		if out.Groups[i].Endpoint.ID == "" {
+			out.Groups[i].Endpoint.ID = out.Groups[i].EndpointID
+		}
+	}
+	return out
+}
+
+func (s *Source) DeadGroups(ctx context.Context, q data.DeliveryQuery) (data.Groups, error) {
+	if err := s.record(ctx, "DeadGroups", q); err != nil {
+		return data.Groups{}, err
+	}
+	q.State, q.Retrying = delivery.StateDead, false
+	return s.groups(q), nil
+}
+
+func (s *Source) Preview(ctx context.Context, q data.DeliveryQuery, now time.Time) (*data.Preview, error) {
+	if err := s.record(ctx, "Preview", q); err != nil {
+		return nil, err
+	}
+	q.State, q.Retrying, q.CompletedBefore = delivery.StateDead, false, now
+	pv := &data.Preview{Query: q, IDs: []int64{}, Groups: s.groups(q)}
+	s.mu.Lock()
+	for i := len(s.Dels) - 1; i >= 0; i-- {
+		if Matches(q, s.Dels[i]) {
+			pv.IDs = append(pv.IDs, s.Dels[i].ID)
+		}
+	}
+	s.mu.Unlock()
+	pv.Count = int64(len(pv.IDs))
+	for i := range pv.Groups.Groups {
+		for _, r := range s.Eps {
+			if r.Endpoint.ID == pv.Groups.Groups[i].EndpointID {
+				pv.Groups.Groups[i].Health = r.Health
+			}
+		}
+	}
+	return pv, nil
+}
+
+func (s *Source) Lookup(ctx context.Context, id string) (data.Found, error) {
+	if err := s.record(ctx, "Lookup", id); err != nil {
+		return data.Found{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var n int64
-	for _, d := range s.Dels {
-		if matches(f, d) {
-			n++
+	if n, err := strconv.ParseInt(id, 10, 64); err == nil {
+		for _, d := range s.Dels {
+			if d.ID == n {
+				return data.Found{Kind: "delivery", ID: id}, nil
+			}
+		}
+		return data.Found{}, db.ErrNotFound
+	}
+	for _, r := range s.Eps {
+		if r.Endpoint.ID == id {
+			return data.Found{Kind: "endpoint", ID: id}, nil
 		}
 	}
-	return n, nil
+	if s.Events[id] != nil {
+		return data.Found{Kind: "event", ID: id}, nil
+	}
+	return data.Found{}, db.ErrNotFound
 }
 
-func (s *Source) Replay(ctx context.Context, id int64) error { return s.record("Replay", id) }
+// act records an action's call and, when it succeeds, its audit entry.
+func (s *Source) act(ctx context.Context, method, action, target string, rows int64, args ...any) error {
+	if err := s.record(ctx, method, args...); err != nil {
+		return err
+	}
+	a, ok := audit.FromContext(ctx)
+	if !ok {
+		a = audit.Actor{Kind: audit.KindOS, ID: "tester"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Trail = append(s.Trail, audit.Entry{ID: int64(len(s.Trail) + 1), Actor: a, Via: audit.ViaConsole, Action: action,
+		Target: target, Rows: rows, Outcome: audit.OutcomeOK, At: time.Now()})
+	return nil
+}
+
+func (s *Source) Replay(ctx context.Context, id int64) error {
+	return s.act(ctx, "Replay", audit.ActionReplay, fmt.Sprintf("delivery %d", id), 1, id)
+}
 
 func (s *Source) ReplayIDs(ctx context.Context, ids []int64) (int64, error) {
-	return int64(len(ids)), s.record("ReplayIDs", ids)
+	return int64(len(ids)), s.act(ctx, "ReplayIDs", audit.ActionReplay, fmt.Sprint(ids), int64(len(ids)), ids)
 }
 
-func (s *Source) ReplayMatching(ctx context.Context, f delivery.Filter) (int64, error) {
-	n, _ := s.CountMatching(ctx, f)
-	return n, s.record("ReplayMatching", f)
+func (s *Source) ReplayQuery(ctx context.Context, pv *data.Preview, target string) (int64, error) {
+	return pv.Count, s.act(ctx, "ReplayQuery", audit.ActionReplay, target, pv.Count, pv, target)
 }
 
 func (s *Source) EnableEndpoint(ctx context.Context, id string) error {
-	return s.record("EnableEndpoint", id)
+	return s.act(ctx, "EnableEndpoint", audit.ActionEnable, id, 1, id)
 }
 
 func (s *Source) DisableEndpoint(ctx context.Context, id, reason string) error {
-	return s.record("DisableEndpoint", id, reason)
+	return s.act(ctx, "DisableEndpoint", audit.ActionDisable, id, 1, id, reason)
+}
+
+func (s *Source) SendTestEvent(ctx context.Context, id string) (string, error) {
+	return "evt_test1", s.act(ctx, "SendTestEvent", audit.ActionTest, id, 1, id)
+}
+
+func (s *Source) RotateSecret(ctx context.Context, id string, overlap time.Duration) (string, error) {
+	return s.Secret, s.act(ctx, "RotateSecret", audit.ActionRotate, id, 1, id, overlap)
+}
+
+func (s *Source) UpdateEndpoint(ctx context.Context, id string, p endpoint.UpdateParams) error {
+	return s.act(ctx, "UpdateEndpoint", audit.ActionEdit, id, 1, id, p)
+}
+
+func (s *Source) Refused(ctx context.Context, action, target string) error {
+	if err := s.record(ctx, "Refused", action, target); err != nil {
+		return err
+	}
+	a, _ := audit.FromContext(ctx)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Trail = append(s.Trail, audit.Entry{ID: int64(len(s.Trail) + 1), Actor: a, Via: audit.ViaConsole, Action: action,
+		Target: target, Outcome: audit.OutcomeRefused, At: time.Now()})
+	return nil
 }
 
 func (s *Source) Inbox(ctx context.Context, q data.InboxQuery) (data.InboxPage, error) {
-	if err := s.record("Inbox", q); err != nil {
+	if err := s.record(ctx, "Inbox", q); err != nil {
 		return data.InboxPage{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out data.InboxPage
+	out := data.InboxPage{Rejected: s.Rejected}
 	for i := len(s.InboxItems) - 1; i >= 0; i-- {
 		e := s.InboxItems[i]
-		if q.Source != "" && e.Source != q.Source || q.State != "" && e.State != q.State || q.Before > 0 && e.ID >= q.Before {
+		if q.Source != "" && e.Source != q.Source || q.State != "" && e.State != q.State || q.Before > 0 && e.ID >= q.Before ||
+			q.EventID != "" && e.EventID != q.EventID && strconv.FormatInt(e.ID, 10) != q.EventID {
 			continue
 		}
 		if q.Limit > 0 && len(out.Events) == q.Limit {
@@ -250,9 +508,11 @@ func (s *Source) Inbox(ctx context.Context, q data.InboxQuery) (data.InboxPage, 
 }
 
 func (s *Source) InboxEvent(ctx context.Context, id int64) (*data.InboxEvent, error) {
-	if err := s.record("InboxEvent", id); err != nil {
+	if err := s.record(ctx, "InboxEvent", id); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, e := range s.InboxItems {
 		if e.ID == id {
 			return &e, nil
@@ -262,7 +522,25 @@ func (s *Source) InboxEvent(ctx context.Context, id int64) (*data.InboxEvent, er
 }
 
 func (s *Source) ReplayInbox(ctx context.Context, id int64) error {
-	return s.record("ReplayInbox", id)
+	return s.act(ctx, "ReplayInbox", audit.ActionReplay, fmt.Sprintf("inbox event %d", id), 1, id)
+}
+
+func (s *Source) Audit(ctx context.Context, p audit.ListParams) (audit.Page, error) {
+	if err := s.record(ctx, "Audit", p); err != nil {
+		return audit.Page{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	page := audit.Page{Entries: []audit.Entry{}}
+	for i := len(s.Trail) - 1; i >= 0; i-- {
+		e := s.Trail[i]
+		if p.Action != "" && e.Action != p.Action || p.Actor != "" && e.Actor.ID != p.Actor && e.Actor.Name != p.Actor ||
+			p.Outcome != "" && e.Outcome != p.Outcome || p.Before > 0 && e.ID >= p.Before {
+			continue
+		}
+		page.Entries = append(page.Entries, e)
+	}
+	return page, nil
 }
 
 // ErrDown is a convenient error for SetDown.

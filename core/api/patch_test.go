@@ -1,0 +1,46 @@
+package api_test
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+
+	"github.com/hookd/hookd/core/endpoint"
+)
+
+// TestConcurrentPatchesKeepEveryChange: PATCHes of different fields sent
+// at the same moment both stick; none is undone by the other's write of
+// the whole row.
+func TestConcurrentPatchesKeepEveryChange(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ep := b.endpoint(t)
+	for round := range 30 {
+		desc := fmt.Sprintf("round %d", round)
+		url := fmt.Sprintf("https://example.com/r%d", round)
+		rate := round + 1
+		bodies := []string{
+			fmt.Sprintf(`{"description":%q}`, desc),
+			fmt.Sprintf(`{"rate_limit":%d}`, rate),
+			fmt.Sprintf(`{"url":%q}`, url),
+			fmt.Sprintf(`{"max_in_flight":%d}`, rate),
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, body := range bodies {
+			wg.Go(func() {
+				<-start
+				b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, body).want(t, http.StatusOK, nil)
+			})
+		}
+		close(start)
+		wg.Wait()
+		var got endpoint.Endpoint
+		b.do(t, "GET", "/v1/endpoints/"+ep.ID, nil).want(t, http.StatusOK, &got)
+		if got.Description != desc || got.RateLimit != rate || got.URL != url || got.MaxInFlight != rate {
+			t.Fatalf("round %d lost an update: description %q rate_limit %d url %q max_in_flight %d",
+				round, got.Description, got.RateLimit, got.URL, got.MaxInFlight)
+		}
+	}
+}

@@ -1,0 +1,295 @@
+package endpointpage
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/confirm"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/inspect"
+	"github.com/hookd/hookd/tui/keys"
+	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/styles"
+)
+
+// header is the lines above the recent deliveries, sparklines aside.
+const header = 10
+
+// sparkLines is what the last hour's sparklines take; they show when the
+// terminal is tall enough to keep ten recent deliveries below them.
+const sparkLines = 4
+
+func (m *Model) showSparks() bool { return m.h >= header+sparkLines+6+10 }
+
+func (m *Model) layout() {
+	h := m.h - header - m.errorLines()
+	if m.showSparks() {
+		h -= sparkLines
+	}
+	m.table.SetSize(m.w, max(h, 3))
+}
+
+func (m *Model) errorLines() int {
+	if m.d == nil {
+		return 2
+	}
+	return min(len(m.d.Errors.Groups), 4) + 2
+}
+
+func (m *Model) render() {
+	now := m.c.Now()
+	rows := make([]list.Row, len(m.d.Recent))
+	for i, d := range m.d.Recent {
+		info := ""
+		if d.LastErrorClass != "" {
+			info = data.Reason(d)
+		}
+		if d.State == delivery.StatePending {
+			info = common.Until(now, d.NextAttemptAt) + " · " + info
+		}
+		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{
+			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
+			common.StatusCode(d.LastStatus), d.EventType, info}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts}}
+	}
+	m.table.SetRows(rows)
+}
+
+func (m *Model) View() string {
+	st := m.c.Styles
+	var out string
+	switch {
+	case m.stack.Active():
+		out = st.Muted.Render("endpoint "+m.name()+" › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+	case m.form != nil:
+		out = m.form.view(st, m.w)
+	case m.d == nil && m.err != nil:
+		out = st.Error.Render("cannot load endpoint " + m.id + ": " + common.Describe(m.err))
+	case m.d == nil:
+		out = st.Muted.Render("loading endpoint " + m.id + "…")
+	default:
+		out = m.page0()
+	}
+	for _, d := range []*confirm.Model{&m.dialog, &m.replay.Dialog} {
+		if d.Active() {
+			return d.Over(st, out, m.w, max(m.h, 3))
+		}
+	}
+	return out
+}
+
+// page0 draws the page proper.
+func (m *Model) page0() string {
+	st := m.c.Styles
+	d, e, h := m.d, m.d.Row.Endpoint, m.d.Row.Health
+	now := m.c.Now()
+	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-9s", s)) }
+	var b strings.Builder
+	title := st.Title.Render(common.Sanitize(m.name()))
+	b.WriteString(title + "  " + st.Muted.Render(e.ID+" · "+e.Kind+" · updated "+common.Age(now, m.at)+" ago") + "\n")
+	b.WriteString(label("url") + " " + common.Sanitize(e.URL) + "\n")
+	state := st.Good.Render("enabled")
+	if !e.Enabled {
+		state = st.Bad.Render("DISABLED") + " " + common.Sanitize(e.DisabledReason)
+		if e.DisabledAt != nil {
+			state += st.Muted.Render(" (" + common.Age(now, *e.DisabledAt) + " ago)")
+		}
+	}
+	b.WriteString(label("state") + " " + state + "\n")
+	types := "all (*)"
+	if len(e.EventTypes) > 0 {
+		types = strings.Join(e.EventTypes, ", ")
+	}
+	b.WriteString(label("types") + " " + common.Sanitize(types) + "\n")
+	b.WriteString(label("limits") + " " + limits(e) + "\n")
+	secret := "one signing secret"
+	if e.PreviousSecretExpiresAt != nil && e.PreviousSecretExpiresAt.After(now) {
+		secret = "rotated: the previous secret signs too, " + common.Until(now, *e.PreviousSecretExpiresAt) + " more"
+		secret = strings.Replace(secret, "in ", "for ", 1)
+	}
+	if len(e.Headers) > 0 {
+		names := make([]string, 0, len(e.Headers))
+		for n := range e.Headers {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		secret += " · custom headers: " + strings.Join(names, ", ")
+	}
+	b.WriteString(label("signing") + " " + common.Sanitize(secret) + "\n")
+	dead := fmt.Sprintf("%d dead", h.Dead)
+	if h.Dead > 0 {
+		dead = st.Bad.Render(dead)
+	}
+	held := fmt.Sprintf("%d held", h.Held)
+	if h.Held > 0 {
+		held = st.Warn.Render(held)
+	}
+	b.WriteString(label("queue") + fmt.Sprintf(" %d pending (%d due, %d retrying later) · %d in flight · %s · %s\n",
+		h.Pending, h.Pending-h.Retrying, h.Retrying, h.InFlight, held, dead))
+	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
+	if m.showSparks() {
+		b.WriteString(m.sparks())
+	}
+	b.WriteString(st.Title.Render("Errors by reason") + st.Muted.Render("  (dead and retrying deliveries; R replays the dead)") + "\n")
+	if len(d.Errors.Groups) == 0 {
+		b.WriteString("  " + st.Good.Render("none") + "\n")
+	}
+	for i, g := range d.Errors.Groups {
+		if i == 4 {
+			b.WriteString(st.Muted.Render(fmt.Sprintf("  … and %d more\n", len(d.Errors.Groups)-i)))
+			break
+		}
+		b.WriteString(fmt.Sprintf("  %6s × %-8s %s  %s\n", common.Count(g.Count), g.State, common.Sanitize(g.Reason()),
+			st.Muted.Render("newest "+common.Age(now, g.Newest)+" ago")))
+	}
+	if d.Errors.Capped {
+		b.WriteString(st.Muted.Render(fmt.Sprintf("  (of the newest %s)\n", common.Count(d.Errors.Scanned))))
+	}
+	b.WriteString(st.Title.Render("Recent deliveries") + st.Muted.Render("  (enter opens · r replays · d all of them)") + "\n")
+	b.WriteString(m.table.View(st, "no deliveries yet: t sends a test event"))
+	if m.err != nil {
+		b.WriteString("\n" + st.Error.Render("refresh failed: "+common.Describe(m.err)))
+	}
+	lines := strings.Split(b.String(), "\n")
+	if m.h > 0 && len(lines) > m.h {
+		lines = lines[:m.h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func limits(e *endpoint.Endpoint) string {
+	rate := "no rate limit"
+	if e.RateLimit > 0 {
+		rate = fmt.Sprintf("%d/s", e.RateLimit)
+	}
+	inFlight := "default in flight"
+	if e.MaxInFlight > 0 {
+		inFlight = fmt.Sprintf("%d in flight", e.MaxInFlight)
+	}
+	timeout := "default timeout"
+	if e.Timeout > 0 {
+		timeout = "timeout " + time.Duration(e.Timeout).String()
+	}
+	return rate + " · " + inFlight + " · " + timeout + " · body " + e.BodyFormat
+}
+
+func healthLine(st *styles.Styles, r data.EndpointRow, now time.Time) string {
+	h := r.Health
+	var parts []string
+	if w := h.Last5m; w.Attempts > 0 {
+		rate := common.Percent(w.SuccessRate)
+		switch {
+		case w.SuccessRate < 0.9:
+			rate = st.Bad.Render(rate)
+		case w.SuccessRate < 0.99:
+			rate = st.Warn.Render(rate)
+		default:
+			rate = st.Good.Render(rate)
+		}
+		parts = append(parts, fmt.Sprintf("5m %s ok of %s · p95 %s", rate, common.Plural(w.Attempts, "attempt"),
+			common.LatencyBound(r.P95, r.P95Over)))
+	} else {
+		parts = append(parts, "no attempts in 5m")
+	}
+	if w := h.Last1h; w.Attempts > 0 {
+		parts = append(parts, fmt.Sprintf("1h %s of %s", common.Percent(w.SuccessRate), common.Count(w.Attempts)))
+	}
+	if h.ConsecutiveFailures > 0 {
+		f := fmt.Sprintf("%d failures in a row", h.ConsecutiveFailures)
+		if h.FailingSince != nil {
+			f += " since " + common.Age(now, *h.FailingSince) + " ago"
+		}
+		parts = append(parts, st.Bad.Render(f))
+	}
+	if h.LastSuccessAt != nil {
+		parts = append(parts, "last success "+common.Age(now, *h.LastSuccessAt)+" ago")
+	}
+	parts = append(parts, "last status "+common.StatusCode(h.LastStatus))
+	return strings.Join(parts, " · ")
+}
+
+// sparks draws the last hour, a column a minute: attempts, success rate
+// and the p95 bucket.
+func (m *Model) sparks() string {
+	st := m.c.Styles
+	width := max(min(len(m.d.Minutes), m.w-26), 10)
+	var attempts, ok, p95 []int
+	peakAttempts, peakP95, over := 0, time.Duration(0), false
+	for _, mn := range m.d.Minutes {
+		peakAttempts = max(peakAttempts, mn.Attempts)
+		if mn.Attempts == 0 {
+			attempts, ok, p95 = append(attempts, -1), append(ok, -1), append(p95, -1)
+			continue
+		}
+		attempts = append(attempts, mn.Attempts)
+		ok = append(ok, mn.Successes*100/mn.Attempts)
+		p95 = append(p95, bucketIndex(mn.P95)+1)
+		if mn.P95 > peakP95 || mn.P95 == peakP95 && mn.P95Over {
+			peakP95, over = mn.P95, mn.P95Over
+		}
+	}
+	row := func(name, spark, note string) string {
+		return fmt.Sprintf("  %-9s %s %s\n", name, st.Spark.Render(spark), st.Muted.Render(note))
+	}
+	peakNote := "none"
+	if peakP95 > 0 {
+		peakNote = "max " + common.LatencyBound(peakP95, over)
+	}
+	return st.Title.Render("Last hour") + st.Muted.Render("  (a column a minute, oldest left)") + "\n" +
+		row("attempts", common.Spark(attempts, width, 0), "max "+common.Count(peakAttempts)+"/min") +
+		row("success", common.Spark(ok, width, 100), "0–100%") +
+		row("p95", common.Spark(p95, width, len(delivery.LatencyBuckets)+1), peakNote)
+}
+
+// bucketIndex places a p95 bound among the latency buckets.
+func bucketIndex(d time.Duration) int {
+	for i, b := range delivery.LatencyBuckets {
+		if d <= b {
+			return i
+		}
+	}
+	return len(delivery.LatencyBuckets)
+}
+
+// HelpSections lists the page's keys and its drill-downs'.
+func HelpSections(k *keys.KeyMap) []common.HelpSection {
+	return append([]common.HelpSection{{Title: "endpoint page", Keys: []key.Binding{k.Up, k.Down, k.Enter, k.Payload,
+		k.Replay, replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.DeadLetters, k.Copy, k.Back}}},
+		inspect.HelpSections(k)[1:]...)
+}
+
+func replayDead(k *keys.KeyMap) key.Binding {
+	b := k.ReplayAll
+	b.SetHelp("R", "replay its dead (preview)")
+	return b
+}
+
+func (m *Model) ShortHelp() []key.Binding {
+	k := m.c.Keys
+	switch {
+	case m.dialog.Active():
+		return m.dialog.Help(k)
+	case m.replay.Dialog.Active():
+		return m.replay.Dialog.Help(k)
+	case m.form != nil:
+		return []key.Binding{k.NextField, k.PrevField, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")), k.Back}
+	case m.stack.Active():
+		return m.stack.Top().ShortHelp()
+	}
+	return []key.Binding{replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.Back}
+}
+
+func (m *Model) FullHelp() [][]key.Binding {
+	var out [][]key.Binding
+	for _, s := range HelpSections(m.c.Keys) {
+		out = append(out, s.Keys)
+	}
+	return out
+}

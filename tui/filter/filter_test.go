@@ -1,0 +1,46 @@
+package filter_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/tui/filter"
+)
+
+func TestDeliveryTerms(t *testing.T) {
+	t.Parallel()
+	d, err := filter.Deliveries(`state:retrying ep:legacy status:5xx reason:CONNECT type:payment.* id:in:shop:evt_1 refused "dial tcp 10.0.0.7:443"`, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := d.Query
+	if q.State != delivery.StatePending || !q.Retrying || d.Endpoint != "legacy" || d.EndpointIsID || q.StatusMin != 500 ||
+		q.StatusMax != 599 || q.Reason != "connect" || q.EventType != "payment.*" || q.EventID != "in:shop:evt_1" ||
+		q.Text != "refused dial tcp 10.0.0.7:443" {
+		t.Fatalf("%+v %+v", d, q)
+	}
+	if d, _ := filter.Deliveries("endpoint:ep_01abc", now); !d.EndpointIsID || d.Query.EndpointID != "ep_01abc" {
+		t.Fatalf("an endpoint id is used as it is: %+v", d)
+	}
+	for in, want := range map[string]string{
+		"state:retry":        `"retry" is not a delivery state (allowed: pending, retrying`,
+		"status:99":          "not an HTTP status",
+		"reason:nope":        "not an error class (allowed: timeout, connect",
+		"stat:dead":          `unknown filter key "stat"`,
+		"state:deadid:x":     "separate terms with a space",
+		`"open`:              "a quote is not closed",
+		"state:":             "state: no value",
+		"state:dead state:x": "state: given twice",
+		"since:yesterday":    "since:",
+		"text:\x07":          "control character",
+	} {
+		if _, err := filter.Deliveries(in, now); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", in, err, want)
+		}
+	}
+	// Free text only where the view takes it.
+	if _, err := filter.Parse("refused", "source", "state"); err == nil || !strings.Contains(err.Error(), "not a key:value term (keys: source, state)") {
+		t.Errorf("free text in a view without it: %v", err)
+	}
+}
