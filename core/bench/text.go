@@ -97,12 +97,16 @@ func (r Report) WriteText(w io.Writer) {
 		}
 		p.line(2, "search (probes of %s): %s", r.sustainedProbe(), strings.Join(steps, ", "))
 		for _, f := range s.FailedHolds {
-			p.line(2, "held %s/s in the probe but not for the whole hold (backlog %d at the end, trend %+.0f/s): "+
-				"tried 0.8 of it", n(f.Offered), f.End, f.Slope)
+			p.line(2, "held %s/s in the probes but not for the whole hold (backlog %d at the end, trend %+.0f/s, "+
+				"%d offered events dropped): tried 0.8 of it", n(f.Offered), f.End, f.Slope, f.Dropped)
 		}
 		h := s.Hold
 		verdict := "held: the backlog stayed flat"
-		if !s.Held {
+		switch {
+		case s.Held:
+		case h.Dropped > 0 && s.Slope <= holdSlope*h.OfferedPerSec:
+			verdict = "NOT held: the publishers fell behind"
+		default:
 			verdict = "NOT held: the backlog grew"
 		}
 		p.line(2, "%s/s offered for %s: %s/s delivered, %d published, %d dropped; %s", n(h.OfferedPerSec),
