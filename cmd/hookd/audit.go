@@ -34,10 +34,11 @@ func newAuditLsCmd(c *cli) *cobra.Command {
 		Aliases: []string{"list"},
 		Short:   "List recorded actions, newest first",
 		Long: `List the actions recorded in the audit trail, newest first: every
-replay, disable, enable, secret rotation, edit, deletion and test event
-taken from the console (with the SSH key's fingerprint or the local user),
-the command line (with the user who ran it) or the HTTP API (with the API
-key's id), and every action a read-only console refused.`,
+replay, disable, enable, secret rotation, edit, deletion, test event,
+skip, tenant erasure and token change taken from the console (with the SSH
+key's fingerprint or the local user), the command line (with the user who
+ran it) or the HTTP API (with the API key's id, or the tenant token's),
+and every action a read-only console refused.`,
 		Example: `  hookd audit ls
   hookd audit ls --action replay --limit 20
   hookd audit ls --actor SHA256:Ab3…  --json`,
@@ -74,7 +75,7 @@ key's id), and every action a read-only console refused.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&p.Actor, "actor", "", "who: an SSH key fingerprint, a user name or an API key id (key_...)")
-	fl.StringVar(&p.Action, "action", "", "replay, disable, enable, rotate_secret, edit, delete or test_event")
+	fl.StringVar(&p.Action, "action", "", strings.Join(audit.Actions, ", "))
 	fl.StringVar(&p.Outcome, "outcome", "", "ok, refused or failed")
 	fl.IntVar(&p.Limit, "limit", 50, "rows per page (at most 1000)")
 	fl.Int64Var(&p.Before, "before", 0, "continue below this id (printed after a full page)")
@@ -85,15 +86,15 @@ key's id), and every action a read-only console refused.`,
 // audited runs change in a transaction and records e in the audit trail
 // in the same transaction, as the user running the command, with the
 // number of rows change reports: the change and its entry commit
-// together.
-func (c *cli) audited(ctx context.Context, d *app.Database, e audit.Entry, change func(tx pgx.Tx) (rows int64, err error)) error {
+// together. change may fill in e (an id it made).
+func (c *cli) audited(ctx context.Context, d *app.Database, e *audit.Entry, change func(tx pgx.Tx) (rows int64, err error)) error {
 	return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
 		n, err := change(tx)
 		if err != nil {
 			return err
 		}
 		e.Actor, e.Via, e.Rows = audit.LocalUser(audit.KindCLI), audit.ViaCLI, n
-		return audit.Record(ctx, tx, e)
+		return audit.Record(ctx, tx, *e)
 	})
 }
 
@@ -107,6 +108,7 @@ func filterTarget(f delivery.Filter) string {
 		}
 	}
 	add("state", string(orState(f.State, delivery.StateDead)))
+	add("tenant", f.Tenant)
 	add("endpoint", f.EndpointID)
 	add("type", f.EventType)
 	add("id", f.EventID)

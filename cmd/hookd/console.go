@@ -55,7 +55,7 @@ is picked up by the engine of every hookd serving that database.
 // in its message line.
 func (c *cli) runConsole(ctx context.Context, d *app.Database, readOnly bool, quitNote string) error {
 	err := tuiapp.Run(ctx, tuiapp.Options{
-		Source:        data.NewPostgres(d.Pool),
+		Source:        data.NewPostgres(d.Pool, data.WithRetention(c.cfg.Retention.Period)),
 		Logger:        slog.New(slog.DiscardHandler),
 		ReadOnly:      readOnly,
 		Refresh:       c.cfg.Console.Refresh,

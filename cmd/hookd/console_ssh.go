@@ -68,7 +68,7 @@ func (c *cli) startSSHConsole(ctx context.Context, d *app.Database, readOnly boo
 		AuthorizedKeys: sc.AuthorizedKeys,
 		ReadOnlyKeys:   sc.ReadOnlyKeys,
 		Console: tuiapp.Options{
-			Source:        data.NewPostgres(d.Pool),
+			Source:        data.NewPostgres(d.Pool, data.WithRetention(c.cfg.Retention.Period)),
 			ReadOnly:      readOnly,
 			Refresh:       c.cfg.Console.Refresh,
 			SecretOverlap: c.cfg.Delivery.SecretOverlap,

@@ -16,13 +16,14 @@ import (
 
 // filterFlags are the delivery filters shared by deliveries ls and replay.
 type filterFlags struct {
-	state, endpoint, eventType, event, since, until string
+	state, endpoint, tenant, eventType, event, since, until string
 }
 
 func (f *filterFlags) register(cmd *cobra.Command, stateHelp string) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.state, "state", "", stateHelp)
 	fl.StringVar(&f.endpoint, "endpoint", "", "endpoint id")
+	fl.StringVar(&f.tenant, "tenant", "", "tenant id: only its deliveries")
 	fl.StringVar(&f.eventType, "event-type", "", "event type, exact or prefix such as payment.*")
 	fl.StringVar(&f.event, "event", "", "event id")
 	fl.StringVar(&f.since, "since", "", "created at or after: RFC 3339, a date, or a duration ago such as 24h")
@@ -38,7 +39,7 @@ func (f *filterFlags) filter(now time.Time) (delivery.Filter, error) {
 	if err != nil {
 		return delivery.Filter{}, err
 	}
-	flt := delivery.Filter{State: delivery.State(f.state), EndpointID: f.endpoint, EventType: f.eventType,
+	flt := delivery.Filter{State: delivery.State(f.state), EndpointID: f.endpoint, Tenant: f.tenant, EventType: f.eventType,
 		EventID: f.event, Since: since, Until: until}
 	return flt, flt.Validate()
 }
@@ -79,13 +80,13 @@ func newDeliveriesLsCmd(c *cli) *cobra.Command {
 				if asJSON {
 					return c.printJSON(page)
 				}
-				t := c.table("ID", "STATE", "ATTEMPTS", "EVENT", "TYPE", "ENDPOINT", "LAST RESULT", "NEXT ATTEMPT", "CREATED")
+				t := c.table("ID", "STATE", "ATTEMPTS", "EVENT", "TYPE", "ENDPOINT", "TENANT", "LAST RESULT", "NEXT ATTEMPT", "CREATED")
 				for _, dl := range page.Deliveries {
 					next := any(nil)
 					if dl.State == delivery.StatePending {
 						next = dl.NextAttemptAt
 					}
-					t.row(dl.ID, dl.State, dl.Attempts, dl.EventID, dl.EventType, dl.EndpointID, lastResult(dl), next, dl.CreatedAt)
+					t.row(dl.ID, dl.State, dl.Attempts, dl.EventID, dl.EventType, dl.EndpointID, dl.TenantID, lastResult(dl), next, dl.CreatedAt)
 				}
 				if err := t.flush(); err != nil {
 					return err
@@ -184,6 +185,7 @@ func (c *cli) printDelivery(dl *delivery.Delivery, attempts []delivery.Attempt) 
 	k.add("event", dl.EventID)
 	k.add("type", dl.EventType)
 	k.add("endpoint", dl.EndpointID)
+	k.add("tenant", dl.TenantID)
 	k.add("attempts", dl.Attempts)
 	k.add("replays", dl.Replays)
 	if dl.State == delivery.StatePending {

@@ -29,10 +29,10 @@ func newEndpointsCmd(c *cli) *cobra.Command {
 
 // endpointFlags are the settable fields shared by add and update.
 type endpointFlags struct {
-	url, events, description, secret, signatures string
-	headers                                      []string
-	maxInFlight, rateLimit                       int
-	timeout                                      time.Duration
+	url, events, description, secret, signatures, ordering string
+	headers                                                []string
+	maxInFlight, rateLimit                                 int
+	timeout                                                time.Duration
 }
 
 func (f *endpointFlags) register(cmd *cobra.Command, withSecret bool) {
@@ -45,6 +45,7 @@ func (f *endpointFlags) register(cmd *cobra.Command, withSecret bool) {
 	fl.IntVar(&f.rateLimit, "rate-limit", 0, "requests per second (0 = unlimited)")
 	fl.DurationVar(&f.timeout, "timeout", 0, "time limit of one attempt (0 = delivery.timeout)")
 	fl.StringVar(&f.signatures, "signatures", "v1", "what webhook-signature carries: v1 (HMAC), v1,v1a (with ed25519 too) or v1a")
+	fl.StringVar(&f.ordering, "ordering", "concurrent", "concurrent, or fifo: one delivery at a time in publish order")
 	if withSecret {
 		fl.StringVar(&f.secret, "secret", "", "whsec_ signing secret (default: generated)")
 	}
@@ -76,8 +77,9 @@ func splitList(s string) []string {
 func newEndpointsAddCmd(c *cli) *cobra.Command {
 	var f endpointFlags
 	var asJSON, disabled bool
+	var tenantID string
 	cmd := &cobra.Command{
-		Use:        "add --url URL [--events 'payment.*,invoice.paid']",
+		Use:        "add --url URL [--events 'payment.*,invoice.paid'] [--tenant ID]",
 		SuggestFor: []string{"create", "new"},
 		Short:      "Add an endpoint; prints its id and signing secret",
 		Args:       cobra.NoArgs,
@@ -88,7 +90,8 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 			}
 			p := endpoint.CreateParams{URL: f.url, Description: f.description, EventTypes: splitList(f.events),
 				Secret: f.secret, Headers: headers, RateLimit: f.rateLimit, MaxInFlight: f.maxInFlight,
-				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard(), Signatures: f.signatures}
+				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard(), Signatures: f.signatures,
+				Tenant: tenantID, Ordering: f.ordering}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				ep, err := endpoint.Create(cmd.Context(), d.Pool, p)
 				if err != nil {
@@ -102,6 +105,7 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 				k.add("secret", ep.Secret)
 				k.add("url", ep.URL)
 				k.add("events", eventsCell(ep.EventTypes))
+				k.add("tenant", ep.Tenant)
 				if ep.PublicKey != "" {
 					k.add("public key", ep.PublicKey)
 				}
@@ -111,6 +115,7 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 	}
 	f.register(cmd, true)
 	cmd.Flags().BoolVar(&disabled, "disabled", false, "create the endpoint disabled")
+	cmd.Flags().StringVar(&tenantID, "tenant", "", "the tenant the endpoint belongs to (it must exist: hookd tenants add)")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
@@ -134,13 +139,14 @@ func enabledCell(ep *endpoint.Endpoint) string {
 
 func newEndpointsLsCmd(c *cli) *cobra.Command {
 	var asJSON, all bool
+	var tenantID string
 	cmd := &cobra.Command{
-		Use:     "ls",
+		Use:     "ls [--tenant ID]",
 		Aliases: []string{"list"},
 		Short:   "List endpoints",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p := endpoint.ListParams{}
+			p := endpoint.ListParams{Tenant: tenantID}
 			if all {
 				p.Kinds = []string{endpoint.KindWebhook, endpoint.KindForward, endpoint.KindAlert}
 			}
@@ -158,15 +164,16 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 					}
 					return c.printJSON(map[string]any{"endpoints": out})
 				}
-				t := c.table("ID", "URL", "EVENTS", "STATE", "DESCRIPTION")
+				t := c.table("ID", "TENANT", "URL", "EVENTS", "STATE", "DESCRIPTION")
 				for _, ep := range eps {
-					t.row(ep.ID, ep.URL, eventsCell(ep.EventTypes), enabledCell(ep), truncate(ep.Description, 40))
+					t.row(ep.ID, ep.Tenant, ep.URL, eventsCell(ep.EventTypes), enabledCell(ep), truncate(ep.Description, 40))
 				}
 				return t.flush()
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include intake forward and alert endpoints")
+	cmd.Flags().StringVar(&tenantID, "tenant", "", "only this tenant's endpoints")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
@@ -231,6 +238,7 @@ func (c *cli) printEndpoint(ep *endpoint.Endpoint) {
 	k.add("id", ep.ID)
 	k.add("url", ep.URL)
 	k.add("kind", ep.Kind)
+	k.add("tenant", ep.Tenant)
 	k.add("description", ep.Description)
 	k.add("events", eventsCell(ep.EventTypes))
 	k.add("state", enabledCell(ep))
@@ -238,6 +246,7 @@ func (c *cli) printEndpoint(ep *endpoint.Endpoint) {
 	k.add("secret", ep.Secret)
 	k.add("previous secret until", ep.PreviousSecretExpiresAt)
 	k.add("signatures", ep.Signatures)
+	k.add("ordering", ep.Ordering)
 	if ep.PublicKey != "" {
 		k.add("public key", ep.PublicKey)
 	}
@@ -277,6 +286,18 @@ func (c *cli) printHealth(h *delivery.Health) {
 	k.add("  failing since", h.FailingSince)
 	k.add("  queue", fmt.Sprintf("%d pending (%d retrying), %d in flight, %d held, %d dead",
 		h.Pending, h.Retrying, h.InFlight, h.Held, h.Dead))
+	breaker := h.Breaker.State
+	if h.Breaker.OpenedAt != nil {
+		breaker += " since " + fmtTime(*h.Breaker.OpenedAt)
+		if h.Breaker.NextProbeAt != nil {
+			breaker += ", next probe " + fmtTime(*h.Breaker.NextProbeAt)
+		}
+	}
+	k.add("  breaker", breaker)
+	if b := h.Blocked; b != nil {
+		k.add("  blocked by", fmt.Sprintf("delivery %d (event %s, %d attempt%s since %s, next %s): replay or skip it to unblock",
+			b.DeliveryID, b.EventID, b.Attempts, plural(b.Attempts), fmtTime(b.Since), fmtTime(b.NextAttemptAt)))
+	}
 	_ = k.flush()
 }
 

@@ -53,6 +53,9 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 			if fl.Changed("signatures") {
 				p.Signatures = &f.signatures
 			}
+			if fl.Changed("ordering") {
+				p.Ordering = &f.ordering
+			}
 			if fl.Changed("timeout") {
 				d := endpoint.Duration(f.timeout)
 				p.Timeout = &d
@@ -75,7 +78,7 @@ func (c *cli) changeEndpoint(cmd *cobra.Command, id string, asJSON bool, verb st
 	return c.withDB(cmd.Context(), func(d *app.Database) error {
 		var ep *endpoint.Endpoint
 		e.Target = id
-		err := c.audited(cmd.Context(), d, e, func(tx pgx.Tx) (n int64, err error) {
+		err := c.audited(cmd.Context(), d, &e, func(tx pgx.Tx) (n int64, err error) {
 			ep, err = change(tx)
 			return 1, err
 		})
@@ -133,7 +136,7 @@ func newEndpointsRmCmd(c *cli) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				err := c.audited(cmd.Context(), d, audit.Entry{Action: audit.ActionDelete, Target: args[0]}, func(tx pgx.Tx) (int64, error) {
+				err := c.audited(cmd.Context(), d, &audit.Entry{Action: audit.ActionDelete, Target: args[0]}, func(tx pgx.Tx) (int64, error) {
 					return 1, endpoint.Delete(cmd.Context(), tx, args[0])
 				})
 				if err != nil {
@@ -161,7 +164,7 @@ func newEndpointsRotateCmd(c *cli) *cobra.Command {
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				var ep *endpoint.Endpoint
 				e := audit.Entry{Action: audit.ActionRotate, Target: args[0], Detail: "previous secret signs for " + overlap.String()}
-				err := c.audited(cmd.Context(), d, e, func(tx pgx.Tx) (n int64, err error) {
+				err := c.audited(cmd.Context(), d, &e, func(tx pgx.Tx) (n int64, err error) {
 					ep, err = endpoint.RotateSecret(cmd.Context(), tx, args[0], secret, overlap)
 					return 1, err
 				})

@@ -21,7 +21,7 @@ func newEventsCmd(c *cli) *cobra.Command {
 }
 
 func newEventsLsCmd(c *cli) *cobra.Command {
-	var after, types string
+	var after, types, tenantID string
 	var limit int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -38,7 +38,7 @@ func newEventsLsCmd(c *cli) *cobra.Command {
 				return err
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				page, err := outbox.Feed(cmd.Context(), d.Pool, outbox.FeedParams{After: cur, Types: splitList(types), Limit: limit})
+				page, err := outbox.Feed(cmd.Context(), d.Pool, outbox.FeedParams{After: cur, Tenant: tenantID, Types: splitList(types), Limit: limit})
 				if err != nil {
 					return err
 				}
@@ -47,11 +47,18 @@ func newEventsLsCmd(c *cli) *cobra.Command {
 					if evs == nil {
 						evs = []outbox.Event{}
 					}
-					return c.printJSON(map[string]any{"events": evs, "next_cursor": page.Next.String()})
+					return c.printJSON(map[string]any{"events": evs, "next_cursor": page.Next.String(), "aged_out": page.AgedOut})
 				}
-				t := c.table("ID", "TYPE", "CREATED", "DATA")
+				if page.AgedOut {
+					fmt.Fprintln(c.err, "note: the cursor is older than retention.period; events after it were dropped, and this page starts at the oldest kept")
+				}
+				t := c.table("ID", "TYPE", "TENANT", "CREATED", "DATA")
 				for _, ev := range page.Events {
-					t.row(ev.ID, ev.Type, ev.Created, truncate(string(ev.Data), 60))
+					tn := ev.Tenant
+					if ev.Broadcast {
+						tn = "(broadcast)"
+					}
+					t.row(ev.ID, ev.Type, tn, ev.Created, truncate(string(ev.Data), 60))
 				}
 				if err := t.flush(); err != nil {
 					return err
@@ -64,6 +71,7 @@ func newEventsLsCmd(c *cli) *cobra.Command {
 	cmd.Flags().StringVar(&after, "after", "", "cursor from a previous page (default: the beginning)")
 	cmd.Flags().StringVar(&types, "type", "", "event types, comma-separated, exact or prefix such as payment.*")
 	cmd.Flags().IntVar(&limit, "limit", 100, "events per page, 1 to 1000")
+	cmd.Flags().StringVar(&tenantID, "tenant", "", "only this tenant's events (and broadcasts)")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
@@ -95,6 +103,10 @@ func newEventsShowCmd(c *cli) *cobra.Command {
 				k.add("id", ev.ID)
 				k.add("type", ev.Type)
 				k.add("created", ev.Created)
+				k.add("tenant", ev.Tenant)
+				if ev.Broadcast {
+					k.add("broadcast", "yes")
+				}
 				k.add("for endpoint", ev.EndpointID)
 				_ = k.flush()
 				fmt.Fprintln(c.out, "data:")

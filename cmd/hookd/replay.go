@@ -26,7 +26,7 @@ func newReplayCmd(c *cli) *cobra.Command {
 	var f filterFlags
 	var dryRun, asJSON bool
 	cmd := &cobra.Command{
-		Use:   "replay [ID] [--dry-run] | replay [--state dead] [--endpoint ID] [--event-type T] [--since T] [--until T] [--dry-run]",
+		Use:   "replay [ID] [--dry-run] | replay [--state dead] [--endpoint ID] [--tenant ID] [--event-type T] [--since T] [--until T] [--dry-run]",
 		Short: "Re-queue one delivery, or every delivery matching a filter (dead letters by default)",
 		Long: `Replay re-queues deliveries for an immediate attempt with a fresh retry
 budget; every earlier attempt stays in the log. With an ID it replays that
@@ -37,7 +37,7 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 			ctx := cmd.Context()
 			if len(args) == 1 {
 				if (f != filterFlags{}) {
-					return validate.Errorf("ID", "give either a delivery ID or filter flags (--state, --endpoint, --event-type, --event, --since, --until), not both")
+					return validate.Errorf("ID", "give either a delivery ID or filter flags (--state, --endpoint, --tenant, --event-type, --event, --since, --until), not both")
 				}
 				id, err := parseID(args[0])
 				if err != nil {
@@ -55,7 +55,7 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 				if dryRun {
 					n, err = delivery.ReplayMatching(ctx, d.Pool, delivery.ReplayParams{Filter: flt, DryRun: true})
 				} else {
-					err = c.audited(ctx, d, audit.Entry{Action: audit.ActionReplay, Target: filterTarget(flt)}, func(tx pgx.Tx) (int64, error) {
+					err = c.audited(ctx, d, &audit.Entry{Action: audit.ActionReplay, Target: filterTarget(flt)}, func(tx pgx.Tx) (int64, error) {
 						n, err = delivery.ReplayMatching(ctx, tx, delivery.ReplayParams{Filter: flt})
 						return n, err
 					})
@@ -87,7 +87,7 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 func (c *cli) replayOne(ctx context.Context, d *app.Database, id int64, dryRun, asJSON bool) error {
 	if !dryRun {
 		var dl *delivery.Delivery
-		err := c.audited(ctx, d, audit.Entry{Action: audit.ActionReplay, Target: fmt.Sprintf("delivery %d", id)}, func(tx pgx.Tx) (n int64, err error) {
+		err := c.audited(ctx, d, &audit.Entry{Action: audit.ActionReplay, Target: fmt.Sprintf("delivery %d", id)}, func(tx pgx.Tx) (n int64, err error) {
 			dl, err = delivery.Replay(ctx, tx, id)
 			return 1, err
 		})

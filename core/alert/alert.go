@@ -148,9 +148,9 @@ func (a *Alerter) Start(ctx context.Context) error {
 	return a.runner.StartWith(context.WithoutCancel(ctx), "alert", setup, a.loop)
 }
 
-// Stop ends the flusher and waits for it. Safe to call twice, and before
-// Start.
-func (a *Alerter) Stop() { a.runner.Stop() }
+// Stop ends the flusher and waits for it, up to ctx. Safe to call twice,
+// and before Start.
+func (a *Alerter) Stop(ctx context.Context) error { return a.runner.StopContext(ctx) }
 
 func (a *Alerter) loop(ctx context.Context) {
 	t := time.NewTicker(a.opts.FlushInterval)

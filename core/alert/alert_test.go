@@ -297,8 +297,8 @@ func TestEndpointSync(t *testing.T) {
 		if err := a.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		a.Stop()
-		a.Stop()
+		a.Stop(context.Background())
+		a.Stop(context.Background())
 		ep, err := endpoint.Get(ctx, pool, EndpointID)
 		if err != nil {
 			t.Fatal(err)

@@ -122,7 +122,7 @@ func TestAlertsThroughEngine(t *testing.T) {
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
 
 	var published []string
 	for i := range 50 {
@@ -142,7 +142,7 @@ func TestAlertsThroughEngine(t *testing.T) {
 	if err := alerter.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(alerter.Stop)
+	t.Cleanup(func() { _ = alerter.Stop(context.Background()) })
 	testkit.Eventually(t, "the dead-letter alert at alerts.url", func() bool { return len(inbox.ofType(TypeDead)) > 0 })
 	al := inbox.ofType(TypeDead)[0].Data
 	if al.Count != 50 || al.EndpointID != broken.ID || !slices.Contains(published, al.FirstEventID) ||
@@ -203,7 +203,7 @@ func TestSlackAlertsThroughEngine(t *testing.T) {
 	if err := alerter.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(alerter.Stop)
+	t.Cleanup(func() { _ = alerter.Stop(context.Background()) })
 	d := dispatch.New(pool, dispatch.Options{Delivery: config.Delivery{
 		RetrySchedule: []time.Duration{0, time.Millisecond}, Timeout: 5 * time.Second,
 		Workers: 4, MaxInFlightPerEndpoint: 4, PollInterval: 20 * time.Millisecond, ShutdownTimeout: 5 * time.Second,
@@ -211,7 +211,7 @@ func TestSlackAlertsThroughEngine(t *testing.T) {
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
 	select {
 	case body := <-bodies:
 		if txt, _ := body["text"].(string); !strings.Contains(txt, target.ID) || body["blocks"] == nil {

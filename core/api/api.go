@@ -1,55 +1,52 @@
-// Package api serves hookd's HTTP API: endpoints, events (publish, show,
-// the cursor feed), deliveries and replay under /v1, plus /healthz,
-// /readyz and /metrics.
+// Package api serves hookd's HTTP API: tenants and their tokens,
+// endpoints, events (publish, batch, show, the cursor feed), deliveries,
+// replay and skip under /v1, plus /healthz, /readyz, /metrics and the
+// OpenAPI document.
 //
 // # Authentication
 //
-// Every /v1 route requires "Authorization: Bearer <key>" with one of
-// Options.APIKeys, compared in constant time. With no keys configured the
-// API is locked: every /v1 request is answered 401 and New logs a warning
-// once. That is a safe default, not a failure: the CLI and the console
-// talk to the database directly, so the API is optional. /healthz, /readyz
-// and /metrics need no key (keep /metrics private with the reverse proxy),
-// and /in/ (intake) verifies each source's signatures itself.
+// Every /v1 route requires "Authorization: Bearer <credential>": one of
+// Options.APIKeys, compared in constant time, which sees everything, or
+// a tenant token (hkt_..., core/tenant), which sees only its tenant's
+// slice: the routes marked tenant in routeTable, each limited to the
+// tenant's objects (scope.go). A tenant token on any other route,
+// Options.Extra's included, is answered 403; another tenant's ids 404,
+// exactly as ids that do not exist. With no keys configured the API is
+// locked to operators (401, and New logs a warning once); tenant tokens
+// still work. /healthz, /readyz, /metrics and /v1/openapi.json need no
+// credential (keep /metrics private with the reverse proxy), and /in/
+// (intake) verifies each source's signatures itself.
 //
 // # Errors
 //
 // Errors are JSON, {"error":{"code":"...","message":"..."}}, with the
-// codes of package httpx: 400 invalid_input, 401 unauthorized, 404
-// not_found (also for unknown routes), 405 method_not_allowed, 409
-// conflict, 413 too_large, 500 internal, 503 unavailable (the database is
-// unreachable; with Retry-After). What a client sends is never a 500:
-// path ids and query values that cannot name anything, text PostgreSQL
-// cannot store and values past the documented limits are 400s naming the
-// field. A refused key is answered before the body is read.
+// codes of package httpx: 400 invalid_input, 401 unauthorized, 403
+// forbidden, 404 not_found (also for unknown routes, unknown tenants and
+// events retention dropped, with messages saying so), 405
+// method_not_allowed, 409 conflict, 413 too_large, 500 internal, 503
+// unavailable (the database is unreachable; with Retry-After). What a
+// client sends is never a 500: path ids and query values that cannot name
+// anything, text PostgreSQL cannot store and values past the documented
+// limits are 400s naming the field. A refused credential is answered
+// before the body is read.
+//
+// # Audit
+//
+// Every change (replay, skip, enable, disable, edit, delete, rotate,
+// create, tenant erasure, token create and revoke) is recorded with
+// core/audit in the transaction that makes it, the caller as actor.
 //
 // # Secrets
 //
-// Only creation and rotation show an endpoint's secret; no answer shows a
-// custom header's value (lists, attempts: [redacted]).
+// Only creation and rotation show an endpoint's secret, and only creation
+// a tenant token's; no answer shows a custom header's value (lists,
+// attempts: [redacted]).
 //
 // # Routes
 //
-//	POST   /v1/endpoints                      201 endpoint, secret included
-//	GET    /v1/endpoints                      {"endpoints":[...]}, secrets omitted
-//	GET    /v1/endpoints/{id}                 endpoint with "health", secret omitted
-//	PATCH  /v1/endpoints/{id}                 endpoint.UpdateParams; the endpoint
-//	DELETE /v1/endpoints/{id}                 204
-//	POST   /v1/endpoints/{id}/rotate-secret   optional {"secret","overlap"}; endpoint with
-//	                                          the new secret and previous_secret_expires_at
-//	POST   /v1/endpoints/{id}/enable          the endpoint
-//	POST   /v1/endpoints/{id}/disable         optional {"reason"}; the endpoint
-//	POST   /v1/events                         202 {"event","deliveries","duplicate":false};
-//	                                          a repeated id answers 200 with the first
-//	                                          event and "duplicate":true
-//	GET    /v1/events?after=&type=&limit=     {"events":[...],"next_cursor":"..."}
-//	GET    /v1/events/{id}                    {"event","deliveries":[...]}
-//	GET    /v1/deliveries?state=&endpoint_id=&event_type=&event_id=&since=&until=&before=&limit=
-//	                                          {"deliveries":[...],"next":"<before>"}
-//	GET    /v1/deliveries/{id}                {"delivery","attempts":[...]}
-//	POST   /v1/deliveries/{id}/replay         the re-queued delivery; 409 while in flight
-//	POST   /v1/replay                         {"matched","replayed","dry_run"}
-//	GET    /healthz /readyz /metrics
+// routeTable lists them; openapi.yaml (OpenAPIYAML, served as JSON at
+// OpenAPIPath) describes every route with its answers and errors, and the
+// tests check real answers against it.
 package api
 
 import (
@@ -59,6 +56,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -122,6 +120,7 @@ type server struct {
 	pool   *pgxpool.Pool
 	logger *slog.Logger
 	guard  *netguard.Guard
+	keys   *httpx.KeySet
 }
 
 // New returns the API handler. It panics when Pool or Publisher is nil,
@@ -139,13 +138,17 @@ func New(opts Options) http.Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &server{opts: opts, pool: opts.Pool, logger: opts.Logger.With("component", "api"), guard: netguard.New(opts.AllowedNetworks)}
-	if len(opts.APIKeys) == 0 {
-		s.logger.Warn("the HTTP API is locked: no api.keys are configured, so every /v1 request is answered 401 (the CLI and console work without it)")
+	s := &server{opts: opts, pool: opts.Pool, logger: opts.Logger.With("component", "api"),
+		guard: netguard.New(opts.AllowedNetworks), keys: httpx.NewKeySet(opts.APIKeys)}
+	if s.keys.Empty() {
+		s.logger.Warn("the HTTP API is locked for operators: no api.keys are configured, so every /v1 request but a tenant token's is answered 401 (the CLI and console work without it)")
 	}
 
 	v1 := http.NewServeMux()
-	s.routes(v1)
+	for _, rt := range routeTable {
+		handle := rt.handle
+		v1.HandleFunc(rt.pattern, func(w http.ResponseWriter, r *http.Request) { handle(s, w, r) })
+	}
 	if opts.Extra != nil {
 		opts.Extra(v1)
 	}
@@ -153,34 +156,91 @@ func New(opts Options) http.Handler {
 	root := http.NewServeMux()
 	root.HandleFunc("GET /healthz", s.healthz)
 	root.HandleFunc("GET /readyz", s.readyz)
+	root.HandleFunc("GET "+OpenAPIPath, serveOpenAPI)
 	if opts.Metrics != nil {
 		root.Handle("GET /metrics", opts.Metrics.Handler())
 	}
 	if opts.Intake != nil {
 		root.Handle("/in/", opts.Intake)
 	}
-	root.Handle("/v1/", httpx.RequireBearer(opts.APIKeys, jsonFallback(v1)))
+	root.Handle("/v1/", s.authenticate(v1, jsonFallback(v1)))
 	return s.logRequests(jsonFallback(root))
 }
 
-func (s *server) routes(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/endpoints", s.createEndpoint)
-	mux.HandleFunc("GET /v1/endpoints", s.listEndpoints)
-	mux.HandleFunc("GET /v1/endpoints/{id}", s.getEndpoint)
-	mux.HandleFunc("PATCH /v1/endpoints/{id}", s.updateEndpoint)
-	mux.HandleFunc("DELETE /v1/endpoints/{id}", s.deleteEndpoint)
-	mux.HandleFunc("POST /v1/endpoints/{id}/rotate-secret", s.rotateSecret)
-	mux.HandleFunc("POST /v1/endpoints/{id}/enable", s.enableEndpoint)
-	mux.HandleFunc("POST /v1/endpoints/{id}/disable", s.disableEndpoint)
+// route is one /v1 route: its ServeMux pattern, whether a tenant token may
+// use it (limited to its tenant), and its handler.
+type route struct {
+	pattern string
+	tenant  bool
+	handle  func(*server, http.ResponseWriter, *http.Request)
+}
 
-	mux.HandleFunc("POST /v1/events", s.publishEvent)
-	mux.HandleFunc("GET /v1/events", s.feed)
-	mux.HandleFunc("GET /v1/events/{id}", s.getEvent)
+// routeTable lists every /v1 route of this package. A tenant token may use
+// only those marked tenant; every other route (and every route of
+// Options.Extra) answers it 403.
+var routeTable = []route{
+	{"POST /v1/endpoints", true, (*server).createEndpoint},
+	{"GET /v1/endpoints", true, (*server).listEndpoints},
+	{"GET /v1/endpoints/{id}", true, (*server).getEndpoint},
+	{"PATCH /v1/endpoints/{id}", true, (*server).updateEndpoint},
+	{"DELETE /v1/endpoints/{id}", true, (*server).deleteEndpoint},
+	{"POST /v1/endpoints/{id}/rotate-secret", true, (*server).rotateSecret},
+	{"POST /v1/endpoints/{id}/enable", true, (*server).enableEndpoint},
+	{"POST /v1/endpoints/{id}/disable", true, (*server).disableEndpoint},
 
-	mux.HandleFunc("GET /v1/deliveries", s.listDeliveries)
-	mux.HandleFunc("GET /v1/deliveries/{id}", s.getDelivery)
-	mux.HandleFunc("POST /v1/deliveries/{id}/replay", s.replayDelivery)
-	mux.HandleFunc("POST /v1/replay", s.replayMatching)
+	{"POST /v1/events", false, (*server).publishEvent},
+	{"POST /v1/events/batch", false, (*server).publishBatch},
+	{"GET /v1/events", true, (*server).feed},
+	{"GET /v1/events/{id}", true, (*server).getEvent},
+
+	{"GET /v1/deliveries", true, (*server).listDeliveries},
+	{"GET /v1/deliveries/{id}", true, (*server).getDelivery},
+	{"POST /v1/deliveries/{id}/replay", true, (*server).replayDelivery},
+	{"POST /v1/deliveries/{id}/skip", true, (*server).skipDelivery},
+	{"POST /v1/replay", true, (*server).replayMatching},
+
+	{"PUT /v1/tenants/{id}", false, (*server).putTenant},
+	{"GET /v1/tenants", false, (*server).listTenants},
+	{"GET /v1/tenants/{id}", false, (*server).getTenant},
+	{"DELETE /v1/tenants/{id}", false, (*server).eraseTenant},
+	{"POST /v1/tenants/{id}/tokens", false, (*server).createToken},
+	{"GET /v1/tenants/{id}/tokens", false, (*server).listTokens},
+	{"DELETE /v1/tenants/{id}/tokens/{token_id}", false, (*server).revokeToken},
+}
+
+// tenantRoutes are the patterns of routeTable a tenant token may use.
+var tenantRoutes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, r := range routeTable {
+		if r.tenant {
+			m[r.pattern] = true
+		}
+	}
+	return m
+}()
+
+// Route describes one route of the API, for documentation and tests.
+type Route struct {
+	Method string
+	Path   string
+	// Tenant routes may be used with a tenant token, limited to its tenant.
+	Tenant bool
+	// Public routes need no credential.
+	Public bool
+}
+
+// Routes lists the routes New serves itself, /v1 and public ones (not
+// those of Options.Extra or Options.Intake).
+func Routes() []Route {
+	var out []Route
+	for _, r := range routeTable {
+		method, path, _ := strings.Cut(r.pattern, " ")
+		out = append(out, Route{Method: method, Path: path, Tenant: r.tenant})
+	}
+	for _, p := range []string{"/healthz", "/readyz", OpenAPIPath, "/metrics"} {
+		out = append(out, Route{Method: "GET", Path: p, Public: true})
+	}
+	return out
 }
 
 // jsonFallback answers requests mux has no route for with JSON 404 or 405
@@ -294,8 +354,20 @@ func (s *server) pathID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	return id, true
 }
 
-// fail answers err; a db.ErrNotFound names the kind and id asked for.
+// fail answers err; a db.ErrNotFound names the kind and id asked for,
+// or says why it is not there when the error knows (an unknown tenant, an
+// event retention dropped).
 func (s *server) fail(w http.ResponseWriter, err error, kind, id string) {
+	var (
+		eventTenant    *outbox.UnknownTenantError
+		endpointTenant *endpoint.UnknownTenantError
+		agedOut        *outbox.AgedOutError
+	)
+	switch {
+	case errors.As(err, &eventTenant), errors.As(err, &endpointTenant), errors.As(err, &agedOut):
+		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, err.Error())
+		return
+	}
 	if errors.Is(err, db.ErrNotFound) {
 		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no "+kind+" with id "+strconv.Quote(id))
 		return

@@ -4,8 +4,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
@@ -21,6 +25,9 @@ type deliveryPage struct {
 
 func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	p, err := listParams(r.URL.Query())
+	if err == nil {
+		p.Tenant, err = tenantQuery(caller(r), r.URL.Query())
+	}
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
@@ -109,7 +116,7 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d, err := delivery.Get(r.Context(), s.pool, id)
+	d, err := visibleDelivery(r.Context(), s.pool, caller(r), id)
 	if err != nil {
 		s.fail(w, err, "delivery", r.PathValue("id"))
 		return
@@ -125,18 +132,29 @@ func (s *server) getDelivery(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"delivery": d, "attempts": attempts})
 }
 
-// replayDelivery re-queues one delivery for an immediate attempt with a
-// fresh retry budget; a delivery in flight is refused with 409.
-func (s *server) replayDelivery(w http.ResponseWriter, r *http.Request) {
+// changeDelivery runs change on delivery id if the caller may see it,
+// recorded as e in the audit trail, and answers the delivery it returns.
+// A refusal for the delivery's state (in flight, finished) is a 409.
+func (s *server) changeDelivery(w http.ResponseWriter, r *http.Request, e audit.Entry,
+	change func(tx pgx.Tx, id int64) (*delivery.Delivery, error)) {
 	id, ok := s.deliveryID(w, r)
 	if !ok {
 		return
 	}
-	d, err := delivery.Replay(r.Context(), s.pool, id)
+	e.Target = "delivery " + strconv.FormatInt(id, 10)
+	var d *delivery.Delivery
+	err := s.audited(r, &e, func(tx pgx.Tx) (int64, error) {
+		if _, err := visibleDelivery(r.Context(), tx, caller(r), id); err != nil {
+			return 0, err
+		}
+		var err error
+		d, err = change(tx, id)
+		return 1, err
+	})
 	if err != nil {
 		if validate.Is(err) {
-			// The only input error Replay has is a delivery in flight: a
-			// conflict with its current state, not a malformed request.
+			// The only input errors of Replay and Skip are about the
+			// delivery's state: a conflict, not a malformed request.
 			httpx.WriteError(w, http.StatusConflict, httpx.CodeConflict, err.Error())
 			return
 		}
@@ -146,11 +164,29 @@ func (s *server) replayDelivery(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, d)
 }
 
+// replayDelivery re-queues one delivery for an immediate attempt with a
+// fresh retry budget; a delivery in flight is refused with 409.
+func (s *server) replayDelivery(w http.ResponseWriter, r *http.Request) {
+	s.changeDelivery(w, r, audit.Entry{Action: audit.ActionReplay}, func(tx pgx.Tx, id int64) (*delivery.Delivery, error) {
+		return delivery.Replay(r.Context(), tx, id)
+	})
+}
+
+// skipDelivery gives up on a delivery still to do (pending, retrying,
+// held): it ends skipped, its attempts kept, and a fifo line it blocked
+// moves on. In flight or finished is a 409.
+func (s *server) skipDelivery(w http.ResponseWriter, r *http.Request) {
+	s.changeDelivery(w, r, audit.Entry{Action: audit.ActionSkip}, func(tx pgx.Tx, id int64) (*delivery.Delivery, error) {
+		return delivery.Skip(r.Context(), tx, id)
+	})
+}
+
 // replayRequest is the body of POST /v1/replay; empty fields match all,
 // except state, which defaults to dead.
 type replayRequest struct {
 	State      string `json:"state"`
 	EndpointID string `json:"endpoint_id"`
+	Tenant     string `json:"tenant"`
 	EventType  string `json:"event_type"`
 	EventID    string `json:"event_id"`
 	Since      string `json:"since"`
@@ -167,6 +203,8 @@ type replayResult struct {
 	DryRun   bool  `json:"dry_run"`
 }
 
+// replayMatching re-queues every delivery matching the body; with a
+// tenant token, of its tenant only. A dry run counts and changes nothing.
 func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 	var req replayRequest
 	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &req); err != nil {
@@ -176,24 +214,33 @@ func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 	p := delivery.ReplayParams{DryRun: req.DryRun, Filter: delivery.Filter{
 		State: delivery.State(req.State), EndpointID: req.EndpointID, EventType: req.EventType, EventID: req.EventID,
 	}}
-	if err := checkFilterText(p.Filter); err != nil {
+	err := checkFilterText(p.Filter)
+	if err == nil {
+		p.Tenant, err = scopedTenant(caller(r), req.Tenant, "tenant")
+	}
+	if err == nil {
+		p.Since, err = timeParam(req.Since, "since")
+	}
+	if err == nil {
+		p.Until, err = timeParam(req.Until, "until")
+	}
+	if err == nil {
+		p.CompletedBefore, err = timeParam(req.CompletedBefore, "completed_before")
+	}
+	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	var err error
-	if p.Since, err = timeParam(req.Since, "since"); err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
-		return
+	var n int64
+	if req.DryRun {
+		n, err = delivery.ReplayMatching(r.Context(), s.pool, p)
+	} else {
+		err = s.audited(r, &audit.Entry{Action: audit.ActionReplay, Target: filterTarget(p.Filter)}, func(tx pgx.Tx) (int64, error) {
+			var err error
+			n, err = delivery.ReplayMatching(r.Context(), tx, p)
+			return n, err
+		})
 	}
-	if p.Until, err = timeParam(req.Until, "until"); err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
-		return
-	}
-	if p.CompletedBefore, err = timeParam(req.CompletedBefore, "completed_before"); err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
-		return
-	}
-	n, err := delivery.ReplayMatching(r.Context(), s.pool, p)
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
@@ -203,4 +250,33 @@ func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 		res.Replayed = 0
 	}
 	httpx.WriteJSON(w, http.StatusOK, res)
+}
+
+// filterTarget names a bulk replay's filter in the audit trail, in the
+// console's filter syntax.
+func filterTarget(f delivery.Filter) string {
+	var parts []string
+	add := func(k, v string) {
+		if v != "" {
+			parts = append(parts, k+":"+v)
+		}
+	}
+	state := f.State
+	if state == "" {
+		state = delivery.StateDead
+	}
+	add("state", string(state))
+	add("tenant", f.Tenant)
+	add("endpoint", f.EndpointID)
+	add("type", f.EventType)
+	add("id", f.EventID)
+	for _, t := range []struct {
+		k string
+		v time.Time
+	}{{"since", f.Since}, {"until", f.Until}, {"completed_before", f.CompletedBefore}} {
+		if !t.v.IsZero() {
+			add(t.k, t.v.UTC().Format(time.RFC3339))
+		}
+	}
+	return strings.Join(parts, " ")
 }

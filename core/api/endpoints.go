@@ -3,8 +3,12 @@ package api
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
@@ -20,16 +24,34 @@ type endpointView struct {
 // creation and rotation show the secret; nothing shows a header's value.
 func redact(e *endpoint.Endpoint) *endpoint.Endpoint { return e.Redacted() }
 
+// createEndpoint makes an endpoint; one made with a tenant token belongs
+// to its tenant whatever the body says. The address guard applies to
+// every caller alike.
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p endpoint.CreateParams
 	if err := httpx.DecodeJSON(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	if t := caller(r).tenant; t != "" {
+		p.Tenant = t
+	}
 	p.Guard = s.guard
-	e, err := endpoint.Create(r.Context(), s.pool, p)
+	var e *endpoint.Endpoint
+	entry := audit.Entry{Action: audit.ActionCreate}
+	err := s.audited(r, &entry, func(tx pgx.Tx) (int64, error) {
+		var err error
+		if e, err = endpoint.Create(r.Context(), tx, p); err != nil {
+			return 0, err
+		}
+		entry.Target = e.ID
+		if e.Tenant != "" {
+			entry.Detail = "tenant " + e.Tenant
+		}
+		return 1, nil
+	})
 	if err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
+		s.fail(w, err, "tenant", p.Tenant)
 		return
 	}
 	w.Header().Set("Location", "/v1/endpoints/"+e.ID)
@@ -37,7 +59,12 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request) {
-	es, err := endpoint.List(r.Context(), s.pool, endpoint.ListParams{})
+	t, err := tenantQuery(caller(r), r.URL.Query())
+	if err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return
+	}
+	es, err := endpoint.List(r.Context(), s.pool, endpoint.ListParams{Tenant: t})
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
@@ -49,12 +76,15 @@ func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusOK, map[string]any{"endpoints": out})
 }
 
+// getEndpoint shows the endpoint with its health: success rates, queue
+// counts, the circuit breaker and, for a fifo endpoint, the failing head
+// that blocks its line.
 func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
 	if !ok {
 		return
 	}
-	e, err := endpoint.Get(r.Context(), s.pool, id)
+	e, err := visibleEndpoint(r.Context(), s.pool, caller(r), id)
 	if err != nil {
 		s.fail(w, err, "endpoint", id)
 		return
@@ -65,6 +95,32 @@ func (s *server) getEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, endpointView{Endpoint: redact(e), Health: health[id]})
+}
+
+// changeEndpoint runs change on endpoint id if the caller may see it,
+// recorded as e in the audit trail, and answers what change returns shown
+// with view, or 204 when it returns nil.
+func (s *server) changeEndpoint(w http.ResponseWriter, r *http.Request, id string, e audit.Entry,
+	change func(tx pgx.Tx, id string) (*endpoint.Endpoint, error), view func(*endpoint.Endpoint) *endpoint.Endpoint) {
+	e.Target = id
+	var out *endpoint.Endpoint
+	err := s.audited(r, &e, func(tx pgx.Tx) (int64, error) {
+		if _, err := visibleEndpoint(r.Context(), tx, caller(r), id); err != nil {
+			return 0, err
+		}
+		var err error
+		out, err = change(tx, id)
+		return 1, err
+	})
+	if err != nil {
+		s.fail(w, err, "endpoint", id)
+		return
+	}
+	if out == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, view(out))
 }
 
 func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -78,12 +134,33 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Guard = s.guard
-	e, err := endpoint.Update(r.Context(), s.pool, id, p)
-	if err != nil {
-		s.fail(w, err, "endpoint", id)
-		return
+	e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(updatedFields(p), ", ")}
+	s.changeEndpoint(w, r, id, e, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
+		return endpoint.Update(r.Context(), tx, id, p)
+	}, redact)
+}
+
+// updatedFields names the fields a PATCH sets, for the audit trail (names
+// only: a header value may be a credential).
+func updatedFields(p endpoint.UpdateParams) []string {
+	var names []string
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{
+		{"url", p.URL != nil}, {"description", p.Description != nil}, {"event_types", p.EventTypes != nil},
+		{"headers", p.Headers != nil}, {"rate_limit", p.RateLimit != nil}, {"max_in_flight", p.MaxInFlight != nil},
+		{"timeout", p.Timeout != nil}, {"body_format", p.BodyFormat != nil}, {"ordering", p.Ordering != nil},
+		{"signatures", p.Signatures != nil}, {"enabled", p.Enabled != nil},
+	} {
+		if f.set {
+			names = append(names, f.name)
+		}
 	}
-	httpx.WriteJSON(w, http.StatusOK, redact(e))
+	if len(names) == 0 {
+		names = []string{"nothing"}
+	}
+	return names
 }
 
 func (s *server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -91,11 +168,9 @@ func (s *server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := endpoint.Delete(r.Context(), s.pool, id); err != nil {
-		s.fail(w, err, "endpoint", id)
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.changeEndpoint(w, r, id, audit.Entry{Action: audit.ActionDelete}, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
+		return nil, endpoint.Delete(r.Context(), tx, id)
+	}, nil)
 }
 
 type rotateRequest struct {
@@ -121,12 +196,10 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 	if overlap == 0 {
 		overlap = s.opts.SecretOverlap
 	}
-	e, err := endpoint.RotateSecret(r.Context(), s.pool, id, p.Secret, overlap)
-	if err != nil {
-		s.fail(w, err, "endpoint", id)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, e.RedactedHeaders())
+	e := audit.Entry{Action: audit.ActionRotate, Detail: "previous secret signs for " + overlap.String()}
+	s.changeEndpoint(w, r, id, e, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
+		return endpoint.RotateSecret(r.Context(), tx, id, p.Secret, overlap)
+	}, (*endpoint.Endpoint).RedactedHeaders)
 }
 
 func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -134,12 +207,9 @@ func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	e, err := endpoint.Enable(r.Context(), s.pool, id)
-	if err != nil {
-		s.fail(w, err, "endpoint", id)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, redact(e))
+	s.changeEndpoint(w, r, id, audit.Entry{Action: audit.ActionEnable}, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
+		return endpoint.Enable(r.Context(), tx, id)
+	}, redact)
 }
 
 type disableRequest struct {
@@ -159,12 +229,9 @@ func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request) {
 	if p.Reason == "" {
 		p.Reason = "disabled by an operator"
 	}
-	e, err := endpoint.Disable(r.Context(), s.pool, id, p.Reason)
-	if err != nil {
-		s.fail(w, err, "endpoint", id)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, redact(e))
+	s.changeEndpoint(w, r, id, audit.Entry{Action: audit.ActionDisable, Detail: p.Reason}, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
+		return endpoint.Disable(r.Context(), tx, id, p.Reason)
+	}, redact)
 }
 
 // decodeOptional is httpx.DecodeJSON for bodies that may be left out.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 	"github.com/hookd/hookd/core/validate"
 )
 
-// publishRequest is the body of POST /v1/events.
+// publishRequest is the body of POST /v1/events and one event of POST
+// /v1/events/batch.
 type publishRequest struct {
 	// ID is the caller's event id; the Idempotency-Key header may give it
 	// instead. Generated when neither does.
@@ -23,37 +25,64 @@ type publishRequest struct {
 	Data json.RawMessage `json:"data"`
 	// Created is RFC 3339; defaults to the time of publishing.
 	Created string `json:"created"`
+	// Tenant directs the event to that tenant's endpoints; it must exist.
+	Tenant string `json:"tenant"`
+	// Broadcast sends it to every matching endpoint of every tenant.
+	Broadcast bool `json:"broadcast"`
+}
+
+// DecodeEvent reads one event as POST /v1/events takes it ({"id","type",
+// "data","created","tenant","broadcast"}), refusing unknown fields; an
+// error is a *validate.Error naming the field. The event is not checked
+// further (outbox.Validate does that). hookd publish --file reads its
+// lines with it.
+func DecodeEvent(b []byte) (outbox.Event, error) {
+	var p publishRequest
+	if err := httpx.Unmarshal(b, &p); err != nil {
+		return outbox.Event{}, err
+	}
+	return p.event()
+}
+
+// event turns the request into an event; errors name the field.
+func (p publishRequest) event() (outbox.Event, error) {
+	ev := outbox.Event{ID: p.ID, Type: p.Type, Data: p.Data, Tenant: p.Tenant, Broadcast: p.Broadcast}
+	if p.Created != "" {
+		t, err := time.Parse(time.RFC3339Nano, p.Created)
+		if err != nil {
+			return ev, validate.Errorf("created", "%q is not an RFC 3339 time such as 2025-01-02T15:04:05Z", p.Created)
+		}
+		ev.Created = t
+	}
+	return ev, nil
 }
 
 // publishEvent answers 202 with {"event","deliveries","duplicate":false}
 // for a new event and 200 with the first event and "duplicate":true when
-// the id was published before (nothing is written then).
+// the id was published before (nothing is written then). An unknown
+// tenant is a 404 naming it: tenants are never made implicitly.
 func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 	var p publishRequest
 	if err := httpx.DecodeJSON(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	ev := outbox.Event{ID: p.ID, Type: p.Type, Data: p.Data}
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		if p.ID != "" && p.ID != key {
 			httpx.WriteDomainError(w, s.logger, validate.Errorf("id",
 				"%q differs from the Idempotency-Key header %q; give the event id in one of them, or the same in both", p.ID, key))
 			return
 		}
-		ev.ID = key
+		p.ID = key
 	}
-	if p.Created != "" {
-		t, err := time.Parse(time.RFC3339Nano, p.Created)
-		if err != nil {
-			httpx.WriteDomainError(w, s.logger, validate.Errorf("created", "%q is not an RFC 3339 time such as 2025-01-02T15:04:05Z", p.Created))
-			return
-		}
-		ev.Created = t
+	ev, err := p.event()
+	if err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return
 	}
 	res, err := s.opts.Publisher.Publish(r.Context(), ev)
 	if err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
+		s.fail(w, err, "tenant", ev.Tenant)
 		return
 	}
 	if res.Duplicate {
@@ -67,17 +96,29 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 	httpx.WriteJSON(w, http.StatusAccepted, res)
 }
 
+// getEvent shows an event with its deliveries; with a tenant token, its
+// tenant's deliveries only (a broadcast event has deliveries of others).
 func (s *server) getEvent(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
 	if !ok {
 		return
 	}
-	ev, err := outbox.Get(r.Context(), s.pool, id)
+	p := caller(r)
+	ev, err := visibleEvent(r.Context(), s.pool, p, id)
 	if err != nil {
 		s.fail(w, err, "event", id)
 		return
 	}
-	ds, err := delivery.ForEvent(r.Context(), s.pool, id)
+	var ds []delivery.Delivery
+	if p.tenant == "" {
+		ds, err = delivery.ForEvent(r.Context(), s.pool, id)
+	} else {
+		var page delivery.Page
+		page, err = delivery.List(r.Context(), s.pool, delivery.ListParams{
+			Filter: delivery.Filter{EventID: id, Tenant: p.tenant}, Limit: 1000})
+		ds = page.Deliveries
+		slices.Reverse(ds) // oldest first, as ForEvent
+	}
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
@@ -87,11 +128,17 @@ func (s *server) getEvent(w http.ResponseWriter, r *http.Request) {
 
 // feedPage is the answer of GET /v1/events. NextCursor is the after= of
 // the following poll; it equals the given cursor when nothing new is
-// visible yet.
+// visible yet. AgedOut says that the cursor was older than what
+// retention keeps: the page continues from the oldest event kept.
 type feedPage struct {
 	Events     []outbox.Event `json:"events"`
 	NextCursor string         `json:"next_cursor"`
+	AgedOut    bool           `json:"aged_out"`
+	Message    string         `json:"message,omitempty"`
 }
+
+// agedOutMessage explains a feed page whose cursor retention overtook.
+const agedOutMessage = "the cursor is older than retention.period: events after it were dropped, and this page continues from the oldest event kept"
 
 func (s *server) feed(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -114,14 +161,22 @@ func (s *server) feed(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	page, err := outbox.Feed(r.Context(), s.pool, outbox.FeedParams{After: after, Types: types, Limit: limit})
+	t, err := tenantQuery(caller(r), q)
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	out := feedPage{Events: page.Events, NextCursor: page.Next.String()}
+	page, err := outbox.Feed(r.Context(), s.pool, outbox.FeedParams{After: after, Tenant: t, Types: types, Limit: limit})
+	if err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return
+	}
+	out := feedPage{Events: page.Events, NextCursor: page.Next.String(), AgedOut: page.AgedOut}
 	if out.Events == nil {
 		out.Events = []outbox.Event{}
+	}
+	if page.AgedOut {
+		out.Message = agedOutMessage
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

@@ -147,6 +147,8 @@ func TestTooLarge(t *testing.T) {
 type feedAnswer struct {
 	Events     []outbox.Event `json:"events"`
 	NextCursor string         `json:"next_cursor"`
+	AgedOut    bool           `json:"aged_out"`
+	Message    string         `json:"message"`
 }
 
 func TestFeed(t *testing.T) {

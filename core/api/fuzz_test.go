@@ -30,6 +30,13 @@ var fuzzRoutes = []struct{ method, path string }{
 	{"POST", "/v1/endpoints/{id}/rotate-secret"},
 	{"GET", "/v1/deliveries/{id}"},
 	{"POST", "/v1/deliveries/{id}/replay"},
+	{"POST", "/v1/events/batch"},
+	{"PUT", "/v1/tenants/{id}"},
+	{"GET", "/v1/tenants"},
+	{"POST", "/v1/tenants/{id}/tokens"},
+	{"POST", "/v1/deliveries/{id}/skip"},
+	{"DELETE", "/v1/tenants/{id}"},
+	{"GET", "/v1/endpoints"},
 }
 
 // FuzzAPIRequests sends fuzzed bodies, path ids and queries to the real

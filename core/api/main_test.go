@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/outbox"
 )
@@ -31,6 +33,14 @@ type bundle struct {
 	metrics *metrics.Metrics
 	srv     *httptest.Server
 	key     string
+	// strict: every request this bundle sends must match the OpenAPI
+	// document (answers always must).
+	strict bool
+	// noSpec leaves the answers unchecked, for a test that mounts handlers
+	// of its own in place of hookd's.
+	noSpec bool
+	// covered records the operations whose answers matched the document.
+	covered sync.Map
 }
 
 type setupOpts struct {
@@ -38,6 +48,8 @@ type setupOpts struct {
 	maxPayload int64
 	keys       []string
 	tune       func(*api.Options)
+	// noSpec: see bundle.noSpec.
+	noSpec bool
 }
 
 // setup gives a test its own migrated database, a pool large enough for
@@ -57,6 +69,7 @@ func setup(t testing.TB, o setupOpts) *bundle {
 		pub:     outbox.NewPublisher(pool, outbox.Options{MaxPayloadBytes: o.maxPayload}),
 		metrics: metrics.New(),
 		key:     testKey,
+		noSpec:  o.noSpec,
 	}
 	keys := o.keys
 	if keys == nil {
@@ -65,6 +78,8 @@ func setup(t testing.TB, o setupOpts) *bundle {
 	opts := api.Options{
 		Pool: pool, Publisher: b.pub, APIKeys: keys, MaxBodyBytes: o.maxBody,
 		Metrics: b.metrics, Version: "test",
+		// The intake's management routes, as hookd serve mounts them.
+		Extra: func(mux *http.ServeMux) { inbox.APIRoutes(mux, inbox.APIDeps{Pool: pool, MaxBodyBytes: o.maxBody}) },
 	}
 	if o.tune != nil {
 		o.tune(&opts)
@@ -86,15 +101,18 @@ type response struct {
 func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) *response {
 	t.Helper()
 	var rd io.Reader
+	var sent []byte
 	switch v := body.(type) {
 	case nil:
 	case string:
-		rd = strings.NewReader(v)
+		sent = []byte(v)
+		rd = bytes.NewReader(sent)
 	default:
 		j, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
+		sent = j
 		rd = bytes.NewReader(j)
 	}
 	req, err := http.NewRequest(method, b.srv.URL+path, rd)
@@ -120,6 +138,11 @@ func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) 
 	out, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !b.noSpec {
+		if op := spec(t).check(t, req, sent, resp.StatusCode, resp.Header, out, b.strict); op != "" {
+			b.covered.Store(op, true)
+		}
 	}
 	return &response{status: resp.StatusCode, header: resp.Header, body: out}
 }

@@ -162,7 +162,7 @@ func TestMetricsCount(t *testing.T) {
 
 func TestIntakeAndExtraRoutes(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{tune: func(o *api.Options) {
+	b := setup(t, setupOpts{noSpec: true, tune: func(o *api.Options) {
 		o.Intake = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			httpx.WriteJSON(w, http.StatusAccepted, map[string]string{"path": r.URL.Path})
 		})

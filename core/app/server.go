@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/hookd/hookd/core/alert"
 	"github.com/hookd/hookd/core/config"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/maintenance"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/notify"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/partition"
 )
@@ -23,7 +25,7 @@ import (
 // service is a background loop: dispatcher, fan-out, maintenance...
 type service interface {
 	Start(ctx context.Context) error
-	Stop()
+	Stop(ctx context.Context) error
 }
 
 // namedService keeps a name for logs next to each service.
@@ -47,6 +49,9 @@ type Server struct {
 	Publisher *outbox.Publisher
 	// Fanout repairs events whose fan-out was interrupted.
 	Fanout *outbox.Fanout
+	// Notifier is the process's one LISTEN connection; the dispatcher
+	// subscribes to it, and so can an inbox consumer run in the process.
+	Notifier *notify.Notifier
 	// Dispatcher claims due deliveries and sends them.
 	Dispatcher *dispatch.Dispatcher
 	// Alerter records and sends operational alerts (alerts.*).
@@ -134,7 +139,7 @@ func (s *Server) Start(ctx context.Context) error {
 	for i, ns := range s.services {
 		if err := ns.svc.Start(ctx); err != nil {
 			for j := i - 1; j >= 0; j-- {
-				s.services[j].svc.Stop()
+				s.stopService(s.services[j])
 			}
 			s.closeListeners()
 			s.cancel()
@@ -247,10 +252,22 @@ func (s *Server) Stop() {
 		}
 	}
 	for i := len(s.services) - 1; i >= 0; i-- {
-		s.services[i].svc.Stop()
-		s.logger.Debug("stopped", slog.String("service", s.services[i].name))
+		s.stopService(s.services[i])
 	}
 	s.cancel()
+}
+
+// stopService stops one service, giving it its shutdown timeout and a
+// little more; one that does not stop in time is left to finish on its
+// own (what it did not record is retried once its leases expire).
+func (s *Server) stopService(ns namedService) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.Delivery.ShutdownTimeout+10*time.Second)
+	defer cancel()
+	if err := ns.svc.Stop(ctx); err != nil {
+		s.logger.Warn("a service did not stop in time", slog.String("service", ns.name), slog.String("error", err.Error()))
+		return
+	}
+	s.logger.Debug("stopped", slog.String("service", ns.name))
 }
 
 // Run starts the server, then Waits.

@@ -11,6 +11,7 @@ import (
 	"github.com/hookd/hookd/core/dispatch"
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/maintenance"
+	"github.com/hookd/hookd/core/notify"
 	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/retention"
 )
@@ -20,10 +21,11 @@ import (
 const syncTimeout = 30 * time.Second
 
 // wireEngine builds the engine's consumers of work and appends them to
-// s.services in start order: the alerter (it owns the alert endpoint and
-// sends what the others record), maintenance (leader-elected periodic
-// jobs), then the dispatcher. Stop runs in reverse, so the dispatcher
-// releases its unfinished work before maintenance and alerts stop.
+// s.services in start order: the shared LISTEN connection, the alerter
+// (it owns the alert endpoint and sends what the others record),
+// maintenance (leader-elected periodic jobs), then the dispatcher. Stop
+// runs in reverse, so the dispatcher releases its unfinished work before
+// maintenance and alerts stop, and the listener stops last.
 func (s *Server) wireEngine() error {
 	alerter, err := alert.New(s.db.Pool, s.Publisher, alert.Options{
 		Config:  s.cfg.Alerts,
@@ -42,8 +44,10 @@ func (s *Server) wireEngine() error {
 		Metrics: s.Metrics,
 		Logger:  s.logger,
 	})
+	s.Notifier = notify.New(s.db.Pool, s.logger)
 	s.Dispatcher = dispatch.New(s.db.Pool, dispatch.Options{
 		Delivery:           s.cfg.Delivery,
+		Notifier:           s.Notifier,
 		Logger:             s.logger,
 		Metrics:            s.Metrics,
 		Version:            Version(),
@@ -53,6 +57,7 @@ func (s *Server) wireEngine() error {
 		PartitionSpan:      partition.SpanFor(s.cfg.Retention.Period),
 	})
 	s.services = append(s.services,
+		namedService{"notify", s.Notifier},
 		namedService{"alert", alerter},
 		namedService{"maintenance", s.Maintenance},
 		namedService{"dispatch", s.Dispatcher},

@@ -1,7 +1,8 @@
 // Package audit is hookd's audit trail: every action that changes state
 // (replay, disable, enable, rotate a secret, edit, delete, send a test
-// event), taken from the console, the CLI or the HTTP API, recorded with
-// who took it, when, what it touched and how many rows it changed.
+// event, create, skip, erase a tenant, create or revoke a tenant token),
+// taken from the console, the CLI or the HTTP API, recorded with who took
+// it, when, what it touched and how many rows it changed.
 //
 // All SQL on hookd.audit_log lives in this package.
 //
@@ -77,10 +78,17 @@ const (
 	ActionEdit    = "edit"
 	ActionDelete  = "delete"
 	ActionTest    = "test_event"
+	ActionCreate  = "create"
+	ActionSkip    = "skip"
+	// ActionErase is a tenant's erasure with everything of it.
+	ActionErase       = "erase"
+	ActionCreateToken = "create_token"
+	ActionRevokeToken = "revoke_token"
 )
 
 // Actions lists every action, for validation and filters.
-var Actions = []string{ActionReplay, ActionDisable, ActionEnable, ActionRotate, ActionEdit, ActionDelete, ActionTest}
+var Actions = []string{ActionReplay, ActionDisable, ActionEnable, ActionRotate, ActionEdit, ActionDelete, ActionTest,
+	ActionCreate, ActionSkip, ActionErase, ActionCreateToken, ActionRevokeToken}
 
 // Outcomes.
 const (

@@ -95,7 +95,7 @@ func (b *bench) burndown(ctx context.Context, live int) (Burndown, error) {
 		werr = b.await(ctx, func() bool { return b.succeeded(ctx) >= o.Events })
 		r.RecordedPerSec = float64(o.Events) / time.Since(start).Seconds()
 	}
-	d.Stop()
+	stopDispatcher(d)
 	var raw []byte
 	r.Cost, raw = m.stop(ctx, pool, int64(o.Events), "delivery")
 	r.Total = r.Cost.add(pubCost)

@@ -51,7 +51,7 @@ func (b *bench) fairness(ctx context.Context) (Fairness, error) {
 	if err := startDispatcher(ctx, d); err != nil {
 		return f, err
 	}
-	defer d.Stop()
+	defer stopDispatcher(d)
 	// The slow endpoint takes its share first, as a backlog met by new
 	// traffic would have.
 	sleepCtx(ctx, 2*o.SlowDelay)

@@ -34,7 +34,7 @@ func (b *bench) idleClaim(ctx context.Context) (IdleClaim, error) {
 	resetStatements(ctx, b.admin)
 	sleepCtx(ctx, b.opts.IdleWindow)
 	all := statements(ctx, b.admin, 50)
-	d.Stop()
+	stopDispatcher(d)
 
 	var total float64
 	var claim *Statement

@@ -144,7 +144,7 @@ func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
 	b.offer(ctx, pool, l, rate, o.Duration, func(i int) outbox.Event { return b.liveEvent(i, o.Live) })
 	werr := b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(len(l.sent)) })
 	elapsed := time.Unix(0, b.rcv.last.Load()).Sub(start)
-	d.Stop()
+	stopDispatcher(d)
 	st.Cost, _ = m.stop(ctx, pool, b.rcv.unique.Load(), "delivery")
 	if l.err != nil {
 		return st, fmt.Errorf("steady at %.0f/s: publish: %w", rate, l.err)

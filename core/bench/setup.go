@@ -260,6 +260,14 @@ func startDispatcher(ctx context.Context, d *dispatch.Dispatcher) error {
 	return err
 }
 
+// stopDispatcher stops d and waits (at most a minute) until it recorded
+// every result, so that what a phase measures includes them.
+func stopDispatcher(d *dispatch.Dispatcher) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_ = d.Stop(ctx)
+}
+
 // await polls cond until it holds, ctx ends or the phase times out.
 func (b *bench) await(ctx context.Context, cond func() bool) error {
 	deadline := time.Now().Add(b.opts.PhaseTimeout)

@@ -150,7 +150,7 @@ func (b *bench) search(ctx context.Context, guess float64, s *Sustained) (float6
 	if err := startDispatcher(ctx, d); err != nil {
 		return 0, err
 	}
-	defer d.Stop()
+	defer stopDispatcher(d)
 	rate, lo, hi := max(guess, 100), 0.0, 0.0
 	for range o.SustainedProbes {
 		l, tr := b.runWatched(ctx, pool, rate, o.SustainedProbe)
@@ -215,7 +215,7 @@ func (b *bench) hold(ctx context.Context, rate float64) (Steady, *backlogTrace, 
 	elapsed := time.Since(start)
 	received := b.rcv.unique.Load()
 	werr := b.drain(ctx, l)
-	d.Stop()
+	stopDispatcher(d)
 	h.Cost, _ = m.stop(ctx, pool, b.rcv.unique.Load(), "delivery")
 	if l.err != nil {
 		return h, nil, fmt.Errorf("sustained: publish: %w", l.err)

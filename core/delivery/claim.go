@@ -96,11 +96,18 @@ type lane struct {
 	deadLane bool
 }
 
-// Claim takes due deliveries in a transaction of its own and then drops
-// the lanes it found idle; see ClaimTx.
+// Claim admits wakes, takes due deliveries in a transaction of its own and
+// then drops the lanes it found idle; see AdmitWakes and ClaimTx.
 func Claim(ctx context.Context, b beginner, p ClaimParams) (Claimed, error) {
-	var c Claimed
 	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		_, err := AdmitWakes(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return Claimed{}, err
+	}
+	var c Claimed
+	err = pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
 		var err error
 		c, err = ClaimTx(ctx, tx, p)
 		return err

@@ -3,8 +3,10 @@ package delivery
 import (
 	"cmp"
 	"context"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -331,6 +333,7 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 	}
 	slices.Sort(endpoints)
 
+	shard := rollupShard()
 	batch := &pgx.Batch{}
 	for _, id := range endpoints {
 		rs := byEndpoint[id]
@@ -357,11 +360,18 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 			lastStatus = &v
 		}
 		// With a success in the batch the streak restarts from it; without
-		// one the batch's failures extend the current streak.
+		// one the batch's failures extend the current streak. A healthy
+		// endpoint that succeeds again within a second of its last
+		// recorded success is left alone: read without a lock, so that
+		// concurrent batches to a busy endpoint do not queue on its row
+		// (last_success_at is then up to a second old).
 		batch.Queue(`
 			INSERT INTO hookd.endpoint_health AS h (endpoint_id, consecutive_failures, last_status,
 				last_success_at, last_failure_at, failing_since, updated_at)
 			SELECT $1, $2, $3, $4, $5, $6, now() WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = $1)
+			  AND NOT EXISTS (SELECT 1 FROM hookd.endpoint_health c WHERE c.endpoint_id = $1
+				AND $2 = 0 AND $5::timestamptz IS NULL AND c.consecutive_failures = 0 AND c.breaker_opened_at IS NULL
+				AND c.last_status IS NOT DISTINCT FROM $3 AND c.last_success_at >= $4::timestamptz - interval '1 second')
 			ON CONFLICT (endpoint_id) DO UPDATE SET
 				consecutive_failures = CASE WHEN $4::timestamptz IS NULL THEN h.consecutive_failures + $2 ELSE $2 END,
 				failing_since = CASE WHEN $4::timestamptz IS NULL THEN coalesce(h.failing_since, $6) ELSE $6 END,
@@ -397,14 +407,14 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 		for _, m := range keys {
 			agg := minutes[m]
 			batch.Queue(`
-				INSERT INTO hookd.endpoint_minutes AS em (endpoint_id, minute, attempts, successes, latency_buckets)
-				SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = $1)
-				ON CONFLICT (endpoint_id, minute) DO UPDATE SET
+				INSERT INTO hookd.endpoint_minutes AS em (endpoint_id, minute, shard, attempts, successes, latency_buckets)
+				SELECT $1, $2, $6, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = $1)
+				ON CONFLICT (endpoint_id, minute, shard) DO UPDATE SET
 					attempts = em.attempts + $3,
 					successes = em.successes + $4,
 					latency_buckets = (SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY n)
 						FROM unnest(em.latency_buckets, $5::int[]) WITH ORDINALITY AS u(a, b, n))`,
-				id, m, agg.attempts, agg.successes, agg.buckets)
+				id, m, agg.attempts, agg.successes, agg.buckets, shard)
 		}
 	}
 	// The breaker opens at policy.BreakerFailures consecutive failures and
@@ -421,6 +431,22 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 	}
 	return tx.SendBatch(ctx, batch).Close()
 }
+
+// rollupShards is how many rows an endpoint's minute may have: batches
+// recorded at the same time add to different rows (readers sum them), so
+// they do not wait for each other's commit on one row.
+const rollupShards = 4
+
+// rollupCalls counts updateHealth calls, from a random start so that
+// processes spread over the shards too.
+var rollupCalls atomic.Uint32
+
+func init() { rollupCalls.Store(rand.Uint32()) }
+
+// rollupShard returns the shard for this batch's minute rows: consecutive
+// batches of a process, such as the dispatcher's overlapping cycles, take
+// different ones.
+func rollupShard() int16 { return int16(rollupCalls.Add(1) % rollupShards) }
 
 // headerJSON writes headers as stored: storable text (see jsonw).
 func headerJSON(h map[string][]string) string { return string(jsonw.Header(nil, h)) }

@@ -5,9 +5,9 @@
 //
 // This package alone writes hookd.queue (unfinished deliveries),
 // hookd.finished (finished ones, partitioned with their event),
-// hookd.attempts, hookd.lanes and the health rollups (hookd.endpoint_health,
-// hookd.endpoint_minutes). Other packages call its transitions inside their
-// own transactions. Reads of deliveries go through the hookd.deliveries
+// hookd.attempts, hookd.lanes, hookd.lane_wakes and the health rollups
+// (hookd.endpoint_health, hookd.endpoint_minutes). Other packages call its
+// transitions inside their own transactions. Reads of deliveries go through the hookd.deliveries
 // view, which shows both tables. Sending requests is core/dispatch's job.
 //
 // # States
@@ -34,11 +34,19 @@
 // number of endpoints.
 //
 // A lane is dropped when its endpoint has nothing due and nothing in
-// flight. Writers that make work due for an endpoint take a shared advisory
-// lock on the endpoint's lane bucket and insert the lane if it is missing;
-// the claimer drops a lane only under the exclusive lock and after looking
-// again, so no due delivery is ever left without a lane. A sweep by the
-// maintenance leader ([Sweep]) re-creates lanes as a last safety net.
+// flight. Writers that make work due for an endpoint never insert its
+// lane themselves: their transactions may be long (a producer's) and may
+// touch many endpoints in any order, and two of them inserting the same
+// missing lane would wait for each other's commit, or deadlock. Instead
+// hookd.lane_missing takes a shared advisory lock on the endpoint's lane
+// bucket, held to commit, then looks for the lane with a fresh snapshot;
+// if there is none the writer leaves a wake row (hookd.lane_wakes) and a
+// notification, and a dispatcher turns wake rows into lanes
+// ([AdmitWakes]). The claimer drops a lane only under the bucket's
+// exclusive lock, taken without waiting, and after looking again for due
+// work, so no due delivery is ever left without a lane or a wake. A sweep
+// by the maintenance leader ([Sweep]) re-creates lanes as a last safety
+// net.
 package delivery
 
 import (

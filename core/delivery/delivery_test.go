@@ -449,3 +449,49 @@ func TestResumeHeldOnlyForEnabledEndpoints(t *testing.T) {
 		t.Fatalf("claimed %d resumed deliveries, want 3", len(jobs))
 	}
 }
+
+// Two batches for one busy, healthy endpoint are recorded at once (the
+// dispatcher overlaps its cycles): the second does not wait for the
+// first's commit on the endpoint's health or minute rows, and the minute
+// counts add up.
+func TestConcurrentBatchesToOneEndpointDoNotQueue(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 5)
+	jobs := b.claim(t, "w", 10, time.Minute)
+	if len(jobs) != 5 {
+		t.Fatalf("claimed %d", len(jobs))
+	}
+	at := time.Now()
+	ok := func(j delivery.Job) delivery.Result {
+		r := result(j, "w", 200, delivery.StateSucceeded)
+		r.StartedAt = at
+		return r
+	}
+	b.complete(t, ok(jobs[0])) // the endpoint is healthy, its success recorded
+
+	first, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(b.ctx)
+	if applied, _, err := delivery.CompleteTx(b.ctx, first, policy, []delivery.Result{ok(jobs[1]), ok(jobs[2])}); err != nil || len(applied) != 2 {
+		t.Fatalf("first batch: %d applied, %v", len(applied), err)
+	}
+	// The deadline only turns a wait into a failure.
+	wctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	applied, err := delivery.Complete(wctx, b.pool, policy, []delivery.Result{ok(jobs[3]), ok(jobs[4])})
+	if err != nil || len(applied) != 2 {
+		t.Fatalf("the second batch waited for the first: %d applied, %v", len(applied), err)
+	}
+	if err := first.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := delivery.HealthOf(b.ctx, b.pool, []string{b.ep.ID}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eh := h[b.ep.ID]; eh.Last5m.Attempts != 5 || eh.Last5m.Successes != 5 || eh.ConsecutiveFailures != 0 {
+		t.Fatalf("health = %+v, want 5 attempts, 5 successes", eh)
+	}
+}

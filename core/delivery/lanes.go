@@ -9,9 +9,10 @@ import (
 	"github.com/hookd/hookd/core/db"
 )
 
-// This file holds the SQL on hookd.lanes that other files share: waking
-// the lanes of endpoints that got due work, and dropping idle lanes. See
-// the package doc for why the advisory locks make this safe.
+// This file holds the SQL on hookd.lanes and hookd.lane_wakes that other
+// files share: leaving wakes for endpoints that got due work, turning wakes
+// into lanes, and dropping idle lanes. See the package doc for why this
+// never leaves due work without a lane.
 
 // WorkChannel is the NOTIFY channel that wakes dispatchers when an
 // endpoint that had no lane gets due work. Notifications are sent by the
@@ -22,44 +23,49 @@ import (
 const WorkChannel = "hookd_work"
 
 // laneLockClass is the first key of the two-key advisory locks on lane
-// buckets; the second is the endpoint id's hash in [0, 1024).
+// buckets; the second is the endpoint id's hash in [0, 1024). The SQL
+// function hookd.lane_missing uses the same keys.
 const laneLockClass = 0x686c // "hl"
 
 // laneBucket is the SQL for an endpoint id's lock bucket.
 func laneBucket(col string) string { return "(hashtext(" + col + ") & 1023)" }
 
 // wakeCTE returns a CTE (without its leading comma) named woken that
-// inserts the missing lanes of the endpoints in column endpoint_id of
-// source (a relation name or a parenthesised query), under the shared
-// lock of each one's bucket, and notifies WorkChannel when it inserted
-// any. The statement it is part of must select from woken or the final
-// notify, e.g. "SELECT count(*) FROM woken".
+// leaves a wake row for each endpoint in column endpoint_id of source (a
+// relation name or a parenthesised query) that has no lane, and notifies
+// WorkChannel when it left any. The statement it is part of must select
+// wakeSelect, e.g. "SELECT count(*) FROM woken, " + wakeSelect.
+//
+// A wake row is a plain insert: unlike inserting the lane, it never waits
+// for another transaction that is creating the same lane, so writers in
+// long transactions that publish to many endpoints in any order neither
+// queue up behind each other nor deadlock. hookd.lane_missing holds the
+// endpoint's bucket lock to commit (see the package doc).
 func wakeCTE(source string) string {
 	return fmt.Sprintf(`woken AS (
-		INSERT INTO hookd.lanes (endpoint_id)
-		SELECT s.endpoint_id FROM (SELECT DISTINCT endpoint_id FROM %s) s,
-			LATERAL (SELECT pg_advisory_xact_lock_shared(%d, %s)) l
-		ORDER BY s.endpoint_id
-		ON CONFLICT (endpoint_id) DO NOTHING
+		INSERT INTO hookd.lane_wakes (endpoint_id)
+		SELECT s.endpoint_id FROM (SELECT DISTINCT endpoint_id FROM %s) s
+		WHERE hookd.lane_missing(s.endpoint_id)
 		RETURNING 1
 	), notified AS (
 		SELECT pg_notify('%s', '') FROM (SELECT 1 FROM woken LIMIT 1) w
-	)`, source, laneLockClass, laneBucket("s.endpoint_id"), WorkChannel)
+	)`, source, WorkChannel)
 }
 
 // wakeSelect is the tail that makes a statement using wakeCTE run both.
 const wakeSelect = `(SELECT count(*) FROM notified)`
 
-// Wake makes sure the given endpoints have lanes, waking dispatchers for
-// any that had none; for transitions that made work due without going
-// through this package's statements.
-func Wake(ctx context.Context, ex db.Executor, endpointIDs []string) error {
-	if len(endpointIDs) == 0 {
-		return nil
-	}
-	_, err := ex.Exec(ctx, `WITH ids AS (SELECT unnest($1::text[]) AS endpoint_id), `+wakeCTE("ids")+
-		` SELECT `+wakeSelect, endpointIDs)
-	return err
+// AdmitWakes turns every committed wake row into a lane and returns how
+// many lanes it made. It runs as a statement of its own (pass a pool), so
+// the lane inserts wait for nothing longer than another AdmitWakes; a
+// dispatcher calls it when WorkChannel fires and on its fallback poll.
+func AdmitWakes(ctx context.Context, ex db.Executor) (int, error) {
+	tag, err := ex.Exec(ctx, `
+		WITH w AS (DELETE FROM hookd.lane_wakes RETURNING endpoint_id)
+		INSERT INTO hookd.lanes (endpoint_id)
+		SELECT DISTINCT endpoint_id FROM w ORDER BY endpoint_id
+		ON CONFLICT (endpoint_id) DO NOTHING`)
+	return int(tag.RowsAffected()), err
 }
 
 // Dropped tells what DropIdleLanes did with the lanes it was given.
@@ -120,9 +126,10 @@ type beginner interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// Sweep gives a lane to every endpoint that has due work but none, and
-// wakes lanes waiting at their cap with nothing in flight: the safety net
-// behind the lane protocol. It returns how many lanes it made or woke. It
+// Sweep gives a lane to every endpoint that has due work but none (and
+// admits the wakes no dispatcher took yet), and wakes lanes waiting at
+// their cap with nothing in flight: the safety net behind the lane
+// protocol. It returns how many lanes it made or woke. It
 // walks the endpoints with pending deliveries, one index probe each, so
 // its cost follows the work; the maintenance leader runs it now and then.
 func Sweep(ctx context.Context, ex db.Executor) (int, error) {
@@ -149,5 +156,9 @@ func Sweep(ctx context.Context, ex db.Executor) (int, error) {
 			  AND NOT EXISTS (SELECT 1 FROM hookd.lanes l WHERE l.endpoint_id = eps.endpoint_id)
 		), `+wakeCTE("missing")+`
 		SELECT (SELECT count(*) FROM woken)::int + 0 * `+wakeSelect).Scan(&n)
-	return n + int(tag.RowsAffected()), err
+	if err != nil {
+		return 0, err
+	}
+	made, err := AdmitWakes(ctx, ex)
+	return max(n, made) + int(tag.RowsAffected()), err
 }

@@ -215,6 +215,7 @@ func DeleteEndpointWork(ctx context.Context, tx pgx.Tx, endpointID string) error
 	batch.Queue(`DELETE FROM hookd.queue WHERE endpoint_id = $1`, endpointID)
 	batch.Queue(`DELETE FROM hookd.finished WHERE endpoint_id = $1`, endpointID)
 	batch.Queue(`DELETE FROM hookd.lanes WHERE endpoint_id = $1`, endpointID)
+	batch.Queue(`DELETE FROM hookd.lane_wakes WHERE endpoint_id = $1`, endpointID)
 	batch.Queue(`DELETE FROM hookd.endpoint_minutes WHERE endpoint_id = $1`, endpointID)
 	batch.Queue(`DELETE FROM hookd.endpoint_health WHERE endpoint_id = $1`, endpointID)
 	return tx.SendBatch(ctx, batch).Close()
@@ -291,13 +292,15 @@ func EraseTenant(ctx context.Context, tx pgx.Tx, tenantID string, endpointIDs []
 			DELETE FROM hookd.finished WHERE tenant_id = $1 RETURNING 1
 		), gone_lanes AS (
 			DELETE FROM hookd.lanes WHERE endpoint_id = ANY($2) RETURNING 1
+		), gone_wakes AS (
+			DELETE FROM hookd.lane_wakes WHERE endpoint_id = ANY($2) RETURNING 1
 		), gone_minutes AS (
 			DELETE FROM hookd.endpoint_minutes WHERE endpoint_id = ANY($2) RETURNING 1
 		), gone_health AS (
 			DELETE FROM hookd.endpoint_health WHERE endpoint_id = ANY($2) RETURNING 1
 		)
 		SELECT (SELECT count(*) FROM gone_queue) + (SELECT count(*) FROM gone_finished), (SELECT count(*) FROM gone_attempts)
-			+ 0 * ((SELECT count(*) FROM gone_lanes) + (SELECT count(*) FROM gone_minutes) + (SELECT count(*) FROM gone_health)
+			+ 0 * ((SELECT count(*) FROM gone_lanes) + (SELECT count(*) FROM gone_wakes) + (SELECT count(*) FROM gone_minutes) + (SELECT count(*) FROM gone_health)
 				+ (SELECT count(*) FROM gone_bodies))`,
 		tenantID, endpointIDs).Scan(&e.Deliveries, &e.Attempts)
 	return e, err

@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -121,8 +122,8 @@ func TestStopReleasesUnfinished(t *testing.T) {
 		b.publish(t, "a.b", `{}`)
 	}
 	testkit.Eventually(t, "three requests in progress", func() bool { return rc.inflight.Load() == 3 })
-	d.Stop()
-	d.Stop() // safe twice
+	d.Stop(context.Background())
+	d.Stop(context.Background()) // safe twice
 	n := b.count(t, `SELECT count(*) FROM hookd.queue
 		WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0 AND leased_by IS NULL`, ep.ID)
 	if n != 3 {
@@ -174,7 +175,7 @@ func TestTwoDispatchersShareWork(t *testing.T) {
 func TestStartStop(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	New(b.pool, Options{}).Stop() // before Start: nothing to do
+	New(b.pool, Options{}).Stop(context.Background()) // before Start: nothing to do
 
 	d := New(b.pool, Options{})
 	if d.opts.Delivery.Workers != 64 || len(d.opts.Delivery.RetrySchedule) != 10 || d.opts.Delivery.Lease != 60*time.Second ||
@@ -187,14 +188,14 @@ func TestStartStop(t *testing.T) {
 	if err := d.Start(context.Background()); err == nil {
 		t.Error("second Start succeeded")
 	}
-	d.Stop()
-	d.Stop()
+	d.Stop(context.Background())
+	d.Stop(context.Background())
 
 	bad := New(b.pool, Options{Delivery: config.Delivery{Timeout: 5 * time.Second, Lease: time.Second}})
 	if err := bad.Start(context.Background()); err == nil {
 		t.Error("a lease shorter than the timeout was accepted")
 	}
-	bad.Stop()
+	bad.Stop(context.Background())
 }
 
 func TestListenerReconnects(t *testing.T) {
@@ -241,5 +242,30 @@ func TestResultsSurviveDatabaseErrors(t *testing.T) {
 	d := b.waitState(t, ev.ID, delivery.StateSucceeded)
 	if n := len(b.attempts(t, d.ID)); n != 1 || rc.hits.Load() != 1 {
 		t.Errorf("%d attempts and %d requests, want the one result kept and recorded", n, rc.hits.Load())
+	}
+}
+
+// The caller bounds a stop: with a request hanging and a long shutdown
+// grace, Stop returns when its context ends, and the stop it began still
+// releases the delivery afterwards.
+func TestStopIsBoundedByItsContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, nil)
+	rc.set(rc.hang)
+	ep := b.endpoint(t, rc.URL, nil)
+	d := b.start(t, func(o *Options) { o.Delivery.ShutdownTimeout = 2 * time.Second })
+	b.publish(t, "a.b", `{}`)
+	testkit.Eventually(t, "the request in progress", func() bool { return rc.inflight.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := d.Stop(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Stop with a short context = %v, want its deadline", err)
+	}
+	if err := d.Stop(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0`, ep.ID); n != 1 {
+		t.Errorf("%d deliveries released after the stop finished, want 1", n)
 	}
 }

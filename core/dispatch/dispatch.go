@@ -233,6 +233,7 @@ type Dispatcher struct {
 	mu         sync.Mutex
 	started    bool
 	stopped    bool
+	stoppedCh  chan struct{}      // closed when the stop begun by the first Stop ends
 	stopClaim  context.CancelFunc // ends claiming, the listener and the reaper
 	cancelWork context.CancelFunc // cancels in-flight requests
 	giveUp     context.CancelFunc // ends the engine's retries of a last cycle
@@ -302,16 +303,35 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 
 // Stop stops claiming, waits up to ShutdownTimeout for in-flight requests,
 // cancels and releases the rest, and records every result before it
-// returns. It is safe to call twice and before Start.
-func (d *Dispatcher) Stop() {
+// returns. ctx bounds the wait as a whole: when it ends first, Stop
+// returns its error and the rest finishes in the background (what is not
+// recorded then is retried once its lease expires). It is safe to call
+// twice and before Start.
+func (d *Dispatcher) Stop(ctx context.Context) error {
 	d.mu.Lock()
-	if !d.started || d.stopped {
+	if !d.started {
 		d.mu.Unlock()
-		return
+		return nil
 	}
-	d.stopped = true
+	if !d.stopped {
+		d.stopped = true
+		d.stoppedCh = make(chan struct{})
+		go func() {
+			d.stop()
+			close(d.stoppedCh)
+		}()
+	}
+	done := d.stoppedCh
 	d.mu.Unlock()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
+func (d *Dispatcher) stop() {
 	d.stopClaim()
 	d.loops.Wait()
 	d.unsub()

@@ -27,6 +27,7 @@ const maxCycles = 2
 type cycleRun struct {
 	results []delivery.Result // what it records (kept, to record again after a failure)
 	limit   int               // the workers it reserved for its claim
+	admit   bool              // turn wake rows into lanes before claiming
 	claimed time.Time         // when its claim began
 	jobs    delivery.Claimed
 	dropped delivery.Dropped
@@ -44,6 +45,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		pending   []delivery.Result
 		released  []int64
 		claim     = true // look for work at once
+		admit     = true // and for wakes left while no dispatcher ran
 		backoff   = newBackoff(50*time.Millisecond, 5*time.Second)
 		pauseTill time.Time     // no new cycle before this, after one failed
 		contended time.Duration // the wait before looking again at lanes a writer held
@@ -74,6 +76,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			}
 			pending = append(pending, c.results...)
 			claim = true
+			admit = admit || c.admit
 			return
 		}
 		backoff.reset()
@@ -134,6 +137,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			if wantClaim {
 				c.limit = min(free, d.opts.Delivery.ClaimBatch)
 				claim = false // the cycle's claim tells whether more is due
+				c.admit, admit = admit, false
 			}
 			n := min(len(pending), completeBatch)
 			c.results = append([]delivery.Result(nil), pending[:n]...)
@@ -148,7 +152,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// database's now() in its transaction), not from its commit.
 			c.claimed = time.Now()
 			go func() {
-				c.jobs, c.dropped, c.err = d.cycle(ctx, c.results, c.limit)
+				c.jobs, c.dropped, c.err = d.cycle(ctx, c.results, c.limit, c.admit)
 				done <- c
 			}()
 			continue
@@ -165,9 +169,11 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		case <-d.wake:
 			claim = true
 		case <-d.notified:
-			claim = true
+			claim, admit = true, true
 		case <-poll.C:
-			claim = true
+			// The fallback for a notification missed while the listener
+			// reconnected.
+			claim, admit = true, true
 		case <-timer.C:
 			claim = true
 		case <-stop:
@@ -177,12 +183,19 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 
 // cycle records results and claims up to limit deliveries in one
 // transaction, then reports the outcomes and drops the lanes the claim
-// found idle.
-func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int) (delivery.Claimed, delivery.Dropped, error) {
+// found idle. Before claiming it promotes due retries and, when admit is
+// set or retries were promoted, turns wake rows into lanes.
+func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int, admit bool) (delivery.Claimed, delivery.Dropped, error) {
 	var dropped delivery.Dropped
 	if limit > 0 {
-		if _, err := delivery.Promote(ctx, d.pool, promoteLimit); err != nil {
+		promoted, err := delivery.Promote(ctx, d.pool, promoteLimit)
+		if err != nil {
 			return delivery.Claimed{}, dropped, err
+		}
+		if admit || promoted > 0 {
+			if _, err := delivery.AdmitWakes(ctx, d.pool); err != nil {
+				return delivery.Claimed{}, dropped, err
+			}
 		}
 	}
 	var (

@@ -144,7 +144,7 @@ func (b *bundle) start(t testing.TB, mod func(*Options)) *Dispatcher {
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
 	return d
 }
 

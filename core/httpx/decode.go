@@ -77,6 +77,14 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 	if len(bytes.TrimSpace(b)) == 0 {
 		return ErrEmptyBody
 	}
+	return Unmarshal(b, dst)
+}
+
+// Unmarshal decodes one JSON value from b into dst as strictly as
+// DecodeJSON does (unknown fields, malformed JSON and trailing data are
+// *validate.Error naming the field or "body"). Callers that decode parts
+// of a body one by one (the events of a batch) rename the field.
+func Unmarshal(b []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {

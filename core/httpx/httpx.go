@@ -7,7 +7,8 @@
 // # Error codes
 //
 //	400 invalid_input   bad JSON, unknown fields, bad values (*validate.Error)
-//	401 unauthorized    missing or wrong bearer key
+//	401 unauthorized    missing, wrong, revoked or expired bearer key or token
+//	403 forbidden       a valid tenant token on a route outside its tenant's slice
 //	404 not_found       unknown id or route (db.ErrNotFound)
 //	405 method_not_allowed
 //	409 conflict        a unique constraint refused the write (db.ErrConflict)
@@ -40,6 +41,7 @@ import (
 const (
 	CodeInvalidInput     = "invalid_input"
 	CodeUnauthorized     = "unauthorized"
+	CodeForbidden        = "forbidden"
 	CodeNotFound         = "not_found"
 	CodeMethodNotAllowed = "method_not_allowed"
 	CodeConflict         = "conflict"

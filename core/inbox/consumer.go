@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/metrics"
+	"github.com/hookd/hookd/core/notify"
 	"github.com/hookd/hookd/core/service"
 )
 
@@ -59,6 +60,10 @@ type ConsumerOptions struct {
 	Logger *slog.Logger
 	// Metrics receives InboxProcessed counts; nil counts nothing.
 	Metrics *metrics.Metrics
+	// Notifier delivers the wake-ups of NotifyChannel; pass the process's
+	// shared one. Defaults to a Notifier of the consumer's own, started
+	// and stopped with it.
+	Notifier *notify.Notifier
 }
 
 // Consumer hands pending inbox events to an application exactly once.
@@ -122,16 +127,37 @@ func (c *Consumer) Start(ctx context.Context) error {
 }
 
 // Stop ends the workers, letting each finish (or abandon, rolled back) the
-// event in hand, and waits for them. It is safe to call twice.
-func (c *Consumer) Stop() { c.runner.Stop() }
+// event in hand, and waits for them, up to ctx. It is safe to call twice.
+func (c *Consumer) Stop(ctx context.Context) error { return c.runner.StopContext(ctx) }
 
 // run runs the workers and the listener until ctx ends.
 func (c *Consumer) run(ctx context.Context) {
+	n := c.opts.Notifier
+	if n == nil {
+		n = notify.New(c.pool, c.log)
+		if err := n.Start(ctx); err != nil {
+			c.log.Error("inbox: listen for notifications; polling only", slog.String("error", err.Error()))
+		}
+		defer n.Stop(context.WithoutCancel(ctx)) //nolint:errcheck // it stops with ctx
+	}
+	notified, unsubscribe := n.Subscribe(NotifyChannel)
+	defer unsubscribe()
 	var wg sync.WaitGroup
 	for _, wake := range c.wake {
 		wg.Go(func() { c.work(ctx, wake) })
 	}
-	wg.Go(func() { c.listen(ctx) })
+	wg.Go(func() {
+		// A wake-up comes on every notification and after every
+		// (re)connection, for events stored while none listened.
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-notified:
+				c.wakeAll()
+			}
+		}
+	})
 	wg.Wait()
 }
 
@@ -165,47 +191,6 @@ func (c *Consumer) work(ctx context.Context, wake <-chan struct{}) {
 		case <-wake:
 		case <-timer.C:
 		}
-	}
-}
-
-// listen turns NOTIFYs on NotifyChannel into wake-ups, reconnecting after
-// errors; polling covers the gaps.
-func (c *Consumer) listen(ctx context.Context) {
-	for {
-		err := c.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		c.log.Warn("inbox: listen for notifications", slog.String("error", err.Error()))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(c.opts.PollInterval):
-		}
-	}
-}
-
-func (c *Consumer) listenOnce(ctx context.Context) error {
-	pc, err := c.pool.Acquire(ctx)
-	if err != nil {
-		return err
-	}
-	// The connection is listening: close it rather than return it to the pool.
-	conn := pc.Hijack()
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		_ = conn.Close(closeCtx)
-	}()
-	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-		return err
-	}
-	c.wakeAll() // events stored before LISTEN took effect
-	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
-			return err
-		}
-		c.wakeAll()
 	}
 }
 

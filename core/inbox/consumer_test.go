@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/inbox"
+	"github.com/hookd/hookd/core/notify"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -41,7 +43,7 @@ func startConsumer(t *testing.T, b *bundle, opts inbox.ConsumerOptions) *inbox.C
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(c.Stop)
+	t.Cleanup(func() { _ = c.Stop(context.Background()) })
 	return c
 }
 
@@ -72,9 +74,9 @@ func TestConsumersExactlyOnce(t *testing.T) {
 	testkit.Eventually(t, "1,000 events processed", func() bool {
 		return b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'processed'`) == 1000
 	})
-	c1.Stop()
-	c2.Stop()
-	c2.Stop()
+	c1.Stop(context.Background())
+	c2.Stop(context.Background())
+	c2.Stop(context.Background())
 	if n := b.count(t, `SELECT count(*) FROM app_effects`); n != 1000 {
 		t.Fatalf("app table holds %d rows, want 1000", n)
 	}
@@ -179,27 +181,41 @@ func TestConsumerDeadThenReplay(t *testing.T) {
 }
 
 // TestConsumerWakesOnNotify: with polling effectively off, an event taken
-// in by the handler reaches the consumer through NOTIFY.
+// in by the handler reaches the consumer through NOTIFY, on a listener of
+// the consumer's own or on the process's shared one.
 func TestConsumerWakesOnNotify(t *testing.T) {
 	t.Parallel()
-	b := setup(t, inbox.HandlerOptions{})
-	b.source(t, inbox.CreateParams{Name: "std", Scheme: "standard", Secrets: []string{secretA}})
-	got := make(chan string, 1)
-	startConsumer(t, b, inbox.ConsumerOptions{Source: "std", PollInterval: time.Hour,
-		Handle: func(ctx context.Context, tx pgx.Tx, ev *inbox.Event) error {
-			got <- ev.Type + " " + string(ev.Body)
-			return nil
-		}})
-	if a := b.post(t, "std", standardSigned(t, "m1", time.Now(), `{"type":"order.placed"}`, secretA)); a.status != 200 {
-		t.Fatalf("answer %d %v", a.status, a.body)
-	}
-	select {
-	case s := <-got:
-		if s != `order.placed {"type":"order.placed"}` {
-			t.Fatalf("handled %q", s)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the consumer was not woken by the new event")
+	for _, shared := range []bool{false, true} {
+		t.Run(fmt.Sprintf("shared=%v", shared), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, inbox.HandlerOptions{})
+			b.source(t, inbox.CreateParams{Name: "std", Scheme: "standard", Secrets: []string{secretA}})
+			var n *notify.Notifier
+			if shared {
+				n = notify.New(b.pool, nil)
+				if err := n.Start(t.Context()); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = n.Stop(context.Background()) })
+			}
+			got := make(chan string, 1)
+			startConsumer(t, b, inbox.ConsumerOptions{Source: "std", PollInterval: time.Hour, Notifier: n,
+				Handle: func(ctx context.Context, tx pgx.Tx, ev *inbox.Event) error {
+					got <- ev.Type + " " + string(ev.Body)
+					return nil
+				}})
+			if a := b.post(t, "std", standardSigned(t, "m1", time.Now(), `{"type":"order.placed"}`, secretA)); a.status != 200 {
+				t.Fatalf("answer %d %v", a.status, a.body)
+			}
+			select {
+			case s := <-got:
+				if s != `order.placed {"type":"order.placed"}` {
+					t.Fatalf("handled %q", s)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("the consumer was not woken by the new event")
+			}
+		})
 	}
 }
 

@@ -120,8 +120,8 @@ func TestRejectionsBatchedWhenStarted(t *testing.T) {
 	if n := b.count(t, `SELECT coalesce(sum(rejected), 0)::int FROM hookd.intake_minutes`); n != 0 {
 		t.Fatalf("%d rejections written before the flush", n)
 	}
-	b.handler.Stop()
-	b.handler.Stop()
+	b.handler.Stop(context.Background())
+	b.handler.Stop(context.Background())
 	if n := b.count(t, `SELECT coalesce(sum(rejected), 0)::int FROM hookd.intake_minutes`); n != 5 {
 		t.Fatalf("%d rejections written at stop, want 5", n)
 	}

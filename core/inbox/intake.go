@@ -92,7 +92,7 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 			return err
 		}
 		if inserted && !forward {
-			return notify(ctx, tx)
+			return notifyConsumers(ctx, tx)
 		}
 		return nil
 	})

@@ -49,7 +49,7 @@ func startDispatcher(t *testing.T, pool *pgxpool.Pool) {
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
 }
 
 // counter counts requests per event id.

@@ -194,7 +194,7 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Event, error) {
 	e, err := scanSummary(ex.QueryRow(ctx, `UPDATE hookd.inbox SET `+replaySet+`
 		WHERE id = $1 AND state = 'dead' RETURNING `+summaryColumns, id))
 	if err == nil {
-		return e, notify(ctx, ex)
+		return e, notifyConsumers(ctx, ex)
 	}
 	if err != db.ErrNotFound {
 		return nil, err
@@ -236,7 +236,7 @@ func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64,
 	if err != nil || tag.RowsAffected() == 0 {
 		return 0, err
 	}
-	return tag.RowsAffected(), notify(ctx, ex)
+	return tag.RowsAffected(), notifyConsumers(ctx, ex)
 }
 
 // ReplayIDs re-queues the given inbox events (the console's marked rows)
@@ -246,10 +246,11 @@ func ReplayIDs(ctx context.Context, ex db.Executor, ids []int64) (int64, error) 
 	if err != nil || tag.RowsAffected() == 0 {
 		return 0, err
 	}
-	return tag.RowsAffected(), notify(ctx, ex)
+	return tag.RowsAffected(), notifyConsumers(ctx, ex)
 }
 
-func notify(ctx context.Context, ex db.Executor) error {
+// notifyConsumers wakes the consumers on commit.
+func notifyConsumers(ctx context.Context, ex db.Executor) error {
 	_, err := ex.Exec(ctx, `SELECT pg_notify('`+NotifyChannel+`', '')`)
 	return err
 }

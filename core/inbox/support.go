@@ -146,15 +146,17 @@ func (h *Handler) flushLoop(ctx context.Context) {
 	}
 }
 
-// Stop ends the flusher and writes the remaining counts (for at most 5s).
-// It is safe to call twice, and before Start.
-func (h *Handler) Stop() {
+// Stop ends the flusher and writes the remaining counts, within ctx (and
+// 5s at most). It is safe to call twice, and before Start.
+func (h *Handler) Stop(ctx context.Context) error {
 	if !h.runner.Stop() {
-		return // not started, or another Stop flushes
+		return nil // not started, or another Stop flushes
 	}
-	ctx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, stop := context.WithTimeout(ctx, 5*time.Second)
 	defer stop()
 	if err := h.Flush(ctx); err != nil {
 		h.logger.Warn("intake: write rejection counts at stop", slog.String("error", err.Error()))
+		return err
 	}
+	return nil
 }

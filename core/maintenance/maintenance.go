@@ -98,9 +98,9 @@ func (s *Service) Start(ctx context.Context) error {
 	return s.runner.Start(context.WithoutCancel(ctx), "maintenance", s.loop)
 }
 
-// Stop ends the loop and gives up leadership. Safe to call twice, and
-// before Start.
-func (s *Service) Stop() { s.runner.Stop() }
+// Stop ends the loop and gives up leadership, waiting up to ctx. Safe to
+// call twice, and before Start.
+func (s *Service) Stop(ctx context.Context) error { return s.runner.StopContext(ctx) }
 
 // IsLeader reports whether this process currently holds the lock.
 func (s *Service) IsLeader() bool {

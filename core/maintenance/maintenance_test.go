@@ -164,7 +164,7 @@ func TestOneLeaderAndReelection(t *testing.T) {
 		if err := s.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(s.Stop)
+		t.Cleanup(func() { _ = s.Stop(context.Background()) })
 	}
 	testkit.Eventually(t, "a leader", func() bool { return a.IsLeader() || b.IsLeader() })
 	for range 20 {
@@ -194,7 +194,7 @@ func TestOneLeaderAndReelection(t *testing.T) {
 	if b.IsLeader() {
 		leader, other = b, a
 	}
-	leader.Stop()
-	leader.Stop()
+	leader.Stop(context.Background())
+	leader.Stop(context.Background())
 	testkit.Eventually(t, "the other process to lead", other.IsLeader)
 }

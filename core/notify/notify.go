@@ -1,7 +1,7 @@
 // Package notify multiplexes PostgreSQL LISTEN channels over one
-// connection: the dispatcher, the inbox consumer and maintenance each
-// subscribe to the channels they care about instead of holding a
-// connection and a hand-written loop of their own.
+// connection: the dispatcher and the inbox consumer subscribe to the
+// channels they care about instead of each holding a connection and a
+// hand-written loop of its own (core/app makes one per process).
 //
 // A subscription is a coalescing wake-up: a buffered channel of one that
 // receives a value when a notification arrives on the subscribed

@@ -41,9 +41,9 @@ func (f *Fanout) Start(ctx context.Context) error {
 	return f.runner.Start(ctx, "fanout", f.run)
 }
 
-// Stop ends the service and waits for it; safe to call twice. A stopped
-// service can be started again.
-func (f *Fanout) Stop() { f.runner.Stop() }
+// Stop ends the service and waits for it, up to ctx; safe to call twice.
+// A stopped service can be started again.
+func (f *Fanout) Stop(ctx context.Context) error { return f.runner.StopContext(ctx) }
 
 func (f *Fanout) run(ctx context.Context) {
 	t := time.NewTicker(f.interval)

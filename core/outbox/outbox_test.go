@@ -271,8 +271,8 @@ func TestFanoutServiceStartStop(t *testing.T) {
 		if err := f.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
-		f.Stop()
-		f.Stop()
+		f.Stop(context.Background())
+		f.Stop(context.Background())
 	}
 	f = outbox.NewFanout(b.pool, nil, 0)
 	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data) VALUES ('raw', 'a.b', '{}')`); err != nil {
@@ -281,7 +281,7 @@ func TestFanoutServiceStartStop(t *testing.T) {
 	if err := f.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Stop()
+	defer f.Stop(context.Background())
 	testkit.Eventually(t, "the condition", func() bool {
 		return count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries WHERE event_id = 'raw'`) == 1
 	})

@@ -31,6 +31,7 @@ import (
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/overview"
 	"github.com/hookd/hookd/tui/styles"
+	"github.com/hookd/hookd/tui/tenants"
 )
 
 // DefaultRefresh is the live refresh interval.
@@ -139,7 +140,7 @@ func New(opts Options) *Model {
 	m := &Model{c: c, opts: opts, noColor: noColor, refresh: opts.Refresh, footer: help.New(), palette: newPalette()}
 	m.help = helpview.New(c)
 	m.views = []common.View{overview.New(c), endpoints.New(c), deliveries.New(c), deadletters.New(c), inbox.New(c),
-		auditview.New(c), m.help}
+		auditview.New(c), tenants.New(c), m.help}
 	m.help.SetTarget(m.views[0])
 	m.info = opts.Source.Info()
 	m.styleFooter()

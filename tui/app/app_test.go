@@ -15,6 +15,8 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/partition"
+	"github.com/hookd/hookd/core/retention"
 	"github.com/hookd/hookd/tui/app"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
@@ -57,16 +59,20 @@ func newAppWith(t *testing.T, src *datafake.Source, w, h int, opts app.Options) 
 func fixture() *datafake.Source {
 	src := datafake.New()
 	status := 503
+	opened, probe := commontest.Now.Add(-3*time.Minute), commontest.Now.Add(20*time.Second)
 	bad := data.EndpointRow{
 		Endpoint: &endpoint.Endpoint{ID: "ep_01jdbilling0000000000000000", Description: "Billing service", URL: "https://billing.example/hooks",
-			Enabled: true, EventTypes: []string{"invoice.*"}, Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope},
+			Enabled: true, EventTypes: []string{"invoice.*"}, Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope,
+			Tenant: "acme", Ordering: endpoint.OrderingConcurrent},
 		Health: &delivery.Health{ConsecutiveFailures: 14, Dead: 37, Pending: 6, Retrying: 4, LastStatus: &status,
-			Last5m: delivery.Window{Attempts: 120, Successes: 30, SuccessRate: 0.25}},
+			Last5m:  delivery.Window{Attempts: 120, Successes: 30, SuccessRate: 0.25},
+			Breaker: delivery.Breaker{State: delivery.BreakerOpen, OpenedAt: &opened, NextProbeAt: &probe}},
 		P95: 2500 * time.Millisecond,
 	}
 	off := data.EndpointRow{
 		Endpoint: &endpoint.Endpoint{ID: "ep_01jdcrm000000000000000000", Description: "Legacy ERP (down: connection refused)",
-			URL: "https://crm.example/in", DisabledReason: "410 Gone from receiver", Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope},
+			URL: "https://crm.example/in", DisabledReason: "410 Gone from receiver", Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope,
+			Tenant: "globex", Ordering: endpoint.OrderingConcurrent},
 		Health: &delivery.Health{Held: 4},
 	}
 	ok := data.EndpointRow{
@@ -85,13 +91,22 @@ func fixture() *datafake.Source {
 	}
 	src.Over = &data.Overview{
 		At: commontest.Now, EventsPerSec: 41.7, AttemptsPerSec: 83.2, SuccessRate: 0.9612, Attempts5m: 24960,
-		Pending: 1234, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
+		Pending: 1178, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
 		Accepted: 15230, Duplicates: 41, Rejected: 3,
 		EventsPerMinute:   series(func(i int) int { return 2000 + (i%7)*150 }),
 		AttemptsPerMinute: series(func(i int) int { return 4000 + (i%5)*300 }),
 		FailuresPerMinute: series(func(i int) int { return (i % 6) * 40 }),
-		Trouble:           []data.EndpointRow{off, bad}, EndpointsEnabled: 2, EndpointsTotal: 3,
+		Trouble:           []data.EndpointRow{off, bad}, EndpointsDisabled: 1, EndpointsTotal: 3, BreakersOpen: 1,
 	}
+	oldest, next := commontest.Now.Add(-29*24*time.Hour).Truncate(24*time.Hour), commontest.Now.Add(3*time.Hour+20*time.Minute)
+	src.Stats = &retention.Stats{Period: 720 * time.Hour, TotalBytes: 1_234_567_890, OldestKept: &oldest, NextDrop: &next,
+		BytesPerDelivery: 2345, Partitions: make([]partition.Sized, 9)}
+	src.TenantRows = []data.TenantRow{
+		{ID: "acme", Name: "Acme Corp", Endpoints: 1, Failing: 1, BreakersOpen: 1, Backlog: 10, Dead: 37},
+		{ID: "globex", Name: "Globex", Endpoints: 1, Disabled: 1, Backlog: 4, Dead: 4},
+		{ID: "initech", Name: "Initech", Endpoints: 3},
+	}
+	src.TroubleTenants = src.TenantRows[:2]
 	// Deliveries, newest last, seven seconds apart; every third dead to
 	// Billing service (503), every third after it dead to Legacy ERP.
 	refused := "connection failed: dial tcp 10.0.0.7:443: connect: connection refused"
@@ -103,12 +118,12 @@ func fixture() *datafake.Source {
 		switch i % 3 {
 		case 1:
 			died := at.Add(3 * time.Second)
-			d.EndpointID, d.State, d.Attempts, d.LastStatus = bad.Endpoint.ID, delivery.StateDead, 10, &status
+			d.EndpointID, d.TenantID, d.State, d.Attempts, d.LastStatus = bad.Endpoint.ID, "acme", delivery.StateDead, 10, &status
 			d.LastErrorClass, d.LastError, d.CompletedAt = delivery.ClassHTTPStatus, "HTTP 503 Service Unavailable", &died
 			d.EventType = "invoice.payment_failed"
 		case 2:
 			died := at.Add(time.Second)
-			d.EndpointID, d.State, d.Attempts, d.LastStatus = off.Endpoint.ID, delivery.StateDead, 10, nil
+			d.EndpointID, d.TenantID, d.State, d.Attempts, d.LastStatus = off.Endpoint.ID, "globex", delivery.StateDead, 10, nil
 			d.LastErrorClass, d.LastError, d.CompletedAt = delivery.ClassConnect, refused, &died
 		}
 		src.Dels = append(src.Dels, d)
@@ -126,7 +141,7 @@ func TestGoldenScreens(t *testing.T) {
 	views := []struct {
 		name string
 		keys []string
-	}{{"overview", []string{"1"}}, {"endpoints", []string{"2"}}, {"deadletters", []string{"4"}}, {"help", []string{"4", "?"}}}
+	}{{"overview", []string{"1"}}, {"endpoints", []string{"2"}}, {"deadletters", []string{"4"}}, {"tenants", []string{"7"}}, {"help", []string{"4", "?"}}}
 	for _, size := range [][2]int{{80, 24}, {200, 50}} {
 		for _, v := range views {
 			t.Run(fmt.Sprintf("%s_%dx%d", v.name, size[0], size[1]), func(t *testing.T) {
@@ -149,7 +164,7 @@ func TestFitsEightyByTwentyFourAndResizes(t *testing.T) {
 	m, up := newApp(t, fixture(), 80, 24, true)
 	for _, size := range [][2]int{{80, 24}, {120, 40}, {60, 15}} {
 		up(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
-		for v := range 7 {
+		for v := range 8 {
 			commontest.Press(t, up, string(rune('1'+v)))
 			out := screen(m)
 			lines := strings.Split(out, "\n")
@@ -174,7 +189,7 @@ func TestSwitchViews(t *testing.T) {
 	steps := []struct {
 		key  string
 		want int
-	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"4", 3}, {"]", 4}, {"[", 3}, {"1", 0}, {"shift+tab", 6}, {"6", 5}}
+	}{{"tab", 1}, {"tab", 2}, {"shift+tab", 1}, {"4", 3}, {"]", 4}, {"[", 3}, {"1", 0}, {"shift+tab", 7}, {"6", 5}, {"7", 6}}
 	for _, s := range steps {
 		commontest.Press(t, up, s.key)
 		if m.Active() != s.want {

@@ -169,7 +169,7 @@ func seed(t *testing.T) *world {
 	if err := d.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(d.Stop)
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
 	testkit.Eventually(t, "six dead letters", func() bool { return w.count(t, "state = 'dead'") == 6 })
 	w.ok.Store(true)
 	return w
@@ -229,7 +229,10 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("ReplayOneFilteredByNameIsAudited", func(t *testing.T) {
 		var newest int64
-		if err := w.pool.QueryRow(context.Background(), `SELECT max(id) FROM hookd.deliveries WHERE endpoint_id = $1`, w.epA).Scan(&newest); err != nil {
+		// The top row: the newest death (the list's order), the newest
+		// delivery among those that died at the same moment.
+		if err := w.pool.QueryRow(context.Background(), `SELECT id FROM hookd.deliveries WHERE endpoint_id = $1
+			ORDER BY completed_at DESC, id DESC LIMIT 1`, w.epA).Scan(&newest); err != nil {
 			t.Fatal(err)
 		}
 		tm, p := console(t, src, false)
@@ -368,7 +371,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("both dead letters of Legacy ERP replayed: %d", n)
 		}
 		press(tm, "esc")
-		waitScreen(t, p, "URL / WHY DISABLED")
+		waitScreen(t, p, "URL / WHAT IS WRONG")
 	})
 }
 

@@ -60,7 +60,7 @@ func TestPaletteJumps(t *testing.T) {
 		t.Fatalf("esc walks back through the jumps: active %d", m.Active())
 	}
 	jump("nope")
-	if !strings.Contains(m.StatusLine(), `"nope" is no view, delivery, event or endpoint`) {
+	if !strings.Contains(m.StatusLine(), `"nope" is no view, delivery, event, endpoint or tenant`) {
 		t.Fatalf("an unknown id says so: %q", m.StatusLine())
 	}
 	jump("q")
@@ -105,7 +105,7 @@ func TestEndpointPageActions(t *testing.T) {
 		t.Fatal("the page of Billing service")
 	}
 	out := screen(m)
-	for _, want := range []string{"Billing service", "https://billing.example/hooks", "invoice.*", "6 pending (2 due, 4 retrying later)",
+	for _, want := range []string{"Billing service", "https://billing.example/hooks", "invoice.*", "6 due · 4 retrying later",
 		"37 dead", "14 failures in a row", "Errors by reason", "Recent deliveries", "HTTP 503 Service Unavailable"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the page lacks %q:\n%s", want, out)

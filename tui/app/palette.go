@@ -10,13 +10,14 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/styles"
 )
 
 // palette is the : prompt: a view's name (with a filter after it, as in
 // ":dead endpoint:legacy"), quit, or any id pasted: a delivery (a number),
-// an event or an endpoint, which opens where it is shown.
+// an event, an endpoint or a tenant, which opens where it is shown.
 type palette struct {
 	input   textinput.Model
 	editing bool
@@ -32,7 +33,7 @@ type paletteDone struct {
 func newPalette() palette {
 	in := textinput.New()
 	in.Prompt = ":"
-	in.Placeholder = "a view (dead, endpoints, audit…), or a delivery, event or endpoint id"
+	in.Placeholder = "a view (dead, endpoints, tenants…), or a delivery, event, endpoint or tenant id"
 	in.CharLimit = 300
 	st := in.Styles()
 	st.Cursor.Blink = false
@@ -58,7 +59,8 @@ var paletteViews = map[string]int{
 	"endpoints": common.ViewEndpoints, "endpoint": common.ViewEndpoints, "ep": common.ViewEndpoints,
 	"deliveries": common.ViewDeliveries, "delivery": common.ViewDeliveries, "dl": common.ViewDeliveries,
 	"dead": common.ViewDeadLetters, "deadletters": common.ViewDeadLetters, "dlq": common.ViewDeadLetters,
-	"inbox": common.ViewInbox, "audit": common.ViewAudit, "help": common.ViewHelp,
+	"inbox": common.ViewInbox, "audit": common.ViewAudit, "tenants": common.ViewTenants, "tenant": common.ViewTenants,
+	"help": common.ViewHelp,
 }
 
 func (m *Model) paletteKey(msg tea.KeyPressMsg) tea.Cmd {
@@ -107,15 +109,19 @@ func (m *Model) runPalette(text string) tea.Cmd {
 }
 
 func (m *Model) paletteDone(msg paletteDone) tea.Cmd {
+	var aged *outbox.AgedOutError
 	if msg.err != nil {
-		if errors.Is(msg.err, db.ErrNotFound) {
-			return common.Errorf("%q is no view, delivery, event or endpoint (views: overview, endpoints, deliveries, dead, inbox, audit, help)", msg.text)
+		if errors.Is(msg.err, db.ErrNotFound) && !errors.As(msg.err, &aged) {
+			return common.Errorf("%q is no view, delivery, event, endpoint or tenant (views: overview, endpoints, deliveries, dead, inbox, audit, tenants, help)", msg.text)
 		}
 		return common.Errorf("jump to %q: %s", msg.text, common.Describe(msg.err))
 	}
 	view := common.ViewDeliveries
-	if msg.found.Kind == common.KindEndpoint {
+	switch msg.found.Kind {
+	case common.KindEndpoint:
 		view = common.ViewEndpoints
+	case common.KindTenant:
+		return tea.Batch(common.Open(common.ViewTenants, msg.found.ID), common.Status("opened tenant "+msg.found.ID))
 	}
 	return tea.Batch(common.OpenObject(view, *msg.found), common.Status(fmt.Sprintf("opened %s %s", msg.found.Kind, msg.found.ID)))
 }

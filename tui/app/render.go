@@ -170,4 +170,4 @@ func (m *Model) tabs() string {
 }
 
 // shortTitles name the views in a narrow tab bar.
-var shortTitles = []string{"over", "endp", "deliv", "dead", "inbox", "audit", "help"}
+var shortTitles = []string{"over", "endp", "deliv", "dead", "inbox", "audit", "tenants", "help"}

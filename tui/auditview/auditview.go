@@ -146,16 +146,8 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, nil
 	}
-	if m.prompt.Editing() {
-		text, done, cmd := m.prompt.Update(msg)
-		if !done {
-			return m, cmd
-		}
-		reload, err := m.SetFilter(text)
-		if err != nil {
-			return m, tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
-		}
-		return m, tea.Batch(reload, common.ClearStatus())
+	if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
+		return m, cmd
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
@@ -300,13 +292,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{k.Enter, k.Filter, k.Sort, k.Copy}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists the view's keys.
 func (m *Model) HelpSections() []common.HelpSection {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/keys"
@@ -89,6 +90,15 @@ type HelpSection struct {
 	Keys  []key.Binding
 }
 
+// KeysOf returns the sections' keys, a group each: a view's FullHelp.
+func KeysOf(sections []HelpSection) [][]key.Binding {
+	out := make([][]key.Binding, 0, len(sections))
+	for _, s := range sections {
+		out = append(out, s.Keys)
+	}
+	return out
+}
+
 // Opener is a view that can open one object of its own: the endpoints view
 // an endpoint's page, the deliveries view an event or a delivery.
 type Opener interface {
@@ -100,6 +110,7 @@ const (
 	KindDelivery = "delivery"
 	KindEvent    = "event"
 	KindEndpoint = "endpoint"
+	KindTenant   = "tenant"
 )
 
 // Target is one object to open.
@@ -128,6 +139,7 @@ const (
 	ViewDeadLetters
 	ViewInbox
 	ViewAudit
+	ViewTenants
 	ViewHelp
 )
 
@@ -205,11 +217,16 @@ func Run[M tea.Msg](c *Common, fn func(ctx context.Context) M, fail func(error) 
 // Describe turns an error from a data source into one readable line.
 func Describe(err error) string {
 	var ve *validate.Error
+	var aged *outbox.AgedOutError
 	switch {
 	case err == nil:
 		return ""
 	case errors.As(err, &ve):
 		return ve.Error()
+	case errors.As(err, &aged):
+		// Not a bare "not found": say why, naming the setting.
+		return "it has aged out: stored " + aged.StoredAt.UTC().Format("2006-01-02 15:04 UTC") +
+			", longer ago than retention.period, how long hookd keeps events and their deliveries"
 	case errors.Is(err, db.ErrNotFound):
 		return "not found (it may have been deleted)"
 	case errors.Is(err, context.DeadlineExceeded):

@@ -155,3 +155,20 @@ func Spark(series []int, width, peak int) string {
 	}
 	return b.String()
 }
+
+// Bytes renders a size in bytes with one decimal in the largest unit
+// that keeps it at least 1: 512 B, 12.3 kB, 1.2 GB (powers of 1000, as
+// pg_size_pretty does not but disks are sold).
+func Bytes(n int64) string {
+	if n < 1000 {
+		return strconv.FormatInt(max(n, 0), 10) + " B"
+	}
+	v := float64(n)
+	for _, unit := range []string{"kB", "MB", "GB", "TB", "PB"} {
+		v /= 1000
+		if v < 999.95 || unit == "PB" {
+			return fmt.Sprintf("%.1f %s", v, unit)
+		}
+	}
+	return ""
+}

@@ -40,4 +40,10 @@ func TestFormats(t *testing.T) {
 	if got := common.Spark([]int{0, -1, 5, 10}, 10, 0); got != "▁ ▄█" {
 		t.Errorf("spark %q", got)
 	}
+	for n, want := range map[int64]string{0: "0 B", 999: "999 B", 1000: "1.0 kB", 12345: "12.3 kB", 999_960: "1.0 MB",
+		1_234_567_890: "1.2 GB", 5_000_000_000_000: "5.0 TB"} {
+		if got := common.Bytes(n); got != want {
+			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
+		}
+	}
 }

@@ -61,6 +61,14 @@ func (p *Postgres) Replay(ctx context.Context, id int64) error {
 	})
 }
 
+// Skip calls delivery.Skip.
+func (p *Postgres) Skip(ctx context.Context, id int64) error {
+	return p.act(ctx, audit.Entry{Action: audit.ActionSkip, Target: fmt.Sprintf("delivery %d", id)}, func(tx pgx.Tx) (int64, error) {
+		_, err := delivery.Skip(ctx, tx, id)
+		return 1, err
+	})
+}
+
 // ReplayIDs calls delivery.ReplayIDs.
 func (p *Postgres) ReplayIDs(ctx context.Context, ids []int64) (int64, error) {
 	if len(ids) == 0 {

@@ -1,11 +1,25 @@
 // Package data is the console's window on hookd: one interface, Source,
 // with everything the views read and every action they take, and a
 // PostgreSQL implementation that calls the same core packages as the HTTP
-// API and the CLI (delivery, endpoint, outbox, inbox, audit), so the
-// console and the engine agree on what a replay or a disable is.
+// API and the CLI (delivery, endpoint, outbox, inbox, audit, retention),
+// so the console and the engine agree on what a replay, a skip or a
+// disable is.
 //
 // Views never call a Source from Update: they call it inside tea.Cmds.
 // Every method must honour ctx and return an error rather than panic.
+//
+// # Cost
+//
+// What a view reads on every refresh costs the same with ten endpoints or
+// tenants as with a hundred thousand, and the same with a day of history
+// as with a year: counts come from the queue's partial indexes, rates from
+// the minute rollups of the window shown, lists from index ranges read
+// newest first with a LIMIT, and the endpoints and tenants in trouble from
+// bounded reads of what is failing, dead, held or waiting (overview.go).
+// The console's own reads, which the engine's packages do not offer, are
+// listed in engine.go, search.go, overview.go, tenants.go and inbox.go,
+// each with the index it uses; the EXPLAIN test (plans_test.go) checks
+// on a database with history that none reads history by sequential scan.
 //
 // # Actions and the audit trail
 //
@@ -26,6 +40,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/retention"
 )
 
 // Source is what the console reads and does.
@@ -42,8 +57,9 @@ type Source interface {
 	// health; its cost follows the page, not the number of endpoints.
 	Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage, error)
 	// FindEndpoints returns up to limit endpoints whose id, description or
-	// URL contains text (case-insensitive), for filters by name.
-	FindEndpoints(ctx context.Context, text string, limit int) ([]Label, error)
+	// URL contains text (case-insensitive; "" for any) and, when tenant is
+	// set, that belong to that tenant: for filters, resolved once.
+	FindEndpoints(ctx context.Context, text, tenant string, limit int) ([]Label, error)
 	// Labels names the given endpoints, keyed by id.
 	Labels(ctx context.Context, ids []string) (map[string]Label, error)
 	// Endpoint returns one endpoint's page: settings, health over time,
@@ -65,13 +81,28 @@ type Source interface {
 	// health of the endpoints concerned.
 	Preview(ctx context.Context, q DeliveryQuery, now time.Time) (*Preview, error)
 	// Lookup finds what an id pasted by the operator names: a delivery
-	// (a number), an event or an endpoint.
+	// (a number), an endpoint, an event or a tenant. An event retention
+	// dropped is an *outbox.AgedOutError.
 	Lookup(ctx context.Context, id string) (Found, error)
+
+	// Tenants pages through tenants with their trouble; the tenants in
+	// trouble come first, found by bounded reads (see TenantPage).
+	Tenants(ctx context.Context, q TenantQuery) (TenantPage, error)
+	// FindTenants returns up to limit tenant ids whose id or name contains
+	// text (case-insensitive), for the tenants view's filter.
+	FindTenants(ctx context.Context, text string, limit int) ([]string, error)
+
+	// Storage describes what hookd keeps on disk (retention.ReadStats):
+	// read at a slow cadence, not on every refresh.
+	Storage(ctx context.Context, now time.Time) (*retention.Stats, error)
 
 	// Replay re-queues one delivery (delivery.Replay).
 	Replay(ctx context.Context, id int64) error
 	// ReplayIDs re-queues the given deliveries (delivery.ReplayIDs).
 	ReplayIDs(ctx context.Context, ids []int64) (int64, error)
+	// Skip gives up on a delivery still to do (delivery.Skip): the head
+	// that blocks a fifo endpoint's line.
+	Skip(ctx context.Context, id int64) error
 	// ReplayQuery re-queues what the preview counted: the dead letters
 	// that had died by the preview's time (by filter), or the ids it
 	// listed. target names the filter in the audit trail.
@@ -114,7 +145,9 @@ type Label struct {
 	ID          string
 	Description string
 	URL         string
-	Enabled     bool
+	// Tenant owns the endpoint; "" for none.
+	Tenant  string
+	Enabled bool
 	// DataOnly: the endpoint receives the event's data alone, not hookd's
 	// envelope (body format "data").
 	DataOnly bool
@@ -140,25 +173,34 @@ func (r EndpointRow) Name() string {
 	return endpointName(e.ID, e.Description, e.URL)
 }
 
-// Trouble ranks how badly an endpoint needs attention; higher is worse.
+// Trouble ranks how badly an endpoint needs attention; higher is worse:
+// disabled, then a blocked fifo line, an open breaker, failing now (under
+// 90% over 5 minutes), then by failures in a row, dead letters and
+// deliveries waiting out a backoff. 0 is no trouble.
 func (r EndpointRow) Trouble() int {
 	t := 0
 	if !r.Endpoint.Enabled {
-		t += 1_000_000
+		t += 1_000_000_000
 	}
-	if r.Health != nil {
-		t += r.Health.ConsecutiveFailures*1000 + r.Health.Dead
-		if r.Health.Last5m.Attempts > 0 && r.Health.Last5m.SuccessRate < 0.9 {
-			t += 500_000
+	if h := r.Health; h != nil {
+		if h.Blocked != nil {
+			t += 400_000_000
 		}
+		if h.Breaker.State == delivery.BreakerOpen {
+			t += 300_000_000
+		}
+		if h.Last5m.Attempts > 0 && h.Last5m.SuccessRate < 0.9 {
+			t += 200_000_000
+		}
+		t += min(h.ConsecutiveFailures, 99_999)*1000 + min(h.Dead, 999) + min(h.Retrying, 1)
 	}
 	return t
 }
 
 // EndpointQuery selects a page of endpoints, ordered by id.
 type EndpointQuery struct {
-	// IDs, when not nil, restricts the page to these endpoints (a filter
-	// resolved once with FindEndpoints).
+	// IDs, when not nil, restricts the page to these endpoints (a filter,
+	// by name or tenant, resolved once with FindEndpoints).
 	IDs []string
 	// After continues past this id (the previous page's Next).
 	After string
@@ -171,8 +213,12 @@ type EndpointQuery struct {
 // EndpointPage is one page of endpoints; Next is "" at the end.
 type EndpointPage struct {
 	Rows []EndpointRow
-	Next string
-	// Total counts every webhook and forward endpoint.
+	// Trouble are the endpoints in trouble, worst first, whatever page
+	// they are on (as Overview.Trouble finds them), for the first page of
+	// an unfiltered query; nil otherwise.
+	Trouble []EndpointRow
+	Next    string
+	// Total counts every webhook and forward endpoint, up to TotalCap+1.
 	Total int
 }
 
@@ -257,21 +303,25 @@ const SparkMinutes = 30
 // trouble.
 type Overview struct {
 	At time.Time
-	// EventsPerSec and AttemptsPerSec average the last minute, or the time
-	// since the first event when hookd is younger than that.
+	// EventsPerSec and AttemptsPerSec average the previous minute and the
+	// current one so far, or the time since the first event when hookd is
+	// younger than that.
 	EventsPerSec   float64
 	AttemptsPerSec float64
 	// SuccessRate is successes/attempts over the last 5 minutes; Attempts5m
 	// tells whether there were any.
 	SuccessRate float64
 	Attempts5m  int
-	// Queue counts across endpoints. Pending counts every pending
-	// delivery; Retrying those among them scheduled for a later try
-	// (backing off after a failure), so Pending-Retrying are due now.
+	// Queue counts across endpoints (delivery.QueueCounts), disjoint:
+	// Pending is due now, Retrying waits out a backoff, InFlight is being
+	// attempted, Held waits for its endpoint to be enabled; Dead counts
+	// the dead letters kept.
 	Pending, Retrying, InFlight, Dead, Held int
 	// OldestDue is the age of the oldest delivery that is due and not yet
 	// sent; 0 when nothing is waiting.
 	OldestDue time.Duration
+	// BreakersOpen counts endpoints whose circuit breaker is open.
+	BreakersOpen int
 	// Intake counters over the last hour.
 	Accepted, Duplicates, Rejected int64
 	// Per-minute series over the last SparkMinutes minutes, oldest first.
@@ -279,11 +329,19 @@ type Overview struct {
 	AttemptsPerMinute []int
 	FailuresPerMinute []int
 	// Trouble lists the endpoints most in need of attention, worst first
-	// (only those with a problem).
+	// (only those with a problem, at most MaxTrouble), found by bounded
+	// reads: failing in the last 5 minutes, breakers open, the newest dead
+	// letters, held, retrying and waiting work.
 	Trouble []EndpointRow
-	// Endpoints counts endpoints, enabled and total.
-	EndpointsEnabled, EndpointsTotal int
+	// EndpointsTotal counts webhook and forward endpoints and
+	// EndpointsDisabled the disabled ones, both up to TotalCap: past it
+	// EndpointsCapped is set and the counts are TotalCap+1 and unknown.
+	EndpointsTotal, EndpointsDisabled int
+	EndpointsCapped                   bool
 }
+
+// MaxTrouble bounds the endpoints Overview lists in trouble.
+const MaxTrouble = 50
 
 // InboxQuery selects intake events.
 type InboxQuery struct {
@@ -333,4 +391,55 @@ func PrettyJSON(b []byte) string {
 		return string(b)
 	}
 	return buf.String()
+}
+
+// TenantQuery selects a page of tenants, ordered by id.
+type TenantQuery struct {
+	// IDs, when not nil, restricts the page to these tenants (a filter
+	// resolved once with FindTenants).
+	IDs []string
+	// After continues past this id (the previous page's Next).
+	After string
+	// Limit defaults to 100, at most 1000.
+	Limit int
+	// Now anchors what "failing" means (the last 5 minutes).
+	Now time.Time
+}
+
+// TenantRow is one tenant with what an operator looks at first. Counts
+// past TenantCountCap read as TenantCountCap+1 (a tenant that large is
+// shown as "10,000+").
+type TenantRow struct {
+	ID, Name string
+	// Endpoints and Disabled count its endpoints.
+	Endpoints, Disabled int
+	// Failing counts its endpoints failing now (failures in a row, or the
+	// breaker open); BreakersOpen those whose breaker is open.
+	Failing, BreakersOpen int
+	// Backlog counts its deliveries still to do (the queue), Dead its
+	// dead letters.
+	Backlog, Dead int64
+}
+
+// TenantCountCap bounds what one tenant's counts read.
+const TenantCountCap = 10_000
+
+// Trouble ranks how badly a tenant needs attention, like
+// EndpointRow.Trouble: failing endpoints first, then dead letters, then
+// backlog; 0 is no trouble.
+func (r TenantRow) Trouble() int64 {
+	return int64(r.Failing+r.Disabled)*1_000_000_000_000 + min(r.Dead, 999_999)*1_000_000 + min(r.Backlog, 999_999)
+}
+
+// TenantPage is one page of tenants; Next is "" at the end.
+type TenantPage struct {
+	Rows []TenantRow
+	// Trouble are the tenants in trouble, worst first (at most
+	// MaxTrouble), found from the endpoints in trouble (see
+	// Overview.Trouble) and the newest dead letters, whatever page they
+	// are on; empty when q.IDs is set.
+	Trouble []TenantRow
+	Next    string
+	// Total counts tenants up to TotalCap+1.
+	Total int
 }

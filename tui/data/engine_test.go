@@ -87,7 +87,7 @@ func TestSearchTermsTheEngineListDoesNotTake(t *testing.T) {
 		"text":            {data.DeliveryQuery{Text: "REFUSED"}, 4},
 		"reason":          {data.DeliveryQuery{Reason: delivery.ClassHTTPStatus}, 7},
 		"status class":    {data.DeliveryQuery{StatusMin: 500, StatusMax: 599}, 7},
-		"retrying":        {data.DeliveryQuery{Retrying: true, Filter: delivery.Filter{State: delivery.StateRetrying}}, 2},
+		"retrying":        {data.DeliveryQuery{Filter: delivery.Filter{State: delivery.StateRetrying}}, 2},
 		"two endpoints":   {data.DeliveryQuery{EndpointIDs: []string{w.erp, w.search}}, 7},
 		"dead of two":     {data.DeliveryQuery{EndpointIDs: []string{w.erp, w.billing}, Filter: delivery.Filter{State: delivery.StateDead}}, 9},
 		"matches nothing": {data.DeliveryQuery{EndpointIDs: []string{}}, 0},
@@ -221,11 +221,11 @@ func TestEndpointPagesAndNames(t *testing.T) {
 			t.Fatalf("billing's health %+v", r.Health)
 		}
 	}
-	found, err := w.src.FindEndpoints(ctx, "ERP", 10)
+	found, err := w.src.FindEndpoints(ctx, "ERP", "", 10)
 	if err != nil || len(found) != 1 || found[0].ID != w.erp {
 		t.Fatalf("by description: %v %+v", err, found)
 	}
-	found, _ = w.src.FindEndpoints(ctx, "search.example", 10)
+	found, _ = w.src.FindEndpoints(ctx, "search.example", "", 10)
 	if len(found) != 1 || found[0].Name() != "search.example/wh" {
 		t.Fatalf("by URL, named by host and path: %+v", found)
 	}
@@ -341,9 +341,14 @@ func TestInboxForwardsIdsAndRejections(t *testing.T) {
 	}
 	for _, sql := range []string{
 		`INSERT INTO hookd.sources (name, scheme, secrets, forward_to) VALUES ('shop', 'stripe', '{whsec_x}', 'https://shop.example/in')`,
-		`INSERT INTO hookd.inbox (source, event_id, event_type, body, verification, state) VALUES
-			('shop', 'evt_a', 'charge.succeeded', '{}', 'stripe: ok', 'forwarded'),
-			('shop', 'evt_b', 'charge.failed', '{}', 'stripe: ok', 'processed')`,
+		// As intake writes them: the event and its dedupe key.
+		`WITH ev AS (
+			INSERT INTO hookd.inbox (source, event_id, event_type, body, verification, state) VALUES
+				('shop', 'evt_a', 'charge.succeeded', '{}', 'stripe: ok', 'forwarded'),
+				('shop', 'evt_b', 'charge.failed', '{}', 'stripe: ok', 'processed')
+			RETURNING id, source, event_id, stored_at
+		)
+		INSERT INTO hookd.inbox_ids (source, event_id, inbox_id, stored_at) SELECT source, event_id, id, stored_at FROM ev`,
 		`WITH ev AS (
 			INSERT INTO hookd.events (id, type, data, fanned_out, endpoint_id)
 			VALUES ('in:shop:evt_a', 'shop.charge.succeeded', '{}', true, 'ep_fwd_shop') RETURNING id, stored_at

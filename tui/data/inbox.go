@@ -15,8 +15,8 @@ import (
 )
 
 // Inbox pages through intake events (inbox.List), with each forwarded
-// event's forward delivery and the rejections of the last hour
-// (inbox.Stats).
+// event's forward delivery and the rejections of the last hour (per
+// source by primary key: inbox.Stats reads every minute ever counted).
 func (p *Postgres) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 	var out InboxPage
 	if q.EventID != "" {
@@ -38,21 +38,22 @@ func (p *Postgres) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 	if err := p.attachForwards(ctx, out.Events); err != nil {
 		return InboxPage{}, err
 	}
-	stats, err := inbox.Stats(ctx, p.pool, time.Now().Add(-time.Hour))
+	stats, err := p.intake(ctx, time.Now().Add(-time.Hour))
 	if err != nil {
 		return InboxPage{}, err
 	}
 	out.Rejected = map[string]int64{}
-	for _, s := range stats {
-		if s.Rejected > 0 {
-			out.Rejected[s.Source] = s.Rejected
+	for source, s := range stats {
+		if s[2] > 0 {
+			out.Rejected[source] = s[2]
 		}
 	}
 	return out, nil
 }
 
 // inboxByEventID finds the events with the sender's id q.EventID (one per
-// source, on the (source, event_id) index), or the inbox id it spells.
+// source, by the dedupe keys' primary key, hookd.inbox_ids), or the inbox
+// id it spells.
 func (p *Postgres) inboxByEventID(ctx context.Context, q InboxQuery) ([]InboxEvent, error) {
 	var out []InboxEvent
 	if n, err := strconv.ParseInt(q.EventID, 10, 64); err == nil && n > 0 {
@@ -73,7 +74,7 @@ func (p *Postgres) inboxByEventID(ctx context.Context, q InboxQuery) ([]InboxEve
 			sources = append(sources, s.Name)
 		}
 	}
-	rows, err := p.pool.Query(ctx, `SELECT id FROM hookd.inbox WHERE source = ANY($1) AND event_id = $2`, sources, q.EventID)
+	rows, err := p.pool.Query(ctx, `SELECT inbox_id FROM hookd.inbox_ids WHERE source = ANY($1) AND event_id = $2`, sources, q.EventID)
 	if err != nil {
 		return nil, err
 	}

@@ -12,21 +12,47 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/retention"
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/core/validate"
 )
 
-// Postgres is the Source over hookd's database.
+// Postgres is the Source over hookd's database. It is safe for
+// concurrent use: one serves every console session of a process.
 type Postgres struct {
-	pool *pgxpool.Pool
+	pool   *pgxpool.Pool
+	period time.Duration
+	series series
+}
+
+// Option configures a Postgres source.
+type Option func(*Postgres)
+
+// WithRetention gives the source retention.period, which Storage needs
+// to tell when history is dropped next. Defaults to
+// config.DefaultRetentionPeriod.
+func WithRetention(period time.Duration) Option {
+	return func(p *Postgres) {
+		if period > 0 {
+			p.period = period
+		}
+	}
 }
 
 // NewPostgres returns a Source on pool. The caller keeps ownership of the
 // pool and closes it after the console has stopped.
-func NewPostgres(pool *pgxpool.Pool) *Postgres { return &Postgres{pool: pool} }
+func NewPostgres(pool *pgxpool.Pool, opts ...Option) *Postgres {
+	p := &Postgres{pool: pool, period: config.DefaultRetentionPeriod}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
+}
 
 var _ Source = (*Postgres)(nil)
 
@@ -49,7 +75,7 @@ func (p *Postgres) Info() Info {
 }
 
 // Endpoints reads one page of endpoints by id, then the health of that
-// page only.
+// page only; with the first page, the endpoints in trouble.
 func (p *Postgres) Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 200
@@ -70,14 +96,18 @@ func (p *Postgres) Endpoints(ctx context.Context, q EndpointQuery) (EndpointPage
 		eps = eps[:q.Limit]
 		page.Next = eps[q.Limit-1].ID
 	}
-	rows, err := p.withHealth(ctx, eps, q.Now)
+	rows, err := p.withHealth(ctx, eps, q.Now, spanHour)
 	page.Rows = rows
+	if err != nil || q.IDs != nil || q.After != "" {
+		return page, err
+	}
+	page.Trouble, err = p.troubled(ctx, q.Now, nil, spanHour)
 	return page, err
 }
 
-// withHealth joins endpoints with their health and the bound of their
-// 5-minute p95, reading those endpoints only (engine.go).
-func (p *Postgres) withHealth(ctx context.Context, eps []*endpoint.Endpoint, now time.Time) ([]EndpointRow, error) {
+// withHealth joins endpoints with their health over span and the bound of
+// their 5-minute p95, reading those endpoints only (engine.go).
+func (p *Postgres) withHealth(ctx context.Context, eps []*endpoint.Endpoint, now time.Time, span healthSpan) ([]EndpointRow, error) {
 	if len(eps) == 0 {
 		return []EndpointRow{}, nil
 	}
@@ -85,7 +115,7 @@ func (p *Postgres) withHealth(ctx context.Context, eps []*endpoint.Endpoint, now
 	for i, e := range eps {
 		ids[i] = e.ID
 	}
-	health, lat, err := p.health(ctx, ids, now)
+	health, lat, err := p.health(ctx, ids, fifoOf(eps), now, span)
 	if err != nil {
 		return nil, err
 	}
@@ -113,9 +143,10 @@ func sumBuckets(ms map[time.Time]minuteAcc, since time.Time) []int {
 	return out
 }
 
-// FindEndpoints matches text in ids, descriptions and URLs.
-func (p *Postgres) FindEndpoints(ctx context.Context, text string, limit int) ([]Label, error) {
-	return p.findEndpoints(ctx, text, limit)
+// FindEndpoints matches text in ids, descriptions and URLs, within a
+// tenant when one is given.
+func (p *Postgres) FindEndpoints(ctx context.Context, text, tenant string, limit int) ([]Label, error) {
+	return p.findEndpoints(ctx, text, tenant, limit)
 }
 
 // Labels names endpoints by id.
@@ -130,7 +161,7 @@ func (p *Postgres) Endpoint(ctx context.Context, id string, now time.Time) (*End
 		return nil, err
 	}
 	e.Secret, e.PreviousSecret = "", "" // never drawn
-	rows, err := p.withHealth(ctx, []*endpoint.Endpoint{e}, now)
+	rows, err := p.withHealth(ctx, []*endpoint.Endpoint{e}, now, spanHour)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +189,7 @@ func (p *Postgres) Endpoint(ctx context.Context, id string, now time.Time) (*End
 	if err != nil {
 		return nil, err
 	}
-	retrying, err := p.groupDead(ctx, DeliveryQuery{EndpointIDs: []string{id}, Retrying: true})
+	retrying, err := p.groupDead(ctx, DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateRetrying}})
 	if err != nil {
 		return nil, err
 	}
@@ -167,72 +198,25 @@ func (p *Postgres) Endpoint(ctx context.Context, id string, now time.Time) (*End
 	return d, nil
 }
 
-// Overview gathers the dashboard from the health and minute rollups and
-// index range scans; it never scans the deliveries or events tables whole
-// (see queries.go).
-func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, error) {
-	eps, err := p.endpointQueues(ctx, now)
-	if err != nil {
-		return nil, err
-	}
-	o := &Overview{At: now, SuccessRate: 1, EndpointsTotal: len(eps)}
-	var successes int
-	for _, r := range eps {
-		h := r.Health
-		if r.Endpoint.Enabled {
-			o.EndpointsEnabled++
-		}
-		o.Pending += h.Pending
-		o.InFlight += h.InFlight
-		o.Dead += h.Dead
-		o.Held += h.Held
-		o.Attempts5m += h.Last5m.Attempts
-		successes += h.Last5m.Successes
-		if r.Trouble() > 0 {
-			o.Trouble = append(o.Trouble, r)
-		}
-	}
-	if o.Attempts5m > 0 {
-		o.SuccessRate = float64(successes) / float64(o.Attempts5m)
-	}
-	slices.SortStableFunc(o.Trouble, func(a, b EndpointRow) int { return b.Trouble() - a.Trouble() })
-	if err := p.rates(ctx, now, o); err != nil {
-		return nil, err
-	}
-	if err := p.sparks(ctx, now, o); err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-// Deliveries pages through deliveries: by delivery.List when it takes q
-// as it is, else by a bounded search (engine.go); the page's endpoints are
-// named.
+// Deliveries pages through deliveries by the index ranges of their
+// states (search.go); the page's endpoints are named.
 func (p *Postgres) Deliveries(ctx context.Context, q DeliveryQuery) (DeliveryPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
+	q.Limit = min(q.Limit, 1000)
 	out := DeliveryPage{Deliveries: []delivery.Delivery{}, Labels: map[string]Label{}}
 	if q.Empty() {
 		return out, nil
 	}
-	if f, ok := q.engineFilter(); ok {
-		page, err := delivery.List(ctx, p.pool, delivery.ListParams{Filter: f, Before: q.Before, Limit: q.Limit})
-		if err != nil {
-			return out, err
-		}
-		out.Deliveries, out.Next = page.Deliveries, page.Next
-	} else {
-		if err := q.Filter.Validate(); err != nil {
-			return out, err
-		}
-		ds, next, partial, err := p.search(ctx, q, q.Before, q.Limit)
-		if err != nil {
-			return out, err
-		}
-		out.Deliveries, out.Next, out.Scanned = ds, next, partial
+	if err := q.Filter.Validate(); err != nil {
+		return out, err
 	}
-	var err error
+	ds, next, partial, err := p.search(ctx, q, q.Before, q.Limit)
+	if err != nil {
+		return out, err
+	}
+	out.Deliveries, out.Next, out.Scanned = ds, next, partial
 	out.Labels, err = p.labels(ctx, endpointIDs(out.Deliveries))
 	return out, err
 }
@@ -271,7 +255,7 @@ func (p *Postgres) Attempts(ctx context.Context, id int64) ([]delivery.Attempt, 
 
 // DeadGroups groups dead letters by endpoint and reason.
 func (p *Postgres) DeadGroups(ctx context.Context, q DeliveryQuery) (Groups, error) {
-	q.State, q.Retrying = delivery.StateDead, false
+	q.State = delivery.StateDead
 	if q.Empty() {
 		return Groups{}, nil
 	}
@@ -300,7 +284,7 @@ func (p *Postgres) nameGroups(ctx context.Context, g *Groups, health bool, now t
 	}
 	var hs map[string]*delivery.Health
 	if health && len(ids) > 0 {
-		if hs, _, err = p.health(ctx, ids, now); err != nil {
+		if hs, _, err = p.health(ctx, ids, nil, now, span5m); err != nil {
 			return err
 		}
 	}
@@ -318,7 +302,7 @@ func (p *Postgres) nameGroups(ctx context.Context, g *Groups, health bool, now t
 // Preview counts and groups the dead letters a bulk replay of q would
 // re-queue: those that had died by now.
 func (p *Postgres) Preview(ctx context.Context, q DeliveryQuery, now time.Time) (*Preview, error) {
-	q.State, q.Retrying, q.CompletedBefore, q.Before = delivery.StateDead, false, now, 0
+	q.State, q.CompletedBefore, q.Before = delivery.StateDead, now, 0
 	if err := q.Filter.Validate(); err != nil {
 		return nil, err
 	}
@@ -350,7 +334,8 @@ func (p *Postgres) Preview(ctx context.Context, q DeliveryQuery, now time.Time) 
 	return pv, p.nameGroups(ctx, &pv.Groups, true, now)
 }
 
-// Lookup finds a delivery (a number), an endpoint or an event by id.
+// Lookup finds a delivery (a number), an endpoint, an event or a tenant
+// by id.
 func (p *Postgres) Lookup(ctx context.Context, id string) (Found, error) {
 	id = strings.TrimSpace(id)
 	if id == "" {
@@ -367,10 +352,27 @@ func (p *Postgres) Lookup(ctx context.Context, id string) (Found, error) {
 	} else if !errors.Is(err, db.ErrNotFound) {
 		return Found{}, err
 	}
-	if _, err := outbox.Get(ctx, p.pool, id); err != nil {
+	_, err := outbox.Get(ctx, p.pool, id)
+	var aged *outbox.AgedOutError
+	switch {
+	case err == nil:
+		return Found{Kind: "event", ID: id}, nil
+	case errors.As(err, &aged), !errors.Is(err, db.ErrNotFound):
 		return Found{}, err
 	}
-	return Found{Kind: "event", ID: id}, nil
+	if _, err := tenant.Get(ctx, p.pool, id); err != nil {
+		return Found{}, err
+	}
+	return Found{Kind: "tenant", ID: id}, nil
+}
+
+// Storage reads retention.ReadStats with the configured period.
+func (p *Postgres) Storage(ctx context.Context, now time.Time) (*retention.Stats, error) {
+	st, err := retention.ReadStats(ctx, p.pool, p.period, now)
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
 }
 
 // Audit calls audit.List.

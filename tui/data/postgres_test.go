@@ -152,7 +152,7 @@ func TestOverviewRatesInTheFirstMinute(t *testing.T) {
 	ctx := context.Background()
 	pool, src, _, _ := fixture(t) // two events, one attempt
 	var first time.Time
-	if err := pool.QueryRow(ctx, `SELECT min(created_at) FROM hookd.events`).Scan(&first); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT min(stored_at) FROM hookd.events`).Scan(&first); err != nil {
 		t.Fatal(err)
 	}
 	now := first.Add(10 * time.Second) // the fixed clock: ten seconds in

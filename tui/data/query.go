@@ -5,17 +5,16 @@ import (
 )
 
 // DeliveryQuery selects deliveries for the console's lists: the engine's
-// delivery.Filter plus terms its List and ReplayMatching do not take yet
-// (several endpoints, retrying, HTTP status, error class, error text).
-// Queries that need none of them go through delivery.List unchanged.
+// delivery.Filter (state, endpoint, tenant, type, event, times) plus
+// terms its ReplayMatching does not take (several endpoints, HTTP status,
+// error class, error text). State retrying is the engine's: waiting out a
+// backoff, a fifo head's included.
 type DeliveryQuery struct {
 	delivery.Filter
 	// EndpointIDs, when not nil, matches any of these endpoints (a name
 	// resolved with FindEndpoints); empty and not nil matches nothing.
 	// It replaces Filter.EndpointID.
 	EndpointIDs []string
-	// Retrying matches deliveries waiting out a backoff (state retrying).
-	Retrying bool
 	// StatusMin and StatusMax bound the last HTTP status (0: no bound).
 	StatusMin, StatusMax int
 	// Reason is the last error class (connect, timeout, http_status...).
@@ -32,8 +31,20 @@ type DeliveryQuery struct {
 // endpoint), so no query is needed.
 func (q DeliveryQuery) Empty() bool { return q.EndpointIDs != nil && len(q.EndpointIDs) == 0 }
 
+// endpoints returns the endpoints q names (nil: any).
+func (q DeliveryQuery) endpoints() []string {
+	if q.EndpointIDs != nil {
+		return q.EndpointIDs
+	}
+	if q.EndpointID != "" {
+		return []string{q.EndpointID}
+	}
+	return nil
+}
+
 // engineFilter returns q as a delivery.Filter and whether the engine's
-// own functions (delivery.List, delivery.ReplayMatching) take q as it is.
+// delivery.ReplayMatching takes q as it is (one endpoint at most, no term
+// of the console's own).
 func (q DeliveryQuery) engineFilter() (delivery.Filter, bool) {
 	f := q.Filter
 	if q.EndpointIDs != nil {
@@ -42,7 +53,7 @@ func (q DeliveryQuery) engineFilter() (delivery.Filter, bool) {
 		}
 		f.EndpointID = q.EndpointIDs[0]
 	}
-	return f, !q.Retrying && q.StatusMin == 0 && q.StatusMax == 0 && q.Reason == "" && q.Text == ""
+	return f, q.StatusMin == 0 && q.StatusMax == 0 && q.Reason == "" && q.Text == ""
 }
 
 // DeliveryPage is one page of deliveries; Next is 0 at the end.
@@ -51,8 +62,8 @@ type DeliveryPage struct {
 	Next       int64
 	// Labels names the page's endpoints.
 	Labels map[string]Label
-	// Scanned is set when the page was searched (terms the engine's List
-	// does not take) and the search stopped after ScanLimit deliveries:
-	// the page may hold fewer rows than asked, and Next goes on.
+	// Scanned is set when the search stopped after ScanLimit deliveries
+	// (terms no index range answers): the page may hold fewer rows than
+	// asked, and Next goes on.
 	Scanned bool
 }

@@ -12,73 +12,183 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 )
 
-// This file holds the console's searches and groupings of deliveries
-// (see engine.go: reads the engine does not offer yet, each bounded).
+// This file holds the console's lists, searches and groupings of
+// deliveries. Each reads one or more streams: the rows of one table that
+// one index gives in id order, read newest first with a LIMIT, so that a
+// page costs the same however much history is kept. The table follows
+// the state (the queue holds what is still to do, hookd.finished what
+// succeeded, died or was skipped):
+//
+//	state      table     one endpoint's                 any endpoint's
+//	pending    queue     queue_ready (endpoint_id, id)  primary key
+//	retrying   queue     queue_retrying_endpoint        primary key
+//	in_flight  queue     queue_in_flight (endpoint_id)  primary key
+//	held       queue     queue_held (endpoint_id, id)   primary key
+//	dead       finished  finished_dead (endpoint_id, id) finished_dead_id (id)
+//	other      finished  finished_endpoint              primary key
+//
+// A tenant's deliveries are its endpoints' (the ranges above, when it has
+// few) or queue_tenant and finished_tenant; an event's are queue_event and
+// finished_event. Terms no range answers (type, status, reason, text,
+// times) are applied to the rows a range read: such a search reads at
+// most ScanLimit rows in all and says so when it stopped there.
 
-// deliveryColumns mirrors delivery's own column list (same order as
-// scanDelivery).
-const deliveryColumns = `d.id, d.event_id, d.endpoint_id, d.event_type, d.state, d.attempts, d.next_attempt_at,
-	d.lease_expires_at, coalesce(d.leased_by, ''), d.last_status, d.last_error_class, d.last_error, d.replays,
+// queueColumns and finishedColumns read a row of either table as a
+// delivery (the columns of the hookd.deliveries view, in scanDelivery's
+// order), named so that the terms applied after the range read either.
+const (
+	queueColumns = `d.id, d.event_id, d.endpoint_id, coalesce(d.tenant_id, '') AS tenant_id, d.event_type, d.state,
+	d.attempts, d.next_attempt_at, d.lease_expires_at, coalesce(d.leased_by, '') AS leased_by, d.last_status,
+	d.last_error_class, d.last_error, d.replays, d.created_at, d.updated_at, NULL::timestamptz AS completed_at`
+	finishedColumns = `d.id, d.event_id, d.endpoint_id, coalesce(d.tenant_id, '') AS tenant_id, d.event_type, d.state,
+	d.attempts, d.completed_at AS next_attempt_at, NULL::timestamptz AS lease_expires_at, '' AS leased_by, d.last_status,
+	d.last_error_class, d.last_error, d.replays, d.created_at, d.completed_at AS updated_at, d.completed_at`
+	// deliveryColumns are the same columns once read (from a range).
+	deliveryColumns = `d.id, d.event_id, d.endpoint_id, d.tenant_id, d.event_type, d.state, d.attempts, d.next_attempt_at,
+	d.lease_expires_at, d.leased_by, d.last_status, d.last_error_class, d.last_error, d.replays,
 	d.created_at, d.updated_at, d.completed_at`
+)
 
-func scanDelivery(row pgx.Row, extra ...any) (delivery.Delivery, error) {
+func scanDelivery(row pgx.Row) (delivery.Delivery, error) {
 	var d delivery.Delivery
 	var state string
-	dest := append([]any{&d.ID, &d.EventID, &d.EndpointID, &d.EventType, &state, &d.Attempts, &d.NextAttemptAt,
+	err := row.Scan(&d.ID, &d.EventID, &d.EndpointID, &d.TenantID, &d.EventType, &state, &d.Attempts, &d.NextAttemptAt,
 		&d.LeaseExpiresAt, &d.LeasedBy, &d.LastStatus, &d.LastErrorClass, &d.LastError, &d.Replays,
-		&d.CreatedAt, &d.UpdatedAt, &d.CompletedAt}, extra...)
-	err := row.Scan(dest...)
+		&d.CreatedAt, &d.UpdatedAt, &d.CompletedAt)
 	d.State = delivery.State(state)
 	return d, err
 }
 
-// stream is one id-ordered index range: deliveries of one endpoint (or
-// any) in one state (or any). Each is read newest first with a LIMIT, on
-// the per-state partial indexes of the queue and of the dead letters, or
-// the primary keys.
+const (
+	tableQueue    = "queue"
+	tableFinished = "finished"
+)
+
+// headBackoff is a fifo line's head waiting out a backoff: pending, not
+// retrying, yet it reads as retrying (as delivery.Filter has it).
+const headBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
+
+// stream is one index range: one table's rows of one endpoint, tenant or
+// event (or of any), in one state (or any), newest first. filter is a
+// condition on the state the range does not hold (literals only).
 type stream struct {
-	endpoint string
+	table    string
 	state    delivery.State
+	endpoint string
+	tenant   string
+	eventID  string
+	filter   string
+}
+
+// part is what a query reads of one table: a state its partial index
+// holds, or a condition on the state.
+type part struct {
+	table  string
+	state  delivery.State
+	filter string
+}
+
+var queueStates = []delivery.State{delivery.StatePending, delivery.StateRetrying, delivery.StateInFlight, delivery.StateHeld}
+
+// parts splits a state (as the console filters it) into what each table
+// holds of it.
+func parts(state delivery.State) []part {
+	switch state {
+	case "":
+		return []part{{table: tableQueue}, {table: tableFinished}}
+	case delivery.StateRetrying:
+		return []part{{table: tableQueue, state: delivery.StateRetrying},
+			{table: tableQueue, state: delivery.StatePending, filter: headBackoff}}
+	case delivery.StatePending, delivery.StateInFlight, delivery.StateHeld:
+		return []part{{table: tableQueue, state: state}}
+	case delivery.StateDead:
+		return []part{{table: tableFinished, state: state}}
+	}
+	return []part{{table: tableFinished, filter: "d.state = '" + string(state) + "'"}}
+}
+
+// condition is p's state as a condition on the rows read, for ranges that
+// do not hold it.
+func (p part) condition() string {
+	var c []string
+	if p.state != "" {
+		c = append(c, "d.state = '"+string(p.state)+"'")
+	}
+	if p.filter != "" {
+		c = append(c, p.filter)
+	}
+	return strings.Join(c, " AND ")
+}
+
+// perEndpoint is how many streams one endpoint takes for state.
+func perEndpoint(state delivery.State) int {
+	n := 0
+	for _, p := range parts(state) {
+		if p.table == tableQueue && p.state == "" {
+			n += len(queueStates)
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // maxStreams bounds the ranges one search merges (endpoints matched by a
-// name times states).
+// name times the ranges of each).
 const maxStreams = 50
 
-// streams splits q into ranges whose id order an index gives.
-func streams(q DeliveryQuery) []stream {
-	state := q.State
-	if q.Retrying {
-		state = delivery.StateRetrying
-	}
-	eps := q.EndpointIDs
-	if eps == nil && q.EndpointID != "" {
-		eps = []string{q.EndpointID}
-	}
-	if len(eps) == 0 {
-		return []stream{{state: state}}
-	}
-	states := []delivery.State{state}
-	if state == "" {
-		// (endpoint_id, state, id) orders by id within one state only.
-		states = delivery.States
-	}
+// streams splits q into ranges whose id order an index gives. tenantEndpoints
+// are q.Tenant's endpoints when q names a tenant and no endpoint, and the
+// tenant has few enough to be read one by one (nil otherwise).
+func streams(q DeliveryQuery, tenantEndpoints []string) []stream {
 	var out []stream
-	for _, e := range eps {
-		for _, s := range states {
-			out = append(out, stream{endpoint: e, state: s})
+	ps := parts(q.State)
+	eps := q.endpoints()
+	if eps == nil {
+		eps = tenantEndpoints
+	}
+	switch {
+	case q.EventID != "":
+		for _, p := range ps {
+			out = append(out, stream{table: p.table, eventID: q.EventID, filter: p.condition()})
+		}
+	case eps != nil:
+		for _, e := range eps {
+			for _, p := range ps {
+				if p.table == tableQueue && p.state == "" {
+					for _, s := range queueStates {
+						out = append(out, stream{table: tableQueue, state: s, endpoint: e})
+					}
+					continue
+				}
+				out = append(out, stream{table: p.table, state: p.state, endpoint: e, filter: p.filter})
+			}
+		}
+	case q.Tenant != "":
+		for _, p := range ps {
+			out = append(out, stream{table: p.table, tenant: q.Tenant, filter: p.condition()})
+		}
+	default:
+		for _, p := range ps {
+			out = append(out, stream{table: p.table, state: p.state, filter: p.filter})
 		}
 	}
 	return out
 }
 
-// residual renders the terms applied to the rows a range read, on alias
-// d, appending args.
-func residual(q DeliveryQuery, args []any) (string, []any) {
-	conds := []string{"true"}
+// residual renders the terms the stream's range does not answer, on alias
+// d of the rows read, appending args; "" when there are none.
+func residual(q DeliveryQuery, s stream, args []any) (string, []any) {
+	var conds []string
 	add := func(cond string, v any) {
 		args = append(args, v)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	if s.filter != "" {
+		conds = append(conds, s.filter)
+	}
+	if q.Tenant != "" && s.tenant == "" {
+		add("d.tenant_id = $%d", q.Tenant)
 	}
 	if t := q.EventType; t != "" {
 		if prefix, ok := strings.CutSuffix(t, "*"); ok {
@@ -87,7 +197,7 @@ func residual(q DeliveryQuery, args []any) (string, []any) {
 			add("d.event_type = $%d", t)
 		}
 	}
-	if q.EventID != "" {
+	if q.EventID != "" && s.eventID == "" {
 		add("d.event_id = $%d", q.EventID)
 	}
 	if !q.Since.IsZero() {
@@ -97,6 +207,7 @@ func residual(q DeliveryQuery, args []any) (string, []any) {
 		add("d.created_at < $%d", q.Until)
 	}
 	if !q.CompletedBefore.IsZero() {
+		// Nothing in the queue has completed (completed_at is NULL there).
 		add("d.completed_at <= $%d", q.CompletedBefore)
 	}
 	if q.StatusMin > 0 {
@@ -118,42 +229,89 @@ func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
-// rangeSQL renders a stream's range: the rows it reads, newest first, at
-// most $scan of them.
-func rangeSQL(s stream, before int64, scan int, cols string, args []any) (string, []any) {
-	conds := []string{"true"}
-	if s.endpoint != "" {
-		args = append(args, s.endpoint)
-		conds = append(conds, fmt.Sprintf("d.endpoint_id = $%d", len(args)))
+// rangeSQL renders a stream's range: at most $scan rows below before,
+// newest first, as deliveries.
+func rangeSQL(s stream, before int64, scan int, args []any) (string, []any) {
+	var conds []string
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, fmt.Sprintf(cond, len(args)))
+	}
+	switch {
+	case s.endpoint != "":
+		add("d.endpoint_id = $%d", s.endpoint)
+	case s.tenant != "":
+		add("d.tenant_id = $%d", s.tenant)
+	case s.eventID != "":
+		add("d.event_id = $%d", s.eventID)
 	}
 	if s.state != "" && s.state.Valid() {
-		// A literal: the partial index on states other than succeeded is
-		// only chosen for a literal.
+		// A literal: a partial index on a state is only chosen for one.
 		conds = append(conds, "d.state = '"+string(s.state)+"'")
 	}
 	if before > 0 {
-		args = append(args, before)
-		conds = append(conds, fmt.Sprintf("d.id < $%d", len(args)))
+		add("d.id < $%d", before)
+	}
+	if len(conds) == 0 {
+		conds = append(conds, "true")
+	}
+	cols := queueColumns
+	if s.table == tableFinished {
+		cols = finishedColumns
 	}
 	args = append(args, scan)
-	return fmt.Sprintf(`SELECT %s FROM hookd.deliveries d WHERE %s ORDER BY d.id DESC LIMIT $%d`,
-		cols, strings.Join(conds, " AND "), len(args)), args
+	return fmt.Sprintf(`SELECT %s FROM hookd.%s d WHERE %s ORDER BY d.id DESC LIMIT $%d`,
+		cols, s.table, strings.Join(conds, " AND "), len(args)), args
+}
+
+// plan returns q's streams, reading the tenant's endpoints when q names a
+// tenant and no endpoint or event (one index range, a few rows).
+func (p *Postgres) plan(ctx context.Context, q DeliveryQuery) ([]stream, error) {
+	var tenantEndpoints []string
+	if q.Tenant != "" && q.endpoints() == nil && q.EventID == "" {
+		most := maxStreams / perEndpoint(q.State)
+		rows, err := p.pool.Query(ctx, `SELECT id FROM hookd.endpoints WHERE tenant_id = $1 ORDER BY tenant_id, created_at, id LIMIT $2`,
+			q.Tenant, most+1)
+		if err != nil {
+			return nil, err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, err
+		}
+		if len(ids) > 0 && len(ids) <= most {
+			tenantEndpoints = ids
+		}
+	}
+	ss := streams(q, tenantEndpoints)
+	if len(ss) > maxStreams {
+		return nil, fmt.Errorf("the filter names too many endpoints (%d ranges; at most %d)", len(ss), maxStreams)
+	}
+	return ss, nil
 }
 
 // search returns up to limit deliveries matching q below before, newest
-// first, reading at most ScanLimit deliveries in all. next is where the
-// next page starts (0: nothing more); partial says a range stopped at its
-// share of ScanLimit before the page was full.
+// first. A range with terms to apply reads at most its share of ScanLimit;
+// one without reads the page. next is where the next page starts (0:
+// nothing more); partial says a range stopped at its share of ScanLimit
+// before the page was full.
 func (p *Postgres) search(ctx context.Context, q DeliveryQuery, before int64, limit int) (out []delivery.Delivery, next int64, partial bool, err error) {
-	ss := streams(q)
-	if len(ss) > maxStreams {
-		return nil, 0, false, fmt.Errorf("the filter names too many endpoints (%d ranges; at most %d)", len(ss), maxStreams)
+	ss, err := p.plan(ctx, q)
+	if err != nil {
+		return nil, 0, false, err
 	}
-	scan := max(ScanLimit/len(ss), limit+1)
 	batch := &pgx.Batch{}
-	for _, s := range ss {
-		sql, args := rangeSQL(s, before, scan, "d.*", nil)
-		where, args := residual(q, args)
+	scans := make([]int64, len(ss))
+	for i, s := range ss {
+		where, args := residual(q, s, nil)
+		scan := limit + 1
+		if where != "" {
+			scan = max(ScanLimit/len(ss), limit+1)
+		} else {
+			where = "true"
+		}
+		scans[i] = int64(scan)
+		sql, args := rangeSQL(s, before, scan, args)
 		args = append(args, limit+1)
 		batch.Queue(fmt.Sprintf(`WITH r AS MATERIALIZED (%s),
 				st AS (SELECT count(*) AS n, min(id) AS lo FROM r)
@@ -165,31 +323,15 @@ func (p *Postgres) search(ctx context.Context, q DeliveryQuery, before int64, li
 	defer results.Close()
 	var hits []delivery.Delivery
 	var bound int64 // every match at or above bound is in hits
-	for range ss {
-		rows, err := results.Query()
+	for i := range ss {
+		got, n, lo, err := readRange(results)
 		if err != nil {
-			return nil, 0, false, err
-		}
-		var n, lo int64
-		var got []delivery.Delivery
-		for rows.Next() {
-			var d nullableDelivery
-			if err := rows.Scan(d.dest(&n, &lo)...); err != nil {
-				rows.Close()
-				return nil, 0, false, err
-			}
-			if d.id != nil {
-				got = append(got, d.delivery())
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return nil, 0, false, err
 		}
 		switch {
 		case len(got) > limit:
 			bound = max(bound, got[len(got)-1].ID)
-		case n >= int64(scan):
+		case n >= scans[i]:
 			bound = max(bound, lo)
 			partial = true
 		}
@@ -208,6 +350,26 @@ func (p *Postgres) search(ctx context.Context, q DeliveryQuery, before int64, li
 	return kept, bound, partial && len(kept) < limit, nil
 }
 
+// readRange reads one range's answer: the matches, how many rows the
+// range read and the lowest id it read.
+func readRange(results pgx.BatchResults) (got []delivery.Delivery, n, lo int64, err error) {
+	rows, err := results.Query()
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d nullableDelivery
+		if err := rows.Scan(d.dest(&n, &lo)...); err != nil {
+			return nil, 0, 0, err
+		}
+		if d.id != nil {
+			got = append(got, d.delivery())
+		}
+	}
+	return got, n, lo, rows.Err()
+}
+
 func compareIDsDesc(a, b int64) int {
 	switch {
 	case a > b:
@@ -220,17 +382,17 @@ func compareIDsDesc(a, b int64) int {
 
 // nullableDelivery scans a delivery from a LEFT JOIN that may be empty.
 type nullableDelivery struct {
-	id                                    *int64
-	eventID, endpointID, eventType, state *string
-	attempts, replays                     *int
-	nextAttempt, created, updated         *time.Time
-	leaseExpires, completed               *time.Time
-	leasedBy, lastClass, lastError        *string
-	lastStatus                            *int
+	id                                              *int64
+	eventID, endpointID, tenantID, eventType, state *string
+	attempts, replays                               *int
+	nextAttempt, created, updated                   *time.Time
+	leaseExpires, completed                         *time.Time
+	leasedBy, lastClass, lastError                  *string
+	lastStatus                                      *int
 }
 
 func (d *nullableDelivery) dest(head ...any) []any {
-	return append(head, &d.id, &d.eventID, &d.endpointID, &d.eventType, &d.state, &d.attempts, &d.nextAttempt,
+	return append(head, &d.id, &d.eventID, &d.endpointID, &d.tenantID, &d.eventType, &d.state, &d.attempts, &d.nextAttempt,
 		&d.leaseExpires, &d.leasedBy, &d.lastStatus, &d.lastClass, &d.lastError, &d.replays,
 		&d.created, &d.updated, &d.completed)
 }
@@ -254,8 +416,8 @@ func (d *nullableDelivery) delivery() delivery.Delivery {
 		}
 		return *p
 	}
-	return delivery.Delivery{ID: *d.id, EventID: s(d.eventID), EndpointID: s(d.endpointID), EventType: s(d.eventType),
-		State: delivery.State(s(d.state)), Attempts: i(d.attempts), NextAttemptAt: t(d.nextAttempt),
+	return delivery.Delivery{ID: *d.id, EventID: s(d.eventID), EndpointID: s(d.endpointID), TenantID: s(d.tenantID),
+		EventType: s(d.eventType), State: delivery.State(s(d.state)), Attempts: i(d.attempts), NextAttemptAt: t(d.nextAttempt),
 		LeaseExpiresAt: d.leaseExpires, LeasedBy: s(d.leasedBy), LastStatus: d.lastStatus, LastErrorClass: s(d.lastClass),
 		LastError: s(d.lastError), Replays: i(d.replays), CreatedAt: t(d.created), UpdatedAt: t(d.updated),
 		CompletedAt: d.completed}
@@ -282,18 +444,21 @@ func (p *Postgres) searchIDs(ctx context.Context, q DeliveryQuery) (ids []int64,
 	return ids, true, nil
 }
 
-// groupDead groups what q matches by endpoint, error class and status,
-// over the newest deliveries of q's ranges (ScanLimit in all).
+// groupDead groups what q matches by endpoint, state, error class and
+// status, over the newest deliveries of q's ranges (ScanLimit in all).
 func (p *Postgres) groupDead(ctx context.Context, q DeliveryQuery) (Groups, error) {
-	ss := streams(q)
-	if len(ss) > maxStreams {
-		return Groups{}, fmt.Errorf("the filter names too many endpoints (%d ranges; at most %d)", len(ss), maxStreams)
+	ss, err := p.plan(ctx, q)
+	if err != nil {
+		return Groups{}, err
 	}
 	scan := max(ScanLimit/len(ss), 1)
 	batch := &pgx.Batch{}
 	for _, s := range ss {
-		sql, args := rangeSQL(s, q.Before, scan, "d.*", nil)
-		where, args := residual(q, args)
+		where, args := residual(q, s, nil)
+		if where == "" {
+			where = "true"
+		}
+		sql, args := rangeSQL(s, q.Before, scan, args)
 		batch.Queue(fmt.Sprintf(`WITH r AS MATERIALIZED (%s)
 			SELECT (SELECT count(*) FROM r), g.* FROM (SELECT 1) one LEFT JOIN LATERAL (
 				SELECT d.endpoint_id, d.state, d.last_error_class, coalesce(d.last_status, 0), count(*),
@@ -305,40 +470,8 @@ func (p *Postgres) groupDead(ctx context.Context, q DeliveryQuery) (Groups, erro
 	var out Groups
 	byKey := map[[4]string]*Group{}
 	for range ss {
-		rows, err := results.Query()
+		n, err := readGroups(results, byKey)
 		if err != nil {
-			return Groups{}, err
-		}
-		var n int64
-		for rows.Next() {
-			var ep, state, class, sample *string
-			var status *int
-			var count *int64
-			var newest *time.Time
-			if err := rows.Scan(&n, &ep, &state, &class, &status, &count, &newest, &sample); err != nil {
-				rows.Close()
-				return Groups{}, err
-			}
-			if ep == nil {
-				continue
-			}
-			st := *state
-			if delivery.State(st) == delivery.StatePending {
-				st = "retrying"
-			}
-			k := [4]string{*ep, st, *class, fmt.Sprint(*status)}
-			g := byKey[k]
-			if g == nil {
-				g = &Group{EndpointID: *ep, State: st, Class: *class, Status: *status}
-				byKey[k] = g
-			}
-			g.Count += *count
-			if newest != nil && newest.After(g.Newest) {
-				g.Newest, g.Sample = *newest, deref(sample)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return Groups{}, err
 		}
 		out.Scanned += n
@@ -358,6 +491,45 @@ func (p *Postgres) groupDead(ctx context.Context, q DeliveryQuery) (Groups, erro
 	return out, nil
 }
 
+// readGroups folds one range's groups into byKey and returns how many rows
+// the range read. A pending delivery among them is a fifo head waiting
+// out a backoff: it groups as retrying.
+func readGroups(results pgx.BatchResults, byKey map[[4]string]*Group) (int64, error) {
+	rows, err := results.Query()
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	var n int64
+	for rows.Next() {
+		var ep, state, class, sample *string
+		var status *int
+		var count *int64
+		var newest *time.Time
+		if err := rows.Scan(&n, &ep, &state, &class, &status, &count, &newest, &sample); err != nil {
+			return 0, err
+		}
+		if ep == nil {
+			continue
+		}
+		st := *state
+		if delivery.State(st) == delivery.StatePending {
+			st = string(delivery.StateRetrying)
+		}
+		k := [4]string{*ep, st, *class, fmt.Sprint(*status)}
+		g := byKey[k]
+		if g == nil {
+			g = &Group{EndpointID: *ep, State: st, Class: *class, Status: *status}
+			byKey[k] = g
+		}
+		g.Count += *count
+		if newest != nil && newest.After(g.Newest) {
+			g.Newest, g.Sample = *newest, deref(sample)
+		}
+	}
+	return n, rows.Err()
+}
+
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -365,8 +537,9 @@ func deref(s *string) string {
 	return *s
 }
 
-// recent returns an endpoint's newest deliveries: one range per state,
-// merged, so an endpoint with a million deliveries costs the same.
+// recent returns an endpoint's newest deliveries: one range per state of
+// the queue and one of hookd.finished, merged, so an endpoint with a
+// million deliveries costs the same.
 func (p *Postgres) recent(ctx context.Context, endpointID string, limit int) ([]delivery.Delivery, error) {
 	ds, _, _, err := p.search(ctx, DeliveryQuery{EndpointIDs: []string{endpointID}}, 0, limit)
 	return ds, err

@@ -1,6 +1,6 @@
 // Package deadletters is the console's dead-letter view: deliveries whose
 // retry budget is spent, newest death first, with their endpoint's name,
-// reason and last error, filterable; v groups them by endpoint and reason
+// tenant, reason and last error, filterable (tenant: included); v groups them by endpoint and reason
 // ("Legacy ERP: 94 × connect: connection refused"). r replays the current
 // one after a question; R replays the marked ones, or everything the
 // filter (or the group under the cursor) matches after a preview, each
@@ -27,7 +27,7 @@ import (
 )
 
 // FilterKeys are the filter terms the view accepts (the state is dead).
-var FilterKeys = []string{"endpoint", "type", "id", "status", "reason", "since", "until", filter.TextKey}
+var FilterKeys = []string{"endpoint", "tenant", "type", "id", "status", "reason", "since", "until", filter.TextKey}
 
 // diedCol is the column the list sorts by at first: newest death first.
 const diedCol = 1
@@ -50,11 +50,12 @@ func New(c *common.Common) *Model {
 		{Title: "ID", Right: true, Drop: 3},
 		{Title: "DIED", Min: 4, Right: true},
 		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
+		{Title: "TENANT", Min: 8, Max: 24, Drop: 5, HideEmpty: true},
 		{Title: "TYPE", Min: 10, Max: 32, Drop: 2, Grow: true},
 		{Title: "N", Right: true, Drop: 4},
-		{Title: "HTTP", Right: true, Drop: 5},
+		{Title: "HTTP", Right: true, Drop: 6},
 		{Title: "REASON", Min: 16, Max: 48, Grow: true},
-		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 6},
+		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 7},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
 		died := d.UpdatedAt
 		if d.CompletedAt != nil {
@@ -65,14 +66,14 @@ func New(c *common.Common) *Model {
 			status = *d.LastStatus
 		}
 		return list.Row{Cells: []string{
-			strconv.FormatInt(d.ID, 10), common.Age(now, died), name(l, d.EndpointID), d.EventType, strconv.Itoa(d.Attempts),
-			common.StatusCode(d.LastStatus), data.Reason(d), d.LastError,
-		}, Keys: []any{d.ID, died, nil, nil, d.Attempts, status}}
+			strconv.FormatInt(d.ID, 10), common.Age(now, died), name(l, d.EndpointID), d.TenantID, d.EventType,
+			strconv.Itoa(d.Attempts), common.StatusCode(d.LastStatus), data.Reason(d), d.LastError,
+		}, Keys: []any{d.ID, died, nil, nil, nil, d.Attempts, status}}
 	})
 	m.list.Noun = "dead letters"
 	m.list.Table.Markable = !c.ReadOnly
 	m.list.Table.SetSort(diedCol, true)
-	m.list.Prompt = filter.NewPrompt("endpoint:legacy reason:connect status:5xx type:payment.* since:1h refused")
+	m.list.Prompt = filter.NewPrompt("endpoint:legacy tenant:cus_42 reason:connect status:5xx since:1h refused")
 	return m
 }
 
@@ -266,7 +267,7 @@ func (m *Model) View() string {
 	case m.grouped:
 		out = m.groups.view(m.list.Prompt.Line(st.Muted.Render("grouped by endpoint and reason · v lists them"), ""))
 	default:
-		hint := st.Muted.Render("/ filter: endpoint: reason: status: type: since: text")
+		hint := st.Muted.Render("/ filter: endpoint: tenant: reason: status: type: since: text")
 		out = m.list.Prompt.Line(hint, st.Muted.Render(m.list.Info(st))) + "\n" + m.list.Body(st)
 	}
 	// The dialog holds the keyboard wherever it was opened (a preview may
@@ -290,13 +291,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{k.Replay, k.ReplayAll, k.Mark, k.Enter, k.Payload, k.Group, k.Filter, k.Pause}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // groupReplayBinding is R on a group.
 func groupReplayBinding(k *keys.KeyMap) key.Binding {

@@ -1,7 +1,7 @@
 // Package deliveries is the console's events-and-deliveries view: every
-// delivery newest first, filterable by state (retrying included),
-// endpoint (by name), event type, event id, status, reason, error text
-// and time; enter opens the event (pretty-printed payload and its
+// delivery newest first, with its endpoint's name and its tenant,
+// filterable by state (retrying included), endpoint (by name), tenant,
+// event type, event id, status, reason, error text and time; enter opens the event (pretty-printed payload and its
 // deliveries, the cursor on the one opened), then a delivery's attempts
 // as a timeline, then one attempt's request and response. r replays the
 // delivery under the cursor, space marks, R replays the marked ones.
@@ -42,12 +42,13 @@ func New(c *common.Common) *Model {
 		{Title: "AGE", Min: 4, Right: true},
 		{Title: "STATE", Min: 9},
 		{Title: "N", Right: true, Drop: 4},
-		{Title: "HTTP", Right: true, Drop: 5},
+		{Title: "HTTP", Right: true, Drop: 6},
 		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
+		{Title: "TENANT", Min: 8, Max: 24, Drop: 5, HideEmpty: true},
 		{Title: "TYPE", Min: 10, Max: 32, Drop: 2, Grow: true},
 		{Title: "REASON", Min: 12, Max: 40, Grow: true},
-		{Title: "EVENT", Min: 30, Max: 40, Drop: 6},
-		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 7},
+		{Title: "EVENT", Min: 30, Max: 40, Drop: 7},
+		{Title: "LAST ERROR", Min: 30, Flex: true, Drop: 8},
 	}, func(d delivery.Delivery, l data.Label, now time.Time) list.Row {
 		status := 0
 		if d.LastStatus != nil {
@@ -63,7 +64,7 @@ func New(c *common.Common) *Model {
 		}
 		return list.Row{Style: inspect.StateStyle(c, d), Cells: []string{
 			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
-			common.StatusCode(d.LastStatus), name, d.EventType, reason, d.EventID, d.LastError,
+			common.StatusCode(d.LastStatus), name, d.TenantID, d.EventType, reason, d.EventID, d.LastError,
 		}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts, status}}
 	})
 	m.list.Table.Markable = !c.ReadOnly
@@ -214,7 +215,7 @@ func (m *Model) View() string {
 	if m.stack.Active() {
 		out = st.Muted.Render("deliveries › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
 	} else {
-		hint := st.Muted.Render("/ filter: state: endpoint: type: status: reason: id: since: text")
+		hint := st.Muted.Render("/ filter: state: endpoint: tenant: type: status: reason: id: since: text")
 		out = m.list.Prompt.Line(hint, st.Muted.Render(m.list.Info(st))) + "\n" + m.list.Body(st)
 	}
 	if m.replay.Dialog.Active() {
@@ -234,13 +235,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	return []key.Binding{k.Enter, k.Filter, k.Replay, k.Mark, k.Pause, k.Sort, k.Copy}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists every key of the view and its drill-downs.
 func (m *Model) HelpSections() []common.HelpSection {

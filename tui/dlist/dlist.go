@@ -113,7 +113,7 @@ func (m *Model) Query() (q data.DeliveryQuery, ok bool) {
 	// time) the last good filter stays.
 	q = m.parsed.Query
 	if m.state != "" {
-		q.State, q.Retrying = m.state, false
+		q.State = m.state
 	}
 	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID {
 		if m.resolvedFor != m.parsed.Endpoint {
@@ -252,7 +252,7 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 	return common.Run(m.c, func(ctx context.Context) Loaded {
 		var resolved []string
 		if name != "" {
-			ls, err := m.c.Source.FindEndpoints(ctx, name, MaxNameMatches+1)
+			ls, err := m.c.Source.FindEndpoints(ctx, name, "", MaxNameMatches+1)
 			if err != nil {
 				return Loaded{to: to, gen: gen, append: appendPage, err: err}
 			}
@@ -285,16 +285,8 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		m.apply(l)
 		return true, nil
 	}
-	if m.Prompt.Editing() {
-		text, done, cmd := m.Prompt.Update(msg)
-		if !done {
-			return true, cmd
-		}
-		reload, err := m.SetFilter(text)
-		if err != nil {
-			return true, tea.Batch(m.Prompt.Reopen(text), common.Errorf("filter: %s", common.Describe(err)))
-		}
-		return true, tea.Batch(reload, common.ClearStatus())
+	if used, cmd := m.Prompt.Handle(msg, m.SetFilter); used {
+		return true, cmd
 	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {

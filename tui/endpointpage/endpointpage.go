@@ -1,14 +1,17 @@
 // Package endpointpage is the console's page of one endpoint: its full
-// name, URL, subscribed types, limits and state; its queue (pending,
-// retrying, in flight, held, dead); success rate, attempts and p95 latency
-// over the last hour as sparklines; its errors grouped by reason; and its
-// recent deliveries, which enter opens.
+// name, URL, tenant, subscribed types, limits, ordering and state; its
+// circuit breaker (open since when, next probe) and, for a fifo endpoint,
+// the head that blocks its line (which delivery, since when, why); its
+// queue (due, retrying, in flight, held, dead); success rate, attempts
+// and p95 latency over the last hour as sparklines; its errors grouped by
+// reason; and its recent deliveries, which enter opens.
 //
 // Its keys act on the endpoint: R replays its dead letters (preview,
-// then the count typed), r the recent delivery under the cursor, x
-// disables, e enables, t sends a test event, K rotates the signing secret
-// (the new one is shown once, y copies it), E edits URL, types and limits;
-// d and D open its deliveries and dead letters in their views.
+// then the count typed), r the recent delivery under the cursor, b
+// retries the blocked head now and B skips it, x disables, e enables, t
+// sends a test event, K rotates the signing secret (the new one is shown
+// once, y copies it), E edits URL, types and limits; d and D open its
+// deliveries and dead letters in their views.
 package endpointpage
 
 import (
@@ -117,7 +120,8 @@ func (m *Model) Refresh() tea.Cmd {
 	if m.stack.Active() {
 		return m.stack.Refresh()
 	}
-	if m.loading || m.form != nil || m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
+	if m.loading || m.form != nil || m.dialog.Active() || m.replay.Dialog.Active() ||
+		m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
 		return nil
 	}
 	return m.load()
@@ -249,6 +253,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case keys.Pressed(msg.String(), k.Disable), keys.Pressed(msg.String(), k.Enable), keys.Pressed(msg.String(), k.TestEvent),
 		keys.Pressed(msg.String(), k.Rotate), keys.Pressed(msg.String(), k.Edit):
 		return m.action(msg)
+	case keys.Pressed(msg.String(), k.RetryHead), keys.Pressed(msg.String(), k.SkipHead):
+		if m.d == nil {
+			return common.Status("still loading the endpoint")
+		}
+		return m.replay.Head(m.d.Row, keys.Pressed(msg.String(), k.SkipHead))
 	}
 	return nil
 }

@@ -20,7 +20,8 @@ import (
 	"github.com/hookd/hookd/tui/styles"
 )
 
-// header is the lines above the recent deliveries, sparklines aside.
+// header is the lines above the recent deliveries, sparklines and the
+// fifo line aside.
 const header = 10
 
 // sparkLines is what the last hour's sparklines take; they show when the
@@ -30,11 +31,30 @@ const sparkLines = 4
 func (m *Model) showSparks() bool { return m.h >= header+sparkLines+6+10 }
 
 func (m *Model) layout() {
-	h := m.h - header - m.errorLines()
+	h := m.h - header - m.errorLines() - m.lineLines()
 	if m.showSparks() {
 		h -= sparkLines
 	}
 	m.table.SetSize(m.w, max(h, 3))
+}
+
+// lineLines is what the breaker and fifo line take: a line each when
+// there is something to say.
+func (m *Model) lineLines() int {
+	if m.d == nil {
+		return 0
+	}
+	n := 0
+	if m.d.Row.Health.Breaker.State == delivery.BreakerOpen {
+		n++
+	}
+	if m.d.Row.Endpoint.Ordering == endpoint.OrderingFIFO {
+		n++
+		if m.d.Row.Health.Blocked != nil {
+			n++ // what blocks it, on a line of its own
+		}
+	}
+	return n
 }
 
 func (m *Model) errorLines() int {
@@ -93,7 +113,12 @@ func (m *Model) page0() string {
 	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-9s", s)) }
 	var b strings.Builder
 	title := st.Title.Render(common.Sanitize(m.name()))
-	b.WriteString(title + "  " + st.Muted.Render(e.ID+" · "+e.Kind+" · updated "+common.Age(now, m.at)+" ago") + "\n")
+	owner := "no tenant"
+	if e.Tenant != "" {
+		owner = "tenant " + e.Tenant
+	}
+	b.WriteString(title + "  " + st.Muted.Render(common.Sanitize(e.ID+" · "+e.Kind+" · "+owner+" · "+e.Ordering+
+		" · updated "+common.Age(now, m.at)+" ago")) + "\n")
 	b.WriteString(label("url") + " " + common.Sanitize(e.URL) + "\n")
 	state := st.Good.Render("enabled")
 	if !e.Enabled {
@@ -131,9 +156,15 @@ func (m *Model) page0() string {
 	if h.Held > 0 {
 		held = st.Warn.Render(held)
 	}
-	b.WriteString(label("queue") + fmt.Sprintf(" %d pending (%d due, %d retrying later) · %d in flight · %s · %s\n",
-		h.Pending, h.Pending-h.Retrying, h.Retrying, h.InFlight, held, dead))
+	b.WriteString(label("queue") + fmt.Sprintf(" %d due · %d retrying later · %d in flight · %s · %s\n",
+		h.Pending, h.Retrying, h.InFlight, held, dead))
 	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
+	if br := h.Breaker; br.State == delivery.BreakerOpen {
+		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + breakerLine(br, now) + "\n")
+	}
+	if e.Ordering == endpoint.OrderingFIFO {
+		b.WriteString(label("fifo") + " " + fifoLine(st, h, now) + "\n")
+	}
 	if m.showSparks() {
 		b.WriteString(m.sparks())
 	}
@@ -162,6 +193,37 @@ func (m *Model) page0() string {
 		lines = lines[:m.h]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// breakerLine says since when an open breaker holds the endpoint's
+// deliveries and when it probes next, the facts first.
+func breakerLine(br delivery.Breaker, now time.Time) string {
+	s := ""
+	if br.OpenedAt != nil {
+		s += " for " + common.Dur(now.Sub(*br.OpenedAt))
+	}
+	if br.NextProbeAt != nil {
+		s += " · next probe " + common.Until(now, *br.NextProbeAt)
+	}
+	return s + " · its deliveries wait while one probe at a time goes out"
+}
+
+// fifoLine says whether a fifo endpoint's line moves, and what blocks
+// it: which delivery, since when and its next try on the first line (so
+// that 80 columns show them), its event and error on the second.
+func fifoLine(st *styles.Styles, h *delivery.Health, now time.Time) string {
+	b := h.Blocked
+	if b == nil {
+		return "one at a time in publish order · the line moves"
+	}
+	first := fmt.Sprintf("BLOCKED for %s by delivery %d, %s, next try %s", common.Dur(now.Sub(b.Since)), b.DeliveryID,
+		common.Plural(b.Attempts, "attempt"), common.Until(now, b.NextAttemptAt))
+	second := "event " + b.EventID
+	if b.LastError != "" {
+		second += ": " + b.LastError
+	}
+	return st.Bad.Render(common.Sanitize(first)) + "\n" + strings.Repeat(" ", 10) + common.Sanitize(second) +
+		st.Muted.Render(" · b retries it now, B skips it")
 }
 
 func limits(e *endpoint.Endpoint) string {
@@ -261,7 +323,8 @@ func bucketIndex(d time.Duration) int {
 // HelpSections lists the page's keys and its drill-downs'.
 func HelpSections(k *keys.KeyMap) []common.HelpSection {
 	return append([]common.HelpSection{{Title: "endpoint page", Keys: []key.Binding{k.Up, k.Down, k.Enter, k.Payload,
-		k.Replay, replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.DeadLetters, k.Copy, k.Back}}},
+		k.Replay, replayDead(k), k.RetryHead, k.SkipHead, k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries,
+		k.DeadLetters, k.Copy, k.Back}}},
 		inspect.HelpSections(k)[1:]...)
 }
 
@@ -283,13 +346,11 @@ func (m *Model) ShortHelp() []key.Binding {
 	case m.stack.Active():
 		return m.stack.Top().ShortHelp()
 	}
+	if m.d != nil && m.d.Row.Health.Blocked != nil {
+		// The blocked line first: it is what the operator came for.
+		return []key.Binding{k.RetryHead, k.SkipHead, replayDead(k), k.Disable, k.Enable, k.Deliveries, k.Back}
+	}
 	return []key.Binding{replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.Back}
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range HelpSections(m.c.Keys) {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(HelpSections(m.c.Keys)) }

@@ -1,10 +1,15 @@
 // Package endpoints is the console's endpoint view: one row per endpoint,
-// named, with enabled/disabled (and why), success rate and p95 latency
-// over five minutes, consecutive failures, pending, held and dead counts
-// and the last status; trouble first, sortable by any column; / filters
-// by name, URL or id. enter opens the endpoint's page (tui/endpointpage);
-// d and D open its deliveries and dead letters; x disables, e enables, R
-// replays its dead letters after a preview, t sends a test event.
+// named, with its tenant, its state (on, OFF, breaker open, fifo line
+// blocked), success rate and p95 latency over five minutes, consecutive
+// failures, pending (due and retrying), held and dead counts, the last
+// status and what is wrong with it; the endpoints in trouble first
+// (those of the loaded pages, and those the overview finds in trouble,
+// whatever page they are on), sortable by any column; / filters by name,
+// URL or id and by tenant:. enter opens the endpoint's page
+// (tui/endpointpage); d and D open its deliveries and dead letters; x
+// disables, e enables, R replays its dead letters after a preview, t
+// sends a test event; b retries a fifo line's blocked head now and B
+// skips it.
 //
 // The view pages through endpoints by id (200 a page, more as the cursor
 // nears the end) and reads health for the loaded pages only, so it costs
@@ -19,13 +24,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/confirm"
 	"github.com/hookd/hookd/tui/data"
@@ -33,6 +38,7 @@ import (
 	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
+	"github.com/hookd/hookd/tui/pages"
 	"github.com/hookd/hookd/tui/replay"
 )
 
@@ -42,47 +48,23 @@ const PageSize = 200
 // MaxMatches bounds the endpoints a filter resolves to.
 const MaxMatches = 1000
 
-// FilterKeys are the filter terms the view accepts: text only.
-var FilterKeys = []string{filter.TextKey}
+// FilterKeys are the filter terms the view accepts: a tenant and text.
+var FilterKeys = []string{"tenant", filter.TextKey}
 
 // Model is the endpoints view.
 type Model struct {
-	c       *common.Common
-	table   list.Model
-	rows    []data.EndpointRow
-	next    string
-	total   int
-	prompt  filter.Prompt
-	text    string   // the applied filter
-	ids     []string // what it resolved to; nil without a filter
-	gen     int64
-	loading bool
-	more    bool
-	loaded  bool
-	err     error
-	at      time.Time
-	dialog  confirm.Model
-	replay  replay.Model
-	page    *endpointpage.Model // the open endpoint page
-	w, h    int
-	// took and doneAt pace the refresh: health is the costliest query of
-	// the console, so a slow one is repeated less often than every tick.
-	took, doneAt time.Duration
+	c      *common.Common
+	table  list.Model
+	pages  pages.State[data.EndpointRow] // the loaded pages and the endpoints in trouble
+	shown  []data.EndpointRow            // what the table shows: both, trouble first
+	prompt filter.Prompt
+	text   string // the applied filter's text
+	tenant string // and its tenant
+	dialog confirm.Model
+	replay replay.Model
+	page   *endpointpage.Model // the open endpoint page
+	w, h   int
 }
-
-type loaded struct {
-	gen       int64
-	append    bool
-	page      data.EndpointPage
-	ids       []string
-	resolved  bool
-	err       error
-	took, end time.Duration
-	at        time.Time
-}
-
-// epoch anchors the monotonic clock used to pace refreshes.
-var epoch = time.Now()
 
 type acted struct {
 	text string
@@ -94,9 +76,10 @@ const DisableReason = "disabled from the console"
 
 // New returns the view.
 func New(c *common.Common) *Model {
-	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id"), table: list.New(
+	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id; tenant:cus_42"), table: list.New(
 		list.Column{Title: "ENDPOINT", Min: 24, Max: 48, Grow: true},
-		list.Column{Title: "ON", Min: 3},
+		list.Column{Title: "TENANT", Min: 8, Max: 24, Drop: 3, HideEmpty: true},
+		list.Column{Title: "STATE", Min: 5},
 		list.Column{Title: "OK 5m", Right: true},
 		list.Column{Title: "P95", Min: 5, Right: true, Drop: 2},
 		list.Column{Title: "FAIL", Right: true},
@@ -104,7 +87,7 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "HELD", Right: true},
 		list.Column{Title: "DEAD", Right: true},
 		list.Column{Title: "LAST", Right: true, Drop: 1},
-		list.Column{Title: "URL / WHY DISABLED", Min: 24, Flex: true, Drop: 4},
+		list.Column{Title: "URL / WHAT IS WRONG", Min: 24, Flex: true, Drop: 4},
 	)}
 	return m
 }
@@ -124,7 +107,7 @@ func (m *Model) Capturing() bool {
 func (m *Model) Nested() bool { return m.page != nil }
 
 // Rows returns the rows in load order, for tests.
-func (m *Model) Rows() []data.EndpointRow { return m.rows }
+func (m *Model) Rows() []data.EndpointRow { return m.pages.Rows }
 
 // Table exposes the table, for tests.
 func (m *Model) Table() *list.Model { return &m.table }
@@ -146,11 +129,8 @@ func (m *Model) Refresh() tea.Cmd {
 		return m.page.Refresh()
 	}
 	m.render()
-	if m.loading || m.more || m.dialog.Active() {
-		return nil
-	}
-	// Spend at most a fifth of the time querying health.
-	if m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
+	// Health is the costliest read of the console: paced.
+	if m.pages.Busy() || m.dialog.Active() || m.replay.Dialog.Active() || m.pages.Paced() {
 		return nil
 	}
 	return m.load(false)
@@ -161,32 +141,27 @@ func (m *Model) RefreshNow() tea.Cmd {
 	if m.page != nil {
 		return m.page.RefreshNow()
 	}
-	m.took = 0
 	return m.reload()
 }
 
 func (m *Model) reload() tea.Cmd {
-	m.gen++
-	m.loading, m.more = false, false
+	m.pages.Restart()
 	return m.load(false)
 }
 
 func (m *Model) load(appendPage bool) tea.Cmd {
-	q := data.EndpointQuery{IDs: m.ids, Now: m.c.Now(), Limit: max(len(m.rows), PageSize)}
+	q := data.EndpointQuery{IDs: m.pages.IDs, Now: m.c.Now(), Limit: max(len(m.pages.Rows), PageSize)}
 	if appendPage {
-		m.more = true
-		q.After, q.Limit = m.next, PageSize
-	} else {
-		m.loading = true
+		q.After, q.Limit = m.pages.Next, PageSize
 	}
-	gen, text, resolve := m.gen, m.text, m.text != "" && m.ids == nil
-	return common.Run(m.c, func(ctx context.Context) loaded {
-		start := time.Since(epoch)
+	text, tn := m.text, m.tenant
+	resolve := (text != "" || tn != "") && m.pages.IDs == nil
+	return m.pages.Load(m.c, appendPage, q.Now, func(ctx context.Context) (pages.Page[data.EndpointRow], []string, error) {
 		var ids []string
 		if resolve {
-			ls, err := m.c.Source.FindEndpoints(ctx, text, MaxMatches)
+			ls, err := m.c.Source.FindEndpoints(ctx, text, tn, MaxMatches)
 			if err != nil {
-				return loaded{gen: gen, err: err}
+				return pages.Page[data.EndpointRow]{}, nil, err
 			}
 			ids = []string{}
 			for _, l := range ls {
@@ -194,22 +169,27 @@ func (m *Model) load(appendPage bool) tea.Cmd {
 			}
 			q.IDs = ids
 		}
-		page, err := m.c.Source.Endpoints(ctx, q)
-		end := time.Since(epoch)
-		return loaded{gen: gen, append: appendPage, page: page, ids: ids, resolved: resolve, err: err,
-			took: end - start, end: end, at: q.Now}
-	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
+		p, err := m.c.Source.Endpoints(ctx, q)
+		return pages.Page[data.EndpointRow]{Rows: p.Rows, Trouble: p.Trouble, Next: p.Next, Total: p.Total}, ids, err
+	})
 }
 
-// SetFilter applies text (part of a name, URL or id) as the filter.
+// SetFilter applies text (part of a name, URL or id, and tenant:) as the
+// filter.
 func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	t, err := filter.Parse(text, FilterKeys...)
 	if err != nil {
 		return nil, err
 	}
-	m.text, m.ids = t.Text, nil
+	if v := t.Get("tenant"); v != "" {
+		if err := tenant.ValidateID(v); err != nil {
+			return nil, fmt.Errorf("tenant: %q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", v)
+		}
+	}
+	m.text, m.tenant = t.Text, t.Get("tenant")
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.rows, m.next, m.loaded = nil, "", false
+	m.pages.Clear()
+	m.shown = nil
 	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	m.page = nil
@@ -244,7 +224,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if k, ok := msg.(tea.KeyPressMsg); ok && !m.page.Capturing() && !m.page.Nested() &&
 			key.Matches(k, m.c.Keys.Back, m.c.Keys.Quit) {
 			m.page = nil
-			m.took = 0
+			m.pages.ForgetPacing()
 			return m, m.Refresh()
 		}
 		_, cmd := m.page.Update(msg)
@@ -260,75 +240,39 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 func (m *Model) update(msg tea.Msg) tea.Cmd {
 	if used, cmd := m.replay.Update(msg); used {
 		if m.replay.IsDone(msg) {
-			m.took = 0
+			m.pages.ForgetPacing()
 			return tea.Batch(cmd, m.Refresh())
 		}
 		return cmd
 	}
 	switch msg := msg.(type) {
-	case loaded:
-		if msg.gen != m.gen {
-			return nil
+	case pages.Loaded[data.EndpointRow]:
+		if m.pages.Apply(msg) {
+			m.render()
 		}
-		m.apply(msg)
 	case acted:
 		if msg.err != nil {
 			return common.Errorf("%s", common.Describe(msg.err))
 		}
-		m.took = 0 // show the action's effect at once
+		m.pages.ForgetPacing() // show the action's effect at once
 		return tea.Batch(common.Status(msg.text), m.Refresh())
 	case tea.KeyPressMsg:
 		if m.dialog.Active() {
 			return m.dialog.Update(msg, m.c.Keys)
 		}
-		if m.prompt.Editing() {
-			text, done, cmd := m.prompt.Update(msg)
-			if !done {
-				return cmd
-			}
-			reload, err := m.SetFilter(text)
-			if err != nil {
-				return tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
-			}
-			return tea.Batch(reload, common.ClearStatus())
+		if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
+			return cmd
 		}
 		return m.key(msg)
 	}
-	if m.prompt.Editing() {
-		_, _, cmd := m.prompt.Update(msg)
-		return cmd
-	}
-	return nil
-}
-
-func (m *Model) apply(msg loaded) {
-	if msg.append {
-		m.more = false
-	} else {
-		m.loading = false
-		m.took, m.doneAt = msg.took, msg.end
-	}
-	m.err = msg.err
-	if msg.err != nil {
-		return
-	}
-	if msg.resolved {
-		m.ids = msg.ids
-	}
-	if msg.append {
-		m.rows = append(m.rows, msg.page.Rows...)
-	} else {
-		m.rows = msg.page.Rows
-		m.at = msg.at
-	}
-	m.next, m.total, m.loaded = msg.page.Next, msg.page.Total, true
-	m.render()
+	_, cmd := m.prompt.Handle(msg, m.SetFilter) // the cursor's blink
+	return cmd
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	if m.table.Move(msg, k) {
-		if m.next != "" && !m.more && !m.loading && m.table.NearEnd() {
+		if m.pages.WantMore(&m.table) {
 			return m.load(true)
 		}
 		return nil
@@ -362,16 +306,20 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.replay.Matching(q, "endpoint:"+id+" ("+row.Name()+")")
 	case keys.Pressed(msg.String(), k.Disable), keys.Pressed(msg.String(), k.Enable), keys.Pressed(msg.String(), k.TestEvent):
 		return m.action(msg, row)
+	case keys.Pressed(msg.String(), k.RetryHead):
+		return m.replay.Head(row, false)
+	case keys.Pressed(msg.String(), k.SkipHead):
+		return m.replay.Head(row, true)
 	}
 	return nil
 }
 
 func (m *Model) selected() (data.EndpointRow, bool) {
 	r, ok := m.table.Selected()
-	if !ok || r.Ref < 0 || r.Ref >= len(m.rows) {
+	if !ok || r.Ref < 0 || r.Ref >= len(m.shown) {
 		return data.EndpointRow{}, false
 	}
-	return m.rows[r.Ref], true
+	return m.shown[r.Ref], true
 }
 
 // SortName names the current order.
@@ -382,27 +330,42 @@ func (m *Model) SortName() string {
 	return "trouble"
 }
 
-// render orders the rows trouble first (the table's own order; s sorts
-// by a column) and draws them.
+// render orders the endpoints in trouble and the loaded pages' trouble
+// first (the table's own order; s sorts by a column) and draws them.
 func (m *Model) render() {
-	order := slices.Clone(m.rows)
-	idx := make(map[string]int, len(m.rows))
-	for i, r := range m.rows {
-		idx[r.Endpoint.ID] = i
+	order := slices.Clone(m.pages.Trouble)
+	seen := map[string]bool{}
+	for _, r := range order {
+		seen[r.Endpoint.ID] = true
+	}
+	for _, r := range m.pages.Rows {
+		if !seen[r.Endpoint.ID] {
+			order = append(order, r)
+		}
 	}
 	slices.SortStableFunc(order, func(a, b data.EndpointRow) int {
 		return cmp.Or(cmp.Compare(b.Trouble(), a.Trouble()), cmp.Compare(a.Name(), b.Name()))
 	})
+	m.shown = order
 	st := m.c.Styles
+	now := m.c.Now()
 	rows := make([]list.Row, len(order))
 	for i, r := range order {
 		e, h := r.Endpoint, r.Health
-		on, info := "on", e.URL
+		state, info := "on", e.URL
 		var style *lipgloss.Style
-		if !e.Enabled {
-			on, info, style = "OFF", "disabled: "+e.DisabledReason, &st.Bad
-		} else if h.ConsecutiveFailures > 0 || h.Dead > 0 {
+		switch {
+		case !e.Enabled:
+			state, style = "OFF", &st.Bad
+		case h.Blocked != nil:
+			state, style = "blocked", &st.Bad
+		case h.Breaker.State == delivery.BreakerOpen:
+			state, style = "open", &st.Bad
+		case h.ConsecutiveFailures > 0 || h.Dead > 0:
 			style = &st.Warn
+		}
+		if p := common.Problem(r, now); p != "" && (style == &st.Bad || h.ConsecutiveFailures > 0) {
+			info = p
 		}
 		ok, p95 := "-", "-"
 		rate := 2.0 // no attempts sort after any rate
@@ -414,10 +377,11 @@ func (m *Model) render() {
 		if h.LastStatus != nil {
 			last = *h.LastStatus
 		}
-		rows[i] = list.Row{ID: e.ID, Ref: idx[e.ID], Style: style, Cells: []string{r.Name(), on, ok, p95,
-			strconv.Itoa(h.ConsecutiveFailures), strconv.Itoa(h.Pending), strconv.Itoa(h.Held), strconv.Itoa(h.Dead),
+		waiting := h.Pending + h.Retrying
+		rows[i] = list.Row{ID: e.ID, Ref: i, Style: style, Cells: []string{r.Name(), e.Tenant, state, ok, p95,
+			strconv.Itoa(h.ConsecutiveFailures), strconv.Itoa(waiting), strconv.Itoa(h.Held), strconv.Itoa(h.Dead),
 			common.StatusCode(h.LastStatus), info},
-			Keys: []any{nil, nil, rate, r.P95, h.ConsecutiveFailures, h.Pending, h.Held, h.Dead, last}}
+			Keys: []any{nil, nil, nil, rate, r.P95, h.ConsecutiveFailures, waiting, h.Held, h.Dead, last}}
 	}
 	m.table.SetRows(rows)
 }
@@ -427,29 +391,38 @@ func (m *Model) View() string {
 		return m.page.View()
 	}
 	st := m.c.Styles
-	count := fmt.Sprintf("%d endpoints", len(m.rows))
+	pg := &m.pages
+	count := fmt.Sprintf("%d endpoints", len(pg.Rows))
 	switch {
-	case m.text != "":
-		count = fmt.Sprintf("%d of the endpoints matching %q", len(m.rows), m.text)
-	case m.next != "" && m.total > data.TotalCap:
-		count = fmt.Sprintf("%d of %s+ endpoints", len(m.rows), common.Count(data.TotalCap))
-	case m.next != "":
-		count = fmt.Sprintf("%d of %s endpoints", len(m.rows), common.Count(m.total))
+	case m.text != "" || m.tenant != "":
+		count = fmt.Sprintf("%d of the endpoints matching %q", len(pg.Rows), m.prompt.Applied())
+	case pg.Next != "" && pg.Total > data.TotalCap:
+		count = fmt.Sprintf("%d of %s+ endpoints", len(pg.Rows), common.Count(data.TotalCap))
+	case pg.Next != "":
+		count = fmt.Sprintf("%d of %s endpoints", len(pg.Rows), common.Count(pg.Total))
 	}
 	info := count + " · by " + m.SortName()
-	if !m.at.IsZero() {
-		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
+	if n := len(pg.Trouble); n > 0 {
+		info = st.Bad.Render(fmt.Sprintf("%d in trouble", n)) + " · " + info
 	}
-	if m.err != nil {
-		info += " · " + st.Error.Render(common.Describe(m.err))
+	if !pg.At.IsZero() {
+		info += " · updated " + common.Age(m.c.Now(), pg.At) + " ago"
 	}
-	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id"), st.Muted.Render(info))
+	if pg.Err != nil {
+		info += " · " + st.Error.Render(common.Describe(pg.Err))
+	}
+	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id, tenant:"), st.Muted.Render(info))
 	empty := "no endpoints yet: create one with the API or `hookd endpoints add`"
-	if m.text != "" {
+	switch {
+	case m.tenant != "" && m.text == "":
+		empty = "tenant " + strconv.Quote(m.tenant) + " has no endpoints · / edits the filter"
+	case m.tenant != "":
+		empty = "no endpoint of tenant " + strconv.Quote(m.tenant) + " has " + strconv.Quote(m.text) + " in its name, URL or id · / edits the filter"
+	case m.text != "":
 		empty = "no endpoint's name, URL or id contains " + strconv.Quote(m.text) + " · / edits the filter"
 	}
 	body := m.table.View(st, empty)
-	if !m.loaded && m.err == nil {
+	if !pg.Loaded && pg.Err == nil {
 		body = st.Muted.Render("loading…")
 	}
 	out := head + "\n" + body
@@ -481,19 +454,13 @@ func replayDead(k *keys.KeyMap) key.Binding {
 	return b
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists every key of the view and of the endpoint page.
 func (m *Model) HelpSections() []common.HelpSection {
 	k := m.c.Keys
 	return append([]common.HelpSection{
 		{Title: "endpoints", Keys: append(k.Movement(), k.Enter, k.Deliveries, k.DeadLetters, k.Disable, k.Enable,
-			replayDead(k), k.TestEvent, k.Filter, k.Sort, k.SortReverse, k.Copy)},
+			replayDead(k), k.TestEvent, k.RetryHead, k.SkipHead, k.Filter, k.Sort, k.SortReverse, k.Copy)},
 	}, endpointpage.HelpSections(k)...)
 }

@@ -65,7 +65,7 @@ func TestTroubleFirstAndSortable(t *testing.T) {
 		t.Fatalf("then by success rate, best first: %s %s", m.SortName(), ids(m))
 	}
 	v := m.View()
-	if !strings.Contains(v, "disabled: 410 Gone") || !strings.Contains(v, "OFF") || !strings.Contains(v, "OK 5m ↓") {
+	if !strings.Contains(v, "disabled (0 held): 410 Gone") || !strings.Contains(v, "OFF") || !strings.Contains(v, "OK 5m ↓") {
 		t.Fatalf("a disabled endpoint says why, the sorted column is marked:\n%s", v)
 	}
 }

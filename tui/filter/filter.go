@@ -5,7 +5,7 @@
 //
 // A filter is space-separated terms, all of which must match:
 //
-//	state:dead endpoint:legacy type:payment.* status:5xx reason:connect refused
+//	state:dead tenant:cus_42 endpoint:legacy type:payment.* status:5xx reason:connect refused
 //
 // A key:value term matches a field; any other word is text to find (in a
 // delivery's last error, an endpoint's name or URL). Double quotes keep
@@ -13,7 +13,7 @@
 // since and until take a duration back from now (90s, 15m, 2h, 3d) or a
 // time (2026-01-02 or RFC 3339). type takes an exact type or a prefix
 // ending in ".*"; endpoint an endpoint id or part of its name or URL;
-// status an HTTP status (429) or a class of them (5xx); reason an error
+// tenant a tenant id; status an HTTP status (429) or a class of them (5xx); reason an error
 // class. Each view documents which keys it accepts.
 package filter
 
@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/tui/data"
 )
 
@@ -35,8 +36,8 @@ import (
 const TextKey = "text"
 
 // colonValues are the keys whose values may hold a ':' of their own
-// (times, ids, types, fingerprints, text).
-var colonValues = []string{"since", "until", "id", "type", TextKey, "actor", "target"}
+// (times, ids, tenant ids, types, fingerprints, text).
+var colonValues = []string{"since", "until", "id", "type", TextKey, "actor", "target", "tenant"}
 
 // Terms are parsed terms.
 type Terms struct {
@@ -179,11 +180,11 @@ func Parse(s string, allowed ...string) (Terms, error) {
 }
 
 // DeliveryKeys are the keys a delivery filter accepts.
-var DeliveryKeys = []string{"state", "endpoint", "type", "id", "status", "reason", "since", "until", TextKey}
+var DeliveryKeys = []string{"state", "endpoint", "tenant", "type", "id", "status", "reason", "since", "until", TextKey}
 
-// DeliveryStates are the states a delivery filter accepts: the engine's,
-// and retrying (pending after a failed attempt), as rows name them.
-var DeliveryStates = []string{"pending", "retrying", "in_flight", "succeeded", "dead", "held"}
+// DeliveryStates are the states a delivery filter accepts: the engine's.
+// retrying is waiting out a backoff (a fifo line's head too).
+var DeliveryStates = []string{"pending", "retrying", "in_flight", "held", "succeeded", "dead", "skipped"}
 
 // Reasons are the error classes a reason: term accepts.
 var Reasons = []string{delivery.ClassTimeout, delivery.ClassConnect, delivery.ClassDNS, delivery.ClassTLS,
@@ -213,8 +214,6 @@ func Deliveries(s string, now time.Time, allowed ...string) (Delivery, error) {
 	q := &out.Query
 	switch st := t.Get("state"); {
 	case st == "":
-	case st == "retrying":
-		q.State, q.Retrying = delivery.StatePending, true
 	case slices.Contains(DeliveryStates, st):
 		q.State = delivery.State(st)
 	default:
@@ -226,6 +225,12 @@ func Deliveries(s string, now time.Time, allowed ...string) (Delivery, error) {
 		if out.EndpointIsID {
 			q.EndpointID = ep
 		}
+	}
+	if v := t.Get("tenant"); v != "" {
+		if err := tenant.ValidateID(v); err != nil {
+			return Delivery{}, fmt.Errorf("tenant: %q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", v)
+		}
+		q.Tenant = v
 	}
 	q.EventType, q.EventID, q.Text = t.Get("type"), t.Get("id"), t.Text
 	if v := t.Get("status"); v != "" {

@@ -10,12 +10,12 @@ import (
 
 func TestDeliveryTerms(t *testing.T) {
 	t.Parallel()
-	d, err := filter.Deliveries(`state:retrying ep:legacy status:5xx reason:CONNECT type:payment.* id:in:shop:evt_1 refused "dial tcp 10.0.0.7:443"`, now)
+	d, err := filter.Deliveries(`state:retrying ep:legacy tenant:org:cus_42 status:5xx reason:CONNECT type:payment.* id:in:shop:evt_1 refused "dial tcp 10.0.0.7:443"`, now)
 	if err != nil {
 		t.Fatal(err)
 	}
 	q := d.Query
-	if q.State != delivery.StatePending || !q.Retrying || d.Endpoint != "legacy" || d.EndpointIsID || q.StatusMin != 500 ||
+	if q.State != delivery.StateRetrying || q.Tenant != "org:cus_42" || d.Endpoint != "legacy" || d.EndpointIsID || q.StatusMin != 500 ||
 		q.StatusMax != 599 || q.Reason != "connect" || q.EventType != "payment.*" || q.EventID != "in:shop:evt_1" ||
 		q.Text != "refused dial tcp 10.0.0.7:443" {
 		t.Fatalf("%+v %+v", d, q)
@@ -34,6 +34,8 @@ func TestDeliveryTerms(t *testing.T) {
 		"state:dead state:x": "state: given twice",
 		"since:yesterday":    "since:",
 		"text:\x07":          "control character",
+		"tenant:cus/42":      `tenant: "cus/42" is not a tenant id`,
+		"state:skipped x:1":  `unknown filter key "x"`,
 	} {
 		if _, err := filter.Deliveries(in, now); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)

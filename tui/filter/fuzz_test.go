@@ -7,6 +7,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/tui/filter"
 )
 
@@ -63,6 +64,7 @@ func FuzzDeliveries(f *testing.F) {
 	for _, s := range []string{
 		"state:retrying", "status:429", "status:4xx", "status:99", "reason:connect", "reason:nope",
 		"since:1h until:10m", "since:10m until:1h", "since:99999999999d", "type:payment.*", "endpoint:ep_01abc", "endpoint:Legacy ERP",
+		"tenant:cus_42", "tenant:org:cus_42", "tenant:", "state:skipped",
 	} {
 		f.Add(s)
 	}
@@ -74,8 +76,11 @@ func FuzzDeliveries(f *testing.F) {
 		if err := d.Query.Filter.Validate(); err != nil {
 			t.Fatalf("%q gave an invalid filter: %v", s, err)
 		}
-		if d.Query.Retrying && d.Query.State != "pending" {
-			t.Fatalf("%q: retrying is pending after a failure, got state %q", s, d.Query.State)
+		if st := d.Query.State; st != "" && !st.Valid() {
+			t.Fatalf("%q: state %q is not the engine's", s, st)
+		}
+		if tn := d.Query.Tenant; tn != "" && tenant.ValidateID(tn) != nil {
+			t.Fatalf("%q: tenant %q is not a tenant id", s, tn)
 		}
 		if q := d.Query; q.StatusMin > q.StatusMax || q.StatusMin != 0 && (q.StatusMin < 100 || q.StatusMax > 599) {
 			t.Fatalf("%q: status range %d..%d", s, q.StatusMin, q.StatusMax)

@@ -6,6 +6,8 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/hookd/hookd/tui/common"
 )
 
 // Prompt edits a view's filter text. The applied text stays while the
@@ -122,4 +124,23 @@ func (p *Prompt) View() string {
 		return ""
 	}
 	return "filter: " + p.applied
+}
+
+// Handle feeds msg to the prompt while it is open and reports whether it
+// did. When the operator presses enter it applies the text with apply;
+// if apply refuses it, the prompt opens again on what was typed, with the
+// reason on the message line, else the last error goes.
+func (p *Prompt) Handle(msg tea.Msg, apply func(text string) (tea.Cmd, error)) (bool, tea.Cmd) {
+	if !p.Editing() {
+		return false, nil
+	}
+	text, done, cmd := p.Update(msg)
+	if !done {
+		return true, cmd
+	}
+	reload, err := apply(text)
+	if err != nil {
+		return true, tea.Batch(p.Reopen(text), common.Errorf("filter: %s", common.Describe(err)))
+	}
+	return true, tea.Batch(reload, common.ClearStatus())
 }

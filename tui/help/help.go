@@ -25,15 +25,17 @@ var FilterSyntax = []string{
 	"/ in a list: enter applies, esc cancels; each view keeps its own",
 	"terms are space-separated, all must match:",
 	"  state:retrying endpoint:legacy status:5xx",
-	"  reason:connect type:payment.* since:1h refused",
+	"  tenant:cus_42 reason:connect since:1h refused",
 	"a word without a key is text to find; quotes",
 	`  keep spaces and colons: "connection refused"`,
 	"endpoint: an id, or part of a name or URL",
+	"tenant: a tenant id (deliveries, dead, endpoints)",
 	"since/until: 90s, 15m, 2h, 3d, 2026-01-02",
 	"states: " + strings.Join(filter.DeliveryStates, ", "),
 	"reasons: " + strings.Join(filter.Reasons, ", "),
 	"inbox: source: state: id:   audit: actor: action:",
-	"  outcome: target:   endpoints: text only",
+	"  outcome: target:   endpoints: text, tenant:",
+	"  tenants: text (id or name)",
 }
 
 // Model is the help view.

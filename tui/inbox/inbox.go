@@ -205,16 +205,8 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		return m, tea.Batch(common.Status(fmt.Sprintf("re-queued inbox event %d for processing", msg.id)), m.reload())
 	}
-	if m.prompt.Editing() {
-		text, done, cmd := m.prompt.Update(msg)
-		if !done {
-			return m, cmd
-		}
-		reload, err := m.SetFilter(text)
-		if err != nil {
-			return m, tea.Batch(m.prompt.Reopen(text), common.Errorf("filter: %s", err))
-		}
-		return m, tea.Batch(reload, common.ClearStatus())
+	if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
+		return m, cmd
 	}
 	if k, ok := msg.(tea.KeyPressMsg); ok {
 		return m, m.key(k)
@@ -465,13 +457,7 @@ func openForward(k *keys.KeyMap) key.Binding {
 	return b
 }
 
-func (m *Model) FullHelp() [][]key.Binding {
-	var out [][]key.Binding
-	for _, s := range m.HelpSections() {
-		out = append(out, s.Keys)
-	}
-	return out
-}
+func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(m.HelpSections()) }
 
 // HelpSections lists the keys of the view and of an open event.
 func (m *Model) HelpSections() []common.HelpSection {

@@ -155,7 +155,8 @@ func (s *EventScreen) View() string {
 	st := s.c.Styles
 	if s.ev == nil {
 		if s.err != nil {
-			return st.Error.Render("cannot load event " + s.eventID + ": " + common.Describe(s.err))
+			// Wrapped: an aged-out event's reason is a sentence.
+			return st.Error.Width(max(s.w, 20)).Render(common.Sanitize("cannot load event " + s.eventID + ": " + common.Describe(s.err)))
 		}
 		return st.Muted.Render("loading event " + s.eventID + "…")
 	}

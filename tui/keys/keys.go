@@ -9,7 +9,7 @@ package keys
 import "charm.land/bubbles/v2/key"
 
 // ViewNames are the views in tab order; View[i] switches to ViewNames[i].
-var ViewNames = []string{"overview", "endpoints", "deliveries", "dead letters", "inbox", "audit", "help"}
+var ViewNames = []string{"overview", "endpoints", "deliveries", "dead letters", "inbox", "audit", "tenants", "help"}
 
 // KeyMap holds every binding of the console. Views pick the ones they use
 // for their help; actions that change state are listed by Actions so
@@ -21,13 +21,15 @@ type KeyMap struct {
 	Enter, Back, Filter, Help, Refresh, Quit, ForceQuit key.Binding
 	NextView, PrevView, Palette                         key.Binding
 	// Views by number.
-	View [7]key.Binding
+	View [8]key.Binding
 	// Lists.
 	Mark, Sort, SortReverse, Pause, Group key.Binding
 	// Opening and copying.
 	Payload, Deliveries, DeadLetters, Copy, CopyResponse, Curl key.Binding
 	// Actions (changing state).
 	Replay, ReplayAll, Disable, Enable, TestEvent, Rotate, Edit key.Binding
+	// A fifo endpoint's blocked head: retry it now, or skip it.
+	RetryHead, SkipHead key.Binding
 	// Dialogs and forms.
 	Confirm, Cancel, Choose, NextField, PrevField key.Binding
 }
@@ -77,6 +79,8 @@ func New(readOnly bool) KeyMap {
 		TestEvent: b("t", "send a test event", "t"),
 		Rotate:    b("K", "rotate the signing secret", "K"),
 		Edit:      b("E", "edit URL, types, limits", "E"),
+		RetryHead: b("b", "retry the blocked head now", "b"),
+		SkipHead:  b("B", "skip the blocked head", "B"),
 
 		Confirm:   b("y", "confirm (one row)", "y"),
 		Cancel:    b("n/esc", "cancel", "n", "N", "esc", "q"),
@@ -99,7 +103,8 @@ func New(readOnly bool) KeyMap {
 // Actions returns the bindings that change state, for read-only mode.
 // Marking is among them: it only serves a bulk replay.
 func (k *KeyMap) Actions() []*key.Binding {
-	return []*key.Binding{&k.Replay, &k.ReplayAll, &k.Disable, &k.Enable, &k.TestEvent, &k.Rotate, &k.Edit, &k.Mark}
+	return []*key.Binding{&k.Replay, &k.ReplayAll, &k.Disable, &k.Enable, &k.TestEvent, &k.Rotate, &k.Edit, &k.Mark,
+		&k.RetryHead, &k.SkipHead}
 }
 
 // Movement returns the list movement bindings, for help.

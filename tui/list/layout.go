@@ -32,12 +32,19 @@ func (m *Model) layout() {
 		want[i] = minW[i]
 		shown[i] = true
 	}
+	filled := make([]bool, n)
 	for ri, r := range m.natural {
 		if ri == layoutRows {
 			break
 		}
 		for i := range min(n, len(r.Cells)) {
 			want[i] = max(want[i], ansi.StringWidth(r.Cells[i]))
+			filled[i] = filled[i] || r.Cells[i] != ""
+		}
+	}
+	for i, c := range m.cols {
+		if c.HideEmpty && !filled[i] {
+			shown[i] = false
 		}
 	}
 	for i, c := range m.cols {

@@ -47,6 +47,9 @@ type Column struct {
 	Drop int
 	// NoSort excludes the column from sorting.
 	NoSort bool
+	// HideEmpty hides the column while no row has anything in it (a
+	// tenant column where no endpoint has one).
+	HideEmpty bool
 }
 
 // Row is one line of the table.

@@ -114,3 +114,21 @@ func TestSortsByAnyColumnMarkedAndReversible(t *testing.T) {
 		t.Fatalf("after the last column, back to the rows' own order: %d", col)
 	}
 }
+
+// A column marked HideEmpty shows once a row has something in it, and
+// takes no room before.
+func TestHideEmptyColumns(t *testing.T) {
+	t.Parallel()
+	st := styles.New(true, true)
+	m := list.New(list.Column{Title: "NAME", Min: 8}, list.Column{Title: "TENANT", Min: 8, HideEmpty: true},
+		list.Column{Title: "ERROR", Min: 10, Flex: true})
+	m.SetSize(60, 5)
+	m.SetRows([]list.Row{{ID: "1", Cells: []string{"billing", "", "refused"}}})
+	if w := m.Widths(); w[1] != -1 || strings.Contains(m.View(&st, ""), "TENANT") {
+		t.Fatalf("no tenant anywhere: hidden, %v", w)
+	}
+	m.SetRows([]list.Row{{ID: "1", Cells: []string{"billing", "", "refused"}}, {ID: "2", Cells: []string{"crm", "acme", "503"}}})
+	if w := m.Widths(); w[1] < 8 || !strings.Contains(m.View(&st, ""), "TENANT") {
+		t.Fatalf("a row with a tenant: shown, %v", w)
+	}
+}

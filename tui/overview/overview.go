@@ -1,7 +1,12 @@
 // Package overview is the console's dashboard: events in and deliveries
 // out per second, success rate, the queue by state with the oldest due
-// delivery's age, intake counters, sparklines of the last minutes and the
+// delivery's age, open breakers, intake counters, what history takes on
+// disk and when it is dropped next, sparklines of the last minutes and the
 // endpoints in trouble first.
+//
+// The figures are read on every refresh, each at a cost that does not
+// grow with the number of endpoints or with history (see tui/data); the
+// storage figures (retention.ReadStats) only every StorageEvery.
 package overview
 
 import (
@@ -9,14 +14,20 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/retention"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/data"
 )
+
+// StorageEvery is how often the storage figures are read again.
+const StorageEvery = time.Minute
 
 // Model is the overview.
 type Model struct {
@@ -25,12 +36,23 @@ type Model struct {
 	err     error
 	loading bool
 	w, h    int
+
+	storage        *retention.Stats
+	storageErr     error
+	storageAt      time.Time // when the last read was asked for
+	storageLoading bool
 }
 
 // Loaded answers a load; tests send it with fixed data.
 type Loaded struct {
 	Overview *data.Overview
 	Err      error
+}
+
+// StorageLoaded answers a read of the storage figures.
+type StorageLoaded struct {
+	Stats *retention.Stats
+	Err   error
 }
 
 // New returns the view.
@@ -59,7 +81,14 @@ func (m *Model) HelpSections() []common.HelpSection {
 // Data returns the figures shown, nil before the first load.
 func (m *Model) Data() *data.Overview { return m.o }
 
-func (m *Model) Refresh() tea.Cmd {
+// Storage returns the storage figures shown, nil before the first read.
+func (m *Model) Storage() *retention.Stats { return m.storage }
+
+// Refresh reloads the figures, and the storage figures when they are
+// older than StorageEvery.
+func (m *Model) Refresh() tea.Cmd { return tea.Batch(m.load(), m.loadStorage(false)) }
+
+func (m *Model) load() tea.Cmd {
 	if m.loading {
 		return nil
 	}
@@ -70,8 +99,21 @@ func (m *Model) Refresh() tea.Cmd {
 	}, func(err error) Loaded { return Loaded{Err: err} })
 }
 
-// RefreshNow is Refresh: the overview is never paused.
-func (m *Model) RefreshNow() tea.Cmd { return m.Refresh() }
+func (m *Model) loadStorage(now bool) tea.Cmd {
+	at := m.c.Now()
+	if m.storageLoading || !now && !m.storageAt.IsZero() && at.Sub(m.storageAt) < StorageEvery {
+		return nil
+	}
+	m.storageLoading, m.storageAt = true, at
+	return common.Run(m.c, func(ctx context.Context) StorageLoaded {
+		st, err := m.c.Source.Storage(ctx, at)
+		return StorageLoaded{Stats: st, Err: err}
+	}, func(err error) StorageLoaded { return StorageLoaded{Err: err} })
+}
+
+// RefreshNow reloads everything, the storage figures too: the overview is
+// never paused.
+func (m *Model) RefreshNow() tea.Cmd { return tea.Batch(m.load(), m.loadStorage(true)) }
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
@@ -80,6 +122,12 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		m.err = msg.Err
 		if msg.Err == nil {
 			m.o = msg.Overview
+		}
+	case StorageLoaded:
+		m.storageLoading = false
+		m.storageErr = msg.Err
+		if msg.Err == nil {
+			m.storage = msg.Stats
 		}
 	case tea.KeyPressMsg:
 		if key.Matches(msg, m.c.Keys.Enter) {
@@ -115,7 +163,15 @@ func (m *Model) View() string {
 	default:
 		success = st.Good.Render(success)
 	}
-	rate += success + "\n" + label("endpoints") + fmt.Sprintf(" %d of %d enabled", o.EndpointsEnabled, o.EndpointsTotal)
+	endpoints := fmt.Sprintf(" %s · %d disabled", common.Count(o.EndpointsTotal), o.EndpointsDisabled)
+	if o.EndpointsCapped {
+		endpoints = " " + common.Count(data.TotalCap) + "+"
+	}
+	breakers := st.Good.Render("none open")
+	if o.BreakersOpen > 0 {
+		breakers = st.Bad.Render(common.Count(o.BreakersOpen) + " open")
+	}
+	rate += success + "\n" + label("endpoints") + endpoints + "\n" + label("breakers") + " " + breakers
 	oldest := "none due"
 	if o.OldestDue > 0 {
 		oldest = common.Age(o.At, o.At.Add(-o.OldestDue))
@@ -127,10 +183,10 @@ func (m *Model) View() string {
 		}
 		return s
 	}
-	// The buckets are disjoint: pending deliveries are either due now or
-	// waiting out a retry's backoff.
+	// The buckets are disjoint: due now, waiting out a backoff, being
+	// attempted, held while the endpoint is disabled, dead.
 	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
-		label("due now"), num(o.Pending-o.Retrying, false), label("retrying later"), num(o.Retrying, false),
+		label("due now"), num(o.Pending, false), label("retrying later"), num(o.Retrying, false),
 		label("in flight"), num(o.InFlight, false), label("held"), num(o.Held, false),
 		label("dead"), num(o.Dead, true), label("oldest due"), oldest)
 	// The halves sit side by side, a gap apart, whatever the width.
@@ -151,7 +207,15 @@ func (m *Model) View() string {
 		m.spark("attempts", o.AttemptsPerMinute, sparkW) + "\n" +
 		m.spark("failures", o.FailuresPerMinute, sparkW)
 
-	parts := []string{top, "", intake, "", sparks, "", m.trouble()}
+	parts := []string{top, "", intake}
+	if line := m.storageLine(); line != "" {
+		parts = append(parts, line)
+	}
+	parts = append(parts, "", sparks, "")
+	// The endpoints in trouble take the rest, a line kept for "… and N
+	// more" (or the error).
+	used := strings.Count(strings.Join(parts, "\n"), "\n") + 2
+	parts = append(parts, m.trouble(m.h-used-1))
 	if m.err != nil {
 		parts = append(parts, st.Error.Render("refresh failed: "+common.Describe(m.err)))
 	}
@@ -187,7 +251,7 @@ func (m *Model) spark(name string, series []int, width int) string {
 }
 
 // trouble lists the endpoints in trouble, as many as fit.
-func (m *Model) trouble() string {
+func (m *Model) trouble(room int) string {
 	st := m.c.Styles
 	o := m.o
 	title := st.Title.Render("Endpoints in trouble")
@@ -195,25 +259,68 @@ func (m *Model) trouble() string {
 		return title + "\n  " + st.Good.Render("none: every endpoint is enabled and delivering")
 	}
 	lines := []string{title + st.Muted.Render("  (enter: all endpoints)")}
-	room := m.h - 17
 	for i, r := range o.Trouble {
 		if i >= max(room, 1) {
 			lines = append(lines, st.Muted.Render(fmt.Sprintf("  … and %d more", len(o.Trouble)-i)))
 			break
 		}
-		e, h := r.Endpoint, r.Health
-		why := fmt.Sprintf("%s in a row, %d dead, %d held, last %s", common.Plural(h.ConsecutiveFailures, "failure"), h.Dead, h.Held,
-			common.StatusCode(h.LastStatus))
 		style := st.Warn
-		if !e.Enabled {
-			why = fmt.Sprintf("disabled (%d held): %s", h.Held, common.Sanitize(e.DisabledReason))
+		if !r.Endpoint.Enabled || r.Health.Blocked != nil || r.Health.Breaker.State == delivery.BreakerOpen {
 			style = st.Bad
 		}
+		name := common.Sanitize(r.Name())
+		if t := r.Endpoint.Tenant; t != "" {
+			name += " [" + common.Sanitize(t) + "]"
+		}
 		nameW := min(max(m.w/3, 20), 40)
-		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-*s", nameW, trunc(common.Sanitize(r.Name()), nameW)))+" "+
-			trunc(why, max(m.w-nameW-4, 10)))
+		lines = append(lines, "  "+style.Render(fmt.Sprintf("%-*s", nameW, trunc(name, nameW)))+" "+
+			trunc(common.Problem(r, o.At), max(m.w-nameW-4, 10)))
 	}
 	return strings.Join(lines, "\n")
+}
+
+// storageLine says what history takes on disk, since when it is kept and
+// when the oldest partition is dropped (retention.period); "" before the
+// first read.
+func (m *Model) storageLine() string {
+	st := m.c.Styles
+	s := m.storage
+	title := st.Title.Render("Storage")
+	switch {
+	case s == nil && m.storageErr != nil:
+		return title + "  " + st.Error.Render("cannot read: "+common.Describe(m.storageErr))
+	case s == nil:
+		return ""
+	}
+	now := m.c.Now()
+	parts := []string{common.Bytes(s.TotalBytes) + " kept"}
+	if s.OldestKept != nil {
+		parts = append(parts, "oldest "+s.OldestKept.UTC().Format("01-02 15:04")+" UTC")
+	}
+	if s.NextDrop != nil {
+		parts = append(parts, "next drop "+common.Until(now, *s.NextDrop))
+	}
+	parts = append(parts, "retention "+retentionText(s.Period))
+	if m.w >= 120 {
+		parts = append(parts, common.Plural(len(s.Partitions), "partition"))
+		if s.BytesPerDelivery > 0 {
+			parts = append(parts, common.Bytes(int64(s.BytesPerDelivery))+" per delivery")
+		}
+	}
+	return title + "  " + strings.Join(parts, " · ")
+}
+
+// retentionText renders retention.period as people say it: 30d, 12h, 5m.
+func retentionText(d time.Duration) string {
+	switch {
+	case d >= 24*time.Hour && d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
 }
 
 func trunc(s string, n int) string {

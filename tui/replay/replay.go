@@ -1,5 +1,6 @@
 // Package replay holds the console's replay flows, shared by the
-// deliveries view, the dead-letter view and the endpoint page:
+// deliveries view, the dead-letter view, the endpoints view, the endpoint
+// page and the tenants view:
 //
 //   - one delivery: a question naming the delivery, its event and its
 //     endpoint, confirmed with y;
@@ -7,7 +8,9 @@
 //   - everything a filter matches: a preview first (how many, grouped by
 //     endpoint and reason, with each endpoint's health now), then a typed
 //     confirmation of the count. The replay touches what the preview
-//     counted: dead letters that died later are left for the next one.
+//     counted: dead letters that died later are left for the next one;
+//   - a fifo endpoint's blocked head: retried now, or skipped so that the
+//     line moves on (head.go), confirmed with y.
 //
 // In read-only mode every flow is refused and the refusal is recorded in
 // the audit trail.
@@ -41,12 +44,14 @@ type Model struct {
 // New returns the replays of one view.
 func New(c *common.Common) Model { return Model{c: c, id: seq.Add(1)} }
 
-// Done answers a replay; the view reloads.
+// Done answers a replay (or a skip); the view reloads.
 type Done struct {
 	to  int64
 	N   int64
 	One int64 // the delivery, for a single replay
-	Err error
+	// Skipped says One was skipped, not replayed.
+	Skipped bool
+	Err     error
 }
 
 // loaded answers the load of a delivery ByID asks about.
@@ -196,8 +201,14 @@ func (m *Model) Update(msg tea.Msg) (bool, tea.Cmd) {
 		if msg.to != m.id {
 			return false, nil
 		}
+		if msg.Err != nil && msg.Skipped {
+			return true, common.Errorf("skip failed: %s", common.Describe(msg.Err))
+		}
 		if msg.Err != nil {
 			return true, common.Errorf("replay failed: %s", common.Describe(msg.Err))
+		}
+		if msg.Skipped {
+			return true, common.Status(fmt.Sprintf("skipped delivery %d: the line behind it moves on", msg.One))
 		}
 		if msg.One != 0 {
 			return true, common.Status(fmt.Sprintf("re-queued delivery %d", msg.One))

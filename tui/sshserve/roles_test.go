@@ -57,7 +57,7 @@ func deadLetter(t *testing.T, pool *pgxpool.Pool) {
 		_ = pool.QueryRow(ctx, `SELECT count(*) FROM hookd.deliveries WHERE state = 'dead'`).Scan(&n)
 		return n == 1
 	})
-	d.Stop()
+	d.Stop(context.Background())
 }
 
 // session is a console over SSH with a terminal.

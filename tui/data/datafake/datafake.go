@@ -19,6 +19,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/retention"
 	"github.com/hookd/hookd/tui/data"
 )
 
@@ -45,6 +46,15 @@ type Source struct {
 	InboxItems []data.InboxEvent
 	Rejected   map[string]int64
 	Trail      []audit.Entry // newest last
+	// TenantRows are the tenants; TroubleTenants those Tenants returns as
+	// in trouble.
+	TenantRows     []data.TenantRow
+	TroubleTenants []data.TenantRow
+	// Stats is what Storage returns (nil: an error).
+	Stats *retention.Stats
+	// AgedOut are event ids Event and Lookup answer with an
+	// *outbox.AgedOutError.
+	AgedOut map[string]time.Time
 	// Secret is what RotateSecret returns.
 	Secret string
 }
@@ -91,7 +101,7 @@ func (s *Source) Actions() []Call {
 	for _, c := range s.Calls("") {
 		switch c.Method {
 		case "Replay", "ReplayIDs", "ReplayQuery", "EnableEndpoint", "DisableEndpoint", "ReplayInbox",
-			"SendTestEvent", "RotateSecret", "UpdateEndpoint":
+			"SendTestEvent", "RotateSecret", "UpdateEndpoint", "Skip":
 			out = append(out, c)
 		}
 	}
@@ -145,16 +155,24 @@ func (s *Source) Endpoints(ctx context.Context, q data.EndpointQuery) (data.Endp
 	if q.IDs != nil {
 		page.Total = len(q.IDs)
 	}
+	if q.IDs == nil && q.After == "" {
+		for _, r := range eps {
+			if r.Trouble() > 0 {
+				page.Trouble = append(page.Trouble, r)
+			}
+		}
+	}
 	return page, nil
 }
 
 func label(r data.EndpointRow) data.Label {
 	e := r.Endpoint
-	return data.Label{ID: e.ID, Description: e.Description, URL: e.URL, Enabled: e.Enabled, DataOnly: e.BodyFormat == endpoint.BodyData}
+	return data.Label{ID: e.ID, Description: e.Description, URL: e.URL, Tenant: e.Tenant, Enabled: e.Enabled,
+		DataOnly: e.BodyFormat == endpoint.BodyData}
 }
 
-func (s *Source) FindEndpoints(ctx context.Context, text string, limit int) ([]data.Label, error) {
-	if err := s.record(ctx, "FindEndpoints", text, limit); err != nil {
+func (s *Source) FindEndpoints(ctx context.Context, text, tenant string, limit int) ([]data.Label, error) {
+	if err := s.record(ctx, "FindEndpoints", text, tenant, limit); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -163,6 +181,9 @@ func (s *Source) FindEndpoints(ctx context.Context, text string, limit int) ([]d
 	var out []data.Label
 	for _, r := range s.Eps {
 		e := r.Endpoint
+		if tenant != "" && e.Tenant != tenant {
+			continue
+		}
 		if strings.Contains(strings.ToLower(e.ID+" "+e.Description+" "+e.URL), t) && len(out) < limit {
 			out = append(out, label(r))
 		}
@@ -211,7 +232,7 @@ func (s *Source) Endpoint(ctx context.Context, id string, now time.Time) (*data.
 	page, _ := s.deliveries(data.DeliveryQuery{EndpointIDs: []string{id}, Limit: 15})
 	d.Recent = page.Deliveries
 	g := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateDead}})
-	r := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Retrying: true})
+	r := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateRetrying}})
 	d.Errors = data.Groups{Groups: append(g.Groups, r.Groups...), Scanned: g.Scanned + r.Scanned}
 	return d, nil
 }
@@ -224,9 +245,10 @@ func Matches(q data.DeliveryQuery, d delivery.Delivery) bool {
 		eps = []string{f.EndpointID}
 	}
 	switch {
-	case q.Retrying && !d.Retrying(),
-		f.State != "" && d.State != f.State,
+	case f.State == delivery.StateRetrying && !d.Retrying(),
+		f.State != "" && f.State != delivery.StateRetrying && d.State != f.State,
 		eps != nil && !slices.Contains(eps, d.EndpointID),
+		f.Tenant != "" && d.TenantID != f.Tenant,
 		f.EventID != "" && d.EventID != f.EventID,
 		!f.CompletedBefore.IsZero() && (d.CompletedAt == nil || d.CompletedAt.After(f.CompletedBefore)),
 		q.StatusMin > 0 && (d.LastStatus == nil || *d.LastStatus < q.StatusMin),
@@ -298,6 +320,9 @@ func (s *Source) Event(ctx context.Context, id string) (*outbox.Event, []deliver
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if at, ok := s.AgedOut[id]; ok {
+		return nil, nil, &outbox.AgedOutError{ID: id, StoredAt: at}
+	}
 	ev := s.Events[id]
 	if ev == nil {
 		return nil, nil, db.ErrNotFound
@@ -372,7 +397,7 @@ func (s *Source) DeadGroups(ctx context.Context, q data.DeliveryQuery) (data.Gro
 	if err := s.record(ctx, "DeadGroups", q); err != nil {
 		return data.Groups{}, err
 	}
-	q.State, q.Retrying = delivery.StateDead, false
+	q.State = delivery.StateDead
 	return s.groups(q), nil
 }
 
@@ -380,7 +405,7 @@ func (s *Source) Preview(ctx context.Context, q data.DeliveryQuery, now time.Tim
 	if err := s.record(ctx, "Preview", q); err != nil {
 		return nil, err
 	}
-	q.State, q.Retrying, q.CompletedBefore = delivery.StateDead, false, now
+	q.State, q.CompletedBefore = delivery.StateDead, now
 	pv := &data.Preview{Query: q, IDs: []int64{}, Groups: s.groups(q)}
 	s.mu.Lock()
 	for i := len(s.Dels) - 1; i >= 0; i-- {
@@ -422,7 +447,71 @@ func (s *Source) Lookup(ctx context.Context, id string) (data.Found, error) {
 	if s.Events[id] != nil {
 		return data.Found{Kind: "event", ID: id}, nil
 	}
+	if at, ok := s.AgedOut[id]; ok {
+		return data.Found{}, &outbox.AgedOutError{ID: id, StoredAt: at}
+	}
+	for _, t := range s.TenantRows {
+		if t.ID == id {
+			return data.Found{Kind: "tenant", ID: id}, nil
+		}
+	}
 	return data.Found{}, db.ErrNotFound
+}
+
+func (s *Source) Tenants(ctx context.Context, q data.TenantQuery) (data.TenantPage, error) {
+	if err := s.record(ctx, "Tenants", q); err != nil {
+		return data.TenantPage{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ts := slices.Clone(s.TenantRows)
+	slices.SortFunc(ts, func(a, b data.TenantRow) int { return strings.Compare(a.ID, b.ID) })
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 200
+	}
+	page := data.TenantPage{Rows: []data.TenantRow{}, Total: len(ts)}
+	for _, t := range ts {
+		if t.ID <= q.After || q.IDs != nil && !slices.Contains(q.IDs, t.ID) {
+			continue
+		}
+		if len(page.Rows) == limit {
+			page.Next = page.Rows[limit-1].ID
+			break
+		}
+		page.Rows = append(page.Rows, t)
+	}
+	if q.IDs == nil {
+		page.Trouble = slices.Clone(s.TroubleTenants)
+	} else {
+		page.Total = len(q.IDs)
+	}
+	return page, nil
+}
+
+func (s *Source) FindTenants(ctx context.Context, text string, limit int) ([]string, error) {
+	if err := s.record(ctx, "FindTenants", text, limit); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, t := range s.TenantRows {
+		if strings.Contains(strings.ToLower(t.ID+" "+t.Name), strings.ToLower(text)) && len(out) < limit {
+			out = append(out, t.ID)
+		}
+	}
+	return out, nil
+}
+
+func (s *Source) Storage(ctx context.Context, now time.Time) (*retention.Stats, error) {
+	if err := s.record(ctx, "Storage", now); err != nil {
+		return nil, err
+	}
+	if s.Stats == nil {
+		return nil, errors.New("datafake: no storage stats")
+	}
+	return s.Stats, nil
 }
 
 // act records an action's call and, when it succeeds, its audit entry.
@@ -443,6 +532,10 @@ func (s *Source) act(ctx context.Context, method, action, target string, rows in
 
 func (s *Source) Replay(ctx context.Context, id int64) error {
 	return s.act(ctx, "Replay", audit.ActionReplay, fmt.Sprintf("delivery %d", id), 1, id)
+}
+
+func (s *Source) Skip(ctx context.Context, id int64) error {
+	return s.act(ctx, "Skip", audit.ActionSkip, fmt.Sprintf("delivery %d", id), 1, id)
 }
 
 func (s *Source) ReplayIDs(ctx context.Context, ids []int64) (int64, error) {

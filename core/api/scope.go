@@ -1,0 +1,102 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/db"
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/tenant"
+	"github.com/hookd/hookd/core/validate"
+)
+
+// This file holds what keeps a tenant token inside its tenant: every
+// object a request names by id is loaded and checked, and another
+// tenant's answers db.ErrNotFound exactly as an id that does not exist,
+// so that ids cannot be probed. Lists and bulk replays get the token's
+// tenant as their filter, whatever the request says.
+
+// scopedTenant is the tenant a list or a bulk replay is limited to: a
+// token's own tenant, or for an API key the tenant named by the request
+// (raw, field names it in an error), which may be empty (every tenant).
+func scopedTenant(p principal, raw, field string) (string, error) {
+	if p.tenant != "" {
+		return p.tenant, nil
+	}
+	if raw == "" {
+		return "", nil
+	}
+	if tenant.ValidateID(raw) != nil {
+		return "", validate.Errorf(field, "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -, such as cus_42)", raw)
+	}
+	return raw, nil
+}
+
+// tenantQuery reads the tenant= query parameter through scopedTenant.
+func tenantQuery(p principal, q url.Values) (string, error) {
+	return scopedTenant(p, q.Get("tenant"), "tenant")
+}
+
+// visibleEndpoint loads an endpoint the caller may see.
+func visibleEndpoint(ctx context.Context, ex db.Executor, p principal, id string) (*endpoint.Endpoint, error) {
+	e, err := endpoint.Get(ctx, ex, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.tenant != "" && e.Tenant != p.tenant {
+		return nil, db.ErrNotFound
+	}
+	return e, nil
+}
+
+// visibleDelivery loads a delivery the caller may see.
+func visibleDelivery(ctx context.Context, ex db.Executor, p principal, id int64) (*delivery.Delivery, error) {
+	d, err := delivery.Get(ctx, ex, id)
+	if err != nil {
+		return nil, err
+	}
+	if p.tenant != "" && d.TenantID != p.tenant {
+		return nil, db.ErrNotFound
+	}
+	return d, nil
+}
+
+// visibleEvent loads an event the caller may see: a tenant token sees its
+// tenant's events and broadcasts, which reach its endpoints too.
+func visibleEvent(ctx context.Context, ex db.Executor, p principal, id string) (*outbox.Event, error) {
+	ev, err := outbox.Get(ctx, ex, id)
+	if err != nil {
+		if p.tenant != "" {
+			// An aged-out event's message is no secret to its tenant, but
+			// the tenant can no longer be told from it: say nothing more.
+			return nil, db.ErrNotFound
+		}
+		return nil, err
+	}
+	if p.tenant != "" && ev.Tenant != p.tenant && !ev.Broadcast {
+		return nil, db.ErrNotFound
+	}
+	return ev, nil
+}
+
+// audited runs change in a transaction and records e in the audit trail
+// in the same transaction, as the caller, with the number of rows change
+// reports: the change and its entry commit together, or neither does.
+// change may fill in e (an id it made).
+func (s *server) audited(r *http.Request, e *audit.Entry, change func(tx pgx.Tx) (rows int64, err error)) error {
+	ctx := r.Context()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		n, err := change(tx)
+		if err != nil {
+			return err
+		}
+		e.Actor, e.Via, e.Rows = caller(r).actor, audit.ViaAPI, n
+		return audit.Record(ctx, tx, *e)
+	})
+}

@@ -1,0 +1,102 @@
+package api_test
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/core/tenant"
+)
+
+// TestTenantAdmin: tenants are made with PUT (201, then 200), listed in
+// pages with their counts, shown, and erased with everything of them in
+// one call that answers the counts; unknown tenants are 404s naming how
+// to make them; tenants are never made implicitly.
+func TestTenantAdmin(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	var tn tenant.Tenant
+	r := b.do(t, "PUT", "/v1/tenants/cus_42", map[string]any{"name": "Acme", "metadata": map[string]any{"plan": "pro"}}).
+		want(t, http.StatusCreated, &tn)
+	if tn.ID != "cus_42" || tn.Name != "Acme" || string(tn.Metadata) != `{"plan":"pro"}` || r.header.Get("Location") != "/v1/tenants/cus_42" {
+		t.Fatalf("created %+v (%s)", tn, tn.Metadata)
+	}
+	b.do(t, "PUT", "/v1/tenants/cus_42", map[string]any{"name": "Acme Inc"}).want(t, http.StatusOK, &tn)
+	if tn.Name != "Acme Inc" || string(tn.Metadata) != `{"plan":"pro"}` {
+		t.Fatalf("updated %+v", tn)
+	}
+	b.do(t, "PUT", "/v1/tenants/cus_43", nil).want(t, http.StatusCreated, nil)
+	for _, c := range []struct{ path, body, field string }{
+		{"/v1/tenants/has%20space", `{}`, "id"},
+		{"/v1/tenants/" + strings.Repeat("x", 129), `{}`, "id"},
+		{"/v1/tenants/cus_9", `{"metadata":[1]}`, "metadata"},
+		{"/v1/tenants/cus_9", `{"name":"a\u0000b"}`, "name"},
+		{"/v1/tenants/cus_9", `{"nme":"x"}`, "nme"},
+	} {
+		b.do(t, "PUT", c.path, c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)
+	}
+	b.do(t, "GET", "/v1/tenants/cus_9", nil).wantError(t, http.StatusNotFound, "not_found", "cus_9")
+
+	// Unknown tenants: 404 naming the tenant and how to make it.
+	b.do(t, "POST", "/v1/endpoints", map[string]any{"url": "https://x.example/", "tenant": "cus_none"}).
+		wantError(t, http.StatusNotFound, "not_found", `"cus_none"`, "PUT /v1/tenants/cus_none")
+	b.do(t, "POST", "/v1/events", map[string]any{"type": "a.b", "tenant": "cus_none"}).
+		wantError(t, http.StatusNotFound, "not_found", `"cus_none"`, "PUT /v1/tenants/cus_none")
+	b.do(t, "POST", "/v1/events", map[string]any{"type": "a.b", "tenant": "cus_42", "broadcast": true}).
+		wantError(t, http.StatusBadRequest, "invalid_input", "broadcast")
+	b.do(t, "POST", "/v1/tenants/cus_none/tokens", nil).wantError(t, http.StatusNotFound, "not_found", "cus_none")
+	b.do(t, "GET", "/v1/tenants/cus_none/tokens", nil).wantError(t, http.StatusNotFound, "not_found", "cus_none")
+	b.do(t, "POST", "/v1/tenants/cus_42/tokens", map[string]any{"expires_in": "soon"}).wantError(t, http.StatusBadRequest, "invalid_input", "expires_in")
+	b.do(t, "POST", "/v1/tenants/cus_42/tokens", map[string]any{"expires_in": "-1h"}).wantError(t, http.StatusBadRequest, "invalid_input", "expires_in")
+	var events int
+	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM hookd.events`).Scan(&events); err != nil || events != 0 {
+		t.Fatalf("refused requests wrote %d events (%v)", events, err)
+	}
+	var tenants int
+	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM hookd.tenants`).Scan(&tenants); err != nil || tenants != 2 {
+		t.Fatalf("%d tenants (%v), want the two made explicitly", tenants, err)
+	}
+
+	// Counts, and pages.
+	b.do(t, "POST", "/v1/endpoints", map[string]any{"url": "https://x.example/", "tenant": "cus_42"}).want(t, http.StatusCreated, nil)
+	b.do(t, "POST", "/v1/events", map[string]any{"type": "a.b", "tenant": "cus_42"}).want(t, http.StatusAccepted, nil)
+	b.kill(t)
+	type listed struct {
+		Tenants []tenant.Summary `json:"tenants"`
+		Next    string           `json:"next"`
+	}
+	var page listed
+	b.do(t, "GET", "/v1/tenants?limit=1", nil).want(t, http.StatusOK, &page)
+	if len(page.Tenants) != 1 || page.Tenants[0].ID != "cus_42" || page.Tenants[0].Endpoints != 1 || page.Tenants[0].DeadLetters != 1 || page.Next != "cus_42" {
+		t.Fatalf("first page %+v", page)
+	}
+	after := page.Next
+	page = listed{}
+	b.do(t, "GET", "/v1/tenants?limit=1&after="+after, nil).want(t, http.StatusOK, &page)
+	if len(page.Tenants) != 1 || page.Tenants[0].ID != "cus_43" || page.Next != "" {
+		t.Fatalf("second page %+v", page)
+	}
+	b.do(t, "GET", "/v1/tenants?limit=0", nil).wantError(t, http.StatusBadRequest, "invalid_input", "limit")
+	b.do(t, "GET", "/v1/tenants?after=%00", nil).wantError(t, http.StatusBadRequest, "invalid_input", "after")
+
+	// Erasure answers the counts; nothing of the tenant is left.
+	b.token(t, "cus_42")
+	var erased tenant.Erased
+	b.do(t, "DELETE", "/v1/tenants/cus_42", nil).want(t, http.StatusOK, &erased)
+	if erased.Tenant != "cus_42" || erased.Endpoints != 1 || erased.Events != 1 || erased.Deliveries != 1 || erased.Attempts != 1 || erased.Tokens != 1 {
+		t.Fatalf("erased %+v", erased)
+	}
+	b.do(t, "GET", "/v1/tenants/cus_42", nil).wantError(t, http.StatusNotFound, "not_found")
+	b.do(t, "DELETE", "/v1/tenants/cus_42", nil).wantError(t, http.StatusNotFound, "not_found", "cus_42")
+	var left int
+	if err := b.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM hookd.endpoints WHERE tenant_id = 'cus_42')
+		+ (SELECT count(*) FROM hookd.events WHERE tenant_id = 'cus_42') + (SELECT count(*) FROM hookd.deliveries WHERE tenant_id = 'cus_42')
+		+ (SELECT count(*) FROM hookd.tenant_tokens WHERE tenant_id = 'cus_42')`).Scan(&left); err != nil || left != 0 {
+		t.Fatalf("%d rows of the erased tenant left (%v)", left, err)
+	}
+	var audited int
+	if err := b.pool.QueryRow(context.Background(), `SELECT rows FROM hookd.audit_log WHERE action = 'erase' AND target = 'tenant cus_42'`).Scan(&audited); err != nil || audited != 5 {
+		t.Fatalf("erasure audited with %d rows (%v)", audited, err)
+	}
+}

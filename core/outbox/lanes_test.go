@@ -1,0 +1,160 @@
+package outbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/outbox"
+)
+
+// A producer's transaction may stay open for long and publish to many
+// endpoints in any order. Publishing to an endpoint that has no lane yet
+// must not make other producers wait for that transaction, nor deadlock
+// with them.
+func TestProducersNeitherWaitForNorDeadlockWithEachOther(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	const n = 3
+	for i := range n {
+		addEndpoint(t, ctx, b.pool, fmt.Sprintf("t%d.happened", i))
+	}
+	publish := func(ctx context.Context, tx pgx.Tx, i int) error {
+		_, err := b.pub.PublishTx(ctx, tx, outbox.Event{Type: fmt.Sprintf("t%d.happened", i%n), Data: json.RawMessage(`{}`)})
+		return err
+	}
+
+	// An open transaction that published to t0's endpoint...
+	open, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Rollback(ctx)
+	if err := publish(ctx, open, 0); err != nil {
+		t.Fatal(err)
+	}
+	// ...does not hold up another producer publishing to it. The deadline
+	// only turns a hang into a failure.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := pgx.BeginFunc(wctx, b.pool, func(tx pgx.Tx) error { return publish(wctx, tx, 0) }); err != nil {
+		t.Fatalf("a second producer waited for the first one's transaction: %v", err)
+	}
+
+	// n transactions each publish to endpoint i first, meet, then publish
+	// to the others in turn: inserting lanes, each would wait for the next.
+	var met sync.WaitGroup
+	met.Add(n)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- pgx.BeginFunc(wctx, b.pool, func(tx pgx.Tx) error {
+				if err := publish(wctx, tx, i); err != nil {
+					met.Done()
+					return err
+				}
+				met.Done()
+				met.Wait()
+				for k := 1; k < n; k++ {
+					if err := publish(wctx, tx, i+k); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent producers: %v", err)
+		}
+	}
+	if err := open.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// Their wakes become one lane per endpoint.
+	if _, err := delivery.AdmitWakes(ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lanes`); got != n {
+		t.Errorf("lanes = %d, want %d", got, n)
+	}
+	if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lane_wakes`); got != 0 {
+		t.Errorf("wake rows left = %d, want 0", got)
+	}
+}
+
+// A claimer drops a lane under its bucket's exclusive lock. A producer
+// whose statement began before that drop committed must still see that
+// the lane is gone, and leave a wake, although its statement's snapshot
+// shows the lane.
+func TestProducerSeesALaneDroppedDuringItsStatement(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	ep := addEndpoint(t, ctx, b.pool, "order.created")
+	ev := outbox.Event{Type: "order.created", Data: json.RawMessage(`{}`)}
+	if _, err := b.pub.Publish(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+
+	// The dropper, stopped after deleting the lane under the lock.
+	drop, err := b.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer drop.Rollback(ctx)
+	if _, err := drop.Exec(ctx, `SELECT pg_advisory_xact_lock(26732, hashtext($1) & 1023)`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := drop.Exec(ctx, `DELETE FROM hookd.lanes WHERE endpoint_id = $1`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	published := make(chan error, 1)
+	go func() {
+		_, err := b.pub.Publish(ctx, ev)
+		published <- err
+	}()
+	// Once the producer waits for the bucket lock, its snapshot predates
+	// the drop's commit.
+	for {
+		var waiting bool
+		if err := b.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE locktype = 'advisory' AND classid = 26732 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()))`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case err := <-published:
+			t.Fatalf("the producer did not wait for the dropper's lock (err %v)", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := drop.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-published; err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lane_wakes WHERE endpoint_id = $1`, ep.ID); got != 1 {
+		t.Fatalf("wake rows = %d, want 1: the producer trusted a lane that was dropped", got)
+	}
+	if _, err := delivery.AdmitWakes(ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1`, ep.ID); got != 1 {
+		t.Fatalf("lanes = %d, want 1", got)
+	}
+}
