@@ -22,7 +22,7 @@ const adminApp = "hookd-bench-admin"
 
 // statTables are the hookd tables whose row changes are reported;
 // partitions are summed into their parent.
-var statTables = []string{"queue", "lanes", "finished", "attempts", "events", "event_ids"}
+var statTables = []string{"queue", "lanes", "lane_wakes", "finished", "attempts", "endpoint_health", "endpoint_minutes", "events", "event_ids"}
 
 // dbSnap is what PostgreSQL says about its own work at one moment.
 type dbSnap struct {
