@@ -19,22 +19,42 @@ func init() { registerCommand(newBenchCmd) }
 
 func newBenchCmd(c *cli) *cobra.Command {
 	opts := bench.Options{}
-	var jsonPath, profilePath string
+	var (
+		jsonPath, profilePath string
+		configured            bool
+	)
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure delivery throughput and latency on this machine",
-		Long: `Measure the delivery engine on this machine, in one run:
+		Long: `Measure the delivery engine on this machine, and where its time goes:
 
-  ceiling    signed POSTs to a local receiver with no database at all;
-  burn-down  --events events published first, then delivered by the real
-             dispatcher (synchronous_commit on): deliveries/s end to end
-             and the ratio to the ceiling;
-  steady     --rate events/s offered for --duration: publish-to-receipt
-             latency p50/p99.
+  ceiling    signed POSTs to a local receiver with no database, measured
+             as the baseline measures it and with hookd's full headers;
+  idle claim the database time of a claim with nothing due;
+  burn-down  --events events published (PublishBatch), then delivered by
+             the real dispatcher (synchronous_commit on);
+  publish    POST /v1/events/batch (when the API has it), and one event
+             per transaction;
+  scale      with --endpoints above --live: the phases above again with
+             that many quiet endpoints across --tenants tenants, and the
+             ratios to the first run;
+  sustained  the highest rate published and delivered at once with the
+             backlog flat, held for --sustained-hold;
+  latency    publish-to-receipt p50/p99 at each --rates offered;
+  fairness   a --slow-backlog to a slow receiver next to steady traffic.
 
-The receiver listens on 127.0.0.1. The run uses a scratch database created
-next to the configured one (the role needs CREATEDB) and dropped afterwards,
-so the configured database is not touched.`,
+Each database phase reports PostgreSQL's work per delivery (write
+transactions, WAL bytes and fsyncs, rows written and how many were HOT,
+statements by total time, what backends wait on) and the CPU of hookd,
+PostgreSQL and the receiver.
+
+The bench starts a PostgreSQL of its own in a temporary directory
+(pg_stat_statements preloaded, durable settings) and removes it afterwards.
+With --use-configured-database it uses a scratch database created next to
+the configured one instead (the role needs CREATEDB), dropped afterwards.
+The receiver listens on 127.0.0.1.`,
+		Example: `  hookd bench --json bench.json
+  hookd bench --endpoints 100000 --tenants 10000`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if profilePath != "" {
@@ -45,7 +65,7 @@ so the configured database is not touched.`,
 				defer f.Close()
 				opts.CPUProfile = f
 			}
-			rep, err := c.bench(cmd.Context(), opts)
+			rep, err := c.bench(cmd.Context(), opts, configured)
 			if err != nil {
 				return err
 			}
@@ -60,20 +80,39 @@ so the configured database is not touched.`,
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&opts.Events, "events", bench.DefaultEvents, "events in the burn-down (and POSTs in the ceiling)")
-	f.IntVar(&opts.Endpoints, "endpoints", bench.DefaultEndpoints, "endpoints sharing the events")
-	f.IntVar(&opts.Workers, "workers", bench.DefaultWorkers, "delivery workers, and the ceiling's concurrency")
-	f.Float64Var(&opts.Rate, "rate", bench.DefaultRate, "steady phase: offered events per second (negative skips it)")
-	f.DurationVar(&opts.Duration, "duration", bench.DefaultDuration, "steady phase: how long to offer load")
+	f.IntVar(&opts.Events, "events", bench.DefaultEvents, "events in the burn-down and the HTTP batch phase")
+	f.IntVar(&opts.Live, "live", bench.DefaultLive, "endpoints on the local receiver that share the events")
+	f.IntVar(&opts.Endpoints, "endpoints", 0, "above --live: run a scale leg with this many quiet endpoints added (default: none)")
+	f.IntVar(&opts.Tenants, "tenants", 0, "spread the quiet endpoints across this many tenants; live endpoints and events get tenants too")
+	f.IntVar(&opts.Workers, "workers", bench.DefaultWorkers, "delivery workers")
+	f.IntVar(&opts.CeilingRequests, "ceiling-requests", bench.DefaultCeilingRequests, "signed POSTs in each ceiling")
+	f.IntVar(&opts.CeilingConcurrency, "ceiling-concurrency", bench.DefaultCeilingConcurrency, "concurrent senders in the ceiling")
+	f.Float64SliceVar(&opts.Rates, "rates", bench.DefaultRates, "latency phase: offered events per second, each for --duration (0 skips)")
+	f.DurationVar(&opts.Duration, "duration", bench.DefaultDuration, "latency and fairness phases: how long to offer load")
+	f.DurationVar(&opts.SustainedHold, "sustained-hold", bench.DefaultSustainedHold, "how long to hold the sustained rate (negative skips the phase)")
+	f.IntVar(&opts.SlowBacklog, "slow-backlog", bench.DefaultSlowBacklog, "fairness phase: deliveries queued for the slow endpoint (negative skips it)")
+	f.DurationVar(&opts.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "fairness phase: how long the slow receiver takes")
+	f.IntVar(&opts.Others, "others", bench.DefaultOthers, "fairness phase: endpoints with steady traffic")
+	f.Float64Var(&opts.OthersRate, "others-rate", bench.DefaultOthersRate, "fairness phase: events per second among the others")
+	f.DurationVar(&opts.IdleWindow, "idle-window", bench.DefaultIdleWindow, "how long to watch claims with nothing due")
 	f.DurationVar(&opts.PhaseTimeout, "phase-timeout", bench.DefaultPhaseTimeout, "give up on a phase after this long")
-	f.DurationVar(&opts.QuietWait, "quiet-wait", time.Minute, "before each phase, wait up to this long for the machine to be <20% busy (0: don't)")
-	f.StringVar(&jsonPath, "json", "", "also write the report as JSON to this file")
-	f.StringVar(&profilePath, "cpuprofile", "", "write a CPU profile of the burn-down to this file (go tool pprof)")
+	f.DurationVar(&opts.QuietWait, "quiet-wait", time.Minute, "before each phase, wait up to this long for the machine to be <15% busy (0: don't)")
+	f.BoolVar(&configured, "use-configured-database", false, "use a scratch database on the configured server instead of a PostgreSQL of the bench's own")
+	f.StringVar(&jsonPath, "json", "", "also write the whole report as JSON to this file")
+	f.StringVar(&profilePath, "cpuprofile", "", "write a CPU profile of the burn-down's delivering to this file (go tool pprof)")
 	return cmd
 }
 
-// bench runs the benchmark in a scratch database on the configured server.
-func (c *cli) bench(ctx context.Context, opts bench.Options) (bench.Report, error) {
+// bench runs the benchmark on a server of its own, or in a scratch
+// database on the configured server.
+func (c *cli) bench(ctx context.Context, opts bench.Options, configured bool) (bench.Report, error) {
+	opts.Delivery = c.cfg.Delivery
+	opts.MaxConns = c.cfg.Database.MaxConns
+	opts.Logger = c.logger
+	opts.Progress = c.err
+	if !configured {
+		return bench.Run(ctx, opts)
+	}
 	d, err := c.OpenDatabase(ctx)
 	if err != nil {
 		return bench.Report{}, err
@@ -91,10 +130,6 @@ func (c *cli) bench(ctx context.Context, opts bench.Options) (bench.Report, erro
 		}
 	}()
 	opts.DatabaseURL = withDatabaseName(d.URL, name)
-	opts.Delivery = c.cfg.Delivery
-	opts.MaxConns = c.cfg.Database.MaxConns
-	opts.Logger = c.logger
-	opts.Progress = c.err
 	return bench.Run(ctx, opts)
 }
 

@@ -1,21 +1,43 @@
-// Package bench measures hookd's delivery engine on the machine it runs on.
+// Package bench measures hookd's delivery engine on the machine it runs
+// on, and says where the time goes.
 //
-// In one [Run] it reports:
+// # Phases
 //
-//   - the ceiling: signed POSTs (the same body and headers hookd sends) from
-//     Workers goroutines over one keep-alive client to a local receiver,
-//     with no database at all;
-//   - burn-down: Events events published first, then delivered by the real
-//     dispatcher to the same receiver, durable settings
-//     (synchronous_commit on): deliveries per second end to end, and its
-//     ratio to the ceiling;
-//   - steady: Rate events per second offered for Duration while the
-//     dispatcher runs, with publish-to-receipt latency p50/p99.
+// One [Run] reports:
 //
-// The receiver listens on 127.0.0.1 only and checks each signature (one
-// HMAC, as a real receiver would). Run empties hookd's tables in the
-// database it is given: give it a scratch database. Nothing is asserted;
-// the figures are for people.
+//   - ceiling: signed POSTs to a local receiver with no database at all,
+//     measured as the baseline measures it (its client settings, its
+//     concurrency, Standard Webhooks headers only), and again with hookd's
+//     full header set (both signature families, User-Agent);
+//   - for the live endpoints (Live, on the local receiver): the database
+//     time of a claim with nothing due, the burn-down (Events events
+//     published with PublishBatch, then delivered by the real dispatcher),
+//     publishing through POST /v1/events/batch when the API has it, and
+//     publishing one event per transaction;
+//   - scale (when Endpoints exceeds Live): the same with Endpoints quiet
+//     endpoints added across Tenants tenants, and the ratios to the above;
+//   - sustained: the highest rate at which publishing and delivering at
+//     once keeps the backlog flat, found by short probes, then held for
+//     SustainedHold;
+//   - latency: publish-to-receipt p50/p99 at each of Rates offered;
+//   - fairness: one endpoint with a backlog to a slow receiver while
+//     Others endpoints receive steady traffic.
+//
+// # What each phase cost
+//
+// Around every database phase the bench reads PostgreSQL's own counters
+// (transaction ids, WAL position, pg_stat_wal, pg_stat_user_tables of
+// hookd's tables), resets and reads pg_stat_statements, samples what the
+// active backends wait on, and splits the CPU between hookd, PostgreSQL,
+// the receiver, the load generator and other processes (see [cpuMethod]).
+// Each phase has a pool of its own, closed before the counters are read,
+// so that its backends report what they did.
+//
+// By default the bench starts a PostgreSQL of its own ([StartServer],
+// durable, with pg_stat_statements preloaded); given a DatabaseURL it
+// empties hookd's schema there. Commits are durable (synchronous_commit
+// on). The receiver listens on 127.0.0.1 only and verifies every
+// signature. Nothing is asserted: the figures are for people.
 package bench
 
 import (
@@ -27,6 +49,7 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,30 +62,71 @@ import (
 
 // Defaults.
 const (
-	DefaultEvents       = 20000
-	DefaultEndpoints    = 4
-	DefaultWorkers      = 64
-	DefaultRate         = 1000
-	DefaultDuration     = 10 * time.Second
-	DefaultPayloadBytes = 256
-	DefaultPhaseTimeout = 3 * time.Minute
+	DefaultEvents             = 20000
+	DefaultLive               = 4
+	DefaultWorkers            = 64
+	DefaultCeilingRequests    = 50000
+	DefaultCeilingConcurrency = 64
+	DefaultDuration           = 10 * time.Second
+	DefaultSustainedProbe     = 5 * time.Second
+	DefaultSustainedProbes    = 6
+	DefaultSustainedHold      = 20 * time.Second
+	DefaultSlowDelay          = 200 * time.Millisecond
+	DefaultSlowBacklog        = 10000
+	DefaultOthers             = 20
+	DefaultOthersRate         = 500
+	DefaultIdleWindow         = 3 * time.Second
+	DefaultSingleEvents       = 2000
+	DefaultPayloadBytes       = 256
+	DefaultPhaseTimeout       = 3 * time.Minute
 )
 
-// Options configure a run. Zero fields take the defaults above.
+// DefaultRates are the latency phase's offered rates.
+var DefaultRates = []float64{1000, 3000}
+
+// Options configure a run. Zero fields take the defaults above; a
+// negative count or duration skips its phase.
 type Options struct {
-	// DatabaseURL is a scratch database; its hookd tables are emptied.
+	// DatabaseURL is a scratch database whose hookd schema is dropped and
+	// made anew. Empty: the bench starts a PostgreSQL of its own.
 	DatabaseURL string
-	// Events is the burn-down size and the number of ceiling requests.
+	// Events is the burn-down's size, and the HTTP batch phase's.
 	Events int
-	// Endpoints share the events (each gets its own event type).
+	// Live endpoints on the local receiver share the events.
+	Live int
+	// Endpoints above Live adds a scale leg with Endpoints quiet endpoints
+	// (never sent to) spread across Tenants tenants. Defaults to Live: no
+	// scale leg.
 	Endpoints int
-	// Workers is delivery.workers and the ceiling's concurrency.
+	// Tenants, when positive, puts every live endpoint in a tenant of its
+	// own and every event in its endpoint's tenant, in every phase.
+	Tenants int
+	// Workers is delivery.workers.
 	Workers int
-	// Rate is the steady phase's offered events per second; negative
-	// skips the phase.
-	Rate float64
-	// Duration of the steady phase.
+	// CeilingRequests and CeilingConcurrency size the ceiling (the
+	// baseline's -m and -concurrency).
+	CeilingRequests    int
+	CeilingConcurrency int
+	// Rates are the latency phase's offered events per second, each for
+	// Duration; rates of 0 or less are skipped.
+	Rates    []float64
 	Duration time.Duration
+	// The sustained phase: probes of SustainedProbe, at most
+	// SustainedProbes of them, then SustainedHold at the rate found.
+	SustainedProbe  time.Duration
+	SustainedProbes int
+	SustainedHold   time.Duration
+	// The fairness phase: SlowBacklog deliveries to an endpoint whose
+	// receiver takes SlowDelay, while Others endpoints get OthersRate
+	// events per second in all, for Duration.
+	SlowDelay   time.Duration
+	SlowBacklog int
+	Others      int
+	OthersRate  float64
+	// IdleWindow is how long claims with nothing due are watched.
+	IdleWindow time.Duration
+	// SingleEvents are published one per transaction.
+	SingleEvents int
 	// PayloadBytes is the approximate size of each event's data.
 	PayloadBytes int
 	// PhaseTimeout gives up waiting for deliveries after this long.
@@ -71,12 +135,13 @@ type Options struct {
 	// interval, ...); Workers and the per-endpoint cap are set by the
 	// bench, and 127.0.0.1 is allowed.
 	Delivery config.Delivery
-	// MaxConns bounds the bench's pool. Defaults to 20.
+	// MaxConns bounds each phase's pool. Defaults to 20.
 	MaxConns int32
 	// QuietWait is how long to wait, before each phase, for the machine to
-	// be less than 20% busy. Defaults to 0, no waiting.
+	// be less than 15% busy. Defaults to 0, no waiting.
 	QuietWait time.Duration
-	// CPUProfile, when set, receives a CPU profile of the burn-down phase.
+	// CPUProfile, when set, receives the CPU profile of the first
+	// burn-down's delivering step.
 	CPUProfile io.Writer
 	// Logger defaults to discarding.
 	Logger *slog.Logger
@@ -86,10 +151,24 @@ type Options struct {
 
 func (o *Options) defaults() {
 	o.Events = cmp.Or(o.Events, DefaultEvents)
-	o.Endpoints = cmp.Or(o.Endpoints, DefaultEndpoints)
+	o.Live = cmp.Or(o.Live, DefaultLive)
+	o.Endpoints = cmp.Or(o.Endpoints, o.Live)
 	o.Workers = cmp.Or(o.Workers, DefaultWorkers)
-	o.Rate = cmp.Or(o.Rate, DefaultRate)
+	o.CeilingRequests = cmp.Or(o.CeilingRequests, DefaultCeilingRequests)
+	o.CeilingConcurrency = cmp.Or(o.CeilingConcurrency, DefaultCeilingConcurrency)
+	if o.Rates == nil {
+		o.Rates = DefaultRates
+	}
 	o.Duration = cmp.Or(o.Duration, DefaultDuration)
+	o.SustainedProbe = cmp.Or(o.SustainedProbe, DefaultSustainedProbe)
+	o.SustainedProbes = cmp.Or(o.SustainedProbes, DefaultSustainedProbes)
+	o.SustainedHold = cmp.Or(o.SustainedHold, DefaultSustainedHold)
+	o.SlowDelay = cmp.Or(o.SlowDelay, DefaultSlowDelay)
+	o.SlowBacklog = cmp.Or(o.SlowBacklog, DefaultSlowBacklog)
+	o.Others = cmp.Or(o.Others, DefaultOthers)
+	o.OthersRate = cmp.Or(o.OthersRate, DefaultOthersRate)
+	o.IdleWindow = cmp.Or(o.IdleWindow, DefaultIdleWindow)
+	o.SingleEvents = cmp.Or(o.SingleEvents, DefaultSingleEvents)
 	o.PayloadBytes = cmp.Or(o.PayloadBytes, DefaultPayloadBytes)
 	o.PhaseTimeout = cmp.Or(o.PhaseTimeout, DefaultPhaseTimeout)
 	o.MaxConns = cmp.Or(o.MaxConns, int32(config.DefaultMaxConns))
@@ -103,189 +182,259 @@ func (o *Options) defaults() {
 
 func (o *Options) validate() error {
 	switch {
-	case o.DatabaseURL == "":
-		return fmt.Errorf("bench: a database URL is required (a scratch database: its hookd tables are emptied)")
-	case o.Events < 1 || o.Endpoints < 1 || o.Workers < 1:
-		return fmt.Errorf("bench: events (%d), endpoints (%d) and workers (%d) must be at least 1", o.Events, o.Endpoints, o.Workers)
-	case o.Endpoints > o.Events:
-		return fmt.Errorf("bench: endpoints (%d) must not exceed events (%d)", o.Endpoints, o.Events)
+	case o.Events < 1 || o.Live < 1 || o.Workers < 1:
+		return fmt.Errorf("bench: events (%d), live endpoints (%d) and workers (%d) must be at least 1", o.Events, o.Live, o.Workers)
+	case o.Live > o.Events:
+		return fmt.Errorf("bench: live endpoints (%d) must not exceed events (%d)", o.Live, o.Events)
+	case o.Tenants > 0 && o.Endpoints > o.Live && o.Tenants < o.Live:
+		return fmt.Errorf("bench: tenants (%d) must be at least the live endpoints (%d): each live endpoint has a tenant of its own", o.Tenants, o.Live)
+	case o.CeilingRequests < 1 || o.CeilingConcurrency < 1:
+		return fmt.Errorf("bench: the ceiling's requests (%d) and concurrency (%d) must be at least 1", o.CeilingRequests, o.CeilingConcurrency)
 	}
 	return nil
 }
 
-// Report holds one run's figures.
-type Report struct {
-	Machine  Machine  `json:"machine"`
-	Ceiling  Ceiling  `json:"ceiling"`
-	Burndown Burndown `json:"burndown"`
-	// Ratio is burn-down deliveries/s over ceiling requests/s.
-	Ratio  float64 `json:"ratio"`
-	Steady *Steady `json:"steady,omitempty"`
-}
-
-// Machine describes where the run happened.
-type Machine struct {
-	CPUs              int    `json:"cpus"`
-	GoVersion         string `json:"go"`
-	LoadBefore        string `json:"load_before"` // /proc/loadavg, when available
-	LoadAfter         string `json:"load_after"`
-	PostgreSQL        string `json:"postgresql"`
-	SynchronousCommit string `json:"synchronous_commit"`
-	Fsync             string `json:"fsync"`
-}
-
-// Ceiling is the no-database baseline.
-type Ceiling struct {
-	Requests    int     `json:"requests"`
-	Concurrency int     `json:"concurrency"`
-	Errors      int64   `json:"errors"`
-	PerSec      float64 `json:"req_per_s"`
-	// MachineBusy is the whole machine's CPU use during the phase, in %.
-	MachineBusy float64 `json:"machine_busy_pct"`
-	RTT         Dist    `json:"rtt"`
-}
-
-// Burndown is the end-to-end throughput of pre-published events.
-type Burndown struct {
-	Events      int     `json:"events"`
-	Endpoints   int     `json:"endpoints"`
-	Workers     int     `json:"workers"`
-	PublishRate float64 `json:"publish_per_s"`
-	// PerSec counts receipts from dispatcher start to the last receipt.
-	PerSec float64 `json:"deliveries_per_s"`
-	// RecordedPerSec counts until every delivery was recorded succeeded.
-	RecordedPerSec float64 `json:"recorded_per_s"`
-	Received       int64   `json:"received"`
-	Duplicates     int64   `json:"duplicates"`
-	Rejected       int64   `json:"rejected"`
-	MachineBusy    float64 `json:"machine_busy_pct"`
-}
-
-// Steady is the fixed-rate phase.
-type Steady struct {
-	OfferedPerSec float64 `json:"offered_per_s"`
-	Duration      string  `json:"duration"`
-	Published     int     `json:"published"`
-	// Dropped counts offered events the publishers could not take in time.
-	Dropped  int   `json:"dropped"`
-	Received int64 `json:"received"`
-	Missing  int   `json:"missing"`
-	Latency  Dist  `json:"publish_to_receipt"`
-	// Commit is the publishing transaction's duration; CommitToReceipt
-	// the rest of Latency, the engine's part.
-	Commit          Dist `json:"publish_commit"`
-	CommitToReceipt Dist `json:"commit_to_receipt"`
-	// MachineBusy is the whole machine's CPU use during the phase, in %.
-	MachineBusy float64 `json:"machine_busy_pct"`
-}
-
-// Run performs the three phases and returns their figures.
+// Run performs the phases and returns their figures.
 func Run(ctx context.Context, opts Options) (Report, error) {
 	opts.defaults()
 	if err := opts.validate(); err != nil {
 		return Report{}, err
 	}
-	rep := Report{Machine: Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), LoadBefore: loadavg()}}
-
-	pool, err := openPool(ctx, opts)
+	rep := Report{CPUMethod: cpuMethod, Machine: Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
+		LoadBefore: loadavg(), Started: time.Now().UTC().Truncate(time.Second)}}
+	if opts.DatabaseURL == "" {
+		fmt.Fprintln(opts.Progress, "starting a PostgreSQL of the bench's own ...")
+		srv, err := StartServer(ctx, opts.Logger)
+		if err != nil {
+			return rep, err
+		}
+		defer srv.Stop()
+		opts.DatabaseURL, rep.Machine.OwnServer = srv.URL, true
+	}
+	admin, err := openAdmin(ctx, opts.DatabaseURL)
 	if err != nil {
 		return rep, err
 	}
-	defer pool.Close()
-	if err := db.MigratePool(ctx, pool); err != nil {
+	defer admin.Close()
+	if err := db.MigratePool(ctx, admin); err != nil {
 		return rep, err
 	}
-	if err := describeServer(ctx, pool, &rep.Machine); err != nil {
+	m := &rep.Machine
+	if err := admin.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'),
+		current_setting('fsync'), current_setting('track_wal_io_timing')`).
+		Scan(&m.PostgreSQL, &m.SynchronousCommit, &m.Fsync, &m.WALIOTiming); err != nil {
 		return rep, err
 	}
+	m.SynchronousCommit = "on" // every phase's pool sets it, whatever the server's default
 	secret, err := signing.GenerateSecret()
 	if err != nil {
 		return rep, err
 	}
-	rcv, err := startReceiver(secret)
+	rcv, err := startReceiver(secret, opts.SlowDelay)
 	if err != nil {
 		return rep, err
 	}
 	defer rcv.Close()
-	payload := payloadOf(opts.PayloadBytes)
-
-	quiet := func() {
-		if opts.QuietWait > 0 {
-			w := waitQuiet(ctx, opts.QuietWait)
-			fmt.Fprintf(opts.Progress, "  (waited %s for a quiet machine)\n", w)
+	b := &bench{opts: opts, admin: admin, rcv: rcv, secret: secret, payload: payloadOf(opts.PayloadBytes),
+		postmaster: findPostmaster(ctx, admin), statsOK: enableStatements(ctx, admin), tenanted: opts.Tenants > 0}
+	m.Statements = b.statsOK
+	start := time.Now()
+	err = b.run(ctx, &rep)
+	m.LoadAfter, m.Duration = loadavg(), time.Since(start).Round(time.Second).String()
+	rep.Ratios = ratios(&rep)
+	m.Noise = noise(&rep)
+	if opts.CPUProfile != nil && b.profileOut != nil {
+		if _, werr := opts.CPUProfile.Write(b.profileOut); werr != nil && err == nil {
+			err = werr
 		}
 	}
-	quiet()
-	fmt.Fprintf(opts.Progress, "ceiling: %d signed POSTs, %d concurrent, no database\n", opts.Events, opts.Workers)
-	cpu, _ := sampleCPU()
-	rep.Ceiling = runCeiling(ctx, rcv, secret, payload, opts)
-	rep.Ceiling.MachineBusy = busySince(cpu)
+	return rep, err
+}
 
-	quiet()
-	fmt.Fprintf(opts.Progress, "burn-down: %d events to %d endpoints, %d workers\n", opts.Events, opts.Endpoints, opts.Workers)
-	b := &bench{opts: opts, pool: pool, rcv: rcv, secret: secret, payload: payload}
-	if rep.Burndown, err = b.burndown(ctx); err != nil {
-		return rep, err
+// run performs the phases in order, filling rep as it goes.
+func (b *bench) run(ctx context.Context, rep *Report) error {
+	o := b.opts
+	phase := func(format string, args ...any) {
+		if o.QuietWait > 0 {
+			if w, busy := waitQuiet(ctx, o.QuietWait); w > 1500*time.Millisecond {
+				fmt.Fprintf(o.Progress, "  (waited %s for a quiet machine; last second %.0f%% busy)\n", w.Round(time.Second), busy)
+			}
+		}
+		fmt.Fprintf(o.Progress, format+"\n", args...)
 	}
-	if rep.Ceiling.PerSec > 0 {
-		rep.Ratio = rep.Burndown.PerSec / rep.Ceiling.PerSec
+	phase("ceiling: %d signed POSTs, %d at once, no database (baseline's headers, then hookd's)", o.CeilingRequests, o.CeilingConcurrency)
+	rep.Ceiling = b.runCeiling(ctx, HeadersBaseline, o.CeilingRequests, o.CeilingConcurrency)
+	rep.CeilingHookd = b.runCeiling(ctx, HeadersHookd, o.CeilingRequests, o.CeilingConcurrency)
+
+	var err error
+	if rep.Small, err = b.leg(ctx, phase, 0, 0); err != nil {
+		return err
 	}
-	if opts.Rate > 0 {
-		quiet()
-		fmt.Fprintf(opts.Progress, "steady: %.0f events/s offered for %s\n", opts.Rate, opts.Duration)
-		cpu, _ := sampleCPU()
-		st, err := b.steady(ctx)
-		st.MachineBusy = busySince(cpu)
+	if o.Endpoints > o.Live {
+		scale, err := b.leg(ctx, phase, o.Endpoints, o.Tenants)
+		rep.Scale = &scale
 		if err != nil {
-			return rep, err
+			return err
 		}
-		rep.Steady = &st
 	}
-	rep.Machine.LoadAfter = loadavg()
-	return rep, nil
+	if o.SustainedHold > 0 {
+		guess := 0.8 * min(rep.Small.Burndown.PerSec, rep.Small.Burndown.Publish.PerSec)
+		phase("sustained: publish and deliver at once, searching from %.0f/s, then %s held", guess, o.SustainedHold)
+		s, err := b.sustained(ctx, guess)
+		rep.Sustained = &s
+		if err != nil {
+			return err
+		}
+	}
+	for _, rate := range o.Rates {
+		if rate <= 0 {
+			continue
+		}
+		phase("latency: %.0f events/s offered for %s", rate, o.Duration)
+		st, err := b.steady(ctx, rate)
+		rep.Latency = append(rep.Latency, st)
+		if err != nil {
+			return err
+		}
+	}
+	if o.SlowBacklog > 0 {
+		phase("fairness: %d deliveries to a receiver taking %s, %d other endpoints at %.0f/s", o.SlowBacklog, o.SlowDelay, o.Others, o.OthersRate)
+		f, err := b.fairness(ctx)
+		rep.Fairness = &f
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func openPool(ctx context.Context, opts Options) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(opts.DatabaseURL)
-	if err != nil {
-		return nil, fmt.Errorf("bench: database URL: %w", err)
+// leg sets up the live endpoints (and quiet ones across tenants) on a
+// fresh schema and runs the phases measured per endpoint count.
+func (b *bench) leg(ctx context.Context, phase func(string, ...any), quiet, tenants int) (Leg, error) {
+	o := b.opts
+	l := Leg{LiveEndpoints: o.Live, QuietEndpoints: quiet, Tenants: tenants}
+	if b.tenanted && tenants == 0 {
+		l.Tenants = o.Live
 	}
-	cfg.MaxConns = opts.MaxConns
-	// Durable commits whatever the server's default.
-	cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "on"
-	cfg.ConnConfig.RuntimeParams["application_name"] = "hookd-bench"
-	pool, err := pgxpool.NewWithConfig(ctx, cfg)
-	if err != nil {
-		return nil, err
+	name := fmt.Sprintf("%d endpoints", o.Live)
+	if quiet > 0 {
+		name = fmt.Sprintf("%d quiet + %d live endpoints, %d tenants", quiet, o.Live, tenants)
+		phase("scale: making %s", name)
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("bench: connect: %w", err)
+	if err := b.reset(ctx); err != nil {
+		return l, err
 	}
-	return pool, nil
+	start := time.Now()
+	l.Setup = "endpoint.Create"
+	if quiet > 0 {
+		how, err := b.addQuiet(ctx, quiet, tenants)
+		if err != nil {
+			return l, err
+		}
+		l.Setup = how
+	}
+	if _, err := b.addLive(ctx, o.Live, b.rcv.URL, o.Workers); err != nil {
+		return l, err
+	}
+	l.SetupTime = Duration(time.Since(start).Round(time.Millisecond))
+	_, _ = b.admin.Exec(ctx, `VACUUM ANALYZE hookd.endpoints`)
+
+	var err error
+	phase("idle claim (%s): nothing due, watched for %s", name, o.IdleWindow)
+	if l.IdleClaim, err = b.idleClaim(ctx); err != nil {
+		return l, err
+	}
+	phase("burn-down (%s): %d events published, then delivered by %d workers", name, o.Events, o.Workers)
+	if l.Burndown, err = b.burndown(ctx, o.Live); err != nil {
+		return l, err
+	}
+	phase("publish (%s): POST %s, then one event per transaction", name, batchRoute)
+	if l.HTTPBatch, err = b.httpBatch(ctx, o.Live); err != nil {
+		return l, err
+	}
+	l.Single, err = b.single(ctx, o.Live)
+	return l, err
 }
 
-func describeServer(ctx context.Context, pool *pgxpool.Pool, m *Machine) error {
-	return pool.QueryRow(ctx, `SELECT current_setting('server_version'), current_setting('synchronous_commit'), current_setting('fsync')`).
-		Scan(&m.PostgreSQL, &m.SynchronousCommit, &m.Fsync)
+// ratios lists the report's ratios, each with what it divides.
+func ratios(r *Report) []Ratio {
+	var out []Ratio
+	add := func(name, of, over string, a, b float64) {
+		if a > 0 && b > 0 {
+			out = append(out, Ratio{Name: name, Of: of, Over: over, Value: a / b})
+		}
+	}
+	const ceiling = "ceiling req/s, measured as the baseline does"
+	add("ceiling, hookd headers / baseline headers", "ceiling req/s with hookd's headers", ceiling,
+		r.CeilingHookd.PerSec, r.Ceiling.PerSec)
+	add("burn-down / ceiling", "burn-down deliveries/s", ceiling, r.Small.Burndown.PerSec, r.Ceiling.PerSec)
+	add("burn-down / ceiling with hookd headers", "burn-down deliveries/s", "ceiling req/s with hookd's headers",
+		r.Small.Burndown.PerSec, r.CeilingHookd.PerSec)
+	if s := r.Sustained; s != nil {
+		add("sustained / ceiling", "sustained deliveries/s (publishing at once)", ceiling, s.Hold.PerSec, r.Ceiling.PerSec)
+	}
+	if s := r.Scale; s != nil {
+		small := fmt.Sprintf("the same with %d endpoints", r.Small.LiveEndpoints)
+		add("scale burn-down / small", "burn-down deliveries/s at scale", small, s.Burndown.PerSec, r.Small.Burndown.PerSec)
+		add("scale PublishBatch / small", "PublishBatch events/s at scale", small,
+			s.Burndown.Publish.PerSec, r.Small.Burndown.Publish.PerSec)
+		add("scale HTTP batch / small", "POST /v1/events/batch events/s at scale", small,
+			s.HTTPBatch.PerSec, r.Small.HTTPBatch.PerSec)
+		add("scale single publish / small", "one-event-per-transaction events/s at scale", small,
+			s.Single.PerSec, r.Small.Single.PerSec)
+	}
+	return out
 }
 
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
+// noise is the share of the machine other processes used during the
+// measured phases, in %.
+func noise(r *Report) float64 {
+	var other, wall float64
+	add := func(c CPU) { other, wall = other+c.Other, wall+c.Wall }
+	add(r.Ceiling.CPU)
+	add(r.CeilingHookd.CPU)
+	for _, l := range []*Leg{&r.Small, r.Scale} {
+		if l == nil {
+			continue
+		}
+		for _, c := range []*Cost{l.Burndown.Publish.Cost, &l.Burndown.Cost, l.HTTPBatch.Cost, l.Single.Cost} {
+			if c != nil {
+				add(c.CPU)
+			}
+		}
 	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
+	if r.Sustained != nil {
+		add(r.Sustained.Hold.Cost.CPU)
 	}
-	return strings.Join(f[:3], " ")
+	for _, st := range r.Latency {
+		add(st.Cost.CPU)
+	}
+	if wall <= 0 || r.Machine.CPUs <= 0 {
+		return 0
+	}
+	return 100 * other / (wall * float64(r.Machine.CPUs))
 }
 
-// payloadOf returns a JSON object of about n bytes.
+// findPostmaster returns the pid of the server's postmaster when it runs
+// on this machine (the parent of this connection's backend), else 0.
+func findPostmaster(ctx context.Context, admin *pgxpool.Pool) int {
+	var backend int
+	if err := admin.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return 0
+	}
+	ppid := int(field(procStat(backend), 1))
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(ppid) + "/comm")
+	if ppid <= 1 || err != nil || !strings.HasPrefix(string(comm), "postgres") {
+		return 0
+	}
+	return ppid
+}
+
+// payloadOf returns an invoice-like JSON object of about n bytes.
 func payloadOf(n int) []byte {
-	pad := max(n-40, 1)
-	return fmt.Appendf(nil, `{"invoice":"in_1234567890","pad":"%s"}`, strings.Repeat("x", pad))
+	const base = `{"object":"invoice","id":"in_1PqRsT2uVwXyZ","amount":4200,"currency":"eur","customer":"cus_9aBcDeFgH","note":""}`
+	return fmt.Appendf(nil, `{"object":"invoice","id":"in_1PqRsT2uVwXyZ","amount":4200,"currency":"eur","customer":"cus_9aBcDeFgH","note":"%s"}`,
+		strings.Repeat("x", max(n-len(base), 0)))
 }
 
 // allowLoopback adds 127.0.0.1 to the guard's allowance.

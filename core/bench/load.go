@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/ids"
+	"github.com/hookd/hookd/core/outbox"
+)
+
+// Offered load: every tick one PublishBatch carries that tick's share of
+// events (as the baseline's one InsertMany per tick), handed to one of
+// loadPublishers so that a slow commit does not hold back the next tick.
+const (
+	tick           = 10 * time.Millisecond
+	loadPublishers = 16
+)
+
+// sent is one published event: its id, when its PublishBatch began and
+// when it returned.
+type sent struct {
+	id       string
+	at, done time.Time
+}
+
+// load is offered load in progress; committed counts the events whose
+// batch has committed, for watching the backlog.
+type load struct {
+	committed atomic.Int64
+	mu        sync.Mutex
+	sent      []sent
+	dropped   int
+	err       error
+}
+
+// offer publishes rate events per second for dur, event(i) making the
+// i-th, and returns when every batch has returned. Ticks the publishers
+// cannot take in time are dropped and counted.
+func (b *bench) offer(ctx context.Context, pool *pgxpool.Pool, l *load, rate float64, dur time.Duration, event func(i int) outbox.Event) {
+	pub := outbox.NewPublisher(pool, outbox.Options{})
+	type batch struct{ from, to int }
+	slots := make(chan batch, loadPublishers)
+	var wg sync.WaitGroup
+	withPart(ctx, partLoad, func(ctx context.Context) {
+		for range loadPublishers {
+			wg.Go(func() {
+				for bt := range slots {
+					b.publishTick(ctx, pub, l, bt.from, bt.to, event)
+				}
+			})
+		}
+		start, owed, n := time.Now(), 0.0, 0
+		for k := 0; time.Since(start) < dur && ctx.Err() == nil; k++ {
+			owed += rate * tick.Seconds()
+			if c := int(owed); c > 0 {
+				owed -= float64(c)
+				select {
+				case slots <- batch{n, n + c}:
+					n += c
+				default: // the publishers are saturated: said so, not hidden
+					l.mu.Lock()
+					l.dropped += c
+					l.mu.Unlock()
+				}
+			}
+			sleepCtx(ctx, time.Until(start.Add(time.Duration(k+1)*tick)))
+		}
+		close(slots)
+		wg.Wait()
+	})
+}
+
+func (b *bench) publishTick(ctx context.Context, pub *outbox.Publisher, l *load, from, to int, event func(int) outbox.Event) {
+	for lo := from; lo < to; lo += outbox.MaxBatch {
+		hi := min(lo+outbox.MaxBatch, to)
+		evs := make([]outbox.Event, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			ev := event(i)
+			ev.ID = ids.New("evt")
+			evs = append(evs, ev)
+		}
+		at := time.Now()
+		_, err := pub.PublishBatch(ctx, nil, evs)
+		done := time.Now()
+		l.mu.Lock()
+		if err != nil {
+			l.err = cmpErr(l.err, err)
+		} else {
+			for _, ev := range evs {
+				l.sent = append(l.sent, sent{ev.ID, at, done})
+			}
+		}
+		l.mu.Unlock()
+		if err == nil {
+			l.committed.Add(int64(len(evs)))
+		}
+	}
+}
+
+// latencies returns publish-to-receipt and publish-call durations of the
+// events sent, and how many were never received.
+func (b *bench) latencies(all []sent) (lat, call []time.Duration, missing int) {
+	for _, s := range all {
+		at := b.rcv.receivedAt(s.id)
+		if at.IsZero() {
+			missing++
+			continue
+		}
+		lat = append(lat, at.Sub(s.at))
+		call = append(call, s.done.Sub(s.at))
+	}
+	return lat, call, missing
+}
+
+// steady offers rate events per second to the live endpoints for
+// opts.Duration while the dispatcher runs, and measures latency and cost.
+func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
+	o := b.opts
+	st := Steady{OfferedPerSec: rate, Duration: Duration(o.Duration)}
+	if err := b.reset(ctx); err != nil {
+		return st, err
+	}
+	if _, err := b.addLive(ctx, o.Live, b.rcv.URL, o.Workers); err != nil {
+		return st, err
+	}
+	pool, err := b.phasePool(ctx)
+	if err != nil {
+		return st, err
+	}
+	d := b.dispatcher(pool)
+	if err := startDispatcher(ctx, d); err != nil {
+		pool.Close()
+		return st, err
+	}
+	sleepCtx(ctx, 200*time.Millisecond) // LISTEN is up
+	m := b.startMeter(ctx)
+	l := &load{}
+	start := time.Now()
+	b.offer(ctx, pool, l, rate, o.Duration, func(i int) outbox.Event { return b.liveEvent(i, o.Live) })
+	werr := b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(len(l.sent)) })
+	elapsed := time.Unix(0, b.rcv.last.Load()).Sub(start)
+	stopDispatcher(d)
+	st.Cost, _ = m.stop(ctx, pool, b.rcv.unique.Load(), "delivery")
+	if l.err != nil {
+		return st, fmt.Errorf("steady at %.0f/s: publish: %w", rate, l.err)
+	}
+	st.Published, st.Dropped, st.Received = len(l.sent), l.dropped, b.rcv.unique.Load()
+	if elapsed > 0 {
+		st.PerSec = float64(st.Received) / elapsed.Seconds()
+	}
+	lat, call, missing := b.latencies(l.sent)
+	st.Missing, st.Latency, st.Commit = missing, distOf(lat), distOf(call)
+	if werr != nil {
+		return st, fmt.Errorf("steady at %.0f/s: %d of %d received: %w", rate, st.Received, st.Published, werr)
+	}
+	return st, nil
+}
