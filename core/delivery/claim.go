@@ -132,7 +132,7 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 	if p.RateHorizon == 0 {
 		p.RateHorizon = time.Second
 	}
-	lanes, now, err := lockLanes(ctx, tx, p.Limit)
+	lanes, now, clock, err := lockLanes(ctx, tx, p.Limit)
 	if err != nil || len(lanes) == 0 {
 		return Claimed{}, err
 	}
@@ -142,7 +142,7 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 	if err := findHeads(ctx, tx, lanes, now); err != nil {
 		return Claimed{}, err
 	}
-	plan(lanes, p, now)
+	plan(lanes, p, now, clock)
 	c, err := claimRows(ctx, tx, lanes, p, now)
 	if err != nil {
 		return Claimed{}, err
@@ -159,10 +159,13 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 }
 
 // lockLanes locks up to limit lanes whose time has come, the longest
-// waiting first, skipping those another claimer holds.
-func lockLanes(ctx context.Context, tx pgx.Tx, limit int) ([]*lane, time.Time, error) {
+// waiting first, skipping those another claimer holds. It returns the
+// transaction's now() and the clock when the lanes were locked: rate slots
+// are booked from the clock, since the transaction may have begun well
+// before (completions run ahead of the claim in the same transaction).
+func lockLanes(ctx context.Context, tx pgx.Tx, limit int) ([]*lane, time.Time, time.Time, error) {
 	rows, err := tx.Query(ctx, `
-		SELECT l.endpoint_id, l.rate_next_at, now(),
+		SELECT l.endpoint_id, l.rate_next_at, now(), clock_timestamp(),
 			e.id IS NOT NULL, coalesce(e.enabled, false), coalesce(e.max_in_flight, 0), coalesce(e.rate_limit, 0),
 			coalesce(e.ordering = 'fifo', false), h.breaker_opened_at IS NOT NULL, h.breaker_probe_at, coalesce(h.breaker_probes, 0)
 		FROM hookd.lanes l
@@ -173,20 +176,20 @@ func lockLanes(ctx context.Context, tx pgx.Tx, limit int) ([]*lane, time.Time, e
 		LIMIT $1
 		FOR UPDATE OF l SKIP LOCKED`, limit)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, time.Time{}, err
 	}
 	defer rows.Close()
 	var out []*lane
-	var now time.Time
+	var now, clock time.Time
 	for rows.Next() {
 		l := &lane{}
-		if err := rows.Scan(&l.endpointID, &l.rateNext, &now, &l.exists, &l.enabled, &l.maxInFl,
+		if err := rows.Scan(&l.endpointID, &l.rateNext, &now, &clock, &l.exists, &l.enabled, &l.maxInFl,
 			&l.rate, &l.fifo, &l.open, &l.probeAt, &l.probes); err != nil {
-			return nil, time.Time{}, err
+			return nil, time.Time{}, time.Time{}, err
 		}
 		out = append(out, l)
 	}
-	return out, now, rows.Err()
+	return out, now, clock, rows.Err()
 }
 
 // countInFlight counts each lane's deliveries in flight, in any process.
@@ -261,7 +264,7 @@ func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) err
 
 // plan decides how many deliveries each lane may take and, for lanes that
 // may take none, when to look at them again.
-func plan(lanes []*lane, p ClaimParams, now time.Time) {
+func plan(lanes []*lane, p ClaimParams, now, clock time.Time) {
 	room := make([]int, len(lanes))
 	for i, l := range lanes {
 		switch {
@@ -306,13 +309,13 @@ func plan(lanes []*lane, p ClaimParams, now time.Time) {
 			}
 		}
 		if l.rate > 0 && r > 0 {
-			l.slot0 = now
-			if l.rateNext != nil && l.rateNext.After(now) {
+			l.slot0 = clock
+			if l.rateNext != nil && l.rateNext.After(clock) {
 				l.slot0 = *l.rateNext
 			}
 			interval := time.Second / time.Duration(l.rate)
 			fit := 0 // slots slot0 + k*interval before the horizon
-			if horizon := now.Add(p.RateHorizon); l.slot0.Before(horizon) {
+			if horizon := clock.Add(p.RateHorizon); l.slot0.Before(horizon) {
 				fit = int((horizon.Sub(l.slot0) + interval - 1) / interval)
 			}
 			if fit == 0 {
@@ -392,7 +395,8 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			-- Trusted: the operator's own targets from the configuration
 			-- (alerts.url, forward_to of intake.sources), stored as data.
 			ep.trusted,
-			ep.body_format = 'data', ep.ordering = 'fifo', ep.signatures, coalesce(ep.signing_key, '')
+			ep.body_format = 'data', ep.ordering = 'fifo', ep.signatures, coalesce(ep.signing_key, ''),
+			clock_timestamp()
 		FROM claimed c
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id
 		LEFT JOIN hookd.events ev ON ev.id = c.event_id AND ev.stored_at = c.event_stored_at
@@ -413,11 +417,12 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		var data string
 		var headers []byte
 		var timeoutMS int64
+		var clock time.Time
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt, &j.EventID, &j.EventStoredAt, &j.TenantID,
 			&j.EndpointID, &found, &j.EventType, &data, &j.EventCreated,
 			&j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
 			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData, &j.FIFO,
-			&j.Signatures, &j.SigningKey); err != nil {
+			&j.Signatures, &j.SigningKey, &clock); err != nil {
 			return Claimed{}, err
 		}
 		j.EventData = json.RawMessage(data)
@@ -437,7 +442,7 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		if l != nil {
 			if l.rate > 0 {
 				slot := l.slot0.Add(time.Duration(l.taken) * (time.Second / time.Duration(l.rate)))
-				j.StartIn = max(slot.Sub(now), 0)
+				j.StartIn = max(slot.Sub(clock), 0)
 			}
 			j.Probe = l.probe
 			l.taken++

@@ -152,8 +152,11 @@ type Job struct {
 	DeliveryID     int64
 	Attempt        int // 1 for the first try of the current budget
 	LeaseExpiresAt time.Time
-	// StartIn is how long after the claim the request may start: the slot
-	// the endpoint's rate_limit gave it (0 for at once).
+	// StartIn is how long after the claim returned the request may start:
+	// the slot the endpoint's rate_limit gave it (0 for at once). It counts
+	// from the end of the claiming statement, not from the transaction's
+	// start, so time spent before it (a pool connection, the completions
+	// ahead of it) cannot make a request leave before its slot.
 	StartIn time.Duration
 	// Probe is set for the one attempt an open breaker lets through.
 	Probe bool

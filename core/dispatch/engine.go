@@ -29,6 +29,7 @@ type cycleRun struct {
 	limit   int               // the workers it reserved for its claim
 	admit   bool              // turn wake rows into lanes before claiming
 	claimed time.Time         // when its claim began
+	done    time.Time         // when it returned: rate slots count from here
 	jobs    delivery.Claimed
 	dropped delivery.Dropped
 	err     error
@@ -82,7 +83,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		backoff.reset()
 		for _, job := range c.jobs.Jobs {
 			running++
-			go d.run(job, c.claimed)
+			go d.run(job, c.claimed, c.done)
 		}
 		now := d.opts.Now()
 		for _, job := range c.jobs.Missing {
@@ -148,11 +149,13 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			if stopping {
 				ctx = lastCtx
 			}
-			// Rate slots and leases count from the claim's start (the
-			// database's now() in its transaction), not from its commit.
+			// Leases count from the claim's start (the database's now() in
+			// its transaction), not from its commit; rate slots from its
+			// return (see delivery.Job.StartIn).
 			c.claimed = time.Now()
 			go func() {
 				c.jobs, c.dropped, c.err = d.cycle(ctx, c.results, c.limit, c.admit)
+				c.done = time.Now()
 				done <- c
 			}()
 			continue

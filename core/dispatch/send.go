@@ -71,10 +71,10 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 
 // run performs one claimed job and hands its outcome to the engine. A
 // job cut short by Stop is handed back for release instead.
-func (d *Dispatcher) run(job delivery.Job, claimed time.Time) {
+func (d *Dispatcher) run(job delivery.Job, claimed, returned time.Time) {
 	ctx := d.workCtx
 	// The endpoint's rate_limit gave this job a slot; wait for it.
-	if wait := time.Until(claimed.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
+	if wait := time.Until(returned.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
 		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
 		return
 	}
