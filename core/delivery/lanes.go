@@ -103,6 +103,14 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 			return err
 		}
 		out.Contended = len(endpointIDs) - len(locked)
+		// Then the lanes' rows, in endpoint order as every other writer
+		// that locks several lanes takes them: the delete and the update
+		// below would take them in two runs, and deadlock with a
+		// completion waking the same lanes.
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM hookd.lanes WHERE endpoint_id = ANY($1)
+			ORDER BY endpoint_id FOR UPDATE`, endpointIDs); err != nil {
+			return err
+		}
 		return tx.QueryRow(ctx, `
 			WITH dropped AS (
 				DELETE FROM hookd.lanes l

@@ -1,0 +1,90 @@
+package delivery_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/testkit"
+)
+
+// Dropping idle lanes takes the lanes' rows in the same order as a
+// completion waking them: a completion holding one lane and waiting for
+// another while lanes are dropped does not deadlock.
+func TestDroppingLanesDoesNotDeadlockWithWakingThem(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	busy, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_a_busy", URL: "https://a.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_b_idle", URL: "https://b.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ep := range []string{busy.ID, idle.ID} {
+		if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	// The idle endpoint's delivery finishes; the busy one's lane waits
+	// (as for a rate slot) with its work pending.
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, idle.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.lanes SET ready_at = now() + interval '1 hour' WHERE endpoint_id = $1`, busy.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	waker, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waker.Rollback(b.ctx)
+	var wakerPID int
+	if err := waker.QueryRow(b.ctx, `SELECT pg_backend_pid()`).Scan(&wakerPID); err != nil {
+		t.Fatal(err)
+	}
+	lock := `SELECT 1 FROM hookd.lanes WHERE endpoint_id = $1 FOR UPDATE`
+	if _, err := waker.Exec(b.ctx, lock, busy.ID); err != nil {
+		t.Fatal(err)
+	}
+	dropped := make(chan error, 1)
+	go func() {
+		_, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{busy.ID, idle.ID})
+		dropped <- err
+	}()
+	testkit.Eventually(t, "the drop to wait for the waker's lane", func() bool {
+		var n int
+		if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> $1 AND wait_event_type = 'Lock'`, wakerPID).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n == 1
+	})
+	if _, err := waker.Exec(b.ctx, lock, idle.ID); err != nil {
+		t.Fatalf("the waker taking its second lane: %v", err)
+	}
+	if err := waker.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-dropped:
+		if err != nil {
+			t.Fatalf("dropping idle lanes: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dropping idle lanes never finished")
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1`, idle.ID); n != 0 {
+		t.Errorf("the idle lane was kept")
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, busy.ID); n != 1 {
+		t.Errorf("the lane with pending work was not woken")
+	}
+}
