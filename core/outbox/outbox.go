@@ -323,9 +323,22 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 		batch.Queue(`SELECT count(pg_advisory_xact_lock_shared($1, hashtext(t))) FROM unnest($2::text[]) AS t`,
 			TenantLockClass, tenantSet)
 	}
+	// A small batch runs the statement's generic plan: planning it for the
+	// values given costs more than running it once the endpoints number in
+	// the tens of thousands, while a big batch gains from a plan made for
+	// its size. The setting is local to the transaction and put back
+	// after the statement, so a caller's own statements keep theirs.
+	generic := n <= genericPlanBatch
+	if generic {
+		batch.Queue(`SELECT set_config('hookd.plan_cache_mode', current_setting('plan_cache_mode'), true),
+			set_config('plan_cache_mode', 'force_generic_plan', true)`)
+	}
 	batch.Queue(publishSQL, idList, types, data, created, directed, tenants, broadcast, tenantSet)
+	if generic {
+		batch.Queue(`SELECT set_config('plan_cache_mode', current_setting('hookd.plan_cache_mode'), true)`)
+	}
 	br := tx.SendBatch(ctx, batch)
-	if len(tenantSet) > 0 {
+	for range b2i(len(tenantSet) > 0) + b2i(generic) {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return nil, db.Interpret(err)
@@ -364,6 +377,12 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 		br.Close()
 		return nil, db.Interpret(err)
 	}
+	if generic {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, db.Interpret(err)
+		}
+	}
 	if err := br.Close(); err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -394,6 +413,17 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 		out[i] = Result{Event: *first, Duplicate: true}
 	}
 	return out, nil
+}
+
+// genericPlanBatch is the largest batch published with the statement's
+// generic plan (see publish).
+const genericPlanBatch = 8
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // publishSQL writes a batch of events and their deliveries in one

@@ -286,3 +286,49 @@ func TestFanoutServiceStartStop(t *testing.T) {
 		return count(t, ctx, b.pool, `SELECT count(*) FROM hookd.deliveries WHERE event_id = 'raw'`) == 1
 	})
 }
+
+// Publishing a small batch plans its statement generically by a setting
+// local to the transaction, which it puts back: the caller's statements
+// after it run with the caller's setting, in the transaction and after.
+func TestPublishTxLeavesTheCallersPlanSettingAlone(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool)
+	conn, err := b.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	show := func(q pgx.Tx) string {
+		var mode string
+		var err error
+		if q != nil {
+			err = q.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode)
+		} else {
+			err = conn.QueryRow(ctx, `SHOW plan_cache_mode`).Scan(&mode)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return mode
+	}
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL plan_cache_mode = force_custom_plan`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.PublishTx(ctx, tx, outbox.Event{Type: "invoice.paid"}); err != nil {
+		t.Fatal(err)
+	}
+	if mode := show(tx); mode != "force_custom_plan" {
+		t.Errorf("plan_cache_mode in the caller's transaction after publishing = %s, want its own force_custom_plan", mode)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if mode := show(nil); mode != "auto" {
+		t.Errorf("plan_cache_mode after the transaction = %s, want auto", mode)
+	}
+}
