@@ -118,9 +118,18 @@ func TestUpgradeKeepsEveryRow(t *testing.T) {
 	if err != nil || len(c.Jobs) != 50 || len(c.Missing) != 0 || string(c.Jobs[0].EventData) != `{"amount":4200,"currency":"eur"}` {
 		t.Fatalf("claiming upgraded work: %d jobs, %d without their event, %v", len(c.Jobs), len(c.Missing), err)
 	}
-	// Retention drops the legacy partitions like any other, carrying what
-	// still has work to do forward.
+	// The history from before the upgrade is kept for retention.period
+	// from the upgrade, although its rows' range ends in 1970.
 	period := 30 * 24 * time.Hour
+	if rep, err := retention.Run(ctx, conn, retention.Options{Period: period, RollupKeep: 3 * period}, time.Now().Add(period-time.Hour)); err != nil || len(rep.Dropped) != 0 {
+		t.Fatalf("retention within the period after the upgrade dropped %v (%v); want nothing", rep.Dropped, err)
+	}
+	if left := counts(t, conn, `SELECT count(*) FROM hookd.events`); left[0] != before[0] {
+		t.Fatalf("%d events kept within the period after the upgrade, want all %d", left[0], before[0])
+	}
+	// Once the period has passed since the upgrade, retention drops the
+	// legacy partitions like any other, carrying what still has work to
+	// do forward.
 	queuedEvents := counts(t, conn, `SELECT count(DISTINCT event_id) FROM hookd.queue`)[0]
 	rep, err := retention.Run(ctx, conn, retention.Options{Period: period, RollupKeep: 3 * period}, time.Now().Add(period+48*time.Hour))
 	if err != nil {

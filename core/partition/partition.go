@@ -14,7 +14,9 @@
 // to thirty partitions hold the kept history and data is dropped at most
 // one span after it expired. Bounds are multiples of the span since the
 // Unix epoch, in UTC. When the span changes (a new retention.period), new
-// partitions follow the last existing one without a gap.
+// partitions follow the last existing one; wider ones not over yet are
+// replaced while still empty (the schema's first partitions span a day),
+// so a period of minutes works from the first run.
 //
 // There is no DEFAULT partition: detaching from a table with one would scan
 // it under an exclusive lock. Instead [Ensure] keeps partitions ahead of
@@ -75,6 +77,86 @@ type Partition struct {
 	Parent string    `json:"parent"`
 	Lower  time.Time `json:"lower_bound"`
 	Upper  time.Time `json:"upper_bound"`
+	// RowsUntil is set where the newest row was stored after Upper (the
+	// legacy partitions of an upgraded database); the partition expires
+	// by it.
+	RowsUntil *time.Time `json:"rows_until,omitempty"`
+}
+
+// Newest is when the partition's newest row may have been stored: its
+// expiry counts from this.
+func (p Partition) Newest() time.Time {
+	if p.RowsUntil != nil && p.RowsUntil.After(p.Upper) {
+		return p.RowsUntil.UTC()
+	}
+	return p.Upper
+}
+
+// narrow drops the history partitions wider than span whose range is not
+// over yet, while they are empty: the first partitions the schema makes
+// span a day, as do those of a longer retention.period before a change,
+// and rows landing in them would leave up to that much later than the
+// period says. A range that holds rows is kept (its rows leave when it
+// expires), as is one whose parents are busy (the next Ensure tries
+// again).
+func narrow(ctx context.Context, ex db.Executor, span time.Duration, now time.Time) error {
+	rows, err := ex.Query(ctx, `SELECT DISTINCT lower_bound, upper_bound FROM hookd.partitions
+		WHERE parent = ANY($1) AND upper_bound > $2 AND upper_bound - lower_bound > $3::bigint * interval '1 microsecond'
+		ORDER BY lower_bound`, History, now, span.Microseconds())
+	if err != nil {
+		return err
+	}
+	wide, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Range, error) {
+		var x Range
+		return x, r.Scan(&x.Lower, &x.Upper)
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range wide {
+		// Looked at without locks first, so that a range in use costs
+		// no exclusive lock on every Ensure; then again under Drop's.
+		if empty, err := rangeEmpty(ctx, ex, r); err != nil || !empty {
+			return err
+		}
+		_, err := Drop(ctx, ex, History, r, func(ctx context.Context, tx pgx.Tx) error {
+			empty, err := rangeEmpty(ctx, tx, r)
+			if err == nil && !empty {
+				err = errInUse
+			}
+			return err
+		})
+		if err != nil && !errors.Is(err, errInUse) && !IsBusy(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// errInUse stops narrow's Drop of a range that rows went into meanwhile.
+var errInUse = errors.New("partition: the range holds rows")
+
+// rangeEmpty reports whether no history partition of r holds a row.
+func rangeEmpty(ctx context.Context, ex db.Executor, r Range) (bool, error) {
+	rows, err := ex.Query(ctx, `SELECT name FROM hookd.partitions WHERE parent = ANY($1) AND lower_bound = $2 AND upper_bound = $3`,
+		History, r.Lower, r.Upper)
+	if err != nil {
+		return false, err
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return false, err
+	}
+	for _, name := range names {
+		var any bool
+		if err := ex.QueryRow(ctx, fmt.Sprintf(`SELECT EXISTS (SELECT 1 FROM hookd.%s)`, pgx.Identifier{name}.Sanitize())).Scan(&any); err != nil {
+			return false, err
+		}
+		if any {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // lockKey serialises partition changes across processes.
@@ -83,11 +165,15 @@ const lockKey int64 = 0x68_6f_6f_6b_64_70_61_72 // "hookdpar"
 // Ensure creates, for every history table, the partitions that make
 // [now - span, now + Ahead(span)) covered, continuing after the last
 // partition there is, and likewise for the rollup tables with RollupSpan.
-// It returns the names of the partitions it created. Several processes
-// may call it at once.
+// History partitions wider than span that are not over yet are replaced
+// first when they are still empty (see narrow). It returns the names of
+// the partitions it created. Several processes may call it at once.
 func Ensure(ctx context.Context, ex db.Executor, span time.Duration, now time.Time) ([]string, error) {
 	if span < time.Minute {
 		return nil, fmt.Errorf("partition: span %s is shorter than a minute", span)
+	}
+	if err := narrow(ctx, ex, span, now); err != nil {
+		return nil, err
 	}
 	var created []string
 	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
@@ -119,8 +205,10 @@ func ensureTable(ctx context.Context, tx pgx.Tx, table string, span time.Duratio
 	if err := tx.QueryRow(ctx, `SELECT max(upper_bound) FROM hookd.partitions WHERE parent = $1`, table).Scan(&last); err != nil {
 		return nil, err
 	}
+	// After the last partition, but not before now - span: a gap in the
+	// past (hookd stopped for long, or partitions narrowed) holds no rows.
 	from := floor(now.Add(-span), span)
-	if last != nil {
+	if last != nil && last.After(from) {
 		from = last.UTC()
 	}
 	until := now.Add(Ahead(span))
@@ -164,13 +252,13 @@ func Name(table string, lower time.Time) string {
 
 // List returns the partitions of every history table, oldest first.
 func List(ctx context.Context, ex db.Executor) ([]Partition, error) {
-	rows, err := ex.Query(ctx, `SELECT name, parent, lower_bound, upper_bound FROM hookd.partitions ORDER BY lower_bound, parent`)
+	rows, err := ex.Query(ctx, `SELECT name, parent, lower_bound, upper_bound, rows_until FROM hookd.partitions ORDER BY lower_bound, parent`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Partition, error) {
 		var p Partition
-		err := r.Scan(&p.Name, &p.Parent, &p.Lower, &p.Upper)
+		err := r.Scan(&p.Name, &p.Parent, &p.Lower, &p.Upper, &p.RowsUntil)
 		p.Lower, p.Upper = p.Lower.UTC(), p.Upper.UTC()
 		return p, err
 	})
@@ -182,10 +270,10 @@ type Range struct {
 }
 
 // Expired returns the ranges of the partitions of tables whose upper bound
-// is at or before cutoff, oldest first.
+// (or RowsUntil, when later) is at or before cutoff, oldest first.
 func Expired(ctx context.Context, ex db.Executor, tables []string, cutoff time.Time) ([]Range, error) {
 	rows, err := ex.Query(ctx, `SELECT DISTINCT lower_bound, upper_bound FROM hookd.partitions
-		WHERE parent = ANY($1) AND upper_bound <= $2 ORDER BY lower_bound`, tables, cutoff)
+		WHERE parent = ANY($1) AND greatest(upper_bound, rows_until) <= $2 ORDER BY lower_bound`, tables, cutoff)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +414,7 @@ type Sized struct {
 // Sizes returns every partition with its size, oldest first: catalog
 // lookups only, one per partition.
 func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
-	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound,
+	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound, p.rows_until,
 			coalesce(pg_total_relation_size(c.oid), 0), coalesce(c.reltuples::bigint, -1)
 		FROM hookd.partitions p
 		LEFT JOIN pg_class c ON c.relname = p.name AND c.relnamespace = 'hookd'::regnamespace
@@ -336,7 +424,7 @@ func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Sized, error) {
 		var s Sized
-		err := r.Scan(&s.Name, &s.Parent, &s.Lower, &s.Upper, &s.Bytes, &s.Rows)
+		err := r.Scan(&s.Name, &s.Parent, &s.Lower, &s.Upper, &s.RowsUntil, &s.Bytes, &s.Rows)
 		s.Lower, s.Upper = s.Lower.UTC(), s.Upper.UTC()
 		return s, err
 	})

@@ -192,3 +192,42 @@ func TestOldHistoryLeavesByPartitionDropUnfinishedWorkStays(t *testing.T) {
 		t.Fatalf("delivered afterwards: %+v, %v", d, err)
 	}
 }
+
+// A period of minutes works from the first run: the day-wide partitions
+// a new schema starts with are replaced, while empty, by partitions of
+// the period's span, so the day's first events leave after the period,
+// not the next day.
+func TestShortPeriodWorksFromTheFirstRun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	if _, err := endpoint.Create(ctx, pool, endpoint.CreateParams{URL: "https://ok.example/"}); err != nil {
+		t.Fatal(err)
+	}
+	opts := retention.Options{Period: 2 * time.Minute}
+	now := time.Now()
+	if _, err := retention.Run(ctx, pool, opts, now); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, pool, `SELECT count(*) FROM hookd.partitions WHERE parent = ANY($1)
+		AND upper_bound > $2 AND upper_bound - lower_bound > interval '1 minute'`, partition.History, now); n != 0 {
+		t.Fatalf("%d history partitions wider than the span of a 2m period are still to be written", n)
+	}
+	ev, err := outbox.NewPublisher(pool, outbox.Options{}).Publish(ctx, outbox.Event{Type: "a.b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	finish(t, pool, 200, delivery.StateSucceeded, time.Now())
+	if n := count(t, pool, `SELECT count(*) FROM hookd.partitions WHERE parent = 'events'
+		AND lower_bound <= $1 AND upper_bound > $1 AND upper_bound - lower_bound = interval '1 minute'`, ev.Event.StoredAt); n != 1 {
+		t.Fatalf("the event was stored in no partition of a minute")
+	}
+	rep, err := retention.Run(ctx, pool, opts, ev.Event.StoredAt.Add(opts.Period+2*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Dropped) == 0 || count(t, pool, `SELECT count(*) FROM hookd.events`) != 0 ||
+		count(t, pool, `SELECT count(*) FROM hookd.finished`) != 0 || count(t, pool, `SELECT count(*) FROM hookd.attempts`) != 0 {
+		t.Fatalf("four minutes after an event under a 2m period: dropped %v, and its event, delivery or attempt is still kept", rep.Dropped)
+	}
+}

@@ -95,17 +95,16 @@ func ReadStats(ctx context.Context, ex db.Executor, period time.Duration, now ti
 			history += t.Bytes
 		}
 	}
-	var oldest *time.Time
+	var oldest, expires *time.Time
 	for _, p := range parts {
 		if p.Parent == "events" && (oldest == nil || p.Lower.Before(*oldest)) {
-			l := p.Lower
-			oldest = &l
+			l, e := p.Lower, p.Newest().Add(period)
+			oldest, expires = &l, &e
 		}
 	}
 	if oldest != nil {
 		st.OldestKept = oldest
-		next := oldest.Add(st.Span).Add(period)
-		st.NextDrop = &next
+		st.NextDrop = expires
 		if days := now.Sub(*oldest).Hours() / 24; days > 0 {
 			if e := byParent["events"]; e != nil {
 				st.EventsPerDay = float64(e.Rows) / days
