@@ -104,7 +104,11 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 	}
 	// History lives in time partitions: those around now must exist before
 	// anything is published (the maintenance leader keeps them ahead).
-	if _, err := partition.Ensure(ctx, d.Pool, partition.SpanFor(cfg.Retention.Period), time.Now()); err != nil {
+	// Tables kept busy by open transactions only delay that: the
+	// partitions are made ahead of need, and the leader tries again.
+	if _, err := partition.Ensure(ctx, d.Pool, partition.SpanFor(cfg.Retention.Period), time.Now()); partition.IsBusy(err) {
+		logger.Warn("the history partitions ahead of now could not be made yet: their tables are busy; maintenance tries again", slog.String("error", err.Error()))
+	} else if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("make the history partitions: %w", err)
 	}
