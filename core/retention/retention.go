@@ -96,7 +96,11 @@ func Run(ctx context.Context, ex db.Executor, opts Options, now time.Time) (Repo
 	opts = opts.withDefaults()
 	var rep Report
 	var err error
-	if rep.Created, err = partition.Ensure(ctx, ex, partition.SpanFor(opts.Period), now); err != nil {
+	rep.Created, err = partition.Ensure(ctx, ex, partition.SpanFor(opts.Period), now)
+	if partition.IsBusy(err) {
+		// Partitions are made ahead of need: the next run makes them.
+		opts.Logger.Info("retention: the history tables were too busy to make partitions ahead; trying again next run")
+	} else if err != nil {
 		return rep, fmt.Errorf("make partitions: %w", err)
 	}
 	var errs []error
