@@ -248,6 +248,7 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 		{name: "int", file: "delivery:\n  workers: many\n", want: []string{`delivery.workers: "many" is not a whole number`}},
 		{name: "listen", file: "http:\n  listen: localhost\n", want: []string{`http.listen: "localhost" is not a listen address`}},
 		{name: "short api key", file: "api:\n  keys: [short]\n", want: []string{"api.keys[0]: is 5 characters long; keys must have at least 16"}},
+		{name: "api key like a tenant token", file: "api:\n  keys: [hkt_0123456789abcdef]\n", want: []string{"api.keys[0]: starts with hkt_, which marks tenant tokens"}},
 		{name: "empty schedule", file: "delivery:\n  retry_schedule: []\n", want: []string{"delivery.retry_schedule: must list at least one delay"}},
 		{name: "negative delay", file: "delivery:\n  retry_schedule: [0s, -5s]\n", want: []string{"delivery.retry_schedule[1]: -5s must not be negative"}},
 		{name: "bad delay", file: "delivery:\n  retry_schedule: [0s, 5x]\n", want: []string{`delivery.retry_schedule[1]: "5x" is not a duration`}},

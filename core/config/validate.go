@@ -46,8 +46,13 @@ func (c *Config) Validate() error {
 	p.positive("http.max_connections", int64(c.HTTP.MaxConnections))
 
 	for i, k := range c.API.Keys {
-		if len(k) < MinAPIKeyLen {
+		switch {
+		case len(k) < MinAPIKeyLen:
 			p.add(fmt.Sprintf("api.keys[%d]", i), "is %d characters long; keys must have at least %d (generate one with: openssl rand -hex 32)", len(k), MinAPIKeyLen)
+		case strings.HasPrefix(k, "hkt_"):
+			// The API reads a bearer starting hkt_ as a tenant token
+			// (core/tenant), so such a key could never be used.
+			p.add(fmt.Sprintf("api.keys[%d]", i), "starts with hkt_, which marks tenant tokens; an operator key must not (generate one with: openssl rand -hex 32)")
 		}
 	}
 
