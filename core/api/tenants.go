@@ -111,7 +111,7 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t, err := tenant.Get(r.Context(), s.pool, id)
+	t, err := tenant.GetSummary(r.Context(), s.pool, id)
 	if err != nil {
 		s.fail(w, err, "tenant", id)
 		return

@@ -71,6 +71,11 @@ func TestTenantAdmin(t *testing.T) {
 	if len(page.Tenants) != 1 || page.Tenants[0].ID != "cus_42" || page.Tenants[0].Endpoints != 1 || page.Tenants[0].DeadLetters != 1 || page.Next != "cus_42" {
 		t.Fatalf("first page %+v", page)
 	}
+	var one tenant.Summary
+	b.do(t, "GET", "/v1/tenants/cus_42", nil).want(t, http.StatusOK, &one)
+	if one.ID != "cus_42" || one.Name != "Acme Inc" || one.Endpoints != 1 || one.DeadLetters != 1 {
+		t.Fatalf("GET /v1/tenants/cus_42 = %+v, want its endpoint and its dead letter counted", one)
+	}
 	after := page.Next
 	page = listed{}
 	b.do(t, "GET", "/v1/tenants?limit=1&after="+after, nil).want(t, http.StatusOK, &page)

@@ -126,6 +126,36 @@ func Get(ctx context.Context, ex db.Executor, id string) (*Tenant, error) {
 	return scan(ex.QueryRow(ctx, `SELECT `+columns+` FROM hookd.tenants WHERE id = $1`, id))
 }
 
+// GetSummary returns one tenant with its counts, or db.ErrNotFound.
+func GetSummary(ctx context.Context, ex db.Executor, id string) (*Summary, error) {
+	if ValidateID(id) != nil {
+		return nil, db.ErrNotFound
+	}
+	rows, err := ex.Query(ctx, `SELECT `+summaryColumns+` FROM hookd.tenants t WHERE t.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	s, err := pgx.CollectExactlyOneRow(rows, scanSummary)
+	if err != nil {
+		return nil, db.Interpret(err)
+	}
+	return &s, nil
+}
+
+// summaryColumns are a tenant t's columns and counts, each count an index
+// range of that tenant's rows.
+const summaryColumns = `t.id, t.name, t.metadata, t.created_at, t.updated_at,
+	(SELECT count(*) FROM hookd.endpoints e WHERE e.tenant_id = t.id),
+	(SELECT count(*) FROM hookd.finished f WHERE f.tenant_id = t.id AND f.state = 'dead')`
+
+func scanSummary(r pgx.CollectableRow) (Summary, error) {
+	var s Summary
+	var meta []byte
+	err := r.Scan(&s.ID, &s.Name, &meta, &s.CreatedAt, &s.UpdatedAt, &s.Endpoints, &s.DeadLetters)
+	s.Metadata = meta
+	return s, err
+}
+
 // ListParams page through tenants by id.
 type ListParams struct {
 	// After is the id to continue after (the previous page's Next).
@@ -149,21 +179,12 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 	if p.Limit < 1 || p.Limit > 1000 {
 		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
 	}
-	rows, err := ex.Query(ctx, `
-		SELECT t.id, t.name, t.metadata, t.created_at, t.updated_at,
-			(SELECT count(*) FROM hookd.endpoints e WHERE e.tenant_id = t.id),
-			(SELECT count(*) FROM hookd.finished f WHERE f.tenant_id = t.id AND f.state = 'dead')
+	rows, err := ex.Query(ctx, `SELECT `+summaryColumns+`
 		FROM hookd.tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, p.After, p.Limit+1)
 	if err != nil {
 		return Page{}, err
 	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Summary, error) {
-		var s Summary
-		var meta []byte
-		err := r.Scan(&s.ID, &s.Name, &meta, &s.CreatedAt, &s.UpdatedAt, &s.Endpoints, &s.DeadLetters)
-		s.Metadata = meta
-		return s, err
-	})
+	out, err := pgx.CollectRows(rows, scanSummary)
 	if err != nil {
 		return Page{}, err
 	}
