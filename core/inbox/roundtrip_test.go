@@ -112,11 +112,22 @@ func TestRoundTrip(t *testing.T) {
 
 	// Between the two: the intake's first answer for each event is lost.
 	sent := &counter{n: map[string]int{}}
+	var answersMu sync.Mutex
+	answers := map[string][]string{} // what the intake answered each send, for a failure's message
 	lossy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		req, _ := http.NewRequest("POST", b.srv.URL+"/in/upstream", bytes.NewReader(body))
 		req.Header = r.Header.Clone()
+		start := time.Now()
 		resp, err := b.srv.Client().Do(req)
+		answersMu.Lock()
+		if err != nil {
+			answers[r.Header.Get(signing.HeaderID)] = append(answers[r.Header.Get(signing.HeaderID)], err.Error())
+		} else {
+			answers[r.Header.Get(signing.HeaderID)] = append(answers[r.Header.Get(signing.HeaderID)],
+				fmt.Sprintf("%d after %s", resp.StatusCode, time.Since(start).Round(time.Millisecond)))
+		}
+		answersMu.Unlock()
 		if err != nil {
 			w.WriteHeader(http.StatusBadGateway)
 			return
@@ -166,7 +177,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	for id, k := range sent.snapshot() {
 		if k != 2 {
-			t.Fatalf("sender sent %s %d times, want 2 (lost ack, retry)", id, k)
+			answersMu.Lock()
+			defer answersMu.Unlock()
+			t.Fatalf("sender sent %s %d times, want 2 (lost ack, retry); the intake answered %v", id, k, answers[id])
 		}
 	}
 	if k := b.count(t, `SELECT count(*) FROM hookd.inbox WHERE duplicates = 1 AND state = 'forwarded'`); k != n {
