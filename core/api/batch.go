@@ -102,20 +102,10 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 
 // inEvent names event i of a batch in an input error's field.
 func inEvent(err error, i int) error {
-	prefix := fmt.Sprintf("events[%d].", i)
 	var v *validate.Error
-	if errors.As(err, &v) {
-		field := v.Field
-		if field == "body" {
-			return &validate.Error{Field: fmt.Sprintf("events[%d]", i), Message: v.Message}
-		}
-		return &validate.Error{Field: prefix + field, Message: v.Message}
+	if errors.As(err, &v) && v.Field == "body" {
+		// The event itself is malformed: name the event, not a field of it.
+		return &validate.Error{Field: fmt.Sprintf("events[%d]", i), Message: v.Message}
 	}
-	var tl *validate.TooLargeError
-	if errors.As(err, &tl) {
-		c := *tl
-		c.Field = prefix + c.Field
-		return &c
-	}
-	return err
+	return validate.Within(err, fmt.Sprintf("events[%d].", i))
 }

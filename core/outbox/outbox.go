@@ -175,7 +175,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event)
 	for i := range events {
 		if err := Validate(&events[i], p.maxPayloadBytes); err != nil {
 			if len(events) > 1 {
-				return nil, prefixField(err, fmt.Sprintf("events[%d].", i))
+				return nil, validate.Within(err, fmt.Sprintf("events[%d].", i))
 			}
 			return nil, err
 		}
@@ -204,21 +204,6 @@ func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event)
 		err = run()
 	}
 	return out, err
-}
-
-// prefixField names the event of a batch in a validation error.
-func prefixField(err error, prefix string) error {
-	var v *validate.Error
-	if errors.As(err, &v) {
-		return &validate.Error{Field: prefix + v.Field, Message: v.Message}
-	}
-	var tl *validate.TooLargeError
-	if errors.As(err, &tl) {
-		c := *tl
-		c.Field = prefix + c.Field
-		return &c
-	}
-	return err
 }
 
 var (
@@ -317,7 +302,9 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 	tenantSet = slices.Compact(tenantSet)
 
 	batch := &pgx.Batch{}
+	ahead := 0 // statements queued before the publishing one
 	if len(tenantSet) > 0 {
+		ahead++
 		// The lock in a statement of its own: the insert's snapshot then
 		// sees any erasure that committed before it was granted.
 		batch.Queue(`SELECT count(pg_advisory_xact_lock_shared($1, hashtext(t))) FROM unnest($2::text[]) AS t`,
@@ -331,6 +318,7 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 	// caller's own statements keep theirs.
 	generic := n <= genericPlanBatch
 	if generic {
+		ahead++
 		batch.Queue(`SELECT set_config('hookd.plan_cache_mode', current_setting('plan_cache_mode'), true),
 			set_config('plan_cache_mode', 'force_generic_plan', true)`)
 	}
@@ -339,7 +327,7 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 		batch.Queue(`SELECT set_config('plan_cache_mode', current_setting('hookd.plan_cache_mode'), true)`)
 	}
 	br := tx.SendBatch(ctx, batch)
-	for range b2i(len(tenantSet) > 0) + b2i(generic) {
+	for range ahead {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
 			return nil, db.Interpret(err)
@@ -378,13 +366,7 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 		br.Close()
 		return nil, db.Interpret(err)
 	}
-	if generic {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return nil, db.Interpret(err)
-		}
-	}
-	if err := br.Close(); err != nil {
+	if err := br.Close(); err != nil { // and the setting put back
 		return nil, db.Interpret(err)
 	}
 	if unknown != "" {
@@ -419,13 +401,6 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 // genericPlanBatch is the largest batch published with the statement's
 // generic plan (see publish).
 const genericPlanBatch = 8
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
 
 // publishSQL writes a batch of events and their deliveries in one
 // statement: ids are claimed in hookd.event_ids (a repeated id is

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -82,16 +81,15 @@ func ensureOnce(ctx context.Context, ex db.Executor, span time.Duration, now tim
 		if len(todo) == 0 {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%dms'`, DropTimeout.Milliseconds())); err != nil {
+		if _, err := tx.Exec(ctx, setLockTimeout); err != nil {
 			return err
 		}
-		for _, parent := range lockOrder {
-			if !slices.ContainsFunc(todo, func(p planned) bool { return p.table == parent }) {
-				continue
-			}
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`LOCK TABLE hookd.%s IN ACCESS EXCLUSIVE MODE`, pgx.Identifier{parent}.Sanitize())); err != nil {
-				return fmt.Errorf("lock %s: %w", parent, err)
-			}
+		parents := make([]string, len(todo))
+		for i, p := range todo {
+			parents[i] = p.table
+		}
+		if err := lockParents(ctx, tx, parents); err != nil {
+			return err
 		}
 		for _, p := range todo {
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`CREATE TABLE hookd.%s PARTITION OF hookd.%s FOR VALUES FROM ('%s') TO ('%s')%s`,

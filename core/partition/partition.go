@@ -27,6 +27,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,6 +156,24 @@ var lockOrder = []string{"finished", "attempts", "attempt_bodies", "inbox", "eve
 // tried again later, rather than queue every writer behind it.
 const DropTimeout = 200 * time.Millisecond
 
+// setLockTimeout bounds a transaction's lock waits by DropTimeout.
+var setLockTimeout = fmt.Sprintf(`SET LOCAL lock_timeout = '%dms'`, DropTimeout.Milliseconds())
+
+// lockParents locks the parent tables named exclusively, in lockOrder,
+// which keeps a wait for one of them from turning into a deadlock with the
+// engine. The caller bounds the waits (setLockTimeout).
+func lockParents(ctx context.Context, tx pgx.Tx, parents []string) error {
+	for _, parent := range lockOrder {
+		if !slices.Contains(parents, parent) {
+			continue
+		}
+		if _, err := tx.Exec(ctx, fmt.Sprintf(`LOCK TABLE hookd.%s IN ACCESS EXCLUSIVE MODE`, pgx.Identifier{parent}.Sanitize())); err != nil {
+			return fmt.Errorf("lock %s: %w", parent, err)
+		}
+	}
+	return nil
+}
+
 // Drop detaches the partitions of tables in range r and drops them. last
 // runs first, in the same transaction, holding the parents' exclusive
 // locks: nothing can write to or read the partitions meanwhile, so what
@@ -165,17 +184,14 @@ func Drop(ctx context.Context, ex db.Executor, tables []string, r Range, last fu
 	var detached []Partition
 	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
 		detached = nil
-		if _, err := tx.Exec(ctx, fmt.Sprintf(`SET LOCAL lock_timeout = '%dms'`, DropTimeout.Milliseconds())); err != nil {
+		if _, err := tx.Exec(ctx, setLockTimeout); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
 			return err
 		}
-		// In the order the engine takes the tables (see lockOrder), which
-		// keeps a wait for a lock from turning into a deadlock.
 		rows, err := tx.Query(ctx, `SELECT name, parent, lower_bound, upper_bound FROM hookd.partitions
-			WHERE parent = ANY($1) AND lower_bound = $2 AND upper_bound = $3
-			ORDER BY array_position($4, parent)`, tables, r.Lower, r.Upper, lockOrder)
+			WHERE parent = ANY($1) AND lower_bound = $2 AND upper_bound = $3`, tables, r.Lower, r.Upper)
 		if err != nil {
 			return err
 		}
@@ -187,11 +203,13 @@ func Drop(ctx context.Context, ex db.Executor, tables []string, r Range, last fu
 		if err != nil || len(parts) == 0 {
 			return err
 		}
-		// The parents' locks first, in a fixed order, then the last moves.
-		for _, p := range parts {
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`LOCK TABLE hookd.%s IN ACCESS EXCLUSIVE MODE`, pgx.Identifier{p.Parent}.Sanitize())); err != nil {
-				return fmt.Errorf("lock %s: %w", p.Parent, err)
-			}
+		// The parents' locks first, then the last moves.
+		parents := make([]string, len(parts))
+		for i, p := range parts {
+			parents[i] = p.Parent
+		}
+		if err := lockParents(ctx, tx, parents); err != nil {
+			return err
 		}
 		if last != nil {
 			if err := last(ctx, tx); err != nil {

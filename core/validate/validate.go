@@ -34,6 +34,23 @@ func Is(err error) bool {
 	return errors.As(err, &v)
 }
 
+// Within names the part of a larger input an input error is about: the
+// field of an *Error or *TooLargeError in err becomes prefix + field
+// ("events[3]." + "type"). Other errors are returned as they are.
+func Within(err error, prefix string) error {
+	var v *Error
+	if errors.As(err, &v) {
+		return &Error{Field: prefix + v.Field, Message: v.Message}
+	}
+	var tl *TooLargeError
+	if errors.As(err, &tl) {
+		c := *tl
+		c.Field = prefix + c.Field
+		return &c
+	}
+	return err
+}
+
 // TooLargeError is input over a size cap; the HTTP API answers 413.
 type TooLargeError struct {
 	Field string
