@@ -271,21 +271,8 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
-	if m.table.Move(msg, k) {
-		if m.pages.WantMore(&m.table) {
-			return m.load(true)
-		}
-		return nil
-	}
-	switch {
-	case key.Matches(msg, k.Filter):
-		return m.prompt.Start()
-	case key.Matches(msg, k.Sort):
-		m.table.SortNext()
-		return common.Status("sorted by " + m.SortName())
-	case key.Matches(msg, k.SortReverse):
-		m.table.SortReverse()
-		return common.Status("sorted by " + m.SortName())
+	if cmd, used := m.pages.Keys(msg, k, &m.table, m.prompt.Start, m.load); used {
+		return cmd
 	}
 	row, ok := m.selected()
 	if !ok {
@@ -323,12 +310,7 @@ func (m *Model) selected() (data.EndpointRow, bool) {
 }
 
 // SortName names the current order.
-func (m *Model) SortName() string {
-	if t := m.table.SortTitle(); t != "" {
-		return t
-	}
-	return "trouble"
-}
+func (m *Model) SortName() string { return pages.SortName(&m.table) }
 
 // render orders the endpoints in trouble and the loaded pages' trouble
 // first (the table's own order; s sorts by a column) and draws them.

@@ -6,16 +6,19 @@
 //
 // A view keeps a State, asks it for a load (Load), hands it the answers
 // (Apply) and asks it whether a refresh is due (Paced) and whether the
-// cursor wants the next page (WantMore).
+// cursor wants the next page (WantMore); Keys handles the keys every paged
+// list shares.
 package pages
 
 import (
 	"context"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
 )
 
@@ -139,4 +142,38 @@ func (s *State[R]) ForgetPacing() { s.took = 0 }
 // more pages to read and no load under way.
 func (s *State[R]) WantMore(t *list.Model) bool {
 	return s.Next != "" && !s.Busy() && t.NearEnd()
+}
+
+// Keys handles the keys every paged list shares: moving the cursor (and
+// loading the next page with load(true) when it nears the end), the
+// filter prompt (startFilter) and sorting. It reports whether msg was one
+// of them.
+func (s *State[R]) Keys(msg tea.KeyPressMsg, k *keys.KeyMap, t *list.Model,
+	startFilter func() tea.Cmd, load func(more bool) tea.Cmd) (tea.Cmd, bool) {
+	if t.Move(msg, k) {
+		if s.WantMore(t) {
+			return load(true), true
+		}
+		return nil, true
+	}
+	switch {
+	case key.Matches(msg, k.Filter):
+		return startFilter(), true
+	case key.Matches(msg, k.Sort):
+		t.SortNext()
+		return common.Status("sorted by " + SortName(t)), true
+	case key.Matches(msg, k.SortReverse):
+		t.SortReverse()
+		return common.Status("sorted by " + SortName(t)), true
+	}
+	return nil, false
+}
+
+// SortName names a paged list's order: the sorted column, or "trouble"
+// (the rows in trouble first), the order the list starts in.
+func SortName(t *list.Model) string {
+	if title := t.SortTitle(); title != "" {
+		return title
+	}
+	return "trouble"
 }

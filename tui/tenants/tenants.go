@@ -175,21 +175,8 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
-	if m.table.Move(msg, k) {
-		if m.pages.WantMore(&m.table) {
-			return m.load(true)
-		}
-		return nil
-	}
-	switch {
-	case key.Matches(msg, k.Filter):
-		return m.prompt.Start()
-	case key.Matches(msg, k.Sort):
-		m.table.SortNext()
-		return common.Status("sorted by " + m.SortName())
-	case key.Matches(msg, k.SortReverse):
-		m.table.SortReverse()
-		return common.Status("sorted by " + m.SortName())
+	if cmd, used := m.pages.Keys(msg, k, &m.table, m.prompt.Start, m.load); used {
+		return cmd
 	}
 	t, ok := m.selected()
 	if !ok {
@@ -242,12 +229,7 @@ func (m *Model) all() []data.TenantRow {
 }
 
 // SortName names the current order.
-func (m *Model) SortName() string {
-	if t := m.table.SortTitle(); t != "" {
-		return t
-	}
-	return "trouble"
-}
+func (m *Model) SortName() string { return pages.SortName(&m.table) }
 
 // render orders the tenants trouble first, then by id, and draws them.
 func (m *Model) render() {
