@@ -1,30 +1,11 @@
 package api_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/dbtest"
 )
-
-// admin runs one statement on the test server's administrative database.
-func admin(t *testing.T, sql string, args ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbtest.ServerURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // TestDatabaseDownAnswers503: while the database refuses connections and
 // has dropped the pool's, every route that needs it answers 503
@@ -33,10 +14,7 @@ func TestDatabaseDownAnswers503(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	ep := b.endpoint(t)
-	dbName := b.pool.Config().ConnConfig.Database
-	t.Cleanup(func() { admin(t, `ALTER DATABASE `+pgx.Identifier{dbName}.Sanitize()+` ALLOW_CONNECTIONS true`) })
-	admin(t, `ALTER DATABASE `+pgx.Identifier{dbName}.Sanitize()+` ALLOW_CONNECTIONS false`)
-	admin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, dbName)
+	restore := dbtest.Outage(t, b.pool.Config().ConnConfig.Database)
 
 	for _, c := range []struct{ method, path, body string }{
 		{"GET", "/v1/endpoints", ""},
@@ -61,6 +39,6 @@ func TestDatabaseDownAnswers503(t *testing.T) {
 		}
 	}
 
-	admin(t, `ALTER DATABASE `+pgx.Identifier{dbName}.Sanitize()+` ALLOW_CONNECTIONS true`)
+	restore()
 	b.do(t, "GET", "/v1/endpoints/"+ep.ID, nil).want(t, http.StatusOK, nil)
 }

@@ -247,3 +247,29 @@ func admin(serverURL, sql string, args ...any) error {
 	_, err = conn.Exec(ctx, sql, args...)
 	return err
 }
+
+// Outage takes the test database named away as an outage of the server
+// would: new connections are refused and the open ones (a pool's) are
+// terminated. It returns the function that brings the database back,
+// which also runs at cleanup; either call after the first does nothing.
+func Outage(t testing.TB, database string) (restore func()) {
+	t.Helper()
+	url := ServerURL()
+	name := pgx.Identifier{database}.Sanitize()
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			if err := admin(url, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS true`); err != nil {
+				t.Errorf("bring %s back: %v", database, err)
+			}
+		})
+	}
+	t.Cleanup(restore)
+	if err := admin(url, `ALTER DATABASE `+name+` ALLOW_CONNECTIONS false`); err != nil {
+		t.Fatalf("take %s away: %v", database, err)
+	}
+	if err := admin(url, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`, database); err != nil {
+		t.Fatalf("end the connections to %s: %v", database, err)
+	}
+	return restore
+}

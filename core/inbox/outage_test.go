@@ -2,32 +2,14 @@ package inbox_test
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/inbox"
 )
-
-// admin runs one statement on the test server's administrative database.
-func admin(t *testing.T, sql string, args ...any) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dbtest.ServerURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
-		t.Fatalf("%s: %v", sql, err)
-	}
-}
 
 // TestAckAfterPersist: the database goes away while a request is being
 // received (its headers sent, its body half sent): the sender gets 503,
@@ -41,8 +23,6 @@ func TestAckAfterPersist(t *testing.T) {
 	if a := b.post(t, "std", standardSigned(t, "warm", time.Now(), `{}`, secretA)); a.status != 200 {
 		t.Fatalf("warm-up: %d %v", a.status, a.body)
 	}
-	dbName := pgx.Identifier{b.pool.Config().ConnConfig.Database}.Sanitize()
-	t.Cleanup(func() { admin(t, `ALTER DATABASE `+dbName+` ALLOW_CONNECTIONS true`) })
 
 	req := standardSigned(t, "m1", time.Now(), `{"type":"order.placed","n":1}`, secretA)
 	half := len(req.body) / 2
@@ -71,9 +51,7 @@ func TestAckAfterPersist(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Mid-request: refuse new connections and end the existing ones.
-	admin(t, `ALTER DATABASE `+dbName+` ALLOW_CONNECTIONS false`)
-	admin(t, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1`,
-		b.pool.Config().ConnConfig.Database)
+	restore := dbtest.Outage(t, b.pool.Config().ConnConfig.Database)
 	if _, err := pw.Write(req.body[half:]); err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +61,7 @@ func TestAckAfterPersist(t *testing.T) {
 		t.Fatalf("answer during the outage: %d %v, want 503", res.status, res.err)
 	}
 
-	admin(t, `ALTER DATABASE `+dbName+` ALLOW_CONNECTIONS true`)
+	restore()
 	if n := b.count(t, `SELECT count(*) FROM hookd.inbox WHERE event_id = 'm1'`); n != 0 {
 		t.Fatalf("%d rows stored for a request answered 503", n)
 	}

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,7 +19,6 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/audit"
@@ -398,17 +396,6 @@ func TestDatabaseDropsAndReturns(t *testing.T) {
 	t.Cleanup(pool.Close)
 	u, _ := url.Parse(dbURL)
 	name := strings.TrimPrefix(u.Path, "/")
-	admin := func(sql string) {
-		t.Helper()
-		conn, err := pgx.Connect(context.Background(), dbtest.ServerURL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close(context.Background())
-		if _, err := conn.Exec(context.Background(), sql); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if _, err := endpoint.Create(context.Background(), pool, endpoint.CreateParams{URL: "https://example.com/hook"}); err != nil {
 		t.Fatal(err)
 	}
@@ -417,13 +404,7 @@ func TestDatabaseDropsAndReturns(t *testing.T) {
 	press(tm, "2")
 	waitScreen(t, p, "https://example.com/hook")
 
-	var once sync.Once
-	restore := func() {
-		once.Do(func() { admin(`ALTER DATABASE ` + pgx.Identifier{name}.Sanitize() + ` ALLOW_CONNECTIONS true`) })
-	}
-	t.Cleanup(restore)
-	admin(`ALTER DATABASE ` + pgx.Identifier{name}.Sanitize() + ` ALLOW_CONNECTIONS false`)
-	admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '` + name + `'`)
+	restore := dbtest.Outage(t, name)
 
 	waitScreen(t, p, "DATABASE UNREACHABLE")
 	if !strings.Contains(p.Screen(), "https://example.com/hook") {
