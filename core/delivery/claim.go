@@ -389,7 +389,7 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			RETURNING q.id, q.attempts, q.lease_expires_at, q.event_id, q.event_stored_at, q.endpoint_id, q.tenant_id
 		)
 		SELECT c.id, c.attempts, c.lease_expires_at, c.event_id, c.event_stored_at, coalesce(c.tenant_id, ''), c.endpoint_id,
-			ev.id IS NOT NULL, coalesce(ev.type, ''), coalesce(ev.data::text, 'null'), coalesce(ev.created_at, now()),
+			ev.type IS NOT NULL, coalesce(ev.type, ''), coalesce(ev.data::text, 'null'), coalesce(ev.created_at, now()),
 			ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
 			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled,
 			-- Trusted: the operator's own targets from the configuration
@@ -399,7 +399,12 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			clock_timestamp()
 		FROM claimed c
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id
-		LEFT JOIN hookd.events ev ON ev.id = c.event_id AND ev.stored_at = c.event_stored_at
+		-- One key lookup per delivery, never a scan of the partition: a
+		-- new partition has no statistics yet and looks empty.
+		LEFT JOIN LATERAL (
+			SELECT e.type, e.data, e.created_at FROM hookd.events e
+			WHERE e.id = c.event_id AND e.stored_at = c.event_stored_at LIMIT 1
+		) ev ON true
 		ORDER BY c.id`,
 		eps, want, heads, p.Lease.Milliseconds(), p.Worker)
 	if err != nil {

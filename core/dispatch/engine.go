@@ -207,7 +207,10 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 	)
 	run := func() error {
 		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-			var err error
+			err := delivery.GenericPlans(ctx, tx)
+			if err != nil {
+				return err
+			}
 			if len(results) > 0 {
 				if applied, lost, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
 					return err
