@@ -5,6 +5,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -317,8 +318,9 @@ func queueFreedLanes(batch *pgx.Batch, freed map[string]int, results []Result) {
 }
 
 // updateHealth folds the batch into hookd.endpoint_health and
-// hookd.endpoint_minutes, one row per endpoint (and minute), in a fixed
-// order so concurrent batches do not deadlock.
+// hookd.endpoint_minutes: one statement for each table, whatever the
+// number of endpoints, writing rows in key order so concurrent batches do
+// not deadlock.
 func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Result) error {
 	if len(results) == 0 {
 		return nil
@@ -333,90 +335,55 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 	}
 	slices.Sort(endpoints)
 
-	shard := rollupShard()
-	batch := &pgx.Batch{}
+	var h healthRows
+	var m minuteRows
 	for _, id := range endpoints {
 		rs := byEndpoint[id]
 		slices.SortStableFunc(rs, func(a, b Result) int { return a.StartedAt.Compare(b.StartedAt) })
-		var lastSuccess, lastFailure, firstFailureAfterSuccess *time.Time
-		failuresAfterSuccess := 0
-		for _, r := range rs {
-			t := r.StartedAt
-			if r.Success() {
-				lastSuccess = &t
-				failuresAfterSuccess = 0
-				firstFailureAfterSuccess = nil
-			} else {
-				lastFailure = &t
-				failuresAfterSuccess++
-				if firstFailureAfterSuccess == nil {
-					firstFailureAfterSuccess = &t
-				}
-			}
-		}
-		var lastStatus *int32
-		if s := rs[len(rs)-1].ResponseStatus; s != 0 {
-			v := int32(s)
-			lastStatus = &v
-		}
-		// With a success in the batch the streak restarts from it; without
-		// one the batch's failures extend the current streak. A healthy
-		// endpoint that succeeds again within a second of its last
-		// recorded success is left alone: read without a lock, so that
-		// concurrent batches to a busy endpoint do not queue on its row
-		// (last_success_at is then up to a second old).
-		batch.Queue(`
-			INSERT INTO hookd.endpoint_health AS h (endpoint_id, consecutive_failures, last_status,
-				last_success_at, last_failure_at, failing_since, updated_at)
-			SELECT $1, $2, $3, $4, $5, $6, now() WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = $1)
-			  AND NOT EXISTS (SELECT 1 FROM hookd.endpoint_health c WHERE c.endpoint_id = $1
-				AND $2 = 0 AND $5::timestamptz IS NULL AND c.consecutive_failures = 0 AND c.breaker_opened_at IS NULL
-				AND c.last_status IS NOT DISTINCT FROM $3 AND c.last_success_at >= $4::timestamptz - interval '1 second')
-			ON CONFLICT (endpoint_id) DO UPDATE SET
-				consecutive_failures = CASE WHEN $4::timestamptz IS NULL THEN h.consecutive_failures + $2 ELSE $2 END,
-				failing_since = CASE WHEN $4::timestamptz IS NULL THEN coalesce(h.failing_since, $6) ELSE $6 END,
-				last_status = $3,
-				last_success_at = coalesce($4, h.last_success_at),
-				last_failure_at = coalesce($5, h.last_failure_at),
-				updated_at = now()`,
-			id, failuresAfterSuccess, lastStatus, lastSuccess, lastFailure, firstFailureAfterSuccess)
-
-		type minute struct {
-			attempts, successes int32
-			buckets             []int32
-		}
-		minutes := map[time.Time]*minute{}
-		for _, r := range rs {
-			m := r.StartedAt.UTC().Truncate(time.Minute)
-			agg := minutes[m]
-			if agg == nil {
-				agg = &minute{buckets: make([]int32, len(LatencyBuckets)+1)}
-				minutes[m] = agg
-			}
-			agg.attempts++
-			if r.Success() {
-				agg.successes++
-			}
-			agg.buckets[bucketOf(r.Duration)]++
-		}
-		keys := make([]time.Time, 0, len(minutes))
-		for m := range minutes {
-			keys = append(keys, m)
-		}
-		slices.SortFunc(keys, time.Time.Compare)
-		for _, m := range keys {
-			agg := minutes[m]
-			batch.Queue(`
-				INSERT INTO hookd.endpoint_minutes AS em (endpoint_id, minute, shard, attempts, successes, latency_buckets)
-				SELECT $1, $2, $6, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = $1)
-				ON CONFLICT (endpoint_id, minute, shard) DO UPDATE SET
-					attempts = em.attempts + $3,
-					successes = em.successes + $4,
-					latency_buckets = (SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY n)
-						FROM unnest(em.latency_buckets, $5::int[]) WITH ORDINALITY AS u(a, b, n))`,
-				id, m, agg.attempts, agg.successes, agg.buckets, shard)
-		}
+		h.add(id, rs)
+		m.add(id, rs)
 	}
+	batch := &pgx.Batch{}
+	// With a success in the batch the streak restarts from it; without one
+	// the batch's failures extend the current streak. A healthy endpoint
+	// that succeeds again within a second of its last recorded success is
+	// left alone: read without a lock, so that concurrent batches to a busy
+	// endpoint do not queue on its row (last_success_at is then up to a
+	// second old).
+	batch.Queue(`
+		INSERT INTO hookd.endpoint_health AS h (endpoint_id, consecutive_failures, last_status,
+			last_success_at, last_failure_at, failing_since, updated_at)
+		SELECT u.endpoint_id, u.failures, u.status, u.success_at, u.failure_at, u.failing_since, now()
+		FROM unnest($1::text[], $2::int[], $3::int[], $4::timestamptz[], $5::timestamptz[], $6::timestamptz[])
+			AS u(endpoint_id, failures, status, success_at, failure_at, failing_since)
+		WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = u.endpoint_id)
+		  AND NOT EXISTS (SELECT 1 FROM hookd.endpoint_health c WHERE c.endpoint_id = u.endpoint_id
+			AND u.failures = 0 AND u.failure_at IS NULL AND c.consecutive_failures = 0 AND c.breaker_opened_at IS NULL
+			AND c.last_status IS NOT DISTINCT FROM u.status AND c.last_success_at >= u.success_at - interval '1 second')
+		ORDER BY u.endpoint_id
+		ON CONFLICT (endpoint_id) DO UPDATE SET
+			consecutive_failures = CASE WHEN excluded.last_success_at IS NULL
+				THEN h.consecutive_failures + excluded.consecutive_failures ELSE excluded.consecutive_failures END,
+			failing_since = CASE WHEN excluded.last_success_at IS NULL
+				THEN coalesce(h.failing_since, excluded.failing_since) ELSE excluded.failing_since END,
+			last_status = excluded.last_status,
+			last_success_at = coalesce(excluded.last_success_at, h.last_success_at),
+			last_failure_at = coalesce(excluded.last_failure_at, h.last_failure_at),
+			updated_at = now()`,
+		h.endpoints, h.failures, h.status, h.success, h.failure, h.failingSince)
+	batch.Queue(`
+		INSERT INTO hookd.endpoint_minutes AS em (endpoint_id, minute, shard, attempts, successes, latency_buckets)
+		SELECT u.endpoint_id, u.minute, $6::smallint, u.attempts, u.successes, u.buckets::int[]
+		FROM unnest($1::text[], $2::timestamptz[], $3::int[], $4::int[], $5::text[])
+			AS u(endpoint_id, minute, attempts, successes, buckets)
+		WHERE EXISTS (SELECT 1 FROM hookd.endpoints WHERE id = u.endpoint_id)
+		ORDER BY u.endpoint_id, u.minute
+		ON CONFLICT (endpoint_id, minute, shard) DO UPDATE SET
+			attempts = em.attempts + excluded.attempts,
+			successes = em.successes + excluded.successes,
+			latency_buckets = (SELECT array_agg(coalesce(a, 0) + coalesce(b, 0) ORDER BY n)
+				FROM unnest(em.latency_buckets, excluded.latency_buckets) WITH ORDINALITY AS s(a, b, n))`,
+		m.endpoints, m.minutes, m.attempts, m.successes, m.buckets, rollupShard())
 	// The breaker opens at policy.BreakerFailures consecutive failures and
 	// closes on a success; opening schedules the first probe.
 	if policy.BreakerFailures > 0 {
@@ -430,6 +397,104 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 			endpoints, policy.BreakerFailures, policy.BreakerProbeInterval.Milliseconds())
 	}
 	return tx.SendBatch(ctx, batch).Close()
+}
+
+// healthRows are the inputs of the endpoint_health statement, one per
+// endpoint.
+type healthRows struct {
+	endpoints                      []string
+	failures                       []int32
+	status                         []*int32
+	success, failure, failingSince []*time.Time
+}
+
+// add folds one endpoint's results, oldest first.
+func (h *healthRows) add(endpointID string, rs []Result) {
+	var lastSuccess, lastFailure, firstFailureAfterSuccess *time.Time
+	failuresAfterSuccess := int32(0)
+	for _, r := range rs {
+		t := r.StartedAt
+		if r.Success() {
+			lastSuccess = &t
+			failuresAfterSuccess = 0
+			firstFailureAfterSuccess = nil
+		} else {
+			lastFailure = &t
+			failuresAfterSuccess++
+			if firstFailureAfterSuccess == nil {
+				firstFailureAfterSuccess = &t
+			}
+		}
+	}
+	var lastStatus *int32
+	if s := rs[len(rs)-1].ResponseStatus; s != 0 {
+		v := int32(s)
+		lastStatus = &v
+	}
+	h.endpoints = append(h.endpoints, endpointID)
+	h.failures = append(h.failures, failuresAfterSuccess)
+	h.status = append(h.status, lastStatus)
+	h.success = append(h.success, lastSuccess)
+	h.failure = append(h.failure, lastFailure)
+	h.failingSince = append(h.failingSince, firstFailureAfterSuccess)
+}
+
+// minuteRows are the inputs of the endpoint_minutes statement, one per
+// endpoint and minute; buckets are array literals (PostgreSQL's unnest
+// cannot take an array of arrays apart row by row).
+type minuteRows struct {
+	endpoints           []string
+	minutes             []time.Time
+	attempts, successes []int32
+	buckets             []string
+}
+
+// add folds one endpoint's results into its minutes, in time order.
+func (m *minuteRows) add(endpointID string, rs []Result) {
+	type minute struct {
+		attempts, successes int32
+		buckets             []int32
+	}
+	minutes := map[time.Time]*minute{}
+	for _, r := range rs {
+		at := r.StartedAt.UTC().Truncate(time.Minute)
+		agg := minutes[at]
+		if agg == nil {
+			agg = &minute{buckets: make([]int32, len(LatencyBuckets)+1)}
+			minutes[at] = agg
+		}
+		agg.attempts++
+		if r.Success() {
+			agg.successes++
+		}
+		agg.buckets[bucketOf(r.Duration)]++
+	}
+	keys := make([]time.Time, 0, len(minutes))
+	for at := range minutes {
+		keys = append(keys, at)
+	}
+	slices.SortFunc(keys, time.Time.Compare)
+	for _, at := range keys {
+		agg := minutes[at]
+		m.endpoints = append(m.endpoints, endpointID)
+		m.minutes = append(m.minutes, at)
+		m.attempts = append(m.attempts, agg.attempts)
+		m.successes = append(m.successes, agg.successes)
+		m.buckets = append(m.buckets, arrayLiteral(agg.buckets))
+	}
+}
+
+// arrayLiteral writes counts as a PostgreSQL array literal, {1,0,2}.
+func arrayLiteral(counts []int32) string {
+	b := make([]byte, 0, 2+3*len(counts))
+	b = append(b, '{')
+	for i, n := range counts {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, int64(n), 10)
+	}
+	return string(append(b, '}'))
 }
 
 // rollupShards is how many rows an endpoint's minute may have: batches
