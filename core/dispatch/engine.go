@@ -30,8 +30,7 @@ type cycleRun struct {
 	admit   bool              // turn wake rows into lanes before claiming
 	claimed time.Time         // when its claim began
 	done    time.Time         // when it returned: rate slots count from here
-	jobs    delivery.Claimed
-	dropped delivery.Dropped
+	out     cycleOut
 	err     error
 }
 
@@ -81,21 +80,24 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			return
 		}
 		backoff.reset()
-		for _, job := range c.jobs.Jobs {
+		if c.out.promoted > 0 {
+			claim, admit = true, true // the promoted retries' lanes
+		}
+		for _, job := range c.out.claimed.Jobs {
 			running++
 			go d.run(job, c.claimed, c.done)
 		}
 		now := d.opts.Now()
-		for _, job := range c.jobs.Missing {
+		for _, job := range c.out.claimed.Missing {
 			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
 		}
 		if c.limit > 0 {
 			// A full claim may have left due work behind; a short one took
 			// all there was, so wait for a signal or the next due time.
-			claim = claim || len(c.jobs.Jobs)+len(c.jobs.Missing) >= c.limit || c.dropped.Woken > 0
+			claim = claim || len(c.out.claimed.Jobs)+len(c.out.claimed.Missing) >= c.limit || c.out.dropped.Woken > 0
 			switch {
 			case claim:
-			case c.dropped.Contended > 0:
+			case c.out.dropped.Contended > 0:
 				// A writer is making work due on a lane that stays: that
 				// work brings no notification, so look again once the
 				// writer has likely committed.
@@ -154,7 +156,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// return (see delivery.Job.StartIn).
 			c.claimed = time.Now()
 			go func() {
-				c.jobs, c.dropped, c.err = d.cycle(ctx, c.results, c.limit, c.admit)
+				c.out, c.err = d.cycle(ctx, c.results, c.limit, c.admit)
 				c.done = time.Now()
 				done <- c
 			}()
@@ -186,30 +188,26 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 
 // cycle records results and claims up to limit deliveries in one
 // transaction, then reports the outcomes and drops the lanes the claim
-// found idle. Before claiming it promotes due retries and, when admit is
-// set or retries were promoted, turns wake rows into lanes.
-func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int, admit bool) (delivery.Claimed, delivery.Dropped, error) {
-	var dropped delivery.Dropped
-	if limit > 0 {
-		promoted, err := delivery.Promote(ctx, d.pool, promoteLimit)
-		if err != nil {
-			return delivery.Claimed{}, dropped, err
-		}
-		if admit || promoted > 0 {
-			if _, err := delivery.AdmitWakes(ctx, d.pool); err != nil {
-				return delivery.Claimed{}, dropped, err
-			}
+// found idle. With admit set it first turns wake rows into lanes; before
+// claiming it promotes due retries, whose lanes the next cycle admits.
+func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int, admit bool) (cycleOut, error) {
+	var out cycleOut
+	if limit > 0 && admit {
+		if _, err := delivery.AdmitWakes(ctx, d.pool); err != nil {
+			return out, err
 		}
 	}
-	var (
-		claimed       delivery.Claimed
-		applied, lost []delivery.Result
-	)
+	var applied, lost []delivery.Result
 	run := func() error {
 		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-			err := delivery.GenericPlans(ctx, tx)
+			err := delivery.CyclePlans(ctx, tx)
 			if err != nil {
 				return err
+			}
+			if limit > 0 {
+				if out.promoted, err = delivery.Promote(ctx, tx, promoteLimit); err != nil {
+					return err
+				}
 			}
 			if len(results) > 0 {
 				if applied, lost, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
@@ -222,7 +220,7 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 				}
 			}
 			if limit > 0 {
-				claimed, err = delivery.ClaimTx(ctx, tx, delivery.ClaimParams{
+				out.claimed, err = delivery.ClaimTx(ctx, tx, delivery.ClaimParams{
 					Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Worker: d.opts.Worker,
 					// A rate slot must leave the attempt its time inside the lease.
 					RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
@@ -238,20 +236,29 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 		}
 	}
 	if err != nil {
-		return delivery.Claimed{}, dropped, err
+		return cycleOut{}, err
 	}
 	if len(lost) > 0 {
 		d.logDropped(lost)
 	}
 	d.applied(ctx, len(results)-len(lost), applied)
-	if len(claimed.Idle) > 0 {
-		if dropped, err = delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, claimed.Idle); err != nil {
+	if idle := out.claimed.Idle; len(idle) > 0 {
+		if out.dropped, err = delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, idle); err != nil {
 			// The lanes stay; look at them again shortly.
 			d.logger.Debug("dropping idle lanes failed", slog.String("error", err.Error()))
-			dropped.Contended = len(claimed.Idle)
+			out.dropped.Contended = len(idle)
 		}
 	}
-	return claimed, dropped, nil
+	return out, nil
+}
+
+// cycleOut is what a cycle did: what it claimed, what became of the idle
+// lanes, and how many retries it made due (their lanes are admitted by
+// the next cycle).
+type cycleOut struct {
+	claimed  delivery.Claimed
+	dropped  delivery.Dropped
+	promoted int
 }
 
 // resetTimer sets timer to fire after wait, whatever it was set to.
