@@ -102,10 +102,8 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, policy Policy, results []Result)
 		queueOutcomes(batch, applied)
 		queueAttempts(batch, kept)
 		queueFreedLanes(batch, freed, kept)
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
-		return updateHealth(ctx, tx, policy, kept)
+		queueHealth(batch, policy, kept)
+		return tx.SendBatch(ctx, batch).Close()
 	}()
 	if err != nil {
 		return nil, nil, db.Interpret(err)
@@ -317,13 +315,13 @@ func queueFreedLanes(batch *pgx.Batch, freed map[string]int, results []Result) {
 		UPDATE hookd.lanes l SET ready_at = now() FROM w WHERE l.endpoint_id = w.endpoint_id`, eps, wake)
 }
 
-// updateHealth folds the batch into hookd.endpoint_health and
+// queueHealth folds the results into hookd.endpoint_health and
 // hookd.endpoint_minutes: one statement for each table, whatever the
 // number of endpoints, writing rows in key order so concurrent batches do
 // not deadlock.
-func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Result) error {
+func queueHealth(batch *pgx.Batch, policy Policy, results []Result) {
 	if len(results) == 0 {
-		return nil
+		return
 	}
 	byEndpoint := map[string][]Result{}
 	for _, r := range results {
@@ -343,7 +341,6 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 		h.add(id, rs)
 		m.add(id, rs)
 	}
-	batch := &pgx.Batch{}
 	// With a success in the batch the streak restarts from it; without one
 	// the batch's failures extend the current streak. A healthy endpoint
 	// that succeeds again within a second of its last recorded success is
@@ -396,7 +393,6 @@ func updateHealth(ctx context.Context, tx pgx.Tx, policy Policy, results []Resul
 			WHERE endpoint_id = ANY($1) AND (breaker_opened_at IS NOT NULL OR consecutive_failures >= $2)`,
 			endpoints, policy.BreakerFailures, policy.BreakerProbeInterval.Milliseconds())
 	}
-	return tx.SendBatch(ctx, batch).Close()
 }
 
 // healthRows are the inputs of the endpoint_health statement, one per
@@ -502,7 +498,7 @@ func arrayLiteral(counts []int32) string {
 // they do not wait for each other's commit on one row.
 const rollupShards = 4
 
-// rollupCalls counts updateHealth calls, from a random start so that
+// rollupCalls counts queueHealth calls, from a random start so that
 // processes spread over the shards too.
 var rollupCalls atomic.Uint32
 

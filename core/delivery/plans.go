@@ -1,13 +1,10 @@
 package delivery
 
-import (
-	"context"
+import "github.com/jackc/pgx/v5"
 
-	"github.com/jackc/pgx/v5"
-)
-
-// CyclePlans makes the rest of tx plan its statements as a dispatcher's
-// cycle needs them planned (settings local to tx); a cycle calls it first.
+// CycleTx begins a transaction that plans its statements as a
+// dispatcher's cycle needs them planned (settings local to it), in the
+// round trip of its BEGIN:
 //
 //   - Generic plans of the prepared statements: left to choose, PostgreSQL
 //     planned the claim afresh on every call (the unnest inputs make each
@@ -17,8 +14,6 @@ import (
 //     of every cycle grew with the rows finished since the last vacuum
 //     (at 1,000 deliveries/s, recording a batch took 0.78 ms against 0.21
 //     ms by key). Every statement of a cycle finds its rows by key.
-func CyclePlans(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, `SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
-		set_config('enable_seqscan', 'off', true)`)
-	return err
+var CycleTx = pgx.TxOptions{
+	BeginQuery: `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off`,
 }

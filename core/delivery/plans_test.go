@@ -16,7 +16,7 @@ import (
 // whole, however small the planner believes a table to be: the queue
 // churns (a plan made while it looked small read it whole, dead rows and
 // all) and a new partition has no statistics. This runs cycles as the
-// dispatcher does (see CyclePlans) on a fresh database, where nothing has
+// dispatcher does (see CycleTx) on a fresh database, where nothing has
 // been analyzed, and counts the sequential scans of each transaction.
 func TestCyclesFindRowsByKey(t *testing.T) {
 	t.Parallel()
@@ -36,14 +36,11 @@ func TestCyclesFindRowsByKey(t *testing.T) {
 	var results []delivery.Result
 	for round := range 12 {
 		var scans []string
-		err := pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		err := pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
 			// The counts include what the connection did before and has
 			// not reported yet: take them first.
 			before, err := seqScans(b, tx)
 			if err != nil {
-				return err
-			}
-			if err := delivery.CyclePlans(b.ctx, tx); err != nil {
 				return err
 			}
 			if _, err := delivery.Promote(b.ctx, tx, 100); err != nil {

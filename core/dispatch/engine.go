@@ -80,7 +80,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			return
 		}
 		backoff.reset()
-		if c.out.promoted > 0 {
+		if c.out.admitNext {
 			claim, admit = true, true // the promoted retries' lanes
 		}
 		for _, job := range c.out.claimed.Jobs {
@@ -188,8 +188,9 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 
 // cycle records results and claims up to limit deliveries in one
 // transaction, then reports the outcomes and drops the lanes the claim
-// found idle. With admit set it first turns wake rows into lanes; before
-// claiming it promotes due retries, whose lanes the next cycle admits.
+// found idle. With admit set it first turns wake rows into lanes, in a
+// statement of its own (see delivery.AdmitWakes); before claiming it
+// promotes due retries, whose lanes the next cycle admits.
 func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int, admit bool) (cycleOut, error) {
 	var out cycleOut
 	if limit > 0 && admit {
@@ -199,15 +200,14 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 	}
 	var applied, lost []delivery.Result
 	run := func() error {
-		return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
-			err := delivery.CyclePlans(ctx, tx)
-			if err != nil {
-				return err
-			}
+		return pgx.BeginTxFunc(ctx, d.pool, delivery.CycleTx, func(tx pgx.Tx) error {
+			var err error
 			if limit > 0 {
-				if out.promoted, err = delivery.Promote(ctx, tx, promoteLimit); err != nil {
+				promoted, err := delivery.Promote(ctx, tx, promoteLimit)
+				if err != nil {
 					return err
 				}
+				out.admitNext = promoted > 0
 			}
 			if len(results) > 0 {
 				if applied, lost, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
@@ -253,12 +253,12 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 }
 
 // cycleOut is what a cycle did: what it claimed, what became of the idle
-// lanes, and how many retries it made due (their lanes are admitted by
-// the next cycle).
+// lanes, and whether it made retries due whose lanes the next cycle must
+// admit.
 type cycleOut struct {
-	claimed  delivery.Claimed
-	dropped  delivery.Dropped
-	promoted int
+	claimed   delivery.Claimed
+	dropped   delivery.Dropped
+	admitNext bool
 }
 
 // resetTimer sets timer to fire after wait, whatever it was set to.
