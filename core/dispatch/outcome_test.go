@@ -436,15 +436,16 @@ func TestReplayDeadLetter(t *testing.T) {
 
 // An endpoint whose rate limit pushes requests past half the lease gets
 // them all the same: work handed back waits for its slot instead of
-// booking ever later slots.
+// booking ever later slots. (The slots span a second, the lease 0.6 s:
+// a shorter lease left a busy machine's cycle too little of it.)
 func TestRateLimitPastTheLeaseStillDelivers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	rc := newReceiver(t, status(http.StatusOK))
-	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit, p.MaxInFlight = 20, 20 })
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit, p.MaxInFlight = 10, 10 })
 	b.start(t, func(o *Options) {
 		o.Delivery.Timeout = 100 * time.Millisecond
-		o.Delivery.Lease = 300 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
 		o.Delivery.PollInterval = 10 * time.Millisecond
 	})
 	var ids []string
