@@ -458,7 +458,21 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		}
 		c.Jobs = append(c.Jobs, j)
 	}
-	return c, rows.Err()
+	if err := rows.Err(); err != nil {
+		return Claimed{}, err
+	}
+	for i := range c.Jobs {
+		if l := byID[c.Jobs[i].EndpointID]; l != nil {
+			c.Jobs[i].Awaited = l.awaitsResult()
+		}
+	}
+	return c, nil
+}
+
+// awaitsResult reports whether, after this claim, the lane is looked at
+// again only when a result frees it (see settleLanes).
+func (l *lane) awaitsResult() bool {
+	return l.probe || l.fifo || l.inFlight+l.taken >= l.capacity
 }
 
 // settleLanes writes what the claim did to its lanes: slots taken, the
@@ -490,7 +504,7 @@ func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, n
 			// It had less due than it might have taken: nothing is left.
 			l.idle = true
 			ready = &idleRecheck
-		case l.probe || l.fifo || l.inFlight+l.taken >= l.capacity:
+		case l.awaitsResult():
 			ready = nil // at its cap, or one at a time: a result wakes the lane
 		case l.rate > 0:
 			next := l.slot0.Add(time.Duration(l.taken) * (time.Second / time.Duration(l.rate)))

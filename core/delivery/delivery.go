@@ -160,6 +160,10 @@ type Job struct {
 	StartIn time.Duration
 	// Probe is set for the one attempt an open breaker lets through.
 	Probe bool
+	// Awaited is set when the job's lane waits for its result before it is
+	// claimed again (the endpoint at its cap, a probe, a fifo head): record
+	// that result at once.
+	Awaited bool
 
 	EventID       string
 	EventType     string

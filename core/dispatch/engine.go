@@ -16,7 +16,17 @@ import (
 type outcome struct {
 	res      delivery.Result
 	released bool
+	awaited  bool // its lane waits for it (delivery.Job.Awaited)
 }
+
+// A cycle that only results call for waits up to linger for lingerBatch
+// of them: under light load every response would otherwise start a
+// transaction of its own. Work made due (a notification, a full claim, a
+// timer) and results a lane waits for start one at once.
+const (
+	linger      = 2 * time.Millisecond
+	lingerBatch = 16
+)
 
 // maxCycles is how many cycles run at once: while one waits for the
 // database, the next is already recording the results that came in and
@@ -44,8 +54,10 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		cycles    int // cycles in flight
 		pending   []delivery.Result
 		released  []int64
-		claim     = true // look for work at once
-		admit     = true // and for wakes left while no dispatcher ran
+		claim     = true    // look for work
+		urgent    = true    // at once, not only because results came in
+		admit     = true    // and for wakes left while no dispatcher ran
+		since     time.Time // when the oldest pending result came in
 		backoff   = newBackoff(50*time.Millisecond, 5*time.Second)
 		pauseTill time.Time     // no new cycle before this, after one failed
 		contended time.Duration // the wait before looking again at lanes a writer held
@@ -55,13 +67,19 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	defer poll.Stop()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	lingering := time.NewTimer(time.Hour)
+	lingering.Stop()
 	take := func(o outcome) {
 		running--
 		if o.released {
 			released = append(released, o.res.DeliveryID)
-		} else {
-			pending = append(pending, o.res)
+			return
 		}
+		if len(pending) == 0 {
+			since = time.Now()
+		}
+		pending = append(pending, o.res)
+		urgent = urgent || o.awaited
 	}
 	finish := func(c *cycleRun) {
 		cycles--
@@ -75,13 +93,13 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				resetTimer(timer, wait)
 			}
 			pending = append(pending, c.results...)
-			claim = true
+			claim, urgent = true, true
 			admit = admit || c.admit
 			return
 		}
 		backoff.reset()
 		if c.out.admitNext {
-			claim, admit = true, true // the promoted retries' lanes
+			claim, urgent, admit = true, true, true // the promoted retries' lanes
 		}
 		for _, job := range c.out.claimed.Jobs {
 			running++
@@ -92,9 +110,17 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
 		}
 		if c.limit > 0 {
-			// A full claim may have left due work behind; a short one took
-			// all there was, so wait for a signal or the next due time.
-			claim = claim || len(c.out.claimed.Jobs)+len(c.out.claimed.Missing) >= c.limit || c.out.dropped.Woken > 0
+			// A full claim may have left due work behind: claim again, at
+			// once while workers are free, else with the results that free
+			// them. A short one took all there was, so wait for a signal or
+			// the next due time. A woken lane has its work due now.
+			if len(c.out.claimed.Jobs)+len(c.out.claimed.Missing) >= c.limit {
+				claim = true
+				urgent = urgent || d.opts.Delivery.Workers-running-reserved > 0
+			}
+			if c.out.dropped.Woken > 0 {
+				claim, urgent = true, true
+			}
 			switch {
 			case claim:
 			case c.out.dropped.Contended > 0:
@@ -135,11 +161,13 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		}
 		free := d.opts.Delivery.Workers - running - reserved
 		wantClaim := !stopping && claim && free > 0
-		if cycles < maxCycles && (len(pending) > 0 || wantClaim) && !time.Now().Before(pauseTill) {
+		ready := wantClaim && urgent || len(pending) >= lingerBatch ||
+			len(pending) > 0 && (stopping || time.Since(since) >= linger)
+		if cycles < maxCycles && ready && !time.Now().Before(pauseTill) {
 			c := &cycleRun{}
 			if wantClaim {
 				c.limit = min(free, d.opts.Delivery.ClaimBatch)
-				claim = false // the cycle's claim tells whether more is due
+				claim, urgent = false, false // the cycle's claim tells whether more is due
 				c.admit, admit = admit, false
 			}
 			n := min(len(pending), completeBatch)
@@ -162,6 +190,9 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			}()
 			continue
 		}
+		if len(pending) > 0 && !ready {
+			resetTimer(lingering, linger-time.Since(since))
+		}
 		stop := claimCtx.Done()
 		if stopping {
 			stop = nil // only outcomes and cycles matter now
@@ -172,15 +203,16 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		case c := <-done:
 			finish(c)
 		case <-d.wake:
-			claim = true
+			claim, urgent = true, true
 		case <-d.notified:
-			claim, admit = true, true
+			claim, urgent, admit = true, true, true
 		case <-poll.C:
 			// The fallback for a notification missed while the listener
 			// reconnected.
-			claim, admit = true, true
+			claim, urgent, admit = true, true, true
 		case <-timer.C:
-			claim = true
+			claim, urgent = true, true
+		case <-lingering.C:
 		case <-stop:
 		}
 	}

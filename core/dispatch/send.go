@@ -79,7 +79,7 @@ func (d *Dispatcher) run(job delivery.Job, claimed, returned time.Time) {
 		return
 	}
 	res, ok := d.attempt(ctx, job, claimed)
-	d.outcomes <- outcome{res: res, released: !ok}
+	d.outcomes <- outcome{res: res, released: !ok, awaited: job.Awaited}
 }
 
 // attempt sends job once and decides what follows. It reports false when
