@@ -559,8 +559,10 @@ func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, n
 }
 
 // DropIdleLanes drops the lanes a claim found idle (Claimed.Idle), in a
-// transaction of its own; call it after the claim committed, and claim
-// again at once when some were woken, shortly when some were contended.
+// transaction of its own that does not wait for the disk (see
+// asyncCommit), so pass a pool or a connection; call it after the claim
+// committed, and claim again at once when some were woken, shortly when
+// some were contended.
 func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropped, error) {
 	slices.Sort(endpointIDs)
 	return dropIdleLanes(ctx, b, slices.Compact(endpointIDs))

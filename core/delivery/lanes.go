@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hookd/hookd/core/db"
 )
@@ -61,11 +62,26 @@ const wakeSelect = `(SELECT count(*) FROM notified)`
 // cycle's transaction they waited for whole cycles, up to 140 ms); a
 // dispatcher calls it when WorkChannel fires and on its fallback poll.
 func AdmitWakes(ctx context.Context, ex db.Executor) (int, error) {
-	// A prepared statement, not the simple protocol pgx would use for a
-	// statement without arguments: that parses and plans it every call.
-	tag, err := ex.Exec(ctx, admitSQL, pgx.QueryExecModeCacheStatement)
-	return int(tag.RowsAffected()), err
+	// One round trip: both statements in one implicit transaction, and the
+	// admission a prepared statement (pgx would send a statement without
+	// arguments in the simple protocol, parsed and planned every call).
+	batch := &pgx.Batch{}
+	batch.Queue(asyncCommit)
+	var n int
+	batch.Queue(admitSQL).Exec(func(tag pgconn.CommandTag) error {
+		n = int(tag.RowsAffected())
+		return nil
+	})
+	return n, ex.SendBatch(ctx, batch).Close()
 }
+
+// asyncCommit lets the transaction commit without waiting for its WAL to
+// reach the disk. Only lanes and wake rows are written so: they are the
+// dispatchers' schedule, derived from the queue. Should a crash lose such
+// a commit, the wakes are back (and admitted again) or the lane is back
+// (and dropped again when it is found idle); any durable commit after it
+// flushes it anyway, WAL being written in order.
+const asyncCommit = `SELECT set_config('synchronous_commit', 'off', true)`
 
 const admitSQL = `
 	WITH w AS (DELETE FROM hookd.lane_wakes RETURNING endpoint_id)
@@ -98,13 +114,16 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 		out = Dropped{}
 		// The locks first, in a statement of their own: the next
 		// statement's snapshot then sees every writer that held one.
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
-			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), endpointIDs)
-		if err != nil {
-			return err
-		}
-		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
+		var locked []string
+		batch := &pgx.Batch{}
+		batch.Queue(asyncCommit)
+		batch.Queue(fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
+			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), endpointIDs).
+			Query(func(rows pgx.Rows) (err error) {
+				locked, err = pgx.CollectRows(rows, pgx.RowTo[string])
+				return err
+			})
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
 		out.Contended = len(endpointIDs) - len(locked)

@@ -33,15 +33,20 @@ const (
 // claiming, so neither the database nor the workers sit idle.
 const maxCycles = 2
 
-// cycleRun is a cycle in flight, and then its outcome.
+// cycleRun is a cycle in flight, and then its outcome. The cycle's
+// goroutine hands it to the engine twice: once its transaction committed,
+// so that the jobs it claimed start at once, and when it is done (after
+// dropping the lanes it found idle, or failing).
 type cycleRun struct {
-	results []delivery.Result // what it records (kept, to record again after a failure)
-	limit   int               // the workers it reserved for its claim
-	admit   bool              // turn wake rows into lanes before claiming
-	claimed time.Time         // when its claim began
-	done    time.Time         // when it returned: rate slots count from here
-	out     cycleOut
-	err     error
+	results  []delivery.Result // what it records (kept, to record again after a failure)
+	limit    int               // the workers it reserved for its claim
+	admit    bool              // turn wake rows into lanes before claiming
+	claimed  time.Time         // when its claim began
+	returned time.Time         // when its claim committed: rate slots count from here
+	out      cycleOut
+	started  bool             // the engine took its jobs
+	dropped  delivery.Dropped // what became of the idle lanes (written after committed)
+	err      error
 }
 
 // engine runs cycles until claiming has stopped and every worker has
@@ -62,6 +67,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		pauseTill time.Time     // no new cycle before this, after one failed
 		contended time.Duration // the wait before looking again at lanes a writer held
 	)
+	committed := make(chan *cycleRun, maxCycles)
 	done := make(chan *cycleRun, maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
@@ -81,9 +87,25 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		pending = append(pending, o.res)
 		urgent = urgent || o.awaited
 	}
+	// start sends what a committed cycle claimed.
+	start := func(c *cycleRun) {
+		c.started = true
+		reserved -= c.limit
+		backoff.reset()
+		for _, job := range c.out.claimed.Jobs {
+			running++
+			go d.run(job, c.claimed, c.returned)
+		}
+		now := d.opts.Now()
+		for _, job := range c.out.claimed.Missing {
+			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
+		}
+	}
 	finish := func(c *cycleRun) {
 		cycles--
-		reserved -= c.limit
+		if !c.started {
+			reserved -= c.limit
+		}
 		if c.err != nil {
 			if lastCtx.Err() == nil {
 				wait := backoff.next()
@@ -97,17 +119,8 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			admit = admit || c.admit
 			return
 		}
-		backoff.reset()
 		if c.out.admitNext {
 			claim, urgent, admit = true, true, true // the promoted retries' lanes
-		}
-		for _, job := range c.out.claimed.Jobs {
-			running++
-			go d.run(job, c.claimed, c.done)
-		}
-		now := d.opts.Now()
-		for _, job := range c.out.claimed.Missing {
-			pending = append(pending, delivery.MissingEventResult(job, d.opts.Worker, now))
 		}
 		if c.limit > 0 {
 			// A full claim may have left due work behind: claim again, at
@@ -118,12 +131,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				claim = true
 				urgent = urgent || d.opts.Delivery.Workers-running-reserved > 0
 			}
-			if c.out.dropped.Woken > 0 {
+			if c.dropped.Woken > 0 {
 				claim, urgent = true, true
 			}
 			switch {
 			case claim:
-			case c.out.dropped.Contended > 0:
+			case c.dropped.Contended > 0:
 				// A writer is making work due on a lane that stays: that
 				// work brings no notification, so look again once the
 				// writer has likely committed.
@@ -184,8 +197,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// return (see delivery.Job.StartIn).
 			c.claimed = time.Now()
 			go func() {
-				c.out, c.err = d.cycle(ctx, c.results, c.limit, c.admit)
-				c.done = time.Now()
+				c.err = d.cycle(ctx, c, committed)
 				done <- c
 			}()
 			continue
@@ -200,7 +212,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		select {
 		case o := <-d.outcomes:
 			take(o)
+		case c := <-committed:
+			start(c)
 		case c := <-done:
+			for !c.started && c.err == nil {
+				start(<-committed) // handed over before it was done
+			}
 			finish(c)
 		case <-d.wake:
 			claim, urgent = true, true
@@ -218,19 +235,23 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	}
 }
 
-// cycle records results and claims up to limit deliveries in one
-// transaction, then reports the outcomes and drops the lanes the claim
-// found idle. With admit set it first turns wake rows into lanes, in a
-// statement of its own (see delivery.AdmitWakes); before claiming it
-// promotes due retries, whose lanes the next cycle admits.
-func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit int, admit bool) (cycleOut, error) {
-	var out cycleOut
-	if limit > 0 && admit {
+// cycle records c's results and claims up to c.limit deliveries in one
+// transaction, hands c to committed once that transaction committed, and
+// then drops the lanes the claim found idle. With c.admit set it first
+// turns wake rows into lanes, in a statement of its own (see
+// delivery.AdmitWakes); before claiming it promotes due retries, whose
+// lanes the next cycle admits.
+func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, committed chan<- *cycleRun) error {
+	results, limit := c.results, c.limit
+	if limit > 0 && c.admit {
 		if _, err := delivery.AdmitWakes(ctx, d.pool); err != nil {
-			return out, err
+			return err
 		}
 	}
-	var applied, lost []delivery.Result
+	var (
+		out           cycleOut
+		applied, lost []delivery.Result
+	)
 	run := func() error {
 		return pgx.BeginTxFunc(ctx, d.pool, delivery.CycleTx, func(tx pgx.Tx) error {
 			var err error
@@ -268,28 +289,32 @@ func (d *Dispatcher) cycle(ctx context.Context, results []delivery.Result, limit
 		}
 	}
 	if err != nil {
-		return cycleOut{}, err
+		return err
 	}
+	// The engine reads what the claim took from here on; this goroutine
+	// writes only c.dropped, which it hands over with done.
+	c.out, c.returned = out, time.Now()
+	committed <- c
 	if len(lost) > 0 {
 		d.logDropped(lost)
 	}
 	d.applied(ctx, len(results)-len(lost), applied)
 	if idle := out.claimed.Idle; len(idle) > 0 {
-		if out.dropped, err = delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, idle); err != nil {
+		dropped, err := delivery.DropIdleLanes(context.WithoutCancel(ctx), d.pool, idle)
+		if err != nil {
 			// The lanes stay; look at them again shortly.
 			d.logger.Debug("dropping idle lanes failed", slog.String("error", err.Error()))
-			out.dropped.Contended = len(idle)
+			dropped.Contended = len(idle)
 		}
+		c.dropped = dropped
 	}
-	return out, nil
+	return nil
 }
 
-// cycleOut is what a cycle did: what it claimed, what became of the idle
-// lanes, and whether it made retries due whose lanes the next cycle must
-// admit.
+// cycleOut is what a cycle's transaction did: what it claimed, and
+// whether it made retries due whose lanes the next cycle must admit.
 type cycleOut struct {
 	claimed   delivery.Claimed
-	dropped   delivery.Dropped
 	admitNext bool
 }
 
