@@ -139,7 +139,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			case c.dropped.Contended > 0:
 				// A writer is making work due on a lane that stays: that
 				// work brings no notification, so look again once the
-				// writer has likely committed.
+				// writer has likely committed. The wait grows while looking
+				// finds nothing (a long transaction), and starts again from
+				// a millisecond once it found work (the next writer).
+				if len(c.out.claimed.Jobs) > 0 {
+					contended = 0
+				}
 				contended = min(max(2*contended, time.Millisecond), 64*time.Millisecond)
 				resetTimer(timer, contended)
 			default:
