@@ -33,23 +33,29 @@ func FanOutCTE(lateOnly bool) string {
 		existed = ` AND e.created_at <= ev.stored_at
 		  AND NOT EXISTS (SELECT 1 FROM hookd.deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = e.id)`
 	}
-	return `targets AS (
+	// The patterns are computed once an event, not once for every
+	// endpoint a join filter looks at.
+	return `evp AS MATERIALIZED (
+		SELECT ev.id, ev.type, ev.stored_at, ev.endpoint_id, ev.tenant_id, ev.broadcast,
+			CASE WHEN ev.endpoint_id IS NULL THEN hookd.type_patterns(ev.type) END AS patterns
+		FROM ev
+	), targets AS (
 		SELECT ev.id, ev.type, ev.stored_at, e.tenant_id, e.id AS endpoint_id, e.enabled
-		FROM ev JOIN hookd.endpoints e ON e.id = ev.endpoint_id
+		FROM evp ev JOIN hookd.endpoints e ON e.id = ev.endpoint_id
 		WHERE ev.endpoint_id IS NOT NULL
 		UNION ALL
 		SELECT ev.id, ev.type, ev.stored_at, ev.tenant_id, e.id, true
-		FROM ev JOIN hookd.endpoints e ON e.tenant_id = ev.tenant_id
+		FROM evp ev JOIN hookd.endpoints e ON e.tenant_id = ev.tenant_id
 		WHERE ev.endpoint_id IS NULL AND ev.tenant_id IS NOT NULL AND NOT ev.broadcast
-		  AND e.kind = 'webhook' AND e.enabled AND e.match_types && hookd.type_patterns(ev.type)` + existed + `
+		  AND e.kind = 'webhook' AND e.enabled AND e.match_types && ev.patterns` + existed + `
 		UNION ALL
 		SELECT ev.id, ev.type, ev.stored_at, ev.tenant_id, e.id, true
-		FROM ev JOIN hookd.endpoints e ON e.match_types && hookd.type_patterns(ev.type)
+		FROM evp ev JOIN hookd.endpoints e ON e.match_types && ev.patterns
 		WHERE ev.endpoint_id IS NULL AND ev.tenant_id IS NULL AND NOT ev.broadcast
 		  AND e.tenant_id IS NULL AND e.kind = 'webhook' AND e.enabled` + existed + `
 		UNION ALL
 		SELECT ev.id, ev.type, ev.stored_at, e.tenant_id, e.id, true
-		FROM ev JOIN hookd.endpoints e ON e.match_types && hookd.type_patterns(ev.type)
+		FROM evp ev JOIN hookd.endpoints e ON e.match_types && ev.patterns
 		WHERE ev.broadcast AND e.kind = 'webhook' AND e.enabled` + existed + `
 	), fan AS (
 		INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, tenant_id, event_type, state)
