@@ -10,8 +10,14 @@
 // workers (delivery.ClaimTx): results and claims share a commit, and a slot
 // freed by a result is claimed again in the same round trip. Two cycles
 // run at once, so that one records and claims while the other waits for
-// the database; results pile up meanwhile, so batches grow with the load
-// and no time is spent waiting for a batch to fill.
+// the database; results pile up meanwhile, so batches grow with the load.
+// Under light load a cycle that only results call for waits up to 2 ms for
+// more of them; new work, and results a lane waits for, start one at once.
+// A cycle's claimed requests go out as soon as its transaction commits.
+//
+// A cycle's transaction plans its statements generically and by key only
+// (see delivery.CycleTx): the queue is small and churns, and a plan made
+// while it looked small would read it whole on every cycle.
 //
 // Claims take due work endpoint by endpoint, round-robin, within each
 // endpoint's max_in_flight, rate_limit, breaker and fifo ordering, all of

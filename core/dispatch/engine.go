@@ -21,8 +21,9 @@ type outcome struct {
 
 // A cycle that only results call for waits up to linger for lingerBatch
 // of them: under light load every response would otherwise start a
-// transaction of its own. Work made due (a notification, a full claim, a
-// timer) and results a lane waits for start one at once.
+// transaction of its own. Work made due (a notification, a timer, a full
+// claim while workers are free) and results a lane waits for start one at
+// once.
 const (
 	linger      = 2 * time.Millisecond
 	lingerBatch = 16
