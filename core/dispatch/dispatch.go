@@ -74,6 +74,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -235,6 +236,7 @@ type Dispatcher struct {
 	unsub    func()
 	ownNotif bool
 	outcomes chan outcome // from workers
+	recorded atomic.Int64 // results recorded, for the queue's vacuum
 
 	mu         sync.Mutex
 	started    bool
@@ -299,8 +301,9 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 			return err
 		}
 	}
-	d.loops.Add(1)
+	d.loops.Add(2)
 	go d.reap(claimCtx)
+	go d.vacuum(claimCtx)
 	go d.engine(claimCtx, lastCtx)
 	d.logger.Info("dispatcher started", slog.String("worker", d.opts.Worker),
 		slog.Int("workers", d.opts.Delivery.Workers), slog.Int("attempts", len(d.opts.Delivery.RetrySchedule)))

@@ -380,6 +380,7 @@ func (d *Dispatcher) logDropped(dropped []delivery.Result) {
 // applied reports recorded results: dead letters are logged and counted,
 // and OnOutcome hears of every state change.
 func (d *Dispatcher) applied(ctx context.Context, recorded int, applied []delivery.Result) {
+	d.recorded.Add(int64(recorded))
 	if n := recorded - len(applied); n > 0 {
 		d.logger.Debug("results logged for deliveries no longer leased to this worker", slog.Int("count", n))
 	}

@@ -1,0 +1,62 @@
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/hookd/hookd/core/delivery"
+)
+
+// vacuum vacuums the queue when the results recorded since it last looked
+// left enough dead rows (see delivery.VacuumQueue), looking once a second
+// and only after this dispatcher recorded results: its cost follows the
+// deliveries made. When a vacuum leaves the queue as due as before (a long
+// transaction keeps the dead rows visible), the next waits twice as long,
+// up to a minute, so that nothing vacuums in vain every second.
+func (d *Dispatcher) vacuum(ctx context.Context) {
+	defer d.loops.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	seen := d.recorded.Load()
+	var next time.Time
+	backoff := newBackoff(2*time.Second, time.Minute)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := d.recorded.Load()
+		if n == seen || time.Now().Before(next) {
+			continue
+		}
+		seen = n
+		if err := d.vacuumOnce(ctx); err != nil {
+			if ctx.Err() == nil && !isCanceled(err) {
+				d.logger.Warn("vacuuming the queue failed; autovacuum still will", slog.String("error", err.Error()))
+			}
+			next = time.Now().Add(backoff.next())
+			continue
+		}
+		if due, err := delivery.QueueVacuumDue(ctx, d.pool); err == nil && due {
+			next = time.Now().Add(backoff.next())
+		} else {
+			backoff.reset()
+		}
+	}
+}
+
+// vacuumOnce vacuums the queue if it is due.
+func (d *Dispatcher) vacuumOnce(ctx context.Context) error {
+	due, err := delivery.QueueVacuumDue(ctx, d.pool)
+	if err != nil || !due {
+		return err
+	}
+	start := time.Now()
+	if err := delivery.VacuumQueue(ctx, d.pool); err != nil {
+		return err
+	}
+	d.logger.Debug("vacuumed the queue", slog.Duration("took", time.Since(start)))
+	return nil
+}
