@@ -39,8 +39,8 @@ func vacuumDue(dead, live int64) bool {
 // leaves tens of thousands of dead rows between autovacuum's runs (a
 // minute apart by default). Claims and in-flight counts walk their index
 // entries, so their cost grew with the deliveries finished since the last
-// vacuum: publishing and delivering at once held 2,515/s without vacuums
-// every few seconds, 4,077/s with them.
+// vacuum: at 3,000 deliveries/s for 15 s, publish-to-receipt p99 was
+// 565–582 ms without vacuums every few seconds, 39–95 ms with them.
 func VacuumQueue(ctx context.Context, ex db.Executor) error {
 	_, err := ex.Exec(ctx, `VACUUM (SKIP_LOCKED, TRUNCATE false) hookd.queue, hookd.lanes, hookd.lane_wakes`)
 	return err

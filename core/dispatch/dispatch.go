@@ -29,7 +29,9 @@
 //
 // When the database is unavailable a cycle is retried with backoff and
 // every result is kept. A lease reaper in every process returns deliveries
-// whose worker died to the queue.
+// whose worker died to the queue, and every process vacuums the queue as
+// its dead rows pile up, faster than autovacuum would (see
+// delivery.VacuumQueue).
 //
 // # Retry schedule
 //
