@@ -572,22 +572,20 @@ func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 // pending ones, waking their lanes, and returns how many.
 func Promote(ctx context.Context, ex db.Executor, limit int) (int, error) {
 	var n int
-	err := ex.QueryRow(ctx, promoteSQL, limit).Scan(&n)
+	err := ex.QueryRow(ctx, `
+		WITH due AS (
+			SELECT id FROM hookd.queue
+			WHERE state = 'retrying' AND next_attempt_at <= now()
+			ORDER BY next_attempt_at LIMIT $1
+			FOR UPDATE SKIP LOCKED
+		), promoted AS (
+			UPDATE hookd.queue q SET state = 'pending', updated_at = now()
+			WHERE q.id = ANY(ARRAY(SELECT id FROM due))
+			RETURNING q.endpoint_id
+		), `+wakeCTE("promoted")+`
+		SELECT (SELECT count(*) FROM promoted)::int + 0 * `+wakeSelect, limit).Scan(&n)
 	return n, err
 }
-
-var promoteSQL = `
-	WITH due AS (
-		SELECT id FROM hookd.queue
-		WHERE state = 'retrying' AND next_attempt_at <= now()
-		ORDER BY next_attempt_at LIMIT $1
-		FOR UPDATE SKIP LOCKED
-	), promoted AS (
-		UPDATE hookd.queue q SET state = 'pending', updated_at = now()
-		WHERE q.id = ANY(ARRAY(SELECT id FROM due))
-		RETURNING q.endpoint_id
-	), ` + wakeCTE("promoted") + `
-	SELECT (SELECT count(*) FROM promoted)::int + 0 * ` + wakeSelect
 
 // NextWake returns when the next claim could find work that is not due
 // yet: the earliest retry, or the earliest lane waiting for a probe, a
