@@ -35,9 +35,10 @@ const (
 const maxCycles = 2
 
 // cycleRun is a cycle in flight, and then its outcome. The cycle's
-// goroutine hands it to the engine twice: once its transaction committed,
-// so that the jobs it claimed start at once, and when it is done (after
-// dropping the lanes it found idle, or failing).
+// goroutine hands it to the engine twice, in order on one channel: once
+// its transaction committed, so that the jobs it claimed start at once,
+// and when it is done (after dropping the lanes it found idle, or
+// failing).
 type cycleRun struct {
 	results  []delivery.Result // what it records (kept, to record again after a failure)
 	limit    int               // the workers it reserved for its claim
@@ -48,6 +49,13 @@ type cycleRun struct {
 	started  bool             // the engine took its jobs
 	dropped  delivery.Dropped // what became of the idle lanes (written after committed)
 	err      error
+}
+
+// cycleEvent is a cycle handed to the engine: committed (done false) or
+// done.
+type cycleEvent struct {
+	c    *cycleRun
+	done bool
 }
 
 // engine runs cycles until claiming has stopped and every worker has
@@ -68,8 +76,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		pauseTill time.Time     // no new cycle before this, after one failed
 		contended time.Duration // the wait before looking again at lanes a writer held
 	)
-	committed := make(chan *cycleRun, maxCycles)
-	done := make(chan *cycleRun, maxCycles)
+	events := make(chan cycleEvent, 2*maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
 	timer := time.NewTimer(time.Hour)
@@ -203,8 +210,8 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// return (see delivery.Job.StartIn).
 			c.claimed = time.Now()
 			go func() {
-				c.err = d.cycle(ctx, c, committed)
-				done <- c
+				c.err = d.cycle(ctx, c, events)
+				events <- cycleEvent{c, true}
 			}()
 			continue
 		}
@@ -218,13 +225,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		select {
 		case o := <-d.outcomes:
 			take(o)
-		case c := <-committed:
-			start(c)
-		case c := <-done:
-			for !c.started && c.err == nil {
-				start(<-committed) // handed over before it was done
+		case e := <-events:
+			if e.done {
+				finish(e.c)
+			} else {
+				start(e.c)
 			}
-			finish(c)
 		case <-d.wake:
 			claim, urgent = true, true
 		case <-d.notified:
@@ -242,12 +248,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 }
 
 // cycle records c's results and claims up to c.limit deliveries in one
-// transaction, hands c to committed once that transaction committed, and
+// transaction, hands c to the engine once that transaction committed, and
 // then drops the lanes the claim found idle. With c.admit set it first
 // turns wake rows into lanes, in a statement of its own (see
 // delivery.AdmitWakes); before claiming it promotes due retries, whose
 // lanes the next cycle admits.
-func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, committed chan<- *cycleRun) error {
+func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycleEvent) error {
 	results, limit := c.results, c.limit
 	if limit > 0 && c.admit {
 		if _, err := delivery.AdmitWakes(ctx, d.pool); err != nil {
@@ -300,7 +306,7 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, committed chan<- *c
 	// The engine reads what the claim took from here on; this goroutine
 	// writes only c.dropped, which it hands over with done.
 	c.out, c.returned = out, time.Now()
-	committed <- c
+	events <- cycleEvent{c, false}
 	if len(lost) > 0 {
 		d.logDropped(lost)
 	}
