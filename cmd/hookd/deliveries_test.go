@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 func TestPublishDeliveriesAndReplay(t *testing.T) {
@@ -110,8 +111,14 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 		}
 	}
 
-	feed := mustHookd(t, dbURL, "events", "ls", "--type", "payment.*")
-	if !strings.Contains(feed, "evt_one") || !strings.Contains(feed, "next cursor:") {
+	// The feed serves an event once every older transaction on the server
+	// has ended, other tests' too.
+	var feed string
+	testkit.Eventually(t, "evt_one in the feed", func() bool {
+		feed = mustHookd(t, dbURL, "events", "ls", "--type", "payment.*")
+		return strings.Contains(feed, "evt_one")
+	})
+	if !strings.Contains(feed, "next cursor:") {
 		t.Errorf("events ls:\n%s", feed)
 	}
 	cursor := strings.TrimSpace(strings.TrimPrefix(feed[strings.Index(feed, "next cursor:"):], "next cursor:"))
