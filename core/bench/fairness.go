@@ -65,7 +65,7 @@ func (b *bench) fairness(ctx context.Context) (Fairness, error) {
 	f.SlowDelivered = b.rcv.slow.Load()
 	f.SlowLeft = int64(o.SlowBacklog) - f.SlowDelivered
 	f.OthersSent = len(l.sent)
-	lat, _, missing := b.latencies(l.sent)
+	lat, _, _, missing := b.latencies(l.sent)
 	f.OthersMissing, f.OthersLatency = missing, distOf(lat)
 	if werr != nil {
 		return f, fmt.Errorf("fairness: %d of %d received by the others: %w", others(), len(l.sent), werr)

@@ -102,9 +102,9 @@ func (b *bench) publishTick(ctx context.Context, pub *outbox.Publisher, l *load,
 	}
 }
 
-// latencies returns publish-to-receipt and publish-call durations of the
-// events sent, and how many were never received.
-func (b *bench) latencies(all []sent) (lat, call []time.Duration, missing int) {
+// latencies returns the events' publish-to-receipt, publish-call and
+// commit-to-receipt durations, and how many were never received.
+func (b *bench) latencies(all []sent) (lat, call, after []time.Duration, missing int) {
 	for _, s := range all {
 		at := b.rcv.receivedAt(s.id)
 		if at.IsZero() {
@@ -113,8 +113,9 @@ func (b *bench) latencies(all []sent) (lat, call []time.Duration, missing int) {
 		}
 		lat = append(lat, at.Sub(s.at))
 		call = append(call, s.done.Sub(s.at))
+		after = append(after, at.Sub(s.done))
 	}
-	return lat, call, missing
+	return lat, call, after, missing
 }
 
 // steady offers rate events per second to the live endpoints for
@@ -153,8 +154,8 @@ func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
 	if elapsed > 0 {
 		st.PerSec = float64(st.Received) / elapsed.Seconds()
 	}
-	lat, call, missing := b.latencies(l.sent)
-	st.Missing, st.Latency, st.Commit = missing, distOf(lat), distOf(call)
+	lat, call, after, missing := b.latencies(l.sent)
+	st.Missing, st.Latency, st.Commit, st.AfterCommit = missing, distOf(lat), distOf(call), distOf(after)
 	if werr != nil {
 		return st, fmt.Errorf("steady at %.0f/s: %d of %d received: %w", rate, st.Received, st.Published, werr)
 	}

@@ -139,7 +139,10 @@ type Steady struct {
 	PerSec   float64 `json:"delivered_per_s"`
 	Latency  Dist    `json:"publish_to_receipt"`
 	Commit   Dist    `json:"publish_call"`
-	Cost     Cost    `json:"cost"`
+	// AfterCommit is from the PublishBatch call's return to receipt:
+	// hookd's part of the latency, without the producer's commit.
+	AfterCommit Dist `json:"commit_to_receipt"`
+	Cost        Cost `json:"cost"`
 }
 
 // Sustained is the highest rate held with the backlog flat.

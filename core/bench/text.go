@@ -212,8 +212,9 @@ func (p printer) leg(l Leg) {
 
 func (p printer) latency(indent int, st Steady) {
 	p.line(indent, "publish->receipt p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; "+
-		"the PublishBatch call p50 %.1f ms, p99 %.1f ms", ms(st.Latency.P50), ms(st.Latency.P90),
-		ms(st.Latency.P99), ms(st.Latency.Max), ms(st.Commit.P50), ms(st.Commit.P99))
+		"the PublishBatch call p50 %.1f ms, p99 %.1f ms; its return->receipt p50 %.1f ms, p99 %.1f ms",
+		ms(st.Latency.P50), ms(st.Latency.P90), ms(st.Latency.P99), ms(st.Latency.Max),
+		ms(st.Commit.P50), ms(st.Commit.P99), ms(st.AfterCommit.P50), ms(st.AfterCommit.P99))
 }
 
 // costBrief prints the PostgreSQL figures per unit on one line or two.
