@@ -115,7 +115,10 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			reserved -= c.limit
 		}
 		if c.err != nil {
-			if lastCtx.Err() == nil {
+			// Stopping cut the cycle short: its results go into the next
+			// one, at once, and that is no failure to warn of.
+			cut := claimCtx.Err() != nil && isCanceled(c.err)
+			if lastCtx.Err() == nil && !cut {
 				wait := backoff.next()
 				d.logger.Warn("a delivery cycle failed; retrying with every result kept", slog.Int("results", len(c.results)),
 					slog.String("error", c.err.Error()), slog.Duration("retry_in", wait))
