@@ -89,6 +89,7 @@ The receiver listens on 127.0.0.1.`,
 	f.IntVar(&opts.CeilingConcurrency, "ceiling-concurrency", bench.DefaultCeilingConcurrency, "concurrent senders in the ceiling")
 	f.Float64SliceVar(&opts.Rates, "rates", bench.DefaultRates, "latency phase: offered events per second, each for --duration (0 skips)")
 	f.DurationVar(&opts.Duration, "duration", bench.DefaultDuration, "latency and fairness phases: how long to offer load")
+	f.DurationVar(&opts.Warmup, "warmup", bench.DefaultWarmup, "latency phase: offer each rate this long first, not counted (negative skips it)")
 	f.DurationVar(&opts.SustainedHold, "sustained-hold", bench.DefaultSustainedHold, "how long to hold the sustained rate (negative skips the phase)")
 	f.IntVar(&opts.SlowBacklog, "slow-backlog", bench.DefaultSlowBacklog, "fairness phase: deliveries queued for the slow endpoint (negative skips it)")
 	f.DurationVar(&opts.SlowDelay, "slow-delay", bench.DefaultSlowDelay, "fairness phase: how long the slow receiver takes")

@@ -68,6 +68,7 @@ const (
 	DefaultCeilingRequests    = 50000
 	DefaultCeilingConcurrency = 64
 	DefaultDuration           = 10 * time.Second
+	DefaultWarmup             = time.Second
 	DefaultSustainedProbe     = 5 * time.Second
 	DefaultSustainedProbes    = 6
 	DefaultSustainedHold      = 20 * time.Second
@@ -111,6 +112,11 @@ type Options struct {
 	// Duration; rates of 0 or less are skipped.
 	Rates    []float64
 	Duration time.Duration
+	// Warmup is offered at each latency rate first and not counted: the
+	// phase's pool and dispatcher start cold (every connection prepares
+	// and plans its statements on first use), as a running hookd is not.
+	// Negative skips it.
+	Warmup time.Duration
 	// The sustained phase: probes of SustainedProbe, at most
 	// SustainedProbes of them, then SustainedHold at the rate found.
 	SustainedProbe  time.Duration
@@ -160,6 +166,7 @@ func (o *Options) defaults() {
 		o.Rates = DefaultRates
 	}
 	o.Duration = cmp.Or(o.Duration, DefaultDuration)
+	o.Warmup = cmp.Or(o.Warmup, DefaultWarmup)
 	o.SustainedProbe = cmp.Or(o.SustainedProbe, DefaultSustainedProbe)
 	o.SustainedProbes = cmp.Or(o.SustainedProbes, DefaultSustainedProbes)
 	o.SustainedHold = cmp.Or(o.SustainedHold, DefaultSustainedHold)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -139,10 +140,27 @@ func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
 		return st, err
 	}
 	sleepCtx(ctx, 200*time.Millisecond) // LISTEN is up
+	event := func(i int) outbox.Event { return b.liveEvent(i, o.Live) }
+	if o.Warmup > 0 {
+		w := &load{}
+		b.offer(ctx, pool, w, rate, o.Warmup, event)
+		if err := b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(len(w.sent)) }); err != nil || w.err != nil {
+			stopDispatcher(d)
+			return st, fmt.Errorf("steady at %.0f/s: warm-up: %w", rate, cmp.Or(w.err, err))
+		}
+		lat, _, _, _ := b.latencies(w.sent)
+		wl := distOf(lat)
+		st.Warmup, st.WarmupLatency = Duration(o.Warmup), &wl
+		if err := b.settle(ctx, pool); err != nil {
+			stopDispatcher(d)
+			return st, fmt.Errorf("steady at %.0f/s: after the warm-up: %w", rate, err)
+		}
+		b.rcv.reset()
+	}
 	m := b.startMeter(ctx)
 	l := &load{}
 	start := time.Now()
-	b.offer(ctx, pool, l, rate, o.Duration, func(i int) outbox.Event { return b.liveEvent(i, o.Live) })
+	b.offer(ctx, pool, l, rate, o.Duration, event)
 	werr := b.await(ctx, func() bool { return b.rcv.unique.Load() >= int64(len(l.sent)) })
 	elapsed := time.Unix(0, b.rcv.last.Load()).Sub(start)
 	stopDispatcher(d)
@@ -160,4 +178,27 @@ func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
 		return st, fmt.Errorf("steady at %.0f/s: %d of %d received: %w", rate, st.Received, st.Published, werr)
 	}
 	return st, nil
+}
+
+// settle waits until the warm-up's deliveries are recorded and has every
+// idle connection of pool flush its statistics, which a backend otherwise
+// holds for up to a second (or until it has been idle for ten): the
+// measurement that follows must not count the warm-up's rows.
+func (b *bench) settle(ctx context.Context, pool *pgxpool.Pool) error {
+	err := b.await(ctx, func() bool {
+		var n int
+		return pool.QueryRow(ctx, `SELECT count(*) FROM hookd.queue`).Scan(&n) == nil && n == 0
+	})
+	if err != nil {
+		return err
+	}
+	for _, c := range pool.AcquireAllIdle(ctx) {
+		// Flushed when the backend goes idle after this statement.
+		_, err = c.Exec(ctx, `SELECT pg_stat_force_next_flush()`)
+		c.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -131,6 +131,10 @@ type Burndown struct {
 type Steady struct {
 	OfferedPerSec float64  `json:"offered_per_s"`
 	Duration      Duration `json:"duration"`
+	// Warmup was offered at the same rate first and is not counted;
+	// WarmupLatency is its publish-to-receipt latency.
+	Warmup        Duration `json:"warmup,omitempty"`
+	WarmupLatency *Dist    `json:"warmup_publish_to_receipt,omitempty"`
 	Published     int      `json:"published"`
 	// Dropped counts offered events the publishers could not take in time.
 	Dropped  int     `json:"dropped"`

@@ -211,6 +211,10 @@ func (p printer) leg(l Leg) {
 }
 
 func (p printer) latency(indent int, st Steady) {
+	if w := st.WarmupLatency; w != nil {
+		p.line(indent, "after %s at the same rate, not counted: the phase's connections start cold "+
+			"(its publish->receipt p50 %.1f ms, p99 %.1f ms)", st.Warmup, ms(w.P50), ms(w.P99))
+	}
 	p.line(indent, "publish->receipt p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; "+
 		"the PublishBatch call p50 %.1f ms, p99 %.1f ms; its return->receipt p50 %.1f ms, p99 %.1f ms",
 		ms(st.Latency.P50), ms(st.Latency.P90), ms(st.Latency.P99), ms(st.Latency.Max),
