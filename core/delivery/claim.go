@@ -234,7 +234,7 @@ func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) err
 		SELECT e.endpoint_id, h.id, h.next_attempt_at
 		FROM unnest($1::text[]) AS e(endpoint_id), LATERAL (
 			SELECT q.id, q.next_attempt_at FROM hookd.queue q
-			WHERE q.endpoint_id = e.endpoint_id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+			WHERE `+PendingOf("e.endpoint_id")+` `+OldestFirst+` LIMIT 1
 		) h`, ids)
 	if err != nil {
 		return err
@@ -374,9 +374,9 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		), picked AS (
 			SELECT c.id FROM want, LATERAL (
 				SELECT q.id FROM hookd.queue q
-				WHERE q.endpoint_id = want.endpoint_id AND q.state = 'pending' AND q.next_attempt_at <= now()
+				WHERE `+PendingOf("want.endpoint_id")+` AND q.next_attempt_at <= now()
 				  AND (want.head = 0 OR q.id = want.head)
-				ORDER BY q.id
+				`+OldestFirst+`
 				LIMIT want.n
 				FOR UPDATE SKIP LOCKED
 			) c

@@ -199,7 +199,7 @@ func blockedHeads(ctx context.Context, ex db.Executor, all bool, ids []string, g
 			coalesce((SELECT min(a.started_at) FROM hookd.attempts a WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
 		FROM hookd.endpoints e, LATERAL (
 			SELECT q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at
-			FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+			FROM hookd.queue q WHERE `+PendingOf("e.id")+` `+OldestFirst+` LIMIT 1
 		) h
 		WHERE e.ordering = 'fifo' AND ($1 OR e.id = ANY($2)) AND h.attempts > 0`, all, ids)
 	if err != nil {
@@ -312,7 +312,7 @@ func OldestDue(ctx context.Context, ex db.Executor) (time.Time, error) {
 		)
 		SELECT min(h.next_attempt_at) FROM eps, LATERAL (
 			SELECT q.next_attempt_at FROM hookd.queue q
-			WHERE q.endpoint_id = eps.endpoint_id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+			WHERE `+PendingOf("eps.endpoint_id")+` `+OldestFirst+` LIMIT 1
 		) h
 		WHERE eps.endpoint_id IS NOT NULL AND h.next_attempt_at <= now()`).Scan(&t)
 	if err != nil || t == nil {

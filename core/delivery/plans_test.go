@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
 )
 
@@ -94,4 +95,75 @@ func seqScans(b *bundle, tx pgx.Tx) (map[string]int64, error) {
 		return nil
 	})
 	return out, err
+}
+
+// A claim reads the rows of the endpoints it serves, not every older row
+// of the others: with an endpoint's work queued behind another's large
+// backlog, the planner (its generic plan sees two endpoints, each half
+// the queue) would rather walk the primary key in id order and filter.
+func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	evs := make([]outbox.Event, 3000)
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_a%04d", i), Type: "order.created"}
+	}
+	for lo := 0; lo < len(evs); lo += outbox.MaxBatch {
+		if _, err := b.pub.PublishBatch(b.ctx, nil, evs[lo:min(lo+outbox.MaxBatch, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://other.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = evs[:30]
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_b%04d", i), Type: "order.created", EndpointID: other.ID}
+	}
+	if _, err := b.pub.PublishBatch(b.ctx, nil, evs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	// The backlog's endpoint is at its cap: only the other one is claimed.
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.lanes SET ready_at = 'infinity' WHERE endpoint_id = $1`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
+		fetched := func() (n int64, err error) {
+			err = tx.QueryRow(b.ctx, `SELECT idx_tup_fetch + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables
+				WHERE relid = 'hookd.queue'::regclass`).Scan(&n)
+			return n, err
+		}
+		before, err := fetched()
+		if err != nil {
+			return err
+		}
+		c, err := delivery.ClaimTx(b.ctx, tx, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w"})
+		if err != nil {
+			return err
+		}
+		after, err := fetched()
+		if err != nil {
+			return err
+		}
+		for _, j := range c.Jobs {
+			if j.EndpointID != other.ID {
+				t.Errorf("claimed delivery %d of endpoint %s, whose lane waits at its cap", j.DeliveryID, j.EndpointID)
+			}
+		}
+		if len(c.Jobs) != 10 || after-before > 100 {
+			t.Errorf("claimed %d deliveries reading %d queue rows; want 10 reading a few dozen, not the backlog's 3,000",
+				len(c.Jobs), after-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

@@ -359,7 +359,7 @@ func (p *Postgres) blockedHeads(ctx context.Context, fifo []string, out map[stri
 				WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
 		FROM unnest($1::text[]) AS e(id), LATERAL (
 			SELECT q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at
-			FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'pending' ORDER BY q.id LIMIT 1
+			FROM hookd.queue q WHERE `+delivery.PendingOf("e.id")+` `+delivery.OldestFirst+` LIMIT 1
 		) h
 		WHERE h.attempts > 0`, fifo)
 	if err != nil {
