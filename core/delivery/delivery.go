@@ -38,11 +38,14 @@
 // lane themselves: their transactions may be long (a producer's) and may
 // touch many endpoints in any order, and two of them inserting the same
 // missing lane would wait for each other's commit, or deadlock. Instead
-// hookd.lane_missing takes a shared advisory lock on the endpoint's lane
-// bucket, held to commit, then looks for the lane with a fresh snapshot;
-// if there is none the writer leaves a wake row (hookd.lane_wakes) and a
-// notification, and a dispatcher turns wake rows into lanes
-// ([AdmitWakes]). The claimer drops a lane only under the bucket's
+// hookd.needs_wake takes a shared advisory lock on the endpoint's lane
+// bucket, held to commit, then looks for the lane, and for a wake row
+// already left, with a fresh snapshot; if there is neither the writer
+// leaves a wake row (hookd.lane_wakes) and a notification, and a
+// dispatcher turns wake rows into lanes ([AdmitWakes]). A wake row seen
+// is either admitted later or was admitted with its lane in one
+// transaction, and the bucket lock keeps that lane until the writer's
+// work is visible. The claimer drops a lane only under the bucket's
 // exclusive lock, taken without waiting, and after looking again for due
 // work, so no due delivery is ever left without a lane or a wake. A sweep
 // by the maintenance leader ([Sweep]) re-creates lanes as a last safety

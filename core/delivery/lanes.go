@@ -25,7 +25,7 @@ const WorkChannel = "hookd_work"
 
 // laneLockClass is the first key of the two-key advisory locks on lane
 // buckets; the second is the endpoint id's hash in [0, 1024). The SQL
-// function hookd.lane_missing uses the same keys.
+// function hookd.needs_wake uses the same keys.
 const laneLockClass = 0x686c // "hl"
 
 // laneBucket is the SQL for an endpoint id's lock bucket.
@@ -33,20 +33,24 @@ func laneBucket(col string) string { return "(hashtext(" + col + ") & 1023)" }
 
 // wakeCTE returns a CTE (without its leading comma) named woken that
 // leaves a wake row for each endpoint in column endpoint_id of source (a
-// relation name or a parenthesised query) that has no lane, and notifies
-// WorkChannel when it left any. The statement it is part of must select
+// relation name or a parenthesised query) that has neither a lane nor a
+// wake row already, and notifies WorkChannel when it left any: one wake
+// brings the lane that serves all the endpoint's work, and every
+// notifying transaction commits in turn with the others (PostgreSQL's
+// notification queue lock), so one-event transactions to an endpoint
+// whose wake was not admitted yet would commit one at a time. The statement it is part of must select
 // wakeSelect, e.g. "SELECT count(*) FROM woken, " + wakeSelect.
 //
 // A wake row is a plain insert: unlike inserting the lane, it never waits
 // for another transaction that is creating the same lane, so writers in
 // long transactions that publish to many endpoints in any order neither
-// queue up behind each other nor deadlock. hookd.lane_missing holds the
+// queue up behind each other nor deadlock. hookd.needs_wake holds the
 // endpoint's bucket lock to commit (see the package doc).
 func wakeCTE(source string) string {
 	return fmt.Sprintf(`woken AS (
 		INSERT INTO hookd.lane_wakes (endpoint_id)
 		SELECT s.endpoint_id FROM (SELECT DISTINCT endpoint_id FROM %s) s
-		WHERE hookd.lane_missing(s.endpoint_id)
+		WHERE hookd.needs_wake(s.endpoint_id)
 		RETURNING 1
 	), notified AS (
 		SELECT pg_notify('%s', '') FROM (SELECT 1 FROM woken LIMIT 1) w

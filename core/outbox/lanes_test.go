@@ -158,3 +158,60 @@ func TestProducerSeesALaneDroppedDuringItsStatement(t *testing.T) {
 		t.Fatalf("lanes = %d, want 1", got)
 	}
 }
+
+// One wake serves an endpoint until a dispatcher admits it: later
+// producers to the same endpoint leave no second wake and no second
+// notification (notifying transactions commit one at a time), and all
+// their work is claimed from the lane that the one wake becomes.
+func TestOneWakeAndNotificationUntilAdmitted(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool, "order.created")
+	listener, err := b.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Release()
+	if _, err := listener.Exec(ctx, "LISTEN "+delivery.WorkChannel); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	for range n {
+		if _, err := b.pub.Publish(ctx, outbox.Event{Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lane_wakes`); got != 1 {
+		t.Errorf("wake rows = %d after %d one-event transactions, want 1", got, n)
+	}
+	// Notifications arrive in commit order: read up to a marker sent last.
+	if _, err := b.pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, delivery.WorkChannel); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	notified := 0
+	for {
+		note, err := listener.Conn().WaitForNotification(wctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if note.Payload == "marker" {
+			break
+		}
+		notified++
+	}
+	if notified != 1 {
+		t.Errorf("%d notifications for %d one-event transactions to one endpoint, want 1", notified, n)
+	}
+	if _, err := delivery.AdmitWakes(ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	c, err := delivery.Claim(ctx, b.pool, delivery.ClaimParams{Limit: 100, Lease: time.Minute, Worker: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Jobs) != n {
+		t.Errorf("claimed %d deliveries from the admitted lane, want all %d", len(c.Jobs), n)
+	}
+}
