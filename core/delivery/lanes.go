@@ -38,8 +38,9 @@ func laneBucket(col string) string { return "(hashtext(" + col + ") & 1023)" }
 // brings the lane that serves all the endpoint's work, and every
 // notifying transaction commits in turn with the others (PostgreSQL's
 // notification queue lock), so one-event transactions to an endpoint
-// whose wake was not admitted yet would commit one at a time. The statement it is part of must select
-// wakeSelect, e.g. "SELECT count(*) FROM woken, " + wakeSelect.
+// whose wake was not admitted yet would commit one at a time. The
+// statement it is part of must select wakeSelect, e.g.
+// "SELECT count(*) FROM woken, " + wakeSelect.
 //
 // A wake row is a plain insert: unlike inserting the lane, it never waits
 // for another transaction that is creating the same lane, so writers in
