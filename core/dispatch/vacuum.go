@@ -32,31 +32,35 @@ func (d *Dispatcher) vacuum(ctx context.Context) {
 			continue
 		}
 		seen = n
-		if err := d.vacuumOnce(ctx); err != nil {
+		vacuumed, err := d.vacuumOnce(ctx)
+		if err != nil {
 			if ctx.Err() == nil && !isCanceled(err) {
 				d.logger.Warn("vacuuming the queue failed; autovacuum still will", slog.String("error", err.Error()))
 			}
 			next = time.Now().Add(backoff.next())
 			continue
 		}
-		if due, err := delivery.QueueVacuumDue(ctx, d.pool); err == nil && due {
-			next = time.Now().Add(backoff.next())
-		} else {
-			backoff.reset()
+		// Only a vacuum that ran can have been in vain.
+		if vacuumed {
+			if due, err := delivery.QueueVacuumDue(ctx, d.pool); err == nil && due {
+				next = time.Now().Add(backoff.next())
+				continue
+			}
 		}
+		backoff.reset()
 	}
 }
 
-// vacuumOnce vacuums the queue if it is due.
-func (d *Dispatcher) vacuumOnce(ctx context.Context) error {
+// vacuumOnce vacuums the queue if it is due, and reports whether it did.
+func (d *Dispatcher) vacuumOnce(ctx context.Context) (bool, error) {
 	due, err := delivery.QueueVacuumDue(ctx, d.pool)
 	if err != nil || !due {
-		return err
+		return false, err
 	}
 	start := time.Now()
 	if err := delivery.VacuumQueue(ctx, d.pool); err != nil {
-		return err
+		return false, err
 	}
 	d.logger.Debug("vacuumed the queue", slog.Duration("took", time.Since(start)))
-	return nil
+	return true, nil
 }
