@@ -100,16 +100,8 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 		args = append(args, v)
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
 	}
-	switch {
-	case f.State == StateRetrying:
-		// A fifo head waiting out a backoff stays pending; it reads as
-		// retrying too.
-		conds = append(conds, "(d.state = 'retrying' OR (d.state = 'pending' AND d.attempts > 0 AND d.next_attempt_at > now()))")
-	case f.State != "" && f.State.Valid():
-		// A literal, not a parameter: the state is one of a known few, and
-		// only a literal lets the planner skip the table that cannot hold
-		// it and use the partial indexes on states.
-		conds = append(conds, "d.state = '"+string(f.State)+"'")
+	if f.State != "" && f.State.Valid() {
+		conds = append(conds, "("+strings.Join(f.stateArms(), " OR ")+")")
 	}
 	if f.EndpointID != "" {
 		add("d.endpoint_id = $%d", f.EndpointID)
@@ -147,6 +139,24 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
+// stateArms is the filter's state as conditions each of which one table's
+// index of one state answers. They are literals, not parameters: the
+// states are a known few, and only a literal lets the planner skip the
+// table that cannot hold the state and use the partial indexes on states.
+// No state is every state: each queue state, then what finished.
+func (f Filter) stateArms() []string {
+	switch f.State {
+	case "":
+		return []string{"d.state = 'pending'", "d.state = 'retrying'", "d.state = 'in_flight'", "d.state = 'held'",
+			"d.state IN ('succeeded', 'dead', 'skipped')"}
+	case StateRetrying:
+		// A fifo head waiting out a backoff stays pending; it reads as
+		// retrying too.
+		return []string{"d.state = 'retrying'", "d.state = 'pending' AND d.attempts > 0 AND d.next_attempt_at > now()"}
+	}
+	return []string{"d.state = '" + string(f.State) + "'"}
+}
+
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
@@ -178,14 +188,32 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 	if p.Limit < 0 || p.Limit > 1000 {
 		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
 	}
-	where, args := p.Filter.where(nil, true)
+	// One endpoint's deliveries in more than one state are read as each
+	// state's newest from the index of that endpoint and state, merged.
+	// As one condition the planner has no index that holds every state of
+	// one endpoint in the queue, and reads the whole queue for an endpoint
+	// with little in it.
+	arms, f := p.stateArms(), p.Filter
+	perState := f.EndpointID != "" && len(arms) > 1
+	if perState {
+		f.State = "" // each arm holds it
+	}
+	where, args := f.where(nil, true)
 	if p.Before > 0 {
 		args = append(args, p.Before)
 		where += fmt.Sprintf(" AND d.id < $%d", len(args))
 	}
 	args = append(args, p.Limit+1)
-	rows, err := ex.Query(ctx, `SELECT `+prefixed("d")+` FROM hookd.deliveries d WHERE `+where+
-		fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args)), args...)
+	newest := fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args))
+	from := `hookd.deliveries d WHERE ` + where
+	if perState {
+		selects := make([]string, len(arms))
+		for i, arm := range arms {
+			selects[i] = `(SELECT * FROM hookd.deliveries d WHERE ` + arm + ` AND ` + where + newest + `)`
+		}
+		from = `(` + strings.Join(selects, ` UNION ALL `) + `) d`
+	}
+	rows, err := ex.Query(ctx, `SELECT `+prefixed("d")+` FROM `+from+newest, args...)
 	if err != nil {
 		return Page{}, err
 	}

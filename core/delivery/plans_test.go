@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"testing"
@@ -160,6 +161,96 @@ func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
 		if len(c.Jobs) != 10 || after-before > 100 {
 			t.Errorf("claimed %d deliveries reading %d queue rows; want 10 reading a few dozen, not the backlog's 3,000",
 				len(c.Jobs), after-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Listing one endpoint's deliveries reads that endpoint's rows, not the
+// queue: with its few deliveries queued before another endpoint's large
+// backlog, one condition on the endpoint and no state had no index to
+// use and read the whole queue, newest first, to find them.
+func TestListReadsOnlyItsEndpointsRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	rare, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://rare.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := make([]outbox.Event, 6)
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_r%04d", i), Type: "order.created", EndpointID: rare.ID}
+	}
+	if _, err := b.pub.PublishBatch(b.ctx, nil, evs); err != nil {
+		t.Fatal(err)
+	}
+	// One of each: succeeded, retrying, in flight, and three pending.
+	jobs := b.claim(t, "w", 3, time.Minute)
+	if len(jobs) != 3 {
+		t.Fatalf("claimed %d, want 3", len(jobs))
+	}
+	b.complete(t, result(jobs[0], "w", 200, delivery.StateSucceeded), result(jobs[1], "w", 500, delivery.StateRetrying))
+	want := map[int64]delivery.State{jobs[0].DeliveryID: delivery.StateSucceeded,
+		jobs[1].DeliveryID: delivery.StateRetrying, jobs[2].DeliveryID: delivery.StateInFlight}
+
+	evs = make([]outbox.Event, 3000)
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_a%04d", i), Type: "order.created", EndpointID: b.ep.ID}
+	}
+	for lo := 0; lo < len(evs); lo += outbox.MaxBatch {
+		if _, err := b.pub.PublishBatch(b.ctx, nil, evs[lo:min(lo+outbox.MaxBatch, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		fetched := func() (n int64, err error) {
+			err = tx.QueryRow(b.ctx, `SELECT idx_tup_fetch + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables
+				WHERE relid = 'hookd.queue'::regclass`).Scan(&n)
+			return n, err
+		}
+		before, err := fetched()
+		if err != nil {
+			return err
+		}
+		// Two at a time, so that pages continue across states.
+		var got []delivery.Delivery
+		var next int64
+		for {
+			page, err := delivery.List(b.ctx, tx, delivery.ListParams{Filter: delivery.Filter{EndpointID: rare.ID}, Before: next, Limit: 2})
+			if err != nil {
+				return err
+			}
+			got = append(got, page.Deliveries...)
+			if next = page.Next; next == 0 {
+				break
+			}
+		}
+		after, err := fetched()
+		if err != nil {
+			return err
+		}
+		if after-before > 100 {
+			t.Errorf("listing 6 deliveries read %d queue rows; want a few dozen, not the other endpoint's 3,000", after-before)
+		}
+		if len(got) != 6 {
+			t.Fatalf("listed %d deliveries of the endpoint, want 6: %+v", len(got), got)
+		}
+		for i, d := range got {
+			if i > 0 && d.ID >= got[i-1].ID {
+				t.Errorf("not newest first: %d after %d", d.ID, got[i-1].ID)
+			}
+			if d.EndpointID != rare.ID {
+				t.Errorf("delivery %d is endpoint %s's", d.ID, d.EndpointID)
+			}
+			if s, ok := want[d.ID]; ok && d.State != s || !ok && d.State != delivery.StatePending {
+				t.Errorf("delivery %d is %s, want %s", d.ID, d.State, cmp.Or(s, delivery.StatePending))
+			}
 		}
 		return nil
 	})
