@@ -64,7 +64,7 @@ import (
 const (
 	DefaultEvents             = 20000
 	DefaultLive               = 4
-	DefaultWorkers            = 64
+	DefaultWorkers            = config.DefaultWorkers
 	DefaultCeilingRequests    = 50000
 	DefaultCeilingConcurrency = 64
 	DefaultDuration           = 10 * time.Second

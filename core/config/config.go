@@ -40,7 +40,7 @@ const (
 	DefaultMaxConnections         = 1000
 	DefaultDeliveryTimeout        = 15 * time.Second
 	DefaultMaxPayloadBytes        = 256 << 10 // 262144
-	DefaultWorkers                = 64
+	DefaultWorkers                = 512
 	DefaultMaxInFlightPerEndpoint = 8
 	DefaultClaimBatch             = 100
 	DefaultPollInterval           = time.Second
@@ -178,7 +178,11 @@ type Delivery struct {
 	AllowedNetworks []netip.Prefix `key:"allowed_networks"`
 	// MaxPayloadBytes caps an event's payload. Defaults to 262144.
 	MaxPayloadBytes int64 `key:"max_payload_bytes"`
-	// Workers is the number of concurrent attempts. Defaults to 64.
+	// Workers is the number of concurrent attempts. Defaults to 512: a
+	// worker is a goroutine only while it sends, and the more attempts a
+	// process has in flight, the more results and claims each database
+	// cycle carries (see core/dispatch), which is what delivering fast
+	// costs least in. Per endpoint, MaxInFlightPerEndpoint still holds.
 	Workers int `key:"workers"`
 	// MaxInFlightPerEndpoint caps concurrent attempts to one endpoint.
 	// Defaults to 8.

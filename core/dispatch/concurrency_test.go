@@ -178,7 +178,7 @@ func TestStartStop(t *testing.T) {
 	New(b.pool, Options{}).Stop(context.Background()) // before Start: nothing to do
 
 	d := New(b.pool, Options{})
-	if d.opts.Delivery.Workers != 64 || len(d.opts.Delivery.RetrySchedule) != 10 || d.opts.Delivery.Lease != 60*time.Second ||
+	if d.opts.Delivery.Workers != 512 || len(d.opts.Delivery.RetrySchedule) != 10 || d.opts.Delivery.Lease != 60*time.Second ||
 		d.opts.ReapInterval != 15*time.Second || d.Worker() == "" {
 		t.Errorf("defaults not applied: %+v", d.opts)
 	}
