@@ -150,9 +150,14 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 				UPDATE hookd.lanes l SET ready_at = now()
 				WHERE l.endpoint_id = ANY($2) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped)
 				  AND l.ready_at > now()
-				RETURNING l.endpoint_id = ANY($1) AS looked
 			)
-			SELECT (SELECT count(*) FROM dropped)::int, (SELECT count(*) FROM ready WHERE looked)::int`,
+			-- Woken: every lane looked at and kept has pending work, whether
+			-- this made it ready or it was ready already (woken by another
+			-- cycle's drop, say, while a claim that skipped it, locked,
+			-- found nothing): either way the dispatcher must claim again.
+			SELECT (SELECT count(*) FROM dropped)::int,
+				(SELECT count(*) FROM hookd.lanes l
+				 WHERE l.endpoint_id = ANY($1) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped))::int`,
 			locked, endpointIDs).Scan(&out.Dropped, &out.Woken)
 	})
 	return out, err

@@ -88,3 +88,43 @@ func TestDroppingLanesDoesNotDeadlockWithWakingThem(t *testing.T) {
 		t.Errorf("the lane with pending work was not woken")
 	}
 }
+
+// A lane that a claim found idle but has pending work when it is to be
+// dropped is kept and reported woken, so that the dispatcher claims again
+// at once: also when it is ready already (another cycle's drop woke it
+// while this claim, skipping it locked, found nothing). Reported as
+// neither, it waited for the next poll, up to a second, with work due.
+func TestDropReportsEveryKeptLaneWoken(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	var eps []string
+	for _, name := range []string{"ep_a_ready", "ep_b_waiting", "ep_c_empty"} {
+		ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: name, URL: "https://" + name[3:] + ".example/"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
+			t.Fatal(err)
+		}
+		eps = append(eps, ep.ID)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.lanes SET ready_at = now() + interval '1 second' WHERE endpoint_id = $1`, eps[1]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, eps[2]); err != nil {
+		t.Fatal(err)
+	}
+	d, err := delivery.DropIdleLanes(b.ctx, b.pool, eps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d != (delivery.Dropped{Dropped: 1, Woken: 2}) {
+		t.Errorf("dropping = %+v, want the empty lane dropped and both lanes with work woken", d)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = ANY($1) AND ready_at <= now()`, eps[:2]); n != 2 {
+		t.Errorf("%d of the 2 lanes with work are ready", n)
+	}
+}
