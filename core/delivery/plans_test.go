@@ -98,6 +98,14 @@ func seqScans(b *bundle, tx pgx.Tx) (map[string]int64, error) {
 	return out, err
 }
 
+// queueRowsRead returns the queue rows tx has read so far, through any
+// index or by scanning.
+func queueRowsRead(b *bundle, tx pgx.Tx) (n int64, err error) {
+	err = tx.QueryRow(b.ctx, `SELECT idx_tup_fetch + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables
+		WHERE relid = 'hookd.queue'::regclass`).Scan(&n)
+	return n, err
+}
+
 // A claim reads the rows of the endpoints it serves, not every older row
 // of the others: with an endpoint's work queued behind another's large
 // backlog, the planner (its generic plan sees two endpoints, each half
@@ -136,12 +144,7 @@ func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
-		fetched := func() (n int64, err error) {
-			err = tx.QueryRow(b.ctx, `SELECT idx_tup_fetch + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables
-				WHERE relid = 'hookd.queue'::regclass`).Scan(&n)
-			return n, err
-		}
-		before, err := fetched()
+		before, err := queueRowsRead(b, tx)
 		if err != nil {
 			return err
 		}
@@ -149,7 +152,7 @@ func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		after, err := fetched()
+		after, err := queueRowsRead(b, tx)
 		if err != nil {
 			return err
 		}
@@ -209,12 +212,7 @@ func TestListReadsOnlyItsEndpointsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
-		fetched := func() (n int64, err error) {
-			err = tx.QueryRow(b.ctx, `SELECT idx_tup_fetch + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables
-				WHERE relid = 'hookd.queue'::regclass`).Scan(&n)
-			return n, err
-		}
-		before, err := fetched()
+		before, err := queueRowsRead(b, tx)
 		if err != nil {
 			return err
 		}
@@ -231,7 +229,7 @@ func TestListReadsOnlyItsEndpointsRows(t *testing.T) {
 				break
 			}
 		}
-		after, err := fetched()
+		after, err := queueRowsRead(b, tx)
 		if err != nil {
 			return err
 		}
