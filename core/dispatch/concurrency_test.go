@@ -134,6 +134,51 @@ func TestStopReleasesUnfinished(t *testing.T) {
 	}
 }
 
+// Stop lets a cycle already committing finish, instead of cutting it
+// short: a COMMIT the client gives up on may still commit on the server
+// (its cancel request comes too late to stop it), and the claim it made
+// would be lost to the dispatcher, its delivery left in flight until the
+// lease expires. A deferred trigger makes the claim's COMMIT take a while
+// and shrugs off a cancel request, as a COMMIT past its commit record
+// does, so that Stop comes during it.
+func TestStopDuringACommitLeavesNothingInFlight(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	ctx := context.Background()
+	if _, err := b.pool.Exec(ctx, `
+		CREATE FUNCTION hookd.slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			BEGIN
+				PERFORM pg_sleep(0.5);
+			EXCEPTION WHEN query_canceled THEN
+				PERFORM pg_sleep(0.2);
+			END;
+			RETURN NULL;
+		END $$;
+		CREATE CONSTRAINT TRIGGER slow_commit AFTER UPDATE ON hookd.queue
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.state = 'in_flight')
+		EXECUTE FUNCTION hookd.slow_commit()`); err != nil {
+		t.Fatal(err)
+	}
+	d := b.start(t, nil)
+	ev := b.publish(t, "a.b", `{}`)
+	committing := func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event = 'PgSleep'`) > 0
+	}
+	testkit.Eventually(t, "the claim to be committing", committing)
+	if err := d.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Had Stop cut the cycle short, its COMMIT would go on without it.
+	testkit.Eventually(t, "the claim's commit to be over", func() bool { return !committing() })
+	if d := b.only(t, ev.ID); d.State == delivery.StateInFlight {
+		t.Errorf("delivery %d left in flight by Stop (leased by %s)", d.ID, d.LeasedBy)
+	}
+}
+
 func TestTwoDispatchersShareWork(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

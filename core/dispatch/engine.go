@@ -115,10 +115,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			reserved -= c.limit
 		}
 		if c.err != nil {
-			// Stopping cut the cycle short: its results go into the next
-			// one, at once, and that is no failure to warn of.
-			cut := claimCtx.Err() != nil && isCanceled(c.err)
-			if lastCtx.Err() == nil && !cut {
+			if lastCtx.Err() == nil {
 				wait := backoff.next()
 				d.logger.Warn("a delivery cycle failed; retrying with every result kept", slog.Int("results", len(c.results)),
 					slog.String("error", c.err.Error()), slog.Duration("retry_in", wait))
@@ -204,10 +201,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			pending = append(pending[:0], pending[n:]...)
 			reserved += c.limit
 			cycles++
-			ctx := claimCtx
-			if stopping {
-				ctx = lastCtx
-			}
+			// Stop does not cut a cycle short, only keeps new ones from
+			// claiming: a COMMIT interrupted on the client's side may
+			// still commit on the server, and the claim it made would be
+			// lost to the engine, its deliveries left in flight until
+			// their leases expire. lastCtx ends only when Stop gives up.
+			ctx := lastCtx
 			// Leases count from the claim's start (the database's now() in
 			// its transaction), not from its commit; rate slots from its
 			// return (see delivery.Job.StartIn).
