@@ -198,9 +198,16 @@ func pastPartitions(tb testing.TB, pool *pgxpool.Pool) {
 // history names the partitions of the tables that grow with history.
 var history = regexp.MustCompile(`^(events|finished|attempts|attempt_bodies|endpoint_minutes)(_|$)`)
 
+// fewPages is the most pages a history relation may have and still be
+// read by sequential scan: reading so few costs about what an index probe
+// does, and the planner rightly prefers it. Such are the partitions ahead
+// of now, the legacy one, and the seed's first day whenever the seed,
+// which ends now, starts minutes before midnight; the partition that
+// holds most of the seed has hundreds of pages.
+const fewPages = 16
+
 // seqScans returns the history relations a plan reads by sequential
-// scan, but for empty ones (partitions ahead of now, the legacy one):
-// reading those costs nothing, and the planner rightly prefers it.
+// scan, but for those in empty (of fewPages or fewer).
 func seqScans(node map[string]any, empty map[string]bool) []string {
 	var out []string
 	if node["Node Type"] == "Seq Scan" {
@@ -321,8 +328,10 @@ func TestReadsUseIndexesNotHistoryScans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
+	// Tables of a few pages (see seqScans) as VACUUM ANALYZE left them.
 	empty := map[string]bool{}
-	rows, err := conn.Query(ctx, `SELECT relname FROM pg_class WHERE relnamespace = 'hookd'::regnamespace AND relkind = 'r' AND relpages = 0`)
+	rows, err := conn.Query(ctx, `SELECT relname FROM pg_class WHERE relnamespace = 'hookd'::regnamespace AND relkind = 'r'
+		AND relpages <= $1`, fewPages)
 	if err != nil {
 		t.Fatal(err)
 	}
