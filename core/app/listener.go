@@ -42,8 +42,10 @@ type countedConn struct {
 	once sync.Once
 }
 
+// Close counts the connection closed before closing it: closing releases
+// the LimitListener's slot, and a connection accepted into that slot
+// before this one was counted out made the peak read one over the cap.
 func (c *countedConn) Close() error {
-	err := c.Conn.Close() // releases the LimitListener's slot
 	c.once.Do(func() { c.l.open.Add(-1) })
-	return err
+	return c.Conn.Close() // releases the LimitListener's slot
 }
