@@ -12,7 +12,6 @@ import (
 
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/delivery"
-	"github.com/hookd/hookd/core/testkit"
 )
 
 func TestPublishDeliveriesAndReplay(t *testing.T) {
@@ -111,13 +110,7 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 		}
 	}
 
-	// The feed serves an event once every older transaction on the server
-	// has ended, other tests' too.
-	var feed string
-	testkit.Eventually(t, "evt_one in the feed", func() bool {
-		feed = mustHookd(t, dbURL, "events", "ls", "--type", "payment.*")
-		return strings.Contains(feed, "evt_one")
-	})
+	feed := feedShowing(t, dbURL, "evt_one", "--type", "payment.*")
 	if !strings.Contains(feed, "next cursor:") {
 		t.Errorf("events ls:\n%s", feed)
 	}

@@ -61,6 +61,19 @@ func hookd(t *testing.T, dbURL string, args ...string) result {
 }
 
 // mustHookd is hookd that fails the test on a non-zero exit.
+// feedShowing runs hookd events ls with args until its output contains
+// want, and returns that output: the feed serves an event once every
+// older transaction on the server has ended, other tests' too.
+func feedShowing(t *testing.T, dbURL, want string, args ...string) string {
+	t.Helper()
+	var feed string
+	testkit.Eventually(t, want+" in the feed", func() bool {
+		feed = mustHookd(t, dbURL, append([]string{"events", "ls"}, args...)...)
+		return strings.Contains(feed, want)
+	})
+	return feed
+}
+
 func mustHookd(t *testing.T, dbURL string, args ...string) string {
 	t.Helper()
 	r := hookd(t, dbURL, args...)

@@ -98,14 +98,7 @@ func TestTenantsCommands(t *testing.T) {
 	if out := mustHookd(t, dbURL, "replay", "--tenant", "cus_43", "--state", "pending"); !strings.Contains(out, "0 pending deliveries matched") {
 		t.Errorf("replay --tenant of another: %q", out)
 	}
-	// The feed serves an event once every older transaction on the server
-	// has ended, other tests' too, so wait for the broadcast to show.
-	var feed string
-	testkit.Eventually(t, "the broadcast in cus_43's feed", func() bool {
-		feed = mustHookd(t, dbURL, "events", "ls", "--tenant", "cus_43")
-		return strings.Contains(feed, "e2")
-	})
-	if strings.Contains(feed, "e1") {
+	if feed := feedShowing(t, dbURL, "e2", "--tenant", "cus_43"); strings.Contains(feed, "e1") {
 		t.Errorf("events ls --tenant shows another tenant's event:\n%s", feed)
 	}
 

@@ -139,6 +139,11 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
+// HeadBackoff is the condition, on a pending delivery as d, of a fifo
+// line's head waiting out a backoff: it stays pending, yet it reads as
+// retrying, in Filter and in the console alike.
+const HeadBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
+
 // stateArms is the filter's state as conditions each of which one table's
 // index of one state answers. They are literals, not parameters: the
 // states are a known few, and only a literal lets the planner skip the
@@ -150,9 +155,7 @@ func (f Filter) stateArms() []string {
 		return []string{"d.state = 'pending'", "d.state = 'retrying'", "d.state = 'in_flight'", "d.state = 'held'",
 			"d.state IN ('succeeded', 'dead', 'skipped')"}
 	case StateRetrying:
-		// A fifo head waiting out a backoff stays pending; it reads as
-		// retrying too.
-		return []string{"d.state = 'retrying'", "d.state = 'pending' AND d.attempts > 0 AND d.next_attempt_at > now()"}
+		return []string{"d.state = 'retrying'", "d.state = 'pending' AND " + HeadBackoff}
 	}
 	return []string{"d.state = '" + string(f.State) + "'"}
 }

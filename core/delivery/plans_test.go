@@ -27,11 +27,7 @@ func TestCyclesFindRowsByKey(t *testing.T) {
 	for i := range evs {
 		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_%04d", i), Type: "order.created", Data: []byte(`{"n":1}`)}
 	}
-	for lo := 0; lo < len(evs); lo += outbox.MaxBatch {
-		if _, err := b.pub.PublishBatch(b.ctx, nil, evs[lo:min(lo+outbox.MaxBatch, len(evs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b.publishAll(t, evs)
 	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
 		t.Fatal(err)
 	}
@@ -81,6 +77,16 @@ func TestCyclesFindRowsByKey(t *testing.T) {
 	}
 }
 
+// publishAll publishes evs, outbox.MaxBatch at a time.
+func (b *bundle) publishAll(t *testing.T, evs []outbox.Event) {
+	t.Helper()
+	for lo := 0; lo < len(evs); lo += outbox.MaxBatch {
+		if _, err := b.pub.PublishBatch(b.ctx, nil, evs[lo:min(lo+outbox.MaxBatch, len(evs))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // seqScans returns the sequential scans of each hookd table that tx's
 // connection made and has not reported yet.
 func seqScans(b *bundle, tx pgx.Tx) (map[string]int64, error) {
@@ -117,11 +123,7 @@ func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
 	for i := range evs {
 		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_a%04d", i), Type: "order.created"}
 	}
-	for lo := 0; lo < len(evs); lo += outbox.MaxBatch {
-		if _, err := b.pub.PublishBatch(b.ctx, nil, evs[lo:min(lo+outbox.MaxBatch, len(evs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b.publishAll(t, evs)
 	other, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://other.example/"})
 	if err != nil {
 		t.Fatal(err)
@@ -203,11 +205,7 @@ func TestListReadsOnlyItsEndpointsRows(t *testing.T) {
 	for i := range evs {
 		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_a%04d", i), Type: "order.created", EndpointID: b.ep.ID}
 	}
-	for lo := 0; lo < len(evs); lo += outbox.MaxBatch {
-		if _, err := b.pub.PublishBatch(b.ctx, nil, evs[lo:min(lo+outbox.MaxBatch, len(evs))]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	b.publishAll(t, evs)
 	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
 		t.Fatal(err)
 	}

@@ -206,13 +206,12 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// still commit on the server, and the claim it made would be
 			// lost to the engine, its deliveries left in flight until
 			// their leases expire. lastCtx ends only when Stop gives up.
-			ctx := lastCtx
 			// Leases count from the claim's start (the database's now() in
 			// its transaction), not from its commit; rate slots from its
 			// return (see delivery.Job.StartIn).
 			c.claimed = time.Now()
 			go func() {
-				c.err = d.cycle(ctx, c, events)
+				c.err = d.cycle(lastCtx, c, events)
 				events <- cycleEvent{c, true}
 			}()
 			continue

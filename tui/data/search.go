@@ -64,10 +64,6 @@ const (
 	tableFinished = "finished"
 )
 
-// headBackoff is a fifo line's head waiting out a backoff: pending, not
-// retrying, yet it reads as retrying (as delivery.Filter has it).
-const headBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
-
 // stream is one index range: one table's rows of one endpoint, tenant or
 // event (or of any), in one state (or any), newest first. filter is a
 // condition on the state the range does not hold (literals only).
@@ -98,7 +94,7 @@ func parts(state delivery.State) []part {
 		return []part{{table: tableQueue}, {table: tableFinished}}
 	case delivery.StateRetrying:
 		return []part{{table: tableQueue, state: delivery.StateRetrying},
-			{table: tableQueue, state: delivery.StatePending, filter: headBackoff}}
+			{table: tableQueue, state: delivery.StatePending, filter: delivery.HeadBackoff}}
 	case delivery.StatePending, delivery.StateInFlight, delivery.StateHeld:
 		return []part{{table: tableQueue, state: state}}
 	case delivery.StateDead:
