@@ -73,7 +73,7 @@ func newDeliveriesLsCmd(c *cli) *cobra.Command {
 				return err
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				page, err := delivery.List(cmd.Context(), d.Pool, delivery.ListParams{Filter: flt, Before: before, Limit: limit})
+				page, err := delivery.Fill(cmd.Context(), d.Pool, delivery.ListParams{Filter: flt, Before: before, Limit: limit})
 				if err != nil {
 					return err
 				}

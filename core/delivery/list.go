@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -171,7 +172,18 @@ type ListParams struct {
 	Before int64
 	// Limit defaults to 50, at most 1000.
 	Limit int
+	// Scan bounds what a page reads when its filter has conditions no
+	// index answers; 0 means ScanLimit.
+	Scan int
 }
+
+// ScanLimit bounds the deliveries one page examines when its filter has
+// conditions no index answers (an event type, a created or completed
+// time): such a page looks at most at the ScanLimit newest deliveries the
+// rest of the filter selects, and may come back short, even empty, with
+// Next set to go on below them. Unbounded, a rare event type read every
+// endpoint's whole history for one page.
+const ScanLimit = 10_000
 
 // Page is one page of deliveries; Next is 0 when there are no more.
 type Page struct {
@@ -191,32 +203,27 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 	if p.Limit < 0 || p.Limit > 1000 {
 		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
 	}
-	// One endpoint's deliveries in more than one state are read as each
-	// state's newest from the index of that endpoint and state, merged.
-	// As one condition the planner has no index that holds every state of
-	// one endpoint in the queue, and reads the whole queue for an endpoint
-	// with little in it.
-	arms, f := p.stateArms(), p.Filter
-	perState := f.EndpointID != "" && len(arms) > 1
-	if perState {
-		f.State = "" // each arm holds it
+	scan := p.Scan
+	if scan <= 0 {
+		scan = ScanLimit
 	}
-	where, args := f.where(nil, true)
-	if p.Before > 0 {
-		args = append(args, p.Before)
-		where += fmt.Sprintf(" AND d.id < $%d", len(args))
-	}
-	args = append(args, p.Limit+1)
-	newest := fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args))
-	from := `hookd.deliveries d WHERE ` + where
-	if perState {
-		selects := make([]string, len(arms))
-		for i, arm := range arms {
-			selects[i] = `(SELECT * FROM hookd.deliveries d WHERE ` + arm + ` AND ` + where + newest + `)`
+	// With conditions no index answers, first find the lowest id of the
+	// scan newest deliveries the indexed rest selects: the page reads no
+	// further down, and goes on below it when it had to stop there.
+	var floor int64
+	if indexed, ok := p.Filter.indexed(); !ok {
+		q, args := indexed.newest("d.id", p.Before, 0, scan)
+		var n int
+		var low int64
+		if err := ex.QueryRow(ctx, `SELECT count(*)::int, coalesce(min(id), 0) FROM (`+q+`) w`, args...).Scan(&n, &low); err != nil {
+			return Page{}, err
 		}
-		from = `(` + strings.Join(selects, ` UNION ALL `) + `) d`
+		if n >= scan {
+			floor = low
+		}
 	}
-	rows, err := ex.Query(ctx, `SELECT `+prefixed("d")+` FROM `+from+newest, args...)
+	q, args := p.Filter.newest(prefixed("d"), p.Before, floor, p.Limit+1)
+	rows, err := ex.Query(ctx, q, args...)
 	if err != nil {
 		return Page{}, err
 	}
@@ -225,14 +232,86 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 		return Page{}, err
 	}
 	page := Page{Deliveries: ds}
-	if len(ds) > p.Limit {
+	switch {
+	case len(ds) > p.Limit:
 		page.Deliveries = ds[:p.Limit]
 		page.Next = ds[p.Limit-1].ID
+	case floor > 0:
+		page.Next = floor // read down to it: the next page starts below
 	}
 	if page.Deliveries == nil {
 		page.Deliveries = []Delivery{}
 	}
 	return page, nil
+}
+
+// Fill is List for the operator's command line, whose one command may read
+// as far as it takes: it follows the short pages of a filter no index
+// answers until it has p.Limit deliveries or there are no more. The API
+// answers page by page.
+func Fill(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
+	limit := cmp.Or(p.Limit, 50)
+	out := Page{Deliveries: []Delivery{}}
+	for {
+		page, err := List(ctx, ex, p)
+		if err != nil {
+			return Page{}, err
+		}
+		out.Deliveries = append(out.Deliveries, page.Deliveries...)
+		out.Next = page.Next
+		if page.Next == 0 || len(out.Deliveries) >= limit {
+			return out, nil
+		}
+		p.Before, p.Limit = page.Next, limit-len(out.Deliveries)
+	}
+}
+
+// indexed returns the filter without the conditions no index answers,
+// and whether there were none. A filter on one event is answered by its
+// index whatever else it holds: an event has a delivery per endpoint.
+func (f Filter) indexed() (Filter, bool) {
+	all := f.EventID != "" ||
+		f.EventType == "" && f.Since.IsZero() && f.Until.IsZero() && f.CompletedBefore.IsZero()
+	if all {
+		return f, true
+	}
+	f.EventType, f.Since, f.Until, f.CompletedBefore = "", time.Time{}, time.Time{}, time.Time{}
+	return f, false
+}
+
+// newest returns the statement that selects cols of the newest limit
+// deliveries matching f with ids below before and at or above floor (each
+// 0 for no bound). One endpoint's deliveries in more than one state are
+// read as each state's newest from the index of that endpoint and state,
+// merged: as one condition the planner has no index that holds every
+// state of one endpoint in the queue, and reads the whole queue for an
+// endpoint with little in it.
+func (f Filter) newest(cols string, before, floor int64, limit int) (string, []any) {
+	arms := f.stateArms()
+	perState := f.EndpointID != "" && len(arms) > 1
+	if perState {
+		f.State = "" // each arm holds it
+	}
+	where, args := f.where(nil, true)
+	if before > 0 {
+		args = append(args, before)
+		where += fmt.Sprintf(" AND d.id < $%d", len(args))
+	}
+	if floor > 0 {
+		args = append(args, floor)
+		where += fmt.Sprintf(" AND d.id >= $%d", len(args))
+	}
+	args = append(args, limit)
+	order := fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args))
+	from := `hookd.deliveries d WHERE ` + where
+	if perState {
+		selects := make([]string, len(arms))
+		for i, arm := range arms {
+			selects[i] = `(SELECT * FROM hookd.deliveries d WHERE ` + arm + ` AND ` + where + order + `)`
+		}
+		from = `(` + strings.Join(selects, ` UNION ALL `) + `) d`
+	}
+	return `SELECT ` + cols + ` FROM ` + from + order, args
 }
 
 // Get returns one delivery or db.ErrNotFound.

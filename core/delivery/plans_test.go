@@ -254,3 +254,98 @@ func TestListReadsOnlyItsEndpointsRows(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A page filtered by event type, which no index answers, examines at most
+// its scan of the newest deliveries and says where to go on: unbounded, a
+// rare type read every older delivery to fill one page. Following Next
+// still lists every match once, newest first.
+func TestListByEventTypeReadsAtMostItsScan(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	evs := make([]outbox.Event, 3000)
+	rare := map[string]bool{}
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_c%04d", i), Type: "order.created"}
+		if i%1000 == 7 { // three, far apart
+			evs[i].Type = "order.refunded"
+			rare[evs[i].ID] = true
+		}
+	}
+	b.publishAll(t, evs)
+	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
+		t.Fatal(err)
+	}
+	const scan = 200
+	err := pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		var got []delivery.Delivery
+		var next int64
+		pages, short := 0, 0
+		for {
+			before, err := queueRowsRead(b, tx)
+			if err != nil {
+				return err
+			}
+			page, err := delivery.List(b.ctx, tx, delivery.ListParams{
+				Filter: delivery.Filter{EventType: "order.refunded"}, Before: next, Limit: 2, Scan: scan})
+			if err != nil {
+				return err
+			}
+			after, err := queueRowsRead(b, tx)
+			if err != nil {
+				return err
+			}
+			// The scan's ids, then the page's rows among them.
+			if after-before > 2*scan+10 {
+				t.Errorf("page %d read %d queue rows; want at most twice its scan of %d", pages, after-before, scan)
+			}
+			pages++
+			if page.Next != 0 && len(page.Deliveries) < 2 {
+				short++
+			}
+			got = append(got, page.Deliveries...)
+			if next = page.Next; next == 0 {
+				break
+			}
+			if pages > 100 {
+				t.Fatal("the pages never end")
+			}
+		}
+		if len(got) != len(rare) {
+			t.Fatalf("listed %d deliveries, want the %d of type order.refunded: %+v", len(got), len(rare), got)
+		}
+		for i, d := range got {
+			if !rare[d.EventID] || d.EventType != "order.refunded" {
+				t.Errorf("listed delivery %d of event %s, type %s", d.ID, d.EventID, d.EventType)
+			}
+			if i > 0 && d.ID >= got[i-1].ID {
+				t.Errorf("not newest first, or twice: %d after %d", d.ID, got[i-1].ID)
+			}
+		}
+		// 3,000 rows in scans of 200: the pages between matches come back
+		// short, saying where to go on.
+		if short == 0 || pages < 3000/scan {
+			t.Errorf("%d pages, %d short; want at least %d, some short", pages, short, 3000/scan)
+		}
+		// The command line's Fill follows the short pages itself.
+		filled, err := delivery.Fill(b.ctx, tx, delivery.ListParams{
+			Filter: delivery.Filter{EventType: "order.refunded"}, Limit: 2, Scan: scan})
+		if err != nil {
+			return err
+		}
+		if len(filled.Deliveries) != 2 || filled.Deliveries[0].ID != got[0].ID || filled.Deliveries[1].ID != got[1].ID {
+			t.Errorf("Fill gave %+v, want the newest two of %+v", filled.Deliveries, got)
+		}
+		rest, err := delivery.Fill(b.ctx, tx, delivery.ListParams{
+			Filter: delivery.Filter{EventType: "order.refunded"}, Before: filled.Next, Limit: 2, Scan: scan})
+		if err != nil {
+			return err
+		}
+		if len(rest.Deliveries) != 1 || rest.Deliveries[0].ID != got[2].ID || rest.Next != 0 {
+			t.Errorf("Fill below %d gave %+v (next %d), want only %d and no next", filled.Next, rest.Deliveries, rest.Next, got[2].ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
