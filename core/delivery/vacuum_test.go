@@ -14,7 +14,7 @@ func TestVacuumQueue(t *testing.T) {
 	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue`); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := delivery.QueueVacuumDue(b.ctx, b.pool); err != nil {
+	if _, err := delivery.QueueVacuumDue(b.ctx, b.pool, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := delivery.VacuumQueue(b.ctx, b.pool); err != nil {

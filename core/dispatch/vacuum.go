@@ -11,9 +11,11 @@ import (
 // vacuum vacuums the queue when the results recorded since it last looked
 // left enough dead rows (see delivery.VacuumQueue), looking once a second
 // and only after this dispatcher recorded results: its cost follows the
-// deliveries made. When a vacuum leaves the queue as due as before (a long
-// transaction keeps the dead rows visible), the next waits twice as long,
-// up to a minute, so that nothing vacuums in vain every second.
+// deliveries made. It counts as busy (fewer dead rows call for a vacuum)
+// in a second in which it recorded delivery.VacuumBusyRate results. When
+// a vacuum leaves the queue as due as before (a long transaction keeps
+// the dead rows visible), the next waits twice as long, up to a minute,
+// so that nothing vacuums in vain every second.
 func (d *Dispatcher) vacuum(ctx context.Context) {
 	defer d.loops.Done()
 	t := time.NewTicker(time.Second)
@@ -29,10 +31,12 @@ func (d *Dispatcher) vacuum(ctx context.Context) {
 		}
 		n := d.recorded.Load()
 		if n == seen || time.Now().Before(next) {
+			seen = n
 			continue
 		}
+		busy := n-seen >= delivery.VacuumBusyRate
 		seen = n
-		vacuumed, err := d.vacuumOnce(ctx)
+		vacuumed, err := d.vacuumOnce(ctx, busy)
 		if err != nil {
 			if ctx.Err() == nil && !isCanceled(err) {
 				d.logger.Warn("vacuuming the queue failed; autovacuum still will", slog.String("error", err.Error()))
@@ -42,7 +46,7 @@ func (d *Dispatcher) vacuum(ctx context.Context) {
 		}
 		// Only a vacuum that ran can have been in vain.
 		if vacuumed {
-			if due, err := delivery.QueueVacuumDue(ctx, d.pool); err == nil && due {
+			if due, err := delivery.QueueVacuumDue(ctx, d.pool, busy); err == nil && due {
 				next = time.Now().Add(backoff.next())
 				continue
 			}
@@ -52,8 +56,8 @@ func (d *Dispatcher) vacuum(ctx context.Context) {
 }
 
 // vacuumOnce vacuums the queue if it is due, and reports whether it did.
-func (d *Dispatcher) vacuumOnce(ctx context.Context) (bool, error) {
-	due, err := delivery.QueueVacuumDue(ctx, d.pool)
+func (d *Dispatcher) vacuumOnce(ctx context.Context, busy bool) (bool, error) {
+	due, err := delivery.QueueVacuumDue(ctx, d.pool, busy)
 	if err != nil || !due {
 		return false, err
 	}
