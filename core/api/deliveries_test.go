@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/outbox"
 )
 
 // kill claims every due delivery and records a failed final attempt for
@@ -189,4 +191,40 @@ func TestDeliveriesInvalid(t *testing.T) {
 	b.do(t, "GET", "/v1/deliveries/999999", nil).wantError(t, http.StatusNotFound, "not_found", "999999")
 	b.do(t, "GET", "/v1/deliveries/abc", nil).wantError(t, http.StatusNotFound, "not_found", "abc")
 	b.do(t, "POST", "/v1/deliveries/999999/replay", nil).wantError(t, http.StatusNotFound, "not_found", "999999")
+}
+
+// A filter on an event type reads at most delivery.ScanLimit deliveries a
+// page: behind that many others, the first page comes back empty with
+// next set, and following next finds the matches, once each.
+func TestDeliveriesByEventTypeGoOnBelowTheScan(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.endpoint(t, "order.*")
+	ctx := context.Background()
+	rare := []outbox.Event{{ID: "evt_refund_1", Type: "order.refunded"}, {ID: "evt_refund_2", Type: "order.refunded"}}
+	if _, err := b.pub.PublishBatch(ctx, nil, rare); err != nil {
+		t.Fatal(err)
+	}
+	for n := 0; n < delivery.ScanLimit+50; n += outbox.MaxBatch {
+		evs := make([]outbox.Event, outbox.MaxBatch)
+		for i := range evs {
+			evs[i] = outbox.Event{ID: fmt.Sprintf("evt_c%05d", n+i), Type: "order.created"}
+		}
+		if _, err := b.pub.PublishBatch(ctx, nil, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var first deliveryPage
+	b.do(t, "GET", "/v1/deliveries?event_type=order.refunded&limit=5", nil).want(t, http.StatusOK, &first)
+	if len(first.Deliveries) != 0 || first.Next == "" {
+		t.Fatalf("first page %+v; want none of the %d newest, and a next", first, delivery.ScanLimit)
+	}
+	var rest deliveryPage
+	b.do(t, "GET", "/v1/deliveries?event_type=order.refunded&limit=5&before="+first.Next, nil).want(t, http.StatusOK, &rest)
+	if len(rest.Deliveries) != 2 || rest.Next != "" {
+		t.Fatalf("below the scan: %+v; want the 2 refunds and no next", rest)
+	}
+	if rest.Deliveries[0].EventID != "evt_refund_2" || rest.Deliveries[1].EventID != "evt_refund_1" {
+		t.Errorf("refunds %s, %s; want newest first", rest.Deliveries[0].EventID, rest.Deliveries[1].EventID)
+	}
 }
