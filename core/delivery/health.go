@@ -163,19 +163,24 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'in_flight'),
 			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'held'),
 			(SELECT count(*) FROM hookd.finished f WHERE f.endpoint_id = e.id AND f.state = 'dead'),
-			h.breaker_opened_at, h.breaker_probe_at
+			h.breaker_opened_at, h.breaker_probe_at, e.ordering = 'fifo'
 		FROM hookd.endpoints e LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = e.id
 		WHERE $1 OR e.id = ANY($2)`, all, ids)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
+	var fifo []string
 	for rows.Next() {
 		var id string
 		var q Health
 		var opened, probe *time.Time
-		if err := rows.Scan(&id, &q.Pending, &q.Retrying, &q.InFlight, &q.Held, &q.Dead, &opened, &probe); err != nil {
+		var isFIFO bool
+		if err := rows.Scan(&id, &q.Pending, &q.Retrying, &q.InFlight, &q.Held, &q.Dead, &opened, &probe, &isFIFO); err != nil {
 			return nil, err
+		}
+		if isFIFO {
+			fifo = append(fifo, id)
 		}
 		h := get(id)
 		h.Pending, h.Retrying, h.InFlight, h.Held, h.Dead = q.Pending, q.Retrying, q.InFlight, q.Held, q.Dead
@@ -188,33 +193,47 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 		return nil, err
 	}
 	rows.Close()
-	return out, blockedHeads(ctx, ex, all, ids, get)
+	blocked, err := BlockedHeads(ctx, ex, fifo)
+	if err != nil {
+		return nil, err
+	}
+	for id, b := range blocked {
+		get(id).Blocked = b
+	}
+	return out, nil
 }
 
-// blockedHeads fills Blocked for fifo endpoints whose head has failed:
-// one index probe per fifo endpoint.
-func blockedHeads(ctx context.Context, ex db.Executor, all bool, ids []string, get func(string) *Health) error {
+// BlockedHeads returns, for those of the given fifo endpoints whose head
+// has failed, that head: the oldest pending delivery (queue_ready), when
+// it has been attempted, since its first attempt. One index probe per
+// endpoint.
+func BlockedHeads(ctx context.Context, ex db.Executor, fifo []string) (map[string]*BlockedHead, error) {
+	out := map[string]*BlockedHead{}
+	if len(fifo) == 0 {
+		return out, nil
+	}
 	rows, err := ex.Query(ctx, `
 		SELECT e.id, h.id, h.event_id, h.attempts, h.next_attempt_at, h.last_error,
-			coalesce((SELECT min(a.started_at) FROM hookd.attempts a WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
-		FROM hookd.endpoints e, LATERAL (
+			coalesce((SELECT min(a.started_at) FROM hookd.attempts a
+				WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
+		FROM unnest($1::text[]) AS e(id), LATERAL (
 			SELECT q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at
 			FROM hookd.queue q WHERE `+PendingOf("e.id")+` `+OldestFirst+` LIMIT 1
 		) h
-		WHERE e.ordering = 'fifo' AND ($1 OR e.id = ANY($2)) AND h.attempts > 0`, all, ids)
+		WHERE h.attempts > 0`, fifo)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var id string
 		var b BlockedHead
 		if err := rows.Scan(&id, &b.DeliveryID, &b.EventID, &b.Attempts, &b.NextAttemptAt, &b.LastError, &b.Since); err != nil {
-			return err
+			return nil, err
 		}
-		get(id).Blocked = &b
+		out[id] = &b
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // Breaker states.

@@ -345,38 +345,18 @@ func (p *Postgres) health(ctx context.Context, ids, fifo []string, now time.Time
 }
 
 // blockedHeads fills Blocked for the given fifo endpoints whose head has
-// failed: the oldest pending delivery (queue_ready), when it has been
-// attempted, since its first attempt. It is delivery.HealthOf's
-// blockedHeads for a list of endpoints (that one reads every fifo
-// endpoint under a generic plan).
+// failed (see delivery.BlockedHeads).
 func (p *Postgres) blockedHeads(ctx context.Context, fifo []string, out map[string]*delivery.Health) error {
-	if len(fifo) == 0 {
-		return nil
-	}
-	rows, err := p.pool.Query(ctx, `
-		SELECT e.id, h.id, h.event_id, h.attempts, h.next_attempt_at, h.last_error,
-			coalesce((SELECT min(a.started_at) FROM hookd.attempts a
-				WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
-		FROM unnest($1::text[]) AS e(id), LATERAL (
-			SELECT q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at
-			FROM hookd.queue q WHERE `+delivery.PendingOf("e.id")+` `+delivery.OldestFirst+` LIMIT 1
-		) h
-		WHERE h.attempts > 0`, fifo)
+	blocked, err := delivery.BlockedHeads(ctx, p.pool, fifo)
 	if err != nil {
 		return err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var id string
-		var b delivery.BlockedHead
-		if err := rows.Scan(&id, &b.DeliveryID, &b.EventID, &b.Attempts, &b.NextAttemptAt, &b.LastError, &b.Since); err != nil {
-			return err
-		}
+	for id, b := range blocked {
 		if h := out[id]; h != nil {
-			h.Blocked = &b
+			h.Blocked = b
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 // fifoOf returns the ids of the fifo endpoints among eps.
