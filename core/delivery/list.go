@@ -170,12 +170,15 @@ type ListParams struct {
 	Filter
 	// Before is the id to continue below (the previous page's Next); 0 starts at the newest.
 	Before int64
-	// Limit defaults to 50, at most 1000.
+	// Limit defaults to defaultLimit (50), at most 1000.
 	Limit int
 	// Scan bounds what a page reads when its filter has conditions no
 	// index answers; 0 means ScanLimit.
 	Scan int
 }
+
+// defaultLimit is a page's size when ListParams.Limit is 0.
+const defaultLimit = 50
 
 // ScanLimit bounds the deliveries one page examines when its filter has
 // conditions no index answers (an event type, a created or completed
@@ -198,20 +201,17 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 		return Page{}, err
 	}
 	if p.Limit == 0 {
-		p.Limit = 50
+		p.Limit = defaultLimit
 	}
 	if p.Limit < 0 || p.Limit > 1000 {
 		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
-	}
-	scan := p.Scan
-	if scan <= 0 {
-		scan = ScanLimit
 	}
 	// With conditions no index answers, first find the lowest id of the
 	// scan newest deliveries the indexed rest selects: the page reads no
 	// further down, and goes on below it when it had to stop there.
 	var floor int64
 	if indexed, ok := p.Filter.indexed(); !ok {
+		scan := cmp.Or(max(p.Scan, 0), ScanLimit)
 		q, args := indexed.newest("d.id", p.Before, 0, scan)
 		var n int
 		var low int64
@@ -250,7 +250,7 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 // answers until it has p.Limit deliveries or there are no more. The API
 // answers page by page.
 func Fill(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
-	limit := cmp.Or(p.Limit, 50)
+	limit := cmp.Or(p.Limit, defaultLimit)
 	out := Page{Deliveries: []Delivery{}}
 	for {
 		page, err := List(ctx, ex, p)
