@@ -145,6 +145,9 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 // retrying, in Filter and in the console alike.
 const HeadBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
 
+// retryingHead is the arm of the retrying state that is a fifo head.
+const retryingHead = "d.state = 'pending' AND " + HeadBackoff
+
 // stateArms is the filter's state as conditions each of which one table's
 // index of one state answers. They are literals, not parameters: the
 // states are a known few, and only a literal lets the planner skip the
@@ -156,7 +159,7 @@ func (f Filter) stateArms() []string {
 		return []string{"d.state = 'pending'", "d.state = 'retrying'", "d.state = 'in_flight'", "d.state = 'held'",
 			"d.state IN ('succeeded', 'dead', 'skipped')"}
 	case StateRetrying:
-		return []string{"d.state = 'retrying'", "d.state = 'pending' AND " + HeadBackoff}
+		return []string{"d.state = 'retrying'", retryingHead}
 	}
 	return []string{"d.state = '" + string(f.State) + "'"}
 }
@@ -182,7 +185,8 @@ const defaultLimit = 50
 
 // ScanLimit bounds the deliveries one page examines when its filter has
 // conditions no index answers (an event type, a created or completed
-// time): such a page looks at most at the ScanLimit newest deliveries the
+// time, a state no index holds in the filter's scope: see stateIndexed):
+// such a page looks at most at the ScanLimit newest deliveries the
 // rest of the filter selects, and may come back short, even empty, with
 // Next set to go on below them. Unbounded, a rare event type read every
 // endpoint's whole history for one page.
@@ -270,44 +274,99 @@ func Fill(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 // and whether there were none. A filter on one event is answered by its
 // index whatever else it holds: an event has a delivery per endpoint.
 func (f Filter) indexed() (Filter, bool) {
-	all := f.EventID != "" ||
-		f.EventType == "" && f.Since.IsZero() && f.Until.IsZero() && f.CompletedBefore.IsZero()
-	if all {
+	if f.EventID != "" {
 		return f, true
 	}
-	f.EventType, f.Since, f.Until, f.CompletedBefore = "", time.Time{}, time.Time{}, time.Time{}
-	return f, false
+	g := f
+	g.EventType, g.Since, g.Until, g.CompletedBefore = "", time.Time{}, time.Time{}, time.Time{}
+	if !g.stateIndexed() {
+		g.State = ""
+	}
+	return g, g == f
+}
+
+// stateIndexed says whether indexes hold the deliveries of the filter's
+// state in its scope in the order a page reads them: an endpoint's in each
+// state but succeeded (most of its history: read in id order through it,
+// a page would pass every newer dead letter); a tenant's or everyone's,
+// all of them or the dead; and what was skipped, which is few. The
+// queue's states have indexes per endpoint only.
+func (f Filter) stateIndexed() bool {
+	switch {
+	case f.EndpointID != "":
+		return f.State != StateSucceeded
+	case f.State == "" || f.State == StateDead || f.State == StateSkipped:
+		return true
+	}
+	return false
 }
 
 // newest returns the statement that selects cols of the newest limit
 // deliveries matching f with ids below before and at or above floor (each
-// 0 for no bound). One endpoint's deliveries in more than one state are
-// read as each state's newest from the index of that endpoint and state,
-// merged: as one condition the planner has no index that holds every
-// state of one endpoint in the queue, and reads the whole queue for an
-// endpoint with little in it.
+// 0 for no bound).
+//
+// An endpoint's or a tenant's deliveries are read in the order of that
+// scope's indexes, (endpoint_id, id) or (tenant_id, id), with the scope
+// bounded as a range (see PendingOf): given an equality, the planner drops
+// the scope from the order and may walk the primary key instead, through
+// every newer delivery of everyone else. One endpoint's deliveries in
+// more than one state are read as each state's newest, merged: no index
+// holds every state of one endpoint in the queue. Of a fifo line's
+// pending deliveries only its head can wait out a backoff (and read as
+// retrying), so for one endpoint that arm looks at the head alone rather
+// than at the whole line.
 func (f Filter) newest(cols string, before, floor int64, limit int) (string, []any) {
+	var args []any
+	var key, scope string
+	switch {
+	case f.EventID != "":
+		// The event's index answers: it has a delivery per endpoint.
+	case f.EndpointID != "":
+		key, args, f.EndpointID = "d.endpoint_id", append(args, f.EndpointID), ""
+	case f.Tenant != "":
+		key, args, f.Tenant = "d.tenant_id", append(args, f.Tenant), ""
+	}
+	if key != "" {
+		scope = key + " >= $1 AND " + key + " <= $1 AND "
+	}
 	arms := f.stateArms()
-	perState := f.EndpointID != "" && len(arms) > 1
+	perState := key == "d.endpoint_id" && len(arms) > 1
 	if perState {
 		f.State = "" // each arm holds it
+		if arms[1] == retryingHead {
+			arms[1] = `d.id = (SELECT q.id FROM hookd.queue q WHERE ` + PendingOf("$1") + ` ` + OldestFirst + ` LIMIT 1)
+				AND d.state = 'pending' AND ` + HeadBackoff
+		}
 	}
-	where, args := f.where(nil, true)
+	where, args := f.where(args, true)
+	// A window of ids is bounded at both ends paired with the scope: after
+	// a range on the scope, a lower bound on the id alone ends no
+	// backward scan of the scope's index, which would read on through
+	// the scope's older rows; and given the window on the id alone, the
+	// planner may read it by the primary key instead, through every
+	// other scope's rows in it.
+	id, bound := "d.id", "$%d"
+	if key != "" && floor > 0 {
+		id, bound = "("+key+", d.id)", "($1, $%d)"
+	}
 	if before > 0 {
 		args = append(args, before)
-		where += fmt.Sprintf(" AND d.id < $%d", len(args))
+		where += fmt.Sprintf(" AND "+id+" < "+bound, len(args))
 	}
 	if floor > 0 {
 		args = append(args, floor)
-		where += fmt.Sprintf(" AND d.id >= $%d", len(args))
+		where += fmt.Sprintf(" AND "+id+" >= "+bound, len(args))
 	}
 	args = append(args, limit)
 	order := fmt.Sprintf(` ORDER BY d.id DESC LIMIT $%d`, len(args))
-	from := `hookd.deliveries d WHERE ` + where
+	if key != "" {
+		order = fmt.Sprintf(` ORDER BY %s DESC, d.id DESC LIMIT $%d`, key, len(args))
+	}
+	from := `hookd.deliveries d WHERE ` + scope + where
 	if perState {
 		selects := make([]string, len(arms))
 		for i, arm := range arms {
-			selects[i] = `(SELECT * FROM hookd.deliveries d WHERE ` + arm + ` AND ` + where + order + `)`
+			selects[i] = `(SELECT * FROM hookd.deliveries d WHERE ` + scope + `(` + arm + `) AND ` + where + order + `)`
 		}
 		from = `(` + strings.Join(selects, ` UNION ALL `) + `) d`
 	}

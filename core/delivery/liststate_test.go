@@ -1,0 +1,190 @@
+package delivery_test
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/tenant"
+)
+
+// Every state filter, alone, for a tenant or for an endpoint, reads a
+// bounded number of rows per page, however much of other states the
+// scope holds: here 3,000 succeeded and 3,000 pending deliveries of one
+// tenant, newer than one delivery in each rare state, and another
+// tenant's 3,000 dead and 3,000 held. Unbounded, a
+// tenant's dead letters read its whole history, and a fifo endpoint's
+// head in backoff (listed as retrying) its whole backlog. Followed, the
+// pages give what the state selects, newest first.
+func TestListByStateReadsBoundedRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	if _, _, err := tenant.Put(b.ctx, b.pool, "cus_a", tenant.PutParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := tenant.Put(b.ctx, b.pool, "cus_b", tenant.PutParams{}); err != nil {
+		t.Fatal(err)
+	}
+	mk := func(p endpoint.CreateParams) *endpoint.Endpoint {
+		p.URL = "https://" + p.Tenant + ".example/"
+		ep, err := endpoint.Create(b.ctx, b.pool, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ep
+	}
+	fifo := mk(endpoint.CreateParams{Tenant: "cus_a", Ordering: endpoint.OrderingFIFO})
+	conc, off := mk(endpoint.CreateParams{Tenant: "cus_a"}), mk(endpoint.CreateParams{Tenant: "cus_a", Disabled: true})
+	seq := 0
+	publish := func(ep *endpoint.Endpoint, n int) {
+		evs := make([]outbox.Event, n)
+		for i := range evs {
+			seq++
+			evs[i] = outbox.Event{ID: fmt.Sprintf("evt_%05d", seq), Type: "order.created", Tenant: ep.Tenant, EndpointID: ep.ID}
+		}
+		b.publishAll(t, evs)
+	}
+	finish := func(n int, state delivery.State) {
+		for done := 0; done < n; {
+			jobs := b.claim(t, "w", 500, time.Minute)
+			rs := make([]delivery.Result, len(jobs))
+			for i, j := range jobs {
+				rs[i] = result(j, "w", 200, state)
+			}
+			b.complete(t, rs...)
+			done += len(jobs)
+		}
+	}
+
+	// The fifo line's head fails and waits out its backoff; one of the
+	// other endpoint's retries, one dies, one stays in flight, one is
+	// skipped; the disabled endpoint's is held.
+	publish(fifo, 1)
+	head := b.claim(t, "w", 10, time.Hour)
+	backoff := result(head[0], "w", 500, delivery.StatePending)
+	backoff.NextAttemptAt = time.Now().Add(time.Hour)
+	b.complete(t, backoff)
+	publish(conc, 3)
+	jobs := b.claim(t, "w", 10, time.Hour)
+	if len(jobs) != 3 {
+		t.Fatalf("claimed %d, want the 3 of %s", len(jobs), conc.ID)
+	}
+	retry := result(jobs[0], "w", 500, delivery.StateRetrying)
+	retry.NextAttemptAt = time.Now().Add(time.Hour)
+	b.complete(t, retry, result(jobs[1], "w", 500, delivery.StateDead))
+	publish(conc, 1)
+	skip := b.count(t, `SELECT max(id) FROM hookd.queue`)
+	if _, err := delivery.Skip(b.ctx, b.pool, int64(skip)); err != nil {
+		t.Fatal(err)
+	}
+	publish(off, 1)
+
+	// The bulk, newer: 3,000 succeeded, then 3,000 pending behind the
+	// fifo head; another tenant's 3,000 dead and 3,000 held.
+	publish(conc, 3000)
+	finish(3000, delivery.StateSucceeded)
+	publish(fifo, 3000)
+	other := mk(endpoint.CreateParams{Tenant: "cus_b"})
+	publish(other, 3000)
+	finish(3000, delivery.StateDead)
+	publish(mk(endpoint.CreateParams{Tenant: "cus_b", Disabled: true}), 3000)
+	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue; ANALYZE hookd.finished`); err != nil {
+		t.Fatal(err)
+	}
+
+	const scan, limit = 200, 2
+	scopes := map[string]delivery.Filter{"all": {}, "tenant": {Tenant: "cus_a"},
+		"fifo endpoint": {EndpointID: fifo.ID}, "endpoint": {EndpointID: conc.ID}}
+	states := append([]delivery.State{""}, delivery.States...)
+	err := pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		// As on a large queue: a table this small the planner would
+		// rather read whole, whatever its indexes.
+		if _, err := tx.Exec(b.ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		for name, scope := range scopes {
+			for _, state := range states {
+				f := scope
+				f.State = state
+				want, err := matching(b, tx, f)
+				if err != nil {
+					return err
+				}
+				// The newest few of a bulk state; all of a rare one.
+				want = want[:min(len(want), 6)]
+				var got []int64
+				var next int64
+				for pages := 0; ; pages++ {
+					if pages > 3*6000/scan {
+						t.Fatalf("%s, state %q: the pages never end", name, state)
+					}
+					before, err := rowsRead(b, tx)
+					if err != nil {
+						return err
+					}
+					page, err := delivery.List(b.ctx, tx, delivery.ListParams{Filter: f, Before: next, Limit: limit, Scan: scan})
+					if err != nil {
+						return err
+					}
+					after, err := rowsRead(b, tx)
+					if err != nil {
+						return err
+					}
+					if after-before > 2*scan+30 {
+						t.Errorf("%s, state %q: a page of %d read %d rows; want at most about twice its scan of %d",
+							name, state, limit, after-before, scan)
+					}
+					for _, d := range page.Deliveries {
+						got = append(got, d.ID)
+					}
+					if next = page.Next; next == 0 || len(got) >= 6 {
+						break
+					}
+				}
+				got = got[:min(len(got), 6)]
+				if !slices.Equal(got, want) {
+					t.Errorf("%s, state %q: listed %v, want %v", name, state, got, want)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// matching returns the ids of what f selects, newest first, by the
+// definition of its state rather than by any index.
+func matching(b *bundle, tx pgx.Tx, f delivery.Filter) ([]int64, error) {
+	cond := "d.state = '" + string(f.State) + "'"
+	switch f.State {
+	case "":
+		cond = "true"
+	case delivery.StateRetrying:
+		cond = "(d.state = 'retrying' OR d.state = 'pending' AND " + delivery.HeadBackoff + ")"
+	}
+	rows, err := tx.Query(b.ctx, `SELECT d.id FROM hookd.deliveries d
+		WHERE `+cond+` AND ($1 = '' OR d.tenant_id = $1) AND ($2 = '' OR d.endpoint_id = $2)
+		ORDER BY d.id DESC`, f.Tenant, f.EndpointID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// rowsRead returns the rows of the queue and of hookd.finished's
+// partitions that tx has read so far, through any index or by scanning.
+func rowsRead(b *bundle, tx pgx.Tx) (n int64, err error) {
+	err = tx.QueryRow(b.ctx, `SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)), 0)::bigint
+		FROM pg_stat_xact_user_tables
+		WHERE relid = 'hookd.queue'::regclass
+		   OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'hookd.finished'::regclass)`).Scan(&n)
+	return n, err
+}
