@@ -24,7 +24,8 @@
 // *UnknownTenantError (the API answers 404): tenants are made explicitly,
 // so a typo never creates one. Publishing takes a shared lock on the
 // tenant that erasing it takes exclusively, so no event slips in while a
-// tenant is erased.
+// tenant is erased. A plain SQL producer's insert is refused alike, by
+// the events table's trigger (foreign_key_violation on tenant_id).
 //
 // # Ids
 //

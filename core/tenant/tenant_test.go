@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/db"
@@ -118,6 +119,26 @@ func TestRoutingKeepsTenantsApart(t *testing.T) {
 	var n int
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.events WHERE type = 'a.b'`).Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d events of the refused batch were written (%v)", n, err)
+	}
+	// So does a plain SQL producer's insert, in the producer's
+	// transaction, naming the column; one for a tenant that exists
+	// reaches its endpoints.
+	_, err = pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data, tenant_id) VALUES ('sql-1', 'payment.x', '{}', 'cus_typo')`)
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "23503" || pgErr.ColumnName != "tenant_id" || !strings.Contains(pgErr.Message, "cus_typo") {
+		t.Errorf("plain SQL insert for an unknown tenant: %v, want foreign_key_violation on tenant_id", err)
+	}
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.event_ids WHERE id = 'sql-1'`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("the refused insert claimed its id (%d, %v)", n, err)
+	}
+	if _, err := pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data, tenant_id) VALUES ('sql-1', 'payment.x', '{}', 'cus_a')`); err != nil {
+		t.Fatalf("plain SQL insert for a tenant: %v", err)
+	}
+	if _, err := outbox.RunFanout(ctx, pool, 10); err != nil {
+		t.Fatal(err)
+	}
+	if got := deliveredTo(t, pool, "sql-1"); !slices.Equal(got, []string{a.ID}) {
+		t.Errorf("plain SQL event of cus_a delivered to %v, want %v", got, []string{a.ID})
 	}
 	// The fan-out of a tenant's event uses the tenant index.
 	var plan string
