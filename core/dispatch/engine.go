@@ -79,8 +79,8 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	events := make(chan cycleEvent, 2*maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
+	due := newDueTimer()
+	defer due.stop()
 	lingering := time.NewTimer(time.Hour)
 	lingering.Stop()
 	take := func(o outcome) {
@@ -120,7 +120,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				d.logger.Warn("a delivery cycle failed; retrying with every result kept", slog.Int("results", len(c.results)),
 					slog.String("error", c.err.Error()), slog.Duration("retry_in", wait))
 				pauseTill = time.Now().Add(wait)
-				resetTimer(timer, wait)
+				due.set(wait)
 			}
 			pending = append(pending, c.results...)
 			claim, urgent = true, true
@@ -154,10 +154,10 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 					contended = 0
 				}
 				contended = min(max(2*contended, time.Millisecond), 64*time.Millisecond)
-				resetTimer(timer, contended)
+				due.set(contended)
 			default:
 				contended = 0
-				d.armTimer(timer)
+				due.ask(d)
 			}
 		}
 	}
@@ -240,8 +240,11 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// The fallback for a notification missed while the listener
 			// reconnected.
 			claim, urgent, admit = true, true, true
-		case <-timer.C:
+		case <-due.timer.C:
+			due.fired()
 			claim, urgent = true, true
+		case next := <-due.answers:
+			due.answer(d, next)
 		case <-lingering.C:
 		case <-stop:
 		}
@@ -339,22 +342,6 @@ func resetTimer(timer *time.Timer, wait time.Duration) {
 	default:
 	}
 	timer.Reset(wait)
-}
-
-// armTimer sets timer to the next time work becomes due without a
-// notification (a retry, a rate slot, a probe), at most one poll away.
-func (d *Dispatcher) armTimer(timer *time.Timer) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	next, err := delivery.NextWake(ctx, d.pool)
-	if err != nil || next.IsZero() {
-		return
-	}
-	wait := max(time.Until(next), time.Millisecond)
-	if wait >= d.opts.Delivery.PollInterval {
-		return
-	}
-	resetTimer(timer, wait)
 }
 
 // release hands back the deliveries whose attempts Stop cut short, so

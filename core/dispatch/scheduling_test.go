@@ -227,3 +227,32 @@ func TestFIFOInPublishOrder(t *testing.T) {
 		t.Errorf("blocked by %+v (%v), want the first event's delivery", h.Blocked, err)
 	}
 }
+
+// Retries come due without a notification: the engine asks when the next
+// is due and sets its timer, which alone brings them in with an hour
+// between polls. Here a fifo line's head (its backoff waits in its lane)
+// and an unordered endpoint's delivery (a retrying row) each fail twice.
+func TestRetriesComeDueWithoutPolling(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	failTwice := func(w http.ResponseWriter, _ *http.Request, n int64) {
+		if n <= 2 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}
+	fifo, conc := newReceiver(t, failTwice), newReceiver(t, failTwice)
+	b.endpoint(t, fifo.URL, func(p *endpoint.CreateParams) {
+		p.EventTypes, p.Ordering = []string{"fifo.*"}, endpoint.OrderingFIFO
+	})
+	b.endpoint(t, conc.URL, func(p *endpoint.CreateParams) { p.EventTypes = []string{"conc.*"} })
+	b.start(t, func(o *Options) {
+		o.Delivery.PollInterval = time.Hour
+		o.Delivery.RetrySchedule = []time.Duration{0, 50 * time.Millisecond, 100 * time.Millisecond}
+	})
+	for _, typ := range []string{"fifo.a", "conc.a"} {
+		d := b.waitState(t, b.publish(t, typ, `{}`).ID, delivery.StateSucceeded)
+		if d.Attempts != 3 {
+			t.Errorf("%s: %d attempts, want 3", typ, d.Attempts)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package dispatch
+
+import (
+	"context"
+	"time"
+
+	"github.com/hookd/hookd/core/delivery"
+)
+
+// dueTimer is the engine's timer for work that becomes due without a
+// notification (a retry, a rate slot, a probe, a fifo head's backoff), and
+// for looking again after a failed cycle or at a contended lane. The
+// database is asked when the next such work is due on a goroutine of its
+// own: on the engine's, the round trip (and the wait for a pooled
+// connection while cycles hold theirs) held up every outcome and signal
+// behind it, after almost every cycle under light load.
+type dueTimer struct {
+	timer   *time.Timer
+	at      time.Time      // when timer fires; zero when it is stopped
+	answers chan time.Time // the next due time, zero for none
+	asking  bool           // a question is out
+	again   bool           // and another is owed: things changed since it left
+}
+
+func newDueTimer() *dueTimer {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return &dueTimer{timer: t, answers: make(chan time.Time, 1)}
+}
+
+// set makes the timer fire after wait, whatever it was set to.
+func (t *dueTimer) set(wait time.Duration) {
+	resetTimer(t.timer, wait)
+	t.at = time.Now().Add(wait)
+}
+
+// fired records that the timer's channel was read.
+func (t *dueTimer) fired() { t.at = time.Time{} }
+
+// ask starts asking d's database when work is next due; its answer
+// arrives on t.answers, for answer.
+func (t *dueTimer) ask(d *Dispatcher) {
+	if t.asking {
+		t.again = true
+		return
+	}
+	t.asking = true
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		next, err := delivery.NextWake(ctx, d.pool)
+		if err != nil {
+			next = time.Time{} // the poll looks again
+		}
+		t.answers <- next
+	}()
+}
+
+// answer takes an answer of ask: the timer fires then if that is sooner
+// than it would and than the next poll. A stale answer only brings a claim
+// forward, never puts one off.
+func (t *dueTimer) answer(d *Dispatcher, next time.Time) {
+	t.asking = false
+	if t.again {
+		t.again = false
+		t.ask(d)
+	}
+	if next.IsZero() || !t.at.IsZero() && !next.Before(t.at) {
+		return
+	}
+	if wait := max(time.Until(next), time.Millisecond); wait < d.opts.Delivery.PollInterval {
+		t.set(wait)
+	}
+}
+
+// stop waits for a question still out, so that nothing of the engine
+// outlives it.
+func (t *dueTimer) stop() {
+	t.timer.Stop()
+	if t.asking {
+		<-t.answers
+		t.asking = false
+	}
+}
