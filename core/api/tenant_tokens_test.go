@@ -176,7 +176,14 @@ func TestTenantTokenSeesOnlyItsTenant(t *testing.T) {
 		}
 	}
 	var page deliveryPage
-	for _, q := range []string{"", "?tenant=cus_B", "?endpoint_id=" + epB, "?event_id=" + w.evB, "?state=dead"} {
+	// Each state in each scope is read by a query of its own shape (see
+	// delivery.Filter.newest).
+	queries := []string{"", "?tenant=cus_B", "?endpoint_id=" + epB, "?event_id=" + w.evB, "?event_type=order.created"}
+	for _, st := range delivery.States {
+		queries = append(queries, "?state="+string(st), "?state="+string(st)+"&endpoint_id="+epB,
+			"?state="+string(st)+"&tenant=cus_B", "?state="+string(st)+"&event_type=order.created")
+	}
+	for _, q := range queries {
 		b.as(t, w.tokA, "GET", "/v1/deliveries"+q, nil).want(t, http.StatusOK, &page)
 		for _, d := range page.Deliveries {
 			if d.TenantID != "cus_A" || d.EndpointID != w.epA.ID {
