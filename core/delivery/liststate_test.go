@@ -18,10 +18,10 @@ import (
 // bounded number of rows per page, however much of other states the
 // scope holds: here 3,000 succeeded and 3,000 pending deliveries of one
 // tenant, newer than one delivery in each rare state, and another
-// tenant's 3,000 dead and 3,000 held. Unbounded, a
-// tenant's dead letters read its whole history, and a fifo endpoint's
-// head in backoff (listed as retrying) its whole backlog. Followed, the
-// pages give what the state selects, newest first.
+// tenant's 3,000 dead and 3,000 held. Unbounded, a tenant's dead letters
+// read its whole history, and a fifo endpoint's head in backoff (listed
+// as retrying) its whole backlog. Followed, the pages give what the state
+// selects, newest first.
 func TestListByStateReadsBoundedRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
@@ -177,14 +177,4 @@ func matching(b *bundle, tx pgx.Tx, f delivery.Filter) ([]int64, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
-}
-
-// rowsRead returns the rows of the queue and of hookd.finished's
-// partitions that tx has read so far, through any index or by scanning.
-func rowsRead(b *bundle, tx pgx.Tx) (n int64, err error) {
-	err = tx.QueryRow(b.ctx, `SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)), 0)::bigint
-		FROM pg_stat_xact_user_tables
-		WHERE relid = 'hookd.queue'::regclass
-		   OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'hookd.finished'::regclass)`).Scan(&n)
-	return n, err
 }

@@ -106,9 +106,21 @@ func seqScans(b *bundle, tx pgx.Tx) (map[string]int64, error) {
 
 // queueRowsRead returns the queue rows tx has read so far, through any
 // index or by scanning.
-func queueRowsRead(b *bundle, tx pgx.Tx) (n int64, err error) {
-	err = tx.QueryRow(b.ctx, `SELECT idx_tup_fetch + coalesce(seq_tup_read, 0) FROM pg_stat_xact_user_tables
-		WHERE relid = 'hookd.queue'::regclass`).Scan(&n)
+func queueRowsRead(b *bundle, tx pgx.Tx) (int64, error) {
+	return tuplesRead(b, tx, `relid = 'hookd.queue'::regclass`)
+}
+
+// rowsRead returns the rows of the queue and of hookd.finished's
+// partitions that tx has read so far, through any index or by scanning.
+func rowsRead(b *bundle, tx pgx.Tx) (int64, error) {
+	return tuplesRead(b, tx, `relid = 'hookd.queue'::regclass
+		OR relid IN (SELECT inhrelid FROM pg_inherits WHERE inhparent = 'hookd.finished'::regclass)`)
+}
+
+// tuplesRead sums the rows tx has read from the tables tables selects.
+func tuplesRead(b *bundle, tx pgx.Tx, tables string) (n int64, err error) {
+	err = tx.QueryRow(b.ctx, `SELECT coalesce(sum(coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)), 0)::bigint
+		FROM pg_stat_xact_user_tables WHERE `+tables).Scan(&n)
 	return n, err
 }
 
