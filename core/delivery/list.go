@@ -17,22 +17,14 @@ import (
 // This file holds the reads of deliveries, all through the hookd.deliveries
 // view (the queue and hookd.finished together).
 
-var columnNames = []string{"id", "event_id", "endpoint_id", "coalesce(tenant_id, '')", "event_type", "state", "attempts",
-	"next_attempt_at", "lease_expires_at", "coalesce(leased_by, '')", "last_status", "last_error_class", "last_error",
-	"replays", "created_at", "updated_at", "completed_at", "event_stored_at"}
-
-// prefixed returns the delivery columns qualified with alias.
-func prefixed(alias string) string {
-	cols := make([]string, len(columnNames))
-	for i, c := range columnNames {
-		if strings.HasPrefix(c, "coalesce(") {
-			cols[i] = "coalesce(" + alias + "." + strings.TrimPrefix(c, "coalesce(")
-		} else {
-			cols[i] = alias + "." + c
-		}
-	}
-	return strings.Join(cols, ", ")
-}
+// deliveryColumns are the columns scanDelivery reads, of the deliveries
+// view as d. A fifo line's head waiting out a backoff stays pending in the
+// queue, where it holds the line, yet reads as retrying, as Filter selects
+// it and the console labels it.
+const deliveryColumns = `d.id, d.event_id, d.endpoint_id, coalesce(d.tenant_id, ''), d.event_type,
+	CASE WHEN ` + retryingHead + ` THEN 'retrying' ELSE d.state END, d.attempts,
+	d.next_attempt_at, d.lease_expires_at, coalesce(d.leased_by, ''), d.last_status, d.last_error_class, d.last_error,
+	d.replays, d.created_at, d.updated_at, d.completed_at, d.event_stored_at`
 
 func scanDelivery(row pgx.Row) (Delivery, error) {
 	var d Delivery
@@ -226,7 +218,7 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 			floor = low
 		}
 	}
-	q, args := p.Filter.newest(prefixed("d"), p.Before, floor, p.Limit+1)
+	q, args := p.Filter.newest(deliveryColumns, p.Before, floor, p.Limit+1)
 	rows, err := ex.Query(ctx, q, args...)
 	if err != nil {
 		return Page{}, err
@@ -375,7 +367,7 @@ func (f Filter) newest(cols string, before, floor int64, limit int) (string, []a
 
 // Get returns one delivery or db.ErrNotFound.
 func Get(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
-	d, err := scanDelivery(ex.QueryRow(ctx, `SELECT `+prefixed("d")+` FROM hookd.deliveries d WHERE d.id = $1`, id))
+	d, err := scanDelivery(ex.QueryRow(ctx, `SELECT `+deliveryColumns+` FROM hookd.deliveries d WHERE d.id = $1`, id))
 	if err != nil {
 		return nil, db.Interpret(err)
 	}
@@ -384,7 +376,7 @@ func Get(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 
 // ForEvent returns an event's deliveries, one per endpoint.
 func ForEvent(ctx context.Context, ex db.Executor, eventID string) ([]Delivery, error) {
-	rows, err := ex.Query(ctx, `SELECT `+prefixed("d")+` FROM hookd.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, eventID)
+	rows, err := ex.Query(ctx, `SELECT `+deliveryColumns+` FROM hookd.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, eventID)
 	if err != nil {
 		return nil, err
 	}

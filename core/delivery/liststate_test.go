@@ -21,7 +21,7 @@ import (
 // tenant's 3,000 dead and 3,000 held. Unbounded, a tenant's dead letters
 // read its whole history, and a fifo endpoint's head in backoff (listed
 // as retrying) its whole backlog. Followed, the pages give what the state
-// selects, newest first.
+// selects, newest first, each delivery reading as in that state.
 func TestListByStateReadsBoundedRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
@@ -142,6 +142,10 @@ func TestListByStateReadsBoundedRows(t *testing.T) {
 					}
 					for _, d := range page.Deliveries {
 						got = append(got, d.ID)
+						// A fifo head in backoff reads as retrying, as it is selected.
+						if state != "" && d.State != state {
+							t.Errorf("%s, state %q: listed delivery %d reads as %s", name, state, d.ID, d.State)
+						}
 					}
 					if next = page.Next; next == 0 || len(got) >= 6 {
 						break
