@@ -587,14 +587,17 @@ func Promote(ctx context.Context, ex db.Executor, limit int) (int, error) {
 	return n, err
 }
 
-// NextWake returns when the next claim could find work that is not due
-// yet: the earliest retry, or the earliest lane waiting for a probe, a
-// rate slot or a fifo head's backoff. The zero time means nothing waits.
-func NextWake(ctx context.Context, ex db.Executor) (time.Time, error) {
+// NextWake returns when the next claim could find work that a claim begun
+// at claimed did not find due: the earliest retry, or the earliest lane
+// that was waiting then for a probe, a rate slot or a fifo head's backoff.
+// It may be past already: a lane whose wait ended between that claim and
+// this question is due now (with now() in place of claimed it was missed,
+// and waited for the next poll). The zero time means nothing waits.
+func NextWake(ctx context.Context, ex db.Executor, claimed time.Time) (time.Time, error) {
 	var retry, laneAt *time.Time
 	err := ex.QueryRow(ctx, `SELECT
 			(SELECT min(next_attempt_at) FROM hookd.queue WHERE state = 'retrying'),
-			(SELECT min(ready_at) FROM hookd.lanes WHERE ready_at > now() AND ready_at < 'infinity')`).Scan(&retry, &laneAt)
+			(SELECT min(ready_at) FROM hookd.lanes WHERE ready_at > $1 AND ready_at < 'infinity')`, claimed).Scan(&retry, &laneAt)
 	if err != nil {
 		return time.Time{}, err
 	}

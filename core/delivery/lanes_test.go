@@ -128,3 +128,35 @@ func TestDropReportsEveryKeptLaneWoken(t *testing.T) {
 		t.Errorf("%d of the 2 lanes with work are ready", n)
 	}
 }
+
+// NextWake finds a lane whose wait ended after the claim it follows
+// began, even when that is past by the time it is asked: a fifo head's
+// backoff of 30 ms ended while a loaded dispatcher got round to asking,
+// and asked for lanes waiting beyond now() it found none, so the head
+// waited for the next poll.
+func TestNextWakeFindsALaneDueSinceTheClaim(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: b.ep.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	var ready time.Time
+	if err := b.pool.QueryRow(b.ctx, `UPDATE hookd.lanes SET ready_at = now() - interval '1 second'
+		WHERE endpoint_id = $1 RETURNING ready_at`, b.ep.ID).Scan(&ready); err != nil {
+		t.Fatal(err)
+	}
+	next, err := delivery.NextWake(b.ctx, b.pool, ready.Add(-time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !next.Equal(ready) {
+		t.Errorf("after a claim before the lane's wait ended: next wake %v, want the lane's %v", next, ready)
+	}
+	// A claim after it saw the lane due: nothing waits.
+	if next, err = delivery.NextWake(b.ctx, b.pool, ready.Add(time.Millisecond)); err != nil || !next.IsZero() {
+		t.Errorf("after a claim that saw the lane due: next wake %v (%v), want none", next, err)
+	}
+}

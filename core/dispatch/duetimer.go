@@ -20,6 +20,7 @@ type dueTimer struct {
 	answers chan time.Time // the next due time, zero for none
 	asking  bool           // a question is out
 	again   bool           // and another is owed: things changed since it left
+	claimed time.Time      // the start of the claim the owed question follows
 }
 
 func newDueTimer() *dueTimer {
@@ -37,18 +38,21 @@ func (t *dueTimer) set(wait time.Duration) {
 // fired records that the timer's channel was read.
 func (t *dueTimer) fired() { t.at = time.Time{} }
 
-// ask starts asking d's database when work is next due; its answer
-// arrives on t.answers, for answer.
-func (t *dueTimer) ask(d *Dispatcher) {
+// ask starts asking d's database when work is next due that a claim begun
+// at claimed did not find; its answer arrives on t.answers, for answer.
+// claimed is the engine's clock, taken before the claim's transaction
+// began: a database clock behind it by more than the time to ask could
+// still miss a lane, which then waits for the poll.
+func (t *dueTimer) ask(d *Dispatcher, claimed time.Time) {
 	if t.asking {
-		t.again = true
+		t.again, t.claimed = true, claimed
 		return
 	}
 	t.asking = true
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		next, err := delivery.NextWake(ctx, d.pool)
+		next, err := delivery.NextWake(ctx, d.pool, claimed)
 		if err != nil {
 			next = time.Time{} // the poll looks again
 		}
@@ -63,7 +67,7 @@ func (t *dueTimer) answer(d *Dispatcher, next time.Time) {
 	t.asking = false
 	if t.again {
 		t.again = false
-		t.ask(d)
+		t.ask(d, t.claimed)
 	}
 	if next.IsZero() || !t.at.IsZero() && !next.Before(t.at) {
 		return

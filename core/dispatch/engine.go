@@ -157,7 +157,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				due.set(contended)
 			default:
 				contended = 0
-				due.ask(d)
+				due.ask(d, c.claimed)
 			}
 		}
 	}
