@@ -198,9 +198,19 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 		return nil, err
 	}
 	for id, b := range blocked {
-		get(id).Blocked = b
+		get(id).SetBlocked(b, now)
 	}
 	return out, nil
+}
+
+// SetBlocked records b as the endpoint's blocked head, its counts read
+// from the queue's states: a head waiting out its backoff at now counts as
+// retrying, as lists read it, though it stays pending in the queue.
+func (h *Health) SetBlocked(b *BlockedHead, now time.Time) {
+	h.Blocked = b
+	if b.NextAttemptAt.After(now) && h.Pending > 0 {
+		h.Pending, h.Retrying = h.Pending-1, h.Retrying+1
+	}
 }
 
 // BlockedHeads returns, for those of the given fifo endpoints whose head

@@ -98,11 +98,23 @@ func TestListByStateReadsBoundedRows(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The endpoints' health counts what the lists list.
+	health, err := delivery.HealthOf(b.ctx, b.pool, []string{fifo.ID, conc.ID}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := health[fifo.ID]; h.Pending != 3000 || h.Retrying != 1 || h.Blocked == nil {
+		t.Errorf("fifo endpoint's health: %d pending, %d retrying, blocked %+v; want 3000, 1 (its head), blocked", h.Pending, h.Retrying, h.Blocked)
+	}
+	if h := health[conc.ID]; h.Pending != 0 || h.Retrying != 1 || h.InFlight != 1 || h.Dead != 1 {
+		t.Errorf("endpoint's health: %+v; want 1 retrying, 1 in flight, 1 dead", h)
+	}
+
 	const scan, limit = 200, 2
 	scopes := map[string]delivery.Filter{"all": {}, "tenant": {Tenant: "cus_a"},
 		"fifo endpoint": {EndpointID: fifo.ID}, "endpoint": {EndpointID: conc.ID}}
 	states := append([]delivery.State{""}, delivery.States...)
-	err := pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
 		// As on a large queue: a table this small the planner would
 		// rather read whole, whatever its indexes.
 		if _, err := tx.Exec(b.ctx, `SET LOCAL enable_seqscan = off`); err != nil {
