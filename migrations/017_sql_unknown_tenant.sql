@@ -4,7 +4,8 @@
 -- the column. The shared lock is the one Publish takes and erasure takes
 -- exclusively (outbox.TenantLockClass, 0x6874), so no event slips in
 -- beside an erasure; the check after it is a statement of its own, whose
--- snapshot sees an erasure that committed before the lock was granted.
+-- snapshot (under read committed, as for Publish) sees an erasure that
+-- committed before the lock was granted.
 CREATE OR REPLACE FUNCTION hookd.claim_event_id() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.tenant_id IS NOT NULL THEN

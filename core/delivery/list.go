@@ -137,7 +137,9 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 // retrying, in Filter and in the console alike.
 const HeadBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
 
-// retryingHead is the arm of the retrying state that is a fifo head.
+// retryingHead is the arm of the retrying state that is a fifo head (or,
+// after a replay put an older delivery ahead of it, the head it was),
+// found through queue_backoff. The pending state leaves it out.
 const retryingHead = "d.state = 'pending' AND " + HeadBackoff
 
 // stateArms is the filter's state as conditions each of which one table's
@@ -152,6 +154,8 @@ func (f Filter) stateArms() []string {
 			"d.state IN ('succeeded', 'dead', 'skipped')"}
 	case StateRetrying:
 		return []string{"d.state = 'retrying'", retryingHead}
+	case StatePending:
+		return []string{"d.state = 'pending' AND NOT (" + HeadBackoff + ")"}
 	}
 	return []string{"d.state = '" + string(f.State) + "'"}
 }
@@ -303,10 +307,7 @@ func (f Filter) stateIndexed() bool {
 // the scope from the order and may walk the primary key instead, through
 // every newer delivery of everyone else. One endpoint's deliveries in
 // more than one state are read as each state's newest, merged: no index
-// holds every state of one endpoint in the queue. Of a fifo line's
-// pending deliveries only its head can wait out a backoff (and read as
-// retrying), so for one endpoint that arm looks at the head alone rather
-// than at the whole line.
+// holds every state of one endpoint in the queue.
 func (f Filter) newest(cols string, before, floor int64, limit int) (string, []any) {
 	var args []any
 	var key, scope string
@@ -325,10 +326,6 @@ func (f Filter) newest(cols string, before, floor int64, limit int) (string, []a
 	perState := key == "d.endpoint_id" && len(arms) > 1
 	if perState {
 		f.State = "" // each arm holds it
-		if arms[1] == retryingHead {
-			arms[1] = `d.id = (SELECT q.id FROM hookd.queue q WHERE ` + PendingOf("$1") + ` ` + OldestFirst + ` LIMIT 1)
-				AND d.state = 'pending' AND ` + HeadBackoff
-		}
 	}
 	where, args := f.where(args, true)
 	// A window of ids is bounded at both ends paired with the scope: after

@@ -16,20 +16,122 @@ import (
 
 // Every state filter, alone, for a tenant or for an endpoint, reads a
 // bounded number of rows per page, however much of other states the
-// scope holds: here 3,000 succeeded and 3,000 pending deliveries of one
-// tenant, newer than one delivery in each rare state, and another
-// tenant's 3,000 dead and 3,000 held. Unbounded, a tenant's dead letters
-// read its whole history, and a fifo endpoint's head in backoff (listed
-// as retrying) its whole backlog. Followed, the pages give what the state
-// selects, newest first, each delivery reading as in that state.
+// scope holds (see seedStates). Unbounded, a tenant's dead letters read
+// its whole history, and a fifo endpoint's head in backoff (listed as
+// retrying) its whole backlog. Followed, the pages give what the state
+// selects, newest first, each delivery reading as in that state; the
+// endpoints' health counts the same.
 func TestListByStateReadsBoundedRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
-	if _, _, err := tenant.Put(b.ctx, b.pool, "cus_a", tenant.PutParams{}); err != nil {
+	fifo, conc, head := seedStates(t, b)
+
+	// The head in backoff is retrying, not pending as well.
+	below, err := delivery.List(b.ctx, b.pool, delivery.ListParams{
+		Filter: delivery.Filter{EndpointID: fifo.ID, State: delivery.StatePending}, Before: head + 1})
+	if err != nil || len(below.Deliveries) != 0 {
+		t.Errorf("the fifo line's pending deliveries from its head down: %+v (%v), want none", below.Deliveries, err)
+	}
+	health, err := delivery.HealthOf(b.ctx, b.pool, []string{fifo.ID, conc.ID}, time.Now())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := tenant.Put(b.ctx, b.pool, "cus_b", tenant.PutParams{}); err != nil {
+	if h := health[fifo.ID]; h.Pending != 3000 || h.Retrying != 1 || h.Blocked == nil {
+		t.Errorf("fifo endpoint's health: %d pending, %d retrying, blocked %+v; want 3000, 1 (its head), blocked", h.Pending, h.Retrying, h.Blocked)
+	}
+	if h := health[conc.ID]; h.Pending != 0 || h.Retrying != 1 || h.InFlight != 1 || h.Dead != 1 {
+		t.Errorf("endpoint's health: %+v; want 1 retrying, 1 in flight, 1 dead", h)
+	}
+
+	scopes := map[string]delivery.Filter{"all": {}, "tenant": {Tenant: "cus_a"},
+		"fifo endpoint": {EndpointID: fifo.ID}, "endpoint": {EndpointID: conc.ID}}
+	states := append([]delivery.State{""}, delivery.States...)
+	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		// As on a large queue: a table this small the planner would
+		// rather read whole, whatever its indexes.
+		if _, err := tx.Exec(b.ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+			return err
+		}
+		for name, scope := range scopes {
+			for _, state := range states {
+				f := scope
+				f.State = state
+				want, err := matching(b, tx, f)
+				if err != nil {
+					return err
+				}
+				// The newest few of a bulk state; all of a rare one.
+				want = want[:min(len(want), 6)]
+				got, err := listNewest(t, b, tx, name, f, len(want))
+				if err != nil {
+					return err
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("%s, state %q: listed %v, want %v", name, state, got, want)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// listNewest follows f's pages of 2 (a scan of 200) until it has n
+// deliveries or there are no more, and returns their ids. It checks that
+// no page reads much more than twice its scan and that each delivery
+// reads as in f's state.
+func listNewest(t *testing.T, b *bundle, tx pgx.Tx, name string, f delivery.Filter, n int) ([]int64, error) {
+	t.Helper()
+	const scan, limit = 200, 2
+	var got []int64
+	var next int64
+	for pages := 0; ; pages++ {
+		if pages > 3*15000/scan {
+			t.Fatalf("%s, state %q: the pages never end", name, f.State)
+		}
+		before, err := rowsRead(b, tx)
+		if err != nil {
+			return nil, err
+		}
+		page, err := delivery.List(b.ctx, tx, delivery.ListParams{Filter: f, Before: next, Limit: limit, Scan: scan})
+		if err != nil {
+			return nil, err
+		}
+		after, err := rowsRead(b, tx)
+		if err != nil {
+			return nil, err
+		}
+		if after-before > 2*scan+30 {
+			t.Errorf("%s, state %q: a page of %d read %d rows; want at most about twice its scan of %d",
+				name, f.State, limit, after-before, scan)
+		}
+		for _, d := range page.Deliveries {
+			got = append(got, d.ID)
+			// A fifo head in backoff reads as retrying, as it is selected.
+			if f.State != "" && d.State != f.State {
+				t.Errorf("%s, state %q: listed delivery %d reads as %s", name, f.State, d.ID, d.State)
+			}
+		}
+		if next = page.Next; next == 0 || len(got) >= max(n, 6) {
+			return got[:min(len(got), max(n, 6))], nil
+		}
+	}
+}
+
+// seedStates makes, for tenant cus_a, a fifo endpoint whose head failed
+// and waits out its backoff, and an unordered one with one delivery
+// retrying, one dead, one in flight and one skipped, and a disabled one
+// with one held; then, newer, 3,000 succeeded and 3,000 pending behind
+// the fifo head, and tenant cus_b's 3,000 dead and 3,000 held. It returns
+// the two endpoints and the head's delivery id.
+func seedStates(t *testing.T, b *bundle) (fifo, conc *endpoint.Endpoint, head int64) {
+	t.Helper()
+	for _, id := range []string{"cus_a", "cus_b"} {
+		if _, _, err := tenant.Put(b.ctx, b.pool, id, tenant.PutParams{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	mk := func(p endpoint.CreateParams) *endpoint.Endpoint {
 		p.URL = "https://" + p.Tenant + ".example/"
@@ -39,7 +141,7 @@ func TestListByStateReadsBoundedRows(t *testing.T) {
 		}
 		return ep
 	}
-	fifo := mk(endpoint.CreateParams{Tenant: "cus_a", Ordering: endpoint.OrderingFIFO})
+	fifo = mk(endpoint.CreateParams{Tenant: "cus_a", Ordering: endpoint.OrderingFIFO})
 	conc, off := mk(endpoint.CreateParams{Tenant: "cus_a"}), mk(endpoint.CreateParams{Tenant: "cus_a", Disabled: true})
 	seq := 0
 	publish := func(ep *endpoint.Endpoint, n int) {
@@ -62,17 +164,14 @@ func TestListByStateReadsBoundedRows(t *testing.T) {
 		}
 	}
 
-	// The fifo line's head fails and waits out its backoff; one of the
-	// other endpoint's retries, one dies, one stays in flight, one is
-	// skipped; the disabled endpoint's is held.
 	publish(fifo, 1)
-	head := b.claim(t, "w", 10, time.Hour)
-	backoff := result(head[0], "w", 500, delivery.StatePending)
+	jobs := b.claim(t, "w", 10, time.Hour)
+	backoff := result(jobs[0], "w", 500, delivery.StatePending)
 	backoff.NextAttemptAt = time.Now().Add(time.Hour)
 	b.complete(t, backoff)
+	head = jobs[0].DeliveryID
 	publish(conc, 3)
-	jobs := b.claim(t, "w", 10, time.Hour)
-	if len(jobs) != 3 {
+	if jobs = b.claim(t, "w", 10, time.Hour); len(jobs) != 3 {
 		t.Fatalf("claimed %d, want the 3 of %s", len(jobs), conc.ID)
 	}
 	retry := result(jobs[0], "w", 500, delivery.StateRetrying)
@@ -85,95 +184,16 @@ func TestListByStateReadsBoundedRows(t *testing.T) {
 	}
 	publish(off, 1)
 
-	// The bulk, newer: 3,000 succeeded, then 3,000 pending behind the
-	// fifo head; another tenant's 3,000 dead and 3,000 held.
 	publish(conc, 3000)
 	finish(3000, delivery.StateSucceeded)
 	publish(fifo, 3000)
-	other := mk(endpoint.CreateParams{Tenant: "cus_b"})
-	publish(other, 3000)
+	publish(mk(endpoint.CreateParams{Tenant: "cus_b"}), 3000)
 	finish(3000, delivery.StateDead)
 	publish(mk(endpoint.CreateParams{Tenant: "cus_b", Disabled: true}), 3000)
 	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue; ANALYZE hookd.finished`); err != nil {
 		t.Fatal(err)
 	}
-
-	// The endpoints' health counts what the lists list.
-	health, err := delivery.HealthOf(b.ctx, b.pool, []string{fifo.ID, conc.ID}, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h := health[fifo.ID]; h.Pending != 3000 || h.Retrying != 1 || h.Blocked == nil {
-		t.Errorf("fifo endpoint's health: %d pending, %d retrying, blocked %+v; want 3000, 1 (its head), blocked", h.Pending, h.Retrying, h.Blocked)
-	}
-	if h := health[conc.ID]; h.Pending != 0 || h.Retrying != 1 || h.InFlight != 1 || h.Dead != 1 {
-		t.Errorf("endpoint's health: %+v; want 1 retrying, 1 in flight, 1 dead", h)
-	}
-
-	const scan, limit = 200, 2
-	scopes := map[string]delivery.Filter{"all": {}, "tenant": {Tenant: "cus_a"},
-		"fifo endpoint": {EndpointID: fifo.ID}, "endpoint": {EndpointID: conc.ID}}
-	states := append([]delivery.State{""}, delivery.States...)
-	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
-		// As on a large queue: a table this small the planner would
-		// rather read whole, whatever its indexes.
-		if _, err := tx.Exec(b.ctx, `SET LOCAL enable_seqscan = off`); err != nil {
-			return err
-		}
-		for name, scope := range scopes {
-			for _, state := range states {
-				f := scope
-				f.State = state
-				want, err := matching(b, tx, f)
-				if err != nil {
-					return err
-				}
-				// The newest few of a bulk state; all of a rare one.
-				want = want[:min(len(want), 6)]
-				var got []int64
-				var next int64
-				for pages := 0; ; pages++ {
-					if pages > 3*6000/scan {
-						t.Fatalf("%s, state %q: the pages never end", name, state)
-					}
-					before, err := rowsRead(b, tx)
-					if err != nil {
-						return err
-					}
-					page, err := delivery.List(b.ctx, tx, delivery.ListParams{Filter: f, Before: next, Limit: limit, Scan: scan})
-					if err != nil {
-						return err
-					}
-					after, err := rowsRead(b, tx)
-					if err != nil {
-						return err
-					}
-					if after-before > 2*scan+30 {
-						t.Errorf("%s, state %q: a page of %d read %d rows; want at most about twice its scan of %d",
-							name, state, limit, after-before, scan)
-					}
-					for _, d := range page.Deliveries {
-						got = append(got, d.ID)
-						// A fifo head in backoff reads as retrying, as it is selected.
-						if state != "" && d.State != state {
-							t.Errorf("%s, state %q: listed delivery %d reads as %s", name, state, d.ID, d.State)
-						}
-					}
-					if next = page.Next; next == 0 || len(got) >= 6 {
-						break
-					}
-				}
-				got = got[:min(len(got), 6)]
-				if !slices.Equal(got, want) {
-					t.Errorf("%s, state %q: listed %v, want %v", name, state, got, want)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	return fifo, conc, head
 }
 
 // matching returns the ids of what f selects, newest first, by the
@@ -185,6 +205,8 @@ func matching(b *bundle, tx pgx.Tx, f delivery.Filter) ([]int64, error) {
 		cond = "true"
 	case delivery.StateRetrying:
 		cond = "(d.state = 'retrying' OR d.state = 'pending' AND " + delivery.HeadBackoff + ")"
+	case delivery.StatePending:
+		cond = "d.state = 'pending' AND NOT (" + delivery.HeadBackoff + ")"
 	}
 	rows, err := tx.Query(b.ctx, `SELECT d.id FROM hookd.deliveries d
 		WHERE `+cond+` AND ($1 = '' OR d.tenant_id = $1) AND ($2 = '' OR d.endpoint_id = $2)
@@ -193,4 +215,26 @@ func matching(b *bundle, tx pgx.Tx, f delivery.Filter) ([]int64, error) {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// A bulk replay of deliveries still to do (retrying, or pending) finds
+// them by the same state conditions as the lists, which read columns of
+// the queue only: the part of hookd.finished must not fail on them.
+func TestReplayMatchingQueueStates(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	jobs := b.claim(t, "w", 1, time.Minute)
+	retry := result(jobs[0], "w", 500, delivery.StateRetrying)
+	retry.NextAttemptAt = time.Now().Add(time.Hour)
+	b.complete(t, retry)
+	// The retrying one, then it and the other, pending.
+	for _, c := range []struct {
+		state delivery.State
+		want  int64
+	}{{delivery.StateRetrying, 1}, {delivery.StatePending, 2}} {
+		n, err := delivery.ReplayMatching(b.ctx, b.pool, delivery.ReplayParams{Filter: delivery.Filter{State: c.state}})
+		if err != nil || n != c.want {
+			t.Errorf("replay of the %s: %d, %v; want %d", c.state, n, err, c.want)
+		}
+	}
 }

@@ -104,7 +104,7 @@ func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64,
 	finWhere, args := p.Filter.where(nil, true)
 	queWhere, args := p.Filter.where(args, false)
 	err := ex.QueryRow(ctx, fmt.Sprintf(`
-		WITH fin AS (SELECT d.id, d.event_stored_at FROM hookd.finished d WHERE %s),
+		WITH fin AS (SELECT d.id, d.event_stored_at FROM hookd.deliveries d WHERE d.completed_at IS NOT NULL AND %s),
 		que AS (SELECT d.id FROM hookd.queue d WHERE d.state <> 'in_flight' AND %s), %s %s`,
 		finWhere, queWhere, requeueSQL("fin", "que"), requeuedCount), args...).Scan(&n)
 	return n, err
