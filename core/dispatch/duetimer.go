@@ -15,6 +15,7 @@ import (
 // connection while cycles hold theirs) held up every outcome and signal
 // behind it, after almost every cycle under light load.
 type dueTimer struct {
+	ctx     context.Context // ends when the engine gives up at shutdown
 	timer   *time.Timer
 	at      time.Time      // when timer fires; zero when it is stopped
 	answers chan time.Time // the next due time, zero for none
@@ -23,10 +24,10 @@ type dueTimer struct {
 	claimed time.Time      // the start of the claim the owed question follows
 }
 
-func newDueTimer() *dueTimer {
+func newDueTimer(ctx context.Context) *dueTimer {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &dueTimer{timer: t, answers: make(chan time.Time, 1)}
+	return &dueTimer{ctx: ctx, timer: t, answers: make(chan time.Time, 1)}
 }
 
 // set makes the timer fire after wait, whatever it was set to.
@@ -50,7 +51,7 @@ func (t *dueTimer) ask(d *Dispatcher, claimed time.Time) {
 	}
 	t.asking = true
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
 		defer cancel()
 		next, err := delivery.NextWake(ctx, d.pool, claimed)
 		if err != nil {
@@ -62,7 +63,8 @@ func (t *dueTimer) ask(d *Dispatcher, claimed time.Time) {
 
 // answer takes an answer of ask: the timer fires then if that is sooner
 // than it would and than the next poll. A stale answer only brings a claim
-// forward, never puts one off.
+// forward, never puts one off (the engine sets the timer again for the end
+// of a pause that it fires into).
 func (t *dueTimer) answer(d *Dispatcher, next time.Time) {
 	t.asking = false
 	if t.again {

@@ -79,7 +79,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	events := make(chan cycleEvent, 2*maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
-	due := newDueTimer()
+	due := newDueTimer(lastCtx)
 	defer due.stop()
 	lingering := time.NewTimer(time.Hour)
 	lingering.Stop()
@@ -243,6 +243,9 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		case <-due.timer.C:
 			due.fired()
 			claim, urgent = true, true
+			if wait := time.Until(pauseTill); wait > 0 {
+				due.set(wait) // brought forward into a pause: look again at its end
+			}
 		case next := <-due.answers:
 			due.answer(d, next)
 		case <-lingering.C:
