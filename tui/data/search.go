@@ -95,7 +95,9 @@ func parts(state delivery.State) []part {
 	case delivery.StateRetrying:
 		return []part{{table: tableQueue, state: delivery.StateRetrying},
 			{table: tableQueue, state: delivery.StatePending, filter: delivery.HeadBackoff}}
-	case delivery.StatePending, delivery.StateInFlight, delivery.StateHeld:
+	case delivery.StatePending: // but a fifo head waiting out its backoff, which reads as retrying
+		return []part{{table: tableQueue, state: state, filter: "NOT (" + delivery.HeadBackoff + ")"}}
+	case delivery.StateInFlight, delivery.StateHeld:
 		return []part{{table: tableQueue, state: state}}
 	case delivery.StateDead:
 		return []part{{table: tableFinished, state: state}}

@@ -120,6 +120,17 @@ func TestBlockedHeadBreakerAndSkip(t *testing.T) {
 	for _, r := range page.Rows {
 		byID[r.Endpoint.ID] = r
 	}
+	// The head waiting out its backoff is retrying, in the searches as on
+	// the row, not pending.
+	for st, want := range map[delivery.State]bool{delivery.StateRetrying: true, delivery.StatePending: false} {
+		found, err := v.src.Deliveries(ctx, data.DeliveryQuery{EndpointIDs: []string{v.eps[1]}, Filter: delivery.Filter{State: st}, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.ContainsFunc(found.Deliveries, func(d delivery.Delivery) bool { return d.ID == v.fifoHead }); got != want {
+			t.Errorf("state:%s lists the head in backoff: %v, want %v", st, got, want)
+		}
+	}
 	b := byID[v.eps[1]].Health.Blocked
 	if b == nil || b.DeliveryID != v.fifoHead || b.Attempts != 3 || !b.Since.Equal(started.Truncate(time.Microsecond)) ||
 		!b.NextAttemptAt.After(now) {
