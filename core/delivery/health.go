@@ -315,14 +315,19 @@ type Counts struct {
 
 // QueueCounts counts deliveries per state, each from its own partial
 // index, so the cost follows the work still to do (and the dead letters).
+// Fifo heads waiting out a backoff count as retrying, as lists read them
+// (from queue_backoff, the pending deliveries attempted before).
 func QueueCounts(ctx context.Context, ex db.Executor) (Counts, error) {
 	var c Counts
+	var heads int64
 	err := ex.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM hookd.queue WHERE state = 'pending'),
 			(SELECT count(*) FROM hookd.queue WHERE state = 'retrying'),
 			(SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'),
 			(SELECT count(*) FROM hookd.queue WHERE state = 'held'),
-			(SELECT count(*) FROM hookd.finished WHERE state = 'dead')`).Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead)
+			(SELECT count(*) FROM hookd.finished WHERE state = 'dead'),
+			(SELECT count(*) FROM hookd.queue d WHERE `+retryingHead+`)`).Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead, &heads)
+	c.Pending, c.Retrying = c.Pending-heads, c.Retrying+heads
 	return c, err
 }
 

@@ -42,6 +42,9 @@ func TestListByStateReadsBoundedRows(t *testing.T) {
 	if h := health[conc.ID]; h.Pending != 0 || h.Retrying != 1 || h.InFlight != 1 || h.Dead != 1 {
 		t.Errorf("endpoint's health: %+v; want 1 retrying, 1 in flight, 1 dead", h)
 	}
+	if c, err := delivery.QueueCounts(b.ctx, b.pool); err != nil || c.Pending != 3000 || c.Retrying != 2 || c.Held != 3001 {
+		t.Errorf("queue counts: %+v (%v); want 3,000 pending, 2 retrying (one a fifo head), 3,001 held", c, err)
+	}
 
 	scopes := map[string]delivery.Filter{"all": {}, "tenant": {Tenant: "cus_a"},
 		"fifo endpoint": {EndpointID: fifo.ID}, "endpoint": {EndpointID: conc.ID}}
