@@ -83,7 +83,7 @@ func newDeliveriesLsCmd(c *cli) *cobra.Command {
 				t := c.table("ID", "STATE", "ATTEMPTS", "EVENT", "TYPE", "ENDPOINT", "TENANT", "LAST RESULT", "NEXT ATTEMPT", "CREATED")
 				for _, dl := range page.Deliveries {
 					next := any(nil)
-					if dl.State == delivery.StatePending || dl.State == delivery.StateRetrying {
+					if dl.AwaitsAttempt() {
 						next = dl.NextAttemptAt
 					}
 					t.row(dl.ID, dl.State, dl.Attempts, dl.EventID, dl.EventType, dl.EndpointID, dl.TenantID, lastResult(dl), next, dl.CreatedAt)
@@ -188,7 +188,7 @@ func (c *cli) printDelivery(dl *delivery.Delivery, attempts []delivery.Attempt) 
 	k.add("tenant", dl.TenantID)
 	k.add("attempts", dl.Attempts)
 	k.add("replays", dl.Replays)
-	if dl.State == delivery.StatePending || dl.State == delivery.StateRetrying {
+	if dl.AwaitsAttempt() {
 		k.add("next attempt", dl.NextAttemptAt)
 	}
 	k.add("last result", lastResult(*dl))

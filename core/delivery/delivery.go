@@ -122,6 +122,12 @@ type Delivery struct {
 	CompletedAt    *time.Time `json:"completed_at,omitempty"`
 }
 
+// AwaitsAttempt reports whether the delivery has a next attempt to come,
+// at NextAttemptAt: it is pending or retrying.
+func (d *Delivery) AwaitsAttempt() bool {
+	return d.State == StatePending || d.State == StateRetrying
+}
+
 // Retrying reports whether the delivery waits to be tried again after a
 // failed attempt.
 func (d *Delivery) Retrying() bool {

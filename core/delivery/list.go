@@ -137,6 +137,11 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 // retrying, in Filter and in the console alike.
 const HeadBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
 
+// NotHeadBackoff is the condition, on a pending delivery as d, that it is
+// no fifo head waiting out a backoff: pending as Filter and the console
+// read it.
+const NotHeadBackoff = "NOT (" + HeadBackoff + ")"
+
 // retryingHead is the arm of the retrying state that is a fifo head (or,
 // after a replay put an older delivery ahead of it, the head it was),
 // found through queue_backoff. The pending state leaves it out.
@@ -155,7 +160,7 @@ func (f Filter) stateArms() []string {
 	case StateRetrying:
 		return []string{"d.state = 'retrying'", retryingHead}
 	case StatePending:
-		return []string{"d.state = 'pending' AND NOT (" + HeadBackoff + ")"}
+		return []string{"d.state = 'pending' AND " + NotHeadBackoff}
 	}
 	return []string{"d.state = '" + string(f.State) + "'"}
 }

@@ -96,7 +96,7 @@ func parts(state delivery.State) []part {
 		return []part{{table: tableQueue, state: delivery.StateRetrying},
 			{table: tableQueue, state: delivery.StatePending, filter: delivery.HeadBackoff}}
 	case delivery.StatePending: // but a fifo head waiting out its backoff, which reads as retrying
-		return []part{{table: tableQueue, state: state, filter: "NOT (" + delivery.HeadBackoff + ")"}}
+		return []part{{table: tableQueue, state: state, filter: delivery.NotHeadBackoff}}
 	case delivery.StateInFlight, delivery.StateHeld:
 		return []part{{table: tableQueue, state: state}}
 	case delivery.StateDead:

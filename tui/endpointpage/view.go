@@ -72,7 +72,7 @@ func (m *Model) render() {
 		if d.LastErrorClass != "" {
 			info = data.Reason(d)
 		}
-		if d.State == delivery.StatePending || d.State == delivery.StateRetrying {
+		if d.AwaitsAttempt() {
 			info = common.Until(now, d.NextAttemptAt) + " · " + info
 		}
 		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{

@@ -186,7 +186,7 @@ func (s *AttemptsScreen) View() string {
 		state = sty.Render(state)
 	}
 	next := "-"
-	if d.State == delivery.StatePending || d.State == delivery.StateRetrying {
+	if d.AwaitsAttempt() {
 		next = common.Until(now, d.NextAttemptAt)
 	}
 	fmt.Fprintf(&b, "%s %s  %s %d  %s %d  %s %s  %s %s\n", st.Key.Render("state"), state, st.Key.Render("attempts"), d.Attempts,
