@@ -7,10 +7,3 @@
 -- nothing.
 CREATE INDEX finished_tenant_dead ON hookd.finished (tenant_id, id) WHERE state = 'dead' AND tenant_id IS NOT NULL;
 CREATE INDEX finished_skipped ON hookd.finished (id) WHERE state = 'skipped';
-
--- Pending deliveries attempted before: a fifo line's head waiting out its
--- backoff (listed as retrying), and retries come due or leases expired,
--- about to be claimed. Without it, an endpoint's retrying list read its
--- whole pending line to find the head. A delivery attempted at first try
--- never enters it.
-CREATE INDEX queue_backoff ON hookd.queue (endpoint_id, id) WHERE state = 'pending' AND attempts > 0;

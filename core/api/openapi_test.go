@@ -299,7 +299,7 @@ func (b *bundle) failAll(t *testing.T, policy delivery.Policy) {
 		r.RequestHeaders, r.ResponseStatus, r.ResponseBody = http.Header{"Webhook-Id": {j.EventID}}, 500, "down"
 		r.ErrorClass, r.Error, r.Next = delivery.ClassHTTPStatus, "HTTP 500", delivery.StateDead
 		if strings.Contains(j.URL, "/fifo") {
-			r.Next, r.NextAttemptAt = delivery.StatePending, time.Now().Add(time.Hour)
+			r.Next, r.NextAttemptAt = delivery.StateRetrying, time.Now().Add(time.Hour)
 		}
 		results = append(results, r)
 	}

@@ -149,3 +149,46 @@ func TestUpgradeKeepsEveryRow(t *testing.T) {
 		t.Errorf("%d queued deliveries lost their event", left[0])
 	}
 }
+
+// Schema 18 stores a fifo line's head waiting out a backoff as retrying,
+// where it stayed pending before; no other delivery changes state.
+func TestUpgradeStoresFIFOHeadsRetrying(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbtest.NewEmptyDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if err := db.MigrateTo(ctx, conn, 17); err != nil {
+		t.Fatal(err)
+	}
+	// Per endpoint: a head in backoff; a retry come due (pending, attempted
+	// before); one never attempted.
+	for _, sql := range []string{
+		`INSERT INTO hookd.endpoints (id, url, secret, ordering) VALUES
+			('ep_fifo', 'https://fifo.example/', 'x', 'fifo'), ('ep_conc', 'https://conc.example/', 'x', 'concurrent')`,
+		`INSERT INTO hookd.queue (id, event_id, event_stored_at, endpoint_id, event_type, state, attempts, next_attempt_at)
+			SELECT k * 10 + i, 'evt_' || k || i, now(), ep, 'a.b', 'pending', CASE WHEN i < 2 THEN 2 ELSE 0 END,
+				CASE WHEN i = 0 THEN now() + interval '1 hour' ELSE now() - interval '1 second' END
+			FROM unnest(ARRAY['ep_fifo', 'ep_conc']) WITH ORDINALITY AS e(ep, k), generate_series(0, 2) i`,
+	} {
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Migrate(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := conn.Query(ctx, `SELECT id FROM hookd.queue WHERE state = 'retrying'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil || len(ids) != 1 || ids[0] != 10 {
+		t.Fatalf("retrying after the upgrade: %v (%v), want the fifo head (10) alone", ids, err)
+	}
+	if n := counts(t, conn, `SELECT count(*) FROM hookd.queue WHERE state = 'pending'`); n[0] != 5 {
+		t.Fatalf("%d pending after the upgrade, want the other 5", n[0])
+	}
+}

@@ -219,7 +219,9 @@ func countInFlight(ctx context.Context, tx pgx.Tx, lanes []*lane) error {
 }
 
 // findHeads reads the head of the line of every fifo lane that could take
-// one: its oldest pending delivery, which alone may be sent.
+// one (see LineHeadOf), which alone may be sent once it is pending and due.
+// A head still retrying is promoted when its backoff ends (Promote, at the
+// start of a cycle); until then the lane waits for it.
 func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) error {
 	var ids []string
 	for _, l := range lanes {
@@ -231,10 +233,9 @@ func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) err
 		return nil
 	}
 	rows, err := tx.Query(ctx, `
-		SELECT e.endpoint_id, h.id, h.next_attempt_at
+		SELECT e.endpoint_id, h.id, h.state, h.next_attempt_at
 		FROM unnest($1::text[]) AS e(endpoint_id), LATERAL (
-			SELECT q.id, q.next_attempt_at FROM hookd.queue q
-			WHERE `+PendingOf("e.endpoint_id")+` `+OldestFirst+` LIMIT 1
+			`+LineHeadOf("e.endpoint_id", "q.id, q.state, q.next_attempt_at")+`
 		) h`, ids)
 	if err != nil {
 		return err
@@ -247,12 +248,13 @@ func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) err
 	for rows.Next() {
 		var ep string
 		var id int64
+		var state State
 		var next time.Time
-		if err := rows.Scan(&ep, &id, &next); err != nil {
+		if err := rows.Scan(&ep, &id, &state, &next); err != nil {
 			return err
 		}
 		l := byID[ep]
-		if next.After(now) {
+		if state == StateRetrying || next.After(now) {
 			l.readyAt = &next // the head waits out its backoff; so does the line
 			l.head = -1
 			continue

@@ -28,10 +28,11 @@
 // SKIP LOCKED, and from each at most the endpoint's free slots (its
 // max_in_flight less what is in flight anywhere), the requests its
 // rate_limit allows, one probe while its breaker is open, or the head of
-// the line for a fifo endpoint. A served lane goes to the back (ready_at =
-// now), so capacity is shared round-robin among endpoints with due work and
-// a backlog never delays the others; a claim costs what it takes, not the
-// number of endpoints.
+// the line for a fifo endpoint (its oldest pending or retrying delivery:
+// while the head waits out a backoff, so does its line). A served lane
+// goes to the back (ready_at = now), so capacity is shared round-robin
+// among endpoints with due work and a backlog never delays the others; a
+// claim costs what it takes, not the number of endpoints.
 //
 // A lane is dropped when its endpoint has nothing due and nothing in
 // flight. Writers that make work due for an endpoint never insert its
@@ -128,12 +129,6 @@ func (d *Delivery) AwaitsAttempt() bool {
 	return d.State == StatePending || d.State == StateRetrying
 }
 
-// Retrying reports whether the delivery waits to be tried again after a
-// failed attempt.
-func (d *Delivery) Retrying() bool {
-	return d.State == StateRetrying || (d.State == StatePending && d.Attempts > 0)
-}
-
 // Attempt is one try, as recorded.
 type Attempt struct {
 	ID              int64         `json:"id"`
@@ -198,8 +193,8 @@ type Job struct {
 	// file (alerts.url, forward_to of intake.sources), which the outbound
 	// address guard exempts.
 	Trusted bool
-	// FIFO is set for endpoints with ordering fifo: a failed attempt keeps
-	// the delivery at the head of the line (pending, not retrying).
+	// FIFO is set for endpoints with ordering fifo: one delivery at a time,
+	// the head of the line, which holds the line while it retries.
 	FIFO bool
 	// Signatures is the endpoint's signature versions (signing.Keys) and
 	// SigningKey its whsk_ key for v1a ("" without one).
@@ -236,8 +231,7 @@ type Result struct {
 	ErrorClass      string // "" on success
 	Error           string
 
-	// Next is succeeded, retrying (at NextAttemptAt), dead or held; a fifo
-	// endpoint's failed head is pending with a later NextAttemptAt.
+	// Next is succeeded, retrying (at NextAttemptAt), dead or held.
 	Next          State
 	NextAttemptAt time.Time
 }

@@ -198,25 +198,14 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 		return nil, err
 	}
 	for id, b := range blocked {
-		get(id).SetBlocked(b, now)
+		get(id).Blocked = b
 	}
 	return out, nil
 }
 
-// SetBlocked records b as the endpoint's blocked head, its counts read
-// from the queue's states: a head waiting out its backoff at now counts as
-// retrying, as lists read it, though it stays pending in the queue.
-func (h *Health) SetBlocked(b *BlockedHead, now time.Time) {
-	h.Blocked = b
-	if b.NextAttemptAt.After(now) && h.Pending > 0 {
-		h.Pending, h.Retrying = h.Pending-1, h.Retrying+1
-	}
-}
-
 // BlockedHeads returns, for those of the given fifo endpoints whose head
-// has failed, that head: the oldest pending delivery (queue_ready), when
-// it has been attempted, since its first attempt. One index probe per
-// endpoint.
+// (see LineHeadOf) has failed, that head, since its first attempt. Two
+// index probes per endpoint.
 func BlockedHeads(ctx context.Context, ex db.Executor, fifo []string) (map[string]*BlockedHead, error) {
 	out := map[string]*BlockedHead{}
 	if len(fifo) == 0 {
@@ -227,8 +216,7 @@ func BlockedHeads(ctx context.Context, ex db.Executor, fifo []string) (map[strin
 			coalesce((SELECT min(a.started_at) FROM hookd.attempts a
 				WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
 		FROM unnest($1::text[]) AS e(id), LATERAL (
-			SELECT q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at
-			FROM hookd.queue q WHERE `+PendingOf("e.id")+` `+OldestFirst+` LIMIT 1
+			`+LineHeadOf("e.id", "q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at")+`
 		) h
 		WHERE h.attempts > 0`, fifo)
 	if err != nil {
@@ -315,19 +303,14 @@ type Counts struct {
 
 // QueueCounts counts deliveries per state, each from its own partial
 // index, so the cost follows the work still to do (and the dead letters).
-// Fifo heads waiting out a backoff count as retrying, as lists read them
-// (from queue_backoff, the pending deliveries attempted before).
 func QueueCounts(ctx context.Context, ex db.Executor) (Counts, error) {
 	var c Counts
-	var heads int64
 	err := ex.QueryRow(ctx, `SELECT
 			(SELECT count(*) FROM hookd.queue WHERE state = 'pending'),
 			(SELECT count(*) FROM hookd.queue WHERE state = 'retrying'),
 			(SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'),
 			(SELECT count(*) FROM hookd.queue WHERE state = 'held'),
-			(SELECT count(*) FROM hookd.finished WHERE state = 'dead'),
-			(SELECT count(*) FROM hookd.queue d WHERE `+retryingHead+`)`).Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead, &heads)
-	c.Pending, c.Retrying = c.Pending-heads, c.Retrying+heads
+			(SELECT count(*) FROM hookd.finished WHERE state = 'dead')`).Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead)
 	return c, err
 }
 

@@ -18,11 +18,8 @@ import (
 // view (the queue and hookd.finished together).
 
 // deliveryColumns are the columns scanDelivery reads, of the deliveries
-// view as d. A fifo line's head waiting out a backoff stays pending in the
-// queue, where it holds the line, yet reads as retrying, as Filter selects
-// it and the console labels it.
-const deliveryColumns = `d.id, d.event_id, d.endpoint_id, coalesce(d.tenant_id, ''), d.event_type,
-	CASE WHEN ` + retryingHead + ` THEN 'retrying' ELSE d.state END, d.attempts,
+// view as d.
+const deliveryColumns = `d.id, d.event_id, d.endpoint_id, coalesce(d.tenant_id, ''), d.event_type, d.state, d.attempts,
 	d.next_attempt_at, d.lease_expires_at, coalesce(d.leased_by, ''), d.last_status, d.last_error_class, d.last_error,
 	d.replays, d.created_at, d.updated_at, d.completed_at, d.event_stored_at`
 
@@ -132,21 +129,6 @@ func (f Filter) where(args []any, completed bool) (string, []any) {
 	return strings.Join(conds, " AND "), args
 }
 
-// HeadBackoff is the condition, on a pending delivery as d, of a fifo
-// line's head waiting out a backoff: it stays pending, yet it reads as
-// retrying, in Filter and in the console alike.
-const HeadBackoff = "d.attempts > 0 AND d.next_attempt_at > now()"
-
-// NotHeadBackoff is the condition, on a pending delivery as d, that it is
-// no fifo head waiting out a backoff: pending as Filter and the console
-// read it.
-const NotHeadBackoff = "NOT (" + HeadBackoff + ")"
-
-// retryingHead is the arm of the retrying state that is a fifo head (or,
-// after a replay put an older delivery ahead of it, the head it was),
-// found through queue_backoff. The pending state leaves it out.
-const retryingHead = "d.state = 'pending' AND " + HeadBackoff
-
 // stateArms is the filter's state as conditions each of which one table's
 // index of one state answers. They are literals, not parameters: the
 // states are a known few, and only a literal lets the planner skip the
@@ -157,10 +139,6 @@ func (f Filter) stateArms() []string {
 	case "":
 		return []string{"d.state = 'pending'", "d.state = 'retrying'", "d.state = 'in_flight'", "d.state = 'held'",
 			"d.state IN ('succeeded', 'dead', 'skipped')"}
-	case StateRetrying:
-		return []string{"d.state = 'retrying'", retryingHead}
-	case StatePending:
-		return []string{"d.state = 'pending' AND " + NotHeadBackoff}
 	}
 	return []string{"d.state = '" + string(f.State) + "'"}
 }

@@ -17,10 +17,10 @@ import (
 // Every state filter, alone, for a tenant or for an endpoint, reads a
 // bounded number of rows per page, however much of other states the
 // scope holds (see seedStates). Unbounded, a tenant's dead letters read
-// its whole history, and a fifo endpoint's head in backoff (listed as
-// retrying) its whole backlog. Followed, the pages give what the state
-// selects, newest first, each delivery reading as in that state; the
-// endpoints' health counts the same.
+// its whole history. Followed, the pages give what the state selects,
+// newest first, each delivery reading as in that state; the endpoints'
+// health counts the same, a fifo line's head waiting out its backoff
+// retrying, and blocking its line.
 func TestListByStateReadsBoundedRows(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
@@ -112,7 +112,6 @@ func listNewest(t *testing.T, b *bundle, tx pgx.Tx, name string, f delivery.Filt
 		}
 		for _, d := range page.Deliveries {
 			got = append(got, d.ID)
-			// A fifo head in backoff reads as retrying, as it is selected.
 			if f.State != "" && d.State != f.State {
 				t.Errorf("%s, state %q: listed delivery %d reads as %s", name, f.State, d.ID, d.State)
 			}
@@ -169,7 +168,7 @@ func seedStates(t *testing.T, b *bundle) (fifo, conc *endpoint.Endpoint, head in
 
 	publish(fifo, 1)
 	jobs := b.claim(t, "w", 10, time.Hour)
-	backoff := result(jobs[0], "w", 500, delivery.StatePending)
+	backoff := result(jobs[0], "w", 500, delivery.StateRetrying)
 	backoff.NextAttemptAt = time.Now().Add(time.Hour)
 	b.complete(t, backoff)
 	head = jobs[0].DeliveryID
@@ -203,13 +202,8 @@ func seedStates(t *testing.T, b *bundle) (fifo, conc *endpoint.Endpoint, head in
 // definition of its state rather than by any index.
 func matching(b *bundle, tx pgx.Tx, f delivery.Filter) ([]int64, error) {
 	cond := "d.state = '" + string(f.State) + "'"
-	switch f.State {
-	case "":
+	if f.State == "" {
 		cond = "true"
-	case delivery.StateRetrying:
-		cond = "(d.state = 'retrying' OR d.state = 'pending' AND " + delivery.HeadBackoff + ")"
-	case delivery.StatePending:
-		cond = "d.state = 'pending' AND NOT (" + delivery.HeadBackoff + ")"
 	}
 	rows, err := tx.Query(b.ctx, `SELECT d.id FROM hookd.deliveries d
 		WHERE `+cond+` AND ($1 = '' OR d.tenant_id = $1) AND ($2 = '' OR d.endpoint_id = $2)

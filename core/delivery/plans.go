@@ -34,3 +34,18 @@ func PendingOf(endpoint string) string {
 
 // OldestFirst orders what PendingOf selects, oldest first.
 const OldestFirst = "ORDER BY q.endpoint_id, q.id"
+
+// LineHeadOf is a subquery, to be read as a LATERAL join, that selects the
+// columns cols (of the queue as q) of the head of endpoint's line: its
+// oldest delivery that is pending or retrying. A fifo endpoint sends that
+// one alone; while it waits out a backoff (retrying), so does its line.
+// It costs two index probes, one in queue_ready and one in
+// queue_retrying_endpoint, each bounded as PendingOf explains.
+func LineHeadOf(endpoint, cols string) string {
+	retrying := "q.endpoint_id >= " + endpoint + " AND q.endpoint_id <= " + endpoint + " AND q.state = 'retrying'"
+	return `SELECT ` + cols + ` FROM (
+			(SELECT * FROM hookd.queue q WHERE ` + PendingOf(endpoint) + ` ` + OldestFirst + ` LIMIT 1)
+			UNION ALL
+			(SELECT * FROM hookd.queue q WHERE ` + retrying + ` ` + OldestFirst + ` LIMIT 1)
+		) q ORDER BY q.id LIMIT 1`
+}

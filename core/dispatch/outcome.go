@@ -30,11 +30,9 @@ func (d *Dispatcher) finish(res *delivery.Result, status int, now time.Time, ret
 	case status == http.StatusGone && !job.Trusted && d.gone(res, now):
 		res.Next, res.NextAttemptAt = delivery.StateHeld, now
 	default:
+		// A fifo line's head retries as any delivery does; the claim
+		// holds its line while it waits (see delivery.LineHeadOf).
 		res.Next, res.NextAttemptAt = d.retry(res.Attempt, now, retryAfter)
-		if job.FIFO && res.Next == delivery.StateRetrying {
-			// The head of a fifo line waits where it is, holding the line.
-			res.Next = delivery.StatePending
-		}
 	}
 
 	outcome := "success"

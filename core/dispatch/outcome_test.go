@@ -283,7 +283,7 @@ func TestRetryAfter(t *testing.T) {
 			var d delivery.Delivery
 			testkit.Eventually(t, "a failed first attempt", func() bool {
 				d = b.only(t, events[i])
-				return d.Retrying() && d.Attempts >= 1
+				return d.State == delivery.StateRetrying && d.Attempts >= 1
 			})
 			if c.name == "ignored on 500" {
 				return // retried on the 5ms schedule step; already due

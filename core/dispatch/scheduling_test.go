@@ -230,8 +230,8 @@ func TestFIFOInPublishOrder(t *testing.T) {
 
 // Retries come due without a notification: the engine asks when the next
 // is due and sets its timer, which alone brings them in with an hour
-// between polls. Here a fifo line's head (its backoff waits in its lane)
-// and an unordered endpoint's delivery (a retrying row) each fail twice.
+// between polls. Here a fifo line's head (its line waits in its lane
+// meanwhile) and an unordered endpoint's delivery each fail twice.
 func TestRetriesComeDueWithoutPolling(t *testing.T) {
 	t.Parallel()
 	b := setup(t)

@@ -424,7 +424,7 @@ func TestDefect09EmptyStatesNameTheFilterAndErrorsKeepTheText(t *testing.T) {
 func TestDefect10StateWordsAgree(t *testing.T) {
 	eachSize(t, func(t *testing.T, w, h int) {
 		src := fixture()
-		src.AddDelivery(delivery.Delivery{ID: 300, EventID: "evt_r", EndpointID: "ep_01jdbilling0000000000000000", State: delivery.StatePending,
+		src.AddDelivery(delivery.Delivery{ID: 300, EventID: "evt_r", EndpointID: "ep_01jdbilling0000000000000000", State: delivery.StateRetrying,
 			Attempts: 2, NextAttemptAt: commontest.Now.Add(time.Minute), CreatedAt: commontest.Now})
 		m, up := newApp(t, src, w, h, false)
 		commontest.Press(t, up, "3", "/")

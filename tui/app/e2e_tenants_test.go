@@ -139,7 +139,7 @@ func TestTenantsAndFifoEndToEnd(t *testing.T) {
 	var head int64
 	var headEvent string
 	testkit.Eventually(t, "the fifo head to fail and wait", func() bool {
-		err := w.pool.QueryRow(ctx, `SELECT id, event_id FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending' AND attempts > 0`,
+		err := w.pool.QueryRow(ctx, `SELECT id, event_id FROM hookd.queue WHERE endpoint_id = $1 AND state = 'retrying'`,
 			acmeLedger).Scan(&head, &headEvent)
 		return err == nil
 	})
@@ -165,7 +165,7 @@ func TestTenantsAndFifoEndToEnd(t *testing.T) {
 	})
 	var next int64
 	testkit.Eventually(t, "the next head to block the line", func() bool {
-		err := w.pool.QueryRow(ctx, `SELECT id FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending' AND attempts > 0`,
+		err := w.pool.QueryRow(ctx, `SELECT id FROM hookd.queue WHERE endpoint_id = $1 AND state = 'retrying'`,
 			acmeLedger).Scan(&next)
 		return err == nil && next != head
 	})

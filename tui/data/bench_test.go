@@ -159,7 +159,7 @@ func seedScale(b *testing.B, endpoints, tenants int) *pgxpool.Pool {
 			SELECT id, at, ep, tenant_id, 'invoice.paid', CASE WHEN i % 4 = 0 THEN 'retrying' ELSE 'pending' END,
 				CASE WHEN i % 4 = 0 THEN 2 ELSE 0 END, CASE WHEN i % 4 = 0 THEN now() + interval '1 hour' ELSE at END, at
 			FROM seed WHERE i >= 80000 ORDER BY i`,
-		`UPDATE hookd.queue q SET attempts = 3, next_attempt_at = now() + interval '10 minutes', last_error = 'HTTP 500'
+		`UPDATE hookd.queue q SET state = 'retrying', attempts = 3, next_attempt_at = now() + interval '10 minutes', last_error = 'HTTP 500'
 			FROM active a WHERE a.id = q.endpoint_id AND a.ordering = 'fifo' AND a.n % 10 = 0 AND q.state = 'pending'
 			AND q.id = (SELECT min(id) FROM hookd.queue h WHERE h.endpoint_id = a.id AND h.state = 'pending')`,
 		`INSERT INTO hookd.lanes (endpoint_id) SELECT DISTINCT endpoint_id FROM hookd.queue WHERE state = 'pending'`,

@@ -341,19 +341,19 @@ func (p *Postgres) health(ctx context.Context, ids, fifo []string, now time.Time
 	if err := rows.Err(); err != nil {
 		return nil, nil, err
 	}
-	return out, lat, p.blockedHeads(ctx, fifo, now, out)
+	return out, lat, p.blockedHeads(ctx, fifo, out)
 }
 
 // blockedHeads fills Blocked for the given fifo endpoints whose head has
 // failed (see delivery.BlockedHeads).
-func (p *Postgres) blockedHeads(ctx context.Context, fifo []string, now time.Time, out map[string]*delivery.Health) error {
+func (p *Postgres) blockedHeads(ctx context.Context, fifo []string, out map[string]*delivery.Health) error {
 	blocked, err := delivery.BlockedHeads(ctx, p.pool, fifo)
 	if err != nil {
 		return err
 	}
 	for id, b := range blocked {
 		if h := out[id]; h != nil {
-			h.SetBlocked(b, now)
+			h.Blocked = b
 		}
 	}
 	return nil

@@ -152,7 +152,7 @@ func seedVolume(t *testing.T) *volume {
 		}
 	}
 	// The fifo endpoint's head has failed and waits out a backoff.
-	if err := v.pool.QueryRow(ctx, `UPDATE hookd.queue SET attempts = 3, next_attempt_at = now() + interval '10 minutes',
+	if err := v.pool.QueryRow(ctx, `UPDATE hookd.queue SET state = 'retrying', attempts = 3, next_attempt_at = now() + interval '10 minutes',
 			last_error = 'HTTP 500', last_error_class = 'http_status', last_status = 500
 		WHERE id = (SELECT min(id) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending') RETURNING id`, v.eps[1]).Scan(&v.fifoHead); err != nil {
 		t.Fatal(err)

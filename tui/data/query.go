@@ -7,8 +7,7 @@ import (
 // DeliveryQuery selects deliveries for the console's lists: the engine's
 // delivery.Filter (state, endpoint, tenant, type, event, times) plus
 // terms its ReplayMatching does not take (several endpoints, HTTP status,
-// error class, error text). State retrying is the engine's: waiting out a
-// backoff, a fifo head's included.
+// error class, error text).
 type DeliveryQuery struct {
 	delivery.Filter
 	// EndpointIDs, when not nil, matches any of these endpoints (a name

@@ -92,12 +92,7 @@ func parts(state delivery.State) []part {
 	switch state {
 	case "":
 		return []part{{table: tableQueue}, {table: tableFinished}}
-	case delivery.StateRetrying:
-		return []part{{table: tableQueue, state: delivery.StateRetrying},
-			{table: tableQueue, state: delivery.StatePending, filter: delivery.HeadBackoff}}
-	case delivery.StatePending: // but a fifo head waiting out its backoff, which reads as retrying
-		return []part{{table: tableQueue, state: state, filter: delivery.NotHeadBackoff}}
-	case delivery.StateInFlight, delivery.StateHeld:
+	case delivery.StatePending, delivery.StateRetrying, delivery.StateInFlight, delivery.StateHeld:
 		return []part{{table: tableQueue, state: state}}
 	case delivery.StateDead:
 		return []part{{table: tableFinished, state: state}}
@@ -490,8 +485,7 @@ func (p *Postgres) groupDead(ctx context.Context, q DeliveryQuery) (Groups, erro
 }
 
 // readGroups folds one range's groups into byKey and returns how many rows
-// the range read. A pending delivery among them is a fifo head waiting
-// out a backoff: it groups as retrying.
+// the range read.
 func readGroups(results pgx.BatchResults, byKey map[[4]string]*Group) (int64, error) {
 	rows, err := results.Query()
 	if err != nil {
@@ -511,9 +505,6 @@ func readGroups(results pgx.BatchResults, byKey map[[4]string]*Group) (int64, er
 			continue
 		}
 		st := *state
-		if delivery.State(st) == delivery.StatePending {
-			st = string(delivery.StateRetrying)
-		}
 		k := [4]string{*ep, st, *class, fmt.Sprint(*status)}
 		g := byKey[k]
 		if g == nil {

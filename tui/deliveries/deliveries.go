@@ -63,7 +63,7 @@ func New(c *common.Common) *Model {
 			reason = data.Reason(d)
 		}
 		return list.Row{Style: inspect.StateStyle(c, d), Cells: []string{
-			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
+			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), string(d.State), strconv.Itoa(d.Attempts),
 			common.StatusCode(d.LastStatus), name, d.TenantID, d.EventType, reason, d.EventID, d.LastError,
 		}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts, status}}
 	})

@@ -76,7 +76,7 @@ func (m *Model) render() {
 			info = common.Until(now, d.NextAttemptAt) + " · " + info
 		}
 		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{
-			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), inspect.StateLabel(d), strconv.Itoa(d.Attempts),
+			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), string(d.State), strconv.Itoa(d.Attempts),
 			common.StatusCode(d.LastStatus), d.EventType, info}, Keys: []any{d.ID, now.Sub(d.CreatedAt), nil, d.Attempts}}
 	}
 	m.table.SetRows(rows)

@@ -252,7 +252,7 @@ func (m *Model) render() {
 		case e.Forward != nil:
 			// Forwarded means handed to the delivery engine; what counts
 			// is whether the forward arrived.
-			state = "fwd " + inspect.StateLabel(*e.Forward)
+			state = "fwd " + string(e.Forward.State)
 			style = inspect.StateStyle(m.c, *e.Forward)
 			if e.Forward.State != delivery.StateSucceeded && e.Forward.LastError != "" {
 				info = e.Forward.LastError
@@ -354,7 +354,7 @@ func format(e *data.InboxEvent) string {
 		fmt.Fprintf(&b, "last error    %s\n", e.LastError)
 	}
 	if f := e.Forward; f != nil {
-		fmt.Fprintf(&b, "forward       delivery %d to %s: %s after %s", f.ID, f.EndpointID, inspect.StateLabel(*f), common.Plural(f.Attempts, "attempt"))
+		fmt.Fprintf(&b, "forward       delivery %d to %s: %s after %s", f.ID, f.EndpointID, string(f.State), common.Plural(f.Attempts, "attempt"))
 		if f.LastError != "" {
 			fmt.Fprintf(&b, " (%s)", f.LastError)
 		}

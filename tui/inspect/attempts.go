@@ -181,7 +181,7 @@ func (s *AttemptsScreen) View() string {
 	}
 	fmt.Fprintf(&b, "%s %d  %s %s  %s %s  %s %s\n", st.Key.Render("delivery"), d.ID, st.Key.Render("event"), common.Sanitize(d.EventID),
 		st.Key.Render("to"), common.Sanitize(to), st.Key.Render("type"), common.Sanitize(d.EventType))
-	state := StateLabel(*d)
+	state := string(d.State)
 	if sty := StateStyle(s.c, *d); sty != nil {
 		state = sty.Render(state)
 	}

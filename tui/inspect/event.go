@@ -190,7 +190,7 @@ func DeliveryRow(c *common.Common, d delivery.Delivery, l data.Label) list.Row {
 		name = l.Name()
 	}
 	r := list.Row{ID: strconv.FormatInt(d.ID, 10), Cells: []string{
-		strconv.FormatInt(d.ID, 10), name, StateLabel(d), strconv.Itoa(d.Attempts), common.StatusCode(d.LastStatus), d.LastError,
+		strconv.FormatInt(d.ID, 10), name, string(d.State), strconv.Itoa(d.Attempts), common.StatusCode(d.LastStatus), d.LastError,
 	}, Keys: []any{d.ID, nil, nil, d.Attempts}}
 	r.Style = StateStyle(c, d)
 	return r

@@ -245,8 +245,7 @@ func Matches(q data.DeliveryQuery, d delivery.Delivery) bool {
 		eps = []string{f.EndpointID}
 	}
 	switch {
-	case f.State == delivery.StateRetrying && !d.Retrying(),
-		f.State != "" && f.State != delivery.StateRetrying && d.State != f.State,
+	case f.State != "" && d.State != f.State,
 		eps != nil && !slices.Contains(eps, d.EndpointID),
 		f.Tenant != "" && d.TenantID != f.Tenant,
 		f.EventID != "" && d.EventID != f.EventID,
@@ -360,9 +359,6 @@ func (s *Source) groups(q data.DeliveryQuery) data.Groups {
 			status = *d.LastStatus
 		}
 		state := string(d.State)
-		if d.Retrying() {
-			state = "retrying"
-		}
 		k := fmt.Sprint(d.EndpointID, state, d.LastErrorClass, status)
 		j, ok := idx[k]
 		if !ok {
