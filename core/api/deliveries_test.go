@@ -139,6 +139,12 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	if len(page.Deliveries) != 3 {
 		t.Fatalf("a dry run changed something: %d dead", len(page.Deliveries))
 	}
+	// A key given twice is refused, not read as its last value.
+	b.do(t, "POST", "/v1/replay", `{"dry_run":true,"dry_run":false}`).wantError(t, http.StatusBadRequest, "invalid_input", "dry_run: is given twice")
+	b.do(t, "GET", "/v1/deliveries?state=dead", nil).want(t, http.StatusOK, &page)
+	if len(page.Deliveries) != 3 {
+		t.Fatalf("a refused replay changed something: %d dead", len(page.Deliveries))
+	}
 	// A bound before the deaths matches nothing.
 	b.do(t, "POST", "/v1/replay", map[string]any{"endpoint_id": a.ID, "completed_before": time.Now().Add(-time.Hour).Format(time.RFC3339), "dry_run": true}).
 		want(t, http.StatusOK, &res)

@@ -33,6 +33,15 @@ func TestTenantAdmin(t *testing.T) {
 		{"/v1/tenants/cus_9", `{"metadata":[1]}`, "metadata"},
 		{"/v1/tenants/cus_9", `{"name":"a\u0000b"}`, "name"},
 		{"/v1/tenants/cus_9", `{"nme":"x"}`, "nme"},
+		// Metadata is stored as jsonb, which holds no \u0000; text that
+		// would not be kept as sent is refused, as is a key given twice.
+		{"/v1/tenants/cus_9", `{"metadata":{"a":"\u0000"}}`, "metadata"},
+		{"/v1/tenants/cus_9", `{"metadata":{"\u0000":1}}`, "metadata"},
+		{"/v1/tenants/cus_9", `{"metadata":{"a":"\ud800"}}`, "metadata.a"},
+		{"/v1/tenants/cus_9", "{\"metadata\":{\"k\":\"v\xff\"}}", "metadata.k"},
+		{"/v1/tenants/cus_9", "{\"name\":\"ab\xffcd\"}", "name"},
+		{"/v1/tenants/cus_9", `{"name":"a","name":"b"}`, "name: is given twice"},
+		{"/v1/tenants/cus_9", `{"metadata":{"a":"` + strings.Repeat("x", 17000) + `"}}`, "metadata: is 17008 bytes"},
 	} {
 		b.do(t, "PUT", c.path, c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)
 	}

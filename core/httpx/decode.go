@@ -81,7 +81,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 }
 
 // Unmarshal decodes one JSON value from b into dst as strictly as
-// DecodeJSON does (unknown fields, malformed JSON and trailing data are
+// DecodeJSON does (unknown fields, malformed JSON, trailing data, a key
+// given twice and text that would not be kept as sent are
 // *validate.Error naming the field or "body"). Callers that decode parts
 // of a body one by one (the events of a batch) rename the field.
 func Unmarshal(b []byte, dst any) error {
@@ -93,7 +94,7 @@ func Unmarshal(b []byte, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return &validate.Error{Field: "body", Message: "has data after the JSON object; send exactly one object"}
 	}
-	return nil
+	return checkJSON(b)
 }
 
 // jsonError turns encoding/json's errors into input errors a user can act on.

@@ -66,6 +66,14 @@ func TestDecodeJSON(t *testing.T) {
 		{"not an object", `[1]`, 400, CodeInvalidInput, "must be a JSON object"},
 		{"trailing data", `{"name":"a"} {}`, 400, CodeInvalidInput, "data after the JSON object"},
 		{"empty", ``, 400, CodeInvalidInput, "body: is empty"},
+		// What encoding/json would keep other than as sent.
+		{"key twice", `{"count":1,"count":2}`, 400, CodeInvalidInput, "count: is given twice"},
+		{"invalid UTF-8", "{\"name\":\"a\xff\"}", 400, CodeInvalidInput, "name: is not valid UTF-8"},
+		{"invalid UTF-8 in a list", "{\"tags\":[\"a\",\"b\xff\"]}", 400, CodeInvalidInput, "tags[1]: is not valid UTF-8"},
+		{"lone surrogate", `{"name":"\ud800"}`, 400, CodeInvalidInput, `name: holds an unpaired surrogate escape (\ud800)`},
+		{"lone low surrogate", `{"tags":["\udc00x"]}`, 400, CodeInvalidInput, "tags[0]: holds an unpaired surrogate"},
+		{"surrogate pair", `{"name":"\ud83d\ude00"}`, 200, "", ""},
+		{"escaped backslash", `{"name":"\\ud800"}`, 200, "", ""},
 		{"too large", `{"name":"` + strings.Repeat("x", 100) + `"}`, 413, CodeTooLarge, "over the limit of 64 bytes (http.max_body_bytes)"},
 	}
 	for _, c := range cases {
@@ -186,5 +194,24 @@ func TestWriteJSONNeverSendsAHalfEncodedSuccess(t *testing.T) {
 	}
 	if cl := rec.Header().Get("Content-Length"); cl != strconv.Itoa(rec.Body.Len()) {
 		t.Fatalf("Content-Length %q for %d bytes", cl, rec.Body.Len())
+	}
+}
+
+// checkJSON names what it refuses by its path in the document.
+func TestCheckJSONNamesThePath(t *testing.T) {
+	t.Parallel()
+	for doc, want := range map[string]string{
+		`{"events":[{"id":"a"},{"id":"b","id":"c"}]}`:            "events[1].id: is given twice",
+		`{"events":[{"id":"a","data":{"x":[1,{"k":1,"k":2}]}}]}`: "events[0].data.x[1].k: is given twice",
+		"{\"metadata\":{\"plan\":\"pro\xff\"}}":                  "metadata.plan: is not valid UTF-8",
+		"{\"metadata\":{\"pl\xffan\":1}}":                        "metadata: has a key that is not valid UTF-8",
+		`{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":1}]}`:        "",
+		`{"a":[[1,2],["\ud800"]]}`:                               "a[1][0]: holds an unpaired surrogate",
+		`"\ud800"`:                                               "body: holds an unpaired surrogate",
+	} {
+		err := checkJSON([]byte(doc))
+		if (want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
 	}
 }

@@ -36,6 +36,9 @@ func TestIntakeAPIRefusesBadInputNamingTheField(t *testing.T) {
 	for _, c := range []struct{ method, path, body, field string }{
 		{"POST", "/v1/sources", `{"name":"a","scheme":"hookd","secrets":["secret-with-a-nul-\u0000-in-it"]}`, "secrets"},
 		{"POST", "/v1/sources", `{"name":"a","scheme":"hookd","secrets":["x"]}`, "secrets"},
+		// encoding/json would store U+FFFD in place of the byte: a secret
+		// that never verifies.
+		{"POST", "/v1/sources", "{\"name\":\"a\",\"scheme\":\"stripe\",\"secrets\":[\"aaaaaaaaaaaaaaa\xff\"]}", "secrets[0]"},
 		{"POST", "/v1/sources", `{"name":"a","scheme":"hookd","secrets":["` + long + `"]}`, "secrets"},
 		{"POST", "/v1/sources", `{"name":"a","scheme":"hookd","secrets":["0123456789abcdef"],"tolerance":"100000h"}`, "tolerance"},
 		{"GET", "/v1/sources/%00", "", "name"},

@@ -90,11 +90,15 @@ func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, 
 	if p.Metadata != nil {
 		m := *p.Metadata
 		if len(m) > MaxMetadataBytes {
-			return nil, false, &validate.TooLargeError{Field: "metadata", Size: int64(len(m)), Limit: MaxMetadataBytes}
+			return nil, false, validate.Errorf("metadata", "is %d bytes, over the limit of %d", len(m), MaxMetadataBytes)
 		}
 		var obj map[string]any
 		if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
 			return nil, false, validate.Errorf("metadata", "must be a JSON object")
+		}
+		// Stored as jsonb: what PostgreSQL would refuse is the caller's to mend.
+		if problem := validate.JSONText(m, true); problem != "" {
+			return nil, false, validate.Errorf("metadata", "%s", problem)
 		}
 		meta = m
 	}
