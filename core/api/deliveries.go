@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -89,6 +90,7 @@ func checkFilterText(f delivery.Filter) error {
 	return nil
 }
 
+// timeParam parses an RFC 3339 time named name; "" is the zero time.
 func timeParam(raw, name string) (time.Time, error) {
 	if raw == "" {
 		return time.Time{}, nil
@@ -96,6 +98,13 @@ func timeParam(raw, name string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, raw)
 	if err != nil {
 		return time.Time{}, validate.Errorf(name, "%q is not an RFC 3339 time such as 2025-01-02T15:04:05Z", raw)
+	}
+	// The range events are kept in. It also keeps the zero time, which
+	// means "no bound" to the filters, from being given as a bound: as
+	// until it matched everything, and a replay by it replayed all.
+	if c := t.UTC(); c.Before(outbox.MinCreated) || c.After(outbox.MaxCreated) {
+		return time.Time{}, validate.Errorf(name, "%s is out of range: it must lie between %s and %s (in UTC)",
+			raw, outbox.MinCreated.Format(time.RFC3339), outbox.MaxCreated.Format(time.RFC3339))
 	}
 	return t, nil
 }

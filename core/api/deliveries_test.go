@@ -180,6 +180,9 @@ func TestDeliveriesInvalid(t *testing.T) {
 		{"before=-1", "before"},
 		{"limit=0", "limit"},
 		{"limit=5000", "limit"},
+		// The zero time means no bound: given, it would match everything.
+		{"until=0001-01-01T00:00:00Z", "until"},
+		{"since=1969-12-31T23:59:59Z", "since"},
 	} {
 		b.do(t, "GET", "/v1/deliveries?"+c.query, nil).wantError(t, http.StatusBadRequest, "invalid_input", c.param+":")
 	}
@@ -191,6 +194,8 @@ func TestDeliveriesInvalid(t *testing.T) {
 		{`{"completed_before": "now"}`, "completed_before"},
 		{`{"dry_run": "yes"}`, "dry_run"},
 		{`{"endpoint": "ep_1"}`, "endpoint"},
+		{`{"until": "0001-01-01T00:00:00Z", "dry_run": true}`, "until"},
+		{`{"completed_before": "0001-01-01T00:00:00Z"}`, "completed_before"},
 	} {
 		b.do(t, "POST", "/v1/replay", c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.param)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
@@ -47,14 +46,9 @@ func DecodeEvent(b []byte) (outbox.Event, error) {
 // event turns the request into an event; errors name the field.
 func (p publishRequest) event() (outbox.Event, error) {
 	ev := outbox.Event{ID: p.ID, Type: p.Type, Data: p.Data, Tenant: p.Tenant, Broadcast: p.Broadcast}
-	if p.Created != "" {
-		t, err := time.Parse(time.RFC3339Nano, p.Created)
-		if err != nil {
-			return ev, validate.Errorf("created", "%q is not an RFC 3339 time such as 2025-01-02T15:04:05Z", p.Created)
-		}
-		ev.Created = t
-	}
-	return ev, nil
+	t, err := timeParam(p.Created, "created")
+	ev.Created = t
+	return ev, err
 }
 
 // publishEvent answers 202 with {"event","deliveries","duplicate":false}

@@ -27,6 +27,9 @@ func TestPublishOutOfRangeCreatedKeepsTheFeedWorking(t *testing.T) {
 
 	b.do(t, "POST", "/v1/events", `{"id":"evt_far","type":"a.b","created":"9999-12-31T23:59:59-01:00"}`).
 		wantError(t, http.StatusBadRequest, "invalid_input", "created")
+	// The zero time is no default to fall back on: it is out of range too.
+	b.do(t, "POST", "/v1/events", `{"id":"evt_far","type":"a.b","created":"0001-01-01T00:00:00Z"}`).
+		wantError(t, http.StatusBadRequest, "invalid_input", "created")
 	if n := b.countEvents(t, "evt_far"); n != 0 {
 		t.Fatalf("the refused event was stored (%d rows)", n)
 	}
