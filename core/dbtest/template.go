@@ -47,10 +47,15 @@ func template(serverURL string) (string, error) {
 	return name, nil
 }
 
-// templateName hashes the migration files' names and contents, so a
-// changed migration gets a fresh template.
+// templateBuild names how migrate builds a template: change it with
+// migrate, so that templates built the old way are built again.
+const templateBuild = "partitions from now"
+
+// templateName hashes the migration files' names and contents, and
+// templateBuild, so a changed migration gets a fresh template.
 func templateName(fsys fs.FS) (string, error) {
 	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00", templateBuild)
 	err := fs.WalkDir(fsys, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
@@ -116,9 +121,18 @@ func migrate(ctx context.Context, dbURL string) error {
 		return err
 	}
 	// Partitions a week ahead, so that databases cloned from this template
-	// in the next days need none made (see NewDB).
-	_, err = partition.Ensure(ctx, conn, Span, time.Now().Add(4*24*time.Hour))
-	return err
+	// in the next days need none made (see NewDB). Ensure continues after
+	// the last partition there is, from no earlier than its own now less a
+	// span: first from now, or the days between today's partition (made by
+	// the migrations) and the fourth would have none, and inserts there
+	// fail once the clock reaches them.
+	now := time.Now()
+	for _, at := range []time.Time{now, now.Add(4 * 24 * time.Hour)} {
+		if _, err := partition.Ensure(ctx, conn, Span, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // dropOldTemplates removes templates of earlier migration sets, which
