@@ -118,6 +118,13 @@ func TestAutoDisableAlertsAndRecovers(t *testing.T) {
 }
 
 // The leader keeps history partitions ahead of now (retention is tested in
+// leaderPID selects the backend holding the leader's lock in this test's
+// database: pg_locks is the whole server's, where other tests (and this
+// package's, making partitions) hold advisory locks of their own.
+const leaderPID = `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted
+	AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	AND objsubid = 1 AND ((classid::bigint << 32) | objid::bigint) = $1`
+
 // core/retention) and gives lanes to endpoints with due work but none.
 func TestRunOnceKeepsPartitionsAheadAndLanes(t *testing.T) {
 	t.Parallel()
@@ -176,7 +183,7 @@ func TestOneLeaderAndReelection(t *testing.T) {
 	// The leader's connection is killed: the lock goes with it and a
 	// leader is elected again.
 	var pid int
-	if err := pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&pid); err != nil {
+	if err := pool.QueryRow(ctx, leaderPID, LockKey).Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := pool.Exec(ctx, `SELECT pg_terminate_backend($1)`, pid); err != nil {
@@ -184,7 +191,7 @@ func TestOneLeaderAndReelection(t *testing.T) {
 	}
 	testkit.Eventually(t, "a new leader session", func() bool {
 		var newPID int
-		err := pool.QueryRow(ctx, `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted`).Scan(&newPID)
+		err := pool.QueryRow(ctx, leaderPID, LockKey).Scan(&newPID)
 		return err == nil && newPID != pid
 	})
 	testkit.Eventually(t, "a leader after re-election", func() bool { return a.IsLeader() != b.IsLeader() })
