@@ -195,21 +195,30 @@ func TestFIFOInPublishOrder(t *testing.T) {
 	b.start(t, func(o *Options) {
 		o.Delivery.RetrySchedule = []time.Duration{0, 100 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond, time.Millisecond}
 	})
+	watching, done := context.WithCancel(context.Background())
+	t.Cleanup(done)
 	go func() {
-		// While the head fails, the endpoint says which delivery blocks it.
-		for range 200 {
+		// While the head fails, the endpoint says which delivery blocks it:
+		// looked for until every delivery succeeded, however slowly the
+		// head's failures come on a loaded machine.
+		for {
 			h, err := delivery.HealthOf(context.Background(), b.pool, []string{ep.ID}, time.Now())
 			if err == nil && h[ep.ID].Blocked != nil {
 				blocked <- *h[ep.ID]
 				return
 			}
-			time.Sleep(10 * time.Millisecond)
+			select {
+			case <-watching.Done():
+				close(blocked)
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
 		}
-		close(blocked)
 	}()
 	for _, id := range ids {
 		b.waitState(t, id, delivery.StateSucceeded)
 	}
+	done()
 	if got := rc.maxIn.Load(); got != 1 {
 		t.Errorf("%d requests at once to a fifo endpoint, want 1", got)
 	}
