@@ -67,6 +67,12 @@ func TestBadTextIsRefusedNamingTheField(t *testing.T) {
 		{"NUL in a disable reason", "POST", "/v1/endpoints/" + ep.ID + "/disable", `{"reason":"x\u0000"}`, "reason"},
 		{"NUL in an event type", "POST", "/v1/events", `{"type":"a.b\u0000"}`, "type"},
 		{"invalid UTF-8 in event data", "POST", "/v1/events", "{\"type\":\"a.b\",\"data\":{\"k\":\"\xff\xfe\"}}", "data"},
+		{"null event data", "POST", "/v1/events", `{"type":"a.b","data":null}`, "data: is null"},
+		{"a timeout not a duration", "POST", "/v1/endpoints", `{"url":"https://example.com/a","timeout":5}`, `timeout: must be a duration such as "15s" or "500ms", not 5`},
+		{"a patched timeout not a duration", "PATCH", "/v1/endpoints/" + ep.ID, `{"timeout":"abc"}`, `timeout: must be a duration such as "15s" or "500ms", not "abc"`},
+		{"a timeout under a millisecond", "PATCH", "/v1/endpoints/" + ep.ID, `{"timeout":"999us"}`, "timeout: 999µs is not a whole number of milliseconds"},
+		{"a timeout of part of a millisecond", "POST", "/v1/endpoints", `{"url":"https://example.com/a","timeout":"1.0001s"}`, "timeout:"},
+		{"a rotation overlap not a duration", "POST", "/v1/endpoints/" + ep.ID + "/rotate-secret", `{"overlap":"99999999999h"}`, "overlap: must be a duration"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b.do(t, c.method, c.path, c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)

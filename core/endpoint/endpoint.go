@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -247,18 +248,29 @@ type Duration time.Duration
 
 func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
 
+// UnmarshalJSON refuses what is not a duration with a
+// *json.UnmarshalTypeError, which encoding/json completes with the
+// field's name (the API's answer then names it; see JSONHint).
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("a duration is a string such as \"15s\"")
+	err := json.Unmarshal(b, &s)
+	var v time.Duration
+	if err == nil {
+		v, err = time.ParseDuration(s)
 	}
-	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("%q is not a duration (examples: 500ms, 15s)", s)
+		value := string(b)
+		if len(value) > 40 {
+			value = value[:40] + "…"
+		}
+		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil
 }
+
+// JSONHint says what a Duration takes, for the answer to one refused.
+func (Duration) JSONHint() string { return `must be a duration such as "15s" or "500ms"` }
 
 var (
 	eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*(\.\*)?$`)
@@ -421,6 +433,9 @@ func validateLimits(rate, inFlight int, timeout Duration) error {
 		return validate.Errorf("max_in_flight", "must be 0 (use delivery.max_in_flight_per_endpoint) or a number up to %d", MaxInFlightLimit)
 	case timeout < 0 || time.Duration(timeout) > MaxTimeout:
 		return validate.Errorf("timeout", "must be between 0 (use delivery.timeout) and %s", MaxTimeout)
+	case time.Duration(timeout)%time.Millisecond != 0:
+		// Stored in milliseconds: 999us would be kept as 0, the default.
+		return validate.Errorf("timeout", "%s is not a whole number of milliseconds", time.Duration(timeout))
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"github.com/hookd/hookd/core/validate"
@@ -109,6 +110,13 @@ func jsonError(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &validate.Error{Field: "body", Message: "is not valid JSON: it ends early"}
 	case errors.As(err, &typ):
+		if h, ok := reflect.Zero(typ.Type).Interface().(hinted); ok {
+			field := typ.Field
+			if field == "" {
+				field = "body"
+			}
+			return &validate.Error{Field: field, Message: h.JSONHint() + ", not " + typ.Value}
+		}
 		if typ.Field == "" {
 			return &validate.Error{Field: "body", Message: fmt.Sprintf("must be a JSON object, not a %s", typ.Value)}
 		}
@@ -119,6 +127,11 @@ func jsonError(err error) error {
 	}
 	return &validate.Error{Field: "body", Message: err.Error()}
 }
+
+// hinted is a type whose UnmarshalJSON refuses values with a
+// *json.UnmarshalTypeError (which encoding/json completes with the
+// field's name) and that says what it takes instead.
+type hinted interface{ JSONHint() string }
 
 func jsonKind(goKind string) string {
 	switch goKind {

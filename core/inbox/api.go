@@ -127,12 +127,19 @@ func (a *api) createSource(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) getSource(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
+	show := false
+	if raw := r.URL.Query().Get("show_secrets"); raw != "" {
+		var err error
+		if show, err = strconv.ParseBool(raw); err != nil {
+			httpx.WriteDomainError(w, a.Logger, validate.Errorf("show_secrets", "%q is not true or false", raw))
+			return
+		}
+	}
 	s, err := GetSource(r.Context(), a.Pool, name)
 	if err != nil {
 		a.fail(w, err, "source", name)
 		return
 	}
-	show, _ := strconv.ParseBool(r.URL.Query().Get("show_secrets"))
 	httpx.WriteJSON(w, http.StatusOK, view(s, show))
 }
 

@@ -46,6 +46,7 @@ func TestIntakeAPIRefusesBadInputNamingTheField(t *testing.T) {
 		{"GET", "/v1/sources/%C0%80", "", "name"},
 		{"PATCH", "/v1/sources/%00", `{"tolerance":"1m"}`, "name"},
 		{"DELETE", "/v1/sources/%ff", "", "name"},
+		{"GET", "/v1/sources/a?show_secrets=yes", "", "show_secrets"},
 		{"GET", "/v1/inbox?source=%00", "", "source"},
 		{"GET", "/v1/inbox?source=%ff", "", "source"},
 		{"GET", "/v1/inbox?source=%C0%80", "", "source"},

@@ -37,6 +37,7 @@
 package outbox
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -255,6 +256,11 @@ func Validate(ev *Event, maxPayload int64) error {
 	}
 	if len(ev.Data) == 0 {
 		ev.Data = json.RawMessage(`{}`)
+	}
+	// Receivers read data as the event's payload; null is none (and the
+	// API's answer would not match its own description of an event).
+	if string(bytes.TrimSpace(ev.Data)) == "null" {
+		return validate.Errorf("data", "is null; send a JSON value, or leave data out for {}")
 	}
 	if int64(len(ev.Data)) > maxPayload {
 		return &validate.TooLargeError{Field: "data", Size: int64(len(ev.Data)), Limit: maxPayload, Key: "delivery.max_payload_bytes"}
