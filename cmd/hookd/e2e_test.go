@@ -92,6 +92,24 @@ func TestServeDeliversAndReceives(t *testing.T) {
 			t.Fatalf("intake answered %d", resp.StatusCode)
 		}
 	}
+	// What the intake has no route for is answered in the API's JSON.
+	for _, c := range []struct {
+		method, path string
+		status       int
+	}{
+		{http.MethodGet, "/in/partner", http.StatusMethodNotAllowed}, {http.MethodPost, "/in/", http.StatusNotFound}} {
+		req, _ := http.NewRequest(c.method, "http://"+addr+c.path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var e struct{ Error struct{ Code string } }
+		err = json.NewDecoder(resp.Body).Decode(&e)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || err != nil || e.Error.Code == "" || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: %d %q (%v), want %d in JSON", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), err, c.status)
+		}
+	}
 	ls := mustHookd(t, dbURL, "inbox", "ls", "--source", "partner")
 	if lines := strings.Split(strings.TrimSpace(ls), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "msg_p1") {
 		t.Fatalf("inbox ls:\n%s", ls)

@@ -163,8 +163,8 @@ func New(opts Options) http.Handler {
 	if opts.Intake != nil {
 		root.Handle("/in/", opts.Intake)
 	}
-	root.Handle("/v1/", s.authenticate(v1, jsonFallback(v1)))
-	return s.logRequests(jsonFallback(root))
+	root.Handle("/v1/", s.authenticate(v1, httpx.JSONFallback(v1)))
+	return s.logRequests(httpx.JSONFallback(root))
 }
 
 // route is one /v1 route: its ServeMux pattern, whether a tenant token may
@@ -241,46 +241,6 @@ func Routes() []Route {
 		out = append(out, Route{Method: "GET", Path: p, Public: true})
 	}
 	return out
-}
-
-// jsonFallback answers requests mux has no route for with JSON 404 or 405
-// instead of ServeMux's plain text.
-func jsonFallback(mux *http.ServeMux) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h, pattern := mux.Handler(r)
-		if pattern != "" {
-			mux.ServeHTTP(w, r)
-			return
-		}
-		// Let the mux decide between 404 and 405 (and compute Allow), then
-		// answer in JSON.
-		probe := &statusProbe{header: http.Header{}}
-		h.ServeHTTP(probe, r)
-		if probe.status == http.StatusMethodNotAllowed {
-			w.Header().Set("Allow", probe.header.Get("Allow"))
-			httpx.WriteError(w, http.StatusMethodNotAllowed, httpx.CodeMethodNotAllowed,
-				r.Method+" is not allowed on "+r.URL.Path+" (allowed: "+probe.header.Get("Allow")+")")
-			return
-		}
-		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no route "+r.Method+" "+r.URL.Path)
-	})
-}
-
-// statusProbe records what a fallback handler would answer, discarding the body.
-type statusProbe struct {
-	header http.Header
-	status int
-}
-
-func (p *statusProbe) Header() http.Header { return p.header }
-func (p *statusProbe) WriteHeader(code int) {
-	if p.status == 0 {
-		p.status = code
-	}
-}
-func (p *statusProbe) Write(b []byte) (int, error) {
-	p.WriteHeader(http.StatusOK)
-	return len(b), nil
 }
 
 // logRequests logs each request at debug level: method, path, status,

@@ -9,6 +9,7 @@ import (
 	"github.com/hookd/hookd/core/alert"
 	"github.com/hookd/hookd/core/api"
 	"github.com/hookd/hookd/core/dispatch"
+	"github.com/hookd/hookd/core/httpx"
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/maintenance"
 	"github.com/hookd/hookd/core/notify"
@@ -85,7 +86,7 @@ func (s *Server) wireIntake() (http.Handler, error) {
 	s.services = append(s.services, namedService{"intake", s.Intake})
 	mux := http.NewServeMux()
 	mux.Handle("POST /in/{source}", s.Intake)
-	return mux, nil
+	return httpx.JSONFallback(mux), nil
 }
 
 // wireAPI builds the handler of http.listen: the /v1 API with the intake
