@@ -3,7 +3,6 @@ package api
 import (
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -18,15 +17,12 @@ import (
 // This file serves the tenants and their tokens, for API keys only.
 
 // tenantID returns the {id} of a tenants route; an id that cannot be a
-// tenant's is a 400 naming "id" (on PUT, which would make it) or a 404.
-func (s *server) tenantID(w http.ResponseWriter, r *http.Request, creating bool) (string, bool) {
+// tenant's is a 400 naming "id", as for every path id that cannot name
+// anything.
+func (s *server) tenantID(w http.ResponseWriter, r *http.Request) (string, bool) {
 	id := r.PathValue("id")
 	if err := tenant.ValidateID(id); err != nil {
-		if creating {
-			httpx.WriteDomainError(w, s.logger, err)
-		} else {
-			httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no tenant with id "+strconv.Quote(id))
-		}
+		httpx.WriteDomainError(w, s.logger, err)
 		return "", false
 	}
 	return id, true
@@ -35,7 +31,7 @@ func (s *server) tenantID(w http.ResponseWriter, r *http.Request, creating bool)
 // putTenant creates the tenant (201) or updates the fields given (200).
 // The body is optional: {"name", "metadata"}.
 func (s *server) putTenant(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.tenantID(w, r, true)
+	id, ok := s.tenantID(w, r)
 	if !ok {
 		return
 	}
@@ -107,7 +103,7 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getTenant(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.tenantID(w, r, false)
+	id, ok := s.tenantID(w, r)
 	if !ok {
 		return
 	}
@@ -122,7 +118,7 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request) {
 // eraseTenant deletes the tenant and everything of it in one transaction
 // and answers the counts removed.
 func (s *server) eraseTenant(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.tenantID(w, r, false)
+	id, ok := s.tenantID(w, r)
 	if !ok {
 		return
 	}
@@ -152,7 +148,7 @@ type tokenRequest struct {
 // createToken makes a tenant token and answers it with its secret, shown
 // this once.
 func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.tenantID(w, r, false)
+	id, ok := s.tenantID(w, r)
 	if !ok {
 		return
 	}
@@ -194,7 +190,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 
 // listTokens answers {"tokens":[...]}, never their secrets.
 func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.tenantID(w, r, false)
+	id, ok := s.tenantID(w, r)
 	if !ok {
 		return
 	}
@@ -212,7 +208,7 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
 
 // revokeToken deletes a token: it stops working at once. 204.
 func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.tenantID(w, r, false)
+	id, ok := s.tenantID(w, r)
 	if !ok {
 		return
 	}

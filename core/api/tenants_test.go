@@ -46,6 +46,10 @@ func TestTenantAdmin(t *testing.T) {
 		b.do(t, "PUT", c.path, c.body).wantError(t, http.StatusBadRequest, "invalid_input", c.field)
 	}
 	b.do(t, "GET", "/v1/tenants/cus_9", nil).wantError(t, http.StatusNotFound, "not_found", "cus_9")
+	// An id no tenant can have is a 400, on every route, as other path ids are.
+	b.do(t, "GET", "/v1/tenants/a%20b", nil).wantError(t, http.StatusBadRequest, "invalid_input", "id:")
+	b.do(t, "DELETE", "/v1/tenants/%00", nil).wantError(t, http.StatusBadRequest, "invalid_input", "id:")
+	b.do(t, "GET", "/v1/tenants/a%20b/tokens", nil).wantError(t, http.StatusBadRequest, "invalid_input", "id:")
 
 	// Unknown tenants: 404 naming the tenant and how to make it.
 	b.do(t, "POST", "/v1/endpoints", map[string]any{"url": "https://x.example/", "tenant": "cus_none"}).
