@@ -58,6 +58,8 @@ func TestBadTextIsRefusedNamingTheField(t *testing.T) {
 		{"NUL in description", "POST", "/v1/endpoints", `{"url":"https://example.com/a","description":"a\u0000b"}`, "description"},
 		{"NUL in a header value", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"X-Key":"a\u0000b"}}`, "headers"},
 		{"control in a header value", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"X-Key":"a\u0007b"}}`, "headers"},
+		{"a header twice in other case", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"X-A":"1","x-a":"2"}}`, `headers: "X-A" and "x-a" are the same header`},
+		{"a connection header", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"Transfer-Encoding":"chunked"}}`, `headers: "Transfer-Encoding" is about the connection`},
 		{"rate_limit over int32", "POST", "/v1/endpoints", `{"url":"https://example.com/a","rate_limit":2147483648}`, "rate_limit"},
 		{"max_in_flight over int32", "POST", "/v1/endpoints", `{"url":"https://example.com/a","max_in_flight":2147483648}`, "max_in_flight"},
 		{"NUL in a patched description", "PATCH", "/v1/endpoints/" + ep.ID, `{"description":"\u0000"}`, "description"},

@@ -202,6 +202,13 @@ var reservedHeaders = map[string]bool{
 	"webhook-id": true, "webhook-timestamp": true, "webhook-signature": true,
 }
 
+// hopByHop are the headers of one connection (RFC 9110, 7.6.1), which
+// Go's HTTP client sets itself or drops (lower case).
+var hopByHop = map[string]bool{
+	"connection": true, "keep-alive": true, "proxy-connection": true, "te": true, "trailer": true,
+	"transfer-encoding": true, "upgrade": true,
+}
+
 // Label names the endpoint for people: its description when it has one,
 // else its id.
 func (e *Endpoint) Label() string {
@@ -353,7 +360,17 @@ func validateHeaders(h map[string]string) error {
 	if len(h) > MaxHeaders {
 		return validate.Errorf("headers", "has %d headers, over the limit of %d", len(h), MaxHeaders)
 	}
+	seen := make(map[string]string, len(h))
 	for k, v := range h {
+		// Sent through http.Header, names differing in case are one
+		// header, and only one of the values would go out.
+		if other, ok := seen[strings.ToLower(k)]; ok {
+			return validate.Errorf("headers", "%q and %q are the same header; give it once", min(k, other), max(k, other))
+		}
+		seen[strings.ToLower(k)] = k
+		if hopByHop[strings.ToLower(k)] {
+			return validate.Errorf("headers", "%q is about the connection, which hookd's HTTP client manages; it would never be sent", k)
+		}
 		if len(k) > MaxHeaderNameBytes || !headerName.MatchString(k) {
 			return validate.Errorf("headers", "%q is not a valid header name (at most %d letters, digits and !#$%%&'*+.^_|~-)", truncate(k, 40), MaxHeaderNameBytes)
 		}
