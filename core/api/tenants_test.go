@@ -31,6 +31,7 @@ func TestTenantAdmin(t *testing.T) {
 		{"/v1/tenants/has%20space", `{}`, "id"},
 		{"/v1/tenants/" + strings.Repeat("x", 129), `{}`, "id"},
 		{"/v1/tenants/cus_9", `{"metadata":[1]}`, "metadata"},
+		{"/v1/tenants/%2E%2E", `{}`, "id"},
 		{"/v1/tenants/cus_9", `{"name":"a\u0000b"}`, "name"},
 		{"/v1/tenants/cus_9", `{"nme":"x"}`, "nme"},
 		// Metadata is stored as jsonb, which holds no \u0000; text that

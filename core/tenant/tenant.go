@@ -58,6 +58,11 @@ func ValidateID(id string) error {
 	if !idPattern.MatchString(id) {
 		return validate.Errorf("id", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -, such as cus_42)", id)
 	}
+	// In a URL path they are path steps, cleaned away: /v1/tenants/..
+	// could never reach them.
+	if id == "." || id == ".." {
+		return validate.Errorf("id", "%q is not a tenant id: it is a step in a URL path", id)
+	}
 	return nil
 }
 
