@@ -1,6 +1,7 @@
 package httpx
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"strings"
@@ -40,6 +41,26 @@ func FuzzDecodeJSON(f *testing.F) {
 			if rec.Code >= 500 {
 				t.Fatalf("%q: answered %d", body, rec.Code)
 			}
+		}
+	})
+}
+
+// FuzzCheckJSON: the strict scan walks any valid JSON document without
+// panicking, and finds a repeated key wherever encoding/json would have
+// kept only the last one.
+func FuzzCheckJSON(f *testing.F) {
+	for _, seed := range []string{`{}`, `[]`, `"x"`, `1`, `{"a":[1,{"b":"\u00e9","c":null}],"d":{"":true}}`,
+		`{"a":1,"a":2}`, `{"a\u0062":1,"ab":2}`, `[{"k":"\ud83d\ude00"},"\\ud800"]`, " { \"a\" : [ ] , \"b\" : { } } "} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !json.Valid(b) {
+			return
+		}
+		err := checkJSON(b)
+		var inv *validate.Error
+		if err != nil && !errors.As(err, &inv) {
+			t.Fatalf("%q: %T %v is not an input error", b, err, err)
 		}
 	})
 }
