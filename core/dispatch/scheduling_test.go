@@ -124,7 +124,7 @@ func TestBreakerProbesThenRecovers(t *testing.T) {
 		}
 	})
 	ep := b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.MaxInFlight = 1 })
-	const probe = 150 * time.Millisecond
+	const probe = 250 * time.Millisecond // the second probe waits twice that: room for a slow claim-to-receipt
 	b.start(t, func(o *Options) {
 		o.Delivery.RetrySchedule = []time.Duration{0, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond, time.Millisecond}
 		o.Delivery.BreakerFailures = 3
