@@ -47,6 +47,9 @@ and every action a read-only console refused.`,
 			if err := checkLimit(p.Limit); err != nil {
 				return err
 			}
+			if err := checkBefore(p.Before); err != nil {
+				return err
+			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				page, err := audit.List(cmd.Context(), d.Pool, p)
 				if err != nil {

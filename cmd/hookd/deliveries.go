@@ -68,6 +68,9 @@ func newDeliveriesLsCmd(c *cli) *cobra.Command {
 			if err := checkLimit(limit); err != nil {
 				return err
 			}
+			if err := checkBefore(before); err != nil {
+				return err
+			}
 			flt, err := f.filter(time.Now())
 			if err != nil {
 				return err

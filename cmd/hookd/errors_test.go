@@ -60,4 +60,11 @@ func TestListLimitOutOfRange(t *testing.T) {
 			}
 		}
 	}
+	for _, list := range [][]string{{"deliveries", "ls"}, {"inbox", "ls"}, {"audit", "ls"}} {
+		args := append(append([]string{}, list...), "--before", "-1")
+		r := hookd(t, nowhere, args...)
+		if want := "--before: -1 is not an id from a previous page"; r.code != 1 || !strings.Contains(r.errOut, want) {
+			t.Errorf("hookd %s: exit %d, stderr %q; want %q", strings.Join(args, " "), r.code, r.errOut, want)
+		}
+	}
 }

@@ -34,6 +34,9 @@ func newInboxLsCmd(c *cli) *cobra.Command {
 			if err := checkLimit(p.Limit); err != nil {
 				return err
 			}
+			if err := checkBefore(p.Before); err != nil {
+				return err
+			}
 			p.State = inbox.State(state)
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				page, err := inbox.List(cmd.Context(), d.Pool, p)

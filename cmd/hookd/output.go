@@ -31,6 +31,15 @@ func checkLimit(n int) error {
 	return nil
 }
 
+// checkBefore rejects a negative --before, which the list functions would
+// silently read as no bound (the newest page).
+func checkBefore(before int64) error {
+	if before < 0 {
+		return validate.Errorf("--before", "%d is not an id from a previous page (ids are positive; leave it out for the newest)", before)
+	}
+	return nil
+}
+
 // printJSON writes v as indented JSON.
 func (c *cli) printJSON(v any) error {
 	enc := json.NewEncoder(c.out)
