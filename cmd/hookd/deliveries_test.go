@@ -103,6 +103,9 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 		{[]string{"replay", "999999", "--dry-run"}, "delivery 999999: not found"},
 		{[]string{"replay", "--state", "bogus"}, "state:"},
 		{[]string{"deliveries", "ls", "--since", "yesterday"}, "--since:"},
+		// The zero time reads as no bound: given, it would list everything.
+		{[]string{"deliveries", "ls", "--until", "0001-01-01T00:00:00Z"}, "--until: 0001-01-01T00:00:00Z is out of range"},
+		{[]string{"replay", "--until", "0001-01-01"}, "--until: 0001-01-01T00:00:00Z is out of range"},
 		{[]string{"deliveries", "show", "999999"}, "delivery 999999: not found"},
 	} {
 		if r := hookd(t, dbURL, tc.args...); r.code != 1 || !strings.Contains(r.errOut, tc.want) {

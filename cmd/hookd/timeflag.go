@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -16,10 +17,10 @@ func parseWhen(flag, s string, now time.Time) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
+		return t, outbox.CheckTime("--"+flag, t)
 	}
 	if t, err := time.Parse("2006-01-02", s); err == nil {
-		return t, nil
+		return t, outbox.CheckTime("--"+flag, t)
 	}
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil

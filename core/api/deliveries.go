@@ -99,12 +99,8 @@ func timeParam(raw, name string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, validate.Errorf(name, "%q is not an RFC 3339 time such as 2025-01-02T15:04:05Z", raw)
 	}
-	// The range events are kept in. It also keeps the zero time, which
-	// means "no bound" to the filters, from being given as a bound: as
-	// until it matched everything, and a replay by it replayed all.
-	if c := t.UTC(); c.Before(outbox.MinCreated) || c.After(outbox.MaxCreated) {
-		return time.Time{}, validate.Errorf(name, "%s is out of range: it must lie between %s and %s (in UTC)",
-			raw, outbox.MinCreated.Format(time.RFC3339), outbox.MaxCreated.Format(time.RFC3339))
+	if err := outbox.CheckTime(name, t); err != nil {
+		return time.Time{}, err
 	}
 	return t, nil
 }

@@ -225,6 +225,18 @@ var (
 	MaxCreated = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
 )
 
+// CheckTime refuses, naming field, a time given outside MinCreated and
+// MaxCreated: a created time, or a bound of a filter on them. Filters
+// read the zero time as no bound, so given as a bound it matched
+// everything (a replay until year 1 replayed every dead letter).
+func CheckTime(field string, t time.Time) error {
+	if c := t.UTC(); c.Before(MinCreated) || c.After(MaxCreated) {
+		return validate.Errorf(field, "%s is out of range: it must lie between %s and %s (in UTC)",
+			t.Format(time.RFC3339Nano), MinCreated.Format(time.RFC3339), MaxCreated.Format(time.RFC3339))
+	}
+	return nil
+}
+
 // tenantPattern is the form of a tenant id (hookd.tenants.id).
 var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
@@ -249,9 +261,8 @@ func Validate(ev *Event, maxPayload int64) error {
 		return validate.Errorf("id", "must not start with %q: hookd keeps that prefix for the ids of forwarded intake events", ReservedIDPrefix)
 	}
 	if !ev.Created.IsZero() {
-		if c := ev.Created.UTC(); c.Before(MinCreated) || c.After(MaxCreated) {
-			return validate.Errorf("created", "%s is out of range: it must lie between %s and %s (in UTC)",
-				ev.Created.Format(time.RFC3339), MinCreated.Format(time.RFC3339), MaxCreated.Format(time.RFC3339))
+		if err := CheckTime("created", ev.Created); err != nil {
+			return err
 		}
 	}
 	if len(ev.Data) == 0 {

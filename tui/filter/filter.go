@@ -27,6 +27,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/tui/data"
 )
@@ -286,10 +287,10 @@ func When(v string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, nil
+		return t, outbox.CheckTime("", t) // the caller names the key
 	}
 	if t, err := time.ParseInLocation(time.DateOnly, v, time.UTC); err == nil {
-		return t, nil
+		return t, outbox.CheckTime("", t) // the caller names the key
 	}
 	return time.Time{}, fmt.Errorf("%q is not a duration back from now (90s, 15m, 2h, 3d) or a time (2026-01-02, RFC 3339)", v)
 }

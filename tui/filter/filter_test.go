@@ -33,6 +33,7 @@ func TestDeliveryTerms(t *testing.T) {
 		"state:":             "state: no value",
 		"state:dead state:x": "state: given twice",
 		"since:yesterday":    "since:",
+		"until:0001-01-01":   "until: 0001-01-01T00:00:00Z is out of range",
 		"text:\x07":          "control character",
 		"tenant:cus/42":      `tenant: "cus/42" is not a tenant id`,
 		"state:skipped x:1":  `unknown filter key "x"`,
