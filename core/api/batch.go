@@ -66,7 +66,7 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 	events := make([]outbox.Event, len(req.Events))
 	for i, raw := range req.Events {
 		var err error
-		if events[i], err = DecodeEvent(raw); err != nil {
+		if events[i], err = decodeEvent(raw, httpx.UnmarshalPart); err != nil {
 			httpx.WriteDomainError(w, s.logger, inEvent(err, i))
 			return
 		}

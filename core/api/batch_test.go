@@ -106,6 +106,9 @@ func TestPublishBatchIsAtomic(t *testing.T) {
 		{"reserved id", map[string]any{"events": []any{good(0), map[string]any{"id": "in:x:1", "type": "a.b"}}}, 400, "invalid_input", []string{"events[1].id"}},
 		{"broadcast with tenant", map[string]any{"events": []any{map[string]any{"type": "a.b", "tenant": "t", "broadcast": true}}}, 400, "invalid_input", []string{"events[0].broadcast"}},
 		{"bad data", "{\"events\":[{\"type\":\"a.b\",\"data\":\"\xff\"}]}", 400, "invalid_input", []string{"events[0].data"}},
+		// Scanned with the whole body, named by their place in it.
+		{"a key twice", `{"events":[{"type":"a.b"},{"type":"a.b","type":"c.d"}]}`, 400, "invalid_input", []string{"events[1].type: is given twice"}},
+		{"a lone surrogate", `{"events":[{"type":"a.b","data":{"k":"\udc00"}}]}`, 400, "invalid_input", []string{"events[0].data.k: holds an unpaired surrogate"}},
 		{"unknown tenant", map[string]any{"events": []any{good(0), map[string]any{"type": "a.b", "tenant": "cus_none"}}}, 404, "not_found", []string{"cus_none", "PUT /v1/tenants/cus_none"}},
 		{"empty", map[string]any{"events": []any{}}, 400, "invalid_input", []string{"events"}},
 		{"missing", map[string]any{}, 400, "invalid_input", []string{"events"}},

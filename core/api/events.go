@@ -36,8 +36,14 @@ type publishRequest struct {
 // further (outbox.Validate does that). hookd publish --file reads its
 // lines with it.
 func DecodeEvent(b []byte) (outbox.Event, error) {
+	return decodeEvent(b, httpx.Unmarshal)
+}
+
+// decodeEvent is DecodeEvent with the decoder given: a batch's events
+// were scanned with the batch (httpx.UnmarshalPart).
+func decodeEvent(b []byte, unmarshal func([]byte, any) error) (outbox.Event, error) {
 	var p publishRequest
-	if err := httpx.Unmarshal(b, &p); err != nil {
+	if err := unmarshal(b, &p); err != nil {
 		return outbox.Event{}, err
 	}
 	return p.event()

@@ -87,6 +87,16 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 // *validate.Error naming the field or "body"). Callers that decode parts
 // of a body one by one (the events of a batch) rename the field.
 func Unmarshal(b []byte, dst any) error {
+	if err := UnmarshalPart(b, dst); err != nil {
+		return err
+	}
+	return checkJSON(b)
+}
+
+// UnmarshalPart is Unmarshal for a part of a body that Unmarshal already
+// took whole (an event of a batch): the part is not scanned again for
+// keys given twice and text not kept as sent.
+func UnmarshalPart(b []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -95,7 +105,7 @@ func Unmarshal(b []byte, dst any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return &validate.Error{Field: "body", Message: "has data after the JSON object; send exactly one object"}
 	}
-	return checkJSON(b)
+	return nil
 }
 
 // jsonError turns encoding/json's errors into input errors a user can act on.
