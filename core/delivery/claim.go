@@ -397,7 +397,7 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			-- Trusted: the operator's own targets from the configuration
 			-- (alerts.url, forward_to of intake.sources), stored as data.
 			ep.trusted,
-			ep.body_format = 'data', ep.ordering = 'fifo', ep.signatures, coalesce(ep.signing_key, ''),
+			ep.body_format = 'data', ep.signatures, coalesce(ep.signing_key, ''),
 			clock_timestamp()
 		FROM claimed c
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id
@@ -428,7 +428,7 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt, &j.EventID, &j.EventStoredAt, &j.TenantID,
 			&j.EndpointID, &found, &j.EventType, &data, &j.EventCreated,
 			&j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
-			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData, &j.FIFO,
+			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData,
 			&j.Signatures, &j.SigningKey, &clock); err != nil {
 			return Claimed{}, err
 		}

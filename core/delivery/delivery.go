@@ -193,9 +193,6 @@ type Job struct {
 	// file (alerts.url, forward_to of intake.sources), which the outbound
 	// address guard exempts.
 	Trusted bool
-	// FIFO is set for endpoints with ordering fifo: one delivery at a time,
-	// the head of the line, which holds the line while it retries.
-	FIFO bool
 	// Signatures is the endpoint's signature versions (signing.Keys) and
 	// SigningKey its whsk_ key for v1a ("" without one).
 	Signatures string

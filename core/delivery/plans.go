@@ -28,8 +28,11 @@ var CycleTx = pgx.TxOptions{
 // claim 10 behind another endpoint's backlog
 // (TestClaimReadsOnlyItsEndpointsRows). The range leaves queue_ready the
 // one index that gives the order.
-func PendingOf(endpoint string) string {
-	return "q.endpoint_id >= " + endpoint + " AND q.endpoint_id <= " + endpoint + " AND q.state = 'pending'"
+func PendingOf(endpoint string) string { return inStateOf(endpoint, StatePending) }
+
+// inStateOf is PendingOf for another state of the queue.
+func inStateOf(endpoint string, state State) string {
+	return "q.endpoint_id >= " + endpoint + " AND q.endpoint_id <= " + endpoint + " AND q.state = '" + string(state) + "'"
 }
 
 // OldestFirst orders what PendingOf selects, oldest first.
@@ -42,10 +45,9 @@ const OldestFirst = "ORDER BY q.endpoint_id, q.id"
 // It costs two index probes, one in queue_ready and one in
 // queue_retrying_endpoint, each bounded as PendingOf explains.
 func LineHeadOf(endpoint, cols string) string {
-	retrying := "q.endpoint_id >= " + endpoint + " AND q.endpoint_id <= " + endpoint + " AND q.state = 'retrying'"
 	return `SELECT ` + cols + ` FROM (
 			(SELECT * FROM hookd.queue q WHERE ` + PendingOf(endpoint) + ` ` + OldestFirst + ` LIMIT 1)
 			UNION ALL
-			(SELECT * FROM hookd.queue q WHERE ` + retrying + ` ` + OldestFirst + ` LIMIT 1)
+			(SELECT * FROM hookd.queue q WHERE ` + inStateOf(endpoint, StateRetrying) + ` ` + OldestFirst + ` LIMIT 1)
 		) q ORDER BY q.id LIMIT 1`
 }

@@ -266,11 +266,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		v, err = time.ParseDuration(s)
 	}
 	if err != nil {
-		value := string(b)
-		if len(value) > 40 {
-			value = value[:40] + "…"
-		}
-		return &json.UnmarshalTypeError{Value: value, Type: reflect.TypeFor[Duration]()}
+		return &json.UnmarshalTypeError{Value: truncate(string(b), 40), Type: reflect.TypeFor[Duration]()}
 	}
 	*d = Duration(v)
 	return nil
@@ -362,22 +358,23 @@ func validateHeaders(h map[string]string) error {
 	}
 	seen := make(map[string]string, len(h))
 	for k, v := range h {
-		// Sent through http.Header, names differing in case are one
-		// header, and only one of the values would go out.
-		if other, ok := seen[strings.ToLower(k)]; ok {
-			return validate.Errorf("headers", "%q and %q are the same header; give it once", min(k, other), max(k, other))
-		}
-		seen[strings.ToLower(k)] = k
-		if hopByHop[strings.ToLower(k)] {
-			return validate.Errorf("headers", "%q is about the connection, which hookd's HTTP client manages; it would never be sent", k)
-		}
 		if len(k) > MaxHeaderNameBytes || !headerName.MatchString(k) {
 			return validate.Errorf("headers", "%q is not a valid header name (at most %d letters, digits and !#$%%&'*+.^_|~-)", truncate(k, 40), MaxHeaderNameBytes)
+		}
+		// Sent through http.Header, names differing in case are one
+		// header, and only one of the values would go out.
+		lower := strings.ToLower(k)
+		if other, ok := seen[lower]; ok {
+			return validate.Errorf("headers", "%q and %q are the same header; give it once", min(k, other), max(k, other))
+		}
+		seen[lower] = k
+		if hopByHop[lower] {
+			return validate.Errorf("headers", "%q is about the connection, which hookd's HTTP client manages; it would never be sent", k)
 		}
 		if err := validateHeaderValue(k, v); err != nil {
 			return err
 		}
-		if reservedHeaders[strings.ToLower(k)] {
+		if reservedHeaders[lower] {
 			return validate.Errorf("headers", "%q is set by hookd and cannot be overridden", k)
 		}
 	}
