@@ -44,3 +44,24 @@ func TestVersionNeedsNoConfig(t *testing.T) {
 		t.Errorf("version: exit %d, out %q, err %q", r.code, r.out, r.errOut)
 	}
 }
+
+// TestCommandsNeedAnExistingEmbeddedDatabase: a command that only uses the
+// database, given a data directory that holds none (a typo), fails naming
+// it and creates nothing: no cluster, no secrets key, no directory.
+func TestCommandsNeedAnExistingEmbeddedDatabase(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"endpoints", "ls"}, {"deliveries", "ls"}, {"tenants", "ls"}, {"console"}, {"migrate", "status"}, {"secrets", "rotate"},
+	} {
+		dataDir := filepath.Join(t.TempDir(), "typo")
+		// No key in the environment: the embedded database's key file
+		// would be generated in dataDir.
+		r := hookdEnv(t, map[string]string{"HOOKD_SECRETS_KEY_FILE": ""}, append(args, "--data-dir", dataDir)...)
+		if r.code != 1 || !strings.Contains(r.errOut, "no hookd database in "+dataDir) {
+			t.Errorf("hookd %s: exit %d, stderr %q; want exit 1 naming %s", strings.Join(args, " "), r.code, r.errOut, dataDir)
+		}
+		if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+			t.Errorf("hookd %s created %s (err %v)", strings.Join(args, " "), dataDir, err)
+		}
+	}
+}

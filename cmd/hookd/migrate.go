@@ -20,7 +20,7 @@ advisory lock so that several hookd processes never apply one twice.
 Running it again changes nothing. "hookd migrate status" lists them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withConn(cmd.Context(), func(d *app.Database) error { return c.migrate(cmd.Context(), d) })
+			return c.withConn(cmd.Context(), true, func(d *app.Database) error { return c.migrate(cmd.Context(), d) })
 		},
 	}
 	status := &cobra.Command{
@@ -28,7 +28,7 @@ Running it again changes nothing. "hookd migrate status" lists them.`,
 		Short: "List migrations and whether each is applied",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.withConn(cmd.Context(), func(d *app.Database) error {
+			return c.withConn(cmd.Context(), false, func(d *app.Database) error {
 				list, err := db.Status(cmd.Context(), d.Pool)
 				if err != nil {
 					return err
@@ -49,8 +49,14 @@ Running it again changes nothing. "hookd migrate status" lists them.`,
 	return cmd
 }
 
-// withConn is withDB without the schema check, for the migrate commands.
-func (c *cli) withConn(ctx context.Context, fn func(*app.Database) error) error {
+// withConn is withDB without the schema check, for the migrate commands;
+// with create, an embedded database is created on first use.
+func (c *cli) withConn(ctx context.Context, create bool, fn func(*app.Database) error) error {
+	if !create {
+		if err := app.RequireExisting(c.cfg); err != nil {
+			return err
+		}
+	}
 	d, err := app.Connect(ctx, c.cfg, c.logger)
 	if err != nil {
 		return err

@@ -54,8 +54,18 @@ func (c *cli) Config() *config.Config { return c.cfg }
 func (c *cli) Logger() *slog.Logger { return c.logger }
 
 // OpenDatabase opens the configured database with the schema checked or
-// migrated (see app.OpenDatabase). The caller must Close it.
+// migrated (see app.OpenDatabase); an embedded one must exist already (see
+// app.RequireExisting). The caller must Close it.
 func (c *cli) OpenDatabase(ctx context.Context) (*app.Database, error) {
+	if err := app.RequireExisting(c.cfg); err != nil {
+		return nil, err
+	}
+	return app.OpenDatabase(ctx, c.cfg, c.logger)
+}
+
+// openOrCreateDatabase is OpenDatabase creating the embedded database on
+// first use, for hookd serve.
+func (c *cli) openOrCreateDatabase(ctx context.Context) (*app.Database, error) {
 	return app.OpenDatabase(ctx, c.cfg, c.logger)
 }
 

@@ -67,7 +67,7 @@ func (c *cli) serveWithConsole(ctx context.Context, logFile string) error {
 }
 
 func (c *cli) serve(ctx context.Context, withConsole bool) error {
-	d, err := c.OpenDatabase(ctx)
+	d, err := c.openOrCreateDatabase(ctx)
 	if err != nil {
 		return err
 	}

@@ -87,6 +87,12 @@ func testKill9EmbeddedTakeover(t *testing.T, bin string) {
 	if err != nil || strings.SplitN(string(owner), "\n", 2)[0] != strconv.Itoa(second.cmd.Process.Pid) {
 		t.Fatalf("owner.pid %q (%v), want the second hookd's pid %d", owner, err, second.cmd.Process.Pid)
 	}
+	// A command on the same directory finds the database there and uses
+	// its server, with the key serve generated in dataDir. (A process of
+	// its own: in this one it would install that key for every test.)
+	if ls := launch(t, bin, []string{"endpoints", "ls", "--data-dir", dataDir}, nil); ls.wait(t) != nil {
+		t.Fatalf("endpoints ls next to the running serve failed:\n%s", ls.logs.String())
+	}
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

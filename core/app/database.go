@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -88,6 +89,27 @@ func Connect(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Dat
 	}
 	d.Pool = pool
 	return d, nil
+}
+
+// RequireExisting returns an error unless cfg names a database that exists
+// already. With database.url set, that is the server's to say; with the
+// embedded default, database.data_dir must hold a cluster. Commands that
+// only use a database call it before Connect, so that a mistyped
+// --data-dir fails instead of starting an empty system with a secrets key
+// of its own: only serve, demo and migrate create the embedded database.
+func RequireExisting(cfg *config.Config) error {
+	if cfg.Database.URL != "" {
+		return nil
+	}
+	ok, err := pgembed.Exists(cfg.Database.DataDir)
+	if err != nil {
+		return fmt.Errorf("embedded PostgreSQL in %s: %w", cfg.Database.DataDir, err)
+	}
+	if !ok {
+		dir, _ := filepath.Abs(cfg.Database.DataDir)
+		return fmt.Errorf("no hookd database in %s (database.data_dir, --data-dir): check the directory, or create the database there with `hookd serve` or `hookd migrate`", dir)
+	}
+	return nil
 }
 
 // OpenDatabase is Connect followed by the schema check: with

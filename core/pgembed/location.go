@@ -40,6 +40,22 @@ func PgdataDir(dataDir string) (string, error) {
 	return filepath.Join(dataDir, "pgdata"), nil
 }
 
+// Exists reports whether dataDir holds a cluster (in place, or where its
+// pgdata.location says), without creating anything: commands that only use
+// a database check it first, so a mistyped directory is an error rather
+// than a new, empty cluster.
+func Exists(dataDir string) (bool, error) {
+	pgdata, err := PgdataDir(dataDir)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(filepath.Join(pgdata, "PG_VERSION"))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func recordedPgdata(dataDir string) (string, bool, error) {
 	path := filepath.Join(dataDir, locationFile)
 	b, err := os.ReadFile(path)
