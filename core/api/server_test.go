@@ -98,6 +98,10 @@ func TestRoutesAnswerJSON(t *testing.T) {
 	b.do(t, "GET", "/v1/nowhere", nil).wantError(t, http.StatusNotFound, "not_found", "/v1/nowhere")
 	b.do(t, "GET", "/nowhere", nil).wantError(t, http.StatusNotFound, "not_found")
 	b.do(t, "GET", "/", nil).wantError(t, http.StatusNotFound, "not_found")
+	// Not redirected (with an HTML body) to the clean path: named.
+	b.do(t, "GET", "//v1//endpoints", nil).wantError(t, http.StatusNotFound, "not_found", "write the path as /v1/endpoints")
+	b.do(t, "POST", "/v1/./events", map[string]any{"type": "a.b", "data": map[string]any{}}).
+		wantError(t, http.StatusNotFound, "not_found", "write the path as /v1/events")
 	r := b.do(t, "PUT", "/v1/endpoints", nil)
 	r.wantError(t, http.StatusMethodNotAllowed, "method_not_allowed", "PUT")
 	if allow := r.header.Get("Allow"); !strings.Contains(allow, "GET") || !strings.Contains(allow, "POST") {
