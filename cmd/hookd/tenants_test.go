@@ -127,6 +127,9 @@ func TestTenantsCommands(t *testing.T) {
 	if !strings.Contains(lsT, "cus_42") || !strings.Contains(lsT, "cus_43") {
 		t.Errorf("tenants ls:\n%s", lsT)
 	}
+	if r := hookd(t, dbURL, "tenants", "ls", "--after", "a b"); r.code != 1 || !strings.Contains(r.errOut, "after") || !strings.Contains(r.errOut, `"a b" is not a tenant id`) {
+		t.Errorf("tenants ls --after 'a b': exit %d, %q; want it refused naming after", r.code, r.errOut)
+	}
 	if r := hookd(t, dbURL, "tenants", "token", "revoke", "cus_43", tokID); r.code != 1 || !strings.Contains(r.errOut, "not found") {
 		t.Errorf("revoke under another tenant: exit %d, %q", r.code, r.errOut)
 	}

@@ -89,12 +89,7 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	after := q.Get("after")
-	if after != "" && tenant.ValidateID(after) != nil {
-		httpx.WriteDomainError(w, s.logger, validate.Errorf("after", "%q is not a tenant id (use the next of a previous page)", after))
-		return
-	}
-	page, err := tenant.List(r.Context(), s.pool, tenant.ListParams{After: after, Limit: limit})
+	page, err := tenant.List(r.Context(), s.pool, tenant.ListParams{After: q.Get("after"), Limit: limit})
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return

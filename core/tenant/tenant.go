@@ -188,6 +188,9 @@ func List(ctx context.Context, ex db.Executor, p ListParams) (Page, error) {
 	if p.Limit < 1 || p.Limit > 1000 {
 		return Page{}, validate.Errorf("limit", "must be between 1 and 1000")
 	}
+	if p.After != "" && ValidateID(p.After) != nil {
+		return Page{}, validate.Errorf("after", "%q is not a tenant id (use the next of a previous page)", p.After)
+	}
 	rows, err := ex.Query(ctx, `SELECT `+summaryColumns+`
 		FROM hookd.tenants t WHERE t.id > $1 ORDER BY t.id LIMIT $2`, p.After, p.Limit+1)
 	if err != nil {
