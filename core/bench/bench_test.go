@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -247,6 +248,37 @@ func TestBacklogSlope(t *testing.T) {
 	}
 	if (&backlogTrace{}).slope() != 0 {
 		t.Error("an empty trace has a slope")
+	}
+}
+
+// TestLongestStall: a gap in receipts counts only while a committed event
+// waits; idle time with nothing published is no stall.
+func TestLongestStall(t *testing.T) {
+	t.Parallel()
+	t0 := time.Now()
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	for _, c := range []struct {
+		name string
+		evs  [][2]int // commit, receipt (ms); a receipt of -1 never came
+		want int
+	}{
+		{"steady", [][2]int{{0, 5}, {100, 103}, {200, 202}}, 5},
+		{"a missed wake-up", [][2]int{{0, 5}, {0, 10}, {12, 1012}, {500, 505}}, 507},
+		{"behind but flowing", [][2]int{{0, 40}, {0, 50}, {0, 60}, {10, 70}}, 40},
+		{"never received", [][2]int{{0, 5}, {1, -1}, {100, 101}}, 5},
+	} {
+		var all []sent
+		got := map[string]time.Time{}
+		for i, e := range c.evs {
+			id := fmt.Sprint(i)
+			all = append(all, sent{id: id, at: at(e[0]), done: at(e[0])})
+			if e[1] >= 0 {
+				got[id] = at(e[1])
+			}
+		}
+		if s := longestStall(all, func(id string) time.Time { return got[id] }); s != time.Duration(c.want)*time.Millisecond {
+			t.Errorf("%s: longest stall %v, want %d ms", c.name, s, c.want)
+		}
 	}
 }
 

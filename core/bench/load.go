@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,6 +120,46 @@ func (b *bench) latencies(all []sent) (lat, call, after []time.Duration, missing
 	return lat, call, after, missing
 }
 
+// measure fills st's latencies, missing count and longest stall from the
+// events sent.
+func (b *bench) measure(st *Steady, all []sent) {
+	lat, call, after, missing := b.latencies(all)
+	st.Missing, st.Latency, st.Commit, st.AfterCommit = missing, distOf(lat), distOf(call), distOf(after)
+	st.LongestStall = longestStall(all, b.rcv.receivedAt)
+}
+
+// longestStall is the longest time in which nothing was received while an
+// event whose PublishBatch had returned waited for its receipt. A
+// dispatcher that is slow, or saturated, still delivers all along: its
+// latency grows, its stalls stay short. One that missed a wake-up delivers
+// nothing until its next poll, however high the latency.
+func longestStall(all []sent, receivedAt func(string) time.Time) time.Duration {
+	type ev struct{ done, at time.Time }
+	evs := make([]ev, 0, len(all))
+	for _, s := range all {
+		if at := receivedAt(s.id); !at.IsZero() {
+			evs = append(evs, ev{s.done, at})
+		}
+	}
+	slices.SortFunc(evs, func(a, b ev) int { return a.at.Compare(b.at) })
+	// Between receipts i-1 and i, the events still waiting are those
+	// received from i on: the gap is a stall from the earliest of their
+	// commits (or from receipt i-1, if later).
+	var longest time.Duration
+	var waiting time.Time // the earliest commit among events i.. (walking down)
+	for i := len(evs) - 1; i >= 0; i-- {
+		if waiting.IsZero() || evs[i].done.Before(waiting) {
+			waiting = evs[i].done
+		}
+		from := waiting
+		if i > 0 && evs[i-1].at.After(from) {
+			from = evs[i-1].at
+		}
+		longest = max(longest, evs[i].at.Sub(from))
+	}
+	return longest
+}
+
 // steady offers rate events per second to the live endpoints for
 // opts.Duration while the dispatcher runs, and measures latency and cost.
 func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
@@ -172,8 +213,7 @@ func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
 	if elapsed > 0 {
 		st.PerSec = float64(st.Received) / elapsed.Seconds()
 	}
-	lat, call, after, missing := b.latencies(l.sent)
-	st.Missing, st.Latency, st.Commit, st.AfterCommit = missing, distOf(lat), distOf(call), distOf(after)
+	b.measure(&st, l.sent)
 	if werr != nil {
 		return st, fmt.Errorf("steady at %.0f/s: %d of %d received: %w", rate, st.Received, st.Published, werr)
 	}

@@ -146,7 +146,11 @@ type Steady struct {
 	// AfterCommit is from the PublishBatch call's return to receipt:
 	// hookd's part of the latency, without the producer's commit.
 	AfterCommit Dist `json:"commit_to_receipt"`
-	Cost        Cost `json:"cost"`
+	// LongestStall is the longest time nothing was received while a
+	// committed event waited (see longestStall): near the poll interval, a
+	// missed wake-up; a few milliseconds, a dispatcher delivering all along.
+	LongestStall time.Duration `json:"longest_stall_ns"`
+	Cost         Cost          `json:"cost"`
 }
 
 // Sustained is the highest rate held with the backlog flat.

@@ -222,8 +222,7 @@ func (b *bench) hold(ctx context.Context, rate float64) (Steady, *backlogTrace, 
 	}
 	h.Published, h.Dropped, h.Received = len(l.sent), l.dropped, received
 	h.PerSec = float64(received) / elapsed.Seconds()
-	lat, call, after, missing := b.latencies(l.sent)
-	h.Missing, h.Latency, h.Commit, h.AfterCommit = missing, distOf(lat), distOf(call), distOf(after)
+	b.measure(&h, l.sent)
 	tr.dropped = l.dropped
 	return h, tr, werr
 }

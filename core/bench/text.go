@@ -219,6 +219,7 @@ func (p printer) latency(indent int, st Steady) {
 		"the PublishBatch call p50 %.1f ms, p99 %.1f ms; its return->receipt p50 %.1f ms, p99 %.1f ms",
 		ms(st.Latency.P50), ms(st.Latency.P90), ms(st.Latency.P99), ms(st.Latency.Max),
 		ms(st.Commit.P50), ms(st.Commit.P99), ms(st.AfterCommit.P50), ms(st.AfterCommit.P99))
+	p.line(indent, "longest stall (nothing received while a committed event waited): %.1f ms", ms(st.LongestStall))
 }
 
 // costBrief prints the PostgreSQL figures per unit on one line or two.
