@@ -204,6 +204,9 @@ func TestFeed(t *testing.T) {
 
 	b.do(t, "GET", "/v1/events?after=garbage", nil).wantError(t, http.StatusBadRequest, "invalid_input", "after", "garbage")
 	b.do(t, "GET", "/v1/events?after=1-x", nil).wantError(t, http.StatusBadRequest, "invalid_input", "after")
+	// A cursor no page gave, naming a transaction yet to begin: followed,
+	// it would skip every event until the database caught up.
+	b.do(t, "GET", "/v1/events?after=999999999999-0", nil).wantError(t, http.StatusBadRequest, "invalid_input", "after", "ahead of this feed")
 	b.do(t, "GET", "/v1/events?limit=0", nil).wantError(t, http.StatusBadRequest, "invalid_input", "limit")
 	b.do(t, "GET", "/v1/events?limit=1001", nil).wantError(t, http.StatusBadRequest, "invalid_input", "limit")
 	b.do(t, "GET", "/v1/events?limit=ten", nil).wantError(t, http.StatusBadRequest, "invalid_input", "limit")

@@ -84,10 +84,18 @@ func Feed(ctx context.Context, ex db.Executor, p FeedParams) (FeedPage, error) {
 	agedOut := false
 	if p.After != (Cursor{}) {
 		// retention_state holds the newest feed position retention dropped.
-		err := ex.QueryRow(ctx, `SELECT coalesce(($1::text::xid8, $2::bigint) < (dropped_xid, dropped_seq), false)
-			FROM hookd.retention_state`, strconv.FormatUint(p.After.XID, 10), p.After.Seq).Scan(&agedOut)
+		// A cursor naming a transaction that has not even begun came from
+		// no page of this feed: followed, it would skip every event until
+		// the database caught up with it.
+		var ahead bool
+		err := ex.QueryRow(ctx, `SELECT coalesce(($1::text::xid8, $2::bigint) < (dropped_xid, dropped_seq), false),
+				$1::text::xid8 >= pg_snapshot_xmax(pg_current_snapshot())
+			FROM hookd.retention_state`, strconv.FormatUint(p.After.XID, 10), p.After.Seq).Scan(&agedOut, &ahead)
 		if err != nil {
 			return FeedPage{}, err
+		}
+		if ahead {
+			return FeedPage{}, validate.Errorf("after", "%q is ahead of this feed: no page of it gave that cursor (use the next_cursor of a previous page, or omit it to start at the beginning)", p.After)
 		}
 	}
 	scope := `endpoint_id IS NULL`
