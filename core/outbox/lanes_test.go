@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/outbox"
@@ -159,6 +160,67 @@ func TestProducerSeesALaneDroppedDuringItsStatement(t *testing.T) {
 	}
 }
 
+// notificationsUntilMarker sends a marker notification and counts the
+// work notifications listener received before it: notifications arrive in
+// commit order.
+func notificationsUntilMarker(t *testing.T, ctx context.Context, b *testBundle, listener *pgxpool.Conn) int {
+	t.Helper()
+	if _, err := b.pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, delivery.WorkChannel); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	notified := 0
+	for {
+		note, err := listener.Conn().WaitForNotification(wctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if note.Payload == "marker" {
+			return notified
+		}
+		notified++
+	}
+}
+
+// A producer's own transaction notifies when it commits, and only then:
+// a rolled-back one leaves neither a wake nor a notification.
+func TestPublishTxNotifiesAtCommit(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	addEndpoint(t, ctx, b.pool, "order.created")
+	listener, err := b.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Release()
+	if _, err := listener.Exec(ctx, "LISTEN "+delivery.WorkChannel); err != nil {
+		t.Fatal(err)
+	}
+	for _, commit := range []bool{false, true} {
+		tx, err := b.pool.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.pub.PublishTx(ctx, tx, outbox.Event{Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		end, want := tx.Rollback, 0
+		if commit {
+			end, want = tx.Commit, 1
+		}
+		if err := end(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := notificationsUntilMarker(t, ctx, b, listener); got != want {
+			t.Errorf("commit %v: %d notifications, want %d", commit, got, want)
+		}
+		if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lane_wakes`); got != want {
+			t.Errorf("commit %v: %d wake rows, want %d", commit, got, want)
+		}
+	}
+}
+
 // One wake serves an endpoint until a dispatcher admits it: later
 // producers to the same endpoint leave no second wake and no second
 // notification (notifying transactions commit one at a time), and all
@@ -184,24 +246,7 @@ func TestOneWakeAndNotificationUntilAdmitted(t *testing.T) {
 	if got := count(t, ctx, b.pool, `SELECT count(*) FROM hookd.lane_wakes`); got != 1 {
 		t.Errorf("wake rows = %d after %d one-event transactions, want 1", got, n)
 	}
-	// Notifications arrive in commit order: read up to a marker sent last.
-	if _, err := b.pool.Exec(ctx, `SELECT pg_notify($1, 'marker')`, delivery.WorkChannel); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	notified := 0
-	for {
-		note, err := listener.Conn().WaitForNotification(wctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if note.Payload == "marker" {
-			break
-		}
-		notified++
-	}
-	if notified != 1 {
+	if notified := notificationsUntilMarker(t, ctx, b, listener); notified != 1 {
 		t.Errorf("%d notifications for %d one-event transactions to one endpoint, want 1", notified, n)
 	}
 	if _, err := delivery.AdmitWakes(ctx, b.pool); err != nil {
