@@ -160,6 +160,21 @@ func TestProducerSeesALaneDroppedDuringItsStatement(t *testing.T) {
 	}
 }
 
+// listenForWork returns a connection listening on delivery.WorkChannel,
+// released when the test ends.
+func listenForWork(t *testing.T, ctx context.Context, b *testBundle) *pgxpool.Conn {
+	t.Helper()
+	listener, err := b.pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(listener.Release)
+	if _, err := listener.Exec(ctx, "LISTEN "+delivery.WorkChannel); err != nil {
+		t.Fatal(err)
+	}
+	return listener
+}
+
 // notificationsUntilMarker sends a marker notification and counts the
 // work notifications listener received before it: notifications arrive in
 // commit order.
@@ -189,14 +204,7 @@ func TestPublishTxNotifiesAtCommit(t *testing.T) {
 	t.Parallel()
 	ctx, b := setup(t)
 	addEndpoint(t, ctx, b.pool, "order.created")
-	listener, err := b.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Release()
-	if _, err := listener.Exec(ctx, "LISTEN "+delivery.WorkChannel); err != nil {
-		t.Fatal(err)
-	}
+	listener := listenForWork(t, ctx, b)
 	for _, commit := range []bool{false, true} {
 		tx, err := b.pool.Begin(ctx)
 		if err != nil {
@@ -229,14 +237,7 @@ func TestOneWakeAndNotificationUntilAdmitted(t *testing.T) {
 	t.Parallel()
 	ctx, b := setup(t)
 	addEndpoint(t, ctx, b.pool, "order.created")
-	listener, err := b.pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listener.Release()
-	if _, err := listener.Exec(ctx, "LISTEN "+delivery.WorkChannel); err != nil {
-		t.Fatal(err)
-	}
+	listener := listenForWork(t, ctx, b)
 	const n = 5
 	for range n {
 		if _, err := b.pub.Publish(ctx, outbox.Event{Type: "order.created", Data: json.RawMessage(`{}`)}); err != nil {
