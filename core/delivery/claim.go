@@ -49,7 +49,11 @@ type ClaimParams struct {
 	// Limit is the most deliveries to claim.
 	Limit int
 	// Lease is how long the claim holds before another worker may take
-	// it. It must exceed the request timeout.
+	// it. It must exceed the request timeout. It counts from the start of
+	// the claiming statement, not the transaction's: a caller that notes
+	// its clock before calling ClaimTx holds a lower bound on the lease's
+	// start, whatever ran earlier in the transaction and whatever the
+	// database's clock says.
 	Lease time.Duration
 	// Worker names the claimer (host:pid:random); recorded on the delivery
 	// and its attempts.
@@ -385,7 +389,7 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		), claimed AS (
 			UPDATE hookd.queue q
 			SET state = 'in_flight', attempts = q.attempts + 1,
-				lease_expires_at = now() + $4 * interval '1 millisecond', leased_by = $5, updated_at = now()
+				lease_expires_at = statement_timestamp() + $4 * interval '1 millisecond', leased_by = $5, updated_at = now()
 			-- = ANY(ARRAY(...)) makes the planner look the ids up by key.
 			WHERE q.id = ANY(ARRAY(SELECT id FROM picked))
 			RETURNING q.id, q.attempts, q.lease_expires_at, q.event_id, q.event_stored_at, q.endpoint_id, q.tenant_id

@@ -153,8 +153,10 @@ func (a *Attempt) Succeeded() bool { return a.ErrorClass == "" && a.ResponseStat
 
 // Job is a claimed delivery with what is needed to send it.
 type Job struct {
-	DeliveryID     int64
-	Attempt        int // 1 for the first try of the current budget
+	DeliveryID int64
+	Attempt    int // 1 for the first try of the current budget
+	// LeaseExpiresAt is by the database's clock; a worker counts its
+	// lease from its own clock before the claim (see ClaimParams.Lease).
 	LeaseExpiresAt time.Time
 	// StartIn is how long after the claim returned the request may start:
 	// the slot the endpoint's rate_limit gave it (0 for at once). It counts

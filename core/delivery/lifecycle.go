@@ -17,8 +17,8 @@ import (
 
 // Release hands claimed deliveries back without an attempt: they become due
 // at once (held when their endpoint is disabled) and the claim's attempt is
-// uncounted. Used on shutdown. Only deliveries still leased by worker are
-// touched.
+// uncounted. Used on shutdown, and for a job whose lease ran too short to
+// send it in. Only deliveries still leased by worker are touched.
 func Release(ctx context.Context, b beginner, worker string, ids []int64) error {
 	if len(ids) == 0 {
 		return nil

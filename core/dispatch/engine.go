@@ -11,12 +11,14 @@ import (
 	"github.com/hookd/hookd/core/partition"
 )
 
-// outcome is what a worker hands the engine: the result of its attempt,
-// or, for work cut short by Stop, the delivery to release.
+// outcome is what a worker hands the engine: the result of its attempt;
+// for work cut short by Stop, the delivery to release; or word that it
+// handed its job back itself (see Dispatcher.handBack).
 type outcome struct {
-	res      delivery.Result
-	released bool
-	awaited  bool // its lane waits for it (delivery.Job.Awaited)
+	res        delivery.Result
+	released   bool
+	handedBack bool
+	awaited    bool // its lane waits for it (delivery.Job.Awaited)
 }
 
 // A cycle that only results call for waits up to linger for lingerBatch
@@ -43,7 +45,8 @@ type cycleRun struct {
 	results  []delivery.Result // what it records (kept, to record again after a failure)
 	limit    int               // the workers it reserved for its claim
 	admit    bool              // turn wake rows into lanes before claiming
-	claimed  time.Time         // when its claim began
+	claimed  time.Time         // when the cycle began: the due timer asks from here
+	leased   time.Time         // the clock just before its claim: leases count from here
 	returned time.Time         // when its claim committed: rate slots count from here
 	out      cycleOut
 	started  bool             // the engine took its jobs
@@ -89,6 +92,10 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			released = append(released, o.res.DeliveryID)
 			return
 		}
+		if o.handedBack {
+			claim, urgent = true, true // it is due again
+			return
+		}
 		if len(pending) == 0 {
 			since = time.Now()
 		}
@@ -102,7 +109,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		backoff.reset()
 		for _, job := range c.out.claimed.Jobs {
 			running++
-			go d.run(job, c.claimed, c.returned)
+			go d.run(job, c.leased, c.returned)
 		}
 		now := d.opts.Now()
 		for _, job := range c.out.claimed.Missing {
@@ -206,9 +213,8 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// still commit on the server, and the claim it made would be
 			// lost to the engine, its deliveries left in flight until
 			// their leases expire. lastCtx ends only when Stop gives up.
-			// Leases count from the claim's start (the database's now() in
-			// its transaction), not from its commit; rate slots from its
-			// return (see delivery.Job.StartIn).
+			// Leases count from the claiming statement (c.leased), rate
+			// slots from the claim's return (see delivery.Job.StartIn).
 			c.claimed = time.Now()
 			go func() {
 				c.err = d.cycle(lastCtx, c, events)
@@ -292,6 +298,7 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 				}
 			}
 			if limit > 0 {
+				c.leased = time.Now() // before the statement the lease counts from
 				out.claimed, err = delivery.ClaimTx(ctx, tx, delivery.ClaimParams{
 					Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Worker: d.opts.Worker,
 					// A rate slot must leave the attempt its time inside the lease.

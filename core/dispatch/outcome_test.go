@@ -17,8 +17,6 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
@@ -431,88 +429,5 @@ func TestReplayDeadLetter(t *testing.T) {
 	}
 	if ts := rc.requests(); len(ts) != 3 {
 		t.Errorf("receiver saw %d requests, want 3", len(ts))
-	}
-}
-
-// An endpoint whose rate limit pushes requests past half the lease gets
-// them all the same: work handed back waits for its slot instead of
-// booking ever later slots. (The slots span a second, the lease 0.6 s:
-// a shorter lease left a busy machine's cycle too little of it.)
-func TestRateLimitPastTheLeaseStillDelivers(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	rc := newReceiver(t, status(http.StatusOK))
-	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit, p.MaxInFlight = 10, 10 })
-	b.start(t, func(o *Options) {
-		o.Delivery.Timeout = 100 * time.Millisecond
-		o.Delivery.Lease = 600 * time.Millisecond
-		o.Delivery.PollInterval = 10 * time.Millisecond
-	})
-	var ids []string
-	for range 10 {
-		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
-	}
-	for _, id := range ids {
-		b.waitState(t, id, delivery.StateSucceeded)
-	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != 10 {
-		t.Errorf("%d attempts for 10 deliveries; handing work back must not count attempts", n)
-	}
-}
-
-// A claim that waits for a database connection (a busy pool) or runs
-// behind slow completions must not send a rate-limited endpoint's booked
-// slots at once when it finally runs: the slots count from the claim,
-// not from when the cycle began.
-func TestRateSlotsHoldWhenTheClaimWaitsForAConnection(t *testing.T) {
-	t.Parallel()
-	b := setup(t)
-	var mu sync.Mutex
-	var arrived []time.Time
-	rc := newReceiver(t, func(http.ResponseWriter, *http.Request, int64) {
-		mu.Lock()
-		arrived = append(arrived, time.Now())
-		mu.Unlock()
-	})
-	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit = 5 })
-	cfg := b.pool.Config().Copy()
-	cfg.MaxConns = 1 // the notifier's connection is its own
-	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	d := New(pool, b.testOptions(t))
-	if err := d.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop(context.Background()) })
-
-	conn, err := pool.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitedBefore := pool.Stat().AcquireDuration()
-	var ids []string
-	for range 6 {
-		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
-	}
-	time.Sleep(700 * time.Millisecond) // the fault: the dispatcher's only connection is busy
-	conn.Release()
-	for _, id := range ids {
-		b.waitState(t, id, delivery.StateSucceeded)
-	}
-	// The dispatcher did wait for the connection, or the test proves nothing.
-	if waited := pool.Stat().AcquireDuration() - waitedBefore; waited < 400*time.Millisecond {
-		t.Fatalf("the dispatcher waited %s for its connection, want most of the 700 ms held", waited)
-	}
-	mu.Lock()
-	defer mu.Unlock()
-	// Slots are 200 ms apart: three requests span 400 ms; one late
-	// request on a busy machine may shorten that, not to under 200 ms.
-	for i := 2; i < len(arrived); i++ {
-		if span := arrived[i].Sub(arrived[i-2]); span < 200*time.Millisecond {
-			t.Errorf("requests %d to %d to an endpoint limited to 5/s arrived within %s", i-1, i+1, span.Round(time.Millisecond))
-		}
 	}
 }

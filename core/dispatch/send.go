@@ -70,21 +70,55 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 }
 
 // run performs one claimed job and hands its outcome to the engine. A
-// job cut short by Stop is handed back for release instead.
-func (d *Dispatcher) run(job delivery.Job, claimed, returned time.Time) {
+// job cut short by Stop is handed back for release instead. leased is
+// the clock before the claim: the job's lease counts from there.
+func (d *Dispatcher) run(job delivery.Job, leased, returned time.Time) {
 	ctx := d.workCtx
 	// The endpoint's rate_limit gave this job a slot; wait for it.
 	if wait := time.Until(returned.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
 		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
 		return
 	}
-	res, ok := d.attempt(ctx, job, claimed)
+	if !d.leaseHolds(job, leased) {
+		d.handBack(job)
+		return
+	}
+	res, ok := d.attempt(ctx, job, leased)
 	d.outcomes <- outcome{res: res, released: !ok, awaited: job.Awaited}
+}
+
+// leaseHolds reports whether enough of the job's lease is left to send
+// it: its whole timeout, or half the lease for a timeout longer than the
+// lease can hold. A claim slow to commit (a database stall) can leave
+// less; the request would then be cut short by the lease, not by the
+// endpoint, and counted as a failed attempt that was never given its
+// time, or never sent at all.
+func (d *Dispatcher) leaseHolds(job delivery.Job, leased time.Time) bool {
+	budget := d.opts.Delivery.Lease * 9 / 10
+	need := min(cmp.Or(job.Timeout, d.opts.Delivery.Timeout), budget/2)
+	return time.Until(leased.Add(budget)) >= need
+}
+
+// handBack releases a job the worker will not send, uncounted, so that a
+// fresh claim takes it at once with a whole lease. Should that fail, the
+// lease expires and the reaper returns the delivery instead.
+func (d *Dispatcher) handBack(job delivery.Job) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := delivery.Release(ctx, d.pool, d.opts.Worker, []int64{job.DeliveryID}); err != nil {
+		d.logger.Warn("handing back a delivery whose lease ran short failed; the reaper returns it when the lease expires",
+			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
+	} else {
+		d.opts.Metrics.HandedBack.Inc()
+		d.logger.Warn("handed back a delivery, uncounted: its claim committed too late to leave the request its time inside the lease",
+			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
+	}
+	d.outcomes <- outcome{handedBack: true}
 }
 
 // attempt sends job once and decides what follows. It reports false when
 // ctx (the dispatcher's work context) was cancelled before a response.
-func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time.Time) (delivery.Result, bool) {
+func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, leased time.Time) (delivery.Result, bool) {
 	now := d.opts.Now()
 	res := delivery.ResultOf(job, d.opts.Worker)
 	res.StartedAt = now
@@ -107,7 +141,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, claimed time
 	timeout := cmp.Or(job.Timeout, d.opts.Delivery.Timeout)
 	// Stay inside the lease so no other worker retries while this one waits.
 	deadline := time.Now().Add(timeout)
-	if leaseEnd := claimed.Add(d.opts.Delivery.Lease * 9 / 10); leaseEnd.Before(deadline) {
+	if leaseEnd := leased.Add(d.opts.Delivery.Lease * 9 / 10); leaseEnd.Before(deadline) {
 		deadline = leaseEnd
 	}
 	reqCtx, cancel := context.WithDeadline(ctx, deadline)

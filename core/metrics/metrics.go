@@ -34,6 +34,10 @@ type Metrics struct {
 	AttemptDuration prometheus.Histogram
 	// DeadLetters counts deliveries that spent their retry budget.
 	DeadLetters prometheus.Counter
+	// HandedBack counts claimed deliveries a worker handed back unsent and
+	// uncounted: their claim committed too late to leave the request its
+	// time inside the lease (a database stall).
+	HandedBack prometheus.Counter
 	// EndpointsDisabled counts automatic disables by reason (gone, unhealthy).
 	EndpointsDisabled *prometheus.CounterVec
 	// IntakeRequests counts intake requests by source and outcome
@@ -68,6 +72,10 @@ func New() *Metrics {
 		DeadLetters: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookd_dead_letters_total", Help: "Deliveries that spent their retry budget and died.",
 		}),
+		HandedBack: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hookd_deliveries_handed_back_total",
+			Help: "Claimed deliveries handed back unsent and uncounted: the claim committed too late to leave the request its time inside the lease.",
+		}),
 		EndpointsDisabled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_endpoints_disabled_total", Help: "Endpoints disabled automatically, by reason.",
 		}, []string{"reason"}),
@@ -84,7 +92,7 @@ func New() *Metrics {
 			Name: "hookd_alerts_total", Help: "Operational alerts queued, by kind.",
 		}, []string{"kind"}),
 	}
-	reg.MustRegister(m.EventsPublished, m.Attempts, m.AttemptDuration, m.DeadLetters, m.EndpointsDisabled,
+	reg.MustRegister(m.EventsPublished, m.Attempts, m.AttemptDuration, m.DeadLetters, m.HandedBack, m.EndpointsDisabled,
 		m.IntakeRequests, m.IntakeVerifyFailures, m.InboxProcessed, m.AlertsSent,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -1,0 +1,203 @@
+package dispatch
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+)
+
+// The tests of this file hold a claim up, before or after its claiming
+// statement, and check what the lease and the rate slots make of it.
+
+// An endpoint whose rate limit pushes requests past half the lease gets
+// them all the same: work handed back waits for its slot instead of
+// booking ever later slots. (The slots span a second, the lease 0.6 s:
+// a shorter lease left a busy machine's cycle too little of it.)
+func TestRateLimitPastTheLeaseStillDelivers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit, p.MaxInFlight = 10, 10 })
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+		o.Delivery.PollInterval = 10 * time.Millisecond
+	})
+	var ids []string
+	for range 10 {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != 10 {
+		t.Errorf("%d attempts for 10 deliveries; handing work back must not count attempts", n)
+	}
+}
+
+// A claim that waits for a database connection (a busy pool) or runs
+// behind slow completions must not send a rate-limited endpoint's booked
+// slots at once when it finally runs: the slots count from the claim,
+// not from when the cycle began.
+func TestRateSlotsHoldWhenTheClaimWaitsForAConnection(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	var mu sync.Mutex
+	var arrived []time.Time
+	rc := newReceiver(t, func(http.ResponseWriter, *http.Request, int64) {
+		mu.Lock()
+		arrived = append(arrived, time.Now())
+		mu.Unlock()
+	})
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit = 5 })
+	pool := onePool(t, b)
+	d := New(pool, b.testOptions(t))
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+
+	conn, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitedBefore := pool.Stat().AcquireDuration()
+	var ids []string
+	for range 6 {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	time.Sleep(700 * time.Millisecond) // the fault: the dispatcher's only connection is busy
+	conn.Release()
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	// The dispatcher did wait for the connection, or the test proves nothing.
+	if waited := pool.Stat().AcquireDuration() - waitedBefore; waited < 400*time.Millisecond {
+		t.Fatalf("the dispatcher waited %s for its connection, want most of the 700 ms held", waited)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Slots are 200 ms apart: three requests span 400 ms; one late
+	// request on a busy machine may shorten that, not to under 200 ms.
+	for i := 2; i < len(arrived); i++ {
+		if span := arrived[i].Sub(arrived[i-2]); span < 200*time.Millisecond {
+			t.Errorf("requests %d to %d to an endpoint limited to 5/s arrived within %s", i-1, i+1, span.Round(time.Millisecond))
+		}
+	}
+}
+
+// A cycle that waits for a connection (a busy pool) before it claims
+// must not eat the lease of the jobs it then claims: leases count from
+// the claiming statement. Counted from the cycle's start, the 700 ms
+// wait would leave these jobs no lease at all (600 ms), and they would
+// be handed back, or, before hand-backs, recorded as timeouts unsent.
+func TestLeaseCountsFromTheClaimNotTheCycle(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	opts := b.testOptions(t)
+	opts.Delivery.Timeout = 100 * time.Millisecond
+	opts.Delivery.Lease = 600 * time.Millisecond
+	opts.ReapInterval = time.Hour // no reaper: a lease that ran out shows in the attempts, not behind them
+	pool := onePool(t, b)
+	d := New(pool, opts)
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+
+	conn, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitedBefore := pool.Stat().AcquireDuration()
+	var ids []string
+	for range 5 {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	time.Sleep(700 * time.Millisecond) // the fault: the dispatcher's only connection is busy
+	conn.Release()
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	if waited := pool.Stat().AcquireDuration() - waitedBefore; waited < 600*time.Millisecond {
+		t.Fatalf("the dispatcher waited %s for its connection, want more than the 600 ms lease", waited)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != len(ids) {
+		t.Errorf("%d attempts for %d deliveries, want one each", n, len(ids))
+	}
+	if n := value(b.metrics.HandedBack); n != 0 {
+		t.Errorf("%v jobs handed back: the wait before the claim was counted against their lease", n)
+	}
+}
+
+// A claim whose commit stalls past the lease (a slow disk) leaves its
+// jobs no time to send in. The worker hands each back uncounted, and a
+// fresh claim sends it: no attempt is recorded for a request never made.
+// The stall is real: a deferred trigger sleeps in the claim's commit,
+// once.
+func TestClaimCommittedTooLateHandsBackUncounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	if _, err := b.pool.Exec(t.Context(), `
+		CREATE TABLE public.stall_once (at int);
+		INSERT INTO public.stall_once VALUES (1);
+		CREATE FUNCTION public.stall_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			DELETE FROM public.stall_once;
+			IF FOUND THEN PERFORM pg_sleep(0.8); END IF;
+			RETURN NULL;
+		END $$;
+		CREATE CONSTRAINT TRIGGER stall_commit AFTER UPDATE ON hookd.queue
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.state = 'in_flight')
+			EXECUTE FUNCTION public.stall_commit();`); err != nil {
+		t.Fatal(err)
+	}
+	ev := b.publish(t, "a.b", `{}`)
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+		o.ReapInterval = time.Hour // the hand-back, not the reaper, returns the delivery
+	})
+	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
+	if n := b.count(t, `SELECT count(*) FROM public.stall_once`); n != 0 {
+		t.Fatal("no commit stalled; the test proves nothing")
+	}
+	if as := b.attempts(t, dl.ID); len(as) != 1 || as[0].ErrorClass != "" {
+		t.Errorf("attempts %+v, want the one success: the stalled claim's job was never sent", as)
+	}
+	if dl.Attempts != 1 {
+		t.Errorf("delivery counts %d attempts, want 1", dl.Attempts)
+	}
+	if n := rc.hits.Load(); n != 1 {
+		t.Errorf("receiver saw %d requests, want 1", n)
+	}
+	if n := value(b.metrics.HandedBack); n != 1 {
+		t.Errorf("%v jobs handed back, want the stalled claim's one", n)
+	}
+}
+
+// onePool is a pool of one connection to b's database, for a test that
+// holds it to keep the dispatcher waiting (the notifier's connection is
+// its own).
+func onePool(t *testing.T, b *bundle) *pgxpool.Pool {
+	t.Helper()
+	cfg := b.pool.Config().Copy()
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
+}
