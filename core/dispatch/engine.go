@@ -107,9 +107,10 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		c.started = true
 		reserved -= c.limit
 		backoff.reset()
+		paced := paces(c.out.claimed.Jobs)
 		for _, job := range c.out.claimed.Jobs {
 			running++
-			go d.run(job, c.leased, c.returned)
+			go d.run(job, paced[job.EndpointID], c.leased, c.returned)
 		}
 		now := d.opts.Now()
 		for _, job := range c.out.claimed.Missing {

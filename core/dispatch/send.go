@@ -70,12 +70,12 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 }
 
 // run performs one claimed job and hands its outcome to the engine. A
-// job cut short by Stop is handed back for release instead. leased is
-// the clock before the claim: the job's lease counts from there.
-func (d *Dispatcher) run(job delivery.Job, leased, returned time.Time) {
+// job cut short by Stop is handed back for release instead. paced is its
+// endpoint's pace in this claim (nil without a rate_limit); leased is the
+// clock before the claim: the job's lease counts from there.
+func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Time) {
 	ctx := d.workCtx
-	// The endpoint's rate_limit gave this job a slot; wait for it.
-	if wait := time.Until(returned.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
+	if !waitTurn(ctx, job, paced, returned) {
 		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
 		return
 	}
@@ -85,6 +85,20 @@ func (d *Dispatcher) run(job delivery.Job, leased, returned time.Time) {
 	}
 	res, ok := d.attempt(ctx, job, leased)
 	d.outcomes <- outcome{res: res, released: !ok, awaited: job.Awaited}
+}
+
+// waitTurn waits for the slot the endpoint's rate_limit gave job, and
+// then for the interval after the request before it. It reports false
+// when ctx ended first.
+func waitTurn(ctx context.Context, job delivery.Job, paced *pace, returned time.Time) bool {
+	if wait := time.Until(returned.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
+		return false
+	}
+	if paced == nil {
+		return true
+	}
+	wait := time.Until(paced.take(time.Now()))
+	return wait <= 0 || sleepCtx(ctx, wait)
 }
 
 // leaseHolds reports whether enough of the job's lease is left to send

@@ -83,3 +83,22 @@ func TestRequestBodyKeepsDataVerbatim(t *testing.T) {
 		t.Errorf("body\n got %s\nwant %s", got, want)
 	}
 }
+
+// Requests whose slots all passed while their worker slept start one
+// interval apart as they are taken; one ready later than that starts
+// when ready.
+func TestPaceSpacesLateRequests(t *testing.T) {
+	p := newPace(5) // 200 ms apart
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, want := range []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond} {
+		if got := p.take(t0).Sub(t0); got != want {
+			t.Errorf("late request %d starts at +%s, want +%s", i, got, want)
+		}
+	}
+	if got := p.take(t0.Add(time.Second)).Sub(t0); got != time.Second {
+		t.Errorf("a request ready at +1s starts at +%s", got)
+	}
+	if got := p.take(t0.Add(1100 * time.Millisecond)).Sub(t0); got != 1200*time.Millisecond {
+		t.Errorf("a request ready at +1.1s, 100 ms after the last, starts at +%s, want +1.2s", got)
+	}
+}
