@@ -53,8 +53,12 @@ type ClaimParams struct {
 	// the claiming statement, not the transaction's: a caller that notes
 	// its clock before calling ClaimTx holds a lower bound on the lease's
 	// start, whatever ran earlier in the transaction and whatever the
-	// database's clock says.
+	// database's clock says. A delivery whose endpoint has a timeout
+	// longer than Timeout gets a lease longer by as much (see LeaseFor).
 	Lease time.Duration
+	// Timeout is the default request timeout (delivery.timeout), which
+	// Lease is sized for.
+	Timeout time.Duration
 	// Worker names the claimer (host:pid:random); recorded on the delivery
 	// and its attempts.
 	Worker string
@@ -465,6 +469,10 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 		c.Jobs = append(c.Jobs, j)
 	}
 	if err := rows.Err(); err != nil {
+		return Claimed{}, err
+	}
+	rows.Close()
+	if err := extendLeases(ctx, tx, c.Jobs, p); err != nil {
 		return Claimed{}, err
 	}
 	for i := range c.Jobs {

@@ -155,9 +155,10 @@ func (a *Attempt) Succeeded() bool { return a.ErrorClass == "" && a.ResponseStat
 type Job struct {
 	DeliveryID int64
 	Attempt    int // 1 for the first try of the current budget
-	// LeaseExpiresAt is by the database's clock; a worker counts its
-	// lease from its own clock before the claim (see ClaimParams.Lease).
+	// LeaseExpiresAt is by the database's clock; a worker counts Lease
+	// from its own clock before the claim (see ClaimParams.Lease).
 	LeaseExpiresAt time.Time
+	Lease          time.Duration // the lease's length (see LeaseFor)
 	// StartIn is how long after the claim returned the request may start:
 	// the slot the endpoint's rate_limit gave it (0 for at once). It counts
 	// from the end of the claiming statement, not from the transaction's

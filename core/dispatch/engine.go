@@ -301,7 +301,8 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 			if limit > 0 {
 				c.leased = time.Now() // before the statement the lease counts from
 				out.claimed, err = delivery.ClaimTx(ctx, tx, delivery.ClaimParams{
-					Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Worker: d.opts.Worker,
+					Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Timeout: d.opts.Delivery.Timeout,
+					Worker: d.opts.Worker,
 					// A rate slot must leave the attempt its time inside the lease.
 					RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
 				})

@@ -187,6 +187,31 @@ func TestClaimCommittedTooLateHandsBackUncounted(t *testing.T) {
 	}
 }
 
+// An endpoint whose own timeout is longer than the lease allows gets its
+// whole timeout: its lease is longer by as much. Sized for the default,
+// the lease would cut this 800 ms answer off at 540 ms.
+func TestLongEndpointTimeoutOutlastsTheDefaultLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, nil)
+	rc.set(func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		select {
+		case <-time.After(800 * time.Millisecond): // the slow receiver is the fault under test
+		case <-rc.stop:
+		}
+	})
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.Timeout = endpoint.Duration(time.Second) })
+	ev := b.publish(t, "a.b", `{}`)
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+	})
+	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
+	if as := b.attempts(t, dl.ID); len(as) != 1 {
+		t.Errorf("attempts %+v, want the one success", as)
+	}
+}
+
 // onePool is a pool of one connection to b's database, for a test that
 // holds it to keep the dispatcher waiting (the notifier's connection is
 // its own).

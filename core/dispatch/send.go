@@ -108,9 +108,15 @@ func waitTurn(ctx context.Context, job delivery.Job, paced *pace, returned time.
 // endpoint, and counted as a failed attempt that was never given its
 // time, or never sent at all.
 func (d *Dispatcher) leaseHolds(job delivery.Job, leased time.Time) bool {
-	budget := d.opts.Delivery.Lease * 9 / 10
+	budget := d.leaseBudget(job)
 	need := min(cmp.Or(job.Timeout, d.opts.Delivery.Timeout), budget/2)
 	return time.Until(leased.Add(budget)) >= need
+}
+
+// leaseBudget is how long after the claim the job's request must be done:
+// nine tenths of its lease, so that no other worker retries it meanwhile.
+func (d *Dispatcher) leaseBudget(job delivery.Job) time.Duration {
+	return cmp.Or(job.Lease, d.opts.Delivery.Lease) * 9 / 10
 }
 
 // handBack releases a job the worker will not send, uncounted, so that a
@@ -155,7 +161,7 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, leased time.
 	timeout := cmp.Or(job.Timeout, d.opts.Delivery.Timeout)
 	// Stay inside the lease so no other worker retries while this one waits.
 	deadline := time.Now().Add(timeout)
-	if leaseEnd := leased.Add(d.opts.Delivery.Lease * 9 / 10); leaseEnd.Before(deadline) {
+	if leaseEnd := leased.Add(d.leaseBudget(job)); leaseEnd.Before(deadline) {
 		deadline = leaseEnd
 	}
 	reqCtx, cancel := context.WithDeadline(ctx, deadline)
