@@ -130,7 +130,7 @@ func (d *Dispatcher) handBack(job delivery.Job) {
 			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
 	} else {
 		d.opts.Metrics.HandedBack.Inc()
-		d.logger.Warn("handed back a delivery, uncounted: its claim committed too late to leave the request its time inside the lease",
+		d.logger.Warn("handed back a delivery unsent and uncounted: too little of its lease was left to give the request its timeout (a claim slow to commit, or a worker that woke late)",
 			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
 	}
 	d.outcomes <- outcome{handedBack: true}
