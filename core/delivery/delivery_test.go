@@ -245,14 +245,20 @@ func TestReleaseUncountsTheClaim(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 1)
 	jobs := b.claim(t, "w", 1, time.Minute)
-	if err := delivery.Release(b.ctx, b.pool, "someone-else", []int64{jobs[0].DeliveryID}); err != nil {
-		t.Fatal(err)
+	mine := jobs[0].Leased()
+	if n, err := delivery.Release(b.ctx, b.pool, "someone-else", []delivery.Leased{mine}); err != nil || n != 0 {
+		t.Fatalf("released %d, %v", n, err)
 	}
 	if d, _ := delivery.Get(b.ctx, b.pool, jobs[0].DeliveryID); d.State != delivery.StateInFlight {
 		t.Fatal("another worker released my claim")
 	}
-	if err := delivery.Release(b.ctx, b.pool, "w", []int64{jobs[0].DeliveryID}); err != nil {
-		t.Fatal(err)
+	earlier := mine
+	earlier.Attempt--
+	if n, err := delivery.Release(b.ctx, b.pool, "w", []delivery.Leased{earlier}); err != nil || n != 0 {
+		t.Fatalf("a claim of an earlier attempt released %d, %v", n, err)
+	}
+	if n, err := delivery.Release(b.ctx, b.pool, "w", []delivery.Leased{mine}); err != nil || n != 1 {
+		t.Fatalf("released %d, %v", n, err)
 	}
 	d, _ := delivery.Get(b.ctx, b.pool, jobs[0].DeliveryID)
 	if d.State != delivery.StatePending || d.Attempts != 0 || d.LeasedBy != "" {

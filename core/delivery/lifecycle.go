@@ -15,35 +15,68 @@ import (
 // endpoint's work. Each takes the caller's executor, so it can run inside
 // the caller's transaction.
 
+// Leased names one claim of a delivery (see Job.Leased): what Release
+// hands back.
+type Leased struct {
+	DeliveryID int64
+	Attempt    int  // the claim's attempt: a later claim of the delivery is not this one
+	Probe      bool // the claim was an open breaker's probe
+}
+
+// Leased names the claim that made j.
+func (j Job) Leased() Leased {
+	return Leased{DeliveryID: j.DeliveryID, Attempt: j.Attempt, Probe: j.Probe}
+}
+
 // Release hands claimed deliveries back without an attempt: they become due
-// at once (held when their endpoint is disabled) and the claim's attempt is
-// uncounted. Used on shutdown, and for a job whose lease ran too short to
-// send it in. Only deliveries still leased by worker are touched.
-func Release(ctx context.Context, b beginner, worker string, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
+// at once (held when their endpoint is disabled), the claim's attempt is
+// uncounted, and a probe's booking is undone, so that the breaker probes
+// again at once. Used on shutdown, and for a job whose lease ran too short
+// to send it in. Only deliveries still in the claims named, leased by
+// worker, are touched: one whose lease expired meanwhile may have been
+// reaped and claimed again. It returns how many it released.
+func Release(ctx context.Context, b beginner, worker string, claims []Leased) (int, error) {
+	if len(claims) == 0 {
+		return 0, nil
 	}
-	return pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
-			WITH locked AS (
+	ids := make([]int64, len(claims))
+	attempts := make([]int32, len(claims))
+	probes := make([]bool, len(claims))
+	for i, c := range claims {
+		ids[i], attempts[i], probes[i] = c.DeliveryID, int32(c.Attempt), c.Probe
+	}
+	var n int
+	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `
+			WITH claim AS (
+				SELECT * FROM unnest($1::bigint[], $2::int[], $3::bool[]) AS c(id, attempt, probe)
+			), locked AS (
 				SELECT id FROM hookd.queue WHERE id = ANY($1) ORDER BY id FOR UPDATE
 			), released AS (
 				UPDATE hookd.queue q
 				SET state = CASE WHEN ep.enabled THEN 'pending' ELSE 'held' END,
 					attempts = greatest(q.attempts - 1, 0), lease_expires_at = NULL, leased_by = NULL,
 					next_attempt_at = now(), updated_at = now()
-				FROM hookd.endpoints ep
-				WHERE q.id IN (SELECT id FROM locked) AND q.state = 'in_flight' AND q.leased_by = $2 AND ep.id = q.endpoint_id
-				RETURNING q.endpoint_id
+				FROM hookd.endpoints ep, claim c
+				WHERE q.id IN (SELECT id FROM locked) AND c.id = q.id AND q.attempts = c.attempt
+				  AND q.state = 'in_flight' AND q.leased_by = $4 AND ep.id = q.endpoint_id
+				RETURNING q.endpoint_id, c.probe
+			), unprobed AS (
+				UPDATE hookd.endpoint_health h
+				SET breaker_probes = greatest(h.breaker_probes - 1, 0),
+					breaker_probe_at = CASE WHEN h.breaker_opened_at IS NOT NULL THEN now() END
+				WHERE h.endpoint_id IN (SELECT endpoint_id FROM released WHERE probe)
+				RETURNING 1
 			), due AS (
 				SELECT endpoint_id FROM released
 			), `+wakeCTE("due")+`
-			SELECT `+wakeSelect, ids, worker)
-		if err != nil {
+			SELECT (SELECT count(*) FROM released)::int + 0 * `+wakeSelect+` + 0 * (SELECT count(*) FROM unprobed)`,
+			ids, attempts, probes, worker).Scan(&n); err != nil {
 			return err
 		}
 		return wakeWaiting(ctx, tx, `SELECT endpoint_id FROM hookd.queue WHERE id = ANY($1)`, ids)
 	})
+	return n, err
 }
 
 // wakeWaiting makes the lanes of the endpoints a query returns due now,

@@ -17,6 +17,7 @@ import (
 type outcome struct {
 	res        delivery.Result
 	released   bool
+	claim      delivery.Leased // what to release
 	handedBack bool
 	awaited    bool // its lane waits for it (delivery.Job.Awaited)
 }
@@ -70,7 +71,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		reserved  int // workers reserved by the claims of cycles in flight
 		cycles    int // cycles in flight
 		pending   []delivery.Result
-		released  []int64
+		released  []delivery.Leased
 		claim     = true    // look for work
 		urgent    = true    // at once, not only because results came in
 		admit     = true    // and for wakes left while no dispatcher ran
@@ -89,7 +90,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	take := func(o outcome) {
 		running--
 		if o.released {
-			released = append(released, o.res.DeliveryID)
+			released = append(released, o.claim)
 			return
 		}
 		if o.handedBack {
@@ -358,18 +359,19 @@ func resetTimer(timer *time.Timer, wait time.Duration) {
 
 // release hands back the deliveries whose attempts Stop cut short, so
 // another process takes them at once (their attempt uncounted).
-func (d *Dispatcher) release(ids []int64) {
-	if len(ids) == 0 {
+func (d *Dispatcher) release(claims []delivery.Leased) {
+	if len(claims) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), d.opts.Delivery.ShutdownTimeout+5*time.Second)
 	defer cancel()
-	if err := delivery.Release(ctx, d.pool, d.opts.Worker, ids); err != nil {
+	n, err := delivery.Release(ctx, d.pool, d.opts.Worker, claims)
+	if err != nil {
 		d.logger.Error("releasing unfinished deliveries failed; their leases will expire instead",
-			slog.Int("count", len(ids)), slog.String("error", err.Error()))
+			slog.Int("count", len(claims)), slog.String("error", err.Error()))
 		return
 	}
-	d.logger.Info("released unfinished deliveries", slog.Int("count", len(ids)))
+	d.logger.Info("released unfinished deliveries", slog.Int("count", n))
 }
 
 // logDropped logs, once per batch, the results that had no delivery left to

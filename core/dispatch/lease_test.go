@@ -149,20 +149,7 @@ func TestClaimCommittedTooLateHandsBackUncounted(t *testing.T) {
 	b := setup(t)
 	rc := newReceiver(t, status(http.StatusOK))
 	b.endpoint(t, rc.URL, nil)
-	if _, err := b.pool.Exec(t.Context(), `
-		CREATE TABLE public.stall_once (at int);
-		INSERT INTO public.stall_once VALUES (1);
-		CREATE FUNCTION public.stall_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-		BEGIN
-			DELETE FROM public.stall_once;
-			IF FOUND THEN PERFORM pg_sleep(0.8); END IF;
-			RETURN NULL;
-		END $$;
-		CREATE CONSTRAINT TRIGGER stall_commit AFTER UPDATE ON hookd.queue
-			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.state = 'in_flight')
-			EXECUTE FUNCTION public.stall_commit();`); err != nil {
-		t.Fatal(err)
-	}
+	stallOneClaimCommit(t, b, "true")
 	ev := b.publish(t, "a.b", `{}`)
 	b.start(t, func(o *Options) {
 		o.Delivery.Timeout = 100 * time.Millisecond
@@ -209,6 +196,103 @@ func TestLongEndpointTimeoutOutlastsTheDefaultLease(t *testing.T) {
 	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
 	if as := b.attempts(t, dl.ID); len(as) != 1 {
 		t.Errorf("attempts %+v, want the one success", as)
+	}
+}
+
+// A breaker's probe handed back was never sent: its booking is undone,
+// so the breaker probes again at once, not after the doubled wait a
+// failed probe earns. A trigger logs every probe count the claims book.
+func TestHandedBackProbeIsNotCounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, func(w http.ResponseWriter, _ *http.Request, n int64) {
+		if n == 1 {
+			w.WriteHeader(http.StatusInternalServerError) // opens the breaker
+		}
+	})
+	ep := b.endpoint(t, rc.URL, nil)
+	stallOneClaimCommit(t, b, `EXISTS (SELECT 1 FROM hookd.endpoint_health h
+		WHERE h.endpoint_id = NEW.endpoint_id AND h.breaker_opened_at IS NOT NULL)`)
+	if _, err := b.pool.Exec(t.Context(), `
+		CREATE TABLE public.probes_booked (n int);
+		CREATE FUNCTION public.log_probes() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO public.probes_booked VALUES (NEW.breaker_probes);
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER log_probes AFTER UPDATE OF breaker_probes ON hookd.endpoint_health
+			FOR EACH ROW EXECUTE FUNCTION public.log_probes();`); err != nil {
+		t.Fatal(err)
+	}
+	ev := b.publish(t, "a.b", `{}`)
+	b.start(t, func(o *Options) {
+		o.Delivery.BreakerFailures = 1
+		o.Delivery.BreakerProbeInterval = 200 * time.Millisecond
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+		o.ReapInterval = time.Hour // the hand-back, not the reaper, returns the probe
+	})
+	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
+	if n := value(b.metrics.HandedBack); n != 1 {
+		t.Fatalf("%v jobs handed back, want the stalled probe", n)
+	}
+	if most := b.count(t, `SELECT coalesce(max(n), 0) FROM public.probes_booked`); most != 1 {
+		t.Errorf("the breaker of %s counted up to %d probes, want 1: the probe handed back was never sent", ep.ID, most)
+	}
+	if as := b.attempts(t, dl.ID); len(as) != 2 || as[0].ErrorClass != "http_status" || as[1].ErrorClass != "" {
+		t.Errorf("attempts %+v, want the failure and the probe's success", as)
+	}
+}
+
+// A rate-limited endpoint with a timeout of its own longer than the
+// lease is not handed back: its lease is longer by as much, and leaves
+// room for its slots.
+func TestRateLimitedLongTimeoutEndpointDelivers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) {
+		p.RateLimit, p.MaxInFlight = 10, 10
+		p.Timeout = endpoint.Duration(5 * time.Minute)
+	})
+	var ids []string // a backlog before the start keeps the lane saturated
+	for range 20 {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 50 * time.Millisecond
+		o.Delivery.Lease = 2 * time.Second
+		o.ReapInterval = time.Hour
+	})
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	if n := value(b.metrics.HandedBack); n != 0 {
+		t.Errorf("%v jobs handed back with nothing stalled", n)
+	}
+}
+
+// stallOneClaimCommit makes the commit of the first claim for which when
+// holds (SQL on NEW, a hookd.queue row going in flight) sleep 0.8 s,
+// longer than the 600 ms leases of these tests: a deferred trigger, so
+// the claiming statement has run and the lease is counting.
+func stallOneClaimCommit(t *testing.T, b *bundle, when string) {
+	t.Helper()
+	if _, err := b.pool.Exec(t.Context(), `
+		CREATE TABLE public.stall_once (at int);
+		INSERT INTO public.stall_once VALUES (1);
+		CREATE FUNCTION public.stall_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF `+when+` THEN
+				DELETE FROM public.stall_once;
+				IF FOUND THEN PERFORM pg_sleep(0.8); END IF;
+			END IF;
+			RETURN NULL;
+		END $$;
+		CREATE CONSTRAINT TRIGGER stall_commit AFTER UPDATE ON hookd.queue
+			DEFERRABLE INITIALLY DEFERRED FOR EACH ROW WHEN (NEW.state = 'in_flight')
+			EXECUTE FUNCTION public.stall_commit();`); err != nil {
+		t.Fatal(err)
 	}
 }
 

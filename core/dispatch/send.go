@@ -76,7 +76,7 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Time) {
 	ctx := d.workCtx
 	if !waitTurn(ctx, job, paced, returned) {
-		d.outcomes <- outcome{res: delivery.ResultOf(job, d.opts.Worker), released: true}
+		d.outcomes <- outcome{released: true, claim: job.Leased()}
 		return
 	}
 	if !d.leaseHolds(job, leased) {
@@ -84,7 +84,7 @@ func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Ti
 		return
 	}
 	res, ok := d.attempt(ctx, job, leased)
-	d.outcomes <- outcome{res: res, released: !ok, awaited: job.Awaited}
+	d.outcomes <- outcome{res: res, released: !ok, claim: job.Leased(), awaited: job.Awaited}
 }
 
 // waitTurn waits for the slot the endpoint's rate_limit gave job, and
@@ -125,10 +125,15 @@ func (d *Dispatcher) leaseBudget(job delivery.Job) time.Duration {
 func (d *Dispatcher) handBack(job delivery.Job) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := delivery.Release(ctx, d.pool, d.opts.Worker, []int64{job.DeliveryID}); err != nil {
+	n, err := delivery.Release(ctx, d.pool, d.opts.Worker, []delivery.Leased{job.Leased()})
+	switch {
+	case err != nil:
 		d.logger.Warn("handing back a delivery whose lease ran short failed; the reaper returns it when the lease expires",
 			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
-	} else {
+	case n == 0:
+		d.logger.Warn("a delivery whose lease ran short was not sent; its lease had expired and the reaper had returned it",
+			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
+	default:
 		d.opts.Metrics.HandedBack.Inc()
 		d.logger.Warn("handed back a delivery unsent and uncounted: too little of its lease was left to give the request its timeout (a claim slow to commit, or a worker that woke late)",
 			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
