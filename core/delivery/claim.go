@@ -601,27 +601,26 @@ func Promote(ctx context.Context, ex db.Executor, limit int) (int, error) {
 	return n, err
 }
 
-// NextWake returns when the next claim could find work that a claim begun
-// at claimed did not find due: the earliest retry, or the earliest lane
-// that was waiting then for a probe, a rate slot or a fifo head's backoff.
-// It may be past already: a lane whose wait ended between that claim and
-// this question is due now (with now() in place of claimed it was missed,
-// and waited for the next poll). The zero time means nothing waits.
-func NextWake(ctx context.Context, ex db.Executor, claimed time.Time) (time.Time, error) {
-	var retry, laneAt *time.Time
-	err := ex.QueryRow(ctx, `SELECT
+// NextWake returns how long from now the next claim could find work that
+// a claim begun since ago did not find due: the earliest retry, or the
+// earliest lane that was waiting then for a probe, a rate slot or a fifo
+// head's backoff. It may be negative: a lane whose wait ended between that
+// claim and this question is due now (with now() in place of the claim's
+// start it was missed, and waited for the next poll). ok is false when
+// nothing waits. Both times are durations from the database's now(), so
+// that a database clock apart from the caller's neither spins the caller
+// (a clock behind: every wait looks over) nor delays it.
+func NextWake(ctx context.Context, ex db.Executor, since time.Duration) (wait time.Duration, ok bool, err error) {
+	var secs *float64
+	err = ex.QueryRow(ctx, `SELECT extract(epoch FROM least(
 			(SELECT min(next_attempt_at) FROM hookd.queue WHERE state = 'retrying'),
-			(SELECT min(ready_at) FROM hookd.lanes WHERE ready_at > $1 AND ready_at < 'infinity')`, claimed).Scan(&retry, &laneAt)
-	if err != nil {
-		return time.Time{}, err
+			(SELECT min(ready_at) FROM hookd.lanes
+			 WHERE ready_at > now() - $1 * interval '1 microsecond' AND ready_at < 'infinity')) - now())::float8`,
+		since.Microseconds()).Scan(&secs)
+	if err != nil || secs == nil {
+		return 0, false, err
 	}
-	var t time.Time
-	for _, c := range []*time.Time{retry, laneAt} {
-		if c != nil && (t.IsZero() || c.Before(t)) {
-			t = *c
-		}
-	}
-	return t, nil
+	return time.Duration(*secs * float64(time.Second)), true, nil
 }
 
 // ErrEventMissing is the error of a delivery whose event no longer exists

@@ -42,8 +42,8 @@ func (t *dueTimer) fired() { t.at = time.Time{} }
 // ask starts asking d's database when work is next due that a claim begun
 // at claimed did not find; its answer arrives on t.answers, for answer.
 // claimed is the engine's clock, taken before the claim's transaction
-// began: a database clock behind it by more than the time to ask could
-// still miss a lane, which then waits for the poll.
+// began; the question carries only the time since, so the database's
+// clock need not agree with ours.
 func (t *dueTimer) ask(d *Dispatcher, claimed time.Time) {
 	if t.asking {
 		t.again, t.claimed = true, claimed
@@ -53,9 +53,9 @@ func (t *dueTimer) ask(d *Dispatcher, claimed time.Time) {
 	go func() {
 		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
 		defer cancel()
-		next, err := delivery.NextWake(ctx, d.pool, claimed)
-		if err != nil {
-			next = time.Time{} // the poll looks again
+		var next time.Time // zero: nothing waits, or the poll looks again
+		if wait, ok, err := delivery.NextWake(ctx, d.pool, time.Since(claimed)); err == nil && ok {
+			next = time.Now().Add(wait)
 		}
 		t.answers <- next
 	}()
