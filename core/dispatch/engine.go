@@ -80,6 +80,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		pauseTill time.Time     // no new cycle before this, after one failed
 		contended time.Duration // the wait before looking again at lanes a writer held
 	)
+	paced := paces{}
 	events := make(chan cycleEvent, 2*maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
@@ -108,10 +109,13 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		c.started = true
 		reserved -= c.limit
 		backoff.reset()
-		paced := paces(c.out.claimed.Jobs)
 		for _, job := range c.out.claimed.Jobs {
 			running++
-			go d.run(job, paced[job.EndpointID], c.leased, c.returned)
+			var p *pace
+			if job.RateLimit > 0 {
+				p = paced.of(job.EndpointID)
+			}
+			go d.run(job, p, c.leased, c.returned)
 		}
 		now := d.opts.Now()
 		for _, job := range c.out.claimed.Missing {
@@ -248,6 +252,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			// The fallback for a notification missed while the listener
 			// reconnected.
 			claim, urgent, admit = true, true, true
+			paced.prune(time.Now().Add(-2 * time.Second))
 		case <-due.timer.C:
 			due.fired()
 			claim, urgent = true, true

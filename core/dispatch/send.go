@@ -71,7 +71,7 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 
 // run performs one claimed job and hands its outcome to the engine. A
 // job cut short by Stop is handed back for release instead. paced is its
-// endpoint's pace in this claim (nil without a rate_limit); leased is the
+// endpoint's pace (nil without a rate_limit); leased is the
 // clock before the claim: the job's lease counts from there.
 func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Time) {
 	ctx := d.workCtx
@@ -97,7 +97,7 @@ func waitTurn(ctx context.Context, job delivery.Job, paced *pace, returned time.
 	if paced == nil {
 		return true
 	}
-	wait := time.Until(paced.take(time.Now()))
+	wait := time.Until(paced.take(time.Now(), time.Second/time.Duration(job.RateLimit)))
 	return wait <= 0 || sleepCtx(ctx, wait)
 }
 

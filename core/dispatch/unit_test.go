@@ -86,19 +86,29 @@ func TestRequestBodyKeepsDataVerbatim(t *testing.T) {
 
 // Requests whose slots all passed while their worker slept start one
 // interval apart as they are taken; one ready later than that starts
-// when ready.
+// when ready. Pruning forgets only paces that hold nothing back.
 func TestPaceSpacesLateRequests(t *testing.T) {
-	p := newPace(5) // 200 ms apart
+	const interval = 200 * time.Millisecond // a rate_limit of 5
+	ps := paces{}
+	p := ps.of("ep")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	for i, want := range []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond} {
-		if got := p.take(t0).Sub(t0); got != want {
+		if got := p.take(t0, interval).Sub(t0); got != want {
 			t.Errorf("late request %d starts at +%s, want +%s", i, got, want)
 		}
 	}
-	if got := p.take(t0.Add(time.Second)).Sub(t0); got != time.Second {
+	if got := p.take(t0.Add(time.Second), interval).Sub(t0); got != time.Second {
 		t.Errorf("a request ready at +1s starts at +%s", got)
 	}
-	if got := p.take(t0.Add(1100 * time.Millisecond)).Sub(t0); got != 1200*time.Millisecond {
+	if got := ps.of("ep").take(t0.Add(1100*time.Millisecond), interval).Sub(t0); got != 1200*time.Millisecond {
 		t.Errorf("a request ready at +1.1s, 100 ms after the last, starts at +%s, want +1.2s", got)
+	}
+	ps.prune(t0.Add(1200 * time.Millisecond))
+	if len(ps) != 1 {
+		t.Error("pruned a pace whose latest request starts at the pruning time")
+	}
+	ps.prune(t0.Add(1201 * time.Millisecond))
+	if len(ps) != 0 {
+		t.Error("kept a pace whose latest request is past")
 	}
 }
