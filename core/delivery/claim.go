@@ -54,7 +54,7 @@ type ClaimParams struct {
 	// its clock before calling ClaimTx holds a lower bound on the lease's
 	// start, whatever ran earlier in the transaction and whatever the
 	// database's clock says. A delivery whose endpoint has a timeout
-	// longer than Timeout gets a lease longer by as much (see LeaseFor).
+	// longer than Timeout gets a longer lease (see LeaseFor).
 	Lease time.Duration
 	// Timeout is the default request timeout (delivery.timeout), which
 	// Lease is sized for.

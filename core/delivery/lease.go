@@ -10,18 +10,19 @@ import (
 // A claim leases its deliveries for ClaimParams.Lease, which is sized for
 // the default request timeout (delivery.timeout). An endpoint may set a
 // longer timeout of its own, up to endpoint.MaxTimeout; its deliveries
-// get a lease longer by as much, so that the lease never cuts their
-// requests short and no other worker retries them while they wait.
+// get a lease long enough that the lease never cuts their requests short
+// and no other worker retries them while they wait.
 
 // LeaseFor returns the lease for a request of timeout (0 for the
-// default): lease, or for a timeout longer than the default, lease
-// scaled by as much.
+// default): lease, or for a timeout longer than the default, one that
+// leaves the longer timeout inside the nine tenths of the lease a worker
+// sends within, and the slack lease leaves the default on top.
 func LeaseFor(lease, defaultTimeout, timeout time.Duration) time.Duration {
 	if timeout <= defaultTimeout || defaultTimeout <= 0 {
 		return lease
 	}
-	// In milliseconds: nanoseconds multiplied would overflow.
-	return time.Duration(lease.Milliseconds()*timeout.Milliseconds()/max(defaultTimeout.Milliseconds(), 1)) * time.Millisecond
+	// In whole milliseconds, as the database is told it.
+	return max(lease, (timeout*10/9 + lease - defaultTimeout).Round(time.Millisecond))
 }
 
 // extendLeases sets each job's Lease, and lengthens in the database the

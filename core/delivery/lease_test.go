@@ -15,9 +15,11 @@ func TestLeaseFor(t *testing.T) {
 		{90 * time.Second, 30 * time.Second, 0, 90 * time.Second},
 		{90 * time.Second, 30 * time.Second, 10 * time.Second, 90 * time.Second},
 		{90 * time.Second, 30 * time.Second, 30 * time.Second, 90 * time.Second},
-		{90 * time.Second, 30 * time.Second, 5 * time.Minute, 15 * time.Minute},
-		{600 * time.Millisecond, 100 * time.Millisecond, 150 * time.Millisecond, 900 * time.Millisecond},
-		{10 * time.Hour, 30 * time.Second, endpoint.MaxTimeout, 100 * time.Hour}, // no overflow
+		{90 * time.Second, 30 * time.Second, 45 * time.Second, 110 * time.Second},
+		{90 * time.Second, 30 * time.Second, 5 * time.Minute, 393333 * time.Millisecond}, // 5m·10/9 + 60s
+		{600 * time.Millisecond, 100 * time.Millisecond, 900 * time.Millisecond, 1500 * time.Millisecond},
+		{10 * time.Hour, 30 * time.Second, endpoint.MaxTimeout, 10*time.Hour + 303333*time.Millisecond},
+		{35 * time.Second, 30 * time.Second, 40 * time.Second, 49444 * time.Millisecond},
 		{90 * time.Second, 0, 5 * time.Minute, 90 * time.Second},
 	} {
 		if got := delivery.LeaseFor(c.lease, c.def, c.timeout); got != c.want {
@@ -26,10 +28,10 @@ func TestLeaseFor(t *testing.T) {
 	}
 }
 
-// An endpoint whose own timeout is longer than the default gets a lease
-// longer by as much, in the database as in the job: a lease sized for the
-// default would cut its requests short, and let another worker retry
-// them while they wait.
+// An endpoint whose own timeout is longer than the default gets a longer
+// lease, in the database as in the job: a lease sized for the default
+// would cut its requests short, and let another worker retry them while
+// they wait.
 func TestLongTimeoutEndpointGetsALongerLease(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
@@ -47,7 +49,7 @@ func TestLongTimeoutEndpointGetsALongerLease(t *testing.T) {
 	for _, j := range jobs {
 		want := 90 * time.Second
 		if j.EndpointID == slow.ID {
-			want = 15 * time.Minute
+			want = 393333 * time.Millisecond
 		}
 		if j.Lease != want {
 			t.Errorf("endpoint %s: lease %s, want %s", j.EndpointID, j.Lease, want)
