@@ -66,11 +66,10 @@ func Release(ctx context.Context, b beginner, worker string, claims []Leased) (i
 				SET breaker_probes = greatest(h.breaker_probes - 1, 0),
 					breaker_probe_at = CASE WHEN h.breaker_opened_at IS NOT NULL THEN now() END
 				WHERE h.endpoint_id IN (SELECT endpoint_id FROM released WHERE probe)
-				RETURNING 1
 			), due AS (
 				SELECT endpoint_id FROM released
 			), `+wakeCTE("due")+`
-			SELECT (SELECT count(*) FROM released)::int + 0 * `+wakeSelect+` + 0 * (SELECT count(*) FROM unprobed)`,
+			SELECT (SELECT count(*) FROM released)::int + 0 * `+wakeSelect,
 			ids, attempts, probes, worker).Scan(&n); err != nil {
 			return err
 		}

@@ -54,8 +54,15 @@ func (t *dueTimer) ask(d *Dispatcher, claimed time.Time) {
 		ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
 		defer cancel()
 		var next time.Time // zero: nothing waits, or the poll looks again
-		if wait, ok, err := delivery.NextWake(ctx, d.pool, time.Since(claimed)); err == nil && ok {
-			next = time.Now().Add(wait)
+		// The time since the claim is taken once a connection is had: the
+		// wait for one (cycles holding theirs) would otherwise move the
+		// question past lanes whose waits ended meanwhile.
+		if conn, err := d.pool.Acquire(ctx); err == nil {
+			wait, ok, err := delivery.NextWake(ctx, conn, time.Since(claimed))
+			conn.Release()
+			if err == nil && ok {
+				next = time.Now().Add(wait)
+			}
 		}
 		t.answers <- next
 	}()

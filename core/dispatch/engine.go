@@ -113,7 +113,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			running++
 			var p *pace
 			if job.RateLimit > 0 {
-				p = paced.of(job.EndpointID)
+				p = paced.hold(job.EndpointID)
 			}
 			go d.run(job, p, c.leased, c.returned)
 		}

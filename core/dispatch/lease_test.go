@@ -175,7 +175,7 @@ func TestClaimCommittedTooLateHandsBackUncounted(t *testing.T) {
 }
 
 // An endpoint whose own timeout is longer than the lease allows gets its
-// whole timeout: its lease is longer by as much. Sized for the default,
+// whole timeout: its lease is longer. Sized for the default,
 // the lease would cut this 800 ms answer off at 540 ms.
 func TestLongEndpointTimeoutOutlastsTheDefaultLease(t *testing.T) {
 	t.Parallel()
@@ -245,7 +245,7 @@ func TestHandedBackProbeIsNotCounted(t *testing.T) {
 }
 
 // A rate-limited endpoint with a timeout of its own longer than the
-// lease is not handed back: its lease is longer by as much, and leaves
+// lease is not handed back: its lease is longer, and leaves
 // room for its slots.
 func TestRateLimitedLongTimeoutEndpointDelivers(t *testing.T) {
 	t.Parallel()
@@ -269,6 +269,40 @@ func TestRateLimitedLongTimeoutEndpointDelivers(t *testing.T) {
 	}
 	if n := value(b.metrics.HandedBack); n != 0 {
 		t.Errorf("%v jobs handed back with nothing stalled", n)
+	}
+}
+
+// After one stalled claim, a saturated rate-limited endpoint catches up:
+// the stalled claim's jobs are handed back without taking turns of the
+// endpoint's pace. Had they taken them, every later request would wait
+// behind turns never used, past its lease, and be handed back in turn,
+// for ever (4 of 40 sent in 10 s, 85 hand-backs).
+func TestOneStalledClaimDoesNotCascadeHandBacks(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit, p.MaxInFlight = 10, 10 })
+	stallOneClaimCommit(t, b, "true")
+	var ids []string
+	for range 40 {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+		o.ReapInterval = time.Hour
+	})
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	if n := b.count(t, `SELECT count(*) FROM public.stall_once`); n != 0 {
+		t.Fatal("no commit stalled; the test proves nothing")
+	}
+	if n := value(b.metrics.HandedBack); n < 1 {
+		t.Errorf("%v jobs handed back, want the stalled claim's", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != len(ids) {
+		t.Errorf("%d attempts for %d deliveries, want one each", n, len(ids))
 	}
 }
 

@@ -6,55 +6,74 @@ import (
 )
 
 // pace keeps the requests this process makes to a rate-limited endpoint
-// at least the limit's interval apart as they actually start. The claim
-// books each a slot (delivery.Job.StartIn), and no request leaves before
-// its slot; but a worker that wakes late (a process descheduled past
-// several slots) would otherwise send every overdue slot at once, and the
-// next claim's first slots right behind them.
+// at least the limit's interval apart, each planned from the start of the
+// one before when it is ready. The claim books each a slot
+// (delivery.Job.StartIn), and no request leaves before its slot; but a
+// worker that wakes late (a process descheduled past several slots) would
+// otherwise send every overdue slot at once, and the next claim's first
+// slots right behind them.
 type pace struct {
-	mu   sync.Mutex
-	last time.Time // when the latest request taken was to start
+	mu      sync.Mutex
+	last    time.Time // when the latest request taken was to start
+	holders int       // jobs given the pace that have not taken their turn
 }
 
 // take returns when a request ready at now may start, interval after the
-// one before, and counts it as started then.
-func (p *pace) take(now time.Time, interval time.Duration) time.Time {
+// one before, and counts it as started then; unless that is after latest,
+// when it reports false and counts nothing.
+func (p *pace) take(now time.Time, interval time.Duration, latest time.Time) (time.Time, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	at := now
 	if next := p.last.Add(interval); !p.last.IsZero() && next.After(at) {
 		at = next
 	}
+	if at.After(latest) {
+		return at, false
+	}
 	p.last = at
-	return at
+	return at, true
 }
 
-// idleBefore reports whether the latest request started before t.
-func (p *pace) idleBefore(t time.Time) bool {
+// letGo ends a job's hold on the pace.
+func (p *pace) letGo() {
+	p.mu.Lock()
+	p.holders--
+	p.mu.Unlock()
+}
+
+// forgettable reports whether no job holds the pace and its latest
+// request started before t.
+func (p *pace) forgettable(t time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.last.Before(t)
+	return p.holders == 0 && p.last.Before(t)
 }
 
 // paces holds the pace of each rate-limited endpoint this process sent to
 // lately. Only the engine's goroutine uses it; workers use the paces.
 type paces map[string]*pace
 
-// of returns endpointID's pace, made on first use.
-func (ps paces) of(endpointID string) *pace {
+// hold returns endpointID's pace, made on first use, held for one job
+// until it lets go.
+func (ps paces) hold(endpointID string) *pace {
 	p := ps[endpointID]
 	if p == nil {
 		p = &pace{}
 		ps[endpointID] = p
 	}
+	p.mu.Lock()
+	p.holders++
+	p.mu.Unlock()
 	return p
 }
 
-// prune forgets the paces whose latest request started before t: at the
-// limits allowed (at least one request a second) they hold nothing back.
+// prune forgets the paces no job holds whose latest request started
+// before t: at the limits allowed (at least one request a second) they
+// hold nothing back.
 func (ps paces) prune(t time.Time) {
 	for id, p := range ps {
-		if p.idleBefore(t) {
+		if p.forgettable(t) {
 			delete(ps, id)
 		}
 	}

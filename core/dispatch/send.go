@@ -70,75 +70,22 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 }
 
 // run performs one claimed job and hands its outcome to the engine. A
-// job cut short by Stop is handed back for release instead. paced is its
-// endpoint's pace (nil without a rate_limit); leased is the
-// clock before the claim: the job's lease counts from there.
+// job cut short by Stop is handed back for release instead, and one whose
+// turn came too late for its lease is handed back at once (see turn.go).
+// paced is its endpoint's pace (nil without a rate_limit), held for it;
+// leased is the clock before the claim: the job's lease counts from there.
 func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Time) {
 	ctx := d.workCtx
-	if !waitTurn(ctx, job, paced, returned) {
+	switch d.waitTurn(ctx, job, paced, leased, returned) {
+	case turnStopped:
 		d.outcomes <- outcome{released: true, claim: job.Leased()}
 		return
-	}
-	if !d.leaseHolds(job, leased) {
+	case turnTooLate:
 		d.handBack(job)
 		return
 	}
 	res, ok := d.attempt(ctx, job, leased)
 	d.outcomes <- outcome{res: res, released: !ok, claim: job.Leased(), awaited: job.Awaited}
-}
-
-// waitTurn waits for the slot the endpoint's rate_limit gave job, and
-// then for the interval after the request before it. It reports false
-// when ctx ended first.
-func waitTurn(ctx context.Context, job delivery.Job, paced *pace, returned time.Time) bool {
-	if wait := time.Until(returned.Add(job.StartIn)); wait > 0 && !sleepCtx(ctx, wait) {
-		return false
-	}
-	if paced == nil {
-		return true
-	}
-	wait := time.Until(paced.take(time.Now(), time.Second/time.Duration(job.RateLimit)))
-	return wait <= 0 || sleepCtx(ctx, wait)
-}
-
-// leaseHolds reports whether enough of the job's lease is left to send
-// it: its whole timeout, or half the lease for a timeout longer than the
-// lease can hold. A claim slow to commit (a database stall) can leave
-// less; the request would then be cut short by the lease, not by the
-// endpoint, and counted as a failed attempt that was never given its
-// time, or never sent at all.
-func (d *Dispatcher) leaseHolds(job delivery.Job, leased time.Time) bool {
-	budget := d.leaseBudget(job)
-	need := min(cmp.Or(job.Timeout, d.opts.Delivery.Timeout), budget/2)
-	return time.Until(leased.Add(budget)) >= need
-}
-
-// leaseBudget is how long after the claim the job's request must be done:
-// nine tenths of its lease, so that no other worker retries it meanwhile.
-func (d *Dispatcher) leaseBudget(job delivery.Job) time.Duration {
-	return cmp.Or(job.Lease, d.opts.Delivery.Lease) * 9 / 10
-}
-
-// handBack releases a job the worker will not send, uncounted, so that a
-// fresh claim takes it at once with a whole lease. Should that fail, the
-// lease expires and the reaper returns the delivery instead.
-func (d *Dispatcher) handBack(job delivery.Job) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n, err := delivery.Release(ctx, d.pool, d.opts.Worker, []delivery.Leased{job.Leased()})
-	switch {
-	case err != nil:
-		d.logger.Warn("handing back a delivery whose lease ran short failed; the reaper returns it when the lease expires",
-			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
-	case n == 0:
-		d.logger.Warn("a delivery whose lease ran short was not sent; its lease had expired and the reaper had returned it",
-			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
-	default:
-		d.opts.Metrics.HandedBack.Inc()
-		d.logger.Warn("handed back a delivery unsent and uncounted: too little of its lease was left to give the request its timeout (a claim slow to commit, or a worker that woke late)",
-			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
-	}
-	d.outcomes <- outcome{handedBack: true}
 }
 
 // attempt sends job once and decides what follows. It reports false when

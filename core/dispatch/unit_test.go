@@ -86,29 +86,50 @@ func TestRequestBodyKeepsDataVerbatim(t *testing.T) {
 
 // Requests whose slots all passed while their worker slept start one
 // interval apart as they are taken; one ready later than that starts
-// when ready. Pruning forgets only paces that hold nothing back.
+// when ready; one whose turn would come after its latest start takes no
+// turn, so the next is not pushed back for a request never sent.
 func TestPaceSpacesLateRequests(t *testing.T) {
 	const interval = 200 * time.Millisecond // a rate_limit of 5
-	ps := paces{}
-	p := ps.of("ep")
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	never := t0.Add(time.Hour)
+	p := &pace{}
 	for i, want := range []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond} {
-		if got := p.take(t0, interval).Sub(t0); got != want {
-			t.Errorf("late request %d starts at +%s, want +%s", i, got, want)
+		if got, ok := p.take(t0, interval, never); !ok || got.Sub(t0) != want {
+			t.Errorf("late request %d starts at +%s (%v), want +%s", i, got.Sub(t0), ok, want)
 		}
 	}
-	if got := p.take(t0.Add(time.Second), interval).Sub(t0); got != time.Second {
-		t.Errorf("a request ready at +1s starts at +%s", got)
+	if got, ok := p.take(t0, interval, t0.Add(500*time.Millisecond)); ok {
+		t.Errorf("a request that may start no later than +500ms took the turn at +%s", got.Sub(t0))
 	}
-	if got := ps.of("ep").take(t0.Add(1100*time.Millisecond), interval).Sub(t0); got != 1200*time.Millisecond {
-		t.Errorf("a request ready at +1.1s, 100 ms after the last, starts at +%s, want +1.2s", got)
+	if got, _ := p.take(t0.Add(time.Second), interval, never); got.Sub(t0) != time.Second {
+		t.Errorf("a request ready at +1s starts at +%s", got.Sub(t0))
 	}
-	ps.prune(t0.Add(1200 * time.Millisecond))
+	if got, _ := p.take(t0.Add(1100*time.Millisecond), interval, never); got.Sub(t0) != 1200*time.Millisecond {
+		t.Errorf("a request ready at +1.1s, 100 ms after the last, starts at +%s, want +1.2s", got.Sub(t0))
+	}
+}
+
+// Pruning forgets only paces that hold nothing back and that no job
+// still waiting for its turn holds: forgotten under a sleeping job, the
+// next claim's requests would not be spaced from its.
+func TestPrunePaces(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	ps := paces{}
+	held := ps.hold("ep")
+	held.take(t0, interval, t0.Add(time.Hour))
+	ps.prune(t0.Add(time.Second))
+	if ps.hold("ep") != held {
+		t.Fatal("pruned a pace a job still holds")
+	}
+	held.letGo()
+	held.letGo()
+	ps.prune(t0)
 	if len(ps) != 1 {
 		t.Error("pruned a pace whose latest request starts at the pruning time")
 	}
-	ps.prune(t0.Add(1201 * time.Millisecond))
+	ps.prune(t0.Add(time.Millisecond))
 	if len(ps) != 0 {
-		t.Error("kept a pace whose latest request is past")
+		t.Error("kept a pace nobody holds whose latest request is past")
 	}
 }

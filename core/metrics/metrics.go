@@ -35,8 +35,8 @@ type Metrics struct {
 	// DeadLetters counts deliveries that spent their retry budget.
 	DeadLetters prometheus.Counter
 	// HandedBack counts claimed deliveries a worker handed back unsent and
-	// uncounted: their claim committed too late to leave the request its
-	// time inside the lease (a database stall).
+	// uncounted: too little of their lease was left to give the request
+	// its time (a claim slow to commit, or a worker that woke late).
 	HandedBack prometheus.Counter
 	// EndpointsDisabled counts automatic disables by reason (gone, unhealthy).
 	EndpointsDisabled *prometheus.CounterVec
@@ -74,7 +74,7 @@ func New() *Metrics {
 		}),
 		HandedBack: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hookd_deliveries_handed_back_total",
-			Help: "Claimed deliveries handed back unsent and uncounted: the claim committed too late to leave the request its time inside the lease.",
+			Help: "Claimed deliveries handed back unsent and uncounted: too little of their lease was left to give the request its time.",
 		}),
 		EndpointsDisabled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hookd_endpoints_disabled_total", Help: "Endpoints disabled automatically, by reason.",
