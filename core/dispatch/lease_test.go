@@ -57,29 +57,8 @@ func TestRateSlotsHoldWhenTheClaimWaitsForAConnection(t *testing.T) {
 		mu.Unlock()
 	})
 	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.RateLimit = 5 })
-	pool := onePool(t, b)
-	d := New(pool, b.testOptions(t))
-	if err := d.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop(context.Background()) })
-
-	conn, err := pool.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitedBefore := pool.Stat().AcquireDuration()
-	var ids []string
-	for range 6 {
-		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
-	}
-	time.Sleep(700 * time.Millisecond) // the fault: the dispatcher's only connection is busy
-	conn.Release()
-	for _, id := range ids {
-		b.waitState(t, id, delivery.StateSucceeded)
-	}
 	// The dispatcher did wait for the connection, or the test proves nothing.
-	if waited := pool.Stat().AcquireDuration() - waitedBefore; waited < 400*time.Millisecond {
+	if waited := deliverAfterStarving(t, b, b.testOptions(t), 6); waited < 400*time.Millisecond {
 		t.Fatalf("the dispatcher waited %s for its connection, want most of the 700 ms held", waited)
 	}
 	mu.Lock()
@@ -107,32 +86,12 @@ func TestLeaseCountsFromTheClaimNotTheCycle(t *testing.T) {
 	opts.Delivery.Timeout = 100 * time.Millisecond
 	opts.Delivery.Lease = 600 * time.Millisecond
 	opts.ReapInterval = time.Hour // no reaper: a lease that ran out shows in the attempts, not behind them
-	pool := onePool(t, b)
-	d := New(pool, opts)
-	if err := d.Start(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = d.Stop(context.Background()) })
-
-	conn, err := pool.Acquire(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitedBefore := pool.Stat().AcquireDuration()
-	var ids []string
-	for range 5 {
-		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
-	}
-	time.Sleep(700 * time.Millisecond) // the fault: the dispatcher's only connection is busy
-	conn.Release()
-	for _, id := range ids {
-		b.waitState(t, id, delivery.StateSucceeded)
-	}
-	if waited := pool.Stat().AcquireDuration() - waitedBefore; waited < 600*time.Millisecond {
+	const deliveries = 5
+	if waited := deliverAfterStarving(t, b, opts, deliveries); waited < 600*time.Millisecond {
 		t.Fatalf("the dispatcher waited %s for its connection, want more than the 600 ms lease", waited)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != len(ids) {
-		t.Errorf("%d attempts for %d deliveries, want one each", n, len(ids))
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != deliveries {
+		t.Errorf("%d attempts for %d deliveries, want one each", n, deliveries)
 	}
 	if n := value(b.metrics.HandedBack); n != 0 {
 		t.Errorf("%v jobs handed back: the wait before the claim was counted against their lease", n)
@@ -330,17 +289,38 @@ func stallOneClaimCommit(t *testing.T, b *bundle, when string) {
 	}
 }
 
-// onePool is a pool of one connection to b's database, for a test that
-// holds it to keep the dispatcher waiting (the notifier's connection is
-// its own).
-func onePool(t *testing.T, b *bundle) *pgxpool.Pool {
+// deliverAfterStarving runs a dispatcher with opts on a pool of one
+// connection, publishes n events while the test holds that connection for
+// 700 ms, and waits until each was delivered. It returns how long the
+// dispatcher waited for its connection meanwhile.
+func deliverAfterStarving(t *testing.T, b *bundle, opts Options, n int) time.Duration {
 	t.Helper()
 	cfg := b.pool.Config().Copy()
-	cfg.MaxConns = 1
+	cfg.MaxConns = 1 // the notifier's connection is its own
 	pool, err := pgxpool.NewWithConfig(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	return pool
+	d := New(pool, opts)
+	if err := d.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Stop(context.Background()) })
+
+	conn, err := pool.Acquire(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitedBefore := pool.Stat().AcquireDuration()
+	var ids []string
+	for range n {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	time.Sleep(700 * time.Millisecond) // the fault: the dispatcher's only connection is busy
+	conn.Release()
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	return pool.Stat().AcquireDuration() - waitedBefore
 }
