@@ -12,8 +12,8 @@ import (
 )
 
 // outcome is what a worker hands the engine: the result of its attempt;
-// for work cut short by Stop, the delivery to release; or word that it
-// handed its job back itself (see Dispatcher.handBack).
+// or the delivery to release, for work cut short by Stop or a job whose
+// turn came too late (handedBack, see handBacks).
 type outcome struct {
 	res        delivery.Result
 	released   bool
@@ -81,6 +81,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 		contended time.Duration // the wait before looking again at lanes a writer held
 	)
 	paced := paces{}
+	handedBack := newHandBacks()
 	events := make(chan cycleEvent, 2*maxCycles)
 	poll := time.NewTicker(d.opts.Delivery.PollInterval)
 	defer poll.Stop()
@@ -95,7 +96,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 			return
 		}
 		if o.handedBack {
-			claim, urgent = true, true // it is due again
+			handedBack.add(o.claim) // due again once released
 			return
 		}
 		if len(pending) == 0 {
@@ -176,7 +177,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 	}
 	for {
 		stopping := claimCtx.Err() != nil
-		if stopping && running == 0 && cycles == 0 && len(pending) == 0 {
+		if stopping && running == 0 && cycles == 0 && len(pending) == 0 && !handedBack.busy() {
 			d.release(released)
 			return
 		}
@@ -195,6 +196,7 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				break gather
 			}
 		}
+		d.releaseHandBacks(lastCtx, handedBack)
 		if len(pending) > 0 {
 			claim = true // finished attempts free slots: their lanes may have due work
 		}
@@ -243,6 +245,11 @@ func (d *Dispatcher) engine(claimCtx, lastCtx context.Context) {
 				finish(e.c)
 			} else {
 				start(e.c)
+			}
+		case n := <-handedBack.done:
+			handedBack.running = false
+			if n > 0 {
+				claim, urgent = true, true // released: due again
 			}
 		case <-d.wake:
 			claim, urgent = true, true

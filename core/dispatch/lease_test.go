@@ -265,6 +265,61 @@ func TestOneStalledClaimDoesNotCascadeHandBacks(t *testing.T) {
 	}
 }
 
+// TestHandBacksOfOneStallAreReleasedTogether: the jobs of a claim that
+// committed too late are released in one transaction or a few, not one
+// each: a stalled claim of hundreds of jobs would otherwise hand them back
+// in as many transactions, against a database that is already slow.
+func TestHandBacksOfOneStallAreReleasedTogether(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, func(p *endpoint.CreateParams) { p.MaxInFlight = 50 })
+	stallOneClaimCommit(t, b, "true")
+	// Each release of a handed-back job, with the transaction it ran in.
+	if _, err := b.pool.Exec(t.Context(), `
+		CREATE TABLE public.releases (xact bigint);
+		CREATE FUNCTION public.log_release() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			INSERT INTO public.releases VALUES (txid_current());
+			RETURN NULL;
+		END $$;
+		CREATE TRIGGER log_release AFTER UPDATE ON hookd.queue FOR EACH ROW
+			WHEN (OLD.state = 'in_flight' AND NEW.state = 'pending' AND NEW.attempts < OLD.attempts)
+			EXECUTE FUNCTION public.log_release();`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	var ids []string
+	for range n {
+		ids = append(ids, b.publish(t, "a.b", `{}`).ID)
+	}
+	b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+		o.Delivery.Workers, o.Delivery.ClaimBatch = 64, 64 // one claim, which takes them all
+		o.ReapInterval = time.Hour                         // the hand-back, not the reaper, returns the deliveries
+	})
+	for _, id := range ids {
+		b.waitState(t, id, delivery.StateSucceeded)
+	}
+	if n := b.count(t, `SELECT count(*) FROM public.stall_once`); n != 0 {
+		t.Fatal("no commit stalled; the test proves nothing")
+	}
+	released := b.count(t, `SELECT count(*) FROM public.releases`)
+	if released != n {
+		t.Fatalf("%d deliveries released, want the stalled claim's %d", released, n)
+	}
+	if v := value(b.metrics.HandedBack); v != n {
+		t.Errorf("%v jobs counted handed back, want %d", v, n)
+	}
+	if xacts := b.count(t, `SELECT count(DISTINCT xact) FROM public.releases`); xacts > n/3 {
+		t.Errorf("%d hand-backs released in %d transactions, want them together (at most %d)", n, xacts, n/3)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.attempts`); got != n {
+		t.Errorf("%d attempts for %d deliveries, want one each", got, n)
+	}
+}
+
 // stallOneClaimCommit makes the commit of the first claim for which when
 // holds (SQL on NEW, a hookd.queue row going in flight) sleep 0.8 s,
 // longer than the 600 ms leases of these tests: a deferred trigger, so

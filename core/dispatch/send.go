@@ -71,7 +71,8 @@ func newClientDialing(cfg config.Delivery, dialer *net.Dialer) *http.Client {
 
 // run performs one claimed job and hands its outcome to the engine. A
 // job cut short by Stop is handed back for release instead, and one whose
-// turn came too late for its lease is handed back at once (see turn.go).
+// turn came too late for its lease is handed back for release at once
+// (see turn.go).
 // paced is its endpoint's pace (nil without a rate_limit), held for it;
 // leased is the clock before the claim: the job's lease counts from there.
 func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Time) {
@@ -81,7 +82,7 @@ func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Ti
 		d.outcomes <- outcome{released: true, claim: job.Leased()}
 		return
 	case turnTooLate:
-		d.handBack(job)
+		d.outcomes <- outcome{handedBack: true, claim: job.Leased()}
 		return
 	}
 	res, ok := d.attempt(ctx, job, leased)

@@ -71,24 +71,57 @@ func (d *Dispatcher) leaseBudget(job delivery.Job) time.Duration {
 	return cmp.Or(job.Lease, d.opts.Delivery.Lease) * 9 / 10
 }
 
-// handBack releases a job whose turn came too late, so that a fresh claim
-// takes it at once with a whole lease. Should that fail, the lease expires
-// and the reaper returns the delivery instead.
-func (d *Dispatcher) handBack(job delivery.Job) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	n, err := delivery.Release(ctx, d.pool, d.opts.Worker, []delivery.Leased{job.Leased()})
-	switch {
-	case err != nil:
-		d.logger.Warn("handing back a delivery whose lease ran short failed; the reaper returns it when the lease expires",
-			slog.Int64("delivery", job.DeliveryID), slog.String("error", err.Error()))
-	case n == 0:
-		d.logger.Warn("a delivery whose lease ran short was not sent, and was no longer leased to this worker when handed back",
-			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
-	default:
-		d.opts.Metrics.HandedBack.Inc()
-		d.logger.Warn("handed back a delivery unsent and uncounted: too little of its lease was left to give the request its timeout (a claim slow to commit, or a worker that woke late)",
-			slog.Int64("delivery", job.DeliveryID), slog.String("endpoint", job.EndpointID))
+// handBacks are the jobs workers handed back because their turn came too
+// late, and their release. The engine owns it: it hands jobs over as
+// workers report them, starts a release when none runs, and waits for the
+// last one before it stops. One release takes every job that came in
+// meanwhile, in one transaction: a stalled claim of hundreds of jobs is
+// not handed back in as many transactions, against a database already
+// slow.
+type handBacks struct {
+	waiting []delivery.Leased
+	running bool
+	done    chan int // a release finished: how many deliveries it released
+}
+
+func newHandBacks() *handBacks { return &handBacks{done: make(chan int, 1)} }
+
+func (h *handBacks) add(c delivery.Leased) { h.waiting = append(h.waiting, c) }
+
+// busy reports whether a release runs or jobs wait for one.
+func (h *handBacks) busy() bool { return h.running || len(h.waiting) > 0 }
+
+// releaseHandBacks releases the jobs h holds, unless a release runs
+// already, so that a fresh claim takes them at once with a whole lease.
+// Should it fail, their leases expire and the reaper returns them. ctx
+// ends when Stop gives up, and so does a release still running then.
+func (d *Dispatcher) releaseHandBacks(ctx context.Context, h *handBacks) {
+	if h.running || len(h.waiting) == 0 {
+		return
 	}
-	d.outcomes <- outcome{handedBack: true}
+	claims := h.waiting
+	h.waiting, h.running = nil, true
+	go func() {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		n, err := delivery.Release(ctx, d.pool, d.opts.Worker, claims)
+		ids := make([]int64, 0, min(len(claims), 10))
+		for _, c := range claims[:cap(ids)] {
+			ids = append(ids, c.DeliveryID)
+		}
+		switch {
+		case err != nil:
+			d.logger.Warn("handing back deliveries whose lease ran short failed; the reaper returns them when their leases expire",
+				slog.Int("count", len(claims)), slog.Any("deliveries", ids), slog.String("error", err.Error()))
+		case n > 0:
+			d.opts.Metrics.HandedBack.Add(float64(n))
+			d.logger.Warn("handed back deliveries unsent and uncounted: too little of their lease was left to give the request its timeout (a claim slow to commit, or a worker that woke late)",
+				slog.Int("count", n), slog.Any("deliveries", ids))
+		}
+		if lost := len(claims) - n; err == nil && lost > 0 {
+			d.logger.Warn("deliveries whose lease ran short were not sent, and were no longer leased to this worker when handed back",
+				slog.Int("count", lost))
+		}
+		h.done <- n
+	}()
 }
