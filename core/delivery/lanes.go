@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -104,6 +105,16 @@ type Dropped struct {
 	// for their endpoints right now. They are ready now too; look again
 	// shortly, once that writer committed.
 	Contended int
+}
+
+// DropIdleLanes drops the lanes a claim found idle (Claimed.Idle), in a
+// transaction of its own that does not wait for the disk (see
+// asyncCommit), so pass a pool or a connection; call it after the claim
+// committed, and claim again at once when some were woken, shortly when
+// some were contended.
+func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropped, error) {
+	slices.Sort(endpointIDs)
+	return dropIdleLanes(ctx, b, slices.Compact(endpointIDs))
 }
 
 // dropIdleLanes drops the lanes of endpoints that have nothing due, in a
