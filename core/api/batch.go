@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/hookd/hookd/core/httpx"
@@ -15,8 +16,19 @@ import (
 // batchRequest is the body of POST /v1/events/batch. The events are
 // decoded one by one so that an error names events[i].
 type batchRequest struct {
-	Events []json.RawMessage `json:"events"`
+	Events []batchEvent `json:"events"`
 }
+
+// batchEvent is one event of a batch as sent, decoded later; its keys are
+// checked with the batch's (see httpx.Shaped).
+type batchEvent json.RawMessage
+
+func (e *batchEvent) UnmarshalJSON(b []byte) error {
+	*e = append((*e)[:0], b...)
+	return nil
+}
+
+func (batchEvent) JSONShape() reflect.Type { return reflect.TypeFor[publishRequest]() }
 
 // batchResult is one event's outcome in a batch: the event without its
 // data (the caller has it), how many deliveries it made, and whether its

@@ -139,8 +139,10 @@ func TestDeliveriesAndReplay(t *testing.T) {
 	if len(page.Deliveries) != 3 {
 		t.Fatalf("a dry run changed something: %d dead", len(page.Deliveries))
 	}
-	// A key given twice is refused, not read as its last value.
+	// A key given twice is refused, not read as its last value, and so is
+	// the same key in other case (encoding/json would take it for the field).
 	b.do(t, "POST", "/v1/replay", `{"dry_run":true,"dry_run":false}`).wantError(t, http.StatusBadRequest, "invalid_input", "dry_run: is given twice")
+	b.do(t, "POST", "/v1/replay", `{"dry_run":true,"Dry_Run":false}`).wantError(t, http.StatusBadRequest, "invalid_input", `Dry_Run: is not a known field`, `"dry_run"`)
 	b.do(t, "GET", "/v1/deliveries?state=dead", nil).want(t, http.StatusOK, &page)
 	if len(page.Deliveries) != 3 {
 		t.Fatalf("a refused replay changed something: %d dead", len(page.Deliveries))

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -57,10 +58,12 @@ func FuzzCheckJSON(f *testing.F) {
 		if !json.Valid(b) {
 			return
 		}
-		err := checkJSON(b)
-		var inv *validate.Error
-		if err != nil && !errors.As(err, &inv) {
-			t.Fatalf("%q: %T %v is not an input error", b, err, err)
+		for _, shape := range []reflect.Type{nil, reflect.TypeFor[caseRequest]()} {
+			err := checkJSON(b, shape)
+			var inv *validate.Error
+			if err != nil && !errors.As(err, &inv) {
+				t.Fatalf("%q: %T %v is not an input error", b, err, err)
+			}
 		}
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -209,9 +210,60 @@ func TestCheckJSONNamesThePath(t *testing.T) {
 		`{"a":[[1,2],["\ud800"]]}`:                               "a[1][0]: holds an unpaired surrogate",
 		`"\ud800"`:                                               "body: holds an unpaired surrogate",
 	} {
-		err := checkJSON([]byte(doc))
+		err := checkJSON([]byte(doc), nil)
 		if (want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+	}
+}
+
+// caseRequest has the kinds of fields whose keys Unmarshal checks: a
+// struct's own, an embedded struct's, a map's (free) and parts decoded
+// later into a struct (Shaped).
+type caseRequest struct {
+	DryRun bool              `json:"dry_run"`
+	Meta   map[string]string `json:"meta"`
+	Parts  []casePart        `json:"parts"`
+	Raw    json.RawMessage   `json:"raw"`
+	caseEmbedded
+}
+
+type caseEmbedded struct {
+	Note string `json:"note"`
+}
+
+type casePart []byte
+
+func (p *casePart) UnmarshalJSON(b []byte) error { *p = append((*p)[:0], b...); return nil }
+
+func (casePart) JSONShape() reflect.Type {
+	return reflect.TypeFor[struct {
+		ID string `json:"id"`
+	}]()
+}
+
+// encoding/json matches keys to fields ignoring case; Unmarshal takes a
+// struct's fields by their exact names only, so that "Dry_Run" after
+// "dry_run" cannot undo it, while the keys of maps and raw values stay
+// free.
+func TestUnmarshalTakesFieldsByTheirExactNames(t *testing.T) {
+	t.Parallel()
+	for doc, want := range map[string]string{
+		`{"dry_run":true,"Dry_Run":false}`:                 `Dry_Run: is not a known field; names are case-sensitive: did you mean "dry_run"?`,
+		`{"DRY_RUN":true}`:                                 `DRY_RUN: is not a known field; names are case-sensitive: did you mean "dry_run"?`,
+		`{"Note":"x"}`:                                     `Note: is not a known field; names are case-sensitive: did you mean "note"?`,
+		`{"parts":[{"id":"a"},{"ID":"b"}]}`:                `parts[1].ID: is not a known field; names are case-sensitive: did you mean "id"?`,
+		`{"dry_run":true,"note":"x","parts":[{"id":"a"}]}`: "",
+		`{"meta":{"Plan":"a","plan":"b"}}`:                 "",
+		`{"raw":{"X":1,"x":2}}`:                            "",
+	} {
+		var dst caseRequest
+		err := Unmarshal([]byte(doc), &dst)
+		if got := fmt.Sprint(err); (want == "") != (err == nil) || err != nil && got != want {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+		if want == "" && doc[2] == 'd' && (!dst.DryRun || dst.Note != "x" || len(dst.Parts) != 1) {
+			t.Errorf("%s: decoded %+v", doc, dst)
 		}
 	}
 }

@@ -3,22 +3,107 @@ package httpx
 import (
 	"bytes"
 	"encoding/json"
+	"reflect"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/hookd/hookd/core/validate"
 )
 
-// checkJSON refuses, in a document encoding/json accepted, what it would
-// keep other than as sent: a key given twice in one object (the last one
-// wins; a repeated "dry_run" turned a dry run into a replay) and text
-// that validate.JSONText finds wrong (replaced by U+FFFD). The error names
-// the field by its path ("events[1].type", "metadata.plan").
+// checkJSON refuses, in a document encoding/json accepted into a value of
+// type t, what it would keep other than as sent: a key given twice in one
+// object (the last one wins; a repeated "dry_run" turned a dry run into a
+// replay), a key of a struct's object that is not exactly one of its
+// fields' names (encoding/json matches them ignoring case, so "Dry_Run"
+// after "dry_run" did the same) and text that validate.JSONText finds
+// wrong (replaced by U+FFFD). The error names the field by its path
+// ("events[1].type", "metadata.plan").
 //
 // It scans the bytes itself, without allocating per token: walked with
 // json.Decoder.Token, a batch of 1,000 events took three times as long
 // to decode (BenchmarkDecodeBatch).
-func checkJSON(b []byte) error {
-	return (&strictScan{b: b}).value()
+func checkJSON(b []byte, t reflect.Type) error {
+	return (&strictScan{b: b}).value(t)
+}
+
+// Shaped is a type that takes a JSON value as it is, to decode it later
+// (as json.RawMessage does), and names the type it will be decoded into,
+// so that the value's keys are checked against that type's fields with
+// the rest of the document. The events of a batch are such values.
+type Shaped interface{ JSONShape() reflect.Type }
+
+var (
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+	shapedType      = reflect.TypeFor[Shaped]()
+)
+
+// shape is the type whose fields a JSON value decoded into a value of
+// type t must name exactly; nil when the value is decoded by a method of
+// its own and its keys are free.
+func shape(t reflect.Type) reflect.Type {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil {
+		return nil
+	}
+	if reflect.PointerTo(t).Implements(shapedType) {
+		return shape(reflect.New(t).Interface().(Shaped).JSONShape())
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return nil
+	}
+	return t
+}
+
+// fieldSet is the JSON names of a struct's fields, with the types their
+// values are decoded into.
+type fieldSet map[string]reflect.Type
+
+var fieldSets sync.Map // reflect.Type -> fieldSet
+
+func fieldsOf(t reflect.Type) fieldSet {
+	if fs, ok := fieldSets.Load(t); ok {
+		return fs.(fieldSet)
+	}
+	fs := fieldSet{}
+	addFields(fs, t)
+	fieldSets.Store(t, fs)
+	return fs
+}
+
+// addFields adds t's fields as encoding/json names them: by the tag's
+// name, else the field's; "-" skipped, untagged embedded structs
+// flattened.
+func addFields(fs fieldSet, t reflect.Type) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		if f.Anonymous && name == "" {
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct {
+				addFields(fs, ft)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if _, taken := fs[name]; !taken {
+			fs[name] = ft
+		}
+	}
 }
 
 // strictScan walks a document that is known to be valid JSON.
@@ -34,12 +119,19 @@ type pathStep struct {
 	index int
 }
 
-func (s *strictScan) value() error {
+// value checks the value at s.i, which is decoded into a value of type t
+// (nil: keys free).
+func (s *strictScan) value(t reflect.Type) error {
 	s.space()
+	t = shape(t)
 	switch s.b[s.i] {
 	case '{':
-		return s.object()
+		return s.object(t)
 	case '[':
+		var elem reflect.Type
+		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+			elem = t.Elem()
+		}
 		s.i++
 		s.path = append(s.path, pathStep{})
 		for n := 0; ; n++ {
@@ -48,7 +140,7 @@ func (s *strictScan) value() error {
 				break
 			}
 			s.path[len(s.path)-1].index = n
-			if err := s.value(); err != nil {
+			if err := s.value(elem); err != nil {
 				return err
 			}
 			s.space()
@@ -72,7 +164,17 @@ func (s *strictScan) value() error {
 	return nil
 }
 
-func (s *strictScan) object() error {
+// object checks the object at s.i, decoded into a value of type t.
+func (s *strictScan) object(t reflect.Type) error {
+	var fields fieldSet
+	var values reflect.Type // of a map's values
+	switch {
+	case t == nil:
+	case t.Kind() == reflect.Struct:
+		fields = fieldsOf(t)
+	case t.Kind() == reflect.Map:
+		values = t.Elem()
+	}
 	s.i++
 	var few [8][]byte // most objects have fewer keys
 	keys := few[:0]
@@ -99,9 +201,16 @@ func (s *strictScan) object() error {
 			}
 		}
 		keys = append(keys, key)
+		if fields != nil {
+			ft, ok := fields[string(key)]
+			if !ok {
+				return s.notAField(fields)
+			}
+			values = ft
+		}
 		s.space()
 		s.i++ // ':'
-		if err := s.value(); err != nil {
+		if err := s.value(values); err != nil {
 			return err
 		}
 		s.path = s.path[:len(s.path)-1]
@@ -110,6 +219,19 @@ func (s *strictScan) object() error {
 			s.i++
 		}
 	}
+}
+
+// notAField refuses the current key, which names none of fields exactly
+// (encoding/json took it for one that matches it ignoring case, or refused
+// it as unknown already).
+func (s *strictScan) notAField(fields fieldSet) error {
+	key := string(s.path[len(s.path)-1].key)
+	for name := range fields {
+		if strings.EqualFold(name, key) {
+			return &validate.Error{Field: s.name(), Message: "is not a known field; names are case-sensitive: did you mean \"" + name + "\"?"}
+		}
+	}
+	return &validate.Error{Field: s.name(), Message: "is not a known field"}
 }
 
 // str reads the string at s.i, quotes included, and says whether it has
