@@ -256,24 +256,30 @@ func DeleteEndpointWork(ctx context.Context, tx pgx.Tx, endpointID string) error
 // Skip gives up on a delivery that is not in flight: it leaves the queue as
 // skipped, keeping its attempts. For a fifo endpoint this unblocks the line
 // behind a head that keeps failing. It fails with db.ErrNotFound for an
-// unknown or finished delivery and a *validate.Error for one in flight.
-func Skip(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
-	var found bool
+// unknown delivery and a *validate.Error for one in flight or finished.
+//
+// The delivery's row is locked first, so that a claim cannot take it
+// between the look at its state and its end (a skip answered for a
+// delivery that was then sent); then the lane's bucket (the wake) and
+// last the lane's row, the order in which dropping idle lanes takes them.
+func Skip(ctx context.Context, tx pgx.Tx, id int64) (*Delivery, error) {
 	var state string
-	if err := ex.QueryRow(ctx, `SELECT true, state FROM hookd.queue WHERE id = $1`, id).Scan(&found, &state); err != nil {
-		if err = db.Interpret(err); err == db.ErrNotFound {
-			if _, gerr := Get(ctx, ex, id); gerr == nil {
-				return nil, validate.Errorf("id", "delivery %d has finished; only a delivery still to do can be skipped", id)
-			}
+	err := tx.QueryRow(ctx, `SELECT state FROM hookd.queue WHERE id = $1 FOR UPDATE`, id).Scan(&state)
+	if err = db.Interpret(err); err == db.ErrNotFound {
+		if _, gerr := Get(ctx, tx, id); gerr == nil {
+			return nil, validate.Errorf("id", "delivery %d has finished; only a delivery still to do can be skipped", id)
 		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	if State(state) == StateInFlight {
 		return nil, validate.Errorf("id", "delivery %d is in flight; skip it once its attempt has finished", id)
 	}
-	_, err := ex.Exec(ctx, `
+	var endpointID string
+	err = tx.QueryRow(ctx, `
 		WITH skipped AS (
-			DELETE FROM hookd.queue WHERE id = $1 AND state <> 'in_flight' RETURNING *
+			DELETE FROM hookd.queue WHERE id = $1 RETURNING *
 		), moved AS (
 			INSERT INTO hookd.finished (id, event_id, event_stored_at, endpoint_id, tenant_id, event_type, state,
 				attempts, last_status, last_error_class, last_error, replays, created_at, completed_at)
@@ -281,19 +287,16 @@ func Skip(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 				last_error_class, last_error, replays, created_at, now()
 			FROM skipped
 			RETURNING endpoint_id
-		), lane AS (
-			-- The line behind a fifo head moves on.
-			UPDATE hookd.lanes l SET ready_at = least(l.ready_at, now())
-			WHERE l.endpoint_id IN (SELECT endpoint_id FROM moved)
-			RETURNING 1
-		), due AS (
-			SELECT endpoint_id FROM moved
-		), `+wakeCTE("due")+`
-		SELECT (SELECT count(*) FROM lane) + `+wakeSelect, id)
+		), `+wakeCTE("moved")+`
+		SELECT endpoint_id FROM moved WHERE `+wakeSelect+` >= 0`, id).Scan(&endpointID)
 	if err != nil {
 		return nil, err
 	}
-	return Get(ctx, ex, id)
+	// The line behind a fifo head moves on.
+	if err := wakeWaiting(ctx, tx, `SELECT $1::text`, endpointID); err != nil {
+		return nil, err
+	}
+	return Get(ctx, tx, id)
 }
 
 // Erased counts what an erasure deleted.

@@ -181,7 +181,10 @@ func seedStates(t *testing.T, b *bundle) (fifo, conc *endpoint.Endpoint, head in
 	b.complete(t, retry, result(jobs[1], "w", 500, delivery.StateDead))
 	publish(conc, 1)
 	skip := b.count(t, `SELECT max(id) FROM hookd.queue`)
-	if _, err := delivery.Skip(b.ctx, b.pool, int64(skip)); err != nil {
+	if err := pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
+		_, err := delivery.Skip(b.ctx, tx, int64(skip))
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 	publish(off, 1)
