@@ -72,10 +72,25 @@ func TestPublishBatch(t *testing.T) {
 		t.Fatalf("%d events stored, want 4", n)
 	}
 	// Every event again: all duplicates, 200.
-	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{{"id": "b1", "type": "a.b"}, {"id": "b2", "type": "a.c"}}}).
+	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{{"id": "b1", "type": "a.b"}, {"id": "b2", "type": "a.c", "tenant": "cus_A"}}}).
 		want(t, http.StatusOK, &ans)
 	if ans.Published != 0 || ans.Duplicates != 2 || !ans.Results[0].Duplicate || !ans.Results[1].Duplicate {
 		t.Fatalf("repeated batch %+v", ans)
+	}
+	// An id another tenant's event has is no duplicate: answered as one,
+	// this event was dropped while its publisher took it for kept. The
+	// batch is refused whole, naming the event, and nothing is written.
+	b.putTenant(t, "cus_B")
+	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{
+		{"id": "b3", "type": "a.b", "tenant": "cus_B"},
+		{"id": "b2", "type": "a.c", "tenant": "cus_B"},
+	}}).wantError(t, http.StatusConflict, "conflict", `events[1].id: "b2" is the id of an event for another tenant`)
+	b.do(t, "POST", "/v1/events", map[string]any{"id": "b2", "type": "a.c"}).
+		wantError(t, http.StatusConflict, "conflict", `id: "b2" is the id of an event for another tenant`)
+	b.do(t, "POST", "/v1/events", map[string]any{"type": "a.c", "tenant": "cus_B"}, "Idempotency-Key", "old").
+		wantError(t, http.StatusConflict, "conflict", `id: "old" is the id of an event for another tenant`)
+	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 4 {
+		t.Fatalf("%d events stored after the refused ones, want 4", n)
 	}
 }
 

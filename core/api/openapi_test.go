@@ -177,12 +177,13 @@ func TestOpenAPIEveryRoute(t *testing.T) {
 	// Events, one at a time and in a batch.
 	b.do(t, "POST", "/v1/events", map[string]any{"id": "e1", "type": "pay.ok", "tenant": "cus_A", "data": map[string]int{"n": 1}}).
 		want(t, http.StatusAccepted, nil)
-	b.do(t, "POST", "/v1/events", map[string]any{"id": "e1", "type": "pay.ok"}).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/events", map[string]any{"id": "e1", "type": "pay.ok", "tenant": "cus_A"}).want(t, http.StatusOK, nil)
+	b.do(t, "POST", "/v1/events", map[string]any{"id": "e1", "type": "pay.ok"}).want(t, http.StatusConflict, nil)
 	b.do(t, "POST", "/v1/events", map[string]any{"type": "pay.notice", "broadcast": true}, "Idempotency-Key", "notice-1").
 		want(t, http.StatusAccepted, nil)
 	b.do(t, "POST", "/v1/events", map[string]any{"type": "pay.ok", "tenant": "cus_none"}).want(t, http.StatusNotFound, nil)
 	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{
-		{"id": "e2", "type": "pay.ok", "tenant": "cus_A"}, {"id": "e3", "type": "pay.ok"}, {"id": "e1", "type": "pay.ok"}}}).
+		{"id": "e2", "type": "pay.ok", "tenant": "cus_A"}, {"id": "e3", "type": "pay.ok"}, {"id": "e1", "type": "pay.ok", "tenant": "cus_A"}}}).
 		want(t, http.StatusAccepted, nil)
 	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{{"id": "e3", "type": "pay.ok"}}}).want(t, http.StatusOK, nil)
 	b.as(t, tok, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{{"type": "pay.ok"}}}).want(t, http.StatusForbidden, nil)

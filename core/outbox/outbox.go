@@ -113,6 +113,22 @@ func (e *UnknownTenantError) Error() string {
 // Is makes errors.Is(err, db.ErrNotFound) hold.
 func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotFound }
 
+// IDTakenError is publishing an event under an id that an event for
+// another tenant (or for none, or a tenant's where none is given) has:
+// event ids are unique across hookd, and answered as a duplicate such an
+// event was dropped while its publisher was told it was kept.
+type IDTakenError struct {
+	Field string // "id", or "events[i].id" in a batch
+	ID    string
+}
+
+func (e *IDTakenError) Error() string {
+	return fmt.Sprintf("%s: %q is the id of an event for another tenant; event ids are unique across all tenants, so give this event an id of its own", e.Field, e.ID)
+}
+
+// Is makes errors.Is(err, db.ErrConflict) hold.
+func (e *IDTakenError) Is(target error) bool { return target == db.ErrConflict }
+
 // Publisher writes events. It is safe for concurrent use.
 type Publisher struct {
 	pool            *pgxpool.Pool
@@ -165,7 +181,9 @@ func (p *Publisher) PublishTx(ctx context.Context, tx pgx.Tx, ev Event) (Result,
 // a transaction of its own when tx is nil), all or none: an invalid event
 // (a *validate.Error naming "events[i].field") or an unknown tenant fails
 // the whole batch. It returns one Result per event, in order; an id that
-// exists already, or repeats an earlier one of the batch, is a Duplicate.
+// exists already, or repeats an earlier one of the batch, is a Duplicate,
+// unless that event is for another tenant: then the batch fails with an
+// *IDTakenError.
 func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event) ([]Result, error) {
 	if len(events) == 0 {
 		return nil, validate.Errorf("events", "is empty; send at least one event")
@@ -410,6 +428,13 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 				continue
 			}
 			return nil, err
+		}
+		if first.Tenant != ev.Tenant {
+			field := "id"
+			if n > 1 {
+				field = fmt.Sprintf("events[%d].id", i)
+			}
+			return nil, &IDTakenError{Field: field, ID: ev.ID}
 		}
 		out[i] = Result{Event: *first, Duplicate: true}
 	}
