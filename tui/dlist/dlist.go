@@ -6,7 +6,10 @@
 // page as the cursor nears the end. A refresh re-reads the rows already
 // loaded (up to MaxRefresh); with the cursor on the top row the list
 // follows the newest rows, elsewhere it keeps the cursor on its delivery
-// and counts the rows that arrived above (list.NewAbove). f freezes it.
+// and counts the rows that arrived above (list.NewAbove): the window grows
+// by what arrives, and should more arrive in one refresh than it reads,
+// the list freezes rather than move the cursor to another delivery. f
+// freezes it.
 // Relative times in the filter (since:1h) are read back from the clock at
 // each load, so a live list keeps sliding, and ages are redrawn on every
 // refresh tick, frozen or not.
@@ -90,6 +93,8 @@ type Loaded struct {
 	name      string
 	err       error
 	at        time.Time
+	limit     int  // the rows asked for
+	live      bool // a live refresh (not a reload, a filter or a page)
 }
 
 // New returns a list; state is forced (dead for the dead-letter view, ""
@@ -233,7 +238,21 @@ func (m *Model) refresh() tea.Cmd {
 	if m.loading || m.more {
 		return nil
 	}
-	return m.load(false, 0, max(len(m.items), PageSize))
+	n := max(len(m.items), PageSize)
+	if m.Table.Cursor() > 0 {
+		// Away from the top the window grows by what arrives above, so
+		// that the rows below the cursor (and the cursor's own) stay.
+		n = len(m.items) + PageSize
+	}
+	cmd := m.load(false, 0, min(n, MaxRefresh))
+	return func() tea.Msg {
+		msg := cmd()
+		if l, ok := msg.(Loaded); ok {
+			l.live = true
+			return l
+		}
+		return msg
+	}
 }
 
 func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
@@ -248,7 +267,8 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID && m.resolvedFor != m.parsed.Endpoint {
 		name = m.parsed.Endpoint
 	}
-	q.Before, q.Limit = before, min(limit, 1000)
+	limit = min(limit, 1000)
+	q.Before, q.Limit = before, limit
 	return common.Run(m.c, func(ctx context.Context) Loaded {
 		var resolved []string
 		if name != "" {
@@ -267,7 +287,7 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 			q.EndpointIDs = resolved
 		}
 		page, err := m.c.Source.Deliveries(ctx, q)
-		return Loaded{to: to, gen: gen, append: appendPage, page: page, endpoints: resolved, name: name, err: err, at: now}
+		return Loaded{to: to, gen: gen, append: appendPage, page: page, endpoints: resolved, name: name, err: err, at: now, limit: limit}
 	}, func(err error) Loaded { return Loaded{to: to, gen: gen, append: appendPage, err: err} })
 }
 
@@ -282,8 +302,7 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		if l.gen != m.gen {
 			return true, nil // an answer for an earlier filter or reload
 		}
-		m.apply(l)
-		return true, nil
+		return true, m.apply(l)
 	}
 	if used, cmd := m.Prompt.Handle(msg, m.SetFilter); used {
 		return true, cmd
@@ -324,7 +343,7 @@ func (m *Model) sortText() string {
 	return "sorted newest first (s sorts by a column)"
 }
 
-func (m *Model) apply(msg Loaded) {
+func (m *Model) apply(msg Loaded) tea.Cmd {
 	if msg.append {
 		m.more = false
 	} else {
@@ -332,7 +351,11 @@ func (m *Model) apply(msg Loaded) {
 	}
 	m.err = msg.err
 	if msg.err != nil {
-		return // keep the rows we have; the error is shown
+		return nil // keep the rows we have; the error is shown
+	}
+	if msg.live && m.slidPast(msg) {
+		m.frozen = true
+		return common.Status("frozen to keep the cursor on its delivery: more arrived above it than a refresh reads (f follows, ctrl+r reloads)")
 	}
 	if msg.name != "" {
 		m.endpoints, m.resolvedFor = msg.endpoints, msg.name
@@ -351,6 +374,25 @@ func (m *Model) apply(msg Loaded) {
 	m.partial = msg.page.Scanned
 	m.loaded = true
 	m.render()
+	return nil
+}
+
+// slidPast reports whether a refresh came back without the delivery under
+// the cursor because more rows arrived above it than the refresh read: the
+// page is full and all of it is newer. Shown, the cursor would have stayed
+// at its place on the screen, on a delivery the operator never chose.
+func (m *Model) slidPast(msg Loaded) bool {
+	sel, ok := m.Selected()
+	rows := msg.page.Deliveries
+	if !ok || m.Table.Cursor() == 0 || len(rows) == 0 || len(rows) < msg.limit {
+		return false
+	}
+	for _, d := range rows {
+		if d.ID <= sel.ID {
+			return false
+		}
+	}
+	return true
 }
 
 // render rebuilds the rows from the loaded deliveries at the clock's now.

@@ -54,6 +54,7 @@ type Model struct {
 	loading  bool
 	more     bool
 	loaded   bool
+	slid     bool // a refresh came back without the cursor's event (see held)
 	err      error
 	confirm  confirm.Model
 	detail   *data.InboxEvent // open drill-down
@@ -69,6 +70,8 @@ type loaded struct {
 	page   data.InboxPage
 	err    error
 	at     time.Time
+	limit  int  // the rows asked for
+	live   bool // a live refresh
 }
 
 type detailLoaded struct {
@@ -96,7 +99,7 @@ func New(c *common.Common) *Model {
 }
 
 func (m *Model) Title() string { return "inbox" }
-func (m *Model) Init() tea.Cmd { return m.load(false) }
+func (m *Model) Init() tea.Cmd { return m.load(false, false) }
 
 // Capturing reports a prompt or a dialog.
 func (m *Model) Capturing() bool { return m.prompt.Editing() || m.confirm.Active() }
@@ -106,6 +109,15 @@ func (m *Model) Nested() bool { return m.detail != nil }
 
 // Items returns the loaded events, for tests.
 func (m *Model) Items() []data.InboxEvent { return m.items }
+
+// Selected returns the event under the cursor.
+func (m *Model) Selected() (data.InboxEvent, bool) {
+	row, ok := m.table.Selected()
+	if !ok || row.Ref >= len(m.items) {
+		return data.InboxEvent{}, false
+	}
+	return m.items[row.Ref], true
+}
 
 // Query returns the filter in force, for tests.
 func (m *Model) Query() data.InboxQuery { return m.query }
@@ -118,11 +130,17 @@ func (m *Model) Confirm() *confirm.Model { return &m.confirm }
 
 func (m *Model) Refresh() tea.Cmd {
 	m.render()
-	if m.loading || m.more || m.confirm.Active() || m.detail != nil || m.RefreshPaused() {
+	if m.loading || m.more || m.confirm.Active() || m.detail != nil || m.RefreshPaused() || m.held() {
 		return nil
 	}
-	return m.load(false)
+	return m.load(false, true)
 }
+
+// held reports whether live refresh waits because more events arrived
+// above the cursor in one refresh than it reads: refreshed, the cursor
+// would have stayed at its place on the screen, on another event. It
+// ends at the top row (g) or with ctrl+r.
+func (m *Model) held() bool { return m.slid && m.table.Cursor() > 0 }
 
 // RefreshNow is ctrl+r: past MaxRefresh rows it reloads from the newest
 // (live refresh then runs again), otherwise it refreshes.
@@ -137,27 +155,34 @@ func (m *Model) RefreshNow() tea.Cmd {
 // MaxRefresh rows are loaded.
 func (m *Model) RefreshPaused() bool { return len(m.items) > MaxRefresh }
 
-func (m *Model) load(appendPage bool) tea.Cmd {
+// load reads a next page (appendPage) or the loaded rows again; live is
+// a refresh, which away from the top row reads a page more, so that the
+// rows below the cursor (and the cursor's own) stay as events arrive.
+func (m *Model) load(appendPage, live bool) tea.Cmd {
 	q := m.query
 	if appendPage {
 		m.more = true
 		q.Before, q.Limit = m.next, PageSize
 	} else {
 		m.loading = true
-		q.Limit = min(max(len(m.items), PageSize), MaxRefresh)
+		n := max(len(m.items), PageSize)
+		if live && m.table.Cursor() > 0 {
+			n = len(m.items) + PageSize
+		}
+		q.Limit = min(n, MaxRefresh)
 	}
-	gen, now := m.gen, m.c.Now()
+	gen, now, limit := m.gen, m.c.Now(), q.Limit
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		page, err := m.c.Source.Inbox(ctx, q)
-		return loaded{gen: gen, append: appendPage, page: page, err: err, at: now}
+		return loaded{gen: gen, append: appendPage, page: page, err: err, at: now, limit: limit, live: live}
 	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
 }
 
 // reload reads from the top again; answers of earlier loads are dropped.
 func (m *Model) reload() tea.Cmd {
 	m.gen++
-	m.loading, m.more = false, false
-	return m.load(false)
+	m.loading, m.more, m.slid = false, false, false
+	return m.load(false, false)
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -224,6 +249,11 @@ func (m *Model) apply(msg loaded) {
 	if msg.err != nil {
 		return
 	}
+	m.slid = false
+	if msg.live && m.slidPast(msg) {
+		m.slid = true
+		return // keep the rows, and the cursor on its event
+	}
 	if msg.append {
 		m.items = append(m.items, msg.page.Events...)
 	} else {
@@ -233,6 +263,22 @@ func (m *Model) apply(msg loaded) {
 	m.next = msg.page.Next
 	m.loaded = true
 	m.render()
+}
+
+// slidPast reports whether a refresh came back full and without the event
+// under the cursor, all of it newer.
+func (m *Model) slidPast(msg loaded) bool {
+	sel, ok := m.Selected()
+	evs := msg.page.Events
+	if !ok || m.table.Cursor() == 0 || len(evs) == 0 || len(evs) < msg.limit {
+		return false
+	}
+	for _, e := range evs {
+		if e.ID <= sel.ID {
+			return false
+		}
+	}
+	return true
 }
 
 // render draws the rows at the clock's now.
@@ -289,7 +335,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	if m.table.Move(msg, k) {
 		if m.next != 0 && !m.more && !m.loading && m.table.NearEnd() {
-			return m.load(true)
+			return m.load(true, false)
 		}
 		return nil
 	}
@@ -400,8 +446,11 @@ func (m *Model) listView() string {
 	if n := m.table.NewAbove(); n > 0 {
 		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
 	}
-	if m.RefreshPaused() {
+	switch {
+	case m.RefreshPaused():
 		info += " · " + common.RefreshPausedText(MaxRefresh)
+	case m.held():
+		info += " · " + st.Warn.Render("refresh waits: more arrived above the cursor than it reads (g: top, ctrl+r reloads)")
 	}
 	if !m.at.IsZero() {
 		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"

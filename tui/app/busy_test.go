@@ -1,0 +1,112 @@
+package app_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/deliveries"
+	"github.com/hookd/hookd/tui/inbox"
+)
+
+// In a busy list the cursor stays on the delivery it was put on: a
+// refresh read the newest 100 rows whatever had arrived, so once more
+// than the rows above the window's end had arrived, the chosen delivery
+// left the page and the cursor stayed at its place on the screen, on a
+// delivery the operator never chose (and r asked to replay that one).
+// Now the window grows by what arrives; should more arrive in one refresh
+// than it reads, the list freezes with the cursor where it was.
+func TestBusyListKeepsTheCursorOnItsDelivery(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		src := fixture()
+		m, up := newApp(t, src, w, h, false)
+		commontest.Press(t, up, "3", "j", "j")
+		dv := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+		chosen, ok := dv.List().Selected()
+		if !ok {
+			t.Fatal("no delivery under the cursor")
+		}
+		next := int64(10_000)
+		arrive := func(n int) {
+			for range n {
+				src.AddDelivery(delivery.Delivery{ID: next, EventID: fmt.Sprintf("evt_busy_%d", next), EndpointID: "ep_01jdsearch0000000000000000",
+					EventType: "payment.succeeded", State: delivery.StatePending, CreatedAt: commontest.Now})
+				next++
+			}
+		}
+		arrived := 0
+		for _, n := range []int{90, 90, 90} {
+			arrive(n)
+			arrived += n
+			refresh(t, m, up)
+			if d, _ := dv.List().Selected(); d.ID != chosen.ID {
+				t.Fatalf("after %d arrivals the cursor is on delivery %d, not %d", arrived, d.ID, chosen.ID)
+			}
+			if out := screen(m); !strings.Contains(out, fmt.Sprintf("▲ %d new", arrived)) {
+				t.Fatalf("after %d arrivals they are not announced:\n%s", arrived, out)
+			}
+		}
+		if dv.List().Frozen() {
+			t.Fatal("frozen while every arrival fitted the refresh")
+		}
+		arrive(500) // more than one refresh reads
+		refresh(t, m, up)
+		if d, _ := dv.List().Selected(); d.ID != chosen.ID {
+			t.Fatalf("after a burst the cursor is on delivery %d, not %d", d.ID, chosen.ID)
+		}
+		if !dv.List().Frozen() || !strings.Contains(screen(m), "FROZEN") {
+			t.Fatalf("after a burst larger than a refresh the list is not frozen:\n%s", screen(m))
+		}
+		commontest.Press(t, up, "g", "f") // to the top, following again: the newest show
+		if d, _ := dv.List().Selected(); d.ID != next-1 {
+			t.Fatalf("following again, the cursor is on %d, not the newest %d", d.ID, next-1)
+		}
+	})
+}
+
+// The inbox keeps its cursor the same way; should a burst outrun a
+// refresh, live refresh waits (and says so) until the cursor goes to the
+// top.
+func TestBusyInboxKeepsTheCursorOnItsEvent(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		src := withInbox(fixture())
+		for i := int64(3); i <= 10; i++ {
+			src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: i, Source: "payments", EventID: fmt.Sprintf("evt_in_%d", i),
+				ReceivedAt: commontest.Now, State: "processed"})
+		}
+		m, up := newApp(t, src, w, h, false)
+		commontest.Press(t, up, "5", "j", "j")
+		iv := m.ViewAt(common.ViewInbox).(*inbox.Model)
+		chosen, ok := iv.Selected()
+		if !ok {
+			t.Fatal("no event under the cursor")
+		}
+		next := int64(10_000)
+		arrive := func(n int) {
+			for range n {
+				src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: next, Source: "payments", EventID: fmt.Sprintf("evt_in_%d", next),
+					ReceivedAt: commontest.Now, State: "pending"})
+				next++
+			}
+		}
+		for _, n := range []int{90, 90, 500} {
+			arrive(n)
+			refresh(t, m, up)
+			if e, _ := iv.Selected(); e.ID != chosen.ID {
+				t.Fatalf("after %d more arrivals the cursor is on event %d, not %d", n, e.ID, chosen.ID)
+			}
+		}
+		if out := screen(m); !strings.Contains(out, "refresh waits") {
+			t.Fatalf("after a burst larger than a refresh the inbox does not say its refresh waits:\n%s", out)
+		}
+		commontest.Press(t, up, "g")
+		refresh(t, m, up)
+		if e, _ := iv.Selected(); e.ID != next-1 {
+			t.Fatalf("at the top again, the cursor is on %d, not the newest %d", e.ID, next-1)
+		}
+	})
+}
