@@ -57,13 +57,24 @@ func (d *Dispatcher) waitTurn(ctx context.Context, job delivery.Job, paced *pace
 }
 
 // latestStart is the last moment job's request may start: its lease must
-// still leave it its timeout, or half the lease's budget for a timeout
-// longer than that (which the lease then cuts short).
+// still leave it its whole timeout. Only a lease with less than
+// minStartSlack over the timeout (delivery.lease set just above
+// delivery.timeout) leaves the request half the budget instead, cut
+// short by the lease: else a claim the least bit late, or a rate slot
+// booked ahead, would be handed back every time.
 func (d *Dispatcher) latestStart(job delivery.Job, leased time.Time) time.Time {
 	budget := d.leaseBudget(job)
-	need := min(cmp.Or(job.Timeout, d.opts.Delivery.Timeout), budget/2)
+	need := cmp.Or(job.Timeout, d.opts.Delivery.Timeout)
+	if budget-need < minStartSlack {
+		need = min(need, budget/2)
+	}
 	return leased.Add(budget - need)
 }
+
+// minStartSlack is the least time a lease must leave a job to start in
+// for latestStart to keep its whole timeout: rate slots are booked up to
+// a second ahead (ClaimParams.RateHorizon), and a worker may wake late.
+const minStartSlack = 2 * time.Second
 
 // leaseBudget is how long after the claim the job's request must be done:
 // nine tenths of its lease, so that no other worker retries it meanwhile.

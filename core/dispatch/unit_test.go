@@ -1,6 +1,7 @@
 package dispatch
 
 import (
+	"cmp"
 	"net/http"
 	"testing"
 	"time"
@@ -131,5 +132,33 @@ func TestPrunePaces(t *testing.T) {
 	ps.prune(t0.Add(time.Millisecond))
 	if len(ps) != 0 {
 		t.Error("kept a pace nobody holds whose latest request is past")
+	}
+}
+
+// A job may start as late as its lease still leaves its request the whole
+// timeout, an endpoint's longer timeout too (with the lease LeaseFor gives
+// it): min(timeout, budget/2) gave a 5-minute timeout 170 s. Only a lease
+// with next to no slack over the timeout leaves half its budget.
+func TestLatestStartLeavesTheWholeTimeout(t *testing.T) {
+	t.Parallel()
+	const lease, timeout = 60 * time.Second, 15 * time.Second
+	d := &Dispatcher{opts: Options{Delivery: config.Delivery{Timeout: timeout, Lease: lease}}}
+	leased := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, epTimeout := range []time.Duration{0, 5 * time.Second, 30 * time.Second, 45 * time.Second, 5 * time.Minute, 15 * time.Minute} {
+		job := delivery.Job{Timeout: epTimeout, Lease: delivery.LeaseFor(lease, timeout, epTimeout)}
+		want := cmp.Or(epTimeout, timeout)
+		latest := d.latestStart(job, leased)
+		if left := leased.Add(job.Lease * 9 / 10).Sub(latest); left < want {
+			t.Errorf("timeout %v, lease %v: started at the latest, the request has %v", epTimeout, job.Lease, left)
+		}
+		if latest.Before(leased.Add(time.Second)) {
+			t.Errorf("timeout %v: no slack to start in (latest %v after the claim)", epTimeout, latest.Sub(leased))
+		}
+	}
+	// A lease just above the timeout: half its budget, so that a claim a
+	// little late is still sent.
+	tight := &Dispatcher{opts: Options{Delivery: config.Delivery{Timeout: timeout, Lease: 16 * time.Second}}}
+	if got, want := tight.latestStart(delivery.Job{}, leased).Sub(leased), 16*time.Second*9/10/2; got != want {
+		t.Errorf("a tight lease: latest start %v after the claim, want %v", got, want)
 	}
 }
