@@ -486,7 +486,10 @@ func NextWake(ctx context.Context, ex db.Executor, since time.Duration) (wait ti
 	if err != nil || secs == nil {
 		return 0, false, err
 	}
-	return time.Duration(*secs * float64(time.Second)), true, nil
+	// Clamped: a retry centuries away (a hand-edited row) would overflow
+	// a Duration into a wait in the past, and the caller polls long before.
+	const far = 24 * time.Hour
+	return time.Duration(max(min(*secs, far.Seconds()), -far.Seconds()) * float64(time.Second)), true, nil
 }
 
 // ErrEventMissing is the error of a delivery whose event no longer exists

@@ -160,3 +160,18 @@ func TestNextWakeFindsALaneDueSinceTheClaim(t *testing.T) {
 		t.Errorf("after a claim that saw the lane due: next wake in %s (%v, %v), want none", wait, ok, err)
 	}
 }
+
+// A retry centuries away (a hand-edited row) is a long wait, not a
+// Duration overflowed into one in the past that woke the dispatcher every
+// millisecond.
+func TestNextWakeOfAFarRetryIsLong(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.queue SET state = 'retrying', next_attempt_at = now() + interval '400 years'`); err != nil {
+		t.Fatal(err)
+	}
+	wait, ok, err := delivery.NextWake(b.ctx, b.pool, 0)
+	if err != nil || !ok || wait < time.Hour {
+		t.Fatalf("next wake for a retry in 400 years: %s (%v, %v), want a long one", wait, ok, err)
+	}
+}
