@@ -104,8 +104,14 @@ func (h *handBacks) busy() bool { return h.running || len(h.waiting) > 0 }
 
 // releaseHandBacks releases the jobs h holds, unless a release runs
 // already, so that a fresh claim takes them at once with a whole lease.
-// Should it fail, their leases expire and the reaper returns them. ctx
-// ends when Stop gives up, and so does a release still running then.
+// It may take as long as a lease: the database that made the jobs late
+// may be slow to release them too, and cut short after a few seconds the
+// release left them to the reaper, which counts the attempt they never
+// made (and on a last attempt, dead-letters them). Past their leases,
+// releasing them changes nothing: Release names each claim by its
+// attempt, and a reaped delivery's next claim has another. Should it
+// fail, their leases expire and the reaper returns them. ctx ends when
+// Stop gives up, and so does a release still running then.
 func (d *Dispatcher) releaseHandBacks(ctx context.Context, h *handBacks) {
 	if h.running || len(h.waiting) == 0 {
 		return
@@ -113,7 +119,7 @@ func (d *Dispatcher) releaseHandBacks(ctx context.Context, h *handBacks) {
 	claims := h.waiting
 	h.waiting, h.running = nil, true
 	go func() {
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, d.opts.Delivery.Lease)
 		defer cancel()
 		n, err := delivery.Release(ctx, d.pool, d.opts.Worker, claims)
 		ids := make([]int64, 0, min(len(claims), 10))
