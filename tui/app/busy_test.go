@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/tui/common/commontest"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/deliveries"
+	"github.com/hookd/hookd/tui/endpoints"
 	"github.com/hookd/hookd/tui/inbox"
 )
 
@@ -107,6 +108,38 @@ func TestBusyInboxKeepsTheCursorOnItsEvent(t *testing.T) {
 		refresh(t, m, up)
 		if e, _ := iv.Selected(); e.ID != next-1 {
 			t.Fatalf("at the top again, the cursor is on %d, not the newest %d", e.ID, next-1)
+		}
+	})
+}
+
+// The endpoints list is ranked, trouble first: its top row is an
+// endpoint, not "the newest". The cursor on it stays on that endpoint when
+// it moves down the ranking (it stayed on the top row, on another
+// endpoint, which the next key then acted on).
+func TestRankedListKeepsTheCursorOnItsEndpoint(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		src := fixture()
+		m, up := newApp(t, src, w, h, false)
+		commontest.Press(t, up, "2")
+		ev := m.ViewAt(common.ViewEndpoints).(*endpoints.Model)
+		top, ok := ev.Table().Selected()
+		if !ok || ev.Table().Cursor() != 0 {
+			t.Fatal("no endpoint on the top row")
+		}
+		// The top endpoint recovers: it ranks below the others now.
+		for i := range src.Eps {
+			if src.Eps[i].Endpoint.ID == top.ID {
+				e := *src.Eps[i].Endpoint
+				e.Enabled, e.DisabledReason = true, ""
+				src.Eps[i].Endpoint, src.Eps[i].Health = &e, &delivery.Health{}
+			}
+		}
+		refresh(t, m, up)
+		if got, _ := ev.Table().Selected(); got.ID != top.ID {
+			t.Fatalf("the cursor moved from %s to %s as %s recovered", top.ID, got.ID, top.ID)
+		}
+		if ev.Table().Cursor() == 0 {
+			t.Fatalf("the recovered endpoint still ranks first; the test shows nothing")
 		}
 	})
 }

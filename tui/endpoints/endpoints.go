@@ -89,6 +89,7 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "LAST", Right: true, Drop: 1},
 		list.Column{Title: "URL / WHAT IS WRONG", Min: 24, Flex: true, Drop: 4},
 	)}
+	m.table.Ranked = true
 	return m
 }
 

@@ -82,6 +82,9 @@ type Model struct {
 	desc    bool
 	// Markable shows the mark column.
 	Markable bool
+	// Ranked lists (endpoints and tenants, trouble first) have no newest
+	// row to follow: the cursor stays on its row on the top row too.
+	Ranked bool
 }
 
 // New returns a table with the given columns, in the order rows are given.
@@ -108,7 +111,7 @@ func (m *Model) SetRows(rows []Row) {
 	if m.cursor < len(m.rows) {
 		prevID = m.rows[m.cursor].ID
 	}
-	follow := m.cursor == 0 && m.offset == 0
+	follow := !m.Ranked && m.cursor == 0 && m.offset == 0
 	prev := m.pos
 	m.natural = rows
 	m.arrange()

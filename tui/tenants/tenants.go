@@ -59,7 +59,7 @@ type Model struct {
 
 // New returns the view.
 func New(c *common.Common) *Model {
-	return &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a tenant's id or name"), table: list.New(
+	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a tenant's id or name"), table: list.New(
 		list.Column{Title: "TENANT", Min: 12, Max: 40, Grow: true},
 		list.Column{Title: "NAME", Min: 10, Max: 40, Grow: true, Drop: 1},
 		list.Column{Title: "ENDPOINTS", Right: true},
@@ -69,6 +69,8 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "BACKLOG", Right: true},
 		list.Column{Title: "DEAD", Right: true},
 	)}
+	m.table.Ranked = true
+	return m
 }
 
 func (m *Model) Title() string { return "tenants" }
