@@ -134,7 +134,7 @@ func TestRankedListKeepsTheCursorOnItsEndpoint(t *testing.T) {
 				src.Eps[i].Endpoint, src.Eps[i].Health = &e, &delivery.Health{}
 			}
 		}
-		refresh(t, m, up)
+		commontest.Drain(t, up, ev.RefreshNow()) // live refresh of health is paced
 		if got, _ := ev.Table().Selected(); got.ID != top.ID {
 			t.Fatalf("the cursor moved from %s to %s as %s recovered", top.ID, got.ID, top.ID)
 		}
