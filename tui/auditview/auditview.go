@@ -60,7 +60,7 @@ type loaded struct {
 // New returns the view.
 func New(c *common.Common) *Model {
 	return &Model{c: c, prompt: filter.NewPrompt("action:replay actor:SHA256:… outcome:refused"), table: list.New(
-		list.Column{Title: "ID", Right: true, Drop: 2},
+		list.Column{Title: "ID", Right: true, Drop: 2, Whole: true},
 		list.Column{Title: "AGE", Min: 4, Right: true},
 		list.Column{Title: "WHO", Min: 12, Max: 48, Grow: true},
 		list.Column{Title: "VIA", Drop: 3},

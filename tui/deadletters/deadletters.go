@@ -47,7 +47,7 @@ type Model struct {
 func New(c *common.Common) *Model {
 	m := &Model{c: c, stack: inspect.NewStack(c), replay: replay.New(c), groups: newGroupList(c)}
 	m.list = dlist.New(c, delivery.StateDead, FilterKeys, []list.Column{
-		{Title: "ID", Right: true, Drop: 3},
+		{Title: "ID", Right: true, Drop: 3, Whole: true},
 		{Title: "DIED", Min: 4, Right: true},
 		{Title: "ENDPOINT", Min: 12, Max: 40, Grow: true},
 		{Title: "TENANT", Min: 8, Max: 24, Drop: 5, HideEmpty: true},

@@ -38,7 +38,7 @@ type Model struct {
 func New(c *common.Common) *Model {
 	m := &Model{c: c, stack: inspect.NewStack(c), replay: replay.New(c)}
 	m.list = dlist.New(c, "", filter.DeliveryKeys, []list.Column{
-		{Title: "ID", Right: true, Drop: 3},
+		{Title: "ID", Right: true, Drop: 3, Whole: true},
 		{Title: "AGE", Min: 4, Right: true},
 		{Title: "STATE", Min: 9},
 		{Title: "N", Right: true, Drop: 4},

@@ -81,7 +81,7 @@ var epoch = time.Now()
 // New returns the page of endpoint id.
 func New(c *common.Common, id string) *Model {
 	return &Model{c: c, id: id, page: pageSeq.Add(1), stack: inspect.NewStack(c), replay: replay.New(c), table: list.New(
-		list.Column{Title: "ID", Right: true, Drop: 2},
+		list.Column{Title: "ID", Right: true, Drop: 2, Whole: true},
 		list.Column{Title: "AGE", Min: 4, Right: true},
 		list.Column{Title: "STATE", Min: 9},
 		list.Column{Title: "N", Right: true},

@@ -87,7 +87,7 @@ type replayed struct {
 // New returns the view.
 func New(c *common.Common) *Model {
 	return &Model{c: c, prompt: filter.NewPrompt("source:stripe state:dead id:evt_…"), table: list.New(
-		list.Column{Title: "ID", Right: true, Drop: 2},
+		list.Column{Title: "ID", Right: true, Drop: 2, Whole: true},
 		list.Column{Title: "AGE", Min: 4, Right: true},
 		list.Column{Title: "SOURCE", Min: 8, Max: 24},
 		list.Column{Title: "STATE", Min: 13, Grow: true},

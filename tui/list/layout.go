@@ -46,6 +46,9 @@ func (m *Model) layout() {
 		if c.HideEmpty && !filled[i] {
 			shown[i] = false
 		}
+		if c.Whole {
+			minW[i] = want[i]
+		}
 	}
 	for i, c := range m.cols {
 		if c.Max > 0 {

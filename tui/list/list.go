@@ -50,6 +50,9 @@ type Column struct {
 	// HideEmpty hides the column while no row has anything in it (a
 	// tenant column where no endpoint has one).
 	HideEmpty bool
+	// Whole columns are never cut (an id: cut, "110…" reads as another
+	// one): as wide as their widest cell, or hidden.
+	Whole bool
 }
 
 // Row is one line of the table.

@@ -132,3 +132,24 @@ func TestHideEmptyColumns(t *testing.T) {
 		t.Fatalf("a row with a tenant: shown, %v", w)
 	}
 }
+
+// A Whole column (an id) is shown whole or not at all: cut, "110…" reads
+// as another id.
+func TestWholeColumnsAreNeverCut(t *testing.T) {
+	t.Parallel()
+	c := cols()
+	c[0].Whole = true
+	m := list.New(c...)
+	m.SetRows(rows(1100001, 950002))
+	for width := 12; width <= 80; width++ {
+		m.SetSize(width, 10)
+		w := m.Widths()[0]
+		if w != -1 && w < len("1100001") {
+			t.Errorf("at width %d the id column is %d wide, cutting 1100001", width, w)
+		}
+	}
+	m.SetSize(80, 10)
+	if w := m.Widths()[0]; w != len("1100001") {
+		t.Errorf("at 80 columns the id column is %d wide, want it shown whole", w)
+	}
+}
