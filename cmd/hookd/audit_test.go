@@ -40,7 +40,7 @@ func TestCommandsThatChangeStateAreAudited(t *testing.T) {
 	if err := json.Unmarshal([]byte(mustHookd(t, dbURL, "audit", "ls", "--json")), &page); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{audit.ActionDelete, audit.ActionReplay, audit.ActionReplay, audit.ActionRotate, audit.ActionEdit, audit.ActionEnable, audit.ActionDisable}
+	want := []string{audit.ActionDelete, audit.ActionReplay, audit.ActionReplay, audit.ActionRotate, audit.ActionEdit, audit.ActionEnable, audit.ActionDisable, audit.ActionCreate}
 	if len(page.Entries) != len(want) {
 		t.Fatalf("want %d entries (%v), got %+v", len(want), want, page.Entries)
 	}
@@ -49,6 +49,9 @@ func TestCommandsThatChangeStateAreAudited(t *testing.T) {
 		if e.Action != want[i] || e.Via != audit.ViaCLI || e.Actor != user || e.Outcome != audit.OutcomeOK {
 			t.Errorf("entry %d: %+v, want %s by %s", i, e, want[i], user)
 		}
+	}
+	if e := page.Entries[7]; e.Target != id || e.Rows != 1 {
+		t.Errorf("adding the endpoint names it: %+v", e)
 	}
 	if e := page.Entries[1]; e.Target != "state:dead endpoint:"+id || e.Rows != 0 {
 		t.Errorf("the bulk replay names its filter and counts nothing replayed: %+v", e)

@@ -6,9 +6,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
@@ -93,7 +95,19 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard(), Signatures: f.signatures,
 				Tenant: tenantID, Ordering: f.ordering}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				ep, err := endpoint.Create(cmd.Context(), d.Pool, p)
+				var ep *endpoint.Endpoint
+				e := audit.Entry{Action: audit.ActionCreate}
+				err := c.audited(cmd.Context(), d, &e, func(tx pgx.Tx) (int64, error) {
+					var err error
+					if ep, err = endpoint.Create(cmd.Context(), tx, p); err != nil {
+						return 0, err
+					}
+					e.Target = ep.ID
+					if ep.Tenant != "" {
+						e.Detail = "tenant " + ep.Tenant
+					}
+					return 1, nil
+				})
 				if err != nil {
 					return err
 				}
