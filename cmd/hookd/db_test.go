@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/retention"
@@ -26,6 +27,12 @@ func TestDBStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	if st.TotalBytes <= 0 || len(st.Partitions) == 0 || st.OldestKept == nil || st.NextDrop == nil || !st.NextDrop.After(*st.OldestKept) {
-		t.Errorf("db stats --json: %+v", st)
+		t.Fatalf("db stats --json: %+v", st)
 	}
+	// The partition of the event published today, not an empty older one
+	// (a new install's legacy partition of 1970).
+	if age := time.Since(*st.OldestKept); age < 0 || age > 48*time.Hour {
+		t.Errorf("oldest kept %s, for an event published now", st.OldestKept)
+	}
+
 }

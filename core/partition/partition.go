@@ -290,6 +290,14 @@ type Sized struct {
 
 // Sizes returns every partition with its size, oldest first: catalog
 // lookups only, one per partition.
+// HoldsRows reports whether the partition named holds any row: one probe,
+// however big it is.
+func HoldsRows(ctx context.Context, ex db.Executor, name string) (bool, error) {
+	var ok bool
+	err := ex.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{"hookd", name}.Sanitize()+`)`).Scan(&ok)
+	return ok, err
+}
+
 func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
 	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound, p.rows_until,
 			coalesce(pg_total_relation_size(c.oid), 0), coalesce(c.reltuples::bigint, -1)

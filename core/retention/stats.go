@@ -34,9 +34,10 @@ type Stats struct {
 	// BytesPerDelivery is the history (events, deliveries, attempts,
 	// bodies) on disk per finished delivery kept.
 	BytesPerDelivery float64 `json:"bytes_per_delivery"`
-	// OldestKept is the lower bound of the oldest history partition.
+	// OldestKept is the lower bound of the oldest history partition that
+	// holds events; none when none does.
 	OldestKept *time.Time `json:"oldest_kept,omitempty"`
-	// NextDrop is when the oldest history partition expires.
+	// NextDrop is when that partition expires.
 	NextDrop *time.Time `json:"next_drop,omitempty"`
 	State    State      `json:"state"`
 }
@@ -95,11 +96,22 @@ func ReadStats(ctx context.Context, ex db.Executor, period time.Duration, now ti
 			history += t.Bytes
 		}
 	}
+	// The oldest partition that holds events: an empty one (the legacy
+	// partition of 1970 a new install has) said "oldest kept 1970" and
+	// spread today's events over 56 years.
 	var oldest, expires *time.Time
-	for _, p := range parts {
-		if p.Parent == "events" && (oldest == nil || p.Lower.Before(*oldest)) {
+	for _, p := range parts { // oldest first
+		if p.Parent != "events" {
+			continue
+		}
+		held, err := partition.HoldsRows(ctx, ex, p.Name)
+		if err != nil {
+			return st, err
+		}
+		if held {
 			l, e := p.Lower, p.Newest().Add(period)
 			oldest, expires = &l, &e
+			break
 		}
 	}
 	if oldest != nil {
