@@ -32,6 +32,8 @@ import (
 	"net/url"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -306,6 +308,11 @@ func ValidateURL(raw string) error {
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return validate.Errorf("url", "%q must not contain a fragment (#...)", raw)
 	}
+	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return validate.Errorf("url", "%q has port %q; a port is a number from 1 to 65535, or none for the scheme's", raw, p)
+		}
+	}
 	return nil
 }
 
@@ -327,14 +334,21 @@ func CheckDestination(g *netguard.Guard, rawURL string) error {
 	return nil
 }
 
-// NormalizeEventTypes trims, drops empty entries and validates a filter.
-// "*" alone means all; so does an empty list.
+// NormalizeEventTypes trims, drops empty and repeated entries and
+// validates a filter. "*" alone means all; so does an empty list, but not
+// a list of empty entries ([""]), which is refused: taken for all, a
+// blank entry made an endpoint receive every event.
 func NormalizeEventTypes(types []string) ([]string, error) {
 	out := []string{}
+	blank := false
 	for _, raw := range types {
 		for t := range strings.SplitSeq(raw, ",") {
 			t = strings.TrimSpace(t)
 			if t == "" {
+				blank = true
+				continue
+			}
+			if slices.Contains(out, t) {
 				continue
 			}
 			if len(out) == MaxEventTypes {
@@ -348,6 +362,9 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 			}
 			out = append(out, t)
 		}
+	}
+	if blank && len(out) == 0 {
+		return nil, validate.Errorf("event_types", "has only empty entries; give event types, or [] or * for all")
 	}
 	return out, nil
 }
