@@ -163,7 +163,15 @@ func TestSkipDelivery(t *testing.T) {
 	b.do(t, "GET", "/v1/deliveries?event_id=s1", nil).want(t, http.StatusOK, &page)
 	id := fmt.Sprint(page.Deliveries[0].ID)
 	var d delivery.Delivery
-	b.do(t, "POST", "/v1/deliveries/"+id+"/skip", nil).want(t, http.StatusOK, &d)
+	// A route that takes no fields refuses a body that gives some, and
+	// does nothing: {"dry_run":true} sent to a single action ran it.
+	b.do(t, "POST", "/v1/deliveries/"+id+"/skip", `{"dry_run":true}`).wantError(t, http.StatusBadRequest, "invalid_input", "dry_run")
+	b.do(t, "POST", "/v1/deliveries/"+id+"/replay", `garbage{`).wantError(t, http.StatusBadRequest, "invalid_input", "body")
+	b.do(t, "POST", "/v1/endpoints/"+b.endpoint(t).ID+"/enable", `{"x":1}`).wantError(t, http.StatusBadRequest, "invalid_input", "x")
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE id = $1 AND state = 'pending' AND replays = 0`, id); n != 1 {
+		t.Fatalf("a refused action changed the delivery")
+	}
+	b.do(t, "POST", "/v1/deliveries/"+id+"/skip", `{}`).want(t, http.StatusOK, &d)
 	if d.State != delivery.StateSkipped || d.CompletedAt == nil {
 		t.Fatalf("skipped %+v", d)
 	}

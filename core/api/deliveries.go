@@ -172,6 +172,9 @@ func (s *server) changeDelivery(w http.ResponseWriter, r *http.Request, e audit.
 // replayDelivery re-queues one delivery for an immediate attempt with a
 // fresh retry budget; a delivery in flight is refused with 409.
 func (s *server) replayDelivery(w http.ResponseWriter, r *http.Request) {
+	if !s.noFields(w, r) {
+		return
+	}
 	s.changeDelivery(w, r, audit.Entry{Action: audit.ActionReplay}, func(tx pgx.Tx, id int64) (*delivery.Delivery, error) {
 		return delivery.Replay(r.Context(), tx, id)
 	})
@@ -181,6 +184,9 @@ func (s *server) replayDelivery(w http.ResponseWriter, r *http.Request) {
 // held): it ends skipped, its attempts kept, and a fifo line it blocked
 // moves on. In flight or finished is a 409.
 func (s *server) skipDelivery(w http.ResponseWriter, r *http.Request) {
+	if !s.noFields(w, r) {
+		return
+	}
 	s.changeDelivery(w, r, audit.Entry{Action: audit.ActionSkip}, func(tx pgx.Tx, id int64) (*delivery.Delivery, error) {
 		return delivery.Skip(r.Context(), tx, id)
 	})

@@ -204,7 +204,7 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) enableEndpoint(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
-	if !ok {
+	if !ok || !s.noFields(w, r) {
 		return
 	}
 	s.changeEndpoint(w, r, id, audit.Entry{Action: audit.ActionEnable}, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
@@ -235,6 +235,18 @@ func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeOptional is httpx.DecodeJSON for bodies that may be left out.
+// noFields refuses, answering 400, a body other than none or {}: for a
+// route that takes no fields, a body sent is a mistake ({"dry_run":true}
+// to a single replay), not something to ignore while the action runs.
+func (s *server) noFields(w http.ResponseWriter, r *http.Request) bool {
+	var none struct{}
+	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &none); err != nil {
+		httpx.WriteDomainError(w, s.logger, err)
+		return false
+	}
+	return true
+}
+
 func decodeOptional(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
 	err := httpx.DecodeJSON(w, r, maxBytes, dst)
 	if errors.Is(err, httpx.ErrEmptyBody) {
