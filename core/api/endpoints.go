@@ -12,6 +12,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
+	"github.com/hookd/hookd/core/validate"
 )
 
 // endpointView is an endpoint as GET /v1/endpoints/{id} shows it.
@@ -133,8 +134,16 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	fields := updatedFields(p)
+	if len(fields) == 0 {
+		// Written, it changed nothing but updated_at, and was audited as
+		// an edit. A null is no value: the field is left as it is.
+		httpx.WriteDomainError(w, s.logger, validate.Errorf("body",
+			"names no field to change (a field given as null is left as it is); give at least one of url, description, event_types, headers, rate_limit, max_in_flight, timeout, body_format, ordering, signatures, enabled"))
+		return
+	}
 	p.Guard = s.guard
-	e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(updatedFields(p), ", ")}
+	e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(fields, ", ")}
 	s.changeEndpoint(w, r, id, e, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {
 		return endpoint.Update(r.Context(), tx, id, p)
 	}, redact)
@@ -156,9 +165,6 @@ func updatedFields(p endpoint.UpdateParams) []string {
 		if f.set {
 			names = append(names, f.name)
 		}
-	}
-	if len(names) == 0 {
-		names = []string{"nothing"}
 	}
 	return names
 }

@@ -44,3 +44,22 @@ func TestConcurrentPatchesKeepEveryChange(t *testing.T) {
 		}
 	}
 }
+
+// A PATCH that names no field to change (nothing, or only nulls) is a 400
+// and writes nothing: it bumped updated_at and was audited as an edit.
+func TestPatchOfNothingIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ep := b.endpoint(t)
+	for _, body := range []string{`{}`, `{"url":null}`, `{"event_types":null,"enabled":null}`, `null`} {
+		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, body).wantError(t, http.StatusBadRequest, "invalid_input", "names no field to change")
+	}
+	var got endpoint.Endpoint
+	b.do(t, "GET", "/v1/endpoints/"+ep.ID, nil).want(t, http.StatusOK, &got)
+	if !got.UpdatedAt.Equal(ep.UpdatedAt) {
+		t.Errorf("updated_at moved from %s to %s", ep.UpdatedAt, got.UpdatedAt)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.audit_log WHERE action = 'edit'`); n != 0 {
+		t.Errorf("%d edits audited for PATCHes that changed nothing", n)
+	}
+}
