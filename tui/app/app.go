@@ -290,9 +290,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	switch {
 	case key.Matches(msg, k.NextView):
-		return m.switchTo((m.active + 1) % len(m.views))
+		return m.choose((m.active + 1) % len(m.views))
 	case key.Matches(msg, k.PrevView):
-		return m.switchTo((m.active + len(m.views) - 1) % len(m.views))
+		return m.choose((m.active + len(m.views) - 1) % len(m.views))
 	case key.Matches(msg, k.Help):
 		if m.active == common.ViewHelp {
 			return m.switchTo(m.prev)
@@ -305,7 +305,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	}
 	for i, b := range k.View {
 		if key.Matches(msg, b) {
-			return m.switchTo(i)
+			return m.choose(i)
 		}
 	}
 	if v.Nested() {
@@ -348,6 +348,16 @@ func (m *Model) askQuit() {
 		q += " " + m.opts.QuitNote
 	}
 	m.quit.Open(q, func() tea.Msg { return quitNow{} })
+}
+
+// choose switches to a view the operator chose by its key (or tab): the
+// top, from which q quits (asks) instead of walking back through the
+// views that jumps left behind. Help keeps them, to return to.
+func (m *Model) choose(i int) tea.Cmd {
+	if i != common.ViewHelp {
+		m.history = nil
+	}
+	return m.switchTo(i)
 }
 
 func (m *Model) switchTo(i int) tea.Cmd {

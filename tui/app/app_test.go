@@ -251,6 +251,18 @@ func TestQuitKeys(t *testing.T) {
 	if m.ViewAt(common.ViewDeadLetters).Nested() {
 		t.Fatal("q went back")
 	}
+	// A view chosen by its key is the top again: after a jump from the
+	// endpoints to their deliveries, q on the overview asks to quit (it
+	// walked back through the jumps, its footer saying "q quit").
+	commontest.Press(t, up, "2", "j", "d")
+	if m.Active() != common.ViewDeliveries {
+		t.Fatalf("d on an endpoint opens deliveries, active %d", m.Active())
+	}
+	commontest.Press(t, up, "1", "q")
+	if !m.QuitDialog().Active() || m.Active() != common.ViewOverview {
+		t.Fatalf("q on the overview chosen by its key asks to quit (active %d)", m.Active())
+	}
+	commontest.Press(t, up, "n")
 	commontest.Press(t, up, "/")
 	if !isQuit(up(commontest.Key("ctrl+c"))) {
 		t.Fatal("ctrl+c always quits, even in a prompt")
