@@ -178,6 +178,9 @@ func TestSkipDelivery(t *testing.T) {
 	b.do(t, "POST", "/v1/deliveries/"+id+"/skip", nil).wantError(t, http.StatusConflict, "conflict", "finished")
 	b.do(t, "POST", "/v1/deliveries/999999/skip", nil).wantError(t, http.StatusNotFound, "not_found", "999999")
 	b.do(t, "POST", "/v1/deliveries/x/skip", nil).wantError(t, http.StatusNotFound, "not_found")
+	for _, odd := range []string{"0" + id, "+" + id} { // another spelling of the id names no delivery
+		b.do(t, "GET", "/v1/deliveries/"+odd, nil).wantError(t, http.StatusNotFound, "not_found")
+	}
 	if n := b.count(t, `SELECT count(*) FROM hookd.audit_log WHERE action = 'skip' AND target = $1 AND actor_kind = 'api'`, "delivery "+id); n != 1 {
 		t.Fatalf("skip audited %d times", n)
 	}

@@ -109,7 +109,8 @@ func timeParam(raw, name string) (time.Time, error) {
 func (s *server) deliveryID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	raw := r.PathValue("id")
 	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
+	// Only the canonical spelling: "01" and "+1" named delivery 1.
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
 		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no delivery with id "+strconv.Quote(raw)+" (delivery ids are numbers)")
 		return 0, false
 	}

@@ -154,6 +154,9 @@ func jsonKind(goKind string) string {
 		return "list"
 	case "map", "struct", "ptr":
 		return "object"
+	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
+		// Said so: "must be a number, not a number 1.5" puzzled.
+		return "whole number in range"
 	default:
 		return "number"
 	}
