@@ -447,13 +447,11 @@ func validateOrdering(o string) error {
 	return nil
 }
 
-var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 func validateTenant(t string) error {
-	if t != "" && !tenantPattern.MatchString(t) {
-		return validate.Errorf("tenant", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", t)
+	if t == "" {
+		return nil
 	}
-	return nil
+	return validate.TenantID("tenant", t)
 }
 
 func validateLimits(rate, inFlight int, timeout Duration) error {

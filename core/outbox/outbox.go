@@ -255,13 +255,12 @@ func CheckTime(field string, t time.Time) error {
 	return nil
 }
 
-// tenantPattern is the form of a tenant id (hookd.tenants.id).
-var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 // Validate checks an event before it is written; maxPayload caps Data.
 func Validate(ev *Event, maxPayload int64) error {
-	if ev.Tenant != "" && !tenantPattern.MatchString(ev.Tenant) {
-		return validate.Errorf("tenant", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", ev.Tenant)
+	if ev.Tenant != "" {
+		if err := validate.TenantID("tenant", ev.Tenant); err != nil {
+			return err
+		}
 	}
 	if ev.Broadcast && (ev.Tenant != "" || ev.EndpointID != "") {
 		return validate.Errorf("broadcast", "a broadcast event goes to every tenant; leave tenant empty")

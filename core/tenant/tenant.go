@@ -21,7 +21,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -51,20 +50,8 @@ type Summary struct {
 // MaxMetadataBytes caps a tenant's metadata.
 const MaxMetadataBytes = 16 << 10
 
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
-
 // ValidateID checks a tenant id: 1 to 128 of A-Z a-z 0-9 . _ : -.
-func ValidateID(id string) error {
-	if !idPattern.MatchString(id) {
-		return validate.Errorf("id", "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -, such as cus_42)", id)
-	}
-	// In a URL path they are path steps, cleaned away: /v1/tenants/..
-	// could never reach them.
-	if id == "." || id == ".." {
-		return validate.Errorf("id", "%q is not a tenant id: it is a step in a URL path", id)
-	}
-	return nil
-}
+func ValidateID(id string) error { return validate.TenantID("id", id) }
 
 // PutParams are what Put sets; nil fields stay as they are (or take their
 // defaults on creation: no name, empty metadata).
