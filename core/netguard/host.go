@@ -1,9 +1,12 @@
 package netguard
 
 import (
+	"errors"
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/idna"
 )
 
 // metadataNames are host names that clouds resolve to their metadata
@@ -13,6 +16,7 @@ var metadataNames = map[string]bool{
 	"metadata.goog":              true,
 	"instance-data":              true,
 	"instance-data.ec2.internal": true,
+	"metadata":                   true, // metadata.google.internal by the search domain
 }
 
 // CheckHost judges the host of a URL before anything is dialled, so that
@@ -24,7 +28,17 @@ var metadataNames = map[string]bool{
 // name passes here: it is resolved, and checked, at every dial, which is
 // what stops a name that later resolves elsewhere (DNS rebinding).
 func (g *Guard) CheckHost(host string) error {
-	h := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(host)), ".")
+	h := strings.TrimSpace(host)
+	if !isASCII(h) {
+		// As the HTTP client will dial it: fullwidth digits are digits,
+		// circled letters letters (１２７.０.０.１ is 127.0.0.1).
+		a, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return errors.New("the host " + strconv.Quote(host) + " is not a valid host name")
+		}
+		h = a
+	}
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
 	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 	if ip, err := netip.ParseAddr(h); err == nil {
 		return g.Check(ip)
@@ -92,4 +106,13 @@ func cmpOr(s, def string) string {
 		return def
 	}
 	return s
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -14,13 +14,16 @@ func TestCheckHostRefusesBlockedSpellings(t *testing.T) {
 		"0x7f000001", "0x7f.1", "0177.0.0.1", "127.1", "127.0.1", "localhost", "LOCALHOST.", "api.localhost",
 		"169.254.169.254", "[fd00:ec2::254]", "metadata.google.internal", "10.0.0.1", "0", "[fe80::1%25eth0]",
 		"[64:ff9b::7f00:1]", "[2002:7f00:1::]", "0.0.0.0", "192.168.0.1",
+		// Spellings the HTTP client maps to the above (IDNA), and a short
+		// name the search domain completes.
+		"１２７.０.０.１", "ⓛⓞⓒⓐⓛⓗⓞⓢⓣ", "ＬＯＣＡＬＨＯＳＴ", "metadata",
 	} {
 		var b *BlockedError
 		if err := g.CheckHost(host); !errors.As(err, &b) {
 			t.Errorf("CheckHost(%q) = %v, want a *BlockedError", host, err)
 		}
 	}
-	for _, host := range []string{"example.com", "93.184.215.14", "[2606:4700::1]", "hooks.example.org.", "1.2.3.4.5", "08.1.1.1", "1e3"} {
+	for _, host := range []string{"example.com", "93.184.215.14", "[2606:4700::1]", "hooks.example.org.", "1.2.3.4.5", "08.1.1.1", "1e3", "bücher.example"} {
 		if err := g.CheckHost(host); err != nil {
 			t.Errorf("CheckHost(%q) = %v, want nil", host, err)
 		}
