@@ -20,8 +20,12 @@
 // while it looked small would read it whole on every cycle.
 //
 // Claims take due work endpoint by endpoint, round-robin, within each
-// endpoint's max_in_flight, rate_limit, breaker and fifo ordering, all of
-// which hold across every process on the database (see core/delivery). The
+// endpoint's max_in_flight, rate_limit, breaker and fifo ordering, which
+// hold across every process on the database (see core/delivery); within a
+// process, requests to a rate-limited endpoint also leave an interval
+// apart (its pace), while across processes a claim that commits or wakes
+// late sends its booked slots late, so an endpoint may briefly see more
+// than its rate_limit in a second. The
 // engine is woken by LISTEN on delivery.WorkChannel (sent only when an idle
 // endpoint gets work), by a timer at the next retry or rate slot, and by
 // polling every PollInterval as a safety net. Each claimed delivery runs in

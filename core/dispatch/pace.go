@@ -20,19 +20,30 @@ type pace struct {
 
 // take returns when a request ready at now may start, interval after the
 // one before, and counts it as started then; unless that is after latest,
-// when it reports false and counts nothing.
-func (p *pace) take(now time.Time, interval time.Duration, latest time.Time) (time.Time, bool) {
+// when it reports false and counts nothing. prev is the start it follows,
+// for giveBack.
+func (p *pace) take(now time.Time, interval time.Duration, latest time.Time) (at, prev time.Time, ok bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	at := now
+	at, prev = now, p.last
 	if next := p.last.Add(interval); !p.last.IsZero() && next.After(at) {
 		at = next
 	}
 	if at.After(latest) {
-		return at, false
+		return at, prev, false
 	}
 	p.last = at
-	return at, true
+	return at, prev, true
+}
+
+// giveBack undoes a turn taken at at that was not used (the job slept past
+// its latest start and is handed back), unless a later turn followed it.
+func (p *pace) giveBack(at, prev time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.last.Equal(at) {
+		p.last = prev
+	}
 }
 
 // letGo ends a job's hold on the pace.

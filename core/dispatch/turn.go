@@ -42,12 +42,17 @@ func (d *Dispatcher) waitTurn(ctx context.Context, job delivery.Job, paced *pace
 		// Only a request that will be sent takes a turn: one that took a
 		// turn and was handed back would push every later one back, and
 		// behind a late claim the pace would never catch up again.
-		at, ok := paced.take(time.Now(), time.Second/time.Duration(job.RateLimit), latest)
+		at, prev, ok := paced.take(time.Now(), time.Second/time.Duration(job.RateLimit), latest)
 		if !ok {
 			return turnTooLate
 		}
 		if wait := time.Until(at); wait > 0 && !sleepCtx(ctx, wait) {
+			paced.giveBack(at, prev)
 			return turnStopped
+		}
+		if time.Now().After(latest) {
+			paced.giveBack(at, prev) // overslept: the turn goes unused
+			return turnTooLate
 		}
 	}
 	if time.Now().After(latest) {

@@ -95,18 +95,31 @@ func TestPaceSpacesLateRequests(t *testing.T) {
 	never := t0.Add(time.Hour)
 	p := &pace{}
 	for i, want := range []time.Duration{0, 200 * time.Millisecond, 400 * time.Millisecond} {
-		if got, ok := p.take(t0, interval, never); !ok || got.Sub(t0) != want {
+		if got, _, ok := p.take(t0, interval, never); !ok || got.Sub(t0) != want {
 			t.Errorf("late request %d starts at +%s (%v), want +%s", i, got.Sub(t0), ok, want)
 		}
 	}
-	if got, ok := p.take(t0, interval, t0.Add(500*time.Millisecond)); ok {
+	if got, _, ok := p.take(t0, interval, t0.Add(500*time.Millisecond)); ok {
 		t.Errorf("a request that may start no later than +500ms took the turn at +%s", got.Sub(t0))
 	}
-	if got, _ := p.take(t0.Add(time.Second), interval, never); got.Sub(t0) != time.Second {
+	if got, _, _ := p.take(t0.Add(time.Second), interval, never); got.Sub(t0) != time.Second {
 		t.Errorf("a request ready at +1s starts at +%s", got.Sub(t0))
 	}
-	if got, _ := p.take(t0.Add(1100*time.Millisecond), interval, never); got.Sub(t0) != 1200*time.Millisecond {
+	got, prev, _ := p.take(t0.Add(1100*time.Millisecond), interval, never)
+	if got.Sub(t0) != 1200*time.Millisecond {
 		t.Errorf("a request ready at +1.1s, 100 ms after the last, starts at +%s, want +1.2s", got.Sub(t0))
+	}
+	// That one overslept and was handed back: its turn is given back, and
+	// the next follows the one before it.
+	p.giveBack(got, prev)
+	if again, _, _ := p.take(t0.Add(1100*time.Millisecond), interval, never); again.Sub(t0) != 1200*time.Millisecond {
+		t.Errorf("after a turn given back, the next starts at +%s, want +1.2s (an interval after +1s)", again.Sub(t0))
+	}
+	// A turn taken after it is not undone by giving back an earlier one.
+	later, _, _ := p.take(t0.Add(1300*time.Millisecond), interval, never)
+	p.giveBack(got, prev)
+	if next, _, _ := p.take(t0.Add(1300*time.Millisecond), interval, never); next.Sub(later) != interval {
+		t.Errorf("giving back an earlier turn undid a later one: next at +%s after +%s", next.Sub(t0), later.Sub(t0))
 	}
 }
 
