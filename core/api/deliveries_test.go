@@ -185,6 +185,8 @@ func TestDeliveriesInvalid(t *testing.T) {
 		// The zero time means no bound: given, it would match everything.
 		{"until=0001-01-01T00:00:00Z", "until"},
 		{"since=1969-12-31T23:59:59Z", "since"},
+		{"event_type=a.**", "event_type"},
+		{"event_type=a,b", "event_type"},
 	} {
 		b.do(t, "GET", "/v1/deliveries?"+c.query, nil).wantError(t, http.StatusBadRequest, "invalid_input", c.param+":")
 	}
