@@ -12,7 +12,6 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
-	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -32,8 +31,8 @@ func scopedTenant(p principal, raw, field string) (string, error) {
 	if raw == "" {
 		return "", nil
 	}
-	if tenant.ValidateID(raw) != nil {
-		return "", validate.Errorf(field, "%q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -, such as cus_42)", raw)
+	if err := validate.TenantID(field, raw); err != nil {
+		return "", err
 	}
 	return raw, nil
 }
