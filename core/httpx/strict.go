@@ -38,15 +38,29 @@ var (
 	shapedType      = reflect.TypeFor[Shaped]()
 )
 
+// shapes caches shape: asked for every object and list of a document,
+// reflection's Implements was a third of the scan.
+var shapes sync.Map // reflect.Type -> reflect.Type (nil: keys free)
+
 // shape is the type whose fields a JSON value decoded into a value of
 // type t must name exactly; nil when the value is decoded by a method of
 // its own and its keys are free.
 func shape(t reflect.Type) reflect.Type {
-	for t != nil && t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
 	if t == nil {
 		return nil
+	}
+	if s, ok := shapes.Load(t); ok {
+		st, _ := s.(reflect.Type)
+		return st
+	}
+	st := shapeOf(t)
+	shapes.Store(t, st)
+	return st
+}
+
+func shapeOf(t reflect.Type) reflect.Type {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
 	if reflect.PointerTo(t).Implements(shapedType) {
 		return shape(reflect.New(t).Interface().(Shaped).JSONShape())
@@ -123,13 +137,12 @@ type pathStep struct {
 // (nil: keys free).
 func (s *strictScan) value(t reflect.Type) error {
 	s.space()
-	t = shape(t)
 	switch s.b[s.i] {
 	case '{':
-		return s.object(t)
+		return s.object(shape(t))
 	case '[':
 		var elem reflect.Type
-		if t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
+		if t = shape(t); t != nil && (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) {
 			elem = t.Elem()
 		}
 		s.i++
