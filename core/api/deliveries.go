@@ -114,14 +114,11 @@ func timeParam(raw, name string) (time.Time, error) {
 
 // deliveryID parses {id}; a value that is not a number names no delivery.
 func (s *server) deliveryID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	// Only the canonical spelling: "01" and "+1" named delivery 1.
-	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
-		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no delivery with id "+strconv.Quote(raw)+" (delivery ids are numbers)")
-		return 0, false
+	id, ok := httpx.PathID(r, "id")
+	if !ok {
+		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "no delivery with id "+strconv.Quote(r.PathValue("id"))+" (delivery ids are numbers)")
 	}
-	return id, true
+	return id, ok
 }
 
 func (s *server) getDelivery(w http.ResponseWriter, r *http.Request) {
@@ -226,7 +223,7 @@ type replayResult struct {
 // tenant token, of its tenant only. A dry run counts and changes nothing.
 func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 	var req replayRequest
-	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+	if err := httpx.DecodeOptional(w, r, s.opts.MaxBodyBytes, &req); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}

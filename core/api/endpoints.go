@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -194,7 +193,7 @@ func (s *server) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p rotateRequest
-	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
+	if err := httpx.DecodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
@@ -228,7 +227,7 @@ func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p disableRequest
-	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
+	if err := httpx.DecodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
@@ -240,23 +239,7 @@ func (s *server) disableEndpoint(w http.ResponseWriter, r *http.Request) {
 	}, redact)
 }
 
-// decodeOptional is httpx.DecodeJSON for bodies that may be left out.
-// noFields refuses, answering 400, a body other than none or {}: for a
-// route that takes no fields, a body sent is a mistake ({"dry_run":true}
-// to a single replay), not something to ignore while the action runs.
+// noFields refuses a body with fields (see httpx.NoFields).
 func (s *server) noFields(w http.ResponseWriter, r *http.Request) bool {
-	var none struct{}
-	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &none); err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
-		return false
-	}
-	return true
-}
-
-func decodeOptional(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
-	err := httpx.DecodeJSON(w, r, maxBytes, dst)
-	if errors.Is(err, httpx.ErrEmptyBody) {
-		return nil
-	}
-	return err
+	return httpx.NoFields(w, r, s.opts.MaxBodyBytes, s.logger)
 }

@@ -36,7 +36,7 @@ func (s *server) putTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p tenant.PutParams
-	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
+	if err := httpx.DecodeOptional(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
@@ -148,7 +148,7 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req tokenRequest
-	if err := decodeOptional(w, r, s.opts.MaxBodyBytes, &req); err != nil {
+	if err := httpx.DecodeOptional(w, r, s.opts.MaxBodyBytes, &req); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/hookd/hookd/core/validate"
@@ -160,4 +162,38 @@ func jsonKind(goKind string) string {
 	default:
 		return "number"
 	}
+}
+
+// DecodeOptional is DecodeJSON for a body that may be left out: an empty
+// body leaves dst as it is.
+func DecodeOptional(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any) error {
+	err := DecodeJSON(w, r, maxBytes, dst)
+	if errors.Is(err, ErrEmptyBody) {
+		return nil
+	}
+	return err
+}
+
+// NoFields answers 400 and reports false for a body other than none or
+// {}: to a route that takes no fields, a body sent is a mistake
+// ({"dry_run":true} to a single replay), not something to ignore while
+// the action runs.
+func NoFields(w http.ResponseWriter, r *http.Request, maxBytes int64, logger *slog.Logger) bool {
+	var none struct{}
+	if err := DecodeOptional(w, r, maxBytes, &none); err != nil {
+		WriteDomainError(w, logger, err)
+		return false
+	}
+	return true
+}
+
+// PathID reads the path value name as a positive id in its one decimal
+// spelling: "01" and "+1" would name id 1 by another name.
+func PathID(r *http.Request, name string) (int64, bool) {
+	raw := r.PathValue(name)
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 || strconv.FormatInt(id, 10) != raw {
+		return 0, false
+	}
+	return id, true
 }

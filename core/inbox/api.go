@@ -209,13 +209,11 @@ func intParam(s, name string) (int64, error) {
 }
 
 func (a *api) pathID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "inbox event "+strconv.Quote(raw)+" not found (ids are positive numbers)")
-		return 0, false
+	id, ok := httpx.PathID(r, "id")
+	if !ok {
+		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, "inbox event "+strconv.Quote(r.PathValue("id"))+" not found (ids are positive numbers)")
 	}
-	return id, true
+	return id, ok
 }
 
 func (a *api) getEvent(w http.ResponseWriter, r *http.Request) {
@@ -233,7 +231,7 @@ func (a *api) getEvent(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) replayEvent(w http.ResponseWriter, r *http.Request) {
 	id, ok := a.pathID(w, r)
-	if !ok {
+	if !ok || !httpx.NoFields(w, r, a.MaxBodyBytes, a.Logger) {
 		return
 	}
 	ev, err := Replay(r.Context(), a.Pool, id)
@@ -246,7 +244,7 @@ func (a *api) replayEvent(w http.ResponseWriter, r *http.Request) {
 
 func (a *api) replayMatching(w http.ResponseWriter, r *http.Request) {
 	var p ReplayParams
-	if err := httpx.DecodeJSON(w, r, a.MaxBodyBytes, &p); err != nil && err != httpx.ErrEmptyBody {
+	if err := httpx.DecodeOptional(w, r, a.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, a.Logger, err)
 		return
 	}

@@ -110,6 +110,19 @@ func TestAPI(t *testing.T) {
 	if _, err := b.pool.Exec(t.Context(), `UPDATE hookd.inbox SET state = 'dead', attempts = 10`); err != nil {
 		t.Fatal(err)
 	}
+	// The id in one spelling only, and a body with fields refused: the
+	// replay runs for neither.
+	for _, odd := range []string{"0", "+"} {
+		if s := apiCall(t, srv, "POST", fmt.Sprintf("/v1/inbox/%s%d/replay", odd, id), "", &bad); s != 404 {
+			t.Fatalf("replay of inbox event %s%d: %d %v, want 404", odd, id, s, bad)
+		}
+	}
+	if s := apiCall(t, srv, "POST", fmt.Sprintf("/v1/inbox/%d/replay", id), `{"dry_run":true}`, &bad); s != 400 || !strings.Contains(bad["error"]["message"], "dry_run") {
+		t.Fatalf("replay with a field: %d %v, want a 400 naming it", s, bad)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.inbox WHERE state = 'dead'`); n != 1 {
+		t.Fatalf("a refused replay changed the event")
+	}
 	var replayed map[string]any
 	if s := apiCall(t, srv, "POST", "/v1/inbox/replay", `{"source":"std"}`, &replayed); s != 200 || replayed["replayed"] != 1.0 {
 		t.Fatalf("replay matching: %d %v", s, replayed)
