@@ -211,6 +211,8 @@ func TestFeed(t *testing.T) {
 	b.do(t, "GET", "/v1/events?limit=1001", nil).wantError(t, http.StatusBadRequest, "invalid_input", "limit")
 	b.do(t, "GET", "/v1/events?limit=ten", nil).wantError(t, http.StatusBadRequest, "invalid_input", "limit")
 	b.do(t, "GET", "/v1/events?type=bad%20type", nil).wantError(t, http.StatusBadRequest, "invalid_input", "type")
+	// An empty type= is no filter, as every other empty parameter is.
+	b.do(t, "GET", "/v1/events?type=&limit=5", nil).want(t, http.StatusOK, nil)
 }
 
 // poller reads one page of the feed after cursor: ids and the next cursor.

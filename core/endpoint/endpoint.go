@@ -335,17 +335,13 @@ func CheckDestination(g *netguard.Guard, rawURL string) error {
 }
 
 // NormalizeEventTypes trims, drops empty and repeated entries and
-// validates a filter. "*" alone means all; so does an empty list, but not
-// a list of empty entries ([""]), which is refused: taken for all, a
-// blank entry made an endpoint receive every event.
+// validates a filter. "*" alone means all; so does an empty list.
 func NormalizeEventTypes(types []string) ([]string, error) {
 	out := []string{}
-	blank := false
 	for _, raw := range types {
 		for t := range strings.SplitSeq(raw, ",") {
 			t = strings.TrimSpace(t)
 			if t == "" {
-				blank = true
 				continue
 			}
 			if slices.Contains(out, t) {
@@ -363,10 +359,18 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 			out = append(out, t)
 		}
 	}
-	if blank && len(out) == 0 {
+	return out, nil
+}
+
+// endpointEventTypes is NormalizeEventTypes for an endpoint's own list, as
+// a body gives it: a list of blank entries ([""]) is refused, not taken
+// for all types, which made the endpoint receive every event.
+func endpointEventTypes(types []string) ([]string, error) {
+	out, err := NormalizeEventTypes(types)
+	if err == nil && len(out) == 0 && len(types) > 0 {
 		return nil, validate.Errorf("event_types", "has only empty entries; give event types, or [] or * for all")
 	}
-	return out, nil
+	return out, err
 }
 
 func validateHeaders(h map[string]string) error {

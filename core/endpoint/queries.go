@@ -116,7 +116,7 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 	if err := validateDescription(p.Description); err != nil {
 		return nil, err
 	}
-	types, err := NormalizeEventTypes(p.EventTypes)
+	types, err := endpointEventTypes(p.EventTypes)
 	if err != nil {
 		return nil, err
 	}
@@ -357,7 +357,7 @@ func (p UpdateParams) columns() (updateColumns, error) {
 		c.description = p.Description
 	}
 	if p.EventTypes != nil {
-		types, err := NormalizeEventTypes(*p.EventTypes)
+		types, err := endpointEventTypes(*p.EventTypes)
 		if err != nil {
 			return c, err
 		}

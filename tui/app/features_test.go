@@ -210,3 +210,29 @@ func TestHelpFilters(t *testing.T) {
 		t.Fatal("esc clears the filter")
 	}
 }
+
+// Clearing the event types in the edit form means all types, as its hint
+// says: the form sent [""], which the endpoint now refuses as a list of
+// blank entries.
+func TestClearingEventTypesInTheFormMeansAll(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	m, up := newApp(t, src, 120, 40, false)
+	commontest.Press(t, up, "2", "j", "enter") // Billing service, invoice.*
+	if m.ViewAt(common.ViewEndpoints).(*endpoints.Model).Page() == nil {
+		t.Fatal("no endpoint page")
+	}
+	commontest.Press(t, up, "E", "tab", "tab") // to the event types
+	for range len("invoice.*") + 5 {
+		commontest.Press(t, up, "backspace")
+	}
+	commontest.Press(t, up, "enter", "y")
+	acts := src.Actions()
+	if len(acts) != 1 || acts[0].Method != "UpdateEndpoint" {
+		t.Fatalf("want one edit, got %v\n%s", acts, screen(m))
+	}
+	u := acts[0].Args[1].(endpoint.UpdateParams)
+	if u.EventTypes == nil || len(*u.EventTypes) != 0 {
+		t.Fatalf("a cleared event types field sends %v, want [] (all types)", u.EventTypes)
+	}
+}

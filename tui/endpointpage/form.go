@@ -128,7 +128,10 @@ func (f *form) params() (*endpoint.UpdateParams, []string, error) {
 		p.Description = &v
 	}
 	if v, ok := changed(fTypes); ok {
-		types := strings.Split(v, ",")
+		types := []string{} // empty: all types
+		if strings.TrimSpace(v) != "" {
+			types = strings.Split(v, ",")
+		}
 		p.EventTypes = &types
 	}
 	number := func(i int, name string) (*int, error) {
