@@ -143,3 +143,39 @@ func TestRankedListKeepsTheCursorOnItsEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// Away from the top a refresh reads a page more to hold what arrives, and
+// keeps only that: with nothing new the window stays as it was (it grew
+// by a page on every refresh, to a thousand rows read each second).
+func TestQuietRefreshKeepsTheWindow(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	src.Dels = nil
+	for i := int64(1); i <= 350; i++ {
+		src.AddDelivery(delivery.Delivery{ID: i, EventID: fmt.Sprintf("evt_%d", i), EndpointID: "ep_01jdsearch0000000000000000",
+			EventType: "payment.succeeded", State: delivery.StateSucceeded, CreatedAt: commontest.Now})
+	}
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "3", "j", "j")
+	dv := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+	loaded := len(dv.List().Items())
+	for range 3 {
+		refresh(t, m, up)
+	}
+	if n := len(dv.List().Items()); n != loaded {
+		t.Fatalf("three quiet refreshes took the window from %d rows to %d", loaded, n)
+	}
+	src.AddDelivery(delivery.Delivery{ID: 351, EventID: "evt_351", EndpointID: "ep_01jdsearch0000000000000000",
+		EventType: "payment.succeeded", State: delivery.StatePending, CreatedAt: commontest.Now})
+	refresh(t, m, up)
+	if n := len(dv.List().Items()); n != loaded+1 {
+		t.Fatalf("one arrival took the window from %d rows to %d, want %d", loaded, n, loaded+1)
+	}
+	// Paging on below the window still reaches the oldest.
+	for range 40 {
+		commontest.Press(t, up, "G")
+	}
+	if items := dv.List().Items(); items[len(items)-1].ID != 1 {
+		t.Fatalf("paging down ends at delivery %d, not 1", items[len(items)-1].ID)
+	}
+}

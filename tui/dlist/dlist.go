@@ -22,6 +22,7 @@ package dlist
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -360,17 +361,28 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	if msg.name != "" {
 		m.endpoints, m.resolvedFor = msg.endpoints, msg.name
 	}
+	next := msg.page.Next
 	if msg.append {
 		m.items = append(m.items, msg.page.Deliveries...)
 	} else {
-		m.items = msg.page.Deliveries
+		rows := msg.page.Deliveries
+		if msg.live && m.Table.Cursor() > 0 && len(m.items) > 0 {
+			// The page more read away from the top holds the rows that
+			// arrived; what it read below the window is dropped, or the
+			// window grew by a page on every refresh, new rows or none.
+			oldest := m.items[len(m.items)-1].ID
+			if k := slices.IndexFunc(rows, func(d delivery.Delivery) bool { return d.ID < oldest }); k >= 0 {
+				rows, next = rows[:k], oldest
+			}
+		}
+		m.items = rows
 		m.loadedAt = msg.at
 		m.labels = map[string]data.Label{}
 	}
 	for id, l := range msg.page.Labels {
 		m.labels[id] = l
 	}
-	m.next = msg.page.Next
+	m.next = next
 	m.partial = msg.page.Scanned
 	m.loaded = true
 	m.render()

@@ -254,13 +254,22 @@ func (m *Model) apply(msg loaded) {
 		m.slid = true
 		return // keep the rows, and the cursor on its event
 	}
+	next := msg.page.Next
 	if msg.append {
 		m.items = append(m.items, msg.page.Events...)
 	} else {
-		m.items = msg.page.Events
+		evs := msg.page.Events
+		if msg.live && m.table.Cursor() > 0 && len(m.items) > 0 {
+			// Only what arrived grows the window (see load).
+			oldest := m.items[len(m.items)-1].ID
+			if k := slices.IndexFunc(evs, func(e data.InboxEvent) bool { return e.ID < oldest }); k >= 0 {
+				evs, next = evs[:k], oldest
+			}
+		}
+		m.items = evs
 		m.rejected, m.at = msg.page.Rejected, msg.at
 	}
-	m.next = msg.page.Next
+	m.next = next
 	m.loaded = true
 	m.render()
 }
