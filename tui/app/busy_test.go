@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/tui/auditview"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
 	"github.com/hookd/hookd/tui/data"
@@ -177,5 +179,37 @@ func TestQuietRefreshKeepsTheWindow(t *testing.T) {
 	}
 	if items := dv.List().Items(); items[len(items)-1].ID != 1 {
 		t.Fatalf("paging down ends at delivery %d, not 1", items[len(items)-1].ID)
+	}
+}
+
+// The audit view keeps its cursor on its entry the same way, and waits
+// when a burst outruns a refresh.
+func TestBusyAuditKeepsTheCursorOnItsEntry(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	add := func(n int) {
+		for range n {
+			src.Trail = append(src.Trail, audit.Entry{ID: int64(len(src.Trail) + 1), At: commontest.Now, Action: audit.ActionReplay,
+				Target: "delivery 1", Outcome: audit.OutcomeOK, Actor: audit.Actor{Kind: audit.KindOS, ID: "alice"}})
+		}
+	}
+	src.Trail = nil
+	add(250)
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "6", "j", "j")
+	av := m.ViewAt(common.ViewAudit).(*auditview.Model)
+	chosen, ok := av.Selected()
+	if !ok {
+		t.Fatal("no entry under the cursor")
+	}
+	for _, n := range []int{150, 150, 1500} {
+		add(n)
+		refresh(t, m, up)
+		if e, _ := av.Selected(); e.ID != chosen.ID {
+			t.Fatalf("after %d more entries the cursor is on entry %d, not %d", n, e.ID, chosen.ID)
+		}
+	}
+	if out := screen(m); !strings.Contains(out, "refresh waits") {
+		t.Fatalf("after a burst larger than a refresh the audit view does not say it waits:\n%s", out)
 	}
 }

@@ -42,6 +42,7 @@ type Model struct {
 	loading bool
 	more    bool
 	loaded  bool
+	slid    bool // a refresh came back without the cursor's entry (see held)
 	err     error
 	at      time.Time
 	detail  *audit.Entry
@@ -55,6 +56,8 @@ type loaded struct {
 	page   audit.Page
 	err    error
 	at     time.Time
+	limit  int  // the rows asked for
+	live   bool // a live refresh
 }
 
 // New returns the view.
@@ -73,42 +76,50 @@ func New(c *common.Common) *Model {
 }
 
 func (m *Model) Title() string   { return "audit" }
-func (m *Model) Init() tea.Cmd   { return m.load(false) }
+func (m *Model) Init() tea.Cmd   { return m.load(false, false) }
 func (m *Model) Capturing() bool { return m.prompt.Editing() }
 func (m *Model) Nested() bool    { return m.detail != nil }
 
 // Items returns the loaded entries, for tests.
 func (m *Model) Items() []audit.Entry { return m.items }
 
-// Refresh redraws the ages and re-reads the loaded entries.
+// Refresh redraws the ages and re-reads the loaded entries (see
+// list.RefreshLimit); it waits while held.
 func (m *Model) Refresh() tea.Cmd {
 	m.render()
-	if m.loading || m.more || m.detail != nil {
+	if m.loading || m.more || m.detail != nil || m.held() {
 		return nil
 	}
-	return m.load(false)
+	return m.load(false, true)
 }
+
+// held reports whether live refresh waits because more entries arrived
+// above the cursor in one refresh than it reads; it ends at the top row
+// (g) or with ctrl+r.
+func (m *Model) held() bool { return m.slid && m.table.Cursor() > 0 }
 
 // RefreshNow reloads from the newest.
 func (m *Model) RefreshNow() tea.Cmd {
 	m.gen++
-	m.loading, m.more = false, false
-	return m.load(false)
+	m.loading, m.more, m.slid = false, false, false
+	return m.load(false, false)
 }
 
-func (m *Model) load(appendPage bool) tea.Cmd {
+// load reads a next page (appendPage) or the loaded entries again; live
+// is a refresh.
+func (m *Model) load(appendPage, live bool) tea.Cmd {
 	p := m.params
 	if appendPage {
 		m.more = true
 		p.Before, p.Limit = m.next, PageSize
 	} else {
 		m.loading = true
-		p.Limit = min(max(len(m.items), PageSize), 1000)
+		p.Limit = list.RefreshLimit(len(m.items), PageSize, 1000, live && m.table.Cursor() > 0)
 	}
-	gen, now := m.gen, m.c.Now()
+	gen, now, limit := m.gen, m.c.Now(), p.Limit
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		page, err := m.c.Source.Audit(ctx, p)
-		return loaded{gen: gen, append: appendPage, page: page, err: err, at: now}
+		return loaded{gen: gen, append: appendPage, page: page, err: err, at: now, limit: limit, live: live}
 	}, func(err error) loaded { return loaded{gen: gen, append: appendPage, err: err} })
 }
 
@@ -166,7 +177,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	}
 	if m.table.Move(k, keys) {
 		if m.next != 0 && !m.more && !m.loading && m.table.NearEnd() {
-			return m, m.load(true)
+			return m, m.load(true, false)
 		}
 		return m, nil
 	}
@@ -203,14 +214,39 @@ func (m *Model) apply(l loaded) {
 	if l.err != nil {
 		return
 	}
+	m.slid = false
+	away := l.live && m.table.Cursor() > 0
+	if sel, ok := m.Selected(); ok && away && list.SlidPast(l.page.Entries, entryID, sel.ID, l.limit) {
+		m.slid = true
+		return // keep the rows, and the cursor on its entry
+	}
+	next := l.page.Next
 	if l.append {
 		m.items = append(m.items, l.page.Entries...)
 	} else {
-		m.items, m.at = l.page.Entries, l.at
+		entries := l.page.Entries
+		if away && len(m.items) > 0 {
+			oldest := m.items[len(m.items)-1].ID
+			if kept, cut := list.KeepArrived(entries, entryID, oldest); cut {
+				entries, next = kept, oldest
+			}
+		}
+		m.items, m.at = entries, l.at
 	}
-	m.next, m.loaded = l.page.Next, true
+	m.next, m.loaded = next, true
 	m.render()
 }
+
+// Selected returns the entry under the cursor.
+func (m *Model) Selected() (audit.Entry, bool) {
+	r, ok := m.table.Selected()
+	if !ok || r.Ref >= len(m.items) {
+		return audit.Entry{}, false
+	}
+	return m.items[r.Ref], true
+}
+
+func entryID(e audit.Entry) int64 { return e.ID }
 
 func (m *Model) render() {
 	st := m.c.Styles
@@ -266,6 +302,9 @@ func (m *Model) View() string {
 	}
 	if n := m.table.NewAbove(); n > 0 {
 		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
+	}
+	if m.held() {
+		info += " · " + st.Warn.Render("refresh waits: more arrived above the cursor than it reads (g: top, ctrl+r reloads)")
 	}
 	if !m.at.IsZero() {
 		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"

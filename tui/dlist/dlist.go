@@ -22,7 +22,6 @@ package dlist
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -239,13 +238,7 @@ func (m *Model) refresh() tea.Cmd {
 	if m.loading || m.more {
 		return nil
 	}
-	n := max(len(m.items), PageSize)
-	if m.Table.Cursor() > 0 {
-		// Away from the top the window grows by what arrives above, so
-		// that the rows below the cursor (and the cursor's own) stay.
-		n = len(m.items) + PageSize
-	}
-	cmd := m.load(false, 0, min(n, MaxRefresh))
+	cmd := m.load(false, 0, list.RefreshLimit(len(m.items), PageSize, MaxRefresh, m.Table.Cursor() > 0))
 	return func() tea.Msg {
 		msg := cmd()
 		if l, ok := msg.(Loaded); ok {
@@ -367,12 +360,9 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	} else {
 		rows := msg.page.Deliveries
 		if msg.live && m.Table.Cursor() > 0 && len(m.items) > 0 {
-			// The page more read away from the top holds the rows that
-			// arrived; what it read below the window is dropped, or the
-			// window grew by a page on every refresh, new rows or none.
 			oldest := m.items[len(m.items)-1].ID
-			if k := slices.IndexFunc(rows, func(d delivery.Delivery) bool { return d.ID < oldest }); k >= 0 {
-				rows, next = rows[:k], oldest
+			if kept, cut := list.KeepArrived(rows, deliveryID, oldest); cut {
+				rows, next = kept, oldest
 			}
 		}
 		m.items = rows
@@ -395,17 +385,10 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 // at its place on the screen, on a delivery the operator never chose.
 func (m *Model) slidPast(msg Loaded) bool {
 	sel, ok := m.Selected()
-	rows := msg.page.Deliveries
-	if !ok || m.Table.Cursor() == 0 || len(rows) == 0 || len(rows) < msg.limit {
-		return false
-	}
-	for _, d := range rows {
-		if d.ID <= sel.ID {
-			return false
-		}
-	}
-	return true
+	return ok && m.Table.Cursor() > 0 && list.SlidPast(msg.page.Deliveries, deliveryID, sel.ID, msg.limit)
 }
+
+func deliveryID(d delivery.Delivery) int64 { return d.ID }
 
 // render rebuilds the rows from the loaded deliveries at the clock's now.
 func (m *Model) render() {

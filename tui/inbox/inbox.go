@@ -165,11 +165,7 @@ func (m *Model) load(appendPage, live bool) tea.Cmd {
 		q.Before, q.Limit = m.next, PageSize
 	} else {
 		m.loading = true
-		n := max(len(m.items), PageSize)
-		if live && m.table.Cursor() > 0 {
-			n = len(m.items) + PageSize
-		}
-		q.Limit = min(n, MaxRefresh)
+		q.Limit = list.RefreshLimit(len(m.items), PageSize, MaxRefresh, live && m.table.Cursor() > 0)
 	}
 	gen, now, limit := m.gen, m.c.Now(), q.Limit
 	return common.Run(m.c, func(ctx context.Context) loaded {
@@ -262,8 +258,8 @@ func (m *Model) apply(msg loaded) {
 		if msg.live && m.table.Cursor() > 0 && len(m.items) > 0 {
 			// Only what arrived grows the window (see load).
 			oldest := m.items[len(m.items)-1].ID
-			if k := slices.IndexFunc(evs, func(e data.InboxEvent) bool { return e.ID < oldest }); k >= 0 {
-				evs, next = evs[:k], oldest
+			if kept, cut := list.KeepArrived(evs, inboxID, oldest); cut {
+				evs, next = kept, oldest
 			}
 		}
 		m.items = evs
@@ -278,17 +274,10 @@ func (m *Model) apply(msg loaded) {
 // under the cursor, all of it newer.
 func (m *Model) slidPast(msg loaded) bool {
 	sel, ok := m.Selected()
-	evs := msg.page.Events
-	if !ok || m.table.Cursor() == 0 || len(evs) == 0 || len(evs) < msg.limit {
-		return false
-	}
-	for _, e := range evs {
-		if e.ID <= sel.ID {
-			return false
-		}
-	}
-	return true
+	return ok && m.table.Cursor() > 0 && list.SlidPast(msg.page.Events, inboxID, sel.ID, msg.limit)
 }
+
+func inboxID(e data.InboxEvent) int64 { return e.ID }
 
 // render draws the rows at the clock's now.
 func (m *Model) render() {

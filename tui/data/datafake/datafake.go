@@ -627,6 +627,10 @@ func (s *Source) Audit(ctx context.Context, p audit.ListParams) (audit.Page, err
 			p.Outcome != "" && e.Outcome != p.Outcome || p.Before > 0 && e.ID >= p.Before {
 			continue
 		}
+		if p.Limit > 0 && len(page.Entries) == p.Limit {
+			page.Next = page.Entries[len(page.Entries)-1].ID
+			break
+		}
 		page.Entries = append(page.Entries, e)
 	}
 	return page, nil
