@@ -20,6 +20,9 @@ func TestCommandsThatChangeStateAreAudited(t *testing.T) {
 	mustHookd(t, dbURL, "endpoints", "disable", id, "--reason", "maintenance")
 	mustHookd(t, dbURL, "endpoints", "enable", id)
 	mustHookd(t, dbURL, "endpoints", "update", id, "--description", "shop", "--header", "Authorization=Bearer s3cret")
+	if r := hookd(t, dbURL, "endpoints", "update", id); r.code == 0 { // changes nothing: refused, not audited
+		t.Fatal("endpoints update with no flag must fail")
+	}
 	rotated := mustHookd(t, dbURL, "endpoints", "rotate-secret", id)
 	mustHookd(t, dbURL, "publish", "--type", "invoice.paid", "--data", `{"n":1}`)
 	var dels struct {

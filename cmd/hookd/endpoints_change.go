@@ -60,7 +60,12 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 				d := endpoint.Duration(f.timeout)
 				p.Timeout = &d
 			}
-			e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(changedFlags(cmd.LocalFlags()), ", ")}
+			changed := changedFlags(cmd.LocalFlags())
+			if len(changed) == 0 {
+				// Run, it changed nothing but updated_at, audited as an edit.
+				return fmt.Errorf("endpoints update: give at least one flag to change (see --help)")
+			}
+			e := audit.Entry{Action: audit.ActionEdit, Detail: "changed " + strings.Join(changed, ", ")}
 			return c.changeEndpoint(cmd, args[0], asJSON, "updated", e, func(tx pgx.Tx) (*endpoint.Endpoint, error) {
 				return endpoint.Update(cmd.Context(), tx, args[0], p)
 			})

@@ -87,6 +87,10 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if len(events) == 1 {
 			err = inEvent(err, 0) // PublishBatch names events[i] for longer batches only
+			var taken *outbox.IDTakenError
+			if errors.As(err, &taken) {
+				taken.Field = "events[0].id"
+			}
 		}
 		s.fail(w, err, "tenant", "")
 		return

@@ -85,6 +85,8 @@ func TestPublishBatch(t *testing.T) {
 		{"id": "b3", "type": "a.b", "tenant": "cus_B"},
 		{"id": "b2", "type": "a.c", "tenant": "cus_B"},
 	}}).wantError(t, http.StatusConflict, "conflict", `events[1].id: "b2" is the id of an event for another tenant`)
+	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []map[string]any{{"id": "b2", "type": "a.c", "tenant": "cus_B"}}}).
+		wantError(t, http.StatusConflict, "conflict", `events[0].id: "b2" is the id of an event for another tenant`)
 	b.do(t, "POST", "/v1/events", map[string]any{"id": "b2", "type": "a.c"}).
 		wantError(t, http.StatusConflict, "conflict", `id: "b2" is the id of an event for another tenant`)
 	b.do(t, "POST", "/v1/events", map[string]any{"type": "a.c", "tenant": "cus_B"}, "Idempotency-Key", "old").

@@ -288,15 +288,21 @@ type Sized struct {
 	Rows int64 `json:"rows_estimate"`
 }
 
-// Sizes returns every partition with its size, oldest first: catalog
-// lookups only, one per partition.
-// HoldsRows reports whether the partition named holds any row: one probe,
-// however big it is.
+// HoldsRows reports whether the partition named holds any row, reading
+// no more than its first live one. A partition dropped meanwhile (by
+// retention, since its name was read) holds none.
 func HoldsRows(ctx context.Context, ex db.Executor, name string) (bool, error) {
 	var ok bool
 	err := ex.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+pgx.Identifier{"hookd", name}.Sanitize()+`)`).Scan(&ok)
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "42P01" { // undefined_table
+		return false, nil
+	}
 	return ok, err
 }
+
+// Sizes returns every partition with its size, oldest first: catalog
+// lookups only, one per partition.
 
 func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
 	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound, p.rows_until,

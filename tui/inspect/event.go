@@ -48,7 +48,7 @@ type eventLoaded struct {
 // delivery from (0: the first).
 func NewEvent(c *common.Common, eventID string, from int64) *EventScreen {
 	return &EventScreen{c: c, id: newID(), eventID: eventID, from: from, table: list.New(
-		list.Column{Title: "DELIVERY", Right: true},
+		list.Column{Title: "DELIVERY", Right: true, Whole: true},
 		list.Column{Title: "ENDPOINT", Min: 12, Max: 40},
 		list.Column{Title: "STATE", Min: 9},
 		list.Column{Title: "TRIES", Right: true, Drop: 2},
