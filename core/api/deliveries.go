@@ -88,11 +88,6 @@ func checkFilterText(f delivery.Filter) error {
 		if err := validate.ID("event_type", f.EventType); err != nil {
 			return err
 		}
-		// As the feed's type= and endpoints' event_types take it: a.**
-		// matched nothing, silently.
-		if ts, err := endpoint.NormalizeEventTypes([]string{f.EventType}); err != nil || len(ts) != 1 || ts[0] != f.EventType {
-			return validate.Errorf("event_type", "%q is not an event type or filter (an exact type like invoice.paid, or a prefix like payment.*)", f.EventType)
-		}
 	}
 	return nil
 }

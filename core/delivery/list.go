@@ -67,6 +67,9 @@ func (f Filter) Validate() error {
 	if f.State != "" && !f.State.Valid() {
 		return validate.Errorf("state", "%q is not a delivery state (allowed: %s)", f.State, joinStates())
 	}
+	if f.EventType != "" && !validate.TypeFilter(f.EventType) {
+		return validate.Errorf("event_type", "%q is not an event type or filter (an exact type like invoice.paid, or a prefix like payment.*)", f.EventType)
+	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		return validate.Errorf("until", "must be after since")
 	}

@@ -278,8 +278,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 func (Duration) JSONHint() string { return `must be a duration such as "15s" or "500ms"` }
 
 var (
-	eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*(\.\*)?$`)
-	headerName       = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~\-]+$`)
+	headerName = regexp.MustCompile(`^[A-Za-z0-9!#$%&'*+.^_|~\-]+$`)
 )
 
 // ValidateURL accepts absolute http and https URLs with a host, without
@@ -353,7 +352,7 @@ func NormalizeEventTypes(types []string) ([]string, error) {
 			if len(t) > MaxEventTypeBytes {
 				return nil, validate.Errorf("event_types", "an entry is %d bytes, over the limit of %d", len(t), MaxEventTypeBytes)
 			}
-			if t != "*" && !eventTypePattern.MatchString(t) {
+			if !validate.TypeFilter(t) {
 				return nil, validate.Errorf("event_types", "%q is not an event type or filter (allowed: exact types like invoice.paid, prefixes like payment.*, or *)", t)
 			}
 			out = append(out, t)
