@@ -30,7 +30,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/delivery"
-	"github.com/hookd/hookd/core/tenant"
+	"github.com/hookd/hookd/core/validate"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/confirm"
 	"github.com/hookd/hookd/tui/data"
@@ -183,8 +183,8 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 		return nil, err
 	}
 	if v := t.Get("tenant"); v != "" {
-		if err := tenant.ValidateID(v); err != nil {
-			return nil, fmt.Errorf("tenant: %q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", v)
+		if err := validate.TenantID("tenant", v); err != nil {
+			return nil, err
 		}
 	}
 	m.text, m.tenant = t.Text, t.Get("tenant")

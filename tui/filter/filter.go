@@ -28,7 +28,7 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/outbox"
-	"github.com/hookd/hookd/core/tenant"
+	"github.com/hookd/hookd/core/validate"
 	"github.com/hookd/hookd/tui/data"
 )
 
@@ -228,8 +228,8 @@ func Deliveries(s string, now time.Time, allowed ...string) (Delivery, error) {
 		}
 	}
 	if v := t.Get("tenant"); v != "" {
-		if err := tenant.ValidateID(v); err != nil {
-			return Delivery{}, fmt.Errorf("tenant: %q is not a tenant id (1 to 128 of A-Z a-z 0-9 . _ : -)", v)
+		if err := validate.TenantID("tenant", v); err != nil {
+			return Delivery{}, err
 		}
 		q.Tenant = v
 	}
