@@ -223,15 +223,16 @@ func TestCheckJSONNamesThePath(t *testing.T) {
 // struct's own, an embedded struct's, a map's (free) and parts decoded
 // later into a struct (Shaped).
 type caseRequest struct {
-	DryRun bool              `json:"dry_run"`
-	Meta   map[string]string `json:"meta"`
-	Parts  []casePart        `json:"parts"`
-	Raw    json.RawMessage   `json:"raw"`
-	caseEmbedded
+	caseEmbedded                   // first: its parts is shadowed by the shallower one below
+	DryRun       bool              `json:"dry_run"`
+	Meta         map[string]string `json:"meta"`
+	Parts        []casePart        `json:"parts"`
+	Raw          json.RawMessage   `json:"raw"`
 }
 
 type caseEmbedded struct {
-	Note string `json:"note"`
+	Note  string `json:"note"`
+	Parts string `json:"parts"` // shadowed by caseRequest's own parts
 }
 
 type casePart []byte

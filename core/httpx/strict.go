@@ -82,15 +82,16 @@ func fieldsOf(t reflect.Type) fieldSet {
 		return fs.(fieldSet)
 	}
 	fs := fieldSet{}
-	addFields(fs, t)
+	addFields(fs, map[string]int{}, t, 0)
 	fieldSets.Store(t, fs)
 	return fs
 }
 
 // addFields adds t's fields as encoding/json names them: by the tag's
 // name, else the field's; "-" skipped, untagged embedded structs
-// flattened.
-func addFields(fs fieldSet, t reflect.Type) {
+// flattened, and of two fields of one name the shallower kept (depth
+// records where each name was found).
+func addFields(fs fieldSet, depth map[string]int, t reflect.Type, d int) {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -104,7 +105,7 @@ func addFields(fs fieldSet, t reflect.Type) {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				addFields(fs, ft)
+				addFields(fs, depth, ft, d+1)
 				continue
 			}
 		}
@@ -114,8 +115,8 @@ func addFields(fs fieldSet, t reflect.Type) {
 		if name == "" {
 			name = f.Name
 		}
-		if _, taken := fs[name]; !taken {
-			fs[name] = ft
+		if at, taken := depth[name]; !taken || d < at {
+			fs[name], depth[name] = ft, d
 		}
 	}
 }
