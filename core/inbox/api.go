@@ -150,6 +150,11 @@ func (a *api) updateSource(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, a.Logger, err)
 		return
 	}
+	if p.Scheme == nil && p.Secrets == nil && p.Tolerance == nil && p.ForwardTo == nil && p.ForwardSecret == nil {
+		httpx.WriteDomainError(w, a.Logger, validate.Errorf("body",
+			"names no field to change (a field given as null is left as it is); give at least one of scheme, secrets, tolerance, forward_to, forward_secret"))
+		return
+	}
 	p.Guard = a.guard
 	s, err := UpdateSource(r.Context(), a.Pool, name, p)
 	if err != nil {
