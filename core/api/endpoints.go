@@ -170,7 +170,7 @@ func updatedFields(p endpoint.UpdateParams) []string {
 
 func (s *server) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.pathID(w, r)
-	if !ok {
+	if !ok || !s.noFields(w, r) {
 		return
 	}
 	s.changeEndpoint(w, r, id, audit.Entry{Action: audit.ActionDelete}, func(tx pgx.Tx, id string) (*endpoint.Endpoint, error) {

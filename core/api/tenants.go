@@ -114,7 +114,7 @@ func (s *server) getTenant(w http.ResponseWriter, r *http.Request) {
 // and answers the counts removed.
 func (s *server) eraseTenant(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.tenantID(w, r)
-	if !ok {
+	if !ok || !s.noFields(w, r) {
 		return
 	}
 	var erased *tenant.Erased
@@ -204,7 +204,7 @@ func (s *server) listTokens(w http.ResponseWriter, r *http.Request) {
 // revokeToken deletes a token: it stops working at once. 204.
 func (s *server) revokeToken(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.tenantID(w, r)
-	if !ok {
+	if !ok || !s.noFields(w, r) {
 		return
 	}
 	tokenID := r.PathValue("token_id")

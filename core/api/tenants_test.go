@@ -102,6 +102,11 @@ func TestTenantAdmin(t *testing.T) {
 	// Erasure answers the counts; nothing of the tenant is left.
 	b.token(t, "cus_42")
 	var erased tenant.Erased
+	// A body is refused, and nothing is erased: DELETE takes none.
+	b.do(t, "DELETE", "/v1/tenants/cus_42", `{"dry_run":true}`).wantError(t, http.StatusBadRequest, "invalid_input", "dry_run")
+	if n := b.count(t, `SELECT count(*) FROM hookd.tenants WHERE id = 'cus_42'`); n != 1 {
+		t.Fatal("a refused erase erased the tenant")
+	}
 	b.do(t, "DELETE", "/v1/tenants/cus_42", nil).want(t, http.StatusOK, &erased)
 	if erased.Tenant != "cus_42" || erased.Endpoints != 1 || erased.Events != 1 || erased.Deliveries != 1 || erased.Attempts != 1 || erased.Tokens != 1 {
 		t.Fatalf("erased %+v", erased)

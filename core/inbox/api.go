@@ -166,6 +166,9 @@ func (a *api) updateSource(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) deleteSource(w http.ResponseWriter, r *http.Request) {
+	if !httpx.NoFields(w, r, a.MaxBodyBytes, a.Logger) {
+		return
+	}
 	name := r.PathValue("name")
 	if err := DeleteSource(r.Context(), a.Pool, name); err != nil {
 		a.fail(w, err, "source", name)
