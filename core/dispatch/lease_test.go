@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/testkit"
 )
 
 // The tests of this file hold a claim up, before or after its claiming
@@ -378,4 +379,54 @@ func deliverAfterStarving(t *testing.T, b *bundle, opts Options, n int) time.Dur
 		b.waitState(t, id, delivery.StateSucceeded)
 	}
 	return pool.Stat().AcquireDuration() - waitedBefore
+}
+
+// Stop waits for a hand-back release under way: when it returns, the
+// jobs a stalled claim handed back are pending again and uncounted, not
+// left in flight for the reaper to count an attempt they never made.
+func TestStopWaitsForTheHandBackRelease(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	rc := newReceiver(t, status(http.StatusOK))
+	b.endpoint(t, rc.URL, nil)
+	stallOneClaimCommit(t, b, "true")
+	// The release is slow: its update sleeps (an injected fault), so that
+	// Stop comes while it runs.
+	if _, err := b.pool.Exec(t.Context(), `
+		CREATE FUNCTION public.slow_release() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF current_setting('test.slept', true) IS DISTINCT FROM 'yes' THEN
+				PERFORM set_config('test.slept', 'yes', true);
+				PERFORM pg_sleep(0.5);
+			END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER slow_release BEFORE UPDATE ON hookd.queue FOR EACH ROW
+			WHEN (OLD.state = 'in_flight' AND NEW.state = 'pending' AND NEW.attempts < OLD.attempts)
+			EXECUTE FUNCTION public.slow_release();`); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	for range n {
+		b.publish(t, "a.b", `{}`)
+	}
+	d := b.start(t, func(o *Options) {
+		o.Delivery.Timeout = 100 * time.Millisecond
+		o.Delivery.Lease = 600 * time.Millisecond
+		o.Delivery.Workers, o.Delivery.ClaimBatch = 64, 64
+		o.ReapInterval = time.Hour
+	})
+	testkit.Eventually(t, "the release of the handed-back jobs to run", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event = 'PgSleep' AND query LIKE '%released AS%'`) > 0
+	})
+	if err := d.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'`); got != 0 {
+		t.Fatalf("%d deliveries still in flight when Stop returned", got)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.queue WHERE state = 'pending' AND attempts = 0`); got != n {
+		t.Fatalf("%d deliveries pending and uncounted when Stop returned, want %d", got, n)
+	}
 }
