@@ -38,8 +38,8 @@ var (
 	shapedType      = reflect.TypeFor[Shaped]()
 )
 
-// shapes caches shape: asked for every object and list of a document,
-// reflection's Implements was a third of the scan.
+// shapes caches shape, which is asked for every object and list of a
+// document: reflection once per type, not once per value.
 var shapes sync.Map // reflect.Type -> reflect.Type (nil: keys free)
 
 // shape is the type whose fields a JSON value decoded into a value of
