@@ -11,7 +11,6 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/httpx"
-	"github.com/hookd/hookd/core/validate"
 )
 
 // endpointView is an endpoint as GET /v1/endpoints/{id} shows it.
@@ -135,10 +134,14 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	fields := updatedFields(p)
 	if len(fields) == 0 {
-		// Written, it changed nothing but updated_at, and was audited as
-		// an edit. A null is no value: the field is left as it is.
-		httpx.WriteDomainError(w, s.logger, validate.Errorf("body",
-			"names no field to change (a field given as null is left as it is); give at least one of url, description, event_types, headers, rate_limit, max_in_flight, timeout, body_format, ordering, signatures, enabled"))
+		// Nothing to change (a field given as null is left as it is): the
+		// endpoint as it is, written to and audited as an edit no more.
+		e, err := visibleEndpoint(r.Context(), s.pool, caller(r), id)
+		if err != nil {
+			s.fail(w, err, "endpoint", id)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, redact(e))
 		return
 	}
 	p.Guard = s.guard

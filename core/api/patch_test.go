@@ -45,15 +45,21 @@ func TestConcurrentPatchesKeepEveryChange(t *testing.T) {
 	}
 }
 
-// A PATCH that names no field to change (nothing, or only nulls) is a 400
-// and writes nothing: it bumped updated_at and was audited as an edit.
-func TestPatchOfNothingIsRefused(t *testing.T) {
+// A PATCH that names no field to change (nothing, or only nulls) answers
+// the endpoint as it is and writes nothing: it bumped updated_at and was
+// audited as an edit.
+func TestPatchOfNothingChangesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	ep := b.endpoint(t)
 	for _, body := range []string{`{}`, `{"url":null}`, `{"event_types":null,"enabled":null}`, `null`} {
-		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, body).wantError(t, http.StatusBadRequest, "invalid_input", "names no field to change")
+		var got endpoint.Endpoint
+		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, body).want(t, http.StatusOK, &got)
+		if got.ID != ep.ID || got.URL != ep.URL || !got.UpdatedAt.Equal(ep.UpdatedAt) {
+			t.Errorf("PATCH %s answered %+v, want the endpoint unchanged", body, got)
+		}
 	}
+	b.do(t, "PATCH", "/v1/endpoints/ep_none", `{}`).wantError(t, http.StatusNotFound, "not_found")
 	var got endpoint.Endpoint
 	b.do(t, "GET", "/v1/endpoints/"+ep.ID, nil).want(t, http.StatusOK, &got)
 	if !got.UpdatedAt.Equal(ep.UpdatedAt) {

@@ -307,7 +307,9 @@ func ValidateURL(raw string) error {
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return validate.Errorf("url", "%q must not contain a fragment (#...)", raw)
 	}
-	if p := u.Port(); p != "" || strings.HasSuffix(u.Host, ":") {
+	// An empty port ("host:") is the scheme's, as RFC 3986 and the HTTP
+	// client read it.
+	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
 			return validate.Errorf("url", "%q has port %q; a port is a number from 1 to 65535, or none for the scheme's", raw, p)
 		}

@@ -55,7 +55,6 @@ func TestValidation(t *testing.T) {
 		{"port too big", endpoint.CreateParams{URL: "https://example.com:99999/"}, "url", "from 1 to 65535"},
 		{"port 65536", endpoint.CreateParams{URL: "https://example.com:65536/"}, "url", "from 1 to 65535"},
 		{"port zero", endpoint.CreateParams{URL: "https://example.com:0/"}, "url", "from 1 to 65535"},
-		{"empty port", endpoint.CreateParams{URL: "https://example.com:/"}, "url", "from 1 to 65535"},
 		{"blank filter", endpoint.CreateParams{URL: "https://example.com/", EventTypes: []string{""}}, "event_types", "only empty entries"},
 		{"bad filter", endpoint.CreateParams{URL: "https://example.com/", EventTypes: []string{"pay ment"}}, "event_types", "not an event type"},
 		{"bad prefix", endpoint.CreateParams{URL: "https://example.com/", EventTypes: []string{"payment*"}}, "event_types", "not an event type"},

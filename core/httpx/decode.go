@@ -158,7 +158,7 @@ func jsonKind(goKind string) string {
 		return "object"
 	case "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16", "uint32", "uint64":
 		// Said so: "must be a number, not a number 1.5" puzzled.
-		return "whole number in range"
+		return "whole number (written without a fraction or exponent, within its range)"
 	default:
 		return "number"
 	}

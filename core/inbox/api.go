@@ -151,8 +151,14 @@ func (a *api) updateSource(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p.Scheme == nil && p.Secrets == nil && p.Tolerance == nil && p.ForwardTo == nil && p.ForwardSecret == nil {
-		httpx.WriteDomainError(w, a.Logger, validate.Errorf("body",
-			"names no field to change (a field given as null is left as it is); give at least one of scheme, secrets, tolerance, forward_to, forward_secret"))
+		// Nothing to change (null is left as it is): the source as it is,
+		// not rewritten.
+		s, err := GetSource(r.Context(), a.Pool, name)
+		if err != nil {
+			a.fail(w, err, "source", name)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, view(s, false))
 		return
 	}
 	p.Guard = a.guard
