@@ -200,6 +200,20 @@ func TestWriteJSONNeverSendsAHalfEncodedSuccess(t *testing.T) {
 	}
 }
 
+// objectOfKeys is an object of keys k0..k(n-1) and, unless again < 0, k(again)
+// once more at the end.
+func objectOfKeys(n, again int) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+	}
+	if again >= 0 {
+		fmt.Fprintf(&b, `"k%d":0,`, again)
+	}
+	return strings.TrimSuffix(b.String(), ",") + "}"
+}
+
 // checkJSON names what it refuses by its path in the document.
 func TestCheckJSONNamesThePath(t *testing.T) {
 	t.Parallel()
@@ -211,6 +225,9 @@ func TestCheckJSONNamesThePath(t *testing.T) {
 		`{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":1}]}`:        "",
 		`{"a":[[1,2],["\ud800"]]}`:                               "a[1][0]: holds an unpaired surrogate",
 		`"\ud800"`:                                               "body: holds an unpaired surrogate",
+		objectOfKeys(30, 3):                                      "k3: is given twice",
+		objectOfKeys(30, 25):                                     "k25: is given twice",
+		objectOfKeys(30, -1):                                     "",
 	} {
 		err := checkJSON([]byte(doc), nil)
 		if (want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), want) {

@@ -190,8 +190,9 @@ func (s *strictScan) object(t reflect.Type) error {
 		values = t.Elem()
 	}
 	s.i++
-	var few [8][]byte // most objects have fewer keys
+	var few [manyKeys + 1][]byte // most objects have fewer keys
 	keys := few[:0]
+	var seen map[string]struct{} // once keys has more than manyKeys
 	for {
 		s.space()
 		if s.b[s.i] == '}' {
@@ -209,12 +210,27 @@ func (s *strictScan) object(t reflect.Type) error {
 			key = []byte(k)
 		}
 		s.path = append(s.path, pathStep{key: key})
-		for _, k := range keys {
-			if bytes.Equal(k, key) {
+		if seen != nil {
+			if _, twice := seen[string(key)]; twice {
 				return &validate.Error{Field: s.name(), Message: "is given twice; give each field once"}
 			}
+			seen[string(key)] = struct{}{}
+		} else {
+			for _, k := range keys {
+				if bytes.Equal(k, key) {
+					return &validate.Error{Field: s.name(), Message: "is given twice; give each field once"}
+				}
+			}
+			keys = append(keys, key)
+			if len(keys) > manyKeys {
+				// Past a few keys, a set: compared each with every other,
+				// an object of 18,500 keys took 1.4 s to check.
+				seen = make(map[string]struct{}, 4*manyKeys)
+				for _, k := range keys {
+					seen[string(k)] = struct{}{}
+				}
+			}
 		}
-		keys = append(keys, key)
 		if fields != nil {
 			ft, ok := fields[string(key)]
 			if !ok {
@@ -234,6 +250,10 @@ func (s *strictScan) object(t reflect.Type) error {
 		}
 	}
 }
+
+// manyKeys is how many keys of one object are compared one by one before
+// they go into a set.
+const manyKeys = 16
 
 // notAField refuses the current key, which names none of fields exactly
 // (encoding/json took it for one that matches it ignoring case, or refused
