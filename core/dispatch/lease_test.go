@@ -397,7 +397,7 @@ func TestStopWaitsForTheHandBackRelease(t *testing.T) {
 		BEGIN
 			IF current_setting('test.slept', true) IS DISTINCT FROM 'yes' THEN
 				PERFORM set_config('test.slept', 'yes', true);
-				PERFORM pg_sleep(0.5);
+				PERFORM pg_sleep(0.2);
 			END IF;
 			RETURN NEW;
 		END $$;

@@ -109,9 +109,9 @@ func (h *handBacks) busy() bool { return h.running || len(h.waiting) > 0 }
 
 // releaseHandBacks releases the jobs h holds, unless a release runs
 // already, so that a fresh claim takes them at once with a whole lease.
-// It may take as long as a lease: the database that made the jobs late
-// may be slow to release them too, and cut short after a few seconds the
-// release left them to the reaper, which counts the attempt they never
+// It may take as long as a lease, and 5 s at least: the database that
+// made the jobs late may be slow to release them too, and a release cut
+// short leaves them to the reaper, which counts the attempt they never
 // made (and on a last attempt, dead-letters them). Past their leases,
 // releasing them changes nothing: Release names each claim by its
 // attempt, and a reaped delivery's next claim has another. Should it
@@ -124,7 +124,7 @@ func (d *Dispatcher) releaseHandBacks(ctx context.Context, h *handBacks) {
 	claims := h.waiting
 	h.waiting, h.running = nil, true
 	go func() {
-		ctx, cancel := context.WithTimeout(ctx, d.opts.Delivery.Lease)
+		ctx, cancel := context.WithTimeout(ctx, max(d.opts.Delivery.Lease, 5*time.Second))
 		defer cancel()
 		n, err := delivery.Release(ctx, d.pool, d.opts.Worker, claims)
 		ids := make([]int64, 0, min(len(claims), 10))
