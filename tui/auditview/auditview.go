@@ -214,24 +214,17 @@ func (m *Model) apply(l loaded) {
 	if l.err != nil {
 		return
 	}
+	rows, next := l.page.Entries, l.page.Next
 	m.slid = false
-	away := l.live && m.table.Cursor() > 0
-	if sel, ok := m.Selected(); ok && away && list.SlidPast(l.page.Entries, entryID, sel.ID, l.limit) {
-		m.slid = true
-		return // keep the rows, and the cursor on its entry
-	}
-	next := l.page.Next
-	if l.append {
-		m.items = append(m.items, l.page.Entries...)
-	} else {
-		entries := l.page.Entries
-		if away && len(m.items) > 0 {
-			oldest := m.items[len(m.items)-1].ID
-			if kept, cut := list.KeepArrived(entries, entryID, oldest); cut {
-				entries, next = kept, oldest
-			}
+	if sel, ok := m.Selected(); ok && l.live && m.table.Cursor() > 0 {
+		if rows, next, m.slid = list.Refreshed(m.items, rows, next, entryID, sel.ID, l.limit); m.slid {
+			return // keep the rows, and the cursor on its entry
 		}
-		m.items, m.at = entries, l.at
+	}
+	if l.append {
+		m.items = append(m.items, rows...)
+	} else {
+		m.items, m.at = rows, l.at
 	}
 	m.next, m.loaded = next, true
 	m.render()

@@ -204,7 +204,7 @@ func (m *Model) Reload() tea.Cmd {
 	m.gen++
 	m.loading, m.more = false, false
 	m.resolvedFor = ""
-	return m.load(false, 0, max(min(len(m.items), MaxRefresh), PageSize))
+	return m.load(false, false, 0, max(min(len(m.items), MaxRefresh), PageSize))
 }
 
 // RefreshNow is ctrl+r: it reloads from the newest, frozen or not.
@@ -238,18 +238,12 @@ func (m *Model) refresh() tea.Cmd {
 	if m.loading || m.more {
 		return nil
 	}
-	cmd := m.load(false, 0, list.RefreshLimit(len(m.items), PageSize, MaxRefresh, m.Table.Cursor() > 0))
-	return func() tea.Msg {
-		msg := cmd()
-		if l, ok := msg.(Loaded); ok {
-			l.live = true
-			return l
-		}
-		return msg
-	}
+	return m.load(false, true, 0, list.RefreshLimit(len(m.items), PageSize, MaxRefresh, m.Table.Cursor() > 0))
 }
 
-func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
+// load reads a next page below before (appendPage) or the loaded rows
+// again; live is a refresh.
+func (m *Model) load(appendPage, live bool, before int64, limit int) tea.Cmd {
 	if appendPage {
 		m.more = true
 	} else {
@@ -281,7 +275,7 @@ func (m *Model) load(appendPage bool, before int64, limit int) tea.Cmd {
 			q.EndpointIDs = resolved
 		}
 		page, err := m.c.Source.Deliveries(ctx, q)
-		return Loaded{to: to, gen: gen, append: appendPage, page: page, endpoints: resolved, name: name, err: err, at: now, limit: limit}
+		return Loaded{to: to, gen: gen, append: appendPage, page: page, endpoints: resolved, name: name, err: err, at: now, limit: limit, live: live}
 	}, func(err error) Loaded { return Loaded{to: to, gen: gen, append: appendPage, err: err} })
 }
 
@@ -347,24 +341,20 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	if msg.err != nil {
 		return nil // keep the rows we have; the error is shown
 	}
-	if msg.live && m.slidPast(msg) {
-		m.frozen = true
-		return common.Status("frozen to keep the cursor on its delivery: more arrived above it than a refresh reads (f follows, ctrl+r reloads)")
+	rows, next := msg.page.Deliveries, msg.page.Next
+	if sel, ok := m.Selected(); ok && msg.live && m.Table.Cursor() > 0 {
+		var slid bool
+		if rows, next, slid = list.Refreshed(m.items, rows, next, deliveryID, sel.ID, msg.limit); slid {
+			m.frozen = true
+			return common.Status("frozen to keep the cursor on its delivery: more arrived above it than a refresh reads (f follows, ctrl+r reloads)")
+		}
 	}
 	if msg.name != "" {
 		m.endpoints, m.resolvedFor = msg.endpoints, msg.name
 	}
-	next := msg.page.Next
 	if msg.append {
-		m.items = append(m.items, msg.page.Deliveries...)
+		m.items = append(m.items, rows...)
 	} else {
-		rows := msg.page.Deliveries
-		if msg.live && m.Table.Cursor() > 0 && len(m.items) > 0 {
-			oldest := m.items[len(m.items)-1].ID
-			if kept, cut := list.KeepArrived(rows, deliveryID, oldest); cut {
-				rows, next = kept, oldest
-			}
-		}
 		m.items = rows
 		m.loadedAt = msg.at
 		m.labels = map[string]data.Label{}
@@ -377,15 +367,6 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	m.loaded = true
 	m.render()
 	return nil
-}
-
-// slidPast reports whether a refresh came back without the delivery under
-// the cursor because more rows arrived above it than the refresh read: the
-// page is full and all of it is newer. Shown, the cursor would have stayed
-// at its place on the screen, on a delivery the operator never chose.
-func (m *Model) slidPast(msg Loaded) bool {
-	sel, ok := m.Selected()
-	return ok && m.Table.Cursor() > 0 && list.SlidPast(msg.page.Deliveries, deliveryID, sel.ID, msg.limit)
 }
 
 func deliveryID(d delivery.Delivery) int64 { return d.ID }
@@ -411,7 +392,7 @@ func (m *Model) maybeMore() tea.Cmd {
 	if m.next == 0 || m.more || m.loading || !m.Table.NearEnd() {
 		return nil
 	}
-	return m.load(true, m.next, PageSize)
+	return m.load(true, false, m.next, PageSize)
 }
 
 // Info renders the list's status for the line above it: how many rows,

@@ -245,36 +245,22 @@ func (m *Model) apply(msg loaded) {
 	if msg.err != nil {
 		return
 	}
+	rows, next := msg.page.Events, msg.page.Next
 	m.slid = false
-	if msg.live && m.slidPast(msg) {
-		m.slid = true
-		return // keep the rows, and the cursor on its event
-	}
-	next := msg.page.Next
-	if msg.append {
-		m.items = append(m.items, msg.page.Events...)
-	} else {
-		evs := msg.page.Events
-		if msg.live && m.table.Cursor() > 0 && len(m.items) > 0 {
-			// Only what arrived grows the window (see load).
-			oldest := m.items[len(m.items)-1].ID
-			if kept, cut := list.KeepArrived(evs, inboxID, oldest); cut {
-				evs, next = kept, oldest
-			}
+	if sel, ok := m.Selected(); ok && msg.live && m.table.Cursor() > 0 {
+		if rows, next, m.slid = list.Refreshed(m.items, rows, next, inboxID, sel.ID, msg.limit); m.slid {
+			return // keep the rows, and the cursor on its event
 		}
-		m.items = evs
+	}
+	if msg.append {
+		m.items = append(m.items, rows...)
+	} else {
+		m.items = rows
 		m.rejected, m.at = msg.page.Rejected, msg.at
 	}
 	m.next = next
 	m.loaded = true
 	m.render()
-}
-
-// slidPast reports whether a refresh came back full and without the event
-// under the cursor, all of it newer.
-func (m *Model) slidPast(msg loaded) bool {
-	sel, ok := m.Selected()
-	return ok && m.table.Cursor() > 0 && list.SlidPast(msg.page.Events, inboxID, sel.ID, msg.limit)
 }
 
 func inboxID(e data.InboxEvent) int64 { return e.ID }

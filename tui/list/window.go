@@ -6,9 +6,9 @@ import "slices"
 // every refresh. With the cursor on the top row it follows the newest
 // rows; anywhere else the rows below the cursor, and the cursor's own,
 // must stay while rows arrive above it: the refresh reads a page more
-// than the window (RefreshLimit), keeps of it what arrived and the window
-// (KeepArrived), and should more have arrived than it read, the list
-// stops rather than show the cursor on another row (SlidPast).
+// than the window (RefreshLimit) and keeps of it what arrived and the
+// window (Refreshed); should more have arrived than it read, the list
+// stops rather than show the cursor on another row.
 
 // RefreshLimit is how many rows a refresh of a window of loaded rows
 // reads: the window, at least a page, and a page more away from the top
@@ -21,26 +21,24 @@ func RefreshLimit(loaded, page, most int, away bool) int {
 	return min(n, most)
 }
 
-// KeepArrived returns of a refresh's rows (newest first) those down to
-// the oldest of the window before, and whether it dropped any: what was
-// read below the window is not kept, or the window would grow by a page
-// on every refresh, rows arriving or not. oldest is 0 for an empty window.
-func KeepArrived[T any](rows []T, id func(T) int64, oldest int64) ([]T, bool) {
-	if oldest == 0 {
-		return rows, false
+// Refreshed is what a list away from its top row keeps of a refresh that
+// asked for limit rows and came back with page (newest first) and next:
+// the rows that arrived and the window, with next to go on below them.
+// What the refresh read below the window is dropped, or the window would
+// grow by a page on every refresh, rows arriving or not. slid reports
+// that more rows arrived above the selected one than the refresh read
+// (the page is full and all of it newer): the caller keeps its window
+// then, and stops refreshing.
+func Refreshed[T any](window, page []T, next int64, id func(T) int64, selected int64, limit int) (rows []T, below int64, slid bool) {
+	if len(page) > 0 && len(page) >= limit && !slices.ContainsFunc(page, func(r T) bool { return id(r) <= selected }) {
+		return window, next, true
 	}
-	if k := slices.IndexFunc(rows, func(r T) bool { return id(r) < oldest }); k >= 0 {
-		return rows[:k], true
+	if len(window) == 0 {
+		return page, next, false
 	}
-	return rows, false
-}
-
-// SlidPast reports whether a refresh that asked for limit rows came back
-// without the selected row because more rows arrived above it than it
-// read: the page is full and all of it newer than selected.
-func SlidPast[T any](rows []T, id func(T) int64, selected int64, limit int) bool {
-	if len(rows) == 0 || len(rows) < limit {
-		return false
+	oldest := id(window[len(window)-1])
+	if k := slices.IndexFunc(page, func(r T) bool { return id(r) < oldest }); k >= 0 {
+		return page[:k], oldest, false
 	}
-	return !slices.ContainsFunc(rows, func(r T) bool { return id(r) <= selected })
+	return page, next, false
 }
