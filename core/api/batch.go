@@ -87,10 +87,6 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if len(events) == 1 {
 			err = inEvent(err, 0) // PublishBatch names events[i] for longer batches only
-			var taken *outbox.IDTakenError
-			if errors.As(err, &taken) {
-				taken.Field = "events[0].id"
-			}
 		}
 		s.fail(w, err, "tenant", "")
 		return
@@ -122,6 +118,10 @@ func inEvent(err error, i int) error {
 	if errors.As(err, &v) && v.Field == "body" {
 		// The event itself is malformed: name the event, not a field of it.
 		return &validate.Error{Field: fmt.Sprintf("events[%d]", i), Message: v.Message}
+	}
+	var taken *outbox.IDTakenError
+	if errors.As(err, &taken) {
+		return &outbox.IDTakenError{Field: fmt.Sprintf("events[%d].%s", i, taken.Field), ID: taken.ID}
 	}
 	return validate.Within(err, fmt.Sprintf("events[%d].", i))
 }

@@ -85,9 +85,7 @@ func checkFilterText(f delivery.Filter) error {
 		}
 	}
 	if f.EventType != "" {
-		if err := validate.ID("event_type", f.EventType); err != nil {
-			return err
-		}
+		return validate.ID("event_type", f.EventType)
 	}
 	return nil
 }

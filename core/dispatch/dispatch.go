@@ -25,11 +25,11 @@
 // process, requests to a rate-limited endpoint also leave an interval
 // apart (its pace), while across processes a claim that commits or wakes
 // late sends its booked slots late, so an endpoint may briefly see more
-// than its rate_limit in a second. The
-// engine is woken by LISTEN on delivery.WorkChannel (sent only when an idle
-// endpoint gets work), by a timer at the next retry or rate slot, and by
-// polling every PollInterval as a safety net. Each claimed delivery runs in
-// its own goroutine, at most Workers at once.
+// than its rate_limit in a second. The engine is woken by LISTEN on
+// delivery.WorkChannel (sent only when an idle endpoint gets work), by a
+// timer at the next retry or rate slot, and by polling every PollInterval
+// as a safety net. Each claimed delivery runs in its own goroutine, at
+// most Workers at once.
 //
 // When the database is unavailable a cycle is retried with backoff and
 // every result is kept. A lease reaper in every process returns deliveries

@@ -38,27 +38,30 @@ func (d *Dispatcher) waitTurn(ctx context.Context, job delivery.Job, paced *pace
 		return turnStopped
 	}
 	latest := d.latestStart(job, leased)
-	if paced != nil {
-		// Only a request that will be sent takes a turn: one that took a
-		// turn and was handed back would push every later one back, and
-		// behind a late claim the pace would never catch up again.
-		at, prev, ok := paced.take(time.Now(), time.Second/time.Duration(job.RateLimit), latest)
-		if !ok {
-			return turnTooLate
-		}
-		if wait := time.Until(at); wait > 0 && !sleepCtx(ctx, wait) {
-			paced.giveBack(at, prev)
-			return turnStopped
-		}
+	if paced == nil {
 		if time.Now().After(latest) {
-			paced.giveBack(at, prev) // overslept: the turn goes unused
 			return turnTooLate
 		}
+		return turnSend
 	}
-	if time.Now().After(latest) {
+	// Only a request that will be sent takes a turn: one that took a turn
+	// and was handed back would push every later one back, and behind a
+	// late claim the pace would never catch up again. So a turn not used
+	// (Stop came, or the job overslept its latest start) is given back.
+	at, prev, ok := paced.take(time.Now(), time.Second/time.Duration(job.RateLimit), latest)
+	if !ok {
 		return turnTooLate
 	}
-	return turnSend
+	t := turnSend
+	if wait := time.Until(at); wait > 0 && !sleepCtx(ctx, wait) {
+		t = turnStopped
+	} else if time.Now().After(latest) {
+		t = turnTooLate
+	}
+	if t != turnSend {
+		paced.giveBack(at, prev)
+	}
+	return t
 }
 
 // latestStart is the last moment job's request may start: its lease must

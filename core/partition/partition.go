@@ -303,7 +303,6 @@ func HoldsRows(ctx context.Context, ex db.Executor, name string) (bool, error) {
 
 // Sizes returns every partition with its size, oldest first: catalog
 // lookups only, one per partition.
-
 func Sizes(ctx context.Context, ex db.Executor) ([]Sized, error) {
 	rows, err := ex.Query(ctx, `SELECT p.name, p.parent, p.lower_bound, p.upper_bound, p.rows_until,
 			coalesce(pg_total_relation_size(c.oid), 0), coalesce(c.reltuples::bigint, -1)
