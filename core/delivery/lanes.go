@@ -128,29 +128,32 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 	}
 	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
 		out = Dropped{}
-		// The locks first, in a statement of their own: the next
-		// statement's snapshot then sees every writer that held one.
-		var locked []string
+		// The lanes' rows first, in endpoint order as every other writer
+		// that locks several lanes takes them: the delete and the update
+		// below would take them in two runs, and deadlock with a
+		// completion waking the same lanes. This may wait for another
+		// cycle's commit, so it comes before the buckets: held while
+		// waiting, their exclusive locks would stall every writer to
+		// those endpoints (hookd.needs_wake) for as long.
 		batch := &pgx.Batch{}
 		batch.Queue(asyncCommit)
-		batch.Queue(fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
-			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), endpointIDs).
-			Query(func(rows pgx.Rows) (err error) {
-				locked, err = pgx.CollectRows(rows, pgx.RowTo[string])
-				return err
-			})
+		batch.Queue(`SELECT 1 FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE`, endpointIDs)
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
-		out.Contended = len(endpointIDs) - len(locked)
-		// Then the lanes' rows, in endpoint order as every other writer
-		// that locks several lanes takes them: the delete and the update
-		// below would take them in two runs, and deadlock with a
-		// completion waking the same lanes.
-		if _, err := tx.Exec(ctx, `SELECT 1 FROM hookd.lanes WHERE endpoint_id = ANY($1)
-			ORDER BY endpoint_id FOR UPDATE`, endpointIDs); err != nil {
+		// Then the buckets, without waiting, in a statement of their own:
+		// the next statement's snapshot then sees every writer that held
+		// one.
+		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
+			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), endpointIDs)
+		if err != nil {
 			return err
 		}
+		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return err
+		}
+		out.Contended = len(endpointIDs) - len(locked)
 		return tx.QueryRow(ctx, `
 			WITH dropped AS (
 				DELETE FROM hookd.lanes l

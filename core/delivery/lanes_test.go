@@ -175,3 +175,82 @@ func TestNextWakeOfAFarRetryIsLong(t *testing.T) {
 		t.Fatalf("next wake for a retry in 400 years: %s (%v, %v), want a long one", wait, ok, err)
 	}
 }
+
+// A drop that waits for a lane's row (another cycle holds it until its
+// commit) holds no bucket lock meanwhile: writers to the endpoint go on
+// publishing instead of queueing behind the drop, and the drop then sees
+// their work and keeps the lane.
+func TestDropWaitingForALaneStallsNoWriter(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_idle", URL: "https://idle.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	holder, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Rollback(b.ctx)
+	var holderPID int
+	if err := holder.QueryRow(b.ctx, `SELECT pg_backend_pid()`).Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(b.ctx, `SELECT 1 FROM hookd.lanes WHERE endpoint_id = $1 FOR UPDATE`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	dropped := make(chan error, 1)
+	go func() {
+		_, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{ep.ID})
+		dropped <- err
+	}()
+	b.waitForLock(t, holderPID, "")
+
+	published := make(chan error, 1)
+	go func() {
+		_, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID})
+		published <- err
+	}()
+	var publishErr error
+	done := false
+	testkit.Eventually(t, "the publish to finish or wait", func() bool {
+		select {
+		case publishErr = <-published:
+			done = true
+			return true
+		default:
+		}
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> $1 AND wait_event_type = 'Lock'`, holderPID) > 1
+	})
+	if !done {
+		t.Fatal("the publish waited for the drop, which was waiting for the lane")
+	}
+	if publishErr != nil {
+		t.Fatal(publishErr)
+	}
+	if err := holder.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-dropped:
+		if err != nil {
+			t.Fatalf("dropping idle lanes: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("dropping idle lanes never finished")
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, ep.ID); n != 1 {
+		t.Errorf("the lane of the endpoint with new work was dropped or left waiting")
+	}
+}
