@@ -242,7 +242,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		return rep, err
 	}
 	defer rcv.Close()
-	b := &bench{opts: opts, admin: admin, rcv: rcv, secret: secret, payload: payloadOf(opts.PayloadBytes),
+	b := &bench{opts: opts, admin: admin, rcv: rcv, sends: newSendLog(), secret: secret, payload: payloadOf(opts.PayloadBytes),
 		postmaster: findPostmaster(ctx, admin), statsOK: enableStatements(ctx, admin), tenanted: opts.Tenants > 0}
 	m.Statements = b.statsOK
 	start := time.Now()

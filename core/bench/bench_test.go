@@ -72,6 +72,15 @@ func TestRunOwnServerEveryPhase(t *testing.T) {
 		rep.Latency[0].Latency.N != rep.Latency[0].Published || rep.Latency[0].Cost.DB.WALBytes <= 0 {
 		t.Errorf("latency = %+v", rep.Latency)
 	}
+	// Every delivery's wait is split into its parts, each no longer than
+	// the whole it is part of.
+	for _, st := range []Steady{s.Hold, rep.Latency[0]} {
+		for _, part := range []Dist{st.ToClaim, st.ClaimToRequest, st.Request} {
+			if part.N != st.Published || part.Max > st.Latency.Max {
+				t.Errorf("a part of return->receipt: %+v, of %d deliveries whose publish->receipt max is %v", part, st.Published, st.Latency.Max)
+			}
+		}
+	}
 	f := rep.Fairness
 	if f == nil || f.OthersSent == 0 || f.OthersMissing != 0 || f.SlowDelivered+f.SlowLeft != int64(o.SlowBacklog) {
 		t.Errorf("fairness = %+v", f)

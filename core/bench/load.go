@@ -126,6 +126,19 @@ func (b *bench) measure(st *Steady, all []sent) {
 	lat, call, after, missing := b.latencies(all)
 	st.Missing, st.Latency, st.Commit, st.AfterCommit = missing, distOf(lat), distOf(call), distOf(after)
 	st.LongestStall = longestStall(all, b.rcv.receivedAt)
+	var toClaim, toRequest, request []time.Duration
+	for _, s := range all {
+		at := b.rcv.receivedAt(s.id)
+		t, ok := b.sends.of(s.id)
+		if at.IsZero() || !ok {
+			continue
+		}
+		// A claim may return before the publish call does: no wait.
+		toClaim = append(toClaim, max(t.claimed.Sub(s.done), time.Nanosecond))
+		toRequest = append(toRequest, max(t.started.Sub(t.claimed), time.Nanosecond))
+		request = append(request, max(at.Sub(t.started), time.Nanosecond))
+	}
+	st.ToClaim, st.ClaimToRequest, st.Request = distOf(toClaim), distOf(toRequest), distOf(request)
 }
 
 // longestStall is the longest time in which nothing was received while an
@@ -196,7 +209,7 @@ func (b *bench) steady(ctx context.Context, rate float64) (Steady, error) {
 			stopDispatcher(d)
 			return st, fmt.Errorf("steady at %.0f/s: after the warm-up: %w", rate, err)
 		}
-		b.rcv.reset()
+		b.forget()
 	}
 	m := b.startMeter(ctx)
 	l := &load{}

@@ -146,6 +146,14 @@ type Steady struct {
 	// AfterCommit is from the PublishBatch call's return to receipt:
 	// hookd's part of the latency, without the producer's commit.
 	AfterCommit Dist `json:"commit_to_receipt"`
+	// AfterCommit's parts, for deliveries whose attempt the dispatcher
+	// reported: until the claim that took the delivery returned (noticing
+	// the work, claiming, committing), from there to the request's start
+	// (handing the job to a worker, signing), and the request until the
+	// receiver had it.
+	ToClaim        Dist `json:"commit_to_claim"`
+	ClaimToRequest Dist `json:"claim_to_request"`
+	Request        Dist `json:"request_to_receipt"`
 	// LongestStall is the longest time nothing was received while a
 	// committed event waited (see longestStall): near the poll interval, a
 	// missed wake-up; a few milliseconds, a dispatcher delivering all along.

@@ -25,6 +25,7 @@ type bench struct {
 	opts       Options
 	admin      *pgxpool.Pool // measuring and setting up; never the engine's
 	rcv        *receiver
+	sends      *sendLog // what the phase's dispatcher sent, and when
 	secret     string
 	payload    []byte
 	postmaster int    // the server's pid when it runs on this machine, else 0
@@ -111,7 +112,7 @@ func (b *bench) reset(ctx context.Context) error {
 		return err
 	}
 	_, _ = b.admin.Exec(ctx, `CHECKPOINT`) // needs superuser; the figures are only less even without it
-	b.rcv.reset()
+	b.forget()
 	return nil
 }
 
@@ -250,7 +251,7 @@ func (b *bench) dispatcher(pool *pgxpool.Pool) *dispatch.Dispatcher {
 	d := allowLoopback(b.opts.Delivery)
 	d.Workers = b.opts.Workers
 	d.MaxInFlightPerEndpoint = b.opts.Workers
-	return dispatch.New(pool, dispatch.Options{Delivery: d, Logger: b.opts.Logger, Version: "bench"})
+	return dispatch.New(pool, dispatch.Options{Delivery: d, Logger: b.opts.Logger, Version: "bench", OnOutcome: b.sends.record})
 }
 
 // startDispatcher starts d with hookd's goroutine label.

@@ -162,7 +162,7 @@ func (b *bench) search(ctx context.Context, guess float64, s *Sustained) (float6
 		if err := b.drain(ctx, l); err != nil {
 			return 0, err
 		}
-		b.rcv.reset()
+		b.forget()
 		if p.Held {
 			lo = rate
 		} else {
@@ -198,7 +198,7 @@ func (b *bench) drain(ctx context.Context, l *load) error {
 // its own, measured, and waits until the backlog has drained.
 func (b *bench) hold(ctx context.Context, rate float64) (Steady, *backlogTrace, error) {
 	h := Steady{OfferedPerSec: rate, Duration: Duration(b.opts.SustainedHold)}
-	b.rcv.reset()
+	b.forget()
 	pool, err := b.phasePool(ctx)
 	if err != nil {
 		return h, nil, err

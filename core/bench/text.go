@@ -219,6 +219,11 @@ func (p printer) latency(indent int, st Steady) {
 		"the PublishBatch call p50 %.1f ms, p99 %.1f ms; its return->receipt p50 %.1f ms, p99 %.1f ms",
 		ms(st.Latency.P50), ms(st.Latency.P90), ms(st.Latency.P99), ms(st.Latency.Max),
 		ms(st.Commit.P50), ms(st.Commit.P99), ms(st.AfterCommit.P50), ms(st.AfterCommit.P99))
+	if st.ToClaim.N > 0 {
+		p.line(indent, "return->receipt in parts, p50 / p99 ms: to the claim's return %.1f / %.1f | claim->request start %.1f / %.1f | "+
+			"request->receipt %.1f / %.1f", ms(st.ToClaim.P50), ms(st.ToClaim.P99), ms(st.ClaimToRequest.P50), ms(st.ClaimToRequest.P99),
+			ms(st.Request.P50), ms(st.Request.P99))
+	}
 	p.line(indent, "longest stall (nothing received while a committed event waited): %.1f ms", ms(st.LongestStall))
 }
 

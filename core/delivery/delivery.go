@@ -221,6 +221,10 @@ type Result struct {
 	Attempt       int
 	Worker        string
 
+	// ClaimedAt is when the claim that leased the attempt returned to its
+	// dispatcher (committed); zero for results no claim led to. Only
+	// observers read it (it shows how long a delivery waited to be sent).
+	ClaimedAt       time.Time
 	StartedAt       time.Time
 	Duration        time.Duration
 	RequestURL      string

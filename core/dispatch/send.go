@@ -86,6 +86,7 @@ func (d *Dispatcher) run(job delivery.Job, paced *pace, leased, returned time.Ti
 		return
 	}
 	res, ok := d.attempt(ctx, job, leased)
+	res.ClaimedAt = returned
 	d.outcomes <- outcome{res: res, released: !ok, claim: job.Leased(), awaited: job.Awaited}
 }
 
