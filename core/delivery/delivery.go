@@ -39,7 +39,7 @@
 // lane themselves: their transactions may be long (a producer's) and may
 // touch many endpoints in any order, and two of them inserting the same
 // missing lane would wait for each other's commit, or deadlock. Instead
-// hookd.needs_wake takes a shared advisory lock on the endpoint's lane
+// hookd.needing_wakes takes a shared advisory lock on the endpoint's lane
 // bucket, held to commit, then looks for the lane, and for a wake row
 // already left, with a fresh snapshot; if there is neither the writer
 // leaves a wake row (hookd.lane_wakes) and a notification, and a

@@ -26,7 +26,7 @@ const WorkChannel = "hookd_work"
 
 // laneLockClass is the first key of the two-key advisory locks on lane
 // buckets; the second is the endpoint id's hash in [0, 1024). The SQL
-// function hookd.needs_wake uses the same keys.
+// function hookd.needing_wakes uses the same keys.
 const laneLockClass = 0x686c // "hl"
 
 // laneBucket is the SQL for an endpoint id's lock bucket.
@@ -46,13 +46,15 @@ func laneBucket(col string) string { return "(hashtext(" + col + ") & 1023)" }
 // A wake row is a plain insert: unlike inserting the lane, it never waits
 // for another transaction that is creating the same lane, so writers in
 // long transactions that publish to many endpoints in any order neither
-// queue up behind each other nor deadlock. hookd.needs_wake holds the
-// endpoint's bucket lock to commit (see the package doc).
+// queue up behind each other nor deadlock. hookd.needing_wakes holds the
+// endpoints' bucket locks to commit (see the package doc); it looks at
+// all of the statement's endpoints in one call.
 func wakeCTE(source string) string {
 	return fmt.Sprintf(`woken AS (
 		INSERT INTO hookd.lane_wakes (endpoint_id)
-		SELECT s.endpoint_id FROM (SELECT DISTINCT endpoint_id FROM %s) s
-		WHERE hookd.needs_wake(s.endpoint_id)
+		SELECT w FROM (SELECT ARRAY(SELECT DISTINCT endpoint_id FROM %s) AS eps) s,
+			LATERAL hookd.needing_wakes(s.eps) AS w
+		WHERE cardinality(s.eps) > 0
 		RETURNING 1
 	), notified AS (
 		SELECT pg_notify('%s', '') FROM (SELECT 1 FROM woken LIMIT 1) w
@@ -134,7 +136,7 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 		// completion waking the same lanes. This may wait for another
 		// cycle's commit, so it comes before the buckets: held while
 		// waiting, their exclusive locks would stall every writer to
-		// those endpoints (hookd.needs_wake) for as long.
+		// those endpoints (hookd.needing_wakes) for as long.
 		batch := &pgx.Batch{}
 		batch.Queue(asyncCommit)
 		batch.Queue(`SELECT 1 FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE`, endpointIDs)
