@@ -11,6 +11,9 @@
 CREATE FUNCTION hookd.needing_wakes(endpoints text[]) RETURNS SETOF text
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
+  IF cardinality(endpoints) = 0 THEN
+    RETURN;
+  END IF;
   PERFORM pg_advisory_xact_lock_shared(26732, b)
   FROM (SELECT DISTINCT hashtext(e) & 1023 AS b FROM unnest(endpoints) AS e ORDER BY 1) buckets;
   RETURN QUERY

@@ -52,9 +52,7 @@ func laneBucket(col string) string { return "(hashtext(" + col + ") & 1023)" }
 func wakeCTE(source string) string {
 	return fmt.Sprintf(`woken AS (
 		INSERT INTO hookd.lane_wakes (endpoint_id)
-		SELECT w FROM (SELECT ARRAY(SELECT DISTINCT endpoint_id FROM %s) AS eps) s,
-			LATERAL hookd.needing_wakes(s.eps) AS w
-		WHERE cardinality(s.eps) > 0
+		SELECT w FROM hookd.needing_wakes(ARRAY(SELECT DISTINCT endpoint_id FROM %s)) AS w
 		RETURNING 1
 	), notified AS (
 		SELECT pg_notify('%s', '') FROM (SELECT 1 FROM woken LIMIT 1) w
