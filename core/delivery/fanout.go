@@ -33,12 +33,16 @@ func FanOutCTE(lateOnly bool) string {
 		existed = ` AND e.created_at <= ev.stored_at
 		  AND NOT EXISTS (SELECT 1 FROM hookd.deliveries d WHERE d.event_id = ev.id AND d.endpoint_id = e.id)`
 	}
-	// The patterns are computed once an event, not once for every
-	// endpoint a join filter looks at.
-	return `evp AS MATERIALIZED (
-		SELECT ev.id, ev.type, ev.stored_at, ev.endpoint_id, ev.tenant_id, ev.broadcast,
-			CASE WHEN ev.endpoint_id IS NULL THEN hookd.type_patterns(ev.type) END AS patterns
-		FROM ev
+	// The patterns are computed once for each event type of the batch
+	// (about 5 µs each), not for every event or for every endpoint a join
+	// filter looks at; materialized, so that the planner does not move the
+	// call back to the events' rows.
+	return `typep AS MATERIALIZED (
+		SELECT t.type, hookd.type_patterns(t.type) AS patterns
+		FROM (SELECT DISTINCT type FROM ev WHERE endpoint_id IS NULL) t
+	), evp AS MATERIALIZED (
+		SELECT ev.id, ev.type, ev.stored_at, ev.endpoint_id, ev.tenant_id, ev.broadcast, tp.patterns
+		FROM ev LEFT JOIN typep tp ON tp.type = ev.type AND ev.endpoint_id IS NULL
 	), targets AS (
 		SELECT ev.id, ev.type, ev.stored_at, e.tenant_id, e.id AS endpoint_id, e.enabled
 		FROM evp ev JOIN hookd.endpoints e ON e.id = ev.endpoint_id

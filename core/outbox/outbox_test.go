@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -330,5 +331,48 @@ func TestPublishTxLeavesTheCallersPlanSettingAlone(t *testing.T) {
 	}
 	if mode := show(nil); mode != "auto" {
 		t.Errorf("plan_cache_mode after the transaction = %s, want auto", mode)
+	}
+}
+
+// One batch of several event types, some repeated, and a directed event:
+// each event goes to the endpoints its own type matches, however many
+// events of the batch share the type (the patterns are computed once a
+// type).
+func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	all := addEndpoint(t, ctx, b.pool)
+	payments := addEndpoint(t, ctx, b.pool, "payment.*")
+	invoices := addEndpoint(t, ctx, b.pool, "invoice.paid")
+	evs := []outbox.Event{
+		{ID: "evt_p1", Type: "payment.succeeded"},
+		{ID: "evt_i1", Type: "invoice.paid"},
+		{ID: "evt_p2", Type: "payment.succeeded"},
+		{ID: "evt_o1", Type: "order.created"},
+		{ID: "evt_d1", Type: "invoice.paid", EndpointID: payments.ID},
+		{ID: "evt_i2", Type: "invoice.paid"},
+	}
+	if _, err := b.pub.PublishBatch(ctx, nil, evs); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"evt_p1": all.ID + "," + payments.ID,
+		"evt_p2": all.ID + "," + payments.ID,
+		"evt_i1": all.ID + "," + invoices.ID,
+		"evt_i2": all.ID + "," + invoices.ID,
+		"evt_o1": all.ID,
+		"evt_d1": payments.ID,
+	}
+	for id, eps := range want {
+		var got string
+		if err := b.pool.QueryRow(ctx, `SELECT coalesce(string_agg(endpoint_id, ',' ORDER BY endpoint_id), '')
+			FROM hookd.deliveries WHERE event_id = $1`, id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		sorted := strings.Split(eps, ",")
+		slices.Sort(sorted)
+		if got != strings.Join(sorted, ",") {
+			t.Errorf("%s went to %q, want %q", id, got, strings.Join(sorted, ","))
+		}
 	}
 }
