@@ -1,8 +1,11 @@
 package delivery_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
@@ -41,46 +44,16 @@ func TestDroppingLanesDoesNotDeadlockWithWakingThem(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	waker, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer waker.Rollback(b.ctx)
-	var wakerPID int
-	if err := waker.QueryRow(b.ctx, `SELECT pg_backend_pid()`).Scan(&wakerPID); err != nil {
-		t.Fatal(err)
-	}
-	lock := `SELECT 1 FROM hookd.lanes WHERE endpoint_id = $1 FOR UPDATE`
-	if _, err := waker.Exec(b.ctx, lock, busy.ID); err != nil {
-		t.Fatal(err)
-	}
-	dropped := make(chan error, 1)
-	go func() {
-		_, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{busy.ID, idle.ID})
-		dropped <- err
-	}()
-	testkit.Eventually(t, "the drop to wait for the waker's lane", func() bool {
-		var n int
-		if err := b.pool.QueryRow(b.ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE datname = current_database() AND pid <> $1 AND wait_event_type = 'Lock'`, wakerPID).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		return n == 1
-	})
-	if _, err := waker.Exec(b.ctx, lock, idle.ID); err != nil {
+	waker, wakerPID := b.holdLane(t, busy.ID)
+	dropped := b.dropInBackground([]string{busy.ID, idle.ID})
+	b.waitForLock(t, wakerPID, "")
+	if _, err := waker.Exec(b.ctx, lockLane, idle.ID); err != nil {
 		t.Fatalf("the waker taking its second lane: %v", err)
 	}
 	if err := waker.Commit(b.ctx); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case err := <-dropped:
-		if err != nil {
-			t.Fatalf("dropping idle lanes: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("dropping idle lanes never finished")
-	}
+	awaitDrop(t, dropped)
 	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1`, idle.ID); n != 0 {
 		t.Errorf("the idle lane was kept")
 	}
@@ -197,23 +170,8 @@ func TestDropWaitingForALaneStallsNoWriter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	holder, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer holder.Rollback(b.ctx)
-	var holderPID int
-	if err := holder.QueryRow(b.ctx, `SELECT pg_backend_pid()`).Scan(&holderPID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(b.ctx, `SELECT 1 FROM hookd.lanes WHERE endpoint_id = $1 FOR UPDATE`, ep.ID); err != nil {
-		t.Fatal(err)
-	}
-	dropped := make(chan error, 1)
-	go func() {
-		_, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{ep.ID})
-		dropped <- err
-	}()
+	holder, holderPID := b.holdLane(t, ep.ID)
+	dropped := b.dropInBackground([]string{ep.ID})
 	b.waitForLock(t, holderPID, "")
 
 	published := make(chan error, 1)
@@ -242,15 +200,52 @@ func TestDropWaitingForALaneStallsNoWriter(t *testing.T) {
 	if err := holder.Commit(b.ctx); err != nil {
 		t.Fatal(err)
 	}
+	awaitDrop(t, dropped)
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, ep.ID); n != 1 {
+		t.Errorf("the lane of the endpoint with new work was dropped or left waiting")
+	}
+}
+
+const lockLane = `SELECT 1 FROM hookd.lanes WHERE endpoint_id = $1 FOR UPDATE`
+
+// holdLane locks an endpoint's lane in a transaction it returns, with the
+// transaction's backend pid; the test commits it, or it is rolled back.
+func (b *bundle) holdLane(t *testing.T, endpointID string) (pgx.Tx, int) {
+	t.Helper()
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(context.Background()) })
+	var pid int
+	if err := tx.QueryRow(b.ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(b.ctx, lockLane, endpointID); err != nil {
+		t.Fatal(err)
+	}
+	return tx, pid
+}
+
+// dropInBackground runs DropIdleLanes and returns its outcome on the
+// channel once it has finished.
+func (b *bundle) dropInBackground(endpointIDs []string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := delivery.DropIdleLanes(b.ctx, b.pool, endpointIDs)
+		done <- err
+	}()
+	return done
+}
+
+func awaitDrop(t *testing.T, done <-chan error) {
+	t.Helper()
 	select {
-	case err := <-dropped:
+	case err := <-done:
 		if err != nil {
 			t.Fatalf("dropping idle lanes: %v", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("dropping idle lanes never finished")
-	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, ep.ID); n != 1 {
-		t.Errorf("the lane of the endpoint with new work was dropped or left waiting")
 	}
 }
