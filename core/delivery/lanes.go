@@ -137,7 +137,12 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 		// those endpoints (hookd.needing_wakes) for as long.
 		batch := &pgx.Batch{}
 		batch.Queue(asyncCommit)
-		batch.Queue(`SELECT 1 FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE`, endpointIDs)
+		var held []string
+		batch.Queue(`SELECT endpoint_id FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE`, endpointIDs).
+			Query(func(rows pgx.Rows) (err error) {
+				held, err = pgx.CollectRows(rows, pgx.RowTo[string])
+				return err
+			})
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
@@ -154,6 +159,16 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 			return err
 		}
 		out.Contended = len(endpointIDs) - len(locked)
+		// The last statement touches only the rows the first one locked. A
+		// lane made since (a wake admitted while the drop waited: writers
+		// do not wait for it now) is new and ready; taking its row here,
+		// out of key order and while holding the buckets, deadlocked with
+		// a completion waking the same lanes.
+		isHeld := make(map[string]bool, len(held))
+		for _, e := range held {
+			isHeld[e] = true
+		}
+		locked = slices.DeleteFunc(locked, func(e string) bool { return !isHeld[e] })
 		return tx.QueryRow(ctx, `
 			WITH dropped AS (
 				DELETE FROM hookd.lanes l
@@ -172,7 +187,7 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 			SELECT (SELECT count(*) FROM dropped)::int,
 				(SELECT count(*) FROM hookd.lanes l
 				 WHERE l.endpoint_id = ANY($1) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped))::int`,
-			locked, endpointIDs).Scan(&out.Dropped, &out.Woken)
+			locked, held).Scan(&out.Dropped, &out.Woken)
 	})
 	return out, err
 }

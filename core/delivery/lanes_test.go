@@ -249,3 +249,115 @@ func awaitDrop(t *testing.T, done <-chan error) {
 		t.Fatal("dropping idle lanes never finished")
 	}
 }
+
+// A lane made while a drop waits for another lane's row (a writer left a
+// wake, a dispatcher admitted it) is left alone by the drop: taking its
+// row then, after the rows it waited for and while holding the buckets,
+// deadlocked with a completion locking both lanes in key order.
+func TestDropLeavesALaneMadeWhileItWaited(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	fresh, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_a_fresh", URL: "https://a.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_x_idle", URL: "https://x.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: idle.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, idle.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	cycle, cyclePID := b.holdLane(t, idle.ID)
+	dropped := b.dropInBackground([]string{fresh.ID, idle.ID})
+	b.waitForLock(t, cyclePID, "")
+	// Work for the endpoint without a lane: a wake, admitted into a lane.
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: fresh.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil || n != 1 {
+		t.Fatalf("admitting the new lane: %d, %v", n, err)
+	}
+	// A completion wakes both lanes, in key order: it takes the new lane
+	// and waits for the one the cycle holds.
+	waker, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waker.Rollback(b.ctx)
+	woke := make(chan error, 1)
+	go func() {
+		_, err := waker.Exec(b.ctx, `SELECT 1 FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE`,
+			[]string{fresh.ID, idle.ID})
+		woke <- err
+	}()
+	testkit.Eventually(t, "the drop and the completion to wait for the cycle's lane", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> $1 AND wait_event_type = 'Lock'`, cyclePID) == 2
+	})
+	if err := cycle.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	awaitDrop(t, dropped)
+	if err := <-woke; err != nil {
+		t.Fatalf("the completion waking the lanes: %v", err)
+	}
+	if err := waker.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1`, idle.ID); n != 0 {
+		t.Errorf("the idle lane was kept")
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, fresh.ID); n != 1 {
+		t.Errorf("the new lane is gone or waiting")
+	}
+}
+
+// A drop finds a lane whose bucket a writer holds (the writer is making
+// work due for it, uncommitted) contended: it keeps the lane, ready, and
+// says so, for the dispatcher to look again once the writer committed.
+func TestDropKeepsALaneAWriterHolds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_written", URL: "https://w.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.lanes SET ready_at = now() + interval '1 hour' WHERE endpoint_id = $1`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	writer, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback(b.ctx)
+	if _, err := b.pub.PublishTx(b.ctx, writer, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{ep.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Contended != 1 || d.Dropped != 0 {
+		t.Errorf("drop = %+v, want the lane contended and kept", d)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, ep.ID); n != 1 {
+		t.Errorf("the contended lane is gone or waiting")
+	}
+}

@@ -261,7 +261,9 @@ func DeleteEndpointWork(ctx context.Context, tx pgx.Tx, endpointID string) error
 // The delivery's row is locked first, so that a claim cannot take it
 // between the look at its state and its end (a skip answered for a
 // delivery that was then sent); then the lane's bucket (the wake) and
-// last the lane's row, the order in which dropping idle lanes takes them.
+// last the lane's row. Dropping idle lanes takes the lanes' rows first but
+// only tries the buckets, and then touches no row it does not hold, so it
+// never waits while holding a bucket the skip waits for.
 func Skip(ctx context.Context, tx pgx.Tx, id int64) (*Delivery, error) {
 	var state string
 	err := tx.QueryRow(ctx, `SELECT state FROM hookd.queue WHERE id = $1 FOR UPDATE`, id).Scan(&state)

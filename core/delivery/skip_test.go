@@ -87,10 +87,11 @@ func TestSkipNeverEndsADeliveryAClaimTakes(t *testing.T) {
 	}
 }
 
-// Skip takes the lane's bucket before the lane's row, as dropping idle
-// lanes does: with the bucket held by a drop, the skip waits for it
-// without holding the lane, so the drop can take the lane and finish.
-// (Taken the other way round, the two deadlocked and the skip was a 500.)
+// Skip takes the lane's bucket before the lane's row: with the bucket
+// held exclusively by a transaction that then takes the lane (as drops
+// once did), the skip waits for it without holding the lane, so the other
+// can take the lane and finish. (Taken the other way round, the two
+// deadlocked and the skip was a 500.)
 func TestSkipTakesTheLaneAfterItsBucket(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 1)
