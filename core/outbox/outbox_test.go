@@ -334,8 +334,9 @@ func TestPublishTxLeavesTheCallersPlanSettingAlone(t *testing.T) {
 	}
 }
 
-// One batch of several event types, some repeated, and a directed event:
-// each event goes to the endpoints its own type matches, however many
+// One batch of several event types, some repeated, with a directed
+// event, a tenant's events and broadcasts: each event goes to the
+// endpoints its own type matches among those it may reach, however many
 // events of the batch share the type (the patterns are computed once a
 // type).
 func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
@@ -344,6 +345,14 @@ func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
 	all := addEndpoint(t, ctx, b.pool)
 	payments := addEndpoint(t, ctx, b.pool, "payment.*")
 	invoices := addEndpoint(t, ctx, b.pool, "invoice.paid")
+	if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.tenants (id) VALUES ('cus_a')`); err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := endpoint.Create(ctx, b.pool, endpoint.CreateParams{URL: "https://a.example/hook", Tenant: "cus_a",
+		EventTypes: []string{"payment.*"}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	evs := []outbox.Event{
 		{ID: "evt_p1", Type: "payment.succeeded"},
 		{ID: "evt_i1", Type: "invoice.paid"},
@@ -351,6 +360,10 @@ func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
 		{ID: "evt_o1", Type: "order.created"},
 		{ID: "evt_d1", Type: "invoice.paid", EndpointID: payments.ID},
 		{ID: "evt_i2", Type: "invoice.paid"},
+		{ID: "evt_t1", Type: "payment.succeeded", Tenant: "cus_a"},
+		{ID: "evt_t2", Type: "invoice.paid", Tenant: "cus_a"},
+		{ID: "evt_b1", Type: "payment.succeeded", Broadcast: true},
+		{ID: "evt_b2", Type: "invoice.paid", Broadcast: true},
 	}
 	if _, err := b.pub.PublishBatch(ctx, nil, evs); err != nil {
 		t.Fatal(err)
@@ -362,6 +375,10 @@ func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
 		"evt_i2": all.ID + "," + invoices.ID,
 		"evt_o1": all.ID,
 		"evt_d1": payments.ID,
+		"evt_t1": theirs.ID,
+		"evt_t2": "",
+		"evt_b1": all.ID + "," + payments.ID + "," + theirs.ID,
+		"evt_b2": all.ID + "," + invoices.ID,
 	}
 	for id, eps := range want {
 		var got string
@@ -369,7 +386,10 @@ func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
 			FROM hookd.deliveries WHERE event_id = $1`, id).Scan(&got); err != nil {
 			t.Fatal(err)
 		}
-		sorted := strings.Split(eps, ",")
+		var sorted []string
+		if eps != "" {
+			sorted = strings.Split(eps, ",")
+		}
 		slices.Sort(sorted)
 		if got != strings.Join(sorted, ",") {
 			t.Errorf("%s went to %q, want %q", id, got, strings.Join(sorted, ","))
