@@ -156,19 +156,7 @@ func TestNextWakeOfAFarRetryIsLong(t *testing.T) {
 func TestDropWaitingForALaneStallsNoWriter(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
-	ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_idle", URL: "https://idle.example/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, ep.ID); err != nil {
-		t.Fatal(err)
-	}
+	ep := b.idleLane(t, "ep_idle")
 
 	holder, holderPID := b.holdLane(t, ep.ID)
 	dropped := b.dropInBackground([]string{ep.ID})
@@ -261,19 +249,7 @@ func TestDropLeavesALaneMadeWhileItWaited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	idle, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_x_idle", URL: "https://x.example/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: idle.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, idle.ID); err != nil {
-		t.Fatal(err)
-	}
+	idle := b.idleLane(t, "ep_x_idle")
 
 	cycle, cyclePID := b.holdLane(t, idle.ID)
 	dropped := b.dropInBackground([]string{fresh.ID, idle.ID})
@@ -326,19 +302,7 @@ func TestDropLeavesALaneMadeWhileItWaited(t *testing.T) {
 func TestDropKeepsALaneAWriterHolds(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
-	ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: "ep_written", URL: "https://w.example/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, ep.ID); err != nil {
-		t.Fatal(err)
-	}
+	ep := b.idleLane(t, "ep_written")
 	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.lanes SET ready_at = now() + interval '1 hour' WHERE endpoint_id = $1`, ep.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -360,4 +324,24 @@ func TestDropKeepsALaneAWriterHolds(t *testing.T) {
 	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, ep.ID); n != 1 {
 		t.Errorf("the contended lane is gone or waiting")
 	}
+}
+
+// idleLane makes an endpoint with a lane and nothing due: its one
+// delivery is gone, as if sent, and the lane not yet dropped.
+func (b *bundle) idleLane(t *testing.T, id string) *endpoint.Endpoint {
+	t.Helper()
+	ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{ID: id, URL: "https://" + id + ".example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `DELETE FROM hookd.queue WHERE endpoint_id = $1`, ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	return ep
 }
