@@ -345,3 +345,38 @@ func (b *bundle) idleLane(t *testing.T, id string) *endpoint.Endpoint {
 	}
 	return ep
 }
+
+// A writer at REPEATABLE READ sees the lanes as they were when its
+// snapshot was taken: a lane dropped since looks present. Its work gets a
+// wake all the same, so a dispatcher serves it at once rather than at the
+// maintenance leader's next sweep.
+func TestRepeatableReadWriterLeavesAWake(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ep := b.idleLane(t, "ep_rr")
+	writer, err := b.pool.BeginTx(b.ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback(b.ctx)
+	var lanes int
+	if err := writer.QueryRow(b.ctx, `SELECT count(*) FROM hookd.lanes`).Scan(&lanes); err != nil || lanes != 1 {
+		t.Fatalf("the writer's snapshot: %d lanes, %v", lanes, err)
+	}
+	d, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{ep.ID})
+	if err != nil || d.Dropped != 1 {
+		t.Fatalf("dropping the idle lane: %+v, %v", d, err)
+	}
+	if _, err := b.pub.PublishTx(b.ctx, writer, outbox.Event{Type: "a.b", EndpointID: ep.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil || n != 1 {
+		t.Fatalf("admitting the writer's wake: %d lanes made, %v; want its endpoint's lane", n, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE endpoint_id = $1 AND ready_at <= now()`, ep.ID); n != 1 {
+		t.Errorf("the endpoint with new work has no ready lane")
+	}
+}

@@ -168,10 +168,10 @@ func (p *Publisher) Publish(ctx context.Context, ev Event) (Result, error) {
 
 // PublishTx writes ev in the caller's transaction: it commits or rolls back
 // with tx. Publishing an id that exists returns the existing event with
-// Duplicate set. At REPEATABLE READ or SERIALIZABLE the lane check
-// (hookd.needing_wakes) reads the transaction's snapshot, so a lane
-// dropped meanwhile can leave the deliveries to the maintenance sweep
-// (delivery.Sweep) instead of a wake: late, never lost.
+// Duplicate set. At REPEATABLE READ or SERIALIZABLE every endpoint it
+// makes work due for gets a wake and a notification (hookd.needing_wakes
+// cannot see a lane dropped after the transaction's snapshot), so such
+// transactions commit one at a time on PostgreSQL's notification lock.
 func (p *Publisher) PublishTx(ctx context.Context, tx pgx.Tx, ev Event) (Result, error) {
 	rs, err := p.PublishBatch(ctx, tx, []Event{ev})
 	if err != nil {
