@@ -88,6 +88,11 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 		appName = "hookd"
 	}
 	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	// hookd's transactions rely on each statement seeing what committed
+	// before it began (the lanes, for one: a claimer drops a lane after
+	// looking again for due work), which a database or server configured
+	// for a stricter default would take away.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
