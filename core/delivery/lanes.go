@@ -146,11 +146,19 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return err
 		}
-		// Then the buckets, without waiting, in a statement of their own:
-		// the next statement's snapshot then sees every writer that held
-		// one.
+		if len(held) == 0 {
+			return nil // dropped already
+		}
+		// Then the buckets of those lanes alone, without waiting, in a
+		// statement of their own: the next statement's snapshot then sees
+		// every writer that held one. The last statement touches only the
+		// rows the first one locked: a lane made since (a wake admitted
+		// while the drop waited, as writers do not wait for it) is new and
+		// ready, and taking its row then, out of key order and while
+		// holding the buckets, deadlocked with a completion waking the
+		// same lanes.
 		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
-			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), endpointIDs)
+			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), held)
 		if err != nil {
 			return err
 		}
@@ -158,17 +166,7 @@ func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropp
 		if err != nil {
 			return err
 		}
-		out.Contended = len(endpointIDs) - len(locked)
-		// The last statement touches only the rows the first one locked. A
-		// lane made since (a wake admitted while the drop waited: writers
-		// do not wait for it now) is new and ready; taking its row here,
-		// out of key order and while holding the buckets, deadlocked with
-		// a completion waking the same lanes.
-		isHeld := make(map[string]bool, len(held))
-		for _, e := range held {
-			isHeld[e] = true
-		}
-		locked = slices.DeleteFunc(locked, func(e string) bool { return !isHeld[e] })
+		out.Contended = len(held) - len(locked)
 		return tx.QueryRow(ctx, `
 			WITH dropped AS (
 				DELETE FROM hookd.lanes l

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/signing"
+	"github.com/hookd/hookd/core/validate"
 )
 
 // claimSQL claims (source, event id) in hookd.inbox_ids, where the inbox
@@ -199,12 +199,10 @@ func clean(s string, max int) string {
 	return s[:cut]
 }
 
-var typePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$`)
-
 // forwardType is the outbound event type: the received type when it is a
 // valid event type, otherwise "intake.<source>".
 func forwardType(source, typ string) string {
-	if typePattern.MatchString(typ) {
+	if validate.EventType(typ) {
 		return typ
 	}
 	return "intake." + source

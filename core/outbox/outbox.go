@@ -229,10 +229,7 @@ func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event)
 	return out, err
 }
 
-var (
-	typePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$`)
-	idPattern   = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
-)
+var idPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
 
 // ReservedIDPrefix starts the ids hookd makes for its own events (intake
 // forwards are "in:<source>:<id>"); published events may not use it, so a
@@ -271,7 +268,7 @@ func Validate(ev *Event, maxPayload int64) error {
 	if ev.Type == "" {
 		return validate.Errorf("type", "is required")
 	}
-	if len(ev.Type) > 255 || !typePattern.MatchString(ev.Type) {
+	if len(ev.Type) > 255 || !validate.EventType(ev.Type) {
 		return validate.Errorf("type", "%q is not an event type (letters, digits, _ : - separated by dots, such as invoice.paid)", ev.Type)
 	}
 	if ev.ID != "" && !idPattern.MatchString(ev.ID) {

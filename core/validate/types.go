@@ -1,10 +1,17 @@
 package validate
 
-import "regexp"
+import (
+	"regexp"
+	"strings"
+)
 
-var typeFilterPattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*(\.\*)?$`)
+var eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9_:\-]+(\.[A-Za-z0-9_:\-]+)*$`)
+
+// EventType reports whether t has the form of an event type: words of A-Z
+// a-z 0-9 _ : - separated by dots, such as invoice.paid.
+func EventType(t string) bool { return eventTypePattern.MatchString(t) }
 
 // TypeFilter reports whether t is an event type filter: an exact type
 // (invoice.paid), a prefix (payment.*) or * for all. One rule for
 // endpoints' subscriptions, the feed's type= and the deliveries filters.
-func TypeFilter(t string) bool { return t == "*" || typeFilterPattern.MatchString(t) }
+func TypeFilter(t string) bool { return t == "*" || EventType(strings.TrimSuffix(t, ".*")) }
