@@ -24,15 +24,20 @@ type endpointView struct {
 func redact(e *endpoint.Endpoint) *endpoint.Endpoint { return e.Redacted() }
 
 // createEndpoint makes an endpoint; one made with a tenant token belongs
-// to its tenant whatever the body says. The address guard applies to
-// every caller alike.
+// to its tenant (a body naming another is refused). The address guard
+// applies to every caller alike.
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p endpoint.CreateParams
 	if err := httpx.DecodeJSON(w, r, s.opts.MaxBodyBytes, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	if t := caller(r).tenant; t != "" {
+	if c := caller(r); c.tenant != "" {
+		t, err := scopedTenant(c, p.Tenant, "tenant")
+		if err != nil {
+			httpx.WriteDomainError(w, s.logger, err)
+			return
+		}
 		p.Tenant = t
 	}
 	p.Guard = s.guard

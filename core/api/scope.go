@@ -19,13 +19,19 @@ import (
 // object a request names by id is loaded and checked, and another
 // tenant's answers db.ErrNotFound exactly as an id that does not exist,
 // so that ids cannot be probed. Lists and bulk replays get the token's
-// tenant as their filter, whatever the request says.
+// tenant as their filter; naming another tenant is a 400.
 
-// scopedTenant is the tenant a list or a bulk replay is limited to: a
-// token's own tenant, or for an API key the tenant named by the request
-// (raw, field names it in an error), which may be empty (every tenant).
+// scopedTenant is the tenant a request acts in: a token's own tenant, or
+// for an API key the tenant named by the request (raw, field names it in
+// an error), which may be empty (every tenant). A token naming another
+// tenant is refused rather than quietly given its own: the request meant
+// something the token cannot do. The answer is the same whether or not
+// that tenant exists, so it tells nothing about other tenants.
 func scopedTenant(p principal, raw, field string) (string, error) {
 	if p.tenant != "" {
+		if raw != "" && raw != p.tenant {
+			return "", validate.Errorf(field, "is %q, but this tenant token acts for tenant %q only: leave %s out, or use an API key", raw, p.tenant, field)
+		}
 		return p.tenant, nil
 	}
 	if raw == "" {
