@@ -90,7 +90,7 @@ const (
 	MaxDescriptionBytes = 1024
 	// MaxEventTypes is the most entries an event-type filter may have.
 	MaxEventTypes     = 100
-	MaxEventTypeBytes = 255
+	MaxEventTypeBytes = validate.MaxEventTypeBytes
 	MaxHeaders        = 32
 	// MaxHeaderNameBytes and MaxHeaderValueBytes bound one custom header.
 	MaxHeaderNameBytes  = 128

@@ -33,7 +33,8 @@
 // "ep_fwd_<source>", with a whsec_ secret of its own. Each new event is
 // published to that endpoint in the transaction that stores it, with the
 // stable id ForwardEventID(source, event id), its type from the body (or
-// X-GitHub-Event) and the body as data, so the delivery engine signs it
+// X-GitHub-Event; "intake.<source>" when that is no valid event type, an
+// overlong one included) and the body as data, so the delivery engine signs it
 // with hookd's scheme and retries, dead-letters and replays it like any
 // delivery. An inbound event is never marked forwarded unless that
 // delivery exists: while the forward's id is taken by an event hookd did

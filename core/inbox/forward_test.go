@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -40,13 +41,22 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 		t.Fatalf("answer %d %v", a.status, a.body)
 	}
 
+	// A type over the outbox's bound is forwarded under the source's.
+	long := strings.Repeat("x", 256)
+	if a := b.post(t, "gh", githubSigned("d-3", long, `{}`, secretA)); a.status != 200 {
+		t.Fatalf("answer to a %d-byte type: %d %v", len(long), a.status, a.body)
+	}
+
 	page, err := inbox.List(ctx, b.pool, inbox.ListParams{Source: "gh"})
-	if err != nil || len(page.Events) != 2 {
+	if err != nil || len(page.Events) != 3 {
 		t.Fatalf("inbox %+v %v", page, err)
 	}
 	for _, e := range page.Events {
 		if e.State != inbox.StateForwarded || e.ProcessedAt == nil {
 			t.Fatalf("inbox event %+v", e)
+		}
+		if e.EventID == "d-3" && e.Type != long[:255] {
+			t.Fatalf("inbox shows the %d-byte type as %d bytes, want its first 255", len(long), len(e.Type))
 		}
 	}
 	ev, err := outbox.Get(ctx, b.pool, inbox.ForwardEventID("gh", "d-1"))
@@ -72,11 +82,14 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 		data.ContentType != "application/x-www-form-urlencoded" || wrapped.Type != "intake.gh" {
 		t.Fatalf("wrapped event %+v: %s", wrapped, wrapped.Data)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 2 {
-		t.Fatalf("%d events, want 2", n)
+	if ev, err := outbox.Get(ctx, b.pool, inbox.ForwardEventID("gh", "d-3")); err != nil || ev.Type != "intake.gh" {
+		t.Fatalf("event of a %d-byte type: %+v %v", len(long), ev, err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.deliveries`); n != 2 {
-		t.Fatalf("%d deliveries, want 2", n)
+	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 3 {
+		t.Fatalf("%d events, want 3", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.deliveries`); n != 3 {
+		t.Fatalf("%d deliveries, want 3", n)
 	}
 }
 

@@ -44,7 +44,8 @@ const duplicateSQL = `UPDATE hookd.inbox SET duplicates = duplicates + 1 WHERE i
 // intake counters and the consumers' wake-up. It returns once committed.
 func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, header http.Header, body []byte) (Answer, error) {
 	ans := Answer{EventID: res.EventID}
-	typ := eventType(src.Scheme, header, body)
+	sent := eventType(src.Scheme, header, body)
+	typ := clean(sent, maxTypeLen) // as the inbox shows it
 	forward := src.ForwardTo != ""
 	if forward && src.ForwardEndpointID == "" {
 		return ans, fmt.Errorf("source %s forwards to %s but has no forward endpoint", src.Name, src.ForwardTo)
@@ -78,7 +79,7 @@ func (h *Handler) store(ctx context.Context, src *Source, res signing.Result, he
 			ans.Status = "duplicate"
 		}
 		if inserted && forward {
-			ev := outbox.Event{ID: ForwardEventID(src.Name, res.EventID), Type: forwardType(src.Name, typ),
+			ev := outbox.Event{ID: ForwardEventID(src.Name, res.EventID), Type: forwardType(src.Name, sent),
 				Data: forwardData(header, body), EndpointID: src.ForwardEndpointID}
 			pub, err := h.pub.PublishTx(ctx, tx, ev)
 			if err != nil {
@@ -151,7 +152,7 @@ func printable(s string) bool {
 	return true
 }
 
-// maxTypeLen bounds a stored event type.
+// maxTypeLen bounds an event type as the inbox stores it.
 const maxTypeLen = 255
 
 // eventType reads the event's type: GitHub's X-GitHub-Event header, or
@@ -168,7 +169,7 @@ func eventType(scheme signing.Scheme, h http.Header, body []byte) string {
 			_ = json.Unmarshal(v.Type, &t) // a non-string type is no type
 		}
 	}
-	return clean(t, maxTypeLen)
+	return t
 }
 
 // maxEventIDLen bounds event ids, which the (source, event id) index holds.
@@ -199,8 +200,9 @@ func clean(s string, max int) string {
 	return s[:cut]
 }
 
-// forwardType is the outbound event type: the received type when it is a
-// valid event type, otherwise "intake.<source>".
+// forwardType is the outbound event type: the type as sent when it is a
+// valid event type, otherwise "intake.<source>". An overlong type is not
+// forwarded cut short, which would make it another type.
 func forwardType(source, typ string) string {
 	if validate.EventType(typ) {
 		return typ

@@ -268,8 +268,8 @@ func Validate(ev *Event, maxPayload int64) error {
 	if ev.Type == "" {
 		return validate.Errorf("type", "is required")
 	}
-	if len(ev.Type) > 255 || !validate.EventType(ev.Type) {
-		return validate.Errorf("type", "%q is not an event type (letters, digits, _ : - separated by dots, such as invoice.paid)", ev.Type)
+	if !validate.EventType(ev.Type) {
+		return validate.Errorf("type", "%q is not an event type (at most %d bytes of letters, digits, _ : - separated by dots, such as invoice.paid)", ev.Type, validate.MaxEventTypeBytes)
 	}
 	if ev.ID != "" && !idPattern.MatchString(ev.ID) {
 		return validate.Errorf("id", "must be 1 to 255 printable ASCII characters without spaces")
