@@ -125,8 +125,27 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 	if err != nil {
 		return Claimed{}, err
 	}
-	if err := settleLanes(ctx, tx, lanes, p, now); err != nil {
+	// The events and the lanes' new times in one round trip.
+	batch := &pgx.Batch{}
+	read := queueEvents(batch, c.Jobs)
+	queueSettleLanes(batch, lanes, p, now)
+	if batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			return Claimed{}, err
+		}
+	}
+	c.Jobs, c.Missing = read.split(c.Jobs)
+	if err := extendLeases(ctx, tx, c.Jobs, p); err != nil {
 		return Claimed{}, err
+	}
+	byID := map[string]*lane{}
+	for _, l := range lanes {
+		byID[l.endpointID] = l
+	}
+	for i := range c.Jobs {
+		if l := byID[c.Jobs[i].EndpointID]; l != nil {
+			c.Jobs[i].Awaited = l.awaitsResult()
+		}
 	}
 	for _, l := range lanes {
 		if l.idle {
@@ -242,8 +261,8 @@ func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) err
 	return rows.Err()
 }
 
-// claimRows leases each lane's share of due deliveries and reads what is
-// needed to send them.
+// claimRows leases each lane's share of due deliveries and reads their
+// endpoints; their events are read after (queueEvents).
 func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now time.Time) (Claimed, error) {
 	var eps []string
 	var want []int32
@@ -279,7 +298,6 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			RETURNING q.id, q.attempts, q.lease_expires_at, q.event_id, q.event_stored_at, q.endpoint_id, q.tenant_id
 		)
 		SELECT c.id, c.attempts, c.lease_expires_at, c.event_id, c.event_stored_at, coalesce(c.tenant_id, ''), c.endpoint_id,
-			ev.type IS NOT NULL, coalesce(ev.type, ''), coalesce(ev.data::text, 'null'), coalesce(ev.created_at, now()),
 			ep.url, ep.secret, coalesce(ep.previous_secret, ''), ep.previous_secret_expires_at,
 			ep.headers, ep.timeout_ms, ep.max_in_flight, ep.rate_limit, ep.enabled,
 			-- Trusted: the operator's own targets from the configuration
@@ -289,12 +307,6 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			clock_timestamp()
 		FROM claimed c
 		JOIN hookd.endpoints ep ON ep.id = c.endpoint_id
-		-- One key lookup per delivery, never a scan of the partition: a
-		-- new partition has no statistics yet and looks empty.
-		LEFT JOIN LATERAL (
-			SELECT e.type, e.data, e.created_at FROM hookd.events e
-			WHERE e.id = c.event_id AND e.stored_at = c.event_stored_at LIMIT 1
-		) ev ON true
 		ORDER BY c.id`,
 		eps, want, heads, p.Lease.Milliseconds(), p.Worker)
 	if err != nil {
@@ -308,20 +320,15 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 	var c Claimed
 	for rows.Next() {
 		var j Job
-		var found bool
-		var data string
 		var headers []byte
 		var timeoutMS int64
 		var clock time.Time
 		if err := rows.Scan(&j.DeliveryID, &j.Attempt, &j.LeaseExpiresAt, &j.EventID, &j.EventStoredAt, &j.TenantID,
-			&j.EndpointID, &found, &j.EventType, &data, &j.EventCreated,
-			&j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
+			&j.EndpointID, &j.URL, &j.Secret, &j.PreviousSecret, &j.PreviousExpires,
 			&headers, &timeoutMS, &j.MaxInFlight, &j.RateLimit, &j.EndpointEnabled, &j.Trusted, &j.BodyData,
 			&j.Signatures, &j.SigningKey, &clock); err != nil {
 			return Claimed{}, err
 		}
-		j.EventData = json.RawMessage(data)
-		j.EventCreated = j.EventCreated.UTC()
 		j.Timeout = time.Duration(timeoutMS) * time.Millisecond
 		if err := json.Unmarshal(headers, &j.Headers); err != nil {
 			return Claimed{}, err
@@ -342,30 +349,95 @@ func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now
 			j.Probe = l.probe
 			l.taken++
 		}
-		if !found {
-			c.Missing = append(c.Missing, j)
-			continue
-		}
 		c.Jobs = append(c.Jobs, j)
 	}
 	if err := rows.Err(); err != nil {
 		return Claimed{}, err
 	}
-	rows.Close()
-	if err := extendLeases(ctx, tx, c.Jobs, p); err != nil {
-		return Claimed{}, err
-	}
-	for i := range c.Jobs {
-		if l := byID[c.Jobs[i].EndpointID]; l != nil {
-			c.Jobs[i].Awaited = l.awaitsResult()
-		}
-	}
 	return c, nil
 }
 
-// settleLanes writes what the claim did to its lanes: slots taken, the
-// next rate slot, and when each lane is to be looked at again.
-func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now time.Time) error {
+// eventsRead are the claimed deliveries' events, by the job's index.
+type eventsRead struct {
+	found []bool
+}
+
+// queueEvents queues the read of the jobs' events into batch: one key
+// lookup per delivery, never a scan of a partition (a new one has no
+// statistics yet and looks empty), and bounded by the range of the jobs'
+// event times, so that only the partitions holding them are opened. Had
+// the claiming statement joined the events, its plan would open every
+// partition on every claim, and a claim's cost would grow with the days
+// retention.period keeps (about 4 µs a partition).
+func queueEvents(batch *pgx.Batch, jobs []Job) *eventsRead {
+	read := &eventsRead{found: make([]bool, len(jobs))}
+	if len(jobs) == 0 {
+		return read
+	}
+	ids := make([]string, len(jobs))
+	at := make([]time.Time, len(jobs))
+	lo, hi := jobs[0].EventStoredAt, jobs[0].EventStoredAt
+	for i, j := range jobs {
+		ids[i], at[i] = j.EventID, j.EventStoredAt
+		lo, hi = minTime(lo, j.EventStoredAt), maxTime(hi, j.EventStoredAt)
+	}
+	batch.Queue(`
+		SELECT u.n - 1, ev.type, ev.data::text, ev.created_at
+		FROM unnest($1::text[], $2::timestamptz[]) WITH ORDINALITY AS u(id, stored_at, n)
+		CROSS JOIN LATERAL (
+			SELECT e.type, e.data, e.created_at FROM hookd.events e
+			WHERE e.id = u.id AND e.stored_at = u.stored_at AND e.stored_at >= $3 AND e.stored_at <= $4
+			LIMIT 1
+		) ev`, ids, at, lo, hi).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var i int
+			var data string
+			var j Job
+			if err := rows.Scan(&i, &j.EventType, &data, &j.EventCreated); err != nil {
+				return err
+			}
+			if i < 0 || i >= len(jobs) {
+				return fmt.Errorf("event read: row %d of %d", i, len(jobs))
+			}
+			jobs[i].EventType, jobs[i].EventData, jobs[i].EventCreated = j.EventType, json.RawMessage(data), j.EventCreated.UTC()
+			read.found[i] = true
+		}
+		return rows.Err()
+	})
+	return read
+}
+
+// split parts the jobs into those whose event was read and those whose
+// event no longer exists.
+func (r *eventsRead) split(jobs []Job) (withEvent, missing []Job) {
+	for i, j := range jobs {
+		if r.found[i] {
+			withEvent = append(withEvent, j)
+		} else {
+			missing = append(missing, j)
+		}
+	}
+	return withEvent, missing
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// queueSettleLanes queues into batch what the claim did to its lanes:
+// slots taken, the next rate slot, and when each lane is to be looked at
+// again.
+func queueSettleLanes(batch *pgx.Batch, lanes []*lane, p ClaimParams, now time.Time) {
 	var (
 		eps      []string
 		readyAt  []*time.Time
@@ -422,7 +494,6 @@ func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, n
 			waits = append(waits, p.probeInterval(l.probes+1).Milliseconds())
 		}
 	}
-	batch := &pgx.Batch{}
 	if len(eps) > 0 {
 		batch.Queue(`
 			UPDATE hookd.lanes l
@@ -440,8 +511,4 @@ func settleLanes(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, n
 			FROM unnest($1::text[], $2::bigint[]) AS u(endpoint_id, wait)
 			WHERE h.endpoint_id = u.endpoint_id`, probed, waits)
 	}
-	if batch.Len() == 0 {
-		return nil
-	}
-	return tx.SendBatch(ctx, batch).Close()
 }

@@ -145,6 +145,46 @@ func TestClaimCarriesEventAndEndpoint(t *testing.T) {
 	}
 }
 
+// TestClaimReadsEventsAcrossPartitions: one claim reads events from two
+// partitions (the range it bounds the read by spans both), and tells a
+// delivery whose event is gone from the others.
+func TestClaimReadsEventsAcrossPartitions(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	for i, data := range []string{`{"n":0}`, `{"n":1}`, `{"n":2}`} {
+		if _, err := b.pub.Publish(b.ctx, outbox.Event{ID: fmt.Sprintf("evt_%d", i), Type: fmt.Sprintf("order.t%d", i), Data: []byte(data)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// evt_0 moves to the next day's partition, evt_2 is gone.
+	for _, q := range []string{
+		`UPDATE hookd.events SET stored_at = stored_at + interval '1 day' WHERE id = 'evt_0'`,
+		`UPDATE hookd.queue SET event_stored_at = event_stored_at + interval '1 day' WHERE event_id = 'evt_0'`,
+		`DELETE FROM hookd.events WHERE id = 'evt_2'`,
+	} {
+		if _, err := b.pool.Exec(b.ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if n := b.count(t, `SELECT count(DISTINCT tableoid) FROM hookd.events`); n != 2 {
+		t.Fatalf("events in %d partitions, want 2", n)
+	}
+	c, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, j := range c.Jobs {
+		got[j.EventID] = j.EventType + " " + string(j.EventData)
+	}
+	if len(c.Jobs) != 2 || got["evt_0"] != `order.t0 {"n":0}` || got["evt_1"] != `order.t1 {"n":1}` {
+		t.Fatalf("jobs with their events: %v", got)
+	}
+	if len(c.Missing) != 1 || c.Missing[0].EventID != "evt_2" || c.Missing[0].EventType != "" {
+		t.Fatalf("jobs without their event: %+v", c.Missing)
+	}
+}
+
 func TestCompleteRecordsAttemptsStateAndHealth(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 3)

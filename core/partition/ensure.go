@@ -50,33 +50,78 @@ func Ensure(ctx context.Context, ex db.Executor, span time.Duration, now time.Ti
 	}
 }
 
-// planned is a partition Ensure is to make.
+// planned is a partition Ensure or Backfill is to make.
 type planned struct {
 	table, name string
 	from, to    time.Time
 }
 
 func ensureOnce(ctx context.Context, ex db.Executor, span time.Duration, now time.Time) ([]string, error) {
-	var created []string
-	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
-		created = nil
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
-			return err
-		}
+	return create(ctx, ex, func(tx pgx.Tx) ([]planned, error) {
 		var todo []planned
 		for _, table := range History {
 			ps, err := plan(ctx, tx, table, span, now)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			todo = append(todo, ps...)
 		}
 		for _, table := range Rollups {
 			ps, err := plan(ctx, tx, table, RollupSpan, now)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			todo = append(todo, ps...)
+		}
+		return todo, nil
+	})
+}
+
+// Backfill creates, for every history table, the partitions of span from
+// since up to its first one (the legacy partition of an upgrade aside),
+// as an install that has kept history since then holds them: hookd bench
+// measures such an install, since the cost of some statements grows with
+// the partitions there are. It returns the names of those it created.
+func Backfill(ctx context.Context, ex db.Executor, span time.Duration, since time.Time) ([]string, error) {
+	if span < time.Minute {
+		return nil, fmt.Errorf("partition: span %s is shorter than a minute", span)
+	}
+	return create(ctx, ex, func(tx pgx.Tx) ([]planned, error) {
+		var todo []planned
+		for _, table := range History {
+			var first *time.Time
+			if err := tx.QueryRow(ctx, `SELECT min(lower_bound) FROM hookd.partitions
+				WHERE parent = $1 AND lower_bound > '1970-01-02'`, table).Scan(&first); err != nil {
+				return nil, err
+			}
+			if first == nil {
+				continue
+			}
+			for from := floor(since, span); from.Before(*first); {
+				to := floor(from, span).Add(span)
+				if to.After(*first) {
+					to = first.UTC()
+				}
+				todo = append(todo, planned{table: table, name: Name(table, from), from: from, to: to})
+				from = to
+			}
+		}
+		return todo, nil
+	})
+}
+
+// create makes the partitions todo plans, in one transaction holding the
+// partition lock.
+func create(ctx context.Context, ex db.Executor, todo func(pgx.Tx) ([]planned, error)) ([]string, error) {
+	var created []string
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		created = nil
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey); err != nil {
+			return err
+		}
+		todo, err := todo(tx)
+		if err != nil {
+			return err
 		}
 		if len(todo) == 0 {
 			return nil

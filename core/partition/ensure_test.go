@@ -2,6 +2,7 @@ package partition_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -39,5 +40,46 @@ func TestEnsureGivesUpOnABusyParent(t *testing.T) {
 	created, err := partition.Ensure(ctx, pool, 24*time.Hour, later)
 	if err != nil || len(created) == 0 {
 		t.Fatalf("Ensure once the transaction ended: %v, %v", created, err)
+	}
+}
+
+// Backfill gives every history table the partitions of the days before
+// its first one, end to end with it, and makes nothing a second time.
+func TestBackfillCoversTheDaysBefore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	before, err := partition.List(ctx, pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := map[string]time.Time{}
+	for _, p := range before {
+		if p.Lower.Year() > 1970 && (first[p.Parent].IsZero() || p.Lower.Before(first[p.Parent])) {
+			first[p.Parent] = p.Lower
+		}
+	}
+	since := first["events"].Add(-30*24*time.Hour + time.Hour) // within the 30th day before
+	created, err := partition.Backfill(ctx, pool, 24*time.Hour, since)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 30 * len(partition.History); len(created) != want {
+		t.Fatalf("Backfill made %d partitions, want %d: %v", len(created), want, created)
+	}
+	// Each event time of those days has its partition.
+	for d := range 30 {
+		at := first["events"].Add(-time.Duration(d)*24*time.Hour - time.Minute)
+		if _, err := pool.Exec(ctx, `INSERT INTO hookd.event_ids (id, stored_at) VALUES ($1, $2)`, "evt_day"+strconv.Itoa(d), at); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data, stored_at, fanned_out) VALUES ($1, 'a.b', '{}', $2, true)`,
+			"evt_day"+strconv.Itoa(d), at); err != nil {
+			t.Fatalf("an event %d days before the first partition: %v", d, err)
+		}
+	}
+	again, err := partition.Backfill(ctx, pool, 24*time.Hour, since)
+	if err != nil || len(again) != 0 {
+		t.Fatalf("a second Backfill made %v, %v", again, err)
 	}
 }
