@@ -46,7 +46,9 @@ func newBenchCmd(c *cli) *cobra.Command {
 Each database phase reports PostgreSQL's work per delivery (write
 transactions, WAL bytes and fsyncs, rows written and how many were HOT,
 statements by total time, what backends wait on) and the CPU of hookd,
-PostgreSQL and the receiver.
+PostgreSQL and the receiver. The database holds the history partitions
+of an install that has kept --history (a month, the default
+retention.period), as some statements cost more the more there are.
 
 The bench starts a PostgreSQL of its own in a temporary directory
 (pg_stat_statements preloaded, durable settings) and removes it afterwards.
@@ -97,6 +99,7 @@ The receiver listens on 127.0.0.1.`,
 	f.Float64Var(&opts.OthersRate, "others-rate", bench.DefaultOthersRate, "fairness phase: events per second among the others")
 	f.DurationVar(&opts.IdleWindow, "idle-window", bench.DefaultIdleWindow, "how long to watch claims with nothing due")
 	f.DurationVar(&opts.PhaseTimeout, "phase-timeout", bench.DefaultPhaseTimeout, "give up on a phase after this long")
+	f.DurationVar(&opts.History, "history", bench.DefaultHistory, "make the history partitions an install has after running this long under the default retention.period (negative: a fresh install's)")
 	f.DurationVar(&opts.QuietWait, "quiet-wait", time.Minute, "before each phase, wait up to this long for the machine to be <15% busy (0: don't)")
 	f.BoolVar(&configured, "use-configured-database", false, "use a scratch database on the configured server instead of a PostgreSQL of the bench's own")
 	f.StringVar(&jsonPath, "json", "", "also write the whole report as JSON to this file")

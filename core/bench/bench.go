@@ -80,6 +80,7 @@ const (
 	DefaultSingleEvents       = 2000
 	DefaultPayloadBytes       = 256
 	DefaultPhaseTimeout       = 3 * time.Minute
+	DefaultHistory            = config.DefaultRetentionPeriod
 )
 
 // DefaultRates are the latency phase's offered rates.
@@ -137,6 +138,12 @@ type Options struct {
 	PayloadBytes int
 	// PhaseTimeout gives up waiting for deliveries after this long.
 	PhaseTimeout time.Duration
+	// History is how much history the database holds partitions for, as
+	// an install that has run that long under the default
+	// retention.period (its history partitions are a day each): some
+	// statements cost more the more partitions there are. Defaults to
+	// that period; negative measures a fresh install's partitions.
+	History time.Duration
 	// Delivery is the base delivery configuration (claim batch, poll
 	// interval, ...); Workers and the per-endpoint cap are set by the
 	// bench, and 127.0.0.1 is allowed.
@@ -178,6 +185,7 @@ func (o *Options) defaults() {
 	o.SingleEvents = cmp.Or(o.SingleEvents, DefaultSingleEvents)
 	o.PayloadBytes = cmp.Or(o.PayloadBytes, DefaultPayloadBytes)
 	o.PhaseTimeout = cmp.Or(o.PhaseTimeout, DefaultPhaseTimeout)
+	o.History = cmp.Or(o.History, DefaultHistory)
 	o.MaxConns = cmp.Or(o.MaxConns, int32(config.DefaultMaxConns))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -247,6 +255,7 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 	m.Statements = b.statsOK
 	start := time.Now()
 	err = b.run(ctx, &rep)
+	m.History, m.Partitions = Duration(opts.History), b.partitions
 	m.LoadAfter, m.Duration = loadavg(), time.Since(start).Round(time.Second).String()
 	rep.Ratios = ratios(&rep)
 	m.Noise = noise(&rep)

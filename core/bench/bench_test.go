@@ -46,6 +46,10 @@ func TestRunOwnServerEveryPhase(t *testing.T) {
 	if !m.OwnServer || !m.Statements || m.SynchronousCommit != "on" || m.Fsync != "on" || m.WALIOTiming != "on" {
 		t.Errorf("machine = %+v; want the own, durable server with pg_stat_statements and WAL timing", m)
 	}
+	// A month of daily partitions, and those ahead of now.
+	if days := int(time.Duration(m.History) / (24 * time.Hour)); m.History != Duration(DefaultHistory) || m.Partitions < days+2 {
+		t.Errorf("history %s in %d partitions, want %s in more than %d", m.History, m.Partitions, time.Duration(DefaultHistory), days+1)
+	}
 	for _, c := range []Ceiling{rep.Ceiling, rep.CeilingHookd} {
 		if c.Errors != 0 || c.Received != int64(c.Requests) || c.PerSec <= 0 || c.IdleConns != baselineIdleConns {
 			t.Errorf("ceiling %s = %+v", c.Headers, c)

@@ -33,6 +33,10 @@ type Machine struct {
 	Fsync             string    `json:"fsync"`
 	Statements        bool      `json:"pg_stat_statements"`
 	WALIOTiming       string    `json:"track_wal_io_timing"`
+	// History is Options.History; Partitions the events table's partitions
+	// the phases ran with (each history table has as many).
+	History    Duration `json:"history"`
+	Partitions int      `json:"partitions"`
 	Started           time.Time `json:"started"`
 	Duration          string    `json:"duration"`
 	// Noise is the share of the machine (all CPUs) that other processes

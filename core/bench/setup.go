@@ -32,6 +32,7 @@ type bench struct {
 	statsOK    bool   // pg_stat_statements is usable
 	tenanted   bool   // events and live endpoints carry tenants
 	profileOut []byte // the first burn-down's CPU profile, for Options.CPUProfile
+	partitions int    // of the events table, after the last reset
 }
 
 // phaseApp is the application_name of the phases' connections.
@@ -108,7 +109,16 @@ func (b *bench) reset(ctx context.Context) error {
 	if err := db.MigratePool(ctx, b.admin); err != nil {
 		return err
 	}
-	if _, err := partition.Ensure(ctx, b.admin, partition.SpanFor(config.DefaultRetentionPeriod), time.Now()); err != nil {
+	span := partition.SpanFor(config.DefaultRetentionPeriod)
+	if _, err := partition.Ensure(ctx, b.admin, span, time.Now()); err != nil {
+		return err
+	}
+	if b.opts.History > 0 {
+		if _, err := partition.Backfill(ctx, b.admin, span, time.Now().Add(-b.opts.History)); err != nil {
+			return err
+		}
+	}
+	if err := b.admin.QueryRow(ctx, `SELECT count(*) FROM hookd.partitions WHERE parent = 'events'`).Scan(&b.partitions); err != nil {
 		return err
 	}
 	_, _ = b.admin.Exec(ctx, `CHECKPOINT`) // needs superuser; the figures are only less even without it

@@ -68,6 +68,12 @@ func (r Report) WriteText(w io.Writer) {
 		m.SynchronousCommit, m.Fsync, onOff(m.Statements), m.WALIOTiming)
 	p.line(0, "load average before %s, after %s; the run took %s; other processes used %.0f%% of the "+
 		"machine during the measured phases (noise)", m.LoadBefore, m.LoadAfter, m.Duration, m.Noise)
+	if m.History > 0 {
+		p.line(0, "history: %d partitions of each history table, as an install that has kept %s of history (--history)",
+			m.Partitions, m.History)
+	} else {
+		p.line(0, "history: %d partitions of each history table, a fresh install's (--history)", m.Partitions)
+	}
 
 	p.head("ceiling: signed POSTs to the local receiver, no database")
 	for _, c := range []Ceiling{r.Ceiling, r.CeilingHookd} {
