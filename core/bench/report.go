@@ -23,22 +23,22 @@ type Report struct {
 
 // Machine describes where the run happened.
 type Machine struct {
-	CPUs              int       `json:"cpus"`
-	GoVersion         string    `json:"go"`
-	LoadBefore        string    `json:"load_before"` // /proc/loadavg, when available
-	LoadAfter         string    `json:"load_after"`
-	PostgreSQL        string    `json:"postgresql"`
-	OwnServer         bool      `json:"own_server"`
-	SynchronousCommit string    `json:"synchronous_commit"`
-	Fsync             string    `json:"fsync"`
-	Statements        bool      `json:"pg_stat_statements"`
-	WALIOTiming       string    `json:"track_wal_io_timing"`
+	CPUs              int    `json:"cpus"`
+	GoVersion         string `json:"go"`
+	LoadBefore        string `json:"load_before"` // /proc/loadavg, when available
+	LoadAfter         string `json:"load_after"`
+	PostgreSQL        string `json:"postgresql"`
+	OwnServer         bool   `json:"own_server"`
+	SynchronousCommit string `json:"synchronous_commit"`
+	Fsync             string `json:"fsync"`
+	Statements        bool   `json:"pg_stat_statements"`
+	WALIOTiming       string `json:"track_wal_io_timing"`
 	// History is Options.History; Partitions the events table's partitions
 	// the phases ran with (each history table has as many).
-	History    Duration `json:"history"`
-	Partitions int      `json:"partitions"`
-	Started           time.Time `json:"started"`
-	Duration          string    `json:"duration"`
+	History    Duration  `json:"history"`
+	Partitions int       `json:"partitions"`
+	Started    time.Time `json:"started"`
+	Duration   string    `json:"duration"`
 	// Noise is the share of the machine (all CPUs) that other processes
 	// used during the measured phases, in %.
 	Noise float64 `json:"noise_pct"`
