@@ -129,6 +129,7 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 	batch := &pgx.Batch{}
 	read := queueEvents(batch, c.Jobs)
 	queueSettleLanes(batch, lanes, p, now)
+	queueHoldDisabled(batch, lanes)
 	if batch.Len() > 0 {
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return Claimed{}, err
@@ -432,6 +433,30 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// queueHoldDisabled holds the work that is still due on the claim's
+// disabled endpoints. Disabling holds what it sees, but a publish or a
+// lease's return that read the endpoint enabled and committed after it
+// leaves deliveries pending: their lane would be found idle by every
+// claim and busy by every drop, and the dispatcher would claim again at
+// once, forever. The endpoint is read again here, so one enabled since
+// keeps its work (one enabled while this runs has it back by the
+// maintenance sweep, ResumeHeld).
+func queueHoldDisabled(batch *pgx.Batch, lanes []*lane) {
+	var disabled []string
+	for _, l := range lanes {
+		if l.exists && !l.enabled {
+			disabled = append(disabled, l.endpointID)
+		}
+	}
+	if len(disabled) == 0 {
+		return
+	}
+	batch.Queue(`
+		UPDATE hookd.queue q SET state = 'held', updated_at = now()
+		WHERE q.endpoint_id = ANY($1) AND q.state IN ('pending', 'retrying')
+		  AND EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = q.endpoint_id AND NOT e.enabled)`, disabled)
 }
 
 // queueSettleLanes queues into batch what the claim did to its lanes:

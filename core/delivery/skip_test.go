@@ -8,6 +8,8 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/testkit"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -134,5 +136,62 @@ func TestSkipTakesTheLaneAfterItsBucket(t *testing.T) {
 	}
 	if n := b.count(t, `SELECT count(*) FROM hookd.lanes WHERE ready_at <= now()`); n != 1 {
 		t.Errorf("the lane behind the skipped delivery was not woken")
+	}
+}
+
+// TestClaimHoldsWorkLeftPendingOnADisabledEndpoint: a publish that read
+// its endpoint enabled and committed after the endpoint was disabled
+// leaves a pending delivery that disabling could not hold. The next claim
+// holds it, so that its lane drops; before, every claim found the lane
+// idle and every drop found it busy, and the dispatcher claimed again at
+// once, forever.
+func TestClaimHoldsWorkLeftPendingOnADisabledEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(b.ctx)
+	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending'`, b.ep.ID); n != 1 {
+		t.Fatalf("%d pending on the disabled endpoint, want the 1 disabling could not see", n)
+	}
+	for i := range 3 {
+		c, err := delivery.Claim(b.ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Jobs) != 0 {
+			t.Fatalf("claim %d took %+v from a disabled endpoint", i, c.Jobs)
+		}
+		d, err := delivery.DropIdleLanes(b.ctx, b.pool, c.Idle)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Woken > 0 {
+			t.Fatalf("claim %d took nothing and its drop said to claim again at once: %+v", i, d)
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'held'`, b.ep.ID); n != 1 {
+		t.Fatalf("%d held on the disabled endpoint, want 1", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes`); n != 0 {
+		t.Fatalf("%d lanes left", n)
+	}
+	// Enabling brings it back.
+	if _, err := endpoint.Enable(b.ctx, b.pool, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if jobs := b.claim(t, "w", 10, time.Minute); len(jobs) != 1 {
+		t.Fatalf("claimed %d after enabling, want 1", len(jobs))
 	}
 }
