@@ -1,0 +1,59 @@
+package delivery_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/testkit"
+)
+
+// TestDeleteEndpointBesideItsFirstResult: recording a new endpoint's
+// first result locks its queue row and then writes its first health row;
+// deleting the endpoint locks the endpoint's row and then its queue rows.
+// While the health row's foreign key locked the endpoint's row too, the
+// two deadlocked (the delete answered a 500). Here the result is paused
+// between the two by a lane it waits to wake.
+func TestDeleteEndpointBesideItsFirstResult(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	jobs := b.claim(t, "w1", 10, time.Minute)
+	if len(jobs) != 1 {
+		t.Fatalf("claimed %d", len(jobs))
+	}
+	// The lane waits at its cap: the result wakes it, so it locks it.
+	if _, err := b.pool.Exec(b.ctx, `INSERT INTO hookd.lanes (endpoint_id, ready_at) VALUES ($1, 'infinity')
+		ON CONFLICT (endpoint_id) DO UPDATE SET ready_at = 'infinity'`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	holder, holderPID := b.holdLane(t, b.ep.ID)
+	r := delivery.ResultOf(jobs[0], "w1")
+	r.Next, r.StartedAt, r.ResponseStatus = delivery.StateSucceeded, time.Now(), 200
+	completed := make(chan error, 1)
+	go func() {
+		_, err := delivery.Complete(b.ctx, b.pool, policy, []delivery.Result{r})
+		completed <- err
+	}()
+	b.waitForLock(t, holderPID, "") // the result holds the queue row and waits for the lane
+	deleted := make(chan error, 1)
+	go func() { deleted <- endpoint.Delete(b.ctx, b.pool, b.ep.ID) }()
+	testkit.Eventually(t, "the delete to wait for the queue row", func() bool {
+		return b.count(t, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND pid <> $1 AND wait_event_type = 'Lock'`, holderPID) == 2
+	})
+	if err := holder.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := outcome(t, completed); err != nil {
+		t.Errorf("recording the result: %v", err)
+	}
+	if err := outcome(t, deleted); err != nil {
+		t.Errorf("deleting the endpoint: %v", err)
+	}
+	for _, table := range []string{"queue", "finished", "endpoint_health", "lanes"} {
+		if n := b.count(t, `SELECT count(*) FROM hookd.`+table+` WHERE endpoint_id = $1`, b.ep.ID); n != 0 {
+			t.Errorf("%d rows of the deleted endpoint in %s", n, table)
+		}
+	}
+}
