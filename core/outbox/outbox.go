@@ -339,11 +339,20 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 	batch := &pgx.Batch{}
 	ahead := 0 // statements queued before the publishing one
 	if len(tenantSet) > 0 {
-		ahead++
-		// The lock in a statement of its own: the insert's snapshot then
-		// sees any erasure that committed before it was granted.
+		ahead += 2
+		// The lock in a statement of its own: at READ COMMITTED the
+		// insert's snapshot then sees any erasure that committed before it
+		// was granted.
 		batch.Queue(`SELECT count(pg_advisory_xact_lock_shared($1, hashtext(t))) FROM unnest($2::text[]) AS t`,
 			TenantLockClass, tenantSet)
+		// A transaction at REPEATABLE READ or SERIALIZABLE keeps the
+		// snapshot it took before the lock, which may still show a tenant
+		// erased since: locking the tenants' rows makes such an erasure a
+		// serialization failure (40001), which the producer retries and
+		// then learns the tenant is gone. At READ COMMITTED the lock above
+		// is enough, and hot tenants' rows are left unlocked.
+		batch.Queue(`SELECT count(*) FROM (SELECT 1 FROM hookd.tenants
+			WHERE id = ANY($1) AND current_setting('transaction_isolation') <> 'read committed' FOR KEY SHARE) t`, tenantSet)
 	}
 	// A small batch runs the statement's generic plan: with 100,000
 	// endpoints, planning it for one event's values took longer than

@@ -442,3 +442,51 @@ func mapsEqual(a, b map[string]int) bool {
 	}
 	return true
 }
+
+// A producer at REPEATABLE READ whose snapshot predates an erasure still
+// sees the tenant and its endpoints, whatever lock it waits for: its
+// publish fails as a serialization failure (which it retries, to learn
+// the tenant is gone) and writes nothing for the erased tenant. At READ
+// COMMITTED the same publish is refused as an unknown tenant.
+func TestPublishAfterErasureFromAnOlderSnapshot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool := dbtest.NewPool(t)
+	pub := outbox.NewPublisher(pool, outbox.Options{})
+	for _, iso := range []pgx.TxIsoLevel{pgx.RepeatableRead, pgx.Serializable, pgx.ReadCommitted} {
+		id := "cus_" + strings.ReplaceAll(string(iso), " ", "_")
+		mustTenant(t, pool, id)
+		ep := mustEndpoint(t, pool, id)
+		tx, err := pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: iso})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT count(*) FROM hookd.tenants`); err != nil { // takes the snapshot
+			t.Fatal(err)
+		}
+		if _, err := tenant.Erase(ctx, pool, id); err != nil {
+			t.Fatal(err)
+		}
+		_, perr := pub.PublishTx(ctx, tx, outbox.Event{Type: "a.b", Tenant: id})
+		if perr == nil {
+			perr = tx.Commit(ctx)
+		}
+		_ = tx.Rollback(ctx)
+		var pgErr *pgconn.PgError
+		var unknown *outbox.UnknownTenantError
+		switch {
+		case iso == pgx.ReadCommitted && !errors.As(perr, &unknown):
+			t.Errorf("%s: publish after erasure: %v, want the unknown tenant", iso, perr)
+		case iso != pgx.ReadCommitted && (!errors.As(perr, &pgErr) || pgErr.Code != "40001"):
+			t.Errorf("%s: publish after erasure: %v, want a serialization failure", iso, perr)
+		}
+		var events, queued int
+		if err := pool.QueryRow(ctx, `SELECT (SELECT count(*) FROM hookd.events WHERE tenant_id = $1),
+			(SELECT count(*) FROM hookd.queue WHERE endpoint_id = $2)`, id, ep.ID).Scan(&events, &queued); err != nil {
+			t.Fatal(err)
+		}
+		if events != 0 || queued != 0 {
+			t.Errorf("%s: the erased tenant has %d events and %d deliveries", iso, events, queued)
+		}
+	}
+}
