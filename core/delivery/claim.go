@@ -527,7 +527,15 @@ func queueSettleLanes(batch *pgx.Batch, lanes []*lane, p ClaimParams, now time.T
 			WHERE l.endpoint_id = u.endpoint_id`, eps, readyAt, rateNext)
 	}
 	if len(gone) > 0 {
-		batch.Queue(`DELETE FROM hookd.lanes WHERE endpoint_id = ANY($1)`, gone)
+		// The endpoint was deleted. A publish that read it before and
+		// committed after the delete left it deliveries no one can make;
+		// they go with it, or the sweep would make their lane again and
+		// again. Each statement looks again at the endpoint, so one made
+		// anew with that id since keeps its lane and its work.
+		batch.Queue(`DELETE FROM hookd.queue q WHERE q.endpoint_id = ANY($1) AND q.state = 'pending'
+			AND NOT EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = q.endpoint_id)`, gone)
+		batch.Queue(`DELETE FROM hookd.lanes l WHERE l.endpoint_id = ANY($1)
+			AND NOT EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = l.endpoint_id)`, gone)
 	}
 	if len(probed) > 0 {
 		batch.Queue(`

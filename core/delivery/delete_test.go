@@ -6,6 +6,7 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -55,5 +56,48 @@ func TestDeleteEndpointBesideItsFirstResult(t *testing.T) {
 		if n := b.count(t, `SELECT count(*) FROM hookd.`+table+` WHERE endpoint_id = $1`, b.ep.ID); n != 0 {
 			t.Errorf("%d rows of the deleted endpoint in %s", n, table)
 		}
+	}
+}
+
+// TestClaimEndsWorkLeftForADeletedEndpoint: a publish that read its
+// endpoint before the endpoint was deleted and committed after leaves a
+// delivery no one can make. The claim that finds its lane's endpoint gone
+// deletes it with the lane; before, every sweep made the lane again and
+// every claim dropped it, for good.
+func TestClaimEndsWorkLeftForADeletedEndpoint(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(b.ctx)
+	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := endpoint.Delete(b.ctx, b.pool, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1`, b.ep.ID); n != 1 {
+		t.Fatalf("%d deliveries left for the deleted endpoint, want the 1 the delete could not see", n)
+	}
+	for i := range 2 {
+		if _, err := delivery.Sweep(b.ctx, b.pool); err != nil {
+			t.Fatal(err)
+		}
+		if jobs := b.claim(t, "w", 10, time.Minute); len(jobs) != 0 {
+			t.Fatalf("claim %d took %+v for a deleted endpoint", i, jobs)
+		}
+	}
+	for _, table := range []string{"queue", "lanes"} {
+		if n := b.count(t, `SELECT count(*) FROM hookd.`+table+` WHERE endpoint_id = $1`, b.ep.ID); n != 0 {
+			t.Errorf("%d rows of the deleted endpoint in %s", n, table)
+		}
+	}
+	if n, err := delivery.Sweep(b.ctx, b.pool); err != nil || n != 0 {
+		t.Errorf("the sweep made %d lanes (%v), want none", n, err)
 	}
 }
