@@ -91,8 +91,20 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	// hookd's transactions rely on each statement seeing what committed
 	// before it began (the lanes, for one: a claimer drops a lane after
 	// looking again for due work), which a database or server configured
-	// for a stricter default would take away.
-	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	// for a stricter default would take away. Set on the connection where
+	// needed rather than as a startup parameter, which connection poolers
+	// such as PgBouncer refuse unless told to ignore it.
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		var iso string
+		if err := conn.QueryRow(ctx, `SHOW default_transaction_isolation`).Scan(&iso); err != nil {
+			return err
+		}
+		if iso == "read committed" {
+			return nil
+		}
+		_, err := conn.Exec(ctx, `SET default_transaction_isolation = 'read committed'`)
+		return err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("connect to database: %w", err)
