@@ -41,6 +41,10 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 		t.Fatalf("answer %d %v", a.status, a.body)
 	}
 
+	// JSON that is not UTF-8 is no event data: it is wrapped too.
+	if a := b.post(t, "gh", githubSigned("d-4", "push", "{\"a\":\"\xff\"}", secretA)); a.status != 200 {
+		t.Fatalf("answer to JSON in Latin-1: %d %v", a.status, a.body)
+	}
 	// A type over the outbox's bound is forwarded under the source's.
 	long := strings.Repeat("x", 256)
 	if a := b.post(t, "gh", githubSigned("d-3", long, `{}`, secretA)); a.status != 200 {
@@ -48,7 +52,7 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 	}
 
 	page, err := inbox.List(ctx, b.pool, inbox.ListParams{Source: "gh"})
-	if err != nil || len(page.Events) != 3 {
+	if err != nil || len(page.Events) != 4 {
 		t.Fatalf("inbox %+v %v", page, err)
 	}
 	for _, e := range page.Events {
@@ -85,11 +89,14 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 	if ev, err := outbox.Get(ctx, b.pool, inbox.ForwardEventID("gh", "d-3")); err != nil || ev.Type != "intake.gh" {
 		t.Fatalf("event of a %d-byte type: %+v %v", len(long), ev, err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 3 {
-		t.Fatalf("%d events, want 3", n)
+	if ev, err := outbox.Get(ctx, b.pool, inbox.ForwardEventID("gh", "d-4")); err != nil || !strings.Contains(string(ev.Data), `"body_base64"`) {
+		t.Fatalf("event of a body in Latin-1: %+v %v", ev, err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.deliveries`); n != 3 {
-		t.Fatalf("%d deliveries, want 3", n)
+	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 4 {
+		t.Fatalf("%d events, want 4", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.deliveries`); n != 4 {
+		t.Fatalf("%d deliveries, want 4", n)
 	}
 }
 

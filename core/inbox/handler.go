@@ -222,6 +222,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, name string) {
 				"the body is too large to forward: "+tl.Error())
 			return
 		}
+		if validate.Is(err) {
+			// Authentic, but its forward cannot be published: a 503
+			// would be retried in vain.
+			h.count(src.Name, "invalid")
+			httpx.WriteError(w, http.StatusBadRequest, httpx.CodeInvalidInput, "the event cannot be forwarded: "+err.Error())
+			return
+		}
 		h.unavailable(w, src.Name, "store event", err)
 		return
 	}

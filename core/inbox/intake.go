@@ -211,9 +211,10 @@ func forwardType(source, typ string) string {
 }
 
 // forwardData is the outbound event's data: the body itself when it is
-// JSON, otherwise the body in base64 with its content type.
+// JSON (in UTF-8, as an event's data must be), otherwise the body in
+// base64 with its content type.
 func forwardData(h http.Header, body []byte) json.RawMessage {
-	if json.Valid(body) {
+	if json.Valid(body) && utf8.Valid(body) {
 		return body
 	}
 	b, _ := json.Marshal(struct {
