@@ -76,6 +76,16 @@ func splitList(s string) []string {
 	return out
 }
 
+// eventTypes reads --events: a flag given but holding no type (an empty
+// shell variable, say) is refused rather than read as every type.
+func eventTypes(cmd *cobra.Command, events string) ([]string, error) {
+	types := splitList(events)
+	if cmd.Flags().Changed("events") && len(types) == 0 {
+		return nil, validate.Errorf("--events", "%q holds no event type; give event types, or * for all", events)
+	}
+	return types, nil
+}
+
 func newEndpointsAddCmd(c *cli) *cobra.Command {
 	var f endpointFlags
 	var asJSON, disabled bool
@@ -90,7 +100,11 @@ func newEndpointsAddCmd(c *cli) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			p := endpoint.CreateParams{URL: f.url, Description: f.description, EventTypes: splitList(f.events),
+			types, err := eventTypes(cmd, f.events)
+			if err != nil {
+				return err
+			}
+			p := endpoint.CreateParams{URL: f.url, Description: f.description, EventTypes: types,
 				Secret: f.secret, Headers: headers, RateLimit: f.rateLimit, MaxInFlight: f.maxInFlight,
 				Timeout: endpoint.Duration(f.timeout), Disabled: disabled, Guard: c.guard(), Signatures: f.signatures,
 				Tenant: tenantID, Ordering: f.ordering}

@@ -34,7 +34,10 @@ func newEndpointsUpdateCmd(c *cli) *cobra.Command {
 				p.Description = &f.description
 			}
 			if fl.Changed("events") {
-				types := splitList(f.events)
+				types, err := eventTypes(cmd, f.events)
+				if err != nil {
+					return err
+				}
 				p.EventTypes = &types
 			}
 			if fl.Changed("header") {

@@ -56,6 +56,16 @@ func TestEndpointsLifecycle(t *testing.T) {
 		}
 	}
 
+	// --events holding no type (an unset shell variable) is refused, not
+	// read as every type.
+	for _, empty := range []string{"", " , "} {
+		if r := hookd(t, dbURL, "endpoints", "update", id, "--events", empty); r.code == 0 || !strings.Contains(r.errOut, "--events: ") {
+			t.Errorf("update --events %q: exit %d, %s", empty, r.code, r.errOut)
+		}
+		if r := hookd(t, dbURL, "endpoints", "add", "--url", "https://example.com/other", "--events", empty); r.code == 0 || !strings.Contains(r.errOut, "--events: ") {
+			t.Errorf("add --events %q: exit %d, %s", empty, r.code, r.errOut)
+		}
+	}
 	mustHookd(t, dbURL, "endpoints", "update", id, "--description", "shop v2", "--events", "*")
 	if show := mustHookd(t, dbURL, "endpoints", "show", id); !strings.Contains(show, "shop v2") || field(t, show, "events") != "*" {
 		t.Errorf("after update:\n%s", show)
