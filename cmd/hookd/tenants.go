@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -59,29 +60,35 @@ customer's id). For a tenant that exists, change the fields given.
 			ctx := cmd.Context()
 			return c.withDB(ctx, func(d *app.Database) error {
 				var t *tenant.Tenant
-				var created bool
+				var did tenant.PutResult
 				e := audit.Entry{Action: audit.ActionEdit, Target: "tenant " + args[0]}
 				err := c.audited(ctx, d, &e, func(tx pgx.Tx) (int64, error) {
 					var err error
-					if t, created, err = tenant.Put(ctx, tx, args[0], p); err != nil {
+					if t, did, err = tenant.Put(ctx, tx, args[0], p); err != nil {
 						return 0, err
 					}
-					if created {
+					if did == tenant.Unchanged {
+						return 0, errUnchanged // no edit to audit
+					}
+					if did == tenant.Created {
 						e.Action = audit.ActionCreate
 					} else {
 						e.Detail = "changed " + strings.Join(changedFlags(cmd.LocalFlags()), ", ")
 					}
 					return 1, nil
 				})
-				if err != nil {
+				if err != nil && !errors.Is(err, errUnchanged) {
 					return err
 				}
 				if asJSON {
 					return c.printJSON(t)
 				}
 				verb := "updated"
-				if created {
+				switch did {
+				case tenant.Created:
 					verb = "added"
+				case tenant.Unchanged:
+					verb = "unchanged:"
 				}
 				_, err = fmt.Fprintf(c.out, "%s tenant %s (%s)\n", verb, t.ID, cell(t.Name))
 				return err
@@ -93,6 +100,9 @@ customer's id). For a tenant that exists, change the fields given.
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
+
+// errUnchanged rolls back a change that turned out to change nothing.
+var errUnchanged = errors.New("nothing to change")
 
 func newTenantsLsCmd(c *cli) *cobra.Command {
 	var p tenant.ListParams

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,15 +42,15 @@ func (s *server) putTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var t *tenant.Tenant
-	var created bool
+	var did tenant.PutResult
 	e := audit.Entry{Action: audit.ActionEdit, Target: "tenant " + id}
 	err := pgx.BeginFunc(r.Context(), s.pool, func(tx pgx.Tx) error {
 		var err error
-		if t, created, err = tenant.Put(r.Context(), tx, id, p); err != nil {
-			return err
+		if t, did, err = tenant.Put(r.Context(), tx, id, p); err != nil || did == tenant.Unchanged {
+			return err // a put that changes nothing is no edit
 		}
 		e.Actor, e.Via, e.Rows = caller(r).actor, audit.ViaAPI, 1
-		if created {
+		if did == tenant.Created {
 			e.Action = audit.ActionCreate
 		} else {
 			e.Detail = "changed " + changedTenantFields(p)
@@ -60,8 +61,8 @@ func (s *server) putTenant(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	if created {
-		w.Header().Set("Location", "/v1/tenants/"+t.ID)
+	if did == tenant.Created {
+		w.Header().Set("Location", "/v1/tenants/"+url.PathEscape(t.ID))
 		httpx.WriteJSON(w, http.StatusCreated, t)
 		return
 	}
@@ -74,10 +75,8 @@ func changedTenantFields(p tenant.PutParams) string {
 		return "name, metadata"
 	case p.Name != nil:
 		return "name"
-	case p.Metadata != nil:
-		return "metadata"
 	}
-	return "nothing"
+	return "metadata"
 }
 
 // listTenants answers a page of tenants in id order, with their endpoint

@@ -26,6 +26,23 @@ func TestTenantAdmin(t *testing.T) {
 	if tn.Name != "Acme Inc" || string(tn.Metadata) != `{"plan":"pro"}` {
 		t.Fatalf("updated %+v", tn)
 	}
+	// A put that changes nothing writes nothing: no newer updated_at, no
+	// audit entry.
+	var audits int
+	if err := b.pool.QueryRow(t.Context(), `SELECT count(*) FROM hookd.audit_log`).Scan(&audits); err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []any{nil, map[string]any{}, map[string]any{"name": "Acme Inc"}, map[string]any{"name": nil}} {
+		var same tenant.Tenant
+		b.do(t, "PUT", "/v1/tenants/cus_42", body).want(t, http.StatusOK, &same)
+		if !same.UpdatedAt.Equal(tn.UpdatedAt) || same.Name != "Acme Inc" {
+			t.Errorf("PUT %v: %+v, want it unchanged (updated_at %s)", body, same, tn.UpdatedAt)
+		}
+	}
+	var auditsAfter int
+	if err := b.pool.QueryRow(t.Context(), `SELECT count(*) FROM hookd.audit_log`).Scan(&auditsAfter); err != nil || auditsAfter != audits {
+		t.Errorf("audit entries %d after puts changing nothing, %d before (%v)", auditsAfter, audits, err)
+	}
 	b.do(t, "PUT", "/v1/tenants/cus_43", nil).want(t, http.StatusCreated, nil)
 	for _, c := range []struct{ path, body, field string }{
 		{"/v1/tenants/has%20space", `{}`, "id"},

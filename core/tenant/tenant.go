@@ -72,31 +72,42 @@ func scan(row pgx.Row) (*Tenant, error) {
 	return &t, nil
 }
 
-// Put creates the tenant or updates the fields given, and reports whether
-// it was created.
-func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, bool, error) {
+// PutResult says what Put did.
+type PutResult int
+
+const (
+	// Unchanged: the tenant exists and the fields given hold their values
+	// already (or none was given); nothing was written.
+	Unchanged PutResult = iota
+	Created
+	Changed
+)
+
+// Put creates the tenant or updates the fields given, and reports which.
+// A put that would change nothing writes nothing.
+func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, PutResult, error) {
 	if err := ValidateID(id); err != nil {
-		return nil, false, err
+		return nil, Unchanged, err
 	}
 	var meta []byte
 	if p.Metadata != nil {
 		m := *p.Metadata
 		if len(m) > MaxMetadataBytes {
-			return nil, false, validate.Errorf("metadata", "is %d bytes, over the limit of %d", len(m), MaxMetadataBytes)
+			return nil, Unchanged, validate.Errorf("metadata", "is %d bytes, over the limit of %d", len(m), MaxMetadataBytes)
 		}
 		var obj map[string]any
 		if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
-			return nil, false, validate.Errorf("metadata", "must be a JSON object")
+			return nil, Unchanged, validate.Errorf("metadata", "must be a JSON object")
 		}
 		// Stored as jsonb: what PostgreSQL would refuse is the caller's to mend.
 		if problem := validate.JSONText(m, true); problem != "" {
-			return nil, false, validate.Errorf("metadata", "%s", problem)
+			return nil, Unchanged, validate.Errorf("metadata", "%s", problem)
 		}
 		meta = m
 	}
 	if p.Name != nil {
 		if err := validate.Text("name", *p.Name, 256); err != nil {
-			return nil, false, err
+			return nil, Unchanged, err
 		}
 	}
 	var t Tenant
@@ -106,12 +117,21 @@ func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, 
 		INSERT INTO hookd.tenants AS t (id, name, metadata) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '{}'))
 		ON CONFLICT (id) DO UPDATE SET
 			name = coalesce($2, t.name), metadata = coalesce($3::jsonb, t.metadata), updated_at = now()
+		WHERE t.name IS DISTINCT FROM coalesce($2, t.name) OR t.metadata IS DISTINCT FROM coalesce($3::jsonb, t.metadata)
 		RETURNING `+columns+`, xmax = 0`, id, p.Name, meta).Scan(&t.ID, &t.Name, &metaOut, &t.CreatedAt, &t.UpdatedAt, &created)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// It exists, holding what was given already.
+		got, err := Get(ctx, ex, id)
+		return got, Unchanged, err
+	}
 	if err != nil {
-		return nil, false, db.Interpret(err)
+		return nil, Unchanged, db.Interpret(err)
 	}
 	t.Metadata = metaOut
-	return &t, created, nil
+	if created {
+		return &t, Created, nil
+	}
+	return &t, Changed, nil
 }
 
 // Get returns one tenant or db.ErrNotFound.

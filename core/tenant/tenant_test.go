@@ -165,14 +165,21 @@ func TestPutGetList(t *testing.T) {
 	ctx := context.Background()
 	pool := dbtest.NewPool(t)
 	meta := json.RawMessage(`{"plan":"pro"}`)
-	tn, created, err := tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Metadata: &meta})
-	if err != nil || !created || tn.Name != "" || string(tn.Metadata) != `{"plan": "pro"}` {
-		t.Fatalf("create: %+v %v %v", tn, created, err)
+	tn, did, err := tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Metadata: &meta})
+	if err != nil || did != tenant.Created || tn.Name != "" || string(tn.Metadata) != `{"plan": "pro"}` {
+		t.Fatalf("create: %+v %v %v", tn, did, err)
 	}
 	name := "Acme"
-	tn, created, err = tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Name: &name})
-	if err != nil || created || tn.Name != "Acme" || string(tn.Metadata) != `{"plan": "pro"}` {
-		t.Fatalf("update keeps what is not given: %+v %v %v", tn, created, err)
+	tn, did, err = tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Name: &name})
+	if err != nil || did != tenant.Changed || tn.Name != "Acme" || string(tn.Metadata) != `{"plan": "pro"}` {
+		t.Fatalf("update keeps what is not given: %+v %v %v", tn, did, err)
+	}
+	// Nothing given, or only what it holds: nothing written.
+	for _, p := range []tenant.PutParams{{}, {Name: &name}, {Metadata: &meta}} {
+		again, did, err := tenant.Put(ctx, pool, "cus_1", p)
+		if err != nil || did != tenant.Unchanged || !again.UpdatedAt.Equal(tn.UpdatedAt) || again.Name != "Acme" {
+			t.Fatalf("put changing nothing: %+v %v %v (updated_at before %s)", again, did, err, tn.UpdatedAt)
+		}
 	}
 	for _, bad := range []struct {
 		id   string
