@@ -121,7 +121,7 @@ func inEvent(err error, i int) error {
 	}
 	var taken *outbox.IDTakenError
 	if errors.As(err, &taken) {
-		return &outbox.IDTakenError{Field: fmt.Sprintf("events[%d].%s", i, taken.Field), ID: taken.ID}
+		return &outbox.IDTakenError{Field: fmt.Sprintf("events[%d].%s", i, taken.Field), ID: taken.ID, Broadcast: taken.Broadcast}
 	}
 	return validate.Within(err, fmt.Sprintf("events[%d].", i))
 }

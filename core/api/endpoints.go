@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -58,7 +59,7 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err, "tenant", p.Tenant)
 		return
 	}
-	w.Header().Set("Location", "/v1/endpoints/"+e.ID)
+	w.Header().Set("Location", "/v1/endpoints/"+url.PathEscape(e.ID))
 	httpx.WriteJSON(w, http.StatusCreated, e.RedactedHeaders())
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 
@@ -67,7 +68,9 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	fromHeader := false
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		fromHeader = p.ID == ""
 		if p.ID != "" && p.ID != key {
 			httpx.WriteDomainError(w, s.logger, validate.Errorf("id",
 				"%q differs from the Idempotency-Key header %q; give the event id in one of them, or the same in both", p.ID, key))
@@ -82,6 +85,11 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.opts.Publisher.Publish(r.Context(), ev)
 	if err != nil {
+		// An id from the header is blamed on the header.
+		var ve *validate.Error
+		if fromHeader && errors.As(err, &ve) && ve.Field == "id" {
+			err = &validate.Error{Field: "Idempotency-Key", Message: ve.Message}
+		}
 		s.fail(w, err, "tenant", ev.Tenant)
 		return
 	}
@@ -92,7 +100,7 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Metrics != nil {
 		s.opts.Metrics.EventsPublished.Inc()
 	}
-	w.Header().Set("Location", "/v1/events/"+res.Event.ID)
+	w.Header().Set("Location", "/v1/events/"+url.PathEscape(res.Event.ID))
 	httpx.WriteJSON(w, http.StatusAccepted, res)
 }
 

@@ -67,6 +67,32 @@ func TestPublishEvent(t *testing.T) {
 		t.Fatalf("%d events with id evt_1", n)
 	}
 
+	// The same id as a broadcast is another event: refused, nothing written.
+	b.do(t, "POST", "/v1/events", `{"id": "evt_1", "type": "payment.succeeded", "broadcast": true}`).
+		wantError(t, http.StatusConflict, "conflict", `id: "evt_1" is the id of an event that differs in broadcast`)
+	b.do(t, "POST", "/v1/events/batch", `{"events": [{"id": "evt_1", "type": "payment.succeeded", "broadcast": true}]}`).
+		wantError(t, http.StatusConflict, "conflict", `events[0].id: "evt_1" is the id of an event that differs in broadcast`)
+	// Location names the event whatever its id holds; . and .. can name none.
+	for id, loc := range map[string]string{"a%2Fb": "/v1/events/a%252Fb", "a/b": "/v1/events/a%2Fb", "a?b": "/v1/events/a%3Fb"} {
+		r := b.do(t, "POST", "/v1/events", map[string]any{"id": id, "type": "payment.succeeded"}).want(t, http.StatusAccepted, nil)
+		if got := r.header.Get("Location"); got != loc {
+			t.Errorf("Location of %q: %q, want %q", id, got, loc)
+		}
+		var shown struct{ Event struct{ ID string } }
+		b.do(t, "GET", loc, nil).want(t, http.StatusOK, &shown)
+		if shown.Event.ID != id {
+			t.Errorf("GET %s shows event %q, want %q", loc, shown.Event.ID, id)
+		}
+	}
+	for _, id := range []string{".", ".."} {
+		b.do(t, "POST", "/v1/events", map[string]any{"id": id, "type": "payment.succeeded"}).
+			wantError(t, http.StatusBadRequest, "invalid_input", "id: ", "cannot be an id")
+	}
+
+	// A bad id in the header is blamed on the header.
+	b.do(t, "POST", "/v1/events", `{"type": "invoice.paid"}`, "Idempotency-Key", "a b").
+		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key: must be 1 to 255 printable ASCII characters")
+
 	// The Idempotency-Key header gives the id.
 	var keyed publishAnswer
 	b.do(t, "POST", "/v1/events", `{"type": "invoice.paid"}`, "Idempotency-Key", "order-42").want(t, http.StatusAccepted, &keyed)

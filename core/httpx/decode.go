@@ -131,9 +131,9 @@ func jsonError(err error) error {
 			return &validate.Error{Field: field, Message: h.JSONHint() + ", not " + typ.Value}
 		}
 		if typ.Field == "" {
-			return &validate.Error{Field: "body", Message: fmt.Sprintf("must be a JSON object, not a %s", typ.Value)}
+			return &validate.Error{Field: "body", Message: "must be a JSON object, not " + withArticle(typ.Value)}
 		}
-		return &validate.Error{Field: typ.Field, Message: fmt.Sprintf("must be a %s, not a %s", jsonKind(typ.Type.Kind().String()), typ.Value)}
+		return &validate.Error{Field: typ.Field, Message: "must be " + withArticle(jsonKind(typ.Type.Kind().String())) + ", not " + withArticle(typ.Value)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return &validate.Error{Field: name, Message: "is not a known field"}
@@ -145,6 +145,14 @@ func jsonError(err error) error {
 // *json.UnmarshalTypeError (which encoding/json completes with the
 // field's name) and that says what it takes instead.
 type hinted interface{ JSONHint() string }
+
+// withArticle puts "a" or "an" before a kind of JSON value.
+func withArticle(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
+}
 
 func jsonKind(goKind string) string {
 	switch goKind {

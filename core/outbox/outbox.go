@@ -120,9 +120,15 @@ func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotF
 type IDTakenError struct {
 	Field string // "id", or "events[i].id" in a batch
 	ID    string
+	// Broadcast is set when the events differ in broadcast rather than in
+	// tenant.
+	Broadcast bool
 }
 
 func (e *IDTakenError) Error() string {
+	if e.Broadcast {
+		return fmt.Sprintf("%s: %q is the id of an event that differs in broadcast (it reaches other endpoints); give this event an id of its own", e.Field, e.ID)
+	}
 	return fmt.Sprintf("%s: %q is the id of an event for another tenant; event ids are unique across all tenants, so give this event an id of its own", e.Field, e.ID)
 }
 
@@ -273,6 +279,9 @@ func Validate(ev *Event, maxPayload int64) error {
 	}
 	if ev.ID != "" && !idPattern.MatchString(ev.ID) {
 		return validate.Errorf("id", "must be 1 to 255 printable ASCII characters without spaces")
+	}
+	if ev.ID == "." || ev.ID == ".." {
+		return validate.Errorf("id", "%q cannot be an id: as a path segment it names no event", ev.ID)
 	}
 	if ev.EndpointID == "" && strings.HasPrefix(ev.ID, ReservedIDPrefix) {
 		return validate.Errorf("id", "must not start with %q: hookd keeps that prefix for the ids of forwarded intake events", ReservedIDPrefix)
@@ -437,12 +446,12 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 			}
 			return nil, err
 		}
-		if first.Tenant != ev.Tenant {
+		if first.Tenant != ev.Tenant || first.Broadcast != ev.Broadcast {
 			field := "id"
 			if n > 1 {
 				field = fmt.Sprintf("events[%d].id", i)
 			}
-			return nil, &IDTakenError{Field: field, ID: ev.ID}
+			return nil, &IDTakenError{Field: field, ID: ev.ID, Broadcast: first.Tenant == ev.Tenant}
 		}
 		out[i] = Result{Event: *first, Duplicate: true}
 	}
