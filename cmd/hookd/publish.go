@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -114,7 +115,7 @@ func (c *cli) publishFile(cmd *cobra.Command, name string, asJSON bool) error {
 			end := min(start+outbox.MaxBatch, len(events))
 			rs, err := pub.PublishBatch(ctx, nil, events[start:end])
 			if err != nil {
-				err = lineError(err, lines[start:end])
+				err = lineError(err, events[start:end], lines[start:end])
 				if published > 0 {
 					return fmt.Errorf("%w (the %d events of lines %d to %d were published before; the rest were not)",
 						err, published, lines[0], lines[start-1])
@@ -204,14 +205,30 @@ func atLine(n int, err error) error {
 	return fmt.Errorf("line %d: %w", n, err)
 }
 
-// lineError turns a batch's "events[i].field" into the line of the file.
-func lineError(err error, lines []int) error {
+// lineError turns a batch's "events[i].field" into the line of the file,
+// and names the line of an unknown tenant (the first that gives it) or of
+// an id another tenant's event has.
+func lineError(err error, events []outbox.Event, lines []int) error {
 	var v *validate.Error
 	if asValidate(err, &v) && strings.HasPrefix(v.Field, "events[") {
 		var i int
 		var rest string
 		if _, scanErr := fmt.Sscanf(v.Field, "events[%d]%s", &i, &rest); scanErr == nil && i >= 0 && i < len(lines) {
 			return &validate.Error{Field: fmt.Sprintf("line %d: %s", lines[i], strings.TrimPrefix(rest, ".")), Message: v.Message}
+		}
+	}
+	var unknown *outbox.UnknownTenantError
+	if errors.As(err, &unknown) {
+		if i := slices.IndexFunc(events, func(ev outbox.Event) bool { return ev.Tenant == unknown.Tenant }); i >= 0 {
+			return fmt.Errorf("line %d: tenant: %w", lines[i], err)
+		}
+	}
+	var taken *outbox.IDTakenError
+	if errors.As(err, &taken) {
+		if i := slices.IndexFunc(events, func(ev outbox.Event) bool { return ev.ID == taken.ID }); i >= 0 {
+			t := *taken
+			t.Field = fmt.Sprintf("line %d: id", lines[i])
+			return &t
 		}
 	}
 	return err

@@ -230,7 +230,8 @@ func TestPublishFile(t *testing.T) {
 		{[]string{`{"type":"a.b"}`, ``, `{"type":"a.b","tpye":"x"}`}, "line 3: tpye:"},
 		{[]string{`{"type":"a.b","created":"soon"}`}, "line 1: created:"},
 		{[]string{`{"type":"a.b"`}, "line 1: body:"},
-		{[]string{`{"type":"a.b","tenant":"cus_none"}`}, `"cus_none" does not exist`},
+		{[]string{`{"type":"a.b"}`, `{"type":"a.b","tenant":"cus_none"}`}, `line 2: tenant: tenant "cus_none" does not exist`},
+		{[]string{`{"type":"a.b"}`, ``, `{"id":"f2","type":"a.b"}`}, `line 3: id: "f2" is the id of an event for another tenant`},
 	} {
 		r := hookd(t, dbURL, "publish", "--file", write("bad.jsonl", c.lines...))
 		if r.code != 1 || !strings.Contains(r.errOut, c.want) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/core/httpx"
@@ -87,6 +88,13 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if len(events) == 1 {
 			err = inEvent(err, 0) // PublishBatch names events[i] for longer batches only
+		}
+		var unknown *outbox.UnknownTenantError
+		if errors.As(err, &unknown) {
+			// Named by the first event that gives it.
+			i := slices.IndexFunc(events, func(ev outbox.Event) bool { return ev.Tenant == unknown.Tenant })
+			httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, fmt.Sprintf("events[%d].tenant: %s", max(i, 0), unknown.Error()))
+			return
 		}
 		s.fail(w, err, "tenant", "")
 		return
