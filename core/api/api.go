@@ -163,7 +163,7 @@ func New(opts Options) http.Handler {
 	if opts.Intake != nil {
 		root.Handle("/in/", opts.Intake)
 	}
-	root.Handle("/v1/", s.authenticate(v1, httpx.JSONFallback(v1)))
+	root.Handle("/v1/", s.authenticate(v1, s.checkQuery(v1, httpx.JSONFallback(v1))))
 	return s.logRequests(httpx.JSONFallback(root))
 }
 

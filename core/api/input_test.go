@@ -231,3 +231,30 @@ func TestEndpointURLsTheGuardRefusesAreRefusedAtCreation(t *testing.T) {
 	allowed.do(t, "POST", "/v1/endpoints", map[string]string{"url": "http://10.0.0.1/x"}).
 		wantError(t, http.StatusBadRequest, "invalid_input", "delivery.allowed_networks")
 }
+
+// A query parameter a route does not take, or one given twice that is not
+// a list, is a 400 naming it: a typo (?status= for ?state=) would
+// otherwise look like a real, unfiltered answer. The parameters each route
+// takes are those the OpenAPI document gives it.
+func TestUnknownAndRepeatedQueryParameters(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	ep := b.endpoint(t)
+	for _, c := range []struct{ path, want string }{
+		{"/v1/deliveries?status=dead", "status: is not a query parameter of GET /v1/deliveries (it takes state, endpoint_id,"},
+		{"/v1/deliveries?endpoint=" + ep.ID, "endpoint: is not a query parameter"},
+		{"/v1/deliveries?state=dead&state=zzz", "state: is given 2 times; give it once"},
+		{"/v1/deliveries?limit=5&limit=abc", "limit: is given 2 times"},
+		{"/v1/endpoints/" + ep.ID + "?x=1", "x: is not a query parameter of GET /v1/endpoints/{id}, which takes none"},
+		{"/v1/events?after=&cursor=1", "cursor: is not a query parameter of GET /v1/events"},
+	} {
+		b.do(t, "GET", c.path, nil).wantError(t, http.StatusBadRequest, "invalid_input", c.want)
+	}
+	// A list may repeat; documented parameters pass.
+	b.do(t, "GET", "/v1/events?type=a.b&type=c.*&limit=10", nil).want(t, http.StatusOK, nil)
+	b.do(t, "GET", "/v1/deliveries?state=dead&endpoint_id="+ep.ID+"&limit=5", nil).want(t, http.StatusOK, nil)
+	// Credentials come first: no key is still a 401.
+	if r := b.do(t, "GET", "/v1/deliveries?status=dead", nil, "Authorization", ""); r.status != http.StatusUnauthorized {
+		t.Errorf("no key with an unknown parameter: %d, want 401", r.status)
+	}
+}
