@@ -321,10 +321,11 @@ func (s *server) fail(w http.ResponseWriter, err error, kind, id string) {
 	var (
 		eventTenant    *outbox.UnknownTenantError
 		endpointTenant *endpoint.UnknownTenantError
+		filterTenant   *UnknownTenantError
 		agedOut        *outbox.AgedOutError
 	)
 	switch {
-	case errors.As(err, &eventTenant), errors.As(err, &endpointTenant), errors.As(err, &agedOut):
+	case errors.As(err, &eventTenant), errors.As(err, &endpointTenant), errors.As(err, &filterTenant), errors.As(err, &agedOut):
 		httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, err.Error())
 		return
 	}

@@ -27,10 +27,10 @@ type deliveryPage struct {
 func (s *server) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	p, err := listParams(r.URL.Query())
 	if err == nil {
-		p.Tenant, err = tenantQuery(caller(r), r.URL.Query())
+		p.Tenant, err = s.tenantQuery(r)
 	}
 	if err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
+		s.fail(w, err, "tenant", "")
 		return
 	}
 	page, err := delivery.List(r.Context(), s.pool, p)
@@ -225,7 +225,7 @@ func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 	}}
 	err := checkFilterText(p.Filter)
 	if err == nil {
-		p.Tenant, err = scopedTenant(caller(r), req.Tenant, "tenant")
+		p.Tenant, err = s.scopedTenant(r.Context(), caller(r), req.Tenant, "tenant")
 	}
 	if err == nil {
 		p.Since, err = timeParam(req.Since, "since")
@@ -237,7 +237,7 @@ func (s *server) replayMatching(w http.ResponseWriter, r *http.Request) {
 		p.CompletedBefore, err = timeParam(req.CompletedBefore, "completed_before")
 	}
 	if err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
+		s.fail(w, err, "tenant", "")
 		return
 	}
 	var n int64

@@ -34,7 +34,7 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c := caller(r); c.tenant != "" {
-		t, err := scopedTenant(c, p.Tenant, "tenant")
+		t, err := s.scopedTenant(r.Context(), c, p.Tenant, "tenant")
 		if err != nil {
 			httpx.WriteDomainError(w, s.logger, err)
 			return
@@ -64,9 +64,9 @@ func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) listEndpoints(w http.ResponseWriter, r *http.Request) {
-	t, err := tenantQuery(caller(r), r.URL.Query())
+	t, err := s.tenantQuery(r)
 	if err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
+		s.fail(w, err, "tenant", "")
 		return
 	}
 	es, err := endpoint.List(r.Context(), s.pool, endpoint.ListParams{Tenant: t})

@@ -169,9 +169,9 @@ func (s *server) feed(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	t, err := tenantQuery(caller(r), q)
+	t, err := s.tenantQuery(r)
 	if err != nil {
-		httpx.WriteDomainError(w, s.logger, err)
+		s.fail(w, err, "tenant", "")
 		return
 	}
 	page, err := outbox.Feed(r.Context(), s.pool, outbox.FeedParams{After: after, Tenant: t, Types: types, Limit: limit})

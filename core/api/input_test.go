@@ -258,3 +258,18 @@ func TestUnknownAndRepeatedQueryParameters(t *testing.T) {
 		t.Errorf("no key with an unknown parameter: %d, want 401", r.status)
 	}
 }
+
+// With an API key, a tenant filter naming no tenant is a 404 naming it,
+// as publishing for it is, rather than an empty answer hiding the typo.
+func TestFilterByUnknownTenant(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	for _, path := range []string{"/v1/endpoints?tenant=cus_typo", "/v1/deliveries?tenant=cus_typo", "/v1/events?tenant=cus_typo",
+		"/v1/deliveries?state=dead&tenant=cus_typo"} {
+		b.do(t, "GET", path, nil).wantError(t, http.StatusNotFound, "not_found", `tenant: tenant "cus_typo" does not exist`)
+	}
+	b.do(t, "POST", "/v1/replay", map[string]any{"tenant": "cus_typo", "dry_run": true}).
+		wantError(t, http.StatusNotFound, "not_found", `tenant: tenant "cus_typo" does not exist`)
+	b.putTenant(t, "cus_real")
+	b.do(t, "GET", "/v1/deliveries?tenant=cus_real", nil).want(t, http.StatusOK, nil)
+}

@@ -2,8 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
-	"net/url"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -27,7 +29,9 @@ import (
 // tenant is refused rather than quietly given its own: the request meant
 // something the token cannot do. The answer is the same whether or not
 // that tenant exists, so it tells nothing about other tenants.
-func scopedTenant(p principal, raw, field string) (string, error) {
+// For an API key, a tenant that does not exist is an UnknownTenantError
+// (a 404), not an empty answer that would hide a typo.
+func (s *server) scopedTenant(ctx context.Context, p principal, raw, field string) (string, error) {
 	if p.tenant != "" {
 		if raw != "" && raw != p.tenant {
 			return "", validate.Errorf(field, "is %q, but this tenant token acts for tenant %q only: leave %s out, or use an API key", raw, p.tenant, field)
@@ -40,13 +44,29 @@ func scopedTenant(p principal, raw, field string) (string, error) {
 	if err := validate.TenantID(field, raw); err != nil {
 		return "", err
 	}
+	if _, err := tenant.Get(ctx, s.pool, raw); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return "", &UnknownTenantError{Field: field, Tenant: raw}
+		}
+		return "", err
+	}
 	return raw, nil
 }
 
 // tenantQuery reads the tenant= query parameter through scopedTenant.
-func tenantQuery(p principal, q url.Values) (string, error) {
-	return scopedTenant(p, q.Get("tenant"), "tenant")
+func (s *server) tenantQuery(r *http.Request) (string, error) {
+	return s.scopedTenant(r.Context(), caller(r), r.URL.Query().Get("tenant"), "tenant")
 }
+
+// UnknownTenantError is a filter naming a tenant that does not exist.
+type UnknownTenantError struct{ Field, Tenant string }
+
+func (e *UnknownTenantError) Error() string {
+	return fmt.Sprintf("%s: tenant %q does not exist (GET /v1/tenants lists them)", e.Field, e.Tenant)
+}
+
+// Is makes errors.Is(err, db.ErrNotFound) hold.
+func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotFound }
 
 // visibleEndpoint loads an endpoint the caller may see.
 func visibleEndpoint(ctx context.Context, ex db.Executor, p principal, id string) (*endpoint.Endpoint, error) {
