@@ -316,8 +316,17 @@ func TestHandBacksOfOneStallAreReleasedTogether(t *testing.T) {
 	if xacts := b.count(t, `SELECT count(DISTINCT xact) FROM public.releases`); xacts > n/3 {
 		t.Errorf("%d hand-backs released in %d transactions, want them together (at most %d)", n, xacts, n/3)
 	}
-	if got := b.count(t, `SELECT count(*) FROM hookd.attempts`); got != n {
-		t.Errorf("%d attempts for %d deliveries, want one each", got, n)
+	// A hand-back logs no attempt: each delivery has one, its success. On
+	// a loaded machine a 100 ms request may time out and be retried; that
+	// attempt is real, and no other kind may appear.
+	if got := b.count(t, `SELECT count(DISTINCT delivery_id) FROM hookd.attempts WHERE error_class = ''`); got != n {
+		t.Errorf("%d deliveries with a successful attempt, want %d", got, n)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.attempts WHERE error_class = ''`); got != n {
+		t.Errorf("%d successful attempts for %d deliveries, want one each", got, n)
+	}
+	if got := b.count(t, `SELECT count(*) FROM hookd.attempts WHERE error_class NOT IN ('', 'timeout')`); got != 0 {
+		t.Errorf("%d attempts failed otherwise than by a timeout", got)
 	}
 }
 
