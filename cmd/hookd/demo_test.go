@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -172,22 +169,11 @@ func checkNothingLeft(t *testing.T, dir, out string) {
 	if left, _ := filepath.Glob(filepath.Join(dir, "hookd-demo-*")); len(left) > 0 {
 		t.Errorf("the ephemeral data directory was not removed: %v", left)
 	}
-	urls := receiverURLs(out)
-	if len(urls) != 7 {
+	// The receivers listen in the demo's own process, so with no process
+	// left their ports are closed. Dialling them proved nothing more and
+	// failed when another test's listener had been given a freed port.
+	if urls := receiverURLs(out); len(urls) != 7 {
 		t.Fatalf("found %d receiver URLs in the output, want 7:\n%s", len(urls), out)
-	}
-	for _, u := range urls {
-		parsed, err := url.Parse(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := net.DialTimeout("tcp", parsed.Host, 5*time.Second)
-		if err == nil {
-			conn.Close()
-			t.Errorf("receiver %s still accepts connections", u)
-		} else if !errors.Is(err, syscall.ECONNREFUSED) {
-			t.Errorf("receiver %s: dial: %v, want connection refused", u, err)
-		}
 	}
 }
 
