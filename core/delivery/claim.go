@@ -453,10 +453,23 @@ func queueHoldDisabled(batch *pgx.Batch, lanes []*lane) {
 	if len(disabled) == 0 {
 		return
 	}
-	batch.Queue(`
-		UPDATE hookd.queue q SET state = 'held', updated_at = now()
-		WHERE q.endpoint_id = ANY($1) AND q.state IN ('pending', 'retrying')
-		  AND EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = q.endpoint_id AND NOT e.enabled)`, disabled)
+	// Rows another transaction holds are left for a later claim: waiting
+	// for them while holding the lanes deadlocked with an endpoint's
+	// delete or a tenant's erasure, which lock queue rows, then lanes.
+	for _, state := range []State{StatePending, StateRetrying} {
+		batch.Queue(`
+			UPDATE hookd.queue q SET state = 'held', updated_at = now()
+			WHERE q.id = ANY(ARRAY(`+lockFree(state)+`))
+			  AND EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = q.endpoint_id AND NOT e.enabled)`, disabled)
+	}
+}
+
+// lockFree selects, for the endpoints in $1, the ids of their deliveries
+// in state that no other transaction holds, locking them: by key, through
+// the state's partial index.
+func lockFree(state State) string {
+	return `SELECT c.id FROM unnest($1::text[]) AS e(endpoint_id), LATERAL (
+		SELECT q.id FROM hookd.queue q WHERE ` + inStateOf("e.endpoint_id", state) + ` FOR UPDATE SKIP LOCKED) c`
 }
 
 // queueSettleLanes queues into batch what the claim did to its lanes:
@@ -528,12 +541,16 @@ func queueSettleLanes(batch *pgx.Batch, lanes []*lane, p ClaimParams, now time.T
 	}
 	if len(gone) > 0 {
 		// The endpoint was deleted. A publish that read it before and
-		// committed after the delete left it deliveries no one can make;
-		// they go with it, or the sweep would make their lane again and
-		// again. Each statement looks again at the endpoint, so one made
-		// anew with that id since keeps its lane and its work.
-		batch.Queue(`DELETE FROM hookd.queue q WHERE q.endpoint_id = ANY($1) AND q.state = 'pending'
-			AND NOT EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = q.endpoint_id)`, gone)
+		// committed after the delete left it deliveries no one can make
+		// (pending, or held if it was disabled); they go with it, or the
+		// sweep would make their lane again and again. Rows another
+		// transaction holds are left for a later claim, as in
+		// queueHoldDisabled. Each statement looks again at the endpoint,
+		// so one made anew with that id since keeps its lane and its work.
+		for _, state := range []State{StatePending, StateHeld} {
+			batch.Queue(`DELETE FROM hookd.queue q WHERE q.id = ANY(ARRAY(`+lockFree(state)+`))
+				AND NOT EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = q.endpoint_id)`, gone)
+		}
 		batch.Queue(`DELETE FROM hookd.lanes l WHERE l.endpoint_id = ANY($1)
 			AND NOT EXISTS (SELECT 1 FROM hookd.endpoints e WHERE e.id = l.endpoint_id)`, gone)
 	}

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -99,5 +100,69 @@ func TestClaimEndsWorkLeftForADeletedEndpoint(t *testing.T) {
 	}
 	if n, err := delivery.Sweep(b.ctx, b.pool); err != nil || n != 0 {
 		t.Errorf("the sweep made %d lanes (%v), want none", n, err)
+	}
+}
+
+// TestClaimLeavesRowsADeleteHolds: a claim holds the lanes it took while
+// it holds a disabled endpoint's leftover work, and an endpoint's delete
+// locks the endpoint's queue rows before its lane. Had the claim waited
+// for rows the delete held, the two would deadlock; it leaves them, and
+// both finish.
+func TestClaimLeavesRowsADeleteHolds(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(b.ctx)
+	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	// The delete, up to its lock of the queue rows (endpoint.Delete's order).
+	del, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer del.Rollback(b.ctx)
+	if _, err := del.Exec(b.ctx, `SELECT 1 FROM hookd.endpoints WHERE id = $1 FOR UPDATE`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := del.Exec(b.ctx, `SELECT 1 FROM hookd.queue WHERE endpoint_id = $1 ORDER BY id FOR UPDATE`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	// The deadline turns a claim waiting for the delete into a failure.
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	c, err := delivery.Claim(ctx, b.pool, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w"})
+	if err != nil || len(c.Jobs) != 0 {
+		t.Fatalf("claim beside the delete: %+v, %v", c, err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending'`, b.ep.ID); n != 1 {
+		t.Fatalf("%d pending, want the row the delete holds left as it was", n)
+	}
+	// The rest of the delete goes through: its lane is free.
+	if err := delivery.DeleteEndpointWork(b.ctx, del, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := del.Exec(b.ctx, `DELETE FROM hookd.endpoints WHERE id = $1`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := del.Commit(b.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"queue", "lanes"} {
+		if n := b.count(t, `SELECT count(*) FROM hookd.`+table+` WHERE endpoint_id = $1`, b.ep.ID); n != 0 {
+			t.Errorf("%d rows of the deleted endpoint in %s", n, table)
+		}
 	}
 }

@@ -186,6 +186,62 @@ func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
 	}
 }
 
+// Holding a disabled endpoint's leftover work reads that endpoint's rows,
+// not another's backlog (each state through its own partial index).
+func TestClaimHoldsOnlyTheDisabledEndpointsRows(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	evs := make([]outbox.Event, 3000)
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_a%04d", i), Type: "order.created"}
+	}
+	b.publishAll(t, evs)
+	off, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://off.example/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pub.Publish(b.ctx, outbox.Event{ID: "evt_off", Type: "order.created", EndpointID: off.ID}); err != nil {
+		t.Fatal(err)
+	}
+	// Disabled behind the delivery's back, as a racing publish leaves it.
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.endpoints SET enabled = false WHERE id = $1`, off.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	// Only the disabled endpoint's lane is looked at.
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.lanes SET ready_at = 'infinity' WHERE endpoint_id = $1`, b.ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
+		t.Fatal(err)
+	}
+	err = pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
+		before, err := queueRowsRead(b, tx)
+		if err != nil {
+			return err
+		}
+		if _, err := delivery.ClaimTx(b.ctx, tx, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w"}); err != nil {
+			return err
+		}
+		after, err := queueRowsRead(b, tx)
+		if err != nil {
+			return err
+		}
+		if after-before > 20 {
+			t.Errorf("holding 1 delivery read %d queue rows; want a few, not the other endpoint's 3,000", after-before)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'held'`, off.ID); n != 1 {
+		t.Fatalf("%d held on the disabled endpoint, want 1", n)
+	}
+}
+
 // Listing one endpoint's deliveries reads that endpoint's rows, not the
 // queue: with its few deliveries queued before another endpoint's large
 // backlog, one condition on the endpoint and no state had no index to
