@@ -87,8 +87,14 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// An id from the header is blamed on the header.
 		var ve *validate.Error
-		if fromHeader && errors.As(err, &ve) && ve.Field == "id" {
+		var taken *outbox.IDTakenError
+		switch {
+		case fromHeader && errors.As(err, &ve) && ve.Field == "id":
 			err = &validate.Error{Field: "Idempotency-Key", Message: ve.Message}
+		case fromHeader && errors.As(err, &taken):
+			t := *taken
+			t.Field = "Idempotency-Key"
+			err = &t
 		}
 		s.fail(w, err, "tenant", ev.Tenant)
 		return

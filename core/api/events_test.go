@@ -89,9 +89,11 @@ func TestPublishEvent(t *testing.T) {
 			wantError(t, http.StatusBadRequest, "invalid_input", "id: ", "cannot be an id")
 	}
 
-	// A bad id in the header is blamed on the header.
+	// A bad id in the header is blamed on the header, and so is one taken.
 	b.do(t, "POST", "/v1/events", `{"type": "invoice.paid"}`, "Idempotency-Key", "a b").
 		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key: must be 1 to 255 printable ASCII characters")
+	b.do(t, "POST", "/v1/events", `{"type": "payment.succeeded", "broadcast": true}`, "Idempotency-Key", "evt_1").
+		wantError(t, http.StatusConflict, "conflict", `Idempotency-Key: "evt_1" is the id of an event that differs in broadcast`)
 
 	// The Idempotency-Key header gives the id.
 	var keyed publishAnswer

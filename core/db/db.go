@@ -92,8 +92,9 @@ func Open(ctx context.Context, url string, opts Options) (*pgxpool.Pool, error) 
 	// before it began (the lanes, for one: a claimer drops a lane after
 	// looking again for due work), which a database or server configured
 	// for a stricter default would take away. Set on the connection where
-	// needed rather than as a startup parameter, which connection poolers
-	// such as PgBouncer refuse unless told to ignore it.
+	// needed rather than as a startup parameter, which PgBouncer refuses
+	// unless told to ignore it (hookd needs session pooling anyway: it
+	// LISTENs).
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		var iso string
 		if err := conn.QueryRow(ctx, `SHOW default_transaction_isolation`).Scan(&iso); err != nil {

@@ -45,6 +45,10 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 	if a := b.post(t, "gh", githubSigned("d-4", "push", "{\"a\":\"\xff\"}", secretA)); a.status != 200 {
 		t.Fatalf("answer to JSON in Latin-1: %d %v", a.status, a.body)
 	}
+	// null is no event data either.
+	if a := b.post(t, "gh", githubSigned("d-5", "push", " null ", secretA)); a.status != 200 {
+		t.Fatalf("answer to a null body: %d %v", a.status, a.body)
+	}
 	// A type over the outbox's bound is forwarded under the source's.
 	long := strings.Repeat("x", 256)
 	if a := b.post(t, "gh", githubSigned("d-3", long, `{}`, secretA)); a.status != 200 {
@@ -52,7 +56,7 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 	}
 
 	page, err := inbox.List(ctx, b.pool, inbox.ListParams{Source: "gh"})
-	if err != nil || len(page.Events) != 4 {
+	if err != nil || len(page.Events) != 5 {
 		t.Fatalf("inbox %+v %v", page, err)
 	}
 	for _, e := range page.Events {
@@ -92,11 +96,14 @@ func TestForwardCreatesDirectedDelivery(t *testing.T) {
 	if ev, err := outbox.Get(ctx, b.pool, inbox.ForwardEventID("gh", "d-4")); err != nil || !strings.Contains(string(ev.Data), `"body_base64"`) {
 		t.Fatalf("event of a body in Latin-1: %+v %v", ev, err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 4 {
-		t.Fatalf("%d events, want 4", n)
+	if ev, err := outbox.Get(ctx, b.pool, inbox.ForwardEventID("gh", "d-5")); err != nil || !strings.Contains(string(ev.Data), `"body_base64"`) {
+		t.Fatalf("event of a null body: %+v %v", ev, err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.deliveries`); n != 4 {
-		t.Fatalf("%d deliveries, want 4", n)
+	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 5 {
+		t.Fatalf("%d events, want 5", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.deliveries`); n != 5 {
+		t.Fatalf("%d deliveries, want 5", n)
 	}
 }
 

@@ -1,6 +1,7 @@
 package inbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -211,10 +212,10 @@ func forwardType(source, typ string) string {
 }
 
 // forwardData is the outbound event's data: the body itself when it is
-// JSON (in UTF-8, as an event's data must be), otherwise the body in
-// base64 with its content type.
+// JSON an event's data may be (UTF-8, and not null), otherwise the body
+// in base64 with its content type.
 func forwardData(h http.Header, body []byte) json.RawMessage {
-	if json.Valid(body) && utf8.Valid(body) {
+	if json.Valid(body) && utf8.Valid(body) && string(bytes.TrimSpace(body)) != "null" {
 		return body
 	}
 	b, _ := json.Marshal(struct {
