@@ -90,7 +90,7 @@ func TestPublishBatch(t *testing.T) {
 	b.do(t, "POST", "/v1/events", map[string]any{"id": "b2", "type": "a.c"}).
 		wantError(t, http.StatusConflict, "conflict", `id: "b2" is the id of an event for another tenant`)
 	b.do(t, "POST", "/v1/events", map[string]any{"type": "a.c", "tenant": "cus_B"}, "Idempotency-Key", "old").
-		wantError(t, http.StatusConflict, "conflict", `id: "old" is the id of an event for another tenant`)
+		wantError(t, http.StatusConflict, "conflict", `Idempotency-Key: "old" is the id of an event for another tenant`)
 	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 4 {
 		t.Fatalf("%d events stored after the refused ones, want 4", n)
 	}
