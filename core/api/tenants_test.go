@@ -44,6 +44,12 @@ func TestTenantAdmin(t *testing.T) {
 		t.Errorf("audit entries %d after puts changing nothing, %d before (%v)", auditsAfter, audits, err)
 	}
 	b.do(t, "PUT", "/v1/tenants/cus_43", nil).want(t, http.StatusCreated, nil)
+	// A number no float holds is still a JSON number, which jsonb keeps.
+	var big tenant.Tenant
+	b.do(t, "PUT", "/v1/tenants/cus_43", `{"metadata":{"n":1e400}}`).want(t, http.StatusOK, &big)
+	if !strings.Contains(string(big.Metadata), "1") || !strings.Contains(string(big.Metadata), `"n"`) {
+		t.Errorf("metadata kept as %s", big.Metadata)
+	}
 	for _, c := range []struct{ path, body, field string }{
 		{"/v1/tenants/has%20space", `{}`, "id"},
 		{"/v1/tenants/" + strings.Repeat("x", 129), `{}`, "id"},

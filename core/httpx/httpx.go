@@ -29,6 +29,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/puddle/v2"
@@ -126,7 +127,24 @@ func DatabaseUnavailable(err error) bool {
 
 // WriteError writes {"error":{"code":code,"message":message}} with status.
 func WriteError(w http.ResponseWriter, status int, code, message string) {
-	WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: message}})
+	WriteJSON(w, status, ErrorBody{Error: ErrorDetail{Code: code, Message: shortened(message)}})
+}
+
+// maxMessageBytes bounds an error message: one quoting a client's
+// 300 KB value whole would send it all back.
+const maxMessageBytes = 1024
+
+// shortened cuts a message over maxMessageBytes at a character boundary
+// and says so.
+func shortened(m string) string {
+	if len(m) <= maxMessageBytes {
+		return m
+	}
+	cut := maxMessageBytes
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return m[:cut] + fmt.Sprintf("… (cut at %d of %d bytes)", cut, len(m))
 }
 
 // WriteDomainError answers err with the status its kind calls for:

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/validate"
@@ -105,6 +106,8 @@ func TestWriteDomainError(t *testing.T) {
 		{db.ErrNotFound, 404, CodeNotFound, "not found"},
 		{fmt.Errorf("%w: key (id)=(x)", db.ErrConflict), 409, CodeConflict, "already exists"},
 		{errors.New("pq: secret internals"), 500, CodeInternal, "internal error"},
+		// A message quoting a huge value is cut, at a character boundary.
+		{validate.Errorf("ordering", "%q is not concurrent or fifo", strings.Repeat("é", 150000)), 400, CodeInvalidInput, "… (cut at 1023 of 300"},
 	}
 	for _, c := range cases {
 		rec := httptest.NewRecorder()
@@ -115,6 +118,9 @@ func TestWriteDomainError(t *testing.T) {
 		}
 		if rec.Code != c.status || e.Error.Code != c.code || !strings.Contains(e.Error.Message, c.want) {
 			t.Errorf("%v: got %d %+v, want %d %s containing %q", c.err, rec.Code, e, c.status, c.code, c.want)
+		}
+		if len(e.Error.Message) > 1100 || !utf8.ValidString(e.Error.Message) {
+			t.Errorf("%d-byte message (valid UTF-8: %v)", len(e.Error.Message), utf8.ValidString(e.Error.Message))
 		}
 		if strings.Contains(e.Error.Message, "internals") {
 			t.Errorf("500 leaked the cause: %q", e.Error.Message)

@@ -95,7 +95,8 @@ func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, 
 		if len(m) > MaxMetadataBytes {
 			return nil, Unchanged, validate.Errorf("metadata", "is %d bytes, over the limit of %d", len(m), MaxMetadataBytes)
 		}
-		var obj map[string]any
+		// Numbers kept as written: 1e400 is a JSON number, if not a float.
+		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
 			return nil, Unchanged, validate.Errorf("metadata", "must be a JSON object")
 		}
