@@ -68,20 +68,7 @@ func TestDeleteEndpointBesideItsFirstResult(t *testing.T) {
 func TestClaimEndsWorkLeftForADeletedEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
-	tx, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(b.ctx)
-	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
-		t.Fatal(err)
-	}
-	if err := endpoint.Delete(b.ctx, b.pool, b.ep.ID); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(b.ctx); err != nil {
-		t.Fatal(err)
-	}
+	b.publishAround(t, func() error { return endpoint.Delete(b.ctx, b.pool, b.ep.ID) })
 	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1`, b.ep.ID); n != 1 {
 		t.Fatalf("%d deliveries left for the deleted endpoint, want the 1 the delete could not see", n)
 	}
@@ -111,20 +98,10 @@ func TestClaimEndsWorkLeftForADeletedEndpoint(t *testing.T) {
 func TestClaimLeavesRowsADeleteHolds(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
-	tx, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(b.ctx)
-	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "maintenance"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(b.ctx); err != nil {
-		t.Fatal(err)
-	}
+	b.publishAround(t, func() error {
+		_, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "maintenance")
+		return err
+	})
 	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +141,26 @@ func TestClaimLeavesRowsADeleteHolds(t *testing.T) {
 		if n := b.count(t, `SELECT count(*) FROM hookd.`+table+` WHERE endpoint_id = $1`, b.ep.ID); n != 0 {
 			t.Errorf("%d rows of the deleted endpoint in %s", n, table)
 		}
+	}
+}
+
+// publishAround publishes an event to the bundle's endpoint in a
+// transaction that commits after change (which reads the endpoint before
+// the publish is visible): as a producer racing an operator does.
+func (b *bundle) publishAround(t *testing.T, change func() error) {
+	t.Helper()
+	tx, err := b.pool.Begin(b.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(b.ctx)
+	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := change(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(b.ctx); err != nil {
+		t.Fatal(err)
 	}
 }

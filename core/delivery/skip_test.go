@@ -9,7 +9,6 @@ import (
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
-	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/testkit"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -148,20 +147,10 @@ func TestSkipTakesTheLaneAfterItsBucket(t *testing.T) {
 func TestClaimHoldsWorkLeftPendingOnADisabledEndpoint(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 0)
-	tx, err := b.pool.Begin(b.ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tx.Rollback(b.ctx)
-	if _, err := b.pub.PublishTx(b.ctx, tx, outbox.Event{Type: "a.b"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "maintenance"); err != nil {
-		t.Fatal(err)
-	}
-	if err := tx.Commit(b.ctx); err != nil {
-		t.Fatal(err)
-	}
+	b.publishAround(t, func() error {
+		_, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "maintenance")
+		return err
+	})
 	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending'`, b.ep.ID); n != 1 {
 		t.Fatalf("%d pending on the disabled endpoint, want the 1 disabling could not see", n)
 	}
