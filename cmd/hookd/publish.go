@@ -219,7 +219,7 @@ func lineError(err error, events []outbox.Event, lines []int) error {
 	}
 	var unknown *outbox.UnknownTenantError
 	if errors.As(err, &unknown) {
-		if i := slices.IndexFunc(events, func(ev outbox.Event) bool { return ev.Tenant == unknown.Tenant }); i >= 0 {
+		if i := unknown.In(events); i >= 0 {
 			return fmt.Errorf("line %d: tenant: %w", lines[i], err)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"slices"
 	"time"
 
 	"github.com/hookd/hookd/core/httpx"
@@ -92,8 +91,7 @@ func (s *server) publishBatch(w http.ResponseWriter, r *http.Request) {
 		var unknown *outbox.UnknownTenantError
 		if errors.As(err, &unknown) {
 			// Named by the first event that gives it.
-			i := slices.IndexFunc(events, func(ev outbox.Event) bool { return ev.Tenant == unknown.Tenant })
-			httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, fmt.Sprintf("events[%d].tenant: %s", max(i, 0), unknown.Error()))
+			httpx.WriteError(w, http.StatusNotFound, httpx.CodeNotFound, fmt.Sprintf("events[%d].tenant: %s", max(unknown.In(events), 0), unknown.Error()))
 			return
 		}
 		s.fail(w, err, "tenant", "")

@@ -113,6 +113,12 @@ func (e *UnknownTenantError) Error() string {
 // Is makes errors.Is(err, db.ErrNotFound) hold.
 func (e *UnknownTenantError) Is(target error) bool { return target == db.ErrNotFound }
 
+// In is the index of the first of events that names the tenant (the one a
+// batch's answer names), or -1.
+func (e *UnknownTenantError) In(events []Event) int {
+	return slices.IndexFunc(events, func(ev Event) bool { return ev.Tenant == e.Tenant })
+}
+
 // IDTakenError is publishing an event under an id that an event for
 // another tenant (or for none, or a tenant's where none is given) has:
 // event ids are unique across hookd, and answered as a duplicate such an
