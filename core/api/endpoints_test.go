@@ -189,4 +189,10 @@ func TestEndpointsOwnedByHookdAreNotChangedThroughTheAPI(t *testing.T) {
 	if err != nil || e.URL != "https://alerts.example/" {
 		t.Fatalf("alert endpoint after refused changes = %+v, %v", e, err)
 	}
+	// Disabling it through PATCH is allowed, as through /disable.
+	var got endpoint.Endpoint
+	b.do(t, "PATCH", "/v1/endpoints/ep_hookd_alerts", `{"enabled": false}`).want(t, http.StatusOK, &got)
+	if got.Enabled || got.URL != "https://alerts.example/" {
+		t.Fatalf("alert endpoint after PATCH enabled:false = %+v", got)
+	}
 }

@@ -41,6 +41,19 @@ func TestOwnEndpointsAreChangedOnlyByHookd(t *testing.T) {
 			t.Fatalf("%s endpoint after refusals = %+v, %v", kind, got, err)
 		}
 
+		// Enabling and disabling alone is allowed, as Disable and Enable
+		// allow it; with another field it is refused whole.
+		off, on := false, true
+		if _, err := endpoint.Update(ctx, pool, ep.ID, endpoint.UpdateParams{Enabled: &off, URL: &evil}); err == nil {
+			t.Fatalf("disabling the %s endpoint and changing its url was allowed", kind)
+		}
+		if got, err := endpoint.Update(ctx, pool, ep.ID, endpoint.UpdateParams{Enabled: &off}); err != nil || got.Enabled {
+			t.Fatalf("disabling the %s endpoint = %+v, %v", kind, got, err)
+		}
+		if got, err := endpoint.Update(ctx, pool, ep.ID, endpoint.UpdateParams{Enabled: &on}); err != nil || !got.Enabled || got.URL != ep.URL {
+			t.Fatalf("enabling the %s endpoint = %+v, %v", kind, got, err)
+		}
+
 		// hookd's own syncing still changes it.
 		next := "https://own.example/next"
 		if got, err := endpoint.UpdateOwn(ctx, pool, ep.ID, endpoint.UpdateParams{URL: &next}); err != nil || got.URL != next {

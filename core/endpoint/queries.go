@@ -264,9 +264,15 @@ type UpdateParams struct {
 // writer of a field wins). Enabled, when given, is applied in the same
 // transaction. hookd's own endpoints (KindAlert, KindForward) are refused
 // with a *validate.Error naming "id": they follow the configuration and
-// their sources; see UpdateOwn.
+// their sources; see UpdateOwn. Only enabling or disabling them is
+// allowed, as Enable and Disable allow it.
 func Update(ctx context.Context, ex db.Executor, id string, p UpdateParams) (*Endpoint, error) {
-	return update(ctx, ex, id, p, false)
+	return update(ctx, ex, id, p, p.onlyEnabled())
+}
+
+// onlyEnabled reports whether p changes nothing but Enabled.
+func (p UpdateParams) onlyEnabled() bool {
+	return p.Enabled != nil && p == UpdateParams{Enabled: p.Enabled, Guard: p.Guard}
 }
 
 // UpdateOwn is Update for hookd's own endpoints too: for the code that
