@@ -67,13 +67,13 @@ customer's id). For a tenant that exists, change the fields given.
 					if t, did, err = tenant.Put(ctx, tx, args[0], p); err != nil {
 						return 0, err
 					}
-					if did == tenant.Unchanged {
+					if did.Unchanged() {
 						return 0, errUnchanged // no edit to audit
 					}
-					if did == tenant.Created {
+					if did.Created {
 						e.Action = audit.ActionCreate
 					} else {
-						e.Detail = "changed " + strings.Join(changedFlags(cmd.LocalFlags()), ", ")
+						e.Detail = "changed " + strings.Join(did.Changed, ", ")
 					}
 					return 1, nil
 				})
@@ -84,10 +84,10 @@ customer's id). For a tenant that exists, change the fields given.
 					return c.printJSON(t)
 				}
 				verb := "updated"
-				switch did {
-				case tenant.Created:
+				switch {
+				case did.Created:
 					verb = "added"
-				case tenant.Unchanged:
+				case did.Unchanged():
 					verb = "unchanged:"
 				}
 				_, err = fmt.Fprintf(c.out, "%s tenant %s (%s)\n", verb, t.ID, cell(t.Name))

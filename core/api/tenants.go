@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -46,14 +47,14 @@ func (s *server) putTenant(w http.ResponseWriter, r *http.Request) {
 	e := audit.Entry{Action: audit.ActionEdit, Target: "tenant " + id}
 	err := pgx.BeginFunc(r.Context(), s.pool, func(tx pgx.Tx) error {
 		var err error
-		if t, did, err = tenant.Put(r.Context(), tx, id, p); err != nil || did == tenant.Unchanged {
+		if t, did, err = tenant.Put(r.Context(), tx, id, p); err != nil || did.Unchanged() {
 			return err // a put that changes nothing is no edit
 		}
 		e.Actor, e.Via, e.Rows = caller(r).actor, audit.ViaAPI, 1
-		if did == tenant.Created {
+		if did.Created {
 			e.Action = audit.ActionCreate
 		} else {
-			e.Detail = "changed " + changedTenantFields(p)
+			e.Detail = "changed " + strings.Join(did.Changed, ", ")
 		}
 		return audit.Record(r.Context(), tx, e)
 	})
@@ -61,22 +62,12 @@ func (s *server) putTenant(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
-	if did == tenant.Created {
+	if did.Created {
 		w.Header().Set("Location", "/v1/tenants/"+url.PathEscape(t.ID))
 		httpx.WriteJSON(w, http.StatusCreated, t)
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, t)
-}
-
-func changedTenantFields(p tenant.PutParams) string {
-	switch {
-	case p.Name != nil && p.Metadata != nil:
-		return "name, metadata"
-	case p.Name != nil:
-		return "name"
-	}
-	return "metadata"
 }
 
 // listTenants answers a page of tenants in id order, with their endpoint

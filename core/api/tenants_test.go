@@ -43,6 +43,14 @@ func TestTenantAdmin(t *testing.T) {
 	if err := b.pool.QueryRow(t.Context(), `SELECT count(*) FROM hookd.audit_log`).Scan(&auditsAfter); err != nil || auditsAfter != audits {
 		t.Errorf("audit entries %d after puts changing nothing, %d before (%v)", auditsAfter, audits, err)
 	}
+	// The audit entry names what changed, not every field given.
+	b.do(t, "PUT", "/v1/tenants/cus_42", map[string]any{"name": "Acme Inc", "metadata": map[string]any{"plan": "team"}}).
+		want(t, http.StatusOK, nil)
+	var detail string
+	if err := b.pool.QueryRow(t.Context(), `SELECT detail FROM hookd.audit_log WHERE target = 'tenant cus_42' ORDER BY id DESC LIMIT 1`).
+		Scan(&detail); err != nil || detail != "changed metadata" {
+		t.Errorf("audit detail of a put changing metadata alone = %q, %v", detail, err)
+	}
 	b.do(t, "PUT", "/v1/tenants/cus_43", nil).want(t, http.StatusCreated, nil)
 	// A number no float holds is still a JSON number, which jsonb keeps.
 	var big tenant.Tenant

@@ -73,66 +73,84 @@ func scan(row pgx.Row) (*Tenant, error) {
 }
 
 // PutResult says what Put did.
-type PutResult int
+type PutResult struct {
+	// Created: the tenant did not exist.
+	Created bool
+	// Changed names the fields an update of an existing tenant changed,
+	// in the order name, metadata.
+	Changed []string
+}
 
-const (
-	// Unchanged: the tenant exists and the fields given hold their values
-	// already (or none was given); nothing was written.
-	Unchanged PutResult = iota
-	Created
-	Changed
-)
+// Unchanged: the tenant exists and the fields given hold their values
+// already (or none was given); nothing was written.
+func (r PutResult) Unchanged() bool { return !r.Created && len(r.Changed) == 0 }
 
 // Put creates the tenant or updates the fields given, and reports which.
 // A put that would change nothing writes nothing.
 func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, PutResult, error) {
 	if err := ValidateID(id); err != nil {
-		return nil, Unchanged, err
+		return nil, PutResult{}, err
 	}
 	var meta []byte
 	if p.Metadata != nil {
 		m := *p.Metadata
 		if len(m) > MaxMetadataBytes {
-			return nil, Unchanged, validate.Errorf("metadata", "is %d bytes, over the limit of %d", len(m), MaxMetadataBytes)
+			return nil, PutResult{}, validate.Errorf("metadata", "is %d bytes, over the limit of %d", len(m), MaxMetadataBytes)
 		}
 		// Numbers kept as written: 1e400 is a JSON number, if not a float.
 		var obj map[string]json.RawMessage
 		if err := json.Unmarshal(m, &obj); err != nil || obj == nil {
-			return nil, Unchanged, validate.Errorf("metadata", "must be a JSON object")
+			return nil, PutResult{}, validate.Errorf("metadata", "must be a JSON object")
 		}
 		// Stored as jsonb: what PostgreSQL would refuse is the caller's to mend.
 		if problem := validate.JSONText(m, true); problem != "" {
-			return nil, Unchanged, validate.Errorf("metadata", "%s", problem)
+			return nil, PutResult{}, validate.Errorf("metadata", "%s", problem)
 		}
 		meta = m
 	}
 	if p.Name != nil {
 		if err := validate.Text("name", *p.Name, 256); err != nil {
-			return nil, Unchanged, err
+			return nil, PutResult{}, err
 		}
 	}
 	var t Tenant
 	var metaOut []byte
-	var created bool
+	var res PutResult
+	var nameChanged, metaChanged bool
+	// The row as it was, for the fields an update changed: read in the
+	// statement's snapshot, so a concurrent put the upsert waited for can
+	// make it name a field the other put had changed already.
 	err := ex.QueryRow(ctx, `
-		INSERT INTO hookd.tenants AS t (id, name, metadata) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '{}'))
-		ON CONFLICT (id) DO UPDATE SET
-			name = coalesce($2, t.name), metadata = coalesce($3::jsonb, t.metadata), updated_at = now()
-		WHERE t.name IS DISTINCT FROM coalesce($2, t.name) OR t.metadata IS DISTINCT FROM coalesce($3::jsonb, t.metadata)
-		RETURNING `+columns+`, xmax = 0`, id, p.Name, meta).Scan(&t.ID, &t.Name, &metaOut, &t.CreatedAt, &t.UpdatedAt, &created)
+		WITH old AS (
+			SELECT name, metadata FROM hookd.tenants WHERE id = $1
+		), put AS (
+			INSERT INTO hookd.tenants AS t (id, name, metadata) VALUES ($1, coalesce($2, ''), coalesce($3::jsonb, '{}'))
+			ON CONFLICT (id) DO UPDATE SET
+				name = coalesce($2, t.name), metadata = coalesce($3::jsonb, t.metadata), updated_at = now()
+			WHERE t.name IS DISTINCT FROM coalesce($2, t.name) OR t.metadata IS DISTINCT FROM coalesce($3::jsonb, t.metadata)
+			RETURNING `+columns+`, xmax = 0 AS created
+		)
+		SELECT put.*, old.name IS DISTINCT FROM put.name, old.metadata IS DISTINCT FROM put.metadata
+		FROM put LEFT JOIN old ON true`, id, p.Name, meta).Scan(&t.ID, &t.Name, &metaOut, &t.CreatedAt, &t.UpdatedAt,
+		&res.Created, &nameChanged, &metaChanged)
 	if errors.Is(err, pgx.ErrNoRows) {
 		// It exists, holding what was given already.
 		got, err := Get(ctx, ex, id)
-		return got, Unchanged, err
+		return got, PutResult{}, err
 	}
 	if err != nil {
-		return nil, Unchanged, db.Interpret(err)
+		return nil, PutResult{}, db.Interpret(err)
 	}
 	t.Metadata = metaOut
-	if created {
-		return &t, Created, nil
+	if !res.Created {
+		if nameChanged {
+			res.Changed = append(res.Changed, "name")
+		}
+		if metaChanged {
+			res.Changed = append(res.Changed, "metadata")
+		}
 	}
-	return &t, Changed, nil
+	return &t, res, nil
 }
 
 // Get returns one tenant or db.ErrNotFound.

@@ -166,20 +166,26 @@ func TestPutGetList(t *testing.T) {
 	pool := dbtest.NewPool(t)
 	meta := json.RawMessage(`{"plan":"pro"}`)
 	tn, did, err := tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Metadata: &meta})
-	if err != nil || did != tenant.Created || tn.Name != "" || string(tn.Metadata) != `{"plan": "pro"}` {
+	if err != nil || !did.Created || tn.Name != "" || string(tn.Metadata) != `{"plan": "pro"}` {
 		t.Fatalf("create: %+v %v %v", tn, did, err)
 	}
 	name := "Acme"
 	tn, did, err = tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Name: &name})
-	if err != nil || did != tenant.Changed || tn.Name != "Acme" || string(tn.Metadata) != `{"plan": "pro"}` {
+	if err != nil || did.Created || !slices.Equal(did.Changed, []string{"name"}) || tn.Name != "Acme" || string(tn.Metadata) != `{"plan": "pro"}` {
 		t.Fatalf("update keeps what is not given: %+v %v %v", tn, did, err)
 	}
 	// Nothing given, or only what it holds: nothing written.
 	for _, p := range []tenant.PutParams{{}, {Name: &name}, {Metadata: &meta}} {
 		again, did, err := tenant.Put(ctx, pool, "cus_1", p)
-		if err != nil || did != tenant.Unchanged || !again.UpdatedAt.Equal(tn.UpdatedAt) || again.Name != "Acme" {
+		if err != nil || !did.Unchanged() || !again.UpdatedAt.Equal(tn.UpdatedAt) || again.Name != "Acme" {
 			t.Fatalf("put changing nothing: %+v %v %v (updated_at before %s)", again, did, err, tn.UpdatedAt)
 		}
+	}
+	// Both given, one different: only that one is named.
+	plus := json.RawMessage(`{"plan":"team"}`)
+	if _, did, err := tenant.Put(ctx, pool, "cus_1", tenant.PutParams{Name: &name, Metadata: &plus}); err != nil ||
+		did.Created || !slices.Equal(did.Changed, []string{"metadata"}) {
+		t.Fatalf("put of a name it holds and new metadata: %+v, %v", did, err)
 	}
 	for _, bad := range []struct {
 		id   string
