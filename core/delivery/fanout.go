@@ -6,8 +6,9 @@ package delivery
 
 // FanOutCTE returns CTEs (without a leading comma) that create one queued
 // delivery per endpoint an event goes to, for every row of a relation
-// named ev with columns id, type, stored_at, endpoint_id, tenant_id and
-// broadcast, and wake the lanes of endpoints that had none. The statement
+// named ev with columns seq, id, type, stored_at, endpoint_id, tenant_id
+// and broadcast, and wake the lanes of endpoints that had none. Delivery
+// ids follow seq (publish order), which fifo endpoints keep. The statement
 // must reference fan (its rows: event_id, endpoint_id) and FanOutTail.
 //
 // An event goes to:
@@ -41,31 +42,33 @@ func FanOutCTE(lateOnly bool) string {
 		SELECT t.type, hookd.type_patterns(t.type) AS patterns
 		FROM (SELECT DISTINCT type FROM ev WHERE endpoint_id IS NULL) t
 	), evp AS MATERIALIZED (
-		SELECT ev.id, ev.type, ev.stored_at, ev.endpoint_id, ev.tenant_id, ev.broadcast, tp.patterns
+		SELECT ev.seq, ev.id, ev.type, ev.stored_at, ev.endpoint_id, ev.tenant_id, ev.broadcast, tp.patterns
 		FROM ev LEFT JOIN typep tp ON tp.type = ev.type AND ev.endpoint_id IS NULL
 	), targets AS (
-		SELECT ev.id, ev.type, ev.stored_at, e.tenant_id, e.id AS endpoint_id, e.enabled
+		SELECT ev.seq, ev.id, ev.type, ev.stored_at, e.tenant_id, e.id AS endpoint_id, e.enabled
 		FROM evp ev JOIN hookd.endpoints e ON e.id = ev.endpoint_id
 		WHERE ev.endpoint_id IS NOT NULL
 		UNION ALL
-		SELECT ev.id, ev.type, ev.stored_at, ev.tenant_id, e.id, true
+		SELECT ev.seq, ev.id, ev.type, ev.stored_at, ev.tenant_id, e.id, true
 		FROM evp ev JOIN hookd.endpoints e ON e.tenant_id = ev.tenant_id
 		WHERE ev.endpoint_id IS NULL AND ev.tenant_id IS NOT NULL AND NOT ev.broadcast
 		  AND e.kind = 'webhook' AND e.enabled AND e.match_types && ev.patterns` + existed + `
 		UNION ALL
-		SELECT ev.id, ev.type, ev.stored_at, ev.tenant_id, e.id, true
+		SELECT ev.seq, ev.id, ev.type, ev.stored_at, ev.tenant_id, e.id, true
 		FROM evp ev JOIN hookd.endpoints e ON e.match_types && ev.patterns
 		WHERE ev.endpoint_id IS NULL AND ev.tenant_id IS NULL AND NOT ev.broadcast
 		  AND e.tenant_id IS NULL AND e.kind = 'webhook' AND e.enabled` + existed + `
 		UNION ALL
-		SELECT ev.id, ev.type, ev.stored_at, e.tenant_id, e.id, true
+		SELECT ev.seq, ev.id, ev.type, ev.stored_at, e.tenant_id, e.id, true
 		FROM evp ev JOIN hookd.endpoints e ON e.match_types && ev.patterns
 		WHERE ev.broadcast AND e.kind = 'webhook' AND e.enabled` + existed + `
 	), fan AS (
 		INSERT INTO hookd.queue (event_id, event_stored_at, endpoint_id, tenant_id, event_type, state)
 		SELECT id, stored_at, endpoint_id, tenant_id, type, CASE WHEN enabled THEN 'pending' ELSE 'held' END
 		FROM targets
-		ORDER BY id, endpoint_id
+		-- Delivery ids in publish order (the feed's): a fifo endpoint
+		-- sends in id order, and a batch's events are not in id order.
+		ORDER BY seq, endpoint_id
 		RETURNING event_id, endpoint_id, state
 	), due AS (
 		SELECT endpoint_id FROM fan WHERE state = 'pending'

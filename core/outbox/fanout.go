@@ -81,7 +81,7 @@ func RunFanout(ctx context.Context, pool *pgxpool.Pool, limit int) (int, error) 
 	err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		return tx.QueryRow(ctx, `
 			WITH ev AS (
-				SELECT id, type, stored_at, endpoint_id, tenant_id, broadcast FROM hookd.events
+				SELECT seq, id, type, stored_at, endpoint_id, tenant_id, broadcast FROM hookd.events
 				WHERE NOT fanned_out ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED
 			), marked AS (
 				UPDATE hookd.events e SET fanned_out = true FROM ev

@@ -396,3 +396,37 @@ func TestPublishBatchFansOutEachEventByItsType(t *testing.T) {
 		}
 	}
 }
+
+// TestDeliveriesFollowPublishOrder: a fifo endpoint sends in delivery id
+// order, so the ids must follow publish order, the feed's: a batch's order
+// (whose event ids need not sort that way) and, for events written by
+// plain SQL, the order the fan-out service finds them in.
+func TestDeliveriesFollowPublishOrder(t *testing.T) {
+	t.Parallel()
+	ctx, b := setup(t)
+	one := addEndpoint(t, ctx, b.pool)
+	two := addEndpoint(t, ctx, b.pool)
+	batch := []outbox.Event{{ID: "zz-first", Type: "a.b"}, {ID: "mm-second", Type: "a.b"}, {ID: "aa-third", Type: "a.b"}}
+	if _, err := b.pub.PublishBatch(ctx, nil, batch); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"yy-fourth", "bb-fifth"} {
+		if _, err := b.pool.Exec(ctx, `INSERT INTO hookd.events (id, type, data) VALUES ($1, 'a.b', '{}')`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := outbox.RunFanout(ctx, b.pool, 10); err != nil || n != 2 {
+		t.Fatalf("fan-out = %d, %v", n, err)
+	}
+	want := "zz-first,mm-second,aa-third,yy-fourth,bb-fifth"
+	for _, ep := range []string{one.ID, two.ID} {
+		var got string
+		if err := b.pool.QueryRow(ctx, `SELECT string_agg(event_id, ',' ORDER BY id) FROM hookd.queue WHERE endpoint_id = $1`,
+			ep).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("%s's deliveries in id order: %s, want %s", ep, got, want)
+		}
+	}
+}
