@@ -252,10 +252,10 @@ func TestListenerReconnects(t *testing.T) {
 	b.start(t, func(o *Options) { o.Delivery.PollInterval = time.Hour })
 	b.waitState(t, b.publish(t, "a.b", `{}`).ID, delivery.StateSucceeded)
 
-	listener := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %'`
+	listener := `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'hookd listener'`
 	testkit.Eventually(t, "the listener connection", func() bool { return b.count(t, listener) == 1 })
 	if n := b.count(t, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-		WHERE datname = current_database() AND query LIKE 'LISTEN %'`); n != 1 {
+		WHERE datname = current_database() AND application_name = 'hookd listener'`); n != 1 {
 		t.Fatalf("terminated %d listener connections, want 1", n)
 	}
 	testkit.Eventually(t, "the listener to reconnect", func() bool { return b.count(t, listener) == 1 })

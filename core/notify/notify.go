@@ -19,7 +19,6 @@ package notify
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -32,6 +31,9 @@ import (
 	"github.com/hookd/hookd/core/service"
 )
 
+// ApplicationName names the listening connection in pg_stat_activity.
+const ApplicationName = "hookd listener"
+
 // Notifier listens on one connection and wakes subscribers.
 type Notifier struct {
 	pool   *pgxpool.Pool
@@ -39,7 +41,9 @@ type Notifier struct {
 
 	mu     sync.Mutex
 	subs   map[string][]chan struct{}
-	listen chan struct{} // a new channel to LISTEN on
+	hooks  map[int]SessionHook
+	nextID int
+	listen chan struct{} // a new channel to LISTEN on, or a new hook to run
 
 	runner service.Runner
 }
@@ -50,7 +54,32 @@ func New(pool *pgxpool.Pool, logger *slog.Logger) *Notifier {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Notifier{pool: pool, logger: logger.With("service", "notify"), subs: map[string][]chan struct{}{},
-		listen: make(chan struct{}, 1)}
+		hooks: map[int]SessionHook{}, listen: make(chan struct{}, 1)}
+}
+
+// A SessionHook runs on the listening connection once it listens, and
+// again on every new connection: for session state that must last as
+// long as the process is connected, such as the dispatcher's liveness
+// lock (a session-level advisory lock, which PostgreSQL releases when the
+// connection ends, however the process ended). An error is logged and
+// leaves listening as it is; the hook runs again on the next connection.
+type SessionHook func(ctx context.Context, conn *pgx.Conn) error
+
+// OnSession adds a hook, run on the current connection soon (and on every
+// later one), and returns a function that removes it. Removing it does not
+// undo what it did on the current connection.
+func (n *Notifier) OnSession(hook SessionHook) func() {
+	n.mu.Lock()
+	id := n.nextID
+	n.nextID++
+	n.hooks[id] = hook
+	n.mu.Unlock()
+	wake(n.listen)
+	return func() {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		delete(n.hooks, id)
+	}
 }
 
 // Subscribe returns a wake-up for channel and a function that ends the
@@ -79,19 +108,12 @@ func (n *Notifier) Start(ctx context.Context) error {
 // Stop ends listening and waits for it, up to ctx; safe to call twice.
 func (n *Notifier) Stop(ctx context.Context) error { return n.runner.StopContext(ctx) }
 
-// errResubscribe ends a session so that the next one listens on a channel
-// subscribed since.
-var errResubscribe = errors.New("a new channel to listen on")
-
 func (n *Notifier) run(ctx context.Context) {
 	wait := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		err := n.session(ctx, func() { wait = 100 * time.Millisecond })
 		if ctx.Err() != nil {
 			return
-		}
-		if errors.Is(err, errResubscribe) {
-			continue
 		}
 		n.logger.Warn("listening for notifications failed; subscribers poll until it reconnects",
 			slog.String("error", errString(err)), slog.Duration("retry_in", wait))
@@ -105,10 +127,15 @@ func (n *Notifier) run(ctx context.Context) {
 }
 
 // session holds one connection: it listens on every subscribed channel,
-// wakes everyone (what was sent while nobody listened is lost), then
-// forwards notifications until the connection fails or ctx ends.
+// runs the session hooks, wakes everyone (what was sent while nobody
+// listened is lost), then forwards notifications until the connection
+// fails or ctx ends. A channel subscribed or a hook added meanwhile is
+// taken on the same connection, so that what the hooks hold on it stays
+// held.
 func (n *Notifier) session(ctx context.Context, connected func()) error {
-	conn, err := pgx.ConnectConfig(ctx, n.pool.Config().ConnConfig.Copy())
+	cfg := n.pool.Config().ConnConfig.Copy()
+	cfg.RuntimeParams["application_name"] = ApplicationName
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -117,28 +144,56 @@ func (n *Notifier) session(ctx context.Context, connected func()) error {
 		defer cancel()
 		_ = conn.Close(cctx)
 	}()
-	// Drain the request to listen: this session listens on every channel
-	// subscribed so far.
-	select {
-	case <-n.listen:
-	default:
-	}
-	for _, ch := range n.channels() {
-		if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+	listening := map[string]bool{}
+	ran := map[int]bool{}
+	first := true
+	for {
+		// Drain the request: this round takes every channel and hook
+		// added so far.
+		select {
+		case <-n.listen:
+		default:
+		}
+		for _, ch := range n.channels() {
+			if listening[ch] {
+				continue
+			}
+			if _, err := conn.Exec(ctx, "LISTEN "+pgx.Identifier{ch}.Sanitize()); err != nil {
+				return err
+			}
+			listening[ch] = true
+		}
+		for id, hook := range n.newHooks(ran) {
+			ran[id] = true
+			if err := hook(ctx, conn); err != nil {
+				if ctx.Err() != nil || conn.IsClosed() {
+					return err
+				}
+				n.logger.Warn("a hook of the listening connection failed; it runs again on the next connection",
+					slog.String("error", err.Error()))
+			}
+		}
+		if first {
+			first = false
+			connected()
+		}
+		n.wakeAll() // a new subscriber looks once, as after a reconnection
+		if err := n.waitUntilAdded(ctx, conn); err != nil {
 			return err
 		}
 	}
-	connected()
-	n.wakeAll()
-	// A channel subscribed from now on ends the session, and the next one
-	// listens on it too.
+}
+
+// waitUntilAdded forwards notifications until a channel is subscribed or
+// a hook added (nil), or the connection fails or ctx ends (an error).
+func (n *Notifier) waitUntilAdded(ctx context.Context, conn *pgx.Conn) error {
 	waitCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var resubscribe atomic.Bool
+	var added atomic.Bool
 	go func() {
 		select {
 		case <-n.listen:
-			resubscribe.Store(true)
+			added.Store(true)
 			cancel()
 		case <-waitCtx.Done():
 		}
@@ -146,13 +201,26 @@ func (n *Notifier) session(ctx context.Context, connected func()) error {
 	for {
 		msg, err := conn.WaitForNotification(waitCtx)
 		if err != nil {
-			if ctx.Err() == nil && resubscribe.Load() {
-				return errResubscribe
+			if ctx.Err() == nil && added.Load() && !conn.IsClosed() {
+				return nil
 			}
 			return err
 		}
 		n.wakeChannel(msg.Channel)
 	}
+}
+
+// newHooks returns the hooks not in ran.
+func (n *Notifier) newHooks(ran map[int]bool) map[int]SessionHook {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := map[int]SessionHook{}
+	for id, h := range n.hooks {
+		if !ran[id] {
+			out[id] = h
+		}
+	}
+	return out
 }
 
 func (n *Notifier) channels() []string {
