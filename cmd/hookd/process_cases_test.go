@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -63,6 +64,61 @@ func testKill9(t *testing.T, bin string) {
 	}
 	if code := procExitCode(second.wait(t)); code != 0 {
 		t.Errorf("restarted process exited with %d after SIGTERM", code)
+	}
+}
+
+// A process killed with SIGKILL next to one that keeps running: the
+// survivor takes the dead one's deliveries at its next reap, although
+// their leases last an hour, because the dead one's liveness lock went
+// with its connection; before, its in-flight rows held the endpoint at
+// its cap until the leases ran out.
+func testKill9Survivor(t *testing.T, bin string) {
+	ctx := context.Background()
+	dbURL := dbtest.NewDB(t)
+	pool := procPool(t, dbURL)
+	r := newProcReceiver(t, 100*time.Millisecond)
+	const events = 300
+	ids := procSeed(t, pool, r.srv.URL+"/hook", events)
+	env := []string{"HOOKD_DELIVERY_LEASE=1h", "HOOKD_DELIVERY_MAX_IN_FLIGHT_PER_ENDPOINT=16"}
+	doomed := startProc(t, bin, dbURL, env...)
+	leasedBy := fmt.Sprintf("%%:%d:%%", doomed.cmd.Process.Pid)
+	inFlight := func() int {
+		var n int
+		if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.queue WHERE state = 'in_flight' AND leased_by LIKE $1`,
+			leasedBy).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	testkit.EventuallyWithin(t, 90*time.Second, "the doomed process to have deliveries in flight", func() bool { return inFlight() >= 4 })
+	// Started once the doomed one holds the endpoint's slots, which the
+	// one lane of a single endpoint would otherwise let either take.
+	survivor := startProc(t, bin, dbURL, env...)
+	if err := doomed.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = doomed.wait(t)
+	orphans := inFlight()
+	if orphans == 0 {
+		t.Fatal("nothing was in flight in the killed process; the test proves nothing")
+	}
+	testkit.EventuallyWithin(t, 90*time.Second, "every delivery to succeed with the survivor alone", func() bool {
+		return procCountState(t, pool, "succeeded") == events
+	})
+	procCheckReceiver(t, r, ids)
+	var interrupted int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM hookd.attempts WHERE error_class = 'interrupted'
+		AND error LIKE '%database session ended%'`).Scan(&interrupted); err != nil {
+		t.Fatal(err)
+	}
+	if interrupted != orphans {
+		t.Errorf("%d attempts logged as cut short by a gone worker; want the %d in flight at the kill", interrupted, orphans)
+	}
+	if err := survivor.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := procExitCode(survivor.wait(t)); code != 0 {
+		t.Errorf("the survivor exited with %d after SIGTERM", code)
 	}
 }
 

@@ -42,6 +42,7 @@ func TestProcess(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	t.Run("Kill9ThenRestartLosesNothing", func(t *testing.T) { t.Parallel(); testKill9(t, bin) })
+	t.Run("Kill9NextToASurvivor", func(t *testing.T) { t.Parallel(); testKill9Survivor(t, bin) })
 	t.Run("TwoProcessesNeverShareADelivery", func(t *testing.T) { t.Parallel(); testTwoProcesses(t, bin) })
 	t.Run("SIGTERMLeavesNothingInFlight", func(t *testing.T) { t.Parallel(); testSIGTERM(t, bin) })
 	t.Run("CapsHoldAcrossProcesses", func(t *testing.T) { t.Parallel(); testCapsAcrossProcesses(t, bin) })

@@ -32,6 +32,11 @@ type service interface {
 type namedService struct {
 	name string
 	svc  service
+	// untilStop: it runs on after ctx ends, until Stop reaches it. The
+	// listening connection does, as the dispatcher's liveness lock lives
+	// on it: dropped while the dispatcher still finishes its requests,
+	// other processes would take them again.
+	untilStop bool
 }
 
 // Server is everything `hookd serve` runs on one database: the HTTP API
@@ -110,7 +115,7 @@ func NewServer(cfg *config.Config, d *Database, logger *slog.Logger) (*Server, e
 		return nil, err
 	}
 	// Producers of work start last and stop first.
-	s.services = append(s.services, namedService{"fanout", s.Fanout})
+	s.services = append(s.services, namedService{name: "fanout", svc: s.Fanout})
 	intake, err := s.wireIntake()
 	if err != nil {
 		return nil, err
@@ -137,7 +142,11 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	ctx, s.cancel = context.WithCancel(ctx)
 	for i, ns := range s.services {
-		if err := ns.svc.Start(ctx); err != nil {
+		svcCtx := ctx
+		if ns.untilStop {
+			svcCtx = context.WithoutCancel(ctx)
+		}
+		if err := ns.svc.Start(svcCtx); err != nil {
 			for j := i - 1; j >= 0; j-- {
 				s.stopService(s.services[j])
 			}

@@ -58,10 +58,10 @@ func (s *Server) wireEngine() error {
 		PartitionSpan:      partition.SpanFor(s.cfg.Retention.Period),
 	})
 	s.services = append(s.services,
-		namedService{"notify", s.Notifier},
-		namedService{"alert", alerter},
-		namedService{"maintenance", s.Maintenance},
-		namedService{"dispatch", s.Dispatcher},
+		namedService{name: "notify", svc: s.Notifier, untilStop: true},
+		namedService{name: "alert", svc: alerter},
+		namedService{name: "maintenance", svc: s.Maintenance},
+		namedService{name: "dispatch", svc: s.Dispatcher},
 	)
 	return nil
 }
@@ -83,7 +83,7 @@ func (s *Server) wireIntake() (http.Handler, error) {
 		TrustedProxies: s.cfg.HTTP.TrustedProxies,
 	})
 	// Stopped right after HTTP: it writes the last rejection counts.
-	s.services = append(s.services, namedService{"intake", s.Intake})
+	s.services = append(s.services, namedService{name: "intake", svc: s.Intake})
 	mux := http.NewServeMux()
 	mux.Handle("POST /in/{source}", s.Intake)
 	return httpx.JSONFallback(mux), nil

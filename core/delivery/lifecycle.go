@@ -97,19 +97,38 @@ func wakeWaiting(ctx context.Context, tx pgx.Tx, endpointsQuery string, args ...
 // what happened. A delivery whose budget of maxAttempts is spent dies. It
 // returns how many it reaped and, among them, those that died. It reads
 // what is in flight whole (no more than the workers' leases).
+//
+// The leases of a worker that is gone (registered, its liveness lock held
+// by no session: see RegisterWorker) count as expired already, so that
+// a process killed outright holds no endpoint at its cap for the rest of
+// its leases.
 func ReapExpired(ctx context.Context, tx pgx.Tx, maxAttempts, limit int) (reaped int, dead []Delivery, err error) {
+	gone, err := goneWorkers(ctx, tx)
+	if err != nil {
+		return 0, nil, err
+	}
+	reaped, dead, err = reap(ctx, tx, maxAttempts, limit, gone)
+	if err != nil {
+		return 0, nil, err
+	}
+	return reaped, dead, forgetGone(ctx, tx, gone)
+}
+
+func reap(ctx context.Context, tx pgx.Tx, maxAttempts, limit int, gone []string) (reaped int, dead []Delivery, err error) {
 	rows, err := tx.Query(ctx, `
 		WITH expired AS (
 			SELECT id FROM hookd.queue
-			WHERE state = 'in_flight' AND lease_expires_at < now()
+			WHERE state = 'in_flight' AND (lease_expires_at < now() OR leased_by = ANY($3))
 			ORDER BY id LIMIT $2
 			FOR UPDATE SKIP LOCKED
 		), logged AS (
 			INSERT INTO hookd.attempts (delivery_id, event_stored_at, endpoint_id, attempt, started_at, duration_us,
 				error_class, error, worker)
 			SELECT q.id, q.event_stored_at, q.endpoint_id, q.attempts, q.updated_at, 0, 'interrupted',
-				'lease expired at ' || to_char(q.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') ||
-				': worker ' || coalesce(q.leased_by, '?') || ' stopped before recording a result; the request may or may not have reached the endpoint',
+				CASE WHEN q.lease_expires_at < now()
+					THEN 'lease expired at ' || to_char(q.lease_expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ': worker '
+					ELSE 'its worker''s database session ended: worker ' END ||
+				coalesce(q.leased_by, '?') || ' stopped before recording a result; the request may or may not have reached the endpoint',
 				coalesce(q.leased_by, '')
 			FROM hookd.queue q JOIN expired USING (id)
 		), returned AS (
@@ -138,7 +157,7 @@ func ReapExpired(ctx context.Context, tx pgx.Tx, maxAttempts, limit int) (reaped
 		FROM died d
 		UNION ALL
 		SELECT NULL, NULL, r.endpoint_id, NULL, NULL, NULL, `+wakeSelect+`, (SELECT count(*) FROM returned)
-		FROM (SELECT DISTINCT endpoint_id FROM returned) r`, maxAttempts, limit)
+		FROM (SELECT DISTINCT endpoint_id FROM returned) r`, maxAttempts, limit, gone)
 	if err != nil {
 		return 0, nil, err
 	}

@@ -224,7 +224,7 @@ func TestStartStop(t *testing.T) {
 
 	d := New(b.pool, Options{})
 	if d.opts.Delivery.Workers != 512 || len(d.opts.Delivery.RetrySchedule) != 10 || d.opts.Delivery.Lease != 60*time.Second ||
-		d.opts.ReapInterval != 15*time.Second || d.Worker() == "" {
+		d.opts.ReapInterval != maxReapInterval || d.Worker() == "" {
 		t.Errorf("defaults not applied: %+v", d.opts)
 	}
 	if err := d.Start(context.Background()); err != nil {

@@ -98,8 +98,11 @@ const (
 	completeBatch = 500
 	// reapLimit bounds one reaper statement.
 	reapLimit = 1000
-	// maxReapInterval caps the default reaper period.
-	maxReapInterval = 30 * time.Second
+	// maxReapInterval caps the default reaper period: it is also how soon
+	// the work of a process killed outright is returned (see
+	// delivery.RegisterWorker). A round reads what is in flight, no more
+	// than the workers' leases.
+	maxReapInterval = 5 * time.Second
 	// promoteLimit bounds the retries made due in one statement.
 	promoteLimit = 1000
 )
@@ -125,7 +128,7 @@ type Options struct {
 	// Version goes into the User-Agent, hookd/<Version>. Defaults to "dev".
 	Version string
 	// ReapInterval is the lease reaper's period. Defaults to Lease/4, at
-	// most 30s.
+	// most 5s.
 	ReapInterval time.Duration
 
 	// OnOutcome, when set, is called after each batch of results was
@@ -240,6 +243,7 @@ type Dispatcher struct {
 	wake     chan struct{}   // coalesced: the reaper found work
 	notified <-chan struct{} // delivery.WorkChannel
 	unsub    func()
+	unhook   func() // the liveness lock's session hook
 	ownNotif bool
 	outcomes chan outcome // from workers
 	recorded atomic.Int64 // results recorded, for the queue's vacuum
@@ -302,8 +306,14 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.opts.Notifier, d.ownNotif = notify.New(d.pool, d.opts.Logger), true
 	}
 	d.notified, d.unsub = d.opts.Notifier.Subscribe(delivery.WorkChannel)
+	// The liveness lock lives on the listening connection, so that a kill
+	// -9 returns this process's leases at the next reap in any other
+	// process, not when they run out.
+	d.unhook = d.opts.Notifier.OnSession(func(ctx context.Context, conn *pgx.Conn) error {
+		return delivery.RegisterWorker(ctx, conn, d.opts.Worker)
+	})
 	if d.ownNotif {
-		if err := d.opts.Notifier.Start(claimCtx); err != nil {
+		if err := d.opts.Notifier.Start(base); err != nil { // stopped by stop, after the engine
 			return err
 		}
 	}
@@ -349,10 +359,6 @@ func (d *Dispatcher) Stop(ctx context.Context) error {
 func (d *Dispatcher) stop() {
 	d.stopClaim()
 	d.loops.Wait()
-	d.unsub()
-	if d.ownNotif {
-		_ = d.opts.Notifier.Stop(context.Background())
-	}
 	// The engine records what finishes within the grace, then cancels the
 	// rest (see engine); if the database stays away it gives up after
 	// another grace, leaving the rest to the lease reaper.
@@ -364,6 +370,18 @@ func (d *Dispatcher) stop() {
 	<-d.engineDone
 	d.cancelWork()
 	d.giveUp()
+	// Only now, with everything recorded or released: until then the
+	// liveness lock keeps other processes from reaping this one's work.
+	d.unsub()
+	d.unhook()
+	unregister, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	if err := delivery.UnregisterWorker(unregister, d.pool, d.opts.Worker); err != nil {
+		d.logger.Warn("could not unregister the worker; the lease reaper forgets it", slog.String("error", err.Error()))
+	}
+	cancel()
+	if d.ownNotif {
+		_ = d.opts.Notifier.Stop(context.Background())
+	}
 	d.client.CloseIdleConnections()
 	d.trusted.CloseIdleConnections()
 	d.logger.Info("dispatcher stopped")
