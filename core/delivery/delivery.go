@@ -92,6 +92,9 @@ func (s State) Valid() bool {
 const (
 	ClassTimeout     = "timeout"
 	ClassConnect     = "connect"
+	// ClassNoResponse: the request was sent whole, then the connection
+	// ended without a response; the endpoint may have acted on it.
+	ClassNoResponse = "no_response"
 	ClassDNS         = "dns"
 	ClassTLS         = "tls"
 	ClassBlocked     = "blocked"

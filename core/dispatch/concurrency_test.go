@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/testkit"
 )
 
@@ -124,13 +126,48 @@ func TestStopReleasesUnfinished(t *testing.T) {
 	testkit.Eventually(t, "three requests in progress", func() bool { return rc.inflight.Load() == 3 })
 	d.Stop(context.Background())
 	d.Stop(context.Background()) // safe twice
-	n := b.count(t, `SELECT count(*) FROM hookd.queue
-		WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0 AND leased_by IS NULL`, ep.ID)
+	// The requests were sent, so the endpoint may have them: each attempt
+	// is logged and counted, and the delivery is due again at once.
+	n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state IN ('pending', 'retrying')
+		AND attempts = 1 AND leased_by IS NULL AND next_attempt_at <= now()`, ep.ID)
 	if n != 3 {
-		t.Errorf("%d deliveries pending with their attempt uncounted after Stop, want 3", n)
+		t.Errorf("%d deliveries due again at once with their attempt counted after Stop, want 3", n)
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.attempts WHERE error_class = 'interrupted'
+		AND error LIKE 'cut short by shutdown after the request was sent%'`); n != 3 {
+		t.Errorf("%d attempts logged as cut short by shutdown, want 3", n)
+	}
+}
+
+// A request Stop cuts short before it is sent (the receiver accepts the
+// connection but never reads it) is released uncounted: nothing reached
+// the endpoint.
+func TestStopReleasesUnsentUncounted(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	// Accepted by the kernel's backlog, never read: a body bigger than
+	// the socket buffers cannot be written whole.
+	ep := b.endpoint(t, "http://"+ln.Addr().String()+"/hook", nil)
+	d := b.start(t, func(o *Options) { o.Delivery.ShutdownTimeout = 20 * time.Millisecond })
+	big := `{"pad":"` + strings.Repeat("x", 16<<20) + `"}`
+	pub := outbox.NewPublisher(b.pool, outbox.Options{MaxPayloadBytes: 32 << 20})
+	if _, err := pub.Publish(context.Background(), outbox.Event{Type: "a.b", Data: []byte(big)}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, "the delivery to be in flight", func() bool {
+		return b.count(t, `SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'`) == 1
+	})
+	d.Stop(context.Background())
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0`, ep.ID); n != 1 {
+		t.Errorf("%d deliveries pending uncounted after Stop, want 1", n)
 	}
 	if n := b.count(t, `SELECT count(*) FROM hookd.attempts`); n != 0 {
-		t.Errorf("%d attempts recorded for released work, want 0", n)
+		t.Errorf("%d attempts recorded for a request never sent, want 0", n)
 	}
 }
 
@@ -292,7 +329,8 @@ func TestResultsSurviveDatabaseErrors(t *testing.T) {
 
 // The caller bounds a stop: with a request hanging and a long shutdown
 // grace, Stop returns when its context ends, and the stop it began still
-// releases the delivery afterwards.
+// returns the delivery to the queue afterwards (its attempt counted: the
+// request was sent).
 func TestStopIsBoundedByItsContext(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -310,7 +348,8 @@ func TestStopIsBoundedByItsContext(t *testing.T) {
 	if err := d.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state = 'pending' AND attempts = 0`, ep.ID); n != 1 {
-		t.Errorf("%d deliveries released after the stop finished, want 1", n)
+	if n := b.count(t, `SELECT count(*) FROM hookd.queue WHERE endpoint_id = $1 AND state IN ('pending', 'retrying')
+		AND attempts = 1 AND leased_by IS NULL`, ep.ID); n != 1 {
+		t.Errorf("%d deliveries back in the queue after the stop finished, want 1", n)
 	}
 }

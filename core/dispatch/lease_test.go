@@ -193,7 +193,9 @@ func TestHandedBackProbeIsNotCounted(t *testing.T) {
 		o.ReapInterval = time.Hour // the hand-back, not the reaper, returns the probe
 	})
 	dl := b.waitState(t, ev.ID, delivery.StateSucceeded)
-	if n := value(b.metrics.HandedBack); n != 1 {
+	// At least the stalled probe; on a loaded machine a later claim of
+	// it may come too late too (600 ms leases), and is handed back alike.
+	if n := value(b.metrics.HandedBack); n < 1 {
 		t.Fatalf("%v jobs handed back, want the stalled probe", n)
 	}
 	if most := b.count(t, `SELECT coalesce(max(n), 0) FROM public.probes_booked`); most != 1 {

@@ -12,8 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hookd/hookd/core/config"
@@ -126,42 +128,62 @@ func (d *Dispatcher) attempt(ctx context.Context, job delivery.Job, leased time.
 	if job.Trusted {
 		client = d.trusted
 	}
-	status, retryAfter, err := d.send(reqCtx, client, job.URL, h, body, &res)
+	status, retryAfter, sent, err := d.send(reqCtx, client, job.URL, h, body, &res)
 	res.Duration = time.Since(start)
 	end := d.opts.Now()
 	if err != nil && ctx.Err() != nil {
-		return res, false // Stop cut it short: released, not counted
+		if !sent {
+			return res, false // Stop cut it short before it was sent: released, not counted
+		}
+		// Sent, then cut short by Stop: the endpoint may have it, so the
+		// attempt is logged and counted, and due again at once, as a
+		// reaped lease is.
+		res.ErrorClass = delivery.ClassInterrupted
+		res.Error = "cut short by shutdown after the request was sent; the endpoint may have received it"
+		d.finish(&res, 0, end, -1, job)
+		if res.Next == delivery.StateRetrying {
+			res.NextAttemptAt = end
+		}
+		return res, true
 	}
 	if err != nil {
-		res.ErrorClass, res.Error = classify(err, timeout)
+		res.ErrorClass, res.Error = classify(err, timeout, sent)
 	}
 	d.finish(&res, status, end, retryAfter, job)
 	return res, true
 }
 
 // send posts body and fills the response fields of res. It returns the
-// status (0 without a response) and the Retry-After delay (-1 when absent).
-func (d *Dispatcher) send(ctx context.Context, client *http.Client, target string, h http.Header, body []byte, res *delivery.Result) (int, time.Duration, error) {
+// status (0 without a response), the Retry-After delay (-1 when absent)
+// and whether the request was written whole.
+func (d *Dispatcher) send(ctx context.Context, client *http.Client, target string, h http.Header, body []byte,
+	res *delivery.Result) (status int, retryAfter time.Duration, sent bool, err error) {
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
+		if info.Err == nil {
+			wrote.Store(true)
+		}
+	}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return 0, -1, err
+		return 0, -1, false, err
 	}
 	req.Header = h
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, -1, err
+		return 0, -1, wrote.Load(), err
 	}
 	defer resp.Body.Close()
 	res.ResponseStatus = resp.StatusCode
 	res.ResponseHeaders = resp.Header
 	res.ResponseBody = readBody(resp.Body, d.opts.Delivery.MaxResponseBodyBytes)
-	retryAfter := time.Duration(-1)
+	retryAfter = -1
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		if ra, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
 			retryAfter = ra
 		}
 	}
-	return resp.StatusCode, retryAfter, nil
+	return resp.StatusCode, retryAfter, true, nil
 }
 
 // readBody reads up to limit bytes, noting a truncation, and drains a
@@ -205,7 +227,7 @@ func requestBody(job delivery.Job) []byte {
 
 // classify names the error class of a failed request and a message for
 // people; the URL is recorded separately, so it is left out.
-func classify(err error, timeout time.Duration) (class, msg string) {
+func classify(err error, timeout time.Duration, sent bool) (class, msg string) {
 	var blocked *netguard.BlockedError
 	if errors.As(err, &blocked) {
 		return delivery.ClassBlocked, blocked.Error()
@@ -224,6 +246,9 @@ func classify(err error, timeout time.Duration) (class, msg string) {
 	}
 	if isTLS(err) {
 		return delivery.ClassTLS, "TLS failed: " + err.Error()
+	}
+	if sent {
+		return delivery.ClassNoResponse, "the request was sent, then the connection ended without a response: " + err.Error()
 	}
 	return delivery.ClassConnect, "connection failed: " + err.Error()
 }

@@ -188,7 +188,7 @@ var DeliveryKeys = []string{"state", "endpoint", "tenant", "type", "id", "status
 var DeliveryStates = []string{"pending", "retrying", "in_flight", "held", "succeeded", "dead", "skipped"}
 
 // Reasons are the error classes a reason: term accepts.
-var Reasons = []string{delivery.ClassTimeout, delivery.ClassConnect, delivery.ClassDNS, delivery.ClassTLS,
+var Reasons = []string{delivery.ClassTimeout, delivery.ClassConnect, delivery.ClassNoResponse, delivery.ClassDNS, delivery.ClassTLS,
 	delivery.ClassBlocked, delivery.ClassHTTPStatus, delivery.ClassInterrupted}
 
 // Delivery is a parsed delivery filter: the query, without the endpoint
