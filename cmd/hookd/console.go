@@ -55,7 +55,8 @@ is picked up by the engine of every hookd serving that database.
 // in its message line.
 func (c *cli) runConsole(ctx context.Context, d *app.Database, readOnly bool, quitNote string) error {
 	err := tuiapp.Run(ctx, tuiapp.Options{
-		Source:        data.NewPostgres(d.Pool, data.WithRetention(c.cfg.Retention.Period)),
+		Source: data.NewPostgres(d.Pool, data.WithRetention(c.cfg.Retention.Period),
+			data.WithAllowedNetworks(c.cfg.Delivery.AllowedNetworks)),
 		Logger:        slog.New(slog.DiscardHandler),
 		ReadOnly:      readOnly,
 		Refresh:       c.cfg.Console.Refresh,

@@ -68,7 +68,8 @@ func (c *cli) startSSHConsole(ctx context.Context, d *app.Database, readOnly boo
 		AuthorizedKeys: sc.AuthorizedKeys,
 		ReadOnlyKeys:   sc.ReadOnlyKeys,
 		Console: tuiapp.Options{
-			Source:        data.NewPostgres(d.Pool, data.WithRetention(c.cfg.Retention.Period)),
+			Source: data.NewPostgres(d.Pool, data.WithRetention(c.cfg.Retention.Period),
+				data.WithAllowedNetworks(c.cfg.Delivery.AllowedNetworks)),
 			ReadOnly:      readOnly,
 			Refresh:       c.cfg.Console.Refresh,
 			SecretOverlap: c.cfg.Delivery.SecretOverlap,

@@ -167,9 +167,11 @@ func (p *Postgres) RotateSecret(ctx context.Context, endpointID string, overlap 
 	return secret, err
 }
 
-// UpdateEndpoint calls endpoint.Update; the audit trail names the fields
+// UpdateEndpoint calls endpoint.Update, a new URL checked by the address
+// guard (WithAllowedNetworks); the audit trail names the fields
 // changed and their new values (the console edits no header or secret).
 func (p *Postgres) UpdateEndpoint(ctx context.Context, id string, u endpoint.UpdateParams) error {
+	u.Guard = p.guard
 	return p.act(ctx, audit.Entry{Action: audit.ActionEdit, Target: id, Detail: describeUpdate(u)}, func(tx pgx.Tx) (int64, error) {
 		_, err := endpoint.Update(ctx, tx, id, u)
 		return 1, err

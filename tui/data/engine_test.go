@@ -299,6 +299,12 @@ func TestLookupAndAuditedEndpointActions(t *testing.T) {
 	if err := w.src.UpdateEndpoint(ctx, w.erp, endpoint.UpdateParams{URL: &bad}); err == nil {
 		t.Fatal("a bad URL is refused")
 	}
+	// The address guard holds for an edit, as for the CLI's and the API's.
+	metadata := "http://169.254.169.254/latest"
+	if err := w.src.UpdateEndpoint(ctx, w.erp, endpoint.UpdateParams{URL: &metadata}); err == nil ||
+		!strings.Contains(err.Error(), "outbound address guard") {
+		t.Fatalf("an edit aiming at the metadata address = %v, want the guard's refusal", err)
+	}
 	if err := w.src.Refused(ctx, audit.ActionDisable, w.erp); err != nil {
 		t.Fatal(err)
 	}
@@ -313,11 +319,11 @@ func TestLookupAndAuditedEndpointActions(t *testing.T) {
 			t.Fatalf("actor %+v", e.Actor)
 		}
 	}
-	want := []string{"disable:refused", "edit:failed", "edit:ok", "test_event:ok", "rotate_secret:ok"}
+	want := []string{"disable:refused", "edit:failed", "edit:failed", "edit:ok", "test_event:ok", "rotate_secret:ok"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("trail %v, want %v", got, want)
 	}
-	if e := trail.Entries[2]; e.Detail != "url=https://erp2.example/in rate_limit=5" {
+	if e := trail.Entries[3]; e.Detail != "url=https://erp2.example/in rate_limit=5" {
 		t.Fatalf("an edit names what it changed: %q", e.Detail)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/netguard"
 	"github.com/hookd/hookd/core/outbox"
 	"github.com/hookd/hookd/core/retention"
 	"github.com/hookd/hookd/core/tenant"
@@ -27,6 +29,7 @@ import (
 type Postgres struct {
 	pool   *pgxpool.Pool
 	period time.Duration
+	guard  *netguard.Guard // checks a URL an edit sets, as the CLI and the API do
 	series series
 }
 
@@ -44,10 +47,17 @@ func WithRetention(period time.Duration) Option {
 	}
 }
 
+// WithAllowedNetworks gives the source delivery.allowed_networks: an edit
+// may aim an endpoint at those networks, as the CLI's and the API's may.
+// Without it, only public addresses are allowed.
+func WithAllowedNetworks(allowed []netip.Prefix) Option {
+	return func(p *Postgres) { p.guard = netguard.New(allowed) }
+}
+
 // NewPostgres returns a Source on pool. The caller keeps ownership of the
 // pool and closes it after the console has stopped.
 func NewPostgres(pool *pgxpool.Pool, opts ...Option) *Postgres {
-	p := &Postgres{pool: pool, period: config.DefaultRetentionPeriod}
+	p := &Postgres{pool: pool, period: config.DefaultRetentionPeriod, guard: netguard.New(nil)}
 	for _, o := range opts {
 		o(p)
 	}
