@@ -227,7 +227,11 @@ func ResumeEndpoint(ctx context.Context, ex db.Executor, endpointID string) (int
 			SELECT endpoint_id FROM resumed
 		), `+wakeCTE("due")+`
 		SELECT (SELECT count(*) FROM resumed) + 0 * `+wakeSelect, endpointID).Scan(&n)
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	// The breaker is closed: a lane waiting for its probe is ready now.
+	return n, hurry(ctx, ex, endpointID, false)
 }
 
 // ResumeHeld resumes the held deliveries of endpoints that are enabled and
