@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/testkit"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -95,6 +96,7 @@ func result(j delivery.Job, worker string, status int, next delivery.State) deli
 func TestConcurrentClaimersNeverShareADelivery(t *testing.T) {
 	t.Parallel()
 	b := setup(t, 200)
+	deadline := time.Now().Add(testkit.Timeout)
 	var mu sync.Mutex
 	seen := map[int64]string{}
 	var wg sync.WaitGroup
@@ -109,7 +111,12 @@ func TestConcurrentClaimersNeverShareADelivery(t *testing.T) {
 				}
 				jobs := c.Jobs
 				if len(jobs) == 0 {
-					return
+					// Another worker may hold the lane (SKIP LOCKED): stop
+					// only once nothing is left to claim.
+					if b.count(t, `SELECT count(*) FROM hookd.queue WHERE state = 'pending'`) == 0 || time.Now().After(deadline) {
+						return
+					}
+					continue
 				}
 				mu.Lock()
 				for _, j := range jobs {
