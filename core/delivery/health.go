@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -304,13 +305,26 @@ type Counts struct {
 // QueueCounts counts deliveries per state, each from its own partial
 // index, so the cost follows the work still to do (and the dead letters).
 func QueueCounts(ctx context.Context, ex db.Executor) (Counts, error) {
+	return queueCounts(ctx, ex, math.MaxInt64)
+}
+
+// QueueCountsUpTo is QueueCounts reading at most limit+1 rows of each
+// state, for what runs on every refresh: a count above limit means "more
+// than limit", and its cost does not grow with the backlog.
+func QueueCountsUpTo(ctx context.Context, ex db.Executor, limit int64) (Counts, error) {
+	return queueCounts(ctx, ex, limit+1)
+}
+
+// queueCounts counts up to most rows of each state.
+func queueCounts(ctx context.Context, ex db.Executor, most int64) (Counts, error) {
 	var c Counts
 	err := ex.QueryRow(ctx, `SELECT
-			(SELECT count(*) FROM hookd.queue WHERE state = 'pending'),
-			(SELECT count(*) FROM hookd.queue WHERE state = 'retrying'),
-			(SELECT count(*) FROM hookd.queue WHERE state = 'in_flight'),
-			(SELECT count(*) FROM hookd.queue WHERE state = 'held'),
-			(SELECT count(*) FROM hookd.finished WHERE state = 'dead')`).Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead)
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue WHERE state = 'pending' LIMIT $1) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue WHERE state = 'retrying' LIMIT $1) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue WHERE state = 'in_flight' LIMIT $1) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue WHERE state = 'held' LIMIT $1) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.finished WHERE state = 'dead' LIMIT $1) s)`, most).
+		Scan(&c.Pending, &c.Retrying, &c.InFlight, &c.Held, &c.Dead)
 	return c, err
 }
 

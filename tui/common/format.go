@@ -96,6 +96,16 @@ func StatusCode(s *int) string {
 // Percent renders a 0..1 ratio as a percentage.
 func Percent(r float64) string { return fmt.Sprintf("%.1f%%", r*100) }
 
+// CountUpTo is Count for a count read up to limit and no further: "N+"
+// past it (a read that stops at limit+1 rows, so that its cost does not
+// grow with the backlog).
+func CountUpTo[T ~int | ~int64](n, limit T) string {
+	if n > limit {
+		return Count(limit) + "+"
+	}
+	return Count(n)
+}
+
 // Count renders an integer with thousands separators.
 func Count[T ~int | ~int64](n T) string {
 	s := strconv.FormatInt(int64(n), 10)

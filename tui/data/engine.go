@@ -315,14 +315,15 @@ func (p *Postgres) health(ctx context.Context, ids, fifo []string, now time.Time
 		}
 	}
 	// Each count is an index range of one endpoint and state (the queue's
-	// partial indexes, and the dead letters'), so the cost follows the page.
+	// partial indexes, and the dead letters'), read up to TotalCap+1 rows,
+	// so the cost follows the page and not the endpoints' backlogs.
 	rows, err = p.pool.Query(ctx, `SELECT e.id,
-			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'pending'),
-			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'retrying'),
-			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'in_flight'),
-			(SELECT count(*) FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'held'),
-			(SELECT count(*) FROM hookd.finished f WHERE f.endpoint_id = e.id AND f.state = 'dead')
-		FROM unnest($1::text[]) AS e(id)`, ids)
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'pending' LIMIT $2) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'retrying' LIMIT $2) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'in_flight' LIMIT $2) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = e.id AND q.state = 'held' LIMIT $2) s),
+			(SELECT count(*) FROM (SELECT 1 FROM hookd.finished f WHERE f.endpoint_id = e.id AND f.state = 'dead' LIMIT $2) s)
+		FROM unnest($1::text[]) AS e(id)`, ids, TotalCap+1)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,8 +16,9 @@ import (
 // whole of history; each is an index range of the work still to do, of
 // the window shown, or a bounded number of rows:
 //
-//   - the queue by state and the dead letters: delivery.QueueCounts (one
-//     partial index each), delivery.OldestDue, delivery.OpenBreakers;
+//   - the queue by state and the dead letters, each counted up to
+//     TotalCap: delivery.QueueCountsUpTo (one partial index each),
+//     delivery.OldestDue, delivery.OpenBreakers;
 //   - endpoints counted up to TotalCap (endpointCounts);
 //   - events and attempts per minute: hookd.events by stored_at (its BRIN
 //     index, the current partitions) and the minute rollups by minute
@@ -30,7 +31,7 @@ import (
 // Overview gathers the dashboard at now.
 func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, error) {
 	o := &Overview{At: now, SuccessRate: 1}
-	c, err := delivery.QueueCounts(ctx, p.pool)
+	c, err := delivery.QueueCountsUpTo(ctx, p.pool, TotalCap)
 	if err != nil {
 		return nil, err
 	}

@@ -148,16 +148,18 @@ func (m *Model) page0() string {
 		secret += " · custom headers: " + strings.Join(names, ", ")
 	}
 	b.WriteString(label("signing") + " " + common.Sanitize(secret) + "\n")
-	dead := fmt.Sprintf("%d dead", h.Dead)
+	// Counted up to data.TotalCap each (see the data source).
+	n := func(v int) string { return common.CountUpTo(v, data.TotalCap) }
+	dead := n(h.Dead) + " dead"
 	if h.Dead > 0 {
 		dead = st.Bad.Render(dead)
 	}
-	held := fmt.Sprintf("%d held", h.Held)
+	held := n(h.Held) + " held"
 	if h.Held > 0 {
 		held = st.Warn.Render(held)
 	}
-	b.WriteString(label("queue") + fmt.Sprintf(" %d due · %d retrying later · %d in flight · %s · %s\n",
-		h.Pending, h.Retrying, h.InFlight, held, dead))
+	b.WriteString(label("queue") + fmt.Sprintf(" %s due · %s retrying later · %s in flight · %s · %s\n",
+		n(h.Pending), n(h.Retrying), n(h.InFlight), held, dead))
 	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
 	if br := h.Breaker; br.State == delivery.BreakerOpen {
 		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + breakerLine(br, now) + "\n")

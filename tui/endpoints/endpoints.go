@@ -360,9 +360,20 @@ func (m *Model) render() {
 		if h.LastStatus != nil {
 			last = *h.LastStatus
 		}
+		// Each count is read up to data.TotalCap (see the data source).
 		waiting := h.Pending + h.Retrying
+		upTo := func(v int) string {
+			if v > data.TotalCap {
+				return strconv.Itoa(data.TotalCap) + "+"
+			}
+			return strconv.Itoa(v)
+		}
+		waitingText := upTo(waiting)
+		if h.Pending > data.TotalCap || h.Retrying > data.TotalCap {
+			waitingText = upTo(data.TotalCap + 1)
+		}
 		rows[i] = list.Row{ID: e.ID, Ref: i, Style: style, Cells: []string{r.Name(), e.Tenant, state, ok, p95,
-			strconv.Itoa(h.ConsecutiveFailures), strconv.Itoa(waiting), strconv.Itoa(h.Held), strconv.Itoa(h.Dead),
+			strconv.Itoa(h.ConsecutiveFailures), waitingText, upTo(h.Held), upTo(h.Dead),
 			common.StatusCode(h.LastStatus), info},
 			Keys: []any{nil, nil, nil, rate, r.P95, h.ConsecutiveFailures, waiting, h.Held, h.Dead, last}}
 	}

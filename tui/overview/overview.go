@@ -177,7 +177,7 @@ func (m *Model) View() string {
 		oldest = common.Age(o.At, o.At.Add(-o.OldestDue))
 	}
 	num := func(n int, bad bool) string {
-		s := fmt.Sprintf("%9s", common.Count(n))
+		s := fmt.Sprintf("%9s", common.CountUpTo(n, data.TotalCap))
 		if bad && n > 0 {
 			return st.Bad.Render(s)
 		}
