@@ -62,8 +62,9 @@ func (m *Model) Render() (out string) {
 	}
 	if m.dbDown {
 		now := m.c.Now()
-		text := fmt.Sprintf(" DATABASE UNREACHABLE since %s (%s) · showing the last data · retrying: %s",
-			m.downSince.Format("15:04:05"), common.Dur(now.Sub(m.downSince)), m.downErr)
+		// The cause before the rest, so that 80 columns show some of it.
+		text := fmt.Sprintf(" DATABASE UNREACHABLE %s: %s · since %s, showing the last data, retrying",
+			common.Dur(now.Sub(m.downSince)), m.downErr, m.downSince.Format("15:04:05"))
 		lines = append(lines, st.Banner.Width(max(m.w, 1)).Render(truncate(text, m.w)))
 	}
 	// On a tiny terminal the body shrinks to one line so the message line

@@ -232,9 +232,21 @@ func Describe(err error) string {
 	case errors.Is(err, context.DeadlineExceeded):
 		return "the database did not answer in time"
 	}
-	s := err.Error()
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
+	// One line: pgx puts a failed connection's cause (a refused
+	// password, a stopped server, TLS) on the lines after "failed to
+	// connect to ...:", so the cause comes first and the rest after it.
+	var lines []string
+	for l := range strings.SplitSeq(err.Error(), "\n") {
+		if l = strings.Join(strings.Fields(l), " "); l != "" {
+			lines = append(lines, l)
+		}
 	}
-	return s
+	switch len(lines) {
+	case 0:
+		return ""
+	case 1:
+		return lines[0]
+	}
+	last := lines[len(lines)-1]
+	return last + " (" + strings.TrimSuffix(strings.Join(lines[:len(lines)-1], " "), ":") + ")"
 }

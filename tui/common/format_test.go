@@ -1,6 +1,7 @@
 package common_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -45,5 +46,22 @@ func TestFormats(t *testing.T) {
 		if got := common.Bytes(n); got != want {
 			t.Errorf("Bytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// TestDescribeKeepsAConnectionFailuresCause: pgx puts the cause of a
+// failed connection on the lines after its first; the one-line message
+// leads with it.
+func TestDescribeKeepsAConnectionFailuresCause(t *testing.T) {
+	err := errors.New("failed to connect to `user=postgres database=atk2`:\n\t127.0.0.1:5432 (127.0.0.1): server error: " +
+		"FATAL: database \"atk2\" is not currently accepting connections (SQLSTATE 55000)")
+	got := common.Describe(err)
+	want := "127.0.0.1:5432 (127.0.0.1): server error: FATAL: database \"atk2\" is not currently accepting connections " +
+		"(SQLSTATE 55000) (failed to connect to `user=postgres database=atk2`)"
+	if got != want {
+		t.Errorf("Describe = %q\nwant       %q", got, want)
+	}
+	if got := common.Describe(errors.New("one line")); got != "one line" {
+		t.Errorf("Describe of one line = %q", got)
 	}
 }
