@@ -90,11 +90,11 @@ func (s State) Valid() bool {
 
 // Error classes recorded on attempts.
 const (
-	ClassTimeout     = "timeout"
-	ClassConnect     = "connect"
+	ClassTimeout = "timeout"
+	ClassConnect = "connect"
 	// ClassNoResponse: the request was sent whole, then the connection
 	// ended without a response; the endpoint may have acted on it.
-	ClassNoResponse = "no_response"
+	ClassNoResponse  = "no_response"
 	ClassDNS         = "dns"
 	ClassTLS         = "tls"
 	ClassBlocked     = "blocked"

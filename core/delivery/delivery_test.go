@@ -281,8 +281,14 @@ func TestReapExpiredReclaimsAndLogs(t *testing.T) {
 }
 
 func reap(b *bundle, maxAttempts int) (n int, dead []delivery.Delivery, err error) {
+	return reapGoneAfter(b, maxAttempts, 0)
+}
+
+// reapGoneAfter is reap taking workers whose lock was free for goneAfter
+// for gone.
+func reapGoneAfter(b *bundle, maxAttempts int, goneAfter time.Duration) (n int, dead []delivery.Delivery, err error) {
 	err = pgx.BeginFunc(b.ctx, b.pool, func(tx pgx.Tx) error {
-		n, dead, err = delivery.ReapExpired(b.ctx, tx, maxAttempts, 100)
+		n, dead, err = delivery.ReapExpired(b.ctx, tx, maxAttempts, 100, goneAfter)
 		return err
 	})
 	return n, dead, err

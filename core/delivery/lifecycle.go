@@ -99,11 +99,11 @@ func wakeWaiting(ctx context.Context, tx pgx.Tx, endpointsQuery string, args ...
 // what is in flight whole (no more than the workers' leases).
 //
 // The leases of a worker that is gone (registered, its liveness lock held
-// by no session: see RegisterWorker) count as expired already, so that
-// a process killed outright holds no endpoint at its cap for the rest of
-// its leases.
-func ReapExpired(ctx context.Context, tx pgx.Tx, maxAttempts, limit int) (reaped int, dead []Delivery, err error) {
-	gone, err := goneWorkers(ctx, tx)
+// by no session for goneAfter: see RegisterWorker) count as expired
+// already, so that a process killed outright holds no endpoint at its
+// cap for the rest of its leases.
+func ReapExpired(ctx context.Context, tx pgx.Tx, maxAttempts, limit int, goneAfter time.Duration) (reaped int, dead []Delivery, err error) {
+	gone, err := goneWorkers(ctx, tx, goneAfter)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -231,7 +231,13 @@ func ResumeEndpoint(ctx context.Context, ex db.Executor, endpointID string) (int
 		return 0, err
 	}
 	// The breaker is closed: a lane waiting for its probe is ready now.
-	return n, hurry(ctx, ex, endpointID, false)
+	// Only if no claim holds it: this transaction holds the health row,
+	// which a claim holding the lane may be waiting for (a probe's
+	// booking), and that claim sets the lane's time itself.
+	_, err = ex.Exec(ctx, `UPDATE hookd.lanes SET ready_at = now()
+		WHERE endpoint_id IN (SELECT endpoint_id FROM hookd.lanes
+			WHERE endpoint_id = $1 AND ready_at > now() AND ready_at < 'infinity' FOR UPDATE SKIP LOCKED)`, endpointID)
+	return n, err
 }
 
 // ResumeHeld resumes the held deliveries of endpoints that are enabled and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math/rand/v2"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -12,8 +13,8 @@ import (
 
 // Worker liveness (hookd.workers): a dispatcher holds a session-level
 // advisory lock for as long as its process is connected, and the lease
-// reaper treats the leases of a registered worker whose lock nobody holds
-// as expired (see ReapExpired).
+// reaper treats the leases of a registered worker whose lock nobody has
+// held for a while as expired (see ReapExpired).
 
 // WorkerLockClass is the first key of a worker's liveness lock.
 const WorkerLockClass = 0x6877 // "hw"
@@ -34,7 +35,7 @@ func RegisterWorker(ctx context.Context, conn *pgx.Conn, worker string) error {
 			continue
 		}
 		_, err := conn.Exec(ctx, `INSERT INTO hookd.workers (worker, lock_key) VALUES ($1, $2)
-			ON CONFLICT (worker) DO UPDATE SET lock_key = excluded.lock_key`, worker, key)
+			ON CONFLICT (worker) DO UPDATE SET lock_key = excluded.lock_key, gone_since = NULL`, worker, key)
 		if err != nil {
 			_, _ = conn.Exec(ctx, `SELECT pg_advisory_unlock($1, $2)`, WorkerLockClass, key)
 			return db.Interpret(err)
@@ -51,12 +52,24 @@ func UnregisterWorker(ctx context.Context, ex db.Executor, worker string) error 
 	return db.Interpret(err)
 }
 
-// goneWorkers returns the registered workers whose liveness lock no
-// session holds. It holds each one's key itself until tx ends, so that a
-// worker registering the same key meanwhile waits.
-func goneWorkers(ctx context.Context, tx pgx.Tx) ([]string, error) {
-	rows, err := tx.Query(ctx, `SELECT worker FROM hookd.workers
-		WHERE pg_try_advisory_xact_lock($1, lock_key) FOR UPDATE SKIP LOCKED`, WorkerLockClass)
+// goneWorkers returns the registered workers whose liveness lock nobody
+// has held for goneAfter: the first reaper to find a lock free notes the
+// time, and the worker's registration on a new connection clears it, so
+// that a listening connection that drops and comes back (a network blip,
+// a PostgreSQL restart, the listener's reconnection backoff) does not
+// count as a dead process. It holds each free key itself until tx ends,
+// so that a worker registering the same key meanwhile waits.
+func goneWorkers(ctx context.Context, tx pgx.Tx, goneAfter time.Duration) ([]string, error) {
+	rows, err := tx.Query(ctx, `
+		WITH free AS (
+			SELECT worker, gone_since FROM hookd.workers
+			WHERE pg_try_advisory_xact_lock($1, lock_key) FOR UPDATE SKIP LOCKED
+		), noted AS (
+			UPDATE hookd.workers w SET gone_since = now()
+			FROM free WHERE w.worker = free.worker AND free.gone_since IS NULL
+		)
+		SELECT worker FROM free WHERE gone_since <= now() - $2 * interval '1 millisecond'`,
+		WorkerLockClass, goneAfter.Milliseconds())
 	if err != nil {
 		return nil, err
 	}

@@ -103,6 +103,12 @@ const (
 	// delivery.RegisterWorker). A round reads what is in flight, no more
 	// than the workers' leases.
 	maxReapInterval = 5 * time.Second
+	// workerGoneAfter is how long a worker's liveness lock must have been
+	// free before its work is taken back: longer than the listener's
+	// reconnection backoff (at most 10 s) and a connection's setup, so a
+	// listening connection that drops and comes back is not taken for a
+	// dead process.
+	workerGoneAfter = 20 * time.Second
 	// promoteLimit bounds the retries made due in one statement.
 	promoteLimit = 1000
 )

@@ -30,7 +30,7 @@ func (d *Dispatcher) reap(ctx context.Context) {
 			var dead []delivery.Delivery
 			err := pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
 				var err error
-				if n, dead, err = delivery.ReapExpired(ctx, tx, len(d.opts.Delivery.RetrySchedule), reapLimit); err != nil ||
+				if n, dead, err = delivery.ReapExpired(ctx, tx, len(d.opts.Delivery.RetrySchedule), reapLimit, workerGoneAfter); err != nil ||
 					d.opts.OnOutcomeTx == nil || len(dead) == 0 {
 					return err
 				}
