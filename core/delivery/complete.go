@@ -102,7 +102,7 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, policy Policy, results []Result)
 		queueOutcomes(batch, applied)
 		queueAttempts(batch, kept)
 		queueFreedLanes(batch, freed, kept)
-		queueHealth(batch, policy, kept)
+		queueHealth(batch, policy, endpointsOwn(kept))
 		return tx.SendBatch(ctx, batch).Close()
 	}()
 	if err != nil {
@@ -313,6 +313,21 @@ func queueFreedLanes(batch *pgx.Batch, freed map[string]int, results []Result) {
 			ORDER BY endpoint_id FOR UPDATE
 		)
 		UPDATE hookd.lanes l SET ready_at = now() FROM w WHERE l.endpoint_id = w.endpoint_id`, eps, wake)
+}
+
+// endpointsOwn leaves out the results that say nothing of the endpoint:
+// attempts cut short by hookd's own shutdown (ClassInterrupted), which
+// would otherwise count as failures, lengthen the streak and open the
+// breaker of a healthy endpoint at every rolling restart (the reaper's
+// interrupted attempts are not counted either).
+func endpointsOwn(results []Result) []Result {
+	out := results[:0:0]
+	for _, r := range results {
+		if r.ErrorClass != ClassInterrupted {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // queueHealth folds the results into hookd.endpoint_health and

@@ -77,7 +77,7 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 		// One delivery an operator asked for: attempted at once, even by
 		// an endpoint whose breaker waits for its next probe (the replay
 		// is that probe) or whose fifo line waited out its head's backoff.
-		if err := hurry(ctx, ex, d.EndpointID, true); err != nil {
+		if err := hurry(ctx, ex, d.EndpointID); err != nil {
 			return nil, err
 		}
 	}
@@ -86,21 +86,20 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 
 // hurry makes an endpoint's lane ready now, when it waits for a later
 // time (a fifo head's backoff, a breaker's probe, a rate slot; not its
-// cap, which a finishing attempt lifts), and with probe an open
-// breaker's next probe due now too. It takes only rows nobody holds: a
-// claim holding the lane sets its time itself.
-func hurry(ctx context.Context, ex db.Executor, endpointID string, probe bool) error {
-	if probe {
-		if _, err := ex.Exec(ctx, `UPDATE hookd.endpoint_health SET breaker_probe_at = now()
-			WHERE endpoint_id IN (SELECT endpoint_id FROM hookd.endpoint_health
-				WHERE endpoint_id = $1 AND breaker_opened_at IS NOT NULL AND breaker_probe_at > now() FOR UPDATE SKIP LOCKED)`,
-			endpointID); err != nil {
-			return err
-		}
+// cap, which a finishing attempt lifts), and an open breaker's next probe
+// due now. The lane first, waiting for a claim that holds it (which would
+// otherwise write its old time back after this); the breaker's row then
+// only if nobody holds it, as a claim takes a lane and then that row, and
+// a completion that row and then the lane.
+func hurry(ctx context.Context, ex db.Executor, endpointID string) error {
+	if _, err := ex.Exec(ctx, `UPDATE hookd.lanes SET ready_at = now()
+		WHERE endpoint_id = $1 AND ready_at > now() AND ready_at < 'infinity'`, endpointID); err != nil {
+		return err
 	}
-	_, err := ex.Exec(ctx, `UPDATE hookd.lanes SET ready_at = now()
-		WHERE endpoint_id IN (SELECT endpoint_id FROM hookd.lanes
-			WHERE endpoint_id = $1 AND ready_at > now() AND ready_at < 'infinity' FOR UPDATE SKIP LOCKED)`, endpointID)
+	_, err := ex.Exec(ctx, `UPDATE hookd.endpoint_health SET breaker_probe_at = now()
+		WHERE endpoint_id IN (SELECT endpoint_id FROM hookd.endpoint_health
+			WHERE endpoint_id = $1 AND breaker_opened_at IS NOT NULL AND breaker_probe_at > now() FOR UPDATE SKIP LOCKED)`,
+		endpointID)
 	return err
 }
 

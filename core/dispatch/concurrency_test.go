@@ -137,6 +137,10 @@ func TestStopReleasesUnfinished(t *testing.T) {
 		AND error LIKE 'cut short by shutdown after the request was sent%'`); n != 3 {
 		t.Errorf("%d attempts logged as cut short by shutdown, want 3", n)
 	}
+	// They say nothing of the endpoint: no failure streak, no breaker.
+	if n := b.count(t, `SELECT coalesce(max(consecutive_failures), 0) FROM hookd.endpoint_health WHERE endpoint_id = $1`, ep.ID); n != 0 {
+		t.Errorf("the endpoint's failure streak is %d after a shutdown cut its requests short, want 0", n)
+	}
 }
 
 // A request Stop cuts short before it is sent (the receiver accepts the
