@@ -312,7 +312,7 @@ func QueueCounts(ctx context.Context, ex db.Executor) (Counts, error) {
 // state, for what runs on every refresh: a count above limit means "more
 // than limit", and its cost does not grow with the backlog.
 func QueueCountsUpTo(ctx context.Context, ex db.Executor, limit int64) (Counts, error) {
-	return queueCounts(ctx, ex, limit+1)
+	return queueCounts(ctx, ex, min(limit, math.MaxInt64-1)+1)
 }
 
 // queueCounts counts up to most rows of each state.

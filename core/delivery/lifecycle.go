@@ -81,8 +81,8 @@ func Release(ctx context.Context, b beginner, worker string, claims []Leased) (i
 // wakeWaiting makes the lanes of the endpoints a query returns due now,
 // for transitions that free a slot: lanes waiting at their cap look again.
 // They are locked in key order, so concurrent callers cannot deadlock.
-func wakeWaiting(ctx context.Context, tx pgx.Tx, endpointsQuery string, args ...any) error {
-	_, err := tx.Exec(ctx, `
+func wakeWaiting(ctx context.Context, ex db.Executor, endpointsQuery string, args ...any) error {
+	_, err := ex.Exec(ctx, `
 		WITH w AS (
 			SELECT endpoint_id FROM hookd.lanes
 			WHERE endpoint_id IN (`+endpointsQuery+`) AND ready_at > now()

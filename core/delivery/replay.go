@@ -84,16 +84,15 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 	return d, nil
 }
 
-// hurry makes an endpoint's lane ready now, when it waits for a later
-// time (a fifo head's backoff, a breaker's probe, a rate slot; not its
-// cap, which a finishing attempt lifts), and an open breaker's next probe
-// due now. The lane first, waiting for a claim that holds it (which would
-// otherwise write its old time back after this); the breaker's row then
-// only if nobody holds it, as a claim takes a lane and then that row, and
-// a completion that row and then the lane.
+// hurry makes an endpoint's lane ready now when it waits for a later
+// time (a fifo head's backoff, a breaker's probe, a rate slot; at its cap
+// the next claim parks it again), and an open breaker's next probe due
+// now. The lane first (wakeWaiting), waiting for a claim that holds it,
+// which would otherwise write its old time back after this; the breaker's
+// row then only if nobody holds it, as a claim takes a lane and then that
+// row, and a completion that row and then the lane.
 func hurry(ctx context.Context, ex db.Executor, endpointID string) error {
-	if _, err := ex.Exec(ctx, `UPDATE hookd.lanes SET ready_at = now()
-		WHERE endpoint_id = $1 AND ready_at > now() AND ready_at < 'infinity'`, endpointID); err != nil {
+	if err := wakeWaiting(ctx, ex, `SELECT $1::text`, endpointID); err != nil {
 		return err
 	}
 	_, err := ex.Exec(ctx, `UPDATE hookd.endpoint_health SET breaker_probe_at = now()
