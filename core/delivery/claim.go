@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/secrets"
 )
 
@@ -76,8 +77,8 @@ type Claimed struct {
 
 // Claim admits wakes, takes due deliveries in a transaction of its own and
 // then drops the lanes it found idle; see AdmitWakes and ClaimTx.
-func Claim(ctx context.Context, b beginner, p ClaimParams) (Claimed, error) {
-	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+func Claim(ctx context.Context, ex db.Executor, p ClaimParams) (Claimed, error) {
+	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
 		_, err := AdmitWakes(ctx, tx)
 		return err
 	})
@@ -85,7 +86,7 @@ func Claim(ctx context.Context, b beginner, p ClaimParams) (Claimed, error) {
 		return Claimed{}, err
 	}
 	var c Claimed
-	err = pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
 		var err error
 		c, err = ClaimTx(ctx, tx, p)
 		return err
@@ -93,7 +94,7 @@ func Claim(ctx context.Context, b beginner, p ClaimParams) (Claimed, error) {
 	if err != nil {
 		return Claimed{}, err
 	}
-	_, err = DropIdleLanes(ctx, b, c.Idle)
+	_, err = DropIdleLanes(ctx, ex, c.Idle)
 	return c, err
 }
 

@@ -112,83 +112,83 @@ type Dropped struct {
 // asyncCommit), so pass a pool or a connection; call it after the claim
 // committed, and claim again at once when some were woken, shortly when
 // some were contended.
-func DropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropped, error) {
+func DropIdleLanes(ctx context.Context, ex db.Executor, endpointIDs []string) (Dropped, error) {
 	slices.Sort(endpointIDs)
-	return dropIdleLanes(ctx, b, slices.Compact(endpointIDs))
+	return dropIdleLanes(ctx, ex, slices.Compact(endpointIDs))
 }
 
-// dropIdleLanes drops the lanes of endpoints that have nothing due, in a
-// transaction of its own, and wakes the ones that turned out to have work
-// after all. A lane whose bucket a writer holds is left, ready, for the
-// next claim to look at again.
-func dropIdleLanes(ctx context.Context, b beginner, endpointIDs []string) (Dropped, error) {
+// dropIdleLanes drops the lanes of endpoints that have nothing due, and
+// wakes the ones that turned out to have work after all. A lane whose
+// bucket a writer holds is left, ready, for the next claim to look at
+// again.
+//
+// It takes one round trip: its statements are sent together and run as
+// one implicit transaction, each statement handing what it locked to the
+// next in a setting local to that transaction (dropHeld, dropLocked).
+// They must stay separate statements: at READ COMMITTED each one sees
+// what committed before it began, and the last one must see every writer
+// that held a bucket the one before it locked.
+func dropIdleLanes(ctx context.Context, ex db.Executor, endpointIDs []string) (Dropped, error) {
 	var out Dropped
 	if len(endpointIDs) == 0 {
 		return out, nil
 	}
-	err := pgx.BeginFunc(ctx, b, func(tx pgx.Tx) error {
-		out = Dropped{}
-		// The lanes' rows first, in endpoint order as every other writer
-		// that locks several lanes takes them: the delete and the update
-		// below would take them in two runs, and deadlock with a
-		// completion waking the same lanes. This may wait for another
-		// cycle's commit, so it comes before the buckets: held while
-		// waiting, their exclusive locks would stall every writer to
-		// those endpoints (hookd.needing_wakes) for as long.
-		batch := &pgx.Batch{}
-		batch.Queue(asyncCommit)
-		var held []string
-		batch.Queue(`SELECT endpoint_id FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE`, endpointIDs).
-			Query(func(rows pgx.Rows) (err error) {
-				held, err = pgx.CollectRows(rows, pgx.RowTo[string])
-				return err
-			})
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return err
-		}
-		if len(held) == 0 {
-			return nil // dropped already
-		}
-		// Then the buckets of those lanes alone, without waiting, in a
-		// statement of their own: the next statement's snapshot then sees
-		// every writer that held one. The last statement touches only the
-		// rows the first one locked: a lane made since (a wake admitted
-		// while the drop waited, as writers do not wait for it) is new and
-		// ready, and taking its row then, out of key order and while
-		// holding the buckets, deadlocked with a completion waking the
-		// same lanes.
-		rows, err := tx.Query(ctx, fmt.Sprintf(`SELECT endpoint_id FROM unnest($1::text[]) AS e(endpoint_id)
-			WHERE pg_try_advisory_xact_lock(%d, %s) ORDER BY endpoint_id`, laneLockClass, laneBucket("endpoint_id")), held)
-		if err != nil {
-			return err
-		}
-		locked, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		out.Contended = len(held) - len(locked)
-		return tx.QueryRow(ctx, `
-			WITH dropped AS (
-				DELETE FROM hookd.lanes l
-				WHERE l.endpoint_id = ANY($1)
-				  AND NOT EXISTS (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = l.endpoint_id AND q.state = 'pending')
-				RETURNING l.endpoint_id
-			), ready AS (
-				UPDATE hookd.lanes l SET ready_at = now()
-				WHERE l.endpoint_id = ANY($2) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped)
-				  AND l.ready_at > now()
-			)
-			-- Woken: every lane looked at and kept has pending work, whether
-			-- this made it ready or it was ready already (woken by another
-			-- cycle's drop, say, while a claim that skipped it, locked,
-			-- found nothing): either way the dispatcher must claim again.
-			SELECT (SELECT count(*) FROM dropped)::int,
-				(SELECT count(*) FROM hookd.lanes l
-				 WHERE l.endpoint_id = ANY($1) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped))::int`,
-			locked, held).Scan(&out.Dropped, &out.Woken)
-	})
-	return out, err
+	batch := &pgx.Batch{}
+	batch.Queue(asyncCommit)
+	// The lanes' rows first, in endpoint order as every other writer that
+	// locks several lanes takes them: the delete and the update below
+	// would take them in two runs, and deadlock with a completion waking
+	// the same lanes. This may wait for another cycle's commit, so it
+	// comes before the buckets: held while waiting, their exclusive locks
+	// would stall every writer to those endpoints (hookd.needing_wakes)
+	// for as long.
+	batch.Queue(`SELECT set_config('`+dropHeld+`', coalesce(array_agg(endpoint_id ORDER BY endpoint_id)::text, '{}'), true)
+		FROM (SELECT endpoint_id FROM hookd.lanes WHERE endpoint_id = ANY($1) ORDER BY endpoint_id FOR UPDATE) held`, endpointIDs)
+	// Then the buckets of those lanes alone, without waiting: the next
+	// statement then sees every writer that held one.
+	batch.Queue(fmt.Sprintf(`SELECT set_config('`+dropLocked+`', coalesce(array_agg(endpoint_id)::text, '{}'), true)
+		FROM unnest(current_setting('`+dropHeld+`')::text[]) AS e(endpoint_id)
+		WHERE pg_try_advisory_xact_lock(%d, %s)`, laneLockClass, laneBucket("endpoint_id")))
+	// The last statement touches only the rows the first one locked: a
+	// lane made since (a wake admitted while the drop waited, as writers
+	// do not wait for it) is new and ready, and taking its row then, out
+	// of key order and while holding the buckets, deadlocked with a
+	// completion waking the same lanes.
+	batch.Queue(`
+		WITH dropped AS (
+			DELETE FROM hookd.lanes l
+			WHERE l.endpoint_id = ANY(current_setting('` + dropLocked + `')::text[])
+			  AND NOT EXISTS (SELECT 1 FROM hookd.queue q WHERE q.endpoint_id = l.endpoint_id AND q.state = 'pending')
+			RETURNING l.endpoint_id
+		), ready AS (
+			UPDATE hookd.lanes l SET ready_at = now()
+			WHERE l.endpoint_id = ANY(current_setting('` + dropHeld + `')::text[]) AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped)
+			  AND l.ready_at > now()
+		)
+		-- Woken: every lane looked at and kept has pending work, whether
+		-- this made it ready or it was ready already (woken by another
+		-- cycle's drop, say, while a claim that skipped it, locked, found
+		-- nothing): either way the dispatcher must claim again.
+		SELECT (SELECT count(*) FROM dropped)::int,
+			(SELECT count(*) FROM hookd.lanes l
+			 WHERE l.endpoint_id = ANY(current_setting('` + dropHeld + `')::text[])
+			   AND l.endpoint_id NOT IN (SELECT endpoint_id FROM dropped))::int,
+			cardinality(current_setting('` + dropHeld + `')::text[]) - cardinality(current_setting('` + dropLocked + `')::text[])`).
+		QueryRow(func(row pgx.Row) error {
+			return row.Scan(&out.Dropped, &out.Woken, &out.Contended)
+		})
+	if err := ex.SendBatch(ctx, batch).Close(); err != nil {
+		return Dropped{}, err
+	}
+	return out, nil
 }
+
+// The settings in which dropIdleLanes' statements hand on the lanes they
+// hold and the buckets they locked.
+const (
+	dropHeld   = "hookd.drop_held"
+	dropLocked = "hookd.drop_locked"
+)
 
 // beginner starts a transaction: a pool, a connection or a pgx.Tx.
 type beginner interface {
