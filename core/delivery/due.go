@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookd/hookd/core/db"
 )
 
@@ -16,7 +18,17 @@ import (
 // pending ones, waking their lanes, and returns how many.
 func Promote(ctx context.Context, ex db.Executor, limit int) (int, error) {
 	var n int
-	err := ex.QueryRow(ctx, `
+	err := ex.QueryRow(ctx, promoteSQL, limit).Scan(&n)
+	return n, err
+}
+
+// QueuePromote queues Promote into batch; n receives its count when the
+// batch is read.
+func QueuePromote(batch *pgx.Batch, limit int, n *int) {
+	batch.Queue(promoteSQL, limit).QueryRow(func(row pgx.Row) error { return row.Scan(n) })
+}
+
+var promoteSQL = `
 		WITH due AS (
 			SELECT id FROM hookd.queue
 			WHERE state = 'retrying' AND next_attempt_at <= now()
@@ -26,10 +38,8 @@ func Promote(ctx context.Context, ex db.Executor, limit int) (int, error) {
 			UPDATE hookd.queue q SET state = 'pending', updated_at = now()
 			WHERE q.id = ANY(ARRAY(SELECT id FROM due))
 			RETURNING q.endpoint_id
-		), `+wakeCTE("promoted")+`
-		SELECT (SELECT count(*) FROM promoted)::int + 0 * `+wakeSelect, limit).Scan(&n)
-	return n, err
-}
+		), ` + wakeCTE("promoted") + `
+		SELECT (SELECT count(*) FROM promoted)::int + 0 * ` + wakeSelect
 
 // NextWake returns how long from now the next claim could find work that
 // a claim begun since ago did not find due: the earliest retry, or the

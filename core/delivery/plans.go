@@ -1,6 +1,13 @@
 package delivery
 
-import "github.com/jackc/pgx/v5"
+import (
+	"context"
+	"errors"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hookd/hookd/core/db"
+)
 
 // CycleTx begins a transaction that plans its statements as a
 // dispatcher's cycle needs them planned (settings local to it), in the
@@ -16,6 +23,36 @@ import "github.com/jackc/pgx/v5"
 //     ms by key). Every statement of a cycle finds its rows by key.
 var CycleTx = pgx.TxOptions{
 	BeginQuery: `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off`,
+}
+
+// cycleSettings are CycleTx's settings as one statement that a batch can
+// carry (a batch's statements are prepared, and each holds one command).
+const cycleSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
+
+// InCycleTx runs fn in a transaction planned as CycleTx plans one, on ex
+// (a pool or a connection). What first queues is sent with the BEGIN, in
+// one round trip, and read before fn runs. The transaction commits when
+// both succeed and rolls back otherwise.
+func InCycleTx(ctx context.Context, ex db.Executor, first func(*pgx.Batch), fn func(pgx.Tx) error) (err error) {
+	batch := &pgx.Batch{}
+	batch.BeginTx(pgx.TxOptions{})
+	batch.Queue(cycleSettings)
+	first(batch)
+	br := ex.SendBatch(ctx, batch)
+	err = br.Close()
+	tx := br.Tx()
+	defer func() {
+		if rerr := tx.Rollback(ctx); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) && err == nil {
+			err = rerr
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
 }
 
 // PendingOf is the condition, on the queue as q, that selects endpoint's

@@ -292,15 +292,16 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 		applied, lost []delivery.Result
 	)
 	run := func() error {
-		return pgx.BeginTxFunc(ctx, d.pool, delivery.CycleTx, func(tx pgx.Tx) error {
-			var err error
+		promoted := 0
+		// Due retries are promoted in the round trip of the BEGIN.
+		first := func(b *pgx.Batch) {
 			if limit > 0 {
-				promoted, err := delivery.Promote(ctx, tx, promoteLimit)
-				if err != nil {
-					return err
-				}
-				out.admitNext = promoted > 0
+				delivery.QueuePromote(b, promoteLimit, &promoted)
 			}
+		}
+		return delivery.InCycleTx(ctx, d.pool, first, func(tx pgx.Tx) error {
+			var err error
+			out.admitNext = promoted > 0
 			if len(results) > 0 {
 				if applied, lost, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
 					return err
