@@ -115,9 +115,6 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 	if err != nil || len(lanes) == 0 {
 		return Claimed{}, err
 	}
-	if err := countInFlight(ctx, tx, lanes); err != nil {
-		return Claimed{}, err
-	}
 	if err := findHeads(ctx, tx, lanes, now); err != nil {
 		return Claimed{}, err
 	}
@@ -158,64 +155,74 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 }
 
 // lockLanes locks up to limit lanes whose time has come, the longest
-// waiting first, skipping those another claimer holds. It returns the
+// waiting first, skipping those another claimer holds, and counts each
+// one's deliveries in flight, in any process. It returns the
 // transaction's now() and the clock when the lanes were locked: rate slots
 // are booked from the clock, since the transaction may have begun well
 // before (completions run ahead of the claim in the same transaction).
+//
+// The count is a statement of its own, so that it sees every claim that
+// committed before a lane's lock was granted; it is sent with the lock,
+// in one round trip, and finds the lanes locked in a setting local to the
+// transaction (claimedLanes).
 func lockLanes(ctx context.Context, tx pgx.Tx, limit int) ([]*lane, time.Time, time.Time, error) {
-	rows, err := tx.Query(ctx, `
+	var out []*lane
+	var now, clock time.Time
+	batch := &pgx.Batch{}
+	batch.Queue(`
+		WITH locked AS (
+			SELECT l.endpoint_id, l.rate_next_at, l.ready_at FROM hookd.lanes l
+			WHERE l.ready_at <= now()
+			ORDER BY l.ready_at
+			LIMIT $1
+			FOR UPDATE SKIP LOCKED
+		), noted AS (
+			SELECT set_config('`+claimedLanes+`', coalesce(array_agg(endpoint_id)::text, '{}'), true) FROM locked
+		)
 		SELECT l.endpoint_id, l.rate_next_at, now(), clock_timestamp(),
 			e.id IS NOT NULL, coalesce(e.enabled, false), coalesce(e.max_in_flight, 0), coalesce(e.rate_limit, 0),
 			coalesce(e.ordering = 'fifo', false), h.breaker_opened_at IS NOT NULL, h.breaker_probe_at, coalesce(h.breaker_probes, 0)
-		FROM hookd.lanes l
+		FROM locked l
+		CROSS JOIN noted
 		LEFT JOIN hookd.endpoints e ON e.id = l.endpoint_id
 		LEFT JOIN hookd.endpoint_health h ON h.endpoint_id = l.endpoint_id
-		WHERE l.ready_at <= now()
-		ORDER BY l.ready_at
-		LIMIT $1
-		FOR UPDATE OF l SKIP LOCKED`, limit)
-	if err != nil {
+		ORDER BY l.ready_at`, limit).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			l := &lane{}
+			if err := rows.Scan(&l.endpointID, &l.rateNext, &now, &clock, &l.exists, &l.enabled, &l.maxInFl,
+				&l.rate, &l.fifo, &l.open, &l.probeAt, &l.probes); err != nil {
+				return err
+			}
+			out = append(out, l)
+		}
+		return rows.Err()
+	})
+	inFlight := map[string]int{}
+	batch.Queue(`SELECT endpoint_id, count(*)::int FROM hookd.queue
+		WHERE state = 'in_flight' AND endpoint_id = ANY(current_setting('` + claimedLanes + `')::text[])
+		GROUP BY endpoint_id`).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var ep string
+			var n int
+			if err := rows.Scan(&ep, &n); err != nil {
+				return err
+			}
+			inFlight[ep] = n
+		}
+		return rows.Err()
+	})
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, time.Time{}, time.Time{}, err
 	}
-	defer rows.Close()
-	var out []*lane
-	var now, clock time.Time
-	for rows.Next() {
-		l := &lane{}
-		if err := rows.Scan(&l.endpointID, &l.rateNext, &now, &clock, &l.exists, &l.enabled, &l.maxInFl,
-			&l.rate, &l.fifo, &l.open, &l.probeAt, &l.probes); err != nil {
-			return nil, time.Time{}, time.Time{}, err
-		}
-		out = append(out, l)
+	for _, l := range out {
+		l.inFlight = inFlight[l.endpointID]
 	}
-	return out, now, clock, rows.Err()
+	return out, now, clock, nil
 }
 
-// countInFlight counts each lane's deliveries in flight, in any process.
-// It runs after lockLanes, in a statement of its own, so it sees every
-// claim that committed before the lane's lock was granted.
-func countInFlight(ctx context.Context, tx pgx.Tx, lanes []*lane) error {
-	ids := make([]string, len(lanes))
-	byID := make(map[string]*lane, len(lanes))
-	for i, l := range lanes {
-		ids[i], byID[l.endpointID] = l.endpointID, l
-	}
-	rows, err := tx.Query(ctx, `SELECT endpoint_id, count(*)::int FROM hookd.queue
-		WHERE state = 'in_flight' AND endpoint_id = ANY($1) GROUP BY endpoint_id`, ids)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var ep string
-		var n int
-		if err := rows.Scan(&ep, &n); err != nil {
-			return err
-		}
-		byID[ep].inFlight = n
-	}
-	return rows.Err()
-}
+// claimedLanes is the setting in which lockLanes hands the lanes it
+// locked to the statement that counts their deliveries in flight.
+const claimedLanes = "hookd.claimed_lanes"
 
 // findHeads reads the head of the line of every fifo lane that could take
 // one (see LineHeadOf), which alone may be sent once it is pending and due.
