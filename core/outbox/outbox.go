@@ -222,12 +222,9 @@ func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event)
 		return p.publish(ctx, tx, events)
 	}
 	var out []Result
-	run := func() error {
-		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-			var err error
-			out, err = p.publish(ctx, tx, events)
-			return err
-		})
+	run := func() (err error) {
+		out, err = p.publishOwn(ctx, events)
+		return err
 	}
 	err := run()
 	if partition.IsMissing(err) {

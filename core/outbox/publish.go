@@ -20,7 +20,57 @@ import (
 // publishing takes shared and erasing takes exclusively (core/tenant).
 const TenantLockClass = 0x6874 // "ht"
 
+// publish writes events in tx, in one round trip, and reads what it did.
 func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]Result, error) {
+	batch := &pgx.Batch{}
+	w := queuePublish(batch, events)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, db.Interpret(err)
+	}
+	return w.results(ctx, tx, events)
+}
+
+// publishOwn writes events in a transaction of its own, begun in the same
+// round trip as the writing (pgx's Batch.BeginTx), and commits it.
+func (p *Publisher) publishOwn(ctx context.Context, events []Event) (out []Result, err error) {
+	batch := &pgx.Batch{}
+	batch.BeginTx(pgx.TxOptions{})
+	w := queuePublish(batch, events)
+	br := p.pool.SendBatch(ctx, batch)
+	err = br.Close()
+	tx := br.Tx()
+	defer func() {
+		if rerr := tx.Rollback(ctx); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) && err == nil {
+			err = rerr
+		}
+	}()
+	if err != nil {
+		return nil, db.Interpret(err)
+	}
+	if out, err = w.results(ctx, tx, events); err != nil {
+		return nil, err
+	}
+	return out, tx.Commit(ctx)
+}
+
+// written is what the publishing statement wrote: the events it stored,
+// by id, and the first unknown tenant named, if any (then it wrote
+// nothing).
+type written struct {
+	made    map[string]made
+	unknown string
+}
+
+type made struct {
+	seq        int64
+	created    time.Time
+	stored     time.Time
+	deliveries int
+}
+
+// queuePublish queues into batch the statements that publish events; what
+// they wrote is in the returned written once the batch has been read.
+func queuePublish(batch *pgx.Batch, events []Event) *written {
 	n := len(events)
 	var (
 		idList    = make([]string, n)
@@ -49,10 +99,7 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 	slices.Sort(tenantSet)
 	tenantSet = slices.Compact(tenantSet)
 
-	batch := &pgx.Batch{}
-	ahead := 0 // statements queued before the publishing one
 	if len(tenantSet) > 0 {
-		ahead += 2
 		// The lock in a statement of its own: at READ COMMITTED the
 		// insert's snapshot then sees any erasure that committed before it
 		// was granted.
@@ -75,65 +122,44 @@ func (p *Publisher) publish(ctx context.Context, tx pgx.Tx, events []Event) ([]R
 	// caller's own statements keep theirs.
 	generic := n <= genericPlanBatch
 	if generic {
-		ahead++
 		batch.Queue(`SELECT set_config('hookd.plan_cache_mode', current_setting('plan_cache_mode'), true),
 			set_config('plan_cache_mode', 'force_generic_plan', true)`)
 	}
-	batch.Queue(publishSQL, idList, types, data, created, directed, tenants, broadcast, tenantSet)
+	w := &written{made: map[string]made{}}
+	batch.Queue(publishSQL, idList, types, data, created, directed, tenants, broadcast, tenantSet).Query(func(rows pgx.Rows) error {
+		for rows.Next() {
+			var id string
+			var m made
+			var missing *string
+			if err := rows.Scan(&id, &m.seq, &m.created, &m.stored, &m.deliveries, &missing); err != nil {
+				return err
+			}
+			if missing != nil {
+				w.unknown = *missing
+				continue
+			}
+			w.made[id] = m
+		}
+		return rows.Err()
+	})
 	if generic {
 		batch.Queue(`SELECT set_config('plan_cache_mode', current_setting('hookd.plan_cache_mode'), true)`)
 	}
-	br := tx.SendBatch(ctx, batch)
-	for range ahead {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return nil, db.Interpret(err)
-		}
-	}
-	rows, err := br.Query()
-	if err != nil {
-		br.Close()
-		return nil, db.Interpret(err)
-	}
-	type made struct {
-		seq        int64
-		created    time.Time
-		stored     time.Time
-		deliveries int
-	}
-	written := map[string]made{}
-	var unknown string
-	for rows.Next() {
-		var id string
-		var m made
-		var missing *string
-		if err := rows.Scan(&id, &m.seq, &m.created, &m.stored, &m.deliveries, &missing); err != nil {
-			rows.Close()
-			br.Close()
-			return nil, err
-		}
-		if missing != nil {
-			unknown = *missing
-			continue
-		}
-		written[id] = m
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		br.Close()
-		return nil, db.Interpret(err)
-	}
-	if err := br.Close(); err != nil { // and the setting put back
-		return nil, db.Interpret(err)
-	}
-	if unknown != "" {
-		return nil, &UnknownTenantError{Tenant: unknown}
-	}
+	return w
+}
 
+// results are the events' results from what was written: an event not
+// written repeats an id that exists (or an earlier event of the batch),
+// and reports that first event, read in tx.
+func (w *written) results(ctx context.Context, tx pgx.Tx, events []Event) ([]Result, error) {
+	if w.unknown != "" {
+		return nil, &UnknownTenantError{Tenant: w.unknown}
+	}
+	n := len(events)
 	out := make([]Result, n)
 	seen := map[string]bool{}
 	for i, ev := range events {
-		if m, ok := written[ev.ID]; ok && !seen[ev.ID] {
+		if m, ok := w.made[ev.ID]; ok && !seen[ev.ID] {
 			seen[ev.ID] = true
 			ev.Seq, ev.Created, ev.StoredAt = m.seq, m.created.UTC(), m.stored
 			out[i] = Result{Event: ev, Deliveries: m.deliveries}
