@@ -104,14 +104,24 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) (Claimed, error) 
 // caps, rate limits, breakers and fifo ordering hold across every process
 // claiming from the same database.
 func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
+	return ClaimAfter(ctx, tx, p, &pgx.Batch{})
+}
+
+// ClaimAfter is ClaimTx with ahead's statements sent before it, in the
+// round trip of its first one, and read with it (p.Limit 0 only sends
+// them).
+func ClaimAfter(ctx context.Context, tx pgx.Tx, p ClaimParams, ahead *pgx.Batch) (Claimed, error) {
 	if p.Limit <= 0 {
+		if ahead.Len() > 0 {
+			return Claimed{}, tx.SendBatch(ctx, ahead).Close()
+		}
 		return Claimed{}, nil
 	}
 	p.RateHorizon = max(p.RateHorizon, 0)
 	if p.RateHorizon == 0 {
 		p.RateHorizon = time.Second
 	}
-	lanes, now, clock, err := lockLanes(ctx, tx, p.Limit)
+	lanes, now, clock, err := lockLanes(ctx, tx, p.Limit, ahead)
 	if err != nil || len(lanes) == 0 {
 		return Claimed{}, err
 	}
@@ -164,11 +174,10 @@ func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
 // The count is a statement of its own, so that it sees every claim that
 // committed before a lane's lock was granted; it is sent with the lock,
 // in one round trip, and finds the lanes locked in a setting local to the
-// transaction (claimedLanes).
-func lockLanes(ctx context.Context, tx pgx.Tx, limit int) ([]*lane, time.Time, time.Time, error) {
+// transaction (claimedLanes). Both go at the end of batch, which is sent.
+func lockLanes(ctx context.Context, tx pgx.Tx, limit int, batch *pgx.Batch) ([]*lane, time.Time, time.Time, error) {
 	var out []*lane
 	var now, clock time.Time
-	batch := &pgx.Batch{}
 	batch.Queue(`
 		WITH locked AS (
 			SELECT l.endpoint_id, l.rate_next_at, l.ready_at FROM hookd.lanes l

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"cmp"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -65,114 +64,19 @@ func CompleteTx(ctx context.Context, tx pgx.Tx, policy Policy, results []Result)
 	if len(results) == 0 {
 		return nil, nil, nil
 	}
-	// A stable order keeps concurrent batches from deadlocking: queue rows
-	// by id, then lanes by endpoint.
-	results = slices.Clone(results)
-	slices.SortFunc(results, func(a, b Result) int { return cmp.Compare(a.DeliveryID, b.DeliveryID) })
-	endpoints := make([]string, 0, len(results))
-	for _, r := range results {
-		endpoints = append(endpoints, r.EndpointID)
-	}
-	slices.Sort(endpoints)
-	endpoints = slices.Compact(endpoints)
-
-	err = func() error {
-		present, leased, err := lockResults(ctx, tx, results)
-		if err != nil {
-			return err
-		}
-		var kept []Result
-		freed := map[string]int{}
-		for _, r := range results {
-			stored, ok := present[r.DeliveryID]
-			if !ok {
-				dropped = append(dropped, r)
-				continue
-			}
-			// Where the delivery is now: retention may have carried its
-			// event forward into a newer partition during the attempt.
-			r.EventStoredAt = stored
-			if leased[r.DeliveryID] {
-				applied = append(applied, r)
-				freed[r.EndpointID]++
-			}
-			kept = append(kept, r)
-		}
-		batch := &pgx.Batch{}
-		queueOutcomes(batch, applied)
-		queueAttempts(batch, kept)
-		queueFreedLanes(batch, freed, kept)
-		queueHealth(batch, policy, endpointsOwn(kept))
-		return tx.SendBatch(ctx, batch).Close()
-	}()
-	if err != nil {
+	batch := &pgx.Batch{}
+	c := QueueCompletion(batch, policy, results)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return nil, nil, db.Interpret(err)
 	}
-	return applied, dropped, nil
-}
-
-// lockResults locks the queue rows of results (and the finished rows of
-// results that arrive after their delivery finished), so that a concurrent
-// delete waits for this batch, and reports which deliveries exist (with
-// their partition key now) and which are still leased to the result's
-// worker for the result's attempt.
-func lockResults(ctx context.Context, tx pgx.Tx, results []Result) (present map[int64]time.Time, leased map[int64]bool, err error) {
-	ids := make([]int64, len(results))
-	workers := make([]string, len(results))
-	attempts := make([]int32, len(results))
-	stored := make([]time.Time, len(results))
-	for i, r := range results {
-		ids[i], workers[i], attempts[i], stored[i] = r.DeliveryID, r.Worker, int32(r.Attempt), r.EventStoredAt
-	}
-	present, leased = map[int64]time.Time{}, map[int64]bool{}
-	rows, err := tx.Query(ctx, `
-		SELECT q.id, q.event_stored_at, q.state = 'in_flight' AND q.leased_by = i.worker AND q.attempts = i.attempt
-		FROM hookd.queue q JOIN unnest($1::bigint[], $2::text[], $3::int[]) AS i(id, worker, attempt) ON i.id = q.id
-		ORDER BY q.id
-		FOR UPDATE OF q`, ids, workers, attempts)
-	if err != nil {
+	batch = &pgx.Batch{}
+	if err := c.Queue(ctx, tx, batch); err != nil {
 		return nil, nil, err
 	}
-	if err := scanPresent(rows, present, leased); err != nil {
-		return nil, nil, err
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, nil, db.Interpret(err)
 	}
-	// A result whose delivery finished meanwhile (another worker's, after
-	// this one's lease expired) still has its attempt logged: look in
-	// hookd.finished for the few that are not in the queue.
-	var late []int64
-	var lateAt []time.Time
-	for i, id := range ids {
-		if _, ok := present[id]; !ok {
-			late, lateAt = append(late, id), append(lateAt, stored[i])
-		}
-	}
-	if len(late) == 0 {
-		return present, leased, nil
-	}
-	rows, err = tx.Query(ctx, `
-		SELECT f.id, f.event_stored_at, false
-		FROM hookd.finished f JOIN unnest($1::bigint[], $2::timestamptz[]) AS i(id, stored_at)
-		  ON i.id = f.id AND i.stored_at = f.event_stored_at
-		FOR KEY SHARE OF f`, late, lateAt)
-	if err != nil {
-		return nil, nil, err
-	}
-	return present, leased, scanPresent(rows, present, leased)
-}
-
-func scanPresent(rows pgx.Rows, present map[int64]time.Time, leased map[int64]bool) error {
-	defer rows.Close()
-	for rows.Next() {
-		var id int64
-		var at time.Time
-		var l bool
-		if err := rows.Scan(&id, &at, &l); err != nil {
-			return err
-		}
-		present[id] = at
-		leased[id] = leased[id] || l
-	}
-	return rows.Err()
+	return c.Applied, c.Dropped, nil
 }
 
 // queueOutcomes moves finished deliveries from the queue to

@@ -293,35 +293,44 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 	)
 	run := func() error {
 		promoted := 0
-		// Due retries are promoted in the round trip of the BEGIN.
+		var done *delivery.Completion
+		// Due retries are promoted, and the results' deliveries locked, in
+		// the round trip of the BEGIN; the results are written in the
+		// claim's first round trip.
 		first := func(b *pgx.Batch) {
 			if limit > 0 {
 				delivery.QueuePromote(b, promoteLimit, &promoted)
 			}
+			if len(results) > 0 {
+				done = delivery.QueueCompletion(b, d.policy, results)
+			}
 		}
 		return delivery.InCycleTx(ctx, d.pool, first, func(tx pgx.Tx) error {
-			var err error
 			out.admitNext = promoted > 0
-			if len(results) > 0 {
-				if applied, lost, err = delivery.CompleteTx(ctx, tx, d.policy, results); err != nil {
+			ahead := &pgx.Batch{}
+			if done != nil {
+				if err := done.Queue(ctx, tx, ahead); err != nil {
 					return err
 				}
+			}
+			c.leased = time.Now() // before the statement the lease counts from
+			var err error
+			out.claimed, err = delivery.ClaimAfter(ctx, tx, delivery.ClaimParams{
+				Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Timeout: d.opts.Delivery.Timeout,
+				Worker: d.opts.Worker,
+				// A rate slot must leave the attempt its time inside the lease.
+				RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
+			}, ahead)
+			if err != nil {
+				return err
+			}
+			if done != nil {
+				applied, lost = done.Applied, done.Dropped
 				if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
-					if err := d.opts.OnOutcomeTx(ctx, tx, applied); err != nil {
-						return err
-					}
+					return d.opts.OnOutcomeTx(ctx, tx, applied)
 				}
 			}
-			if limit > 0 {
-				c.leased = time.Now() // before the statement the lease counts from
-				out.claimed, err = delivery.ClaimTx(ctx, tx, delivery.ClaimParams{
-					Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Timeout: d.opts.Delivery.Timeout,
-					Worker: d.opts.Worker,
-					// A rate slot must leave the attempt its time inside the lease.
-					RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
-				})
-			}
-			return err
+			return nil
 		})
 	}
 	err := run()
