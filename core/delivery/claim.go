@@ -133,20 +133,19 @@ func ClaimAfter(ctx context.Context, tx pgx.Tx, p ClaimParams, ahead *pgx.Batch)
 	if err != nil {
 		return Claimed{}, err
 	}
-	// The events and the lanes' new times in one round trip.
+	// The events, the lanes' new times and the longer leases in one round
+	// trip.
 	batch := &pgx.Batch{}
 	read := queueEvents(batch, c.Jobs)
 	queueSettleLanes(batch, lanes, p, now)
 	queueHoldDisabled(batch, lanes)
+	queueExtendLeases(batch, c.Jobs, p)
 	if batch.Len() > 0 {
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			return Claimed{}, err
 		}
 	}
 	c.Jobs, c.Missing = read.split(c.Jobs)
-	if err := extendLeases(ctx, tx, c.Jobs, p); err != nil {
-		return Claimed{}, err
-	}
 	byID := map[string]*lane{}
 	for _, l := range lanes {
 		byID[l.endpointID] = l

@@ -1,7 +1,6 @@
 package delivery
 
 import (
-	"context"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,10 +24,10 @@ func LeaseFor(lease, defaultTimeout, timeout time.Duration) time.Duration {
 	return max(lease, (timeout*10/9 + lease - defaultTimeout).Round(time.Millisecond))
 }
 
-// extendLeases sets each job's Lease, and lengthens in the database the
-// leases of those whose endpoint's timeout is longer than the default,
-// in one statement when there are any.
-func extendLeases(ctx context.Context, tx pgx.Tx, jobs []Job, p ClaimParams) error {
+// queueExtendLeases sets each job's Lease, and queues into batch the
+// statement that lengthens in the database the leases of those whose
+// endpoint's timeout is longer than the default, when there are any.
+func queueExtendLeases(batch *pgx.Batch, jobs []Job, p ClaimParams) {
 	var ids, extra []int64
 	for i := range jobs {
 		j := &jobs[i]
@@ -40,11 +39,10 @@ func extendLeases(ctx context.Context, tx pgx.Tx, jobs []Job, p ClaimParams) err
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return
 	}
-	_, err := tx.Exec(ctx, `
+	batch.Queue(`
 		UPDATE hookd.queue q SET lease_expires_at = q.lease_expires_at + x.ms * interval '1 millisecond'
 		FROM unnest($1::bigint[], $2::bigint[]) AS x(id, ms)
 		WHERE q.id = x.id`, ids, extra)
-	return err
 }
