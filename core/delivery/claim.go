@@ -207,7 +207,7 @@ func lockLanes(ctx context.Context, tx pgx.Tx, limit int, batch *pgx.Batch) ([]*
 	})
 	inFlight := map[string]int{}
 	batch.Queue(`SELECT endpoint_id, count(*)::int FROM hookd.queue
-		WHERE state = 'in_flight' AND endpoint_id = ANY(current_setting('` + claimedLanes + `')::text[])
+		WHERE state = 'in_flight' AND endpoint_id = ANY(nullif(current_setting('` + claimedLanes + `', true), '')::text[])
 		GROUP BY endpoint_id`).Query(func(rows pgx.Rows) error {
 		for rows.Next() {
 			var ep string
@@ -229,7 +229,9 @@ func lockLanes(ctx context.Context, tx pgx.Tx, limit int, batch *pgx.Batch) ([]*
 }
 
 // claimedLanes is the setting in which lockLanes hands the lanes it
-// locked to the statement that counts their deliveries in flight.
+// locked to the statement that counts their deliveries in flight. With no
+// lane locked the setting may not be made at all (the join that makes it
+// has nothing to join), and the count finds nothing.
 const claimedLanes = "hookd.claimed_lanes"
 
 // findHeads reads the head of the line of every fifo lane that could take
