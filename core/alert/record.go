@@ -27,7 +27,7 @@ const GoneReason = "the endpoint answered 410 Gone"
 // OnOutcomeTx is the dispatcher's in-transaction hook: dead deliveries
 // are recorded in the transaction that records them dead, so a crash in
 // between cannot lose their alert.
-func (a *Alerter) OnOutcomeTx(ctx context.Context, tx pgx.Tx, applied []delivery.Result) error {
+func (a *Alerter) OnOutcomeTx(ctx context.Context, tx db.Executor, applied []delivery.Result) error {
 	var dead []Dead
 	for _, r := range applied {
 		if r.Next == delivery.StateDead && r.EndpointID != EndpointID {

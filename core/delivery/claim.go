@@ -104,18 +104,32 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) (Claimed, error) 
 // caps, rate limits, breakers and fifo ordering hold across every process
 // claiming from the same database.
 func ClaimTx(ctx context.Context, tx pgx.Tx, p ClaimParams) (Claimed, error) {
-	return ClaimAfter(ctx, tx, p, &pgx.Batch{})
+	last := &pgx.Batch{}
+	c, err := ClaimQueued(ctx, tx, p, &pgx.Batch{}, last)
+	if err != nil {
+		return Claimed{}, err
+	}
+	if last.Len() > 0 {
+		if err := tx.SendBatch(ctx, last).Close(); err != nil {
+			return Claimed{}, err
+		}
+	}
+	return c.Claimed(), nil
 }
 
-// ClaimAfter is ClaimTx with ahead's statements sent before it, in the
-// round trip of its first one, and read with it (p.Limit 0 only sends
-// them).
-func ClaimAfter(ctx context.Context, tx pgx.Tx, p ClaimParams, ahead *pgx.Batch) (Claimed, error) {
+// ClaimQueued is ClaimTx in the transaction tx is in, for a caller that
+// sends other statements with the claim's: ahead's go first, in the round
+// trip of the claim's first statement, and the claim's last statements
+// (reading the events, settling the lanes) are queued into last, for the
+// caller to send, with its COMMIT say. What the claim took is Claimed
+// once last has been sent and read. With p.Limit 0 it only sends ahead.
+func ClaimQueued(ctx context.Context, tx db.Executor, p ClaimParams, ahead, last *pgx.Batch) (*Claiming, error) {
+	out := &Claiming{}
 	if p.Limit <= 0 {
 		if ahead.Len() > 0 {
-			return Claimed{}, tx.SendBatch(ctx, ahead).Close()
+			return out, tx.SendBatch(ctx, ahead).Close()
 		}
-		return Claimed{}, nil
+		return out, nil
 	}
 	p.RateHorizon = max(p.RateHorizon, 0)
 	if p.RateHorizon == 0 {
@@ -123,29 +137,22 @@ func ClaimAfter(ctx context.Context, tx pgx.Tx, p ClaimParams, ahead *pgx.Batch)
 	}
 	lanes, now, clock, err := lockLanes(ctx, tx, p.Limit, ahead)
 	if err != nil || len(lanes) == 0 {
-		return Claimed{}, err
+		return out, err
 	}
 	if err := findHeads(ctx, tx, lanes, now); err != nil {
-		return Claimed{}, err
+		return out, err
 	}
 	plan(lanes, p, now, clock)
 	c, err := claimRows(ctx, tx, lanes, p, now)
 	if err != nil {
-		return Claimed{}, err
+		return out, err
 	}
 	// The events, the lanes' new times and the longer leases in one round
 	// trip.
-	batch := &pgx.Batch{}
-	read := queueEvents(batch, c.Jobs)
-	queueSettleLanes(batch, lanes, p, now)
-	queueHoldDisabled(batch, lanes)
-	queueExtendLeases(batch, c.Jobs, p)
-	if batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-			return Claimed{}, err
-		}
-	}
-	c.Jobs, c.Missing = read.split(c.Jobs)
+	out.read = queueEvents(last, c.Jobs)
+	queueSettleLanes(last, lanes, p, now)
+	queueHoldDisabled(last, lanes)
+	queueExtendLeases(last, c.Jobs, p)
 	byID := map[string]*lane{}
 	for _, l := range lanes {
 		byID[l.endpointID] = l
@@ -160,7 +167,26 @@ func ClaimAfter(ctx context.Context, tx pgx.Tx, p ClaimParams, ahead *pgx.Batch)
 			c.Idle = append(c.Idle, l.endpointID)
 		}
 	}
-	return c, nil
+	out.claimed = c
+	return out, nil
+}
+
+// Claiming is a claim whose last statements are queued and not yet sent
+// (see ClaimQueued).
+type Claiming struct {
+	claimed Claimed
+	read    *eventsRead
+}
+
+// Claimed is what the claim took, once its last statements have been sent
+// and read: the jobs whose events were read, and those whose events are
+// gone.
+func (c *Claiming) Claimed() Claimed {
+	out := c.claimed
+	if c.read != nil {
+		out.Jobs, out.Missing = c.read.split(out.Jobs)
+	}
+	return out
 }
 
 // lockLanes locks up to limit lanes whose time has come, the longest
@@ -174,7 +200,7 @@ func ClaimAfter(ctx context.Context, tx pgx.Tx, p ClaimParams, ahead *pgx.Batch)
 // committed before a lane's lock was granted; it is sent with the lock,
 // in one round trip, and finds the lanes locked in a setting local to the
 // transaction (claimedLanes). Both go at the end of batch, which is sent.
-func lockLanes(ctx context.Context, tx pgx.Tx, limit int, batch *pgx.Batch) ([]*lane, time.Time, time.Time, error) {
+func lockLanes(ctx context.Context, tx db.Executor, limit int, batch *pgx.Batch) ([]*lane, time.Time, time.Time, error) {
 	var out []*lane
 	var now, clock time.Time
 	batch.Queue(`
@@ -238,7 +264,7 @@ const claimedLanes = "hookd.claimed_lanes"
 // one (see LineHeadOf), which alone may be sent once it is pending and due.
 // A head still retrying is promoted when its backoff ends (Promote, at the
 // start of a cycle); until then the lane waits for it.
-func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) error {
+func findHeads(ctx context.Context, tx db.Executor, lanes []*lane, now time.Time) error {
 	var ids []string
 	for _, l := range lanes {
 		if l.fifo && l.exists && l.enabled && l.inFlight == 0 {
@@ -282,7 +308,7 @@ func findHeads(ctx context.Context, tx pgx.Tx, lanes []*lane, now time.Time) err
 
 // claimRows leases each lane's share of due deliveries and reads their
 // endpoints; their events are read after (queueEvents).
-func claimRows(ctx context.Context, tx pgx.Tx, lanes []*lane, p ClaimParams, now time.Time) (Claimed, error) {
+func claimRows(ctx context.Context, tx db.Executor, lanes []*lane, p ClaimParams, now time.Time) (Claimed, error) {
 	var eps []string
 	var want []int32
 	var heads []int64

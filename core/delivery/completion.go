@@ -55,7 +55,7 @@ func QueueCompletion(batch *pgx.Batch, policy Policy, results []Result) *Complet
 // finished meanwhile (another worker's, after this one's lease expired)
 // still has its attempt logged: it is looked for in hookd.finished first,
 // in tx, for the few that are not in the queue.
-func (c *Completion) Queue(ctx context.Context, tx pgx.Tx, batch *pgx.Batch) error {
+func (c *Completion) Queue(ctx context.Context, tx db.Executor, batch *pgx.Batch) error {
 	var late []int64
 	var lateAt []time.Time
 	for _, r := range c.results {

@@ -2,9 +2,10 @@ package delivery
 
 import (
 	"context"
-	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/db"
 )
@@ -29,30 +30,49 @@ var CycleTx = pgx.TxOptions{
 // carry (a batch's statements are prepared, and each holds one command).
 const cycleSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
 
-// InCycleTx runs fn in a transaction planned as CycleTx plans one, on ex
-// (a pool or a connection). What first queues is sent with the BEGIN, in
-// one round trip, and read before fn runs. The transaction commits when
-// both succeed and rolls back otherwise.
-func InCycleTx(ctx context.Context, ex db.Executor, first func(*pgx.Batch), fn func(pgx.Tx) error) (err error) {
-	batch := &pgx.Batch{}
-	batch.BeginTx(pgx.TxOptions{})
-	batch.Queue(cycleSettings)
-	first(batch)
-	br := ex.SendBatch(ctx, batch)
-	err = br.Close()
-	tx := br.Tx()
-	defer func() {
-		if rerr := tx.Rollback(ctx); rerr != nil && !errors.Is(rerr, pgx.ErrTxClosed) && err == nil {
-			err = rerr
-		}
-	}()
+// InCycle runs a dispatcher cycle's transaction on a connection of pool,
+// planned as CycleTx plans one, in as few round trips as its statements
+// allow: what first queues is sent with the BEGIN, and read before fn
+// runs; fn runs on the connection what needs those results, and returns
+// its last statements queued in a batch, which is sent with the COMMIT.
+// The transaction commits when all of that succeeds, and is rolled back
+// otherwise.
+func InCycle(ctx context.Context, pool *pgxpool.Pool, first func(*pgx.Batch), fn func(ex db.Executor) (*pgx.Batch, error)) (err error) {
+	conn, err := pool.Acquire(ctx)
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	defer conn.Release()
+	defer func() {
+		// Still in the transaction, or in one that failed: end it, or the
+		// connection goes back to the pool inside it.
+		if conn.Conn().PgConn().TxStatus() != 'I' {
+			if _, rerr := conn.Exec(ctx, "ROLLBACK"); rerr != nil {
+				conn.Conn().Close(ctx)
+			}
+		}
+	}()
+	batch := &pgx.Batch{}
+	batch.Queue("BEGIN")
+	batch.Queue(cycleSettings)
+	first(batch)
+	if err := conn.SendBatch(ctx, batch).Close(); err != nil {
 		return err
 	}
-	return tx.Commit(ctx)
+	last, err := fn(conn)
+	if err != nil {
+		return err
+	}
+	if last == nil {
+		last = &pgx.Batch{}
+	}
+	last.Queue("COMMIT").Exec(func(tag pgconn.CommandTag) error {
+		if tag.String() == "ROLLBACK" {
+			return pgx.ErrTxCommitRollback
+		}
+		return nil
+	})
+	return conn.SendBatch(ctx, last).Close()
 }
 
 // PendingOf is the condition, on the queue as q, that selects endpoint's

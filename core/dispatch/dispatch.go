@@ -87,6 +87,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hookd/hookd/core/config"
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/metrics"
 	"github.com/hookd/hookd/core/notify"
@@ -152,7 +153,7 @@ type Options struct {
 	// crash between recording a dead letter and noting it for alerting
 	// cannot lose the alert. An error fails the whole recording, which is
 	// then retried like any other failure to record.
-	OnOutcomeTx func(ctx context.Context, tx pgx.Tx, applied []delivery.Result) error
+	OnOutcomeTx func(ctx context.Context, tx db.Executor, applied []delivery.Result) error
 	// OnEndpointDisabled, when set, is called once for each endpoint this
 	// dispatcher disabled because it answered 410 Gone (not when another
 	// process or an operator had disabled it already), before the result

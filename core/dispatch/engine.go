@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/partition"
 )
@@ -305,33 +306,38 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 				done = delivery.QueueCompletion(b, d.policy, results)
 			}
 		}
-		return delivery.InCycleTx(ctx, d.pool, first, func(tx pgx.Tx) error {
+		var claiming *delivery.Claiming
+		err := delivery.InCycle(ctx, d.pool, first, func(tx db.Executor) (*pgx.Batch, error) {
 			out.admitNext = promoted > 0
-			ahead := &pgx.Batch{}
+			ahead, last := &pgx.Batch{}, &pgx.Batch{}
 			if done != nil {
 				if err := done.Queue(ctx, tx, ahead); err != nil {
-					return err
+					return nil, err
 				}
+				applied, lost = done.Applied, done.Dropped
+				if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
+					if err := d.opts.OnOutcomeTx(ctx, tx, applied); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if limit == 0 {
+				return ahead, nil // the results' writes go with the COMMIT
 			}
 			c.leased = time.Now() // before the statement the lease counts from
 			var err error
-			out.claimed, err = delivery.ClaimAfter(ctx, tx, delivery.ClaimParams{
+			claiming, err = delivery.ClaimQueued(ctx, tx, delivery.ClaimParams{
 				Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Timeout: d.opts.Delivery.Timeout,
 				Worker: d.opts.Worker,
 				// A rate slot must leave the attempt its time inside the lease.
 				RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
-			}, ahead)
-			if err != nil {
-				return err
-			}
-			if done != nil {
-				applied, lost = done.Applied, done.Dropped
-				if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
-					return d.opts.OnOutcomeTx(ctx, tx, applied)
-				}
-			}
-			return nil
+			}, ahead, last)
+			return last, err
 		})
+		if err == nil && claiming != nil {
+			out.claimed = claiming.Claimed()
+		}
+		return err
 	}
 	err := run()
 	if partition.IsMissing(err) {
