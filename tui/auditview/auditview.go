@@ -289,22 +289,27 @@ func (m *Model) View() string {
 	if m.detail != nil {
 		return st.Muted.Render(fmt.Sprintf("audit › entry %d", m.detail.ID)) + "\n" + m.pager.View()
 	}
-	info := fmt.Sprintf("%d loaded", len(m.items))
-	if m.next != 0 {
-		info += "+"
-	}
-	if n := m.table.NewAbove(); n > 0 {
-		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
+	// The error, then why refresh waits, first: a narrow terminal cuts
+	// the end of the line.
+	var parts []string
+	if m.err != nil {
+		parts = append(parts, st.Error.Render(common.Describe(m.err)))
 	}
 	if m.held() {
-		info += " · " + st.Warn.Render("refresh waits: more arrived above the cursor than it reads (g: top, ctrl+r reloads)")
+		parts = append(parts, st.Warn.Render(common.RefreshWaitsText))
+	}
+	loaded := fmt.Sprintf("%d loaded", len(m.items))
+	if m.next != 0 {
+		loaded += "+"
+	}
+	parts = append(parts, loaded)
+	if n := m.table.NewAbove(); n > 0 {
+		parts = append(parts, st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n)))
 	}
 	if !m.at.IsZero() {
-		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
+		parts = append(parts, "updated "+common.Age(m.c.Now(), m.at)+" ago")
 	}
-	if m.err != nil {
-		info += " · " + st.Error.Render(common.Describe(m.err))
-	}
+	info := strings.Join(parts, " · ")
 	empty := "no actions recorded yet: replays, disables, enables, rotations and edits appear here"
 	if m.prompt.Applied() != "" {
 		empty = "no entries match /" + m.prompt.Applied() + " · / edits the filter"

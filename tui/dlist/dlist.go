@@ -75,6 +75,7 @@ type Model struct {
 	more        bool // a next-page load is under way
 	loaded      bool
 	frozen      bool
+	frozenWhy   string // why the list froze itself ("" when the operator froze it)
 	partial     bool
 	err         error
 	loadedAt    time.Time
@@ -312,7 +313,7 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		m.Table.SortReverse()
 		return true, common.Status(m.sortText())
 	case key.Matches(k, keys.Pause):
-		m.frozen = !m.frozen
+		m.frozen, m.frozenWhy = !m.frozen, ""
 		if m.frozen {
 			return true, common.Status("frozen: live refresh is off (f follows again, ctrl+r reloads once)")
 		}
@@ -345,8 +346,9 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	if sel, ok := m.Selected(); ok && msg.live && m.Table.Cursor() > 0 {
 		var slid bool
 		if rows, next, slid = list.Refreshed(m.items, rows, next, deliveryID, sel.ID, msg.limit); slid {
-			m.frozen = true
-			return common.Status("frozen to keep the cursor on its delivery: more arrived above it than a refresh reads (f follows, ctrl+r reloads)")
+			m.frozen, m.frozenWhy = true, "more new above than a refresh reads"
+			// The cursor stays on its delivery; 80 columns show the reason.
+			return common.Status("frozen: " + m.frozenWhy + " (f follows)")
 		}
 	}
 	if msg.name != "" {
@@ -399,9 +401,18 @@ func (m *Model) maybeMore() tea.Cmd {
 // marks, the sort, new rows above, frozen, how fresh.
 func (m *Model) Info(st *styles.Styles) string {
 	var parts []string
-	// An error first: a narrow terminal cuts the end of the line.
+	// An error first, then why refresh stopped: a narrow terminal cuts
+	// the end of the line.
 	if err := m.Err(); err != nil {
 		parts = append(parts, st.Error.Render(common.Describe(err)))
+	}
+	switch {
+	case m.frozen && m.frozenWhy != "":
+		parts = append(parts, st.Warn.Render("FROZEN: "+m.frozenWhy+" (f follows)"))
+	case m.frozen:
+		parts = append(parts, st.Warn.Render("FROZEN (f follows)"))
+	case m.RefreshPaused():
+		parts = append(parts, common.RefreshPausedText(MaxRefresh))
 	}
 	loaded := fmt.Sprintf("%d loaded", len(m.items))
 	if m.HasMore() {
@@ -416,12 +427,6 @@ func (m *Model) Info(st *styles.Styles) string {
 	}
 	if t := m.Table.SortTitle(); t != "" {
 		parts = append(parts, "by "+t)
-	}
-	switch {
-	case m.frozen:
-		parts = append(parts, st.Warn.Render("FROZEN (f follows)"))
-	case m.RefreshPaused():
-		parts = append(parts, common.RefreshPausedText(MaxRefresh))
 	}
 	if m.partial {
 		parts = append(parts, fmt.Sprintf("searched the newest %s", common.Count(data.ScanLimit)))

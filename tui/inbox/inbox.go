@@ -381,25 +381,30 @@ func (m *Model) View() string {
 
 func (m *Model) listView() string {
 	st := m.c.Styles
-	info := fmt.Sprintf("%d loaded", len(m.items))
-	if m.next != 0 {
-		info += "+"
-	}
-	if n := m.table.NewAbove(); n > 0 {
-		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
+	// The error, then why refresh stopped, first: a narrow terminal cuts
+	// the end of the line.
+	var parts []string
+	if m.err != nil {
+		parts = append(parts, st.Error.Render(common.Describe(m.err)))
 	}
 	switch {
 	case m.RefreshPaused():
-		info += " · " + common.RefreshPausedText(MaxRefresh)
+		parts = append(parts, common.RefreshPausedText(MaxRefresh))
 	case m.held():
-		info += " · " + st.Warn.Render("refresh waits: more arrived above the cursor than it reads (g: top, ctrl+r reloads)")
+		parts = append(parts, st.Warn.Render(common.RefreshWaitsText))
+	}
+	loaded := fmt.Sprintf("%d loaded", len(m.items))
+	if m.next != 0 {
+		loaded += "+"
+	}
+	parts = append(parts, loaded)
+	if n := m.table.NewAbove(); n > 0 {
+		parts = append(parts, st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n)))
 	}
 	if !m.at.IsZero() {
-		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
+		parts = append(parts, "updated "+common.Age(m.c.Now(), m.at)+" ago")
 	}
-	if m.err != nil {
-		info += " · " + st.Error.Render(common.Describe(m.err))
-	}
+	info := strings.Join(parts, " · ")
 	empty := "no intake events yet"
 	if m.prompt.Applied() != "" {
 		empty = "no intake events match /" + m.prompt.Applied() + " · / edits the filter"

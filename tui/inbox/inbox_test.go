@@ -172,7 +172,7 @@ func TestRefreshNowReloadsALongList(t *testing.T) {
 	if len(m.Items()) <= inbox.MaxRefresh || m.Refresh() != nil {
 		t.Fatalf("want more than %d rows and live refresh paused, have %d", inbox.MaxRefresh, len(m.Items()))
 	}
-	if !strings.Contains(m.View(), "live refresh paused (more than 1000 rows loaded; ctrl+r reloads)") {
+	if !strings.Contains(m.View(), "live refresh paused: over 1000 rows loaded (ctrl+r reloads)") {
 		t.Fatalf("the pause must say so:\n%s", m.View())
 	}
 	src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: 1151, Source: "stripe", EventID: "evt_new", State: "pending"})
