@@ -20,3 +20,15 @@ func TestStatusStaysWithItsView(t *testing.T) {
 		t.Fatalf("the deliveries view shows the endpoints' message %q:\n%s", s, screen(m))
 	}
 }
+
+// The overview's rates are averages and say over what window.
+func TestOverviewRatesNameTheirWindow(t *testing.T) {
+	t.Parallel()
+	m, _ := newApp(t, fixture(), 80, 24, false)
+	out := screen(m)
+	for _, want := range []string{"events in       41.7/s over 1m27s", "deliveries out  83.2/s over 1m27s"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the overview lacks %q:\n%s", want, out)
+		}
+	}
+}

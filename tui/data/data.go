@@ -305,9 +305,11 @@ type Overview struct {
 	At time.Time
 	// EventsPerSec and AttemptsPerSec average the previous minute and the
 	// current one so far, or the time since the first event when hookd is
-	// younger than that.
+	// younger than that: RateWindow, between one and two minutes once
+	// hookd is older than two.
 	EventsPerSec   float64
 	AttemptsPerSec float64
+	RateWindow     time.Duration
 	// SuccessRate is successes/attempts over the last 5 minutes; Attempts5m
 	// tells whether there were any.
 	SuccessRate float64

@@ -341,6 +341,7 @@ func (s *series) fill(ctx context.Context, ex db.Executor, now time.Time, o *Ove
 	if err != nil {
 		return err
 	}
+	o.RateWindow = rateWindow(prev, first, now)
 	o.EventsPerSec = perSecond(int64(ePrev+eNow), prev, first, now)
 	o.AttemptsPerSec = perSecond(int64(aPrev[0]+aNow[0]), prev, first, now)
 	return nil
@@ -365,14 +366,19 @@ func (s *series) first(ctx context.Context, ex db.Executor, now time.Time) (*tim
 	return first, nil
 }
 
-// perSecond averages n over the part of the window from start to now that
-// hookd's history covers: from start, or from first (the first event ever,
-// nil when older than the window) when that is later, so a system in its
-// first minute is not averaged over time it has not lived. The span is at
-// least a second.
+// perSecond averages n over rateWindow(start, first, now).
 func perSecond(n int64, start time.Time, first *time.Time, now time.Time) float64 {
+	return float64(n) / rateWindow(start, first, now).Seconds()
+}
+
+// rateWindow is the part of the window from start to now that hookd's
+// history covers: from start, or from first (the first event ever, nil
+// when older than the window) when that is later, so a system in its
+// first minute is not averaged over time it has not lived. It is at least
+// a second.
+func rateWindow(start time.Time, first *time.Time, now time.Time) time.Duration {
 	if first != nil && first.After(start) {
 		start = *first
 	}
-	return float64(n) / max(now.Sub(start).Seconds(), 1)
+	return max(now.Sub(start), time.Second)
 }

@@ -166,6 +166,9 @@ func TestOverviewRatesInTheFirstMinute(t *testing.T) {
 	if math.Abs(o.EventsPerSec-0.2) > 1e-9 || math.Abs(o.AttemptsPerSec-0.1) > 1e-9 {
 		t.Fatalf("2 events and 1 attempt in 10s: want 0.2 and 0.1 per second, got %v and %v", o.EventsPerSec, o.AttemptsPerSec)
 	}
+	if o.RateWindow != 10*time.Second {
+		t.Fatalf("the rates are over the 10s hookd has lived, not %v", o.RateWindow)
+	}
 	// Fifty seconds in: over those fifty seconds.
 	o, err = src.Overview(ctx, first.Add(50*time.Second))
 	if err != nil {
@@ -173,5 +176,8 @@ func TestOverviewRatesInTheFirstMinute(t *testing.T) {
 	}
 	if math.Abs(o.EventsPerSec-2.0/50) > 1e-9 {
 		t.Fatalf("50s in: want 2/50 per second, got %v", o.EventsPerSec)
+	}
+	if o.RateWindow != 50*time.Second {
+		t.Fatalf("50s in: the rates are over 50s, not %v", o.RateWindow)
 	}
 }

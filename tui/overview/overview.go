@@ -148,9 +148,14 @@ func (m *Model) View() string {
 	}
 	o := m.o
 	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-15s", s)) }
-	rate := fmt.Sprintf("%s %s/s\n%s %s/s\n%s ",
-		label("events in"), fmt.Sprintf("%.1f", o.EventsPerSec),
-		label("deliveries out"), fmt.Sprintf("%.1f", o.AttemptsPerSec),
+	// The rates are averages: they say over what.
+	over := ""
+	if o.RateWindow > 0 {
+		over = st.Muted.Render(" over " + windowText(o.RateWindow))
+	}
+	rate := fmt.Sprintf("%s %.1f/s%s\n%s %.1f/s%s\n%s ",
+		label("events in"), o.EventsPerSec, over,
+		label("deliveries out"), o.AttemptsPerSec, over,
 		label("success (5m)"))
 	success := common.Percent(o.SuccessRate)
 	switch {
@@ -308,6 +313,15 @@ func (m *Model) storageLine() string {
 		}
 	}
 	return title + "  " + strings.Join(parts, " · ")
+}
+
+// windowText renders the rates' window to the second: 45s, 1m27s.
+func windowText(d time.Duration) string {
+	secs := int(d.Round(time.Second) / time.Second)
+	if secs < 60 {
+		return fmt.Sprintf("%ds", secs)
+	}
+	return fmt.Sprintf("%dm%02ds", secs/60, secs%60)
 }
 
 // retentionText renders retention.period as people say it: 30d, 12h, 5m.
