@@ -32,3 +32,32 @@ func TestOverviewRatesNameTheirWindow(t *testing.T) {
 		}
 	}
 }
+
+// On a terminal too short for it the overview scrolls: every section can
+// be brought into view, and the last line says how.
+func TestOverviewScrollsOnAShortTerminal(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 80, 14, false)
+	out := screen(m)
+	if strings.Contains(out, "Endpoints in trouble") || !strings.Contains(out, "j/k, pgup/pgdn scroll") {
+		t.Fatalf("10 lines cannot hold the overview; the screen must say it scrolls:\n%s", out)
+	}
+	commontest.Press(t, up, "G")
+	out = screen(m)
+	for _, want := range []string{"Endpoints in trouble", "Legacy ERP", "Billing service"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("scrolled to the bottom, the overview lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, "\n") + 1; n != 14 {
+		t.Fatalf("the screen must stay 14 lines, is %d", n)
+	}
+	commontest.Press(t, up, "pgup", "pgup", "pgup")
+	if out := screen(m); !strings.Contains(out, "events in") {
+		t.Fatalf("paging up returns to the top:\n%s", out)
+	}
+	commontest.Press(t, up, "j")
+	if out := screen(m); strings.Contains(out, "Rates") {
+		t.Fatalf("j scrolls a line down:\n%s", out)
+	}
+}
