@@ -61,3 +61,23 @@ func TestOverviewScrollsOnAShortTerminal(t *testing.T) {
 		t.Fatalf("j scrolls a line down:\n%s", out)
 	}
 }
+
+// At 80 columns the endpoints view keeps what is wrong with each
+// endpoint; columns it repeats or that matter less give way.
+func TestEndpointsSayWhatIsWrongAtEightyColumns(t *testing.T) {
+	t.Parallel()
+	m, up := newApp(t, fixture(), 80, 24, false)
+	commontest.Press(t, up, "2")
+	out := screen(m)
+	if !strings.Contains(out, "WHAT IS WRONG") {
+		t.Fatalf("80 columns lack the what-is-wrong column:\n%s", out)
+	}
+	for _, r := range tableRows(out, "ENDPOINT") {
+		if strings.HasPrefix(r, "Billing service") && !strings.Contains(r, "breaker open for 3m") {
+			t.Fatalf("the open breaker is not said: %q", r)
+		}
+		if strings.HasPrefix(r, "Legacy ERP") && !strings.Contains(r, "disabled (4 held)") {
+			t.Fatalf("the disabled endpoint is not said: %q", r)
+		}
+	}
+}
