@@ -4,7 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/hookd/hookd/core/delivery"
+	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/endpoints"
 )
 
 // A message speaks of the view it came from: switching views clears it.
@@ -79,5 +86,36 @@ func TestEndpointsSayWhatIsWrongAtEightyColumns(t *testing.T) {
 		if strings.HasPrefix(r, "Legacy ERP") && !strings.Contains(r, "disabled (4 held)") {
 			t.Fatalf("the disabled endpoint is not said: %q", r)
 		}
+	}
+}
+
+// After x the endpoint page says the fifo line is held, at once: neither
+// the line's old words nor a refresh read before the disable come back.
+func TestDisabledFifoLineSaysItIsHeld(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	src.Eps = append(src.Eps, data.EndpointRow{
+		Endpoint: &endpoint.Endpoint{ID: "ep_01jdorders000000000000000", Description: "Orders", URL: "https://orders.example/in",
+			Enabled: true, Kind: endpoint.KindWebhook, BodyFormat: endpoint.BodyEnvelope, Ordering: endpoint.OrderingFIFO},
+		Health: &delivery.Health{Pending: 3},
+	})
+	m, up := newApp(t, src, 120, 40, false)
+	commontest.Press(t, up, "2")
+	ep := m.ViewAt(common.ViewEndpoints).(*endpoints.Model)
+	if !ep.Table().SetCursorID("ep_01jdorders000000000000000") {
+		t.Fatal("no Orders row")
+	}
+	commontest.Press(t, up, "enter")
+	if !strings.Contains(screen(m), "the line moves") {
+		t.Fatalf("an enabled fifo endpoint's line moves:\n%s", screen(m))
+	}
+	// A refresh reads the endpoint, enabled, and answers after the disable.
+	stale := ep.Page().RefreshNow()()
+	commontest.Press(t, up, "x", "y")
+	commontest.Drain(t, up, func() tea.Msg { return stale })
+	out := screen(m)
+	if strings.Contains(out, "the line moves") || !strings.Contains(out, "held while the endpoint is disabled") ||
+		!strings.Contains(out, "DISABLED") {
+		t.Fatalf("disabled, the page must say the line is held:\n%s", out)
 	}
 }

@@ -44,6 +44,7 @@ type Model struct {
 	c       *common.Common
 	id      string
 	page    int64 // tells this page's loads from another's
+	gen     int64 // bumped by each load: only the latest load's answer is shown
 	d       *data.EndpointDetail
 	err     error
 	loading bool
@@ -62,7 +63,7 @@ type Model struct {
 var pageSeq atomic.Int64
 
 type loaded struct {
-	page      int64
+	page, gen int64
 	d         *data.EndpointDetail
 	err       error
 	took, end time.Duration
@@ -138,15 +139,19 @@ func (m *Model) RefreshNow() tea.Cmd {
 	return m.load()
 }
 
+// load reads the endpoint again. An action's load starts while a
+// refresh's may be under way: the older answer, read before the action,
+// is dropped.
 func (m *Model) load() tea.Cmd {
 	m.loading = true
-	page, id, now := m.page, m.id, m.c.Now()
+	m.gen++
+	page, gen, id, now := m.page, m.gen, m.id, m.c.Now()
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		start := time.Since(epoch)
 		d, err := m.c.Source.Endpoint(ctx, id, now)
 		end := time.Since(epoch)
-		return loaded{page: page, d: d, err: err, took: end - start, end: end, at: now}
-	}, func(err error) loaded { return loaded{page: page, err: err} })
+		return loaded{page: page, gen: gen, d: d, err: err, took: end - start, end: end, at: now}
+	}, func(err error) loaded { return loaded{page: page, gen: gen, err: err} })
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -165,7 +170,7 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	}
 	switch msg := msg.(type) {
 	case loaded:
-		if msg.page != m.page {
+		if msg.page != m.page || msg.gen != m.gen {
 			return m, nil
 		}
 		m.loading = false

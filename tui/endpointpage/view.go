@@ -165,7 +165,7 @@ func (m *Model) page0() string {
 		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + breakerLine(br, now) + "\n")
 	}
 	if e.Ordering == endpoint.OrderingFIFO {
-		b.WriteString(label("fifo") + " " + fifoLine(st, h, now) + "\n")
+		b.WriteString(label("fifo") + " " + fifoLine(st, e, h, now) + "\n")
 	}
 	if m.showSparks() {
 		b.WriteString(m.sparks())
@@ -211,11 +211,16 @@ func breakerLine(br delivery.Breaker, now time.Time) string {
 }
 
 // fifoLine says whether a fifo endpoint's line moves, and what blocks
-// it: which delivery, since when and its next try on the first line (so
-// that 80 columns show them), its event and error on the second.
-func fifoLine(st *styles.Styles, h *delivery.Health, now time.Time) string {
+// it: its endpoint disabled, or which delivery, since when and its next
+// try on the first line (so that 80 columns show them), its event and
+// error on the second.
+func fifoLine(st *styles.Styles, e *endpoint.Endpoint, h *delivery.Health, now time.Time) string {
 	b := h.Blocked
-	if b == nil {
+	switch {
+	case !e.Enabled:
+		return "one at a time in publish order · " + st.Bad.Render("held while the endpoint is disabled") +
+			st.Muted.Render(" · e enables")
+	case b == nil:
 		return "one at a time in publish order · the line moves"
 	}
 	first := fmt.Sprintf("BLOCKED for %s by delivery %d, %s, next try %s", common.Dur(now.Sub(b.Since)), b.DeliveryID,

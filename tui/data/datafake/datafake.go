@@ -543,11 +543,33 @@ func (s *Source) ReplayQuery(ctx context.Context, pv *data.Preview, target strin
 }
 
 func (s *Source) EnableEndpoint(ctx context.Context, id string) error {
-	return s.act(ctx, "EnableEndpoint", audit.ActionEnable, id, 1, id)
+	if err := s.act(ctx, "EnableEndpoint", audit.ActionEnable, id, 1, id); err != nil {
+		return err
+	}
+	s.setEnabled(id, true, "")
+	return nil
+}
+
+// setEnabled enables or disables endpoint id, as the database would: the
+// rows read before keep what they read.
+func (s *Source) setEnabled(id string, on bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.Eps {
+		if r.Endpoint.ID == id {
+			e := *r.Endpoint
+			e.Enabled, e.DisabledReason = on, reason
+			s.Eps[i].Endpoint = &e
+		}
+	}
 }
 
 func (s *Source) DisableEndpoint(ctx context.Context, id, reason string) error {
-	return s.act(ctx, "DisableEndpoint", audit.ActionDisable, id, 1, id, reason)
+	if err := s.act(ctx, "DisableEndpoint", audit.ActionDisable, id, 1, id, reason); err != nil {
+		return err
+	}
+	s.setEnabled(id, false, reason)
+	return nil
 }
 
 func (s *Source) SendTestEvent(ctx context.Context, id string) (string, error) {
