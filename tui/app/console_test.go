@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,5 +118,34 @@ func TestDisabledFifoLineSaysItIsHeld(t *testing.T) {
 	if strings.Contains(out, "the line moves") || !strings.Contains(out, "held while the endpoint is disabled") ||
 		!strings.Contains(out, "DISABLED") {
 		t.Fatalf("disabled, the page must say the line is held:\n%s", out)
+	}
+}
+
+// An endpoint deleted outside the console: its open page says so at the
+// next refresh and acts no more; back on the list it is gone.
+func TestDeletedEndpointLeavesTheScreen(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "2")
+	ep := m.ViewAt(common.ViewEndpoints).(*endpoints.Model)
+	if !ep.Table().SetCursorID("ep_01jdbilling0000000000000000") {
+		t.Fatal("no Billing service row")
+	}
+	commontest.Press(t, up, "enter")
+	src.Eps = slices.DeleteFunc(src.Eps, func(r data.EndpointRow) bool { return r.Endpoint.ID == "ep_01jdbilling0000000000000000" })
+	commontest.Press(t, up, "ctrl+r")
+	out := screen(m)
+	if !strings.Contains(out, "This endpoint was deleted.") || strings.Contains(out, "Recent deliveries") {
+		t.Fatalf("the page of a deleted endpoint must say so:\n%s", out)
+	}
+	msgs := commontest.Press(t, up, "x")
+	if st := commontest.Statuses(msgs); len(st) != 1 || !strings.Contains(st[0], "was deleted") || ep.Page().Confirm().Active() {
+		t.Fatalf("x on a deleted endpoint is refused: %v", st)
+	}
+	commontest.Press(t, up, "esc")
+	out = screen(m)
+	if rows := tableRows(out, "ENDPOINT"); len(rows) != 2 || strings.Contains(strings.Join(rows, "\n"), "Billing service") {
+		t.Fatalf("back on the list the deleted endpoint is gone:\n%s", out)
 	}
 }

@@ -16,6 +16,7 @@ package endpointpage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/tui/common"
@@ -48,13 +50,16 @@ type Model struct {
 	d       *data.EndpointDetail
 	err     error
 	loading bool
-	at      time.Time
-	table   list.Model
-	stack   inspect.Stack
-	dialog  confirm.Model
-	replay  replay.Model
-	form    *form
-	w, h    int
+	// gone is set once a load finds the endpoint deleted (from the CLI,
+	// the API or another console): the page then says so and acts no more.
+	gone   bool
+	at     time.Time
+	table  list.Model
+	stack  inspect.Stack
+	dialog confirm.Model
+	replay replay.Model
+	form   *form
+	w, h   int
 	// took and doneAt pace the refresh (the page reads several ranges).
 	took, doneAt time.Duration
 }
@@ -121,7 +126,7 @@ func (m *Model) Refresh() tea.Cmd {
 	if m.stack.Active() {
 		return m.stack.Refresh()
 	}
-	if m.loading || m.form != nil || m.dialog.Active() || m.replay.Dialog.Active() ||
+	if m.gone || m.loading || m.form != nil || m.dialog.Active() || m.replay.Dialog.Active() ||
 		m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
 		return nil
 	}
@@ -176,6 +181,10 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		m.loading = false
 		m.took, m.doneAt = msg.took, msg.end
 		m.err = msg.err
+		if errors.Is(msg.err, db.ErrNotFound) && m.d != nil {
+			// It was here: deleted since (an id never found keeps the error).
+			m.gone, m.err = true, nil
+		}
 		if msg.err == nil {
 			m.d, m.at = msg.d, msg.at
 			m.render()
@@ -228,6 +237,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return m.stack.OpenPayload()
 		}
 		return m.stack.Update(msg)
+	}
+	if m.gone {
+		return common.Status(m.who() + " was deleted: esc goes back to the endpoints")
 	}
 	if m.table.Move(msg, k) {
 		return nil

@@ -88,6 +88,9 @@ func (m *Model) View() string {
 	switch {
 	case m.stack.Active():
 		out = st.Muted.Render("endpoint "+m.name()+" › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+	case m.gone:
+		out = st.Title.Render(common.Sanitize(m.name())) + "  " + st.Muted.Render(m.id) + "\n" +
+			st.Bad.Render("This endpoint was deleted.") + " " + st.Muted.Render("esc goes back to the endpoints")
 	case m.form != nil:
 		out = m.form.view(st, m.w)
 	case m.d == nil && m.err != nil:
@@ -352,6 +355,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.NextField, k.PrevField, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")), k.Back}
 	case m.stack.Active():
 		return m.stack.Top().ShortHelp()
+	case m.gone:
+		return []key.Binding{k.Back}
 	}
 	if m.d != nil && m.d.Row.Health.Blocked != nil {
 		// The blocked line first: it is what the operator came for.
