@@ -7,11 +7,15 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/tui/auditview"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
 	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/data/datafake"
+	"github.com/hookd/hookd/tui/deliveries"
 	"github.com/hookd/hookd/tui/endpoints"
 )
 
@@ -147,5 +151,96 @@ func TestDeletedEndpointLeavesTheScreen(t *testing.T) {
 	out = screen(m)
 	if rows := tableRows(out, "ENDPOINT"); len(rows) != 2 || strings.Contains(strings.Join(rows, "\n"), "Billing service") {
 		t.Fatalf("back on the list the deleted endpoint is gone:\n%s", out)
+	}
+}
+
+// A filter applied while the database is unreachable keeps the rows and
+// the filter they match, and says why the new one was not applied; once
+// the database is back the same filter applies.
+func TestFilterWhileTheDatabaseIsDownKeepsTheLastData(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "3", "/")
+	commontest.Type(t, up, "state:dead")
+	commontest.Press(t, up, "enter")
+	dv := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+	dead := len(dv.List().Items())
+	if dead != 8 {
+		t.Fatalf("state:dead lists the 8 dead, not %d", dead)
+	}
+	src.SetDown(datafake.ErrDown)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, " endpoint:ep_01jdbilling0000000000000000")
+	commontest.Press(t, up, "enter")
+	out := screen(m)
+	if len(dv.List().Items()) != dead || len(tableRows(out, "ID")) != dead || dv.List().FilterText() != "state:dead" {
+		t.Fatalf("the rows of state:dead must stay, %d left, filter %q:\n%s", len(dv.List().Items()), dv.List().FilterText(), out)
+	}
+	if !strings.Contains(out, "connection refused") || !strings.Contains(m.StatusLine(), "not applied") {
+		t.Fatalf("the error must show, and that the filter was not applied (%q):\n%s", m.StatusLine(), out)
+	}
+	src.SetDown(nil)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, " endpoint:ep_01jdbilling0000000000000000")
+	commontest.Press(t, up, "enter")
+	if n := len(dv.List().Items()); n != 4 || strings.Contains(screen(m), "connection refused") {
+		t.Fatalf("back up, the filter applies: %d rows\n%s", n, screen(m))
+	}
+}
+
+// The endpoints view keeps its rows the same way when a filter cannot be
+// applied.
+func TestEndpointsFilterWhileTheDatabaseIsDownKeepsTheLastData(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "2")
+	src.SetDown(datafake.ErrDown)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "billing")
+	commontest.Press(t, up, "enter")
+	out := screen(m)
+	if rows := tableRows(out, "ENDPOINT"); len(rows) != 3 || !strings.Contains(out, "connection refused") {
+		t.Fatalf("the 3 endpoints must stay, with the error:\n%s", out)
+	}
+	if !strings.Contains(m.StatusLine(), "filter /billing not applied") || strings.Contains(out, "matching") {
+		t.Fatalf("the filter is not in force, and the view says so (%q):\n%s", m.StatusLine(), out)
+	}
+	src.SetDown(nil)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "billing")
+	commontest.Press(t, up, "enter")
+	if rows := tableRows(screen(m), "ENDPOINT"); len(rows) != 1 || !strings.HasPrefix(rows[0], "Billing service") {
+		t.Fatalf("back up, the filter applies:\n%s", screen(m))
+	}
+}
+
+// The audit view keeps its rows the same way when a filter cannot be
+// applied.
+func TestAuditFilterWhileTheDatabaseIsDownKeepsTheLastData(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	for i, action := range []string{audit.ActionReplay, audit.ActionDisable, audit.ActionReplay} {
+		src.Trail = append(src.Trail, audit.Entry{ID: int64(i + 1), At: commontest.Now, Action: action, Actor: tester,
+			Via: audit.ViaConsole, Target: "delivery 1", Rows: 1, Outcome: audit.OutcomeOK})
+	}
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "6")
+	av := m.ViewAt(common.ViewAudit).(*auditview.Model)
+	src.SetDown(datafake.ErrDown)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "action:disable")
+	commontest.Press(t, up, "enter")
+	if out := screen(m); len(av.Items()) != 3 || !strings.Contains(out, "connection refused") ||
+		!strings.Contains(m.StatusLine(), "filter /action:disable not applied") {
+		t.Fatalf("the 3 entries must stay, with the error (%q):\n%s", m.StatusLine(), out)
+	}
+	src.SetDown(nil)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "action:disable")
+	commontest.Press(t, up, "enter")
+	if len(av.Items()) != 1 {
+		t.Fatalf("back up, the filter applies: %d entries", len(av.Items()))
 	}
 }

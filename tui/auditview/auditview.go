@@ -48,6 +48,10 @@ type Model struct {
 	detail  *audit.Entry
 	pager   pager.Model
 	w, h    int
+
+	// was is the filter the rows shown match while a new one's first load
+	// is under way: should that load fail, it comes back with its rows.
+	was *auditFilter
 }
 
 type loaded struct {
@@ -136,11 +140,39 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if o := p.Outcome; o != "" && o != audit.OutcomeOK && o != audit.OutcomeRefused && o != audit.OutcomeFailed {
 		return nil, fmt.Errorf("outcome: %q is not an outcome (allowed: ok, refused, failed)", o)
 	}
+	if m.was == nil && m.loaded {
+		m.was = &auditFilter{params: m.params, applied: m.prompt.Applied()}
+	}
 	m.params = p
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.items, m.next, m.loaded = nil, 0, false
-	m.table.SetRows(nil)
+	if m.was == nil {
+		m.items, m.next, m.loaded = nil, 0, false
+		m.table.SetRows(nil)
+	}
 	return m.RefreshNow(), nil
+}
+
+// auditFilter is what a filter sets.
+type auditFilter struct {
+	params  audit.ListParams
+	applied string
+}
+
+// settle takes a new filter's first answer: on an error the previous
+// filter comes back, with the rows it shows, and the error says so.
+func (m *Model) settle(err error) tea.Cmd {
+	was, tried := m.was, m.prompt.Applied()
+	m.was = nil
+	if was == nil || err == nil {
+		if was != nil { // the new filter's rows start from the top
+			m.table.SetRows(nil)
+			m.table.SetCursor(0)
+		}
+		return nil
+	}
+	m.params = was.params
+	m.prompt.SetApplied(was.applied)
+	return common.NotApplied(tried, err)
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -152,10 +184,15 @@ func (m *Model) SetSize(w, h int) {
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	if l, ok := msg.(loaded); ok {
-		if l.gen == m.gen {
-			m.apply(l)
+		if l.gen != m.gen {
+			return m, nil
 		}
-		return m, nil
+		var cmd tea.Cmd
+		if !l.append {
+			cmd = m.settle(l.err)
+		}
+		m.apply(l)
+		return m, cmd
 	}
 	if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
 		return m, cmd

@@ -129,6 +129,12 @@ func RefreshPausedText(limit int) string {
 // waits because more arrived above the cursor than a refresh reads.
 const RefreshWaitsText = "refresh waits: more new above than it reads (g: top)"
 
+// NotApplied says that filter was not applied because its first load
+// failed, and that the rows shown are the previous filter's.
+func NotApplied(filter string, err error) tea.Cmd {
+	return Errorf("filter /%s not applied: %s (the rows shown are the previous filter's)", filter, Describe(err))
+}
+
 // StatusMsg asks the root to show a line of feedback.
 type StatusMsg struct {
 	Text string

@@ -80,6 +80,10 @@ type Model struct {
 	err         error
 	loadedAt    time.Time
 	row         RowFunc
+	// was is the filter in force before the one whose first load is
+	// under way: should that load fail, the list goes back to it, rows
+	// and all, instead of showing nothing.
+	was *filterState
 	// Noun names the rows in messages ("deliveries", "dead letters").
 	Noun string
 }
@@ -106,36 +110,6 @@ func New(c *common.Common, state delivery.State, allowed []string, cols []list.C
 		Prompt: filter.NewPrompt("endpoint:legacy status:5xx reason:connect refused since:1h"),
 		Table:  list.New(cols...), row: row, Noun: "deliveries"}
 }
-
-// Query returns the query in force now: relative times (since:1h) are
-// read back from the clock at each call. ok is false while an endpoint
-// name is not resolved yet: the query would then match every endpoint,
-// so nothing may act on it.
-func (m *Model) Query() (q data.DeliveryQuery, ok bool) {
-	if p, err := m.parse(m.text); err == nil {
-		m.parsed = p
-	}
-	// On an error (since:1h until:<a time> once the hour passed that
-	// time) the last good filter stays.
-	q = m.parsed.Query
-	if m.state != "" {
-		q.State = m.state
-	}
-	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID {
-		if m.resolvedFor != m.parsed.Endpoint {
-			return q, false
-		}
-		q.EndpointIDs = m.endpoints
-	}
-	return q, true
-}
-
-func (m *Model) parse(text string) (filter.Delivery, error) {
-	return filter.Deliveries(text, m.c.Now(), m.allowed...)
-}
-
-// FilterText returns the applied filter as typed.
-func (m *Model) FilterText() string { return m.text }
 
 // Items returns the loaded deliveries, in load order (newest first).
 func (m *Model) Items() []delivery.Delivery { return m.items }
@@ -178,24 +152,6 @@ func (m *Model) MarkedIDs() []int64 {
 		}
 	}
 	return out
-}
-
-// SetFilter applies text as the filter and returns the reload, or an error
-// naming the bad term.
-func (m *Model) SetFilter(text string) (tea.Cmd, error) {
-	p, err := m.parse(text)
-	if err != nil {
-		return nil, err
-	}
-	m.text, m.parsed = strings.TrimSpace(text), p
-	m.endpoints, m.resolvedFor = nil, ""
-	m.Prompt.SetApplied(m.text)
-	m.items, m.next = nil, 0
-	m.loaded = false
-	m.Table.SetRows(nil)
-	m.Table.SetCursor(0)
-	m.Table.ClearMarks()
-	return m.Reload(), nil
 }
 
 // Reload reads the newest page again from the top, whatever is loaded,
@@ -339,8 +295,12 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 		m.loading = false
 	}
 	m.err = msg.err
+	var applied tea.Cmd
+	if m.was != nil && !msg.append {
+		applied = m.filterApplied(msg.err)
+	}
 	if msg.err != nil {
-		return nil // keep the rows we have; the error is shown
+		return applied // keep the rows we have; the error is shown
 	}
 	rows, next := msg.page.Deliveries, msg.page.Next
 	if sel, ok := m.Selected(); ok && msg.live && m.Table.Cursor() > 0 {

@@ -191,11 +191,17 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 			return nil, err
 		}
 	}
+	wasText, wasTenant, wasApplied := m.text, m.tenant, m.prompt.Applied()
+	m.pages.Refilter(func() {
+		m.text, m.tenant = wasText, wasTenant
+		m.prompt.SetApplied(wasApplied)
+	})
+	if !m.pages.Refiltering() {
+		m.shown = nil
+		m.table.SetRows(nil)
+	}
 	m.text, m.tenant = t.Text, t.Get("tenant")
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.pages.Clear()
-	m.shown = nil
-	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	m.page = nil
 	return m.reload(), nil
@@ -252,8 +258,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	}
 	switch msg := msg.(type) {
 	case pages.Loaded[data.EndpointRow]:
+		tried, refiltering := m.prompt.Applied(), m.pages.Refiltering()
 		if m.pages.Apply(msg) {
 			m.render()
+		}
+		if refiltering && !m.pages.Refiltering() && m.pages.Err != nil {
+			return common.NotApplied(tried, m.pages.Err)
 		}
 	case acted:
 		if msg.err != nil {
@@ -406,8 +416,8 @@ func (m *Model) View() string {
 	if !pg.At.IsZero() {
 		info += " · updated " + common.Age(m.c.Now(), pg.At) + " ago"
 	}
-	if pg.Err != nil {
-		info += " · " + st.Error.Render(common.Describe(pg.Err))
+	if pg.Err != nil { // first: a narrow terminal cuts the end of the line
+		info = st.Error.Render(common.Describe(pg.Err)) + " · " + info
 	}
 	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id, tenant:"), st.Muted.Render(info))
 	empty := "no endpoints yet: create one with the API or `hookd endpoints add`"
