@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
@@ -17,6 +18,7 @@ import (
 	"github.com/hookd/hookd/tui/data/datafake"
 	"github.com/hookd/hookd/tui/deliveries"
 	"github.com/hookd/hookd/tui/endpoints"
+	helpview "github.com/hookd/hookd/tui/help"
 )
 
 // A message speaks of the view it came from: switching views clears it.
@@ -242,5 +244,26 @@ func TestAuditFilterWhileTheDatabaseIsDownKeepsTheLastData(t *testing.T) {
 	commontest.Press(t, up, "enter")
 	if len(av.Items()) != 1 {
 		t.Fatalf("back up, the filter applies: %d entries", len(av.Items()))
+	}
+}
+
+// At 80 columns the help of every view fits: long descriptions and
+// filter lines wrap within their column instead of being cut.
+func TestHelpFitsEightyColumns(t *testing.T) {
+	t.Parallel()
+	for _, v := range []string{"1", "2", "3", "4", "5", "6", "7"} {
+		m, up := newApp(t, fixture(), 80, 24, false)
+		commontest.Press(t, up, v, "?")
+		text := m.ViewAt(common.ViewHelp).(*helpview.Model).Text()
+		for _, l := range strings.Split(text, "\n") {
+			if strings.Contains(l, "…") || ansi.StringWidth(l) > 80 {
+				t.Fatalf("view %s: the help cuts %q", v, l)
+			}
+		}
+		for _, want := range []string{"(asks)", "dead, skipped", "keeps its own"} {
+			if !strings.Contains(strings.Join(strings.Fields(text), " "), want) {
+				t.Fatalf("view %s: the help lacks %q:\n%s", v, want, text)
+			}
+		}
 	}
 }
