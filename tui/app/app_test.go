@@ -91,7 +91,7 @@ func fixture() *datafake.Source {
 	}
 	src.Over = &data.Overview{
 		At: commontest.Now, EventsPerSec: 41.7, AttemptsPerSec: 83.2, RateWindow: 87 * time.Second, SuccessRate: 0.9612, Attempts5m: 24960,
-		Pending: 1178, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
+		Pending: 1178, BreakerHeld: 6, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
 		Accepted: 15230, Duplicates: 41, Rejected: 3,
 		EventsPerMinute:   series(func(i int) int { return 2000 + (i%7)*150 }),
 		AttemptsPerMinute: series(func(i int) int { return 4000 + (i%5)*300 }),

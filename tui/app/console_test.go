@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -265,5 +266,39 @@ func TestHelpFitsEightyColumns(t *testing.T) {
 				t.Fatalf("view %s: the help lacks %q:\n%s", v, want, text)
 			}
 		}
+	}
+}
+
+// Behind an open breaker nothing is due: the endpoint page counts its
+// pending deliveries as waiting on the breaker and its rows say so; an
+// endpoint whose breaker is closed says how long its oldest due has
+// waited, as the overview reckons it.
+func TestBreakerHeldWorkIsNotDueOnTheEndpointPage(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	for i, ep := range []string{"ep_01jdbilling0000000000000000", "ep_01jdsearch0000000000000000"} {
+		src.AddDelivery(delivery.Delivery{ID: int64(600 + i), EventID: "evt_wait", EndpointID: ep, State: delivery.StatePending,
+			NextAttemptAt: commontest.Now.Add(-83 * time.Second), CreatedAt: commontest.Now.Add(-83 * time.Second)})
+	}
+	src.Eps[0].Health.Pending = 1 // search.example's
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "2")
+	ep := m.ViewAt(common.ViewEndpoints).(*endpoints.Model)
+	ep.Table().SetCursorID("ep_01jdbilling0000000000000000")
+	commontest.Press(t, up, "enter")
+	out := screen(m)
+	if !strings.Contains(out, "6 behind the breaker · 4 retrying · 0 in flight · 0 held · 37 dead") || strings.Contains(out, " due ·") ||
+		!strings.Contains(out, "waits on the breaker") || strings.Contains(out, "overdue") {
+		t.Fatalf("behind the open breaker nothing is due:\n%s", out)
+	}
+	commontest.Press(t, up, "esc")
+	ep.Table().SetCursorID("ep_01jdsearch0000000000000000")
+	commontest.Press(t, up, "enter")
+	if out := screen(m); !strings.Contains(out, "1 due, oldest 1m") || !strings.Contains(out, "overdue 1m") {
+		t.Fatalf("the oldest due is said as the overview says it (1m):\n%s", out)
+	}
+	commontest.Press(t, up, "1")
+	if out := screen(m); !strings.Contains(out, "behind breakers        6") || !strings.Contains(out, "oldest due      1m") {
+		t.Fatalf("the overview counts what the breakers hold apart:\n%s", out)
 	}
 }

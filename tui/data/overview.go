@@ -17,8 +17,9 @@ import (
 // the window shown, or a bounded number of rows:
 //
 //   - the queue by state and the dead letters, each counted up to
-//     TotalCap: delivery.QueueCountsUpTo (one partial index each),
-//     delivery.OldestDue, delivery.OpenBreakers;
+//     TotalCap: delivery.QueueCountsUpTo (one partial index each), what
+//     is due and what open breakers hold, and the oldest due (due.go),
+//     delivery.OpenBreakers;
 //   - endpoints counted up to TotalCap (endpointCounts);
 //   - events and attempts per minute: hookd.events by stored_at (its BRIN
 //     index, the current partitions) and the minute rollups by minute
@@ -35,13 +36,9 @@ func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, erro
 	if err != nil {
 		return nil, err
 	}
-	o.Pending, o.Retrying, o.InFlight, o.Held, o.Dead = int(c.Pending), int(c.Retrying), int(c.InFlight), int(c.Held), int(c.Dead)
-	oldest, err := delivery.OldestDue(ctx, p.pool)
-	if err != nil {
+	o.Retrying, o.InFlight, o.Held, o.Dead = int(c.Retrying), int(c.InFlight), int(c.Held), int(c.Dead)
+	if err := due(ctx, p.pool, now, o); err != nil {
 		return nil, err
-	}
-	if !oldest.IsZero() && now.After(oldest) {
-		o.OldestDue = now.Sub(oldest)
 	}
 	breakers, err := delivery.OpenBreakers(ctx, p.pool)
 	if err != nil {

@@ -66,14 +66,24 @@ func (m *Model) errorLines() int {
 
 func (m *Model) render() {
 	now := m.c.Now()
+	held := m.d.Row.Health.Breaker.State == delivery.BreakerOpen
 	rows := make([]list.Row, len(m.d.Recent))
 	for i, d := range m.d.Recent {
 		info := ""
 		if d.LastErrorClass != "" {
 			info = data.Reason(d)
 		}
-		if d.AwaitsAttempt() {
-			info = common.Until(now, d.NextAttemptAt) + " · " + info
+		next := ""
+		switch {
+		case held && d.State == delivery.StatePending:
+			next = "waits on the breaker" // not due, whatever its time says
+		case d.AwaitsAttempt():
+			next = common.Until(now, d.NextAttemptAt)
+		}
+		if next != "" && info != "" {
+			info = next + " · " + info
+		} else if next != "" {
+			info = next
 		}
 		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{
 			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), string(d.State), strconv.Itoa(d.Attempts),
@@ -161,8 +171,9 @@ func (m *Model) page0() string {
 	if h.Held > 0 {
 		held = st.Warn.Render(held)
 	}
-	b.WriteString(label("queue") + fmt.Sprintf(" %s due · %s retrying later · %s in flight · %s · %s\n",
-		n(h.Pending), n(h.Retrying), n(h.InFlight), held, dead))
+	// Short words, so that 80 columns keep the dead at the end.
+	b.WriteString(label("queue") + fmt.Sprintf(" %s · %s retrying · %s in flight · %s · %s\n",
+		dueText(st, m.d, n), n(h.Retrying), n(h.InFlight), held, dead))
 	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
 	if br := h.Breaker; br.State == delivery.BreakerOpen {
 		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + breakerLine(br, now) + "\n")
@@ -198,6 +209,25 @@ func (m *Model) page0() string {
 		lines = lines[:m.h]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// dueText says how many deliveries are due and how long the oldest has
+// waited, as the overview reckons them; behind an open breaker none is
+// due: they wait on it (the overview's "behind breakers").
+func dueText(st *styles.Styles, d *data.EndpointDetail, n func(int) string) string {
+	h := d.Row.Health
+	if h.Breaker.State == delivery.BreakerOpen {
+		s := n(h.Pending) + " behind the breaker"
+		if h.Pending > 0 {
+			s = st.Warn.Render(s)
+		}
+		return s
+	}
+	s := n(h.Pending) + " due"
+	if d.OldestDue > 0 {
+		s += ", oldest " + common.Waited(d.OldestDue)
+	}
+	return s
 }
 
 // breakerLine says since when an open breaker holds the endpoint's

@@ -223,7 +223,7 @@ func (m *Model) View() string {
 	rate += success + "\n" + label("endpoints") + endpoints + "\n" + label("breakers") + " " + breakers
 	oldest := "none due"
 	if o.OldestDue > 0 {
-		oldest = common.Age(o.At, o.At.Add(-o.OldestDue))
+		oldest = common.Waited(o.OldestDue)
 	}
 	num := func(n int, bad bool) string {
 		s := fmt.Sprintf("%9s", common.CountUpTo(n, data.TotalCap))
@@ -232,10 +232,16 @@ func (m *Model) View() string {
 		}
 		return s
 	}
-	// The buckets are disjoint: due now, waiting out a backoff, being
-	// attempted, held while the endpoint is disabled, dead.
-	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
-		label("due now"), num(o.Pending, false), label("retrying later"), num(o.Retrying, false),
+	behind := num(o.BreakerHeld, false)
+	if o.BreakerHeld > 0 {
+		behind = st.Warn.Render(behind)
+	}
+	// The buckets are disjoint: due now, held by an open breaker, waiting
+	// out a backoff, being attempted, held while the endpoint is disabled,
+	// dead. The oldest due is reckoned as the endpoint page's.
+	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
+		label("due now"), num(o.Pending, false), label("behind breakers"), behind,
+		label("retrying later"), num(o.Retrying, false),
 		label("in flight"), num(o.InFlight, false), label("held"), num(o.Held, false),
 		label("dead"), num(o.Dead, true), label("oldest due"), oldest)
 	// The halves sit side by side, a gap apart, whatever the width.

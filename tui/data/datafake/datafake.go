@@ -234,7 +234,24 @@ func (s *Source) Endpoint(ctx context.Context, id string, now time.Time) (*data.
 	g := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateDead}})
 	r := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateRetrying}})
 	d.Errors = data.Groups{Groups: append(g.Groups, r.Groups...), Scanned: g.Scanned + r.Scanned}
+	d.OldestDue = s.oldestDue(row, now)
 	return d, nil
+}
+
+// oldestDue reckons an endpoint's oldest due as the database does: its
+// oldest pending delivery's wait, none behind an open breaker.
+func (s *Source) oldestDue(row *data.EndpointRow, now time.Time) time.Duration {
+	if row.Health != nil && row.Health.Breaker.State == delivery.BreakerOpen {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.Dels { // oldest first
+		if d.EndpointID == row.Endpoint.ID && d.State == delivery.StatePending {
+			return max(now.Sub(d.NextAttemptAt), 0)
+		}
+	}
+	return 0
 }
 
 // Matches reports whether the fake counts d as matching q.
