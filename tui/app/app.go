@@ -368,6 +368,9 @@ func (m *Model) switchTo(i int) tea.Cmd {
 		m.prev = m.active
 		m.help.SetTarget(m.views[m.active])
 	}
+	// A message speaks of the view it came from: the next view starts
+	// without it.
+	m.status = ""
 	m.active = i
 	return m.views[i].Refresh()
 }

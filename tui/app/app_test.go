@@ -90,8 +90,8 @@ func fixture() *datafake.Source {
 		return s
 	}
 	src.Over = &data.Overview{
-		At: commontest.Now, EventsPerSec: 41.7, AttemptsPerSec: 83.2, SuccessRate: 0.9612, Attempts5m: 24960,
-		Pending: 1178, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
+		At: commontest.Now, EventsPerSec: 41.7, AttemptsPerSec: 83.2, RateWindow: 87 * time.Second, SuccessRate: 0.9612, Attempts5m: 24960,
+		Pending: 1178, BreakerHeld: 6, Retrying: 56, InFlight: 12, Dead: 37, Held: 4, OldestDue: 83 * time.Second,
 		Accepted: 15230, Duplicates: 41, Rejected: 3,
 		EventsPerMinute:   series(func(i int) int { return 2000 + (i%7)*150 }),
 		AttemptsPerMinute: series(func(i int) int { return 4000 + (i%5)*300 }),
@@ -356,7 +356,7 @@ func TestCtrlRReloadsALongList(t *testing.T) {
 	for i := 1; i <= 1150; i++ {
 		src.Dels = append(src.Dels, delivery.Delivery{ID: int64(i), EventID: "evt", EndpointID: "ep_x", State: delivery.StateSucceeded})
 	}
-	m, up := newApp(t, src, 100, 30, false)
+	m, up := newApp(t, src, 80, 24, false)
 	commontest.Press(t, up, "3")
 	d := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
 	for range 20 {
@@ -365,7 +365,7 @@ func TestCtrlRReloadsALongList(t *testing.T) {
 	if n := len(d.List().Items()); n <= 1000 {
 		t.Fatalf("loaded %d rows, want more than 1000", n)
 	}
-	if out := screen(m); !strings.Contains(out, "live refresh paused (more than 1000 rows loaded; ctrl+r reloads)") {
+	if out := screen(m); !strings.Contains(out, "live refresh paused: over 1000 rows loaded (ctrl+r reloads)") {
 		t.Fatalf("the paused refresh must say so:\n%s", out)
 	}
 	src.AddDelivery(delivery.Delivery{ID: 1151, EventID: "evt_new", EndpointID: "ep_x", State: delivery.StateDead})

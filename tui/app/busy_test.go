@@ -61,8 +61,11 @@ func TestBusyListKeepsTheCursorOnItsDelivery(t *testing.T) {
 		if d, _ := dv.List().Selected(); d.ID != chosen.ID {
 			t.Fatalf("after a burst the cursor is on delivery %d, not %d", d.ID, chosen.ID)
 		}
-		if !dv.List().Frozen() || !strings.Contains(screen(m), "FROZEN") {
+		if !dv.List().Frozen() || !strings.Contains(screen(m), "FROZEN: more new above than a refresh reads (f follows)") {
 			t.Fatalf("after a burst larger than a refresh the list is not frozen:\n%s", screen(m))
+		}
+		if !strings.Contains(screen(m), "frozen: more new above than a refresh reads (f follows)") {
+			t.Fatalf("the message line says why, whole:\n%s", screen(m))
 		}
 		commontest.Press(t, up, "g", "f") // to the top, following again: the newest show
 		if d, _ := dv.List().Selected(); d.ID != next-1 {
@@ -103,7 +106,7 @@ func TestBusyInboxKeepsTheCursorOnItsEvent(t *testing.T) {
 				t.Fatalf("after %d more arrivals the cursor is on event %d, not %d", n, e.ID, chosen.ID)
 			}
 		}
-		if out := screen(m); !strings.Contains(out, "refresh waits") {
+		if out := screen(m); !strings.Contains(out, common.RefreshWaitsText) {
 			t.Fatalf("after a burst larger than a refresh the inbox does not say its refresh waits:\n%s", out)
 		}
 		commontest.Press(t, up, "g")
@@ -209,7 +212,7 @@ func TestBusyAuditKeepsTheCursorOnItsEntry(t *testing.T) {
 			t.Fatalf("after %d more entries the cursor is on entry %d, not %d", n, e.ID, chosen.ID)
 		}
 	}
-	if out := screen(m); !strings.Contains(out, "refresh waits") {
+	if out := screen(m); !strings.Contains(out, common.RefreshWaitsText) {
 		t.Fatalf("after a burst larger than a refresh the audit view does not say it waits:\n%s", out)
 	}
 }

@@ -278,7 +278,12 @@ func TestDefect05AgesAndLatenciesReadRight(t *testing.T) {
 		}
 		// p95 is a bucket's bound, not a measurement.
 		commontest.Press(t, up, "2")
-		if out := screen(m); !strings.Contains(out, "≤2.5s") || !strings.Contains(out, "≤5ms") {
+		if out := screen(m); w >= 100 && (!strings.Contains(out, "≤2.5s") || !strings.Contains(out, "≤5ms")) {
+			t.Fatalf("p95 shows the bucket's bound:\n%s", out)
+		}
+		// At 80 columns p95 gives way to what is wrong; the page has it.
+		commontest.Press(t, up, "j", "enter")
+		if out := screen(m); !strings.Contains(out, "p95 ≤2.5s") {
 			t.Fatalf("p95 shows the bucket's bound:\n%s", out)
 		}
 	})
@@ -444,8 +449,12 @@ func TestDefect10StateWordsAgree(t *testing.T) {
 		if !strings.Contains(out, "HELD") {
 			t.Fatalf("the endpoints show held deliveries:\n%s", out)
 		}
+		row := regexp.MustCompile(`OFF\s+-\s+-\s+0\s+0\s+4\s`)
+		if w < 100 { // p95 and failures in a row give way to what is wrong
+			row = regexp.MustCompile(`OFF\s+-\s+0\s+4\s+0\s`)
+		}
 		for _, r := range tableRows(out, "ENDPOINT") {
-			if strings.HasPrefix(r, "Legacy ERP") && !regexp.MustCompile(`OFF\s+-\s+-\s+0\s+0\s+4\s`).MatchString(r) {
+			if strings.HasPrefix(r, "Legacy ERP") && !row.MatchString(r) {
 				t.Fatalf("Legacy ERP holds 4: %q", r)
 			}
 		}

@@ -105,7 +105,7 @@ func TestEndpointPageActions(t *testing.T) {
 		t.Fatal("the page of Billing service")
 	}
 	out := screen(m)
-	for _, want := range []string{"Billing service", "https://billing.example/hooks", "invoice.*", "6 due · 4 retrying later",
+	for _, want := range []string{"Billing service", "https://billing.example/hooks", "invoice.*", "6 behind the breaker · 4 retrying · 0 in flight",
 		"37 dead", "14 failures in a row", "Errors by reason", "Recent deliveries", "HTTP 503 Service Unavailable"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the page lacks %q:\n%s", want, out)

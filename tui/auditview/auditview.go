@@ -48,6 +48,10 @@ type Model struct {
 	detail  *audit.Entry
 	pager   pager.Model
 	w, h    int
+
+	// was is the filter the rows shown match while a new one's first load
+	// is under way: should that load fail, it comes back with its rows.
+	was *auditFilter
 }
 
 type loaded struct {
@@ -136,11 +140,39 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if o := p.Outcome; o != "" && o != audit.OutcomeOK && o != audit.OutcomeRefused && o != audit.OutcomeFailed {
 		return nil, fmt.Errorf("outcome: %q is not an outcome (allowed: ok, refused, failed)", o)
 	}
+	if m.was == nil && m.loaded {
+		m.was = &auditFilter{params: m.params, applied: m.prompt.Applied()}
+	}
 	m.params = p
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.items, m.next, m.loaded = nil, 0, false
-	m.table.SetRows(nil)
+	if m.was == nil {
+		m.items, m.next, m.loaded = nil, 0, false
+		m.table.SetRows(nil)
+	}
 	return m.RefreshNow(), nil
+}
+
+// auditFilter is what a filter sets.
+type auditFilter struct {
+	params  audit.ListParams
+	applied string
+}
+
+// settle takes a new filter's first answer: on an error the previous
+// filter comes back, with the rows it shows, and the error says so.
+func (m *Model) settle(err error) tea.Cmd {
+	was, tried := m.was, m.prompt.Applied()
+	m.was = nil
+	if was == nil || err == nil {
+		if was != nil { // the new filter's rows start from the top
+			m.table.SetRows(nil)
+			m.table.SetCursor(0)
+		}
+		return nil
+	}
+	m.params = was.params
+	m.prompt.SetApplied(was.applied)
+	return common.NotApplied(tried, err)
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -152,10 +184,15 @@ func (m *Model) SetSize(w, h int) {
 
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	if l, ok := msg.(loaded); ok {
-		if l.gen == m.gen {
-			m.apply(l)
+		if l.gen != m.gen {
+			return m, nil
 		}
-		return m, nil
+		var cmd tea.Cmd
+		if !l.append {
+			cmd = m.settle(l.err)
+		}
+		m.apply(l)
+		return m, cmd
 	}
 	if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {
 		return m, cmd
@@ -289,22 +326,27 @@ func (m *Model) View() string {
 	if m.detail != nil {
 		return st.Muted.Render(fmt.Sprintf("audit › entry %d", m.detail.ID)) + "\n" + m.pager.View()
 	}
-	info := fmt.Sprintf("%d loaded", len(m.items))
-	if m.next != 0 {
-		info += "+"
-	}
-	if n := m.table.NewAbove(); n > 0 {
-		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
+	// The error, then why refresh waits, first: a narrow terminal cuts
+	// the end of the line.
+	var parts []string
+	if m.err != nil {
+		parts = append(parts, st.Error.Render(common.Describe(m.err)))
 	}
 	if m.held() {
-		info += " · " + st.Warn.Render("refresh waits: more arrived above the cursor than it reads (g: top, ctrl+r reloads)")
+		parts = append(parts, st.Warn.Render(common.RefreshWaitsText))
+	}
+	loaded := fmt.Sprintf("%d loaded", len(m.items))
+	if m.next != 0 {
+		loaded += "+"
+	}
+	parts = append(parts, loaded)
+	if n := m.table.NewAbove(); n > 0 {
+		parts = append(parts, st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n)))
 	}
 	if !m.at.IsZero() {
-		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
+		parts = append(parts, "updated "+common.Age(m.c.Now(), m.at)+" ago")
 	}
-	if m.err != nil {
-		info += " · " + st.Error.Render(common.Describe(m.err))
-	}
+	info := strings.Join(parts, " · ")
 	empty := "no actions recorded yet: replays, disables, enables, rotations and edits appear here"
 	if m.prompt.Applied() != "" {
 		empty = "no entries match /" + m.prompt.Applied() + " · / edits the filter"

@@ -122,7 +122,17 @@ type Target struct {
 // RefreshPausedText is the info-line note of a list whose live refresh is
 // paused because it holds too many rows.
 func RefreshPausedText(limit int) string {
-	return fmt.Sprintf("live refresh paused (more than %d rows loaded; ctrl+r reloads)", limit)
+	return fmt.Sprintf("live refresh paused: over %d rows loaded (ctrl+r reloads)", limit)
+}
+
+// RefreshWaitsText is the info-line note of a list whose live refresh
+// waits because more arrived above the cursor than a refresh reads.
+const RefreshWaitsText = "refresh waits: more new above than it reads (g: top)"
+
+// NotApplied says that filter was not applied because its first load
+// failed, and that the rows shown are the previous filter's.
+func NotApplied(filter string, err error) tea.Cmd {
+	return Errorf("filter /%s not applied: %s (the rows shown are the previous filter's)", filter, Describe(err))
 }
 
 // StatusMsg asks the root to show a line of feedback.

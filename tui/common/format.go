@@ -38,6 +38,15 @@ func Dur(d time.Duration) string {
 	return strconv.Itoa(int(d.Hours()/24)) + "d"
 }
 
+// Waited renders how long something has waited, as Age renders an age:
+// the overview's and the endpoint page's oldest due.
+func Waited(d time.Duration) string {
+	if d < time.Second {
+		return "<1s"
+	}
+	return Dur(d)
+}
+
 // Until renders when t comes, seen from now: "in 5s", "due now", or
 // "overdue 3s" for a time already past by a second or more.
 func Until(now, t time.Time) string {

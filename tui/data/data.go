@@ -231,6 +231,9 @@ type EndpointDetail struct {
 	Recent []delivery.Delivery
 	// Errors groups its dead and retrying deliveries by reason.
 	Errors Groups
+	// OldestDue is how long its oldest due delivery has waited, reckoned
+	// as Overview.OldestDue; 0 when none is due or its breaker is open.
+	OldestDue time.Duration
 }
 
 // Minute is an endpoint's activity in one minute.
@@ -305,20 +308,23 @@ type Overview struct {
 	At time.Time
 	// EventsPerSec and AttemptsPerSec average the previous minute and the
 	// current one so far, or the time since the first event when hookd is
-	// younger than that.
+	// younger than that: RateWindow, between one and two minutes once
+	// hookd is older than two.
 	EventsPerSec   float64
 	AttemptsPerSec float64
+	RateWindow     time.Duration
 	// SuccessRate is successes/attempts over the last 5 minutes; Attempts5m
 	// tells whether there were any.
 	SuccessRate float64
 	Attempts5m  int
-	// Queue counts across endpoints (delivery.QueueCounts), disjoint:
-	// Pending is due now, Retrying waits out a backoff, InFlight is being
+	// Queue counts across endpoints, disjoint, each up to TotalCap+1:
+	// Pending is due now, BreakerHeld is pending but held by an open
+	// breaker (due.go), Retrying waits out a backoff, InFlight is being
 	// attempted, Held waits for its endpoint to be enabled; Dead counts
 	// the dead letters kept.
-	Pending, Retrying, InFlight, Dead, Held int
-	// OldestDue is the age of the oldest delivery that is due and not yet
-	// sent; 0 when nothing is waiting.
+	Pending, BreakerHeld, Retrying, InFlight, Dead, Held int
+	// OldestDue is how long the oldest due delivery has waited since it
+	// became due (due.go, as EndpointDetail.OldestDue); 0 when none is due.
 	OldestDue time.Duration
 	// BreakersOpen counts endpoints whose circuit breaker is open.
 	BreakersOpen int

@@ -17,8 +17,9 @@ import (
 // the window shown, or a bounded number of rows:
 //
 //   - the queue by state and the dead letters, each counted up to
-//     TotalCap: delivery.QueueCountsUpTo (one partial index each),
-//     delivery.OldestDue, delivery.OpenBreakers;
+//     TotalCap: delivery.QueueCountsUpTo (one partial index each), what
+//     is due and what open breakers hold, and the oldest due (due.go),
+//     delivery.OpenBreakers;
 //   - endpoints counted up to TotalCap (endpointCounts);
 //   - events and attempts per minute: hookd.events by stored_at (its BRIN
 //     index, the current partitions) and the minute rollups by minute
@@ -35,13 +36,9 @@ func (p *Postgres) Overview(ctx context.Context, now time.Time) (*Overview, erro
 	if err != nil {
 		return nil, err
 	}
-	o.Pending, o.Retrying, o.InFlight, o.Held, o.Dead = int(c.Pending), int(c.Retrying), int(c.InFlight), int(c.Held), int(c.Dead)
-	oldest, err := delivery.OldestDue(ctx, p.pool)
-	if err != nil {
+	o.Retrying, o.InFlight, o.Held, o.Dead = int(c.Retrying), int(c.InFlight), int(c.Held), int(c.Dead)
+	if err := due(ctx, p.pool, now, o); err != nil {
 		return nil, err
-	}
-	if !oldest.IsZero() && now.After(oldest) {
-		o.OldestDue = now.Sub(oldest)
 	}
 	breakers, err := delivery.OpenBreakers(ctx, p.pool)
 	if err != nil {
@@ -341,6 +338,7 @@ func (s *series) fill(ctx context.Context, ex db.Executor, now time.Time, o *Ove
 	if err != nil {
 		return err
 	}
+	o.RateWindow = rateWindow(prev, first, now)
 	o.EventsPerSec = perSecond(int64(ePrev+eNow), prev, first, now)
 	o.AttemptsPerSec = perSecond(int64(aPrev[0]+aNow[0]), prev, first, now)
 	return nil
@@ -365,14 +363,19 @@ func (s *series) first(ctx context.Context, ex db.Executor, now time.Time) (*tim
 	return first, nil
 }
 
-// perSecond averages n over the part of the window from start to now that
-// hookd's history covers: from start, or from first (the first event ever,
-// nil when older than the window) when that is later, so a system in its
-// first minute is not averaged over time it has not lived. The span is at
-// least a second.
+// perSecond averages n over rateWindow(start, first, now).
 func perSecond(n int64, start time.Time, first *time.Time, now time.Time) float64 {
+	return float64(n) / rateWindow(start, first, now).Seconds()
+}
+
+// rateWindow is the part of the window from start to now that hookd's
+// history covers: from start, or from first (the first event ever, nil
+// when older than the window) when that is later, so a system in its
+// first minute is not averaged over time it has not lived. It is at least
+// a second.
+func rateWindow(start time.Time, first *time.Time, now time.Time) time.Duration {
 	if first != nil && first.After(start) {
 		start = *first
 	}
-	return float64(n) / max(now.Sub(start).Seconds(), 1)
+	return max(now.Sub(start), time.Second)
 }

@@ -205,7 +205,8 @@ func (p *Postgres) Endpoint(ctx context.Context, id string, now time.Time) (*End
 	}
 	d.Errors = Groups{Groups: append(dead.Groups, retrying.Groups...), Scanned: dead.Scanned + retrying.Scanned,
 		Capped: dead.Capped || retrying.Capped}
-	return d, nil
+	d.OldestDue, err = oldestDueOf(ctx, p.pool, id, now)
+	return d, err
 }
 
 // Deliveries pages through deliveries by the index ranges of their

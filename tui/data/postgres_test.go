@@ -3,6 +3,7 @@ package data_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/dbtest"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
@@ -166,6 +168,9 @@ func TestOverviewRatesInTheFirstMinute(t *testing.T) {
 	if math.Abs(o.EventsPerSec-0.2) > 1e-9 || math.Abs(o.AttemptsPerSec-0.1) > 1e-9 {
 		t.Fatalf("2 events and 1 attempt in 10s: want 0.2 and 0.1 per second, got %v and %v", o.EventsPerSec, o.AttemptsPerSec)
 	}
+	if o.RateWindow != 10*time.Second {
+		t.Fatalf("the rates are over the 10s hookd has lived, not %v", o.RateWindow)
+	}
 	// Fifty seconds in: over those fifty seconds.
 	o, err = src.Overview(ctx, first.Add(50*time.Second))
 	if err != nil {
@@ -173,5 +178,38 @@ func TestOverviewRatesInTheFirstMinute(t *testing.T) {
 	}
 	if math.Abs(o.EventsPerSec-2.0/50) > 1e-9 {
 		t.Fatalf("50s in: want 2/50 per second, got %v", o.EventsPerSec)
+	}
+	if o.RateWindow != 50*time.Second {
+		t.Fatalf("50s in: the rates are over 50s, not %v", o.RateWindow)
+	}
+}
+
+// An endpoint deleted outside the console (the CLI, the API) is gone from
+// the next read: the page's read answers db.ErrNotFound, the list's (by
+// page and by the ids a filter resolved to) no longer has it, nor do the
+// endpoints in trouble.
+func TestDeletedEndpointIsGoneFromTheNextRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, src, a, b := fixture(t) // b holds the dead letter
+	if err := endpoint.Delete(ctx, pool, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.Endpoint(ctx, b, time.Now()); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("the page of a deleted endpoint reads %v, want db.ErrNotFound", err)
+	}
+	for _, q := range []data.EndpointQuery{{}, {IDs: []string{a, b}}} {
+		page, err := src.Endpoints(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range append(page.Rows, page.Trouble...) {
+			if r.Endpoint.ID == b {
+				t.Fatalf("ids %v: the deleted endpoint is still listed", q.IDs)
+			}
+		}
+		if len(page.Rows) != 1 {
+			t.Fatalf("ids %v: want the one endpoint left, got %d", q.IDs, len(page.Rows))
+		}
 	}
 }

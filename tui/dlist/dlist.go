@@ -75,10 +75,15 @@ type Model struct {
 	more        bool // a next-page load is under way
 	loaded      bool
 	frozen      bool
+	frozenWhy   string // why the list froze itself ("" when the operator froze it)
 	partial     bool
 	err         error
 	loadedAt    time.Time
 	row         RowFunc
+	// was is the filter in force before the one whose first load is
+	// under way: should that load fail, the list goes back to it, rows
+	// and all, instead of showing nothing.
+	was *filterState
 	// Noun names the rows in messages ("deliveries", "dead letters").
 	Noun string
 }
@@ -105,36 +110,6 @@ func New(c *common.Common, state delivery.State, allowed []string, cols []list.C
 		Prompt: filter.NewPrompt("endpoint:legacy status:5xx reason:connect refused since:1h"),
 		Table:  list.New(cols...), row: row, Noun: "deliveries"}
 }
-
-// Query returns the query in force now: relative times (since:1h) are
-// read back from the clock at each call. ok is false while an endpoint
-// name is not resolved yet: the query would then match every endpoint,
-// so nothing may act on it.
-func (m *Model) Query() (q data.DeliveryQuery, ok bool) {
-	if p, err := m.parse(m.text); err == nil {
-		m.parsed = p
-	}
-	// On an error (since:1h until:<a time> once the hour passed that
-	// time) the last good filter stays.
-	q = m.parsed.Query
-	if m.state != "" {
-		q.State = m.state
-	}
-	if m.parsed.Endpoint != "" && !m.parsed.EndpointIsID {
-		if m.resolvedFor != m.parsed.Endpoint {
-			return q, false
-		}
-		q.EndpointIDs = m.endpoints
-	}
-	return q, true
-}
-
-func (m *Model) parse(text string) (filter.Delivery, error) {
-	return filter.Deliveries(text, m.c.Now(), m.allowed...)
-}
-
-// FilterText returns the applied filter as typed.
-func (m *Model) FilterText() string { return m.text }
 
 // Items returns the loaded deliveries, in load order (newest first).
 func (m *Model) Items() []delivery.Delivery { return m.items }
@@ -177,24 +152,6 @@ func (m *Model) MarkedIDs() []int64 {
 		}
 	}
 	return out
-}
-
-// SetFilter applies text as the filter and returns the reload, or an error
-// naming the bad term.
-func (m *Model) SetFilter(text string) (tea.Cmd, error) {
-	p, err := m.parse(text)
-	if err != nil {
-		return nil, err
-	}
-	m.text, m.parsed = strings.TrimSpace(text), p
-	m.endpoints, m.resolvedFor = nil, ""
-	m.Prompt.SetApplied(m.text)
-	m.items, m.next = nil, 0
-	m.loaded = false
-	m.Table.SetRows(nil)
-	m.Table.SetCursor(0)
-	m.Table.ClearMarks()
-	return m.Reload(), nil
 }
 
 // Reload reads the newest page again from the top, whatever is loaded,
@@ -312,7 +269,7 @@ func (m *Model) Update(msg tea.Msg, mark bool) (bool, tea.Cmd) {
 		m.Table.SortReverse()
 		return true, common.Status(m.sortText())
 	case key.Matches(k, keys.Pause):
-		m.frozen = !m.frozen
+		m.frozen, m.frozenWhy = !m.frozen, ""
 		if m.frozen {
 			return true, common.Status("frozen: live refresh is off (f follows again, ctrl+r reloads once)")
 		}
@@ -338,15 +295,20 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 		m.loading = false
 	}
 	m.err = msg.err
+	var applied tea.Cmd
+	if m.was != nil && !msg.append {
+		applied = m.filterApplied(msg.err)
+	}
 	if msg.err != nil {
-		return nil // keep the rows we have; the error is shown
+		return applied // keep the rows we have; the error is shown
 	}
 	rows, next := msg.page.Deliveries, msg.page.Next
 	if sel, ok := m.Selected(); ok && msg.live && m.Table.Cursor() > 0 {
 		var slid bool
 		if rows, next, slid = list.Refreshed(m.items, rows, next, deliveryID, sel.ID, msg.limit); slid {
-			m.frozen = true
-			return common.Status("frozen to keep the cursor on its delivery: more arrived above it than a refresh reads (f follows, ctrl+r reloads)")
+			m.frozen, m.frozenWhy = true, "more new above than a refresh reads"
+			// The cursor stays on its delivery; 80 columns show the reason.
+			return common.Status("frozen: " + m.frozenWhy + " (f follows)")
 		}
 	}
 	if msg.name != "" {
@@ -399,9 +361,18 @@ func (m *Model) maybeMore() tea.Cmd {
 // marks, the sort, new rows above, frozen, how fresh.
 func (m *Model) Info(st *styles.Styles) string {
 	var parts []string
-	// An error first: a narrow terminal cuts the end of the line.
+	// An error first, then why refresh stopped: a narrow terminal cuts
+	// the end of the line.
 	if err := m.Err(); err != nil {
 		parts = append(parts, st.Error.Render(common.Describe(err)))
+	}
+	switch {
+	case m.frozen && m.frozenWhy != "":
+		parts = append(parts, st.Warn.Render("FROZEN: "+m.frozenWhy+" (f follows)"))
+	case m.frozen:
+		parts = append(parts, st.Warn.Render("FROZEN (f follows)"))
+	case m.RefreshPaused():
+		parts = append(parts, common.RefreshPausedText(MaxRefresh))
 	}
 	loaded := fmt.Sprintf("%d loaded", len(m.items))
 	if m.HasMore() {
@@ -416,12 +387,6 @@ func (m *Model) Info(st *styles.Styles) string {
 	}
 	if t := m.Table.SortTitle(); t != "" {
 		parts = append(parts, "by "+t)
-	}
-	switch {
-	case m.frozen:
-		parts = append(parts, st.Warn.Render("FROZEN (f follows)"))
-	case m.RefreshPaused():
-		parts = append(parts, common.RefreshPausedText(MaxRefresh))
 	}
 	if m.partial {
 		parts = append(parts, fmt.Sprintf("searched the newest %s", common.Count(data.ScanLimit)))

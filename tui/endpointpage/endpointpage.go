@@ -16,6 +16,7 @@ package endpointpage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -25,6 +26,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/core/audit"
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/tui/common"
@@ -44,16 +46,20 @@ type Model struct {
 	c       *common.Common
 	id      string
 	page    int64 // tells this page's loads from another's
+	gen     int64 // bumped by each load: only the latest load's answer is shown
 	d       *data.EndpointDetail
 	err     error
 	loading bool
-	at      time.Time
-	table   list.Model
-	stack   inspect.Stack
-	dialog  confirm.Model
-	replay  replay.Model
-	form    *form
-	w, h    int
+	// gone is set once a load finds the endpoint deleted (from the CLI,
+	// the API or another console): the page then says so and acts no more.
+	gone   bool
+	at     time.Time
+	table  list.Model
+	stack  inspect.Stack
+	dialog confirm.Model
+	replay replay.Model
+	form   *form
+	w, h   int
 	// took and doneAt pace the refresh (the page reads several ranges).
 	took, doneAt time.Duration
 }
@@ -62,7 +68,7 @@ type Model struct {
 var pageSeq atomic.Int64
 
 type loaded struct {
-	page      int64
+	page, gen int64
 	d         *data.EndpointDetail
 	err       error
 	took, end time.Duration
@@ -120,7 +126,7 @@ func (m *Model) Refresh() tea.Cmd {
 	if m.stack.Active() {
 		return m.stack.Refresh()
 	}
-	if m.loading || m.form != nil || m.dialog.Active() || m.replay.Dialog.Active() ||
+	if m.gone || m.loading || m.form != nil || m.dialog.Active() || m.replay.Dialog.Active() ||
 		m.took > 0 && time.Since(epoch)-m.doneAt < 4*m.took {
 		return nil
 	}
@@ -138,15 +144,19 @@ func (m *Model) RefreshNow() tea.Cmd {
 	return m.load()
 }
 
+// load reads the endpoint again. An action's load starts while a
+// refresh's may be under way: the older answer, read before the action,
+// is dropped.
 func (m *Model) load() tea.Cmd {
 	m.loading = true
-	page, id, now := m.page, m.id, m.c.Now()
+	m.gen++
+	page, gen, id, now := m.page, m.gen, m.id, m.c.Now()
 	return common.Run(m.c, func(ctx context.Context) loaded {
 		start := time.Since(epoch)
 		d, err := m.c.Source.Endpoint(ctx, id, now)
 		end := time.Since(epoch)
-		return loaded{page: page, d: d, err: err, took: end - start, end: end, at: now}
-	}, func(err error) loaded { return loaded{page: page, err: err} })
+		return loaded{page: page, gen: gen, d: d, err: err, took: end - start, end: end, at: now}
+	}, func(err error) loaded { return loaded{page: page, gen: gen, err: err} })
 }
 
 func (m *Model) SetSize(w, h int) {
@@ -165,12 +175,16 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	}
 	switch msg := msg.(type) {
 	case loaded:
-		if msg.page != m.page {
+		if msg.page != m.page || msg.gen != m.gen {
 			return m, nil
 		}
 		m.loading = false
 		m.took, m.doneAt = msg.took, msg.end
 		m.err = msg.err
+		if errors.Is(msg.err, db.ErrNotFound) && m.d != nil {
+			// It was here: deleted since (an id never found keeps the error).
+			m.gone, m.err = true, nil
+		}
 		if msg.err == nil {
 			m.d, m.at = msg.d, msg.at
 			m.render()
@@ -223,6 +237,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 			return m.stack.OpenPayload()
 		}
 		return m.stack.Update(msg)
+	}
+	if m.gone {
+		return common.Status(m.who() + " was deleted: esc goes back to the endpoints")
 	}
 	if m.table.Move(msg, k) {
 		return nil

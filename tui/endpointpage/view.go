@@ -66,14 +66,24 @@ func (m *Model) errorLines() int {
 
 func (m *Model) render() {
 	now := m.c.Now()
+	held := m.d.Row.Health.Breaker.State == delivery.BreakerOpen
 	rows := make([]list.Row, len(m.d.Recent))
 	for i, d := range m.d.Recent {
 		info := ""
 		if d.LastErrorClass != "" {
 			info = data.Reason(d)
 		}
-		if d.AwaitsAttempt() {
-			info = common.Until(now, d.NextAttemptAt) + " · " + info
+		next := ""
+		switch {
+		case held && d.State == delivery.StatePending:
+			next = "waits on the breaker" // not due, whatever its time says
+		case d.AwaitsAttempt():
+			next = common.Until(now, d.NextAttemptAt)
+		}
+		if next != "" && info != "" {
+			info = next + " · " + info
+		} else if next != "" {
+			info = next
 		}
 		rows[i] = list.Row{ID: strconv.FormatInt(d.ID, 10), Ref: i, Style: inspect.StateStyle(m.c, d), Cells: []string{
 			strconv.FormatInt(d.ID, 10), common.Age(now, d.CreatedAt), string(d.State), strconv.Itoa(d.Attempts),
@@ -88,6 +98,9 @@ func (m *Model) View() string {
 	switch {
 	case m.stack.Active():
 		out = st.Muted.Render("endpoint "+m.name()+" › "+m.stack.Breadcrumb()) + "\n" + m.stack.View()
+	case m.gone:
+		out = st.Title.Render(common.Sanitize(m.name())) + "  " + st.Muted.Render(m.id) + "\n" +
+			st.Bad.Render("This endpoint was deleted.") + " " + st.Muted.Render("esc goes back to the endpoints")
 	case m.form != nil:
 		out = m.form.view(st, m.w)
 	case m.d == nil && m.err != nil:
@@ -158,14 +171,15 @@ func (m *Model) page0() string {
 	if h.Held > 0 {
 		held = st.Warn.Render(held)
 	}
-	b.WriteString(label("queue") + fmt.Sprintf(" %s due · %s retrying later · %s in flight · %s · %s\n",
-		n(h.Pending), n(h.Retrying), n(h.InFlight), held, dead))
+	// Short words, so that 80 columns keep the dead at the end.
+	b.WriteString(label("queue") + fmt.Sprintf(" %s · %s retrying · %s in flight · %s · %s\n",
+		dueText(st, m.d, n), n(h.Retrying), n(h.InFlight), held, dead))
 	b.WriteString(label("health") + " " + healthLine(st, m.d.Row, now) + "\n")
 	if br := h.Breaker; br.State == delivery.BreakerOpen {
 		b.WriteString(label("breaker") + " " + st.Bad.Render("OPEN") + breakerLine(br, now) + "\n")
 	}
 	if e.Ordering == endpoint.OrderingFIFO {
-		b.WriteString(label("fifo") + " " + fifoLine(st, h, now) + "\n")
+		b.WriteString(label("fifo") + " " + fifoLine(st, e, h, now) + "\n")
 	}
 	if m.showSparks() {
 		b.WriteString(m.sparks())
@@ -197,6 +211,25 @@ func (m *Model) page0() string {
 	return strings.Join(lines, "\n")
 }
 
+// dueText says how many deliveries are due and how long the oldest has
+// waited, as the overview reckons them; behind an open breaker none is
+// due: they wait on it (the overview's "behind breakers").
+func dueText(st *styles.Styles, d *data.EndpointDetail, n func(int) string) string {
+	h := d.Row.Health
+	if h.Breaker.State == delivery.BreakerOpen {
+		s := n(h.Pending) + " behind the breaker"
+		if h.Pending > 0 {
+			s = st.Warn.Render(s)
+		}
+		return s
+	}
+	s := n(h.Pending) + " due"
+	if d.OldestDue > 0 {
+		s += ", oldest " + common.Waited(d.OldestDue)
+	}
+	return s
+}
+
 // breakerLine says since when an open breaker holds the endpoint's
 // deliveries and when it probes next, the facts first.
 func breakerLine(br delivery.Breaker, now time.Time) string {
@@ -211,11 +244,16 @@ func breakerLine(br delivery.Breaker, now time.Time) string {
 }
 
 // fifoLine says whether a fifo endpoint's line moves, and what blocks
-// it: which delivery, since when and its next try on the first line (so
-// that 80 columns show them), its event and error on the second.
-func fifoLine(st *styles.Styles, h *delivery.Health, now time.Time) string {
+// it: its endpoint disabled, or which delivery, since when and its next
+// try on the first line (so that 80 columns show them), its event and
+// error on the second.
+func fifoLine(st *styles.Styles, e *endpoint.Endpoint, h *delivery.Health, now time.Time) string {
 	b := h.Blocked
-	if b == nil {
+	switch {
+	case !e.Enabled:
+		return "one at a time in publish order · " + st.Bad.Render("held while the endpoint is disabled") +
+			st.Muted.Render(" · e enables")
+	case b == nil:
 		return "one at a time in publish order · the line moves"
 	}
 	first := fmt.Sprintf("BLOCKED for %s by delivery %d, %s, next try %s", common.Dur(now.Sub(b.Since)), b.DeliveryID,
@@ -347,6 +385,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return []key.Binding{k.NextField, k.PrevField, key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")), k.Back}
 	case m.stack.Active():
 		return m.stack.Top().ShortHelp()
+	case m.gone:
+		return []key.Binding{k.Back}
 	}
 	if m.d != nil && m.d.Row.Health.Blocked != nil {
 		// The blocked line first: it is what the operator came for.

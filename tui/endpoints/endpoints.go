@@ -77,17 +77,21 @@ const DisableReason = "disabled from the console"
 // New returns the view.
 func New(c *common.Common) *Model {
 	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id; tenant:cus_42"), table: list.New(
-		list.Column{Title: "ENDPOINT", Min: 24, Max: 48, Grow: true},
-		list.Column{Title: "TENANT", Min: 8, Max: 24, Drop: 3, HideEmpty: true},
+		// What is wrong is never dropped; on a narrow terminal the
+		// columns it repeats or that matter less go first: the tenant,
+		// the last status, p95, failures in a row (what is wrong counts
+		// them too).
+		list.Column{Title: "ENDPOINT", Min: 20, Max: 48, Grow: true},
+		list.Column{Title: "TENANT", Min: 8, Max: 24, Drop: 6, HideEmpty: true},
 		list.Column{Title: "STATE", Min: 5},
 		list.Column{Title: "OK 5m", Right: true},
-		list.Column{Title: "P95", Min: 5, Right: true, Drop: 2},
-		list.Column{Title: "FAIL", Right: true},
+		list.Column{Title: "P95", Min: 5, Right: true, Drop: 4},
+		list.Column{Title: "FAIL", Right: true, Drop: 3},
 		list.Column{Title: "PEND", Right: true},
-		list.Column{Title: "HELD", Right: true},
+		list.Column{Title: "HELD", Right: true, Drop: 2},
 		list.Column{Title: "DEAD", Right: true},
-		list.Column{Title: "LAST", Right: true, Drop: 1},
-		list.Column{Title: "URL / WHAT IS WRONG", Min: 24, Flex: true, Drop: 4},
+		list.Column{Title: "LAST", Right: true, Drop: 5},
+		list.Column{Title: "URL / WHAT IS WRONG", Min: 28, Flex: true},
 	)}
 	m.table.Ranked = true
 	return m
@@ -187,11 +191,17 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 			return nil, err
 		}
 	}
+	wasText, wasTenant, wasApplied := m.text, m.tenant, m.prompt.Applied()
+	m.pages.Refilter(func() {
+		m.text, m.tenant = wasText, wasTenant
+		m.prompt.SetApplied(wasApplied)
+	})
+	if !m.pages.Refiltering() {
+		m.shown = nil
+		m.table.SetRows(nil)
+	}
 	m.text, m.tenant = t.Text, t.Get("tenant")
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.pages.Clear()
-	m.shown = nil
-	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	m.page = nil
 	return m.reload(), nil
@@ -248,8 +258,12 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	}
 	switch msg := msg.(type) {
 	case pages.Loaded[data.EndpointRow]:
+		tried, refiltering := m.prompt.Applied(), m.pages.Refiltering()
 		if m.pages.Apply(msg) {
 			m.render()
+		}
+		if refiltering && !m.pages.Refiltering() && m.pages.Err != nil {
+			return common.NotApplied(tried, m.pages.Err)
 		}
 	case acted:
 		if msg.err != nil {
@@ -402,8 +416,8 @@ func (m *Model) View() string {
 	if !pg.At.IsZero() {
 		info += " · updated " + common.Age(m.c.Now(), pg.At) + " ago"
 	}
-	if pg.Err != nil {
-		info += " · " + st.Error.Render(common.Describe(pg.Err))
+	if pg.Err != nil { // first: a narrow terminal cuts the end of the line
+		info = st.Error.Render(common.Describe(pg.Err)) + " · " + info
 	}
 	head := m.prompt.Line(st.Muted.Render("/ filter by name, URL or id, tenant:"), st.Muted.Render(info))
 	empty := "no endpoints yet: create one with the API or `hookd endpoints add`"

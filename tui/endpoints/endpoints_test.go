@@ -101,16 +101,27 @@ func TestActions(t *testing.T) {
 		t.Fatalf("x must ask first, naming the endpoint: %q", m.Confirm().Prompt())
 	}
 	commontest.Press(t, up, "y")
-	msgs := commontest.Press(t, up, "e")
-	if st := commontest.Statuses(msgs); len(st) != 1 || !strings.Contains(st[0], "already enabled") {
-		t.Fatalf("e on an enabled endpoint says so: %v", st)
+	msgs := commontest.Press(t, up, "x")
+	if st := commontest.Statuses(msgs); len(st) != 1 || !strings.Contains(st[0], "already disabled") {
+		t.Fatalf("x on the endpoint just disabled says so: %v", st)
 	}
 	commontest.Press(t, up, "R")
 	if p := m.Confirm().Prompt(); !strings.Contains(p, "Replay 2 dead letters") || !strings.Contains(p, "ep_b") {
 		t.Fatalf("R previews the count: %q", p)
 	}
 	commontest.Type(t, up, "2")
-	commontest.Press(t, up, "enter", "k", "e") // ep_c is disabled
+	commontest.Press(t, up, "enter")
+	if !m.Table().SetCursorID("ep_a") {
+		t.Fatal("no ep_a row")
+	}
+	msgs = commontest.Press(t, up, "e")
+	if st := commontest.Statuses(msgs); len(st) != 1 || !strings.Contains(st[0], "already enabled") {
+		t.Fatalf("e on an enabled endpoint says so: %v", st)
+	}
+	if !m.Table().SetCursorID("ep_c") {
+		t.Fatal("no ep_c row")
+	}
+	commontest.Press(t, up, "e") // ep_c is disabled
 	acts := src.Actions()
 	if len(acts) != 3 {
 		t.Fatalf("want 3 actions, got %v", acts)

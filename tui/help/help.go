@@ -155,16 +155,19 @@ func (m *Model) Text() string { return m.pager.Content() }
 // all fit.
 func (m *Model) relayout() {
 	const gap, maxCol, minCol = 2, 60, 34
-	blocks := m.blocks()
 	width := max(m.w, 20)
-	widest := 0
-	for _, b := range blocks {
+	perCol := max(m.h-1, 1)
+	widest, lines := 0, 0
+	for _, b := range m.blocks(0) {
+		lines += len(b) + 1
 		for _, l := range b {
 			widest = max(widest, ansi.StringWidth(l))
 		}
 	}
-	cols := max((width+gap)/(min(widest, minCol)+gap), 1)
-	perCol := max(m.h-1, 1)
+	// As many columns as the width takes, and as the text needs; lines
+	// longer than a column wrap within it instead of being cut.
+	cols := max(min((width+gap)/(min(widest, minCol)+gap), (lines+perCol-1)/perCol), 1)
+	blocks := m.blocks(min((width-gap*(cols-1))/cols, maxCol))
 	var out strings.Builder
 	var band [][]string
 	var cur []string
@@ -254,8 +257,9 @@ func columnWidths(columns [][]string, avail, maxCol int) []int {
 }
 
 // blocks renders each section as lines, keeping only keys that match the
-// filter.
-func (m *Model) blocks() [][]string {
+// filter, a description that does not fit in width (0: any) wrapped under
+// itself.
+func (m *Model) blocks(width int) [][]string {
 	q := strings.ToLower(m.query)
 	var blocks [][]string
 	for _, s := range m.Sections() {
@@ -281,7 +285,7 @@ func (m *Model) blocks() [][]string {
 		lines = append(lines, s.Title)
 		for _, b := range shown {
 			h := b.Help()
-			lines = append(lines, fmt.Sprintf("  %-*s %s", keyW, h.Key, h.Desc))
+			lines = append(lines, hanging(fmt.Sprintf("  %-*s ", keyW, h.Key), h.Desc, width)...)
 		}
 		blocks = append(blocks, lines)
 	}
@@ -291,7 +295,9 @@ func (m *Model) blocks() [][]string {
 	var syntax []string
 	for _, l := range FilterSyntax {
 		if q == "" || strings.Contains(strings.ToLower(l), q) {
-			syntax = append(syntax, "  "+l)
+			// A continued line keeps the indent of its own text.
+			indent := "  " + strings.Repeat(" ", len(l)-len(strings.TrimLeft(l, " ")))
+			syntax = append(syntax, hanging(indent, strings.TrimLeft(l, " "), width)...)
 		}
 	}
 	if len(syntax) > 0 {
@@ -301,4 +307,23 @@ func (m *Model) blocks() [][]string {
 		blocks = append(blocks, []string{fmt.Sprintf("no key matches %q (esc clears the filter)", m.query)})
 	}
 	return blocks
+}
+
+// hanging renders head followed by text, text wrapped at width (0: not
+// wrapped) with its next lines under its first.
+func hanging(head, text string, width int) []string {
+	room := width - ansi.StringWidth(head)
+	if width <= 0 || room < 10 || ansi.StringWidth(text) <= room {
+		return []string{head + text}
+	}
+	lines := strings.Split(ansi.Wrap(text, room, ""), "\n")
+	pad := strings.Repeat(" ", ansi.StringWidth(head))
+	for i, l := range lines {
+		if i == 0 {
+			lines[i] = head + l
+		} else {
+			lines[i] = pad + strings.TrimLeft(l, " ")
+		}
+	}
+	return lines
 }

@@ -62,6 +62,10 @@ type Model struct {
 	rejected map[string]int64
 	at       time.Time
 	w, h     int
+
+	// was is the filter the rows shown match while a new one's first load
+	// is under way: should that load fail, it comes back with its rows.
+	was *inboxFilter
 }
 
 type loaded struct {
@@ -188,29 +192,18 @@ func (m *Model) SetSize(w, h int) {
 	m.pager.SetSize(w, h-1)
 }
 
-// SetFilter applies text as the filter.
-func (m *Model) SetFilter(text string) (tea.Cmd, error) {
-	t, err := filter.Parse(text, FilterKeys...)
-	if err != nil {
-		return nil, err
-	}
-	if s := t.Get("state"); s != "" && !slices.Contains([]string{"pending", "processed", "forwarded", "dead"}, s) {
-		return nil, fmt.Errorf("state %q is not an inbox state (allowed: pending, processed, forwarded, dead)", s)
-	}
-	m.query = data.InboxQuery{Source: t.Get("source"), State: t.Get("state"), EventID: t.Get("id")}
-	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.items, m.next = nil, 0
-	m.table.SetRows(nil)
-	return m.reload(), nil
-}
-
 func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	switch msg := msg.(type) {
 	case loaded:
-		if msg.gen == m.gen { // else an answer for an earlier filter
-			m.apply(msg)
+		if msg.gen != m.gen { // an answer for an earlier filter
+			return m, nil
 		}
-		return m, nil
+		var cmd tea.Cmd
+		if !msg.append {
+			cmd = m.settle(msg.err)
+		}
+		m.apply(msg)
+		return m, cmd
 	case detailLoaded:
 		if msg.err != nil {
 			return m, common.Errorf("cannot open inbox event: %s", common.Describe(msg.err))
@@ -381,25 +374,30 @@ func (m *Model) View() string {
 
 func (m *Model) listView() string {
 	st := m.c.Styles
-	info := fmt.Sprintf("%d loaded", len(m.items))
-	if m.next != 0 {
-		info += "+"
-	}
-	if n := m.table.NewAbove(); n > 0 {
-		info += " · " + st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n))
+	// The error, then why refresh stopped, first: a narrow terminal cuts
+	// the end of the line.
+	var parts []string
+	if m.err != nil {
+		parts = append(parts, st.Error.Render(common.Describe(m.err)))
 	}
 	switch {
 	case m.RefreshPaused():
-		info += " · " + common.RefreshPausedText(MaxRefresh)
+		parts = append(parts, common.RefreshPausedText(MaxRefresh))
 	case m.held():
-		info += " · " + st.Warn.Render("refresh waits: more arrived above the cursor than it reads (g: top, ctrl+r reloads)")
+		parts = append(parts, st.Warn.Render(common.RefreshWaitsText))
+	}
+	loaded := fmt.Sprintf("%d loaded", len(m.items))
+	if m.next != 0 {
+		loaded += "+"
+	}
+	parts = append(parts, loaded)
+	if n := m.table.NewAbove(); n > 0 {
+		parts = append(parts, st.Warn.Render(fmt.Sprintf("▲ %d new (g: top)", n)))
 	}
 	if !m.at.IsZero() {
-		info += " · updated " + common.Age(m.c.Now(), m.at) + " ago"
+		parts = append(parts, "updated "+common.Age(m.c.Now(), m.at)+" ago")
 	}
-	if m.err != nil {
-		info += " · " + st.Error.Render(common.Describe(m.err))
-	}
+	info := strings.Join(parts, " · ")
 	empty := "no intake events yet"
 	if m.prompt.Applied() != "" {
 		empty = "no intake events match /" + m.prompt.Applied() + " · / edits the filter"

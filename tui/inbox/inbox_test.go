@@ -172,7 +172,7 @@ func TestRefreshNowReloadsALongList(t *testing.T) {
 	if len(m.Items()) <= inbox.MaxRefresh || m.Refresh() != nil {
 		t.Fatalf("want more than %d rows and live refresh paused, have %d", inbox.MaxRefresh, len(m.Items()))
 	}
-	if !strings.Contains(m.View(), "live refresh paused (more than 1000 rows loaded; ctrl+r reloads)") {
+	if !strings.Contains(m.View(), "live refresh paused: over 1000 rows loaded (ctrl+r reloads)") {
 		t.Fatalf("the pause must say so:\n%s", m.View())
 	}
 	src.InboxItems = append(src.InboxItems, data.InboxEvent{ID: 1151, Source: "stripe", EventID: "evt_new", State: "pending"})
@@ -205,4 +205,28 @@ func TestSenderTextIsSanitized(t *testing.T) {
 		t.Fatalf("the event page shows the text without its escapes:\n%q", m.View())
 	}
 	check("the event page", m.View())
+}
+
+// A filter applied while the database is unreachable keeps the rows and
+// the filter they match, and says the new one was not applied.
+func TestFilterWhileTheDatabaseIsDownKeepsTheLastData(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	src.SetDown(datafake.ErrDown)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "source:stripe")
+	msgs := commontest.Press(t, up, "enter")
+	if len(m.Items()) != 3 || !strings.Contains(m.View(), "connection refused") {
+		t.Fatalf("the 3 events must stay, with the error:\n%s", m.View())
+	}
+	if st := strings.Join(commontest.Statuses(msgs), " "); !strings.Contains(st, "filter /source:stripe not applied") {
+		t.Fatalf("the status must say the filter was not applied: %q", st)
+	}
+	src.SetDown(nil)
+	commontest.Press(t, up, "/")
+	commontest.Type(t, up, "source:stripe")
+	commontest.Press(t, up, "enter")
+	if len(m.Items()) != 2 {
+		t.Fatalf("back up, the filter applies: %d events", len(m.Items()))
+	}
 }

@@ -36,6 +36,9 @@ type Model struct {
 	err     error
 	loading bool
 	w, h    int
+	// offset is the first line shown when the overview is taller than
+	// the screen; lines is how many it had when last drawn.
+	offset, lines int
 
 	storage        *retention.Stats
 	storageErr     error
@@ -75,7 +78,7 @@ func (m *Model) FullHelp() [][]key.Binding { return [][]key.Binding{m.ShortHelp(
 
 // HelpSections lists the view's keys.
 func (m *Model) HelpSections() []common.HelpSection {
-	return []common.HelpSection{{Title: "overview", Keys: m.ShortHelp()}}
+	return []common.HelpSection{{Title: "overview", Keys: append(m.c.Keys.Movement(), m.ShortHelp()...)}}
 }
 
 // Data returns the figures shown, nil before the first load.
@@ -134,8 +137,49 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 			// The endpoints view starts sorted by trouble: the same list, in full.
 			return m, common.Open(common.ViewEndpoints, "")
 		}
+		m.scroll(msg)
 	}
 	return m, nil
+}
+
+// scroll moves the overview's lines on a short terminal (the last line
+// shown is then the scroll note).
+func (m *Model) scroll(msg tea.KeyPressMsg) {
+	k, page := m.c.Keys, max(m.h-1, 1)
+	switch {
+	case key.Matches(msg, k.Up):
+		m.offset--
+	case key.Matches(msg, k.Down):
+		m.offset++
+	case key.Matches(msg, k.Top):
+		m.offset = 0
+	case key.Matches(msg, k.Bottom):
+		m.offset = m.lines
+	case key.Matches(msg, k.PageUp):
+		m.offset -= page
+	case key.Matches(msg, k.PageDown):
+		m.offset += page
+	}
+	m.clamp()
+}
+
+func (m *Model) clamp() {
+	m.offset = min(max(m.offset, 0), max(m.lines-max(m.h-1, 1), 0))
+}
+
+// window shows the lines that fit from the offset, and on a short
+// terminal a last line saying where they are and how to scroll.
+func (m *Model) window(lines []string) string {
+	m.lines = len(lines)
+	if m.h <= 0 || len(lines) <= m.h {
+		m.offset = 0
+		return strings.Join(lines, "\n")
+	}
+	m.clamp()
+	room := max(m.h-1, 1)
+	end := min(m.offset+room, len(lines))
+	note := fmt.Sprintf("lines %d–%d of %d · j/k, pgup/pgdn scroll", m.offset+1, end, len(lines))
+	return strings.Join(append(slices.Clone(lines[m.offset:end]), m.c.Styles.Muted.Render(note)), "\n")
 }
 
 func (m *Model) View() string {
@@ -148,9 +192,14 @@ func (m *Model) View() string {
 	}
 	o := m.o
 	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-15s", s)) }
-	rate := fmt.Sprintf("%s %s/s\n%s %s/s\n%s ",
-		label("events in"), fmt.Sprintf("%.1f", o.EventsPerSec),
-		label("deliveries out"), fmt.Sprintf("%.1f", o.AttemptsPerSec),
+	// The rates are averages: they say over what.
+	over := ""
+	if o.RateWindow > 0 {
+		over = st.Muted.Render(" over " + windowText(o.RateWindow))
+	}
+	rate := fmt.Sprintf("%s %.1f/s%s\n%s %.1f/s%s\n%s ",
+		label("events in"), o.EventsPerSec, over,
+		label("deliveries out"), o.AttemptsPerSec, over,
 		label("success (5m)"))
 	success := common.Percent(o.SuccessRate)
 	switch {
@@ -174,7 +223,7 @@ func (m *Model) View() string {
 	rate += success + "\n" + label("endpoints") + endpoints + "\n" + label("breakers") + " " + breakers
 	oldest := "none due"
 	if o.OldestDue > 0 {
-		oldest = common.Age(o.At, o.At.Add(-o.OldestDue))
+		oldest = common.Waited(o.OldestDue)
 	}
 	num := func(n int, bad bool) string {
 		s := fmt.Sprintf("%9s", common.CountUpTo(n, data.TotalCap))
@@ -183,10 +232,16 @@ func (m *Model) View() string {
 		}
 		return s
 	}
-	// The buckets are disjoint: due now, waiting out a backoff, being
-	// attempted, held while the endpoint is disabled, dead.
-	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
-		label("due now"), num(o.Pending, false), label("retrying later"), num(o.Retrying, false),
+	behind := num(o.BreakerHeld, false)
+	if o.BreakerHeld > 0 {
+		behind = st.Warn.Render(behind)
+	}
+	// The buckets are disjoint: due now, held by an open breaker, waiting
+	// out a backoff, being attempted, held while the endpoint is disabled,
+	// dead. The oldest due is reckoned as the endpoint page's.
+	queue := fmt.Sprintf("%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s%s\n%s %s",
+		label("due now"), num(o.Pending, false), label("behind breakers"), behind,
+		label("retrying later"), num(o.Retrying, false),
 		label("in flight"), num(o.InFlight, false), label("held"), num(o.Held, false),
 		label("dead"), num(o.Dead, true), label("oldest due"), oldest)
 	// The halves sit side by side, a gap apart, whatever the width.
@@ -212,19 +267,13 @@ func (m *Model) View() string {
 		parts = append(parts, line)
 	}
 	parts = append(parts, "", sparks, "")
-	// The endpoints in trouble take the rest, a line kept for "… and N
-	// more" (or the error).
-	used := strings.Count(strings.Join(parts, "\n"), "\n") + 2
-	parts = append(parts, m.trouble(m.h-used-1))
+	// The error before the endpoints in trouble, all of them: a short
+	// terminal scrolls.
 	if m.err != nil {
-		parts = append(parts, st.Error.Render("refresh failed: "+common.Describe(m.err)))
+		parts = append(parts, st.Error.Render("refresh failed: "+common.Describe(m.err)), "")
 	}
-	out := strings.Join(parts, "\n")
-	lines := strings.Split(out, "\n")
-	if len(lines) > m.h && m.h > 0 {
-		lines = lines[:m.h]
-	}
-	return strings.Join(lines, "\n")
+	parts = append(parts, m.trouble())
+	return m.window(strings.Split(strings.Join(parts, "\n"), "\n"))
 }
 
 var bars = []rune(" ▁▂▃▄▅▆▇█")
@@ -250,8 +299,8 @@ func (m *Model) spark(name string, series []int, width int) string {
 	return fmt.Sprintf("  %-10s %s %s", name, st.Spark.Render(b.String()), st.Muted.Render(fmt.Sprintf("max %s/min", common.Count(peak))))
 }
 
-// trouble lists the endpoints in trouble, as many as fit.
-func (m *Model) trouble(room int) string {
+// trouble lists the endpoints in trouble (at most data.MaxTrouble).
+func (m *Model) trouble() string {
 	st := m.c.Styles
 	o := m.o
 	title := st.Title.Render("Endpoints in trouble")
@@ -259,11 +308,7 @@ func (m *Model) trouble(room int) string {
 		return title + "\n  " + st.Good.Render("none: every endpoint is enabled and delivering")
 	}
 	lines := []string{title + st.Muted.Render("  (enter: all endpoints)")}
-	for i, r := range o.Trouble {
-		if i >= max(room, 1) {
-			lines = append(lines, st.Muted.Render(fmt.Sprintf("  … and %d more", len(o.Trouble)-i)))
-			break
-		}
+	for _, r := range o.Trouble {
 		style := st.Warn
 		if !r.Endpoint.Enabled || r.Health.Blocked != nil || r.Health.Breaker.State == delivery.BreakerOpen {
 			style = st.Bad
@@ -308,6 +353,15 @@ func (m *Model) storageLine() string {
 		}
 	}
 	return title + "  " + strings.Join(parts, " · ")
+}
+
+// windowText renders the rates' window to the second: 45s, 1m27s.
+func windowText(d time.Duration) string {
+	secs := int(d.Round(time.Second) / time.Second)
+	if secs < 60 {
+		return fmt.Sprintf("%ds", secs)
+	}
+	return fmt.Sprintf("%dm%02ds", secs/60, secs%60)
 }
 
 // retentionText renders retention.period as people say it: 30d, 12h, 5m.

@@ -64,6 +64,10 @@ type State[R any] struct {
 	gen           int64
 	loading, more bool
 	took, doneAt  time.Duration
+	// undo puts back the filter in force before the one whose first load
+	// is under way (nil when none is); wasIDs are what it resolved to.
+	undo   func()
+	wasIDs []string
 }
 
 // epoch anchors the monotonic clock used to pace refreshes.
@@ -99,6 +103,24 @@ func (s *State[R]) Clear() {
 	s.Rows, s.Trouble, s.Next, s.IDs, s.Loaded = nil, nil, "", nil, false
 }
 
+// Refilter is Clear for a new filter, keeping the rows shown until its
+// first load answers: should that load fail (the database unreachable),
+// the rows stay and undo puts back the view's filter they match. A list
+// that shows nothing yet is cleared.
+func (s *State[R]) Refilter(undo func()) {
+	if !s.Loaded {
+		s.Clear()
+		return
+	}
+	if s.undo == nil { // a second filter before the first answered: the rows are still the first's
+		s.undo, s.wasIDs = undo, s.IDs
+	}
+	s.IDs = nil
+}
+
+// Refiltering reports a new filter's first load under way.
+func (s *State[R]) Refiltering() bool { return s.undo != nil }
+
 // Apply takes msg when it answers this state's current load, reporting
 // whether it did (the view then redraws).
 func (s *State[R]) Apply(msg Loaded[R]) bool {
@@ -110,6 +132,13 @@ func (s *State[R]) Apply(msg Loaded[R]) bool {
 	} else {
 		s.loading = false
 		s.took, s.doneAt = msg.took, msg.end
+		if undo := s.undo; undo != nil {
+			s.undo = nil
+			if msg.err != nil {
+				s.IDs = s.wasIDs
+				undo()
+			}
+		}
 	}
 	s.Err = msg.err
 	if msg.err != nil {

@@ -138,10 +138,16 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
+	wasText, wasApplied := m.text, m.prompt.Applied()
+	m.pages.Refilter(func() {
+		m.text = wasText
+		m.prompt.SetApplied(wasApplied)
+	})
+	if !m.pages.Refiltering() {
+		m.table.SetRows(nil)
+	}
 	m.text = t.Text
 	m.prompt.SetApplied(strings.TrimSpace(text))
-	m.pages.Clear()
-	m.table.SetRows(nil)
 	m.table.SetCursor(0)
 	return m.reload(), nil
 }
@@ -162,8 +168,12 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	}
 	switch msg := msg.(type) {
 	case pages.Loaded[data.TenantRow]:
+		tried, refiltering := m.prompt.Applied(), m.pages.Refiltering()
 		if m.pages.Apply(msg) {
 			m.render()
+		}
+		if refiltering && !m.pages.Refiltering() && m.pages.Err != nil {
+			return m, common.NotApplied(tried, m.pages.Err)
 		}
 	case tea.KeyPressMsg:
 		if used, cmd := m.prompt.Handle(msg, m.SetFilter); used {

@@ -234,7 +234,24 @@ func (s *Source) Endpoint(ctx context.Context, id string, now time.Time) (*data.
 	g := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateDead}})
 	r := s.groups(data.DeliveryQuery{EndpointIDs: []string{id}, Filter: delivery.Filter{State: delivery.StateRetrying}})
 	d.Errors = data.Groups{Groups: append(g.Groups, r.Groups...), Scanned: g.Scanned + r.Scanned}
+	d.OldestDue = s.oldestDue(row, now)
 	return d, nil
+}
+
+// oldestDue reckons an endpoint's oldest due as the database does: its
+// oldest pending delivery's wait, none behind an open breaker.
+func (s *Source) oldestDue(row *data.EndpointRow, now time.Time) time.Duration {
+	if row.Health != nil && row.Health.Breaker.State == delivery.BreakerOpen {
+		return 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.Dels { // oldest first
+		if d.EndpointID == row.Endpoint.ID && d.State == delivery.StatePending {
+			return max(now.Sub(d.NextAttemptAt), 0)
+		}
+	}
+	return 0
 }
 
 // Matches reports whether the fake counts d as matching q.
@@ -543,11 +560,33 @@ func (s *Source) ReplayQuery(ctx context.Context, pv *data.Preview, target strin
 }
 
 func (s *Source) EnableEndpoint(ctx context.Context, id string) error {
-	return s.act(ctx, "EnableEndpoint", audit.ActionEnable, id, 1, id)
+	if err := s.act(ctx, "EnableEndpoint", audit.ActionEnable, id, 1, id); err != nil {
+		return err
+	}
+	s.setEnabled(id, true, "")
+	return nil
+}
+
+// setEnabled enables or disables endpoint id, as the database would: the
+// rows read before keep what they read.
+func (s *Source) setEnabled(id string, on bool, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, r := range s.Eps {
+		if r.Endpoint.ID == id {
+			e := *r.Endpoint
+			e.Enabled, e.DisabledReason = on, reason
+			s.Eps[i].Endpoint = &e
+		}
+	}
 }
 
 func (s *Source) DisableEndpoint(ctx context.Context, id, reason string) error {
-	return s.act(ctx, "DisableEndpoint", audit.ActionDisable, id, 1, id, reason)
+	if err := s.act(ctx, "DisableEndpoint", audit.ActionDisable, id, 1, id, reason); err != nil {
+		return err
+	}
+	s.setEnabled(id, false, reason)
+	return nil
 }
 
 func (s *Source) SendTestEvent(ctx context.Context, id string) (string, error) {
