@@ -36,7 +36,12 @@ const cycleSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan'
 // runs; fn runs on the connection what needs those results, and returns
 // its last statements queued in a batch, which is sent with the COMMIT.
 // The transaction commits when all of that succeeds, and is rolled back
-// otherwise.
+// otherwise. As the COMMIT goes with the last statements, a failure the
+// client finds in reading their results (not one the server reports)
+// leaves the commit's outcome unknown, as a connection lost during a
+// COMMIT does: the caller's recovery from that (leases that expire, results
+// recorded again, which are only logged when their lease is gone) covers
+// it.
 func InCycle(ctx context.Context, pool *pgxpool.Pool, first func(*pgx.Batch), fn func(ex db.Executor) (*pgx.Batch, error)) (err error) {
 	conn, err := pool.Acquire(ctx)
 	if err != nil {
