@@ -292,61 +292,10 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 			return err
 		}
 	}
-	var (
-		out           cycleOut
-		applied, lost []delivery.Result
-	)
-	run := func() error {
-		promoted := 0
-		var done *delivery.Completion
-		// Due retries are promoted, and the results' deliveries locked, in
-		// the round trip of the BEGIN; the results are written in the
-		// claim's first round trip.
-		first := func(b *pgx.Batch) {
-			if limit > 0 {
-				delivery.QueuePromote(b, promoteLimit, &promoted)
-			}
-			if len(results) > 0 {
-				done = delivery.QueueCompletion(b, d.policy, results)
-			}
-		}
-		var claiming *delivery.Claiming
-		err := delivery.InCycle(ctx, d.pool, first, func(tx db.Executor) (*pgx.Batch, error) {
-			out.admitNext = promoted > 0
-			ahead, last := &pgx.Batch{}, &pgx.Batch{}
-			if done != nil {
-				if err := done.Queue(ctx, tx, ahead); err != nil {
-					return nil, err
-				}
-				applied, lost = done.Applied, done.Dropped
-				if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
-					if err := d.opts.OnOutcomeTx(ctx, tx, applied); err != nil {
-						return nil, err
-					}
-				}
-			}
-			if limit == 0 {
-				return ahead, nil // the results' writes go with the COMMIT
-			}
-			c.leased = time.Now() // before the statement the lease counts from
-			var err error
-			claiming, err = delivery.ClaimQueued(ctx, tx, delivery.ClaimParams{
-				Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Timeout: d.opts.Delivery.Timeout,
-				Worker: d.opts.Worker,
-				// A rate slot must leave the attempt its time inside the lease.
-				RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
-			}, ahead, last)
-			return last, err
-		})
-		if err == nil && claiming != nil {
-			out.claimed = claiming.Claimed()
-		}
-		return err
-	}
-	err := run()
+	out, applied, lost, err := d.cycleTx(ctx, c)
 	if partition.IsMissing(err) {
 		if _, perr := partition.Ensure(ctx, d.pool, d.opts.PartitionSpan, time.Now()); perr == nil {
-			err = run()
+			out, applied, lost, err = d.cycleTx(ctx, c)
 		}
 	}
 	if err != nil {
@@ -370,6 +319,58 @@ func (d *Dispatcher) cycle(ctx context.Context, c *cycleRun, events chan<- cycle
 		c.dropped = dropped
 	}
 	return nil
+}
+
+// cycleTx is a cycle's transaction: it records c's results and claims
+// up to c.limit deliveries, and returns what it claimed, the results it
+// applied and those it dropped (their deliveries are gone). Due retries
+// are promoted, and the results' deliveries locked, in the round trip of
+// the BEGIN; the results are written in the claim's first round trip,
+// and the COMMIT goes with the claim's last one (delivery.InCycle).
+func (d *Dispatcher) cycleTx(ctx context.Context, c *cycleRun) (out cycleOut, applied, lost []delivery.Result, err error) {
+	results, limit := c.results, c.limit
+	promoted := 0
+	var done *delivery.Completion
+	first := func(b *pgx.Batch) {
+		if limit > 0 {
+			delivery.QueuePromote(b, promoteLimit, &promoted)
+		}
+		if len(results) > 0 {
+			done = delivery.QueueCompletion(b, d.policy, results)
+		}
+	}
+	var claiming *delivery.Claiming
+	err = delivery.InCycle(ctx, d.pool, first, func(tx db.Executor) (*pgx.Batch, error) {
+		out.admitNext = promoted > 0
+		ahead, last := &pgx.Batch{}, &pgx.Batch{}
+		if done != nil {
+			if err := done.Queue(ctx, tx, ahead); err != nil {
+				return nil, err
+			}
+			applied, lost = done.Applied, done.Dropped
+			if d.opts.OnOutcomeTx != nil && len(applied) > 0 {
+				if err := d.opts.OnOutcomeTx(ctx, tx, applied); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if limit == 0 {
+			return ahead, nil // the results' writes go with the COMMIT
+		}
+		c.leased = time.Now() // before the statement the lease counts from
+		var err error
+		claiming, err = delivery.ClaimQueued(ctx, tx, delivery.ClaimParams{
+			Policy: d.policy, Limit: limit, Lease: d.opts.Delivery.Lease, Timeout: d.opts.Delivery.Timeout,
+			Worker: d.opts.Worker,
+			// A rate slot must leave the attempt its time inside the lease.
+			RateHorizon: min(time.Second, (d.opts.Delivery.Lease-d.opts.Delivery.Timeout)/2),
+		}, ahead, last)
+		return last, err
+	})
+	if err == nil && claiming != nil {
+		out.claimed = claiming.Claimed()
+	}
+	return out, applied, lost, err
 }
 
 // cycleOut is what a cycle's transaction did: what it claimed, and
