@@ -10,9 +10,8 @@ import (
 	"github.com/hookd/hookd/core/db"
 )
 
-// CycleTx begins a transaction that plans its statements as a
-// dispatcher's cycle needs them planned (settings local to it), in the
-// round trip of its BEGIN:
+// cycleSettings plan the statements of a dispatcher's cycle as it needs
+// them planned, in settings local to its transaction:
 //
 //   - Generic plans of the prepared statements: left to choose, PostgreSQL
 //     planned the claim afresh on every call (the unnest inputs make each
@@ -22,16 +21,18 @@ import (
 //     of every cycle grew with the rows finished since the last vacuum
 //     (at 1,000 deliveries/s, recording a batch took 0.78 ms against 0.21
 //     ms by key). Every statement of a cycle finds its rows by key.
-var CycleTx = pgx.TxOptions{
-	BeginQuery: `BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off`,
-}
-
-// cycleSettings are CycleTx's settings as one statement that a batch can
-// carry (a batch's statements are prepared, and each holds one command).
+//
+// One statement, so that a batch can carry it (a batch's statements are
+// prepared, and each holds one command).
 const cycleSettings = `SELECT set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_seqscan', 'off', true)`
 
+// CycleTx begins a transaction planned as a dispatcher's cycle is (see
+// cycleSettings), in the round trip of its BEGIN, for a caller that runs
+// the cycle's statements one by one (InCycle is the dispatcher's own).
+var CycleTx = pgx.TxOptions{BeginQuery: `BEGIN; ` + cycleSettings}
+
 // InCycle runs a dispatcher cycle's transaction on a connection of pool,
-// planned as CycleTx plans one, in as few round trips as its statements
+// planned as cycleSettings say, in as few round trips as its statements
 // allow: what first queues is sent with the BEGIN, and read before fn
 // runs; fn runs on the connection what needs those results, and returns
 // its last statements queued in a batch, which is sent with the COMMIT.

@@ -16,7 +16,7 @@
 // A cycle's claimed requests go out as soon as its transaction commits.
 //
 // A cycle's transaction plans its statements generically and by key only
-// (see delivery.CycleTx): the queue is small and churns, and a plan made
+// (see delivery.InCycle): the queue is small and churns, and a plan made
 // while it looked small would read it whole on every cycle.
 //
 // Claims take due work endpoint by endpoint, round-robin, within each
