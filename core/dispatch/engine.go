@@ -27,13 +27,9 @@ type outcome struct {
 // of them: under light load every response would otherwise start a
 // transaction of its own. Work made due (a notification, a timer, a full
 // claim while workers are free) and results a lane waits for start one at
-// once, and take the results waiting with them. At 1,000 events/s offered
-// in ticks of 10 ms, 10 ms lets a tick's results ride with the next
-// tick's claim instead of committing alone: 0.40 write transactions and
-// 0.21 fsyncs a delivery against 0.50 and 0.30 with 2 ms, and a tenth to
-// a quarter less CPU in PostgreSQL and hookd (hookd bench, two pairs).
+// once.
 const (
-	linger      = 10 * time.Millisecond
+	linger      = 2 * time.Millisecond
 	lingerBatch = 16
 )
 
