@@ -380,3 +380,23 @@ func TestRepeatableReadWriterLeavesAWake(t *testing.T) {
 		t.Errorf("the endpoint with new work has no ready lane")
 	}
 }
+
+// Dropping lanes that are gone already (another cycle dropped them) does
+// nothing and says so: its statements hand each other empty sets.
+func TestDropOfLanesGoneAlready(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ep := b.idleLane(t, "ep_dropped_twice")
+	for i, want := range []delivery.Dropped{{Dropped: 1}, {}} {
+		d, err := delivery.DropIdleLanes(b.ctx, b.pool, []string{ep.ID, "ep_never_had_a_lane"})
+		if err != nil {
+			t.Fatalf("drop %d: %v", i+1, err)
+		}
+		if d != want {
+			t.Errorf("drop %d = %+v, want %+v", i+1, d, want)
+		}
+	}
+	if n := b.count(t, `SELECT count(*) FROM hookd.lanes`); n != 0 {
+		t.Errorf("%d lanes left", n)
+	}
+}
