@@ -334,13 +334,7 @@ func queueCounts(ctx context.Context, ex db.Executor, most int64) (Counts, error
 func OldestDue(ctx context.Context, ex db.Executor) (time.Time, error) {
 	var t *time.Time
 	err := ex.QueryRow(ctx, `
-		WITH RECURSIVE eps AS (
-			(SELECT endpoint_id FROM hookd.queue WHERE state = 'pending' ORDER BY endpoint_id LIMIT 1)
-			UNION ALL
-			SELECT (SELECT q.endpoint_id FROM hookd.queue q
-				WHERE q.state = 'pending' AND q.endpoint_id > eps.endpoint_id ORDER BY q.endpoint_id LIMIT 1)
-			FROM eps WHERE eps.endpoint_id IS NOT NULL
-		)
+		WITH RECURSIVE `+PendingEndpoints+`
 		SELECT min(h.next_attempt_at) FROM eps, LATERAL (
 			SELECT q.next_attempt_at FROM hookd.queue q
 			WHERE `+PendingOf("eps.endpoint_id")+` `+OldestFirst+` LIMIT 1

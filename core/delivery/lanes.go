@@ -214,13 +214,7 @@ func Sweep(ctx context.Context, ex db.Executor) (int, error) {
 	}
 	var n int
 	err = ex.QueryRow(ctx, `
-		WITH RECURSIVE eps AS (
-			(SELECT endpoint_id FROM hookd.queue WHERE state = 'pending' ORDER BY endpoint_id LIMIT 1)
-			UNION ALL
-			SELECT (SELECT q.endpoint_id FROM hookd.queue q
-				WHERE q.state = 'pending' AND q.endpoint_id > eps.endpoint_id ORDER BY q.endpoint_id LIMIT 1)
-			FROM eps WHERE eps.endpoint_id IS NOT NULL
-		), missing AS (
+		WITH RECURSIVE `+PendingEndpoints+`, missing AS (
 			SELECT endpoint_id FROM eps WHERE endpoint_id IS NOT NULL
 			  AND NOT EXISTS (SELECT 1 FROM hookd.lanes l WHERE l.endpoint_id = eps.endpoint_id)
 		), `+wakeCTE("missing")+`

@@ -101,6 +101,19 @@ func inStateOf(endpoint string, state State) string {
 // OldestFirst orders what PendingOf selects, oldest first.
 const OldestFirst = "ORDER BY q.endpoint_id, q.id"
 
+// PendingEndpoints is a recursive CTE, named eps, of the endpoints that
+// have pending deliveries, for a statement that begins WITH RECURSIVE: a
+// walk of queue_ready that costs one index probe per endpoint with work,
+// however many deliveries each has. Its last row's endpoint_id is NULL,
+// so a reader filters eps.endpoint_id IS NOT NULL.
+const PendingEndpoints = `eps AS (
+			(SELECT endpoint_id FROM hookd.queue WHERE state = 'pending' ORDER BY endpoint_id LIMIT 1)
+			UNION ALL
+			SELECT (SELECT q.endpoint_id FROM hookd.queue q
+				WHERE q.state = 'pending' AND q.endpoint_id > eps.endpoint_id ORDER BY q.endpoint_id LIMIT 1)
+			FROM eps WHERE eps.endpoint_id IS NOT NULL
+		)`
+
 // LineHeadOf is a subquery, to be read as a LATERAL join, that selects the
 // columns cols (of the queue as q) of the head of endpoint's line: its
 // oldest delivery that is pending or retrying. A fifo endpoint sends that

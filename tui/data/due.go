@@ -53,13 +53,7 @@ func due(ctx context.Context, ex db.Executor, now time.Time, o *Overview) error 
 	}
 	var oldest *time.Time
 	err := ex.QueryRow(ctx, `
-		WITH RECURSIVE eps AS (
-			(SELECT endpoint_id FROM hookd.queue WHERE state = 'pending' ORDER BY endpoint_id LIMIT 1)
-			UNION ALL
-			SELECT (SELECT q.endpoint_id FROM hookd.queue q
-				WHERE q.state = 'pending' AND q.endpoint_id > eps.endpoint_id ORDER BY q.endpoint_id LIMIT 1)
-			FROM eps WHERE eps.endpoint_id IS NOT NULL
-		)
+		WITH RECURSIVE `+delivery.PendingEndpoints+`
 		SELECT min(`+headDue("eps.endpoint_id")+`) FROM eps
 		WHERE eps.endpoint_id IS NOT NULL AND NOT `+breakerOpen("eps.endpoint_id")).Scan(&oldest)
 	if err != nil {
