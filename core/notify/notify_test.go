@@ -146,7 +146,7 @@ func TestSessionHooksRunOnTheListeningConnection(t *testing.T) {
 	pid := next(first, "on the first connection")
 	var listener int32
 	testkit.Eventually(t, "the listening connection", func() bool {
-		return pool.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, notify.ApplicationName).
+		return pool.QueryRow(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1`, notify.ApplicationName).
 			Scan(&listener) == nil
 	})
 	if listener != pid {
