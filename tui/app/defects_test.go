@@ -264,17 +264,23 @@ func TestDefect05AgesAndLatenciesReadRight(t *testing.T) {
 		if later := ages(); later[0] != first[0]+10*time.Second || !strings.Contains(screen(m), "FROZEN") {
 			t.Fatalf("frozen, the ages still tick: %v then %v", first, later)
 		}
-		// An overdue retry says so.
+		// An overdue retry says so; one behind an open breaker (billing's)
+		// is not due, and says what it waits on.
 		next := now.Add(-30 * time.Second)
-		src.AddDelivery(delivery.Delivery{ID: 500, EventID: "evt_late", EndpointID: "ep_01jdbilling0000000000000000", State: delivery.StatePending,
+		src.AddDelivery(delivery.Delivery{ID: 500, EventID: "evt_late", EndpointID: "ep_01jdsearch0000000000000000", State: delivery.StatePending,
+			Attempts: 2, NextAttemptAt: next, CreatedAt: now.Add(-time.Minute)})
+		src.AddDelivery(delivery.Delivery{ID: 501, EventID: "evt_held", EndpointID: "ep_01jdbilling0000000000000000", State: delivery.StatePending,
 			Attempts: 2, NextAttemptAt: next, CreatedAt: now.Add(-time.Minute)})
 		cmd, _ := m.ViewAt(common.ViewDeliveries).(*deliveries.Model).SetFilter("")
 		commontest.Drain(t, up, cmd)
-		commontest.Press(t, up, "3", ":")
-		commontest.Type(t, up, "500")
-		commontest.Press(t, up, "enter")
-		if out := screen(m); !strings.Contains(out, "next overdue 30s") {
-			t.Fatalf("an overdue retry reads overdue:\n%s", out)
+		for id, want := range map[string]string{"500": "next overdue 30s", "501": "next waits on the breaker"} {
+			commontest.Press(t, up, "3", ":")
+			commontest.Type(t, up, id)
+			commontest.Press(t, up, "enter")
+			if out := screen(m); !strings.Contains(out, want) || id == "501" && strings.Contains(out, "overdue") {
+				t.Fatalf("delivery %s does not read %q:\n%s", id, want, out)
+			}
+			commontest.Press(t, up, "esc")
 		}
 		// p95 is a bucket's bound, not a measurement.
 		commontest.Press(t, up, "2")

@@ -151,6 +151,9 @@ type Label struct {
 	// DataOnly: the endpoint receives the event's data alone, not hookd's
 	// envelope (body format "data").
 	DataOnly bool
+	// BreakerOpen: the endpoint's circuit breaker is open, so its pending
+	// deliveries wait on it rather than being due.
+	BreakerOpen bool
 }
 
 // Name is the endpoint's description, or its URL's host and path when it

@@ -80,6 +80,11 @@ func TestBreakerHeldWorkIsNotDue(t *testing.T) {
 		page.Row.Health.Breaker.State != delivery.BreakerOpen || page.Row.Health.Pending != 2 {
 		t.Fatalf("behind its open breaker nothing is due: %v, %v", page.OldestDue, err)
 	}
+	// A delivery's drill-down learns it from the endpoint's label.
+	labels, err := src.Labels(ctx, []string{open.ID, closed.ID})
+	if err != nil || !labels[open.ID].BreakerOpen || labels[closed.ID].BreakerOpen {
+		t.Fatalf("labels say which breaker is open: %+v, %v", labels, err)
+	}
 }
 
 // The counts of what is due read a bounded number of rows: past TotalCap

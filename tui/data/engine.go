@@ -92,13 +92,13 @@ func (p *Postgres) findEndpoints(ctx context.Context, text, tenant string, limit
 	var rows pgx.Rows
 	var err error
 	if tenant != "" {
-		rows, err = p.pool.Query(ctx, `SELECT id, description, url, coalesce(tenant_id, ''), enabled, body_format
-			FROM hookd.endpoints
+		rows, err = p.pool.Query(ctx, `SELECT `+labelCols+`
+			FROM hookd.endpoints e
 			WHERE tenant_id = $1 AND kind = ANY($2) AND (id = $3 OR description ILIKE $4 OR url ILIKE $4 OR id ILIKE $4)
 			ORDER BY tenant_id, created_at, id LIMIT $5`, tenant, listedKinds, text, like, limit)
 	} else {
-		rows, err = p.pool.Query(ctx, `SELECT id, description, url, coalesce(tenant_id, ''), enabled, body_format
-			FROM hookd.endpoints
+		rows, err = p.pool.Query(ctx, `SELECT `+labelCols+`
+			FROM hookd.endpoints e
 			WHERE kind = ANY($1) AND (id = $2 OR description ILIKE $3 OR url ILIKE $3 OR id ILIKE $3)
 			ORDER BY id LIMIT $4`, listedKinds, text, like, limit)
 	}
@@ -108,10 +108,14 @@ func (p *Postgres) findEndpoints(ctx context.Context, text, tenant string, limit
 	return pgx.CollectRows(rows, scanLabel)
 }
 
+// labelCols are the columns of a Label, of the endpoints as e, in
+// scanLabel's order; the breaker is one probe of its partial index.
+var labelCols = `e.id, e.description, e.url, coalesce(e.tenant_id, ''), e.enabled, e.body_format, ` + breakerOpen("e.id")
+
 func scanLabel(r pgx.CollectableRow) (Label, error) {
 	var l Label
 	var format string
-	err := r.Scan(&l.ID, &l.Description, &l.URL, &l.Tenant, &l.Enabled, &format)
+	err := r.Scan(&l.ID, &l.Description, &l.URL, &l.Tenant, &l.Enabled, &format, &l.BreakerOpen)
 	l.DataOnly = format == endpoint.BodyData
 	return l, err
 }
@@ -122,8 +126,7 @@ func (p *Postgres) labels(ctx context.Context, ids []string) (map[string]Label, 
 	if len(ids) == 0 {
 		return out, nil
 	}
-	rows, err := p.pool.Query(ctx, `SELECT id, description, url, coalesce(tenant_id, ''), enabled, body_format
-		FROM hookd.endpoints WHERE id = ANY($1)`, ids)
+	rows, err := p.pool.Query(ctx, `SELECT `+labelCols+` FROM hookd.endpoints e WHERE id = ANY($1)`, ids)
 	if err != nil {
 		return nil, err
 	}

@@ -186,7 +186,10 @@ func (s *AttemptsScreen) View() string {
 		state = sty.Render(state)
 	}
 	next := "-"
-	if d.AwaitsAttempt() {
+	switch {
+	case d.State == delivery.StatePending && s.label.BreakerOpen:
+		next = "waits on the breaker" // not due while it is open
+	case d.AwaitsAttempt():
 		next = common.Until(now, d.NextAttemptAt)
 	}
 	fmt.Fprintf(&b, "%s %s  %s %d  %s %d  %s %s  %s %s\n", st.Key.Render("state"), state, st.Key.Render("attempts"), d.Attempts,

@@ -168,7 +168,7 @@ func (s *Source) Endpoints(ctx context.Context, q data.EndpointQuery) (data.Endp
 func label(r data.EndpointRow) data.Label {
 	e := r.Endpoint
 	return data.Label{ID: e.ID, Description: e.Description, URL: e.URL, Tenant: e.Tenant, Enabled: e.Enabled,
-		DataOnly: e.BodyFormat == endpoint.BodyData}
+		DataOnly: e.BodyFormat == endpoint.BodyData, BreakerOpen: r.Health != nil && r.Health.Breaker.State == delivery.BreakerOpen}
 }
 
 func (s *Source) FindEndpoints(ctx context.Context, text, tenant string, limit int) ([]data.Label, error) {
