@@ -49,9 +49,9 @@ type Model struct {
 	pager   pager.Model
 	w, h    int
 
-	// was is the filter the rows shown match while a new one's first load
-	// is under way: should that load fail, it comes back with its rows.
-	was *auditFilter
+	// trial keeps the rows shown, and the filter they match, while a new
+	// filter's first load is under way.
+	trial filter.Trial
 }
 
 type loaded struct {
@@ -140,39 +140,23 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if o := p.Outcome; o != "" && o != audit.OutcomeOK && o != audit.OutcomeRefused && o != audit.OutcomeFailed {
 		return nil, fmt.Errorf("outcome: %q is not an outcome (allowed: ok, refused, failed)", o)
 	}
-	if m.was == nil && m.loaded {
-		m.was = &auditFilter{params: m.params, applied: m.prompt.Applied()}
-	}
-	m.params = p
-	m.prompt.SetApplied(strings.TrimSpace(text))
-	if m.was == nil {
+	was, wasApplied := m.params, m.prompt.Applied()
+	if !m.trial.Begin(m.loaded, func() { m.params = was; m.prompt.SetApplied(wasApplied) }) {
 		m.items, m.next, m.loaded = nil, 0, false
 		m.table.SetRows(nil)
 	}
+	m.params = p
+	m.prompt.SetApplied(strings.TrimSpace(text))
 	return m.RefreshNow(), nil
 }
 
-// auditFilter is what a filter sets.
-type auditFilter struct {
-	params  audit.ListParams
-	applied string
-}
-
-// settle takes a new filter's first answer: on an error the previous
-// filter comes back, with the rows it shows, and the error says so.
+// settle takes a new filter's first answer: its rows start from the top,
+// or on an error the previous filter is back with its rows.
 func (m *Model) settle(err error) tea.Cmd {
-	was, tried := m.was, m.prompt.Applied()
-	m.was = nil
-	if was == nil || err == nil {
-		if was != nil { // the new filter's rows start from the top
-			m.table.SetRows(nil)
-			m.table.SetCursor(0)
-		}
-		return nil
-	}
-	m.params = was.params
-	m.prompt.SetApplied(was.applied)
-	return common.NotApplied(tried, err)
+	return m.trial.Settle(m.prompt.Applied(), err, func() {
+		m.table.SetRows(nil)
+		m.table.SetCursor(0)
+	})
 }
 
 func (m *Model) SetSize(w, h int) {

@@ -80,10 +80,10 @@ type Model struct {
 	err         error
 	loadedAt    time.Time
 	row         RowFunc
-	// was is the filter in force before the one whose first load is
-	// under way: should that load fail, the list goes back to it, rows
-	// and all, instead of showing nothing.
-	was *filterState
+	// trial keeps the rows shown, and the filter they match, while a new
+	// filter's first load is under way: should it fail, the list goes back
+	// to them instead of showing nothing.
+	trial filter.Trial
 	// Noun names the rows in messages ("deliveries", "dead letters").
 	Noun string
 }
@@ -296,7 +296,7 @@ func (m *Model) apply(msg Loaded) tea.Cmd {
 	}
 	m.err = msg.err
 	var applied tea.Cmd
-	if m.was != nil && !msg.append {
+	if m.trial.On() && !msg.append {
 		applied = m.filterApplied(msg.err)
 	}
 	if msg.err != nil {

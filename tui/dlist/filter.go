@@ -5,7 +5,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/filter"
 )
@@ -66,30 +65,20 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.was == nil && m.loaded {
-		m.was = m.filterState()
-	}
+	was := m.filterState()
+	m.trial.Begin(m.loaded, func() { m.setFilterState(was) })
 	m.setFilterState(&filterState{text: strings.TrimSpace(text), parsed: p})
 	return m.Reload(), nil
 }
 
-// filterApplied takes the first answer under a new filter: the rows start
-// again from the top, unmarked; or, on an error, the previous filter and
-// its rows come back.
+// filterApplied takes the first answer under a new filter on trial: the
+// rows start again from the top, unmarked; or, on an error, the previous
+// filter and its rows come back.
 func (m *Model) filterApplied(err error) tea.Cmd {
-	was := m.was
-	m.was = nil
-	if err != nil {
-		if was == nil {
-			return nil // nothing shown before: the error stands alone
-		}
-		tried := m.text
-		m.setFilterState(was)
-		return common.NotApplied(tried, err)
-	}
-	m.items, m.next = nil, 0
-	m.Table.SetRows(nil)
-	m.Table.SetCursor(0)
-	m.Table.ClearMarks()
-	return nil
+	return m.trial.Settle(m.text, err, func() {
+		m.items, m.next = nil, 0
+		m.Table.SetRows(nil)
+		m.Table.SetCursor(0)
+		m.Table.ClearMarks()
+	})
 }

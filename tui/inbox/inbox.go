@@ -63,9 +63,9 @@ type Model struct {
 	at       time.Time
 	w, h     int
 
-	// was is the filter the rows shown match while a new one's first load
-	// is under way: should that load fail, it comes back with its rows.
-	was *inboxFilter
+	// trial keeps the rows shown, and the filter they match, while a new
+	// filter's first load is under way.
+	trial filter.Trial
 }
 
 type loaded struct {

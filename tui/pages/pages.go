@@ -18,6 +18,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/filter"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/list"
 )
@@ -64,10 +65,8 @@ type State[R any] struct {
 	gen           int64
 	loading, more bool
 	took, doneAt  time.Duration
-	// undo puts back the filter in force before the one whose first load
-	// is under way (nil when none is); wasIDs are what it resolved to.
-	undo   func()
-	wasIDs []string
+	// trial is a new filter's first load under way (see Refilter).
+	trial filter.Trial
 }
 
 // epoch anchors the monotonic clock used to pace refreshes.
@@ -108,18 +107,16 @@ func (s *State[R]) Clear() {
 // the rows stay and undo puts back the view's filter they match. A list
 // that shows nothing yet is cleared.
 func (s *State[R]) Refilter(undo func()) {
-	if !s.Loaded {
+	ids := s.IDs // what the rows shown resolved to
+	if !s.trial.Begin(s.Loaded, func() { s.IDs = ids; undo() }) {
 		s.Clear()
 		return
-	}
-	if s.undo == nil { // a second filter before the first answered: the rows are still the first's
-		s.undo, s.wasIDs = undo, s.IDs
 	}
 	s.IDs = nil
 }
 
 // Refiltering reports a new filter's first load under way.
-func (s *State[R]) Refiltering() bool { return s.undo != nil }
+func (s *State[R]) Refiltering() bool { return s.trial.On() }
 
 // Apply takes msg when it answers this state's current load, reporting
 // whether it did (the view then redraws).
@@ -132,13 +129,7 @@ func (s *State[R]) Apply(msg Loaded[R]) bool {
 	} else {
 		s.loading = false
 		s.took, s.doneAt = msg.took, msg.end
-		if undo := s.undo; undo != nil {
-			s.undo = nil
-			if msg.err != nil {
-				s.IDs = s.wasIDs
-				undo()
-			}
-		}
+		s.trial.End(msg.err)
 	}
 	s.Err = msg.err
 	if msg.err != nil {
