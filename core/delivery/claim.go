@@ -75,8 +75,9 @@ type Claimed struct {
 	Missing []Job
 }
 
-// Claim admits wakes, takes due deliveries in a transaction of its own and
-// then drops the lanes it found idle; see AdmitWakes and ClaimTx.
+// Claim admits wakes, takes due deliveries in a transaction of its own,
+// planned as a dispatcher's cycle is (see cycleSettings), and then drops
+// the lanes it found idle; see AdmitWakes and ClaimTx.
 func Claim(ctx context.Context, ex db.Executor, p ClaimParams) (Claimed, error) {
 	err := pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
 		_, err := AdmitWakes(ctx, tx)
@@ -87,6 +88,9 @@ func Claim(ctx context.Context, ex db.Executor, p ClaimParams) (Claimed, error) 
 	}
 	var c Claimed
 	err = pgx.BeginFunc(ctx, ex, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, cycleSettings); err != nil {
+			return err
+		}
 		var err error
 		c, err = ClaimTx(ctx, tx, p)
 		return err

@@ -417,3 +417,55 @@ func TestListByEventTypeReadsAtMostItsScan(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A claim reads the deliveries it takes, not its endpoints' whole
+// backlogs, once the queue has been analyzed while large. Statistics of
+// several endpoints' interleaved backlogs made the planner's generic plan
+// read each endpoint's pending deliveries by bitmap and sort them to take
+// the oldest few: every claim read the whole backlog, so the slower
+// delivery ran, the longer the backlog and the slower each claim, until
+// publishing outran delivering for good.
+func TestClaimReadsNotTheBacklogOnceAnalyzed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	for i := range 3 {
+		if _, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: fmt.Sprintf("https://r%d.example/", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs := make([]outbox.Event, 3000)
+	for i := range evs {
+		evs[i] = outbox.Event{ID: fmt.Sprintf("evt_%04d", i), Type: "order.created"}
+	}
+	b.publishAll(t, evs)
+	if _, err := delivery.AdmitWakes(b.ctx, b.pool); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		err := pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
+			before, err := queueRowsRead(b, tx)
+			if err != nil {
+				return err
+			}
+			c, err := delivery.ClaimTx(b.ctx, tx, delivery.ClaimParams{Limit: 40, Lease: time.Minute, Worker: "w"})
+			if err != nil {
+				return err
+			}
+			after, err := queueRowsRead(b, tx)
+			if err != nil {
+				return err
+			}
+			if len(c.Jobs) != 40 || after-before > 400 {
+				t.Errorf("claim %d took %d deliveries reading %d queue rows; want 40 reading a few hundred at most, not the backlogs' 12,000",
+					round+1, len(c.Jobs), after-before)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
