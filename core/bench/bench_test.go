@@ -131,6 +131,10 @@ func checkLeg(t *testing.T, l Leg, o Options) {
 	if a := db.Tables["attempts"]; a.Inserted < int64(o.Events) {
 		t.Errorf("attempts inserted = %d; want at least %d", a.Inserted, o.Events)
 	}
+	// Claiming reads each delivery it takes, and the completion again.
+	if q := db.Tables["queue"]; q.Read < int64(o.Events) {
+		t.Errorf("queue rows read = %d; want at least %d", q.Read, o.Events)
+	}
 	if c := b.Cost.CPU; c.PostgreSQL <= 0 || c.Wall <= 0 {
 		t.Errorf("burn-down CPU = %+v; want PostgreSQL's", c)
 	}

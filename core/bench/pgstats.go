@@ -46,7 +46,8 @@ func takeSnap(ctx context.Context, admin *pgxpool.Pool) (dbSnap, error) {
 	}
 	rows, err := admin.Query(ctx, adminMark+`
 		SELECT t.name, coalesce(sum(s.n_tup_ins), 0)::bigint, coalesce(sum(s.n_tup_upd), 0)::bigint,
-			coalesce(sum(s.n_tup_hot_upd), 0)::bigint, coalesce(sum(s.n_tup_del), 0)::bigint
+			coalesce(sum(s.n_tup_hot_upd), 0)::bigint, coalesce(sum(s.n_tup_del), 0)::bigint,
+			coalesce(sum(coalesce(s.seq_tup_read, 0) + coalesce(s.idx_tup_fetch, 0)), 0)::bigint
 		FROM unnest($1::text[]) AS t(name)
 		CROSS JOIN LATERAL (SELECT to_regclass('hookd.' || t.name) AS rel) r
 		-- a plain table is not in a partition tree: count it itself
@@ -60,7 +61,7 @@ func takeSnap(ctx context.Context, admin *pgxpool.Pool) (dbSnap, error) {
 	for rows.Next() {
 		var name string
 		var u TableUse
-		if err := rows.Scan(&name, &u.Inserted, &u.Updated, &u.HOT, &u.Deleted); err != nil {
+		if err := rows.Scan(&name, &u.Inserted, &u.Updated, &u.HOT, &u.Deleted, &u.Read); err != nil {
 			return s, err
 		}
 		s.tables[name] = u
@@ -81,7 +82,7 @@ func (s dbSnap) since(a dbSnap) DBUse {
 	for name, b := range s.tables {
 		p := a.tables[name]
 		u.Tables[name] = TableUse{Inserted: b.Inserted - p.Inserted, Updated: b.Updated - p.Updated,
-			HOT: b.HOT - p.HOT, Deleted: b.Deleted - p.Deleted}
+			HOT: b.HOT - p.HOT, Deleted: b.Deleted - p.Deleted, Read: b.Read - p.Read}
 	}
 	return u
 }

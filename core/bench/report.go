@@ -239,12 +239,16 @@ type DBUse struct {
 	WaitSamples int                 `json:"wait_samples"`
 }
 
-// TableUse is a table's row changes (pg_stat_user_tables).
+// TableUse is a table's row changes and reads (pg_stat_user_tables).
 type TableUse struct {
 	Inserted int64 `json:"inserted"`
 	Updated  int64 `json:"updated"`
 	HOT      int64 `json:"hot_updated"`
 	Deleted  int64 `json:"deleted"`
+	// Read counts the rows fetched from the table, by index or by scan
+	// (idx_tup_fetch + seq_tup_read): a statement that reads more rows
+	// than it takes shows here first.
+	Read int64 `json:"read"`
 }
 
 // Statement is one pg_stat_statements entry.

@@ -256,6 +256,9 @@ func (p printer) cost(indent int, c Cost) {
 	for _, t := range statTables {
 		x := c.DB.Tables[t]
 		var parts []string
+		if x.Read > 0 {
+			parts = append(parts, fmt.Sprintf("read %.2f", float64(x.Read)/u))
+		}
 		if x.Inserted > 0 {
 			parts = append(parts, fmt.Sprintf("ins %.2f", float64(x.Inserted)/u))
 		}
