@@ -170,7 +170,7 @@ type Sustained struct {
 	ProbeLength Duration `json:"probe_length"`
 	Probes      []Probe  `json:"probes"`
 	// FailedHolds are holds at rates the probes found that did not last
-	// the whole hold; each next one was tried at 0.8 of the last.
+	// the whole hold; each next one was tried at holdStep of the last.
 	FailedHolds []Probe `json:"failed_holds,omitempty"`
 	Hold        Steady  `json:"hold"`
 	// Backlog is published less received, at the hold's start and end and

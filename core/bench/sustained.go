@@ -102,9 +102,14 @@ func held(rate float64, dropped int, tr *backlogTrace) bool {
 		tr.slope() <= holdSlope*rate && float64(tr.last()) <= holdEnd*rate
 }
 
-// holdTries is how many holds are tried, each at 0.8 of the last, when
-// the rate the probes found does not hold for the whole SustainedHold.
-const holdTries = 3
+// holdTries is how many holds are tried, each at holdStep of the last,
+// when the rate the probes found does not hold for the whole
+// SustainedHold. A step of a tenth keeps the rate reported within a tenth
+// of the highest that holds (a fifth left up to a fifth unreported).
+const (
+	holdTries = 4
+	holdStep  = 0.9
+)
 
 // sustained searches for the highest rate the machine holds while
 // publishing and delivering at once, starting from guess, with short
@@ -133,7 +138,7 @@ func (b *bench) sustained(ctx context.Context, guess float64) (Sustained, error)
 			return s, nil
 		}
 		s.FailedHolds = append(s.FailedHolds, Probe{Offered: rate, Slope: s.Slope, Dropped: h.Dropped, End: s.BacklogEnd})
-		rate *= 0.8
+		rate *= holdStep
 	}
 }
 

@@ -103,8 +103,8 @@ func (r Report) WriteText(w io.Writer) {
 		}
 		p.line(2, "search (probes of %s): %s", r.sustainedProbe(), strings.Join(steps, ", "))
 		for _, f := range s.FailedHolds {
-			p.line(2, "held %s/s in the probes but not for the whole hold (backlog %d at the end, trend %+.0f/s, "+
-				"%d offered events dropped): tried 0.8 of it", n(f.Offered), f.End, f.Slope, f.Dropped)
+			p.line(2, "%s/s did not hold for the whole hold (backlog %d at the end, trend %+.0f/s, "+
+				"%d offered events dropped): tried %.1f of it", n(f.Offered), f.End, f.Slope, f.Dropped, holdStep)
 		}
 		h := s.Hold
 		verdict := "held: the backlog stayed flat"
