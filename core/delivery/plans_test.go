@@ -157,33 +157,39 @@ func TestClaimReadsOnlyItsEndpointsRows(t *testing.T) {
 	if _, err := b.pool.Exec(b.ctx, `ANALYZE hookd.queue`); err != nil {
 		t.Fatal(err)
 	}
-	err = pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
+	c, read := b.claimCountingReads(t, 10)
+	for _, j := range c.Jobs {
+		if j.EndpointID != other.ID {
+			t.Errorf("claimed delivery %d of endpoint %s, whose lane waits at its cap", j.DeliveryID, j.EndpointID)
+		}
+	}
+	if len(c.Jobs) != 10 || read > 100 {
+		t.Errorf("claimed %d deliveries reading %d queue rows; want 10 reading a few dozen, not the backlog's 3,000",
+			len(c.Jobs), read)
+	}
+}
+
+// claimCountingReads claims up to limit deliveries in a transaction
+// planned as a dispatcher's cycle is, and returns what it took and how
+// many queue rows it read.
+func (b *bundle) claimCountingReads(t *testing.T, limit int) (c delivery.Claimed, read int64) {
+	t.Helper()
+	err := pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
 		before, err := queueRowsRead(b, tx)
 		if err != nil {
 			return err
 		}
-		c, err := delivery.ClaimTx(b.ctx, tx, delivery.ClaimParams{Limit: 10, Lease: time.Minute, Worker: "w"})
-		if err != nil {
+		if c, err = delivery.ClaimTx(b.ctx, tx, delivery.ClaimParams{Limit: limit, Lease: time.Minute, Worker: "w"}); err != nil {
 			return err
 		}
 		after, err := queueRowsRead(b, tx)
-		if err != nil {
-			return err
-		}
-		for _, j := range c.Jobs {
-			if j.EndpointID != other.ID {
-				t.Errorf("claimed delivery %d of endpoint %s, whose lane waits at its cap", j.DeliveryID, j.EndpointID)
-			}
-		}
-		if len(c.Jobs) != 10 || after-before > 100 {
-			t.Errorf("claimed %d deliveries reading %d queue rows; want 10 reading a few dozen, not the backlog's 3,000",
-				len(c.Jobs), after-before)
-		}
-		return nil
+		read = after - before
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, read
 }
 
 // Holding a disabled endpoint's leftover work reads that endpoint's rows,
@@ -445,27 +451,9 @@ func TestClaimReadsNotTheBacklogOnceAnalyzed(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 3 {
-		err := pgx.BeginTxFunc(b.ctx, b.pool, delivery.CycleTx, func(tx pgx.Tx) error {
-			before, err := queueRowsRead(b, tx)
-			if err != nil {
-				return err
-			}
-			c, err := delivery.ClaimTx(b.ctx, tx, delivery.ClaimParams{Limit: 40, Lease: time.Minute, Worker: "w"})
-			if err != nil {
-				return err
-			}
-			after, err := queueRowsRead(b, tx)
-			if err != nil {
-				return err
-			}
-			if len(c.Jobs) != 40 || after-before > 400 {
-				t.Errorf("claim %d took %d deliveries reading %d queue rows; want 40 reading a few hundred at most, not the backlogs' 12,000",
-					round+1, len(c.Jobs), after-before)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+		if c, read := b.claimCountingReads(t, 40); len(c.Jobs) != 40 || read > 400 {
+			t.Errorf("claim %d took %d deliveries reading %d queue rows; want 40 reading a few hundred at most, not the backlogs' 12,000",
+				round+1, len(c.Jobs), read)
 		}
 	}
 }
