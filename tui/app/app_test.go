@@ -232,6 +232,11 @@ func TestQuitKeys(t *testing.T) {
 	if isQuit(up(commontest.Key("q"))) || !m.QuitDialog().Active() {
 		t.Fatal("q at the top level asks before quitting")
 	}
+	// The footer of a yes/no dialog says what y does there; "one row" is
+	// the help screen's contrast with typing a count.
+	if sc := screen(m); strings.Contains(sc, "one row") || !strings.Contains(sc, "y confirm") {
+		t.Fatalf("the quit dialog's footer offers y to confirm, without rows:\n%s", sc)
+	}
 	commontest.Press(t, up, "q")
 	if m.QuitDialog().Active() {
 		t.Fatal("a second q cancels: a habitual double q does not quit")

@@ -158,7 +158,10 @@ func (m *Model) Help(k *keys.KeyMap) []key.Binding {
 	case notice:
 		return []key.Binding{k.Copy, key.NewBinding(key.WithKeys("enter", "esc"), key.WithHelp("enter/esc", "close"))}
 	}
-	return []key.Binding{k.Confirm, k.Cancel}
+	// The help screen calls y "confirm (one row)", against typing the
+	// count for many; a yes/no dialog's own footer says only what y does.
+	yes := key.NewBinding(key.WithKeys(k.Confirm.Keys()...), key.WithHelp(k.Confirm.Help().Key, "confirm"))
+	return []key.Binding{yes, k.Cancel}
 }
 
 // View renders the dialog box, at most screen cells wide.
