@@ -265,7 +265,7 @@ func (m *Model) render() {
 	rows := make([]list.Row, len(m.items))
 	for i, e := range m.items {
 		info := e.Verification
-		state := e.State
+		state, tries := e.State, e.Attempts
 		var style *lipgloss.Style
 		switch {
 		case e.State == "dead":
@@ -275,15 +275,16 @@ func (m *Model) render() {
 		case e.Forward != nil:
 			// Forwarded means handed to the delivery engine; what counts
 			// is whether the forward arrived.
-			state = "fwd " + string(e.Forward.State)
+			// Its tries are the forward's too, as the error beside them.
+			state, tries = "fwd "+string(e.Forward.State), e.Forward.Attempts
 			style = inspect.StateStyle(m.c, *e.Forward)
 			if e.Forward.State != delivery.StateSucceeded && e.Forward.LastError != "" {
 				info = e.Forward.LastError
 			}
 		}
 		rows[i] = list.Row{ID: strconv.FormatInt(e.ID, 10), Ref: i, Style: style, Cells: []string{strconv.FormatInt(e.ID, 10),
-			common.Age(now, e.ReceivedAt), e.Source, state, strconv.Itoa(e.Attempts), e.Type, e.EventID, info},
-			Keys: []any{e.ID, now.Sub(e.ReceivedAt), nil, nil, e.Attempts}}
+			common.Age(now, e.ReceivedAt), e.Source, state, strconv.Itoa(tries), e.Type, e.EventID, info},
+			Keys: []any{e.ID, now.Sub(e.ReceivedAt), nil, nil, tries}}
 	}
 	m.table.SetRows(rows)
 }

@@ -6,7 +6,9 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common/commontest"
 	"github.com/hookd/hookd/tui/data"
 	"github.com/hookd/hookd/tui/data/datafake"
@@ -27,6 +29,28 @@ func setup(t *testing.T, readOnly bool) (*datafake.Source, *inbox.Model, commont
 	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
 	commontest.Drain(t, up, m.Init())
 	return src, m, up
+}
+
+// A forwarded event's row shows its forward's fate: state, error and tries
+// alike (the inbox's own attempts are those of its processing, done).
+func TestForwardedRowShowsTheForwardsTries(t *testing.T) {
+	t.Parallel()
+	src := datafake.New()
+	src.InboxItems = []data.InboxEvent{{ID: 1, Source: "payments", EventID: "evt_p1", Type: "dispute.created", State: "forwarded",
+		Forward: &delivery.Delivery{ID: 9, State: delivery.StateRetrying, Attempts: 2, LastError: "HTTP 500 Internal Server Error"}}}
+	m := inbox.New(commontest.NewCommon(src, false))
+	m.SetSize(100, 20)
+	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+	commontest.Drain(t, up, m.Init())
+	var row string
+	for _, l := range strings.Split(ansi.Strip(m.View()), "\n") {
+		if strings.Contains(l, "evt_p1") || strings.Contains(l, "dispute.created") {
+			row = l
+		}
+	}
+	if f := strings.Fields(row); len(f) < 6 || f[3] != "fwd" || f[4] != "retrying" || f[5] != "2" || !strings.Contains(row, "HTTP 500") {
+		t.Fatalf("forwarded row = %q; want fwd retrying, 2 tries and the forward's error", row)
+	}
 }
 
 func TestFilterBySourceAndState(t *testing.T) {
