@@ -102,6 +102,7 @@ func testKill9Survivor(t *testing.T, bin string) {
 	if orphans == 0 {
 		t.Fatal("nothing was in flight in the killed process; the test proves nothing")
 	}
+	defer procDumpOnFailure(t, pool)
 	testkit.EventuallyWithin(t, 90*time.Second, "every delivery to succeed with the survivor alone", func() bool {
 		return procCountState(t, pool, "succeeded") == events
 	})

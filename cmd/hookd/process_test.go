@@ -228,6 +228,40 @@ func procCountState(t *testing.T, pool *pgxpool.Pool, state string) int {
 	return n
 }
 
+// procDumpOnFailure logs, when the test has failed, what the engine's
+// tables held then: the workers and their liveness, the lanes, and the
+// queue by state and worker, so that a wait that timed out says where the
+// work stood.
+func procDumpOnFailure(t *testing.T, pool *pgxpool.Pool) {
+	if !t.Failed() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, q := range [][2]string{
+		{"workers (worker, lock key, gone since, now)", `SELECT worker, lock_key, gone_since, now() FROM hookd.workers ORDER BY worker`},
+		{"lanes (endpoint, ready at, rate next at)", `SELECT endpoint_id, ready_at, rate_next_at FROM hookd.lanes ORDER BY endpoint_id`},
+		{"queue (state, leased by, count, first lease end, first due)", `SELECT state, coalesce(leased_by, ''), count(*),
+			min(lease_expires_at), min(next_attempt_at) FROM hookd.queue GROUP BY 1, 2 ORDER BY 1, 2`},
+	} {
+		rows, err := pool.Query(ctx, q[1])
+		if err != nil {
+			t.Logf("%s: %v", q[0], err)
+			continue
+		}
+		var out []string
+		for rows.Next() {
+			vals, err := rows.Values()
+			if err != nil {
+				break
+			}
+			out = append(out, fmt.Sprint(vals...))
+		}
+		rows.Close()
+		t.Logf("%s:\n  %s", q[0], strings.Join(out, "\n  "))
+	}
+}
+
 func procPool(t *testing.T, dbURL string) *pgxpool.Pool {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), dbURL)
