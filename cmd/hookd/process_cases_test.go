@@ -103,7 +103,10 @@ func testKill9Survivor(t *testing.T, bin string) {
 		t.Fatal("nothing was in flight in the killed process; the test proves nothing")
 	}
 	defer procDumpOnFailure(t, pool)
-	testkit.EventuallyWithin(t, 90*time.Second, "every delivery to succeed with the survivor alone", func() bool {
+	// The survivor's reaper (every 5 s) first finds the dead worker's lock
+	// free, takes its work back 20 s later and then delivers the rest:
+	// about 30 s alone; in a loaded CI run it once took longer than 90 s.
+	testkit.EventuallyWithin(t, 150*time.Second, "every delivery to succeed with the survivor alone", func() bool {
 		return procCountState(t, pool, "succeeded") == events
 	})
 	procCheckReceiver(t, r, ids)
