@@ -27,6 +27,32 @@ func TestHeaderSaysWhereAndWho(t *testing.T) {
 	}
 }
 
+// The palette's hint is whole at any width: the longest that fits.
+func TestPaletteHintFits(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		width int
+		want  string
+	}{
+		{120, "a view (dead, endpoints, tenants…), or a delivery, event, endpoint or tenant id"},
+		{80, "a view, or a delivery, event, endpoint or tenant id"},
+		{40, "a view or an id"},
+	} {
+		m, up := newApp(t, fixture(), c.width, 24, false)
+		commontest.Press(t, up, ":")
+		lines := strings.Split(screen(m), "\n")
+		var prompt string
+		for _, l := range lines {
+			if strings.HasPrefix(l, ":") {
+				prompt = strings.TrimRight(l, " ")
+			}
+		}
+		if prompt != ":"+c.want {
+			t.Errorf("at %d columns the palette reads %q; want %q", c.width, prompt, ":"+c.want)
+		}
+	}
+}
+
 // : jumps to a view (with a filter) or to any id pasted.
 func TestPaletteJumps(t *testing.T) {
 	t.Parallel()

@@ -8,6 +8,7 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/outbox"
@@ -33,7 +34,7 @@ type paletteDone struct {
 func newPalette() palette {
 	in := textinput.New()
 	in.Prompt = ":"
-	in.Placeholder = "a view (dead, endpoints, tenants…), or a delivery, event, endpoint or tenant id"
+	in.Placeholder = palettePlaceholders[0]
 	in.CharLimit = 300
 	st := in.Styles()
 	st.Cursor.Blink = false
@@ -43,7 +44,24 @@ func newPalette() palette {
 
 func (p *palette) active() bool { return p.editing }
 
-func (p *palette) setWidth(w int) { p.input.SetWidth(max(w-3, 1)) }
+// palettePlaceholders say what the palette takes, the longest first: the
+// first that fits the line is shown, so that none is cut off mid-word.
+var palettePlaceholders = []string{
+	"a view (dead, endpoints, tenants…), or a delivery, event, endpoint or tenant id",
+	"a view, or a delivery, event, endpoint or tenant id",
+	"a view or an id",
+}
+
+func (p *palette) setWidth(w int) {
+	width := max(w-3, 1)
+	p.input.SetWidth(width)
+	for _, ph := range palettePlaceholders {
+		p.input.Placeholder = ph
+		if lipgloss.Width(ph) < width {
+			break
+		}
+	}
+}
 
 func (p *palette) start() tea.Cmd {
 	p.editing = true
