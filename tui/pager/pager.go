@@ -42,8 +42,11 @@ func (m *Model) Content() string { return m.raw }
 // Offset returns the first visible line.
 func (m *Model) Offset() int { return m.offset }
 
+// wrap breaks the text at word boundaries to the width, and a word longer
+// than the width (a signature, a URL) across lines: a hard wrap cut names
+// and ids in two mid-word.
 func (m *Model) wrap() {
-	m.lines = strings.Split(ansi.Hardwrap(m.raw, max(m.width, 1), true), "\n")
+	m.lines = strings.Split(ansi.Wrap(m.raw, max(m.width, 1), ""), "\n")
 	m.scroll(0)
 }
 
