@@ -10,6 +10,7 @@ import (
 // Text wraps at word boundaries, keeping a line's indentation; only a word
 // longer than the width is cut.
 func TestWrapsAtWords(t *testing.T) {
+	t.Parallel()
 	var m pager.Model
 	m.SetSize(40, 20)
 	m.SetContent("attempt 2 of delivery 1641 to intake forwarding for source payments (ep_fwd_payments)\n" +
