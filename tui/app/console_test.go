@@ -248,6 +248,25 @@ func TestAuditFilterWhileTheDatabaseIsDownKeepsTheLastData(t *testing.T) {
 	}
 }
 
+// At 80 columns the audit view shows an action's name whole, the longest
+// included, next to a long target: the name is what the row is about.
+func TestAuditActionsWholeAtEightyColumns(t *testing.T) {
+	t.Parallel()
+	src := fixture()
+	for i, action := range []string{audit.ActionRotate, audit.ActionTest} {
+		src.Trail = append(src.Trail, audit.Entry{ID: int64(i + 1), At: commontest.Now, Action: action, Actor: tester,
+			Via: audit.ViaConsole, Target: "ep_01jdbilling0000000000000000", Rows: 1, Outcome: audit.OutcomeOK})
+	}
+	m, up := newApp(t, src, 80, 24, false)
+	commontest.Press(t, up, "6")
+	out := screen(m)
+	for _, action := range []string{audit.ActionRotate, audit.ActionTest} {
+		if !strings.Contains(out, " "+action+" ") {
+			t.Errorf("action %s is not shown whole:\n%s", action, out)
+		}
+	}
+}
+
 // At 80 columns the help of every view fits: long descriptions and
 // filter lines wrap within their column instead of being cut.
 func TestHelpFitsEightyColumns(t *testing.T) {

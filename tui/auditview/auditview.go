@@ -71,7 +71,7 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "AGE", Min: 4, Right: true},
 		list.Column{Title: "WHO", Min: 12, Max: 48, Grow: true},
 		list.Column{Title: "VIA", Drop: 3},
-		list.Column{Title: "ACTION", Min: 7},
+		list.Column{Title: "ACTION", Min: 7, Max: 16, Grow: true},
 		list.Column{Title: "TARGET", Min: 10, Max: 40, Grow: true},
 		list.Column{Title: "ROWS", Right: true},
 		list.Column{Title: "OUTCOME", Min: 7, Drop: 1},
