@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/filter"
 )
@@ -45,5 +47,27 @@ func TestDeliveryTerms(t *testing.T) {
 	// Free text only where the view takes it.
 	if _, err := filter.Parse("refused", "source", "state"); err == nil || !strings.Contains(err.Error(), "not a key:value term (keys: source, state)") {
 		t.Errorf("free text in a view without it: %v", err)
+	}
+}
+
+// An open prompt shows as much of its example as fits, cut between words.
+func TestPromptExampleCutBetweenWords(t *testing.T) {
+	t.Parallel()
+	const example = "endpoint:legacy status:5xx reason:connect refused since:1h"
+	for _, c := range []struct {
+		width int
+		want  string
+	}{
+		{120, "/" + example},
+		{80, "/endpoint:legacy status:5xx reason:connect…"},
+		{60, "/endpoint:legacy status:5xx…"},
+	} {
+		p := filter.NewPrompt(example)
+		p.SetWidth(c.width)
+		p.Start()
+		head, _, _ := strings.Cut(ansi.Strip(p.Line("", "100 loaded · updated 1s ago")), "  ")
+		if head = strings.TrimRight(head, " "); head != c.want {
+			t.Errorf("at %d columns the prompt reads %q; want %q", c.width, head, c.want)
+		}
 	}
 }

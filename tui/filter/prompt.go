@@ -13,10 +13,11 @@ import (
 // Prompt edits a view's filter text. The applied text stays while the
 // operator switches views; editing starts from it and esc restores it.
 type Prompt struct {
-	input   textinput.Model
-	editing bool
-	applied string
-	width   int // of the line the prompt shares with its info
+	input       textinput.Model
+	editing     bool
+	applied     string
+	width       int    // of the line the prompt shares with its info
+	placeholder string // whole; the input shows what fits of it
 }
 
 // NewPrompt returns a prompt with a placeholder showing the syntax.
@@ -29,7 +30,7 @@ func NewPrompt(placeholder string) Prompt {
 	st := in.Styles()
 	st.Cursor.Blink = false
 	in.SetStyles(st)
-	return Prompt{input: in}
+	return Prompt{input: in, placeholder: placeholder}
 }
 
 // Editing reports whether the prompt has the keyboard.
@@ -64,6 +65,7 @@ func (p *Prompt) Line(hint, info string) string {
 	head := p.View()
 	if p.editing {
 		p.input.SetWidth(max(room-inputChrome, 1))
+		p.input.Placeholder = fitWords(p.placeholder, room-inputChrome)
 		head = p.input.View()
 	} else if head == "" {
 		head = hint
@@ -72,6 +74,19 @@ func (p *Prompt) Line(hint, info string) string {
 		return head + "  " + info
 	}
 	return ansi.Truncate(ansi.Truncate(head, room, "…")+"  "+info, p.width, "…")
+}
+
+// fitWords is s in w cells at most: whole, or cut after its last word that
+// fits, with "…" (a cut mid-word reads as another word: "refuse").
+func fitWords(s string, w int) string {
+	if ansi.StringWidth(s) < w {
+		return s
+	}
+	cut := ansi.Truncate(s, max(w-2, 0), "")
+	if i := strings.LastIndexByte(cut, ' '); i > 0 {
+		cut = cut[:i]
+	}
+	return cut + "…"
 }
 
 // minHead is the least room Line leaves the prompt.
