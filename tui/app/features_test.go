@@ -154,6 +154,9 @@ func TestEndpointPageActions(t *testing.T) {
 		t.Fatal("closed, the secret is gone from the screen")
 	}
 	commontest.Press(t, up, "E", "tab", "tab", "tab") // to the rate limit
+	if !strings.Contains(screen(m), "0 = unlimited") {
+		t.Fatalf("the form says what a rate limit of 0 means while the field has the cursor:\n%s", screen(m))
+	}
 	for range 3 {
 		commontest.Press(t, up, "backspace")
 	}

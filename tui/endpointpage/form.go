@@ -29,6 +29,7 @@ type field struct {
 	label string
 	input textinput.Model
 	was   string
+	hint  string // what the field takes, shown while it has the cursor
 }
 
 const (
@@ -59,7 +60,7 @@ func newForm(c *common.Common, e *endpoint.Endpoint) *form {
 		st := in.Styles()
 		st.Cursor.Blink = false
 		in.SetStyles(st)
-		f.fields = append(f.fields, field{label: v.label, input: in, was: v.value})
+		f.fields = append(f.fields, field{label: v.label, input: in, was: v.value, hint: v.placeholder})
 	}
 	f.fields[0].input.Focus()
 	return f
@@ -174,7 +175,7 @@ func orNone(s string) string {
 
 func (f *form) view(st *styles.Styles, width int) string {
 	var b strings.Builder
-	b.WriteString(st.Title.Render("Edit endpoint") + st.Muted.Render("  tab/↓ next field · shift+tab/↑ previous · enter saves · esc cancels") + "\n\n")
+	b.WriteString(st.Title.Render("Edit endpoint") + st.Muted.Render("  tab/↓ next · shift+tab/↑ previous · enter saves · esc cancels") + "\n\n")
 	for i, fl := range f.fields {
 		in := fl.input
 		in.SetWidth(max(width-18, 10))
@@ -186,6 +187,9 @@ func (f *form) view(st *styles.Styles, width int) string {
 		}
 		b.WriteString(label + " " + in.View() + "\n")
 	}
+	// The example shows in an empty field only; a limit reads 0, and what
+	// 0 means is said here.
+	b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("%-15s %s", "", f.fields[f.focus].hint)) + "\n")
 	if f.err != "" {
 		b.WriteString("\n" + st.Error.Render(f.err) + "\n")
 	}
