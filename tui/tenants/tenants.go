@@ -60,7 +60,7 @@ type Model struct {
 // New returns the view.
 func New(c *common.Common) *Model {
 	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a tenant's id or name"), table: list.New(
-		list.Column{Title: "TENANT", Min: 12, Max: 40, Grow: true},
+		list.Column{Title: "TENANT", Min: 8, Max: 40, Grow: true},
 		list.Column{Title: "NAME", Min: 10, Max: 40, Grow: true, Drop: 1},
 		list.Column{Title: "ENDPOINTS", Right: true},
 		list.Column{Title: "OFF", Right: true},
