@@ -8,7 +8,6 @@ import (
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
-	"charm.land/lipgloss/v2"
 
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/outbox"
@@ -44,8 +43,8 @@ func newPalette() palette {
 
 func (p *palette) active() bool { return p.editing }
 
-// palettePlaceholders say what the palette takes, the longest first: the
-// first that fits the line is shown, so that none is cut off mid-word.
+// palettePlaceholders say what the palette takes, the longest first (see
+// common.Hint).
 var palettePlaceholders = []string{
 	"a view (dead, endpoints, tenants…), or a delivery, event, endpoint or tenant id",
 	"a view, or a delivery, event, endpoint or tenant id",
@@ -55,12 +54,7 @@ var palettePlaceholders = []string{
 func (p *palette) setWidth(w int) {
 	width := max(w-3, 1)
 	p.input.SetWidth(width)
-	for _, ph := range palettePlaceholders {
-		p.input.Placeholder = ph
-		if lipgloss.Width(ph) < width {
-			break
-		}
-	}
+	p.input.Placeholder = common.Hint(width, palettePlaceholders...)
 }
 
 func (p *palette) start() tea.Cmd {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 // Age renders how long ago t was, compactly: <1s, 5s, 3m, 2h, 4d. It
@@ -190,4 +192,25 @@ func Bytes(n int64) string {
 		}
 	}
 	return ""
+}
+
+// Hint is the first of phrasings, longest first, that fits in width
+// cells with the cursor cell beside it, or else the last cut after its
+// last word that fits, with "…": an input's placeholder, which the input
+// would cut mid-word ("refuse", "tenant i"), and a word cut reads as
+// another.
+func Hint(width int, phrasings ...string) string {
+	for _, ph := range phrasings {
+		if ansi.StringWidth(ph) < width {
+			return ph
+		}
+	}
+	if len(phrasings) == 0 {
+		return ""
+	}
+	cut := ansi.Truncate(phrasings[len(phrasings)-1], max(width-2, 0), "")
+	if i := strings.LastIndexByte(cut, ' '); i > 0 {
+		cut = cut[:i]
+	}
+	return cut + "…"
 }

@@ -65,7 +65,7 @@ func (p *Prompt) Line(hint, info string) string {
 	head := p.View()
 	if p.editing {
 		p.input.SetWidth(max(room-inputChrome, 1))
-		p.input.Placeholder = fitWords(p.placeholder, room-inputChrome)
+		p.input.Placeholder = common.Hint(room-inputChrome, p.placeholder)
 		head = p.input.View()
 	} else if head == "" {
 		head = hint
@@ -74,19 +74,6 @@ func (p *Prompt) Line(hint, info string) string {
 		return head + "  " + info
 	}
 	return ansi.Truncate(ansi.Truncate(head, room, "…")+"  "+info, p.width, "…")
-}
-
-// fitWords is s in w cells at most: whole, or cut after its last word that
-// fits, with "…" (a cut mid-word reads as another word: "refuse").
-func fitWords(s string, w int) string {
-	if ansi.StringWidth(s) < w {
-		return s
-	}
-	cut := ansi.Truncate(s, max(w-2, 0), "")
-	if i := strings.LastIndexByte(cut, ' '); i > 0 {
-		cut = cut[:i]
-	}
-	return cut + "…"
 }
 
 // minHead is the least room Line leaves the prompt.
