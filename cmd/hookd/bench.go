@@ -52,7 +52,9 @@ retention.period), as some statements cost more the more there are.
 
 The bench starts a PostgreSQL of its own in a temporary directory
 (pg_stat_statements preloaded, durable settings) and removes it afterwards.
-With --use-configured-database it uses a scratch database created next to
+Before the phases it makes --wal-segments WAL segments ready for reuse, as
+a server that has run a while has them recycled: a new server makes and
+zero-fills each segment while commits wait for it. With --use-configured-database it uses a scratch database created next to
 the configured one instead (the role needs CREATEDB), dropped afterwards.
 The receiver listens on 127.0.0.1.`,
 		Example: `  hookd bench --json bench.json
@@ -100,6 +102,7 @@ The receiver listens on 127.0.0.1.`,
 	f.DurationVar(&opts.IdleWindow, "idle-window", bench.DefaultIdleWindow, "how long to watch claims with nothing due")
 	f.DurationVar(&opts.PhaseTimeout, "phase-timeout", bench.DefaultPhaseTimeout, "give up on a phase after this long")
 	f.DurationVar(&opts.History, "history", bench.DefaultHistory, "make the history partitions an install has after running this long under the default retention.period (negative: a fresh install's)")
+	f.IntVar(&opts.WALSegments, "wal-segments", bench.DefaultWALSegments, "the bench's own server: WAL segments to make ready for reuse before the phases, as a server that has run a while has them (negative: none)")
 	f.DurationVar(&opts.QuietWait, "quiet-wait", time.Minute, "before each phase, wait up to this long for the machine to be <15% busy (0: don't)")
 	f.BoolVar(&configured, "use-configured-database", false, "use a scratch database on the configured server instead of a PostgreSQL of the bench's own")
 	f.StringVar(&jsonPath, "json", "", "also write the whole report as JSON to this file")

@@ -81,6 +81,7 @@ const (
 	DefaultPayloadBytes       = 256
 	DefaultPhaseTimeout       = 3 * time.Minute
 	DefaultHistory            = config.DefaultRetentionPeriod
+	DefaultWALSegments        = 32 // 512 MB, about what the longest phase writes between checkpoints
 )
 
 // DefaultRates are the latency phase's offered rates.
@@ -144,6 +145,11 @@ type Options struct {
 	// statements cost more the more partitions there are. Defaults to
 	// that period; negative measures a fresh install's partitions.
 	History time.Duration
+	// WALSegments is how many WAL segments the bench's own server makes
+	// ready for reuse before the phases, as a server that has run a while
+	// has them (see readyWAL). Defaults to DefaultWALSegments; negative
+	// makes none. A configured database's server is left as it is.
+	WALSegments int
 	// Delivery is the base delivery configuration (claim batch, poll
 	// interval, ...); Workers and the per-endpoint cap are set by the
 	// bench, and 127.0.0.1 is allowed.
@@ -186,6 +192,7 @@ func (o *Options) defaults() {
 	o.PayloadBytes = cmp.Or(o.PayloadBytes, DefaultPayloadBytes)
 	o.PhaseTimeout = cmp.Or(o.PhaseTimeout, DefaultPhaseTimeout)
 	o.History = cmp.Or(o.History, DefaultHistory)
+	o.WALSegments = cmp.Or(o.WALSegments, DefaultWALSegments)
 	o.MaxConns = cmp.Or(o.MaxConns, int32(config.DefaultMaxConns))
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -231,6 +238,11 @@ func Run(ctx context.Context, opts Options) (Report, error) {
 		return rep, err
 	}
 	defer admin.Close()
+	if rep.Machine.OwnServer && opts.WALSegments > 0 {
+		if rep.Machine.WALReady, err = readyWAL(ctx, admin, opts.WALSegments); err != nil {
+			return rep, fmt.Errorf("bench: make WAL segments ready: %w", err)
+		}
+	}
 	if err := db.MigratePool(ctx, admin); err != nil {
 		return rep, err
 	}

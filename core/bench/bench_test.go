@@ -25,7 +25,7 @@ func small() Options {
 		SustainedProbe: 300 * time.Millisecond, SustainedProbes: 2, SustainedHold: 500 * time.Millisecond,
 		SlowBacklog: 40, SlowDelay: 20 * time.Millisecond, Others: 3, OthersRate: 150,
 		IdleWindow: 400 * time.Millisecond, SingleEvents: 40, PhaseTimeout: time.Minute,
-		Delivery: config.Delivery{PollInterval: 100 * time.Millisecond},
+		Delivery: config.Delivery{PollInterval: 100 * time.Millisecond}, WALSegments: 3,
 	}
 }
 
@@ -49,6 +49,9 @@ func TestRunOwnServerEveryPhase(t *testing.T) {
 	// A month of daily partitions, and those ahead of now.
 	if days := int(time.Duration(m.History) / (24 * time.Hour)); m.History != Duration(DefaultHistory) || m.Partitions < days+2 {
 		t.Errorf("history %s in %d partitions, want %s in more than %d", m.History, m.Partitions, time.Duration(DefaultHistory), days+1)
+	}
+	if m.WALReady < o.WALSegments {
+		t.Errorf("%d WAL segments ready for reuse, want at least the %d made", m.WALReady, o.WALSegments)
 	}
 	for _, c := range []Ceiling{rep.Ceiling, rep.CeilingHookd} {
 		if c.Errors != 0 || c.Received != int64(c.Requests) || c.PerSec <= 0 || c.IdleConns != baselineIdleConns {

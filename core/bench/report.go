@@ -35,10 +35,14 @@ type Machine struct {
 	WALIOTiming       string `json:"track_wal_io_timing"`
 	// History is Options.History; Partitions the events table's partitions
 	// the phases ran with (each history table has as many).
-	History    Duration  `json:"history"`
-	Partitions int       `json:"partitions"`
-	Started    time.Time `json:"started"`
-	Duration   string    `json:"duration"`
+	History    Duration `json:"history"`
+	Partitions int      `json:"partitions"`
+	// WALReady is how many WAL segments ahead of the current one the
+	// bench's own server had ready for reuse before the phases (see
+	// Options.WALSegments); 0 on a configured database.
+	WALReady int       `json:"wal_segments_ready"`
+	Started  time.Time `json:"started"`
+	Duration string    `json:"duration"`
 	// Noise is the share of the machine (all CPUs) that other processes
 	// used during the measured phases, in %.
 	Noise float64 `json:"noise_pct"`

@@ -74,6 +74,10 @@ func (r Report) WriteText(w io.Writer) {
 	} else {
 		p.line(0, "history: %d partitions of each history table, a fresh install's (--history)", m.Partitions)
 	}
+	if m.WALReady > 0 {
+		p.line(0, "WAL: %d segments ready for reuse before the phases, as a server that has run a while "+
+			"recycles them (--wal-segments)", m.WALReady)
+	}
 
 	p.head("ceiling: signed POSTs to the local receiver, no database")
 	for _, c := range []Ceiling{r.Ceiling, r.CeilingHookd} {
