@@ -10,10 +10,11 @@ import (
 
 // TestOperatorsRetryAndEnableAreAttemptedAtOnce: a lane waiting for a
 // later time (an open breaker's next probe, a fifo head's backoff) is
-// made ready by the operator's replay of one delivery, which also brings
-// the probe forward, and by enabling the endpoint, which closes the
-// breaker; before, the work waited for the old time (up to 16 probe
-// intervals) while the console said it was attempted at once.
+// made ready by the operator's replay of one delivery or of many (by id
+// or by filter), which also brings the probe forward, and by enabling the
+// endpoint, which closes the breaker; before, the work waited for the old
+// time (up to 16 probe intervals) while the console said it was attempted
+// at once. Bulk replays waited so until this test.
 func TestOperatorsRetryAndEnableAreAttemptedAtOnce(t *testing.T) {
 	t.Parallel()
 	for _, c := range []struct {
@@ -21,6 +22,21 @@ func TestOperatorsRetryAndEnableAreAttemptedAtOnce(t *testing.T) {
 		act  func(b *bundle, id int64) error
 	}{
 		{"replay", func(b *bundle, id int64) error { _, err := delivery.Replay(b.ctx, b.pool, id); return err }},
+		{"replay ids", func(b *bundle, id int64) error {
+			n, err := delivery.ReplayIDs(b.ctx, b.pool, []int64{id})
+			if err == nil && n != 1 {
+				t.Errorf("replayed %d, want 1", n)
+			}
+			return err
+		}},
+		{"replay matching", func(b *bundle, _ int64) error {
+			n, err := delivery.ReplayMatching(b.ctx, b.pool, delivery.ReplayParams{
+				Filter: delivery.Filter{EndpointID: b.ep.ID, State: delivery.StateRetrying}})
+			if err == nil && n != 1 {
+				t.Errorf("replayed %d, want 1", n)
+			}
+			return err
+		}},
 		{"enable", func(b *bundle, _ int64) error {
 			if _, err := endpoint.Disable(b.ctx, b.pool, b.ep.ID, "test"); err != nil {
 				return err

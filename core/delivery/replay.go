@@ -15,7 +15,8 @@ import (
 // of a disabled endpoint are held until it is enabled. In-flight
 // deliveries are left alone: their attempt is under way. The statement
 // that re-queues also wakes the lanes, so a committed replay is never
-// without its notification.
+// without its notification; the lanes of the endpoints it made work due
+// for are then hurried (see hurry), since an operator asked for it now.
 
 // requeueSQL re-queues the finished rows selected by the CTE chosen
 // (columns of hookd.finished) and the queue rows selected by queued (ids),
@@ -45,8 +46,21 @@ func requeueSQL(chosenFinished, chosenQueued string) string {
 		), ` + wakeCTE("due")
 }
 
-// requeuedCount is the tail of a statement using requeueSQL.
-const requeuedCount = `SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM reset) + 0 * ` + wakeSelect
+// requeuedCount is the tail of a statement using requeueSQL: how many it
+// re-queued, and the endpoints it made work due for.
+const requeuedCount = `SELECT (SELECT count(*) FROM inserted) + (SELECT count(*) FROM reset) + 0 * ` + wakeSelect +
+	`, ARRAY(SELECT DISTINCT endpoint_id FROM due ORDER BY endpoint_id)`
+
+// requeue runs a statement using requeueSQL and hurries the endpoints it
+// made work due for.
+func requeue(ctx context.Context, ex db.Executor, sql string, args ...any) (int64, error) {
+	var n int64
+	var due []string
+	if err := ex.QueryRow(ctx, sql, args...).Scan(&n, &due); err != nil {
+		return 0, err
+	}
+	return n, hurry(ctx, ex, due)
+}
 
 // Replay re-queues one delivery. It fails with db.ErrNotFound for an
 // unknown id and a *validate.Error for a delivery in flight.
@@ -58,11 +72,10 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 	if cur.State == StateInFlight {
 		return nil, validate.Errorf("id", "delivery %d is in flight; replay it once its attempt has finished", cur.ID)
 	}
-	var n int64
-	err = ex.QueryRow(ctx, `
+	n, err := requeue(ctx, ex, `
 		WITH fin AS (SELECT id, event_stored_at FROM hookd.finished WHERE id = $1 AND event_stored_at = $2),
 		que AS (SELECT id FROM hookd.queue WHERE id = $1), `+requeueSQL("fin", "que")+requeuedCount,
-		id, cur.EventStoredAt).Scan(&n)
+		id, cur.EventStoredAt)
 	if err != nil {
 		return nil, err
 	}
@@ -73,32 +86,29 @@ func Replay(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 	if n == 0 && d.State == StateInFlight {
 		return nil, validate.Errorf("id", "delivery %d is in flight; replay it once its attempt has finished", id)
 	}
-	if n > 0 && d.State == StatePending {
-		// One delivery an operator asked for: attempted at once, even by
-		// an endpoint whose breaker waits for its next probe (the replay
-		// is that probe) or whose fifo line waited out its head's backoff.
-		if err := hurry(ctx, ex, d.EndpointID); err != nil {
-			return nil, err
-		}
-	}
 	return d, nil
 }
 
-// hurry makes an endpoint's lane ready now when it waits for a later
-// time (a fifo head's backoff, a breaker's probe, a rate slot; at its cap
-// the next claim parks it again), and an open breaker's next probe due
-// now. The lane first (wakeWaiting), waiting for a claim that holds it,
-// which would otherwise write its old time back after this; the breaker's
-// row then only if nobody holds it, as a claim takes a lane and then that
+// hurry makes the lanes of endpoints an operator re-queued work for ready
+// now when they wait for a later time (a fifo head's backoff, a breaker's
+// probe, a rate slot; at its cap the next claim parks a lane again), and
+// an open breaker's next probe due now: the replay is that probe. The
+// lanes first (wakeWaiting), waiting for a claim that holds one, which
+// would otherwise write its old time back after this; the breakers' rows
+// then only those nobody holds, as a claim takes a lane and then that
 // row, and a completion that row and then the lane.
-func hurry(ctx context.Context, ex db.Executor, endpointID string) error {
-	if err := wakeWaiting(ctx, ex, `SELECT $1::text`, endpointID); err != nil {
+func hurry(ctx context.Context, ex db.Executor, endpointIDs []string) error {
+	if len(endpointIDs) == 0 {
+		return nil
+	}
+	if err := wakeWaiting(ctx, ex, `SELECT unnest($1::text[])`, endpointIDs); err != nil {
 		return err
 	}
 	_, err := ex.Exec(ctx, `UPDATE hookd.endpoint_health SET breaker_probe_at = now()
 		WHERE endpoint_id IN (SELECT endpoint_id FROM hookd.endpoint_health
-			WHERE endpoint_id = $1 AND breaker_opened_at IS NOT NULL AND breaker_probe_at > now() FOR UPDATE SKIP LOCKED)`,
-		endpointID)
+			WHERE endpoint_id = ANY($1) AND breaker_opened_at IS NOT NULL AND breaker_probe_at > now()
+			ORDER BY endpoint_id FOR UPDATE SKIP LOCKED)`,
+		endpointIDs)
 	return err
 }
 
@@ -129,19 +139,16 @@ func ReplayMatching(ctx context.Context, ex db.Executor, p ReplayParams) (int64,
 	}
 	finWhere, args := p.Filter.where(nil, true)
 	queWhere, args := p.Filter.where(args, false)
-	err := ex.QueryRow(ctx, fmt.Sprintf(`
+	return requeue(ctx, ex, fmt.Sprintf(`
 		WITH fin AS (SELECT d.id, d.event_stored_at FROM hookd.deliveries d WHERE d.completed_at IS NOT NULL AND %s),
 		que AS (SELECT d.id FROM hookd.queue d WHERE d.state <> 'in_flight' AND %s), %s %s`,
-		finWhere, queWhere, requeueSQL("fin", "que"), requeuedCount), args...).Scan(&n)
-	return n, err
+		finWhere, queWhere, requeueSQL("fin", "que"), requeuedCount), args...)
 }
 
 // ReplayIDs re-queues the given deliveries (the console's marked rows) and
 // returns how many were re-queued; unknown and in-flight ids are skipped.
 func ReplayIDs(ctx context.Context, ex db.Executor, ids []int64) (int64, error) {
-	var n int64
-	err := ex.QueryRow(ctx, `
+	return requeue(ctx, ex, `
 		WITH fin AS (SELECT id, event_stored_at FROM hookd.finished WHERE id = ANY($1)),
-		que AS (SELECT id FROM hookd.queue WHERE id = ANY($1)), `+requeueSQL("fin", "que")+requeuedCount, ids).Scan(&n)
-	return n, err
+		que AS (SELECT id FROM hookd.queue WHERE id = ANY($1)), `+requeueSQL("fin", "que")+requeuedCount, ids)
 }
