@@ -247,6 +247,11 @@ func TestUnknownAndRepeatedQueryParameters(t *testing.T) {
 		{"/v1/deliveries?limit=5&limit=abc", "limit: is given 2 times"},
 		{"/v1/endpoints/" + ep.ID + "?x=1", "x: is not a query parameter of GET /v1/endpoints/{id}, which takes none"},
 		{"/v1/events?after=&cursor=1", "cursor: is not a query parameter of GET /v1/events"},
+		// A query that does not parse would have lost its pairs silently
+		// (url.Values drops them): an unfiltered answer again.
+		{"/v1/deliveries?limit=5;state=dead", `query: "limit=5;state=dead" cannot be read: separate parameters with &, not ;`},
+		{"/v1/deliveries?endpoint_id=" + ep.ID + "&%zz", `query: "%zz" cannot be read: invalid URL escape "%zz"`},
+		{"/v1/deliveries?=1", `query: "=1" has no parameter name`},
 	} {
 		b.do(t, "GET", c.path, nil).wantError(t, http.StatusBadRequest, "invalid_input", c.want)
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -80,19 +81,53 @@ func mustQueryParams(doc []byte) map[string][]queryParam {
 
 // checkQuery answers 400 for a query parameter the route does not take
 // (a typo, ?status= for ?state=, would otherwise look like an unfiltered
-// answer) or one given twice that is not a list, naming the parameter.
+// answer) or one given twice that is not a list, naming the parameter,
+// and for a query that does not parse, on every route.
 func (s *server) checkQuery(mux *http.ServeMux, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.RawQuery != "" {
-			if _, pattern := mux.Handler(r); pattern != "" {
-				if err := queryError(pattern, r.URL.Query()); err != nil {
-					httpx.WriteDomainError(w, s.logger, err)
-					return
+			q, err := parseQuery(r.URL.RawQuery)
+			if err == nil {
+				if _, pattern := mux.Handler(r); pattern != "" {
+					err = queryError(pattern, q)
 				}
+			}
+			if err != nil {
+				httpx.WriteDomainError(w, s.logger, err)
+				return
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// parseQuery reads a query as url.ParseQuery does, but refuses the pairs
+// that url.Values would drop without a word (a ';' separator, a bad
+// escape) and a pair with no name: the handlers read r.URL.Query(), and a
+// filter lost so would answer as if it had not been given.
+func parseQuery(raw string) (url.Values, error) {
+	q := url.Values{}
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		if strings.Contains(pair, ";") {
+			return nil, validate.Errorf("query", "%q cannot be read: separate parameters with &, not ;", pair)
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		name, err := url.QueryUnescape(k)
+		if err == nil {
+			v, err = url.QueryUnescape(v)
+		}
+		if err != nil {
+			return nil, validate.Errorf("query", "%q cannot be read: %v", pair, err)
+		}
+		if name == "" {
+			return nil, validate.Errorf("query", "%q has no parameter name", pair)
+		}
+		q[name] = append(q[name], v)
+	}
+	return q, nil
 }
 
 func queryError(pattern string, q map[string][]string) error {
