@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -155,6 +157,50 @@ func TestClientGoneMidBodyIsQuiet(t *testing.T) {
 	var n int
 	if err := b.pool.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM hookd.endpoints) + (SELECT count(*) FROM hookd.events)`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rows written: %d (%v)", n, err)
+	}
+}
+
+// TestClientHalfClosedIsNoServerError: a client that sends its whole
+// request and then closes its side of the connection (HTTP/1.0 clients,
+// nc -N) has its request cancelled by the server; the answer it can
+// still read is a 4xx saying so, not a 500 pointing at a log line that
+// was never written, and a publish so cut writes nothing.
+func TestClientHalfClosedIsNoServerError(t *testing.T) {
+	t.Parallel()
+	var logs testkit.SyncBuffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b := setup(t, setupOpts{tune: func(o *api.Options) { o.Logger = logger }})
+	for _, c := range []struct{ method, path, body string }{
+		{"GET", "/v1/endpoints", ""},
+		{"POST", "/v1/events", `{"type":"half.closed"}`},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(b.srv.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "%s %s HTTP/1.0\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+			c.method, c.path, testKey, len(c.body), c.body)
+		if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s %s: %v", c.method, c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode >= 500 {
+			t.Errorf("%s %s half-closed: %d %s, want no server error", c.method, c.path, resp.StatusCode, body)
+		}
+		if c.method == "POST" && resp.StatusCode >= 400 {
+			var n int
+			if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM hookd.events`).Scan(&n); err != nil || n != 0 {
+				t.Errorf("the refused publish stored %d events (%v)", n, err)
+			}
+		}
+	}
+	if out := logs.String(); strings.Contains(out, "level=ERROR") {
+		t.Fatalf("a client closing its side was logged as an error:\n%s", out)
 	}
 }
 

@@ -176,6 +176,13 @@ func WriteDomainError(w http.ResponseWriter, logger *slog.Logger, err error) {
 	case errors.As(err, &maxBytes):
 		WriteError(w, http.StatusRequestEntityTooLarge, CodeTooLarge,
 			fmt.Sprintf("request body is over the limit of %d bytes", maxBytes.Limit))
+	case errors.Is(err, context.Canceled):
+		// The server cancels a request when its client closes the
+		// connection, or its side of it (an HTTP/1.0 client, nc -N): no
+		// server fault, and what was cut short rolled back. A client that
+		// still reads learns why.
+		WriteError(w, http.StatusBadRequest, CodeInvalidInput,
+			"the request was cancelled: the client closed the connection before the answer")
 	case errors.Is(err, db.ErrNotFound):
 		WriteError(w, http.StatusNotFound, CodeNotFound, "not found")
 	case errors.Is(err, db.ErrConflict):
@@ -190,10 +197,7 @@ func WriteDomainError(w http.ResponseWriter, logger *slog.Logger, err error) {
 		if logger == nil {
 			logger = slog.Default()
 		}
-		// A client that went away is not a server fault.
-		if !errors.Is(err, context.Canceled) {
-			logger.Error("request failed", slog.String("error", err.Error()))
-		}
+		logger.Error("request failed", slog.String("error", err.Error()))
 		WriteError(w, http.StatusInternalServerError, CodeInternal, "internal error; the server log has the details")
 	}
 }
