@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -51,9 +52,39 @@ func Interpret(err error) error {
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
-		return fmt.Errorf("%w: %s", ErrConflict, pgErr.Detail)
+		return conflictOf(pgErr.Detail)
 	}
 	return err
+}
+
+// ConflictError is a unique violation, naming the key: Field is its
+// column (or columns, comma separated) and Value what was given for it.
+// errors.Is(err, ErrConflict) holds.
+type ConflictError struct {
+	Field, Value string
+}
+
+func (e *ConflictError) Error() string {
+	if e.Field == "" {
+		return ErrConflict.Error()
+	}
+	return fmt.Sprintf("%s: %q already exists", e.Field, e.Value)
+}
+
+// Is makes errors.Is(err, ErrConflict) hold.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }
+
+// conflictOf reads a unique violation's detail, "Key (name)=(s1) already
+// exists.", so that the answer names the field rather than quoting the
+// database.
+func conflictOf(detail string) error {
+	rest, ok := strings.CutPrefix(detail, "Key (")
+	cols, vals, ok2 := strings.Cut(rest, ")=(")
+	vals, ok3 := strings.CutSuffix(vals, ") already exists.")
+	if !ok || !ok2 || !ok3 {
+		return &ConflictError{}
+	}
+	return &ConflictError{Field: cols, Value: vals}
 }
 
 // IsForeignKeyViolation reports whether err is a violation of the foreign

@@ -64,6 +64,12 @@ func TestAPI(t *testing.T) {
 		!strings.Contains(bad["error"]["message"], "scheme") {
 		t.Fatalf("bad scheme: %d %v", s, bad)
 	}
+	// A taken name is a 409 naming the field, not the database's words.
+	bad = nil
+	if s := apiCall(t, srv, "POST", "/v1/sources", `{"name":"std","scheme":"standard","secrets":["`+secretA+`"]}`, &bad); s != 409 ||
+		bad["error"]["message"] != `name: "std" already exists` {
+		t.Fatalf("taken name: %d %v", s, bad)
+	}
 	var list struct{ Sources []map[string]any }
 	if s := apiCall(t, srv, "GET", "/v1/sources", "", &list); s != 200 || len(list.Sources) != 1 || list.Sources[0]["secrets"] != nil {
 		t.Fatalf("list: %d %+v", s, list)
