@@ -76,15 +76,19 @@ type Options struct {
 
 // Model is the root model.
 type Model struct {
-	c        *common.Common
-	opts     Options
-	noColor  bool
-	refresh  time.Duration
-	views    []common.View
-	help     *helpview.Model
-	active   int
-	prev     int   // the view help returns to
-	history  []int // views the operator came from by enter or a jump; esc returns
+	c       *common.Common
+	opts    Options
+	noColor bool
+	refresh time.Duration
+	views   []common.View
+	help    *helpview.Model
+	active  int
+	prev    int   // the view help returns to
+	history []int // views the operator came from by enter or a jump; esc returns
+	// jumped marks the views whose one open drill-down a jump from another
+	// view opened: back from it returns to that view (history), not to
+	// the view's own list, which the operator never saw.
+	jumped   map[int]bool
 	footer   help.Model
 	quit     confirm.Model
 	palette  palette
@@ -309,6 +313,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	if v.Nested() {
+		if key.Matches(msg, k.Back, k.Quit) && m.backOutOfJump(v) {
+			return m.back()
+		}
 		_, cmd := v.Update(msg)
 		return cmd
 	}
@@ -342,6 +349,18 @@ func (m *Model) back() tea.Cmd {
 	return m.switchTo(i)
 }
 
+// backOutOfJump closes the view's drill-down, and reports true, when a
+// jump from another view opened it and back would now leave it.
+func (m *Model) backOutOfJump(v common.View) bool {
+	s, ok := v.(common.Stacked)
+	if !ok || !m.jumped[m.active] || s.Depth() != 1 || len(m.history) == 0 {
+		return false
+	}
+	s.Top()
+	delete(m.jumped, m.active)
+	return true
+}
+
 func (m *Model) askQuit() {
 	q := "Quit the console?"
 	if m.opts.QuitNote != "" {
@@ -352,12 +371,21 @@ func (m *Model) askQuit() {
 
 // choose switches to a view the operator chose by its key (or tab): the
 // top, from which q quits (asks) instead of walking back through the
-// views that jumps left behind. Help keeps them, to return to.
+// views that jumps left behind. Help keeps them, to return to. Another
+// view shows the drill-down it was left with; the view's own key on a
+// drill-down of it closes that, showing the view's list.
 func (m *Model) choose(i int) tea.Cmd {
-	if i != common.ViewHelp {
-		m.history = nil
+	if i == common.ViewHelp {
+		return m.switchTo(i)
 	}
-	return m.switchTo(i)
+	m.history, m.jumped = nil, nil
+	if i != m.active {
+		return m.switchTo(i)
+	}
+	if s, ok := m.views[i].(common.Stacked); ok {
+		s.Top()
+	}
+	return m.views[i].Refresh()
 }
 
 func (m *Model) switchTo(i int) tea.Cmd {
@@ -379,6 +407,16 @@ func (m *Model) switchTo(i int) tea.Cmd {
 // the operator came from.
 func (m *Model) open(msg common.OpenMsg) tea.Cmd {
 	from := m.active
+	v := m.views[msg.View]
+	if s, ok := v.(common.Stacked); ok && from != msg.View {
+		// What another view opens here starts from the list; a jump
+		// within a view opens over what is open, to return to.
+		s.Top()
+		if m.jumped == nil {
+			m.jumped = map[int]bool{}
+		}
+		m.jumped[msg.View] = msg.Target != nil
+	}
 	switchCmd := m.switchTo(msg.View)
 	if from != msg.View && from != common.ViewHelp {
 		m.history = append(m.history, from)
@@ -386,7 +424,6 @@ func (m *Model) open(msg common.OpenMsg) tea.Cmd {
 			m.history = m.history[1:]
 		}
 	}
-	v := m.views[msg.View]
 	type filterable interface {
 		SetFilter(string) (tea.Cmd, error)
 	}

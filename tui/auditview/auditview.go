@@ -84,6 +84,17 @@ func (m *Model) Init() tea.Cmd   { return m.load(false, false) }
 func (m *Model) Capturing() bool { return m.prompt.Editing() }
 func (m *Model) Nested() bool    { return m.detail != nil }
 
+// Depth is 1 while an entry is open.
+func (m *Model) Depth() int {
+	if m.detail != nil {
+		return 1
+	}
+	return 0
+}
+
+// Top closes the open entry.
+func (m *Model) Top() { m.detail = nil }
+
 // Items returns the loaded entries, for tests.
 func (m *Model) Items() []audit.Entry { return m.items }
 

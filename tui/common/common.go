@@ -99,6 +99,17 @@ func KeysOf(sections []HelpSection) [][]key.Binding {
 	return out
 }
 
+// Stacked is a view whose drill-downs (see View.Nested) the root can see
+// into and close: a view chosen by its key is its own list again, and
+// back from a drill-down that a jump opened returns to where the jump
+// came from.
+type Stacked interface {
+	// Depth is how many screens are open over the view's own list.
+	Depth() int
+	// Top closes them all.
+	Top()
+}
+
 // Opener is a view that can open one object of its own: the endpoints view
 // an endpoint's page, the deliveries view an event or a delivery.
 type Opener interface {

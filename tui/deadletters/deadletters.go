@@ -93,6 +93,12 @@ func (m *Model) Capturing() bool { return m.replay.Dialog.Active() || m.list.Pro
 // Nested reports a drill-down.
 func (m *Model) Nested() bool { return m.stack.Active() }
 
+// Depth counts the drill-down's screens.
+func (m *Model) Depth() int { return m.stack.Depth() }
+
+// Top closes the drill-down.
+func (m *Model) Top() { m.stack.Close() }
+
 // Refresh reloads the open screen, the groups or the list.
 func (m *Model) Refresh() tea.Cmd {
 	switch {

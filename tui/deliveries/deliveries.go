@@ -80,6 +80,12 @@ func (m *Model) Capturing() bool { return m.list.Prompt.Editing() || m.replay.Di
 // Nested reports a drill-down.
 func (m *Model) Nested() bool { return m.stack.Active() }
 
+// Depth counts the drill-down's screens.
+func (m *Model) Depth() int { return m.stack.Depth() }
+
+// Top closes the drill-down.
+func (m *Model) Top() { m.stack.Close() }
+
 // Refresh reloads the open screen or the list.
 func (m *Model) Refresh() tea.Cmd {
 	if m.stack.Active() {
@@ -120,19 +126,18 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	return cmd, nil
 }
 
-// OpenTarget opens a delivery's attempts or an event (a jump to its id).
+// OpenTarget opens a delivery's attempts or an event (a jump to its id),
+// over the drill-down open here, so that back returns to it.
 func (m *Model) OpenTarget(t common.Target) tea.Cmd {
-	m.stack = inspect.NewStack(m.c)
-	m.stack.SetSize(m.w, m.h-1)
 	switch t.Kind {
 	case common.KindDelivery:
 		id, err := strconv.ParseInt(t.ID, 10, 64)
 		if err != nil {
 			return common.Errorf("%q is not a delivery id", t.ID)
 		}
-		return m.stack.Open(inspect.NewAttempts(m.c, id))
+		return m.stack.Push(inspect.NewAttempts(m.c, id))
 	case common.KindEvent:
-		return m.stack.Open(inspect.NewEvent(m.c, t.ID, 0))
+		return m.stack.Push(inspect.NewEvent(m.c, t.ID, 0))
 	}
 	return nil
 }

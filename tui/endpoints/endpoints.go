@@ -111,6 +111,21 @@ func (m *Model) Capturing() bool {
 // Nested reports an open endpoint page.
 func (m *Model) Nested() bool { return m.page != nil }
 
+// Depth is 1 for the endpoint page alone, and one more while a screen is
+// open over it.
+func (m *Model) Depth() int {
+	switch {
+	case m.page == nil:
+		return 0
+	case m.page.Nested():
+		return 2
+	}
+	return 1
+}
+
+// Top closes the endpoint page.
+func (m *Model) Top() { m.page = nil }
+
 // Rows returns the rows in load order, for tests.
 func (m *Model) Rows() []data.EndpointRow { return m.pages.Rows }
 

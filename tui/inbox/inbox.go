@@ -111,6 +111,17 @@ func (m *Model) Capturing() bool { return m.prompt.Editing() || m.confirm.Active
 // Nested reports an open event.
 func (m *Model) Nested() bool { return m.detail != nil }
 
+// Depth is 1 while an event is open.
+func (m *Model) Depth() int {
+	if m.detail != nil {
+		return 1
+	}
+	return 0
+}
+
+// Top closes the open event.
+func (m *Model) Top() { m.detail = nil }
+
 // Items returns the loaded events, for tests.
 func (m *Model) Items() []data.InboxEvent { return m.items }
 

@@ -99,6 +99,9 @@ func (st *Stack) Top() Screen {
 	return st.screens[len(st.screens)-1]
 }
 
+// Close closes every screen.
+func (st *Stack) Close() { st.screens = nil }
+
 // Pop closes the top screen.
 func (st *Stack) Pop() { st.screens = st.screens[:max(len(st.screens)-1, 0)] }
 

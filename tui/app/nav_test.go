@@ -1,0 +1,64 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/hookd/hookd/tui/common"
+	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/deliveries"
+)
+
+// TestBackReturnsWhereAJumpCameFrom: esc from what a jump opened in
+// another view returns to the view it came from, drill-down and all, not
+// to a list the operator never saw; a jump within a view opens over what
+// is open there, so esc returns to it; and a view's own key on one of its
+// drill-downs shows its list. Before, esc after a jump from an endpoint's
+// page showed the deliveries list, a jump from one event to another lost
+// the first, and 2 on the endpoint page did nothing.
+func TestBackReturnsWhereAJumpCameFrom(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		m, up := newApp(t, fixture(), w, h, false)
+		eps := m.ViewAt(common.ViewEndpoints)
+		dv := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+		jump := func(id string) {
+			commontest.Press(t, up, ":")
+			commontest.Type(t, up, id)
+			commontest.Press(t, up, "enter")
+		}
+
+		commontest.Press(t, up, "2", "enter")
+		if !eps.Nested() {
+			t.Fatal("enter opens an endpoint's page")
+		}
+		jump("104")
+		if m.Active() != common.ViewDeliveries || dv.Stack().Depth() != 1 {
+			t.Fatalf("the jump opens delivery 104 in deliveries: view %d, %d screens", m.Active(), dv.Stack().Depth())
+		}
+		commontest.Press(t, up, "esc")
+		if m.Active() != common.ViewEndpoints || !eps.Nested() {
+			t.Fatalf("esc returns to the endpoint's page: view %d, page open %v", m.Active(), eps.Nested())
+		}
+		commontest.Press(t, up, "2")
+		if eps.Nested() {
+			t.Fatal("2 on the endpoint page shows the endpoints list")
+		}
+
+		commontest.Press(t, up, "3", "enter")
+		first := dv.Stack().EventID()
+		if first == "" {
+			t.Fatal("enter on a delivery opens its event")
+		}
+		jump("104")
+		if dv.Stack().Depth() != 2 {
+			t.Fatalf("a jump within the view opens over the event: %d screens", dv.Stack().Depth())
+		}
+		commontest.Press(t, up, "esc")
+		if dv.Stack().Depth() != 1 || dv.Stack().EventID() != first {
+			t.Fatalf("esc returns to event %s: %d screens, event %q", first, dv.Stack().Depth(), dv.Stack().EventID())
+		}
+		commontest.Press(t, up, "3")
+		if dv.Nested() {
+			t.Fatal("3 on a drill-down of deliveries shows the deliveries list")
+		}
+	})
+}
