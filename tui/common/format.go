@@ -208,9 +208,19 @@ func Hint(width int, phrasings ...string) string {
 	if len(phrasings) == 0 {
 		return ""
 	}
-	cut := ansi.Truncate(phrasings[len(phrasings)-1], max(width-2, 0), "")
-	if i := strings.LastIndexByte(cut, ' '); i > 0 {
-		cut = cut[:i]
+	return CutWords(phrasings[len(phrasings)-1], width-1)
+}
+
+// CutWords is s if it fits in width cells, or else s cut after its last
+// word that fits, with "…" (cut anywhere only when no word fits). s may
+// be styled.
+func CutWords(s string, width int) string {
+	if ansi.StringWidth(s) <= width {
+		return s
 	}
-	return cut + "…"
+	cut := ansi.Truncate(ansi.Strip(s), max(width-1, 0), "")
+	if i := strings.LastIndexByte(cut, ' '); i > 0 {
+		return ansi.Truncate(s, ansi.StringWidth(strings.TrimRight(cut[:i], " ,;")), "") + "…"
+	}
+	return ansi.Truncate(s, width, "…")
 }

@@ -71,3 +71,24 @@ func TestPromptExampleCutBetweenWords(t *testing.T) {
 		}
 	}
 }
+
+// An applied filter says what the rows are: it keeps its room, and the
+// info beside it is cut first; with none applied, the hint is cut
+// between words. Before, a filter kept 16 cells ("filter: tenant:…")
+// next to a long info line, and hints were cut mid-word ("name, UR…").
+func TestAppliedFilterBeforeInfo(t *testing.T) {
+	t.Parallel()
+	const info = "2 of the endpoints matching the filter · by trouble · updated <1s ago"
+	p := filter.NewPrompt("example")
+	p.SetWidth(80)
+	p.SetApplied("tenant:cus_42 state:dead endpoint:ep_01m91b")
+	line := ansi.Strip(p.Line("", info))
+	if !strings.Contains(line, "tenant:cus_42 state:dead endpoint:ep_01m91b  2 of the") || ansi.StringWidth(line) > 80 {
+		t.Errorf("the applied filter gave way to info:\n%q", line)
+	}
+	p.SetApplied("")
+	line = ansi.Strip(p.Line("/ filter by name, URL or id, tenant:", "2 in trouble · 3 endpoints · by trouble · updated <1s ago"))
+	if head, _, _ := strings.Cut(line, "  "); head != "/ filter by name…" {
+		t.Errorf("the hint reads %q; want it cut between words", head)
+	}
+}

@@ -57,18 +57,24 @@ func (p *Prompt) SetWidth(w int) {
 const inputChrome = 2
 
 // Line renders the prompt while editing (else the applied filter, or hint
-// when none) followed by info, within the width given to SetWidth: the
-// input, or the text in its place, gets the room info leaves (at least
-// minHead cells; then info is cut short instead).
+// when none) followed by info, within the width given to SetWidth. An
+// applied filter comes first, since it says what the rows are: info is
+// cut short before it, down to minInfo cells. Otherwise the input, or the
+// hint cut between words, gets the room info leaves, at least minHead
+// cells (then info is cut short instead).
 func (p *Prompt) Line(hint, info string) string {
-	room := max(p.width-ansi.StringWidth(info)-2, minHead)
 	head := p.View()
+	infoRoom := ansi.StringWidth(info)
+	if !p.editing && head != "" {
+		infoRoom = min(infoRoom, minInfo)
+	}
+	room := max(p.width-infoRoom-2, minHead)
 	if p.editing {
 		p.input.SetWidth(max(room-inputChrome, 1))
 		p.input.Placeholder = common.Hint(room-inputChrome, p.placeholder)
 		head = p.input.View()
 	} else if head == "" {
-		head = hint
+		head = common.CutWords(hint, room)
 	}
 	if p.width <= 0 {
 		return head + "  " + info
@@ -76,8 +82,12 @@ func (p *Prompt) Line(hint, info string) string {
 	return ansi.Truncate(ansi.Truncate(head, room, "…")+"  "+info, p.width, "…")
 }
 
-// minHead is the least room Line leaves the prompt.
-const minHead = 16
+// minHead is the least room Line leaves the prompt; minInfo the least it
+// leaves info, when info is that long.
+const (
+	minHead = 16
+	minInfo = 24
+)
 
 // Start opens the prompt on the applied filter followed by a space, so
 // what the operator types is a new term, not the end of the last value.
