@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/hookd/hookd/tui/common"
@@ -59,6 +60,34 @@ func TestBackReturnsWhereAJumpCameFrom(t *testing.T) {
 		commontest.Press(t, up, "3")
 		if dv.Nested() {
 			t.Fatal("3 on a drill-down of deliveries shows the deliveries list")
+		}
+	})
+}
+
+// TestFooterSaysWhatKeysDo: the footer of an open filter prompt shows the
+// prompt's keys (it showed the list's), help's says esc goes back (it said
+// q quits, and q goes back there), and a drill-down's lists esc once.
+func TestFooterSaysWhatKeysDo(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		m, up := newApp(t, fixture(), w, h, false)
+		footer := func() string {
+			lines := strings.Split(screen(m), "\n")
+			return lines[len(lines)-1]
+		}
+		for _, view := range []string{"3", "4", "5", "6", "7"} {
+			commontest.Press(t, up, view, "/")
+			if f := footer(); !strings.Contains(f, "enter apply") || !strings.Contains(f, "esc cancel") || strings.Contains(f, "mark") {
+				t.Errorf("view %s, filter open: footer %q", view, f)
+			}
+			commontest.Press(t, up, "esc")
+		}
+		commontest.Press(t, up, "?")
+		if f := footer(); !strings.Contains(f, "esc back") || strings.Contains(f, "quit") {
+			t.Errorf("help's footer %q", f)
+		}
+		commontest.Press(t, up, "esc", "3", "enter")
+		if f := footer(); strings.Count(f, "esc back") != 1 {
+			t.Errorf("the event's footer %q", f)
 		}
 	})
 }

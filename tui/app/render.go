@@ -115,13 +115,20 @@ func (m *Model) footerKeys() []key.Binding {
 	}
 	back := k.Quit
 	back.SetHelp("q", "quit")
-	if v.Nested() || len(m.history) > 0 {
+	if v.Nested() || len(m.history) > 0 || m.active == common.ViewHelp {
 		back = k.Back
 	}
 	help := k.Help
 	help.SetHelp("?", "all keys")
-	// Help and the way out first: a narrow footer cuts the end.
-	return append([]key.Binding{help, back}, bs...)
+	// Help and the way out first: a narrow footer cuts the end. A view
+	// that lists them too does not get them twice.
+	out := []key.Binding{help, back}
+	for _, b := range bs {
+		if b.Help().Key != help.Help().Key && b.Help().Key != back.Help().Key {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // headerLine names this hookd, its database, who the operator is and

@@ -358,6 +358,9 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.detail != nil {
 		return []key.Binding{k.Copy, k.PageDown, k.Back}
 	}
+	if m.prompt.Editing() {
+		return filter.Keys()
+	}
 	return []key.Binding{k.Enter, k.Filter, k.Sort, k.Copy}
 }
 

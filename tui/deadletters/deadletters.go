@@ -291,6 +291,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return m.replay.Dialog.Help(k)
 	case m.stack.Active():
 		return m.stack.Top().ShortHelp()
+	case m.list.Prompt.Editing():
+		return filter.Keys()
 	case m.grouped:
 		return []key.Binding{k.Enter, groupReplayBinding(k), k.Group, k.Filter}
 	}

@@ -236,6 +236,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return m.replay.Dialog.Help(k)
 	case m.stack.Active():
 		return m.stack.Top().ShortHelp()
+	case m.list.Prompt.Editing():
+		return filter.Keys()
 	}
 	return []key.Binding{k.Enter, k.Filter, k.Replay, k.Mark, k.Pause, k.Sort, k.Copy}
 }

@@ -3,6 +3,7 @@ package filter
 import (
 	"strings"
 
+	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -125,6 +126,14 @@ func (p *Prompt) Update(msg tea.Msg) (text string, done bool, cmd tea.Cmd) {
 	}
 	p.input, cmd = p.input.Update(msg)
 	return "", false, cmd
+}
+
+// Keys are the keys of an open prompt, for a view's footer.
+func Keys() []key.Binding {
+	return []key.Binding{
+		key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply")),
+		key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
 }
 
 // View renders the prompt while editing, else the applied filter.

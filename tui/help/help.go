@@ -112,6 +112,9 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
+	if m.prompt.Editing() {
+		return filter.Keys()
+	}
 	return []key.Binding{k.Filter, k.PageDown, k.Back}
 }
 

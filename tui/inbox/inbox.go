@@ -449,6 +449,9 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.detail != nil {
 		return []key.Binding{openForward(k), k.Copy, k.Replay, k.PageDown, k.Back}
 	}
+	if m.prompt.Editing() {
+		return filter.Keys()
+	}
 	return []key.Binding{k.Enter, k.Filter, k.Replay, k.Sort, k.Copy}
 }
 

@@ -318,6 +318,9 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.replay.Dialog.Active() {
 		return m.replay.Dialog.Help(k)
 	}
+	if m.prompt.Editing() {
+		return filter.Keys()
+	}
 	return []key.Binding{endpointsKey(k), k.Deliveries, k.DeadLetters, replayDead(k), k.Filter, k.Sort}
 }
 
