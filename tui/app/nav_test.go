@@ -6,6 +6,7 @@ import (
 
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
+	"github.com/hookd/hookd/tui/deadletters"
 	"github.com/hookd/hookd/tui/deliveries"
 )
 
@@ -88,6 +89,30 @@ func TestFooterSaysWhatKeysDo(t *testing.T) {
 		commontest.Press(t, up, "esc", "3", "enter")
 		if f := footer(); strings.Count(f, "esc back") != 1 {
 			t.Errorf("the event's footer %q", f)
+		}
+	})
+}
+
+// TestBackFromAGroupReturnsToTheGroups: enter on a dead-letter group
+// lists its dead letters; esc (or q) returns to the groups under the
+// filter they had. Before, esc did nothing and q asked to quit.
+func TestBackFromAGroupReturnsToTheGroups(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		m, up := newApp(t, fixture(), w, h, false)
+		dl := m.ViewAt(common.ViewDeadLetters).(*deadletters.Model)
+		for _, back := range []string{"esc", "q"} {
+			commontest.Press(t, up, "4", "v", "enter")
+			if dl.Grouped() || dl.List().FilterText() == "" {
+				t.Fatalf("enter on a group lists its dead letters: grouped %v, filter %q", dl.Grouped(), dl.List().FilterText())
+			}
+			commontest.Press(t, up, back)
+			if !dl.Grouped() || dl.List().FilterText() != "" {
+				t.Fatalf("%s returns to the groups: grouped %v, filter %q", back, dl.Grouped(), dl.List().FilterText())
+			}
+			if strings.Contains(screen(m), "Quit the console?") {
+				t.Fatalf("%s asked to quit", back)
+			}
+			commontest.Press(t, up, "v")
 		}
 	})
 }

@@ -39,8 +39,11 @@ type Model struct {
 	replay  replay.Model
 	stack   inspect.Stack
 	grouped bool
-	groups  groupList
-	w, h    int
+	// groupFilter, while a group's dead letters show (enter on a group),
+	// is the filter the groups had, to return to.
+	groupFilter *string
+	groups      groupList
+	w, h        int
 }
 
 // New returns the view.
@@ -91,13 +94,40 @@ func (m *Model) Init() tea.Cmd { return m.list.Reload() }
 func (m *Model) Capturing() bool { return m.replay.Dialog.Active() || m.list.Prompt.Editing() }
 
 // Nested reports a drill-down.
-func (m *Model) Nested() bool { return m.stack.Active() }
+func (m *Model) Nested() bool { return m.stack.Active() || m.groupFilter != nil }
 
-// Depth counts the drill-down's screens.
-func (m *Model) Depth() int { return m.stack.Depth() }
+// Depth counts the drill-down's screens, and one for a group's dead
+// letters opened from the groups.
+func (m *Model) Depth() int {
+	n := m.stack.Depth()
+	if m.groupFilter != nil {
+		n++
+	}
+	return n
+}
 
-// Top closes the drill-down.
-func (m *Model) Top() { m.stack.Close() }
+// Top closes the drill-down, and returns from a group's dead letters to
+// the groups.
+func (m *Model) Top() {
+	m.stack.Close()
+	if m.groupFilter != nil {
+		_ = m.backToGroups()
+	}
+}
+
+// backToGroups shows the groups again, under the filter they had when
+// enter opened one of them.
+func (m *Model) backToGroups() tea.Cmd {
+	prev := *m.groupFilter
+	m.groupFilter = nil
+	cmd, err := m.list.SetFilter(prev)
+	if err != nil {
+		return common.Errorf("%s", err)
+	}
+	m.grouped = true
+	m.groups.loaded, m.groups.took = false, 0
+	return tea.Batch(cmd, m.groups.reload(m.query()))
+}
 
 // Refresh reloads the open screen, the groups or the list.
 func (m *Model) Refresh() tea.Cmd {
@@ -150,7 +180,7 @@ func (m *Model) SetFilter(text string) (tea.Cmd, error) {
 	}
 	m.stack = inspect.NewStack(m.c)
 	m.stack.SetSize(m.w, m.h-1)
-	m.grouped = false
+	m.grouped, m.groupFilter = false, nil
 	return cmd, nil
 }
 
@@ -240,11 +270,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		return m.replayMatching()
 	case keys.Pressed(msg.String(), k.Mark) && m.c.ReadOnly:
 		return common.Errorf("read-only: marking serves only a replay, which this console cannot do")
-	case key.Matches(msg, k.Back):
-		if m.list.Table.MarkCount() > 0 {
-			m.list.Table.ClearMarks()
-			return common.Status("marks cleared")
-		}
+	case key.Matches(msg, k.Back) && m.list.Table.MarkCount() > 0:
+		m.list.Table.ClearMarks()
+		return common.Status("marks cleared")
+	case key.Matches(msg, k.Back, k.Quit) && m.groupFilter != nil:
+		return m.backToGroups()
 	}
 	return nil
 }

@@ -183,10 +183,12 @@ func (m *Model) groupKey(msg tea.KeyPressMsg) tea.Cmd {
 		if !ok {
 			return nil
 		}
+		prev := m.list.FilterText()
 		cmd, err := m.SetFilter(filterOf(gr))
 		if err != nil {
 			return common.Errorf("%s", err)
 		}
+		m.groupFilter = &prev // esc returns to the groups
 		return cmd
 	case keys.Pressed(msg.String(), k.ReplayAll):
 		gr, ok := m.groups.selected()
