@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/common/commontest"
 	"github.com/hookd/hookd/tui/deadletters"
@@ -115,4 +118,29 @@ func TestBackFromAGroupReturnsToTheGroups(t *testing.T) {
 			commontest.Press(t, up, "v")
 		}
 	})
+}
+
+// TestAttemptsAcrossAReplayReadApart: a delivery's attempts before and
+// after a replay are numbered apart ("r1:1"), and its header says its
+// count is since the replay. Before, two attempts read "#1" and the
+// header said 3 above 7 rows.
+func TestAttemptsAcrossAReplayReadApart(t *testing.T) {
+	src := fixture()
+	d := &src.Dels[0]
+	d.Replays, d.Attempts = 1, 3
+	start := commontest.Now.Add(-time.Hour)
+	for i, n := range []int{1, 2, 3, 4, 1, 2, 3} {
+		src.Atts[d.ID] = append(src.Atts[d.ID], delivery.Attempt{ID: int64(900 + i), DeliveryID: d.ID, Attempt: n,
+			StartedAt: start.Add(time.Duration(i) * time.Minute), ErrorClass: delivery.ClassHTTPStatus, Error: "HTTP 503"})
+	}
+	m, up := newApp(t, src, 100, 30, false)
+	commontest.Press(t, up, "3", ":")
+	commontest.Type(t, up, strconv.FormatInt(d.ID, 10))
+	commontest.Press(t, up, "enter")
+	out := screen(m)
+	for _, want := range []string{"attempts 3 since the last replay", "  4 ", "r1:1", "r1:3"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("no %q on the delivery's screen:\n%s", want, out)
+		}
+	}
 }

@@ -114,8 +114,12 @@ func (s *AttemptsScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if msg.err == nil {
 			s.d, s.attempts, s.ev, s.label = msg.d, msg.attempts, msg.ev, msg.label
 			rows := make([]list.Row, len(msg.attempts))
+			replay := 0 // each replay starts the count again
 			for i, a := range msg.attempts {
-				rows[i] = attemptRow(s.c, a)
+				if i > 0 && a.Attempt <= msg.attempts[i-1].Attempt {
+					replay++
+				}
+				rows[i] = attemptRow(s.c, a, i, replay)
 				rows[i].Ref = i
 			}
 			s.table.SetRows(rows)
@@ -140,15 +144,22 @@ func (s *AttemptsScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 	return s, nil
 }
 
-func attemptRow(c *common.Common, a delivery.Attempt) list.Row {
+// attemptRow is the i-th attempt logged, the n-th of its retry budget:
+// after a replay it is numbered "r2:3" (the third try after the second
+// replay), so that two attempts never read as the same one.
+func attemptRow(c *common.Common, a delivery.Attempt, i, replay int) list.Row {
 	status := 0
 	if a.ResponseStatus != nil {
 		status = *a.ResponseStatus
 	}
+	n := strconv.Itoa(a.Attempt)
+	if replay > 0 {
+		n = "r" + strconv.Itoa(replay) + ":" + n
+	}
 	r := list.Row{ID: strconv.FormatInt(a.ID, 10), Cells: []string{
-		strconv.Itoa(a.Attempt), a.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), common.Latency(a.Duration),
+		n, a.StartedAt.UTC().Format("2006-01-02 15:04:05Z"), common.Latency(a.Duration),
 		common.StatusCode(a.ResponseStatus), a.ErrorClass, firstLine(a.Error),
-	}, Keys: []any{a.Attempt, a.StartedAt, a.Duration, status}}
+	}, Keys: []any{i, a.StartedAt, a.Duration, status}}
 	if a.Succeeded() {
 		r.Style = &c.Styles.Good
 	} else {
@@ -192,7 +203,11 @@ func (s *AttemptsScreen) View() string {
 	case d.AwaitsAttempt():
 		next = common.Until(now, d.NextAttemptAt)
 	}
-	fmt.Fprintf(&b, "%s %s  %s %d  %s %d  %s %s  %s %s\n", st.Key.Render("state"), state, st.Key.Render("attempts"), d.Attempts,
+	attempts := strconv.Itoa(d.Attempts)
+	if d.Replays > 0 {
+		attempts += " since the last replay"
+	}
+	fmt.Fprintf(&b, "%s %s  %s %s  %s %d  %s %s  %s %s\n", st.Key.Render("state"), state, st.Key.Render("attempts"), attempts,
 		st.Key.Render("replays"), d.Replays, st.Key.Render("next"), next, st.Key.Render("last"), common.StatusCode(d.LastStatus))
 	if d.LastError != "" {
 		b.WriteString(st.Key.Render("last error ") + common.Sanitize(firstLine(d.LastError)) + "\n")
