@@ -357,6 +357,15 @@ func Get(ctx context.Context, ex db.Executor, id int64) (*Delivery, error) {
 	return &d, nil
 }
 
+// GetMany returns those of the deliveries ids that exist, by id.
+func GetMany(ctx context.Context, ex db.Executor, ids []int64) ([]Delivery, error) {
+	rows, err := ex.Query(ctx, `SELECT `+deliveryColumns+` FROM hookd.deliveries d WHERE d.id = ANY($1) ORDER BY d.id`, ids)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows)
+}
+
 // ForEvent returns an event's deliveries, one per endpoint.
 func ForEvent(ctx context.Context, ex db.Executor, eventID string) ([]Delivery, error) {
 	rows, err := ex.Query(ctx, `SELECT `+deliveryColumns+` FROM hookd.deliveries d WHERE d.event_id = $1 ORDER BY d.id`, eventID)

@@ -33,7 +33,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hookd/hookd/core/audit"
@@ -80,6 +82,10 @@ type Source interface {
 	// Preview counts what ReplayQuery(q) would replay, grouped, with the
 	// health of the endpoints concerned.
 	Preview(ctx context.Context, q DeliveryQuery, now time.Time) (*Preview, error)
+	// PreviewMarked is the preview of a replay of the given deliveries
+	// (the marked rows; see Marked), with the health of the endpoints
+	// concerned. Ids that no longer exist are left out.
+	PreviewMarked(ctx context.Context, ids []int64, now time.Time) (*Preview, error)
 	// Lookup finds what an id pasted by the operator names: a delivery
 	// (a number), an endpoint, an event or a tenant. An event retention
 	// dropped is an *outbox.AgedOutError.
@@ -281,6 +287,55 @@ type Groups struct {
 // ScanLimit bounds the deliveries one grouping or search reads.
 const ScanLimit = 10_000
 
+// GroupDeliveries groups ds, newest first, by endpoint, state and reason,
+// largest group first; each group's sample is its newest's last error.
+func GroupDeliveries(ds []delivery.Delivery) Groups {
+	var out Groups
+	idx := map[string]int{}
+	for _, d := range ds {
+		out.Scanned++
+		status := 0
+		if d.LastStatus != nil {
+			status = *d.LastStatus
+		}
+		state := string(d.State)
+		k := fmt.Sprint(d.EndpointID, "\x00", state, "\x00", d.LastErrorClass, "\x00", status)
+		j, ok := idx[k]
+		if !ok {
+			j = len(out.Groups)
+			idx[k] = j
+			at := d.UpdatedAt
+			if d.CompletedAt != nil {
+				at = *d.CompletedAt
+			}
+			out.Groups = append(out.Groups, Group{EndpointID: d.EndpointID, State: state, Class: d.LastErrorClass,
+				Status: status, Sample: d.LastError, Newest: at})
+		}
+		out.Groups[j].Count++
+	}
+	slices.SortStableFunc(out.Groups, func(a, b Group) int { return int(b.Count - a.Count) })
+	return out
+}
+
+// Marked is the preview of a replay of the deliveries ds (the marked
+// rows, newest first): those in flight are left alone, the others are
+// listed by id and grouped.
+func Marked(ds []delivery.Delivery) *Preview {
+	pv := &Preview{Marked: true, IDs: []int64{}}
+	var replayable []delivery.Delivery
+	for _, d := range ds {
+		if d.State == delivery.StateInFlight {
+			pv.InFlight++
+			continue
+		}
+		replayable = append(replayable, d)
+		pv.IDs = append(pv.IDs, d.ID)
+	}
+	pv.Count = int64(len(pv.IDs))
+	pv.Groups = GroupDeliveries(replayable)
+	return pv
+}
+
 // Preview is what a bulk replay will touch, shown before it is confirmed.
 type Preview struct {
 	// Count is how many deliveries the replay re-queues.
@@ -294,6 +349,11 @@ type Preview struct {
 	IDs []int64
 	// Query is what ReplayQuery must be given: q with CompletedBefore set.
 	Query DeliveryQuery
+	// Marked says the preview is of marked rows (PreviewMarked), whatever
+	// their state; InFlight counts those left alone, their attempt under
+	// way.
+	Marked   bool
+	InFlight int
 }
 
 // Found is what Lookup found.

@@ -345,6 +345,17 @@ func (p *Postgres) Preview(ctx context.Context, q DeliveryQuery, now time.Time) 
 	return pv, p.nameGroups(ctx, &pv.Groups, true, now)
 }
 
+// PreviewMarked loads the marked deliveries and previews their replay.
+func (p *Postgres) PreviewMarked(ctx context.Context, ids []int64, now time.Time) (*Preview, error) {
+	ds, err := delivery.GetMany(ctx, p.pool, ids)
+	if err != nil {
+		return nil, err
+	}
+	slices.Reverse(ds) // newest first, as groups take them
+	pv := Marked(ds)
+	return pv, p.nameGroups(ctx, &pv.Groups, true, now)
+}
+
 // Lookup finds a delivery (a number), an endpoint, an event or a tenant
 // by id.
 func (p *Postgres) Lookup(ctx context.Context, id string) (Found, error) {

@@ -96,6 +96,17 @@ func TestPostgresSource(t *testing.T) {
 		len(pv.Groups.Groups) != 1 || pv.Groups.Groups[0].Health == nil {
 		t.Fatalf("preview: %v %+v", err, pv)
 	}
+	// Marked rows: the dead one and a pending one, grouped apart, with
+	// health; an id that does not exist is left out.
+	pending, err := src.Deliveries(ctx, data.DeliveryQuery{Filter: delivery.Filter{State: delivery.StatePending}})
+	if err != nil || len(pending.Deliveries) == 0 {
+		t.Fatalf("pending: %v %v", err, pending)
+	}
+	pv, err := src.PreviewMarked(ctx, []int64{dead.ID, pending.Deliveries[0].ID, 1 << 40}, time.Now())
+	if err != nil || !pv.Marked || pv.Count != 2 || len(pv.IDs) != 2 || len(pv.Groups.Groups) != 2 || pv.Groups.Groups[0].Health == nil ||
+		pv.Groups.Groups[0].Endpoint.ID == "" {
+		t.Fatalf("preview of marked rows: %v %+v", err, pv)
+	}
 	if n, err := src.ReplayIDs(ctx, []int64{dead.ID}); err != nil || n != 1 {
 		t.Fatalf("replay ids: %v %d", err, n)
 	}

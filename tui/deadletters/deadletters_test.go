@@ -135,8 +135,11 @@ func TestReplayMarked(t *testing.T) {
 		t.Fatalf("after a refresh marked %v, want [30 28]", got)
 	}
 	commontest.Press(t, b.up, "R")
-	if !strings.Contains(b.m.Confirm().Prompt(), "2 marked") || !b.m.Confirm().Typed() {
-		t.Fatalf("a bulk replay wants its count typed: %q", b.m.Confirm().Prompt())
+	// A preview first, as for a filter: grouped by endpoint and reason,
+	// with each endpoint's health now.
+	if p := b.m.Confirm().Prompt(); !strings.Contains(p, "Replay 2 marked deliveries?") || !strings.Contains(p, "endpoint now:") ||
+		!b.m.Confirm().Typed() {
+		t.Fatalf("a bulk replay of marked rows previews them and wants its count typed: %q", p)
 	}
 	commontest.Press(t, b.up, "y", "enter")
 	if len(b.src.Actions()) != 0 || !b.m.Confirm().Active() {
@@ -146,8 +149,8 @@ func TestReplayMarked(t *testing.T) {
 	commontest.Type(t, b.up, "2")
 	commontest.Press(t, b.up, "enter")
 	acts := b.src.Actions()
-	if len(acts) != 1 || acts[0].Method != "ReplayIDs" || !slices.Equal(acts[0].Args[0].([]int64), []int64{30, 28}) {
-		t.Fatalf("want ReplayIDs([30 28]), got %v", acts)
+	if len(acts) != 1 || acts[0].Method != "ReplayQuery" || !slices.Equal(acts[0].Args[0].(*data.Preview).IDs, []int64{30, 28}) {
+		t.Fatalf("want the replay of [30 28], got %v", acts)
 	}
 	if b.m.List().Table.MarkCount() != 0 {
 		t.Fatal("marks must clear after the replay")

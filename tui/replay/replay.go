@@ -4,7 +4,8 @@
 //
 //   - one delivery: a question naming the delivery, its event and its
 //     endpoint, confirmed with y;
-//   - marked deliveries: a typed confirmation of their count;
+//   - marked deliveries: a preview as below, then a typed confirmation
+//     of their count;
 //   - everything a filter matches: a preview first (how many, grouped by
 //     endpoint and reason, with each endpoint's health now), then a typed
 //     confirmation of the count. The replay touches what the preview
@@ -125,8 +126,9 @@ func status(d delivery.Delivery) int {
 	return *d.LastStatus
 }
 
-// IDs asks to replay the marked deliveries: the operator types their
-// count.
+// IDs previews the replay of the marked deliveries, grouped by endpoint
+// and reason with each endpoint's health now; the answer opens the typed
+// confirmation of their count.
 func (m *Model) IDs(ids []int64) tea.Cmd {
 	target := "deliveries " + joinIDs(ids)
 	if m.c.ReadOnly {
@@ -135,17 +137,11 @@ func (m *Model) IDs(ids []int64) tea.Cmd {
 	if len(ids) == 0 {
 		return common.Status("nothing marked: space marks a row")
 	}
-	n := strconv.Itoa(len(ids))
-	noun := "deliveries"
-	if len(ids) == 1 {
-		noun = "delivery"
-	}
-	m.Dialog.OpenTyped(fmt.Sprintf("Replay %d marked %s?", len(ids), noun), n,
-		m.run(func(ctx context.Context) Done {
-			k, err := m.c.Source.ReplayIDs(ctx, ids)
-			return Done{N: k, Err: err}
-		}))
-	return nil
+	to, now := m.id, m.c.Now()
+	return common.Run(m.c, func(ctx context.Context) previewed {
+		pv, err := m.c.Source.PreviewMarked(ctx, ids, now)
+		return previewed{to: to, pv: pv, target: target, err: err}
+	}, func(err error) previewed { return previewed{to: to, err: err} })
 }
 
 func joinIDs(ids []int64) string {
@@ -235,7 +231,12 @@ func (m *Model) previewed(msg previewed) tea.Cmd {
 		return common.Errorf("preview the replay: %s", common.Describe(msg.err))
 	}
 	pv := msg.pv
-	if pv.Count == 0 {
+	switch {
+	case pv.Count == 0 && pv.Marked && pv.InFlight > 0:
+		return common.Status("the marked deliveries are in flight; replay them once their attempts have finished")
+	case pv.Count == 0 && pv.Marked:
+		return common.Status("the marked deliveries are gone")
+	case pv.Count == 0:
 		return common.Status("no dead letters match " + msg.target)
 	}
 	n := strconv.FormatInt(pv.Count, 10)
@@ -254,7 +255,14 @@ const maxGroups = 6
 // with their endpoints' health now, and what the count covers.
 func PreviewText(pv *data.Preview, target string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Replay %s matching %s?\n", common.Plural(pv.Count, "dead letter"), target)
+	if pv.Marked {
+		fmt.Fprintf(&b, "Replay %s?\n", common.Plural(pv.Count, "marked delivery"))
+		if pv.InFlight > 0 {
+			fmt.Fprintf(&b, "(%s in flight left alone: their attempt is under way)\n", common.Plural(pv.InFlight, "marked delivery"))
+		}
+	} else {
+		fmt.Fprintf(&b, "Replay %s matching %s?\n", common.Plural(pv.Count, "dead letter"), target)
+	}
 	for i, g := range pv.Groups.Groups {
 		if i == maxGroups {
 			fmt.Fprintf(&b, "  … and %s more\n", common.Plural(len(pv.Groups.Groups)-i, "group"))

@@ -363,47 +363,40 @@ func (s *Source) Attempts(ctx context.Context, id int64) ([]delivery.Attempt, er
 
 func (s *Source) groups(q data.DeliveryQuery) data.Groups {
 	s.mu.Lock()
-	var out data.Groups
-	idx := map[string]int{}
+	var ds []delivery.Delivery
 	for i := len(s.Dels) - 1; i >= 0; i-- {
-		d := s.Dels[i]
-		if !Matches(q, d) {
-			continue
+		if Matches(q, s.Dels[i]) {
+			ds = append(ds, s.Dels[i])
 		}
-		out.Scanned++
-		status := 0
-		if d.LastStatus != nil {
-			status = *d.LastStatus
-		}
-		state := string(d.State)
-		k := fmt.Sprint(d.EndpointID, state, d.LastErrorClass, status)
-		j, ok := idx[k]
-		if !ok {
-			j = len(out.Groups)
-			idx[k] = j
-			at := d.UpdatedAt
-			if d.CompletedAt != nil {
-				at = *d.CompletedAt
-			}
-			out.Groups = append(out.Groups, data.Group{EndpointID: d.EndpointID, State: state, Class: d.LastErrorClass,
-				Status: status, Sample: d.LastError, Newest: at})
-		}
-		out.Groups[j].Count++
 	}
 	s.mu.Unlock()
-	slices.SortStableFunc(out.Groups, func(a, b data.Group) int { return int(b.Count - a.Count) })
+	out := data.GroupDeliveries(ds)
+	s.name(&out, false)
+	return out
+}
+
+// name fills the groups' endpoints, and their health with health.
+func (s *Source) name(g *data.Groups, health bool) {
 	var ids []string
-	for _, g := range out.Groups {
-		ids = append(ids, g.EndpointID)
+	for _, gr := range g.Groups {
+		ids = append(ids, gr.EndpointID)
 	}
 	labels := s.labels(ids)
-	for i := range out.Groups {
-		out.Groups[i].Endpoint = labels[out.Groups[i].EndpointID]
-		if out.Groups[i].Endpoint.ID == "" {
-			out.Groups[i].Endpoint.ID = out.Groups[i].EndpointID
+	for i := range g.Groups {
+		gr := &g.Groups[i]
+		gr.Endpoint = labels[gr.EndpointID]
+		if gr.Endpoint.ID == "" {
+			gr.Endpoint.ID = gr.EndpointID
+		}
+		if !health {
+			continue
+		}
+		for _, r := range s.Eps {
+			if r.Endpoint.ID == gr.EndpointID {
+				gr.Health = r.Health
+			}
 		}
 	}
-	return out
 }
 
 func (s *Source) DeadGroups(ctx context.Context, q data.DeliveryQuery) (data.Groups, error) {
@@ -428,13 +421,24 @@ func (s *Source) Preview(ctx context.Context, q data.DeliveryQuery, now time.Tim
 	}
 	s.mu.Unlock()
 	pv.Count = int64(len(pv.IDs))
-	for i := range pv.Groups.Groups {
-		for _, r := range s.Eps {
-			if r.Endpoint.ID == pv.Groups.Groups[i].EndpointID {
-				pv.Groups.Groups[i].Health = r.Health
-			}
+	s.name(&pv.Groups, true)
+	return pv, nil
+}
+
+func (s *Source) PreviewMarked(ctx context.Context, ids []int64, now time.Time) (*data.Preview, error) {
+	if err := s.record(ctx, "PreviewMarked", ids); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	var ds []delivery.Delivery
+	for i := len(s.Dels) - 1; i >= 0; i-- {
+		if slices.Contains(ids, s.Dels[i].ID) {
+			ds = append(ds, s.Dels[i])
 		}
 	}
+	s.mu.Unlock()
+	pv := data.Marked(ds)
+	s.name(&pv.Groups, true)
 	return pv, nil
 }
 
