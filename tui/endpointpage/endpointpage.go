@@ -59,7 +59,10 @@ type Model struct {
 	dialog confirm.Model
 	replay replay.Model
 	form   *form
-	w, h   int
+	// sent is the form whose changes are being asked for or saved: a
+	// refusal opens it again, as it was typed.
+	sent *form
+	w, h int
 	// took and doneAt pace the refresh (the page reads several ranges).
 	took, doneAt time.Duration
 }
@@ -79,6 +82,7 @@ type acted struct {
 	page   int64
 	text   string
 	secret string // a rotation's new secret, shown once
+	edit   bool   // the edit form's save
 	err    error
 }
 
@@ -195,6 +199,16 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		if msg.page != m.page {
 			return m, nil
 		}
+		sent := m.sent
+		if msg.edit {
+			m.sent = nil
+		}
+		if msg.err != nil && msg.edit && sent != nil && !m.gone {
+			// Refused: the form again, with what was typed and why.
+			sent.refused(msg.err)
+			m.form = sent
+			return m, nil
+		}
 		if msg.err != nil {
 			return m, common.Errorf("%s", common.Describe(msg.err))
 		}
@@ -225,7 +239,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		case cancel:
 			m.form = nil
 		case p != nil:
-			m.form = nil
+			m.form, m.sent = nil, m.form
 			return m.confirmEdit(*p, changes)
 		}
 		return cmd
@@ -370,7 +384,7 @@ func (m *Model) confirmEdit(p endpoint.UpdateParams, changes []string) tea.Cmd {
 	id, who := m.id, m.who()
 	m.dialog.Open(common.Sanitize("Change "+who+"?\n\n  "+strings.Join(changes, "\n  ")),
 		m.act(func(ctx context.Context) acted {
-			return acted{text: "updated " + who, err: m.c.Source.UpdateEndpoint(ctx, id, p)}
+			return acted{text: "updated " + who, edit: true, err: m.c.Source.UpdateEndpoint(ctx, id, p)}
 		}))
 	return nil
 }

@@ -1,6 +1,7 @@
 package endpointpage
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,8 +10,10 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/validate"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/styles"
 )
@@ -27,6 +30,7 @@ type form struct {
 
 type field struct {
 	label string
+	api   string // the field's name in the API, as a refusal names it
 	input textinput.Model
 	was   string
 	hint  string // what the field takes, shown while it has the cursor
@@ -42,13 +46,13 @@ const (
 )
 
 func newForm(c *common.Common, e *endpoint.Endpoint) *form {
-	values := []struct{ label, value, placeholder string }{
-		{"URL", e.URL, "https://example.com/hooks"},
-		{"description", e.Description, "what people call it"},
-		{"event types", strings.Join(e.EventTypes, ", "), "empty or * for all; invoice.paid, payment.*"},
-		{"rate limit /s", strconv.Itoa(e.RateLimit), "0 = unlimited"},
-		{"max in flight", strconv.Itoa(e.MaxInFlight), "0 = delivery.max_in_flight_per_endpoint"},
-		{"timeout", durationText(time.Duration(e.Timeout)), "0 = delivery.timeout; e.g. 10s"},
+	values := []struct{ label, api, value, placeholder string }{
+		{"URL", "url", e.URL, "https://example.com/hooks"},
+		{"description", "description", e.Description, "what people call it"},
+		{"event types", "event_types", strings.Join(e.EventTypes, ", "), "empty or * for all; invoice.paid, payment.*"},
+		{"rate limit /s", "rate_limit", strconv.Itoa(e.RateLimit), "0 = unlimited"},
+		{"max in flight", "max_in_flight", strconv.Itoa(e.MaxInFlight), "0 = delivery.max_in_flight_per_endpoint"},
+		{"timeout", "timeout", durationText(time.Duration(e.Timeout)), "0 = delivery.timeout; e.g. 10s"},
 	}
 	f := &form{c: c}
 	for _, v := range values {
@@ -60,7 +64,7 @@ func newForm(c *common.Common, e *endpoint.Endpoint) *form {
 		st := in.Styles()
 		st.Cursor.Blink = false
 		in.SetStyles(st)
-		f.fields = append(f.fields, field{label: v.label, input: in, was: v.value, hint: v.placeholder})
+		f.fields = append(f.fields, field{label: v.label, api: v.api, input: in, was: v.value, hint: v.placeholder})
 	}
 	f.fields[0].input.Focus()
 	return f
@@ -103,10 +107,30 @@ func (f *form) update(msg tea.KeyPressMsg) (p *endpoint.UpdateParams, changes []
 	return nil, nil, false, cmd
 }
 
-func (f *form) move(d int) {
+func (f *form) move(d int) { f.focusOn((f.focus + d + len(f.fields)) % len(f.fields)) }
+
+func (f *form) focusOn(i int) {
 	f.fields[f.focus].input.Blur()
-	f.focus = (f.focus + d + len(f.fields)) % len(f.fields)
+	f.focus = i
 	f.fields[f.focus].input.Focus()
+}
+
+// refused shows why the store refused the form's changes: the cursor on
+// the field refused, which the error names by the form's label rather
+// than the API's field name (url, event_types).
+func (f *form) refused(err error) {
+	f.err = common.Describe(err)
+	var ve *validate.Error
+	if !errors.As(err, &ve) {
+		return
+	}
+	for i, fl := range f.fields {
+		if fl.api == ve.Field {
+			f.focusOn(i)
+			f.err = fl.label + ": " + ve.Message
+			return
+		}
+	}
 }
 
 // params reads the changed fields, checking numbers and durations here
@@ -191,7 +215,8 @@ func (f *form) view(st *styles.Styles, width int) string {
 	// 0 means is said here.
 	b.WriteString("\n" + st.Muted.Render(fmt.Sprintf("%-15s %s", "", f.fields[f.focus].hint)) + "\n")
 	if f.err != "" {
-		b.WriteString("\n" + st.Error.Render(f.err) + "\n")
+		// Whole, however long: it says what the field takes.
+		b.WriteString("\n" + st.Error.Render(ansi.Wrap(common.Sanitize(f.err), max(width, 20), "")) + "\n")
 	}
 	return b.String()
 }
