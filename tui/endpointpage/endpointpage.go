@@ -24,6 +24,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/db"
@@ -347,9 +348,10 @@ func (m *Model) action(msg tea.KeyPressMsg) tea.Cmd {
 		if e.Enabled {
 			return common.Status(who + " is already enabled")
 		}
-		return m.act(func(ctx context.Context) acted {
-			return acted{text: "enabled " + who + "; its held deliveries are due now", err: m.c.Source.EnableEndpoint(ctx, id)}
-		})
+		done := EnabledText(m.name(), m.d.Row.Health.Held, m.w)
+		m.dialog.Open(EnablePrompt(who, m.d.Row.Health.Held), m.act(func(ctx context.Context) acted {
+			return acted{text: done, err: m.c.Source.EnableEndpoint(ctx, id)}
+		}))
 	case keys.Pressed(msg.String(), k.TestEvent):
 		m.dialog.Open(common.Sanitize(fmt.Sprintf("Send a test event (%s) to %s?", data.TestEventType, who)),
 			m.act(func(ctx context.Context) acted {
@@ -371,6 +373,36 @@ func (m *Model) action(msg tea.KeyPressMsg) tea.Cmd {
 		m.form = newForm(m.c, e)
 	}
 	return nil
+}
+
+// EnablePrompt asks whether to enable who, saying what it releases: its
+// held deliveries, due at once (read up to data.TotalCap).
+func EnablePrompt(who string, held int) string {
+	if held == 0 {
+		return common.Sanitize("Enable " + who + "? It has no held deliveries.")
+	}
+	return common.Sanitize("Enable " + who + "? Its " + heldText(held) + " become due at once.")
+}
+
+// EnabledText says an endpoint named name was enabled and what came due,
+// in width cells: the name is cut, with …, rather than the news.
+func EnabledText(name string, held, width int) string {
+	news := ": no held deliveries"
+	if held > 0 {
+		news = ": " + heldText(held) + " due now"
+	}
+	if width <= 0 {
+		width = 80
+	}
+	room := max(width-ansi.StringWidth("enabled "+news), 8)
+	return "enabled " + ansi.Truncate(common.Sanitize(name), room, "…") + news
+}
+
+func heldText(n int) string {
+	if n > data.TotalCap {
+		return common.Count(data.TotalCap) + "+ held deliveries"
+	}
+	return common.Plural(n, "held delivery")
 }
 
 func (m *Model) who() string {

@@ -127,3 +127,40 @@ func TestARefusedEditKeepsTheForm(t *testing.T) {
 		t.Fatalf("the save sends the event types typed and nothing else: %+v", p)
 	}
 }
+
+// e asks first, as x does, saying how many held deliveries it releases;
+// what it says after fits the status line, the name cut rather than the
+// news.
+func TestEnableAsksAndSaysWhatItReleases(t *testing.T) {
+	t.Parallel()
+	src := datafake.New()
+	r := row()
+	r.Endpoint.ID = "ep_01m91cdpad6wac221fsc1qj3wj"
+	r.Endpoint.Description = "Legacy ERP (down: connection refused since the move to the new data centre)"
+	r.Endpoint.Enabled, r.Endpoint.DisabledReason = false, "410 Gone"
+	r.Health.Held = 210
+	src.Eps = []data.EndpointRow{r}
+	c := commontest.NewCommon(src, false)
+	m := endpointpage.New(c, r.Endpoint.ID)
+	m.SetSize(80, 22)
+	up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+	commontest.Drain(t, up, m.Init())
+
+	commontest.Press(t, up, "e")
+	if !m.Confirm().Active() || !strings.Contains(m.Confirm().Prompt(), "Its 210 held deliveries become due at once") {
+		t.Fatalf("e asks first, saying what it releases: %q", m.Confirm().Prompt())
+	}
+	commontest.Press(t, up, "n")
+	if len(src.Actions()) != 0 {
+		t.Fatalf("n enables nothing: %v", src.Actions())
+	}
+	commontest.Press(t, up, "e")
+	st := commontest.Statuses(commontest.Press(t, up, "y"))
+	if len(src.Actions()) != 1 || src.Actions()[0].Method != "EnableEndpoint" {
+		t.Fatalf("y enables: %v", src.Actions())
+	}
+	if len(st) != 1 || !strings.HasPrefix(st[0], "enabled Legacy ERP") || !strings.HasSuffix(st[0], "…: 210 held deliveries due now") ||
+		ansi.StringWidth(st[0]) > 80 {
+		t.Fatalf("the status fits 80 columns, the name cut: %q", st)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/data"
+	"github.com/hookd/hookd/tui/endpointpage"
 	"github.com/hookd/hookd/tui/keys"
 )
 
@@ -37,9 +38,14 @@ func (m *Model) action(msg tea.KeyPressMsg, row data.EndpointRow) tea.Cmd {
 		if row.Endpoint.Enabled {
 			return common.Status(who + " is already enabled")
 		}
-		return m.act(func(ctx context.Context) acted {
-			return acted{text: "enabled " + who + "; its held deliveries are due now", err: m.c.Source.EnableEndpoint(ctx, id)}
-		})
+		held := 0
+		if row.Health != nil {
+			held = row.Health.Held
+		}
+		done := endpointpage.EnabledText(name, held, m.w)
+		m.dialog.Open(endpointpage.EnablePrompt(who, held), m.act(func(ctx context.Context) acted {
+			return acted{text: done, err: m.c.Source.EnableEndpoint(ctx, id)}
+		}))
 	case keys.Pressed(msg.String(), k.TestEvent):
 		if m.c.ReadOnly {
 			return common.RefusedReadOnly(m.c, "sending test events", audit.ActionTest, id)

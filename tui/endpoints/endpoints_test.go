@@ -27,6 +27,7 @@ func setup(t *testing.T, readOnly bool) (*datafake.Source, *endpoints.Model, com
 		}
 	}
 	src.Eps = []data.EndpointRow{row("ep_a", true, 0, 0, 1), row("ep_b", true, 7, 12, 0.5), row("ep_c", false, 3, 2, 0.9)}
+	src.Eps[2].Health.Held = 210
 	died := commontest.Now.Add(-time.Minute)
 	src.Dels = []delivery.Delivery{{ID: 1, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &died},
 		{ID: 2, EndpointID: "ep_b", State: delivery.StateDead, CompletedAt: &died}}
@@ -65,7 +66,7 @@ func TestTroubleFirstAndSortable(t *testing.T) {
 		t.Fatalf("then by success rate, best first: %s %s", m.SortName(), ids(m))
 	}
 	v := m.View()
-	if !strings.Contains(v, "disabled (0 held): 410 Gone") || !strings.Contains(v, "OFF") || !strings.Contains(v, "OK 5m ↓") {
+	if !strings.Contains(v, "disabled (210 held): 410 Gone") || !strings.Contains(v, "OFF") || !strings.Contains(v, "OK 5m ↓") {
 		t.Fatalf("a disabled endpoint says why, the sorted column is marked:\n%s", v)
 	}
 }
@@ -121,7 +122,15 @@ func TestActions(t *testing.T) {
 	if !m.Table().SetCursorID("ep_c") {
 		t.Fatal("no ep_c row")
 	}
-	commontest.Press(t, up, "e") // ep_c is disabled
+	commontest.Press(t, up, "e") // ep_c is disabled, 210 held
+	if len(src.Actions()) != 2 || !m.Confirm().Active() ||
+		!strings.Contains(m.Confirm().Prompt(), "Enable ep_c.example/hook (ep_c)? Its 210 held deliveries become due at once") {
+		t.Fatalf("e asks first, as x does, saying what it releases: %q", m.Confirm().Prompt())
+	}
+	msgs = commontest.Press(t, up, "y")
+	if st := commontest.Statuses(msgs); len(st) != 1 || st[0] != "enabled ep_c.example/hook: 210 held deliveries due now" {
+		t.Fatalf("enabling says what came due: %q", st)
+	}
 	acts := src.Actions()
 	if len(acts) != 3 {
 		t.Fatalf("want 3 actions, got %v", acts)
