@@ -289,7 +289,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if m.d == nil {
 			return common.Status("still loading the endpoint")
 		}
-		return m.replay.Head(m.d.Row, keys.Pressed(msg.String(), k.SkipHead))
+		return m.replay.Head(HeadRow(m.d.Row), keys.Pressed(msg.String(), k.SkipHead))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -162,5 +163,57 @@ func TestEnableAsksAndSaysWhatItReleases(t *testing.T) {
 	if len(st) != 1 || !strings.HasPrefix(st[0], "enabled Legacy ERP") || !strings.HasSuffix(st[0], "…: 210 held deliveries due now") ||
 		ansi.StringWidth(st[0]) > 80 {
 		t.Fatalf("the status fits 80 columns, the name cut: %q", st)
+	}
+}
+
+// With its breaker open, a fifo line waits for the breaker's probe, not
+// for its head's next try (which reads "overdue" as the probe nears), and
+// the page and the b dialog count the head's failures alike.
+func TestTheFifoLineWaitsForTheBreaker(t *testing.T) {
+	t.Parallel()
+	now := commontest.Now
+	opened, probe := now.Add(-4*time.Minute), now.Add(25*time.Second)
+	blocked := func(attempts, inFlight int) data.EndpointRow {
+		r := row()
+		r.Endpoint.Ordering = endpoint.OrderingFIFO
+		r.Health.Breaker = delivery.Breaker{State: delivery.BreakerOpen, OpenedAt: &opened, NextProbeAt: &probe}
+		r.Health.InFlight = inFlight
+		if attempts > 0 {
+			r.Health.Blocked = &delivery.BlockedHead{DeliveryID: 7970, EventID: "evt_1", Attempts: attempts, Since: opened,
+				NextAttemptAt: now.Add(-2 * time.Minute), LastError: "connect: connection refused"}
+		}
+		return r
+	}
+	src := datafake.New()
+	src.Eps = []data.EndpointRow{blocked(2, 0)}
+	m, up := open(t, src, 80, 24)
+	v := screen(m)
+	if !strings.Contains(v, "BLOCKED for 4m by delivery 7970, 2 attempts\n") ||
+		!strings.Contains(v, "waits for the breaker's probe in 25s · event evt_1") || strings.Contains(v, "overdue") {
+		t.Fatalf("the blocked line waits for the breaker's probe:\n%s", v)
+	}
+	commontest.Press(t, up, "b")
+	if p := m.Confirm().Prompt(); !strings.Contains(p, "has failed 2 times") {
+		t.Fatalf("the b dialog counts as the page does: %q", p)
+	}
+	commontest.Press(t, up, "n")
+
+	// The probe is the head, in flight: its attempt counts from its claim.
+	src.Eps = []data.EndpointRow{blocked(2, 1)}
+	commontest.Drain(t, up, m.RefreshNow())
+	if v := screen(m); !strings.Contains(v, "BLOCKED for 4m by delivery 7970, attempt 2 in flight") {
+		t.Fatalf("the head tried now says so:\n%s", v)
+	}
+	commontest.Press(t, up, "B")
+	if p := m.Confirm().Prompt(); !strings.Contains(p, "has failed 1 time ") {
+		t.Fatalf("the B dialog counts the failed attempts, not the one in flight: %q", p)
+	}
+	commontest.Press(t, up, "n")
+
+	// Skipped: the line behind it still waits for the breaker.
+	src.Eps = []data.EndpointRow{blocked(0, 0)}
+	commontest.Drain(t, up, m.RefreshNow())
+	if v := screen(m); strings.Contains(v, "the line moves") || !strings.Contains(v, "one at a time in publish order · waits for the breaker's probe in 25s") {
+		t.Fatalf("an open breaker holds the line:\n%s", v)
 	}
 }

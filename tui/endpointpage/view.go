@@ -244,26 +244,81 @@ func breakerLine(br delivery.Breaker, now time.Time) string {
 }
 
 // fifoLine says whether a fifo endpoint's line moves, and what blocks
-// it: its endpoint disabled, or which delivery, since when and its next
-// try on the first line (so that 80 columns show them), its event and
-// error on the second.
+// it: its endpoint disabled, its open breaker (the line's next try is the
+// breaker's probe), or which delivery, since when, how many attempts
+// failed and its next try on the first line (so that 80 columns show them), its
+// event and error on the second, after the probe it waits for.
 func fifoLine(st *styles.Styles, e *endpoint.Endpoint, h *delivery.Health, now time.Time) string {
 	b := h.Blocked
+	probe := ""
+	if br := h.Breaker; br.State == delivery.BreakerOpen {
+		// Not "overdue": a probe past its time goes out with the next
+		// claim, and the line waits for it, not for its own next try.
+		probe = "the breaker's probe"
+		if br.NextProbeAt != nil {
+			if when := common.Until(now, *br.NextProbeAt); strings.HasPrefix(when, "in ") {
+				probe += " " + when
+			} else {
+				probe += ", due now"
+			}
+		}
+	}
 	switch {
 	case !e.Enabled:
 		return "one at a time in publish order · " + st.Bad.Render("held while the endpoint is disabled") +
 			st.Muted.Render(" · e enables")
+	case b == nil && probe != "":
+		return "one at a time in publish order · " + st.Warn.Render("waits for "+probe)
 	case b == nil:
 		return "one at a time in publish order · the line moves"
 	}
-	first := fmt.Sprintf("BLOCKED for %s by delivery %d, %s, next try %s", common.Dur(now.Sub(b.Since)), b.DeliveryID,
-		common.Plural(b.Attempts, "attempt"), common.Until(now, b.NextAttemptAt))
-	second := "event " + b.EventID
+	first := fmt.Sprintf("BLOCKED for %s by delivery %d, ", common.Dur(now.Sub(b.Since)), b.DeliveryID)
+	second := ""
+	switch {
+	case Head(*h).Attempts < b.Attempts:
+		first += fmt.Sprintf("attempt %d in flight", b.Attempts)
+	case probe != "":
+		// Its own next try is the probe's: said first on the next line,
+		// which 80 columns keep.
+		first += common.Plural(b.Attempts, "attempt")
+		second = "waits for " + probe + " · "
+	default:
+		first += common.Plural(b.Attempts, "attempt") + ", next try " + common.Until(now, b.NextAttemptAt)
+	}
+	second += "event " + b.EventID
 	if b.LastError != "" {
 		second += ": " + b.LastError
 	}
 	return st.Bad.Render(common.Sanitize(first)) + "\n" + strings.Repeat(" ", 10) + common.Sanitize(second) +
 		st.Muted.Render(" · b retries it now, B skips it")
+}
+
+// Head is a fifo line's blocked head as the line stands: Attempts counts
+// its failed attempts, not the one in flight (the only delivery of a
+// fifo endpoint in flight is its head; its attempt counts from its
+// claim). The page's fifo line and the b and B dialogs count from it.
+func Head(h delivery.Health) delivery.BlockedHead {
+	if h.Blocked == nil {
+		return delivery.BlockedHead{}
+	}
+	b := *h.Blocked
+	if h.InFlight > 0 && b.Attempts > 0 {
+		b.Attempts--
+	}
+	return b
+}
+
+// HeadRow is r with its blocked head as Head counts it, for the b and B
+// dialogs.
+func HeadRow(r data.EndpointRow) data.EndpointRow {
+	if r.Health == nil || r.Health.Blocked == nil {
+		return r
+	}
+	h := *r.Health
+	b := Head(h)
+	h.Blocked = &b
+	r.Health = &h
+	return r
 }
 
 func limits(e *endpoint.Endpoint) string {

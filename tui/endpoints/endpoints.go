@@ -324,9 +324,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case keys.Pressed(msg.String(), k.Disable), keys.Pressed(msg.String(), k.Enable), keys.Pressed(msg.String(), k.TestEvent):
 		return m.action(msg, row)
 	case keys.Pressed(msg.String(), k.RetryHead):
-		return m.replay.Head(row, false)
+		return m.replay.Head(endpointpage.HeadRow(row), false)
 	case keys.Pressed(msg.String(), k.SkipHead):
-		return m.replay.Head(row, true)
+		return m.replay.Head(endpointpage.HeadRow(row), true)
 	}
 	return nil
 }
