@@ -217,3 +217,45 @@ func TestTheFifoLineWaitsForTheBreaker(t *testing.T) {
 		t.Fatalf("an open breaker holds the line:\n%s", v)
 	}
 }
+
+// At 80 columns the page wraps what does not fit, the tenant and the URL
+// whole, and the recent deliveries take every line left below it.
+func TestThePageFitsItsLines(t *testing.T) {
+	t.Parallel()
+	src := datafake.New()
+	r := row()
+	r.Endpoint.ID = "ep_01m91cdpad6wac221fsc1qj3wj"
+	r.Endpoint.Description = "Analytics warehouse (slow: 1-4s per response)"
+	r.Endpoint.URL = "https://warehouse.analytics.example.com/ingest/webhooks/hookd/v2?source=billing&region=eu-west-1"
+	r.Endpoint.EventTypes = []string{"invoice.created", "invoice.paid", "invoice.voided", "customer.created", "customer.updated", "payment.*"}
+	src.Eps = []data.EndpointRow{r}
+	for i := range 15 {
+		src.AddDelivery(delivery.Delivery{ID: int64(800 + i), EndpointID: r.Endpoint.ID, State: delivery.StateSucceeded,
+			Attempts: 1, EventType: "invoice.paid", CreatedAt: commontest.Now.Add(-time.Duration(15-i) * time.Second)})
+	}
+	for _, h := range []int{20, 30} {
+		c := commontest.NewCommon(src, false)
+		m := endpointpage.New(c, r.Endpoint.ID)
+		m.SetSize(80, h)
+		up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+		commontest.Drain(t, up, m.Init())
+		v := screen(m)
+		lines := strings.Split(v, "\n")
+		flat := strings.Join(strings.Fields(v), " ")
+		if !strings.Contains(flat, "tenant acme") || !strings.Contains(strings.ReplaceAll(v, "\n          ", ""), r.Endpoint.URL) ||
+			!strings.Contains(flat, "customer.updated, payment.*") {
+			t.Fatalf("at 80x%d the tenant, the URL and the types show whole:\n%s", h, v)
+		}
+		for _, l := range lines {
+			if ansi.StringWidth(l) > 80 {
+				t.Fatalf("a line is wider than 80 columns: %q", l)
+			}
+		}
+		if len(lines) != h || !strings.Contains(lines[h-1], "invoice.paid") {
+			t.Fatalf("at 80x%d the recent deliveries fill the page (%d lines):\n%s", h, len(lines), v)
+		}
+		if shown := strings.Count(v, "invoice.paid"); shown == 15 {
+			t.Fatalf("the test wants more deliveries than fit at 80x%d", h)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"charm.land/bubbles/v2/key"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
@@ -20,49 +21,39 @@ import (
 	"github.com/hookd/hookd/tui/styles"
 )
 
-// header is the lines above the recent deliveries, sparklines and the
-// fifo line aside.
-const header = 10
-
 // sparkLines is what the last hour's sparklines take; they show when the
 // terminal is tall enough to keep ten recent deliveries below them.
 const sparkLines = 4
 
-func (m *Model) showSparks() bool { return m.h >= header+sparkLines+6+10 }
+// minRecent is the recent deliveries the sparklines leave room for.
+const minRecent = 10
 
+// layout sizes the recent deliveries to the lines left below what the
+// page draws above them (which wraps: a long name, URL or type list takes
+// more than a line).
 func (m *Model) layout() {
-	h := m.h - header - m.errorLines() - m.lineLines()
-	if m.showSparks() {
+	if m.d == nil {
+		m.table.SetSize(m.w, max(m.h-2, 3))
+		return
+	}
+	top, sparks := m.top()
+	h := m.h - lineCount(top)
+	if sparks {
 		h -= sparkLines
+	}
+	if m.err != nil {
+		h-- // the refresh's failure, below the table
 	}
 	m.table.SetSize(m.w, max(h, 3))
 }
 
-// lineLines is what the breaker and fifo line take: a line each when
-// there is something to say.
-func (m *Model) lineLines() int {
-	if m.d == nil {
-		return 0
-	}
-	n := 0
-	if m.d.Row.Health.Breaker.State == delivery.BreakerOpen {
-		n++
-	}
-	if m.d.Row.Endpoint.Ordering == endpoint.OrderingFIFO {
-		n++
-		if m.d.Row.Health.Blocked != nil {
-			n++ // what blocks it, on a line of its own
-		}
-	}
-	return n
+// showSparks reports whether the sparklines fit above minRecent recent
+// deliveries and their header.
+func (m *Model) showSparks(top string) bool {
+	return m.h-lineCount(top)-sparkLines-1 >= minRecent
 }
 
-func (m *Model) errorLines() int {
-	if m.d == nil {
-		return 2
-	}
-	return min(len(m.d.Errors.Groups), 4) + 2
-}
+func lineCount(s string) int { return strings.Count(s, "\n") }
 
 func (m *Model) render() {
 	now := m.c.Now()
@@ -121,18 +112,55 @@ func (m *Model) View() string {
 // page0 draws the page proper.
 func (m *Model) page0() string {
 	st := m.c.Styles
-	d, e, h := m.d, m.d.Row.Endpoint, m.d.Row.Health
-	now := m.c.Now()
-	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-9s", s)) }
+	m.layout() // an age or an error may change what wraps above the table
 	var b strings.Builder
-	title := st.Title.Render(common.Sanitize(m.name()))
+	b.WriteString(m.facts())
+	if _, sparks := m.top(); sparks {
+		b.WriteString(m.sparks())
+	}
+	b.WriteString(m.errorsAndTitle())
+	b.WriteString(m.table.View(st, "no deliveries yet: t sends a test event"))
+	if m.err != nil {
+		b.WriteString("\n" + st.Error.Render("refresh failed: "+common.Describe(m.err)))
+	}
+	lines := strings.Split(b.String(), "\n")
+	if m.h > 0 && len(lines) > m.h {
+		lines = lines[:m.h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// top draws what the page shows above the recent deliveries, the
+// sparklines aside, and says whether they fit too.
+func (m *Model) top() (text string, sparks bool) {
+	text = m.facts() + m.errorsAndTitle()
+	return text, m.showSparks(text)
+}
+
+// facts draws the endpoint's lines: name, URL, state, types, limits,
+// signing, queue, health, breaker and fifo line, wrapped to the width.
+func (m *Model) facts() string {
+	st := m.c.Styles
+	e, h := m.d.Row.Endpoint, m.d.Row.Health
+	now := m.c.Now()
+	w := max(m.w, 20)
+	label := func(s string) string { return st.Key.Render(fmt.Sprintf("%-9s", s)) }
+	// field wraps text after its label, the lines after it indented.
+	field := func(name, text string) string {
+		lines := strings.Split(ansi.Wrap(text, w-10, ""), "\n")
+		return label(name) + " " + strings.Join(lines, "\n"+strings.Repeat(" ", 10)) + "\n"
+	}
+	var b strings.Builder
 	owner := "no tenant"
 	if e.Tenant != "" {
 		owner = "tenant " + e.Tenant
 	}
-	b.WriteString(title + "  " + st.Muted.Render(common.Sanitize(e.ID+" · "+e.Kind+" · "+owner+" · "+e.Ordering+
-		" · updated "+common.Age(now, m.at)+" ago")) + "\n")
-	b.WriteString(label("url") + " " + common.Sanitize(e.URL) + "\n")
+	// Wrapped: a long name takes the tenant onto the next line, not off
+	// the screen.
+	title := st.Title.Render(common.Sanitize(m.name())) + "  " + st.Muted.Render(common.Sanitize(e.ID+" · "+e.Kind+" · "+owner+
+		" · "+e.Ordering+" · updated "+common.Age(now, m.at)+" ago"))
+	b.WriteString(ansi.Wrap(title, w, "") + "\n")
+	b.WriteString(field("url", common.Sanitize(e.URL)))
 	state := st.Good.Render("enabled")
 	if !e.Enabled {
 		state = st.Bad.Render("DISABLED") + " " + common.Sanitize(e.DisabledReason)
@@ -145,7 +173,7 @@ func (m *Model) page0() string {
 	if len(e.EventTypes) > 0 {
 		types = strings.Join(e.EventTypes, ", ")
 	}
-	b.WriteString(label("types") + " " + common.Sanitize(types) + "\n")
+	b.WriteString(field("types", common.Sanitize(types)))
 	b.WriteString(label("limits") + " " + limits(e) + "\n")
 	secret := "one signing secret"
 	if e.PreviousSecretExpiresAt != nil && e.PreviousSecretExpiresAt.After(now) {
@@ -181,9 +209,15 @@ func (m *Model) page0() string {
 	if e.Ordering == endpoint.OrderingFIFO {
 		b.WriteString(label("fifo") + " " + fifoLine(st, e, h, now) + "\n")
 	}
-	if m.showSparks() {
-		b.WriteString(m.sparks())
-	}
+	return b.String()
+}
+
+// errorsAndTitle draws the errors by reason and the recent deliveries'
+// title.
+func (m *Model) errorsAndTitle() string {
+	st := m.c.Styles
+	d, now := m.d, m.c.Now()
+	var b strings.Builder
 	b.WriteString(st.Title.Render("Errors by reason") + st.Muted.Render("  (dead and retrying deliveries; R replays the dead)") + "\n")
 	if len(d.Errors.Groups) == 0 {
 		b.WriteString("  " + st.Good.Render("none") + "\n")
@@ -200,15 +234,7 @@ func (m *Model) page0() string {
 		b.WriteString(st.Muted.Render(fmt.Sprintf("  (of the newest %s)\n", common.Count(d.Errors.Scanned))))
 	}
 	b.WriteString(st.Title.Render("Recent deliveries") + st.Muted.Render("  (enter opens · r replays · d all of them)") + "\n")
-	b.WriteString(m.table.View(st, "no deliveries yet: t sends a test event"))
-	if m.err != nil {
-		b.WriteString("\n" + st.Error.Render("refresh failed: "+common.Describe(m.err)))
-	}
-	lines := strings.Split(b.String(), "\n")
-	if m.h > 0 && len(lines) > m.h {
-		lines = lines[:m.h]
-	}
-	return strings.Join(lines, "\n")
+	return b.String()
 }
 
 // dueText says how many deliveries are due and how long the oldest has
