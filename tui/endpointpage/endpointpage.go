@@ -63,7 +63,9 @@ type Model struct {
 	// sent is the form whose changes are being asked for or saved: a
 	// refusal opens it again, as it was typed.
 	sent *form
-	w, h int
+	// secret is the text of the new secret's notice while it may be open.
+	secret string
+	w, h   int
 	// took and doneAt pace the refresh (the page reads several ranges).
 	took, doneAt time.Duration
 }
@@ -215,8 +217,9 @@ func (m *Model) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		}
 		m.took = 0
 		if msg.secret != "" {
-			m.dialog.OpenNotice("New signing secret of "+m.name()+" (shown only this once; the previous one keeps signing during the overlap):\n\n"+
-				msg.secret, msg.secret)
+			m.secret = "New signing secret of " + m.name() + " (shown only this once; the previous one keeps signing during the overlap):\n\n" +
+				msg.secret
+			m.dialog.OpenNotice(m.secret, msg.secret)
 		}
 		return m, tea.Batch(common.Status(msg.text), m.load())
 	case confirm.Copied:
@@ -233,7 +236,11 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	switch {
 	case m.dialog.Active():
-		return m.dialog.Update(msg, k)
+		cmd := m.dialog.Update(msg, k)
+		if !m.dialog.Active() {
+			m.secret = "" // shown once: not kept past its notice
+		}
+		return cmd
 	case m.form != nil:
 		p, changes, cancel, cmd := m.form.update(msg)
 		switch {

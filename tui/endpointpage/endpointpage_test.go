@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -257,5 +258,43 @@ func TestThePageFitsItsLines(t *testing.T) {
 		if shown := strings.Count(v, "invoice.paid"); shown == 15 {
 			t.Fatalf("the test wants more deliveries than fit at 80x%d", h)
 		}
+	}
+}
+
+// help names the footer's keys as they read.
+func help(bs []key.Binding) string {
+	var s []string
+	for _, b := range bs {
+		s = append(s, b.Help().Key+" "+b.Help().Desc)
+	}
+	return strings.Join(s, " · ")
+}
+
+// The footer offers e on a disabled endpoint and x on an enabled one, and
+// over the new secret, y copies the secret.
+func TestTheFooterSaysWhatTheKeysDoHere(t *testing.T) {
+	t.Parallel()
+	src := datafake.New()
+	r := row()
+	r.Endpoint.Enabled = false
+	src.Eps = []data.EndpointRow{r}
+	m, up := open(t, src, 80, 22)
+	if f := help(m.ShortHelp()); !strings.Contains(f, "e enable") || strings.Contains(f, "x disable") {
+		t.Fatalf("a disabled endpoint's footer offers e: %s", f)
+	}
+	commontest.Press(t, up, "e", "y")
+	if f := help(m.ShortHelp()); !strings.Contains(f, "x disable") || strings.Contains(f, "e enable") {
+		t.Fatalf("an enabled endpoint's footer offers x: %s", f)
+	}
+	commontest.Press(t, up, "K", "y")
+	if !m.Confirm().Active() || !strings.Contains(m.Confirm().Prompt(), src.Secret) {
+		t.Fatalf("K, y shows the new secret: %q", m.Confirm().Prompt())
+	}
+	if f := help(m.ShortHelp()); !strings.HasPrefix(f, "y copy the secret") {
+		t.Fatalf("over the new secret, y copies it: %s", f)
+	}
+	commontest.Press(t, up, "esc")
+	if f := help(m.ShortHelp()); strings.Contains(f, "copy the secret") {
+		t.Fatalf("the notice closed, the footer is the page's: %s", f)
 	}
 }

@@ -458,6 +458,10 @@ func replayDead(k *keys.KeyMap) key.Binding {
 func (m *Model) ShortHelp() []key.Binding {
 	k := m.c.Keys
 	switch {
+	case m.dialog.Active() && m.secret != "" && m.dialog.Prompt() == m.secret:
+		// y copies the secret, not what it copies elsewhere.
+		copySecret := key.NewBinding(key.WithKeys(k.Copy.Keys()...), key.WithHelp(k.Copy.Help().Key, "copy the secret"))
+		return append([]key.Binding{copySecret}, m.dialog.Help(k)[1:]...)
 	case m.dialog.Active():
 		return m.dialog.Help(k)
 	case m.replay.Dialog.Active():
@@ -469,11 +473,16 @@ func (m *Model) ShortHelp() []key.Binding {
 	case m.gone:
 		return []key.Binding{k.Back}
 	}
+	// x or e, whichever applies.
+	onOff := k.Disable
+	if m.d != nil && !m.d.Row.Endpoint.Enabled {
+		onOff = k.Enable
+	}
 	if m.d != nil && m.d.Row.Health.Blocked != nil {
 		// The blocked line first: it is what the operator came for.
-		return []key.Binding{k.RetryHead, k.SkipHead, replayDead(k), k.Disable, k.Enable, k.Deliveries, k.Back}
+		return []key.Binding{k.RetryHead, k.SkipHead, replayDead(k), onOff, k.Deliveries, k.Back}
 	}
-	return []key.Binding{replayDead(k), k.Disable, k.Enable, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.Back}
+	return []key.Binding{replayDead(k), onOff, k.TestEvent, k.Rotate, k.Edit, k.Deliveries, k.Back}
 }
 
 func (m *Model) FullHelp() [][]key.Binding { return common.KeysOf(HelpSections(m.c.Keys)) }
