@@ -371,7 +371,7 @@ func (m *Model) action(msg tea.KeyPressMsg) tea.Cmd {
 			overlap = endpoint.DefaultSecretOverlap
 		}
 		m.dialog.Open(common.Sanitize(fmt.Sprintf("Rotate the signing secret of %s? The current secret keeps signing for %s, "+
-			"so the receiver has that long to switch; the new one is shown once.", who, overlap)),
+			"so the receiver has that long to switch; the new one is shown once.", who, span(overlap))),
 			m.act(func(ctx context.Context) acted {
 				secret, err := m.c.Source.RotateSecret(ctx, id, overlap)
 				return acted{text: "rotated the signing secret of " + who, secret: secret, err: err}
@@ -410,6 +410,19 @@ func heldText(n int) string {
 		return common.Count(data.TotalCap) + "+ held deliveries"
 	}
 	return common.Plural(n, "held delivery")
+}
+
+// span renders a configured duration exactly, without the zero units Go
+// writes: 24h, 1h30m, 90s.
+func span(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 func (m *Model) who() string {

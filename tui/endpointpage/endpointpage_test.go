@@ -298,3 +298,26 @@ func TestTheFooterSaysWhatTheKeysDoHere(t *testing.T) {
 		t.Fatalf("the notice closed, the footer is the page's: %s", f)
 	}
 }
+
+// The rotation's question says how long the old secret keeps signing as
+// people write it, not as Go prints a Duration.
+func TestRotateSaysTheOverlapPlainly(t *testing.T) {
+	t.Parallel()
+	for overlap, want := range map[time.Duration]string{0: "for 24h,", 90 * time.Minute: "for 1h30m,", 45 * time.Second: "for 45s,"} {
+		src := datafake.New()
+		src.Eps = []data.EndpointRow{row()}
+		c := commontest.NewCommon(src, false)
+		c.SecretOverlap = overlap
+		m := endpointpage.New(c, "ep_erp")
+		m.SetSize(80, 22)
+		up := func(msg tea.Msg) tea.Cmd { _, cmd := m.Update(msg); return cmd }
+		commontest.Drain(t, up, m.Init())
+		commontest.Press(t, up, "K")
+		if p := m.Confirm().Prompt(); !strings.Contains(p, "keeps signing "+want) {
+			t.Fatalf("overlap %v: want %q in %q", overlap, want, p)
+		}
+		if v := screen(m); strings.Contains(v, "0m0s") || strings.Contains(v, "h0m") {
+			t.Fatalf("a Go duration on screen:\n%s", v)
+		}
+	}
+}
