@@ -78,12 +78,14 @@ const DisableReason = "disabled from the console"
 func New(c *common.Common) *Model {
 	m := &Model{c: c, replay: replay.New(c), prompt: filter.NewPrompt("part of a name, URL or id; tenant:cus_42"), table: list.New(
 		// What is wrong is never dropped; on a narrow terminal the
-		// columns it repeats or that matter less go first: the tenant,
-		// the last status, p95, failures in a row (what is wrong counts
-		// them too).
+		// columns it repeats or that matter less go first: the last
+		// status, p95, failures in a row (what is wrong counts them
+		// too), then the held, then the tenant, which 80 columns keep
+		// (as the deliveries and dead letters do): what is wrong gives
+		// it room.
 		list.Column{Title: "ENDPOINT", Min: 20, Max: 48, Grow: true},
-		list.Column{Title: "TENANT", Min: 8, Max: 24, Drop: 6, HideEmpty: true},
-		list.Column{Title: "STATE", Min: 5},
+		list.Column{Title: "TENANT", Min: 8, Max: 24, Drop: 1, HideEmpty: true},
+		list.Column{Title: "STATE", Min: 7}, // blocked
 		list.Column{Title: "OK 5m", Right: true},
 		list.Column{Title: "P95", Min: 5, Right: true, Drop: 4},
 		list.Column{Title: "FAIL", Right: true, Drop: 3},
@@ -91,7 +93,7 @@ func New(c *common.Common) *Model {
 		list.Column{Title: "HELD", Right: true, Drop: 2},
 		list.Column{Title: "DEAD", Right: true},
 		list.Column{Title: "LAST", Right: true, Drop: 5},
-		list.Column{Title: "URL / WHAT IS WRONG", Min: 28, Flex: true},
+		list.Column{Title: "URL / WHAT IS WRONG", Min: 21, Flex: true},
 	)}
 	m.table.Ranked = true
 	return m

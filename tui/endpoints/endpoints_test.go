@@ -6,6 +6,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
@@ -196,5 +197,36 @@ func TestEmptyStateNamesTheAddCommand(t *testing.T) {
 	commontest.Drain(t, up, m.RefreshNow())
 	if v := m.View(); !strings.Contains(v, "hookd endpoints add") {
 		t.Fatalf("the empty state must name the add command:\n%s", v)
+	}
+}
+
+// Rows of tenants show the TENANT column at 80 columns too, the columns
+// that repeat what is wrong giving way, and what is wrong keeps its room.
+func TestTheTenantShowsAt80Columns(t *testing.T) {
+	t.Parallel()
+	src, m, up := setup(t, false)
+	for i := range src.Eps {
+		e := *src.Eps[i].Endpoint
+		e.Tenant = "cus_" + e.ID
+		src.Eps[i].Endpoint = &e
+	}
+	commontest.Drain(t, up, m.RefreshNow())
+	for _, w := range []int{80, 100} {
+		m.SetSize(w, 20)
+		v := ansi.Strip(m.View())
+		lines := strings.Split(v, "\n")
+		for _, col := range []string{"ENDPOINT", "TENANT", "STATE", "OK 5m", "PEND", "HELD", "DEAD", "URL / WHAT IS WRONG"} {
+			if !strings.Contains(lines[1], col) {
+				t.Fatalf("at %d columns the header has %s:\n%s", w, col, v)
+			}
+		}
+		if !strings.Contains(v, "cus_ep_a") || !strings.Contains(v, "disabled (210 held") {
+			t.Fatalf("at %d columns the tenant and what is wrong show:\n%s", w, v)
+		}
+		for _, l := range lines {
+			if ansi.StringWidth(l) > w {
+				t.Fatalf("a line is wider than %d columns: %q", w, l)
+			}
+		}
 	}
 }
