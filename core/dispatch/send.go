@@ -237,7 +237,11 @@ func classify(err error, timeout time.Duration, sent bool) (class, msg string) {
 		err = ue.Err
 	}
 	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The request's own deadline: Go's words for it add nothing.
+		return delivery.ClassTimeout, fmt.Sprintf("no response within %s", timeout)
+	}
+	if errors.As(err, &ne) && ne.Timeout() {
 		return delivery.ClassTimeout, fmt.Sprintf("no response within %s (%v)", timeout, err)
 	}
 	var dnsErr *net.DNSError

@@ -144,7 +144,7 @@ func TestTenantsAndFifoEndToEnd(t *testing.T) {
 		return err == nil
 	})
 	press(tm, "2", "/", "ledger", "enter")
-	waitScreen(t, p, "1 of the endpoints matching")
+	waitScreen(t, p, "1 endpoint matches")
 	waitScreen(t, p, "blocked")
 	press(tm, "enter")
 	// The page (the list says "fifo blocked … by delivery" too).

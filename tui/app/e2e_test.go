@@ -342,7 +342,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("EndpointPageShowsRecentDeliveriesAndReplaysItsDead", func(t *testing.T) {
 		tm, p := console(t, src, false)
 		press(tm, "2", "/", "erp", "enter")
-		waitScreen(t, p, "1 of the endpoints matching")
+		waitScreen(t, p, "1 endpoint matches")
 		press(tm, "enter")
 		waitScreen(t, p, "Recent deliveries")
 		waitScreen(t, p, w.epC)

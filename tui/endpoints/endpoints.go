@@ -420,7 +420,10 @@ func (m *Model) View() string {
 	count := fmt.Sprintf("%d endpoints", len(pg.Rows))
 	switch {
 	case m.text != "" || m.tenant != "":
-		count = fmt.Sprintf("%d of the endpoints matching %q", len(pg.Rows), m.prompt.Applied())
+		count = common.Count(len(pg.Rows)) + " endpoints match" // the filter is beside it
+		if len(pg.Rows) == 1 {
+			count = "1 endpoint matches"
+		}
 	case pg.Next != "" && pg.Total > data.TotalCap:
 		count = fmt.Sprintf("%d of %s+ endpoints", len(pg.Rows), common.Count(data.TotalCap))
 	case pg.Next != "":
@@ -468,6 +471,8 @@ func (m *Model) ShortHelp() []key.Binding {
 		return m.dialog.Help(k)
 	case m.replay.Dialog.Active():
 		return m.replay.Dialog.Help(k)
+	case m.prompt.Editing():
+		return filter.Keys()
 	}
 	return []key.Binding{k.Enter, k.Filter, k.Deliveries, k.DeadLetters, k.Disable, k.Enable, replayDead(k), k.Sort}
 }

@@ -17,7 +17,20 @@ func format(e *data.InboxEvent) string {
 	fmt.Fprintf(&b, "type          %s\n", e.Type)
 	fmt.Fprintf(&b, "received      %s\n", e.ReceivedAt.UTC().Format("2006-01-02 15:04:05.000Z"))
 	fmt.Fprintf(&b, "verification  %s\n", e.Verification)
-	fmt.Fprintf(&b, "state         %s (%d attempts, %d duplicates)\n", e.State, e.Attempts, e.Duplicates)
+	// Its own tries at processing, and copies received since; a
+	// forwarded event's tries are its forward's (below).
+	var also []string
+	if e.Attempts > 0 {
+		also = append(also, common.Plural(e.Attempts, "processing try"))
+	}
+	if e.Duplicates > 0 {
+		also = append(also, common.Plural(e.Duplicates, "duplicate")+" received")
+	}
+	state := string(e.State)
+	if len(also) > 0 {
+		state += " (" + strings.Join(also, ", ") + ")"
+	}
+	fmt.Fprintf(&b, "state         %s\n", state)
 	if e.LastError != "" {
 		fmt.Fprintf(&b, "last error    %s\n", e.LastError)
 	}

@@ -84,6 +84,10 @@ func TestDrillDownAndReplayDead(t *testing.T) {
 	if m.Detail() == nil || !strings.Contains(m.View(), `"ref": "main"`) || !strings.Contains(m.View(), "X-Github-Event: push") {
 		t.Fatalf("enter shows headers and body:\n%s", m.View())
 	}
+	// Its state says its own tries, and no "0 duplicates".
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "state         dead (5 processing tries)\n") {
+		t.Fatalf("the state line:\n%s", v)
+	}
 	commontest.Press(t, up, "r")
 	if !m.Confirm().Active() {
 		t.Fatal("r asks first")

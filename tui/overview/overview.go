@@ -221,7 +221,7 @@ func (m *Model) View() string {
 		breakers = st.Bad.Render(common.Count(o.BreakersOpen) + " open")
 	}
 	rate += success + "\n" + label("endpoints") + endpoints + "\n" + label("breakers") + " " + breakers
-	oldest := "none due"
+	oldest := "nothing due"
 	if o.OldestDue > 0 {
 		oldest = common.Waited(o.OldestDue)
 	}

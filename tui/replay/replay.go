@@ -289,9 +289,11 @@ func Health(g data.Group) string {
 		return "DISABLED: replayed deliveries are held until it is enabled"
 	case h == nil:
 		return "unknown"
+	case h.ConsecutiveFailures > 0 && h.LastStatus == nil:
+		return fmt.Sprintf("STILL FAILING (%d in a row, no HTTP answer): a replay will likely fail again", h.ConsecutiveFailures)
 	case h.ConsecutiveFailures > 0:
-		return fmt.Sprintf("STILL FAILING (%d in a row, last %s): a replay will likely fail again",
-			h.ConsecutiveFailures, common.StatusCode(h.LastStatus))
+		return fmt.Sprintf("STILL FAILING (%d in a row, last HTTP %d): a replay will likely fail again",
+			h.ConsecutiveFailures, *h.LastStatus)
 	case h.Last5m.Attempts > 0:
 		return fmt.Sprintf("healthy, %s ok over 5m", common.Percent(h.Last5m.SuccessRate))
 	}
