@@ -20,22 +20,21 @@ import (
 	"github.com/hookd/hookd/tui/pager"
 )
 
-// FilterSyntax documents the / prompt.
+// FilterSyntax documents the / prompt, a paragraph each: the help view
+// wraps them to its column, each one's next lines indented under it.
 var FilterSyntax = []string{
-	"/ in a list: enter applies, esc cancels; each view keeps its own",
-	"terms are space-separated, all must match:",
-	"  state:retrying endpoint:legacy status:5xx",
-	"  tenant:cus_42 reason:connect since:1h refused",
-	"a word without a key is text to find; quotes",
-	`  keep spaces and colons: "connection refused"`,
+	"/ in a list: enter applies, esc cancels; each view keeps its own filter",
+	"terms are space-separated and all must match: state:retrying endpoint:legacy status:5xx tenant:cus_42 reason:connect since:1h refused",
+	`a word without a key is text to find; quotes keep spaces and colons: "connection refused"`,
 	"endpoint: an id, or part of a name or URL",
-	"tenant: a tenant id (deliveries, dead, endpoints)",
-	"since/until: 90s, 15m, 2h, 3d, 2026-01-02",
+	"tenant: a tenant id (deliveries, dead letters, endpoints)",
+	"since: and until: 90s, 15m, 2h, 3d, or a date: 2026-01-02",
 	"states: " + strings.Join(filter.DeliveryStates, ", "),
 	"reasons: " + strings.Join(filter.Reasons, ", "),
-	"inbox: source: state: id:   audit: actor: action:",
-	"  outcome: target:   endpoints: text, tenant:",
-	"  tenants: text (id or name)",
+	"inbox: source: state: id:",
+	"audit: actor: action: outcome: target:",
+	"endpoints: text, tenant:",
+	"tenants: text (id or name)",
 }
 
 // Model is the help view.
@@ -298,9 +297,7 @@ func (m *Model) blocks(width int) [][]string {
 	var syntax []string
 	for _, l := range FilterSyntax {
 		if q == "" || strings.Contains(strings.ToLower(l), q) {
-			// A continued line keeps the indent of its own text.
-			indent := "  " + strings.Repeat(" ", len(l)-len(strings.TrimLeft(l, " ")))
-			syntax = append(syntax, hanging(indent, strings.TrimLeft(l, " "), width)...)
+			syntax = append(syntax, hangingUnder("  ", "    ", l, width)...)
 		}
 	}
 	if len(syntax) > 0 {
@@ -310,6 +307,29 @@ func (m *Model) blocks(width int) [][]string {
 		blocks = append(blocks, []string{fmt.Sprintf("no key matches %q (esc clears the filter)", m.query)})
 	}
 	return blocks
+}
+
+// hangingUnder renders head followed by text wrapped at width (0: not
+// wrapped) between words only (a date or a key:value stays whole), its
+// next lines after indent.
+func hangingUnder(head, indent, text string, width int) []string {
+	if width <= 0 || ansi.StringWidth(head+text) <= width {
+		return []string{head + text}
+	}
+	var lines []string
+	line := head
+	for _, w := range strings.Fields(text) {
+		switch {
+		case line == head || line == indent:
+			line += w
+		case ansi.StringWidth(line+" "+w) <= width:
+			line += " " + w
+		default:
+			lines = append(lines, line)
+			line = indent + w
+		}
+	}
+	return append(lines, line)
 }
 
 // hanging renders head followed by text, text wrapped at width (0: not
