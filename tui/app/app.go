@@ -316,8 +316,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(msg, k.Back, k.Quit) && m.backOutOfJump(v) {
 			return m.back()
 		}
-		_, cmd := v.Update(msg)
-		return cmd
+		return m.updateNested(v, msg)
 	}
 	switch {
 	case key.Matches(msg, k.Back):
@@ -347,6 +346,22 @@ func (m *Model) back() tea.Cmd {
 	i := m.history[len(m.history)-1]
 	m.history = m.history[:len(m.history)-1]
 	return m.switchTo(i)
+}
+
+// updateNested gives a key to a view's drill-down. A message speaks of
+// the screen it came from: one opened or closed starts without it, as a
+// view switched to does.
+func (m *Model) updateNested(v common.View, msg tea.KeyPressMsg) tea.Cmd {
+	s, stacked := v.(common.Stacked)
+	depth := 0
+	if stacked {
+		depth = s.Depth()
+	}
+	_, cmd := v.Update(msg)
+	if stacked && s.Depth() != depth {
+		m.status = ""
+	}
+	return cmd
 }
 
 // backOutOfJump closes the view's drill-down, and reports true, when a

@@ -144,3 +144,22 @@ func TestAttemptsAcrossAReplayReadApart(t *testing.T) {
 		}
 	}
 }
+
+// TestAMessageStaysWithItsScreen: a message from one drill-down screen
+// (copied as curl) is gone from the next one opened over it, as from a
+// view switched to. It stayed on the event's screen.
+func TestAMessageStaysWithItsScreen(t *testing.T) {
+	src := fixture()
+	src.Atts[103] = []delivery.Attempt{{ID: 1, DeliveryID: 103, Attempt: 1, StartedAt: commontest.Now, RequestURL: "https://search.example/wh"}}
+	m, up := newApp(t, src, 100, 30, false)
+	commontest.Press(t, up, "3", ":")
+	commontest.Type(t, up, "103")
+	commontest.Press(t, up, "enter", "enter", "c")
+	if !strings.Contains(screen(m), "copied") {
+		t.Fatalf("c on an attempt copies it as curl:\n%s", screen(m))
+	}
+	commontest.Press(t, up, "p")
+	if out := screen(m); strings.Contains(out, "copied") || !strings.Contains(out, "event") {
+		t.Fatalf("the event's screen still shows the attempt's message:\n%s", out)
+	}
+}
