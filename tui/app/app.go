@@ -83,8 +83,8 @@ type Model struct {
 	views   []common.View
 	help    *helpview.Model
 	active  int
-	prev    int   // the view help returns to
-	history []int // views the operator came from by enter or a jump; esc returns
+	prev    int     // the view help returns to
+	history []visit // views the operator came from by enter or a jump; esc returns
 	// jumped marks the views whose one open drill-down a jump from another
 	// view opened: back from it returns to that view (history), not to
 	// the view's own list, which the operator never saw.
@@ -343,9 +343,14 @@ func (m *Model) back() tea.Cmd {
 	if len(m.history) == 0 {
 		return nil
 	}
-	i := m.history[len(m.history)-1]
+	last := m.history[len(m.history)-1]
 	m.history = m.history[:len(m.history)-1]
-	return m.switchTo(i)
+	var restored tea.Cmd
+	if f, ok := m.views[m.active].(common.Filtered); ok && last.restore != nil && f.AppliedFilter() == last.set {
+		// The view opened with a filter is as it was before the open.
+		restored, _ = f.SetFilter(*last.restore)
+	}
+	return tea.Batch(restored, m.switchTo(last.from))
 }
 
 // updateNested gives a key to a view's drill-down. A message speaks of
@@ -362,6 +367,16 @@ func (m *Model) updateNested(v common.View, msg tea.KeyPressMsg) tea.Cmd {
 		m.status = ""
 	}
 	return cmd
+}
+
+// visit is a view the operator left for another by enter or a jump, and
+// what the open changed there: the filter to restore on the way back.
+type visit struct {
+	from int
+	// restore, when the open set a filter, is the filter the opened view
+	// had, and set the one it applied.
+	restore *string
+	set     string
 }
 
 // backOutOfJump closes the view's drill-down, and reports true, when a
@@ -433,23 +448,26 @@ func (m *Model) open(msg common.OpenMsg) tea.Cmd {
 		m.jumped[msg.View] = msg.Target != nil
 	}
 	switchCmd := m.switchTo(msg.View)
+	var visited *visit
 	if from != msg.View && from != common.ViewHelp {
-		m.history = append(m.history, from)
+		m.history = append(m.history, visit{from: from})
 		if len(m.history) > 20 {
 			m.history = m.history[1:]
 		}
+		visited = &m.history[len(m.history)-1]
 	}
-	type filterable interface {
-		SetFilter(string) (tea.Cmd, error)
-	}
-	if f, ok := v.(filterable); ok && msg.Target == nil && (msg.Filter != "" || msg.View != from) {
+	if f, ok := v.(common.Filtered); ok && msg.Target == nil && (msg.Filter != "" || msg.View != from) {
 		if msg.Filter == "" {
 			return switchCmd
 		}
+		before := f.AppliedFilter()
 		cmd, err := f.SetFilter(msg.Filter)
 		if err != nil {
 			m.setStatus(err.Error(), true)
 			return switchCmd
+		}
+		if visited != nil {
+			visited.restore, visited.set = &before, f.AppliedFilter()
 		}
 		return cmd
 	}

@@ -163,3 +163,32 @@ func TestAMessageStaysWithItsScreen(t *testing.T) {
 		t.Fatalf("the event's screen still shows the attempt's message:\n%s", out)
 	}
 }
+
+// TestBackUndoesTheFilterAnOpenSet: d on an endpoint's page opens its
+// deliveries filtered; back returns to the page and the deliveries view
+// has its own filter again, unless the operator changed the one the open
+// set. Before, view 3 kept the endpoint's filter, and a later R there
+// replayed that endpoint's only.
+func TestBackUndoesTheFilterAnOpenSet(t *testing.T) {
+	eachSize(t, func(t *testing.T, w, h int) {
+		m, up := newApp(t, fixture(), w, h, false)
+		dv := m.ViewAt(common.ViewDeliveries).(*deliveries.Model)
+		commontest.Press(t, up, "2", "enter", "d")
+		if m.Active() != common.ViewDeliveries || !strings.Contains(dv.AppliedFilter(), "endpoint:") {
+			t.Fatalf("d opens the endpoint's deliveries: view %d, filter %q", m.Active(), dv.AppliedFilter())
+		}
+		commontest.Press(t, up, "esc")
+		if m.Active() != common.ViewEndpoints || dv.AppliedFilter() != "" {
+			t.Fatalf("back: view %d, deliveries filter %q", m.Active(), dv.AppliedFilter())
+		}
+		// A filter the operator changed is theirs: back keeps it.
+		commontest.Press(t, up, "d", "/")
+		commontest.Type(t, up, " state:dead")
+		commontest.Press(t, up, "enter")
+		changed := dv.AppliedFilter()
+		commontest.Press(t, up, "esc")
+		if m.Active() != common.ViewEndpoints || dv.AppliedFilter() != changed {
+			t.Fatalf("back after a change: view %d, filter %q, want %q", m.Active(), dv.AppliedFilter(), changed)
+		}
+	})
+}

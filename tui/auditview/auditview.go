@@ -79,6 +79,9 @@ func New(c *common.Common) *Model {
 	)}
 }
 
+// AppliedFilter is the filter applied now.
+func (m *Model) AppliedFilter() string { return m.prompt.Applied() }
+
 func (m *Model) Title() string   { return "audit" }
 func (m *Model) Init() tea.Cmd   { return m.load(false, false) }
 func (m *Model) Capturing() bool { return m.prompt.Editing() }

@@ -110,6 +110,15 @@ type Stacked interface {
 	Top()
 }
 
+// Filtered is a view with a filter an open (OpenMsg) can set: back from
+// it restores the filter the view had before, unless the operator changed
+// it since.
+type Filtered interface {
+	SetFilter(text string) (tea.Cmd, error)
+	// AppliedFilter is the filter applied now, as typed.
+	AppliedFilter() string
+}
+
 // Opener is a view that can open one object of its own: the endpoints view
 // an endpoint's page, the deliveries view an event or a delivery.
 type Opener interface {

@@ -93,6 +93,9 @@ func (m *Model) Init() tea.Cmd { return m.list.Reload() }
 // Capturing reports a prompt or a dialog.
 func (m *Model) Capturing() bool { return m.replay.Dialog.Active() || m.list.Prompt.Editing() }
 
+// AppliedFilter is the filter applied now.
+func (m *Model) AppliedFilter() string { return m.list.FilterText() }
+
 // Nested reports a drill-down.
 func (m *Model) Nested() bool { return m.stack.Active() || m.groupFilter != nil }
 

@@ -110,6 +110,9 @@ func (m *Model) Capturing() bool {
 	return m.dialog.Active() || m.replay.Dialog.Active() || m.prompt.Editing()
 }
 
+// AppliedFilter is the filter applied now.
+func (m *Model) AppliedFilter() string { return m.prompt.Applied() }
+
 // Nested reports an open endpoint page.
 func (m *Model) Nested() bool { return m.page != nil }
 

@@ -108,6 +108,9 @@ func (m *Model) Init() tea.Cmd { return m.load(false, false) }
 // Capturing reports a prompt or a dialog.
 func (m *Model) Capturing() bool { return m.prompt.Editing() || m.confirm.Active() }
 
+// AppliedFilter is the filter applied now.
+func (m *Model) AppliedFilter() string { return m.prompt.Applied() }
+
 // Nested reports an open event.
 func (m *Model) Nested() bool { return m.detail != nil }
 

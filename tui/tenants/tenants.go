@@ -79,6 +79,9 @@ func (m *Model) Init() tea.Cmd { return m.reload() }
 // Capturing reports the prompt or a dialog.
 func (m *Model) Capturing() bool { return m.replay.Dialog.Active() || m.prompt.Editing() }
 
+// AppliedFilter is the filter applied now.
+func (m *Model) AppliedFilter() string { return m.prompt.Applied() }
+
 // Nested is false: the view has no drill-down of its own.
 func (m *Model) Nested() bool { return false }
 
