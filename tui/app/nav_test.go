@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -191,4 +192,32 @@ func TestBackUndoesTheFilterAnOpenSet(t *testing.T) {
 			t.Fatalf("back after a change: view %d, filter %q, want %q", m.Active(), dv.AppliedFilter(), changed)
 		}
 	})
+}
+
+// TestEndReachesTheEndOfALongPayload: on an event's screen, G (end) with
+// the deliveries' cursor already on their last row takes the payload to
+// its end, and g back to its start; they only moved the deliveries.
+func TestEndReachesTheEndOfALongPayload(t *testing.T) {
+	src := fixture()
+	d := src.Dels[2] // delivery 103, one delivery for its event
+	items := make([]string, 200)
+	for i := range items {
+		items[i] = strconv.Itoa(1000 + i)
+	}
+	src.Events[d.EventID].Data = json.RawMessage(`{"items":[` + strings.Join(items, ",") + `]}`)
+	m, up := newApp(t, src, 100, 30, false)
+	commontest.Press(t, up, "3", ":")
+	commontest.Type(t, up, d.EventID)
+	commontest.Press(t, up, "enter")
+	if out := screen(m); !strings.Contains(out, "1000") || strings.Contains(out, "1199") {
+		t.Fatalf("the payload opens at its start:\n%s", out)
+	}
+	commontest.Press(t, up, "G")
+	if out := screen(m); !strings.Contains(out, "1199") {
+		t.Fatalf("G takes the payload to its end:\n%s", out)
+	}
+	commontest.Press(t, up, "g")
+	if out := screen(m); !strings.Contains(out, "1000") {
+		t.Fatalf("g takes it back to its start:\n%s", out)
+	}
 }

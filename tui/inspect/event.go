@@ -137,6 +137,12 @@ func (s *EventScreen) Update(msg tea.Msg) (common.Component, tea.Cmd) {
 		switch {
 		case key.Matches(msg, k.PageUp, k.PageDown):
 			s.payload.Move(msg, k)
+		case key.Matches(msg, k.Bottom) && s.table.Cursor() >= s.table.Len()-1,
+			key.Matches(msg, k.Top) && s.table.Cursor() <= 0:
+			// The deliveries' cursor is there already: the payload goes
+			// to its end (or its start), which pgdn took dozens of
+			// presses to reach in a long one.
+			s.payload.Move(msg, k)
 		case s.table.Move(msg, k):
 		case key.Matches(msg, k.Enter):
 			if id := s.DeliveryID(); id != 0 {
