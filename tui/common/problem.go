@@ -22,8 +22,11 @@ func Problem(r data.EndpointRow, now time.Time) string {
 		parts = append(parts, fmt.Sprintf("disabled (%d held): %s", h.Held, e.DisabledReason))
 	}
 	if b := h.Blocked; b != nil {
-		parts = append(parts, fmt.Sprintf("fifo blocked for %s by delivery %d, next try %s", Dur(now.Sub(b.Since)), b.DeliveryID,
-			Until(now, b.NextAttemptAt)))
+		next := "next try " + Until(now, b.NextAttemptAt)
+		if h.Breaker.State == delivery.BreakerOpen {
+			next = "waits for the breaker's probe" // its own next try is not what comes next
+		}
+		parts = append(parts, fmt.Sprintf("fifo blocked for %s by delivery %d, %s", Dur(now.Sub(b.Since)), b.DeliveryID, next))
 	}
 	if br := h.Breaker; br.State == delivery.BreakerOpen {
 		s := "breaker open"
