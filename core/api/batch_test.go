@@ -141,6 +141,8 @@ func TestPublishBatchIsAtomic(t *testing.T) {
 	}
 	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []any{good(0)}}, "Idempotency-Key", "k").
 		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key")
+	b.do(t, "POST", "/v1/events/batch", map[string]any{"events": []any{good(0)}}, "Idempotency-Key", "k", "Idempotency-Key", "l").
+		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key: is for a single event")
 	if n := b.count(t, `SELECT count(*) FROM hookd.events`); n != 0 {
 		t.Fatalf("refused batches wrote %d events", n)
 	}

@@ -68,6 +68,13 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
+	keys := r.Header.Values("Idempotency-Key")
+	if len(keys) > 1 {
+		// Which one would be the id? Refused as a query parameter given
+		// twice is, before anything is read into the event.
+		httpx.WriteDomainError(w, s.logger, validate.Errorf("Idempotency-Key", "is given %d times; give it once", len(keys)))
+		return
+	}
 	fromHeader := false
 	if key := r.Header.Get("Idempotency-Key"); key != "" {
 		fromHeader = p.ID == ""

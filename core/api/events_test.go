@@ -108,6 +108,13 @@ func TestPublishEvent(t *testing.T) {
 	b.do(t, "POST", "/v1/events", `{"id": "order-42", "type": "invoice.paid"}`, "Idempotency-Key", "order-42").want(t, http.StatusOK, &keyed)
 	b.do(t, "POST", "/v1/events", `{"id": "a", "type": "invoice.paid"}`, "Idempotency-Key", "b").
 		wantError(t, http.StatusBadRequest, "invalid_input", "id", "Idempotency-Key")
+	// Given twice, the header names no one id: refused, not read as its
+	// first value, with the body's id too.
+	b.do(t, "POST", "/v1/events", `{"type": "idem.t"}`, "Idempotency-Key", "x", "Idempotency-Key", "y").
+		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key: is given 2 times; give it once")
+	b.do(t, "POST", "/v1/events", `{"id": "x", "type": "idem.t"}`, "Idempotency-Key", "x", "Idempotency-Key", "x").
+		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key: is given 2 times; give it once")
+	b.do(t, "GET", "/v1/events/x", nil).wantError(t, http.StatusNotFound, "not_found")
 
 	// Generated id, caller's created time.
 	var gen publishAnswer

@@ -97,7 +97,8 @@ type response struct {
 
 // do sends a request with the bundle's key. body is sent as is when it is
 // a string, JSON-encoded otherwise, and not at all when nil. hdr holds
-// header name/value pairs; "Authorization" there replaces the key.
+// header name/value pairs; "Authorization" there replaces the key, and a
+// name given again adds a value (the header is sent that many times).
 func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) *response {
 	t.Helper()
 	var rd io.Reader
@@ -123,12 +124,17 @@ func (b *bundle) do(t *testing.T, method, path string, body any, hdr ...string) 
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	given := map[string]bool{}
 	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
-			req.Header.Del(hdr[i])
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
+		switch name := http.CanonicalHeaderKey(hdr[i]); {
+		case given[name]:
+			req.Header.Add(name, hdr[i+1])
+		case hdr[i+1] == "":
+			req.Header.Del(name)
+		default:
+			req.Header.Set(name, hdr[i+1])
 		}
+		given[http.CanonicalHeaderKey(hdr[i])] = true
 	}
 	resp, err := b.srv.Client().Do(req)
 	if err != nil {
