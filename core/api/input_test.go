@@ -76,6 +76,12 @@ func TestBadTextIsRefusedNamingTheField(t *testing.T) {
 		{"a patched timeout not a duration", "PATCH", "/v1/endpoints/" + ep.ID, `{"timeout":"abc"}`, `timeout: must be a duration such as "15s" or "500ms", not "abc"`},
 		{"a timeout under a millisecond", "PATCH", "/v1/endpoints/" + ep.ID, `{"timeout":"999us"}`, "timeout: 999µs is not a whole number of milliseconds"},
 		{"a timeout of part of a millisecond", "POST", "/v1/endpoints", `{"url":"https://example.com/a","timeout":"1.0001s"}`, "timeout:"},
+		// A value of the wrong kind is named down to the element.
+		{"a header value not a string", "POST", "/v1/endpoints", `{"url":"http://127.0.0.1:1/x","headers":{"X-A":"1","X-B":2}}`, "headers.X-B: must be a string, not a number"},
+		{"a patched header value not a string", "PATCH", "/v1/endpoints/" + ep.ID, `{"headers":{"X-B":{}}}`, "headers.X-B: must be a string, not an object"},
+		{"an event type not a string", "POST", "/v1/endpoints", `{"url":"https://example.com/a","event_types":["a",1]}`, "event_types[1]: must be a string, not a number"},
+		{"a patched event type not a string", "PATCH", "/v1/endpoints/" + ep.ID, `{"event_types":["a","b",true]}`, "event_types[2]: must be a string, not a bool"},
+		{"a batch event's type not a string", "POST", "/v1/events/batch", `{"events":[{"type":"a.b"},{"type":["a"]}]}`, "events[1].type: must be a string, not an array"},
 		{"a rotation overlap not a duration", "POST", "/v1/endpoints/" + ep.ID + "/rotate-secret", `{"overlap":"99999999999h"}`, "overlap: must be a duration"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

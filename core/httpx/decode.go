@@ -103,6 +103,15 @@ func UnmarshalPart(b []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) && typ.Type != nil {
+			// Named to the element: "headers.X-B", not "headers".
+			if field := misfit(b, reflect.TypeOf(dst), typ.Type); field != "" && field != "body" {
+				c := *typ
+				c.Field = field
+				err = &c
+			}
+		}
 		return jsonError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {

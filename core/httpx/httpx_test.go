@@ -293,3 +293,40 @@ func TestUnmarshalTakesFieldsByTheirExactNames(t *testing.T) {
 		}
 	}
 }
+
+// A value of the wrong kind is named by its path down to the element,
+// map key or list index, where encoding/json names the struct field only.
+func TestUnmarshalNamesTheElementOfTheWrongKind(t *testing.T) {
+	t.Parallel()
+	type inner struct {
+		Counts []map[string]int `json:"counts"`
+	}
+	type request struct {
+		Headers    map[string]string `json:"headers"`
+		EventTypes *[]string         `json:"event_types"`
+		Inner      inner             `json:"inner"`
+		Limit      *int              `json:"limit"`
+		Any        any               `json:"any"`
+		Parts      []casePart        `json:"parts"`
+	}
+	for doc, want := range map[string]string{
+		`{"headers":{"X-A":"1","X-B":2}}`:              "headers.X-B: must be a string, not a number",
+		`{"headers":[]}`:                               "headers: must be an object, not an array",
+		`{"event_types":["a",1]}`:                      "event_types[1]: must be a string, not a number",
+		`{"inner":{"counts":[{"k":1},{"z":"s"}]}}`:     "inner.counts[1].z: must be a whole number",
+		`{"inner":{"counts":[{"k":1},{"z":1.5}]}}`:     "inner.counts[1].z: must be a whole number",
+		`{"limit":"5"}`:                                "limit: must be a whole number",
+		`{"any":[1,"x",{}],"headers":{"a":null}}`:      "",
+		`{"parts":[1,"x"],"event_types":null}`:         "",
+		`{"headers":{"\u0041":"1","b":true}}`:          "headers.b: must be a string, not a bool",
+		`{"event_types":["a"],"headers":{"X":{}}}`:     "headers.X: must be a string, not an object",
+		`{"event_types":["a","b",["c"]],"limit":1e99}`: "event_types[2]: must be a string, not an array",
+		`[1]`: "body: must be a JSON object, not an array",
+	} {
+		var dst request
+		err := Unmarshal([]byte(doc), &dst)
+		if (want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -2,7 +2,9 @@ package httpx
 
 import (
 	"bytes"
+	"encoding"
 	"encoding/json"
+	"errors"
 	"reflect"
 	"strconv"
 	"strings"
@@ -126,6 +128,55 @@ type strictScan struct {
 	b    []byte
 	i    int
 	path []pathStep
+	// kinds: find the first value whose kind its type cannot take (see
+	// misfit) instead of checking keys and text.
+	kinds bool
+}
+
+// misfit is the path ("headers.X-B", "event_types[1]") of the first value
+// in b that a value of type t cannot take, a *json.UnmarshalTypeError's
+// value of type want; "" when it finds none such. encoding/json names
+// only the struct fields on the way there ("headers"), not the map key
+// or list index.
+func misfit(b []byte, t, want reflect.Type) string {
+	s := &strictScan{b: b, kinds: true}
+	err := s.value(t)
+	var v *validate.Error
+	if !errors.As(err, &v) || v.Message != want.String() {
+		return ""
+	}
+	return v.Field
+}
+
+var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// takes reports whether a value of type t can be decoded from the JSON
+// value that starts with c, as far as its kind tells; a type that decodes
+// itself takes anything.
+func takes(t reflect.Type, c byte) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if c == 'n' || reflect.PointerTo(t).Implements(unmarshalerType) {
+		return true // null is taken by all
+	}
+	if c == '"' && reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return true
+	}
+	switch k := t.Kind(); {
+	case k == reflect.Interface:
+		return true
+	case c == '{':
+		return k == reflect.Struct || k == reflect.Map
+	case c == '[':
+		return k == reflect.Slice || k == reflect.Array
+	case c == '"':
+		return k == reflect.String || k == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+	case c == 't' || c == 'f':
+		return k == reflect.Bool
+	default: // a number
+		return k >= reflect.Int && k <= reflect.Float64
+	}
 }
 
 // pathStep is one step into the document: an object's key or a list's index.
@@ -138,6 +189,15 @@ type pathStep struct {
 // (nil: keys free).
 func (s *strictScan) value(t reflect.Type) error {
 	s.space()
+	if s.kinds && t != nil && !takes(t, s.b[s.i]) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		return &validate.Error{Field: s.name(), Message: t.String()}
+	}
+	if s.kinds && t != nil && t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64 && s.b[s.i] != 'n' && !s.whole(t) {
+		return &validate.Error{Field: s.name(), Message: t.String()}
+	}
 	switch s.b[s.i] {
 	case '{':
 		return s.object(shape(t))
@@ -167,7 +227,7 @@ func (s *strictScan) value(t reflect.Type) error {
 		return nil
 	case '"':
 		raw, odd := s.str()
-		if problem := check(raw, odd); problem != "" {
+		if problem := check(raw, odd); problem != "" && !s.kinds {
 			return &validate.Error{Field: s.name(), Message: problem}
 		}
 		return nil
@@ -200,7 +260,7 @@ func (s *strictScan) object(t reflect.Type) error {
 			return nil
 		}
 		raw, odd := s.str()
-		if problem := check(raw, odd); problem != "" {
+		if problem := check(raw, odd); problem != "" && !s.kinds {
 			return &validate.Error{Field: s.name(), Message: "has a key that " + problem}
 		}
 		key := raw[1 : len(raw)-1]
@@ -210,7 +270,9 @@ func (s *strictScan) object(t reflect.Type) error {
 			key = []byte(k)
 		}
 		s.path = append(s.path, pathStep{key: key})
-		if seen != nil {
+		if s.kinds {
+			// Keys given twice are not looked for.
+		} else if seen != nil {
 			if _, twice := seen[string(key)]; twice {
 				return &validate.Error{Field: s.name(), Message: "is given twice; give each field once"}
 			}
@@ -249,6 +311,22 @@ func (s *strictScan) object(t reflect.Type) error {
 			s.i++
 		}
 	}
+}
+
+// whole reports whether the number at s.i fits an integer of type t, as
+// encoding/json reads it: no fraction or exponent, within range.
+func (s *strictScan) whole(t reflect.Type) bool {
+	end := s.i
+	for end < len(s.b) && !endsLiteral(s.b[end]) {
+		end++
+	}
+	num := string(s.b[s.i:end])
+	if t.Kind() >= reflect.Uint {
+		_, err := strconv.ParseUint(num, 10, t.Bits())
+		return err == nil
+	}
+	_, err := strconv.ParseInt(num, 10, t.Bits())
+	return err == nil
 }
 
 // manyKeys is how many keys of one object are compared one by one before
