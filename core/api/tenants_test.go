@@ -67,8 +67,10 @@ func TestTenantAdmin(t *testing.T) {
 		{"/v1/tenants/cus_9", `{"nme":"x"}`, "nme"},
 		// Metadata is stored as jsonb, which holds no \u0000; text that
 		// would not be kept as sent is refused, as is a key given twice.
-		{"/v1/tenants/cus_9", `{"metadata":{"a":"\u0000"}}`, "metadata"},
-		{"/v1/tenants/cus_9", `{"metadata":{"\u0000":1}}`, "metadata"},
+		{"/v1/tenants/cus_9", `{"metadata":{"a":"\u0000"}}`, `metadata.a: holds \u0000`},
+		{"/v1/tenants/cus_9", `{"metadata":{"a":"x","b":[1,{"c":"y\u0000"}]}}`, `metadata.b[1].c: holds \u0000`},
+		{"/v1/tenants/cus_9", `{"metadata":{"\u0000":1}}`, `metadata: has a key that holds \u0000`},
+		{"/v1/tenants/cus_9", `{"metadata":{"a":{"b\"\u0000":1}}}`, `metadata.a: has a key that holds \u0000`},
 		{"/v1/tenants/cus_9", `{"metadata":{"a":"\ud800"}}`, "metadata.a"},
 		{"/v1/tenants/cus_9", "{\"metadata\":{\"k\":\"v\xff\"}}", "metadata.k"},
 		{"/v1/tenants/cus_9", "{\"name\":\"ab\xffcd\"}", "name"},

@@ -103,8 +103,12 @@ func Put(ctx context.Context, ex db.Executor, id string, p PutParams) (*Tenant, 
 			return nil, PutResult{}, validate.Errorf("metadata", "must be a JSON object")
 		}
 		// Stored as jsonb: what PostgreSQL would refuse is the caller's to mend.
-		if problem := validate.JSONText(m, true); problem != "" {
-			return nil, PutResult{}, validate.Errorf("metadata", "%s", problem)
+		if path, problem := validate.JSONTextAt(m, true); problem != "" {
+			field := "metadata"
+			if path != "" {
+				field += "." + path
+			}
+			return nil, PutResult{}, validate.Errorf(field, "%s", problem)
 		}
 		meta = m
 	}

@@ -1,6 +1,11 @@
 package validate
 
-import "unicode/utf8"
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
 
 // JSONText reports what in raw JSON (a whole document or one token) would
 // not be kept as sent: invalid UTF-8 and a \u escape of an unpaired
@@ -65,4 +70,75 @@ func hex4(raw []byte, at int) (rune, bool) {
 		}
 	}
 	return r, true
+}
+
+// JSONTextAt is JSONText for a document known to be valid JSON, saying
+// also where: path is that of the string found wrong ("plan",
+// "items[2].name"; "" for the document itself), and a wrong key of an
+// object is reported at the object's path, its problem starting "has a
+// key that". One pass over raw.
+func JSONTextAt(raw []byte, jsonb bool) (path, problem string) {
+	if JSONText(raw, jsonb) == "" {
+		return "", ""
+	}
+	type step struct {
+		key   string
+		index int
+		list  bool
+	}
+	var stack []step
+	name := func(steps []step) string {
+		var p strings.Builder
+		for _, s := range steps {
+			if s.list {
+				p.WriteString("[" + strconv.Itoa(s.index) + "]")
+				continue
+			}
+			if p.Len() > 0 {
+				p.WriteByte('.')
+			}
+			p.WriteString(s.key)
+		}
+		return p.String()
+	}
+	wantKey := false
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case '{':
+			stack, wantKey = append(stack, step{}), true
+		case '[':
+			stack = append(stack, step{list: true})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case ',':
+			if top := &stack[len(stack)-1]; top.list {
+				top.index++
+			} else {
+				wantKey = true
+			}
+		case '"':
+			end := i + 1
+			for raw[end] != '"' {
+				if raw[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			s := raw[i : end+1]
+			i = end
+			if wantKey {
+				if p := JSONText(s, jsonb); p != "" {
+					return name(stack[:len(stack)-1]), "has a key that " + p
+				}
+				var k string
+				_ = json.Unmarshal(s, &k)
+				stack[len(stack)-1].key, wantKey = k, false
+				continue
+			}
+			if p := JSONText(s, jsonb); p != "" {
+				return name(stack), p
+			}
+		}
+	}
+	return "", JSONText(raw, jsonb)
 }
