@@ -128,6 +128,14 @@ func TestEndpointValidation(t *testing.T) {
 		{"bad header", `{"url": "https://example.com", "headers": {"Webhook-Signature": "x"}}`, []string{"headers", "set by hookd"}},
 		{"bad timeout", `{"url": "https://example.com", "timeout": "1h"}`, []string{"timeout"}},
 		{"weak secret", `{"url": "https://example.com", "secret": "short"}`, []string{"secret"}},
+		// null and "" where the schema takes neither, which decoding read
+		// as a field left out, an empty header and no tenant.
+		{"null url", `{"url": null}`, []string{"url: must not be null"}},
+		{"null description", `{"url": "https://example.com", "description": null}`, []string{"description: must not be null; leave it out for the default"}},
+		{"null header", `{"url": "https://example.com", "headers": {"X-A": null}}`, []string{"headers.X-A: must be a string, not null"}},
+		{"null event type", `{"url": "https://example.com", "event_types": ["a", null]}`, []string{"event_types[1]: must be a string, not null"}},
+		{"empty tenant", `{"url": "https://example.com", "tenant": ""}`, []string{"tenant: is empty"}},
+		{"null body", `null`, []string{"body: must be a JSON object, not null"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

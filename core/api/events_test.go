@@ -25,8 +25,11 @@ type publishAnswer struct {
 func (b *bundle) endpoint(t *testing.T, types ...string) endpoint.Endpoint {
 	t.Helper()
 	var ep endpoint.Endpoint
-	b.do(t, "POST", "/v1/endpoints", map[string]any{"url": "https://example.com/h", "event_types": types}).
-		want(t, http.StatusCreated, &ep)
+	body := map[string]any{"url": "https://example.com/h"}
+	if types != nil {
+		body["event_types"] = types
+	}
+	b.do(t, "POST", "/v1/endpoints", body).want(t, http.StatusCreated, &ep)
 	return ep
 }
 

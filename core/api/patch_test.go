@@ -45,22 +45,35 @@ func TestConcurrentPatchesKeepEveryChange(t *testing.T) {
 	}
 }
 
-// A PATCH that names no field to change (nothing, or only nulls) answers
-// the endpoint as it is and writes nothing: it bumped updated_at and was
-// audited as an edit.
+// A PATCH that names no field to change answers the endpoint as it is and
+// writes nothing: it bumped updated_at and was audited as an edit. A
+// field given as null is no field left out: the schema takes no null, and
+// answering 200 for {"url":null} said it had been done.
 func TestPatchOfNothingChangesNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	ep := b.endpoint(t)
-	for _, body := range []string{`{}`, `{"url":null}`, `{"event_types":null,"enabled":null}`, `null`} {
-		var got endpoint.Endpoint
-		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, body).want(t, http.StatusOK, &got)
-		if got.ID != ep.ID || got.URL != ep.URL || !got.UpdatedAt.Equal(ep.UpdatedAt) {
-			t.Errorf("PATCH %s answered %+v, want the endpoint unchanged", body, got)
-		}
+	var got endpoint.Endpoint
+	b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, `{}`).want(t, http.StatusOK, &got)
+	if got.ID != ep.ID || got.URL != ep.URL || !got.UpdatedAt.Equal(ep.UpdatedAt) {
+		t.Errorf("PATCH {} answered %+v, want the endpoint unchanged", got)
+	}
+	for body, want := range map[string]string{
+		`{"url":null}`:                           "url: must not be null; leave it out to keep it as it is",
+		`{"enabled":null}`:                       "enabled: must not be null",
+		`{"headers":null}`:                       "headers: must not be null",
+		`{"timeout":null}`:                       "timeout: must not be null",
+		`{"rate_limit":null}`:                    "rate_limit: must not be null",
+		`{"event_types":null,"enabled":null}`:    "enabled: must not be null",
+		`{"description":"x","event_types":null}`: "event_types: must not be null",
+		`{"headers":{"X-A":"1","X-B":null}}`:     "headers.X-B: must be a string, not null",
+		`{"event_types":["a",null]}`:             "event_types[1]: must be a string, not null",
+		`{"url":""}`:                             "url: is empty; it must be an absolute http:// or https:// URL",
+		`null`:                                   "body: must be a JSON object, not null",
+	} {
+		b.do(t, "PATCH", "/v1/endpoints/"+ep.ID, body).wantError(t, http.StatusBadRequest, "invalid_input", want)
 	}
 	b.do(t, "PATCH", "/v1/endpoints/ep_none", `{}`).wantError(t, http.StatusNotFound, "not_found")
-	var got endpoint.Endpoint
 	b.do(t, "GET", "/v1/endpoints/"+ep.ID, nil).want(t, http.StatusOK, &got)
 	if !got.UpdatedAt.Equal(ep.UpdatedAt) {
 		t.Errorf("updated_at moved from %s to %s", ep.UpdatedAt, got.UpdatedAt)

@@ -131,6 +131,10 @@ type updateColumns struct {
 func (p UpdateParams) columns() (updateColumns, error) {
 	var c updateColumns
 	if p.URL != nil {
+		if *p.URL == "" {
+			// Not "is required": a PATCH requires no field.
+			return c, validate.Errorf("url", "is empty; it must be an absolute http:// or https:// URL")
+		}
 		if err := ValidateURL(*p.URL); err != nil {
 			return c, err
 		}
