@@ -19,8 +19,8 @@ import (
 // /v1/events/batch.
 type publishRequest struct {
 	// ID is the caller's event id; the Idempotency-Key header may give it
-	// instead. Generated when neither does.
-	ID   string          `json:"id"`
+	// instead. Generated when neither does; given, it is not empty.
+	ID   *string         `json:"id"`
 	Type string          `json:"type"`
 	Data json.RawMessage `json:"data"`
 	// Created is RFC 3339; defaults to the time of publishing.
@@ -52,7 +52,11 @@ func decodeEvent(b []byte, unmarshal func([]byte, any) error) (outbox.Event, err
 
 // event turns the request into an event; errors name the field.
 func (p publishRequest) event() (outbox.Event, error) {
-	ev := outbox.Event{ID: p.ID, Type: p.Type, Data: p.Data, Tenant: p.Tenant, Broadcast: p.Broadcast}
+	if p.ID != nil && *p.ID == "" {
+		// "" would have the id generated, as if it had been left out.
+		return outbox.Event{}, validate.Errorf("id", "is empty; give an id of 1 to %d characters, or leave it out for a generated one", validate.MaxIDBytes)
+	}
+	ev := outbox.Event{ID: deref(p.ID), Type: p.Type, Data: p.Data, Tenant: p.Tenant, Broadcast: p.Broadcast}
 	t, err := timeParam(p.Created, "created")
 	ev.Created = t
 	return ev, err
@@ -75,20 +79,20 @@ func (s *server) publishEvent(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteDomainError(w, s.logger, validate.Errorf("Idempotency-Key", "is given %d times; give it once", len(keys)))
 		return
 	}
-	fromHeader := false
-	if key := r.Header.Get("Idempotency-Key"); key != "" {
-		fromHeader = p.ID == ""
-		if p.ID != "" && p.ID != key {
-			httpx.WriteDomainError(w, s.logger, validate.Errorf("id",
-				"%q differs from the Idempotency-Key header %q; give the event id in one of them, or the same in both", p.ID, key))
-			return
-		}
-		p.ID = key
-	}
 	ev, err := p.event()
 	if err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
+	}
+	fromHeader := false
+	if key := r.Header.Get("Idempotency-Key"); key != "" {
+		fromHeader = ev.ID == ""
+		if ev.ID != "" && ev.ID != key {
+			httpx.WriteDomainError(w, s.logger, validate.Errorf("id",
+				"%q differs from the Idempotency-Key header %q; give the event id in one of them, or the same in both", ev.ID, key))
+			return
+		}
+		ev.ID = key
 	}
 	res, err := s.opts.Publisher.Publish(r.Context(), ev)
 	if err != nil {
@@ -200,6 +204,14 @@ func (s *server) feed(w http.ResponseWriter, r *http.Request) {
 		out.Message = agedOutMessage
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+// deref is *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 // intParam parses an optional integer query parameter within [lo, hi];

@@ -118,6 +118,17 @@ func TestPublishEvent(t *testing.T) {
 	b.do(t, "POST", "/v1/events", `{"id": "x", "type": "idem.t"}`, "Idempotency-Key", "x", "Idempotency-Key", "x").
 		wantError(t, http.StatusBadRequest, "invalid_input", "Idempotency-Key: is given 2 times; give it once")
 	b.do(t, "GET", "/v1/events/x", nil).wantError(t, http.StatusNotFound, "not_found")
+	// An id given is not empty (the schema's minLength 1): "" had an id
+	// generated, as if it had been left out.
+	b.do(t, "POST", "/v1/events", `{"type": "idem.t", "id": ""}`).
+		wantError(t, http.StatusBadRequest, "invalid_input", "id: is empty")
+	b.do(t, "POST", "/v1/events", `{"type": "idem.t", "id": ""}`, "Idempotency-Key", "z").
+		wantError(t, http.StatusBadRequest, "invalid_input", "id: is empty")
+	b.do(t, "POST", "/v1/events/batch", `{"events": [{"type": "idem.t", "id": "b1"}, {"type": "idem.t", "id": ""}]}`).
+		wantError(t, http.StatusBadRequest, "invalid_input", "events[1].id: is empty")
+	if n := b.count(t, `SELECT count(*) FROM hookd.events WHERE type = 'idem.t'`); n != 0 {
+		t.Fatalf("refused events wrote %d rows", n)
+	}
 
 	// Generated id, caller's created time.
 	var gen publishAnswer
