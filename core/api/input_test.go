@@ -282,6 +282,28 @@ func TestEndpointURLsTheGuardRefusesAreRefusedAtCreation(t *testing.T) {
 	allowed.do(t, "POST", "/v1/endpoints", map[string]string{"url": "http://127.0.0.1:9/x"}).want(t, http.StatusCreated, nil)
 	allowed.do(t, "POST", "/v1/endpoints", map[string]string{"url": "http://10.0.0.1/x"}).
 		wantError(t, http.StatusBadRequest, "invalid_input", "delivery.allowed_networks")
+
+	// An address the guard lets through, spelled other than in dotted
+	// decimal, is refused too: the dialer looks 0x7f000001 up as a name,
+	// and every attempt failed with a DNS error.
+	allowedEp := allowed.endpoint(t)
+	for u, ip := range map[string]string{
+		"http://0x7f000001/": "127.0.0.1", "http://0177.0.0.1/": "127.0.0.1", "http://127.1:9/x": "127.0.0.1",
+		"https://0x08080808/": "8.8.8.8", "https://134744072/": "8.8.8.8",
+	} {
+		want := "write the address in dotted decimal (" + ip + ")"
+		allowed.do(t, "POST", "/v1/endpoints", map[string]string{"url": u}).
+			wantError(t, http.StatusBadRequest, "invalid_input", "url: ", want)
+		allowed.do(t, "PATCH", "/v1/endpoints/"+allowedEp.ID, map[string]string{"url": u}).
+			wantError(t, http.StatusBadRequest, "invalid_input", "url: ", want)
+	}
+	b.do(t, "POST", "/v1/endpoints", map[string]string{"url": "https://0x08080808/"}).
+		wantError(t, http.StatusBadRequest, "invalid_input", "url: ", "dotted decimal (8.8.8.8)")
+	var after struct{ Endpoints []endpoint.Endpoint }
+	allowed.do(t, "GET", "/v1/endpoints", nil).want(t, http.StatusOK, &after)
+	if len(after.Endpoints) != 2 {
+		t.Fatalf("endpoints after refusals: %+v", after.Endpoints)
+	}
 }
 
 // A query parameter a route does not take, or one given twice that is not

@@ -335,6 +335,24 @@ func CheckDestination(g *netguard.Guard, rawURL string) error {
 	return nil
 }
 
+// checkHostSpelling refuses, with a *validate.Error on "url", a URL whose
+// host is an IPv4 address spelled other than in dotted decimal
+// (0x7f000001, 0177.0.0.1, 127.1): the dialer looks such a host up as a
+// name, and every attempt would fail. rawURL must have passed ValidateURL;
+// run after CheckDestination, which refuses the addresses it blocks in
+// any spelling.
+func checkHostSpelling(rawURL string) error {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return validate.Errorf("url", "%q is not a URL: %v", rawURL, err)
+	}
+	if ip, ok := netguard.LegacyIPv4(u.Hostname()); ok {
+		return validate.Errorf("url", "%q: the host %q is the IPv4 address %s in a spelling the HTTP client does not read; write the address in dotted decimal (%s)",
+			rawURL, u.Hostname(), ip, ip)
+	}
+	return nil
+}
+
 // NormalizeEventTypes trims, drops empty and repeated entries and
 // validates a filter. "*" alone means all; so does an empty list.
 func NormalizeEventTypes(types []string) ([]string, error) {

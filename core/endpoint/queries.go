@@ -114,6 +114,9 @@ func Create(ctx context.Context, ex db.Executor, p CreateParams) (*Endpoint, err
 			return nil, err
 		}
 	}
+	if err := checkHostSpelling(p.URL); err != nil {
+		return nil, err
+	}
 	if err := validateDescription(p.Description); err != nil {
 		return nil, err
 	}

@@ -141,6 +141,9 @@ func (p UpdateParams) columns() (updateColumns, error) {
 		if err := CheckDestination(p.Guard, *p.URL); err != nil {
 			return c, err
 		}
+		if err := checkHostSpelling(*p.URL); err != nil {
+			return c, err
+		}
 		c.url = p.URL
 	}
 	if p.Description != nil {

@@ -28,18 +28,10 @@ var metadataNames = map[string]bool{
 // name passes here: it is resolved, and checked, at every dial, which is
 // what stops a name that later resolves elsewhere (DNS rebinding).
 func (g *Guard) CheckHost(host string) error {
-	h := strings.TrimSpace(host)
-	if !isASCII(h) {
-		// As the HTTP client will dial it: fullwidth digits are digits,
-		// circled letters letters (１２７.０.０.１ is 127.0.0.1).
-		a, err := idna.Lookup.ToASCII(h)
-		if err != nil {
-			return errors.New("the host " + strconv.Quote(host) + " is not a valid host name")
-		}
-		h = a
+	h, err := hostAsDialled(host)
+	if err != nil {
+		return err
 	}
-	h = strings.TrimSuffix(strings.ToLower(h), ".")
-	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
 	if ip, err := netip.ParseAddr(h); err == nil {
 		return g.Check(ip)
 	}
@@ -57,6 +49,39 @@ func (g *Guard) CheckHost(host string) error {
 		return g.Check(netip.MustParseAddr("169.254.169.254"))
 	}
 	return nil
+}
+
+// hostAsDialled is host as the HTTP client reads it, to judge: in ASCII,
+// lower case, without a trailing dot or brackets.
+func hostAsDialled(host string) (string, error) {
+	h := strings.TrimSpace(host)
+	if !isASCII(h) {
+		// As the HTTP client will dial it: fullwidth digits are digits,
+		// circled letters letters (１２７.０.０.１ is 127.0.0.1).
+		a, err := idna.Lookup.ToASCII(h)
+		if err != nil {
+			return "", errors.New("the host " + strconv.Quote(host) + " is not a valid host name")
+		}
+		h = a
+	}
+	h = strings.TrimSuffix(strings.ToLower(h), ".")
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), nil
+}
+
+// LegacyIPv4 reports whether host is an IPv4 address in one of the
+// spellings of inet_aton other than dotted decimal (2130706433, 0x7f.1,
+// 0177.0.0.1, 127.1), and returns the address. CheckHost reads these, to
+// refuse the addresses it blocks, but the dialer does not: Go's resolver
+// takes them for names and looks them up, which fails.
+func LegacyIPv4(host string) (netip.Addr, bool) {
+	h, err := hostAsDialled(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return netip.Addr{}, false
+	}
+	return parseLegacyIPv4(h)
 }
 
 // parseLegacyIPv4 reads the IPv4 spellings of inet_aton, which the C

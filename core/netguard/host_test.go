@@ -60,3 +60,23 @@ func TestParseLegacyIPv4(t *testing.T) {
 		}
 	}
 }
+
+// LegacyIPv4 picks out the IPv4 spellings the guard reads but the dialer
+// does not, in the forms CheckHost judges (brackets, case, a trailing dot).
+func TestLegacyIPv4(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"0x7f000001": "127.0.0.1", "0177.0.0.1": "127.0.0.1", "127.1": "127.0.0.1", "2130706433.": "127.0.0.1",
+		"0X08080808": "8.8.8.8", "010.0.0.1": "8.0.0.1",
+	} {
+		got, ok := LegacyIPv4(in)
+		if !ok || got.String() != want {
+			t.Errorf("LegacyIPv4(%q) = %v %v, want %s", in, got, ok, want)
+		}
+	}
+	for _, in := range []string{"127.0.0.1", "8.8.8.8.", "[::1]", "::ffff:127.0.0.1", "example.com", "0x7f.example", "1.2.3.4.5", ""} {
+		if got, ok := LegacyIPv4(in); ok {
+			t.Errorf("LegacyIPv4(%q) = %v, want false", in, got)
+		}
+	}
+}
