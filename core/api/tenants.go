@@ -144,10 +144,13 @@ func (s *server) createToken(w http.ResponseWriter, r *http.Request) {
 	}
 	p := tenant.TokenParams{Name: req.Name}
 	if req.ExpiresIn != "" {
+		// One message for every value refused, too short or too long: 0
+		// is no "never" here, as leaving the field out is.
 		d, err := time.ParseDuration(req.ExpiresIn)
-		if err != nil || d <= 0 {
+		if err != nil || d <= 0 || d > tenant.MaxTokenLifetime {
 			httpx.WriteDomainError(w, s.logger, validate.Errorf("expires_in",
-				"%q is not a positive duration such as 720h; leave it out for a token that never expires", req.ExpiresIn))
+				"%q is not a positive duration up to %dh (10 years), such as 720h; leave it out for a token that never expires",
+				req.ExpiresIn, int(tenant.MaxTokenLifetime.Hours())))
 			return
 		}
 		p.ExpiresIn = d

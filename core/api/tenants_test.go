@@ -96,6 +96,12 @@ func TestTenantAdmin(t *testing.T) {
 	b.do(t, "GET", "/v1/tenants/cus_none/tokens", nil).wantError(t, http.StatusNotFound, "not_found", "cus_none")
 	b.do(t, "POST", "/v1/tenants/cus_42/tokens", map[string]any{"expires_in": "soon"}).wantError(t, http.StatusBadRequest, "invalid_input", "expires_in")
 	b.do(t, "POST", "/v1/tenants/cus_42/tokens", map[string]any{"expires_in": "-1h"}).wantError(t, http.StatusBadRequest, "invalid_input", "expires_in")
+	// Too short and too long are told alike, with the range.
+	for _, d := range []string{"0s", "87601h", "-1h", "soon"} {
+		b.do(t, "POST", "/v1/tenants/cus_42/tokens", map[string]any{"expires_in": d}).wantError(t, http.StatusBadRequest, "invalid_input",
+			`expires_in: "`+d+`" is not a positive duration up to 87600h (10 years), such as 720h; leave it out for a token that never expires`)
+	}
+	b.do(t, "POST", "/v1/tenants/cus_43/tokens", map[string]any{"expires_in": "87600h"}).want(t, http.StatusCreated, nil)
 	var events int
 	if err := b.pool.QueryRow(context.Background(), `SELECT count(*) FROM hookd.events`).Scan(&events); err != nil || events != 0 {
 		t.Fatalf("refused requests wrote %d events (%v)", events, err)
