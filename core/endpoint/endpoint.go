@@ -426,15 +426,16 @@ func validateHeaders(h map[string]string) error {
 // attempt fail, or split the request) and invalid UTF-8. The value is a
 // credential as often as not, so it is never echoed.
 func validateHeaderValue(name, v string) error {
+	field := "headers." + name
 	if len(v) > MaxHeaderValueBytes {
-		return validate.Errorf("headers", "value of %q is %d bytes, over the limit of %d", name, len(v), MaxHeaderValueBytes)
+		return validate.Errorf(field, "is %d bytes, over the limit of %d", len(v), MaxHeaderValueBytes)
 	}
 	if !utf8.ValidString(v) {
-		return validate.Errorf("headers", "value of %q is not valid UTF-8", name)
+		return validate.Errorf(field, "is not valid UTF-8")
 	}
 	for _, r := range v {
 		if r != '\t' && unicode.IsControl(r) {
-			return validate.Errorf("headers", "value of %q must not contain control characters such as NUL or line breaks (found U+%04X)", name, r)
+			return validate.Errorf(field, "must not contain control characters such as NUL or line breaks (found U+%04X)", r)
 		}
 	}
 	return nil

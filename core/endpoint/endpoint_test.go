@@ -60,7 +60,7 @@ func TestValidation(t *testing.T) {
 		{"bad prefix", endpoint.CreateParams{URL: "https://example.com/", EventTypes: []string{"payment*"}}, "event_types", "not an event type"},
 		{"bad secret", endpoint.CreateParams{URL: "https://example.com/", Secret: "hunter2"}, "secret", ""},
 		{"reserved header", endpoint.CreateParams{URL: "https://example.com/", Headers: map[string]string{"webhook-signature": "x"}}, "headers", "set by hookd"},
-		{"header newline", endpoint.CreateParams{URL: "https://example.com/", Headers: map[string]string{"X-A": "a\nb"}}, "headers", "line breaks"},
+		{"header newline", endpoint.CreateParams{URL: "https://example.com/", Headers: map[string]string{"X-A": "a\nb"}}, "headers.X-A", "line breaks"},
 		{"negative rate", endpoint.CreateParams{URL: "https://example.com/", RateLimit: -1}, "rate_limit", ""},
 	}
 	for _, tc := range cases {
