@@ -3,11 +3,8 @@ package api
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -35,7 +32,7 @@ func redact(e *endpoint.Endpoint) *endpoint.Endpoint { return e.Redacted() }
 // applies to every caller alike.
 func (s *server) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	var p endpoint.CreateParams
-	if err := s.decodeEndpoint(w, r, &p, false); err != nil {
+	if err := s.decodeEndpoint(w, r, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
@@ -140,7 +137,7 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var p endpoint.UpdateParams
-	if err := s.decodeEndpoint(w, r, &p, true); err != nil {
+	if err := s.decodeEndpoint(w, r, &p); err != nil {
 		httpx.WriteDomainError(w, s.logger, err)
 		return
 	}
@@ -164,11 +161,10 @@ func (s *server) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 }
 
 // decodeEndpoint reads the body of an endpoint's creation or PATCH into
-// dst as httpx.DecodeJSON does, and refuses what the schema does not
-// take but decoding would read as something else: a null (for a field, a
-// header's value or an event type), read as "left out" or as "", and a
-// tenant of "", read as none.
-func (s *server) decodeEndpoint(w http.ResponseWriter, r *http.Request, dst any, patch bool) error {
+// dst as httpx.DecodeJSON does (which refuses null in every field), and
+// refuses a tenant of "", which the schema does not take and decoding
+// reads as none.
+func (s *server) decodeEndpoint(w http.ResponseWriter, r *http.Request, dst any) error {
 	b, err := httpx.ReadBody(w, r, s.opts.MaxBodyBytes, httpx.APIBodyKey)
 	if err != nil {
 		return err
@@ -179,46 +175,14 @@ func (s *server) decodeEndpoint(w http.ResponseWriter, r *http.Request, dst any,
 	if err := httpx.Unmarshal(b, dst); err != nil {
 		return err
 	}
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(b, &fields); err != nil || fields == nil {
-		return validate.Errorf("body", "must be a JSON object, not null")
+	var fields struct {
+		Tenant *string `json:"tenant"`
 	}
-	leaveOut := "; leave it out for the default"
-	if patch {
-		leaveOut = "; leave it out to keep it as it is"
-	}
-	for _, name := range slices.Sorted(maps.Keys(fields)) {
-		raw := fields[name]
-		switch {
-		case isNull(raw) && name == "url" && !patch:
-			return validate.Errorf(name, "must not be null; give an absolute http:// or https:// URL")
-		case isNull(raw):
-			return validate.Errorf(name, "must not be null%s", leaveOut)
-		case name == "tenant" && string(bytes.TrimSpace(raw)) == `""`:
-			return validate.Errorf(name, "is empty; give a tenant id, or leave it out for an endpoint of no tenant")
-		case name == "headers":
-			var hs map[string]json.RawMessage
-			_ = json.Unmarshal(raw, &hs)
-			for _, h := range slices.Sorted(maps.Keys(hs)) {
-				if isNull(hs[h]) {
-					return validate.Errorf("headers."+h, "must be a string, not null")
-				}
-			}
-		case name == "event_types":
-			var ts []json.RawMessage
-			_ = json.Unmarshal(raw, &ts)
-			for i, t := range ts {
-				if isNull(t) {
-					return validate.Errorf(fmt.Sprintf("event_types[%d]", i), "must be a string, not null")
-				}
-			}
-		}
+	if err := json.Unmarshal(b, &fields); err == nil && fields.Tenant != nil && *fields.Tenant == "" {
+		return validate.Errorf("tenant", "is empty; give a tenant id, or leave it out for an endpoint of no tenant")
 	}
 	return nil
 }
-
-// isNull reports whether raw, a JSON value, is null.
-func isNull(raw json.RawMessage) bool { return string(bytes.TrimSpace(raw)) == "null" }
 
 // updatedFields names the fields a PATCH sets, for the audit trail (names
 // only: a header value may be a credential).

@@ -131,9 +131,9 @@ func TestEndpointValidation(t *testing.T) {
 		// null and "" where the schema takes neither, which decoding read
 		// as a field left out, an empty header and no tenant.
 		{"null url", `{"url": null}`, []string{"url: must not be null"}},
-		{"null description", `{"url": "https://example.com", "description": null}`, []string{"description: must not be null; leave it out for the default"}},
-		{"null header", `{"url": "https://example.com", "headers": {"X-A": null}}`, []string{"headers.X-A: must be a string, not null"}},
-		{"null event type", `{"url": "https://example.com", "event_types": ["a", null]}`, []string{"event_types[1]: must be a string, not null"}},
+		{"null description", `{"url": "https://example.com", "description": null}`, []string{"description: must not be null"}},
+		{"null header", `{"url": "https://example.com", "headers": {"X-A": null}}`, []string{"headers.X-A: must not be null"}},
+		{"null event type", `{"url": "https://example.com", "event_types": ["a", null]}`, []string{"event_types[1]: must not be null"}},
 		{"empty tenant", `{"url": "https://example.com", "tenant": ""}`, []string{"tenant: is empty"}},
 		{"null body", `null`, []string{"body: must be a JSON object, not null"}},
 	}

@@ -83,6 +83,16 @@ func TestBadTextIsRefusedNamingTheField(t *testing.T) {
 		{"a header value too long", "POST", "/v1/endpoints", `{"url":"https://example.com/a","headers":{"X-Big":"` + strings.Repeat("v", 4097) + `"}}`, "headers.X-Big: is 4097 bytes, over the limit of 4096"},
 		{"a patched event type not a string", "PATCH", "/v1/endpoints/" + ep.ID, `{"event_types":["a","b",true]}`, "event_types[2]: must be a string, not a bool"},
 		{"a batch event's type not a string", "POST", "/v1/events/batch", `{"events":[{"type":"a.b"},{"type":["a"]}]}`, "events[1].type: must be a string, not an array"},
+		// No field takes null: read as left out, it made a real replay of
+		// {"dry_run":null} and a PUT of {"metadata":null} that did nothing.
+		{"a null dry_run", "POST", "/v1/replay", `{"dry_run":null}`, "dry_run: must not be null"},
+		{"a null tenant name", "PUT", "/v1/tenants/cus_null", `{"name":null}`, "name: must not be null"},
+		{"a null tenant metadata", "PUT", "/v1/tenants/cus_null", `{"metadata":null}`, "metadata: must not be null"},
+		{"a null token expiry", "POST", "/v1/tenants/cus_null/tokens", `{"expires_in":null}`, "expires_in: must not be null"},
+		{"a null event id", "POST", "/v1/events", `{"type":"a.b","id":null}`, "id: must not be null"},
+		{"a null event in a batch", "POST", "/v1/events/batch", `{"events":[{"type":"a.b"},null]}`, "events[1]: must not be null"},
+		{"a null field of a batch event", "POST", "/v1/events/batch", `{"events":[{"type":"a.b","tenant":null}]}`, "events[0].tenant: must not be null"},
+		{"a null secret", "POST", "/v1/endpoints/" + ep.ID + "/rotate-secret", `{"secret":null}`, "secret: must not be null"},
 		{"a rotation overlap not a duration", "POST", "/v1/endpoints/" + ep.ID + "/rotate-secret", `{"overlap":"99999999999h"}`, "overlap: must be a duration"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

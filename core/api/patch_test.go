@@ -59,15 +59,15 @@ func TestPatchOfNothingChangesNothing(t *testing.T) {
 		t.Errorf("PATCH {} answered %+v, want the endpoint unchanged", got)
 	}
 	for body, want := range map[string]string{
-		`{"url":null}`:                           "url: must not be null; leave it out to keep it as it is",
+		`{"url":null}`:                           "url: must not be null",
 		`{"enabled":null}`:                       "enabled: must not be null",
 		`{"headers":null}`:                       "headers: must not be null",
 		`{"timeout":null}`:                       "timeout: must not be null",
 		`{"rate_limit":null}`:                    "rate_limit: must not be null",
-		`{"event_types":null,"enabled":null}`:    "enabled: must not be null",
+		`{"event_types":null,"enabled":null}`:    "event_types: must not be null",
 		`{"description":"x","event_types":null}`: "event_types: must not be null",
-		`{"headers":{"X-A":"1","X-B":null}}`:     "headers.X-B: must be a string, not null",
-		`{"event_types":["a",null]}`:             "event_types[1]: must be a string, not null",
+		`{"headers":{"X-A":"1","X-B":null}}`:     "headers.X-B: must not be null",
+		`{"event_types":["a",null]}`:             "event_types[1]: must not be null",
 		`{"url":""}`:                             "url: is empty; it must be an absolute http:// or https:// URL",
 		`null`:                                   "body: must be a JSON object, not null",
 	} {

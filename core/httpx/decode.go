@@ -85,8 +85,8 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, maxBytes int64, dst any)
 
 // Unmarshal decodes one JSON value from b into dst as strictly as
 // DecodeJSON does (unknown fields, malformed JSON, trailing data, a key
-// given twice, a key naming a field in other case and text that would not
-// be kept as sent are
+// given twice, a key naming a field in other case, a null where no null
+// goes and text that would not be kept as sent are
 // *validate.Error naming the field or "body"). Callers that decode parts
 // of a body one by one (the events of a batch) rename the field.
 func Unmarshal(b []byte, dst any) error {

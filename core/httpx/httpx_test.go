@@ -316,8 +316,8 @@ func TestUnmarshalNamesTheElementOfTheWrongKind(t *testing.T) {
 		`{"inner":{"counts":[{"k":1},{"z":"s"}]}}`:     "inner.counts[1].z: must be a whole number",
 		`{"inner":{"counts":[{"k":1},{"z":1.5}]}}`:     "inner.counts[1].z: must be a whole number",
 		`{"limit":"5"}`:                                "limit: must be a whole number",
-		`{"any":[1,"x",{}],"headers":{"a":null}}`:      "",
-		`{"parts":[1,"x"],"event_types":null}`:         "",
+		`{"any":[1,"x",{}],"headers":{"a":"b"}}`:       "",
+		`{"parts":[1,"x"],"event_types":[]}`:           "",
 		`{"headers":{"\u0041":"1","b":true}}`:          "headers.b: must be a string, not a bool",
 		`{"event_types":["a"],"headers":{"X":{}}}`:     "headers.X: must be a string, not an object",
 		`{"event_types":["a","b",["c"]],"limit":1e99}`: "event_types[2]: must be a string, not an array",
@@ -326,6 +326,42 @@ func TestUnmarshalNamesTheElementOfTheWrongKind(t *testing.T) {
 		var dst request
 		err := Unmarshal([]byte(doc), &dst)
 		if (want == "") != (err == nil) || err != nil && !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+	}
+}
+
+// No field of a request takes null but those any JSON goes in: encoding/json
+// reads it as nothing given (a nil pointer: {"url":null} to a PATCH did
+// nothing and answered 200) or as the zero value (a header of "").
+func TestUnmarshalRefusesNullWhereNoneGoes(t *testing.T) {
+	t.Parallel()
+	type request struct {
+		URL     *string           `json:"url"`
+		Enabled *bool             `json:"enabled"`
+		Headers map[string]string `json:"headers"`
+		Types   []string          `json:"types"`
+		Raw     json.RawMessage   `json:"raw"`
+		Meta    *json.RawMessage  `json:"meta"`
+		Any     any               `json:"any"`
+		Parts   []casePart        `json:"parts"`
+	}
+	for doc, want := range map[string]string{
+		`{"url":null}`:                           "url: must not be null",
+		`{"url":"x","enabled":null}`:             "enabled: must not be null",
+		`{"headers":{"X-A":"1","X-B":null}}`:     "headers.X-B: must not be null",
+		`{"types":["a",null]}`:                   "types[1]: must not be null",
+		`{"meta":null}`:                          "meta: must not be null",
+		`{"parts":[{"id":"a"},null]}`:            "parts[1]: must not be null",
+		`{"parts":[{"id":null}]}`:                "parts[0].id: must not be null",
+		`null`:                                   "body: must be a JSON object, not null",
+		`{"raw":null,"any":null}`:                "",
+		`{"meta":{"a":null},"any":{"b":[null]}}`: "",
+		`{"raw":{"a":[null]}}`:                   "",
+	} {
+		var dst request
+		err := Unmarshal([]byte(doc), &dst)
+		if (want == "") != (err == nil) || err != nil && err.Error() != want {
 			t.Errorf("%s: %v, want %q", doc, err, want)
 		}
 	}

@@ -19,8 +19,9 @@ import (
 // replay), a key of a struct's object that is not exactly one of its
 // fields' names (encoding/json matches them ignoring case, so "Dry_Run"
 // after "dry_run" did the same) and text that validate.JSONText finds
-// wrong (replaced by U+FFFD). The error names the field by its path
-// ("events[1].type", "metadata.plan").
+// wrong (replaced by U+FFFD), and a null where a value of a type that
+// does not take it goes (see takesNull). The error names the field by its
+// path ("events[1].type", "metadata.plan").
 //
 // It scans the bytes itself, without allocating per token: walked with
 // json.Decoder.Token, a batch of 1,000 events took three times as long
@@ -148,6 +149,22 @@ func misfit(b []byte, t, want reflect.Type) string {
 	return v.Field
 }
 
+// takesNull reports whether null is a value of type t as a request
+// means it: only where any JSON goes (an interface, a type that decodes
+// itself, such as json.RawMessage, which judges null itself). Elsewhere
+// encoding/json reads null as nothing given (a nil pointer, as if the
+// field were left out, a PATCH that answered 200 having done nothing) or
+// as the zero value (a header of ""), and no request schema takes it.
+func takesNull(t reflect.Type) bool {
+	switch {
+	case t.Kind() == reflect.Interface:
+		return true
+	case reflect.PointerTo(t).Implements(shapedType):
+		return false
+	}
+	return t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(unmarshalerType)
+}
+
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 
 // takes reports whether a value of type t can be decoded from the JSON
@@ -197,6 +214,12 @@ func (s *strictScan) value(t reflect.Type) error {
 	}
 	if s.kinds && t != nil && t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64 && s.b[s.i] != 'n' && !s.whole(t) {
 		return &validate.Error{Field: s.name(), Message: t.String()}
+	}
+	if !s.kinds && s.b[s.i] == 'n' && t != nil && !takesNull(t) {
+		if len(s.path) == 0 {
+			return &validate.Error{Field: "body", Message: "must be a JSON object, not null"}
+		}
+		return &validate.Error{Field: s.name(), Message: "must not be null"}
 	}
 	switch s.b[s.i] {
 	case '{':
