@@ -26,7 +26,8 @@ type publishRequest struct {
 	// Created is RFC 3339; defaults to the time of publishing.
 	Created string `json:"created"`
 	// Tenant directs the event to that tenant's endpoints; it must exist.
-	Tenant string `json:"tenant"`
+	// Given, it is not empty.
+	Tenant *string `json:"tenant"`
 	// Broadcast sends it to every matching endpoint of every tenant.
 	Broadcast bool `json:"broadcast"`
 }
@@ -56,7 +57,11 @@ func (p publishRequest) event() (outbox.Event, error) {
 		// "" would have the id generated, as if it had been left out.
 		return outbox.Event{}, validate.Errorf("id", "is empty; give an id of 1 to %d characters, or leave it out for a generated one", validate.MaxIDBytes)
 	}
-	ev := outbox.Event{ID: deref(p.ID), Type: p.Type, Data: p.Data, Tenant: p.Tenant, Broadcast: p.Broadcast}
+	if p.Tenant != nil && *p.Tenant == "" {
+		// "" would be no tenant, as if it had been left out.
+		return outbox.Event{}, validate.Errorf("tenant", "is empty; give a tenant id, or leave it out for an event of no tenant")
+	}
+	ev := outbox.Event{ID: deref(p.ID), Type: p.Type, Data: p.Data, Tenant: deref(p.Tenant), Broadcast: p.Broadcast}
 	t, err := timeParam(p.Created, "created")
 	ev.Created = t
 	return ev, err

@@ -126,6 +126,11 @@ func TestPublishEvent(t *testing.T) {
 		wantError(t, http.StatusBadRequest, "invalid_input", "id: is empty")
 	b.do(t, "POST", "/v1/events/batch", `{"events": [{"type": "idem.t", "id": "b1"}, {"type": "idem.t", "id": ""}]}`).
 		wantError(t, http.StatusBadRequest, "invalid_input", "events[1].id: is empty")
+	// Nor is a tenant given (1 to 128 characters): "" made an event of no tenant.
+	b.do(t, "POST", "/v1/events", `{"type": "idem.t", "tenant": ""}`).
+		wantError(t, http.StatusBadRequest, "invalid_input", "tenant: is empty")
+	b.do(t, "POST", "/v1/events/batch", `{"events": [{"type": "idem.t"}, {"type": "idem.t", "tenant": ""}]}`).
+		wantError(t, http.StatusBadRequest, "invalid_input", "events[1].tenant: is empty")
 	if n := b.count(t, `SELECT count(*) FROM hookd.events WHERE type = 'idem.t'`); n != 0 {
 		t.Fatalf("refused events wrote %d rows", n)
 	}
