@@ -157,6 +157,13 @@ func New(opts Options) http.Handler {
 	root.HandleFunc("GET /healthz", s.healthz)
 	root.HandleFunc("GET /readyz", s.readyz)
 	root.HandleFunc("GET "+OpenAPIPath, serveOpenAPI)
+	// Another method on the document's path is a 405, as on every other
+	// path: "/v1/" below would take it for a /v1 route (401, or 404).
+	root.HandleFunc(OpenAPIPath, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, HEAD")
+		httpx.WriteError(w, http.StatusMethodNotAllowed, httpx.CodeMethodNotAllowed,
+			r.Method+" is not allowed on "+r.URL.Path+" (allowed: GET, HEAD)")
+	})
 	if opts.Metrics != nil {
 		root.Handle("GET /metrics", opts.Metrics.Handler())
 	}
