@@ -239,6 +239,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		cmd := m.dialog.Update(msg, k)
 		if !m.dialog.Active() {
 			m.secret = "" // shown once: not kept past its notice
+			if cmd == nil && m.sent != nil {
+				// The change was not confirmed: the form again, as typed.
+				m.form, m.sent = m.sent, nil
+			}
 		}
 		return cmd
 	case m.form != nil:

@@ -97,6 +97,12 @@ func TestARefusedEditKeepsTheForm(t *testing.T) {
 		t.Fatal("the fake saved a refused edit")
 	}
 
+	// Answering no to the question keeps the form as typed too.
+	commontest.Press(t, up, "enter", "n")
+	if v := screen(m); !strings.Contains(v, "Edit endpoint") || !strings.Contains(v, "ftp://x") {
+		t.Fatalf("n keeps the form with what was typed:\n%s", v)
+	}
+
 	// Event types: the cursor moves to them, and a long refusal wraps.
 	erase(t, up, len("ftp://x"))
 	commontest.Type(t, up, url)
