@@ -39,6 +39,10 @@ func (m *Model) Head(r data.EndpointRow, skip bool) tea.Cmd {
 	head, now := b.DeliveryID, m.c.Now()
 	failed := fmt.Sprintf("Delivery %d (%s) has failed %s over %s: %s", head, b.EventID, common.Plural(b.Attempts, "time"),
 		common.Dur(now.Sub(b.Since)), b.LastError)
+	if b.Attempts == 0 {
+		// A replay gave it a fresh budget: none of it spent yet.
+		failed = fmt.Sprintf("Delivery %d (%s) has not been tried since its replay; it had failed with: %s", head, b.EventID, b.LastError)
+	}
 	if skip {
 		m.Dialog.Open(common.Sanitize(fmt.Sprintf("Skip the head blocking %s?\n%s\nIt will not be delivered (it stays in the history as "+
 			"skipped and can be replayed); the line behind it moves on.", who, failed)),
