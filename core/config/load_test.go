@@ -273,6 +273,8 @@ func TestLoadBadValuesNameKey(t *testing.T) {
 		{name: "ssh not a mapping", file: "console:\n  ssh: yes\n",
 			want: []string{"console.ssh: \"yes\" is not a mapping of keys (keys: listen, host_key, authorized_keys, read_only_keys)"}},
 		{name: "alerts url", file: "alerts:\n  url: example.com/hook\n", want: []string{`alerts.url: "example.com/hook" is not an absolute http or https URL`}},
+		{name: "alerts url in hex", file: "alerts:\n  url: http://0x7f000001:9000/alerts\n",
+			want: []string{`alerts.url: "http://0x7f000001:9000/alerts": the host "0x7f000001" is the IPv4 address 127.0.0.1 in a spelling the HTTP client does not read; write 127.0.0.1`}},
 		{name: "alerts format", file: "alerts:\n  format: teams\n", want: []string{`alerts.format: "teams" is not allowed (allowed: hookd, slack)`}},
 		{name: "database url", file: "database:\n  url: db.example.com\n", want: []string{"database.url: is neither a postgres:// URL nor a key=value DSN"}},
 		{name: "bool", file: "console:\n  read_only: maybe\n", want: []string{`console.read_only: "maybe" is not a boolean (allowed: true, false)`}},

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/hookd/hookd/core/netguard"
 )
 
 // MinAPIKeyLen is the shortest accepted API key.
@@ -290,5 +292,10 @@ func (p *problems) httpURL(key, raw string) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		p.add(key, "%q is not an absolute http or https URL (example: https://example.com/hooks)", raw)
+		return
+	}
+	// The HTTP client would look such a host up as a name, and fail.
+	if ip, ok := netguard.LegacyIPv4(u.Hostname()); ok {
+		p.add(key, "%q: the host %q is the IPv4 address %s in a spelling the HTTP client does not read; write %s", raw, u.Hostname(), ip, ip)
 	}
 }
