@@ -42,12 +42,48 @@ func (m *Model) Content() string { return m.raw }
 // Offset returns the first visible line.
 func (m *Model) Offset() int { return m.offset }
 
-// wrap breaks the text at word boundaries to the width, and a word longer
-// than the width (a signature, a URL) across lines: a hard wrap cut names
-// and ids in two mid-word.
+// wrap breaks the text at spaces to the width, and a word longer than the
+// width (a signature, a URL) across lines: a hard wrap cut names and ids
+// in two mid-word. A line's next lines are indented two cells past its
+// own indentation, so that wrapped JSON keeps its shape.
 func (m *Model) wrap() {
-	m.lines = strings.Split(ansi.Wrap(m.raw, max(m.width, 1), ""), "\n")
+	m.lines = m.lines[:0]
+	for _, line := range strings.Split(m.raw, "\n") {
+		m.lines = append(m.lines, wrapLine(line, max(m.width, 1))...)
+	}
 	m.scroll(0)
+}
+
+// nbHyphen stands in for '-' while a line wraps: ansi.Wrap breaks after
+// every hyphen, which split dates (2026-12- / 04) and ids.
+const nbHyphen = "\u2011"
+
+func wrapLine(line string, width int) []string {
+	if ansi.StringWidth(line) <= width {
+		return []string{line}
+	}
+	lead := len(line) - len(strings.TrimLeft(line, " "))
+	if lead+2 > width/2 {
+		lead = 0
+	}
+	indent := strings.Repeat(" ", lead)
+	body := line[lead:]
+	swap := !strings.Contains(body, nbHyphen)
+	if swap {
+		body = strings.ReplaceAll(body, "-", nbHyphen)
+	}
+	out := strings.Split(ansi.Wrap(body, width-lead-2, ""), "\n")
+	for i, l := range out {
+		if swap {
+			l = strings.ReplaceAll(l, nbHyphen, "-")
+		}
+		if i == 0 {
+			out[i] = indent + l
+		} else {
+			out[i] = indent + "  " + strings.TrimLeft(l, " ")
+		}
+	}
+	return out
 }
 
 func (m *Model) scroll(n int) {
