@@ -224,3 +224,38 @@ func CutWords(s string, width int) string {
 	}
 	return ansi.Truncate(s, width, "…")
 }
+
+// nbHyphen stands in for '-' while a line wraps: ansi.Wrap breaks after
+// every hyphen, which split dates (2026-12- / 04) and ids.
+const nbHyphen = "\u2011"
+
+// WrapLine breaks line at spaces to width cells, and a word longer than
+// width across lines; its next lines are indented two cells past its own
+// indentation, so that wrapped JSON and indented lists keep their shape.
+func WrapLine(line string, width int) []string {
+	if ansi.StringWidth(line) <= width {
+		return []string{line}
+	}
+	lead := len(line) - len(strings.TrimLeft(line, " "))
+	if lead+2 > width/2 {
+		lead = 0
+	}
+	indent := strings.Repeat(" ", lead)
+	body := line[lead:]
+	swap := !strings.Contains(body, nbHyphen)
+	if swap {
+		body = strings.ReplaceAll(body, "-", nbHyphen)
+	}
+	out := strings.Split(ansi.Wrap(body, width-lead-2, ""), "\n")
+	for i, l := range out {
+		if swap {
+			l = strings.ReplaceAll(l, nbHyphen, "-")
+		}
+		if i == 0 {
+			out[i] = indent + l
+		} else {
+			out[i] = indent + "  " + strings.TrimLeft(l, " ")
+		}
+	}
+	return out
+}

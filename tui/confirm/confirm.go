@@ -20,6 +20,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/keys"
 	"github.com/hookd/hookd/tui/styles"
 )
@@ -187,6 +188,12 @@ func (m *Model) View(st *styles.Styles, screen int) string {
 		}
 		foot = no + "  " + yes + "\n" + st.Muted.Render("y confirm · n/esc cancel · enter chooses the highlighted")
 	}
-	body := lipgloss.NewStyle().Width(inner).Render(m.prompt + "\n\n" + foot)
+	// The question wraps line by line, each line's next ones indented
+	// under it: a preview's indented groups kept their shape.
+	var prompt []string
+	for _, l := range strings.Split(m.prompt, "\n") {
+		prompt = append(prompt, common.WrapLine(l, inner)...)
+	}
+	body := lipgloss.NewStyle().Width(inner).Render(strings.Join(prompt, "\n") + "\n\n" + foot)
 	return st.Dialog.Render(body)
 }

@@ -7,7 +7,6 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/tui/common"
 	"github.com/hookd/hookd/tui/keys"
@@ -49,41 +48,9 @@ func (m *Model) Offset() int { return m.offset }
 func (m *Model) wrap() {
 	m.lines = m.lines[:0]
 	for _, line := range strings.Split(m.raw, "\n") {
-		m.lines = append(m.lines, wrapLine(line, max(m.width, 1))...)
+		m.lines = append(m.lines, common.WrapLine(line, max(m.width, 1))...)
 	}
 	m.scroll(0)
-}
-
-// nbHyphen stands in for '-' while a line wraps: ansi.Wrap breaks after
-// every hyphen, which split dates (2026-12- / 04) and ids.
-const nbHyphen = "\u2011"
-
-func wrapLine(line string, width int) []string {
-	if ansi.StringWidth(line) <= width {
-		return []string{line}
-	}
-	lead := len(line) - len(strings.TrimLeft(line, " "))
-	if lead+2 > width/2 {
-		lead = 0
-	}
-	indent := strings.Repeat(" ", lead)
-	body := line[lead:]
-	swap := !strings.Contains(body, nbHyphen)
-	if swap {
-		body = strings.ReplaceAll(body, "-", nbHyphen)
-	}
-	out := strings.Split(ansi.Wrap(body, width-lead-2, ""), "\n")
-	for i, l := range out {
-		if swap {
-			l = strings.ReplaceAll(l, nbHyphen, "-")
-		}
-		if i == 0 {
-			out[i] = indent + l
-		} else {
-			out[i] = indent + "  " + strings.TrimLeft(l, " ")
-		}
-	}
-	return out
 }
 
 func (m *Model) scroll(n int) {
