@@ -221,3 +221,15 @@ func TestEndReachesTheEndOfALongPayload(t *testing.T) {
 		t.Fatalf("g takes it back to its start:\n%s", out)
 	}
 }
+
+// TestHelpOpensAtItsTop: help opened again starts at its top, not where
+// it was scrolled to last time.
+func TestHelpOpensAtItsTop(t *testing.T) {
+	m, up := newApp(t, fixture(), 80, 24, false)
+	commontest.Press(t, up, "8")
+	top := screen(m)
+	commontest.Press(t, up, "pgdown", "pgdown", "1", "8")
+	if out := screen(m); out != top {
+		t.Fatalf("help opened again:\n%s\nwant it at its top:\n%s", out, top)
+	}
+}

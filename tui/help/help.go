@@ -52,10 +52,11 @@ func New(c *common.Common) *Model {
 	return &Model{c: c, prompt: filter.NewPrompt("a key or a word: replay, copy, ctrl")}
 }
 
-// SetTarget sets the view whose bindings are shown.
+// SetTarget sets the view whose bindings are shown (help is opening).
 func (m *Model) SetTarget(v common.View) {
 	m.target = v
 	m.relayout()
+	m.pager.Home() // help opens at its top, not where it was last left
 }
 
 // Target returns the view whose bindings are shown.

@@ -35,6 +35,9 @@ func (m *Model) SetContent(s string) {
 	m.wrap()
 }
 
+// Home scrolls to the first line.
+func (m *Model) Home() { m.offset = 0 }
+
 // Content returns the unwrapped text.
 func (m *Model) Content() string { return m.raw }
 
