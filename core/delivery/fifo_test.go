@@ -62,3 +62,44 @@ func TestFIFOHeadRetryingHoldsItsLine(t *testing.T) {
 		t.Fatalf("claimed %+v, want the next in line", jobs)
 	}
 }
+
+// A replayed head that fails again is blocked since its first attempt
+// after the replay, as its attempts count from there: it read "blocked
+// for 1h, 1 attempt", counting from its first attempt ever.
+func TestBlockedHeadCountsFromItsReplay(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 0)
+	ep, err := endpoint.Create(b.ctx, b.pool, endpoint.CreateParams{URL: "https://fifo.example/", Ordering: endpoint.OrderingFIFO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.publishAll(t, []outbox.Event{{ID: "evt_1", Type: "a.b", EndpointID: ep.ID}, {ID: "evt_2", Type: "a.b", EndpointID: ep.ID}})
+	fail := func() int64 {
+		t.Helper()
+		jobs := b.claim(t, "w", 10, time.Minute)
+		if len(jobs) != 1 || jobs[0].EventID != "evt_1" {
+			t.Fatalf("claimed %+v, want the head", jobs)
+		}
+		r := result(jobs[0], "w", 500, delivery.StateRetrying)
+		r.NextAttemptAt = time.Now().Add(time.Hour)
+		b.complete(t, r)
+		return jobs[0].DeliveryID
+	}
+	head := fail()
+	// Its first attempt, an hour ago.
+	if _, err := b.pool.Exec(b.ctx, `UPDATE hookd.attempts SET started_at = started_at - interval '1 hour' WHERE delivery_id = $1`, head); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := delivery.Replay(b.ctx, b.pool, head); err != nil {
+		t.Fatal(err)
+	}
+	fail()
+	health, err := delivery.HealthOf(b.ctx, b.pool, []string{ep.ID}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl := health[ep.ID].Blocked
+	if bl == nil || bl.Attempts != 1 || time.Since(bl.Since) > 10*time.Minute {
+		t.Fatalf("blocked %+v; want 1 attempt, since the one after the replay", bl)
+	}
+}

@@ -205,8 +205,9 @@ func HealthOf(ctx context.Context, ex db.Executor, ids []string, now time.Time) 
 }
 
 // BlockedHeads returns, for those of the given fifo endpoints whose head
-// (see LineHeadOf) has failed, that head, since its first attempt. Two
-// index probes per endpoint.
+// (see LineHeadOf) has failed, that head, since its first attempt in its
+// current retry budget (a replay starts a new one, as it starts the count
+// of attempts again). Two index probes per endpoint, and its attempts.
 func BlockedHeads(ctx context.Context, ex db.Executor, fifo []string) (map[string]*BlockedHead, error) {
 	out := map[string]*BlockedHead{}
 	if len(fifo) == 0 {
@@ -214,10 +215,14 @@ func BlockedHeads(ctx context.Context, ex db.Executor, fifo []string) (map[strin
 	}
 	rows, err := ex.Query(ctx, `
 		SELECT e.id, h.id, h.event_id, h.attempts, h.next_attempt_at, h.last_error,
-			coalesce((SELECT min(a.started_at) FROM hookd.attempts a
-				WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at), h.updated_at)
+			-- The budget's attempts are the last ones logged, less the one
+			-- in flight, counted but not logged yet.
+			coalesce((SELECT min(b.started_at) FROM (
+				SELECT a.started_at FROM hookd.attempts a
+				WHERE a.delivery_id = h.id AND a.event_stored_at = h.event_stored_at
+				ORDER BY a.id DESC LIMIT greatest(h.attempts - (h.state = 'in_flight')::int, 0)) b), h.updated_at)
 		FROM unnest($1::text[]) AS e(id), LATERAL (
-			`+LineHeadOf("e.id", "q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at")+`
+			`+LineHeadOf("e.id", "q.id, q.event_id, q.event_stored_at, q.attempts, q.next_attempt_at, q.last_error, q.updated_at, q.state")+`
 		) h
 		WHERE h.attempts > 0`, fifo)
 	if err != nil {
