@@ -9,6 +9,7 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/delivery"
@@ -353,4 +354,28 @@ func TestReceiverTextIsSanitized(t *testing.T) {
 		t.Fatalf("the attempt shows the text without its escapes:\n%q", v)
 	}
 	check("the attempt", v)
+}
+
+// A group's LAST ERROR is left empty when its reason says the same, and
+// shown when it says more (the address refused).
+func TestGroupSaysItsReasonOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, false)
+	died := commontest.Now.Add(-time.Minute)
+	b.src.AddDelivery(delivery.Delivery{ID: 31, EventID: "evt_31", EndpointID: "ep_c", EventType: "invoice.paid", State: delivery.StateDead,
+		LastErrorClass: delivery.ClassConnect, LastError: "connection failed: dial tcp 10.0.0.7:443: connect: connection refused",
+		CreatedAt: died, UpdatedAt: died, CompletedAt: &died})
+	for i := range b.src.Dels {
+		if b.src.Dels[i].LastErrorClass == delivery.ClassHTTPStatus {
+			b.src.Dels[i].LastError = "HTTP 500 Internal Server Error"
+		}
+	}
+	commontest.Press(t, b.up, "v")
+	out := ansi.Strip(b.m.View())
+	if n := strings.Count(out, "HTTP 500 Internal Server Error"); n != 2 {
+		t.Errorf("the two HTTP 500 groups read their reason %d times, want once each:\n%s", n, out)
+	}
+	if !strings.Contains(out, "10.0.0.7:443") {
+		t.Errorf("the connect group's last error, which says more, is gone:\n%s", out)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"charm.land/bubbles/v2/key"
@@ -108,8 +109,12 @@ func (g *groupList) render() {
 	now := g.c.Now()
 	rows := make([]list.Row, len(g.items))
 	for i, gr := range g.items {
+		last := gr.Sample
+		if strings.TrimSpace(last) == gr.Reason() {
+			last = "" // the reason says it all: not twice on one row
+		}
 		rows[i] = list.Row{ID: fmt.Sprint(gr.EndpointID, "/", gr.Class, "/", gr.Status), Ref: i, Cells: []string{
-			common.Count(gr.Count), gr.Endpoint.Name(), gr.Reason(), common.Age(now, gr.Newest), gr.Sample,
+			common.Count(gr.Count), gr.Endpoint.Name(), gr.Reason(), common.Age(now, gr.Newest), last,
 		}, Keys: []any{gr.Count, nil, nil, gr.Newest}}
 	}
 	g.table.SetRows(rows)
