@@ -233,3 +233,31 @@ func TestHelpOpensAtItsTop(t *testing.T) {
 		t.Fatalf("help opened again:\n%s\nwant it at its top:\n%s", out, top)
 	}
 }
+
+// TestHelpExamplesMatchInEveryView: each word help's filter offers as an
+// example finds keys whatever view help was opened from ("replay" found
+// none from the audit view).
+func TestHelpExamplesMatchInEveryView(t *testing.T) {
+	m, up := newApp(t, fixture(), 100, 30, false)
+	for _, view := range []string{"1", "2", "3", "4", "5", "6", "7"} {
+		commontest.Press(t, up, view, "?", "/")
+		out := screen(m)
+		i := strings.Index(out, "a key or a word: ")
+		if i < 0 {
+			t.Fatalf("no example in help's filter:\n%s", out)
+		}
+		line, _, _ := strings.Cut(out[i+len("a key or a word: "):], "\n")
+		line, _, _ = strings.Cut(line, "  ") // the info beside it
+		commontest.Press(t, up, "esc")
+		for _, w := range strings.Split(strings.TrimSpace(line), ", ") {
+			commontest.Press(t, up, "/")
+			commontest.Type(t, up, w)
+			commontest.Press(t, up, "enter")
+			if out := screen(m); strings.Contains(out, "no key matches") {
+				t.Errorf("from view %s, help's example %q matches nothing:\n%s", view, w, out)
+			}
+			commontest.Press(t, up, "/", "ctrl+u", "enter")
+		}
+		commontest.Press(t, up, "esc")
+	}
+}

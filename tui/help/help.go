@@ -47,9 +47,11 @@ type Model struct {
 	w, h   int
 }
 
-// New returns the view.
+// New returns the view. Its prompt's examples are words every view's
+// help has (its keys for everywhere): "replay" matched nothing from the
+// audit view.
 func New(c *common.Common) *Model {
-	return &Model{c: c, prompt: filter.NewPrompt("a key or a word: replay, copy, ctrl")}
+	return &Model{c: c, prompt: filter.NewPrompt("a key or a word: view, back, ctrl")}
 }
 
 // SetTarget sets the view whose bindings are shown (help is opening).
