@@ -145,7 +145,7 @@ func (m *Model) Over(st *styles.Styles, base string, w, h int) string {
 	out := lipgloss.NewCompositor(lipgloss.NewLayer(base), lipgloss.NewLayer(box).X(x).Y(y).Z(1)).Render()
 	lines := strings.Split(out, "\n")
 	for i, l := range lines {
-		lines[i] = ansi.Truncate(l, w, "")
+		lines[i] = ansi.Truncate(l, w, "…") // as the views cut a line too long
 	}
 	return strings.Join(lines, "\n")
 }

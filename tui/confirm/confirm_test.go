@@ -33,3 +33,19 @@ func TestQuestionWrapsUnderItsIndentation(t *testing.T) {
 		t.Fatalf("no wrapped line:\n%s", out)
 	}
 }
+
+// Drawn over a screen, the dialog leaves the screen's lines too long for
+// the width cut with "…", as they are without it (they were cut bare:
+// "created 2026").
+func TestOverCutsTheScreenWithAnEllipsis(t *testing.T) {
+	t.Parallel()
+	st := styles.New(true, true)
+	var m confirm.Model
+	m.Open("Replay?", nil)
+	base := strings.Repeat("event evt_1 type a.b created 2026-12-04 21:04:05Z (3m ago)\n", 20)
+	out := ansi.Strip(m.Over(&st, base, 40, 20))
+	first := strings.Split(out, "\n")[0]
+	if !strings.HasSuffix(first, "…") || ansi.StringWidth(first) != 40 {
+		t.Fatalf("the first line %q is not cut with … at 40 cells", first)
+	}
+}
