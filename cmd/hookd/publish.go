@@ -8,14 +8,16 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
+	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/api"
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/outbox"
+	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -96,8 +98,11 @@ type fileResult struct {
 	Duplicate  bool   `json:"duplicate"`
 }
 
-// publishFile publishes the events of a JSON Lines file in batches of
-// outbox.MaxBatch, after checking every line.
+// publishFile publishes the events of a JSON Lines file, after checking
+// every line, in batches of outbox.MaxBatch within one transaction: a
+// refusal the database makes (a tenant that does not exist, an id another
+// tenant's event has) leaves the whole file unpublished, as a refusal of
+// a line's own does.
 func (c *cli) publishFile(cmd *cobra.Command, name string, asJSON bool) error {
 	events, lines, err := c.readEvents(name)
 	if err != nil {
@@ -110,22 +115,33 @@ func (c *cli) publishFile(cmd *cobra.Command, name string, asJSON bool) error {
 	return c.withDB(ctx, func(d *app.Database) error {
 		pub := c.publisher(d)
 		var results []fileResult
-		published := 0
-		for start := 0; start < len(events); start += outbox.MaxBatch {
-			end := min(start+outbox.MaxBatch, len(events))
-			rs, err := pub.PublishBatch(ctx, nil, events[start:end])
-			if err != nil {
-				err = lineError(err, events[start:end], lines[start:end])
-				if published > 0 {
-					return fmt.Errorf("%w (the %d events of lines %d to %d were published before; the rest were not)",
-						err, published, lines[0], lines[start-1])
+		publish := func() error {
+			results = nil
+			return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
+				for start := 0; start < len(events); start += outbox.MaxBatch {
+					end := min(start+outbox.MaxBatch, len(events))
+					rs, err := pub.PublishBatch(ctx, tx, events[start:end])
+					if err != nil {
+						return lineError(err, events[start:end], lines[start:end])
+					}
+					for i, r := range rs {
+						results = append(results, fileResult{Line: lines[start+i], ID: r.Event.ID, Deliveries: r.Deliveries, Duplicate: r.Duplicate})
+					}
 				}
-				return err
+				return nil
+			})
+		}
+		err := publish()
+		if partition.IsMissing(err) {
+			// The partitions around now were not made yet (no server has
+			// run since the install): make them and try once more.
+			if _, perr := partition.Ensure(ctx, d.Pool, partition.SpanFor(c.cfg.Retention.Period), time.Now()); perr != nil {
+				return fmt.Errorf("%w (and making the partition failed: %v)", err, perr)
 			}
-			for i, r := range rs {
-				results = append(results, fileResult{Line: lines[start+i], ID: r.Event.ID, Deliveries: r.Deliveries, Duplicate: r.Duplicate})
-			}
-			published += len(rs)
+			err = publish()
+		}
+		if err != nil {
+			return err
 		}
 		if asJSON {
 			return c.printJSON(map[string]any{"results": results})
@@ -175,8 +191,12 @@ func (c *cli) readEvents(name string) ([]outbox.Event, []int, error) {
 	sc.Buffer(make([]byte, 64<<10), int(maxPayload)+64<<10)
 	var events []outbox.Event
 	var lines []int
-	for n := 1; sc.Scan(); n++ {
+	n := 0
+	for n = 1; sc.Scan(); n++ {
 		b := bytes.TrimSpace(sc.Bytes())
+		if n == 1 {
+			b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, as some editors write
+		}
 		if len(b) == 0 {
 			continue
 		}
@@ -190,8 +210,11 @@ func (c *cli) readEvents(name string) ([]outbox.Event, []int, error) {
 		events = append(events, ev)
 		lines = append(lines, n)
 	}
-	if err := sc.Err(); err != nil {
-		return nil, nil, validate.Errorf("--file", "%s: %v (a line is over %d bytes?)", name, err, maxPayload)
+	switch err := sc.Err(); {
+	case errors.Is(err, bufio.ErrTooLong):
+		return nil, nil, validate.Errorf(fmt.Sprintf("line %d", n), "is over %d bytes, more than an event's data may be (delivery.max_payload_bytes)", int(maxPayload)+64<<10)
+	case err != nil:
+		return nil, nil, validate.Errorf("--file", "%s: %v", name, err)
 	}
 	return events, lines, nil
 }
@@ -225,9 +248,21 @@ func lineError(err error, events []outbox.Event, lines []int) error {
 	}
 	var taken *outbox.IDTakenError
 	if errors.As(err, &taken) {
-		if i := slices.IndexFunc(events, func(ev outbox.Event) bool { return ev.ID == taken.ID }); i >= 0 {
+		var at []int
+		for i, ev := range events {
+			if ev.ID == taken.ID {
+				at = append(at, i)
+			}
+		}
+		if len(at) > 1 {
+			// The file gives the id twice, for two tenants: the second
+			// line clashes with the first, not with the database.
+			return validate.Errorf(fmt.Sprintf("line %d: id", lines[at[1]]),
+				"%q is the id of line %d's event too, for another tenant (or for none); an id names one event", taken.ID, lines[at[0]])
+		}
+		if len(at) == 1 {
 			t := *taken
-			t.Field = fmt.Sprintf("line %d: id", lines[i])
+			t.Field = fmt.Sprintf("line %d: id", lines[at[0]])
 			return &t
 		}
 	}

@@ -232,12 +232,23 @@ func TestPublishFile(t *testing.T) {
 		{[]string{`{"type":"a.b"`}, "line 1: body:"},
 		{[]string{`{"type":"a.b"}`, `{"type":"a.b","tenant":"cus_none"}`}, `line 2: tenant: tenant "cus_none" does not exist`},
 		{[]string{`{"type":"a.b"}`, ``, `{"id":"f2","type":"a.b"}`}, `line 3: id: "f2" is the id of an event for another tenant`},
+		// The same id twice in the file, for two tenants: the second line
+		// is at fault, and says with which line it clashes.
+		{[]string{`{"id":"same","type":"a.b","tenant":"cus_42"}`, `{"id":"same","type":"a.b"}`},
+			`line 2: id: "same" is the id of line 1's event too`},
+		// A line longer than any event is named by its number.
+		{[]string{`{"type":"a.b"}`, `{"type":"a.b","data":"` + strings.Repeat("x", 400<<10) + `"}`}, "line 2: is over"},
 	} {
 		r := hookd(t, dbURL, "publish", "--file", write("bad.jsonl", c.lines...))
 		if r.code != 1 || !strings.Contains(r.errOut, c.want) {
 			t.Errorf("%v: exit %d, %q; want %q", c.lines, r.code, r.errOut, c.want)
 		}
 	}
+	// A byte order mark before the first line is not part of it.
+	if out := mustHookd(t, dbURL, "publish", "--file", write("bom.jsonl", "\ufeff"+`{"id":"bom1","type":"a.b"}`)); !strings.Contains(out, "published 1 event") {
+		t.Errorf("a file with a byte order mark: %q", out)
+	}
+	before++
 	if r := hookd(t, dbURL, "publish", "--file", write("empty.jsonl", "")); r.code != 1 || !strings.Contains(r.errOut, "no event") {
 		t.Errorf("empty file: exit %d, %q", r.code, r.errOut)
 	}
@@ -259,16 +270,23 @@ func TestPublishFile(t *testing.T) {
 	if n := countRows(t, dbURL, `SELECT count(*) FROM hookd.events WHERE id LIKE 'm%'`); n != 2500 {
 		t.Errorf("%d of 2,500 events stored", n)
 	}
-	// An unknown tenant in the second batch: the first is in, and said so.
+	// An unknown tenant in the second batch, or an id another tenant's
+	// event has: the file is one transaction, so nothing of it is in.
+	// (The first batch was published before, and the refusal said so.)
 	for i := range many {
 		many[i] = fmt.Sprintf(`{"id":"n%d","type":"a.b"}`, i)
 	}
 	many[1500] = `{"id":"n1500","type":"a.b","tenant":"cus_none"}`
 	r := hookd(t, dbURL, "publish", "--file", write("half.jsonl", many...))
-	if r.code != 1 || !strings.Contains(r.errOut, "cus_none") || !strings.Contains(r.errOut, "the 1000 events of lines 1 to 1000 were published before") {
+	if r.code != 1 || !strings.Contains(r.errOut, "line 1501: tenant") || !strings.Contains(r.errOut, "cus_none") {
 		t.Errorf("unknown tenant in the second batch: exit %d, %q", r.code, r.errOut)
 	}
-	if n := countRows(t, dbURL, `SELECT count(*) FROM hookd.events WHERE id LIKE 'n%'`); n != 1000 {
-		t.Errorf("%d events of the half-published file, want the first batch of 1000", n)
+	many[1500] = `{"id":"m7","type":"a.b"}` // cus_42's, above
+	r = hookd(t, dbURL, "publish", "--file", write("taken.jsonl", many...))
+	if r.code != 1 || !strings.Contains(r.errOut, "line 1501: id") {
+		t.Errorf("another tenant's id in the second batch: exit %d, %q", r.code, r.errOut)
+	}
+	if n := countRows(t, dbURL, `SELECT count(*) FROM hookd.events WHERE id LIKE 'n%'`); n != 0 {
+		t.Errorf("%d events of the refused files stored, want none", n)
 	}
 }
