@@ -124,6 +124,10 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		d.Close()
 		return nil, err
 	}
+	if err := checkKey(ctx, d.Pool, cfg); err != nil {
+		d.Close()
+		return nil, err
+	}
 	// History lives in time partitions: those around now must exist before
 	// anything is published (the maintenance leader keeps them ahead).
 	// Tables kept busy by open transactions only delay that: the

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/hookd/hookd/core/config"
 	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/endpoint"
@@ -44,6 +46,32 @@ func Keyring(cfg *config.Config) (*secrets.Keyring, error) {
 		return nil, ErrNoSecretsKey
 	}
 	return secrets.NewKeyring(key, s.PreviousKeys...)
+}
+
+// checkKey refuses a configuration whose secrets key is not the
+// database's. The newest endpoint's signing secret (hookd's own endpoints
+// included) names the key that sealed it; a process with another key
+// could read none of the secrets, and would seal what it writes under a
+// key no other process has, which hookd serve then refuses to start with.
+// One row, read by key.
+func checkKey(ctx context.Context, ex db.Executor, cfg *config.Config) error {
+	var stored string
+	err := ex.QueryRow(ctx, `SELECT secret FROM hookd.endpoints ORDER BY id DESC LIMIT 1`).Scan(&stored)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	kr, err := Keyring(cfg)
+	if err != nil {
+		return err
+	}
+	if id, held := kr.KeyOf(stored); !held {
+		return fmt.Errorf("the secrets key is not this database's: its secrets are sealed under key %s, and the key configured is %s "+
+			"(secrets.key, secrets.key_file, secrets.previous_keys): check the key; nothing was changed", id, kr.ID())
+	}
+	return nil
 }
 
 // ResealSecrets re-seals every stored secret not sealed under the current

@@ -257,3 +257,40 @@ func TestEmbeddedKeyFile(t *testing.T) {
 		t.Fatalf("a second start uses key %v (%v), want the file's %s", again, err, kr.ID())
 	}
 }
+
+// TestAnotherKeyIsRefused: a process configured with a key that is not
+// the database's is refused before it writes anything. It wrote before,
+// sealing under a key nobody else had, and hookd serve then refused to
+// start with the right key.
+func TestAnotherKeyIsRefused(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := dbtest.NewDB(t)
+	cfg := config.Default()
+	cfg.Database.URL, cfg.Secrets.Key = url, mustKey(t)
+	d, err := OpenDatabase(ctx, cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := endpoint.Create(ctx, d.Pool, endpoint.CreateParams{URL: "https://a.example/h"}); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+
+	wrong := config.Default()
+	wrong.Database.URL, wrong.Secrets.Key = url, mustKey(t)
+	if d, err := OpenDatabase(ctx, wrong, nil); err == nil || !strings.Contains(err.Error(), "the secrets key is not this database's") {
+		if d != nil {
+			d.Close()
+		}
+		t.Fatalf("another key: %v, want it refused", err)
+	}
+	// The database's key as a previous one, after a rotation, is its key.
+	rotated := config.Default()
+	rotated.Database.URL, rotated.Secrets.Key, rotated.Secrets.PreviousKeys = url, mustKey(t), []string{cfg.Secrets.Key}
+	d, err = OpenDatabase(ctx, rotated, nil)
+	if err != nil {
+		t.Fatalf("the key among the previous keys: %v", err)
+	}
+	d.Close()
+}

@@ -181,6 +181,17 @@ func (k *Keyring) Open(stored string) (string, error) {
 	return string(plain), nil
 }
 
+// KeyOf returns the id of the key that sealed stored and whether k holds
+// that key; "" and true for an empty value or a plaintext.
+func (k *Keyring) KeyOf(stored string) (id string, held bool) {
+	rest, ok := strings.CutPrefix(stored, prefix)
+	if !ok {
+		return "", true
+	}
+	id, _, _ = strings.Cut(rest, ":")
+	return id, k.keys[id] != nil
+}
+
 // Current reports whether stored needs no re-sealing: it is empty or
 // sealed under the current key.
 func (k *Keyring) Current(stored string) bool {
