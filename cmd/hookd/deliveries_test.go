@@ -82,6 +82,19 @@ func TestPublishDeliveriesAndReplay(t *testing.T) {
 	if d, _ := delivery.Get(ctx, pool, id); d.State != delivery.StateDead {
 		t.Errorf("dry run changed the delivery to %s", d.State)
 	}
+	// No filter but the state would re-queue every delivery in it: that
+	// takes --all, and changes nothing without.
+	for _, args := range [][]string{{"replay"}, {"replay", "--state", "dead"}} {
+		if r := hookd(t, dbURL, args...); r.code == 0 || !strings.Contains(r.errOut, "--all") {
+			t.Errorf("%v: exit %d, %q; want a refusal naming --all", args, r.code, r.errOut)
+		}
+	}
+	if d, _ := delivery.Get(ctx, pool, id); d.State != delivery.StateDead {
+		t.Errorf("a refused replay changed the delivery to %s", d.State)
+	}
+	if out := mustHookd(t, dbURL, "replay", "--all", "--dry-run"); !strings.Contains(out, "1 dead delivery match; dry run") {
+		t.Errorf("replay --all --dry-run printed %q", out)
+	}
 	if out := mustHookd(t, dbURL, "replay", "--endpoint", ep); !strings.Contains(out, "1 dead delivery matched and re-queued") {
 		t.Errorf("replay printed %q", out)
 	}

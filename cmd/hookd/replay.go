@@ -24,14 +24,16 @@ type replayResult struct {
 
 func newReplayCmd(c *cli) *cobra.Command {
 	var f filterFlags
-	var dryRun, asJSON bool
+	var dryRun, asJSON, all bool
 	cmd := &cobra.Command{
-		Use:   "replay [ID] [--dry-run] | replay [--state dead] [--endpoint ID] [--tenant ID] [--event-type T] [--since T] [--until T] [--dry-run]",
+		Use:   "replay [ID] [--dry-run] | replay [--state dead] [--endpoint ID] [--tenant ID] [--event-type T] [--event ID] [--since T] [--until T] [--all] [--dry-run]",
 		Short: "Re-queue one delivery, or every delivery matching a filter (dead letters by default)",
 		Long: `Replay re-queues deliveries for an immediate attempt with a fresh retry
 budget; every earlier attempt stays in the log. With an ID it replays that
 delivery; otherwise every delivery matching the filter (state defaults to
-dead). --dry-run only reports what would be re-queued and changes nothing.`,
+dead). A filter that names no endpoint, tenant, event, type or time would
+re-queue every delivery in its state: it takes --all to say so.
+--dry-run only reports what would be re-queued and changes nothing.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -48,6 +50,10 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 			flt, err := f.filter(time.Now())
 			if err != nil {
 				return err
+			}
+			if broad := (f == filterFlags{state: f.state}); broad && !all && !dryRun {
+				return validate.Errorf("--all", "with no delivery ID and no filter but the state, this re-queues every %s delivery: "+
+					"add --all to mean it, or --dry-run to count them first", orState(flt.State, delivery.StateDead))
 			}
 			return c.withDB(ctx, func(d *app.Database) error {
 				var n int64
@@ -78,6 +84,7 @@ dead). --dry-run only reports what would be re-queued and changes nothing.`,
 	}
 	f.register(cmd, "state to replay (default dead): "+states())
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "report what would be re-queued, change nothing")
+	cmd.Flags().BoolVar(&all, "all", false, "with no filter but --state: re-queue every delivery in that state")
 	addJSONFlag(cmd, &asJSON)
 	return cmd
 }
