@@ -89,6 +89,35 @@ func TestCommandsThatChangeStateAreAudited(t *testing.T) {
 	}
 }
 
+// TestSourceChangesAndInboxReplaysAreAudited: adding and deleting an
+// intake source and replaying inbox events are in the trail too, with no
+// secret; they were not.
+func TestSourceChangesAndInboxReplaysAreAudited(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	mustHookd(t, dbURL, "sources", "add", "gh", "--scheme", "github", "--secret", "s3cret-for-github")
+	mustHookd(t, dbURL, "inbox", "replay", "--source", "gh")
+	mustHookd(t, dbURL, "inbox", "replay", "--source", "gh", "--dry-run") // changes nothing: not audited
+	mustHookd(t, dbURL, "sources", "rm", "gh")
+	var page audit.Page
+	if err := json.Unmarshal([]byte(mustHookd(t, dbURL, "audit", "ls", "--json")), &page); err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ action, target string }{
+		{audit.ActionDelete, "source gh"}, {audit.ActionReplay, "inbox source:gh"}, {audit.ActionCreate, "source gh"}}
+	if len(page.Entries) != len(want) {
+		t.Fatalf("want %d entries (%v), got %+v", len(want), want, page.Entries)
+	}
+	for i, e := range page.Entries {
+		if e.Action != want[i].action || e.Target != want[i].target || e.Via != audit.ViaCLI {
+			t.Errorf("entry %d: %+v, want %s of %s", i, e, want[i].action, want[i].target)
+		}
+	}
+	if out := mustHookd(t, dbURL, "audit", "ls"); strings.Contains(out, "s3cret") {
+		t.Fatalf("the trail must hold no secret:\n%s", out)
+	}
+}
+
 // hookd audit is a command group like the others: a mistyped subcommand
 // fails naming the group; bare, it prints its help.
 func TestAuditIsAGroup(t *testing.T) {

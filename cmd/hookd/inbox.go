@@ -5,9 +5,11 @@ import (
 	"slices"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/validate"
 )
@@ -160,7 +162,13 @@ func newInboxReplayCmd(c *cli) *cobra.Command {
 					return err
 				}
 				return c.withDB(ctx, func(d *app.Database) error {
-					e, err := inbox.Replay(ctx, d.Pool, id)
+					var e *inbox.Event
+					err := c.audited(ctx, d, &audit.Entry{Action: audit.ActionReplay, Target: "inbox event " + args[0]},
+						func(tx pgx.Tx) (int64, error) {
+							var err error
+							e, err = inbox.Replay(ctx, tx, id)
+							return 1, err
+						})
 					if err != nil {
 						return notFound(err, "inbox event", args[0])
 					}
@@ -172,7 +180,20 @@ func newInboxReplayCmd(c *cli) *cobra.Command {
 				})
 			}
 			return c.withDB(ctx, func(d *app.Database) error {
-				n, err := inbox.ReplayMatching(ctx, d.Pool, inbox.ReplayParams{Source: source, DryRun: dryRun})
+				var n int64
+				var err error
+				if dryRun {
+					n, err = inbox.ReplayMatching(ctx, d.Pool, inbox.ReplayParams{Source: source, DryRun: true})
+				} else {
+					target := "inbox: every dead event"
+					if source != "" {
+						target = "inbox source:" + source
+					}
+					err = c.audited(ctx, d, &audit.Entry{Action: audit.ActionReplay, Target: target}, func(tx pgx.Tx) (int64, error) {
+						n, err = inbox.ReplayMatching(ctx, tx, inbox.ReplayParams{Source: source})
+						return n, err
+					})
+				}
 				if err != nil {
 					return err
 				}

@@ -5,9 +5,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/audit"
 	"github.com/hookd/hookd/core/endpoint"
 	"github.com/hookd/hookd/core/inbox"
 	"github.com/hookd/hookd/core/signing"
@@ -87,7 +89,13 @@ func newSourcesAddCmd(c *cli) *cobra.Command {
 			p.Name, p.Tolerance = args[0], endpoint.Duration(tolerance)
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
 				p.Guard = c.guard()
-				s, err := inbox.CreateSource(cmd.Context(), d.Pool, p)
+				var s *inbox.Source
+				err := c.audited(cmd.Context(), d, &audit.Entry{Action: audit.ActionCreate, Target: "source " + p.Name},
+					func(tx pgx.Tx) (int64, error) {
+						var err error
+						s, err = inbox.CreateSource(cmd.Context(), tx, p)
+						return 1, err
+					})
 				if err != nil {
 					return err
 				}
@@ -160,10 +168,12 @@ func newSourcesRmCmd(c *cli) *cobra.Command {
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
-				if err := inbox.DeleteSource(cmd.Context(), d.Pool, args[0]); err != nil {
+				err := c.audited(cmd.Context(), d, &audit.Entry{Action: audit.ActionDelete, Target: "source " + args[0]},
+					func(tx pgx.Tx) (int64, error) { return 1, inbox.DeleteSource(cmd.Context(), tx, args[0]) })
+				if err != nil {
 					return notFound(err, "source", args[0])
 				}
-				_, err := fmt.Fprintf(c.out, "deleted source %s\n", args[0])
+				_, err = fmt.Fprintf(c.out, "deleted source %s\n", args[0])
 				return err
 			})
 		},
