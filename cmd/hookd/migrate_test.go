@@ -67,4 +67,14 @@ func TestMigrateStatusListsPending(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.errOut, "hookd migrate") {
 		t.Errorf("serve with auto_migrate=false on an empty database: exit %d, %q", r.code, r.errOut)
 	}
+	// Other commands never migrate: pointed at the wrong database, they
+	// made hookd's tables there.
+	for _, args := range [][]string{{"tenants", "ls"}, {"publish", "--type", "a.b"}} {
+		if r := hookd(t, dbURL, args...); r.code == 0 || !strings.Contains(r.errOut, "hookd migrate") {
+			t.Errorf("%v on an empty database: exit %d, %q; want a refusal naming hookd migrate", args, r.code, r.errOut)
+		}
+	}
+	if status := mustHookd(t, dbURL, "migrate", "status"); strings.Contains(status, "applied") {
+		t.Errorf("a command migrated the database:\n%s", status)
+	}
 }

@@ -53,14 +53,20 @@ func (c *cli) Config() *config.Config { return c.cfg }
 // Logger returns the logger built from log.level and log.format.
 func (c *cli) Logger() *slog.Logger { return c.logger }
 
-// OpenDatabase opens the configured database with the schema checked or
-// migrated (see app.OpenDatabase); an embedded one must exist already (see
-// app.RequireExisting). The caller must Close it.
+// OpenDatabase opens the configured database with the schema checked,
+// never migrated (see app.OpenDatabase); an embedded one must exist
+// already (see app.RequireExisting). The caller must Close it.
 func (c *cli) OpenDatabase(ctx context.Context) (*app.Database, error) {
 	if err := app.RequireExisting(c.cfg); err != nil {
 		return nil, err
 	}
-	return app.OpenDatabase(ctx, c.cfg, c.logger)
+	// Only serve, demo and migrate change the schema: a command pointed at
+	// the wrong database (a mistyped --database-url) would make hookd's
+	// tables there, and a new binary's command would migrate under the
+	// servers still running the old one.
+	cfg := *c.cfg
+	cfg.Database.AutoMigrate = false
+	return app.OpenDatabase(ctx, &cfg, c.logger)
 }
 
 // openOrCreateDatabase is OpenDatabase creating the embedded database on
