@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/app"
+	"github.com/hookd/hookd/core/db"
 	"github.com/hookd/hookd/core/delivery"
 	"github.com/hookd/hookd/core/endpoint"
+	"github.com/hookd/hookd/core/tenant"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -76,6 +80,9 @@ func newDeliveriesLsCmd(c *cli) *cobra.Command {
 				return err
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
+				if err := existingTenant(cmd.Context(), d.Pool, flt.Tenant); err != nil {
+					return err
+				}
 				page, err := delivery.Fill(cmd.Context(), d.Pool, delivery.ListParams{Filter: flt, Before: before, Limit: limit})
 				if err != nil {
 					return err
@@ -234,4 +241,22 @@ func (c *cli) printAttempt(a delivery.Attempt) {
 			indent(c.out, "  | ", a.ResponseBody)
 		}
 	}
+}
+
+// existingTenant refuses a --tenant filter naming no tenant, as the API
+// refuses ?tenant=: an empty answer would hide the typo.
+func existingTenant(ctx context.Context, ex db.Executor, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := validate.TenantID("--tenant", id); err != nil {
+		return err
+	}
+	if _, err := tenant.Get(ctx, ex, id); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return validate.Errorf("--tenant", "%q is no tenant (hookd tenants ls lists them)", id)
+		}
+		return err
+	}
+	return nil
 }

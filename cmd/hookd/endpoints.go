@@ -179,6 +179,9 @@ func newEndpointsLsCmd(c *cli) *cobra.Command {
 				p.Kinds = []string{endpoint.KindWebhook, endpoint.KindForward, endpoint.KindAlert}
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
+				if err := existingTenant(cmd.Context(), d.Pool, tenantID); err != nil {
+					return err
+				}
 				eps, err := endpoint.List(cmd.Context(), d.Pool, p)
 				if err != nil {
 					return err

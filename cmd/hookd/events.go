@@ -38,6 +38,9 @@ func newEventsLsCmd(c *cli) *cobra.Command {
 				return err
 			}
 			return c.withDB(cmd.Context(), func(d *app.Database) error {
+				if err := existingTenant(cmd.Context(), d.Pool, tenantID); err != nil {
+					return err
+				}
 				page, err := outbox.Feed(cmd.Context(), d.Pool, outbox.FeedParams{After: cur, Tenant: tenantID, Types: splitList(types), Limit: limit})
 				if err != nil {
 					return err

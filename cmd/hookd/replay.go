@@ -56,6 +56,9 @@ re-queue every delivery in its state: it takes --all to say so.
 					"add --all to mean it, or --dry-run to count them first", orState(flt.State, delivery.StateDead))
 			}
 			return c.withDB(ctx, func(d *app.Database) error {
+				if err := existingTenant(ctx, d.Pool, flt.Tenant); err != nil {
+					return err
+				}
 				var n int64
 				var err error
 				if dryRun {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -175,6 +176,30 @@ func TestTenantsCommands(t *testing.T) {
 	}
 	if n := countRows(t, dbURL, `SELECT count(*) FROM hookd.audit_log WHERE action = 'erase' AND actor_kind = 'cli' AND rows = 5`); n != 1 {
 		t.Errorf("erasure audited %d times with its rows", n)
+	}
+}
+
+// TestFilterByUnknownTenantIsRefused: a --tenant filter naming no tenant
+// is an error naming it, as ?tenant= is on the API, rather than an empty
+// answer hiding the typo.
+func TestFilterByUnknownTenantIsRefused(t *testing.T) {
+	t.Parallel()
+	dbURL := dbtest.NewDB(t)
+	mustHookd(t, dbURL, "tenants", "add", "cus_42")
+	for _, args := range [][]string{
+		{"endpoints", "ls", "--tenant", "cus_nope"},
+		{"deliveries", "ls", "--tenant", "cus_nope"},
+		{"events", "ls", "--tenant", "cus_nope"},
+		{"replay", "--tenant", "cus_nope", "--dry-run"},
+	} {
+		if r := hookd(t, dbURL, args...); r.code != 1 || !strings.Contains(r.errOut, `--tenant: "cus_nope" is no tenant`) {
+			t.Errorf("%v: exit %d, %q", args, r.code, r.errOut)
+		}
+		ok := append(slices.Clone(args[:len(args)-1]), "cus_42")
+		if args[0] == "replay" {
+			ok = []string{"replay", "--tenant", "cus_42", "--dry-run"}
+		}
+		mustHookd(t, dbURL, ok...)
 	}
 }
 
