@@ -76,19 +76,15 @@ type Options struct {
 
 // Model is the root model.
 type Model struct {
-	c       *common.Common
-	opts    Options
-	noColor bool
-	refresh time.Duration
-	views   []common.View
-	help    *helpview.Model
-	active  int
-	prev    int     // the view help returns to
-	history []visit // views the operator came from by enter or a jump; esc returns
-	// jumped marks the views whose one open drill-down a jump from another
-	// view opened: back from it returns to that view (history), not to
-	// the view's own list, which the operator never saw.
-	jumped   map[int]bool
+	c        *common.Common
+	opts     Options
+	noColor  bool
+	refresh  time.Duration
+	views    []common.View
+	help     *helpview.Model
+	active   int
+	prev     int     // the view help returns to
+	history  []visit // views the operator came from by enter or a jump; esc returns
 	footer   help.Model
 	quit     confirm.Model
 	palette  palette
@@ -370,24 +366,31 @@ func (m *Model) updateNested(v common.View, msg tea.KeyPressMsg) tea.Cmd {
 }
 
 // visit is a view the operator left for another by enter or a jump, and
-// what the open changed there: the filter to restore on the way back.
+// what the open changed there, to undo on the way back.
 type visit struct {
-	from int
-	// restore, when the open set a filter, is the filter the opened view
-	// had, and set the one it applied.
+	from, into int
+	// jumped: the open was a jump to an object, the one drill-down of
+	// into, from which back returns to from, not to into's own list,
+	// which the operator never saw.
+	jumped bool
+	// restore, when the open set a filter, is the filter into had, and
+	// set the one it applied.
 	restore *string
 	set     string
 }
 
-// backOutOfJump closes the view's drill-down, and reports true, when a
-// jump from another view opened it and back would now leave it.
+// backOutOfJump closes the view's drill-down, and reports true, when the
+// last jump opened it and back would now leave it.
 func (m *Model) backOutOfJump(v common.View) bool {
+	if len(m.history) == 0 {
+		return false
+	}
+	last := m.history[len(m.history)-1]
 	s, ok := v.(common.Stacked)
-	if !ok || !m.jumped[m.active] || s.Depth() != 1 || len(m.history) == 0 {
+	if !ok || !last.jumped || last.into != m.active || s.Depth() != 1 {
 		return false
 	}
 	s.Top()
-	delete(m.jumped, m.active)
 	return true
 }
 
@@ -408,7 +411,7 @@ func (m *Model) choose(i int) tea.Cmd {
 	if i == common.ViewHelp {
 		return m.switchTo(i)
 	}
-	m.history, m.jumped = nil, nil
+	m.history = nil
 	if i != m.active {
 		return m.switchTo(i)
 	}
@@ -442,15 +445,11 @@ func (m *Model) open(msg common.OpenMsg) tea.Cmd {
 		// What another view opens here starts from the list; a jump
 		// within a view opens over what is open, to return to.
 		s.Top()
-		if m.jumped == nil {
-			m.jumped = map[int]bool{}
-		}
-		m.jumped[msg.View] = msg.Target != nil
 	}
 	switchCmd := m.switchTo(msg.View)
 	var visited *visit
 	if from != msg.View && from != common.ViewHelp {
-		m.history = append(m.history, visit{from: from})
+		m.history = append(m.history, visit{from: from, into: msg.View, jumped: msg.Target != nil})
 		if len(m.history) > 20 {
 			m.history = m.history[1:]
 		}
