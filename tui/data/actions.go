@@ -69,28 +69,6 @@ func (p *Postgres) Skip(ctx context.Context, id int64) error {
 	})
 }
 
-// ReplayIDs calls delivery.ReplayIDs.
-func (p *Postgres) ReplayIDs(ctx context.Context, ids []int64) (int64, error) {
-	if len(ids) == 0 {
-		return 0, errors.New("no deliveries marked")
-	}
-	var n int64
-	err := p.act(ctx, audit.Entry{Action: audit.ActionReplay, Target: "deliveries " + joinIDs(ids)}, func(tx pgx.Tx) (int64, error) {
-		var err error
-		n, err = delivery.ReplayIDs(ctx, tx, ids)
-		return n, err
-	})
-	return n, err
-}
-
-func joinIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.FormatInt(id, 10)
-	}
-	return strings.Join(parts, ", ")
-}
-
 // ReplayQuery re-queues what a Preview counted: by delivery.ReplayMatching
 // when it takes the query, else by the ids the preview listed. target
 // names the filter in the audit trail.

@@ -104,8 +104,6 @@ type Source interface {
 
 	// Replay re-queues one delivery (delivery.Replay).
 	Replay(ctx context.Context, id int64) error
-	// ReplayIDs re-queues the given deliveries (delivery.ReplayIDs).
-	ReplayIDs(ctx context.Context, ids []int64) (int64, error)
 	// Skip gives up on a delivery still to do (delivery.Skip): the head
 	// that blocks a fifo endpoint's line.
 	Skip(ctx context.Context, id int64) error

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,7 +108,7 @@ func TestPostgresSource(t *testing.T) {
 		pv.Groups.Groups[0].Endpoint.ID == "" {
 		t.Fatalf("preview of marked rows: %v %+v", err, pv)
 	}
-	if n, err := src.ReplayIDs(ctx, []int64{dead.ID}); err != nil || n != 1 {
+	if n, err := src.ReplayQuery(ctx, &data.Preview{IDs: []int64{dead.ID}, Count: 1}, "deliveries "+strconv.FormatInt(dead.ID, 10)); err != nil || n != 1 {
 		t.Fatalf("replay ids: %v %d", err, n)
 	}
 	if d, _ := src.Delivery(ctx, dead.ID); d.State != delivery.StatePending || d.Replays != 1 {

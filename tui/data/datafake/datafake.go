@@ -100,7 +100,7 @@ func (s *Source) Actions() []Call {
 	var out []Call
 	for _, c := range s.Calls("") {
 		switch c.Method {
-		case "Replay", "ReplayIDs", "ReplayQuery", "EnableEndpoint", "DisableEndpoint", "ReplayInbox",
+		case "Replay", "ReplayQuery", "EnableEndpoint", "DisableEndpoint", "ReplayInbox",
 			"SendTestEvent", "RotateSecret", "UpdateEndpoint", "Skip":
 			out = append(out, c)
 		}
@@ -553,10 +553,6 @@ func (s *Source) Replay(ctx context.Context, id int64) error {
 
 func (s *Source) Skip(ctx context.Context, id int64) error {
 	return s.act(ctx, "Skip", audit.ActionSkip, fmt.Sprintf("delivery %d", id), 1, id)
-}
-
-func (s *Source) ReplayIDs(ctx context.Context, ids []int64) (int64, error) {
-	return int64(len(ids)), s.act(ctx, "ReplayIDs", audit.ActionReplay, fmt.Sprint(ids), int64(len(ids)), ids)
 }
 
 func (s *Source) ReplayQuery(ctx context.Context, pv *data.Preview, target string) (int64, error) {
