@@ -8,16 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
-	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
 	"github.com/hookd/hookd/core/api"
 	"github.com/hookd/hookd/core/app"
 	"github.com/hookd/hookd/core/outbox"
-	"github.com/hookd/hookd/core/partition"
 	"github.com/hookd/hookd/core/validate"
 )
 
@@ -99,10 +97,10 @@ type fileResult struct {
 }
 
 // publishFile publishes the events of a JSON Lines file, after checking
-// every line, in batches of outbox.MaxBatch within one transaction: a
-// refusal the database makes (a tenant that does not exist, an id another
-// tenant's event has) leaves the whole file unpublished, as a refusal of
-// a line's own does.
+// every line, in one transaction (outbox.PublishAll): a refusal the
+// database makes (a tenant that does not exist, an id another tenant's
+// event has) leaves the whole file unpublished, as a refusal of a line's
+// own does.
 func (c *cli) publishFile(cmd *cobra.Command, name string, asJSON bool) error {
 	events, lines, err := c.readEvents(name)
 	if err != nil {
@@ -113,35 +111,13 @@ func (c *cli) publishFile(cmd *cobra.Command, name string, asJSON bool) error {
 	}
 	ctx := cmd.Context()
 	return c.withDB(ctx, func(d *app.Database) error {
-		pub := c.publisher(d)
-		var results []fileResult
-		publish := func() error {
-			results = nil
-			return pgx.BeginFunc(ctx, d.Pool, func(tx pgx.Tx) error {
-				for start := 0; start < len(events); start += outbox.MaxBatch {
-					end := min(start+outbox.MaxBatch, len(events))
-					rs, err := pub.PublishBatch(ctx, tx, events[start:end])
-					if err != nil {
-						return lineError(err, events[start:end], lines[start:end])
-					}
-					for i, r := range rs {
-						results = append(results, fileResult{Line: lines[start+i], ID: r.Event.ID, Deliveries: r.Deliveries, Duplicate: r.Duplicate})
-					}
-				}
-				return nil
-			})
-		}
-		err := publish()
-		if partition.IsMissing(err) {
-			// The partitions around now were not made yet (no server has
-			// run since the install): make them and try once more.
-			if _, perr := partition.Ensure(ctx, d.Pool, partition.SpanFor(c.cfg.Retention.Period), time.Now()); perr != nil {
-				return fmt.Errorf("%w (and making the partition failed: %v)", err, perr)
-			}
-			err = publish()
-		}
+		rs, err := c.publisher(d).PublishAll(ctx, events)
 		if err != nil {
-			return err
+			return lineError(err, events, lines)
+		}
+		results := make([]fileResult, len(rs))
+		for i, r := range rs {
+			results[i] = fileResult{Line: lines[i], ID: r.Event.ID, Deliveries: r.Deliveries, Duplicate: r.Duplicate}
 		}
 		if asJSON {
 			return c.printJSON(map[string]any{"results": results})
@@ -228,9 +204,10 @@ func atLine(n int, err error) error {
 	return fmt.Errorf("line %d: %w", n, err)
 }
 
-// lineError turns a batch's "events[i].field" into the line of the file,
-// and names the line of an unknown tenant (the first that gives it) or of
-// an id another tenant's event has.
+// lineError turns "events[i].field" into the line of the file, and names
+// the line of an unknown tenant (the first that gives it) or of an id
+// another tenant's event has (the later of two lines that give it to two
+// owners).
 func lineError(err error, events []outbox.Event, lines []int) error {
 	var v *validate.Error
 	if asValidate(err, &v) && strings.HasPrefix(v.Field, "events[") {
@@ -254,13 +231,13 @@ func lineError(err error, events []outbox.Event, lines []int) error {
 				at = append(at, i)
 			}
 		}
-		if len(at) > 1 {
-			// The file gives the id twice, for two tenants: the second
-			// line clashes with the first, not with the database.
-			return validate.Errorf(fmt.Sprintf("line %d: id", lines[at[1]]),
-				"%q is the id of line %d's event too, for another tenant (or for none); an id names one event", taken.ID, lines[at[0]])
-		}
-		if len(at) == 1 {
+		if len(at) > 0 {
+			// The file gives the id for two owners: the later line
+			// clashes with the first, not with the database.
+			if k := slices.IndexFunc(at[1:], func(i int) bool { return owner(events[i]) != owner(events[at[0]]) }); k >= 0 {
+				return validate.Errorf(fmt.Sprintf("line %d: id", lines[at[1+k]]),
+					"%q is the id of line %d's event too, for another tenant (or for none); an id names one event", taken.ID, lines[at[0]])
+			}
 			t := *taken
 			t.Field = fmt.Sprintf("line %d: id", lines[at[0]])
 			return &t
@@ -270,6 +247,15 @@ func lineError(err error, events []outbox.Event, lines []int) error {
 }
 
 func asValidate(err error, v **validate.Error) bool { return errors.As(err, v) }
+
+// owner is whom an event is for, as an id's clash counts it: its tenant,
+// or all (a broadcast), or none.
+func owner(ev outbox.Event) string {
+	if ev.Broadcast {
+		return "\x00broadcast"
+	}
+	return ev.Tenant
+}
 
 // readData resolves --data: inline JSON, @file or - for stdin.
 func (c *cli) readData(data string) (json.RawMessage, error) {

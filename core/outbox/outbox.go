@@ -222,20 +222,48 @@ func (p *Publisher) PublishBatch(ctx context.Context, tx pgx.Tx, events []Event)
 		return p.publish(ctx, tx, events)
 	}
 	var out []Result
-	run := func() (err error) {
+	err := p.withPartitions(ctx, func() (err error) {
 		out, err = p.publishOwn(ctx, events)
 		return err
-	}
-	err := run()
-	if partition.IsMissing(err) {
-		// The partitions around now were not made yet (a first start, or a
-		// leader that paused for long): make them and try once more.
-		if _, perr := partition.Ensure(ctx, p.pool, p.span, time.Now()); perr != nil {
-			return nil, fmt.Errorf("%w (and making the partition failed: %v)", err, perr)
-		}
-		err = run()
-	}
+	})
 	return out, err
+}
+
+// PublishAll publishes any number of events, in batches of MaxBatch within
+// one transaction of its own, so that a refusal of any batch (an unknown
+// tenant, an id another tenant's event has) leaves none published. An
+// invalid event is named "events[i].field" within its batch: callers that
+// number their events check each with Validate first.
+func (p *Publisher) PublishAll(ctx context.Context, events []Event) ([]Result, error) {
+	var out []Result
+	err := p.withPartitions(ctx, func() error {
+		out = nil
+		return pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
+			for start := 0; start < len(events); start += MaxBatch {
+				rs, err := p.PublishBatch(ctx, tx, events[start:min(start+MaxBatch, len(events))])
+				if err != nil {
+					return err
+				}
+				out = append(out, rs...)
+			}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// withPartitions runs publish, a transaction of its own, and once more
+// after making the partitions around now when they were missing (a first
+// start, or a leader that paused for long).
+func (p *Publisher) withPartitions(ctx context.Context, publish func() error) error {
+	err := publish()
+	if partition.IsMissing(err) {
+		if _, perr := partition.Ensure(ctx, p.pool, p.span, time.Now()); perr != nil {
+			return fmt.Errorf("%w (and making the partition failed: %v)", err, perr)
+		}
+		err = publish()
+	}
+	return err
 }
 
 var idPattern = regexp.MustCompile(`^[\x21-\x7e]{1,255}$`)
