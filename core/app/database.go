@@ -55,6 +55,7 @@ type Database struct {
 	Attached bool
 
 	logger  *slog.Logger
+	keyring *secrets.Keyring // the configuration's, which Connect installed
 	cluster *pgembed.Cluster // started by this process, stopped by Close
 	once    sync.Once
 }
@@ -76,7 +77,7 @@ func Connect(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Dat
 		return nil, err
 	}
 	secrets.Install(kr)
-	d := &Database{URL: cfg.Database.URL, logger: logger}
+	d := &Database{URL: cfg.Database.URL, logger: logger, keyring: kr}
 	if d.URL == "" {
 		if err := d.startEmbedded(ctx, cfg.Database.DataDir); err != nil {
 			return nil, err
@@ -124,7 +125,7 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, logger *slog.Logger) 
 		d.Close()
 		return nil, err
 	}
-	if err := checkKey(ctx, d.Pool, cfg); err != nil {
+	if err := checkKey(ctx, d.Pool, d.keyring); err != nil {
 		d.Close()
 		return nil, err
 	}

@@ -48,22 +48,18 @@ func Keyring(cfg *config.Config) (*secrets.Keyring, error) {
 	return secrets.NewKeyring(key, s.PreviousKeys...)
 }
 
-// checkKey refuses a configuration whose secrets key is not the
+// checkKey refuses a configuration whose keyring, kr, is not the
 // database's. The newest endpoint's signing secret (hookd's own endpoints
 // included) names the key that sealed it; a process with another key
 // could read none of the secrets, and would seal what it writes under a
 // key no other process has, which hookd serve then refuses to start with.
 // One row, read by key.
-func checkKey(ctx context.Context, ex db.Executor, cfg *config.Config) error {
+func checkKey(ctx context.Context, ex db.Executor, kr *secrets.Keyring) error {
 	var stored string
 	err := ex.QueryRow(ctx, `SELECT secret FROM hookd.endpoints ORDER BY id DESC LIMIT 1`).Scan(&stored)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	kr, err := Keyring(cfg)
 	if err != nil {
 		return err
 	}
